@@ -1,0 +1,25 @@
+#!/bin/bash
+# install-deps.sh: install the Debian 12 packages LCR needs to build, test and run its demo.
+# Idempotent: packages already installed are left alone. Run as root.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential autoconf automake libtool pkg-config
+	libslurm-dev slurmctld slurmd slurm-client
+	libpmix-dev libyaml-dev libcmocka-dev munge libmunge-dev libxxhash-dev
+	iproute2 procps psmisc util-linux passwd stress-ng gnuplot-nox valgrind
+)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#PACKAGES[@]} packages are installed"
+	exit 0
+fi
+[ "$(id -u)" = 0 ] || { echo "install-deps: missing ${missing[*]}; run as root to install them" >&2; exit 1; }
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

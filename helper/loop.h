@@ -1,0 +1,34 @@
+/* loop.h: lcrd's one event loop. Descriptors are watched with poll(2); timers are one-shot
+ * deadlines on CLOCK_MONOTONIC, kept in a list sorted by deadline (a periodic timer re-arms
+ * itself from its callback). Callbacks may add or remove descriptors and timers, including
+ * their own, while the loop dispatches. */
+#ifndef LCR_HELPER_LOOP_H
+#define LCR_HELPER_LOOP_H
+
+#include <stdint.h>
+
+struct loop;
+
+typedef void (*loop_fd_cb)(struct loop *loop, int fd, short revents, void *arg);
+typedef void (*loop_timer_cb)(struct loop *loop, void *arg);
+
+int loop_create(struct loop **out);
+void loop_destroy(struct loop *loop);
+
+/* Watches fd for `events` (POLLIN...). One registration per fd: 0 or -EEXIST / -ENOMEM. */
+int loop_add_fd(struct loop *loop, int fd, short events, loop_fd_cb cb, void *arg);
+/* Stops watching fd (the caller closes it). Unknown fds are ignored. */
+void loop_remove_fd(struct loop *loop, int fd);
+
+/* Calls cb once, delay_ms from now. *id_out (may be NULL) names it for loop_cancel_timer;
+ * ids are never 0, so 0 can mean "no timer". 0 or -ENOMEM. */
+int loop_add_timer(struct loop *loop, uint64_t delay_ms, loop_timer_cb cb, void *arg,
+		   uint64_t *id_out);
+/* Cancels a pending timer; a fired or unknown id is ignored. */
+void loop_cancel_timer(struct loop *loop, uint64_t id);
+
+/* Runs until loop_stop: 0, or -errno if poll fails. */
+int loop_run(struct loop *loop);
+void loop_stop(struct loop *loop);
+
+#endif

@@ -1,0 +1,818 @@
+/* wire.c: encoding, decoding and datagram I/O of the LCR wire protocol (see wire.h for the
+ * format). Payloads are built with a bounded writer and read with a bounded reader: each
+ * put or get checks the room left first and latches an error, so an encoder or decoder is a
+ * straight list of fields followed by one check. No global state: the plugin runs this
+ * inside slurmstepd. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal/wire.h"
+
+/* --- bounded writer --- */
+
+struct writer {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+	int err;
+};
+
+static uint8_t *writer_room(struct writer *w, size_t n)
+{
+	if (w->err)
+		return NULL;
+	if (w->cap - w->len < n) {
+		w->err = -EMSGSIZE;
+		return NULL;
+	}
+	uint8_t *p = w->buf + w->len;
+	w->len += n;
+	return p;
+}
+
+static void store_le(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t load_le(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < bytes; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void put_u16(struct writer *w, uint16_t v)
+{
+	uint8_t *p = writer_room(w, 2);
+	if (p)
+		store_le(p, v, 2);
+}
+
+static void put_u32(struct writer *w, uint32_t v)
+{
+	uint8_t *p = writer_room(w, 4);
+	if (p)
+		store_le(p, v, 4);
+}
+
+static void put_u64(struct writer *w, uint64_t v)
+{
+	uint8_t *p = writer_room(w, 8);
+	if (p)
+		store_le(p, v, 8);
+}
+
+static void put_bytes(struct writer *w, const void *src, size_t n)
+{
+	uint8_t *p = writer_room(w, n);
+	if (p && n)
+		memcpy(p, src, n);
+}
+
+/* A string of at most `max` bytes: u16 length, then the bytes. */
+static void put_string(struct writer *w, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+	if (n > max) {
+		if (!w->err)
+			w->err = -EINVAL;
+		return;
+	}
+	put_u16(w, (uint16_t)n);
+	put_bytes(w, s, n);
+}
+
+static void put_blob(struct writer *w, const uint8_t *data, uint32_t n, uint32_t max)
+{
+	if (n > max) {
+		if (!w->err)
+			w->err = -EINVAL;
+		return;
+	}
+	put_u32(w, n);
+	put_bytes(w, data, n);
+}
+
+static int writer_finish(const struct writer *w)
+{
+	return w->err ? w->err : (int)w->len;
+}
+
+/* --- bounded reader --- */
+
+struct reader {
+	const uint8_t *buf;
+	size_t len;
+	size_t pos;
+	int err;
+};
+
+static const uint8_t *reader_take(struct reader *r, size_t n)
+{
+	if (r->err)
+		return NULL;
+	if (r->len - r->pos < n) {
+		r->err = -EBADMSG;
+		return NULL;
+	}
+	const uint8_t *p = r->buf + r->pos;
+	r->pos += n;
+	return p;
+}
+
+static uint16_t get_u16(struct reader *r)
+{
+	const uint8_t *p = reader_take(r, 2);
+	return p ? (uint16_t)load_le(p, 2) : 0;
+}
+
+static uint32_t get_u32(struct reader *r)
+{
+	const uint8_t *p = reader_take(r, 4);
+	return p ? (uint32_t)load_le(p, 4) : 0;
+}
+
+static uint64_t get_u64(struct reader *r)
+{
+	const uint8_t *p = reader_take(r, 8);
+	return p ? load_le(p, 8) : 0;
+}
+
+static void get_bytes(struct reader *r, void *dst, size_t n)
+{
+	const uint8_t *p = reader_take(r, n);
+	if (p && n)
+		memcpy(dst, p, n);
+}
+
+/* A string into dst[max + 1]; a length over max or an embedded NUL is malformed. */
+static void get_string(struct reader *r, char *dst, size_t max)
+{
+	dst[0] = '\0';
+	uint16_t n = get_u16(r);
+	if (r->err)
+		return;
+	if (n > max) {
+		r->err = -EBADMSG;
+		return;
+	}
+	const uint8_t *p = reader_take(r, n);
+	if (!p)
+		return;
+	if (memchr(p, '\0', n)) {
+		r->err = -EBADMSG;
+		return;
+	}
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+}
+
+static void get_blob(struct reader *r, uint8_t *dst, uint32_t *n, uint32_t max)
+{
+	*n = get_u32(r);
+	if (r->err)
+		return;
+	if (*n > max) {
+		r->err = -EBADMSG;
+		*n = 0;
+		return;
+	}
+	get_bytes(r, dst, *n);
+}
+
+static int reader_finish(const struct reader *r)
+{
+	if (r->err)
+		return r->err;
+	return r->pos == r->len ? 0 : -EBADMSG;
+}
+
+#define WRITER(b, c) { .buf = (b), .cap = (c), .len = 0, .err = 0 }
+#define READER(b, l) { .buf = (b), .len = (l), .pos = 0, .err = 0 }
+
+/* --- header --- */
+
+static const char *const type_names[] = {
+	[WIRE_READY] = "READY",
+	[WIRE_TASK_STARTED] = "TASK_STARTED",
+	[WIRE_TASK_EXITED] = "TASK_EXITED",
+	[WIRE_SHUTDOWN] = "SHUTDOWN",
+	[WIRE_REPLY] = "REPLY",
+	[WIRE_STATUS_REQUEST] = "STATUS_REQUEST",
+	[WIRE_STATUS_REPLY] = "STATUS_REPLY",
+	[WIRE_REGISTER] = "REGISTER",
+	[WIRE_REGION_ALLOC] = "REGION_ALLOC",
+	[WIRE_REGION_LOOKUP] = "REGION_LOOKUP",
+	[WIRE_REGION_INFO] = "REGION_INFO",
+	[WIRE_REGION_FREE] = "REGION_FREE",
+	[WIRE_REGION_LIST] = "REGION_LIST",
+	[WIRE_REGION_LIST_REPLY] = "REGION_LIST_REPLY",
+	[WIRE_REGION_CHECKSUM] = "REGION_CHECKSUM",
+	[WIRE_REGION_CHECKSUM_REPLY] = "REGION_CHECKSUM_REPLY",
+	[WIRE_SUBSCRIBE] = "SUBSCRIBE",
+	[WIRE_EVENT] = "EVENT",
+	[WIRE_KV_PUT] = "KV_PUT",
+	[WIRE_KV_GET] = "KV_GET",
+	[WIRE_KV_VALUE] = "KV_VALUE",
+	[WIRE_BARRIER] = "BARRIER",
+};
+
+const char *wire_type_name(uint16_t type)
+{
+	if (type >= sizeof(type_names) / sizeof(type_names[0]))
+		return NULL;
+	return type_names[type];
+}
+
+void wire_encode_header(uint16_t type, uint32_t seq, uint32_t length, uint8_t *buf)
+{
+	store_le(buf, WIRE_MAGIC, 4);
+	store_le(buf + 4, WIRE_VERSION, 2);
+	store_le(buf + 6, type, 2);
+	store_le(buf + 8, length, 4);
+	store_le(buf + 12, seq, 4);
+}
+
+int wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *out)
+{
+	if (len < WIRE_HEADER_SIZE)
+		return -EBADMSG;
+	out->magic = (uint32_t)load_le(buf, 4);
+	out->version = (uint16_t)load_le(buf + 4, 2);
+	out->type = (uint16_t)load_le(buf + 6, 2);
+	out->length = (uint32_t)load_le(buf + 8, 4);
+	out->seq = (uint32_t)load_le(buf + 12, 4);
+	if (out->magic != WIRE_MAGIC)
+		return -EBADMSG;
+	if (out->version != WIRE_VERSION)
+		return -EPROTONOSUPPORT;
+	if (out->length > WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (out->length != len - WIRE_HEADER_SIZE)
+		return -EBADMSG;
+	if (!wire_type_name(out->type))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+/* --- datagram I/O --- */
+
+int wire_send_msg_full(int fd, uint16_t type, uint32_t seq, const void *payload, uint32_t len,
+		       int pass_fd)
+{
+	uint8_t header[WIRE_HEADER_SIZE];
+	struct iovec iov[2] = {
+		{ .iov_base = header, .iov_len = sizeof(header) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	ssize_t n;
+
+	if (len > WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	wire_encode_header(type, seq, len, header);
+	if (pass_fd >= 0) {
+		memset(&control, 0, sizeof(control));
+		mh.msg_control = control.buf;
+		mh.msg_controllen = sizeof(control.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+	}
+	do
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == sizeof(header) + len ? 0 : -EMSGSIZE;
+}
+
+int wire_send_msg(int fd, uint16_t type, const void *payload, uint32_t len)
+{
+	return wire_send_msg_full(fd, type, 0, payload, len, -1);
+}
+
+static int wait_readable(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int rc;
+	do
+		rc = poll(&p, 1, timeout_ms);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return -errno;
+	return rc == 0 ? -ETIMEDOUT : 0;
+}
+
+/* Takes the first descriptor of the ancillary data into *fd_out and closes any others. */
+static void take_passed_fds(struct msghdr *mh, int *fd_out)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < count; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (*fd_out < 0)
+				*fd_out = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
+int wire_recv_msg(int fd, struct wire_msg *out, int timeout_ms)
+{
+	uint8_t header[WIRE_HEADER_SIZE];
+	struct iovec iov[2] = {
+		{ .iov_base = header, .iov_len = sizeof(header) },
+		{ .iov_base = out->payload, .iov_len = sizeof(out->payload) },
+	};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} control;
+	struct msghdr mh = {
+		.msg_iov = iov,
+		.msg_iovlen = 2,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
+	};
+	ssize_t n;
+	int rc;
+
+	out->fd = -1;
+	if (timeout_ms != 0) {
+		rc = wait_readable(fd, timeout_ms);
+		if (rc < 0)
+			return rc;
+	}
+	do
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | (timeout_ms == 0 ? MSG_DONTWAIT : 0));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? -ETIMEDOUT : -errno;
+	take_passed_fds(&mh, &out->fd);
+	if (n == 0) {
+		rc = -ECONNRESET;
+		goto out;
+	}
+	if (mh.msg_flags & MSG_TRUNC) {
+		rc = -EMSGSIZE;
+		goto out;
+	}
+	rc = wire_parse_header(header, (size_t)n, &out->header);
+out:
+	if (rc < 0 && out->fd >= 0) {
+		close(out->fd);
+		out->fd = -1;
+	}
+	return rc;
+}
+
+/* --- payloads --- */
+
+int wire_encode_ready(const struct wire_ready *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, m->pid);
+	put_string(&w, m->socket_path, WIRE_PATH_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_ready(const uint8_t *buf, size_t len, struct wire_ready *out)
+{
+	struct reader r = READER(buf, len);
+	out->pid = get_u32(&r);
+	get_string(&r, out->socket_path, WIRE_PATH_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_task_started(const struct wire_task_started *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, m->local_task_id);
+	put_u32(&w, m->global_rank);
+	put_u32(&w, m->pid);
+	return writer_finish(&w);
+}
+
+int wire_decode_task_started(const uint8_t *buf, size_t len, struct wire_task_started *out)
+{
+	struct reader r = READER(buf, len);
+	out->local_task_id = get_u32(&r);
+	out->global_rank = get_u32(&r);
+	out->pid = get_u32(&r);
+	return reader_finish(&r);
+}
+
+int wire_encode_task_exited(const struct wire_task_exited *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, m->global_rank);
+	put_u32(&w, m->pid);
+	put_u32(&w, (uint32_t)m->wait_status);
+	return writer_finish(&w);
+}
+
+int wire_decode_task_exited(const uint8_t *buf, size_t len, struct wire_task_exited *out)
+{
+	struct reader r = READER(buf, len);
+	out->global_rank = get_u32(&r);
+	out->pid = get_u32(&r);
+	out->wait_status = (int32_t)get_u32(&r);
+	return reader_finish(&r);
+}
+
+int wire_encode_reply(const struct wire_reply *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, (uint32_t)m->status);
+	put_string(&w, m->message, WIRE_TEXT_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_reply(const uint8_t *buf, size_t len, struct wire_reply *out)
+{
+	struct reader r = READER(buf, len);
+	out->status = (int32_t)get_u32(&r);
+	get_string(&r, out->message, WIRE_TEXT_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_status_reply(const struct wire_status_reply *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (m->rank_count > WIRE_MAX_LOCAL_RANKS || m->task_count > WIRE_MAX_LOCAL_RANKS)
+		return -EINVAL;
+	put_u32(&w, m->job_id);
+	put_u32(&w, m->step_id);
+	put_u32(&w, m->node_id);
+	put_u32(&w, m->node_count);
+	put_u32(&w, m->uid);
+	put_u32(&w, m->pid);
+	put_u64(&w, m->uptime_ms);
+	put_u16(&w, m->state);
+	put_u32(&w, m->clients);
+	put_u32(&w, m->region_count);
+	put_u64(&w, m->region_bytes);
+	put_u64(&w, m->region_quota);
+	put_string(&w, m->node_name, WIRE_NODE_NAME_MAX);
+	put_u32(&w, m->rank_count);
+	for (uint32_t i = 0; i < m->rank_count; i++)
+		put_u32(&w, m->ranks[i]);
+	put_u32(&w, m->task_count);
+	for (uint32_t i = 0; i < m->task_count; i++) {
+		const struct wire_task_status *t = &m->tasks[i];
+		put_u32(&w, t->global_rank);
+		put_u32(&w, t->pid);
+		put_u16(&w, t->state);
+		put_u16(&w, t->registered);
+		put_u32(&w, (uint32_t)t->wait_status);
+	}
+	return writer_finish(&w);
+}
+
+int wire_decode_status_reply(const uint8_t *buf, size_t len, struct wire_status_reply *out)
+{
+	struct reader r = READER(buf, len);
+	out->job_id = get_u32(&r);
+	out->step_id = get_u32(&r);
+	out->node_id = get_u32(&r);
+	out->node_count = get_u32(&r);
+	out->uid = get_u32(&r);
+	out->pid = get_u32(&r);
+	out->uptime_ms = get_u64(&r);
+	out->state = get_u16(&r);
+	out->clients = get_u32(&r);
+	out->region_count = get_u32(&r);
+	out->region_bytes = get_u64(&r);
+	out->region_quota = get_u64(&r);
+	get_string(&r, out->node_name, WIRE_NODE_NAME_MAX);
+	out->rank_count = get_u32(&r);
+	if (out->rank_count > WIRE_MAX_LOCAL_RANKS)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < out->rank_count; i++)
+		out->ranks[i] = get_u32(&r);
+	out->task_count = get_u32(&r);
+	if (out->task_count > WIRE_MAX_LOCAL_RANKS)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < out->task_count; i++) {
+		struct wire_task_status *t = &out->tasks[i];
+		t->global_rank = get_u32(&r);
+		t->pid = get_u32(&r);
+		t->state = get_u16(&r);
+		t->registered = get_u16(&r);
+		t->wait_status = (int32_t)get_u32(&r);
+	}
+	return reader_finish(&r);
+}
+
+int wire_encode_register(const struct wire_register *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, m->global_rank);
+	put_u32(&w, m->dp_index);
+	put_u32(&w, m->dp_size);
+	put_string(&w, m->shard_key, WIRE_NAME_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_register(const uint8_t *buf, size_t len, struct wire_register *out)
+{
+	struct reader r = READER(buf, len);
+	out->global_rank = get_u32(&r);
+	out->dp_index = get_u32(&r);
+	out->dp_size = get_u32(&r);
+	get_string(&r, out->shard_key, WIRE_NAME_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_region_alloc(const struct wire_region_alloc *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u64(&w, m->size);
+	put_u16(&w, m->kind);
+	put_bytes(&w, m->device_uuid, WIRE_UUID_SIZE);
+	put_string(&w, m->name, WIRE_NAME_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_region_alloc(const uint8_t *buf, size_t len, struct wire_region_alloc *out)
+{
+	struct reader r = READER(buf, len);
+	out->size = get_u64(&r);
+	out->kind = get_u16(&r);
+	get_bytes(&r, out->device_uuid, WIRE_UUID_SIZE);
+	get_string(&r, out->name, WIRE_NAME_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_region_name(const struct wire_region_name *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_string(&w, m->name, WIRE_NAME_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_region_name(const uint8_t *buf, size_t len, struct wire_region_name *out)
+{
+	struct reader r = READER(buf, len);
+	get_string(&r, out->name, WIRE_NAME_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_region_info(const struct wire_region_info *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u64(&w, m->id);
+	put_u64(&w, m->size);
+	put_u64(&w, m->map_size);
+	put_u16(&w, m->kind);
+	put_u16(&w, m->flags);
+	put_bytes(&w, m->device_uuid, WIRE_UUID_SIZE);
+	put_string(&w, m->name, WIRE_NAME_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_region_info(const uint8_t *buf, size_t len, struct wire_region_info *out)
+{
+	struct reader r = READER(buf, len);
+	out->id = get_u64(&r);
+	out->size = get_u64(&r);
+	out->map_size = get_u64(&r);
+	out->kind = get_u16(&r);
+	out->flags = get_u16(&r);
+	get_bytes(&r, out->device_uuid, WIRE_UUID_SIZE);
+	get_string(&r, out->name, WIRE_NAME_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_region_list(const struct wire_region_list *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, m->start);
+	return writer_finish(&w);
+}
+
+int wire_decode_region_list(const uint8_t *buf, size_t len, struct wire_region_list *out)
+{
+	struct reader r = READER(buf, len);
+	out->start = get_u32(&r);
+	return reader_finish(&r);
+}
+
+int wire_encode_region_list_reply(const struct wire_region_list_reply *m, uint8_t *buf,
+				  size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (m->count > WIRE_REGION_LIST_MAX)
+		return -EINVAL;
+	put_u32(&w, m->total);
+	put_u32(&w, m->count);
+	for (uint32_t i = 0; i < m->count; i++) {
+		const struct wire_region_entry *e = &m->entries[i];
+		put_u64(&w, e->id);
+		put_u64(&w, e->size);
+		put_u16(&w, e->kind);
+		put_u16(&w, e->flags);
+		put_u32(&w, e->owner_rank);
+		put_u16(&w, e->phase);
+		put_u64(&w, e->committed_step);
+		put_string(&w, e->name, WIRE_NAME_MAX);
+		put_string(&w, e->shard_key, WIRE_NAME_MAX);
+	}
+	return writer_finish(&w);
+}
+
+int wire_decode_region_list_reply(const uint8_t *buf, size_t len,
+				  struct wire_region_list_reply *out)
+{
+	struct reader r = READER(buf, len);
+	out->total = get_u32(&r);
+	out->count = get_u32(&r);
+	if (out->count > WIRE_REGION_LIST_MAX)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < out->count; i++) {
+		struct wire_region_entry *e = &out->entries[i];
+		e->id = get_u64(&r);
+		e->size = get_u64(&r);
+		e->kind = get_u16(&r);
+		e->flags = get_u16(&r);
+		e->owner_rank = get_u32(&r);
+		e->phase = get_u16(&r);
+		e->committed_step = get_u64(&r);
+		get_string(&r, e->name, WIRE_NAME_MAX);
+		get_string(&r, e->shard_key, WIRE_NAME_MAX);
+	}
+	return reader_finish(&r);
+}
+
+int wire_encode_region_checksum(const struct wire_region_checksum *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, m->owner_rank);
+	put_string(&w, m->name, WIRE_NAME_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_region_checksum(const uint8_t *buf, size_t len, struct wire_region_checksum *out)
+{
+	struct reader r = READER(buf, len);
+	out->owner_rank = get_u32(&r);
+	get_string(&r, out->name, WIRE_NAME_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_region_checksum_reply(const struct wire_region_checksum_reply *m, uint8_t *buf,
+				      size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u64(&w, m->size);
+	put_u64(&w, m->xxh64);
+	return writer_finish(&w);
+}
+
+int wire_decode_region_checksum_reply(const uint8_t *buf, size_t len,
+				      struct wire_region_checksum_reply *out)
+{
+	struct reader r = READER(buf, len);
+	out->size = get_u64(&r);
+	out->xxh64 = get_u64(&r);
+	return reader_finish(&r);
+}
+
+int wire_encode_event(const struct wire_event *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u16(&w, m->type);
+	put_u32(&w, m->rank);
+	put_u32(&w, m->pid);
+	put_u32(&w, (uint32_t)m->status);
+	put_string(&w, m->message, WIRE_TEXT_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_event(const uint8_t *buf, size_t len, struct wire_event *out)
+{
+	struct reader r = READER(buf, len);
+	out->type = get_u16(&r);
+	out->rank = get_u32(&r);
+	out->pid = get_u32(&r);
+	out->status = (int32_t)get_u32(&r);
+	get_string(&r, out->message, WIRE_TEXT_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_kv_put(const struct wire_kv_put *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_string(&w, m->key, WIRE_NAME_MAX);
+	put_blob(&w, m->value, m->value_len, WIRE_KV_VALUE_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_kv_put(const uint8_t *buf, size_t len, struct wire_kv_put *out)
+{
+	struct reader r = READER(buf, len);
+	get_string(&r, out->key, WIRE_NAME_MAX);
+	get_blob(&r, out->value, &out->value_len, WIRE_KV_VALUE_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_kv_get(const struct wire_kv_get *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, m->timeout_ms);
+	put_string(&w, m->key, WIRE_NAME_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_kv_get(const uint8_t *buf, size_t len, struct wire_kv_get *out)
+{
+	struct reader r = READER(buf, len);
+	out->timeout_ms = get_u32(&r);
+	get_string(&r, out->key, WIRE_NAME_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_kv_value(const struct wire_kv_value *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_blob(&w, m->value, m->value_len, WIRE_KV_VALUE_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_kv_value(const uint8_t *buf, size_t len, struct wire_kv_value *out)
+{
+	struct reader r = READER(buf, len);
+	get_blob(&r, out->value, &out->value_len, WIRE_KV_VALUE_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_barrier(const struct wire_barrier *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, m->participants);
+	put_u32(&w, m->timeout_ms);
+	put_string(&w, m->name, WIRE_NAME_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_barrier(const uint8_t *buf, size_t len, struct wire_barrier *out)
+{
+	struct reader r = READER(buf, len);
+	out->participants = get_u32(&r);
+	out->timeout_ms = get_u32(&r);
+	get_string(&r, out->name, WIRE_NAME_MAX);
+	return reader_finish(&r);
+}
+
+/* --- senders for the plugin --- */
+
+int wire_send_ready(int fd, const char *socket_path, uint32_t pid)
+{
+	struct wire_ready m = { .pid = pid };
+	uint8_t buf[sizeof(m)];
+	if (strlen(socket_path) > WIRE_PATH_MAX)
+		return -ENAMETOOLONG;
+	strcpy(m.socket_path, socket_path);
+	int n = wire_encode_ready(&m, buf, sizeof(buf));
+	return n < 0 ? n : wire_send_msg(fd, WIRE_READY, buf, (uint32_t)n);
+}
+
+int wire_send_task_started(int fd, uint32_t local_task_id, uint32_t global_rank, uint32_t pid)
+{
+	struct wire_task_started m = { local_task_id, global_rank, pid };
+	uint8_t buf[sizeof(m)];
+	int n = wire_encode_task_started(&m, buf, sizeof(buf));
+	return n < 0 ? n : wire_send_msg(fd, WIRE_TASK_STARTED, buf, (uint32_t)n);
+}
+
+int wire_send_task_exited(int fd, uint32_t global_rank, uint32_t pid, int32_t wait_status)
+{
+	struct wire_task_exited m = { global_rank, pid, wait_status };
+	uint8_t buf[sizeof(m)];
+	int n = wire_encode_task_exited(&m, buf, sizeof(buf));
+	return n < 0 ? n : wire_send_msg(fd, WIRE_TASK_EXITED, buf, (uint32_t)n);
+}
+
+int wire_send_shutdown(int fd)
+{
+	return wire_send_msg(fd, WIRE_SHUTDOWN, NULL, 0);
+}

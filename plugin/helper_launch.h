@@ -1,0 +1,75 @@
+/*
+ * helper_launch.h: start, talk to, stop and clean up after one lcrd, from slurmstepd.
+ *
+ * slurmstepd runs as root; lcrd must not. helper_start() forks twice (so slurmstepd never
+ * waits for or reaps the helper), drops to the job's user and groups, resets the
+ * oom_score_adj slurmstepd gave it, closes every inherited descriptor but one end of a
+ * socketpair, and executes lcrd in a session of its own. The socketpair is the plugin's
+ * channel to its helper: READY comes back on it, task starts and exits go out on it, and
+ * when slurmstepd goes away the helper sees it close and ends.
+ */
+#ifndef LCR_PLUGIN_HELPER_LAUNCH_H
+#define LCR_PLUGIN_HELPER_LAUNCH_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Who the helper runs as and what it serves. Strings belong to the caller. */
+struct helper_identity {
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;
+	int group_count;
+	uint32_t job_id;
+	uint32_t step_id;
+	uint32_t node_id;
+	uint32_t node_count;
+	const char *node_name;
+	const char *ranks;       /* global ranks of this node's tasks: "4,5" */
+	const char *step_nodes;  /* Slurm host lists */
+	const char *job_nodes;
+	const char *helper_path;
+	const char *runtime_root;
+	uint64_t region_quota;
+	const char *log_level;
+	char *const *environment; /* the job's environment, given to the helper */
+};
+
+/* A started helper. pid -1 and descriptors -1 when there is none. */
+struct helper_handle {
+	pid_t pid;
+	int pidfd;
+	int channel_fd;
+	uid_t uid;
+	gid_t gid;
+	char user_dir[PATH_MAX];  /* runtime_root/<uid>, 0700, owned by the user */
+	char node_dir[PATH_MAX];  /* user_dir/<job>.<step>.<node>, made by the helper */
+	char log_path[PATH_MAX];  /* user_dir/<job>.<step>.<node>.log */
+	char socket_path[PATH_MAX];
+};
+
+/* Make runtime_root (root-owned, 0755) and runtime_root/<uid> (the user's, 0700). */
+int helper_prepare_runtime_dir(const char *runtime_root, uid_t uid, gid_t gid, char *user_dir,
+			       size_t user_dir_len, char *err, size_t errlen);
+
+/* Start lcrd and wait up to timeout seconds for its READY. */
+int helper_start(const struct helper_identity *id, double timeout, struct helper_handle *helper,
+		 char *err, size_t errlen);
+
+/* Tell the helper about a task that started or ended. */
+int helper_report_task_started(struct helper_handle *helper, uint32_t local_id, uint32_t global_rank,
+			       pid_t pid);
+int helper_report_task_exited(struct helper_handle *helper, uint32_t global_rank, pid_t pid, int status);
+
+/* Ask the helper to end, wait up to timeout seconds, then SIGKILL it. */
+void helper_stop(struct helper_handle *helper, double timeout);
+
+/* Remove the helper's directory and log, as the job's user (never as root). */
+void helper_remove_files(struct helper_handle *helper);
+
+/* The last lines of the helper's log, for an error message; "" when there is none. */
+void helper_log_tail(const struct helper_handle *helper, char *out, size_t outlen);
+
+#endif

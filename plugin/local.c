@@ -1,0 +1,131 @@
+/*
+ * local.c: the plugin in srun, sbatch and salloc.
+ *
+ * Two jobs here. First, --lcr must imply --no-kill, or Slurm kills every task of the step
+ * (or the whole job) when it marks a dead node down, after LCR has already recovered. The
+ * option callbacks run too late for that (srun, sbatch and salloc read their *_NO_KILL
+ * variable before), so slurm_spank_init looks for --lcr on the command line, in the
+ * #SBATCH lines of a batch script, in what a batch step inherits, in LCR_ENABLE and in
+ * the site default, and sets the variable. Second, after the options are parsed, every
+ * value (typed or from LCR_* variables) is checked, so a bad one stops the command before
+ * anything is launched.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+#include "srun_cmdline.h"
+
+/* What sbatch passes to the steps of a batch script for `#SBATCH --lcr[=X]`. */
+#define INHERITED_LCR_OPTION "SLURM_SPANK__SLURM_SPANK_OPTION_lcr_lcr"
+
+static bool switch_is_on(const char *value)
+{
+	return value && (strcmp(value, "on") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "1") == 0 ||
+			 value[0] == '\0');
+}
+
+/* The --lcr value of an `#SBATCH` line in the batch script, or NULL. */
+static char *batch_script_lcr_value(const char *path)
+{
+	char line[4096], *found = NULL;
+	FILE *script = fopen(path, "re");
+
+	if (!script)
+		return NULL;
+	while (fgets(line, sizeof(line), script)) {
+		char *token, *save = NULL;
+
+		if (line[0] != '#' && line[0] != '\n')
+			break;
+		if (strncmp(line, "#SBATCH", 7) != 0)
+			continue;
+		for (token = strtok_r(line + 7, " \t\n", &save); token; token = strtok_r(NULL, " \t\n", &save)) {
+			if (token[0] == '#')
+				break;
+			if (strcmp(token, "--lcr") == 0 || strncmp(token, "--lcr=", 6) == 0) {
+				free(found);
+				found = strdup(token[5] == '=' ? token + 6 : "on");
+			}
+		}
+	}
+	fclose(script);
+	return found;
+}
+
+/* Is LCR wanted for what this srun/sbatch/salloc launches? NULL means "not asked". */
+static char *requested_lcr_value(const struct plugin_state *state, spank_context_t context)
+{
+	char **argv;
+	const char *value;
+	char *result = NULL;
+	int argc = 0;
+
+	argv = srun_cmdline_read_self(&argc);
+	if (argv) {
+		value = srun_cmdline_lcr_value(argc, argv);
+		if (value)
+			result = strdup(value);
+		else if (context == S_CTX_ALLOCATOR && srun_cmdline_first_operand(argc, argv))
+			result = batch_script_lcr_value(srun_cmdline_first_operand(argc, argv));
+		free(argv);
+	}
+	if (!result && (value = getenv(INHERITED_LCR_OPTION)))
+		result = strdup(value[0] ? value : "on");
+	if (!result && (value = getenv("LCR_ENABLE")))
+		result = strdup(value);
+	if (!result && state->site.enabled_by_default)
+		result = strdup("on");
+	return result;
+}
+
+static const char *no_kill_variable(void)
+{
+	const char *program = program_invocation_short_name;
+
+	if (strcmp(program, "sbatch") == 0)
+		return "SBATCH_NO_KILL";
+	if (strcmp(program, "salloc") == 0)
+		return "SALLOC_NO_KILL";
+	return "SLURM_NO_KILL";
+}
+
+int local_init(struct plugin_state *state, spank_context_t context)
+{
+	char *value = requested_lcr_value(state, context);
+	const char *variable = no_kill_variable();
+
+	/* srun accepts only "set" or an empty value: "1" or "yes" make it abort. */
+	if (switch_is_on(value) && !getenv(variable))
+		setenv(variable, "set", 1);
+	free(value);
+	return 0;
+}
+
+static const char *environment_lookup(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+int local_init_post_opt(struct plugin_state *state, spank_t sp)
+{
+	char err[PLUGIN_ERROR_MAX];
+	const char *user = getenv("USER");
+	uint32_t job_id = getenv("SLURM_JOB_ID") ? (uint32_t)strtoul(getenv("SLURM_JOB_ID"), NULL, 10) : 0;
+	int rc;
+
+	(void)sp;
+	rc = options_resolve(&state->typed, environment_lookup, NULL, &state->site, user ? user : "user",
+			     job_id, &state->options, err, sizeof(err));
+	if (rc < 0) {
+		slurm_error("%s", err);
+		return -1;
+	}
+	state->active = state->options.enabled;
+	return 0;
+}

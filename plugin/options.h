@@ -1,0 +1,69 @@
+/*
+ * options.h: the user's --lcr* options, as srun, sbatch, salloc and slurmstepd see them.
+ *
+ * Every option has three sources, strongest first: the command line (or #SBATCH line), an
+ * LCR_* environment variable, and the site configuration. options_resolve() merges them
+ * into one struct lcr_user_options, and every value is checked where it is parsed, so an
+ * invalid value stops srun or sbatch before anything is launched.
+ */
+#ifndef LCR_PLUGIN_OPTIONS_H
+#define LCR_PLUGIN_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <slurm/spank.h>
+
+#include "internal/site_config.h"
+
+enum lcr_restore_mode { LCR_RESTORE_AUTO, LCR_RESTORE_NEVER, LCR_RESTORE_PATH };
+enum lcr_replace_mode { LCR_REPLACE_SPARE, LCR_REPLACE_NONE };
+
+/* The options of one srun/sbatch/step, after merging command line, environment and site. */
+struct lcr_user_options {
+	bool enabled;
+	char ckpt_dir[4096];
+	enum lcr_restore_mode restore;
+	char restore_path[4096];
+	enum lcr_replace_mode replace;
+	double detect_timeout;
+	bool verbose;
+};
+
+/* What the user typed, before defaults: NULL where an option was not given. */
+struct lcr_option_values {
+	char *lcr;
+	char *ckpt_dir;
+	char *restore;
+	char *replace;
+	char *detect_timeout;
+	bool verbose;
+};
+
+/* Register every --lcr* option with Slurm. Call from slurm_spank_init in every context. */
+int options_register(spank_t sp, struct lcr_option_values *values);
+
+/* Fill values not set yet with the options srun forwarded (slurmstepd, from user_init on). */
+int options_collect(spank_t sp, struct lcr_option_values *values);
+
+/* The site config whose bounds the option callbacks check values against. */
+void options_set_site(const struct lcr_site_config *site);
+
+/* Release the strings held in values. */
+void options_values_fini(struct lcr_option_values *values);
+
+/*
+ * Merge typed values, the LCR_* environment (read through getenv_fn, which may be NULL
+ * for "no environment") and the site config into out. On a bad value, writes a message
+ * that names the option and the accepted values to err and returns -EINVAL.
+ */
+typedef const char *(*options_getenv_fn)(void *ctx, const char *name);
+int options_resolve(const struct lcr_option_values *values, options_getenv_fn getenv_fn, void *env_ctx,
+		    const struct lcr_site_config *site, const char *user, uint32_t job_id,
+		    struct lcr_user_options *out, char *err, size_t errlen);
+
+/* Check one typed value; the option callbacks use it to stop srun/sbatch early. */
+int options_check_value(const char *option, const char *value, char *err, size_t errlen);
+
+#endif

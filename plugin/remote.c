@@ -1,0 +1,244 @@
+/*
+ * remote.c: the plugin in slurmstepd, where it runs the step's helper on this node.
+ *
+ * slurm_spank_user_init starts one lcrd per node per step (not for the batch or extern
+ * step) and exports LCR_SOCKET to the tasks; task_post_fork and task_exit report the
+ * tasks to it; slurm_spank_exit stops it and removes its files. A failure in user_init
+ * does not fail an srun step by itself, so it is kept and returned from task_init: the
+ * step fails loudly when the site says LCR is `required`, else it runs without LCR and
+ * says so once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plugin.h"
+
+#define RANKS_TEXT_MAX 4096
+#define NODE_NAME_MAX 256
+#define HOSTLIST_MAX 4096
+
+/* Slurm's step ids for the batch script and the extern step (slurm.h's SLURM_*_SCRIPT). */
+#define STEP_ID_BATCH 0xfffffffbu
+#define STEP_ID_EXTERN 0xfffffffcu
+
+struct spank_env_lookup {
+	spank_t sp;
+	char buffer[4096];
+};
+
+static const char *job_environment_lookup(void *ctx, const char *name)
+{
+	struct spank_env_lookup *lookup = ctx;
+
+	if (spank_getenv(lookup->sp, name, lookup->buffer, sizeof(lookup->buffer)) != ESPANK_SUCCESS)
+		return NULL;
+	return lookup->buffer;
+}
+
+static void job_getenv(spank_t sp, const char *name, char *out, size_t outlen, const char *fallback)
+{
+	if (spank_getenv(sp, name, out, (int)outlen) == ESPANK_SUCCESS && out[0])
+		return;
+	snprintf(out, outlen, "%s", fallback);
+}
+
+/* The global ranks of this node's tasks, as "0,1,2". */
+static int local_ranks_text(spank_t sp, char *out, size_t outlen)
+{
+	uint32_t count = 0, local, global;
+	size_t used = 0;
+
+	out[0] = '\0';
+	if (spank_get_item(sp, S_JOB_LOCAL_TASK_COUNT, &count) != ESPANK_SUCCESS)
+		return -EINVAL;
+	for (local = 0; local < count; local++) {
+		if (spank_get_item(sp, S_JOB_LOCAL_TO_GLOBAL_ID, local, &global) != ESPANK_SUCCESS)
+			return -EINVAL;
+		used += (size_t)snprintf(out + used, outlen - used, "%s%u", local ? "," : "", global);
+		if (used >= outlen)
+			return -E2BIG;
+	}
+	return 0;
+}
+
+static void user_name(uid_t uid, char *out, size_t outlen)
+{
+	struct passwd pwd, *found = NULL;
+	char buffer[4096];
+
+	if (getpwuid_r(uid, &pwd, buffer, sizeof(buffer), &found) == 0 && found)
+		snprintf(out, outlen, "%s", found->pw_name);
+	else
+		snprintf(out, outlen, "%u", (unsigned)uid);
+}
+
+static int fail(struct plugin_state *state, int rc, const char *message)
+{
+	state->user_init_status = rc;
+	size_t length = strnlen(message, sizeof(state->user_init_error) - 1);
+
+	memcpy(state->user_init_error, message, length);
+	state->user_init_error[length] = '\0';
+	slurm_error("%s", message);
+	return rc;
+}
+
+/* Merge the options srun forwarded with the job's LCR_* environment and the site config. */
+static int resolve_step_options(struct plugin_state *state, spank_t sp, uid_t uid, uint32_t job_id)
+{
+	struct spank_env_lookup lookup = { .sp = sp };
+	char err[PLUGIN_ERROR_MAX], user[256];
+
+	user_name(uid, user, sizeof(user));
+	options_collect(sp, &state->typed);
+	if (options_resolve(&state->typed, job_environment_lookup, &lookup, &state->site, user, job_id,
+			    &state->options, err, sizeof(err)) < 0)
+		return fail(state, -EINVAL, err);
+	return 0;
+}
+
+static int export_to_tasks(struct plugin_state *state, spank_t sp)
+{
+	char pid_text[16];
+
+	snprintf(pid_text, sizeof(pid_text), "%d", (int)state->helper.pid);
+	if (spank_setenv(sp, "LCR_SOCKET", state->helper.socket_path, 1) != ESPANK_SUCCESS ||
+	    spank_setenv(sp, "LCR_RUNTIME_DIR", state->site.runtime_dir, 1) != ESPANK_SUCCESS ||
+	    spank_setenv(sp, "LCR_CKPT_DIR", state->options.ckpt_dir, 1) != ESPANK_SUCCESS ||
+	    spank_setenv(sp, "LCR_HELPER_PID", pid_text, 1) != ESPANK_SUCCESS)
+		return -EIO;
+	return 0;
+}
+
+static int start_helper(struct plugin_state *state, spank_t sp, struct helper_identity *id)
+{
+	char err[PLUGIN_ERROR_MAX], message[PLUGIN_ERROR_MAX + 1100], tail[1024];
+	int rc;
+
+	rc = helper_prepare_runtime_dir(state->site.runtime_dir, id->uid, id->gid, state->helper.user_dir,
+					sizeof(state->helper.user_dir), err, sizeof(err));
+	if (rc < 0)
+		return fail(state, rc, err);
+	rc = helper_start(id, state->site.helper_start_timeout, &state->helper, err, sizeof(err));
+	if (rc < 0) {
+		helper_log_tail(&state->helper, tail, sizeof(tail));
+		snprintf(message, sizeof(message), "%s%s%s", err, tail[0] ? "; helper log:\n" : "", tail);
+		helper_stop(&state->helper, 0.5);
+		helper_remove_files(&state->helper);
+		return fail(state, rc, message);
+	}
+	if (export_to_tasks(state, sp) < 0)
+		return fail(state, -EIO, "lcr: cannot export LCR_SOCKET to the tasks");
+	state->active = true;
+	return 0;
+}
+
+int remote_user_init(struct plugin_state *state, spank_t sp)
+{
+	struct helper_identity id = { 0 };
+	char ranks[RANKS_TEXT_MAX], node_name[NODE_NAME_MAX], step_nodes[HOSTLIST_MAX], job_nodes[HOSTLIST_MAX];
+	char host[NODE_NAME_MAX] = "localhost";
+	gid_t *groups = NULL;
+	char **environment = NULL;
+	int rc;
+
+	if (spank_get_item(sp, S_JOB_STEPID, &id.step_id) != ESPANK_SUCCESS ||
+	    id.step_id == STEP_ID_BATCH || id.step_id == STEP_ID_EXTERN)
+		return 0;
+	if (spank_get_item(sp, S_JOB_UID, &id.uid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_GID, &id.gid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_ID, &id.job_id) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_NODEID, &id.node_id) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_NNODES, &id.node_count) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_SUPPLEMENTARY_GIDS, &groups, &id.group_count) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_ENV, &environment) != ESPANK_SUCCESS)
+		return fail(state, -EINVAL, "lcr: cannot read the step's identity from Slurm");
+	rc = resolve_step_options(state, sp, id.uid, id.job_id);
+	if (rc < 0 || !state->options.enabled)
+		return rc;
+	if (local_ranks_text(sp, ranks, sizeof(ranks)) < 0)
+		return fail(state, -EINVAL, "lcr: cannot read the global ranks of this node's tasks");
+	gethostname(host, sizeof(host) - 1);
+	job_getenv(sp, "SLURMD_NODENAME", node_name, sizeof(node_name),
+		   getenv("SLURMD_NODENAME") ? getenv("SLURMD_NODENAME") : host);
+	job_getenv(sp, "SLURM_STEP_NODELIST", step_nodes, sizeof(step_nodes), node_name);
+	job_getenv(sp, "SLURM_JOB_NODELIST", job_nodes, sizeof(job_nodes), step_nodes);
+	id.groups = groups;
+	id.node_name = node_name;
+	id.ranks = ranks;
+	id.step_nodes = step_nodes;
+	id.job_nodes = job_nodes;
+	id.helper_path = state->site.helper;
+	id.runtime_root = state->site.runtime_dir;
+	id.region_quota = state->site.region_quota;
+	id.log_level = state->options.verbose ? "verbose" : lcr_log_level_name(state->site.log_level);
+	id.environment = environment;
+	return start_helper(state, sp, &id);
+}
+
+int remote_task_init(struct plugin_state *state, spank_t sp)
+{
+	int local_id = 0;
+
+	if (state->user_init_status == 0)
+		return 0;
+	if (state->site.required) {
+		fprintf(stderr, "%s\nlcr: LCR is required on this cluster; the step cannot run without it\n",
+			state->user_init_error);
+		return -1;
+	}
+	if (spank_get_item(sp, S_TASK_ID, &local_id) == ESPANK_SUCCESS && local_id == 0)
+		fprintf(stderr, "%s\nlcr: warning: this step runs without LCR\n", state->user_init_error);
+	return 0;
+}
+
+int remote_task_post_fork(struct plugin_state *state, spank_t sp)
+{
+	uint32_t global_rank = 0;
+	pid_t pid = 0;
+	int local_id = 0;
+
+	if (!state->active)
+		return 0;
+	if (spank_get_item(sp, S_TASK_PID, &pid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_TASK_ID, &local_id) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_TASK_GLOBAL_ID, &global_rank) != ESPANK_SUCCESS)
+		return 0;
+	if (helper_report_task_started(&state->helper, (uint32_t)local_id, global_rank, pid) < 0)
+		slurm_error("lcr: cannot tell the helper that task %u (pid %d) started", global_rank, (int)pid);
+	return 0;
+}
+
+int remote_task_exit(struct plugin_state *state, spank_t sp)
+{
+	uint32_t global_rank = 0;
+	pid_t pid = 0;
+	int status = 0;
+
+	if (!state->active)
+		return 0;
+	if (spank_get_item(sp, S_TASK_PID, &pid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_TASK_GLOBAL_ID, &global_rank) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_TASK_EXIT_STATUS, &status) != ESPANK_SUCCESS)
+		return 0;
+	if (helper_report_task_exited(&state->helper, global_rank, pid, status) < 0)
+		slurm_error("lcr: cannot tell the helper that task %u (pid %d) exited", global_rank, (int)pid);
+	return 0;
+}
+
+int remote_exit(struct plugin_state *state, spank_t sp)
+{
+	(void)sp;
+	if (!state->active)
+		return 0;
+	helper_stop(&state->helper, state->site.helper_stop_timeout);
+	helper_remove_files(&state->helper);
+	state->active = false;
+	return 0;
+}

@@ -1,0 +1,82 @@
+# lib.sh: shared by LCR's integration suites. TAP output, the local cluster's lifecycle
+# (brought up once per suite, always torn down), and helpers to run jobs as the test user.
+#
+# A suite sources this file, then its case files define functions named test_*, then it
+# calls run_suite. Each test_* function is one TAP test: it passes when it returns 0.
+
+: "${LCR_SRCDIR:?LCR_SRCDIR must name the source tree}"
+: "${LCR_BUILDDIR:?LCR_BUILDDIR must name the build tree}"
+export LCR_SRCDIR LCR_BUILDDIR
+TESTCLUSTER=$LCR_SRCDIR/tests/cluster/testcluster
+export BASE=${BASE:-/var/tmp/lcr-check-$$}
+export PORT_BASE=${PORT_BASE:-17100}
+export TEST_USER=${TEST_USER:-lcrtest}
+
+tap_count=0
+tap_failed=0
+
+diag() { sed 's/^/# /' <<<"$*"; }
+
+# Run every test_* function defined so far, in the order of definition.
+run_suite() {
+	local tests=() name
+	shopt -s extdebug
+	mapfile -t tests < <(for name in $(declare -F | awk '{print $3}' | grep '^test_'); do
+		declare -F "$name"
+	done | sort -k3,3 -k2,2n | awk '{print $1}')
+	shopt -u extdebug
+	echo "1..${#tests[@]}"
+	for name in "${tests[@]}"; do
+		tap_count=$((tap_count + 1))
+		local output status
+		output=$( (set -e; "$name") 2>&1) && status=0 || status=$?
+		if [ $status = 0 ]; then
+			echo "ok $tap_count - $name"
+		elif [ $status = 77 ]; then
+			echo "ok $tap_count - $name # SKIP $(tail -n 1 <<<"$output")"
+		else
+			echo "not ok $tap_count - $name"
+			tap_failed=$((tap_failed + 1))
+			diag "$output"
+		fi
+	done
+	[ $tap_failed = 0 ]
+}
+
+skip() { echo "$*"; return 77; }
+
+fail() { echo "FAIL: $*" >&2; return 1; }
+
+# The cluster: up once, down on every exit path.
+cluster_up() {
+	[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP the local Slurm cluster needs root"; exit 0; }
+	trap cluster_down EXIT
+	"$TESTCLUSTER" up >"$BASE.up.log" 2>&1 || {
+		echo "1..0 # SKIP cannot start the local cluster (Bail out)"
+		sed 's/^/# /' "$BASE.up.log"
+		exit 99
+	}
+}
+
+cluster_down() {
+	"$TESTCLUSTER" down >/dev/null 2>&1 || "$TESTCLUSTER" down
+	rm -rf "$BASE" "$BASE.up.log"
+}
+
+# Run a command as the test user inside the cluster's environment.
+as_user() { "$TESTCLUSTER" exec "$@"; }
+as_other_user() { TEST_USER=lcrtest2 "$TESTCLUSTER" exec "$@"; }
+
+# Wait until a command succeeds, up to $1 seconds.
+wait_for() {
+	local timeout=$1 deadline
+	shift
+	deadline=$((SECONDS + timeout))
+	until "$@"; do
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.2
+	done
+}
+
+# Pids of processes named $1 that run as user $2.
+pids_of() { pgrep -u "$2" -x "$1" || true; }
