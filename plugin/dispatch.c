@@ -53,9 +53,15 @@ int slurm_spank_init_post_opt(spank_t sp, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	if (spank_context() != S_CTX_LOCAL && spank_context() != S_CTX_ALLOCATOR)
+	switch (spank_context()) {
+	case S_CTX_LOCAL:
+	case S_CTX_ALLOCATOR:
+		return local_init_post_opt(&state, sp);
+	case S_CTX_REMOTE:
+		return remote_init_post_opt(&state, sp);
+	default:
 		return 0;
-	return local_init_post_opt(&state, sp);
+	}
 }
 
 int slurm_spank_user_init(spank_t sp, int argc, char **argv)

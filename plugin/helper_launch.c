@@ -143,18 +143,39 @@ static void child_reset_oom_score(int report_fd)
 	close(fd);
 }
 
+/*
+ * Become the job's user for good. slurmstepd calls user_init with only its effective ids
+ * dropped; the real and saved uid are still root's, so the child first takes root back,
+ * then gives up every id and group at once.
+ */
+static int become_user(uid_t uid, gid_t gid, const gid_t *groups, int group_count, const char **what)
+{
+	*what = "setresuid root";
+	if (geteuid() != 0 && setresuid(0, 0, 0) < 0)
+		return -1;
+	*what = "setgroups";
+	if (setgroups((size_t)group_count, groups) < 0)
+		return -1;
+	*what = "setresgid";
+	if (setresgid(gid, gid, gid) < 0)
+		return -1;
+	*what = "setresuid";
+	if (setresuid(uid, uid, uid) < 0)
+		return -1;
+	*what = "root privileges could be regained";
+	if (uid != 0 && setuid(0) == 0) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 static void child_drop_privileges(const struct launch_plan *plan)
 {
-	if (setgroups(plan->group_count, plan->groups) < 0)
-		child_fail(plan->report_fd, "setgroups");
-	if (setresgid(plan->gid, plan->gid, plan->gid) < 0)
-		child_fail(plan->report_fd, "setresgid");
-	if (setresuid(plan->uid, plan->uid, plan->uid) < 0)
-		child_fail(plan->report_fd, "setresuid");
-	if (plan->uid != 0 && setuid(0) == 0) {
-		errno = EPERM;
-		child_fail(plan->report_fd, "root privileges could be regained");
-	}
+	const char *what;
+
+	if (become_user(plan->uid, plan->gid, plan->groups, plan->group_count, &what) < 0)
+		child_fail(plan->report_fd, what);
 }
 
 /* The helper's process: becomes the user, keeps only its channel and log, runs lcrd. */
@@ -163,6 +184,8 @@ static void run_helper_child(const struct launch_plan *plan)
 	int null_fd, log_fd;
 
 	child_reset_signals();
+	if (geteuid() != 0 && setresuid(0, 0, 0) < 0)
+		child_fail(plan->report_fd, "setresuid root");
 	child_reset_oom_score(plan->report_fd);
 	child_drop_privileges(plan);
 	log_fd = open(plan->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -455,8 +478,9 @@ void helper_remove_files(struct helper_handle *helper)
 		return;
 	pid = fork();
 	if (pid == 0) {
-		if (setgroups(0, NULL) < 0 || setresgid(helper->gid, helper->gid, helper->gid) < 0 ||
-		    setresuid(helper->uid, helper->uid, helper->uid) < 0)
+		const char *what;
+
+		if (become_user(helper->uid, helper->gid, NULL, 0, &what) < 0)
 			_exit(1);
 		execve("/bin/rm", argv, envp);
 		_exit(127);

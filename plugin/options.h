@@ -64,6 +64,7 @@ int options_resolve(const struct lcr_option_values *values, options_getenv_fn ge
 		    struct lcr_user_options *out, char *err, size_t errlen);
 
 /* Check one typed value; the option callbacks use it to stop srun/sbatch early. */
-int options_check_value(const char *option, const char *value, char *err, size_t errlen);
+int options_check_value(const char *option, const char *value, const struct lcr_site_config *site, char *err,
+			size_t errlen);
 
 #endif

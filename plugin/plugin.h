@@ -35,6 +35,7 @@ int local_init(struct plugin_state *state, spank_context_t context);
 int local_init_post_opt(struct plugin_state *state, spank_t sp);
 
 /* slurmstepd: the helper's lifecycle on this node for this step. */
+int remote_init_post_opt(struct plugin_state *state, spank_t sp);
 int remote_user_init(struct plugin_state *state, spank_t sp);
 int remote_task_init(struct plugin_state *state, spank_t sp);
 int remote_task_post_fork(struct plugin_state *state, spank_t sp);

@@ -1,8 +1,10 @@
 /*
  * remote.c: the plugin in slurmstepd, where it runs the step's helper on this node.
  *
- * slurm_spank_user_init starts one lcrd per node per step (not for the batch or extern
- * step) and exports LCR_SOCKET to the tasks; task_post_fork and task_exit report the
+ * slurm_spank_init_post_opt, still as root, decides whether this step uses LCR and makes
+ * the user's runtime directory (the only thing done as root). slurm_spank_user_init, which
+ * slurmstepd calls with its effective ids already the user's, starts one lcrd per node per
+ * step (not for the batch or extern step) and exports LCR_SOCKET to the tasks; task_post_fork and task_exit report the
  * tasks to it; slurm_spank_exit stops it and removes its files. A failure in user_init
  * does not fail an srun step by itself, so it is kept and returned from task_init: the
  * step fails loudly when the site says LCR is `required`, else it runs without LCR and
@@ -121,10 +123,6 @@ static int start_helper(struct plugin_state *state, spank_t sp, struct helper_id
 	char err[PLUGIN_ERROR_MAX], message[PLUGIN_ERROR_MAX + 1100], tail[1024];
 	int rc;
 
-	rc = helper_prepare_runtime_dir(state->site.runtime_dir, id->uid, id->gid, state->helper.user_dir,
-					sizeof(state->helper.user_dir), err, sizeof(err));
-	if (rc < 0)
-		return fail(state, rc, err);
 	rc = helper_start(id, state->site.helper_start_timeout, &state->helper, err, sizeof(err));
 	if (rc < 0) {
 		helper_log_tail(&state->helper, tail, sizeof(tail));
@@ -139,6 +137,38 @@ static int start_helper(struct plugin_state *state, spank_t sp, struct helper_id
 	return 0;
 }
 
+static bool is_batch_or_extern_step(spank_t sp)
+{
+	uint32_t step_id;
+
+	return spank_get_item(sp, S_JOB_STEPID, &step_id) != ESPANK_SUCCESS || step_id == STEP_ID_BATCH ||
+	       step_id == STEP_ID_EXTERN;
+}
+
+int remote_init_post_opt(struct plugin_state *state, spank_t sp)
+{
+	char err[PLUGIN_ERROR_MAX];
+	uint32_t job_id;
+	uid_t uid;
+	gid_t gid;
+	int rc;
+
+	if (is_batch_or_extern_step(sp))
+		return 0;
+	if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_ID, &job_id) != ESPANK_SUCCESS)
+		return fail(state, -EINVAL, "lcr: cannot read the step's user and job from Slurm");
+	rc = resolve_step_options(state, sp, uid, job_id);
+	if (rc < 0 || !state->options.enabled)
+		return 0;
+	rc = helper_prepare_runtime_dir(state->site.runtime_dir, uid, gid, state->helper.user_dir,
+					sizeof(state->helper.user_dir), err, sizeof(err));
+	if (rc < 0)
+		fail(state, rc, err);
+	return 0;
+}
+
 int remote_user_init(struct plugin_state *state, spank_t sp)
 {
 	struct helper_identity id = { 0 };
@@ -146,12 +176,11 @@ int remote_user_init(struct plugin_state *state, spank_t sp)
 	char host[NODE_NAME_MAX] = "localhost";
 	gid_t *groups = NULL;
 	char **environment = NULL;
-	int rc;
 
-	if (spank_get_item(sp, S_JOB_STEPID, &id.step_id) != ESPANK_SUCCESS ||
-	    id.step_id == STEP_ID_BATCH || id.step_id == STEP_ID_EXTERN)
+	if (!state->options.enabled || state->user_init_status < 0 || is_batch_or_extern_step(sp))
 		return 0;
-	if (spank_get_item(sp, S_JOB_UID, &id.uid) != ESPANK_SUCCESS ||
+	if (spank_get_item(sp, S_JOB_STEPID, &id.step_id) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_UID, &id.uid) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_JOB_GID, &id.gid) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_JOB_ID, &id.job_id) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_JOB_NODEID, &id.node_id) != ESPANK_SUCCESS ||
@@ -159,9 +188,6 @@ int remote_user_init(struct plugin_state *state, spank_t sp)
 	    spank_get_item(sp, S_JOB_SUPPLEMENTARY_GIDS, &groups, &id.group_count) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_JOB_ENV, &environment) != ESPANK_SUCCESS)
 		return fail(state, -EINVAL, "lcr: cannot read the step's identity from Slurm");
-	rc = resolve_step_options(state, sp, id.uid, id.job_id);
-	if (rc < 0 || !state->options.enabled)
-		return rc;
 	if (local_ranks_text(sp, ranks, sizeof(ranks)) < 0)
 		return fail(state, -EINVAL, "lcr: cannot read the global ranks of this node's tasks");
 	gethostname(host, sizeof(host) - 1);

@@ -20,7 +20,7 @@ static const char *const long_options_with_value[] = {
 	"account", "acctg-freq", "bb", "bbf", "bcast-exclude", "begin", "cpus-per-task", "comment",
 	"cpu-freq", "dependency", "deadline", "delay-boot", "chdir", "export", "error", "epilog", "gres",
 	"gres-flags", "input", "jobid", "job-name", "licenses", "clusters", "distribution", "mail-type",
-	"mail-user", "mcs-label", "mpi", "ntasks", "ntasks-per-node", "output", "het-group", "partition",
+	"mail-user", "mcs-label", "mpi", "nodes", "ntasks", "ntasks-per-node", "output", "het-group", "partition",
 	"power", "priority", "prolog", "profile", "qos", "relative", "core-spec", "signal", "slurmd-debug",
 	"switches", "task-epilog", "task-prolog", "thread-spec", "threads", "time", "time-min", "wait",
 	"wckey", "cluster-constraint", "constraint", "mem", "mincpus", "reservation", "tmp", "nodelist",

@@ -1,0 +1,36 @@
+/* lcrd.h: the helper daemon's state, one struct per process, handed to every module. It
+ * ties together the options, the runtime directory, the event loop and the tables the
+ * modules own (tasks and ranks, regions, the key-value store, the clients). */
+#ifndef LCR_HELPER_LCRD_H
+#define LCR_HELPER_LCRD_H
+
+#include <stdint.h>
+
+#include "internal/wire.h"
+#include "loop.h"
+#include "options.h"
+#include "regions.h"
+#include "runtime_dir.h"
+
+struct control;
+struct plugin_channel;
+struct tasks;
+
+struct lcrd {
+	struct lcrd_options opt;
+	struct runtime_dir dir;
+	struct loop *loop;
+	struct control *control;       /* control socket and its clients (control.c) */
+	struct plugin_channel *plugin; /* the plugin's socketpair, or NULL (plugin_channel.c) */
+	struct tasks *tasks;           /* local ranks (tasks.c) */
+	struct region_table regions;   /* state memory (regions.c) */
+	uint64_t started_ms;
+	enum wire_helper_state state;
+	int signal_fd;
+};
+
+/* Ends the helper after the current loop round: logs why, stops the loop; main() then tells
+ * the clients, frees the regions and removes the runtime directory. */
+void lcrd_shutdown(struct lcrd *d, const char *reason);
+
+#endif
