@@ -707,7 +707,9 @@ static int load_document(struct yaml_source *src)
 	char origin[ORIGIN_MAX];
 	int rc;
 
-	if (!root)
+	/* No document, or "---" alone (an empty plain scalar, YAML's null): nothing to set. */
+	if (!root || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0 &&
+		      root->data.scalar.style == YAML_PLAIN_SCALAR_STYLE))
 		return 0;
 	if (root->type != YAML_MAPPING_NODE)
 		return yaml_fail(src, node_line(root), -EINVAL, "expected a mapping of keys at the "

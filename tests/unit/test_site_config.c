@@ -303,14 +303,15 @@ static void test_malformed_yaml_is_reported_with_its_line(void **state)
 	assert_load_error(f, "required: yes\nlog_level: info\n- debug\n", -EINVAL, 3,
 			  "malformed YAML: did not find expected key (while parsing a block "
 			  "mapping on line 1)");
-	assert_load_error(f, "ckpt_roots: [/a, /b\nrequired: yes\n", -EINVAL, 3,
-			  "malformed YAML: did not find expected ',' or ']'");
+	assert_load_error(f, "ckpt_roots: [/a, /b\nrequired: yes\n", -EINVAL, 2,
+			  "malformed YAML: did not find expected ',' or ']' (while parsing a flow "
+			  "sequence on line 1)");
 }
 
 static void test_invalid_utf8_is_malformed_yaml(void **state)
 {
 	struct fixture *f = *state;
-	char prefix[PATH_MAX + 16];
+	char prefix[PATH_MAX + 32];
 
 	assert_int_equal(load_text(f, "required: \xff\n"), -EINVAL);
 	snprintf(prefix, sizeof prefix, "lcr: %s: malformed YAML: ", f->path);

@@ -1,0 +1,176 @@
+# cases/10_plugin.sh: spank_lcr.so on a real cluster: options, helper lifecycle, isolation.
+
+PLUGSTACK=$BASE/etc/plugstack.conf
+
+# Run "$@" with extra plugstack arguments, then restore the cluster's plugstack.conf.
+with_plugstack_args() {
+	local args=$1 saved status
+	shift
+	saved=$(cat "$PLUGSTACK")
+	sed -i "/spank_lcr.so/ s|\$| $args|" "$PLUGSTACK"
+	"$@" && status=0 || status=$?
+	printf '%s\n' "$saved" >"$PLUGSTACK"
+	return $status
+}
+
+helpers_of_test_user() { pids_of lcrd "$TEST_USER"; }
+
+runtime_entries() { find "$BASE/run/lcr" -mindepth 2 2>/dev/null; }
+
+no_helper_left() { [ -z "$(helpers_of_test_user)" ] && [ -z "$(runtime_entries)" ]; }
+
+test_srun_help_lists_options_under_lcr_prefix() {
+	local help
+	help=$(as_user srun --help)
+	for option in --lcr= --lcr-ckpt-dir= --lcr-restore= --lcr-replace= --lcr-detect-timeout= --lcr-verbose; do
+		grep -q -- "$option" <<<"$help" || fail "srun --help lacks $option"
+	done
+	grep -q '\[lcr\]' <<<"$help" || fail "srun --help lacks the [lcr] prefix"
+}
+
+test_invalid_option_values_stop_srun_before_launch() {
+	local output
+	for bad in --lcr=maybe --lcr-restore=later --lcr-replace=always --lcr-detect-timeout=0.01 \
+		--lcr-detect-timeout=soon --lcr-ckpt-dir=relative; do
+		output=$(as_user srun -N1 "$bad" touch "$BASE/work/launched" 2>&1) && fail "srun $bad succeeded"
+		grep -q "lcr: invalid value" <<<"$output" || fail "srun $bad: no clear message: $output"
+		grep -q "accepted" <<<"$output" || fail "srun $bad: accepted values not named: $output"
+		[ ! -e "$BASE/work/launched" ] || fail "srun $bad launched the task"
+	done
+}
+
+test_invalid_option_value_stops_sbatch() {
+	local output
+	output=$(as_user sbatch -N1 --lcr-replace=sometimes --wrap true 2>&1) && fail "sbatch accepted it"
+	grep -q "accepted: spare, none" <<<"$output" || fail "no clear message: $output"
+}
+
+test_invalid_environment_value_stops_srun() {
+	local output
+	output=$(LCR_EXEC_ENV="LCR_RESTORE=later" as_user srun -N1 true 2>&1) && fail "srun accepted LCR_RESTORE=later"
+	grep -q "later" <<<"$output" || fail "no clear message: $output"
+}
+
+test_without_lcr_there_is_no_helper_and_no_environment() {
+	local output
+	output=$(as_user srun -N2 -n2 bash -c 'env | grep ^LCR_SOCKET || echo none; pgrep -c -u "$USER" -x lcrd || true')
+	diag "$output"
+	[ "$(grep -c none <<<"$output")" = 2 ] || fail "LCR_SOCKET was set without --lcr"
+	! grep -qE '^[1-9]' <<<"$output" || fail "a helper ran without --lcr"
+}
+
+test_srun_lcr_starts_one_helper_per_node_as_the_user() {
+	local output
+	output=$(as_user srun -N5 -n5 --lcr bash -c 'lcrctl status --node="$SLURMD_NODENAME"')
+	diag "$output"
+	for i in 1 2 3 4 5; do
+		grep -qE "node n$i \(id $((i - 1)) of 5\).* user $TEST_USER " <<<"$output" ||
+			fail "no helper of $TEST_USER with id $((i - 1)) on n$i"
+	done
+	! grep -q "user root" <<<"$output" || fail "a helper runs as root"
+	wait_for 10 no_helper_left || fail "helper or runtime directory left after the step: $(runtime_entries)"
+}
+
+test_tasks_get_lcr_socket_of_their_own_node() {
+	local output
+	output=$(as_user srun -N3 -n3 --lcr bash -c 'echo "$SLURMD_NODENAME $LCR_SOCKET"; test -S "$LCR_SOCKET"')
+	diag "$output"
+	[ "$(awk '{print $2}' <<<"$output" | sort -u | wc -l)" = 3 ] || fail "expected 3 distinct sockets"
+	while read -r node socket; do
+		[[ $socket == */$TEST_USER* || $socket == *".$node/"* ]] || fail "socket $socket is not $node's"
+	done <<<"$output"
+}
+
+test_lcrctl_finds_helpers_from_another_step() {
+	local job output
+	as_user bash -c 'sbatch -N2 --lcr --wrap "srun -N2 --lcr sleep 60" >/dev/null'
+	wait_for 15 bash -c "[ \$(pgrep -c -u $TEST_USER -x lcrd) -ge 2 ]" || fail "helpers did not start"
+	job=$(as_user squeue -h -o %i | head -n 1)
+	output=$(as_user srun --jobid="$job" --overlap -N1 -w n1 lcrctl status)
+	diag "$output"
+	grep -q "node n1 .*job $job step 0" <<<"$output" || fail "lcrctl did not find step 0's helper on n1"
+	as_user scancel "$job"
+	wait_for 15 no_helper_left || fail "helper or runtime directory left after scancel"
+}
+
+test_sbatch_lcr_line_gives_steps_helpers() {
+	local script=$BASE/work/lcr-batch.sh out=$BASE/work/lcr-batch.out job
+	cat >"$script" <<-'EOF'
+	#!/bin/bash
+	#SBATCH -N2 --lcr
+	srun -N2 -n2 bash -c 'test -S "$LCR_SOCKET" && echo "helper on $SLURMD_NODENAME"'
+	echo "no-kill=${SLURM_NO_KILL-unset}"
+	EOF
+	chmod 755 "$script"
+	job=$(as_user sbatch --parsable -o "$out" "$script")
+	wait_for 30 bash -c "[ -z \"\$(SLURM_CONF=$BASE/etc/slurm.conf squeue -h -j $job 2>/dev/null)\" ]" ||
+		fail "batch job $job did not finish"
+	diag "$(cat "$out")"
+	[ "$(grep -c '^helper on' "$out")" = 2 ] || fail "the batch step's srun got no helpers"
+	grep -q 'no-kill=set' "$out" || fail "--lcr did not imply --no-kill in the batch script's steps"
+}
+
+test_no_helper_left_after_a_task_is_killed() {
+	as_user bash -c 'srun -N2 -n2 --lcr sleep 60 </dev/null >/dev/null 2>&1 &'
+	wait_for 15 bash -c "[ \$(pgrep -c -u $TEST_USER -x lcrd) -ge 2 ]" || fail "helpers did not start"
+	wait_for 5 pgrep -u "$TEST_USER" -x sleep >/dev/null || fail "tasks did not start"
+	pkill -KILL -u "$TEST_USER" -x sleep
+	wait_for 15 no_helper_left || fail "helper or runtime directory left after SIGKILL of a task"
+}
+
+test_other_user_cannot_reach_the_helper() {
+	local socket_file=$BASE/work/socket output
+	as_user bash -c "srun -N1 --lcr bash -c 'echo \$LCR_SOCKET > $socket_file; sleep 20' </dev/null >/dev/null 2>&1 &"
+	wait_for 15 test -s "$socket_file" || fail "the step did not start"
+	output=$(as_other_user lcrctl --socket="$(cat "$socket_file")" status 2>&1) && fail "lcrtest2 reached the helper: $output"
+	diag "$output"
+	grep -qiE "permission denied|refused|not allowed" <<<"$output" || fail "no clear refusal: $output"
+	pkill -u "$TEST_USER" -x sleep || true
+	rm -f "$socket_file"
+	wait_for 15 no_helper_left || fail "helper left"
+}
+
+test_broken_helper_without_required_runs_with_one_warning() {
+	local output
+	output=$(with_plugstack_args "required=no helper=/nonexistent/lcrd" as_user srun -N1 -n1 --lcr echo ran 2>&1)
+	diag "$output"
+	grep -qx ran <<<"$output" || fail "the step did not run"
+	[ "$(grep -c 'runs without LCR' <<<"$output")" = 1 ] || fail "expected exactly one warning"
+	wait_for 10 no_helper_left || fail "helper files left"
+}
+
+test_broken_helper_with_required_fails_the_step() {
+	local output
+	output=$(with_plugstack_args "required=yes helper=/nonexistent/lcrd" as_user srun -N1 -n1 --lcr echo ran 2>&1) &&
+		fail "the step succeeded"
+	diag "$output"
+	! grep -qx ran <<<"$output" || fail "the task ran"
+	grep -q "/nonexistent/lcrd" <<<"$output" || fail "the error does not name the helper"
+}
+
+test_unknown_plugstack_key_is_named() {
+	local output
+	output=$(with_plugstack_args "colour=blue" as_user srun -N1 true 2>&1) && fail "srun accepted it"
+	grep -q "colour" <<<"$output" || fail "the unknown key is not named: $output"
+}
+
+# Last: it takes a node down for about 20 s and brings it back.
+test_lcr_implies_no_kill_survivors_outlive_node_down() {
+	local job sleepers
+	as_user bash -c 'salloc -N5 --lcr --no-shell >/dev/null 2>&1'
+	job=$(as_user squeue -h -o %i | head -n 1)
+	[ -n "$job" ] || fail "no allocation"
+	as_user bash -c "srun --jobid=$job -N5 -n5 --lcr sleep 300 </dev/null >/dev/null 2>&1 &"
+	wait_for 15 bash -c "[ \$(pgrep -c -u $TEST_USER -x sleep) -ge 5 ]" || fail "tasks did not start"
+	"$TESTCLUSTER" kill-node n5
+	wait_for 60 bash -c "SLURM_CONF=$BASE/etc/slurm.conf sinfo -h -n n5 -o %t | grep -q down" ||
+		fail "Slurm did not mark n5 down"
+	sleep 3
+	sleepers=$(pgrep -u "$TEST_USER" -x sleep | while read -r pid; do
+		awk '$3 != "Z" {print $1}' "/proc/$pid/stat" 2>/dev/null; done | wc -l)
+	diag "after n5 was marked down: $sleepers tasks alive"
+	[ "$sleepers" = 4 ] || fail "expected the 4 surviving tasks alive, found $sleepers"
+	as_user scancel "$job"
+	"$TESTCLUSTER" start-node n5
+	wait_for 30 no_helper_left || fail "helpers left after scancel"
+}
