@@ -15,6 +15,7 @@
 struct control;
 struct plugin_channel;
 struct tasks;
+struct kv;
 
 struct lcrd {
 	struct lcrd_options opt;
@@ -24,6 +25,7 @@ struct lcrd {
 	struct plugin_channel *plugin; /* the plugin's socketpair, or NULL (plugin_channel.c) */
 	struct tasks *tasks;           /* local ranks (tasks.c) */
 	struct region_table regions;   /* state memory (regions.c) */
+	struct kv *kv;                 /* key-value store and barriers (kv.c) */
 	uint64_t started_ms;
 	enum wire_helper_state state;
 	int signal_fd;

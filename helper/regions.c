@@ -1,5 +1,5 @@
 /* regions.c: the region table and the backend-neutral access to region memory (see
- * regions.h). A linked list, newest first: a helper holds a few regions per rank. */
+ * regions.h). A linked list in allocation order: a helper holds a few regions per rank. */
 #include "config.h"
 
 #include <errno.h>
@@ -173,8 +173,10 @@ int region_table_alloc(struct region_table *t, uint32_t owner_rank, const char *
 		return rc;
 	}
 	r->id = t->next_id++;
-	r->next = t->head;
-	t->head = r;
+	struct region **tail = &t->head;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = r;
 	t->used += r->map_size;
 	t->count++;
 	*out = r;

@@ -30,7 +30,7 @@ struct region {
 };
 
 struct region_table {
-	struct region *head;
+	struct region *head; /* oldest first */
 	uint64_t quota; /* bytes, 0: unlimited */
 	uint64_t used;  /* sum of map_size */
 	uint32_t count;

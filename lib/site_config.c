@@ -488,7 +488,8 @@ static int yaml_fail(const struct yaml_source *src, unsigned long line, int rc,
 		    file_origin(src->path, line, origin, sizeof origin), message);
 }
 
-static int load_scalar(struct yaml_source *src, const struct site_key *key,
+/* Errors about a value name the line of its key (a value may be an alias of a node elsewhere). */
+static int load_scalar(struct yaml_source *src, const struct site_key *key, unsigned long line,
 		       const yaml_node_t *value)
 {
 	char why[WHY_MAX];
@@ -496,20 +497,20 @@ static int load_scalar(struct yaml_source *src, const struct site_key *key,
 	int rc;
 
 	if (value->type != YAML_SCALAR_NODE)
-		return yaml_fail(src, node_line(value), -EINVAL, "key '%s': expected %s, found %s",
+		return yaml_fail(src, line, -EINVAL, "key '%s': expected %s, found %s",
 				 key->name, key_expects(key), node_kind(value));
 	text = scalar_text(value);
 	if (!text)
-		return yaml_fail(src, node_line(value), -EINVAL, "key '%s': value holds a NUL "
+		return yaml_fail(src, line, -EINVAL, "key '%s': value holds a NUL "
 				 "byte", key->name);
 	rc = key_set(src->cfg, key, text, why, sizeof why);
 	if (rc < 0)
-		return yaml_fail(src, node_line(value), rc, "key '%s': %s", key->name, why);
+		return yaml_fail(src, line, rc, "key '%s': %s", key->name, why);
 	return 0;
 }
 
 static int load_path_sequence(struct yaml_source *src, const struct site_key *key,
-			      const yaml_node_t *value)
+			      unsigned long line, const yaml_node_t *value)
 {
 	struct lcr_path_list *field = (void *)((char *)src->cfg + key->offset);
 	struct lcr_path_list list = { 0 };
@@ -517,7 +518,7 @@ static int load_path_sequence(struct yaml_source *src, const struct site_key *ke
 	int rc = 0;
 
 	if (value->type != YAML_SEQUENCE_NODE) {
-		rc = yaml_fail(src, node_line(value), -EINVAL, "key '%s': expected %s, found %s",
+		rc = yaml_fail(src, line, -EINVAL, "key '%s': expected %s, found %s",
 			       key->name, key_expects(key), node_kind(value));
 		goto out;
 	}
@@ -556,16 +557,16 @@ static int load_value(struct yaml_source *src, const char *prefix, const char *n
 	char accepted[256];
 
 	if (key && key->type == KEY_PATH_LIST)
-		return load_path_sequence(src, key, value);
+		return load_path_sequence(src, key, node_line(key_node), value);
 	if (key)
-		return load_scalar(src, key, value);
+		return load_scalar(src, key, node_line(key_node), value);
 	if (!is_section(name))
 		return unknown_key(src->err, src->errlen,
 				   file_origin(src->path, node_line(key_node), origin, sizeof origin),
 				   name, prefix, false, NULL);
 	if (value->type != YAML_MAPPING_NODE) {
 		list_keys(name, false, accepted, sizeof accepted);
-		return yaml_fail(src, node_line(value), -EINVAL, "key '%s': expected a mapping "
+		return yaml_fail(src, node_line(key_node), -EINVAL, "key '%s': expected a mapping "
 				 "of %s, found %s", name, accepted, node_kind(value));
 	}
 	if (strcmp(name, TIMEOUT_SECTION) == 0)

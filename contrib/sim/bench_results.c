@@ -111,7 +111,7 @@ static int figure_store(const struct figure_name *fn, const struct result_fields
 	}
 	if (figure_unit_scale(fn, f->unit, &scale, &is_bandwidth) < 0) {
 		snprintf(err, errlen, "%s: unit '%s' is not %s (accepted: %s%s%s)", fn->name, f->unit,
-			 either ? "a duration or a bandwidth" : "a duration", UNITS_DURATION_HELP,
+			 either ? "a duration or a bandwidth" : "a duration", UNITS_DURATION_NAMES,
 			 either ? "; or " : "", either ? UNITS_BANDWIDTH_HELP : "");
 		return -EINVAL;
 	}

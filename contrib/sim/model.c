@@ -142,14 +142,27 @@ static double lcr_gpus_held(const struct sim_lcr_plan *plan)
 	return (double)plan->gpus + (double)plan->spare_nodes * plan->gpus_per_node;
 }
 
+/* Share of recoveries that start without a spare. A recovery keeps its path when a
+ * failure restarts it, so with x = e^{D/M} - 1 restarts per recovery, a share q of
+ * recoveries makes q (1 + x_f) fallbacks per 1 + q x_f + (1 - q) x_s failures, and that
+ * must equal the share p of failures that find the pool empty. */
+static double lcr_fallback_share(const struct sim_lcr_plan *plan)
+{
+	double p = sim_spare_exhaustion(plan);
+	double x_fallback = expm1(plan->fallback_down_s / plan->mtbf_s);
+	double x_spare = expm1(plan->spare_down_s / plan->mtbf_s);
+
+	return p * (1.0 + x_spare) / (1.0 + (1.0 - p) * x_fallback + p * x_spare);
+}
+
 /* Renewal-reward over one failure-free stretch (mean M) and the recovery after it: the
  * stretch loses its unfinished step, E[g mod s] = M - s / (e^{s/M} - 1). */
 double sim_lcr_overhead(const struct sim_lcr_plan *plan)
 {
 	double mtbf_s = plan->mtbf_s;
-	double no_spare = sim_spare_exhaustion(plan);
-	double recovery_s = no_spare * time_to_survive(plan->fallback_down_s, mtbf_s) +
-			    (1.0 - no_spare) * time_to_survive(plan->spare_down_s, mtbf_s);
+	double fallback = lcr_fallback_share(plan);
+	double recovery_s = fallback * time_to_survive(plan->fallback_down_s, mtbf_s) +
+			    (1.0 - fallback) * time_to_survive(plan->spare_down_s, mtbf_s);
 	double lost_s = mtbf_s - plan->step_s / expm1(plan->step_s / mtbf_s);
 	double useful = (mtbf_s - lost_s) / (mtbf_s + recovery_s);
 

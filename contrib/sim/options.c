@@ -487,11 +487,11 @@ void sim_options_usage(FILE *out)
 		char left[64];
 		snprintf(left, sizeof(left), "--%s%s%s", option_specs[i].name,
 			 option_specs[i].arg ? " " : "", option_specs[i].arg ? option_specs[i].arg : "");
-		fprintf(out, "  %-36s %s\n", left, option_specs[i].help);
+		fprintf(out, "  %s\n      %s\n", left, option_specs[i].help);
 	}
-	fprintf(out, "\nDURATION: a number and a unit (%s).\n"
-		"BYTES: a number and a unit (%s).\n"
-		"RATE: a number and a unit (%s; the /s may be left out).\n"
+	fprintf(out, "\nDURATION: a number and a unit: %s.\n"
+		"BYTES: a number and a unit: %s.\n"
+		"RATE: a number and a unit: %s; the /s may be left out.\n"
 		"See contrib/sim/README.md for the model, its formulas and the bench result names.\n",
 		UNITS_DURATION_HELP, UNITS_BYTES_HELP, UNITS_BANDWIDTH_HELP);
 }

@@ -26,7 +26,7 @@ static void origin_text(const struct sim_options *o, const struct sim_figure_ori
 		snprintf(buf, len, "%s", f->option);
 		return;
 	case SIM_FROM_DEFAULT:
-		snprintf(buf, len, "%s", f->option ? f->option : "default");
+		snprintf(buf, len, "default%s%s", f->option ? ": " : "", f->option ? f->option : "");
 		return;
 	}
 }
@@ -61,7 +61,13 @@ static void transfer_text(const struct sim_options *o, char *buf, size_t len)
 static void report_lcr_assumptions(FILE *out, const struct sim_options *o)
 {
 	const struct sim_lcr_origins *from = &o->lcr_origin;
-	char detect[2 * TEXT], launch[2 * TEXT], transfer[2 * TEXT], rebuild[2 * TEXT];
+	char detect[2 * TEXT], launch[2 * TEXT], transfer[2 * TEXT], rebuild[2 * TEXT], total[32];
+	struct sim_cluster c;
+	struct sim_lcr_plan plan;
+
+	sim_cluster_at(o, o->gpus[0], &c);
+	sim_lcr_plan(&c, 1, &plan);
+	units_format_duration(plan.spare_down_s, total, sizeof(total));
 
 	figure_text(o, o->lcr.detect_s, &from->detect, detect, sizeof(detect));
 	if (!isnan(o->lcr.recovery_s)) {
@@ -75,9 +81,9 @@ static void report_lcr_assumptions(FILE *out, const struct sim_options *o)
 		fprintf(out, "  LCR          with a free spare: detection %s\n"
 			"               + replacement launch %s\n"
 			"               + state transfer from replicas %s\n"
-			"               + communicator rebuild %s,\n"
-			"               and at most the step in flight lost\n",
-			detect, launch, transfer, rebuild);
+			"               + communicator rebuild %s\n"
+			"               = %s, and at most the step in flight lost\n",
+			detect, launch, transfer, rebuild, total);
 	}
 	fprintf(out, "               no free spare: detection %s + JIT checkpoint + restart of\n"
 		"               every rank + state load, and at most the step in flight lost\n",
@@ -114,7 +120,8 @@ void report_assumptions(FILE *out, const struct sim_options *o)
 	fprintf(out, "lcr-sim: daily overhead of failures, %% of GPU-time (%s)\n\n",
 		o->mode == SIM_MODE_ANALYTIC ? "analytic model" : "Monte Carlo and analytic model");
 	fprintf(out, "Assumptions\n"
-		"  failures     Poisson, per-GPU MTBF %s (%s);\n"
+		"  failures     Poisson, per-GPU MTBF %s\n"
+		"               (%s);\n"
 		"               each failure takes one node out; a failure during a recovery\n"
 		"               restarts it\n", mtbf, o->failure_source);
 	fprintf(out, "  job          %u GPUs per node, %s of state per GPU, %s per step\n",
@@ -149,16 +156,20 @@ static double gpu_hours_saved(const struct sim_row *r, double overhead)
 
 static void report_analytic_table(FILE *out, const struct sim_row *rows, size_t n)
 {
-	fprintf(out, "%7s %6s %6s %9s %8s %9s %9s %9s %9s %8s %12s %12s\n", "GPUs", "nodes",
-		"spares", "job MTBF", "fail/day", "ckpt", "interval", "periodic", "in-memory", "LCR",
-		"LCR saves", "LCR saves");
-	fprintf(out, "%7s %6s %6s %9s %8s %9s %9s %9s %9s %8s %12s %12s\n", "", "", "", "", "",
-		"write", "(Daly)", "", "", "", "GPU-h/day", "GPU-h/day");
-	fprintf(out, "%7s %6s %6s %9s %8s %9s %9s %9s %9s %8s %12s %12s\n", "", "", "", "", "", "", "",
-		"", "", "", "vs periodic", "vs in-mem");
+	static const char *const header[3][12] = {
+		{ "GPUs", "spares", "job MTBF", "fail/day", "ckpt", "interval", "periodic", "in-memory",
+		  "LCR", "LCR:", "LCR saves", "LCR saves" },
+		{ "", "", "", "", "write", "(Daly)", "", "", "", "no spare", "GPU-h/day", "GPU-h/day" },
+		{ "", "", "", "", "", "", "", "", "", "", "vs periodic", "vs in-mem" },
+	};
+	for (int i = 0; i < 3; i++)
+		fprintf(out, "%7s %6s %9s %8s %9s %9s %9s %9s %8s %8s %12s %12s\n", header[i][0],
+			header[i][1], header[i][2], header[i][3], header[i][4], header[i][5],
+			header[i][6], header[i][7], header[i][8], header[i][9], header[i][10],
+			header[i][11]);
 	for (size_t i = 0; i < n; i++) {
 		const struct sim_row *r = &rows[i];
-		char mtbf[32], ckpt[32], interval[32], periodic[16], inmemory[16], lcr[16];
+		char mtbf[32], ckpt[32], interval[32], periodic[16], inmemory[16], lcr[16], dry[16];
 
 		units_format_duration(r->periodic.mtbf_s, mtbf, sizeof(mtbf));
 		units_format_duration(r->periodic.ckpt_s, ckpt, sizeof(ckpt));
@@ -166,10 +177,11 @@ static void report_analytic_table(FILE *out, const struct sim_row *rows, size_t 
 		percent_text(r->periodic_overhead, periodic, sizeof(periodic));
 		percent_text(r->inmemory_overhead, inmemory, sizeof(inmemory));
 		percent_text(r->lcr_overhead, lcr, sizeof(lcr));
-		fprintf(out, "%7lu %6lu %6u %9s %8.2f %9s %9s %9s %9s %8s %12.0f %12.0f\n",
-			r->cluster.gpus, sim_job_nodes(&r->cluster), r->lcr.spare_nodes, mtbf,
-			86400.0 / r->periodic.mtbf_s, ckpt, interval, periodic, inmemory, lcr,
-			gpu_hours_saved(r, r->periodic_overhead), gpu_hours_saved(r, r->inmemory_overhead));
+		percent_text(r->spare_exhaustion, dry, sizeof(dry));
+		fprintf(out, "%7lu %6u %9s %8.2f %9s %9s %9s %9s %8s %8s %12.0f %12.0f\n",
+			r->cluster.gpus, r->lcr.spare_nodes, mtbf, 86400.0 / r->periodic.mtbf_s, ckpt,
+			interval, periodic, inmemory, lcr, dry, gpu_hours_saved(r, r->periodic_overhead),
+			gpu_hours_saved(r, r->inmemory_overhead));
 	}
 }
 

@@ -87,7 +87,7 @@ static void assert_periodic_montecarlo_agrees(unsigned long gpus)
 	default_cluster(gpus, &c);
 	sim_periodic_plan(&c, &plan);
 	assert_int_equal(sim_mc_cr(&plan, MC_FAILURES, 1, &mc), 0);
-	assert_int_equal(mc.failures, MC_FAILURES);
+	assert_true(mc.failures >= MC_FAILURES);
 	assert_relatively_near(mc.overhead, sim_cr_overhead(&plan), 0.02);
 }
 

@@ -10,9 +10,11 @@
 
 #include <stddef.h>
 
-/* Accepted unit spellings, for error messages. */
-#define UNITS_DURATION_HELP "ns, us, ms, s (the default), m or min, h, d"
-#define UNITS_BYTES_HELP "B (the default), kB MB GB TB PB (powers of 1000), KiB MiB GiB TiB PiB"
+/* Accepted unit spellings, for error messages; a bare number is allowed on the command
+ * line only. */
+#define UNITS_DURATION_NAMES "ns, us, ms, s, m or min, h, d"
+#define UNITS_DURATION_HELP UNITS_DURATION_NAMES "; none means s"
+#define UNITS_BYTES_HELP "B, kB MB GB TB PB (powers of 1000), KiB MiB GiB TiB PiB; none means B"
 #define UNITS_BANDWIDTH_HELP "B/s kB/s MB/s GB/s TB/s, KiB/s MiB/s GiB/s TiB/s, or bits: Gb/s Gbit/s"
 
 /* Factor from the unit to seconds, bytes, bytes per second. */

@@ -13,9 +13,10 @@
  *
  * Errors: functions return 0 or a negative errno (-EINVAL: malformed, wrong type, unknown
  * or duplicate key; -ERANGE: out of range; -ENOENT, -EACCES, ...: the file could not be
- * read; -ENOMEM) and write into the caller's err buffer (LCR_SITE_CONFIG_ERRLEN bytes is
- * enough; longer messages are cut) a complete message that starts with "lcr: " and names
- * the file and line or the plugstack argument, the key, and what is accepted, e.g.
+ * read; -ENOMEM) and write into the caller's err buffer a complete message that starts
+ * with "lcr: " and names the file and line or the plugstack argument, the key, and what
+ * is accepted (a message is cut to fit the buffer; LCR_SITE_CONFIG_ERRLEN bytes hold any
+ * of them, since quoted values are cut to 255 bytes), e.g.
  *   lcr: /etc/slurm/lcr.yaml:7: key 'detect_timeout.max': 9000 is out of range (...)
  * Nothing is printed and nothing exits.
  *
@@ -36,7 +37,7 @@
 #include "internal/parse.h"
 
 /* A size for error buffers that holds every message of this module in full. */
-#define LCR_SITE_CONFIG_ERRLEN 1024
+#define LCR_SITE_CONFIG_ERRLEN 2048
 
 struct lcr_site_config {
 	char helper[PATH_MAX];		/* absolute path of lcrd */

@@ -380,7 +380,7 @@ static void test_wrong_types_are_errors(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_load_error(f, "helper:\n  - /usr/sbin/lcrd\n", -EINVAL, 2,
+	assert_load_error(f, "helper:\n  - /usr/sbin/lcrd\n", -EINVAL, 1,
 			  "key 'helper': expected an absolute path, found a sequence");
 	assert_load_error(f, "required: {value: yes}\n", -EINVAL, 1,
 			  "key 'required': expected a boolean, found a mapping");
@@ -394,6 +394,8 @@ static void test_wrong_types_are_errors(void **state)
 			  "scalar");
 	assert_load_error(f, "? [helper]\n: /usr/sbin/lcrd\n", -EINVAL, 1,
 			  "expected a key name, found a sequence");
+	assert_load_error(f, "ckpt_roots: &roots [/scratch]\nrequired: yes\nhelper: *roots\n",
+			  -EINVAL, 3, "key 'helper': expected an absolute path, found a sequence");
 }
 
 static void test_nul_byte_in_a_value_is_an_error(void **state)
@@ -505,11 +507,11 @@ static void test_set_rejects_unknown_keys_and_keeps_old_values(void **state)
 	assert_is_default(&f->cfg);
 }
 
-static int from_plugstack(struct fixture *f, int argc, const char **argv)
+static int from_plugstack(struct fixture *f, int argc, char **argv)
 {
 	lcr_site_config_fini(&f->cfg);
 	f->err[0] = '\0';
-	return lcr_site_config_from_plugstack(&f->cfg, argc, (char **)argv, f->err,
+	return lcr_site_config_from_plugstack(&f->cfg, argc, argv, f->err,
 					      sizeof f->err);
 }
 
@@ -525,7 +527,7 @@ static void test_plugstack_reads_config_first_wherever_it_stands(void **state)
 {
 	struct fixture *f = *state;
 	char config[PATH_MAX + 8];
-	const char *argv[] = { "log_level=error", config, "heartbeat_peers=4" };
+	char *argv[] = { "log_level=error", config, "heartbeat_peers=4" };
 
 	write_temp(f, "required: no\nlog_level: debug\nheartbeat_peers: 3\n");
 	snprintf(config, sizeof config, "config=%s", f->path);
@@ -538,7 +540,7 @@ static void test_plugstack_reads_config_first_wherever_it_stands(void **state)
 static void test_plugstack_overrides_apply_in_order(void **state)
 {
 	struct fixture *f = *state;
-	const char *argv[] = { "log_level=debug", "required=no", "log_level=warning" };
+	char *argv[] = { "log_level=debug", "required=no", "log_level=warning" };
 
 	assert_int_equal(from_plugstack(f, 3, argv), 0);
 	assert_int_equal(f->cfg.log_level, LCR_LOG_WARNING);
@@ -548,7 +550,7 @@ static void test_plugstack_overrides_apply_in_order(void **state)
 static void test_plugstack_sets_nested_keys_and_root_lists(void **state)
 {
 	struct fixture *f = *state;
-	const char *argv[] = { "detect_timeout.min=1", "detect_timeout.default=5s",
+	char *argv[] = { "detect_timeout.min=1", "detect_timeout.default=5s",
 			       "ckpt_roots=/scratch:/lustre//ckpt/", "runtime_dir=/x" };
 
 	assert_int_equal(from_plugstack(f, 4, argv), 0);
@@ -564,7 +566,7 @@ static void test_plugstack_empty_root_list_lifts_the_file_restriction(void **sta
 {
 	struct fixture *f = *state;
 	char config[PATH_MAX + 8];
-	const char *argv[] = { config, "ckpt_roots=" };
+	char *argv[] = { config, "ckpt_roots=" };
 
 	write_temp(f, "ckpt_roots: [/scratch]\n");
 	snprintf(config, sizeof config, "config=%s", f->path);
@@ -577,7 +579,7 @@ static void test_plugstack_empty_root_list_lifts_the_file_restriction(void **sta
 static void test_plugstack_unknown_key_lists_accepted_keys(void **state)
 {
 	struct fixture *f = *state;
-	const char *argv[] = { "foo=1" };
+	char *argv[] = { "foo=1" };
 
 	assert_int_equal(from_plugstack(f, 1, argv), -EINVAL);
 	assert_string_equal(f->err, "lcr: plugstack argument 'foo=1': unknown key 'foo' "
@@ -590,7 +592,7 @@ static void test_plugstack_unknown_key_lists_accepted_keys(void **state)
 static void test_plugstack_bad_value_names_argument_and_key(void **state)
 {
 	struct fixture *f = *state;
-	const char *argv[] = { "required=maybe" };
+	char *argv[] = { "required=maybe" };
 
 	assert_int_equal(from_plugstack(f, 1, argv), -EINVAL);
 	assert_string_equal(f->err, "lcr: plugstack argument 'required=maybe': key 'required': "
@@ -601,10 +603,10 @@ static void test_plugstack_bad_value_names_argument_and_key(void **state)
 static void test_plugstack_malformed_arguments(void **state)
 {
 	struct fixture *f = *state;
-	const char *no_equals[] = { "debug" };
-	const char *section[] = { "detect_timeout=5" };
-	const char *twice[] = { "config=/a.yaml", "config=/b.yaml" };
-	const char *empty[] = { "config=" };
+	char *no_equals[] = { "debug" };
+	char *section[] = { "detect_timeout=5" };
+	char *twice[] = { "config=/a.yaml", "config=/b.yaml" };
+	char *empty[] = { "config=" };
 
 	assert_int_equal(from_plugstack(f, 1, no_equals), -EINVAL);
 	assert_string_equal(f->err, "lcr: plugstack argument 'debug': expected key=value");
@@ -622,7 +624,7 @@ static void test_plugstack_malformed_arguments(void **state)
 static void test_plugstack_missing_config_file_is_an_error(void **state)
 {
 	struct fixture *f = *state;
-	const char *argv[] = { "required=no", "config=/nonexistent-lcr/lcr.yaml" };
+	char *argv[] = { "required=no", "config=/nonexistent-lcr/lcr.yaml" };
 
 	assert_int_equal(from_plugstack(f, 2, argv), -ENOENT);
 	assert_contains(f->err, "'/nonexistent-lcr/lcr.yaml': No such file or directory");
@@ -633,7 +635,7 @@ static void test_plugstack_file_error_is_reported_as_is(void **state)
 	struct fixture *f = *state;
 	char config[PATH_MAX + 8];
 	char expected[PATH_MAX + 64];
-	const char *argv[] = { config };
+	char *argv[] = { config };
 
 	write_temp(f, "required: yes\nfoo: 1\n");
 	snprintf(config, sizeof config, "config=%s", f->path);
@@ -645,8 +647,8 @@ static void test_plugstack_file_error_is_reported_as_is(void **state)
 static void test_plugstack_checks_timeout_order_after_all_overrides(void **state)
 {
 	struct fixture *f = *state;
-	const char *raise_both[] = { "detect_timeout.default=100", "detect_timeout.max=200" };
-	const char *bad_min[] = { "detect_timeout.min=5" };
+	char *raise_both[] = { "detect_timeout.default=100", "detect_timeout.max=200" };
+	char *bad_min[] = { "detect_timeout.min=5" };
 
 	assert_int_equal(from_plugstack(f, 2, raise_both), 0);
 	assert_true(f->cfg.detect_timeout_default == 100.0);

@@ -1,0 +1,426 @@
+/* lcrctl.c: the LCR command-line tool. Finds the lcrd helpers of the calling user under
+ * ROOT/<uid>/<job>.<step>.<node>/lcrd.sock (ROOT from --runtime-dir, $LCR_RUNTIME_DIR or
+ * /run/lcr), or talks to one socket given with --socket, and asks each for its status, its
+ * regions, or to shut down. Output is one block per helper, in a stable format that is easy
+ * to grep. See lcrctl(1). */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal/util.h"
+#include "internal/wire.h"
+
+#define REPLY_TIMEOUT_MS 10000
+#define MAX_HELPERS 4096
+
+struct helper {
+	uint32_t job;
+	uint32_t step;
+	char node[WIRE_NODE_NAME_MAX + 1];
+	char socket_path[WIRE_PATH_MAX + 1];
+};
+
+struct settings {
+	const char *root;
+	const char *socket;
+	const char *job;
+	const char *step;
+	const char *node;
+	bool checksum;
+	const char *command;
+};
+
+static struct wire_msg reply_msg;
+
+static const char usage[] =
+	"Usage: lcrctl [--runtime-dir=ROOT] [--job=J] [--step=S] [--node=NAME]\n"
+	"              [--socket=PATH] [--checksum] status|regions|shutdown\n"
+	"\n"
+	"Talks to the LCR helpers (lcrd) of your jobs on this machine.\n"
+	"  status     identity, state, ranks and clients of each helper\n"
+	"  regions    the state regions each helper holds: name, size, kind, owner rank,\n"
+	"             shard key, last committed step and phase (--checksum adds an XXH3 hash\n"
+	"             of each region's contents, read by the helper)\n"
+	"  shutdown   ask each helper to end: its regions are freed\n"
+	"\n"
+	"Helpers are found under ROOT/<uid>/<job>.<step>.<node>/lcrd.sock. ROOT defaults to\n"
+	"$LCR_RUNTIME_DIR, else /run/lcr; the job to $SLURM_JOB_ID (else every job); the node\n"
+	"to $SLURMD_NODENAME (else every node); without --step, every step. --socket=PATH\n"
+	"talks to the one helper listening there instead. See lcrctl(1).\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "lcrctl: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see lcrctl --help)\n");
+	return 2;
+}
+
+static int parse_args(int argc, char **argv, struct settings *s)
+{
+	enum { OPT_ROOT = 256, OPT_SOCKET, OPT_JOB, OPT_STEP, OPT_NODE, OPT_CHECKSUM, OPT_HELP,
+	       OPT_VERSION };
+	static const struct option options[] = {
+		{ "runtime-dir", required_argument, NULL, OPT_ROOT },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "job", required_argument, NULL, OPT_JOB },
+		{ "step", required_argument, NULL, OPT_STEP },
+		{ "node", required_argument, NULL, OPT_NODE },
+		{ "checksum", no_argument, NULL, OPT_CHECKSUM },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_ROOT: s->root = optarg; break;
+		case OPT_SOCKET: s->socket = optarg; break;
+		case OPT_JOB: s->job = optarg; break;
+		case OPT_STEP: s->step = optarg; break;
+		case OPT_NODE: s->node = optarg; break;
+		case OPT_CHECKSUM: s->checksum = true; break;
+		case OPT_HELP: fputs(usage, stdout); return -1;
+		case OPT_VERSION: printf("lcrctl %s\n", PACKAGE_VERSION); return -1;
+		default:
+			return usage_error(c == ':' ? "missing value for '%s'" : "unknown option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error("expected one command: status, regions or shutdown%s", "");
+	s->command = argv[optind];
+	if (strcmp(s->command, "status") && strcmp(s->command, "regions") &&
+	    strcmp(s->command, "shutdown"))
+		return usage_error("unknown command '%s'", s->command);
+	if (!s->root)
+		s->root = getenv("LCR_RUNTIME_DIR");
+	if (!s->root || !*s->root)
+		s->root = "/run/lcr";
+	if (!s->job)
+		s->job = getenv("SLURM_JOB_ID");
+	if (!s->node)
+		s->node = getenv("SLURMD_NODENAME");
+	uint32_t v;
+	if (s->job && *s->job && util_parse_u32(s->job, &v) < 0)
+		return usage_error("--job=%s: not a job id", s->job);
+	if (s->step && util_parse_u32(s->step, &v) < 0)
+		return usage_error("--step=%s: not a step id", s->step);
+	return 0;
+}
+
+/* "<job>.<step>.<node>" into h; false when the name has another shape. */
+static bool parse_helper_dir(const char *name, struct helper *h)
+{
+	char job[16], step[16];
+	const char *dot1 = strchr(name, '.'), *dot2;
+	if (!dot1 || (size_t)(dot1 - name) >= sizeof(job))
+		return false;
+	dot2 = strchr(dot1 + 1, '.');
+	if (!dot2 || (size_t)(dot2 - dot1 - 1) >= sizeof(step) || !dot2[1])
+		return false;
+	memcpy(job, name, (size_t)(dot1 - name));
+	job[dot1 - name] = '\0';
+	memcpy(step, dot1 + 1, (size_t)(dot2 - dot1 - 1));
+	step[dot2 - dot1 - 1] = '\0';
+	return util_parse_u32(job, &h->job) == 0 && util_parse_u32(step, &h->step) == 0 &&
+	       util_copy_string(h->node, sizeof(h->node), dot2 + 1) == 0;
+}
+
+static bool helper_selected(const struct settings *s, const struct helper *h)
+{
+	uint32_t v;
+	if (s->job && *s->job && util_parse_u32(s->job, &v) == 0 && v != h->job)
+		return false;
+	if (s->step && util_parse_u32(s->step, &v) == 0 && v != h->step)
+		return false;
+	return !(s->node && *s->node && strcmp(s->node, h->node) != 0);
+}
+
+static int compare_helpers(const void *a, const void *b)
+{
+	const struct helper *x = a, *y = b;
+	if (x->job != y->job)
+		return x->job < y->job ? -1 : 1;
+	if (x->step != y->step)
+		return x->step < y->step ? -1 : 1;
+	return strcmp(x->node, y->node);
+}
+
+/* Every selected helper under ROOT/<uid>, sorted by job, step and node. */
+static int find_helpers(const struct settings *s, struct helper *out, size_t max, size_t *count,
+			char *base, size_t base_len)
+{
+	struct dirent *e;
+	snprintf(base, base_len, "%s/%u", s->root, (unsigned)getuid());
+	DIR *dir = opendir(base);
+	*count = 0;
+	if (!dir)
+		return -errno;
+	while ((e = readdir(dir)) && *count < max) {
+		struct helper h;
+		if (e->d_name[0] == '.' || !parse_helper_dir(e->d_name, &h) || !helper_selected(s, &h))
+			continue;
+		int n = snprintf(h.socket_path, sizeof(h.socket_path), "%s/%s/lcrd.sock", base,
+				 e->d_name);
+		if (n < 0 || (size_t)n >= sizeof(h.socket_path) || access(h.socket_path, F_OK) < 0)
+			continue;
+		out[(*count)++] = h;
+	}
+	closedir(dir);
+	qsort(out, *count, sizeof(*out), compare_helpers);
+	return 0;
+}
+
+static int connect_helper(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (util_copy_string(addr.sun_path, sizeof(addr.sun_path), path) < 0) {
+		close(fd);
+		return -ENAMETOOLONG;
+	}
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* Sends a request and waits for its reply into reply_msg. A WIRE_REPLY with an error
+ * becomes that error, its message in err. */
+static int request(int fd, uint16_t type, const uint8_t *payload, int len, uint16_t want,
+		   char *err, size_t errlen)
+{
+	static uint32_t seq;
+	struct wire_reply reply;
+	int rc;
+	if (len < 0)
+		return len;
+	rc = wire_send_msg_full(fd, type, ++seq, payload, (uint32_t)len, -1);
+	if (rc < 0)
+		return rc;
+	do {
+		rc = wire_recv_msg(fd, &reply_msg, REPLY_TIMEOUT_MS);
+		if (rc == 0 && reply_msg.fd >= 0)
+			close(reply_msg.fd);
+	} while (rc == 0 && reply_msg.header.seq != seq);
+	if (rc < 0)
+		return rc;
+	if (reply_msg.header.type == WIRE_REPLY) {
+		if (wire_decode_reply(reply_msg.payload, reply_msg.header.length, &reply) < 0)
+			return -EBADMSG;
+		snprintf(err, errlen, "%s", reply.message);
+		if (reply.status < 0 || want != WIRE_REPLY)
+			return reply.status < 0 ? reply.status : -EBADMSG;
+		return 0;
+	}
+	return reply_msg.header.type == want ? 0 : -EBADMSG;
+}
+
+static const char *state_name(uint16_t state)
+{
+	return state == WIRE_HELPER_RUNNING ? "running" :
+	       state == WIRE_HELPER_STOPPING ? "stopping" : "unknown";
+}
+
+static const char *task_state_name(uint16_t state)
+{
+	switch (state) {
+	case WIRE_TASK_EXPECTED: return "expected";
+	case WIRE_TASK_RUNNING: return "running";
+	case WIRE_TASK_EXITED_STATE: return "exited";
+	}
+	return "unknown";
+}
+
+static void print_task(const struct wire_task_status *t)
+{
+	printf("  rank %" PRIu32 " pid %" PRIu32 " %s", t->global_rank, t->pid,
+	       task_state_name(t->state));
+	if (t->state == WIRE_TASK_EXITED_STATE && t->wait_status >= 0) {
+		if (WIFSIGNALED(t->wait_status))
+			printf(" (signal %d)", WTERMSIG(t->wait_status));
+		else
+			printf(" (status %d)", WEXITSTATUS(t->wait_status));
+	}
+	printf("%s\n", t->registered ? " registered" : "");
+}
+
+static int show_status(int fd, char *err, size_t errlen)
+{
+	static struct wire_status_reply s;
+	char ranks[2048], bytes[32], quota[32];
+	int rc = request(fd, WIRE_STATUS_REQUEST, NULL, 0, WIRE_STATUS_REPLY, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = wire_decode_status_reply(reply_msg.payload, reply_msg.header.length, &s);
+	if (rc < 0)
+		return rc;
+	struct passwd *pw = getpwuid(s.uid);
+	printf("node %s (id %" PRIu32 " of %" PRIu32 ") job %" PRIu32 " step %" PRIu32
+	       " pid %" PRIu32 " uid %" PRIu32 " user %s state %s ranks %s clients %" PRIu32
+	       " regions %" PRIu32 " bytes %s quota %s uptime %" PRIu64 "s\n",
+	       s.node_name, s.node_id, s.node_count, s.job_id, s.step_id, s.pid, s.uid,
+	       pw ? pw->pw_name : "?", state_name(s.state),
+	       util_format_rank_list(s.ranks, s.rank_count, ranks, sizeof(ranks)), s.clients,
+	       s.region_count, util_format_size(s.region_bytes, bytes, sizeof(bytes)),
+	       s.region_quota ? util_format_size(s.region_quota, quota, sizeof(quota)) : "none",
+	       s.uptime_ms / 1000);
+	for (uint32_t i = 0; i < s.task_count; i++)
+		print_task(&s.tasks[i]);
+	return 0;
+}
+
+static const char *phase_name(uint16_t phase)
+{
+	switch (phase) {
+	case WIRE_PHASE_RUNNING: return "running";
+	case WIRE_PHASE_UPDATING: return "updating";
+	case WIRE_PHASE_COMMITTED: return "committed";
+	}
+	return "unknown";
+}
+
+static void print_region(int fd, const struct wire_region_entry *e, bool checksum)
+{
+	char size[32], step[24], sum[24] = "";
+	char err[WIRE_TEXT_MAX + 1];
+	if (e->committed_step == WIRE_NO_STEP)
+		strcpy(step, "-");
+	else
+		snprintf(step, sizeof(step), "%" PRIu64, e->committed_step);
+	if (checksum) {
+		struct wire_region_checksum m = { .owner_rank = e->owner_rank };
+		struct wire_region_checksum_reply r;
+		uint8_t buf[sizeof(m)];
+		strcpy(m.name, e->name);
+		if (request(fd, WIRE_REGION_CHECKSUM, buf, wire_encode_region_checksum(&m, buf, sizeof(buf)),
+			    WIRE_REGION_CHECKSUM_REPLY, err, sizeof(err)) == 0 &&
+		    wire_decode_region_checksum_reply(reply_msg.payload, reply_msg.header.length, &r) == 0)
+			snprintf(sum, sizeof(sum), " %016" PRIx64, r.xxh64);
+		else
+			snprintf(sum, sizeof(sum), " %-16s", "unreadable");
+	}
+	printf("  %-24s %-10s %-4s %-6" PRIu32 " %-12s %-6s %-9s %-5s%s\n", e->name,
+	       util_format_size(e->size, size, sizeof(size)), e->kind == WIRE_REGION_CUDA ? "cuda" : "host",
+	       e->owner_rank, e->shard_key[0] ? e->shard_key : "-", step, phase_name(e->phase),
+	       e->flags & WIRE_OWNER_ALIVE ? "alive" : "gone", sum);
+}
+
+static int show_regions(int fd, const struct helper *h, bool checksum, char *err, size_t errlen)
+{
+	static struct wire_region_list_reply list;
+	struct wire_region_list m = { .start = 0 };
+	uint8_t buf[16];
+	bool header = false;
+	do {
+		int rc = request(fd, WIRE_REGION_LIST, buf, wire_encode_region_list(&m, buf, sizeof(buf)),
+				 WIRE_REGION_LIST_REPLY, err, errlen);
+		if (rc < 0)
+			return rc;
+		rc = wire_decode_region_list_reply(reply_msg.payload, reply_msg.header.length, &list);
+		if (rc < 0)
+			return rc;
+		if (!header) {
+			printf("node %s job %" PRIu32 " step %" PRIu32 " regions %" PRIu32 "\n", h->node,
+			       h->job, h->step, list.total);
+			if (list.total)
+				printf("  %-24s %-10s %-4s %-6s %-12s %-6s %-9s %-5s%s\n", "NAME", "SIZE",
+				       "KIND", "RANK", "SHARD", "STEP", "PHASE", "OWNER",
+				       checksum ? " XXH3" : "");
+			header = true;
+		}
+		/* Entries are printed after the page is decoded: checksums reuse reply_msg. */
+		for (uint32_t i = 0; i < list.count; i++)
+			print_region(fd, &list.entries[i], checksum);
+		m.start += list.count;
+	} while (list.count > 0 && m.start < list.total);
+	return 0;
+}
+
+static int request_shutdown(int fd, const struct helper *h, char *err, size_t errlen)
+{
+	int rc = request(fd, WIRE_SHUTDOWN, NULL, 0, WIRE_REPLY, err, errlen);
+	if (rc == 0)
+		printf("node %s job %" PRIu32 " step %" PRIu32 " shutting down\n", h->node, h->job,
+		       h->step);
+	return rc;
+}
+
+/* Runs the command against one helper; prints why when it fails. */
+static int run_command(const struct settings *s, const struct helper *h)
+{
+	char err[WIRE_TEXT_MAX + 1] = "";
+	int rc, fd = connect_helper(h->socket_path);
+	if (fd < 0) {
+		fprintf(stderr, "lcrctl: cannot reach the helper at %s: %s\n", h->socket_path,
+			strerror(-fd));
+		return fd;
+	}
+	if (strcmp(s->command, "status") == 0)
+		rc = show_status(fd, err, sizeof(err));
+	else if (strcmp(s->command, "regions") == 0)
+		rc = show_regions(fd, h, s->checksum, err, sizeof(err));
+	else
+		rc = request_shutdown(fd, h, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "lcrctl: %s failed on the helper at %s: %s%s%s\n", s->command,
+			h->socket_path, strerror(-rc), err[0] ? ": " : "", err);
+	close(fd);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct settings s;
+	static struct helper helpers[MAX_HELPERS];
+	char base[PATH_MAX];
+	size_t count = 0;
+	int rc = parse_args(argc, argv, &s), failures = 0;
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+	if (s.socket) {
+		if (util_copy_string(helpers[0].socket_path, sizeof(helpers[0].socket_path),
+				     s.socket) < 0) {
+			fprintf(stderr, "lcrctl: --socket=%s: path too long\n", s.socket);
+			return 2;
+		}
+		strcpy(helpers[0].node, "-");
+		count = 1;
+	} else {
+		rc = find_helpers(&s, helpers, MAX_HELPERS, &count, base, sizeof(base));
+		if (rc < 0 && rc != -ENOENT) {
+			fprintf(stderr, "lcrctl: cannot read %s: %s\n", base, strerror(-rc));
+			return 1;
+		}
+		if (count == 0) {
+			fprintf(stderr, "lcrctl: no lcrd found under %s%s%s%s%s%s%s\n", base,
+				s.job && *s.job ? " for job " : "", s.job && *s.job ? s.job : "",
+				s.step ? " step " : "", s.step ? s.step : "",
+				s.node && *s.node ? " on node " : "", s.node && *s.node ? s.node : "");
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < count; i++)
+		if (run_command(&s, &helpers[i]) < 0)
+			failures++;
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,143 @@
+/* main.c: lcrd, the LCR helper: one per node per job step, running as the job's user. It
+ * holds the ranks' state memory (regions) and their control pages, serves the client API
+ * and lcrctl on its control socket, and follows the step's tasks through the plugin's
+ * channel and pidfds. This file reads the options, sets up every module in order, runs the
+ * one event loop, and takes everything down in reverse order. See lcrd(8). */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "internal/util.h"
+#include "kv.h"
+#include "lcrd.h"
+#include "log.h"
+#include "plugin_channel.h"
+#include "tasks.h"
+
+void lcrd_shutdown(struct lcrd *d, const char *reason)
+{
+	if (d->state != WIRE_HELPER_STOPPING)
+		log_info("shutting down: %s", reason);
+	d->state = WIRE_HELPER_STOPPING;
+	loop_stop(d->loop);
+}
+
+static void signal_readable(struct loop *loop, int fd, short revents, void *arg)
+{
+	struct lcrd *d = arg;
+	struct signalfd_siginfo si;
+	char reason[64];
+	(void)loop;
+	(void)revents;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	snprintf(reason, sizeof(reason), "received %s", strsignal((int)si.ssi_signo));
+	lcrd_shutdown(d, reason);
+}
+
+/* SIGTERM, SIGINT and SIGHUP arrive through a signalfd in the loop; SIGPIPE is ignored. */
+static int setup_signals(struct lcrd *d)
+{
+	sigset_t set;
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	d->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (d->signal_fd < 0)
+		return -errno;
+	return loop_add_fd(d->loop, d->signal_fd, POLLIN, signal_readable, d);
+}
+
+/* Tells whoever started lcrd where it listens: the plugin, or stdout in foreground. */
+static int announce(struct lcrd *d)
+{
+	char ranks[512];
+	log_info("serving job %u step %u on node %s (%u of %u), ranks %s, uid %u, socket %s",
+		 d->opt.job_id, d->opt.step_id, d->opt.node_name, d->opt.node_id, d->opt.node_count,
+		 util_format_rank_list(d->opt.ranks, d->opt.rank_count, ranks, sizeof(ranks)),
+		 (unsigned)getuid(), d->dir.socket_path);
+	if (d->plugin)
+		return plugin_channel_send_ready(d);
+	printf("LCR_SOCKET=%s\n", d->dir.socket_path);
+	return fflush(stdout) == 0 ? 0 : -errno;
+}
+
+static int start(struct lcrd *d)
+{
+	int rc;
+	d->started_ms = util_now_ms();
+	d->state = WIRE_HELPER_RUNNING;
+	d->signal_fd = -1;
+	if ((rc = loop_create(&d->loop)) < 0 || (rc = setup_signals(d)) < 0) {
+		log_error("cannot set up the event loop: %s", strerror(-rc));
+		return rc;
+	}
+	if (d->opt.plugin_fd >= 0 && (rc = plugin_channel_open(d, d->opt.plugin_fd)) < 0)
+		return rc;
+	if ((rc = runtime_dir_prepare(&d->dir, &d->opt)) < 0)
+		return rc;
+	region_table_init(&d->regions, d->opt.region_quota);
+	if ((rc = tasks_create(d, &d->tasks)) < 0 || (rc = kv_create(d, &d->kv)) < 0) {
+		log_error("cannot set up the helper's tables: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = control_open(d)) < 0 || (rc = runtime_dir_write_pid(&d->dir)) < 0)
+		return rc;
+	return announce(d);
+}
+
+/* Takes everything down in reverse order: parked requests are answered, clients told,
+ * regions freed, the runtime directory removed. */
+static void stop(struct lcrd *d)
+{
+	d->state = WIRE_HELPER_STOPPING;
+	kv_destroy(d->kv);
+	d->kv = NULL;
+	control_close(d);
+	plugin_channel_close(d);
+	if (d->regions.count)
+		log_info("freeing %u regions", d->regions.count);
+	region_table_fini(&d->regions);
+	tasks_destroy(d->tasks);
+	d->tasks = NULL;
+	runtime_dir_remove(&d->dir);
+	if (d->signal_fd >= 0)
+		close(d->signal_fd);
+	loop_destroy(d->loop);
+	options_free(&d->opt);
+}
+
+int main(int argc, char **argv)
+{
+	static struct lcrd d;
+	char err[512];
+	int rc = options_parse(argc, argv, &d.opt, err, sizeof(err));
+	if (rc == OPTIONS_EXIT)
+		return 0;
+	if (rc < 0) {
+		fprintf(stderr, "lcrd: %s\n", err);
+		return 2;
+	}
+	log_init(d.opt.node_name, d.opt.log_level);
+	rc = start(&d);
+	if (rc == 0) {
+		rc = loop_run(d.loop);
+		if (rc < 0)
+			log_error("event loop failed: %s", strerror(-rc));
+	}
+	stop(&d);
+	log_verbose("exited %s", rc == 0 ? "cleanly" : "after an error");
+	return rc == 0 ? 0 : 1;
+}
