@@ -147,8 +147,8 @@ static struct waiter *waiter_park(struct kv *kv, struct client *c, uint32_t seq,
 	w->kv = kv;
 	w->c = c;
 	w->seq = seq;
-	if (timeout_ms && loop_add_timer(kv->d->loop, timeout_ms, waiter_timed_out, w,
-					 &w->timer) < 0) {
+	if (timeout_ms != WIRE_WAIT_FOREVER &&
+	    loop_add_timer(kv->d->loop, timeout_ms, waiter_timed_out, w, &w->timer) < 0) {
 		free(w);
 		return NULL;
 	}

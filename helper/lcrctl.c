@@ -365,6 +365,26 @@ static int request_shutdown(int fd, const struct helper *h, char *err, size_t er
 	return rc;
 }
 
+/* With --socket, the helper's identity comes from its status. */
+static int identify_helper(struct helper *h)
+{
+	static struct wire_status_reply s;
+	char err[WIRE_TEXT_MAX + 1] = "";
+	int fd = connect_helper(h->socket_path), rc;
+	if (fd < 0)
+		return fd;
+	rc = request(fd, WIRE_STATUS_REQUEST, NULL, 0, WIRE_STATUS_REPLY, err, sizeof(err));
+	if (rc == 0)
+		rc = wire_decode_status_reply(reply_msg.payload, reply_msg.header.length, &s);
+	if (rc == 0) {
+		h->job = s.job_id;
+		h->step = s.step_id;
+		strcpy(h->node, s.node_name);
+	}
+	close(fd);
+	return rc;
+}
+
 /* Runs the command against one helper; prints why when it fails. */
 static int run_command(const struct settings *s, const struct helper *h)
 {
@@ -403,7 +423,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "lcrctl: --socket=%s: path too long\n", s.socket);
 			return 2;
 		}
-		strcpy(helpers[0].node, "-");
+		rc = identify_helper(&helpers[0]);
+		if (rc < 0) {
+			fprintf(stderr, "lcrctl: cannot reach the helper at %s: %s\n", s.socket,
+				strerror(-rc));
+			return 1;
+		}
 		count = 1;
 	} else {
 		rc = find_helpers(&s, helpers, MAX_HELPERS, &count, base, sizeof(base));

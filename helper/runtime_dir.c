@@ -120,7 +120,9 @@ static int build_paths(struct runtime_dir *rd, const struct lcrd_options *o)
 			 o->job_id, o->step_id, o->node_name);
 	if (n < 0 || (size_t)n >= sizeof(rd->dir))
 		goto too_long;
-	snprintf(rd->pid_path, sizeof(rd->pid_path), "%s/lcrd.pid", rd->dir);
+	n = snprintf(rd->pid_path, sizeof(rd->pid_path), "%s/lcrd.pid", rd->dir);
+	if (n < 0 || (size_t)n >= sizeof(rd->pid_path))
+		goto too_long;
 	n = snprintf(rd->socket_path, sizeof(rd->socket_path), "%s/lcrd.sock", rd->dir);
 	if (n < 0 || (size_t)n >= sizeof(rd->socket_path))
 		goto too_long;

@@ -1,4 +1,198 @@
-/* lcr.h: public C API of liblcr (placeholder until the client library lands). */
+/* lcr.h: the public C API of liblcr, the LCR client library for training programs.
+ *
+ * A training rank keeps its model and optimizer state in regions that the node's helper,
+ * lcrd, allocates and keeps holding. The rank maps them and uses them like any memory; the
+ * helper can read them at any moment without the rank's help, and they outlive a crashed or
+ * hung rank: a new process that registers the same rank and asks for the same names gets
+ * the same memory and data back. Around each optimizer update the rank marks its control
+ * page with lcr_update_begin / lcr_update_end (two plain stores, no system call), so the
+ * helper knows which step each replica's state holds.
+ *
+ * Typical use:
+ *
+ *     lcr_session_t *s;
+ *     lcr_open(NULL, &s);                                  // $LCR_SOCKET
+ *     struct lcr_rank_info me = { rank, dp_index, dp_size, "tp0.pp0" };
+ *     lcr_register(s, &me);
+ *     void *w;
+ *     lcr_region_alloc(s, "model.weights", bytes, LCR_REGION_HOST, -1, &w);
+ *     for (step = ...) {
+ *         ... forward, backward ...
+ *         lcr_update_begin(s, step);
+ *         ... optimizer step writes w ...
+ *         lcr_update_end(s, step);
+ *     }
+ *     lcr_close(s);
+ *
+ * Conventions. Every call that can fail returns 0 (or a documented positive value) on
+ * success and a negative errno value on failure; lcr_strerror() describes it and
+ * lcr_last_error() gives the helper's own message for the session's last failed request.
+ * Names (regions, keys, barriers, shard keys) are 1 to LCR_NAME_MAX bytes. A session may be
+ * shared by threads: calls are serialized inside it. The library exports only lcr_*
+ * symbols; its version is LCR_API_VERSION, also returned by lcr_api_version(). See lcr(3).
+ */
 #ifndef LCR_H
 #define LCR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Version of this API. Additions keep it; incompatible changes increase it. */
+#define LCR_API_VERSION 1
+
+#define LCR_NAME_MAX 63      /* longest region name, key, barrier name or shard key */
+#define LCR_VALUE_MAX 32768  /* largest key-value store value */
+#define LCR_MESSAGE_MAX 255  /* longest event or error message */
+#define LCR_NO_STEP UINT64_MAX /* no step committed yet */
+
+/* A connection to the node's helper. Opaque. */
+typedef struct lcr_session lcr_session_t;
+
+enum lcr_region_kind {
+	LCR_REGION_HOST = 1, /* host memory (memfd), mapped MAP_SHARED */
+	LCR_REGION_CUDA = 2, /* GPU memory (cuMemCreate), mapped into the caller's CUDA VA */
+};
+
+/* Where a rank stands in its update cycle, as its control page shows it. */
+enum lcr_phase {
+	LCR_PHASE_RUNNING = 0,   /* registered, no update marked since */
+	LCR_PHASE_UPDATING = 1,  /* between lcr_update_begin and lcr_update_end: torn state */
+	LCR_PHASE_COMMITTED = 2, /* the regions hold the committed state of committed_step */
+};
+
+/* lcr_region_alloc's return value when the region already existed (a reattach). */
+#define LCR_REATTACHED 1
+
+/* Who this process is in the training job. */
+struct lcr_rank_info {
+	uint32_t global_rank;  /* the rank in the whole job */
+	uint32_t dp_index;     /* its data-parallel index */
+	uint32_t dp_size;      /* the data-parallel size */
+	const char *shard_key; /* ranks with the same key hold identical state (replicas) */
+};
+
+/* A region, as lcr_region_lookup and lcr_region_list describe it. */
+struct lcr_region {
+	char name[LCR_NAME_MAX + 1];
+	uint64_t size;                /* bytes */
+	enum lcr_region_kind kind;
+	uint32_t owner_rank;
+	char shard_key[LCR_NAME_MAX + 1]; /* the owner's shard key */
+	uint64_t committed_step;      /* the owner's last committed step, or LCR_NO_STEP */
+	enum lcr_phase phase;         /* the owner's phase */
+	int owner_alive;              /* 1 when a session holds the owner rank */
+	void *ptr;                    /* where it is mapped in this process, or NULL */
+};
+
+enum lcr_event_type {
+	LCR_EVENT_RANK_EXITED = 1,     /* a rank on this node ended (rank, pid, status) */
+	LCR_EVENT_HELPER_SHUTDOWN = 2, /* the helper is shutting down: the step ends */
+	LCR_EVENT_HELPER_LOST = 3,     /* the connection to the helper broke (it died) */
+};
+
+/* A notice from the helper. New types may be added: ignore the ones you do not know. */
+struct lcr_event {
+	enum lcr_event_type type;
+	uint32_t rank;   /* the rank concerned (RANK_EXITED) */
+	int32_t pid;     /* its process (RANK_EXITED), else 0 */
+	int32_t status;  /* its wait status when known, else -1 */
+	char message[LCR_MESSAGE_MAX + 1]; /* a sentence for logs */
+};
+
+/* LCR_API_VERSION of the library actually loaded. */
+int lcr_api_version(void);
+
+/* A description of a value returned by any lcr_* call (negative errno); never NULL. */
+const char *lcr_strerror(int err);
+
+/* Opens a session with the helper listening at socket_path, or at $LCR_SOCKET when
+ * socket_path is NULL. The session also subscribes to the helper's events. 0 with *out set;
+ * -ENOENT (no path given and LCR_SOCKET unset), -ECONNREFUSED / -ENOENT (no helper there),
+ * -ENOMEM, or another -errno. */
+int lcr_open(const char *socket_path, lcr_session_t **out);
+
+/* Closes the session: unmaps this process's regions and control page (the helper keeps the
+ * memory) and frees the session. NULL is accepted. Returns 0. */
+int lcr_close(lcr_session_t *s);
+
+/* The helper's message for the last request of this session that failed ("" if none). The
+ * string stays valid until the next call on the session. */
+const char *lcr_last_error(const lcr_session_t *s);
+
+/* Registers this session as a rank and maps its control page. A rank that registers again
+ * (a restarted process) finds its regions and control page as the last one left them.
+ * 0; -EINVAL (rank not served by this helper, bad shard key), -EBUSY (a live process holds
+ * the rank), -EALREADY (this session holds another rank), or another -errno. */
+int lcr_register(lcr_session_t *s, const struct lcr_rank_info *info);
+
+/* Allocates region `name` of `size` bytes for this session's rank and maps it: *ptr is a
+ * host pointer (LCR_REGION_HOST) or a CUDA device pointer (LCR_REGION_CUDA, on
+ * cuda_device, an ordinal in this process, or -1 for the device of the current CUDA
+ * context, else device 0). New host memory reads as zero. When the rank already has a
+ * region of this name with the same size and kind, it is mapped again with its data and
+ * LCR_REATTACHED is returned. 0 or LCR_REATTACHED; -EPERM (not registered), -EINVAL (bad
+ * name, size or kind), -EEXIST (exists with another size or kind), -EDQUOT (over the
+ * helper's region quota), -EOPNOTSUPP (CUDA not built in), -ENODEV (no usable GPU),
+ * -ENOMEM, or another -errno. */
+int lcr_region_alloc(lcr_session_t *s, const char *name, uint64_t size, enum lcr_region_kind kind,
+		     int cuda_device, void **ptr);
+
+/* Finds this rank's region `name`, maps it if this process has not yet, and describes it in
+ * *info (info->ptr is the mapping). 0; -ENOENT (no such region), -EPERM (not registered), or
+ * another -errno. */
+int lcr_region_lookup(lcr_session_t *s, const char *name, struct lcr_region *info);
+
+/* Describes the helper's regions (every rank's, oldest first) into out[max]; *count is set
+ * to the number of regions the helper holds, which may exceed max. out may be NULL when max
+ * is 0. ptr is set for the regions this process has mapped. 0 or -errno. */
+int lcr_region_list(lcr_session_t *s, struct lcr_region *out, size_t max, size_t *count);
+
+/* Frees this rank's region `name`: the helper releases it and this process unmaps it; other
+ * processes' mappings stay valid until they unmap. 0; -ENOENT, -EPERM, or another -errno. */
+int lcr_region_free(lcr_session_t *s, const char *name);
+
+/* Marks the start of the optimizer update of `step`: the rank's regions are torn until
+ * lcr_update_end. Two stores to the control page and a release fence; no system call, safe
+ * from any thread. 0, or -EINVAL when the session has no registered rank. */
+int lcr_update_begin(lcr_session_t *s, uint64_t step);
+
+/* Marks the update of `step` as committed: the regions hold the state after that step.
+ * Stores with release order; no system call. 0, or -EINVAL when the session has no
+ * registered rank or `step` is not the update in progress. */
+int lcr_update_end(lcr_session_t *s, uint64_t step);
+
+/* A descriptor that becomes readable (POLLIN) when an event is waiting; for poll/epoll
+ * only, do not read it. Owned by the session. */
+int lcr_event_fd(lcr_session_t *s);
+
+/* Takes the next event without blocking: 0 with *ev filled, -EAGAIN when none is waiting,
+ * -ENOTCONN after LCR_EVENT_HELPER_LOST was returned. */
+int lcr_event_next(lcr_session_t *s, struct lcr_event *ev);
+
+/* Stores `len` bytes (at most LCR_VALUE_MAX) under `key` in the helper's key-value store,
+ * replacing any older value. The store is shared by the clients of this helper. 0,
+ * -EINVAL, -ENOSPC (store full), or another -errno. */
+int lcr_kv_put(lcr_session_t *s, const char *key, const void *value, size_t len);
+
+/* Reads `key` into value[cap]; *len is set to the value's full length. Waits up to
+ * timeout_ms for the key to appear (0: do not wait, -1: wait for ever). 0; -ENOENT (absent
+ * and timeout_ms is 0), -ETIMEDOUT, -ENOBUFS (cap too small: *len says how much is needed),
+ * or another -errno. */
+int lcr_kv_get(lcr_session_t *s, const char *key, void *value, size_t cap, size_t *len,
+	       int timeout_ms);
+
+/* Waits until `participants` sessions of this helper have entered barrier `name`, or
+ * timeout_ms passes (-1: for ever). The barrier can be used again once it released. 0;
+ * -ETIMEDOUT (this caller leaves the barrier), -EINVAL (another participant count is in use
+ * for this name), or another -errno. */
+int lcr_barrier(lcr_session_t *s, const char *name, uint32_t participants, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

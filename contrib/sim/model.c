@@ -2,9 +2,10 @@
  * formulas).
  *
  * Three parts: the per-strategy plans derived from a cluster; the closed forms, which are
- * the exact expectations of the renewal processes the plans describe (Daly's cost function
- * for checkpoint/restart, a renewal-reward argument for LCR); and Monte Carlo runs of the
- * same processes driven by a seeded stream of failure arrivals.
+ * the expectations of the renewal processes the plans describe (Daly's cost function for
+ * checkpoint/restart, exact; a renewal-reward argument for LCR, exact but for how a
+ * restarted recovery picks its path); and Monte Carlo runs of the same processes driven by
+ * a seeded stream of failure arrivals.
  */
 #include "model.h"
 
@@ -101,23 +102,33 @@ void sim_lcr_plan(const struct sim_cluster *c, unsigned spare_nodes, struct sim_
 	plan->gpus_per_node = c->gpus_per_node;
 }
 
-/* Expected time to get through `length_s` of failure-prone time when every failure sends
- * it back to its start: M (e^{L/M} - 1). */
-static double time_to_survive(double length_s, double mtbf_s)
+/* Expected failures before a stretch of `length_s` runs through without one, when each
+ * failure sends it back to its start: e^{L/M} - 1; the attempts take M times that in all.
+ * Capped at e^700, where the stretch never ends anyway, so a share of it stays finite. */
+static double failures_before_surviving(double length_s, double mtbf_s)
 {
-	return mtbf_s * expm1(length_s / mtbf_s);
+	return expm1(fmin(length_s / mtbf_s, 700.0));
 }
 
 /* Daly: each segment of work + checkpoint takes M e^{D/M} (e^{(tau+delta)/M} - 1). */
 double sim_cr_overhead(const struct sim_cr_plan *plan)
 {
-	double segment_s = exp(plan->down_s / plan->mtbf_s) *
-			   time_to_survive(plan->work_s + plan->ckpt_s, plan->mtbf_s);
+	double segment_s = exp(plan->down_s / plan->mtbf_s) * plan->mtbf_s *
+			   failures_before_surviving(plan->work_s + plan->ckpt_s, plan->mtbf_s);
 
 	return 1.0 - plan->work_s / segment_s;
 }
 
-/* P(X >= k) for X ~ Poisson(mean), summed in log space so a large mean cannot underflow. */
+/* The first count worth summing in a Poisson's distribution: the probabilities of counts
+ * more than 12 standard deviations below the mean add up to less than 1e-31. */
+static unsigned poisson_negligible_below(double mean)
+{
+	double first = floor(mean - 12.0 * sqrt(mean) - 12.0);
+
+	return first > 0.0 ? (unsigned)first : 0;
+}
+
+/* P(X >= k) for X ~ Poisson(mean); each term in log space so a large mean cannot underflow. */
 static double poisson_tail(double mean, unsigned k)
 {
 	if (k == 0)
@@ -125,7 +136,7 @@ static double poisson_tail(double mean, unsigned k)
 	if (mean <= 0.0)
 		return 0.0;
 	double below = 0.0;
-	for (unsigned i = 0; i < k; i++)
+	for (unsigned i = poisson_negligible_below(mean); i < k; i++)
 		below += exp(-mean + i * log(mean) - lgamma(i + 1.0));
 	return below >= 1.0 ? 0.0 : 1.0 - below;
 }
@@ -142,16 +153,12 @@ static double lcr_gpus_held(const struct sim_lcr_plan *plan)
 	return (double)plan->gpus + (double)plan->spare_nodes * plan->gpus_per_node;
 }
 
-/* Share of recoveries that start without a spare. A recovery keeps its path when a
- * failure restarts it, so with x = e^{D/M} - 1 restarts per recovery, a share q of
- * recoveries makes q (1 + x_f) fallbacks per 1 + q x_f + (1 - q) x_s failures, and that
- * must equal the share p of failures that find the pool empty. */
-static double lcr_fallback_share(const struct sim_lcr_plan *plan)
+/* Share q of recoveries that start without a spare, given the share p of failures that
+ * find the pool empty. A recovery keeps its path when a failure restarts it, so with x
+ * restarts per recovery, q (1 + x_f) fallbacks happen per 1 + q x_f + (1 - q) x_s
+ * failures, and that ratio is p. */
+static double lcr_fallback_share(double p, double x_fallback, double x_spare)
 {
-	double p = sim_spare_exhaustion(plan);
-	double x_fallback = expm1(plan->fallback_down_s / plan->mtbf_s);
-	double x_spare = expm1(plan->spare_down_s / plan->mtbf_s);
-
 	return p * (1.0 + x_spare) / (1.0 + (1.0 - p) * x_fallback + p * x_spare);
 }
 
@@ -160,26 +167,30 @@ static double lcr_fallback_share(const struct sim_lcr_plan *plan)
 double sim_lcr_overhead(const struct sim_lcr_plan *plan)
 {
 	double mtbf_s = plan->mtbf_s;
-	double fallback = lcr_fallback_share(plan);
-	double recovery_s = fallback * time_to_survive(plan->fallback_down_s, mtbf_s) +
-			    (1.0 - fallback) * time_to_survive(plan->spare_down_s, mtbf_s);
+	double x_fallback = failures_before_surviving(plan->fallback_down_s, mtbf_s);
+	double x_spare = failures_before_surviving(plan->spare_down_s, mtbf_s);
+	double fallback = lcr_fallback_share(sim_spare_exhaustion(plan), x_fallback, x_spare);
+	double recovery_s = mtbf_s * (fallback * x_fallback + (1.0 - fallback) * x_spare);
 	double lost_s = mtbf_s - plan->step_s / expm1(plan->step_s / mtbf_s);
 	double useful = (mtbf_s - lost_s) / (mtbf_s + recovery_s);
 
 	return 1.0 - (double)plan->gpus / lcr_gpus_held(plan) * useful;
 }
 
-/* Past mean + 10 sd (+10 for small means) an extra spare cannot pay for itself. */
+/* Only pools near the number of nodes away are worth trying: one that is empty for all but
+ * 1e-31 of failures only adds idle spares to having none, and past mean + 10 sd (+10 for
+ * small means) an extra spare cannot pay for itself. */
 unsigned sim_lcr_best_spares(const struct sim_cluster *c)
 {
 	struct sim_lcr_plan plan;
 	sim_lcr_plan(c, 0, &plan);
 	double away = plan.repair_s / plan.mtbf_s;
+	unsigned first = poisson_negligible_below(away) + 1;
 	unsigned limit = (unsigned)ceil(away + 10.0 * sqrt(away) + 10.0);
 	unsigned best = 0;
 	double best_overhead = sim_lcr_overhead(&plan);
 
-	for (unsigned k = 1; k <= limit; k++) {
+	for (unsigned k = first; k <= limit; k++) {
 		plan.spare_nodes = k;
 		double overhead = sim_lcr_overhead(&plan);
 		if (overhead < best_overhead) {
@@ -256,8 +267,8 @@ static void clock_start(struct mc_clock *clk, double mtbf_s, uint64_t seed,
 	clk->result = out;
 }
 
-/* Run until the next failure; return how long the job worked. */
-static double clock_work_until_failure(struct mc_clock *clk)
+/* Move the clock to the next failure; return how long since the clock last moved. */
+static double clock_advance_to_failure(struct mc_clock *clk)
 {
 	double worked = clk->next_failure - clk->now;
 
@@ -275,7 +286,7 @@ static bool clock_recovery_interrupted(struct mc_clock *clk, double down_s)
 		clk->now += down_s;
 		return false;
 	}
-	clock_work_until_failure(clk);
+	clock_advance_to_failure(clk);
 	clk->result->failures_in_recovery++;
 	return true;
 }
@@ -298,9 +309,9 @@ int sim_mc_cr(const struct sim_cr_plan *plan, unsigned long failures, uint64_t s
 
 	clock_start(&clk, plan->mtbf_s, seed, out);
 	while (out->failures < failures) {
-		double worked = clock_work_until_failure(&clk);
+		double worked = clock_advance_to_failure(&clk);
 		useful_s += floor(worked / segment_s) * plan->work_s;
-		while (clock_recovery_interrupted(&clk, plan->down_s))
+		while (out->failures < failures && clock_recovery_interrupted(&clk, plan->down_s))
 			;
 	}
 	out->simulated_s = clk.now;
@@ -377,10 +388,10 @@ int sim_mc_lcr(const struct sim_lcr_plan *plan, unsigned long failures, uint64_t
 
 	clock_start(&clk, plan->mtbf_s, seed, out);
 	while (out->failures < failures) {
-		double worked = clock_work_until_failure(&clk);
+		double worked = clock_advance_to_failure(&clk);
 		useful_s += worked - fmod(worked, plan->step_s);
 		rc = lcr_recovery_begin(plan, &away, &clk, &down_s);
-		while (rc == 0 && clock_recovery_interrupted(&clk, down_s))
+		while (rc == 0 && out->failures < failures && clock_recovery_interrupted(&clk, down_s))
 			rc = lcr_recovery_begin(plan, &away, &clk, &down_s);
 		if (rc < 0)
 			goto out;

@@ -59,11 +59,6 @@ struct sim_options {
 	bool help;
 };
 
-/* Llama 3 405B (arXiv:2407.21783): 419 unexpected interruptions in 54 days on 16,384 GPUs. */
-#define SIM_LLAMA3_INTERRUPTIONS 419.0
-#define SIM_LLAMA3_DAYS 54.0
-#define SIM_LLAMA3_GPUS 16384.0
-
 void sim_options_defaults(struct sim_options *o);
 
 /* 0, or -EINVAL (or the bench file's errno) with `err` naming the option and value. */

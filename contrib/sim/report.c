@@ -13,7 +13,8 @@
 
 extern char **environ;
 
-#define TEXT 96
+/* Room for "bench PATH:LINE" with a long path. */
+#define ORIGIN_MAX 512
 
 static void origin_text(const struct sim_options *o, const struct sim_figure_origin *f,
 			char *buf, size_t len)
@@ -35,7 +36,7 @@ static void origin_text(const struct sim_options *o, const struct sim_figure_ori
 static void figure_text(const struct sim_options *o, double seconds,
 			const struct sim_figure_origin *f, char *buf, size_t len)
 {
-	char value[32], origin[TEXT];
+	char value[32], origin[ORIGIN_MAX];
 
 	units_format_duration(seconds, value, sizeof(value));
 	origin_text(o, f, origin, sizeof(origin));
@@ -45,7 +46,7 @@ static void figure_text(const struct sim_options *o, double seconds,
 static void transfer_text(const struct sim_options *o, char *buf, size_t len)
 {
 	const struct sim_figure_origin *f = &o->lcr_origin.transfer;
-	char state[32], rate[32], origin[TEXT];
+	char state[32], rate[32], origin[ORIGIN_MAX];
 
 	origin_text(o, f, origin, sizeof(origin));
 	if (!isnan(o->lcr.transfer_s)) {
@@ -58,33 +59,41 @@ static void transfer_text(const struct sim_options *o, char *buf, size_t len)
 	snprintf(buf, len, "%s at %s per GPU (%s)", state, rate, origin);
 }
 
-static void report_lcr_assumptions(FILE *out, const struct sim_options *o)
+/* The spare path, from its parts or from the one measured total. */
+static void report_lcr_spare_path(FILE *out, const struct sim_options *o, const char *detect)
 {
 	const struct sim_lcr_origins *from = &o->lcr_origin;
-	char detect[2 * TEXT], launch[2 * TEXT], transfer[2 * TEXT], rebuild[2 * TEXT], total[32];
+	char launch[2 * ORIGIN_MAX], transfer[2 * ORIGIN_MAX], rebuild[2 * ORIGIN_MAX];
+	char recovery[2 * ORIGIN_MAX], total[32];
 	struct sim_cluster c;
 	struct sim_lcr_plan plan;
 
+	if (!isnan(o->lcr.recovery_s)) {
+		figure_text(o, o->lcr.recovery_s, &from->recovery, recovery, sizeof(recovery));
+		fprintf(out, "  LCR          with a free spare: failure to resume %s, all included,\n"
+			"               and at most the step in flight lost\n", recovery);
+		return;
+	}
 	sim_cluster_at(o, o->gpus[0], &c);
 	sim_lcr_plan(&c, 1, &plan);
 	units_format_duration(plan.spare_down_s, total, sizeof(total));
+	figure_text(o, o->lcr.launch_s, &from->launch, launch, sizeof(launch));
+	transfer_text(o, transfer, sizeof(transfer));
+	figure_text(o, o->lcr.rebuild_s, &from->rebuild, rebuild, sizeof(rebuild));
+	fprintf(out, "  LCR          with a free spare: detection %s\n"
+		"               + replacement launch %s\n"
+		"               + state transfer from replicas %s\n"
+		"               + communicator rebuild %s\n"
+		"               = %s, and at most the step in flight lost\n",
+		detect, launch, transfer, rebuild, total);
+}
 
-	figure_text(o, o->lcr.detect_s, &from->detect, detect, sizeof(detect));
-	if (!isnan(o->lcr.recovery_s)) {
-		figure_text(o, o->lcr.recovery_s, &from->recovery, launch, sizeof(launch));
-		fprintf(out, "  LCR          with a free spare: failure to resume %s, all included,\n"
-			"               and at most the step in flight lost\n", launch);
-	} else {
-		figure_text(o, o->lcr.launch_s, &from->launch, launch, sizeof(launch));
-		transfer_text(o, transfer, sizeof(transfer));
-		figure_text(o, o->lcr.rebuild_s, &from->rebuild, rebuild, sizeof(rebuild));
-		fprintf(out, "  LCR          with a free spare: detection %s\n"
-			"               + replacement launch %s\n"
-			"               + state transfer from replicas %s\n"
-			"               + communicator rebuild %s\n"
-			"               = %s, and at most the step in flight lost\n",
-			detect, launch, transfer, rebuild, total);
-	}
+static void report_lcr_assumptions(FILE *out, const struct sim_options *o)
+{
+	char detect[2 * ORIGIN_MAX];
+
+	figure_text(o, o->lcr.detect_s, &o->lcr_origin.detect, detect, sizeof(detect));
+	report_lcr_spare_path(out, o, detect);
 	fprintf(out, "               no free spare: detection %s + JIT checkpoint + restart of\n"
 		"               every rank + state load, and at most the step in flight lost\n",
 		detect);

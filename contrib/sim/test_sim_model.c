@@ -223,6 +223,25 @@ static void test_lcr_beats_both_baselines_at_llama3_scale(void **state)
 	assert_true(sim_cr_overhead(&inmemory) < sim_cr_overhead(&periodic));
 }
 
+/* Recoveries that almost never end: both estimates say nearly everything is lost, and the
+ * Monte Carlo run still stops after its failures. */
+static void test_hopeless_recoveries_lose_everything_and_still_end(void **state)
+{
+	(void)state;
+	struct sim_cr_plan cr = { .mtbf_s = 60.0, .work_s = 10.0, .ckpt_s = 1.0, .down_s = 6000.0 };
+	struct sim_lcr_plan lcr = small_lcr_plan(0, 0.0);
+	struct sim_mc_result mc;
+
+	lcr.mtbf_s = 1.0;
+	assert_near(sim_cr_overhead(&cr), 1.0, 1e-9);
+	assert_near(sim_lcr_overhead(&lcr), 1.0, 1e-9);
+	assert_int_equal(sim_mc_cr(&cr, 1000, 1, &mc), 0);
+	assert_int_equal(mc.failures, 1000);
+	assert_true(mc.overhead > 0.999);
+	assert_int_equal(sim_mc_lcr(&lcr, 1000, 1, &mc), 0);
+	assert_true(mc.overhead > 0.999);
+}
+
 static void test_montecarlo_refuses_an_empty_run(void **state)
 {
 	(void)state;
@@ -336,7 +355,8 @@ static const struct bad_input bad_inputs[] = {
 	{ { "--frobnicate" }, { "unknown option", "'--frobnicate'", "--help" } },
 	{ { "-x" }, { "unknown option", "'-x'", "--help" } },
 	{ { "16384" }, { "unexpected argument", "'16384'", "--help" } },
-	{ { "--gpu-mtbf", "1000h", "--failure-rate", "1:1:1" }, { "--gpu-mtbf", "--failure-rate", "one" } },
+	{ { "--gpu-mtbf", "1000h", "--failure-rate", "1:1:1" },
+	  { "--gpu-mtbf", "--failure-rate", "one" } },
 	{ { "--bench-results", "/nonexistent/results.txt" },
 	  { "--bench-results", "/nonexistent/results.txt", "No such file" } },
 };
@@ -453,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_idle_spares_count_as_overhead),
 		cmocka_unit_test(test_best_spare_pool_is_a_local_minimum),
 		cmocka_unit_test(test_lcr_beats_both_baselines_at_llama3_scale),
+		cmocka_unit_test(test_hopeless_recoveries_lose_everything_and_still_end),
 		cmocka_unit_test(test_montecarlo_refuses_an_empty_run),
 		cmocka_unit_test(test_units_read_common_spellings),
 		cmocka_unit_test(test_options_accept_units_and_sort_sizes),

@@ -15,7 +15,8 @@
 #define UNITS_DURATION_NAMES "ns, us, ms, s, m or min, h, d"
 #define UNITS_DURATION_HELP UNITS_DURATION_NAMES "; none means s"
 #define UNITS_BYTES_HELP "B, kB MB GB TB PB (powers of 1000), KiB MiB GiB TiB PiB; none means B"
-#define UNITS_BANDWIDTH_HELP "B/s kB/s MB/s GB/s TB/s, KiB/s MiB/s GiB/s TiB/s, or bits: Gb/s Gbit/s"
+#define UNITS_BANDWIDTH_HELP \
+	"B/s kB/s MB/s GB/s TB/s, KiB/s MiB/s GiB/s TiB/s, or bits: Gb/s Gbit/s"
 
 /* Factor from the unit to seconds, bytes, bytes per second. */
 int units_duration_scale(const char *unit, double *scale);

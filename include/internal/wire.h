@@ -49,6 +49,8 @@
 
 /* No step committed yet (wire_region_entry.committed_step). */
 #define WIRE_NO_STEP UINT64_MAX
+/* A timeout that never expires (KV_GET, BARRIER); 0 means "do not wait". */
+#define WIRE_WAIT_FOREVER UINT32_MAX
 
 enum wire_type {
 	/* plugin <-> lcrd, over the plugin's socketpair */
@@ -262,7 +264,7 @@ struct wire_kv_put {
 };
 
 struct wire_kv_get {
-	uint32_t timeout_ms; /* 0: answer now */
+	uint32_t timeout_ms; /* 0: answer now; WIRE_WAIT_FOREVER */
 	char key[WIRE_NAME_MAX + 1];
 };
 
@@ -273,7 +275,7 @@ struct wire_kv_value {
 
 struct wire_barrier {
 	uint32_t participants;
-	uint32_t timeout_ms; /* 0: wait for ever */
+	uint32_t timeout_ms; /* 0: do not wait; WIRE_WAIT_FOREVER */
 	char name[WIRE_NAME_MAX + 1];
 };
 

@@ -1,0 +1,80 @@
+/* client.h: liblcr's internals shared by its source files (client.c: sessions and requests;
+ * client_regions.c: region mapping; client_cuda.c: the CUDA import; client_events.c:
+ * events, key-value store and barriers). Not installed. */
+#ifndef LCR_INTERNAL_CLIENT_H
+#define LCR_INTERNAL_CLIENT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal/control_page.h"
+#include "internal/wire.h"
+#include "lcr.h"
+
+/* How long a request that does not wait by design may take before the helper is deemed
+ * hung (a large CUDA allocation or a checksum of a large region can take seconds). */
+#define CLIENT_REPLY_TIMEOUT_MS 120000
+
+/* A region this process has mapped. */
+struct client_region {
+	char name[WIRE_NAME_MAX + 1];
+	enum lcr_region_kind kind;
+	uint64_t size;
+	uint64_t map_size;
+	void *ptr;
+	int cuda_device; /* CUdevice of a CUDA mapping (its primary context is retained) */
+	struct client_region *next;
+};
+
+struct lcr_session {
+	pthread_mutex_t lock; /* serializes requests; update marks do not take it */
+	int fd;               /* requests and replies */
+	int event_fd;         /* events only */
+	bool events_lost;     /* HELPER_LOST was returned */
+	uint32_t seq;
+	struct control_page *page; /* NULL until registered */
+	uint32_t rank;
+	struct client_region *regions;
+	char last_error[WIRE_TEXT_MAX + 1];
+	struct wire_msg reply;
+	struct wire_msg event;
+	/* scratch for the larger requests, used under the lock */
+	union {
+		struct wire_kv_put put;
+		struct wire_kv_value value;
+	} kv;
+	uint8_t out[WIRE_MAX_PAYLOAD];
+};
+
+/* Sends a request and waits for its reply in s->reply (timeout_ms, -1: for ever). When the
+ * helper answers WIRE_REPLY, its status is returned and its message kept as last_error; a
+ * reply of type `want` returns 0. -ENOTCONN when the helper went away. Hold s->lock. A
+ * descriptor that comes with the reply is in s->reply.fd, owned by the caller. */
+int client_request(struct lcr_session *s, uint16_t type, const uint8_t *payload, int len,
+		   uint16_t want, int timeout_ms);
+
+/* Sets last_error to a message of the library's own. */
+void client_set_error(struct lcr_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Copies a name of 1 to WIRE_NAME_MAX bytes: 0 or -EINVAL (last_error set). */
+int client_copy_name(struct lcr_session *s, char *dst, const char *name, const char *what);
+
+/* Unmaps every region of the session (at close). */
+void client_unmap_all(struct lcr_session *s);
+
+#ifdef HAVE_CUDA
+/* The UUID of CUDA device `device` of this process (-1: the current context's device, or
+ * device 0): 0 or -errno. */
+int client_cuda_device_uuid(struct lcr_session *s, int device, uint8_t uuid[WIRE_UUID_SIZE]);
+/* Imports the allocation behind fd and maps map_size bytes of it on the device with this
+ * UUID, retaining the device's primary context (made current when the thread has none):
+ * 0 with *ptr and *device set, or -errno. fd is left open. */
+int client_cuda_map(struct lcr_session *s, int fd, uint64_t map_size,
+		    const uint8_t uuid[WIRE_UUID_SIZE], void **ptr, int *device);
+/* Unmaps a mapping made by client_cuda_map and releases its context. */
+void client_cuda_unmap(void *ptr, uint64_t map_size, int device);
+#endif
+
+#endif
