@@ -235,6 +235,15 @@ static int request(int fd, uint16_t type, const uint8_t *payload, int len, uint1
 	return reply_msg.header.type == want ? 0 : -EBADMSG;
 }
 
+/* A size without blanks ("1.5GiB"), so status lines split into key-value words. */
+static char *compact_size(uint64_t bytes, char *buf, size_t cap)
+{
+	char *space = strchr(util_format_size(bytes, buf, cap), ' ');
+	if (space)
+		memmove(space, space + 1, strlen(space));
+	return buf;
+}
+
 static const char *state_name(uint16_t state)
 {
 	return state == WIRE_HELPER_RUNNING ? "running" :
@@ -281,8 +290,8 @@ static int show_status(int fd, char *err, size_t errlen)
 	       s.node_name, s.node_id, s.node_count, s.job_id, s.step_id, s.pid, s.uid,
 	       pw ? pw->pw_name : "?", state_name(s.state),
 	       util_format_rank_list(s.ranks, s.rank_count, ranks, sizeof(ranks)), s.clients,
-	       s.region_count, util_format_size(s.region_bytes, bytes, sizeof(bytes)),
-	       s.region_quota ? util_format_size(s.region_quota, quota, sizeof(quota)) : "none",
+	       s.region_count, compact_size(s.region_bytes, bytes, sizeof(bytes)),
+	       s.region_quota ? compact_size(s.region_quota, quota, sizeof(quota)) : "none",
 	       s.uptime_ms / 1000);
 	for (uint32_t i = 0; i < s.task_count; i++)
 		print_task(&s.tasks[i]);

@@ -135,15 +135,15 @@ static const char *describe_exit(int32_t wait_status, char *buf, size_t cap)
 }
 
 /* Logs a rank's exit and tells subscribed clients, once per process. */
-static void report_exit(struct task *task, pid_t pid)
+static void report_exit(struct task *task, pid_t pid, int32_t wait_status)
 {
 	struct wire_event ev = { .type = WIRE_EVENT_RANK_EXITED, .rank = task->rank,
-				 .pid = (uint32_t)pid, .status = task->wait_status };
+				 .pid = (uint32_t)pid, .status = wait_status };
 	char how[64];
 	if (task->exit_reported)
 		return;
 	task->exit_reported = true;
-	describe_exit(task->wait_status, how, sizeof(how));
+	describe_exit(wait_status, how, sizeof(how));
 	snprintf(ev.message, sizeof(ev.message), "rank %u (pid %ld) %s", task->rank, (long)pid,
 		 how);
 	log_info("%s", ev.message);
@@ -154,15 +154,18 @@ static void task_process_exited(struct pid_watch *w, void *arg)
 {
 	struct task *task = arg;
 	task->state = WIRE_TASK_EXITED_STATE;
-	report_exit(task, w->pid);
+	task->wait_status = w->exit_status;
+	report_exit(task, w->pid, w->exit_status);
 }
 
 static void holder_process_exited(struct pid_watch *w, void *arg)
 {
 	struct task *task = arg;
-	if (task->task_pid == 0 || task->task_pid == w->pid)
+	if (task->task_pid == 0 || task->task_pid == w->pid) {
 		task->state = WIRE_TASK_EXITED_STATE;
-	report_exit(task, w->pid);
+		task->wait_status = w->exit_status;
+	}
+	report_exit(task, w->pid, w->exit_status);
 }
 
 void tasks_on_started(struct lcrd *d, const struct wire_task_started *m)
@@ -206,7 +209,7 @@ void tasks_on_exited(struct lcrd *d, const struct wire_task_exited *m)
 	pid_watch_stop(&task->task_watch);
 	task->state = WIRE_TASK_EXITED_STATE;
 	task->wait_status = m->wait_status;
-	report_exit(task, (pid_t)m->pid);
+	report_exit(task, (pid_t)m->pid, m->wait_status);
 }
 
 /* Creates and maps the rank's control page. */

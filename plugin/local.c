@@ -75,7 +75,7 @@ static char *requested_lcr_value(const struct plugin_state *state, spank_context
 		free(argv);
 	}
 	if (!result && (value = getenv(INHERITED_LCR_OPTION)))
-		result = strdup(value[0] ? value : "on");
+		result = strdup(value[0] && strcmp(value, "(null)") != 0 ? value : "on");
 	if (!result && (value = getenv("LCR_ENABLE")))
 		result = strdup(value);
 	if (!result && state->site.enabled_by_default)

@@ -60,6 +60,15 @@ static char **option_slot(struct lcr_option_values *values, int val)
 	}
 }
 
+/*
+ * Whether an optional argument was given. A bare `#SBATCH --lcr` reaches the batch
+ * script's steps as the text "(null)": sbatch prints the missing argument with "%s".
+ */
+static bool option_value_given(const char *optarg)
+{
+	return optarg && optarg[0] && strcmp(optarg, "(null)") != 0;
+}
+
 static int on_option(int val, const char *optarg, int remote)
 {
 	char err[1024];
@@ -74,7 +83,7 @@ static int on_option(int val, const char *optarg, int remote)
 	slot = option_slot(registered_values, val);
 	if (!slot)
 		return -1;
-	replace_string(slot, optarg && optarg[0] ? optarg : "on");
+	replace_string(slot, option_value_given(optarg) ? optarg : "on");
 	if (!remote && options_check_value(option_name(val), *slot, registered_site, err, sizeof(err)) < 0) {
 		slurm_error("%s", err);
 		return -1;
@@ -114,7 +123,7 @@ int options_collect(spank_t sp, struct lcr_option_values *values)
 		}
 		char **slot = option_slot(values, option_table[i].val);
 		if (slot && !*slot)
-			replace_string(slot, optarg && optarg[0] ? optarg : "on");
+			replace_string(slot, option_value_given(optarg) ? optarg : "on");
 	}
 	return 0;
 }

@@ -3,6 +3,7 @@
 #
 # A suite sources this file, then its case files define functions named test_*, then it
 # calls run_suite. Each test_* function is one TAP test: it passes when it returns 0.
+# TEST_MATCH=REGEX runs only the tests whose names match.
 
 : "${LCR_SRCDIR:?LCR_SRCDIR must name the source tree}"
 : "${LCR_BUILDDIR:?LCR_BUILDDIR must name the build tree}"
@@ -23,7 +24,7 @@ run_suite() {
 	shopt -s extdebug
 	mapfile -t tests < <(for name in $(declare -F | awk '{print $3}' | grep '^test_'); do
 		declare -F "$name"
-	done | sort -k3,3 -k2,2n | awk '{print $1}')
+	done | sort -k3,3 -k2,2n | awk '{print $1}' | grep -E -- "${TEST_MATCH:-.}")
 	shopt -u extdebug
 	echo "1..${#tests[@]}"
 	for name in "${tests[@]}"; do
