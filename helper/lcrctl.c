@@ -324,11 +324,11 @@ static void print_region(int fd, const struct wire_region_entry *e, bool checksu
 		if (request(fd, WIRE_REGION_CHECKSUM, buf, wire_encode_region_checksum(&m, buf, sizeof(buf)),
 			    WIRE_REGION_CHECKSUM_REPLY, err, sizeof(err)) == 0 &&
 		    wire_decode_region_checksum_reply(reply_msg.payload, reply_msg.header.length, &r) == 0)
-			snprintf(sum, sizeof(sum), " %016" PRIx64, r.xxh64);
+			snprintf(sum, sizeof(sum), "  %016" PRIx64, r.xxh64);
 		else
-			snprintf(sum, sizeof(sum), " %-16s", "unreadable");
+			snprintf(sum, sizeof(sum), "  unreadable");
 	}
-	printf("  %-24s %-10s %-4s %-6" PRIu32 " %-12s %-6s %-9s %-5s%s\n", e->name,
+	printf("  %-24s %-10s %-4s %-6" PRIu32 " %-12s %-6s %-9s %s%s\n", e->name,
 	       util_format_size(e->size, size, sizeof(size)), e->kind == WIRE_REGION_CUDA ? "cuda" : "host",
 	       e->owner_rank, e->shard_key[0] ? e->shard_key : "-", step, phase_name(e->phase),
 	       e->flags & WIRE_OWNER_ALIVE ? "alive" : "gone", sum);
@@ -352,9 +352,9 @@ static int show_regions(int fd, const struct helper *h, bool checksum, char *err
 			printf("node %s job %" PRIu32 " step %" PRIu32 " regions %" PRIu32 "\n", h->node,
 			       h->job, h->step, list.total);
 			if (list.total)
-				printf("  %-24s %-10s %-4s %-6s %-12s %-6s %-9s %-5s%s\n", "NAME", "SIZE",
+				printf("  %-24s %-10s %-4s %-6s %-12s %-6s %-9s %s%s\n", "NAME", "SIZE",
 				       "KIND", "RANK", "SHARD", "STEP", "PHASE", "OWNER",
-				       checksum ? " XXH3" : "");
+				       checksum ? "  XXH3" : "");
 			header = true;
 		}
 		/* Entries are printed after the page is decoded: checksums reuse reply_msg. */

@@ -155,10 +155,11 @@ int runtime_dir_prepare(struct runtime_dir *rd, const struct lcrd_options *o)
 	if (rc < 0)
 		return rc;
 	rc = make_private_dir(rd->dir);
-	if (rc < 0)
-		return rc;
-	rd->created = true;
-	return claim_helper_dir(rd);
+	if (rc == 0)
+		rc = claim_helper_dir(rd);
+	if (rc == 0)
+		rd->created = true;
+	return rc;
 }
 
 int runtime_dir_write_pid(struct runtime_dir *rd)

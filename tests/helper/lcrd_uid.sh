@@ -24,7 +24,10 @@ chown lcrtest "$WORK/root/$test_uid"
 RUNAS="runuser -u lcrtest --" start_lcrd a --job-id=50 --node-name=n1 \
 	--runtime-dir="$WORK/root/$test_uid" --log-level=verbose
 ok $? "lcrd runs as lcrtest"
-chmod 755 "$(dirname "$LCR_SOCKET")"  # let the other users reach the socket to be refused
+# Open the directory and socket so that other users get as far as SO_PEERCRED.
+chmod 711 "$WORK/root/$test_uid"
+chmod 755 "$(dirname "$LCR_SOCKET")"
+chmod 666 "$LCR_SOCKET"
 
 runuser -u lcrtest -- env LCR_SOCKET="$LCR_SOCKET" "$bin/lcr_test_client" alloc 0 w 4K >"$WORK/own"
 ok $? "a client of lcrd's uid is served"
@@ -35,6 +38,6 @@ ok $? "... and logged with its uid and pid"
 diag <"$WORK/other"
 env LCR_SOCKET="$LCR_SOCKET" "$bin/lcr_test_client" alloc 0 w 4K >/dev/null 2>&1
 ok_exit 1 $? "a root client is refused too"
-kill -TERM "$LCRD_PID"; wait "$LCRD_PID"
+kill -TERM "$(cat "$(dirname "$LCR_SOCKET")/lcrd.pid")"; wait "$LCRD_PID"
 ok $? "lcrd exits 0"
 finish
