@@ -4,6 +4,7 @@
 # modes (multi: slurmd -N per node; netns: one network namespace per node). Speaks TAP.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export PORT_BASE=${PORT_BASE:-17300}
 . "$HERE/../integration/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 trap cluster_down EXIT

@@ -33,9 +33,11 @@
 #include "internal/wire.h"
 #include "lcr.h"
 
+/* Reports a failed call and closes the session. */
 static int failed(lcr_session_t *s, const char *what, int rc)
 {
 	printf("error %s: %s (%d): %s\n", what, lcr_strerror(rc), rc, lcr_last_error(s));
+	lcr_close(s);
 	return 1;
 }
 
@@ -48,6 +50,7 @@ static int open_registered(uint32_t rank, lcr_session_t **s)
 	int rc = lcr_open(NULL, s);
 	if (rc < 0) {
 		printf("error open: %s\n", lcr_strerror(rc));
+		*s = NULL;
 		return rc;
 	}
 	rc = lcr_register(*s, &me);

@@ -53,8 +53,8 @@ cluster_up() {
 	[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP the local Slurm cluster needs root"; exit 0; }
 	trap cluster_down EXIT
 	"$TESTCLUSTER" up >"$BASE.up.log" 2>&1 || {
-		echo "1..0 # SKIP cannot start the local cluster (Bail out)"
 		sed 's/^/# /' "$BASE.up.log"
+		echo "Bail out! cannot start the local cluster"
 		exit 99
 	}
 }
