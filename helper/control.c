@@ -60,7 +60,10 @@ void control_reply(struct client *c, uint32_t seq, uint16_t type, const uint8_t 
 		return;
 	}
 	rc = wire_send_msg_full(c->fd, type, seq, payload, (uint32_t)len, fd);
-	if (rc < 0)
+	if (rc == -EPIPE || rc == -ECONNRESET)
+		log_verbose("client %llu (pid %ld) went away before its %s",
+			    (unsigned long long)c->id, (long)c->pid, wire_type_name(type));
+	else if (rc < 0)
 		log_warning("cannot send %s to client %llu (pid %ld): %s", wire_type_name(type),
 			    (unsigned long long)c->id, (long)c->pid, strerror(-rc));
 }

@@ -92,13 +92,16 @@ static int replace_string(char **slot, const char *value, char *err, size_t errl
 	return *slot ? 0 : bad_option(err, errlen, "out of memory");
 }
 
+/* Bit of an identity option (--job-id ... --runtime-dir) in the `seen` mask. */
+#define SEEN(id) (1u << ((id) - OPT_JOB_ID))
+
 /* Applies one option; `seen` gathers which identity options were given. */
 static int apply_option(int id, const char *value, struct lcrd_options *o, unsigned *seen,
 			char *err, size_t errlen)
 {
 	uint64_t quota;
 	if (id >= OPT_JOB_ID && id <= OPT_RUNTIME_DIR)
-		*seen |= 1u << (id - OPT_JOB_ID);
+		*seen |= SEEN(id);
 	switch (id) {
 	case OPT_JOB_ID:
 		return parse_u32_option("job-id", value, &o->job_id, err, errlen);
@@ -166,21 +169,17 @@ static int apply_option(int id, const char *value, struct lcrd_options *o, unsig
 /* The rules between options, checked once all are read. */
 static int check_combination(struct lcrd_options *o, unsigned seen, char *err, size_t errlen)
 {
-	static const char *const required_with_plugin[] = {
-		"job-id", "step-id", "node-id", "node-count", "node-name",
+	static const int required_with_plugin[] = {
+		OPT_STEP_ID, OPT_NODE_ID, OPT_NODE_COUNT, OPT_NODE_NAME, OPT_RUNTIME_DIR,
 	};
 	if (o->foreground == (o->plugin_fd >= 0))
 		return bad_option(err, errlen, "exactly one of --plugin-fd and --foreground is needed");
-	if (!(seen & 1u << (OPT_JOB_ID - OPT_JOB_ID)))
+	if (!(seen & SEEN(OPT_JOB_ID)))
 		return bad_option(err, errlen, "--job-id is required");
-	if (o->plugin_fd >= 0) {
-		for (unsigned i = 0; i < 5; i++)
-			if (!(seen & 1u << i))
-				return bad_option(err, errlen, "--%s is required with --plugin-fd",
-						  required_with_plugin[i]);
-		if (!o->runtime_dir)
-			return bad_option(err, errlen, "--runtime-dir is required with --plugin-fd");
-	}
+	for (size_t i = 0; o->plugin_fd >= 0 && i < sizeof(required_with_plugin) / sizeof(int); i++)
+		if (!(seen & SEEN(required_with_plugin[i])))
+			return bad_option(err, errlen, "--%s is required with --plugin-fd",
+					  long_options[required_with_plugin[i] - OPT_JOB_ID].name);
 	if (o->node_count == 0 || o->node_id >= o->node_count)
 		return bad_option(err, errlen, "--node-id=%u must be below --node-count=%u",
 				  o->node_id, o->node_count);

@@ -288,8 +288,7 @@ int tasks_register(struct lcrd *d, struct client *c, pid_t pid, const struct wir
 	task->dp_index = m->dp_index;
 	task->dp_size = m->dp_size;
 	memcpy(task->shard_key, m->shard_key, sizeof(task->shard_key));
-	if (task->state != WIRE_TASK_RUNNING)
-		task->state = WIRE_TASK_RUNNING;
+	task->state = WIRE_TASK_RUNNING;
 	rc = pid_watch_start(&task->holder_watch, d->loop, pid, holder_process_exited, task);
 	if (rc < 0 && rc != -ESRCH)
 		log_warning("cannot watch rank %u (pid %ld): pidfd_open: %s", task->rank, (long)pid,
