@@ -64,9 +64,9 @@ cluster_down() {
 	rm -rf "$BASE" "$BASE.up.log"
 }
 
-# Run a command as the test user inside the cluster's environment.
-as_user() { "$TESTCLUSTER" exec "$@"; }
-as_other_user() { TEST_USER=lcrtest2 "$TESTCLUSTER" exec "$@"; }
+# Run a command as the test user inside the cluster's environment; nothing waits for ever.
+as_user() { timeout -k 5 "${COMMAND_TIMEOUT:-120}" "$TESTCLUSTER" exec "$@"; }
+as_other_user() { TEST_USER=lcrtest2 timeout -k 5 "${COMMAND_TIMEOUT:-120}" "$TESTCLUSTER" exec "$@"; }
 
 # Wait until a command succeeds, up to $1 seconds.
 wait_for() {
