@@ -52,6 +52,9 @@ static int resolve_symbols(void *lib)
 	LOAD(cuMemSetAccess);
 	LOAD(cuMemcpyDtoH);
 	LOAD(cuMemcpyHtoD);
+	LOAD(cuMemAlloc);
+	LOAD(cuMemFree);
+	LOAD(cuStreamSynchronize);
 	return 0;
 }
 

@@ -39,6 +39,9 @@ struct cuda_driver {
 	CUDA_DRIVER_ENTRY(cuMemSetAccess);
 	CUDA_DRIVER_ENTRY(cuMemcpyDtoH);
 	CUDA_DRIVER_ENTRY(cuMemcpyHtoD);
+	CUDA_DRIVER_ENTRY(cuMemAlloc);
+	CUDA_DRIVER_ENTRY(cuMemFree);
+	CUDA_DRIVER_ENTRY(cuStreamSynchronize);
 };
 
 /* Loads libcuda.so.1 and calls cuInit(0), once per process (thread-safe). 0 with *out set,

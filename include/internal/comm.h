@@ -1,0 +1,59 @@
+/* comm.h: what the communicator backends share: the communicator itself and the table of
+ * operations each backend (comm_tcp.c, comm_nccl.c) fills in. See lcr_comm.h. */
+#ifndef LCR_INTERNAL_COMM_H
+#define LCR_INTERNAL_COMM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lcr_comm.h"
+
+struct comm_backend {
+	int (*connect)(struct lcr_comm *c);
+	int (*allreduce_sum)(struct lcr_comm *c, void *buf, size_t count, enum lcr_dtype dtype);
+	int (*broadcast)(struct lcr_comm *c, void *buf, size_t bytes, uint32_t root);
+	int (*barrier)(struct lcr_comm *c);
+	void (*abort)(struct lcr_comm *c);
+	/* rebuild for c->epoch (already raised); NULL: disconnect, then connect again */
+	int (*rebuild)(struct lcr_comm *c);
+	void (*disconnect)(struct lcr_comm *c);
+};
+
+struct lcr_comm {
+	lcr_session_t *session;
+	char name[LCR_NAME_MAX + 1];
+	uint32_t rank;
+	uint32_t size;
+	uint64_t epoch;
+	struct lcr_comm_options opt;
+	char address[256];
+	atomic_bool aborted;
+	const struct comm_backend *backend;
+	void *state; /* the backend's own */
+};
+
+extern const struct comm_backend comm_tcp_backend;
+#ifdef HAVE_NCCL
+extern const struct comm_backend comm_nccl_backend;
+#endif
+
+/* Longest communicator name: its keys "lcrc.<name>.<epoch>.<rank>" must fit LCR_NAME_MAX. */
+#define COMM_NAME_MAX 24
+#define COMM_KEY_MAX (LCR_NAME_MAX + 1)
+/* The member number under which the NCCL backend's rank 0 publishes the unique id. */
+#define COMM_KEY_UNIQUE_ID UINT32_MAX
+
+/* The key-value store key of `rank`'s entry for this communicator and epoch. */
+void comm_member_key(const struct lcr_comm *c, uint32_t rank, char *key, size_t keylen);
+
+/* Milliseconds left before deadline_ms (monotonic), or -1 without a timeout. */
+int comm_remaining_ms(const struct lcr_comm *c, uint64_t deadline_ms);
+
+/* The monotonic deadline of an operation starting now. */
+uint64_t comm_deadline(const struct lcr_comm *c);
+
+/* Size in bytes of one element of dtype, or 0 when unknown. */
+size_t comm_dtype_size(enum lcr_dtype dtype);
+
+#endif

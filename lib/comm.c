@@ -1,0 +1,205 @@
+/* comm.c: the backend-independent part of liblcr's communicators: argument checks, the
+ * choice of backend, the address this rank publishes, epochs and abort. The data path
+ * lives in comm_tcp.c and comm_nccl.c. See lcr_comm.h. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal/comm.h"
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+uint64_t comm_deadline(const struct lcr_comm *c)
+{
+	return c->opt.timeout_ms < 0 ? UINT64_MAX : monotonic_ms() + (uint64_t)c->opt.timeout_ms;
+}
+
+int comm_remaining_ms(const struct lcr_comm *c, uint64_t deadline_ms)
+{
+	uint64_t now = monotonic_ms();
+
+	if (c->opt.timeout_ms < 0)
+		return -1;
+	return now >= deadline_ms ? 0 : (int)(deadline_ms - now);
+}
+
+size_t comm_dtype_size(enum lcr_dtype dtype)
+{
+	switch (dtype) {
+	case LCR_DTYPE_FLOAT32: return 4;
+	case LCR_DTYPE_FLOAT64: return 8;
+	case LCR_DTYPE_INT64: return 8;
+	}
+	return 0;
+}
+
+void comm_member_key(const struct lcr_comm *c, uint32_t rank, char *key, size_t keylen)
+{
+	/* 5 + 24 + 1 + 20 + 1 + 10 bytes at most: always fits COMM_KEY_MAX. */
+	if ((size_t)snprintf(key, keylen, "lcrc.%s.%llu.%u", c->name, (unsigned long long)c->epoch, rank) >= keylen)
+		key[0] = '\0';
+}
+
+/* The address peers reach this rank at: the option, $LCR_COMM_ADDR, or the host's name. */
+static int choose_address(struct lcr_comm *c)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *found = NULL;
+	const char *given = c->opt.address ? c->opt.address : getenv("LCR_COMM_ADDR");
+	char host[256];
+
+	if (given && given[0]) {
+		snprintf(c->address, sizeof(c->address), "%s", given);
+		return 0;
+	}
+	if (gethostname(host, sizeof(host) - 1) < 0 || getaddrinfo(host, NULL, &hints, &found) != 0 || !found) {
+		snprintf(c->address, sizeof(c->address), "127.0.0.1");
+		return 0;
+	}
+	inet_ntop(AF_INET, &((struct sockaddr_in *)found->ai_addr)->sin_addr, c->address, sizeof(c->address));
+	freeaddrinfo(found);
+	return 0;
+}
+
+static const struct comm_backend *backend_for(enum lcr_comm_backend backend)
+{
+	switch (backend) {
+	case LCR_COMM_TCP: return &comm_tcp_backend;
+#ifdef HAVE_NCCL
+	case LCR_COMM_NCCL: return &comm_nccl_backend;
+#else
+	case LCR_COMM_NCCL: return NULL;
+#endif
+	}
+	return NULL;
+}
+
+int lcr_comm_init(lcr_session_t *s, const char *name, uint32_t rank, uint32_t size, uint64_t epoch,
+		  const struct lcr_comm_options *opt, lcr_comm_t **out)
+{
+	struct lcr_comm_options defaults = LCR_COMM_OPTIONS_DEFAULT;
+	struct lcr_comm *c;
+	int rc;
+
+	if (!s || !name || !name[0] || strlen(name) > COMM_NAME_MAX || strchr(name, '.') || size == 0 ||
+	    rank >= size || !out)
+		return -EINVAL;
+	if (!opt)
+		opt = &defaults;
+	if (!backend_for(opt->backend))
+		return opt->backend == LCR_COMM_NCCL ? -EOPNOTSUPP : -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->session = s;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->rank = rank;
+	c->size = size;
+	c->epoch = epoch;
+	c->opt = *opt;
+	c->opt.address = NULL;
+	c->backend = backend_for(opt->backend);
+	if (opt->backend == LCR_COMM_TCP) {
+		c->opt.address = opt->address;
+		choose_address(c);
+		c->opt.address = NULL;
+	}
+	rc = c->backend->connect(c);
+	if (rc < 0) {
+		free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+static int check_usable(const struct lcr_comm *c)
+{
+	if (!c)
+		return -EINVAL;
+	return atomic_load(&c->aborted) ? -ECONNABORTED : 0;
+}
+
+int lcr_comm_allreduce_sum(lcr_comm_t *c, void *buf, size_t count, enum lcr_dtype dtype)
+{
+	int rc = check_usable(c);
+
+	if (rc < 0)
+		return rc;
+	if (!buf || comm_dtype_size(dtype) == 0)
+		return -EINVAL;
+	return count ? c->backend->allreduce_sum(c, buf, count, dtype) : 0;
+}
+
+int lcr_comm_broadcast(lcr_comm_t *c, void *buf, size_t bytes, uint32_t root)
+{
+	int rc = check_usable(c);
+
+	if (rc < 0)
+		return rc;
+	if (!buf || root >= c->size)
+		return -EINVAL;
+	return bytes ? c->backend->broadcast(c, buf, bytes, root) : 0;
+}
+
+int lcr_comm_barrier(lcr_comm_t *c)
+{
+	int rc = check_usable(c);
+
+	return rc < 0 ? rc : c->backend->barrier(c);
+}
+
+void lcr_comm_abort(lcr_comm_t *c)
+{
+	if (!c)
+		return;
+	atomic_store(&c->aborted, true);
+	c->backend->abort(c);
+}
+
+int lcr_comm_rebuild(lcr_comm_t *c, uint64_t epoch)
+{
+	if (!c || epoch <= c->epoch)
+		return -EINVAL;
+	c->epoch = epoch;
+	atomic_store(&c->aborted, false);
+	if (c->backend->rebuild)
+		return c->backend->rebuild(c);
+	c->backend->disconnect(c);
+	return c->backend->connect(c);
+}
+
+void lcr_comm_destroy(lcr_comm_t *c)
+{
+	if (!c)
+		return;
+	c->backend->disconnect(c);
+	free(c);
+}
+
+uint32_t lcr_comm_rank(const lcr_comm_t *c)
+{
+	return c->rank;
+}
+
+uint32_t lcr_comm_size(const lcr_comm_t *c)
+{
+	return c->size;
+}
+
+uint64_t lcr_comm_epoch(const lcr_comm_t *c)
+{
+	return c->epoch;
+}
