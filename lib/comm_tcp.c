@@ -1,9 +1,9 @@
 /* comm_tcp.c: the TCP ring backend of liblcr's communicators, for host memory.
  *
  * Each rank listens on a port, publishes "address:port" in the helper's key-value store,
- * connects to the next rank of the ring and accepts the previous one (each connection
- * starts with a hello naming communicator, epoch and rank, so a stray or stale peer is
- * refused). Allreduce is a ring reduce-scatter then all-gather: each of the size chunks is
+ * connects to the next rank of the ring and accepts the previous one. Both ends of a
+ * connection send a hello naming communicator, epoch and rank, so a stray peer, or an
+ * address an earlier process left in the store, is refused and looked up again. Allreduce is a ring reduce-scatter then all-gather: each of the size chunks is
  * summed in the same ring order on every run, so results are bit-identical run to run.
  * Every wait is a poll() bounded by the operation's deadline that also wakes on abort
  * and, when asked, on a pending helper event. */
@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #define BROADCAST_PIECE (1u << 20)
 
 struct tcp_state {
+	bool connected; /* the ring is built */
 	int listen_fd;
 	int next_fd; /* to rank + 1 */
 	int prev_fd; /* from rank - 1 */
@@ -49,13 +51,6 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-static int set_nonblocking(int fd)
-{
-	int flags = fcntl(fd, F_GETFL);
-
-	return flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ? -errno : 0;
-}
-
 static void set_nodelay(int fd)
 {
 	int one = 1;
@@ -63,7 +58,9 @@ static void set_nodelay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-/* Waits for `events` on fd, or a pending helper event, or abort, until the deadline. */
+/* Waits for `events` on fd, or abort, or (during operations, when asked) a pending helper
+ * event, until the deadline. Building the ring does not watch events: a new process may
+ * find old ones waiting, and the build has its own deadline. */
 static int wait_fd(struct lcr_comm *c, int fd, short events, uint64_t deadline)
 {
 	for (;;) {
@@ -72,7 +69,7 @@ static int wait_fd(struct lcr_comm *c, int fd, short events, uint64_t deadline)
 
 		if (atomic_load(&c->aborted))
 			return -ECONNABORTED;
-		if (c->opt.watch_events)
+		if (c->opt.watch_events && c->state && ((struct tcp_state *)c->state)->connected)
 			pfd[1].fd = lcr_event_fd(c->session);
 		rc = poll(pfd, 2, comm_remaining_ms(c, deadline));
 		if (rc < 0 && errno == EINTR)
@@ -231,15 +228,19 @@ static int recv_all(struct lcr_comm *c, int fd, void *buf, size_t len, uint64_t 
 	return 0;
 }
 
-static int connect_next(struct lcr_comm *c, uint64_t deadline)
+/* One attempt: connect to the address published for the next rank and check, from the
+ * hello it answers with, that it is the next rank of this communicator and epoch (an
+ * address left by an earlier process may now belong to someone else). */
+static int try_connect_next(struct lcr_comm *c, uint64_t deadline)
 {
 	struct tcp_state *t = c->state;
+	uint32_t next = (c->rank + 1) % c->size;
 	struct sockaddr_in addr;
 	struct hello hello;
 	int rc, error = 0;
 	socklen_t len = sizeof(error);
 
-	rc = lookup_address(c, (c->rank + 1) % c->size, &addr, deadline);
+	rc = lookup_address(c, next, &addr, deadline);
 	if (rc < 0)
 		return rc;
 	t->next_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -254,7 +255,31 @@ static int connect_next(struct lcr_comm *c, uint64_t deadline)
 		return error ? -error : -errno;
 	set_nodelay(t->next_fd);
 	fill_hello(c, &hello);
-	return send_all(c, t->next_fd, &hello, sizeof(hello), deadline);
+	rc = send_all(c, t->next_fd, &hello, sizeof(hello), deadline);
+	if (rc == 0)
+		rc = recv_all(c, t->next_fd, &hello, sizeof(hello), deadline);
+	hello.name[LCR_NAME_MAX] = '\0';
+	if (rc == 0 && !(hello.magic == HELLO_MAGIC && hello.rank == next && hello.epoch == c->epoch &&
+			 strcmp(hello.name, c->name) == 0))
+		rc = -ECONNREFUSED;
+	return rc;
+}
+
+static int connect_next(struct lcr_comm *c, uint64_t deadline)
+{
+	struct tcp_state *t = c->state;
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+
+	for (;;) {
+		int rc = try_connect_next(c, deadline);
+
+		if (rc != -ECONNREFUSED && rc != -ECONNRESET)
+			return rc;
+		close_fd(&t->next_fd);
+		if (comm_remaining_ms(c, deadline) == 0)
+			return -ETIMEDOUT;
+		nanosleep(&pause, NULL);
+	}
 }
 
 /* Accepts connections until the previous rank's, for this communicator and epoch, arrives. */
@@ -277,9 +302,13 @@ static int accept_prev(struct lcr_comm *c, uint64_t deadline)
 		hello.name[LCR_NAME_MAX] = '\0';
 		if (rc == 0 && hello.magic == HELLO_MAGIC && hello.rank == prev && hello.epoch == c->epoch &&
 		    strcmp(hello.name, c->name) == 0) {
-			set_nodelay(fd);
-			t->prev_fd = fd;
-			return 0;
+			fill_hello(c, &hello);
+			rc = send_all(c, fd, &hello, sizeof(hello), deadline);
+			if (rc == 0) {
+				set_nodelay(fd);
+				t->prev_fd = fd;
+				return 0;
+			}
 		}
 		close(fd);
 		if (rc == -ETIMEDOUT || rc == -ECONNABORTED || rc == -ECANCELED)
@@ -315,12 +344,15 @@ static int tcp_connect(struct lcr_comm *c)
 	rc = open_listener(t, &port);
 	if (rc == 0)
 		rc = publish_address(c, port);
-	if (rc == 0 && c->size > 1)
-		rc = connect_next(c, deadline);
-	if (rc == 0 && c->size > 1)
+	/* Connecting waits for the next rank's answer, so odd ranks accept first: no cycle. */
+	if (rc == 0 && c->size > 1 && c->rank % 2 == 1)
 		rc = accept_prev(c, deadline);
 	if (rc == 0 && c->size > 1)
-		rc = set_nonblocking(t->next_fd) < 0 || set_nonblocking(t->prev_fd) < 0 ? -EIO : 0;
+		rc = connect_next(c, deadline);
+	if (rc == 0 && c->size > 1 && c->rank % 2 == 0)
+		rc = accept_prev(c, deadline);
+	if (rc == 0)
+		t->connected = true;
 	if (rc < 0)
 		tcp_disconnect(c);
 	return rc;

@@ -1,0 +1,258 @@
+/* trainer.c: LCR's demo trainer. A data-parallel MLP (mlp.c) whose parameters and Adam state
+ * live in regions of the node's lcrd, with every optimizer update marked, gradients averaged
+ * through a liblcr communicator, and a restart handled: a rank whose regions already hold
+ * a committed step (reattached after a crash, restored from a checkpoint, or received by a
+ * replacement) skips initialisation and goes on from the next step. Deterministic: the same
+ * seed gives bit-identical weights whatever failures happen.
+ *
+ *   lcr-demo-trainer [--steps=N] [--seed=S] [--batch=B] [--state-mb=MB] [--ballast-mb=MB]
+ *                    [--lr=LR] [--print-every=MS] [--rank=R --size=N] [--epoch=E]
+ *
+ * Rank and size come from SLURM_PROCID / SLURM_NTASKS unless given. One progress line per
+ * --print-every milliseconds: step, loss, steps/s; at the end the weights' checksum. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <xxhash.h>
+
+#include "lcr.h"
+#include "lcr_comm.h"
+#include "mlp.h"
+
+struct trainer_options {
+	uint64_t steps;
+	uint64_t seed;
+	uint32_t batch;
+	size_t state_bytes;
+	size_t ballast_bytes;
+	float lr;
+	int print_every_ms;
+	uint32_t rank;
+	uint32_t size;
+	uint64_t epoch;
+};
+
+struct trainer {
+	struct trainer_options opt;
+	struct mlp_shape shape;
+	size_t params;
+	lcr_session_t *session;
+	lcr_comm_t *comm;
+	float *weights, *adam_m, *adam_v, *grad;
+	uint64_t first_step;
+};
+
+static int fail(const char *what, int rc)
+{
+	fprintf(stderr, "trainer: %s: %s\n", what, lcr_strerror(rc));
+	return 1;
+}
+
+static double now_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static uint32_t env_uint(const char *name, uint32_t fallback)
+{
+	const char *value = getenv(name);
+
+	return value ? (uint32_t)strtoul(value, NULL, 10) : fallback;
+}
+
+static int parse_options(int argc, char **argv, struct trainer_options *opt)
+{
+	static const struct option longopts[] = {
+		{ "steps", required_argument, NULL, 's' },      { "seed", required_argument, NULL, 'S' },
+		{ "batch", required_argument, NULL, 'b' },      { "state-mb", required_argument, NULL, 'm' },
+		{ "ballast-mb", required_argument, NULL, 'B' }, { "lr", required_argument, NULL, 'l' },
+		{ "print-every", required_argument, NULL, 'p' }, { "rank", required_argument, NULL, 'r' },
+		{ "size", required_argument, NULL, 'n' },       { "epoch", required_argument, NULL, 'e' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*opt = (struct trainer_options){ .steps = 200, .seed = 42, .batch = 32, .state_bytes = 1u << 20,
+					 .lr = 3e-4f, .print_every_ms = 1000,
+					 .rank = env_uint("SLURM_PROCID", 0), .size = env_uint("SLURM_NTASKS", 1),
+					 .epoch = env_uint("LCR_REJOIN_EPOCH", 0) };
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': opt->steps = strtoull(optarg, NULL, 10); break;
+		case 'S': opt->seed = strtoull(optarg, NULL, 10); break;
+		case 'b': opt->batch = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'm': opt->state_bytes = (size_t)(strtod(optarg, NULL) * 1048576.0); break;
+		case 'B': opt->ballast_bytes = (size_t)(strtod(optarg, NULL) * 1048576.0); break;
+		case 'l': opt->lr = strtof(optarg, NULL); break;
+		case 'p': opt->print_every_ms = atoi(optarg); break;
+		case 'r': opt->rank = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'n': opt->size = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'e': opt->epoch = strtoull(optarg, NULL, 10); break;
+		default: return -EINVAL;
+		}
+	}
+	if (optind != argc || opt->batch == 0 || opt->size == 0 || opt->rank >= opt->size || opt->state_bytes == 0) {
+		fprintf(stderr, "trainer: bad arguments: need --batch >= 1, --state-mb > 0, --rank below --size\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Maps one float region; *reattached tells whether it already held data. */
+static int map_region(struct trainer *t, const char *name, size_t floats, float **out, int *reattached)
+{
+	void *ptr = NULL;
+	int rc = lcr_region_alloc(t->session, name, floats * sizeof(float), LCR_REGION_HOST, -1, &ptr);
+
+	if (rc < 0) {
+		fprintf(stderr, "trainer: cannot allocate region '%s' (%zu bytes): %s (%s)\n", name,
+			floats * sizeof(float), lcr_strerror(rc), lcr_last_error(t->session));
+		return rc;
+	}
+	*out = ptr;
+	*reattached = rc == LCR_REATTACHED;
+	return 0;
+}
+
+/* The step to start from: the one after the regions' last committed step, if any. */
+static uint64_t resume_step(struct trainer *t)
+{
+	struct lcr_region info;
+
+	if (lcr_region_lookup(t->session, "params", &info) < 0 || info.committed_step == LCR_NO_STEP ||
+	    info.phase != LCR_PHASE_COMMITTED)
+		return 0;
+	return info.committed_step + 1;
+}
+
+static int setup_state(struct trainer *t)
+{
+	struct lcr_rank_info me = { t->opt.rank, t->opt.rank, t->opt.size, "dp" };
+	int again_w, again_m, again_v, again_b, rc;
+	float *ballast;
+
+	rc = lcr_register(t->session, &me);
+	if (rc < 0)
+		return fail("lcr_register", rc);
+	t->shape.hidden = mlp_hidden_for_bytes(t->opt.state_bytes);
+	t->params = mlp_param_count(&t->shape);
+	if (map_region(t, "params", t->params, &t->weights, &again_w) < 0 ||
+	    map_region(t, "adam.m", t->params, &t->adam_m, &again_m) < 0 ||
+	    map_region(t, "adam.v", t->params, &t->adam_v, &again_v) < 0)
+		return 1;
+	if (t->opt.ballast_bytes &&
+	    map_region(t, "ballast", t->opt.ballast_bytes / sizeof(float), &ballast, &again_b) < 0)
+		return 1;
+	t->first_step = resume_step(t);
+	if (t->first_step == 0) {
+		mlp_init(&t->shape, t->opt.seed, t->weights);
+		memset(t->adam_m, 0, t->params * sizeof(float));
+		memset(t->adam_v, 0, t->params * sizeof(float));
+	} else {
+		printf("trainer: rank %u resumes at step %" PRIu64 " from the state the helper kept\n", t->opt.rank,
+		       t->first_step);
+	}
+	t->grad = malloc((t->params + 1) * sizeof(float));
+	return t->grad ? 0 : fail("gradient buffer", -ENOMEM);
+}
+
+/* Every rank must start from the same step, or the replicas would diverge. */
+static int agree_on_first_step(struct trainer *t)
+{
+	int64_t steps[2] = { (int64_t)t->first_step, 1 };
+	int rc = lcr_comm_allreduce_sum(t->comm, steps, 2, LCR_DTYPE_INT64);
+
+	if (rc < 0)
+		return fail("agreeing on the first step", rc);
+	if (steps[0] != (int64_t)t->first_step * steps[1]) {
+		fprintf(stderr, "trainer: rank %u would start at step %" PRIu64 " but the ranks disagree\n",
+			t->opt.rank, t->first_step);
+		return 1;
+	}
+	return 0;
+}
+
+static void report_failure(struct trainer *t, uint64_t step, int rc)
+{
+	struct lcr_event ev;
+
+	fprintf(stderr, "trainer: rank %u: step %" PRIu64 ": gradient exchange failed: %s\n", t->opt.rank, step,
+		lcr_strerror(rc));
+	while (lcr_event_next(t->session, &ev) == 0)
+		fprintf(stderr, "trainer: rank %u: event: %s\n", t->opt.rank, ev.message);
+}
+
+static int train(struct trainer *t)
+{
+	double started = now_seconds(), last_print = started;
+	uint64_t step, printed_step = t->first_step;
+
+	for (step = t->first_step; step < t->opt.steps; step++) {
+		float loss = mlp_gradient(&t->shape, t->weights, t->opt.seed, step, t->opt.rank, t->opt.batch, t->grad);
+		int rc;
+
+		t->grad[t->params] = loss;
+		rc = lcr_comm_allreduce_sum(t->comm, t->grad, t->params + 1, LCR_DTYPE_FLOAT32);
+		if (rc < 0) {
+			report_failure(t, step, rc);
+			return 75;
+		}
+		for (size_t i = 0; i <= t->params; i++)
+			t->grad[i] /= (float)t->opt.size;
+		lcr_update_begin(t->session, step);
+		mlp_adam_update(t->params, t->weights, t->adam_m, t->adam_v, t->grad, t->opt.lr, step);
+		lcr_update_end(t->session, step);
+		double now = now_seconds();
+		if (t->opt.rank == 0 && (now - last_print) * 1000 >= t->opt.print_every_ms) {
+			printf("step %" PRIu64 " loss %.6f steps/s %.1f\n", step, t->grad[t->params],
+			       (double)(step - printed_step) / (now - last_print));
+			last_print = now;
+			printed_step = step;
+		}
+	}
+	double elapsed = now_seconds() - started;
+	printf("final rank %u step %" PRIu64 " steps/s %.2f checksum %016llx\n", t->opt.rank, t->opt.steps,
+	       elapsed > 0 ? (double)(t->opt.steps - t->first_step) / elapsed : 0.0,
+	       (unsigned long long)XXH3_64bits(t->weights, t->params * sizeof(float)));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct lcr_comm_options comm_opt = LCR_COMM_OPTIONS_DEFAULT;
+	struct trainer t = { 0 };
+	int rc, status;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (parse_options(argc, argv, &t.opt) < 0)
+		return 2;
+	rc = lcr_open(NULL, &t.session);
+	if (rc < 0)
+		return fail("cannot reach the node's helper (is the step running with --lcr?)", rc);
+	status = setup_state(&t);
+	if (status)
+		goto out;
+	rc = lcr_comm_init(t.session, "dp", t.opt.rank, t.opt.size, t.opt.epoch, &comm_opt, &t.comm);
+	if (rc < 0) {
+		status = fail("lcr_comm_init", rc);
+		goto out;
+	}
+	status = agree_on_first_step(&t);
+	if (status == 0)
+		status = train(&t);
+out:
+	lcr_comm_destroy(t.comm);
+	free(t.grad);
+	lcr_close(t.session);
+	return status;
+}
