@@ -50,12 +50,17 @@ struct lcr_comm_options {
 	int cuda_device;     /* NCCL: the device of this rank */
 	const char *address; /* TCP: the address peers reach this rank at; NULL: $LCR_COMM_ADDR,
 				else this host name's address */
+	const char *rendezvous_dir; /* NULL: the members meet in the helper's key-value store;
+				       else a directory every member can read and write, where
+				       their entries are files (required without a helper) */
 };
 
-#define LCR_COMM_OPTIONS_DEFAULT { LCR_COMM_TCP, 60000, 1, 0, NULL }
+#define LCR_COMM_OPTIONS_DEFAULT { LCR_COMM_TCP, 60000, 1, 0, NULL, NULL }
 
 /* Builds communicator `name` (1 to 24 bytes, no '.') of `size` ranks, this process
  * being `rank`, for `epoch`: waits until every member has joined or opt->timeout_ms passes.
+ * s may be NULL for a program that runs without LCR's helper (a baseline): the members then
+ * meet through files in opt->rendezvous_dir, and no event is watched.
  * 0; -EINVAL, -ETIMEDOUT, -EOPNOTSUPP (backend not built), or another -errno. */
 int lcr_comm_init(lcr_session_t *s, const char *name, uint32_t rank, uint32_t size, uint64_t epoch,
 		  const struct lcr_comm_options *opt, lcr_comm_t **out);

@@ -73,6 +73,70 @@ static int choose_address(struct lcr_comm *c)
 	return 0;
 }
 
+int comm_event_fd(const struct lcr_comm *c)
+{
+	return c->session && c->opt.watch_events ? lcr_event_fd(c->session) : -1;
+}
+
+static int file_kv_put(struct lcr_comm *c, const char *key, const void *value, size_t len)
+{
+	char path[4400], temporary[4416];
+	FILE *file;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", c->rendezvous_dir, key);
+	snprintf(temporary, sizeof(temporary), "%s.%ld.tmp", path, (long)getpid());
+	file = fopen(temporary, "we");
+	if (!file)
+		return -errno;
+	if (fwrite(value, 1, len, file) != len)
+		rc = -EIO;
+	if (fclose(file) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(temporary, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(temporary);
+	return rc;
+}
+
+static int file_kv_get(struct lcr_comm *c, const char *key, void *value, size_t cap, size_t *len,
+		       uint64_t deadline)
+{
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	char path[4400];
+
+	snprintf(path, sizeof(path), "%s/%s", c->rendezvous_dir, key);
+	for (;;) {
+		FILE *file = fopen(path, "re");
+
+		if (file) {
+			*len = fread(value, 1, cap, file);
+			fclose(file);
+			return 0;
+		}
+		if (errno != ENOENT)
+			return -errno;
+		if (comm_remaining_ms(c, deadline) == 0)
+			return -ETIMEDOUT;
+		nanosleep(&pause, NULL);
+	}
+}
+
+int comm_kv_put(struct lcr_comm *c, const char *key, const void *value, size_t len)
+{
+	if (c->rendezvous_dir[0])
+		return file_kv_put(c, key, value, len);
+	return lcr_kv_put(c->session, key, value, len);
+}
+
+int comm_kv_get(struct lcr_comm *c, const char *key, void *value, size_t cap, size_t *len, uint64_t deadline)
+{
+	if (c->rendezvous_dir[0])
+		return file_kv_get(c, key, value, cap, len, deadline);
+	return lcr_kv_get(c->session, key, value, cap, len, comm_remaining_ms(c, deadline));
+}
+
 static const struct comm_backend *backend_for(enum lcr_comm_backend backend)
 {
 	switch (backend) {
@@ -93,11 +157,13 @@ int lcr_comm_init(lcr_session_t *s, const char *name, uint32_t rank, uint32_t si
 	struct lcr_comm *c;
 	int rc;
 
-	if (!s || !name || !name[0] || strlen(name) > COMM_NAME_MAX || strchr(name, '.') || size == 0 ||
+	if (!name || !name[0] || strlen(name) > COMM_NAME_MAX || strchr(name, '.') || size == 0 ||
 	    rank >= size || !out)
 		return -EINVAL;
 	if (!opt)
 		opt = &defaults;
+	if (!s && (!opt->rendezvous_dir || !opt->rendezvous_dir[0]))
+		return -EINVAL;
 	if (!backend_for(opt->backend))
 		return opt->backend == LCR_COMM_NCCL ? -EOPNOTSUPP : -EINVAL;
 	c = calloc(1, sizeof(*c));
@@ -110,6 +176,9 @@ int lcr_comm_init(lcr_session_t *s, const char *name, uint32_t rank, uint32_t si
 	c->epoch = epoch;
 	c->opt = *opt;
 	c->opt.address = NULL;
+	c->opt.rendezvous_dir = NULL;
+	if (opt->rendezvous_dir)
+		snprintf(c->rendezvous_dir, sizeof(c->rendezvous_dir), "%s", opt->rendezvous_dir);
 	c->backend = backend_for(opt->backend);
 	if (opt->backend == LCR_COMM_TCP) {
 		c->opt.address = opt->address;

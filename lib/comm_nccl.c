@@ -109,9 +109,9 @@ static int exchange_unique_id(struct lcr_comm *c, ncclUniqueId *id, uint64_t dea
 	if (c->rank == 0) {
 		if (nccl.ncclGetUniqueId(id) != ncclSuccess)
 			return -EIO;
-		return lcr_kv_put(c->session, key, id, sizeof(*id));
+		return comm_kv_put(c, key, id, sizeof(*id));
 	}
-	rc = lcr_kv_get(c->session, key, id, sizeof(*id), &len, comm_remaining_ms(c, deadline));
+	rc = comm_kv_get(c, key, id, sizeof(*id), &len, deadline);
 	if (rc == 0 && len != sizeof(*id))
 		return -EPROTO;
 	return rc;

@@ -69,8 +69,8 @@ static int wait_fd(struct lcr_comm *c, int fd, short events, uint64_t deadline)
 
 		if (atomic_load(&c->aborted))
 			return -ECONNABORTED;
-		if (c->opt.watch_events && c->state && ((struct tcp_state *)c->state)->connected)
-			pfd[1].fd = lcr_event_fd(c->session);
+		if (c->state && ((struct tcp_state *)c->state)->connected)
+			pfd[1].fd = comm_event_fd(c);
 		rc = poll(pfd, 2, comm_remaining_ms(c, deadline));
 		if (rc < 0 && errno == EINTR)
 			continue;
@@ -97,7 +97,7 @@ static int exchange(struct lcr_comm *c, const void *send_buf, size_t slen, void 
 		struct pollfd pfd[3] = {
 			{ .fd = sent < slen ? t->next_fd : -1, .events = POLLOUT },
 			{ .fd = got < rlen ? t->prev_fd : -1, .events = POLLIN },
-			{ .fd = c->opt.watch_events ? lcr_event_fd(c->session) : -1, .events = POLLIN },
+			{ .fd = comm_event_fd(c), .events = POLLIN },
 		};
 		int rc = poll(pfd, 3, comm_remaining_ms(c, deadline));
 
@@ -153,7 +153,7 @@ static int publish_address(struct lcr_comm *c, uint16_t port)
 	int len = snprintf(value, sizeof(value), "%s:%u", c->address, port);
 
 	comm_member_key(c, c->rank, key, sizeof(key));
-	return lcr_kv_put(c->session, key, value, (size_t)len);
+	return comm_kv_put(c, key, value, (size_t)len);
 }
 
 static int lookup_address(struct lcr_comm *c, uint32_t rank, struct sockaddr_in *addr, uint64_t deadline)
@@ -163,7 +163,7 @@ static int lookup_address(struct lcr_comm *c, uint32_t rank, struct sockaddr_in 
 	int rc;
 
 	comm_member_key(c, rank, key, sizeof(key));
-	rc = lcr_kv_get(c->session, key, value, sizeof(value) - 1, &len, comm_remaining_ms(c, deadline));
+	rc = comm_kv_get(c, key, value, sizeof(value) - 1, &len, deadline);
 	if (rc < 0)
 		return rc;
 	value[len] = '\0';

@@ -7,6 +7,11 @@
  *
  *   lcr-demo-trainer [--steps=N] [--seed=S] [--batch=B] [--state-mb=MB] [--ballast-mb=MB]
  *                    [--lr=LR] [--print-every=MS] [--rank=R --size=N] [--epoch=E]
+ *                    [--without-lcr=RENDEZVOUS_DIR] [--rendezvous-dir=DIR]
+ *
+ * --without-lcr runs the same training with its state in plain memory and no helper (the
+ * ranks meet through files in a shared directory): the baseline of LCR's steady-state cost.
+ * --rendezvous-dir makes an LCR run meet the same way instead of through the helpers.
  *
  * Rank and size come from SLURM_PROCID / SLURM_NTASKS unless given. One progress line per
  * --print-every milliseconds: step, loss, steps/s; at the end the weights' checksum. */
@@ -37,6 +42,8 @@ struct trainer_options {
 	uint32_t rank;
 	uint32_t size;
 	uint64_t epoch;
+	const char *without_lcr; /* rendezvous directory of a run without LCR, or NULL */
+	const char *rendezvous_dir;
 };
 
 struct trainer {
@@ -78,6 +85,7 @@ static int parse_options(int argc, char **argv, struct trainer_options *opt)
 		{ "ballast-mb", required_argument, NULL, 'B' }, { "lr", required_argument, NULL, 'l' },
 		{ "print-every", required_argument, NULL, 'p' }, { "rank", required_argument, NULL, 'r' },
 		{ "size", required_argument, NULL, 'n' },       { "epoch", required_argument, NULL, 'e' },
+		{ "without-lcr", required_argument, NULL, 'w' }, { "rendezvous-dir", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -98,6 +106,8 @@ static int parse_options(int argc, char **argv, struct trainer_options *opt)
 		case 'r': opt->rank = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'n': opt->size = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'e': opt->epoch = strtoull(optarg, NULL, 10); break;
+		case 'w': opt->without_lcr = optarg; break;
+		case 'R': opt->rendezvous_dir = optarg; break;
 		default: return -EINVAL;
 		}
 	}
@@ -133,6 +143,21 @@ static uint64_t resume_step(struct trainer *t)
 	    info.phase != LCR_PHASE_COMMITTED)
 		return 0;
 	return info.committed_step + 1;
+}
+
+/* The baseline: the same state in plain memory, nothing kept when the process ends. */
+static int setup_plain_state(struct trainer *t)
+{
+	t->shape.hidden = mlp_hidden_for_bytes(t->opt.state_bytes);
+	t->params = mlp_param_count(&t->shape);
+	t->weights = calloc(t->params, sizeof(float));
+	t->adam_m = calloc(t->params, sizeof(float));
+	t->adam_v = calloc(t->params, sizeof(float));
+	t->grad = malloc((t->params + 1) * sizeof(float));
+	if (!t->weights || !t->adam_m || !t->adam_v || !t->grad)
+		return fail("state memory", -ENOMEM);
+	mlp_init(&t->shape, t->opt.seed, t->weights);
+	return 0;
 }
 
 static int setup_state(struct trainer *t)
@@ -188,7 +213,7 @@ static void report_failure(struct trainer *t, uint64_t step, int rc)
 
 	fprintf(stderr, "trainer: rank %u: step %" PRIu64 ": gradient exchange failed: %s\n", t->opt.rank, step,
 		lcr_strerror(rc));
-	while (lcr_event_next(t->session, &ev) == 0)
+	while (t->session && lcr_event_next(t->session, &ev) == 0)
 		fprintf(stderr, "trainer: rank %u: event: %s\n", t->opt.rank, ev.message);
 }
 
@@ -209,9 +234,11 @@ static int train(struct trainer *t)
 		}
 		for (size_t i = 0; i <= t->params; i++)
 			t->grad[i] /= (float)t->opt.size;
-		lcr_update_begin(t->session, step);
+		if (t->session)
+			lcr_update_begin(t->session, step);
 		mlp_adam_update(t->params, t->weights, t->adam_m, t->adam_v, t->grad, t->opt.lr, step);
-		lcr_update_end(t->session, step);
+		if (t->session)
+			lcr_update_end(t->session, step);
 		double now = now_seconds();
 		if (t->opt.rank == 0 && (now - last_print) * 1000 >= t->opt.print_every_ms) {
 			printf("step %" PRIu64 " loss %.6f steps/s %.1f\n", step, t->grad[t->params],
@@ -236,10 +263,16 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (parse_options(argc, argv, &t.opt) < 0)
 		return 2;
-	rc = lcr_open(NULL, &t.session);
-	if (rc < 0)
-		return fail("cannot reach the node's helper (is the step running with --lcr?)", rc);
-	status = setup_state(&t);
+	if (t.opt.without_lcr) {
+		comm_opt.rendezvous_dir = t.opt.without_lcr;
+		status = setup_plain_state(&t);
+	} else {
+		comm_opt.rendezvous_dir = t.opt.rendezvous_dir;
+		rc = lcr_open(NULL, &t.session);
+		if (rc < 0)
+			return fail("cannot reach the node's helper (is the step running with --lcr?)", rc);
+		status = setup_state(&t);
+	}
 	if (status)
 		goto out;
 	rc = lcr_comm_init(t.session, "dp", t.opt.rank, t.opt.size, t.opt.epoch, &comm_opt, &t.comm);
@@ -253,6 +286,11 @@ int main(int argc, char **argv)
 out:
 	lcr_comm_destroy(t.comm);
 	free(t.grad);
+	if (t.opt.without_lcr) {
+		free(t.weights);
+		free(t.adam_m);
+		free(t.adam_v);
+	}
 	lcr_close(t.session);
 	return status;
 }

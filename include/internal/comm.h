@@ -28,6 +28,7 @@ struct lcr_comm {
 	uint64_t epoch;
 	struct lcr_comm_options opt;
 	char address[256];
+	char rendezvous_dir[4096]; /* "" when the helper's key-value store is used */
 	atomic_bool aborted;
 	const struct comm_backend *backend;
 	void *state; /* the backend's own */
@@ -46,6 +47,16 @@ extern const struct comm_backend comm_nccl_backend;
 
 /* The key-value store key of `rank`'s entry for this communicator and epoch. */
 void comm_member_key(const struct lcr_comm *c, uint32_t rank, char *key, size_t keylen);
+
+/* Publishes `len` bytes under key, in the helper's key-value store or the rendezvous
+ * directory. 0 or -errno. */
+int comm_kv_put(struct lcr_comm *c, const char *key, const void *value, size_t len);
+
+/* Reads key into value[cap] (*len: its length), waiting until the deadline. 0 or -errno. */
+int comm_kv_get(struct lcr_comm *c, const char *key, void *value, size_t cap, size_t *len, uint64_t deadline);
+
+/* The descriptor that signals a waiting helper event, or -1 (no session, or not watched). */
+int comm_event_fd(const struct lcr_comm *c);
 
 /* Milliseconds left before deadline_ms (monotonic), or -1 without a timeout. */
 int comm_remaining_ms(const struct lcr_comm *c, uint64_t deadline_ms);
