@@ -15,6 +15,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ckpt.h"
+#include "ckpt_restore.h"
 #include "control.h"
 #include "kv.h"
 #include "lcrd.h"
@@ -47,6 +49,11 @@ static const struct {
 	{ WIRE_KV_PUT, request_kv_put },
 	{ WIRE_KV_GET, request_kv_get },
 	{ WIRE_BARRIER, request_barrier },
+	{ WIRE_EVENT_LOG, request_event_log },
+	{ WIRE_PMIX_EVENT, request_pmix_event },
+	{ WIRE_CKPT_NOW, request_ckpt_now },
+	{ WIRE_CKPT_INFO_REQUEST, request_ckpt_info },
+	{ WIRE_RESUME_STEP, request_resume_step },
 };
 
 void control_reply(struct client *c, uint32_t seq, uint16_t type, const uint8_t *payload,
@@ -115,6 +122,7 @@ static void client_close(struct lcrd *d, struct client *c, const char *why)
 	ctl->nclients--;
 	log_verbose("client %llu (pid %ld) %s", (unsigned long long)c->id, (long)c->pid, why);
 	kv_release_client(d, c);
+	ckpt_release_client(d, c);
 	tasks_release_client(d, c);
 	loop_remove_fd(d->loop, c->fd);
 	close(c->fd);
@@ -254,7 +262,8 @@ out:
 void control_close(struct lcrd *d)
 {
 	struct control *ctl = d->control;
-	struct wire_event ev = { .type = WIRE_EVENT_SHUTDOWN, .status = -1 };
+	struct wire_event ev = { .type = WIRE_EVENT_SHUTDOWN, .status = -1,
+				 .node_id = WIRE_NO_NODE, .leader = WIRE_NO_NODE };
 	if (!ctl)
 		return;
 	snprintf(ev.message, sizeof(ev.message), "lcrd on %s is shutting down", d->opt.node_name);

@@ -2,7 +2,8 @@
  * ROOT/<uid>/<job>.<step>.<node>/lcrd.sock (ROOT from --runtime-dir, $LCR_RUNTIME_DIR or
  * /run/lcr), or talks to one socket given with --socket, and asks each for its status, its
  * regions, or to shut down. Output is one block per helper, in a stable format that is easy
- * to grep. See lcrctl(1). */
+ * to grep. `ckpt now` asks the helpers for a checkpoint; `ckpt list|show|verify` read the
+ * checkpoint directory themselves (lcrctl_ckpt.c). See lcrctl(1). */
 #include "config.h"
 
 #include <dirent.h>
@@ -18,10 +19,12 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal/util.h"
 #include "internal/wire.h"
+#include "lcrctl_ckpt.h"
 
 #define REPLY_TIMEOUT_MS 10000
 #define MAX_HELPERS 4096
@@ -41,20 +44,33 @@ struct settings {
 	const char *node;
 	bool checksum;
 	const char *command;
+	const char *ckpt_dir;
+	const char *ckpt_command; /* ckpt now|list|show|verify */
+	const char *ckpt_arg;     /* the STEP of show and verify */
 };
 
 static struct wire_msg reply_msg;
+static int reply_timeout_ms = REPLY_TIMEOUT_MS; /* -1 while a checkpoint is awaited */
 
 static const char usage[] =
 	"Usage: lcrctl [--runtime-dir=ROOT] [--job=J] [--step=S] [--node=NAME]\n"
-	"              [--socket=PATH] [--checksum] status|regions|shutdown\n"
+	"              [--socket=PATH] [--checksum] status|regions|events|shutdown\n"
+	"       lcrctl [--ckpt-dir=DIR] [...] ckpt now|list|show STEP|verify STEP\n"
 	"\n"
 	"Talks to the LCR helpers (lcrd) of your jobs on this machine.\n"
 	"  status     identity, state, ranks and clients of each helper\n"
 	"  regions    the state regions each helper holds: name, size, kind, owner rank,\n"
 	"             shard key, last committed step and phase (--checksum adds an XXH3 hash\n"
 	"             of each region's contents, read by the helper)\n"
+	"  events     the mesh's state and its event log: nodes down or left, ranks\n"
+	"             exited, each with its time, generation and leader\n"
 	"  shutdown   ask each helper to end: its regions are freed\n"
+	"  ckpt now   ask each helper for a checkpoint now, and wait until it is saved\n"
+	"  ckpt list | show STEP | verify STEP\n"
+	"             the checkpoints in DIR (--ckpt-dir, else $LCR_CKPT_DIR, else the\n"
+	"             helper's), read from the filesystem, no helper needed; STEP may be the\n"
+	"             path of a checkpoint instead. verify reads every byte and reports each\n"
+	"             damaged or truncated file with its offset\n"
 	"\n"
 	"Helpers are found under ROOT/<uid>/<job>.<step>.<node>/lcrd.sock. ROOT defaults to\n"
 	"$LCR_RUNTIME_DIR, else /run/lcr; the job to $SLURM_JOB_ID (else every job); the node\n"
@@ -69,10 +85,26 @@ static int usage_error(const char *fmt, const char *arg)
 	return 2;
 }
 
+/* ckpt now | list | show STEP | verify STEP */
+static int parse_ckpt_command(int argc, char **argv, struct settings *s)
+{
+	if (argc < 1)
+		return usage_error("ckpt needs a command: now, list, show STEP or verify STEP%s", "");
+	s->ckpt_command = argv[0];
+	bool takes_step = !strcmp(argv[0], "show") || !strcmp(argv[0], "verify");
+	if (!takes_step && strcmp(argv[0], "now") && strcmp(argv[0], "list"))
+		return usage_error("unknown ckpt command '%s' (now, list, show, verify)", argv[0]);
+	if (argc != (takes_step ? 2 : 1))
+		return usage_error(takes_step ? "ckpt %s needs one STEP (or the path of a "
+			"checkpoint)" : "ckpt %s takes no argument", argv[0]);
+	s->ckpt_arg = takes_step ? argv[1] : NULL;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct settings *s)
 {
 	enum { OPT_ROOT = 256, OPT_SOCKET, OPT_JOB, OPT_STEP, OPT_NODE, OPT_CHECKSUM, OPT_HELP,
-	       OPT_VERSION };
+	       OPT_VERSION, OPT_CKPT_DIR };
 	static const struct option options[] = {
 		{ "runtime-dir", required_argument, NULL, OPT_ROOT },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -80,6 +112,7 @@ static int parse_args(int argc, char **argv, struct settings *s)
 		{ "step", required_argument, NULL, OPT_STEP },
 		{ "node", required_argument, NULL, OPT_NODE },
 		{ "checksum", no_argument, NULL, OPT_CHECKSUM },
+		{ "ckpt-dir", required_argument, NULL, OPT_CKPT_DIR },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -94,6 +127,7 @@ static int parse_args(int argc, char **argv, struct settings *s)
 		case OPT_STEP: s->step = optarg; break;
 		case OPT_NODE: s->node = optarg; break;
 		case OPT_CHECKSUM: s->checksum = true; break;
+		case OPT_CKPT_DIR: s->ckpt_dir = optarg; break;
 		case OPT_HELP: fputs(usage, stdout); return -1;
 		case OPT_VERSION: printf("lcrctl %s\n", PACKAGE_VERSION); return -1;
 		default:
@@ -101,11 +135,18 @@ static int parse_args(int argc, char **argv, struct settings *s)
 					   argv[optind - 1]);
 		}
 	}
-	if (optind != argc - 1)
-		return usage_error("expected one command: status, regions or shutdown%s", "");
+	if (optind < argc && strcmp(argv[optind], "ckpt") == 0) {
+		int rc = parse_ckpt_command(argc - optind - 1, argv + optind + 1, s);
+		if (rc != 0)
+			return rc;
+	} else if (optind != argc - 1) {
+		return usage_error("expected one command: status, regions, events, shutdown or "
+				   "ckpt%s", "");
+	}
 	s->command = argv[optind];
 	if (strcmp(s->command, "status") && strcmp(s->command, "regions") &&
-	    strcmp(s->command, "shutdown"))
+	    strcmp(s->command, "events") && strcmp(s->command, "shutdown") &&
+	    strcmp(s->command, "ckpt"))
 		return usage_error("unknown command '%s'", s->command);
 	if (!s->root)
 		s->root = getenv("LCR_RUNTIME_DIR");
@@ -218,7 +259,7 @@ static int request(int fd, uint16_t type, const uint8_t *payload, int len, uint1
 	if (rc < 0)
 		return rc;
 	do {
-		rc = wire_recv_msg(fd, &reply_msg, REPLY_TIMEOUT_MS);
+		rc = wire_recv_msg(fd, &reply_msg, reply_timeout_ms);
 		if (rc == 0 && reply_msg.fd >= 0)
 			close(reply_msg.fd);
 	} while (rc == 0 && reply_msg.header.seq != seq);
@@ -365,6 +406,92 @@ static int show_regions(int fd, const struct helper *h, bool checksum, char *err
 	return 0;
 }
 
+static const char *mesh_state_name(uint16_t state)
+{
+	switch (state) {
+	case WIRE_MESH_STANDALONE: return "standalone";
+	case WIRE_MESH_BOOTSTRAPPING: return "bootstrapping";
+	case WIRE_MESH_UP: return "up";
+	case WIRE_MESH_FENCED_STATE: return "fenced";
+	case WIRE_MESH_FAILED: return "failed";
+	}
+	return "unknown";
+}
+
+static const char *event_type_name(uint16_t type)
+{
+	switch (type) {
+	case WIRE_EVENT_RANK_EXITED: return "RANK_EXITED";
+	case WIRE_EVENT_SHUTDOWN: return "SHUTDOWN";
+	case WIRE_EVENT_NODE_DOWN: return "NODE_DOWN";
+	case WIRE_EVENT_NODE_LEFT: return "NODE_LEFT";
+	case WIRE_EVENT_MESH_UP: return "MESH_UP";
+	}
+	return "UNKNOWN";
+}
+
+/* "2025-03-01T12:00:03.456" (local time) from milliseconds since the epoch. */
+static char *format_time_ms(uint64_t ms, char *buf, size_t cap)
+{
+	time_t seconds = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", localtime_r(&seconds, &tm));
+	snprintf(buf + n, cap - n, ".%03u", (unsigned)(ms % 1000));
+	return buf;
+}
+
+static void print_mesh_state(const struct helper *h, const struct wire_event_log_reply *r)
+{
+	printf("node %s job %" PRIu32 " step %" PRIu32 " mesh %s generation %" PRIu64
+	       " leader %" PRIu32 " live %" PRIu32 " of %" PRIu32,
+	       h->node, h->job, h->step, mesh_state_name(r->state), r->generation, r->leader,
+	       r->live_count, r->node_count);
+	if (r->address[0])
+		printf(" address %s%s%s:%u", strchr(r->address, ':') ? "[" : "", r->address,
+		       strchr(r->address, ':') ? "]" : "", r->port);
+	printf(" timeout %.1fs peers %" PRIu32 " uptime %" PRIu64 "s sent %" PRIu64
+	       " received %" PRIu64 " bytes-sent %" PRIu64 " bytes-received %" PRIu64 "\n",
+	       r->timeout_ms / 1000.0, r->heartbeat_peers, r->uptime_ms / 1000, r->messages_sent,
+	       r->messages_received, r->bytes_sent, r->bytes_received);
+}
+
+static void print_event(const struct wire_event_log_entry *e)
+{
+	char when[40];
+	printf("  %s gen %" PRIu64 " %s", format_time_ms(e->time_ms, when, sizeof(when)),
+	       e->generation, event_type_name(e->type));
+	if (e->node != WIRE_NO_NODE)
+		printf(" node %" PRIu32, e->node);
+	if (e->rank != WIRE_NO_RANK)
+		printf(" rank %" PRIu32 " pid %" PRIu32, e->rank, e->pid);
+	printf(" leader %" PRIu32 ": %s\n", e->leader, e->message);
+}
+
+/* The mesh's state, then its whole event log, page by page. */
+static int show_events(int fd, const struct helper *h, char *err, size_t errlen)
+{
+	static struct wire_event_log_reply reply;
+	struct wire_event_log m = { .start = 0 };
+	uint8_t buf[16];
+	bool header = false;
+	do {
+		int rc = request(fd, WIRE_EVENT_LOG, buf, wire_encode_event_log(&m, buf, sizeof(buf)),
+				 WIRE_EVENT_LOG_REPLY, err, errlen);
+		if (rc < 0)
+			return rc;
+		rc = wire_decode_event_log_reply(reply_msg.payload, reply_msg.header.length, &reply);
+		if (rc < 0)
+			return rc;
+		if (!header)
+			print_mesh_state(h, &reply);
+		header = true;
+		for (uint32_t i = 0; i < reply.count; i++)
+			print_event(&reply.entries[i]);
+		m.start += reply.count;
+	} while (reply.count > 0 && m.start < reply.total);
+	return 0;
+}
+
 static int request_shutdown(int fd, const struct helper *h, char *err, size_t errlen)
 {
 	int rc = request(fd, WIRE_SHUTDOWN, NULL, 0, WIRE_REPLY, err, errlen);
@@ -372,6 +499,63 @@ static int request_shutdown(int fd, const struct helper *h, char *err, size_t er
 		printf("node %s job %" PRIu32 " step %" PRIu32 " shutting down\n", h->node, h->job,
 		       h->step);
 	return rc;
+}
+
+/* Asks for a checkpoint and waits, however long it takes, for it to be saved. */
+static int request_ckpt_now(int fd, const struct helper *h, char *err, size_t errlen)
+{
+	struct wire_ckpt_result r;
+	char size[32];
+	reply_timeout_ms = -1;
+	int rc = request(fd, WIRE_CKPT_NOW, NULL, 0, WIRE_CKPT_RESULT, err, errlen);
+	reply_timeout_ms = REPLY_TIMEOUT_MS;
+	if (rc == 0)
+		rc = wire_decode_ckpt_result(reply_msg.payload, reply_msg.header.length, &r);
+	if (rc == 0)
+		printf("node %s job %" PRIu32 " step %" PRIu32 " checkpoint step %" PRIu64 " path %s "
+		       "bytes %s seconds %.3f\n", h->node, h->job, h->step, r.step, r.path,
+		       compact_size(r.bytes, size, sizeof(size)), (double)r.elapsed_us / 1e6);
+	return rc;
+}
+
+/* The checkpoint directory of the first helper that has one, into dir[cap]. */
+static int helper_ckpt_dir(const struct helper *helpers, size_t count, char *dir, size_t cap)
+{
+	static struct wire_ckpt_info info;
+	char err[WIRE_TEXT_MAX + 1];
+	for (size_t i = 0; i < count; i++) {
+		int fd = connect_helper(helpers[i].socket_path);
+		if (fd < 0)
+			continue;
+		int rc = request(fd, WIRE_CKPT_INFO_REQUEST, NULL, 0, WIRE_CKPT_INFO, err, sizeof(err));
+		close(fd);
+		if (rc == 0 && wire_decode_ckpt_info(reply_msg.payload, reply_msg.header.length,
+						     &info) == 0 && info.ckpt_dir[0])
+			return util_copy_string(dir, cap, info.ckpt_dir);
+	}
+	return -ENOENT;
+}
+
+/* ckpt list|show|verify: from the filesystem, the directory given, else the helper's. */
+static int run_ckpt_reader(const struct settings *s, const struct helper *helpers, size_t count)
+{
+	char dir[WIRE_CKPT_PATH_MAX + 1];
+	const char *where = s->ckpt_dir;
+	if (!where && getenv("LCR_CKPT_DIR") && *getenv("LCR_CKPT_DIR"))
+		where = getenv("LCR_CKPT_DIR");
+	if (!where && helper_ckpt_dir(helpers, count, dir, sizeof(dir)) == 0)
+		where = dir;
+	if (strcmp(s->ckpt_command, "list") == 0) {
+		if (!where) {
+			fprintf(stderr, "lcrctl: no checkpoint directory: give --ckpt-dir=DIR or set "
+				"LCR_CKPT_DIR\n");
+			return 1;
+		}
+		return lcrctl_ckpt_list(where);
+	}
+	if (strcmp(s->ckpt_command, "show") == 0)
+		return lcrctl_ckpt_show(where, s->ckpt_arg);
+	return lcrctl_ckpt_verify(where, s->ckpt_arg);
 }
 
 /* With --socket, the helper's identity comes from its status. */
@@ -406,8 +590,12 @@ static int run_command(const struct settings *s, const struct helper *h)
 	}
 	if (strcmp(s->command, "status") == 0)
 		rc = show_status(fd, err, sizeof(err));
+	else if (strcmp(s->command, "events") == 0)
+		rc = show_events(fd, h, err, sizeof(err));
 	else if (strcmp(s->command, "regions") == 0)
 		rc = show_regions(fd, h, s->checksum, err, sizeof(err));
+	else if (strcmp(s->command, "ckpt") == 0)
+		rc = request_ckpt_now(fd, h, err, sizeof(err));
 	else
 		rc = request_shutdown(fd, h, err, sizeof(err));
 	if (rc < 0)
@@ -426,6 +614,9 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &s), failures = 0;
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
+	bool reader = s.ckpt_command && strcmp(s.ckpt_command, "now") != 0;
+	if (reader && (s.ckpt_dir || (s.ckpt_arg && s.ckpt_arg[0] == '/')))
+		return run_ckpt_reader(&s, helpers, 0);
 	if (s.socket) {
 		if (util_copy_string(helpers[0].socket_path, sizeof(helpers[0].socket_path),
 				     s.socket) < 0) {
@@ -441,6 +632,8 @@ int main(int argc, char **argv)
 		count = 1;
 	} else {
 		rc = find_helpers(&s, helpers, MAX_HELPERS, &count, base, sizeof(base));
+		if (reader)
+			return run_ckpt_reader(&s, helpers, count);
 		if (rc < 0 && rc != -ENOENT) {
 			fprintf(stderr, "lcrctl: cannot read %s: %s\n", base, strerror(-rc));
 			return 1;
@@ -453,6 +646,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (reader)
+		return run_ckpt_reader(&s, helpers, count);
 	for (size_t i = 0; i < count; i++)
 		if (run_command(&s, &helpers[i]) < 0)
 			failures++;

@@ -16,6 +16,9 @@ struct control;
 struct plugin_channel;
 struct tasks;
 struct kv;
+struct mesh;
+struct ckpt;
+struct ckpt_restore;
 
 struct lcrd {
 	struct lcrd_options opt;
@@ -26,6 +29,9 @@ struct lcrd {
 	struct tasks *tasks;           /* local ranks (tasks.c) */
 	struct region_table regions;   /* state memory (regions.c) */
 	struct kv *kv;                 /* key-value store and barriers (kv.c) */
+	struct mesh *mesh;             /* the step's helpers, failure detection (mesh.c) */
+	struct ckpt *ckpt;             /* checkpoints (ckpt.c) */
+	struct ckpt_restore *restore;  /* the checkpoint restored from (ckpt_restore.c) */
 	uint64_t started_ms;
 	enum wire_helper_state state;
 	int signal_fd;

@@ -14,12 +14,16 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "ckpt.h"
+#include "ckpt_restore.h"
 #include "control.h"
 #include "internal/util.h"
 #include "kv.h"
+#include "mesh.h"
 #include "lcrd.h"
 #include "log.h"
 #include "plugin_channel.h"
+#include "rendezvous_server.h"
 #include "tasks.h"
 
 void lcrd_shutdown(struct lcrd *d, const char *reason)
@@ -39,11 +43,16 @@ static void signal_readable(struct loop *loop, int fd, short revents, void *arg)
 	(void)revents;
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGUSR1) {
+		ckpt_now(d, "SIGUSR1", NULL, 0);
+		return;
+	}
 	snprintf(reason, sizeof(reason), "received %s", strsignal((int)si.ssi_signo));
 	lcrd_shutdown(d, reason);
 }
 
-/* SIGTERM, SIGINT and SIGHUP arrive through a signalfd in the loop; SIGPIPE is ignored. */
+/* SIGTERM, SIGINT and SIGHUP (shut down) and SIGUSR1 (take a checkpoint) arrive through a
+ * signalfd in the loop; SIGPIPE is ignored. */
 static int setup_signals(struct lcrd *d)
 {
 	sigset_t set;
@@ -52,6 +61,7 @@ static int setup_signals(struct lcrd *d)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -errno;
 	d->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -89,12 +99,19 @@ static int start(struct lcrd *d)
 	if ((rc = runtime_dir_prepare(&d->dir, &d->opt)) < 0)
 		return rc;
 	region_table_init(&d->regions, d->opt.region_quota);
-	if ((rc = tasks_create(d, &d->tasks)) < 0 || (rc = kv_create(d, &d->kv)) < 0) {
+	if ((rc = tasks_create(d, &d->tasks)) < 0 || (rc = kv_create(d, &d->kv)) < 0 ||
+	    (rc = ckpt_create(d)) < 0) {
 		log_error("cannot set up the helper's tables: %s", strerror(-rc));
 		return rc;
 	}
+	if ((rc = ckpt_restore_open(d)) < 0)
+		return rc;
 	if ((rc = control_open(d)) < 0 || (rc = runtime_dir_write_pid(&d->dir)) < 0)
 		return rc;
+	if ((rc = mesh_create(d)) < 0) {
+		log_error("cannot set up the mesh: %s", strerror(-rc));
+		return rc;
+	}
 	return announce(d);
 }
 
@@ -103,6 +120,9 @@ static int start(struct lcrd *d)
 static void stop(struct lcrd *d)
 {
 	d->state = WIRE_HELPER_STOPPING;
+	mesh_destroy(d);
+	ckpt_destroy(d);
+	ckpt_restore_close(d);
 	kv_destroy(d->kv);
 	d->kv = NULL;
 	control_close(d);
@@ -129,6 +149,12 @@ int main(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "lcrd: %s\n", err);
 		return 2;
+	}
+	if (d.opt.rendezvous_server) {
+		log_init("rendezvous", d.opt.log_level);
+		rc = rendezvous_server_run(&d.opt);
+		options_free(&d.opt);
+		return rc == 0 ? 0 : 1;
 	}
 	log_init(d.opt.node_name, d.opt.log_level);
 	rc = start(&d);

@@ -29,6 +29,18 @@ enum option_id {
 	OPT_FOREGROUND,
 	OPT_REGION_QUOTA,
 	OPT_LOG_LEVEL,
+	OPT_RENDEZVOUS,
+	OPT_MUNGE_SOCKET,
+	OPT_DETECT_TIMEOUT,
+	OPT_HEARTBEAT_PEERS,
+	OPT_RENDEZVOUS_SERVER,
+	OPT_LISTEN_FD,
+	OPT_LISTEN,
+	OPT_PARENT_PIDFD,
+	OPT_RENDEZVOUS_WAIT,
+	OPT_CKPT_DIR,
+	OPT_RESTORE,
+	OPT_CKPT_KEEP,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -47,6 +59,18 @@ static const struct option long_options[] = {
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 	{ "region-quota", required_argument, NULL, OPT_REGION_QUOTA },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "rendezvous", required_argument, NULL, OPT_RENDEZVOUS },
+	{ "munge-socket", required_argument, NULL, OPT_MUNGE_SOCKET },
+	{ "detect-timeout", required_argument, NULL, OPT_DETECT_TIMEOUT },
+	{ "heartbeat-peers", required_argument, NULL, OPT_HEARTBEAT_PEERS },
+	{ "rendezvous-server", no_argument, NULL, OPT_RENDEZVOUS_SERVER },
+	{ "listen-fd", required_argument, NULL, OPT_LISTEN_FD },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "parent-pidfd", required_argument, NULL, OPT_PARENT_PIDFD },
+	{ "rendezvous-wait", required_argument, NULL, OPT_RENDEZVOUS_WAIT },
+	{ "ckpt-dir", required_argument, NULL, OPT_CKPT_DIR },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "ckpt-keep", required_argument, NULL, OPT_CKPT_KEEP },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -57,12 +81,20 @@ static const char usage[] =
 	"            [--node-name=NAME] [--ranks=R0,R1,...] [--step-nodes=HOSTLIST]\n"
 	"            [--job-nodes=HOSTLIST] [--runtime-dir=DIR] (--plugin-fd=FD | --foreground)\n"
 	"            [--region-quota=BYTES] [--log-level=error|warning|info|verbose|debug]\n"
+	"            [--rendezvous=HOST:PORT] [--munge-socket=PATH] [--detect-timeout=SECONDS]\n"
+	"            [--heartbeat-peers=K] [--rendezvous-wait=SECONDS]\n"
+	"            [--ckpt-dir=DIR] [--restore=auto|never|PATH] [--ckpt-keep=N]\n"
+	"       lcrd --rendezvous-server --job-id=J --step-id=S (--listen-fd=FD | --listen=HOST:PORT)\n"
+	"            [--parent-pidfd=FD] [--munge-socket=PATH] [--rendezvous-wait=SECONDS]\n"
 	"\n"
 	"The LCR helper: one per node per job step. It holds the ranks' state memory, serves\n"
 	"them on a UNIX control socket in DIR/<job>.<step>.<node-name>/lcrd.sock, and is\n"
 	"normally started by the spank_lcr plugin with --plugin-fd. With --foreground it prints\n"
 	"LCR_SOCKET=<path> once listening and runs until SIGTERM, SIGINT or a shutdown request.\n"
-	"See lcrd(8).\n";
+	"With --rendezvous, it joins the step's mesh of helpers (the token comes from\n"
+	"$LCR_RENDEZVOUS_TOKEN) to detect dead nodes and ranks. --rendezvous-server runs the\n"
+	"step's rendezvous instead; with --listen it prints LCR_RENDEZVOUS=<port>.\n"
+	"See lcrd(8) and doc/mesh.md.\n";
 
 static int bad_option(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -85,6 +117,53 @@ static int parse_u32_option(const char *name, const char *value, uint32_t *out, 
 	return 0;
 }
 
+/* Decimal seconds ("2", "0.5") into milliseconds, from 100 ms to one hour. */
+static int parse_timeout_option(const char *value, uint32_t *out_ms, char *err, size_t errlen)
+{
+	char *end;
+	errno = 0;
+	double seconds = strtod(value, &end);
+	if (errno || end == value || *end || !(seconds >= 0.1 && seconds <= 3600))
+		return bad_option(err, errlen,
+				  "--detect-timeout=%s: expected seconds from 0.1 to 3600, such as 2 "
+				  "or 0.5",
+				  value);
+	*out_ms = (uint32_t)(seconds * 1000 + 0.5);
+	return 0;
+}
+
+static int parse_fd_option(const char *name, const char *value, int *out, char *err,
+			   size_t errlen)
+{
+	uint32_t fd;
+	if (util_parse_u32(value, &fd) < 0 || fd < 3 || fd > 65535)
+		return bad_option(err, errlen, "--%s=%s: expected an inherited descriptor >= 3",
+				  name, value);
+	*out = (int)fd;
+	return 0;
+}
+
+int options_split_host_port(const char *text, char *host, size_t cap, uint16_t *port)
+{
+	const char *colon = strrchr(text, ':'), *start = text, *end;
+	uint32_t value;
+	if (!colon || util_parse_u32(colon + 1, &value) < 0 || value > 65535)
+		return -EINVAL;
+	end = colon;
+	if (*start == '[') {
+		if (end == start || end[-1] != ']')
+			return -EINVAL;
+		start++;
+		end--;
+	}
+	if (end == start || (size_t)(end - start) >= cap)
+		return -EINVAL;
+	memcpy(host, start, (size_t)(end - start));
+	host[end - start] = '\0';
+	*port = (uint16_t)value;
+	return 0;
+}
+
 static int replace_string(char **slot, const char *value, char *err, size_t errlen)
 {
 	free(*slot);
@@ -92,8 +171,53 @@ static int replace_string(char **slot, const char *value, char *err, size_t errl
 	return *slot ? 0 : bad_option(err, errlen, "out of memory");
 }
 
+/* --ckpt-dir, --restore and --ckpt-keep (see doc/checkpoint.md). */
+static int apply_ckpt_option(int id, const char *value, struct lcrd_options *o, char *err,
+			     size_t errlen)
+{
+	switch (id) {
+	case OPT_CKPT_DIR:
+		if (*value != '/')
+			return bad_option(err, errlen, "--ckpt-dir=%s: must be an absolute path", value);
+		return replace_string(&o->ckpt_dir, value, err, errlen);
+	case OPT_RESTORE:
+		if (strcmp(value, "auto") == 0 || strcmp(value, "never") == 0) {
+			o->restore = value[0] == 'a' ? WIRE_RESTORE_AUTO : WIRE_RESTORE_NEVER;
+			return 0;
+		}
+		if (*value != '/')
+			return bad_option(err, errlen, "--restore=%s: expected auto, never, or the "
+					  "absolute path of a checkpoint (DIR/step-N)", value);
+		o->restore = WIRE_RESTORE_PATH;
+		return replace_string(&o->restore_path, value, err, errlen);
+	default:
+		if (util_parse_u32(value, &o->ckpt_keep) < 0 || o->ckpt_keep > 1000000)
+			return bad_option(err, errlen, "--ckpt-keep=%s: expected how many complete "
+					  "checkpoints to keep, from 0 (all) to 1000000", value);
+		return 0;
+	}
+}
+
 /* Bit of an identity option (--job-id ... --runtime-dir) in the `seen` mask. */
 #define SEEN(id) (1u << ((id) - OPT_JOB_ID))
+
+static int apply_mesh_option(int id, const char *value, struct lcrd_options *o, char *err,
+			     size_t errlen);
+
+/* "HOST:PORT" with a non-zero port when port_required. */
+static int parse_address_option(const char *name, const char *value, bool port_required,
+				char **slot, char *err, size_t errlen)
+{
+	char host[256];
+	uint16_t port;
+	if (options_split_host_port(value, host, sizeof(host), &port) < 0 ||
+	    (port_required && port == 0))
+		return bad_option(err, errlen,
+				  "--%s=%s: expected HOST:PORT, such as 10.0.0.1:40000 or "
+				  "[fe80::1]:40000",
+				  name, value);
+	return replace_string(slot, value, err, errlen);
+}
 
 /* Applies one option; `seen` gathers which identity options were given. */
 static int apply_option(int id, const char *value, struct lcrd_options *o, unsigned *seen,
@@ -162,13 +286,83 @@ static int apply_option(int id, const char *value, struct lcrd_options *o, unsig
 					  value);
 		return 0;
 	default:
+		return apply_mesh_option(id, value, o, err, errlen);
+	}
+}
+
+/* The mesh's options and those of --rendezvous-server. */
+static int apply_mesh_option(int id, const char *value, struct lcrd_options *o, char *err,
+			     size_t errlen)
+{
+	uint32_t number;
+	switch (id) {
+	case OPT_RENDEZVOUS:
+		return parse_address_option("rendezvous", value, true, &o->rendezvous, err, errlen);
+	case OPT_MUNGE_SOCKET:
+		if (*value && *value != '/')
+			return bad_option(err, errlen,
+					  "--munge-socket=%s: must be an absolute path (or empty "
+					  "for MUNGE's default)",
+					  value);
+		return replace_string(&o->munge_socket, value, err, errlen);
+	case OPT_DETECT_TIMEOUT:
+		return parse_timeout_option(value, &o->detect_timeout_ms, err, errlen);
+	case OPT_HEARTBEAT_PEERS:
+		if (util_parse_u32(value, &number) < 0 || number < 1 || number > 16)
+			return bad_option(err, errlen, "--heartbeat-peers=%s: expected 1 to 16",
+					  value);
+		o->heartbeat_peers = number;
+		return 0;
+	case OPT_RENDEZVOUS_SERVER:
+		o->rendezvous_server = true;
+		return 0;
+	case OPT_LISTEN_FD:
+		return parse_fd_option("listen-fd", value, &o->listen_fd, err, errlen);
+	case OPT_LISTEN:
+		return parse_address_option("listen", value, false, &o->listen, err, errlen);
+	case OPT_PARENT_PIDFD:
+		return parse_fd_option("parent-pidfd", value, &o->parent_pidfd, err, errlen);
+	case OPT_RENDEZVOUS_WAIT:
+		if (util_parse_u32(value, &number) < 0 || number < 1 || number > 86400)
+			return bad_option(err, errlen,
+					  "--rendezvous-wait=%s: expected seconds from 1 to 86400",
+					  value);
+		o->rendezvous_wait_s = number;
+		return 0;
+	case OPT_CKPT_DIR:
+	case OPT_RESTORE:
+	case OPT_CKPT_KEEP:
+		return apply_ckpt_option(id, value, o, err, errlen);
+	default:
 		return bad_option(err, errlen, "unknown option (see lcrd --help)");
 	}
+}
+
+/* --rendezvous-server needs its socket and its step; the helper's options do not apply. */
+static int check_server_combination(struct lcrd_options *o, unsigned seen, char *err,
+				    size_t errlen)
+{
+	if (o->foreground || o->plugin_fd >= 0 || o->rendezvous)
+		return bad_option(err, errlen,
+				  "--rendezvous-server cannot be combined with --foreground, "
+				  "--plugin-fd or --rendezvous");
+	if ((o->listen_fd >= 0) == (o->listen != NULL))
+		return bad_option(err, errlen,
+				  "--rendezvous-server needs exactly one of --listen-fd and --listen");
+	if (!(seen & SEEN(OPT_JOB_ID)))
+		return bad_option(err, errlen, "--job-id is required");
+	return 0;
 }
 
 /* The rules between options, checked once all are read. */
 static int check_combination(struct lcrd_options *o, unsigned seen, char *err, size_t errlen)
 {
+	if (o->rendezvous_server)
+		return check_server_combination(o, seen, err, errlen);
+	if (o->listen_fd >= 0 || o->listen || o->parent_pidfd >= 0)
+		return bad_option(err, errlen,
+				  "--listen-fd, --listen and --parent-pidfd belong to "
+				  "--rendezvous-server");
 	static const int required_with_plugin[] = {
 		OPT_STEP_ID, OPT_NODE_ID, OPT_NODE_COUNT, OPT_NODE_NAME, OPT_RUNTIME_DIR,
 	};
@@ -192,6 +386,13 @@ static void set_defaults(struct lcrd_options *o)
 	o->node_count = 1;
 	o->plugin_fd = -1;
 	o->log_level = LOG_LEVEL_INFO;
+	o->detect_timeout_ms = 2000;
+	o->heartbeat_peers = 2;
+	o->listen_fd = -1;
+	o->parent_pidfd = -1;
+	o->rendezvous_wait_s = 300;
+	o->restore = WIRE_RESTORE_NEVER;
+	o->ckpt_keep = 2;
 	if (gethostname(o->node_name, sizeof(o->node_name) - 1) < 0 || !o->node_name[0])
 		strcpy(o->node_name, "localhost");
 	o->node_name[sizeof(o->node_name) - 1] = '\0';
@@ -232,5 +433,12 @@ void options_free(struct lcrd_options *o)
 	free(o->step_nodes);
 	free(o->job_nodes);
 	free(o->runtime_dir);
+	free(o->rendezvous);
+	free(o->munge_socket);
+	free(o->listen);
+	free(o->ckpt_dir);
+	free(o->restore_path);
+	o->ckpt_dir = o->restore_path = NULL;
 	o->step_nodes = o->job_nodes = o->runtime_dir = NULL;
+	o->rendezvous = o->munge_socket = o->listen = NULL;
 }

@@ -24,6 +24,22 @@ struct lcrd_options {
 	bool foreground;
 	uint64_t region_quota; /* bytes; 0: unlimited */
 	enum log_level log_level;
+	/* checkpoints (see doc/checkpoint.md) */
+	char *ckpt_dir;        /* the job's checkpoint directory (step-<S>/ inside), or NULL */
+	enum wire_restore_mode restore;
+	char *restore_path;    /* the checkpoint of --restore=PATH */
+	uint32_t ckpt_keep;    /* complete checkpoints kept; 0: all */
+	/* the mesh (see doc/mesh.md) */
+	char *rendezvous;          /* "HOST:PORT" of the step's rendezvous; NULL: a mesh of one */
+	char *munge_socket;        /* NULL: MUNGE's default */
+	uint32_t detect_timeout_ms; /* silence before a node is suspected */
+	uint32_t heartbeat_peers;  /* ring successors each helper sends heartbeats to */
+	/* --rendezvous-server mode */
+	bool rendezvous_server;
+	int listen_fd;             /* an inherited listening socket, or -1 */
+	char *listen;              /* "HOST:PORT" to listen on (port 0: any), or NULL */
+	int parent_pidfd;          /* exit when this process ends, or -1 */
+	uint32_t rendezvous_wait_s; /* give up (server) or run alone (helper) after this */
 };
 
 enum options_result {
@@ -36,5 +52,8 @@ enum options_result {
 int options_parse(int argc, char **argv, struct lcrd_options *o, char *err, size_t errlen);
 
 void options_free(struct lcrd_options *o);
+
+/* Splits "HOST:PORT" or "[V6HOST]:PORT" into host[cap] and *port: 0 or -EINVAL. */
+int options_split_host_port(const char *text, char *host, size_t cap, uint16_t *port);
 
 #endif

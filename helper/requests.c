@@ -8,10 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ckpt.h"
+#include "ckpt_restore.h"
 #include "control.h"
 #include "internal/util.h"
 #include "lcrd.h"
 #include "log.h"
+#include "mesh.h"
 #include "requests.h"
 #include "tasks.h"
 
@@ -67,7 +70,9 @@ void request_register(struct client *c, const struct wire_msg *msg)
 				     c->task->rank);
 		return;
 	}
-	rc = tasks_register(c->d, c, c->pid, &m, &page_fd, err, sizeof(err));
+	rc = ckpt_restore_check_rank(c->d, &m, err, sizeof(err));
+	if (rc == 0)
+		rc = tasks_register(c->d, c, c->pid, &m, &page_fd, err, sizeof(err));
 	if (rc < 0) {
 		log_warning("cannot register pid %ld as rank %u: %s", (long)c->pid, m.global_rank,
 			    err);
@@ -75,6 +80,7 @@ void request_register(struct client *c, const struct wire_msg *msg)
 		return;
 	}
 	c->task = tasks_find(c->d->tasks, m.global_rank);
+	ckpt_restore_mark_rank(c->d, c->task);
 	uint8_t buf[sizeof(struct wire_reply)];
 	struct wire_reply reply = { .status = 0 };
 	snprintf(reply.message, sizeof(reply.message), "registered as rank %u", m.global_rank);
@@ -91,8 +97,7 @@ static bool require_rank(struct client *c, uint32_t seq, const char *what)
 	return false;
 }
 
-/* Answers with the region's description and a descriptor of its memory. */
-static void reply_region(struct client *c, uint32_t seq, struct region *r, uint16_t flags)
+void request_reply_region(struct client *c, uint32_t seq, struct region *r, uint16_t flags)
 {
 	struct wire_region_info info = {
 		.id = r->id,
@@ -118,6 +123,29 @@ static void reply_region(struct client *c, uint32_t seq, struct region *r, uint1
 	close(fd);
 }
 
+/* False, with an answer, when region r is being filled from a checkpoint. */
+static bool region_ready(struct client *c, uint32_t seq, const struct region *r)
+{
+	if (!r || !ckpt_restore_uses(c->d, r))
+		return true;
+	control_reply_status(c, seq, -EBUSY, "region '%s' of rank %u is being restored from a "
+			     "checkpoint: ask again when that is done", r->name, r->owner_rank);
+	return false;
+}
+
+/* A new region that the checkpoint being restored holds: the rank is answered once it is
+ * filled. */
+static void restore_region(struct client *c, uint32_t seq, struct region *r)
+{
+	char err[WIRE_TEXT_MAX + 1];
+	int rc = ckpt_restore_fill(c, seq, r, err, sizeof(err));
+	if (rc == 0)
+		return;
+	log_warning("rank %u: region '%s' not restored: %s", r->owner_rank, r->name, err);
+	region_table_free(&c->d->regions, r->owner_rank, r->name);
+	control_reply_status(c, seq, rc, "%s", err);
+}
+
 void request_region_alloc(struct client *c, const struct wire_msg *msg)
 {
 	struct wire_region_alloc m;
@@ -132,17 +160,28 @@ void request_region_alloc(struct client *c, const struct wire_msg *msg)
 	if (!require_rank(c, seq, "allocating a region"))
 		return;
 	uint32_t rank = c->task->rank;
-	int rc = region_table_alloc(&c->d->regions, rank, m.name, (enum wire_region_kind)m.kind,
-				    m.size, m.device_uuid, &r, err, sizeof(err));
+	r = region_table_find(&c->d->regions, rank, m.name);
+	if (!region_ready(c, seq, r))
+		return;
+	int rc = r ? 0 : ckpt_restore_check_region(c->d, rank, m.name,
+						    (enum wire_region_kind)m.kind, m.size, err,
+						    sizeof(err));
+	if (rc == 0)
+		rc = region_table_alloc(&c->d->regions, rank, m.name, (enum wire_region_kind)m.kind,
+					m.size, m.device_uuid, &r, err, sizeof(err));
 	if (rc < 0) {
 		log_warning("rank %u: %s", rank, err);
 		control_reply_status(c, seq, rc, "%s", err);
 		return;
 	}
+	if (rc == REGION_CREATED && ckpt_restore_wants(c->d, rank, r->name)) {
+		restore_region(c, seq, r);
+		return;
+	}
 	log_info("rank %u %s %s region '%s' (%s)", rank,
 		 rc == REGION_REATTACHED ? "reattached to" : "allocated", region_kind_name(r->kind),
 		 r->name, util_format_size(r->size, size, sizeof(size)));
-	reply_region(c, seq, r, rc == REGION_REATTACHED ? WIRE_REGION_REATTACHED : 0);
+	request_reply_region(c, seq, r, rc == REGION_REATTACHED ? WIRE_REGION_REATTACHED : 0);
 }
 
 void request_region_lookup(struct client *c, const struct wire_msg *msg)
@@ -156,12 +195,23 @@ void request_region_lookup(struct client *c, const struct wire_msg *msg)
 	if (!require_rank(c, seq, "looking up a region"))
 		return;
 	struct region *r = region_table_find(&c->d->regions, c->task->rank, m.name);
+	char err[WIRE_TEXT_MAX + 1];
+	if (!region_ready(c, seq, r))
+		return;
+	if (!r && ckpt_restore_wants(c->d, c->task->rank, m.name)) {
+		int rc = ckpt_restore_create(c->d, c->task->rank, m.name, &r, err, sizeof(err));
+		if (rc < 0)
+			control_reply_status(c, seq, rc, "%s", err);
+		else
+			restore_region(c, seq, r);
+		return;
+	}
 	if (!r) {
 		control_reply_status(c, seq, -ENOENT, "rank %u has no region '%s'", c->task->rank,
 				     m.name);
 		return;
 	}
-	reply_region(c, seq, r, WIRE_REGION_REATTACHED);
+	request_reply_region(c, seq, r, WIRE_REGION_REATTACHED);
 }
 
 void request_region_free(struct client *c, const struct wire_msg *msg)
@@ -174,6 +224,12 @@ void request_region_free(struct client *c, const struct wire_msg *msg)
 	}
 	if (!require_rank(c, seq, "freeing a region"))
 		return;
+	struct region *r = region_table_find(&c->d->regions, c->task->rank, m.name);
+	if (r && ckpt_region_busy(c->d, r)) {
+		control_reply_status(c, seq, -EBUSY, "region '%s' of rank %u is being saved or "
+				     "restored: free it when that is done", m.name, c->task->rank);
+		return;
+	}
 	if (region_table_free(&c->d->regions, c->task->rank, m.name) < 0) {
 		control_reply_status(c, seq, -ENOENT, "rank %u has no region '%s'", c->task->rank,
 				     m.name);
@@ -255,4 +311,19 @@ void request_subscribe(struct client *c, const struct wire_msg *msg)
 {
 	c->subscribed = true;
 	control_reply_status(c, msg->header.seq, 0, "subscribed to events");
+}
+
+/* The mesh's state and a page of its event log (lcrctl events). */
+void request_event_log(struct client *c, const struct wire_msg *msg)
+{
+	static struct wire_event_log_reply reply;
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	struct wire_event_log m;
+	if (wire_decode_event_log(msg->payload, msg->header.length, &m) < 0) {
+		control_reply_status(c, msg->header.seq, -EBADMSG, "malformed EVENT_LOG");
+		return;
+	}
+	mesh_fill_event_log(c->d, m.start, &reply);
+	control_reply(c, msg->header.seq, WIRE_EVENT_LOG_REPLY, buf,
+		      wire_encode_event_log_reply(&reply, buf, sizeof(buf)), -1);
 }

@@ -21,5 +21,13 @@ request_handler request_subscribe;
 request_handler request_kv_put;
 request_handler request_kv_get;
 request_handler request_barrier;
+request_handler request_event_log;
+request_handler request_pmix_event; /* pmix_events.c */
+
+struct region;
+
+/* Answers with a region's description (flags: WIRE_REGION_REATTACHED or 0) and a
+ * descriptor of its memory; a restored region is answered this way once it is filled. */
+void request_reply_region(struct client *c, uint32_t seq, struct region *r, uint16_t flags);
 
 #endif

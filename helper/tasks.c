@@ -17,6 +17,7 @@
 #include "control.h"
 #include "lcrd.h"
 #include "log.h"
+#include "mesh.h"
 #include "tasks.h"
 
 struct tasks {
@@ -147,7 +148,7 @@ static void report_exit(struct task *task, pid_t pid, int32_t wait_status)
 	snprintf(ev.message, sizeof(ev.message), "rank %u (pid %ld) %s", task->rank, (long)pid,
 		 how);
 	log_info("%s", ev.message);
-	control_broadcast_event(task->d, &ev);
+	mesh_report_rank_exit(task->d, &ev);
 }
 
 static void task_process_exited(struct pid_watch *w, void *arg)

@@ -47,6 +47,7 @@ extern "C" {
 #define LCR_NAME_MAX 63      /* longest region name, key, barrier name or shard key */
 #define LCR_VALUE_MAX 32768  /* largest key-value store value */
 #define LCR_MESSAGE_MAX 255  /* longest event or error message */
+#define LCR_NODE_NAME_MAX 127 /* longest node name in an event */
 #define LCR_NO_STEP UINT64_MAX /* no step committed yet */
 
 /* A connection to the node's helper. Opaque. */
@@ -89,18 +90,41 @@ struct lcr_region {
 };
 
 enum lcr_event_type {
-	LCR_EVENT_RANK_EXITED = 1,     /* a rank on this node ended (rank, pid, status) */
+	LCR_EVENT_RANK_EXITED = 1,     /* a rank ended (rank, pid, status) */
 	LCR_EVENT_HELPER_SHUTDOWN = 2, /* the helper is shutting down: the step ends */
-	LCR_EVENT_HELPER_LOST = 3,     /* the connection to the helper broke (it died) */
+	LCR_EVENT_HELPER_LOST = 3,     /* source HELPER: the connection to the helper broke (it
+					* died); source PMIX: rank `rank` lost its PMIx server */
+	LCR_EVENT_NODE_DOWN = 4,       /* a node of the job is down (node) */
+	LCR_EVENT_NODE_LEFT = 5,       /* a node's helper ended normally (node) */
+	LCR_EVENT_MESH_UP = 6,         /* the step's helpers found each other: failures on
+					* every node of the step are reported from now on */
+};
+
+/* node_id and leader when no node is concerned or known. */
+#define LCR_NO_NODE UINT32_MAX
+
+/* What detected an event. */
+enum lcr_event_source {
+	LCR_SOURCE_HELPER = 0, /* the helper (or this library, for a lost connection) */
+	LCR_SOURCE_PMIX = 1,   /* a PMIx event that a rank forwarded (see lcr_pmix_attach) */
 };
 
 /* A notice from the helper. New types may be added: ignore the ones you do not know. */
 struct lcr_event {
 	enum lcr_event_type type;
-	uint32_t rank;   /* the rank concerned (RANK_EXITED) */
-	int32_t pid;     /* its process (RANK_EXITED), else 0 */
+	enum lcr_event_source source;
+	uint32_t rank;   /* the rank concerned (RANK_EXITED; HELPER_LOST from PMIx) */
+	int32_t pid;     /* its process (RANK_EXITED seen by the helper), else 0 */
 	int32_t status;  /* its wait status when known, else -1 */
+	char node[LCR_NODE_NAME_MAX + 1];  /* the node concerned (NODE_DOWN), else "" */
 	char message[LCR_MESSAGE_MAX + 1]; /* a sentence for logs */
+	/* Membership, for events of the step's helpers (source HELPER). Every helper of the
+	 * step delivers the same NODE_DOWN, NODE_LEFT and RANK_EXITED events with the same
+	 * generation, which rises by one with each of them; a rank that sees generation g has
+	 * seen every change up to g. 0 for events before the helpers found each other. */
+	uint32_t node_id;    /* the step node concerned (its Slurm node id), or LCR_NO_NODE */
+	uint64_t generation; /* the membership generation this event created or belongs to */
+	uint32_t leader;     /* the lowest live node id at that generation, or LCR_NO_NODE */
 };
 
 /* LCR_API_VERSION of the library actually loaded. */
@@ -126,24 +150,33 @@ const char *lcr_last_error(const lcr_session_t *s);
 /* Registers this session as a rank and maps its control page. A rank that registers again
  * (a restarted process) finds its regions and control page as the last one left them.
  * 0; -EINVAL (rank not served by this helper, bad shard key), -EBUSY (a live process holds
- * the rank), -EALREADY (this session holds another rank), or another -errno. */
+ * the rank), -EALREADY (this session holds another rank), -ENOTRECOVERABLE (the helper
+ * restores a checkpoint that does not hold this rank with this shard key and data-parallel
+ * size: lcr_last_error says what differs), or another -errno. */
 int lcr_register(lcr_session_t *s, const struct lcr_rank_info *info);
 
 /* Allocates region `name` of `size` bytes for this session's rank and maps it: *ptr is a
  * host pointer (LCR_REGION_HOST) or a CUDA device pointer (LCR_REGION_CUDA, on
  * cuda_device, an ordinal in this process, or -1 for the device of the current CUDA
- * context, else device 0). New host memory reads as zero. When the rank already has a
- * region of this name with the same size and kind, it is mapped again with its data and
- * LCR_REATTACHED is returned. 0 or LCR_REATTACHED; -EPERM (not registered), -EINVAL (bad
- * name, size or kind), -EEXIST (exists with another size or kind), -EDQUOT (over the
- * helper's region quota), -EOPNOTSUPP (CUDA not built in), -ENODEV (no usable GPU),
+ * context, else device 0). New host memory reads as zero, unless the helper restores a
+ * checkpoint: then the region holds the checkpoint's bytes when this returns. When the
+ * rank already has a region of this name with the same size and kind, it is mapped again
+ * with its data and LCR_REATTACHED is returned. 0 or LCR_REATTACHED; -EPERM (not
+ * registered), -EINVAL (bad name, size or kind), -EEXIST (exists with another size or
+ * kind), -EDQUOT (over the helper's region quota), -EOPNOTSUPP (CUDA not built in),
+ * -ENODEV (no usable GPU), -ENOTRECOVERABLE (the checkpoint being restored holds no such
+ * region for this rank, or one of another size or kind: nothing was allocated),
+ * -EUCLEAN (the checkpoint's data for it is damaged: lcr_last_error names the file and
+ * offset; nothing was allocated), -EBUSY (it is being restored by another session),
  * -ENOMEM, or another -errno. */
 int lcr_region_alloc(lcr_session_t *s, const char *name, uint64_t size, enum lcr_region_kind kind,
 		     int cuda_device, void **ptr);
 
 /* Finds this rank's region `name`, maps it if this process has not yet, and describes it in
- * *info (info->ptr is the mapping). 0; -ENOENT (no such region), -EPERM (not registered), or
- * another -errno. */
+ * *info (info->ptr is the mapping). A host region that a checkpoint being restored holds
+ * is allocated and filled from it first (a CUDA one needs lcr_region_alloc). 0; -ENOENT
+ * (no such region), -EPERM (not registered), -EUCLEAN (see lcr_region_alloc), or another
+ * -errno. */
 int lcr_region_lookup(lcr_session_t *s, const char *name, struct lcr_region *info);
 
 /* Describes the helper's regions (every rank's, oldest first) into out[max]; *count is set
@@ -173,6 +206,23 @@ int lcr_event_fd(lcr_session_t *s);
  * -ENOTCONN after LCR_EVENT_HELPER_LOST was returned. */
 int lcr_event_next(lcr_session_t *s, struct lcr_event *ev);
 
+/* Makes this process's PMIx failure events reach the helper. In a PMIx client (a rank
+ * started by `srun --mpi=pmix`, mpirun/prterun, flux run -o pmi=pmix), initialises PMIx
+ * (reference counted: a program that initialised PMIx itself is fine) and registers one
+ * event handler, ahead of the program's, for PMIX_ERR_PROC_ABORTED,
+ * PMIX_EVENT_PROC_TERMINATED, PMIX_ERR_LOST_CONNECTION and, where the PMIx server accepts it
+ * (slurmstepd does not), PMIX_EVENT_NODE_DOWN. Each such event is forwarded to the helper,
+ * which sends it to its sessions as an LCR_SOURCE_PMIX event, and is marked complete: no
+ * later handler (an MPI library's, or a default handler that would abort the job) sees it.
+ * lcr_open does this by itself when PMIX_NAMESPACE and PMIX_RANK are set and LCR_PMIX is
+ * not "0"; a failure there leaves the session open without PMIx and its message in
+ * lcr_last_error. lcr_close deregisters the handler and finalises PMIx. See
+ * doc/pmix-events.md.
+ * 0 (attached now or before); -ENOENT (not a PMIx client: PMIX_NAMESPACE or PMIX_RANK
+ * unset), -ECONNREFUSED (PMIx_Init failed), -EPROTO (the handler could not be registered),
+ * -ENOMEM, or another -errno (the helper cannot be reached). */
+int lcr_pmix_attach(lcr_session_t *s);
+
 /* Stores `len` bytes (at most LCR_VALUE_MAX) under `key` in the helper's key-value store,
  * replacing any older value. The store is shared by the clients of this helper. 0,
  * -EINVAL, -ENOSPC (store full), or another -errno. */
@@ -190,6 +240,37 @@ int lcr_kv_get(lcr_session_t *s, const char *key, void *value, size_t cap, size_
  * -ETIMEDOUT (this caller leaves the barrier), -EINVAL (another participant count is in use
  * for this name), or another -errno. */
 int lcr_barrier(lcr_session_t *s, const char *name, uint32_t participants, int timeout_ms);
+
+/* --- checkpoints (doc/checkpoint.md) ---
+ *
+ * The helpers take a checkpoint of the ranks' regions when a failure is detected or when
+ * asked; a job started again with `srun --lcr-restore=auto` (or PATH) gets its regions back
+ * from the newest complete checkpoint as it allocates them. Checkpoints need a shard key in
+ * lcr_rank_info. */
+
+/* The step this rank resumes from: when the helper restored this rank's state from a
+ * checkpoint, *step is that checkpoint's step (the regions hold the state committed at the
+ * end of it: continue with step + 1); otherwise LCR_NO_STEP. Call it after lcr_register.
+ * 0; -EPERM (not registered), or another -errno. */
+int lcr_resume_step(lcr_session_t *s, uint64_t *step);
+
+/* Asks the helper to take a checkpoint now and waits until it is saved (which takes as
+ * long as writing the state): *step (may be NULL) is the step saved. The newest step
+ * committed on a replica of every shard is saved; ranks that begin an update while it is
+ * copied make it try again, so call this between updates. 0; -ENOENT (the helper has no
+ * checkpoint directory), -ENODATA (no step is committed everywhere: lcr_last_error says
+ * which shard lacks one), -ENOSPC, -EIO and other errors of the checkpoint's files
+ * (lcr_last_error names the file), -ESTALE (updates kept changing the state), or another
+ * -errno. */
+int lcr_checkpoint(lcr_session_t *s, uint64_t *step);
+
+/* Opt-in: from now on, signal `signo` delivered to this process asks the helper for a
+ * checkpoint (by sending SIGUSR1 to the helper, whose pid this asks for now) instead of
+ * its default action, such as ending the process. Meant for `sbatch --signal=USR1@300`,
+ * which signals the step's tasks shortly before the time limit. The signal's previous
+ * handler is replaced; the forwarding handler only calls kill(2). 0; -EINVAL (signo cannot
+ * be caught), or another -errno (the helper cannot be reached). */
+int lcr_checkpoint_on_signal(lcr_session_t *s, int signo);
 
 #ifdef __cplusplus
 }

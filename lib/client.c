@@ -180,6 +180,8 @@ int lcr_open(const char *socket_path, lcr_session_t **out)
 		goto out;
 	}
 	rc = subscribe(s, socket_path);
+	if (rc == 0)
+		client_pmix_auto_attach(s);
 out:
 	if (rc < 0) {
 		lcr_close(s);
@@ -193,6 +195,7 @@ int lcr_close(lcr_session_t *s)
 {
 	if (!s)
 		return 0;
+	client_pmix_detach(s);
 	client_unmap_all(s);
 	if (s->page)
 		munmap(s->page, CONTROL_PAGE_SIZE);

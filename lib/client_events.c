@@ -23,6 +23,7 @@ static int helper_lost(struct lcr_session *s, struct lcr_event *ev)
 	memset(ev, 0, sizeof(*ev));
 	ev->type = LCR_EVENT_HELPER_LOST;
 	ev->status = -1;
+	ev->node_id = ev->leader = LCR_NO_NODE;
 	snprintf(ev->message, sizeof(ev->message), "the connection to the helper is lost");
 	return 0;
 }
@@ -50,10 +51,15 @@ int lcr_event_next(lcr_session_t *s, struct lcr_event *ev)
 			break;
 	}
 	ev->type = (enum lcr_event_type)m.type;
+	ev->source = (enum lcr_event_source)m.source;
 	ev->rank = m.rank;
 	ev->pid = (int32_t)m.pid;
 	ev->status = m.status;
+	memcpy(ev->node, m.node, sizeof(ev->node));
 	memcpy(ev->message, m.message, sizeof(ev->message));
+	ev->node_id = m.node_id;
+	ev->generation = m.generation;
+	ev->leader = m.leader;
 	return 0;
 }
 

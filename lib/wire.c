@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -223,6 +224,29 @@ static const char *const type_names[] = {
 	[WIRE_KV_GET] = "KV_GET",
 	[WIRE_KV_VALUE] = "KV_VALUE",
 	[WIRE_BARRIER] = "BARRIER",
+	[WIRE_MESH_HELLO] = "MESH_HELLO",
+	[WIRE_MESH_WELCOME] = "MESH_WELCOME",
+	[WIRE_RDV_REGISTER] = "RDV_REGISTER",
+	[WIRE_RDV_TABLE] = "RDV_TABLE",
+	[WIRE_MESH_HEARTBEAT] = "MESH_HEARTBEAT",
+	[WIRE_MESH_SUSPECT] = "MESH_SUSPECT",
+	[WIRE_MESH_PING] = "MESH_PING",
+	[WIRE_MESH_PONG] = "MESH_PONG",
+	[WIRE_MESH_REPORT] = "MESH_REPORT",
+	[WIRE_MESH_LEAVE] = "MESH_LEAVE",
+	[WIRE_MESH_EVENT] = "MESH_EVENT",
+	[WIRE_MESH_FENCED] = "MESH_FENCED",
+	[WIRE_MESH_SYNC] = "MESH_SYNC",
+	[WIRE_EVENT_LOG] = "EVENT_LOG",
+	[WIRE_EVENT_LOG_REPLY] = "EVENT_LOG_REPLY",
+	[WIRE_MESH_PROBE] = "MESH_PROBE",
+	[WIRE_PMIX_EVENT] = "PMIX_EVENT",
+	[WIRE_CKPT_NOW] = "CKPT_NOW",
+	[WIRE_CKPT_RESULT] = "CKPT_RESULT",
+	[WIRE_CKPT_INFO_REQUEST] = "CKPT_INFO_REQUEST",
+	[WIRE_CKPT_INFO] = "CKPT_INFO",
+	[WIRE_RESUME_STEP] = "RESUME_STEP",
+	[WIRE_RESUME_INFO] = "RESUME_INFO",
 };
 
 const char *wire_type_name(uint16_t type)
@@ -241,10 +265,9 @@ void wire_encode_header(uint16_t type, uint32_t seq, uint32_t length, uint8_t *b
 	store_le(buf + 12, seq, 4);
 }
 
-int wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *out)
+/* Decodes the WIRE_HEADER_SIZE bytes at buf and checks what they say by themselves. */
+static int decode_header_fields(const uint8_t *buf, struct wire_header *out)
 {
-	if (len < WIRE_HEADER_SIZE)
-		return -EBADMSG;
 	out->magic = (uint32_t)load_le(buf, 4);
 	out->version = (uint16_t)load_le(buf + 4, 2);
 	out->type = (uint16_t)load_le(buf + 6, 2);
@@ -256,6 +279,16 @@ int wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *out)
 		return -EPROTONOSUPPORT;
 	if (out->length > WIRE_MAX_PAYLOAD)
 		return -EMSGSIZE;
+	return 0;
+}
+
+int wire_parse_header(const uint8_t *buf, size_t len, struct wire_header *out)
+{
+	if (len < WIRE_HEADER_SIZE)
+		return -EBADMSG;
+	int rc = decode_header_fields(buf, out);
+	if (rc < 0)
+		return rc;
 	if (out->length != len - WIRE_HEADER_SIZE)
 		return -EBADMSG;
 	if (!wire_type_name(out->type))
@@ -383,6 +416,60 @@ out:
 		out->fd = -1;
 	}
 	return rc;
+}
+
+/* --- stream I/O --- */
+
+void wire_stream_init(struct wire_stream *s)
+{
+	s->len = 0;
+}
+
+int wire_stream_fill(int fd, struct wire_stream *s)
+{
+	ssize_t n;
+	if (s->len == sizeof(s->buf))
+		return -ENOBUFS;
+	do
+		n = recv(fd, s->buf + s->len, sizeof(s->buf) - s->len, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (n == 0)
+		return -ECONNRESET;
+	s->len += (size_t)n;
+	return (int)n;
+}
+
+int wire_stream_next(struct wire_stream *s, struct wire_msg *out)
+{
+	int rc;
+	out->fd = -1;
+	if (s->len < WIRE_HEADER_SIZE)
+		return -EAGAIN;
+	rc = decode_header_fields(s->buf, &out->header);
+	if (rc < 0)
+		return rc;
+	if (!wire_type_name(out->header.type))
+		return -EOPNOTSUPP;
+	size_t frame = WIRE_HEADER_SIZE + out->header.length;
+	if (s->len < frame)
+		return -EAGAIN;
+	memcpy(out->payload, s->buf + WIRE_HEADER_SIZE, out->header.length);
+	memmove(s->buf, s->buf + frame, s->len - frame);
+	s->len -= frame;
+	return 0;
+}
+
+int wire_frame(uint16_t type, uint32_t seq, const uint8_t *payload, uint32_t len, uint8_t *buf,
+	       size_t cap)
+{
+	if (len > WIRE_MAX_PAYLOAD || cap < WIRE_HEADER_SIZE + (size_t)len)
+		return -EMSGSIZE;
+	wire_encode_header(type, seq, len, buf);
+	if (len)
+		memcpy(buf + WIRE_HEADER_SIZE, payload, len);
+	return (int)(WIRE_HEADER_SIZE + len);
 }
 
 /* --- payloads --- */
@@ -701,10 +788,15 @@ int wire_encode_event(const struct wire_event *m, uint8_t *buf, size_t cap)
 {
 	struct writer w = WRITER(buf, cap);
 	put_u16(&w, m->type);
+	put_u16(&w, m->source);
 	put_u32(&w, m->rank);
 	put_u32(&w, m->pid);
 	put_u32(&w, (uint32_t)m->status);
+	put_string(&w, m->node, WIRE_NODE_NAME_MAX);
 	put_string(&w, m->message, WIRE_TEXT_MAX);
+	put_u32(&w, m->node_id);
+	put_u64(&w, m->generation);
+	put_u32(&w, m->leader);
 	return writer_finish(&w);
 }
 
@@ -712,10 +804,15 @@ int wire_decode_event(const uint8_t *buf, size_t len, struct wire_event *out)
 {
 	struct reader r = READER(buf, len);
 	out->type = get_u16(&r);
+	out->source = get_u16(&r);
 	out->rank = get_u32(&r);
 	out->pid = get_u32(&r);
 	out->status = (int32_t)get_u32(&r);
+	get_string(&r, out->node, WIRE_NODE_NAME_MAX);
 	get_string(&r, out->message, WIRE_TEXT_MAX);
+	out->node_id = get_u32(&r);
+	out->generation = get_u64(&r);
+	out->leader = get_u32(&r);
 	return reader_finish(&r);
 }
 
@@ -780,6 +877,531 @@ int wire_decode_barrier(const uint8_t *buf, size_t len, struct wire_barrier *out
 	out->participants = get_u32(&r);
 	out->timeout_ms = get_u32(&r);
 	get_string(&r, out->name, WIRE_NAME_MAX);
+	return reader_finish(&r);
+}
+
+static bool pmix_kind_valid(uint16_t kind)
+{
+	return kind >= WIRE_PMIX_NODE_DOWN && kind <= WIRE_PMIX_KIND_MAX;
+}
+
+int wire_encode_pmix_event(const struct wire_pmix_event *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (!pmix_kind_valid(m->kind))
+		return -EINVAL;
+	put_u16(&w, m->kind);
+	put_u32(&w, (uint32_t)m->status);
+	put_u32(&w, m->rank);
+	put_string(&w, m->nspace, WIRE_PMIX_NSPACE_MAX);
+	put_u32(&w, m->node_id);
+	put_string(&w, m->node, WIRE_NODE_NAME_MAX);
+	put_u32(&w, m->reporter_rank);
+	put_string(&w, m->reporter_nspace, WIRE_PMIX_NSPACE_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_pmix_event(const uint8_t *buf, size_t len, struct wire_pmix_event *out)
+{
+	struct reader r = READER(buf, len);
+	out->kind = get_u16(&r);
+	out->status = (int32_t)get_u32(&r);
+	out->rank = get_u32(&r);
+	get_string(&r, out->nspace, WIRE_PMIX_NSPACE_MAX);
+	out->node_id = get_u32(&r);
+	get_string(&r, out->node, WIRE_NODE_NAME_MAX);
+	out->reporter_rank = get_u32(&r);
+	get_string(&r, out->reporter_nspace, WIRE_PMIX_NSPACE_MAX);
+	if (r.err == 0 && !pmix_kind_valid(out->kind))
+		return -EBADMSG;
+	return reader_finish(&r);
+}
+
+/* --- mesh and rendezvous --- */
+
+int wire_encode_mesh_auth(const struct wire_mesh_auth *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, m->job_id);
+	put_u32(&w, m->step_id);
+	put_u32(&w, m->from_node);
+	put_u32(&w, m->to_node);
+	put_u64(&w, m->nonce);
+	put_u64(&w, m->echo);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_auth(const uint8_t *buf, size_t len, struct wire_mesh_auth *out)
+{
+	struct reader r = READER(buf, len);
+	out->job_id = get_u32(&r);
+	out->step_id = get_u32(&r);
+	out->from_node = get_u32(&r);
+	out->to_node = get_u32(&r);
+	out->nonce = get_u64(&r);
+	out->echo = get_u64(&r);
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_hello(const struct wire_mesh_hello *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, m->from_node);
+	put_u32(&w, m->to_node);
+	put_string(&w, m->credential, WIRE_CRED_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_hello(const uint8_t *buf, size_t len, struct wire_mesh_hello *out)
+{
+	struct reader r = READER(buf, len);
+	out->from_node = get_u32(&r);
+	out->to_node = get_u32(&r);
+	get_string(&r, out->credential, WIRE_CRED_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_welcome(const struct wire_mesh_welcome *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_string(&w, m->credential, WIRE_CRED_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_welcome(const uint8_t *buf, size_t len, struct wire_mesh_welcome *out)
+{
+	struct reader r = READER(buf, len);
+	get_string(&r, out->credential, WIRE_CRED_MAX);
+	return reader_finish(&r);
+}
+
+static bool node_count_valid(uint32_t node_id, uint32_t count)
+{
+	return count > 0 && count <= WIRE_MESH_NODES_MAX && node_id < count;
+}
+
+int wire_encode_rdv_register(const struct wire_rdv_register *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (!node_count_valid(m->node_id, m->node_count))
+		return -EINVAL;
+	put_string(&w, m->token, WIRE_TOKEN_MAX);
+	put_u32(&w, m->node_id);
+	put_u32(&w, m->node_count);
+	put_string(&w, m->node_name, WIRE_NODE_NAME_MAX);
+	put_string(&w, m->address, WIRE_ADDR_MAX);
+	put_u16(&w, m->port);
+	put_string(&w, m->credential, WIRE_CRED_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_rdv_register(const uint8_t *buf, size_t len, struct wire_rdv_register *out)
+{
+	struct reader r = READER(buf, len);
+	get_string(&r, out->token, WIRE_TOKEN_MAX);
+	out->node_id = get_u32(&r);
+	out->node_count = get_u32(&r);
+	get_string(&r, out->node_name, WIRE_NODE_NAME_MAX);
+	get_string(&r, out->address, WIRE_ADDR_MAX);
+	out->port = get_u16(&r);
+	get_string(&r, out->credential, WIRE_CRED_MAX);
+	if (r.err == 0 && !node_count_valid(out->node_id, out->node_count))
+		return -EBADMSG;
+	return reader_finish(&r);
+}
+
+/* A table page's counts: at most a page, inside the table, the table within the limit. */
+static bool table_page_valid(uint32_t total, uint32_t start, uint32_t count)
+{
+	return total > 0 && total <= WIRE_MESH_NODES_MAX && count <= WIRE_TABLE_PAGE_MAX &&
+	       start <= total && count <= total - start;
+}
+
+int wire_encode_rdv_table(const struct wire_rdv_table *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (!table_page_valid(m->total, m->start, m->count))
+		return -EINVAL;
+	put_u32(&w, m->total);
+	put_u32(&w, m->start);
+	put_u32(&w, m->count);
+	for (uint32_t i = 0; i < m->count; i++) {
+		const struct wire_rdv_node *n = &m->nodes[i];
+		put_u32(&w, n->node_id);
+		put_u16(&w, n->port);
+		put_string(&w, n->node_name, WIRE_NODE_NAME_MAX);
+		put_string(&w, n->address, WIRE_ADDR_MAX);
+	}
+	return writer_finish(&w);
+}
+
+int wire_decode_rdv_table(const uint8_t *buf, size_t len, struct wire_rdv_table *out)
+{
+	struct reader r = READER(buf, len);
+	out->total = get_u32(&r);
+	out->start = get_u32(&r);
+	out->count = get_u32(&r);
+	if (r.err)
+		return r.err;
+	if (!table_page_valid(out->total, out->start, out->count))
+		return -EBADMSG;
+	for (uint32_t i = 0; i < out->count; i++) {
+		struct wire_rdv_node *n = &out->nodes[i];
+		n->node_id = get_u32(&r);
+		n->port = get_u16(&r);
+		get_string(&r, n->node_name, WIRE_NODE_NAME_MAX);
+		get_string(&r, n->address, WIRE_ADDR_MAX);
+	}
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_heartbeat(const struct wire_mesh_heartbeat *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u64(&w, m->generation);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_heartbeat(const uint8_t *buf, size_t len, struct wire_mesh_heartbeat *out)
+{
+	struct reader r = READER(buf, len);
+	out->generation = get_u64(&r);
+	return reader_finish(&r);
+}
+
+static bool evidence_valid(uint16_t evidence)
+{
+	return evidence == WIRE_EVIDENCE_SILENT || evidence == WIRE_EVIDENCE_REFUSED ||
+	       evidence == WIRE_EVIDENCE_LEFT;
+}
+
+int wire_encode_mesh_suspect(const struct wire_mesh_suspect *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (!evidence_valid(m->evidence))
+		return -EINVAL;
+	put_u32(&w, m->node);
+	put_u16(&w, m->evidence);
+	put_u32(&w, m->silent_ms);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_suspect(const uint8_t *buf, size_t len, struct wire_mesh_suspect *out)
+{
+	struct reader r = READER(buf, len);
+	out->node = get_u32(&r);
+	out->evidence = get_u16(&r);
+	out->silent_ms = get_u32(&r);
+	if (r.err == 0 && !evidence_valid(out->evidence))
+		return -EBADMSG;
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_ping(const struct wire_mesh_ping *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u64(&w, m->nonce);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_ping(const uint8_t *buf, size_t len, struct wire_mesh_ping *out)
+{
+	struct reader r = READER(buf, len);
+	out->nonce = get_u64(&r);
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_probe(const struct wire_mesh_probe *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, m->node);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_probe(const uint8_t *buf, size_t len, struct wire_mesh_probe *out)
+{
+	struct reader r = READER(buf, len);
+	out->node = get_u32(&r);
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_report(const struct wire_mesh_report *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (m->type != WIRE_EVENT_RANK_EXITED)
+		return -EINVAL;
+	put_u16(&w, m->type);
+	put_u32(&w, m->rank);
+	put_u32(&w, m->pid);
+	put_u32(&w, (uint32_t)m->status);
+	put_string(&w, m->message, WIRE_TEXT_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_report(const uint8_t *buf, size_t len, struct wire_mesh_report *out)
+{
+	struct reader r = READER(buf, len);
+	out->type = get_u16(&r);
+	out->rank = get_u32(&r);
+	out->pid = get_u32(&r);
+	out->status = (int32_t)get_u32(&r);
+	get_string(&r, out->message, WIRE_TEXT_MAX);
+	if (r.err == 0 && out->type != WIRE_EVENT_RANK_EXITED)
+		return -EBADMSG;
+	return reader_finish(&r);
+}
+
+static bool mesh_event_type_valid(uint16_t type)
+{
+	return type == WIRE_EVENT_NODE_DOWN || type == WIRE_EVENT_NODE_LEFT ||
+	       type == WIRE_EVENT_RANK_EXITED;
+}
+
+static bool removed_state_valid(uint16_t state)
+{
+	return state == WIRE_NODE_DOWN || state == WIRE_NODE_LEFT;
+}
+
+int wire_encode_mesh_event(const struct wire_mesh_event *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (!mesh_event_type_valid(m->type) || m->removed_count > WIRE_MESH_NODES_MAX)
+		return -EINVAL;
+	put_u64(&w, m->generation);
+	put_u32(&w, m->leader);
+	put_u64(&w, m->time_ms);
+	put_u16(&w, m->type);
+	put_u32(&w, m->node);
+	put_u32(&w, m->rank);
+	put_u32(&w, m->pid);
+	put_u32(&w, (uint32_t)m->status);
+	put_string(&w, m->message, WIRE_TEXT_MAX);
+	put_u32(&w, m->removed_count);
+	for (uint32_t i = 0; i < m->removed_count; i++) {
+		if (!removed_state_valid(m->removed[i].state))
+			return -EINVAL;
+		put_u32(&w, m->removed[i].node);
+		put_u16(&w, m->removed[i].state);
+	}
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_event(const uint8_t *buf, size_t len, struct wire_mesh_event *out)
+{
+	struct reader r = READER(buf, len);
+	out->generation = get_u64(&r);
+	out->leader = get_u32(&r);
+	out->time_ms = get_u64(&r);
+	out->type = get_u16(&r);
+	out->node = get_u32(&r);
+	out->rank = get_u32(&r);
+	out->pid = get_u32(&r);
+	out->status = (int32_t)get_u32(&r);
+	get_string(&r, out->message, WIRE_TEXT_MAX);
+	out->removed_count = get_u32(&r);
+	if (r.err)
+		return r.err;
+	if (!mesh_event_type_valid(out->type) || out->removed_count > WIRE_MESH_NODES_MAX)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < out->removed_count; i++) {
+		out->removed[i].node = get_u32(&r);
+		out->removed[i].state = get_u16(&r);
+		if (r.err == 0 && !removed_state_valid(out->removed[i].state))
+			return -EBADMSG;
+	}
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_fenced(const struct wire_mesh_fenced *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u64(&w, m->generation);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_fenced(const uint8_t *buf, size_t len, struct wire_mesh_fenced *out)
+{
+	struct reader r = READER(buf, len);
+	out->generation = get_u64(&r);
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_sync(const struct wire_mesh_sync *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u64(&w, m->after);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_sync(const uint8_t *buf, size_t len, struct wire_mesh_sync *out)
+{
+	struct reader r = READER(buf, len);
+	out->after = get_u64(&r);
+	return reader_finish(&r);
+}
+
+int wire_encode_event_log(const struct wire_event_log *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, m->start);
+	return writer_finish(&w);
+}
+
+int wire_decode_event_log(const uint8_t *buf, size_t len, struct wire_event_log *out)
+{
+	struct reader r = READER(buf, len);
+	out->start = get_u32(&r);
+	return reader_finish(&r);
+}
+
+int wire_encode_event_log_reply(const struct wire_event_log_reply *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (m->count > WIRE_EVENT_LOG_MAX)
+		return -EINVAL;
+	put_u32(&w, m->node_id);
+	put_u16(&w, m->state);
+	put_u64(&w, m->generation);
+	put_u32(&w, m->leader);
+	put_u32(&w, m->live_count);
+	put_u32(&w, m->node_count);
+	put_string(&w, m->address, WIRE_ADDR_MAX);
+	put_u16(&w, m->port);
+	put_u32(&w, m->heartbeat_peers);
+	put_u32(&w, m->timeout_ms);
+	put_u64(&w, m->uptime_ms);
+	put_u64(&w, m->messages_sent);
+	put_u64(&w, m->messages_received);
+	put_u64(&w, m->bytes_sent);
+	put_u64(&w, m->bytes_received);
+	put_u32(&w, m->total);
+	put_u32(&w, m->count);
+	for (uint32_t i = 0; i < m->count; i++) {
+		const struct wire_event_log_entry *e = &m->entries[i];
+		put_u64(&w, e->time_ms);
+		put_u64(&w, e->generation);
+		put_u32(&w, e->leader);
+		put_u16(&w, e->type);
+		put_u32(&w, e->node);
+		put_u32(&w, e->rank);
+		put_u32(&w, e->pid);
+		put_u32(&w, (uint32_t)e->status);
+		put_string(&w, e->message, WIRE_TEXT_MAX);
+	}
+	return writer_finish(&w);
+}
+
+int wire_decode_event_log_reply(const uint8_t *buf, size_t len,
+				struct wire_event_log_reply *out)
+{
+	struct reader r = READER(buf, len);
+	out->node_id = get_u32(&r);
+	out->state = get_u16(&r);
+	out->generation = get_u64(&r);
+	out->leader = get_u32(&r);
+	out->live_count = get_u32(&r);
+	out->node_count = get_u32(&r);
+	get_string(&r, out->address, WIRE_ADDR_MAX);
+	out->port = get_u16(&r);
+	out->heartbeat_peers = get_u32(&r);
+	out->timeout_ms = get_u32(&r);
+	out->uptime_ms = get_u64(&r);
+	out->messages_sent = get_u64(&r);
+	out->messages_received = get_u64(&r);
+	out->bytes_sent = get_u64(&r);
+	out->bytes_received = get_u64(&r);
+	out->total = get_u32(&r);
+	out->count = get_u32(&r);
+	if (r.err)
+		return r.err;
+	if (out->count > WIRE_EVENT_LOG_MAX)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < out->count; i++) {
+		struct wire_event_log_entry *e = &out->entries[i];
+		e->time_ms = get_u64(&r);
+		e->generation = get_u64(&r);
+		e->leader = get_u32(&r);
+		e->type = get_u16(&r);
+		e->node = get_u32(&r);
+		e->rank = get_u32(&r);
+		e->pid = get_u32(&r);
+		e->status = (int32_t)get_u32(&r);
+		get_string(&r, e->message, WIRE_TEXT_MAX);
+	}
+	return reader_finish(&r);
+}
+
+/* --- checkpoints --- */
+
+int wire_encode_ckpt_result(const struct wire_ckpt_result *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, (uint32_t)m->status);
+	put_u64(&w, m->step);
+	put_u64(&w, m->bytes);
+	put_u64(&w, m->elapsed_us);
+	put_string(&w, m->path, WIRE_CKPT_PATH_MAX);
+	put_string(&w, m->message, WIRE_TEXT_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_ckpt_result(const uint8_t *buf, size_t len, struct wire_ckpt_result *out)
+{
+	struct reader r = READER(buf, len);
+	out->status = (int32_t)get_u32(&r);
+	out->step = get_u64(&r);
+	out->bytes = get_u64(&r);
+	out->elapsed_us = get_u64(&r);
+	get_string(&r, out->path, WIRE_CKPT_PATH_MAX);
+	get_string(&r, out->message, WIRE_TEXT_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_ckpt_info(const struct wire_ckpt_info *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_string(&w, m->ckpt_dir, WIRE_CKPT_PATH_MAX);
+	put_u32(&w, m->keep);
+	put_u16(&w, m->restore_mode);
+	put_u64(&w, m->restored_step);
+	put_string(&w, m->restored_from, WIRE_CKPT_PATH_MAX);
+	put_u16(&w, m->busy);
+	put_u64(&w, m->busy_step);
+	put_u32(&w, (uint32_t)m->last_status);
+	put_u64(&w, m->last_step);
+	put_string(&w, m->last_message, WIRE_TEXT_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_ckpt_info(const uint8_t *buf, size_t len, struct wire_ckpt_info *out)
+{
+	struct reader r = READER(buf, len);
+	get_string(&r, out->ckpt_dir, WIRE_CKPT_PATH_MAX);
+	out->keep = get_u32(&r);
+	out->restore_mode = get_u16(&r);
+	out->restored_step = get_u64(&r);
+	get_string(&r, out->restored_from, WIRE_CKPT_PATH_MAX);
+	out->busy = get_u16(&r);
+	out->busy_step = get_u64(&r);
+	out->last_status = (int32_t)get_u32(&r);
+	out->last_step = get_u64(&r);
+	get_string(&r, out->last_message, WIRE_TEXT_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_resume_info(const struct wire_resume_info *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u64(&w, m->step);
+	put_string(&w, m->checkpoint, WIRE_CKPT_PATH_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_resume_info(const uint8_t *buf, size_t len, struct wire_resume_info *out)
+{
+	struct reader r = READER(buf, len);
+	out->step = get_u64(&r);
+	get_string(&r, out->checkpoint, WIRE_CKPT_PATH_MAX);
 	return reader_finish(&r);
 }
 

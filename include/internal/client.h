@@ -1,6 +1,7 @@
 /* client.h: liblcr's internals shared by its source files (client.c: sessions and requests;
  * client_regions.c: region mapping; client_cuda.c: the CUDA import; client_events.c:
- * events, key-value store and barriers). Not installed. */
+ * events, key-value store and barriers; client_pmix.c: PMIx failure events forwarded to the
+ * helper). Not installed. */
 #ifndef LCR_INTERNAL_CLIENT_H
 #define LCR_INTERNAL_CLIENT_H
 
@@ -37,6 +38,7 @@ struct lcr_session {
 	uint32_t rank;
 	struct client_region *regions;
 	char last_error[WIRE_TEXT_MAX + 1];
+	struct client_pmix *pmix; /* PMIx event forwarding, NULL until attached (client_pmix.c) */
 	struct wire_msg reply;
 	struct wire_msg event;
 	/* scratch for the larger requests, used under the lock */
@@ -63,6 +65,13 @@ int client_copy_name(struct lcr_session *s, char *dst, const char *name, const c
 
 /* Unmaps every region of the session (at close). */
 void client_unmap_all(struct lcr_session *s);
+
+/* lcr_open's automatic lcr_pmix_attach: when PMIX_NAMESPACE and PMIX_RANK are set and
+ * LCR_PMIX is not "0". A failure leaves the session without PMIx, its message in last_error. */
+void client_pmix_auto_attach(struct lcr_session *s);
+
+/* Deregisters the PMIx handler and finalises PMIx, if attached (lcr_close). */
+void client_pmix_detach(struct lcr_session *s);
 
 #ifdef HAVE_CUDA
 /* The UUID of CUDA device `device` of this process (-1: the current context's device, or

@@ -1,6 +1,6 @@
 /* wire.h: the LCR wire protocol, one header for every message that lcrd exchanges with the
  * SPANK plugin (over its socketpair), with clients and lcrctl (over the control socket), and
- * later with other helpers (over TCP).
+ * with the other helpers of the step and its rendezvous (over TCP, see "mesh" below).
  *
  * Framing. Every message is a 16-byte header followed by `length` bytes of payload; over a
  * SOCK_SEQPACKET socket one message is one datagram, over a stream the length frames it.
@@ -46,6 +46,8 @@
 #define WIRE_MAX_LOCAL_RANKS 256 /* ranks one helper serves */
 #define WIRE_REGION_LIST_MAX 256 /* regions per WIRE_REGION_LIST_REPLY */
 #define WIRE_UUID_SIZE 16
+#define WIRE_NO_NODE UINT32_MAX  /* no step node (a node-less event, the rendezvous server) */
+#define WIRE_NO_RANK UINT32_MAX  /* no rank (a node event) */
 
 /* No step committed yet (wire_region_entry.committed_step). */
 #define WIRE_NO_STEP UINT64_MAX
@@ -78,6 +80,32 @@ enum wire_type {
 	WIRE_KV_GET = 31,          /* reply: WIRE_KV_VALUE, or WIRE_REPLY -ENOENT/-ETIMEDOUT */
 	WIRE_KV_VALUE = 32,
 	WIRE_BARRIER = 33,         /* reply: WIRE_REPLY once every participant arrived */
+	/* mesh: lcrd <-> lcrd over TCP, and lcrd <-> the step's rendezvous (40-69) */
+	WIRE_MESH_HELLO = 40,      /* connector -> acceptor: who it is, with a credential */
+	WIRE_MESH_WELCOME = 41,    /* acceptor -> connector: its own credential; the link is up */
+	WIRE_RDV_REGISTER = 42,    /* lcrd -> rendezvous; reply: WIRE_MESH_WELCOME, later TABLE */
+	WIRE_RDV_TABLE = 43,       /* rendezvous -> lcrd: one page of the step's node table */
+	WIRE_MESH_HEARTBEAT = 44,  /* to each ring successor, every timeout/4 */
+	WIRE_MESH_SUSPECT = 45,    /* watcher -> decider: a node looks dead */
+	WIRE_MESH_PING = 46,       /* decider -> suspect: answer if alive */
+	WIRE_MESH_PONG = 47,
+	WIRE_MESH_REPORT = 48,     /* node -> leader: a local rank exited, to be sequenced */
+	WIRE_MESH_LEAVE = 49,      /* no payload: the sender's helper is ending normally */
+	WIRE_MESH_EVENT = 50,      /* leader -> every live node, along the broadcast tree */
+	WIRE_MESH_FENCED = 51,     /* to a node that was removed and still speaks: end */
+	WIRE_MESH_SYNC = 52,       /* a lagging node asks for the events after a generation */
+	WIRE_EVENT_LOG = 53,       /* control: reply WIRE_EVENT_LOG_REPLY */
+	WIRE_EVENT_LOG_REPLY = 54,
+	WIRE_MESH_PROBE = 55,      /* decider -> a third node: probe this suspect for me */
+	/* PMIx events a rank's liblcr forwards to its helper (70-79) */
+	WIRE_PMIX_EVENT = 70,      /* reply: WIRE_REPLY */
+	/* checkpoints (80-99) */
+	WIRE_CKPT_NOW = 80,          /* no payload; reply: WIRE_CKPT_RESULT once saved, or failed */
+	WIRE_CKPT_RESULT = 81,
+	WIRE_CKPT_INFO_REQUEST = 82, /* no payload; reply: WIRE_CKPT_INFO */
+	WIRE_CKPT_INFO = 83,
+	WIRE_RESUME_STEP = 84,       /* no payload, from a registered rank; reply: RESUME_INFO */
+	WIRE_RESUME_INFO = 85,
 };
 
 /* The fixed header, decoded. */
@@ -243,16 +271,31 @@ struct wire_region_checksum_reply {
 /* --- events --- */
 
 enum wire_event_type {
-	WIRE_EVENT_RANK_EXITED = 1, /* a local rank's process ended */
+	WIRE_EVENT_RANK_EXITED = 1, /* a rank's process ended */
 	WIRE_EVENT_SHUTDOWN = 2,    /* the helper is shutting down (the step ends) */
+	WIRE_EVENT_HELPER_LOST = 3, /* a rank lost its resource manager's daemon (PMIx server) */
+	WIRE_EVENT_NODE_DOWN = 4,   /* a node of the job is down (node) */
+	WIRE_EVENT_NODE_LEFT = 5,   /* a node's helper ended normally (node_id) */
+	WIRE_EVENT_MESH_UP = 6,     /* the step's helpers found each other (generation 0) */
+};
+
+/* What detected an event. */
+enum wire_event_source {
+	WIRE_SOURCE_HELPER = 0, /* lcrd itself: its pidfd watch, the plugin, its own state */
+	WIRE_SOURCE_PMIX = 1,   /* a PMIx event that a rank forwarded (WIRE_PMIX_EVENT) */
 };
 
 struct wire_event {
-	uint16_t type; /* enum wire_event_type */
+	uint16_t type;   /* enum wire_event_type */
+	uint16_t source; /* enum wire_event_source */
 	uint32_t rank;
 	uint32_t pid;
 	int32_t status; /* wait status for RANK_EXITED when known, else -1 */
+	char node[WIRE_NODE_NAME_MAX + 1]; /* the node concerned (NODE_DOWN), else "" */
 	char message[WIRE_TEXT_MAX + 1];
+	uint32_t node_id;    /* the step node concerned, or WIRE_NO_NODE */
+	uint64_t generation; /* the mesh membership generation the event belongs to */
+	uint32_t leader;     /* the mesh leader at that generation, or WIRE_NO_NODE */
 };
 
 /* --- key-value store and barrier --- */
@@ -277,6 +320,260 @@ struct wire_barrier {
 	uint32_t participants;
 	uint32_t timeout_ms; /* 0: do not wait; WIRE_WAIT_FOREVER */
 	char name[WIRE_NAME_MAX + 1];
+};
+
+/* --- PMIx events --- */
+
+#define WIRE_PMIX_NSPACE_MAX 255      /* PMIX_MAX_NSLEN */
+#define WIRE_PMIX_NO_RANK UINT32_MAX   /* wire_pmix_event.rank: the event names no process */
+#define WIRE_PMIX_NO_NODE_ID UINT32_MAX /* wire_pmix_event.node_id: no PMIX_NODEID given */
+
+/* The PMIx events liblcr forwards; the PMIx status that arrived is in `status`. */
+enum wire_pmix_kind {
+	WIRE_PMIX_NODE_DOWN = 1,       /* PMIX_EVENT_NODE_DOWN */
+	WIRE_PMIX_PROC_ABORTED = 2,    /* PMIX_ERR_PROC_ABORTED */
+	WIRE_PMIX_PROC_TERMINATED = 3, /* PMIX_EVENT_PROC_TERMINATED */
+	WIRE_PMIX_LOST_CONNECTION = 4, /* PMIX_ERR_LOST_CONNECTION */
+};
+#define WIRE_PMIX_KIND_MAX WIRE_PMIX_LOST_CONNECTION
+
+/* One PMIx event as a rank received it, one message per affected process. A decoder
+ * rejects a kind outside 1..WIRE_PMIX_KIND_MAX. */
+struct wire_pmix_event {
+	uint16_t kind;   /* enum wire_pmix_kind */
+	int32_t status;  /* the pmix_status_t delivered to the handler */
+	uint32_t rank;   /* the affected process (PMIX_EVENT_AFFECTED_PROC[S]), or WIRE_PMIX_NO_RANK */
+	char nspace[WIRE_PMIX_NSPACE_MAX + 1]; /* its namespace, "" when none */
+	uint32_t node_id;                      /* the affected node (PMIX_NODEID), or WIRE_PMIX_NO_NODE_ID */
+	char node[WIRE_NODE_NAME_MAX + 1];     /* the affected node (PMIX_HOSTNAME), "" when none */
+	uint32_t reporter_rank;                        /* the forwarding rank, in PMIx terms */
+	char reporter_nspace[WIRE_PMIX_NSPACE_MAX + 1]; /* and its namespace */
+};
+/* The longest encoded wire_pmix_event (a little more than its struct). */
+#define WIRE_PMIX_EVENT_SIZE_MAX \
+	(2 + 4 + 4 + 2 + WIRE_PMIX_NSPACE_MAX + 4 + 2 + WIRE_NODE_NAME_MAX + 4 + 2 + \
+	 WIRE_PMIX_NSPACE_MAX)
+
+/* --- mesh and rendezvous ---
+ *
+ * The step's helpers talk over TCP, one stream per pair and direction of connect, framed by
+ * the header's length. A connection starts with HELLO (connector) and WELCOME (acceptor),
+ * each carrying a MUNGE credential whose payload is a struct wire_mesh_auth: the acceptor
+ * checks uid, job, step and that it is the addressee; the connector checks the same and
+ * that its nonce is echoed. Nothing else is sent before that. The sender of every later
+ * message is the authenticated peer of the connection, so messages name no sender. See
+ * doc/mesh.md. */
+
+#define WIRE_CRED_MAX 2047        /* a MUNGE credential, base64 text */
+#define WIRE_ADDR_MAX 45          /* a numeric IPv4 or IPv6 address */
+#define WIRE_TOKEN_MAX 64         /* the rendezvous token */
+#define WIRE_TABLE_PAGE_MAX 256   /* nodes per WIRE_RDV_TABLE */
+#define WIRE_MESH_NODES_MAX 8192  /* nodes in one step's mesh */
+#define WIRE_EVENT_LOG_MAX 128    /* entries per WIRE_EVENT_LOG_REPLY */
+
+/* The payload sealed in every mesh credential. */
+struct wire_mesh_auth {
+	uint32_t job_id;
+	uint32_t step_id;
+	uint32_t from_node; /* WIRE_NO_NODE: the rendezvous server */
+	uint32_t to_node;   /* WIRE_NO_NODE: the rendezvous server */
+	uint64_t nonce;     /* fresh random value of the sender */
+	uint64_t echo;      /* the nonce of the HELLO or REGISTER answered, 0 in a HELLO */
+};
+
+struct wire_mesh_hello {
+	uint32_t from_node; /* as the credential says; for logs before it is checked */
+	uint32_t to_node;
+	char credential[WIRE_CRED_MAX + 1];
+};
+
+struct wire_mesh_welcome {
+	char credential[WIRE_CRED_MAX + 1];
+};
+
+struct wire_rdv_register {
+	char token[WIRE_TOKEN_MAX + 1]; /* LCR_RENDEZVOUS_TOKEN */
+	uint32_t node_id;
+	uint32_t node_count;            /* every registrant must give the same */
+	char node_name[WIRE_NODE_NAME_MAX + 1];
+	char address[WIRE_ADDR_MAX + 1]; /* where its mesh listener is */
+	uint16_t port;
+	char credential[WIRE_CRED_MAX + 1];
+};
+
+struct wire_rdv_node {
+	uint32_t node_id;
+	uint16_t port;
+	char node_name[WIRE_NODE_NAME_MAX + 1];
+	char address[WIRE_ADDR_MAX + 1];
+};
+
+/* One page of the node table; pages come in order, start + count == total ends it. */
+struct wire_rdv_table {
+	uint32_t total;
+	uint32_t start;
+	uint32_t count;
+	struct wire_rdv_node nodes[WIRE_TABLE_PAGE_MAX];
+};
+
+struct wire_mesh_heartbeat {
+	uint64_t generation; /* the sender's; a peer that is behind or ahead syncs */
+};
+
+enum wire_evidence {
+	WIRE_EVIDENCE_SILENT = 1,  /* no heartbeat for the timeout */
+	WIRE_EVIDENCE_REFUSED = 2, /* its helper refused or reset a connection */
+	WIRE_EVIDENCE_LEFT = 3,    /* it said LEAVE: its helper ends normally */
+};
+
+struct wire_mesh_suspect {
+	uint32_t node;
+	uint16_t evidence;  /* enum wire_evidence */
+	uint32_t silent_ms; /* since the suspect was last heard */
+};
+
+struct wire_mesh_ping {
+	uint64_t nonce; /* PING and PONG */
+};
+
+struct wire_mesh_probe {
+	uint32_t node; /* the suspect to probe */
+};
+
+/* A rank's exit, which the leader sequences (type WIRE_EVENT_RANK_EXITED). */
+struct wire_mesh_report {
+	uint16_t type;
+	uint32_t rank;
+	uint32_t pid;
+	int32_t status;
+	char message[WIRE_TEXT_MAX + 1];
+};
+
+enum wire_node_state {
+	WIRE_NODE_LIVE = 1,
+	WIRE_NODE_DOWN = 2,
+	WIRE_NODE_LEFT = 3,
+};
+
+struct wire_mesh_member {
+	uint32_t node;
+	uint16_t state; /* WIRE_NODE_DOWN or WIRE_NODE_LEFT */
+};
+
+/* One membership change, as the leader sequenced it, with the whole membership after it:
+ * the nodes not listed in removed[] are live. About 64 KiB: allocate it statically. */
+struct wire_mesh_event {
+	uint64_t generation;
+	uint32_t leader;  /* lowest live node id after the change */
+	uint64_t time_ms; /* CLOCK_REALTIME at the leader */
+	uint16_t type;    /* WIRE_EVENT_NODE_DOWN, _NODE_LEFT or _RANK_EXITED */
+	uint32_t node;    /* the node concerned: the dead or leaving one, the rank's */
+	uint32_t rank;
+	uint32_t pid;
+	int32_t status;
+	char message[WIRE_TEXT_MAX + 1];
+	uint32_t removed_count;
+	struct wire_mesh_member removed[WIRE_MESH_NODES_MAX];
+};
+
+struct wire_mesh_fenced {
+	uint64_t generation; /* the generation at which the peer was removed, or later */
+};
+
+struct wire_mesh_sync {
+	uint64_t after; /* send every event with a higher generation */
+};
+
+struct wire_event_log {
+	uint32_t start; /* index of the first entry wanted */
+};
+
+struct wire_event_log_entry {
+	uint64_t time_ms; /* CLOCK_REALTIME when this helper applied it */
+	uint64_t generation;
+	uint32_t leader;
+	uint16_t type; /* enum wire_event_type */
+	uint32_t node;
+	uint32_t rank;
+	uint32_t pid;
+	int32_t status;
+	char message[WIRE_TEXT_MAX + 1];
+};
+
+enum wire_mesh_state {
+	WIRE_MESH_STANDALONE = 1,    /* no rendezvous given: a mesh of one */
+	WIRE_MESH_BOOTSTRAPPING = 2, /* waiting for the rendezvous' table */
+	WIRE_MESH_UP = 3,
+	WIRE_MESH_FENCED_STATE = 4,  /* removed by the others */
+	WIRE_MESH_FAILED = 5,        /* the rendezvous failed: running alone */
+};
+
+struct wire_event_log_reply {
+	uint32_t node_id;
+	uint16_t state; /* enum wire_mesh_state */
+	uint64_t generation;
+	uint32_t leader;
+	uint32_t live_count;
+	uint32_t node_count;
+	char address[WIRE_ADDR_MAX + 1]; /* the mesh listener, "" when none */
+	uint16_t port;
+	uint32_t heartbeat_peers;
+	uint32_t timeout_ms;
+	uint64_t uptime_ms;          /* since the mesh came up, 0 before */
+	uint64_t messages_sent;      /* mesh messages since it came up */
+	uint64_t messages_received;
+	uint64_t bytes_sent;
+	uint64_t bytes_received;
+	uint32_t total; /* entries in the log */
+	uint32_t count; /* entries in this reply, from the requested start */
+	struct wire_event_log_entry entries[WIRE_EVENT_LOG_MAX];
+};
+
+/* The receive side of a stream socket (the mesh's TCP): bytes gather here until a whole
+ * message is in. About 64 KiB. */
+struct wire_stream {
+	size_t len;
+	uint8_t buf[WIRE_MAX_MESSAGE];
+};
+
+/* --- checkpoints --- */
+
+#define WIRE_CKPT_PATH_MAX 1023 /* a checkpoint directory */
+
+/* The outcome of a checkpoint (WIRE_CKPT_NOW). */
+struct wire_ckpt_result {
+	int32_t status;      /* 0, or the negative errno of the failure */
+	uint64_t step;       /* the step saved, or WIRE_NO_STEP when none could be chosen */
+	uint64_t bytes;      /* state bytes written */
+	uint64_t elapsed_us; /* from the request (or failure event) to publication */
+	char path[WIRE_CKPT_PATH_MAX + 1];  /* the complete checkpoint, "" on failure */
+	char message[WIRE_TEXT_MAX + 1];    /* what happened, or why it failed */
+};
+
+enum wire_restore_mode {
+	WIRE_RESTORE_NEVER = 0,
+	WIRE_RESTORE_AUTO = 1, /* the newest complete checkpoint of the checkpoint directory */
+	WIRE_RESTORE_PATH = 2, /* one checkpoint named by its path */
+};
+
+/* What a helper knows of checkpoints (WIRE_CKPT_INFO_REQUEST). */
+struct wire_ckpt_info {
+	char ckpt_dir[WIRE_CKPT_PATH_MAX + 1]; /* "" when none was given */
+	uint32_t keep;                         /* complete checkpoints kept, 0: all */
+	uint16_t restore_mode;                 /* enum wire_restore_mode */
+	uint64_t restored_step;                /* WIRE_NO_STEP when nothing is restored */
+	char restored_from[WIRE_CKPT_PATH_MAX + 1];
+	uint16_t busy;                         /* 1 while a checkpoint is being written */
+	uint64_t busy_step;
+	int32_t last_status;                   /* the last checkpoint: 0 or -errno */
+	uint64_t last_step;                    /* WIRE_NO_STEP when there was none */
+	char last_message[WIRE_TEXT_MAX + 1];
+};
+
+/* The step a rank resumes from (WIRE_RESUME_STEP). */
+struct wire_resume_info {
+	uint64_t step; /* WIRE_NO_STEP: nothing was restored for this rank */
+	char checkpoint[WIRE_CKPT_PATH_MAX + 1];
 };
 
 /* --- framing --- */
@@ -305,6 +602,22 @@ int wire_send_msg_full(int fd, uint16_t type, uint32_t seq, const void *payload,
  * -errno from the socket. out->fd is -1 unless a descriptor came with the message. */
 int wire_recv_msg(int fd, struct wire_msg *out, int timeout_ms);
 
+/* Empties a stream reader. */
+void wire_stream_init(struct wire_stream *s);
+
+/* Reads what a non-blocking stream socket has into s: the byte count (> 0), -EAGAIN when
+ * nothing is waiting, -ECONNRESET at end of stream, or another -errno. */
+int wire_stream_fill(int fd, struct wire_stream *s);
+
+/* Takes the next whole message out of s into *out (out->fd is -1): 0, -EAGAIN when it is
+ * not all there yet, or a header error from the first bytes (-EBADMSG, -EMSGSIZE,
+ * -EPROTONOSUPPORT, -EOPNOTSUPP), after which the stream cannot be trusted: close it. */
+int wire_stream_next(struct wire_stream *s, struct wire_msg *out);
+
+/* Writes header and payload of one message into buf[cap]: the frame's size, or -EMSGSIZE. */
+int wire_frame(uint16_t type, uint32_t seq, const uint8_t *payload, uint32_t len, uint8_t *buf,
+	       size_t cap);
+
 /* --- payload encoders: write into buf (capacity cap), return the byte count or -EMSGSIZE
  * (too small a buffer) / -EINVAL (a field out of range, such as a string too long) --- */
 
@@ -328,6 +641,22 @@ int wire_encode_kv_put(const struct wire_kv_put *m, uint8_t *buf, size_t cap);
 int wire_encode_kv_get(const struct wire_kv_get *m, uint8_t *buf, size_t cap);
 int wire_encode_kv_value(const struct wire_kv_value *m, uint8_t *buf, size_t cap);
 int wire_encode_barrier(const struct wire_barrier *m, uint8_t *buf, size_t cap);
+int wire_encode_pmix_event(const struct wire_pmix_event *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_auth(const struct wire_mesh_auth *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_hello(const struct wire_mesh_hello *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_welcome(const struct wire_mesh_welcome *m, uint8_t *buf, size_t cap);
+int wire_encode_rdv_register(const struct wire_rdv_register *m, uint8_t *buf, size_t cap);
+int wire_encode_rdv_table(const struct wire_rdv_table *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_heartbeat(const struct wire_mesh_heartbeat *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_suspect(const struct wire_mesh_suspect *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_ping(const struct wire_mesh_ping *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_probe(const struct wire_mesh_probe *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_report(const struct wire_mesh_report *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_event(const struct wire_mesh_event *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_fenced(const struct wire_mesh_fenced *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_sync(const struct wire_mesh_sync *m, uint8_t *buf, size_t cap);
+int wire_encode_event_log(const struct wire_event_log *m, uint8_t *buf, size_t cap);
+int wire_encode_event_log_reply(const struct wire_event_log_reply *m, uint8_t *buf, size_t cap);
 
 /* --- payload decoders: 0 or -EBADMSG; they read only `len` bytes --- */
 
@@ -351,6 +680,32 @@ int wire_decode_kv_put(const uint8_t *buf, size_t len, struct wire_kv_put *out);
 int wire_decode_kv_get(const uint8_t *buf, size_t len, struct wire_kv_get *out);
 int wire_decode_kv_value(const uint8_t *buf, size_t len, struct wire_kv_value *out);
 int wire_decode_barrier(const uint8_t *buf, size_t len, struct wire_barrier *out);
+int wire_decode_pmix_event(const uint8_t *buf, size_t len, struct wire_pmix_event *out);
+int wire_decode_mesh_auth(const uint8_t *buf, size_t len, struct wire_mesh_auth *out);
+int wire_decode_mesh_hello(const uint8_t *buf, size_t len, struct wire_mesh_hello *out);
+int wire_decode_mesh_welcome(const uint8_t *buf, size_t len, struct wire_mesh_welcome *out);
+int wire_decode_rdv_register(const uint8_t *buf, size_t len, struct wire_rdv_register *out);
+int wire_decode_rdv_table(const uint8_t *buf, size_t len, struct wire_rdv_table *out);
+int wire_decode_mesh_heartbeat(const uint8_t *buf, size_t len, struct wire_mesh_heartbeat *out);
+int wire_decode_mesh_suspect(const uint8_t *buf, size_t len, struct wire_mesh_suspect *out);
+int wire_decode_mesh_ping(const uint8_t *buf, size_t len, struct wire_mesh_ping *out);
+int wire_decode_mesh_probe(const uint8_t *buf, size_t len, struct wire_mesh_probe *out);
+int wire_decode_mesh_report(const uint8_t *buf, size_t len, struct wire_mesh_report *out);
+int wire_decode_mesh_event(const uint8_t *buf, size_t len, struct wire_mesh_event *out);
+int wire_decode_mesh_fenced(const uint8_t *buf, size_t len, struct wire_mesh_fenced *out);
+int wire_decode_mesh_sync(const uint8_t *buf, size_t len, struct wire_mesh_sync *out);
+int wire_decode_event_log(const uint8_t *buf, size_t len, struct wire_event_log *out);
+int wire_decode_event_log_reply(const uint8_t *buf, size_t len,
+				struct wire_event_log_reply *out);
+
+/* --- checkpoint payloads: encoders as above, decoders 0 or -EBADMSG --- */
+
+int wire_encode_ckpt_result(const struct wire_ckpt_result *m, uint8_t *buf, size_t cap);
+int wire_decode_ckpt_result(const uint8_t *buf, size_t len, struct wire_ckpt_result *out);
+int wire_encode_ckpt_info(const struct wire_ckpt_info *m, uint8_t *buf, size_t cap);
+int wire_decode_ckpt_info(const uint8_t *buf, size_t len, struct wire_ckpt_info *out);
+int wire_encode_resume_info(const struct wire_resume_info *m, uint8_t *buf, size_t cap);
+int wire_decode_resume_info(const uint8_t *buf, size_t len, struct wire_resume_info *out);
 
 /* --- senders for the plugin: encode and send in one call, seq 0 --- */
 

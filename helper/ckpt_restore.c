@@ -1,0 +1,405 @@
+/* ckpt_restore.c: restoring ranks' regions from a checkpoint (see ckpt_restore.h). The
+ * chosen checkpoint's manifest stays in memory for the helper's life; each fill of a region
+ * is a worker job that reads the region's data file range by range, hashes each range as it
+ * streams it into the region (region_write: any backend), and compares the hash before the
+ * next range. The rank's allocation is answered only when the whole region is in. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ckpt_restore.h"
+#include "control.h"
+#include "internal/ckpt_store.h"
+#include "internal/util.h"
+#include "lcrd.h"
+#include "log.h"
+#include "regions.h"
+#include "tasks.h"
+#include "worker.h"
+
+/* One region being filled. */
+struct fill {
+	struct lcrd *d;
+	struct client *c; /* NULL once its session closed */
+	uint32_t seq;
+	struct region *region;
+	const struct manifest_region *source;
+	char file[PATH_MAX];
+	char error[WIRE_TEXT_MAX + 1];
+	uint64_t started_ns;
+	struct worker *worker;
+	struct fill *next;
+};
+
+struct ckpt_restore {
+	bool active;
+	char path[PATH_MAX]; /* the checkpoint directory */
+	struct manifest m;
+	struct fill *fills;
+};
+
+static int restore_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int restore_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* --- choosing and checking the checkpoint --- */
+
+static void log_problem(void *arg, const char *problem)
+{
+	log_error("checkpoint %s is damaged: %s", (const char *)arg, problem);
+}
+
+/* Reads and checks the checkpoint at r->path. */
+static int load_checkpoint(struct ckpt_restore *r)
+{
+	char err[1024], manifest[PATH_MAX + sizeof(MANIFEST_FILE_NAME) + 1], size[32];
+	snprintf(manifest, sizeof(manifest), "%s/%s", r->path, MANIFEST_FILE_NAME);
+	int rc = manifest_read_file(manifest, &r->m, err, sizeof(err));
+	if (rc < 0) {
+		log_error("cannot restore from %s: %s", r->path, err);
+		return rc;
+	}
+	int problems = ckpt_store_check_files(r->path, &r->m, log_problem, r->path);
+	if (problems != 0) {
+		log_error("refusing to restore from %s: %d of its data files %s damaged (lcrctl "
+			  "ckpt verify tells more); nothing was restored", r->path, problems,
+			  problems == 1 ? "is" : "are");
+		return problems < 0 ? problems : -EUCLEAN;
+	}
+	r->active = true;
+	log_info("restoring from %s: step %" PRIu64 " of job %" PRIu32 ", %" PRIu32 " ranks in "
+		 "%zu shards, %s", r->path, r->m.step, r->m.job_id, r->m.rank_count,
+		 r->m.shard_count, util_format_size(manifest_total_bytes(&r->m), size, sizeof(size)));
+	return 0;
+}
+
+/* --restore=auto: the newest complete checkpoint, if there is one. */
+static int choose_newest(struct lcrd *d, struct ckpt_restore *r)
+{
+	uint64_t step;
+	int rc;
+	if (!d->opt.ckpt_dir) {
+		log_info("--restore=auto without --ckpt-dir: nothing to restore");
+		return 0;
+	}
+	rc = ckpt_store_newest(d->opt.ckpt_dir, &step);
+	if (rc == -ENOENT) {
+		log_info("no complete checkpoint in %s: the ranks start from scratch",
+			 d->opt.ckpt_dir);
+		return 0;
+	}
+	if (rc < 0) {
+		log_error("cannot look for checkpoints in %s: %s", d->opt.ckpt_dir, strerror(-rc));
+		return rc;
+	}
+	ckpt_store_path(r->path, sizeof(r->path), d->opt.ckpt_dir, step, false);
+	return load_checkpoint(r);
+}
+
+int ckpt_restore_open(struct lcrd *d)
+{
+	struct ckpt_restore *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	d->restore = r;
+	switch (d->opt.restore) {
+	case WIRE_RESTORE_AUTO:
+		return choose_newest(d, r);
+	case WIRE_RESTORE_PATH:
+		if (util_copy_string(r->path, sizeof(r->path), d->opt.restore_path) < 0)
+			return -ENAMETOOLONG;
+		return load_checkpoint(r);
+	case WIRE_RESTORE_NEVER:
+		break;
+	}
+	return 0;
+}
+
+void ckpt_restore_close(struct lcrd *d)
+{
+	struct ckpt_restore *r = d->restore;
+	if (!r)
+		return;
+	while (r->fills) {
+		struct fill *f = r->fills;
+		r->fills = f->next;
+		worker_cancel(f->worker);
+		region_table_free(&d->regions, f->region->owner_rank, f->region->name);
+		free(f);
+	}
+	manifest_free(&r->m);
+	free(r);
+	d->restore = NULL;
+}
+
+/* --- layout checks --- */
+
+static const struct manifest_shard *restored_shard(struct lcrd *d, uint32_t rank)
+{
+	struct ckpt_restore *r = d->restore;
+	return r && r->active ? manifest_shard_of_rank(&r->m, rank) : NULL;
+}
+
+int ckpt_restore_check_rank(struct lcrd *d, const struct wire_register *m, char *err,
+			    size_t errlen)
+{
+	struct ckpt_restore *r = d->restore;
+	if (!r || !r->active)
+		return 0;
+	const struct manifest_shard *s = manifest_shard_of_rank(&r->m, m->global_rank);
+	if (!s)
+		return restore_fail(err, errlen, -ENOTRECOVERABLE, "rank %u is not in checkpoint %s "
+				    "(%" PRIu32 " ranks): the job's layout differs from the "
+				    "checkpoint's", m->global_rank, r->path, r->m.rank_count);
+	if (strcmp(s->key, m->shard_key) != 0)
+		return restore_fail(err, errlen, -ENOTRECOVERABLE, "rank %u registers with shard "
+				    "key '%s', but checkpoint %s saved it with '%s'", m->global_rank,
+				    m->shard_key, r->path, s->key);
+	if (s->dp_size != m->dp_size)
+		return restore_fail(err, errlen, -ENOTRECOVERABLE, "rank %u registers with "
+				    "data-parallel size %u, but checkpoint %s was saved with %" PRIu32,
+				    m->global_rank, m->dp_size, r->path, s->dp_size);
+	return 0;
+}
+
+void ckpt_restore_mark_rank(struct lcrd *d, struct task *t)
+{
+	uint64_t committed;
+	uint16_t phase;
+	if (!restored_shard(d, t->rank) || !t->page)
+		return;
+	tasks_read_marks(t, &committed, &phase);
+	if (committed != WIRE_NO_STEP || phase != WIRE_PHASE_RUNNING)
+		return;
+	atomic_store(&t->page->step, d->restore->m.step);
+	atomic_store(&t->page->committed_step, d->restore->m.step);
+	atomic_store_explicit(&t->page->phase, WIRE_PHASE_COMMITTED, memory_order_release);
+}
+
+/* "a, b, c" (the regions of a shard) into buf. */
+static void list_regions(const struct manifest_shard *s, char *buf, size_t cap)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->region_count && used < cap; i++)
+		used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "",
+					 s->regions[i].name);
+	if (s->region_count == 0)
+		snprintf(buf, cap, "none");
+}
+
+int ckpt_restore_check_region(struct lcrd *d, uint32_t rank, const char *name,
+			      enum wire_region_kind kind, uint64_t size, char *err, size_t errlen)
+{
+	const struct manifest_shard *s = restored_shard(d, rank);
+	char names[128];
+	if (!s)
+		return 0;
+	const struct manifest_region *g = manifest_find_region(s, name);
+	if (!g) {
+		list_regions(s, names, sizeof(names));
+		return restore_fail(err, errlen, -ENOTRECOVERABLE, "checkpoint %s holds no region "
+				    "'%s' for rank %u (shard '%s' holds: %s)", d->restore->path, name,
+				    rank, s->key, names);
+	}
+	if (g->size != size || g->kind != kind)
+		return restore_fail(err, errlen, -ENOTRECOVERABLE, "region '%s' of rank %u is asked "
+				    "as %" PRIu64 " bytes (%s), but checkpoint %s holds %" PRIu64
+				    " bytes (%s)", name, rank, size, manifest_kind_name(kind),
+				    d->restore->path, g->size, manifest_kind_name(g->kind));
+	return 0;
+}
+
+bool ckpt_restore_wants(struct lcrd *d, uint32_t rank, const char *name)
+{
+	const struct manifest_shard *s = restored_shard(d, rank);
+	return s && manifest_find_region(s, name);
+}
+
+int ckpt_restore_create(struct lcrd *d, uint32_t rank, const char *name, struct region **out,
+			char *err, size_t errlen)
+{
+	const struct manifest_shard *s = restored_shard(d, rank);
+	const struct manifest_region *g = s ? manifest_find_region(s, name) : NULL;
+	if (!g)
+		return restore_fail(err, errlen, -ENOENT, "rank %u has no region '%s'", rank, name);
+	if (g->kind != WIRE_REGION_HOST)
+		return restore_fail(err, errlen, -ENOENT, "rank %u has no region '%s' yet: allocate "
+				    "it with lcr_region_alloc on its GPU to restore it", rank, name);
+	return region_table_alloc(&d->regions, rank, name, g->kind, g->size, NULL, out, err,
+				  errlen);
+}
+
+uint64_t ckpt_restore_step(struct lcrd *d, char *path, size_t cap)
+{
+	struct ckpt_restore *r = d->restore;
+	path[0] = '\0';
+	if (!r || !r->active)
+		return WIRE_NO_STEP;
+	util_copy_string(path, cap, r->path);
+	return r->m.step;
+}
+
+/* --- filling a region --- */
+
+static int sink_into_region(void *arg, uint64_t offset, const void *data, size_t len)
+{
+	return region_write(arg, offset, data, len);
+}
+
+/* The worker: every range of the region, each checked before the next. */
+static int fill_region(void *arg, const atomic_bool *cancel)
+{
+	struct fill *f = arg;
+	const struct manifest_region *g = f->source;
+	void *buf = NULL;
+	int rc = 0, fd = open(f->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return restore_fail(f->error, sizeof(f->error), -errno, "cannot open %s: %s",
+				    f->file, strerror(errno));
+	if (posix_memalign(&buf, 4096, CKPT_IO_CHUNK) != 0) {
+		rc = restore_fail(f->error, sizeof(f->error), -ENOMEM, "out of memory");
+		goto out;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (size_t k = 0; k < g->range_count && rc == 0; k++) {
+		uint64_t hash = 0, short_at = 0;
+		rc = ckpt_store_read_range(fd, &g->ranges[k], buf, CKPT_IO_CHUNK, sink_into_region,
+					   f->region, &hash, &short_at);
+		if (rc == -ENODATA)
+			rc = restore_fail(f->error, sizeof(f->error), -EUCLEAN, "checkpoint %s is "
+					  "damaged: file %s: truncated at offset %" PRIu64,
+					  f->d->restore->path, g->file, short_at);
+		else if (rc < 0)
+			restore_fail(f->error, sizeof(f->error), rc, "cannot read %s at offset %" PRIu64
+				     ": %s", f->file, g->ranges[k].offset, strerror(-rc));
+		else if (hash != g->ranges[k].xxh3) {
+			char what[WIRE_TEXT_MAX + 1];
+			ckpt_store_describe_mismatch(what, sizeof(what), &f->d->restore->m, g,
+						     &g->ranges[k], hash);
+			rc = restore_fail(f->error, sizeof(f->error), -EUCLEAN, "checkpoint %s is "
+					  "damaged: %s", f->d->restore->path, what);
+		}
+		if (rc == 0 && atomic_load(cancel))
+			rc = -ECANCELED;
+	}
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static void unlink_fill(struct ckpt_restore *r, struct fill *f)
+{
+	for (struct fill **pos = &r->fills; *pos; pos = &(*pos)->next)
+		if (*pos == f) {
+			*pos = f->next;
+			return;
+		}
+}
+
+static void fill_done(void *arg, int rc)
+{
+	struct fill *f = arg;
+	struct lcrd *d = f->d;
+	struct region *g = f->region;
+	char size[32];
+	unlink_fill(d->restore, f);
+	if (rc < 0) {
+		log_error("rank %u: region '%s' not restored: %s", g->owner_rank, g->name, f->error);
+		if (f->c)
+			control_reply_status(f->c, f->seq, rc, "%s", f->error);
+		region_table_free(&d->regions, g->owner_rank, g->name);
+	} else {
+		log_info("rank %u: region '%s' (%s) restored from %s in %.3f s", g->owner_rank,
+			 g->name, util_format_size(g->size, size, sizeof(size)), d->restore->path,
+			 (double)(util_now_ns() - f->started_ns) / 1e9);
+		if (f->c)
+			request_reply_region(f->c, f->seq, g, 0);
+	}
+	free(f);
+}
+
+int ckpt_restore_fill(struct client *c, uint32_t seq, struct region *region, char *err,
+		      size_t errlen)
+{
+	struct lcrd *d = c->d;
+	const struct manifest_shard *s = restored_shard(d, region->owner_rank);
+	const struct manifest_region *g = s ? manifest_find_region(s, region->name) : NULL;
+	struct fill *f;
+	int rc;
+	if (!g)
+		return restore_fail(err, errlen, -ENOENT, "checkpoint %s holds no region '%s'",
+				    d->restore->path, region->name);
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return restore_fail(err, errlen, -ENOMEM, "out of memory");
+	*f = (struct fill){ .d = d, .c = c, .seq = seq, .region = region, .source = g,
+			    .started_ns = util_now_ns() };
+	if (snprintf(f->file, sizeof(f->file), "%s/%s", d->restore->path, g->file) >=
+	    (int)sizeof(f->file)) {
+		free(f);
+		return restore_fail(err, errlen, -ENAMETOOLONG, "checkpoint path too long");
+	}
+	rc = worker_start(d->loop, fill_region, fill_done, f, &f->worker);
+	if (rc < 0) {
+		free(f);
+		return restore_fail(err, errlen, rc, "cannot start a restore thread: %s",
+				    strerror(-rc));
+	}
+	f->next = d->restore->fills;
+	d->restore->fills = f;
+	return 0;
+}
+
+bool ckpt_restore_uses(struct lcrd *d, const struct region *r)
+{
+	for (struct fill *f = d->restore ? d->restore->fills : NULL; f; f = f->next)
+		if (f->region == r)
+			return true;
+	return false;
+}
+
+void ckpt_restore_release_client(struct lcrd *d, struct client *c)
+{
+	for (struct fill *f = d->restore ? d->restore->fills : NULL; f; f = f->next)
+		if (f->c == c)
+			f->c = NULL;
+}
+
+/* --- the resume step --- */
+
+void request_resume_step(struct client *c, const struct wire_msg *msg)
+{
+	struct wire_resume_info info = { .step = WIRE_NO_STEP };
+	uint8_t buf[sizeof(info)];
+	if (msg->header.length != 0) {
+		control_reply_status(c, msg->header.seq, -EBADMSG, "malformed RESUME_STEP");
+		return;
+	}
+	if (!c->task) {
+		control_reply_status(c, msg->header.seq, -EPERM, "the resume step needs a "
+				     "registered rank (lcr_register)");
+		return;
+	}
+	if (restored_shard(c->d, c->task->rank))
+		info.step = ckpt_restore_step(c->d, info.checkpoint, sizeof(info.checkpoint));
+	control_reply(c, msg->header.seq, WIRE_RESUME_INFO, buf,
+		      wire_encode_resume_info(&info, buf, sizeof(buf)), -1);
+}

@@ -1,0 +1,648 @@
+/* ckpt_write.c: a helper's part of a checkpoint: gathering its replicas' reports, writing
+ * its ranges on a worker thread, and, as the leader, publishing or abandoning the result
+ * (see ckpt_write.h).
+ *
+ * A writer is prepared on the loop: each of its ranges is bound to a region of a local
+ * replica that holds step S (struct write_item), so the thread only reads regions through
+ * region_read (any backend) and writes files. When the thread is done, the loop reads the
+ * source replicas' control pages again: a replica that began an update meanwhile may have
+ * been read half updated, and the result is -ESTALE. The thread ends its reads with an
+ * acquire fence and the rank's lcr_update_begin stores its phase before a release fence, so
+ * a read that saw an update's store implies that the second look sees UPDATING or a newer
+ * commit. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "ckpt_write.h"
+#include "internal/ckpt_store.h"
+#include "internal/util.h"
+#include "lcrd.h"
+#include "log.h"
+#include "regions.h"
+#include "tasks.h"
+#include "worker.h"
+
+#define REMOVING_PREFIX ".removing-"
+
+static int write_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int write_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* --- reports --- */
+
+static int report_regions(struct lcrd *d, struct ckpt_report *r)
+{
+	size_t n = 0;
+	for (const struct region *g = d->regions.head; g; g = g->next)
+		n += g->owner_rank == r->rank;
+	r->regions = calloc(n + 1, sizeof(*r->regions));
+	if (!r->regions)
+		return -ENOMEM;
+	for (const struct region *g = d->regions.head; g; g = g->next) {
+		if (g->owner_rank != r->rank)
+			continue;
+		struct ckpt_region_report *e = &r->regions[r->region_count++];
+		strcpy(e->name, g->name);
+		e->kind = g->kind;
+		e->size = g->size;
+	}
+	return 0;
+}
+
+int ckpt_gather_reports(struct lcrd *d, struct ckpt_report **out, size_t *count, char *err,
+			size_t errlen)
+{
+	size_t n = tasks_count(d->tasks), used = 0;
+	struct ckpt_report *reports = calloc(n + 1, sizeof(*reports));
+	if (!reports)
+		return write_fail(err, errlen, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const struct task *t = tasks_at(d->tasks, i);
+		struct ckpt_report *r = &reports[used];
+		uint16_t phase;
+		if (!t->registered)
+			continue;
+		r->rank = t->rank;
+		r->node_id = d->opt.node_id;
+		strcpy(r->node, d->opt.node_name);
+		strcpy(r->shard_key, t->shard_key);
+		r->dp_size = t->dp_size;
+		tasks_read_marks(t, &r->committed_step, &phase);
+		r->phase = (enum wire_phase)phase;
+		used++;
+		if (report_regions(d, r) < 0) {
+			ckpt_reports_free(reports, used);
+			return write_fail(err, errlen, -ENOMEM, "out of memory");
+		}
+	}
+	*out = reports;
+	*count = used;
+	return 0;
+}
+
+/* --- directories --- */
+
+/* mkdir -p with mode 0700 for what it creates. */
+static int make_dirs(const char *path, char *err, size_t errlen)
+{
+	char partial[PATH_MAX];
+	if (util_copy_string(partial, sizeof(partial), path) < 0)
+		return write_fail(err, errlen, -ENAMETOOLONG, "checkpoint directory %s: path too "
+				  "long", path);
+	for (char *slash = partial + 1;; slash++) {
+		char saved = *slash;
+		if (saved != '/' && saved != '\0')
+			continue;
+		*slash = '\0';
+		if (mkdir(partial, 0700) < 0 && errno != EEXIST)
+			return write_fail(err, errlen, -errno, "cannot create checkpoint directory "
+					  "%s: %s", partial, strerror(errno));
+		*slash = saved;
+		if (saved == '\0')
+			return 0;
+	}
+}
+
+/* Removes a directory of plain files (a checkpoint's). */
+static int remove_flat_dir(const char *path, char *err, size_t errlen)
+{
+	struct dirent *e;
+	int rc = 0;
+	DIR *dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? 0 : write_fail(err, errlen, -errno, "cannot open %s: %s",
+							path, strerror(errno));
+	while ((e = readdir(dir)) && rc == 0)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    unlinkat(dirfd(dir), e->d_name, 0) < 0)
+			rc = write_fail(err, errlen, -errno, "cannot remove %s/%s: %s", path, e->d_name,
+					strerror(errno));
+	closedir(dir);
+	if (rc == 0 && rmdir(path) < 0)
+		rc = write_fail(err, errlen, -errno, "cannot remove %s: %s", path, strerror(errno));
+	return rc;
+}
+
+static int sync_dir(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		int rc = write_fail(err, errlen, -errno, "cannot sync directory %s: %s", path,
+				    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Removes the .tmp directories of earlier attempts and half-removed old checkpoints. */
+static int remove_leftovers(const char *ckpt_dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	int rc = 0;
+	DIR *dir = opendir(ckpt_dir);
+	if (!dir)
+		return write_fail(err, errlen, -errno, "cannot open checkpoint directory %s: %s",
+				  ckpt_dir, strerror(errno));
+	while ((e = readdir(dir)) && rc == 0) {
+		uint64_t step;
+		bool tmp = false;
+		bool removing = strncmp(e->d_name, REMOVING_PREFIX, strlen(REMOVING_PREFIX)) == 0;
+		if (!removing && (ckpt_store_parse_name(e->d_name, &step, &tmp) < 0 || !tmp))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", ckpt_dir, e->d_name) >= (int)sizeof(path))
+			continue;
+		log_info("removing %s, left by an earlier checkpoint", path);
+		rc = remove_flat_dir(path, err, errlen);
+	}
+	closedir(dir);
+	return rc;
+}
+
+int ckpt_prepare_dir(const char *ckpt_dir, uint64_t step, char *err, size_t errlen)
+{
+	char final[PATH_MAX], tmp[PATH_MAX];
+	struct stat st;
+	int rc = make_dirs(ckpt_dir, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (ckpt_store_path(final, sizeof(final), ckpt_dir, step, false) < 0 ||
+	    ckpt_store_path(tmp, sizeof(tmp), ckpt_dir, step, true) < 0)
+		return write_fail(err, errlen, -ENAMETOOLONG, "checkpoint directory %s: path too "
+				  "long", ckpt_dir);
+	if (lstat(final, &st) == 0)
+		return write_fail(err, errlen, -EEXIST, "%s exists already", final);
+	rc = remove_leftovers(ckpt_dir, err, errlen);
+	if (rc == 0 && mkdir(tmp, 0700) < 0)
+		rc = write_fail(err, errlen, -errno, "cannot create %s: %s", tmp, strerror(errno));
+	return rc;
+}
+
+int ckpt_abandon(const char *ckpt_dir, uint64_t step, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	if (ckpt_store_path(tmp, sizeof(tmp), ckpt_dir, step, true) < 0)
+		return write_fail(err, errlen, -ENAMETOOLONG, "checkpoint directory %s: path too "
+				  "long", ckpt_dir);
+	return remove_flat_dir(tmp, err, errlen);
+}
+
+/* --- the writer --- */
+
+/* One range to write, bound to the local region it is read from. */
+struct write_item {
+	struct region *region;
+	uint64_t offset;
+	uint64_t length;
+	char file[MANIFEST_FILE_MAX + 1];
+	struct ckpt_range_hash hash;
+};
+
+struct ckpt_writer {
+	struct lcrd *d;
+	char dir[PATH_MAX]; /* DIR/step-S.tmp */
+	uint64_t step;
+	struct write_item *items;
+	size_t item_count;
+	uint32_t *sources; /* ranks whose regions are read */
+	size_t source_count;
+	struct worker *worker;
+	ckpt_write_done_fn *done;
+	void *done_arg;
+	uint64_t started_ns;
+	uint64_t bytes;
+	char error[WIRE_TEXT_MAX + 1]; /* set by the thread */
+};
+
+static void writer_free(struct ckpt_writer *w)
+{
+	free(w->items);
+	free(w->sources);
+	free(w);
+}
+
+/* The local replica of `key` that holds `step`, lowest rank first. */
+static const struct task *local_source(struct lcrd *d, const char *key, uint64_t step)
+{
+	const struct task *best = NULL;
+	for (size_t i = 0; i < tasks_count(d->tasks); i++) {
+		const struct task *t = tasks_at(d->tasks, i);
+		uint64_t committed;
+		uint16_t phase;
+		if (!t->registered || strcmp(t->shard_key, key) != 0)
+			continue;
+		tasks_read_marks(t, &committed, &phase);
+		if (phase == WIRE_PHASE_COMMITTED && committed == step && (!best || t->rank < best->rank))
+			best = t;
+	}
+	return best;
+}
+
+static int add_source(struct ckpt_writer *w, uint32_t rank)
+{
+	for (size_t i = 0; i < w->source_count; i++)
+		if (w->sources[i] == rank)
+			return 0;
+	uint32_t *grown = realloc(w->sources, (w->source_count + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	w->sources = grown;
+	grown[w->source_count++] = rank;
+	return 0;
+}
+
+/* Whether the writer was asked for this range: all of its own, or those listed. */
+static bool range_wanted(const struct manifest *plan, uint32_t me, const struct ckpt_range_ref *only,
+			 size_t only_count, uint32_t s, uint32_t j, uint32_t k)
+{
+	if (plan->shards[s].regions[j].ranges[k].writer != me)
+		return false;
+	for (size_t i = 0; only && i < only_count; i++)
+		if (only[i].shard == s && only[i].region == j && only[i].range == k)
+			return true;
+	return !only;
+}
+
+/* Binds the ranges of one shard that this node writes. */
+static int bind_shard(struct ckpt_writer *w, const struct manifest *plan, uint32_t me,
+		      const struct ckpt_range_ref *only, size_t only_count, uint32_t s, char *err,
+		      size_t errlen)
+{
+	const struct manifest_shard *shard = &plan->shards[s];
+	const struct task *source = NULL;
+	for (uint32_t j = 0; j < shard->region_count; j++) {
+		const struct manifest_region *r = &shard->regions[j];
+		for (uint32_t k = 0; k < r->range_count; k++) {
+			if (!range_wanted(plan, me, only, only_count, s, j, k))
+				continue;
+			if (!source && !(source = local_source(w->d, shard->key, plan->step)))
+				return write_fail(err, errlen, -ENODATA, "no local replica of shard "
+						  "'%s' holds step %" PRIu64, shard->key, plan->step);
+			struct region *g = region_table_find(&w->d->regions, source->rank, r->name);
+			if (!g || g->size != r->size || g->kind != r->kind)
+				return write_fail(err, errlen, -ENODATA, "rank %u has no %s region '%s' "
+						  "of %" PRIu64 " bytes", source->rank,
+						  manifest_kind_name(r->kind), r->name, r->size);
+			struct write_item *item = &w->items[w->item_count++];
+			item->region = g;
+			item->offset = r->ranges[k].offset;
+			item->length = r->ranges[k].length;
+			strcpy(item->file, r->file);
+			item->hash.ref = (struct ckpt_range_ref){ s, j, k };
+			w->bytes += item->length;
+		}
+	}
+	if (source && add_source(w, source->rank) < 0)
+		return write_fail(err, errlen, -ENOMEM, "out of memory");
+	return 0;
+}
+
+static int bind_ranges(struct ckpt_writer *w, const struct manifest *plan,
+		       const struct ckpt_range_ref *only, size_t only_count, char *err,
+		       size_t errlen)
+{
+	uint32_t me = 0;
+	int rc = 0;
+	while (me < plan->writer_count && plan->writers[me].node_id != w->d->opt.node_id)
+		me++;
+	w->items = calloc(ckpt_plan_range_count(plan) + 1, sizeof(*w->items));
+	if (!w->items)
+		return write_fail(err, errlen, -ENOMEM, "out of memory");
+	for (uint32_t s = 0; s < plan->shard_count && rc == 0 && me < plan->writer_count; s++)
+		rc = bind_shard(w, plan, me, only, only_count, s, err, errlen);
+	return rc;
+}
+
+static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t offset)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, buf, len, (off_t)offset);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		buf += n;
+		len -= (size_t)n;
+		offset += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Writes one range through buf, hashing what it reads. */
+static int write_range(struct ckpt_writer *w, int fd, struct write_item *item, uint8_t *buf,
+		       XXH3_state_t *state, const atomic_bool *cancel)
+{
+	XXH3_64bits_reset(state);
+	for (uint64_t done = 0; done < item->length;) {
+		size_t len = item->length - done < CKPT_IO_CHUNK ? (size_t)(item->length - done)
+								 : CKPT_IO_CHUNK;
+		uint64_t at = item->offset + done;
+		int rc = region_read(item->region, at, buf, len);
+		if (rc < 0)
+			return write_fail(w->error, sizeof(w->error), rc, "cannot read region '%s' "
+					  "of rank %u at offset %" PRIu64 ": %s", item->region->name,
+					  item->region->owner_rank, at, strerror(-rc));
+		XXH3_64bits_update(state, buf, len);
+		if ((rc = pwrite_all(fd, buf, len, at)) < 0)
+			return write_fail(w->error, sizeof(w->error), rc, "cannot write %s/%s at "
+					  "offset %" PRIu64 ": %s", w->dir, item->file, at,
+					  strerror(-rc));
+		if (atomic_load(cancel))
+			return -ECANCELED;
+		done += len;
+	}
+	item->hash.xxh3 = XXH3_64bits_digest(state);
+	return 0;
+}
+
+/* Writes items[0..n) (ranges of one file), then syncs the file. */
+static int write_file(struct ckpt_writer *w, int dir_fd, struct write_item *items, size_t n,
+		      uint8_t *buf, XXH3_state_t *state, const atomic_bool *cancel)
+{
+	int rc = 0, fd = openat(dir_fd, items[0].file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+				0600);
+	if (fd < 0)
+		return write_fail(w->error, sizeof(w->error), -errno, "cannot create %s/%s: %s",
+				  w->dir, items[0].file, strerror(errno));
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = posix_fallocate(fd, (off_t)items[i].offset, (off_t)items[i].length);
+		if (rc == EOPNOTSUPP || rc == EINVAL)
+			rc = 0;
+		else if (rc)
+			rc = write_fail(w->error, sizeof(w->error), -rc, "cannot write %s/%s at "
+					"offset %" PRIu64 ": %s", w->dir, items[i].file,
+					items[i].offset, strerror(rc));
+	}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = write_range(w, fd, &items[i], buf, state, cancel);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = write_fail(w->error, sizeof(w->error), -errno, "cannot sync %s/%s: %s", w->dir,
+				items[0].file, strerror(errno));
+	if (close(fd) < 0 && rc == 0)
+		rc = write_fail(w->error, sizeof(w->error), -errno, "cannot close %s/%s: %s", w->dir,
+				items[0].file, strerror(errno));
+	return rc;
+}
+
+/* The thread: every file in turn. */
+static int write_all(void *arg, const atomic_bool *cancel)
+{
+	struct ckpt_writer *w = arg;
+	XXH3_state_t *state = XXH3_createState();
+	void *buf = NULL;
+	int rc = 0, dir_fd = -1;
+	if (!state || posix_memalign(&buf, 4096, CKPT_IO_CHUNK) != 0) {
+		rc = write_fail(w->error, sizeof(w->error), -ENOMEM, "out of memory");
+		goto out;
+	}
+	dir_fd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
+		rc = write_fail(w->error, sizeof(w->error), -errno, "cannot open %s: %s", w->dir,
+				strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0, j; i < w->item_count && rc == 0; i = j) {
+		for (j = i + 1; j < w->item_count && strcmp(w->items[j].file, w->items[i].file) == 0; j++)
+			;
+		rc = write_file(w, dir_fd, &w->items[i], j - i, buf, state, cancel);
+	}
+	atomic_thread_fence(memory_order_acquire);
+out:
+	if (dir_fd >= 0)
+		close(dir_fd);
+	free(buf);
+	XXH3_freeState(state);
+	return rc;
+}
+
+/* -ESTALE when a source replica no longer holds the step (its update began meanwhile). */
+static int check_sources(struct ckpt_writer *w)
+{
+	for (size_t i = 0; i < w->source_count; i++) {
+		const struct task *t = tasks_find(w->d->tasks, w->sources[i]);
+		uint64_t committed;
+		uint16_t phase;
+		tasks_read_marks(t, &committed, &phase);
+		if (phase != WIRE_PHASE_COMMITTED || committed != w->step)
+			return write_fail(w->error, sizeof(w->error), -ESTALE, "rank %u began an "
+					  "update while its state of step %" PRIu64 " was being saved",
+					  w->sources[i], w->step);
+	}
+	return 0;
+}
+
+static void writer_done(void *arg, int rc)
+{
+	struct ckpt_writer *w = arg;
+	struct ckpt_write_result result = {
+		.status = rc, .node_id = w->d->opt.node_id, .step = w->step,
+		.seconds = (double)(util_now_ns() - w->started_ns) / 1e9,
+	};
+	if (rc == 0)
+		result.status = check_sources(w);
+	if (result.status == 0) {
+		result.hashes = calloc(w->item_count + 1, sizeof(*result.hashes));
+		if (!result.hashes)
+			result.status = write_fail(w->error, sizeof(w->error), -ENOMEM, "out of memory");
+	}
+	if (result.status == 0) {
+		for (size_t i = 0; i < w->item_count; i++)
+			result.hashes[i] = w->items[i].hash;
+		result.hash_count = w->item_count;
+		result.bytes = w->bytes;
+	}
+	strcpy(result.error, w->error);
+	w->done(w->d, &result, w->done_arg);
+	free(result.hashes);
+	writer_free(w);
+}
+
+int ckpt_write_start(struct lcrd *d, const char *ckpt_dir, const struct manifest *plan,
+		     const struct ckpt_range_ref *only, size_t only_count,
+		     ckpt_write_done_fn *done, void *arg, struct ckpt_writer **out, char *err,
+		     size_t errlen)
+{
+	struct ckpt_writer *w = calloc(1, sizeof(*w));
+	int rc;
+	if (!w)
+		return write_fail(err, errlen, -ENOMEM, "out of memory");
+	w->d = d;
+	w->step = plan->step;
+	w->done = done;
+	w->done_arg = arg;
+	w->started_ns = util_now_ns();
+	rc = ckpt_store_path(w->dir, sizeof(w->dir), ckpt_dir, plan->step, true);
+	if (rc < 0)
+		rc = write_fail(err, errlen, rc, "checkpoint directory %s: path too long", ckpt_dir);
+	if (rc == 0)
+		rc = bind_ranges(w, plan, only, only_count, err, errlen);
+	if (rc == 0 && (rc = worker_start(d->loop, write_all, writer_done, w, &w->worker)) < 0)
+		write_fail(err, errlen, rc, "cannot start a writer thread: %s", strerror(-rc));
+	if (rc < 0) {
+		writer_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+void ckpt_write_cancel(struct ckpt_writer *w)
+{
+	if (!w)
+		return;
+	worker_cancel(w->worker);
+	writer_free(w);
+}
+
+bool ckpt_write_uses(const struct ckpt_writer *w, const struct region *r)
+{
+	for (size_t i = 0; w && i < w->item_count; i++)
+		if (w->items[i].region == r)
+			return true;
+	return false;
+}
+
+/* --- the leader's side --- */
+
+int ckpt_apply_result(struct manifest *m, const struct ckpt_write_result *r, char *err,
+		      size_t errlen)
+{
+	uint32_t w = 0;
+	while (w < m->writer_count && m->writers[w].node_id != r->node_id)
+		w++;
+	if (w == m->writer_count || r->step != m->step)
+		return write_fail(err, errlen, -EINVAL, "node %" PRIu32 " reported ranges of step "
+				  "%" PRIu64 " it was not asked to write", r->node_id, r->step);
+	for (size_t i = 0; i < r->hash_count; i++) {
+		const struct ckpt_range_ref *h = &r->hashes[i].ref;
+		if (h->shard >= m->shard_count || h->region >= m->shards[h->shard].region_count ||
+		    h->range >= m->shards[h->shard].regions[h->region].range_count ||
+		    m->shards[h->shard].regions[h->region].ranges[h->range].writer != w)
+			return write_fail(err, errlen, -EINVAL, "node %s reported a range it was not "
+					  "to write", m->writers[w].node);
+	}
+	for (size_t i = 0; i < r->hash_count; i++) {
+		const struct ckpt_range_ref *h = &r->hashes[i].ref;
+		m->shards[h->shard].regions[h->region].ranges[h->range].xxh3 = r->hashes[i].xxh3;
+	}
+	m->writers[w].seconds += r->seconds;
+	return (int)r->hash_count;
+}
+
+/* Writes text[len] as a new file and syncs it. */
+static int write_new_file(const char *path, const char *text, size_t len, char *err,
+			  size_t errlen)
+{
+	int rc = 0, fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return write_fail(err, errlen, -errno, "cannot create %s: %s", path, strerror(errno));
+	rc = pwrite_all(fd, (const uint8_t *)text, len, 0);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0)
+		write_fail(err, errlen, rc, "cannot write %s: %s", path, strerror(-rc));
+	return rc;
+}
+
+/* Renames from to to unless to exists. */
+static int rename_no_replace(const char *from, const char *to, char *err, size_t errlen)
+{
+	struct stat st;
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	/* Filesystems without RENAME_NOREPLACE: look first. */
+	if (errno == EINVAL && lstat(to, &st) < 0 && errno == ENOENT && rename(from, to) == 0)
+		return 0;
+	if (errno == EINVAL)
+		errno = EEXIST;
+	return write_fail(err, errlen, -errno, "cannot rename %s to %s: %s", from, to,
+			  strerror(errno));
+}
+
+int ckpt_publish(const char *ckpt_dir, struct manifest *m, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], final[PATH_MAX], path[PATH_MAX + sizeof(MANIFEST_FILE_NAME)];
+	char *text = NULL;
+	size_t len;
+	int rc;
+	m->created = (int64_t)time(NULL);
+	if (ckpt_store_path(tmp, sizeof(tmp), ckpt_dir, m->step, true) < 0 ||
+	    ckpt_store_path(final, sizeof(final), ckpt_dir, m->step, false) < 0)
+		return write_fail(err, errlen, -ENAMETOOLONG, "checkpoint directory %s: path too "
+				  "long", ckpt_dir);
+	rc = manifest_encode(m, &text, &len, err, errlen);
+	if (rc < 0)
+		goto out;
+	snprintf(path, sizeof(path), "%s/%s", tmp, MANIFEST_FILE_NAME);
+	if ((rc = write_new_file(path, text, len, err, errlen)) < 0 ||
+	    (rc = sync_dir(tmp, err, errlen)) < 0 ||
+	    (rc = rename_no_replace(tmp, final, err, errlen)) < 0)
+		goto out;
+	rc = sync_dir(ckpt_dir, err, errlen);
+out:
+	free(text);
+	return rc;
+}
+
+int ckpt_prune(const char *ckpt_dir, uint32_t keep, char *err, size_t errlen)
+{
+	char path[PATH_MAX], hidden[PATH_MAX];
+	struct ckpt_entry *entries;
+	size_t count, complete = 0;
+	int rc, removed = 0;
+	if (keep == 0)
+		return 0;
+	rc = ckpt_store_list(ckpt_dir, &entries, &count);
+	if (rc < 0)
+		return write_fail(err, errlen, rc, "cannot list %s: %s", ckpt_dir, strerror(-rc));
+	for (size_t i = 0; i < count; i++)
+		complete += entries[i].complete && entries[i].has_manifest;
+	for (size_t i = 0; i < count && complete > keep && rc == 0; i++) {
+		if (!entries[i].complete || !entries[i].has_manifest)
+			continue;
+		ckpt_store_path(path, sizeof(path), ckpt_dir, entries[i].step, false);
+		snprintf(hidden, sizeof(hidden), "%s/" REMOVING_PREFIX "%" PRIu64, ckpt_dir,
+			 entries[i].step);
+		if (rename(path, hidden) < 0)
+			rc = write_fail(err, errlen, -errno, "cannot remove %s: %s", path,
+					strerror(errno));
+		else
+			rc = remove_flat_dir(hidden, err, errlen);
+		if (rc == 0) {
+			log_info("removed %s: only the newest %u checkpoints are kept", path, keep);
+			removed++;
+			complete--;
+		}
+	}
+	free(entries);
+	return rc < 0 ? rc : removed;
+}

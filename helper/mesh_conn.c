@@ -1,0 +1,345 @@
+/* mesh_conn.c: framed, non-blocking TCP connections in the event loop (see mesh_conn.h).
+ *
+ * Writes are tried at once; what the socket does not take stays in `out` and POLLOUT is
+ * watched until it drains. A failure while sending never closes the connection from inside
+ * the sender's call (the caller may be walking its tables): it arms a zero-delay timer that
+ * closes it from the loop. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal/util.h"
+#include "mesh_conn.h"
+
+static void conn_event(struct loop *loop, int fd, short revents, void *arg);
+
+/* The message being handed over. One for all connections: a callback never reads another
+ * connection, so only one message is in hand at a time. */
+static struct wire_msg current;
+
+void mesh_conn_format_address(const struct sockaddr *sa, char *buf, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(buf, cap, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(buf, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, cap, "(address family %d)", sa->sa_family);
+	}
+}
+
+static void set_events(struct mesh_conn *c, short events)
+{
+	if (c->events == events)
+		return;
+	loop_remove_fd(c->loop, c->fd);
+	if (loop_add_fd(c->loop, c->fd, events, conn_event, c) == 0)
+		c->events = events;
+}
+
+static void free_conn(struct mesh_conn *c)
+{
+	free(c->in);
+	free(c->out);
+	free(c->held);
+	free(c);
+}
+
+void mesh_conn_close(struct mesh_conn *c, int why)
+{
+	if (c->closed)
+		return;
+	c->closed = true;
+	if (c->handshake_timer)
+		loop_cancel_timer(c->loop, c->handshake_timer);
+	if (c->close_timer)
+		loop_cancel_timer(c->loop, c->close_timer);
+	c->dispatching++;
+	c->ops->closed(c, why);
+	c->dispatching--;
+	loop_remove_fd(c->loop, c->fd);
+	close(c->fd);
+	if (c->dispatching == 0)
+		free_conn(c);
+}
+
+static void deferred_close(struct loop *loop, void *arg)
+{
+	struct mesh_conn *c = arg;
+	(void)loop;
+	c->close_timer = 0;
+	mesh_conn_close(c, c->failure);
+}
+
+/* Ends the connection from the loop, not from the caller's stack. */
+static void fail_later(struct mesh_conn *c, int why)
+{
+	if (c->failure)
+		return;
+	c->failure = why;
+	c->out_len = c->out_sent = c->held_len = 0;
+	if (loop_add_timer(c->loop, 0, deferred_close, c, &c->close_timer) < 0)
+		c->close_timer = 0;
+}
+
+static void handshake_expired(struct loop *loop, void *arg)
+{
+	struct mesh_conn *c = arg;
+	(void)loop;
+	c->handshake_timer = 0;
+	mesh_conn_close(c, -ETIMEDOUT);
+}
+
+static int append(uint8_t **buf, size_t *len, size_t *cap, const uint8_t *data, size_t n)
+{
+	if (*len + n > MESH_CONN_QUEUE_MAX)
+		return -ENOBUFS;
+	if (*len + n > *cap) {
+		size_t want = *cap ? *cap : 4096;
+		while (want < *len + n)
+			want *= 2;
+		uint8_t *p = realloc(*buf, want);
+		if (!p)
+			return -ENOMEM;
+		*buf = p;
+		*cap = want;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	return 0;
+}
+
+/* Writes from `out` until the socket would block. */
+static void write_out(struct mesh_conn *c)
+{
+	while (c->out_sent < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			fail_later(c, -errno);
+			return;
+		}
+		c->out_sent += (size_t)n;
+		c->stats->bytes_sent += (uint64_t)n;
+	}
+	if (c->out_sent == c->out_len)
+		c->out_sent = c->out_len = 0;
+	set_events(c, c->out_len ? POLLIN | POLLOUT : POLLIN);
+}
+
+static bool passes_before_handshake(uint16_t type)
+{
+	return type == WIRE_MESH_HELLO || type == WIRE_MESH_WELCOME || type == WIRE_RDV_REGISTER ||
+	       type == WIRE_MESH_FENCED || type == WIRE_REPLY;
+}
+
+int mesh_conn_send(struct mesh_conn *c, uint16_t type, const uint8_t *payload, int len)
+{
+	uint8_t frame[WIRE_MAX_MESSAGE];
+	bool now = c->established || passes_before_handshake(type);
+	int n, rc;
+	if (c->closed || c->failure)
+		return -ENOTCONN;
+	if (len < 0)
+		return len;
+	n = wire_frame(type, 0, payload, (uint32_t)len, frame, sizeof(frame));
+	if (n < 0)
+		return n;
+	if (now)
+		rc = append(&c->out, &c->out_len, &c->out_cap, frame, (size_t)n);
+	else
+		rc = append(&c->held, &c->held_len, &c->held_cap, frame, (size_t)n);
+	if (rc < 0) {
+		fail_later(c, rc);
+		return rc;
+	}
+	c->stats->messages_sent++;
+	if (now && !c->connecting)
+		write_out(c);
+	return 0;
+}
+
+void mesh_conn_establish(struct mesh_conn *c, uint32_t peer)
+{
+	c->established = true;
+	c->peer = peer;
+	if (c->handshake_timer) {
+		loop_cancel_timer(c->loop, c->handshake_timer);
+		c->handshake_timer = 0;
+	}
+	if (c->held_len) {
+		if (append(&c->out, &c->out_len, &c->out_cap, c->held, c->held_len) < 0) {
+			fail_later(c, -ENOBUFS);
+			return;
+		}
+		c->held_len = 0;
+	}
+	write_out(c);
+}
+
+void mesh_conn_flush(struct mesh_conn *c, int timeout_ms)
+{
+	uint64_t deadline = util_now_ms() + (uint64_t)timeout_ms;
+	while (!c->closed && !c->failure && !c->connecting && c->out_len > 0) {
+		uint64_t now = util_now_ms();
+		struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) <= 0)
+			return;
+		write_out(c);
+	}
+}
+
+/* The outgoing connect finished, well or not. */
+static void finish_connect(struct mesh_conn *c)
+{
+	int error = 0;
+	socklen_t len = sizeof(error);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+		error = errno;
+	if (error) {
+		mesh_conn_close(c, -error);
+		return;
+	}
+	c->connecting = false;
+	c->ops->connected(c);
+	if (!c->closed)
+		write_out(c);
+}
+
+/* Reads what is there and hands over every whole message. */
+static void read_in(struct mesh_conn *c)
+{
+	int rc;
+	do {
+		rc = wire_stream_fill(c->fd, c->in);
+		if (rc > 0)
+			c->stats->bytes_received += (uint64_t)rc;
+		int next;
+		while (!c->closed && (next = wire_stream_next(c->in, &current)) == 0) {
+			c->stats->messages_received++;
+			c->ops->message(c, &current);
+		}
+		if (c->closed)
+			return;
+		if (next != -EAGAIN) {
+			mesh_conn_close(c, -EBADMSG);
+			return;
+		}
+	} while (rc > 0);
+	if (rc != -EAGAIN)
+		mesh_conn_close(c, rc == -ECONNRESET ? -ECONNRESET : rc);
+}
+
+static void conn_event(struct loop *loop, int fd, short revents, void *arg)
+{
+	struct mesh_conn *c = arg;
+	(void)loop;
+	(void)fd;
+	c->dispatching++;
+	if (c->connecting)
+		finish_connect(c);
+	else if (revents & (POLLIN | POLLHUP | POLLERR))
+		read_in(c);
+	if (!c->closed && !c->connecting && (revents & POLLOUT))
+		write_out(c);
+	c->dispatching--;
+	if (c->closed && c->dispatching == 0)
+		free_conn(c);
+}
+
+static int new_conn(struct loop *loop, int fd, bool outgoing, uint64_t handshake_ms,
+		    const struct mesh_conn_ops *ops, struct mesh_stats *stats, void *owner,
+		    struct mesh_conn **out)
+{
+	struct mesh_conn *c = calloc(1, sizeof(*c));
+	int one = 1, rc;
+	if (!c)
+		return -ENOMEM;
+	c->fd = fd;
+	c->outgoing = outgoing;
+	c->peer = WIRE_NO_NODE;
+	c->loop = loop;
+	c->ops = ops;
+	c->stats = stats;
+	c->owner = owner;
+	c->in = malloc(sizeof(*c->in));
+	if (!c->in) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	wire_stream_init(c->in);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	rc = loop_add_timer(loop, handshake_ms, handshake_expired, c, &c->handshake_timer);
+	if (rc == 0) {
+		c->events = outgoing ? POLLOUT : POLLIN;
+		rc = loop_add_fd(loop, fd, c->events, conn_event, c);
+		if (rc < 0)
+			loop_cancel_timer(loop, c->handshake_timer);
+	}
+out:
+	if (rc < 0) {
+		free_conn(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int mesh_conn_connect(struct loop *loop, const struct sockaddr *addr, socklen_t addr_len,
+		      uint64_t handshake_ms, const struct mesh_conn_ops *ops,
+		      struct mesh_stats *stats, void *owner, struct mesh_conn **out)
+{
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), rc;
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, addr, addr_len) < 0 && errno != EINPROGRESS) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	rc = new_conn(loop, fd, true, handshake_ms, ops, stats, owner, out);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	(*out)->connecting = true;
+	mesh_conn_format_address(addr, (*out)->peer_text, sizeof((*out)->peer_text));
+	return 0;
+}
+
+int mesh_conn_adopt(struct loop *loop, int fd, uint64_t handshake_ms,
+		    const struct mesh_conn_ops *ops, struct mesh_stats *stats, void *owner,
+		    struct mesh_conn **out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int rc = new_conn(loop, fd, false, handshake_ms, ops, stats, owner, out);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		mesh_conn_format_address((struct sockaddr *)&ss, (*out)->peer_text,
+					 sizeof((*out)->peer_text));
+	else
+		snprintf((*out)->peer_text, sizeof((*out)->peer_text), "(unknown peer)");
+	return 0;
+}

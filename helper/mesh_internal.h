@@ -1,0 +1,205 @@
+/* mesh_internal.h: the mesh's shared state, for mesh.c (membership, connections,
+ * handshake, dispatch), mesh_events.c (sequencing, broadcast, catch-up, the event log),
+ * detector.c (heartbeats, suspicion, confirmation) and rendezvous_client.c. Not for the
+ * rest of lcrd, which uses mesh.h.
+ *
+ * Nodes are the step's nodes, indexed by node id (0 .. count-1, as Slurm numbers them).
+ * A node is live until the leader removes it, as DOWN (dead or hung) or LEFT (its helper
+ * ended normally); a removed node never comes back. The live ids, sorted, form the ring
+ * on which heartbeats go to each node's successors, and the tree on which the leader's
+ * events travel (position p forwards to positions p*F+1 .. p*F+F). */
+#ifndef LCR_HELPER_MESH_INTERNAL_H
+#define LCR_HELPER_MESH_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "internal/wire.h"
+#include "mesh.h"
+#include "mesh_conn.h"
+
+struct lcrd;
+struct mesh_auth;
+struct rendezvous_client;
+
+#define MESH_TREE_FANOUT 4       /* children per node in the broadcast tree */
+#define MESH_MAX_OBSERVERS 17    /* distinct observers a decider keeps per suspect */
+#define MESH_LOG_MAX 4096        /* event log entries kept */
+#define MESH_SYNC_BATCH 64       /* events sent per catch-up */
+#define MESH_NODE_UNKNOWN 0      /* a node's state before the table names it */
+
+/* What this node, as a watcher, knows of a ring predecessor's heartbeats. */
+struct detector_watch {
+	bool watched;
+	bool suspected;
+	uint64_t last_heard_ms;
+	uint64_t next_report_ms; /* when to repeat the suspicion to the decider */
+};
+
+struct detector_observer {
+	uint32_t node;
+	uint64_t at_ms;
+	uint16_t evidence; /* enum wire_evidence */
+	uint32_t silent_ms;
+};
+
+/* What this node, as the decider for a suspect, has gathered against it. */
+struct detector_case {
+	uint32_t count;
+	struct detector_observer observers[MESH_MAX_OBSERVERS];
+	uint64_t confirm_timer; /* a confirmation due at once (refused, left), 0 when none */
+	uint64_t asked_ms;      /* when a third node was last asked to probe */
+};
+
+/* A PING this node sent and waits to see answered. */
+struct detector_probe {
+	uint64_t nonce;   /* 0 when none is in flight */
+	uint64_t timer;   /* its deadline */
+	uint32_t decider; /* who gets a failure: this node for its own case, or the decider
+			   * that asked with PROBE */
+};
+
+struct mesh_node {
+	uint32_t id;
+	char name[WIRE_NODE_NAME_MAX + 1];
+	char address[WIRE_ADDR_MAX + 1];
+	uint16_t port;
+	struct sockaddr_storage sa;
+	socklen_t sa_len;
+	enum wire_node_state state;
+	bool leaving;               /* it said LEAVE: its closing connections are no failure */
+	struct mesh_conn *conn;     /* an established connection, used to send */
+	struct mesh_conn *dialing;  /* this node's connection to it being set up */
+	uint64_t next_dial_ms;      /* no new attempt before (one per heartbeat period) */
+	struct detector_watch watch;
+	struct detector_case suspicion;
+	struct detector_probe probe;
+	uint64_t refused_timer;     /* a refused connection, to report from the loop */
+	struct mesh *mesh;
+};
+
+/* A local rank's exit, sent to the leader until it comes back numbered. */
+struct mesh_report {
+	struct wire_mesh_report report;
+	uint64_t sent_ms;
+	struct mesh_report *next;
+};
+
+/* One entry of the event log. */
+struct mesh_log_entry {
+	struct wire_event_log_entry entry;
+	bool sequenced;      /* numbered by a leader (generation >= 1): can be sent on */
+	uint64_t leader_ms;  /* CLOCK_REALTIME at the leader */
+};
+
+/* The order in which nodes were removed: the membership at generation g is "every node
+ * whose removal has a generation <= g is gone". */
+struct mesh_removal {
+	uint32_t node;
+	uint16_t state;
+	uint64_t generation;
+};
+
+struct detector;
+
+struct mesh {
+	struct lcrd *d;
+	enum wire_mesh_state state;
+	uint32_t self;
+	uint32_t count;
+	struct mesh_node *nodes;
+	uint32_t *live;             /* live ids, ascending */
+	uint32_t live_count;
+	uint32_t leader;
+	uint64_t generation;
+	uint64_t timeout_ms;
+	uint64_t period_ms;         /* heartbeat period: timeout / 4 */
+	uint32_t heartbeat_peers;
+	int listen_fd;
+	char address[WIRE_ADDR_MAX + 1];
+	uint16_t port;
+	uint64_t up_since_ms;
+	struct mesh_conn *conns;    /* every connection, established or not */
+	struct mesh_auth *auth;
+	struct rendezvous_client *rendezvous;
+	struct detector *detector;
+	struct mesh_report *reports;
+	struct mesh_log_entry *log;  /* a ring of log_cap entries, log_count used */
+	uint32_t log_cap;
+	uint32_t log_start;          /* index of the oldest entry */
+	uint32_t log_count;
+	uint64_t log_dropped;        /* entries dropped from the front */
+	struct mesh_removal *removals;
+	uint32_t removal_count;
+	struct mesh_stats stats;
+	uint32_t sync_peer;          /* the peer last asked for a catch-up */
+	uint64_t sync_after;         /* and from which generation */
+	struct wire_mesh_event event; /* scratch for one event (about 64 KiB) */
+	struct wire_mesh_event incoming; /* the event being received */
+	uint8_t scratch[WIRE_MAX_PAYLOAD];
+};
+
+/* --- mesh.c --- */
+
+/* The mesh of the helper. */
+struct mesh *mesh_of(struct lcrd *d);
+/* "n5 (4)" for logs, into buf[cap]. */
+const char *mesh_node_label(const struct mesh *m, uint32_t node, char *buf, size_t cap);
+/* Starts the mesh from the rendezvous' table (m->nodes filled): listener already open. */
+int mesh_start(struct mesh *m);
+/* The rendezvous failed: this helper runs alone. */
+void mesh_give_up(struct mesh *m, const char *why);
+/* Sends a message to a live node, connecting first when needed (the message waits for the
+ * handshake). 0, or -errno when it cannot go now (the callers repeat what matters). */
+int mesh_send(struct mesh *m, uint32_t node, uint16_t type, const uint8_t *payload, int len);
+/* Opens the mesh listener on the address this helper reached the rendezvous from. */
+int mesh_listen(struct mesh *m, const struct sockaddr *local, socklen_t len);
+/* Marks a node removed, closes its connections; the caller updates live and leader. */
+void mesh_remove_node(struct mesh *m, uint32_t node, enum wire_node_state state);
+/* Rebuilds the sorted live list and the leader from the nodes' states. */
+void mesh_rebuild_live(struct mesh *m);
+/* This node was removed by the others: tell the ranks, end the helper. */
+void mesh_fence_self(struct mesh *m, uint64_t generation, const char *why);
+
+/* --- mesh_events.c --- */
+
+/* The leader numbers a change, applies it here and sends it down the tree. */
+void mesh_sequence(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank, uint32_t pid,
+		   int32_t status, const char *message);
+/* An event from a peer (the tree or a catch-up). */
+void mesh_on_event(struct mesh *m, uint32_t from, const struct wire_mesh_event *ev);
+/* A peer's generation, from its heartbeat: send it what it misses, or ask for ours. */
+void mesh_on_peer_generation(struct mesh *m, uint32_t peer, uint64_t generation);
+/* A peer asks for the events after a generation. */
+void mesh_on_sync(struct mesh *m, uint32_t peer, uint64_t after);
+/* A peer's rank exited (it reports to us as the leader). */
+void mesh_on_report(struct mesh *m, uint32_t peer, const struct wire_mesh_report *r);
+/* Sends the reports not yet numbered to the leader again. */
+void mesh_resend_reports(struct mesh *m);
+/* Adds a local entry to the event log and tells the subscribed ranks (generation 0 events:
+ * MESH_UP, exits before the mesh is up). */
+void mesh_log_local(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank, uint32_t pid,
+		    int32_t status, const char *message);
+void mesh_log_free(struct mesh *m);
+
+/* --- detector.c --- */
+
+int detector_create(struct mesh *m);
+void detector_destroy(struct mesh *m);
+/* The ring changed: new successors, new predecessors to watch, cases to drop. */
+void detector_membership_changed(struct mesh *m);
+/* Any message from node proves it alive. */
+void detector_on_heard(struct mesh *m, uint32_t node);
+/* A watcher's suspicion reached this node, the decider. */
+void detector_on_suspect(struct mesh *m, uint32_t observer, const struct wire_mesh_suspect *s);
+void detector_on_pong(struct mesh *m, uint32_t node, uint64_t nonce);
+/* The decider asks this node to probe a suspect. */
+void detector_on_probe_request(struct mesh *m, uint32_t decider, uint32_t node);
+/* node's helper refused or reset a connection / said LEAVE on one. */
+void detector_on_refused(struct mesh *m, uint32_t node);
+void detector_on_leave(struct mesh *m, uint32_t node);
+/* The node that decides about suspect: the lowest live node other than it. */
+uint32_t detector_decider(const struct mesh *m, uint32_t suspect);
+
+#endif

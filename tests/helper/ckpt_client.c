@@ -1,0 +1,238 @@
+/* ckpt_client.c: a rank, as the checkpoint tests (tests/helper/ckpt_*.sh) drive it. Each
+ * subcommand registers rank RANK (shard key "shard<RANK % 2>", data-parallel size 2,
+ * unless told otherwise) with the helper at $LCR_SOCKET, does one thing, and reports on
+ * stdout; the exit status is 0 on success, 1 on failure, 2 on bad usage.
+ *
+ *   fill RANK NAME SIZE SEED STEP    allocate (or reattach) NAME, then one update of STEP
+ *                                    that writes a pattern of SEED into it
+ *   commit RANK STEP                 one update of STEP that changes nothing
+ *   tear RANK NAME STEP              begin an update of STEP, scribble over NAME, and
+ *                                    hold (never end it) until killed
+ *   restore RANK NAME SIZE SEED      allocate NAME and check it holds the pattern of SEED;
+ *                                    print the resume step
+ *   alloc RANK NAME SIZE             allocate NAME; print the error when it fails
+ *   register RANK SHARD DP_SIZE      register with that shard key and size
+ *   checkpoint RANK                  lcr_checkpoint: ask for a checkpoint and wait
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal/util.h"
+#include "lcr.h"
+
+static int failed(lcr_session_t *s, const char *what, int rc)
+{
+	printf("error %s: %s (%d): %s\n", what, lcr_strerror(rc), rc, lcr_last_error(s));
+	lcr_close(s);
+	return 1;
+}
+
+static int open_as(uint32_t rank, const char *shard, uint32_t dp_size, lcr_session_t **s)
+{
+	char key[32];
+	snprintf(key, sizeof(key), "shard%u", rank % 2);
+	struct lcr_rank_info me = { .global_rank = rank, .dp_index = rank / 2,
+				    .dp_size = dp_size, .shard_key = shard ? shard : key };
+	int rc = lcr_open(NULL, s);
+	if (rc < 0) {
+		printf("error open: %s\n", lcr_strerror(rc));
+		return rc;
+	}
+	rc = lcr_register(*s, &me);
+	if (rc < 0)
+		failed(*s, "register", rc);
+	return rc;
+}
+
+/* xorshift64 words seeded per region: the same as lcr_test_client's. */
+static uint64_t pattern_word(uint64_t seed, uint64_t index)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull + index + 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x;
+}
+
+static void fill(uint8_t *p, uint64_t size, uint64_t seed)
+{
+	for (uint64_t i = 0; i < size; i += 8) {
+		uint64_t w = pattern_word(seed, i / 8);
+		memcpy(p + i, &w, size - i < 8 ? size - i : 8);
+	}
+}
+
+static int verify(const uint8_t *p, uint64_t size, uint64_t seed)
+{
+	for (uint64_t i = 0; i < size; i += 8) {
+		uint64_t w = pattern_word(seed, i / 8);
+		if (memcmp(p + i, &w, size - i < 8 ? size - i : 8) != 0) {
+			printf("mismatch at byte %" PRIu64 "\n", i);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int cmd_fill(int argc, char **argv)
+{
+	uint32_t rank;
+	uint64_t size, seed, step;
+	lcr_session_t *s;
+	void *p;
+	int rc;
+	if (argc != 5 || util_parse_u32(argv[0], &rank) || util_parse_size(argv[2], &size) ||
+	    util_parse_u64(argv[3], &seed) || util_parse_u64(argv[4], &step))
+		return 2;
+	if (open_as(rank, NULL, 2, &s) < 0)
+		return 1;
+	if ((rc = lcr_region_alloc(s, argv[1], size, LCR_REGION_HOST, -1, &p)) < 0)
+		return failed(s, "alloc", rc);
+	lcr_update_begin(s, step);
+	fill(p, size, seed);
+	if ((rc = lcr_update_end(s, step)) < 0)
+		return failed(s, "update_end", rc);
+	printf("filled %s of rank %u with seed %" PRIu64 ", committed step %" PRIu64 "\n", argv[1],
+	       rank, seed, step);
+	lcr_close(s);
+	return 0;
+}
+
+static int cmd_commit(int argc, char **argv)
+{
+	uint32_t rank;
+	uint64_t step;
+	lcr_session_t *s;
+	int rc;
+	if (argc != 2 || util_parse_u32(argv[0], &rank) || util_parse_u64(argv[1], &step))
+		return 2;
+	if (open_as(rank, NULL, 2, &s) < 0)
+		return 1;
+	lcr_update_begin(s, step);
+	if ((rc = lcr_update_end(s, step)) < 0)
+		return failed(s, "update_end", rc);
+	printf("rank %u committed step %" PRIu64 "\n", rank, step);
+	lcr_close(s);
+	return 0;
+}
+
+static int cmd_tear(int argc, char **argv)
+{
+	uint32_t rank;
+	uint64_t step;
+	lcr_session_t *s;
+	struct lcr_region info;
+	int rc;
+	if (argc != 3 || util_parse_u32(argv[0], &rank) || util_parse_u64(argv[2], &step))
+		return 2;
+	if (open_as(rank, NULL, 2, &s) < 0)
+		return 1;
+	if ((rc = lcr_region_lookup(s, argv[1], &info)) < 0)
+		return failed(s, "lookup", rc);
+	lcr_update_begin(s, step);
+	memset(info.ptr, 0xee, info.size / 2);
+	printf("holding rank %u in the middle of step %" PRIu64 "\n", rank, step);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+	uint32_t rank;
+	uint64_t size, seed, step;
+	lcr_session_t *s;
+	void *p;
+	int rc;
+	if (argc != 4 || util_parse_u32(argv[0], &rank) || util_parse_size(argv[2], &size) ||
+	    util_parse_u64(argv[3], &seed))
+		return 2;
+	if (open_as(rank, NULL, 2, &s) < 0)
+		return 1;
+	if ((rc = lcr_region_alloc(s, argv[1], size, LCR_REGION_HOST, -1, &p)) < 0)
+		return failed(s, "alloc", rc);
+	if ((rc = lcr_resume_step(s, &step)) < 0)
+		return failed(s, "resume_step", rc);
+	if (verify(p, size, seed)) {
+		lcr_close(s);
+		return 1;
+	}
+	if (step == LCR_NO_STEP)
+		printf("restored %s intact, resume step none\n", argv[1]);
+	else
+		printf("restored %s intact, resume step %" PRIu64 "\n", argv[1], step);
+	lcr_close(s);
+	return 0;
+}
+
+static int cmd_alloc(int argc, char **argv)
+{
+	uint32_t rank;
+	uint64_t size;
+	lcr_session_t *s;
+	void *p;
+	int rc;
+	if (argc != 3 || util_parse_u32(argv[0], &rank) || util_parse_size(argv[2], &size))
+		return 2;
+	if (open_as(rank, NULL, 2, &s) < 0)
+		return 1;
+	if ((rc = lcr_region_alloc(s, argv[1], size, LCR_REGION_HOST, -1, &p)) < 0)
+		return failed(s, "alloc", rc);
+	printf("allocated %s\n", argv[1]);
+	lcr_close(s);
+	return 0;
+}
+
+static int cmd_register(int argc, char **argv)
+{
+	uint32_t rank, dp_size;
+	lcr_session_t *s;
+	if (argc != 3 || util_parse_u32(argv[0], &rank) || util_parse_u32(argv[2], &dp_size))
+		return 2;
+	if (open_as(rank, argv[1], dp_size, &s) < 0)
+		return 1;
+	printf("registered rank %u\n", rank);
+	lcr_close(s);
+	return 0;
+}
+
+static int cmd_checkpoint(int argc, char **argv)
+{
+	uint32_t rank;
+	uint64_t step;
+	lcr_session_t *s;
+	int rc;
+	if (argc != 1 || util_parse_u32(argv[0], &rank))
+		return 2;
+	if (open_as(rank, NULL, 2, &s) < 0)
+		return 1;
+	if ((rc = lcr_checkpoint(s, &step)) < 0)
+		return failed(s, "checkpoint", rc);
+	printf("checkpoint of step %" PRIu64 " saved\n", step);
+	lcr_close(s);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*run)(int argc, char **argv);
+	} commands[] = {
+		{ "fill", cmd_fill }, { "commit", cmd_commit }, { "tear", cmd_tear },
+		{ "restore", cmd_restore }, { "alloc", cmd_alloc }, { "register", cmd_register },
+		{ "checkpoint", cmd_checkpoint },
+	};
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (size_t i = 0; argc >= 2 && i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 2, argv + 2);
+	fprintf(stderr, "ckpt_client: unknown command (see the top of ckpt_client.c)\n");
+	return 2;
+}

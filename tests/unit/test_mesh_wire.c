@@ -1,0 +1,627 @@
+/* test_mesh_wire.c: the mesh and rendezvous messages of the wire protocol and the stream
+ * framing the mesh's TCP connections use. Every message must survive an encode/decode round
+ * trip; every malformed form (cut at any byte, trailing bytes, counts and enumerations out
+ * of range, strings too long) must be rejected; a stream must yield whole messages however
+ * the bytes arrive, and refuse a bad header as soon as the header is in. */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "internal/wire.h"
+
+struct codec {
+	const char *name;
+	size_t size;
+	int (*encode)(const void *m, uint8_t *buf, size_t cap);
+	int (*decode)(const uint8_t *buf, size_t len, void *out);
+	void (*fill)(void *m);
+};
+
+#define CODEC(kind)                                                                   \
+	static int encode_##kind(const void *m, uint8_t *buf, size_t cap)              \
+	{                                                                              \
+		return wire_encode_##kind(m, buf, cap);                                \
+	}                                                                              \
+	static int decode_##kind(const uint8_t *buf, size_t len, void *out)            \
+	{                                                                              \
+		return wire_decode_##kind(buf, len, out);                              \
+	}
+
+CODEC(mesh_auth)
+CODEC(mesh_hello)
+CODEC(mesh_welcome)
+CODEC(rdv_register)
+CODEC(rdv_table)
+CODEC(mesh_heartbeat)
+CODEC(mesh_suspect)
+CODEC(mesh_ping)
+CODEC(mesh_probe)
+CODEC(mesh_report)
+CODEC(mesh_event)
+CODEC(mesh_fenced)
+CODEC(mesh_sync)
+CODEC(event_log)
+CODEC(event_log_reply)
+CODEC(event)
+
+static void fill_credential(char *cred)
+{
+	for (int i = 0; i < WIRE_CRED_MAX; i++)
+		cred[i] = (char)('A' + i % 26);
+	cred[WIRE_CRED_MAX] = '\0';
+}
+
+static void fill_mesh_auth(void *p)
+{
+	struct wire_mesh_auth *m = p;
+	*m = (struct wire_mesh_auth){ .job_id = 12, .step_id = 3, .from_node = 1, .to_node = 4,
+				      .nonce = 0x1122334455667788ull, .echo = 0x99 };
+}
+
+static void fill_mesh_hello(void *p)
+{
+	struct wire_mesh_hello *m = p;
+	m->from_node = 7;
+	m->to_node = 8;
+	fill_credential(m->credential);
+}
+
+static void fill_mesh_welcome(void *p)
+{
+	struct wire_mesh_welcome *m = p;
+	strcpy(m->credential, "MUNGE:AwQFAAD...:");
+}
+
+static void fill_rdv_register(void *p)
+{
+	struct wire_rdv_register *m = p;
+	strcpy(m->token, "0123456789abcdef0123456789abcdef");
+	m->node_id = 4;
+	m->node_count = 5;
+	strcpy(m->node_name, "n5");
+	strcpy(m->address, "fe80::1ff:fe23:4567:890a");
+	m->port = 40123;
+	fill_credential(m->credential);
+}
+
+static void fill_rdv_table(void *p)
+{
+	struct wire_rdv_table *m = p;
+	m->total = 1000;
+	m->start = 256;
+	m->count = WIRE_TABLE_PAGE_MAX;
+	for (uint32_t i = 0; i < m->count; i++) {
+		m->nodes[i].node_id = m->start + i;
+		m->nodes[i].port = (uint16_t)(30000 + i);
+		snprintf(m->nodes[i].node_name, sizeof(m->nodes[i].node_name), "node%04u",
+			 m->start + i);
+		strcpy(m->nodes[i].address, "10.77.0.11");
+	}
+}
+
+static void fill_mesh_heartbeat(void *p)
+{
+	struct wire_mesh_heartbeat *m = p;
+	m->generation = 42;
+}
+
+static void fill_mesh_suspect(void *p)
+{
+	struct wire_mesh_suspect *m = p;
+	*m = (struct wire_mesh_suspect){ .node = 3, .evidence = WIRE_EVIDENCE_REFUSED,
+					 .silent_ms = 2100 };
+}
+
+static void fill_mesh_ping(void *p)
+{
+	struct wire_mesh_ping *m = p;
+	m->nonce = 0xfeedfacecafebeefull;
+}
+
+static void fill_mesh_probe(void *p)
+{
+	struct wire_mesh_probe *m = p;
+	m->node = 4;
+}
+
+static void fill_mesh_report(void *p)
+{
+	struct wire_mesh_report *m = p;
+	*m = (struct wire_mesh_report){ .type = WIRE_EVENT_RANK_EXITED, .rank = 6, .pid = 4321,
+					.status = 9 };
+	strcpy(m->message, "rank 6 (pid 4321) was killed by signal 9");
+}
+
+static void fill_mesh_event(void *p)
+{
+	struct wire_mesh_event *m = p;
+	m->generation = 7;
+	m->leader = 1;
+	m->time_ms = 1700000000123ull;
+	m->type = WIRE_EVENT_NODE_DOWN;
+	m->node = 0;
+	m->rank = WIRE_NO_RANK;
+	m->status = -1;
+	strcpy(m->message, "node n1 (0) is down: its helper refused a connection");
+	m->removed_count = 3;
+	for (uint32_t i = 0; i < WIRE_MESH_NODES_MAX; i++)
+		m->removed[i] = (struct wire_mesh_member){ i, i % 2 ? WIRE_NODE_LEFT : WIRE_NODE_DOWN };
+}
+
+static void fill_mesh_fenced(void *p)
+{
+	struct wire_mesh_fenced *m = p;
+	m->generation = 9;
+}
+
+static void fill_mesh_sync(void *p)
+{
+	struct wire_mesh_sync *m = p;
+	m->after = 5;
+}
+
+static void fill_event_log(void *p)
+{
+	struct wire_event_log *m = p;
+	m->start = 128;
+}
+
+static void fill_event_log_reply(void *p)
+{
+	struct wire_event_log_reply *m = p;
+	m->node_id = 2;
+	m->state = WIRE_MESH_UP;
+	m->generation = 3;
+	m->leader = 0;
+	m->live_count = 4;
+	m->node_count = 5;
+	strcpy(m->address, "127.0.0.1");
+	m->port = 41000;
+	m->heartbeat_peers = 2;
+	m->timeout_ms = 2000;
+	m->uptime_ms = 60000;
+	m->messages_sent = 240;
+	m->messages_received = 241;
+	m->bytes_sent = 7680;
+	m->bytes_received = 7712;
+	m->total = 300;
+	m->count = WIRE_EVENT_LOG_MAX;
+	for (uint32_t i = 0; i < m->count; i++) {
+		struct wire_event_log_entry *e = &m->entries[i];
+		*e = (struct wire_event_log_entry){ .time_ms = 1700000000000ull + i,
+						    .generation = i,
+						    .leader = 0,
+						    .type = WIRE_EVENT_RANK_EXITED,
+						    .node = 3,
+						    .rank = i,
+						    .pid = 100 + i,
+						    .status = 0 };
+		snprintf(e->message, sizeof(e->message), "rank %u (pid %u) exited with status 0",
+			 i, 100 + i);
+	}
+}
+
+static void fill_event(void *p)
+{
+	struct wire_event *m = p;
+	m->type = WIRE_EVENT_NODE_DOWN;
+	m->rank = WIRE_NO_RANK;
+	m->status = -1;
+	strcpy(m->node, "n4");
+	strcpy(m->message, "node n4 (3) is down: no heartbeat for 2.0 s, seen by n5 and n1");
+	m->node_id = 3;
+	m->generation = 2;
+	m->leader = 0;
+}
+
+#define ENTRY(kind)                                                                   \
+	{ #kind, sizeof(struct wire_##kind), encode_##kind, decode_##kind, fill_##kind }
+
+static const struct codec codecs[] = {
+	ENTRY(mesh_auth),      ENTRY(mesh_hello),     ENTRY(mesh_welcome),
+	ENTRY(rdv_register),   ENTRY(rdv_table),      ENTRY(mesh_heartbeat),
+	ENTRY(mesh_suspect),   ENTRY(mesh_ping),      ENTRY(mesh_report),
+	ENTRY(mesh_event),     ENTRY(mesh_fenced),    ENTRY(mesh_sync),
+	ENTRY(event_log),      ENTRY(event_log_reply), ENTRY(event),
+	ENTRY(mesh_probe),
+};
+
+#define NCODECS (sizeof(codecs) / sizeof(codecs[0]))
+
+static size_t encode_sample(const struct codec *c, uint8_t *buf, size_t cap)
+{
+	void *m = calloc(1, c->size);
+	assert_non_null(m);
+	c->fill(m);
+	int n = c->encode(m, buf, cap);
+	free(m);
+	if (n <= 0)
+		fail_msg("%s: the sample does not encode: %d", c->name, n);
+	return (size_t)n;
+}
+
+static void test_every_mesh_message_round_trips(void **state)
+{
+	(void)state;
+	static uint8_t a[WIRE_MAX_PAYLOAD], b[WIRE_MAX_PAYLOAD];
+	for (size_t i = 0; i < NCODECS; i++) {
+		const struct codec *c = &codecs[i];
+		size_t n = encode_sample(c, a, sizeof(a));
+		void *decoded = calloc(1, c->size);
+		assert_non_null(decoded);
+		if (c->decode(a, n, decoded) != 0)
+			fail_msg("%s: its own encoding does not decode", c->name);
+		assert_int_equal(c->encode(decoded, b, sizeof(b)), (int)n);
+		assert_memory_equal(a, b, n);
+		free(decoded);
+	}
+}
+
+static void test_the_largest_mesh_messages_fit_one_frame(void **state)
+{
+	(void)state;
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	static struct wire_mesh_event event;
+	static struct wire_rdv_table table;
+	static struct wire_event_log_reply log;
+	fill_mesh_event(&event);
+	event.removed_count = WIRE_MESH_NODES_MAX;
+	fill_rdv_table(&table);
+	for (uint32_t i = 0; i < table.count; i++) {
+		memset(table.nodes[i].node_name, 'n', WIRE_NODE_NAME_MAX);
+		memset(table.nodes[i].address, '1', WIRE_ADDR_MAX);
+	}
+	fill_event_log_reply(&log);
+	for (uint32_t i = 0; i < log.count; i++) {
+		memset(log.entries[i].message, 'm', WIRE_TEXT_MAX);
+		log.entries[i].message[WIRE_TEXT_MAX] = '\0';
+	}
+	assert_true(wire_encode_mesh_event(&event, buf, sizeof(buf)) > 0);
+	assert_true(wire_encode_rdv_table(&table, buf, sizeof(buf)) > 0);
+	assert_true(wire_encode_event_log_reply(&log, buf, sizeof(buf)) > 0);
+}
+
+static void test_every_cut_mesh_message_is_rejected(void **state)
+{
+	(void)state;
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	for (size_t i = 0; i < NCODECS; i++) {
+		const struct codec *c = &codecs[i];
+		size_t n = encode_sample(c, buf, sizeof(buf));
+		void *out = calloc(1, c->size);
+		assert_non_null(out);
+		for (size_t len = 0; len < n; len++)
+			if (c->decode(buf, len, out) != -EBADMSG)
+				fail_msg("%s: a payload cut to %zu of %zu bytes was accepted",
+					 c->name, len, n);
+		free(out);
+	}
+}
+
+static void test_trailing_bytes_after_a_mesh_message_are_rejected(void **state)
+{
+	(void)state;
+	static uint8_t buf[WIRE_MAX_PAYLOAD + 1];
+	for (size_t i = 0; i < NCODECS; i++) {
+		const struct codec *c = &codecs[i];
+		size_t n = encode_sample(c, buf, sizeof(buf));
+		void *out = calloc(1, c->size);
+		assert_non_null(out);
+		buf[n] = 0;
+		if (c->decode(buf, n + 1, out) != -EBADMSG)
+			fail_msg("%s: a trailing byte was accepted", c->name);
+		free(out);
+	}
+}
+
+static void test_mesh_encoders_refuse_a_small_buffer(void **state)
+{
+	(void)state;
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	for (size_t i = 0; i < NCODECS; i++) {
+		const struct codec *c = &codecs[i];
+		size_t n = encode_sample(c, buf, sizeof(buf));
+		void *m = calloc(1, c->size);
+		assert_non_null(m);
+		c->fill(m);
+		if (c->encode(m, buf, n - 1) != -EMSGSIZE)
+			fail_msg("%s: encoded into %zu bytes of %zu", c->name, n - 1, n);
+		free(m);
+	}
+}
+
+static void test_credential_over_limit_is_rejected(void **state)
+{
+	(void)state;
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	static struct wire_mesh_hello hello;
+	fill_mesh_hello(&hello);
+	hello.credential[WIRE_CRED_MAX] = 'x'; /* no terminator within the limit */
+	assert_int_equal(wire_encode_mesh_hello(&hello, buf, sizeof(buf)), -EINVAL);
+
+	/* A hand-made HELLO claiming a credential one byte too long. */
+	size_t n = 8 + 2 + WIRE_CRED_MAX + 1;
+	memset(buf, 'c', n);
+	memset(buf, 0, 8);
+	buf[8] = (uint8_t)((WIRE_CRED_MAX + 1) & 0xff);
+	buf[9] = (uint8_t)((WIRE_CRED_MAX + 1) >> 8);
+	assert_int_equal(wire_decode_mesh_hello(buf, n, &hello), -EBADMSG);
+}
+
+/* Encodes a table page with the given counts (valid entries), then decodes it. */
+static int table_page_decodes(uint32_t total, uint32_t start, uint32_t count)
+{
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	static struct wire_rdv_table table, out;
+	uint8_t *p = buf;
+	memset(&table, 0, sizeof(table));
+	for (int i = 0; i < 4; i++)
+		*p++ = (uint8_t)(total >> (8 * i));
+	for (int i = 0; i < 4; i++)
+		*p++ = (uint8_t)(start >> (8 * i));
+	for (int i = 0; i < 4; i++)
+		*p++ = (uint8_t)(count >> (8 * i));
+	for (uint32_t i = 0; i < count && i < WIRE_TABLE_PAGE_MAX + 1; i++) {
+		memset(p, 0, 4 + 2 + 2 + 2); /* id, port, empty name, empty address */
+		p += 10;
+	}
+	return wire_decode_rdv_table(buf, (size_t)(p - buf), &out);
+}
+
+static void test_table_pages_outside_the_table_are_rejected(void **state)
+{
+	(void)state;
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	static struct wire_rdv_table table;
+	assert_int_equal(table_page_decodes(10, 8, 2), 0);
+	assert_int_equal(table_page_decodes(10, 9, 2), -EBADMSG);
+	assert_int_equal(table_page_decodes(10, 11, 0), -EBADMSG);
+	assert_int_equal(table_page_decodes(0, 0, 0), -EBADMSG);
+	assert_int_equal(table_page_decodes(WIRE_MESH_NODES_MAX + 1, 0, 1), -EBADMSG);
+	assert_int_equal(table_page_decodes(1000, 0, WIRE_TABLE_PAGE_MAX + 1), -EBADMSG);
+	assert_int_equal(table_page_decodes(UINT32_MAX, UINT32_MAX - 1, 2), -EBADMSG);
+
+	fill_rdv_table(&table);
+	table.start = table.total - 1;
+	assert_int_equal(wire_encode_rdv_table(&table, buf, sizeof(buf)), -EINVAL);
+}
+
+static void test_register_with_node_outside_the_step_is_rejected(void **state)
+{
+	(void)state;
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	static struct wire_rdv_register m, out;
+	fill_rdv_register(&m);
+	m.node_id = m.node_count;
+	assert_int_equal(wire_encode_rdv_register(&m, buf, sizeof(buf)), -EINVAL);
+	m.node_id = 0;
+	m.node_count = WIRE_MESH_NODES_MAX + 1;
+	assert_int_equal(wire_encode_rdv_register(&m, buf, sizeof(buf)), -EINVAL);
+
+	/* Patch a valid encoding: node_id sits right after the token. */
+	fill_rdv_register(&m);
+	int n = wire_encode_rdv_register(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	size_t at = 2 + strlen(m.token);
+	buf[at] = 5; /* node_id 5 of node_count 5 */
+	assert_int_equal(wire_decode_rdv_register(buf, (size_t)n, &out), -EBADMSG);
+}
+
+static void test_mesh_event_with_bad_fields_is_rejected(void **state)
+{
+	(void)state;
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	static struct wire_mesh_event m, out;
+	fill_mesh_event(&m);
+	m.removed_count = 2;
+	int n = wire_encode_mesh_event(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	size_t type_at = 8 + 4 + 8, count_at = (size_t)n - 2 * 6 - 4;
+
+	buf[type_at] = WIRE_EVENT_SHUTDOWN; /* not a membership event */
+	assert_int_equal(wire_decode_mesh_event(buf, (size_t)n, &out), -EBADMSG);
+	buf[type_at] = WIRE_EVENT_NODE_DOWN;
+	assert_int_equal(wire_decode_mesh_event(buf, (size_t)n, &out), 0);
+
+	buf[(size_t)n - 2] = 7; /* the second member's state */
+	assert_int_equal(wire_decode_mesh_event(buf, (size_t)n, &out), -EBADMSG);
+	buf[(size_t)n - 2] = WIRE_NODE_LEFT;
+
+	buf[count_at] = 3; /* more members claimed than sent */
+	assert_int_equal(wire_decode_mesh_event(buf, (size_t)n, &out), -EBADMSG);
+	uint32_t over = WIRE_MESH_NODES_MAX + 1;
+	for (int i = 0; i < 4; i++)
+		buf[count_at + (size_t)i] = (uint8_t)(over >> (8 * i));
+	assert_int_equal(wire_decode_mesh_event(buf, (size_t)n, &out), -EBADMSG);
+
+	m.type = WIRE_EVENT_MESH_UP;
+	assert_int_equal(wire_encode_mesh_event(&m, buf, sizeof(buf)), -EINVAL);
+	m.type = WIRE_EVENT_NODE_DOWN;
+	m.removed[1].state = WIRE_NODE_LIVE;
+	assert_int_equal(wire_encode_mesh_event(&m, buf, sizeof(buf)), -EINVAL);
+}
+
+static void test_suspect_and_report_enumerations_are_checked(void **state)
+{
+	(void)state;
+	uint8_t buf[512];
+	struct wire_mesh_suspect s;
+	struct wire_mesh_report r;
+	fill_mesh_suspect(&s);
+	int n = wire_encode_mesh_suspect(&s, buf, sizeof(buf));
+	assert_true(n > 0);
+	buf[4] = WIRE_EVIDENCE_LEFT + 1; /* evidence */
+	assert_int_equal(wire_decode_mesh_suspect(buf, (size_t)n, &s), -EBADMSG);
+	s.evidence = 0;
+	assert_int_equal(wire_encode_mesh_suspect(&s, buf, sizeof(buf)), -EINVAL);
+
+	fill_mesh_report(&r);
+	n = wire_encode_mesh_report(&r, buf, sizeof(buf));
+	assert_true(n > 0);
+	buf[0] = WIRE_EVENT_NODE_DOWN; /* only rank exits are reported */
+	assert_int_equal(wire_decode_mesh_report(buf, (size_t)n, &r), -EBADMSG);
+	r.type = WIRE_EVENT_NODE_LEFT;
+	assert_int_equal(wire_encode_mesh_report(&r, buf, sizeof(buf)), -EINVAL);
+}
+
+static void test_event_log_reply_count_over_limit_is_rejected(void **state)
+{
+	(void)state;
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	static struct wire_event_log_reply m;
+	fill_event_log_reply(&m);
+	m.count = WIRE_EVENT_LOG_MAX + 1;
+	assert_int_equal(wire_encode_event_log_reply(&m, buf, sizeof(buf)), -EINVAL);
+	m.count = 0;
+	int n = wire_encode_event_log_reply(&m, buf, sizeof(buf));
+	assert_true(n > 4);
+	buf[n - 4] = WIRE_EVENT_LOG_MAX + 1;
+	assert_int_equal(wire_decode_event_log_reply(buf, (size_t)n, &m), -EBADMSG);
+}
+
+/* --- streams --- */
+
+static int frame_heartbeat(uint64_t generation, uint8_t *buf, size_t cap)
+{
+	struct wire_mesh_heartbeat hb = { .generation = generation };
+	uint8_t payload[16];
+	int n = wire_encode_mesh_heartbeat(&hb, payload, sizeof(payload));
+	assert_true(n > 0);
+	return wire_frame(WIRE_MESH_HEARTBEAT, 0, payload, (uint32_t)n, buf, cap);
+}
+
+static void test_stream_yields_a_message_sent_byte_by_byte(void **state)
+{
+	(void)state;
+	static struct wire_stream s;
+	static struct wire_msg msg;
+	uint8_t frame[64];
+	struct wire_mesh_heartbeat hb;
+	int sv[2], n = frame_heartbeat(77, frame, sizeof(frame));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	wire_stream_init(&s);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(wire_stream_next(&s, &msg), -EAGAIN);
+		assert_int_equal(write(sv[0], frame + i, 1), 1);
+		assert_int_equal(wire_stream_fill(sv[1], &s), 1);
+	}
+	assert_int_equal(wire_stream_next(&s, &msg), 0);
+	assert_int_equal(msg.header.type, WIRE_MESH_HEARTBEAT);
+	assert_int_equal(msg.fd, -1);
+	assert_int_equal(wire_decode_mesh_heartbeat(msg.payload, msg.header.length, &hb), 0);
+	assert_int_equal(hb.generation, 77);
+	assert_int_equal(wire_stream_next(&s, &msg), -EAGAIN);
+	assert_int_equal(wire_stream_fill(sv[1], &s), -EAGAIN);
+	close(sv[0]);
+	assert_int_equal(wire_stream_fill(sv[1], &s), -ECONNRESET);
+	close(sv[1]);
+}
+
+static void test_stream_splits_messages_that_arrive_together(void **state)
+{
+	(void)state;
+	static struct wire_stream s;
+	static struct wire_msg msg;
+	uint8_t frames[256];
+	struct wire_mesh_heartbeat hb;
+	int sv[2], total = 0;
+	for (uint64_t g = 1; g <= 3; g++)
+		total += frame_heartbeat(g, frames + total, sizeof(frames) - (size_t)total);
+	frames[total] = 'L'; /* the first byte of a fourth frame */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(write(sv[0], frames, (size_t)total + 1), total + 1);
+	wire_stream_init(&s);
+	assert_int_equal(wire_stream_fill(sv[1], &s), total + 1);
+	for (uint64_t g = 1; g <= 3; g++) {
+		assert_int_equal(wire_stream_next(&s, &msg), 0);
+		assert_int_equal(wire_decode_mesh_heartbeat(msg.payload, msg.header.length, &hb), 0);
+		assert_int_equal(hb.generation, g);
+	}
+	assert_int_equal(wire_stream_next(&s, &msg), -EAGAIN);
+	assert_int_equal(s.len, 1);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_stream_refuses_a_bad_header_before_its_payload(void **state)
+{
+	(void)state;
+	static struct wire_stream s;
+	static struct wire_msg msg;
+	uint8_t header[WIRE_HEADER_SIZE];
+
+	wire_encode_header(WIRE_MESH_EVENT, 0, WIRE_MAX_PAYLOAD + 1, header);
+	wire_stream_init(&s);
+	memcpy(s.buf, header, sizeof(header));
+	s.len = sizeof(header);
+	assert_int_equal(wire_stream_next(&s, &msg), -EMSGSIZE);
+
+	wire_encode_header(999, 0, 0, s.buf);
+	assert_int_equal(wire_stream_next(&s, &msg), -EOPNOTSUPP);
+
+	wire_encode_header(WIRE_MESH_HELLO, 0, 4, s.buf);
+	s.buf[0] = 'X';
+	assert_int_equal(wire_stream_next(&s, &msg), -EBADMSG);
+
+	wire_encode_header(WIRE_MESH_HELLO, 0, 4, s.buf);
+	s.buf[4] = WIRE_VERSION + 1;
+	assert_int_equal(wire_stream_next(&s, &msg), -EPROTONOSUPPORT);
+}
+
+static void test_frame_refuses_a_small_buffer(void **state)
+{
+	(void)state;
+	uint8_t buf[WIRE_HEADER_SIZE + 8], payload[8] = { 0 };
+	assert_int_equal(wire_frame(WIRE_MESH_PING, 1, payload, 8, buf, sizeof(buf)),
+			 (int)sizeof(buf));
+	assert_int_equal(wire_frame(WIRE_MESH_PING, 1, payload, 8, buf, sizeof(buf) - 1),
+			 -EMSGSIZE);
+	assert_int_equal(wire_frame(WIRE_MESH_PING, 1, payload, WIRE_MAX_PAYLOAD + 1, buf,
+				    sizeof(buf)),
+			 -EMSGSIZE);
+}
+
+static void test_mesh_type_names(void **state)
+{
+	(void)state;
+	assert_string_equal(wire_type_name(WIRE_MESH_HELLO), "MESH_HELLO");
+	assert_string_equal(wire_type_name(WIRE_RDV_TABLE), "RDV_TABLE");
+	assert_string_equal(wire_type_name(WIRE_MESH_EVENT), "MESH_EVENT");
+	assert_string_equal(wire_type_name(WIRE_EVENT_LOG_REPLY), "EVENT_LOG_REPLY");
+	for (uint16_t t = WIRE_MESH_HELLO; t <= WIRE_MESH_PROBE; t++)
+		assert_non_null(wire_type_name(t));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_mesh_message_round_trips),
+		cmocka_unit_test(test_the_largest_mesh_messages_fit_one_frame),
+		cmocka_unit_test(test_every_cut_mesh_message_is_rejected),
+		cmocka_unit_test(test_trailing_bytes_after_a_mesh_message_are_rejected),
+		cmocka_unit_test(test_mesh_encoders_refuse_a_small_buffer),
+		cmocka_unit_test(test_credential_over_limit_is_rejected),
+		cmocka_unit_test(test_table_pages_outside_the_table_are_rejected),
+		cmocka_unit_test(test_register_with_node_outside_the_step_is_rejected),
+		cmocka_unit_test(test_mesh_event_with_bad_fields_is_rejected),
+		cmocka_unit_test(test_suspect_and_report_enumerations_are_checked),
+		cmocka_unit_test(test_event_log_reply_count_over_limit_is_rejected),
+		cmocka_unit_test(test_stream_yields_a_message_sent_byte_by_byte),
+		cmocka_unit_test(test_stream_splits_messages_that_arrive_together),
+		cmocka_unit_test(test_stream_refuses_a_bad_header_before_its_payload),
+		cmocka_unit_test(test_frame_refuses_a_small_buffer),
+		cmocka_unit_test(test_mesh_type_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
