@@ -69,16 +69,22 @@ static void answer_waiters(struct ckpt *k, const struct wire_ckpt_result *result
 	}
 }
 
-/* Ends the checkpoint: logs, answers the waiters, remembers the outcome. */
+static uint64_t elapsed_us(const struct ckpt *k)
+{
+	return (util_now_ns() - k->started_ns) / 1000;
+}
+
+/* Ends the checkpoint, elapsed_us after it was asked for: logs, answers the waiters,
+ * remembers the outcome. */
 static void finish(struct ckpt *k, int status, uint64_t step, uint64_t bytes, const char *path,
-		   const char *message)
+		   uint64_t elapsed, const char *message)
 {
 	struct wire_ckpt_result *r = &k->last;
 	memset(r, 0, sizeof(*r));
 	r->status = status;
 	r->step = step;
 	r->bytes = status == 0 ? bytes : 0;
-	r->elapsed_us = (util_now_ns() - k->started_ns) / 1000;
+	r->elapsed_us = elapsed;
 	if (status == 0)
 		util_copy_string(r->path, sizeof(r->path), path);
 	snprintf(r->message, sizeof(r->message), "%s", message);
@@ -101,7 +107,7 @@ static void fail_step(struct ckpt *k, int status, uint64_t step, const char *why
 			 step, why);
 	else
 		snprintf(message, sizeof(message), "no checkpoint taken: %s", why);
-	finish(k, status, step, 0, "", message);
+	finish(k, status, step, 0, "", elapsed_us(k), message);
 }
 
 static void start_attempt(struct ckpt *k);
@@ -123,15 +129,15 @@ static void publish(struct ckpt *k, const struct ckpt_write_result *result)
 		fail_step(k, rc, k->plan.step, err);
 		return;
 	}
+	/* The time to publication; removing older checkpoints comes after. */
+	uint64_t elapsed = elapsed_us(k);
 	ckpt_store_path(path, sizeof(path), d->opt.ckpt_dir, k->plan.step, false);
-	if (ckpt_prune(d->opt.ckpt_dir, d->opt.ckpt_keep, err, sizeof(err)) < 0)
-		log_warning("checkpoint retention: %s", err);
-	uint64_t elapsed_us = (util_now_ns() - k->started_ns) / 1000;
 	snprintf(message, sizeof(message), "step %" PRIu64 " saved in %s: %s in %.3f s (%.2f GB/s)",
 		 k->plan.step, path, util_format_size(result->bytes, size, sizeof(size)),
-		 (double)elapsed_us / 1e6,
-		 elapsed_us ? (double)result->bytes / (double)elapsed_us / 1e3 : 0.0);
-	finish(k, 0, k->plan.step, result->bytes, path, message);
+		 (double)elapsed / 1e6, elapsed ? (double)result->bytes / (double)elapsed / 1e3 : 0.0);
+	if (ckpt_prune(d->opt.ckpt_dir, d->opt.ckpt_keep, err, sizeof(err)) < 0)
+		log_warning("checkpoint retention: %s", err);
+	finish(k, 0, k->plan.step, result->bytes, path, elapsed, message);
 }
 
 static void writer_done(struct lcrd *d, const struct ckpt_write_result *result, void *arg)
@@ -144,7 +150,7 @@ static void writer_done(struct lcrd *d, const struct ckpt_write_result *result, 
 		log_warning("checkpoint of step %" PRIu64 ": %s; trying again", result->step,
 			    result->error);
 		if (ckpt_abandon(k->d->opt.ckpt_dir, result->step, err, sizeof(err)) < 0) {
-			finish(k, -EIO, result->step, 0, "", err);
+			finish(k, -EIO, result->step, 0, "", elapsed_us(k), err);
 			return;
 		}
 		manifest_free(&k->plan);
@@ -179,7 +185,7 @@ static void start_attempt(struct ckpt *k)
 		ckpt_store_path(path, sizeof(path), d->opt.ckpt_dir, step, false);
 		snprintf(message, sizeof(message), "step %" PRIu64 " is saved already in %s", step,
 			 path);
-		finish(k, 0, step, 0, path, message);
+		finish(k, 0, step, 0, path, elapsed_us(k), message);
 		return;
 	}
 	if (rc < 0) {

@@ -104,10 +104,12 @@ int ckpt_gather_reports(struct lcrd *d, struct ckpt_report **out, size_t *count,
 
 /* --- directories --- */
 
-/* mkdir -p with mode 0700 for what it creates. */
+/* mkdir -p with mode 0700 for what it creates; the last directory must be lcrd's user's,
+ * so that nobody else can read or replace the checkpoints in it. */
 static int make_dirs(const char *path, char *err, size_t errlen)
 {
 	char partial[PATH_MAX];
+	struct stat st;
 	if (util_copy_string(partial, sizeof(partial), path) < 0)
 		return write_fail(err, errlen, -ENAMETOOLONG, "checkpoint directory %s: path too "
 				  "long", path);
@@ -121,8 +123,15 @@ static int make_dirs(const char *path, char *err, size_t errlen)
 					  "%s: %s", partial, strerror(errno));
 		*slash = saved;
 		if (saved == '\0')
-			return 0;
+			break;
 	}
+	if (lstat(path, &st) < 0)
+		return write_fail(err, errlen, -errno, "checkpoint directory %s: %s", path,
+				  strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid())
+		return write_fail(err, errlen, -EPERM, "checkpoint directory %s is not a directory "
+				  "of uid %u", path, (unsigned)getuid());
+	return 0;
 }
 
 /* Removes a directory of plain files (a checkpoint's). */

@@ -1,8 +1,8 @@
 /* lcrctl.c: the LCR command-line tool. Finds the lcrd helpers of the calling user under
  * ROOT/<uid>/<job>.<step>.<node>/lcrd.sock (ROOT from --runtime-dir, $LCR_RUNTIME_DIR or
  * /run/lcr), or talks to one socket given with --socket, and asks each for its status, its
- * regions, or to shut down. Output is one block per helper, in a stable format that is easy
- * to grep. `ckpt now` asks the helpers for a checkpoint; `ckpt list|show|verify` read the
+ * regions, its mesh's event log, or to shut down. Output is one block per helper, in a
+ * stable format that is easy to grep. `ckpt now` asks the helpers for a checkpoint; `ckpt list|show|verify` read the
  * checkpoint directory themselves (lcrctl_ckpt.c). See lcrctl(1). */
 #include "config.h"
 

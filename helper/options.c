@@ -1,7 +1,7 @@
 /* options.c: parses lcrd's command line into struct lcrd_options (see lcrd(8)). Defaults
  * first, then each option checked as it comes, then the rules that tie options together:
  * exactly one of --plugin-fd and --foreground, and a full identity when the plugin starts
- * the helper. */
+ * the helper; for --rendezvous-server, exactly one of --listen-fd and --listen. */
 #include "config.h"
 
 #include <errno.h>

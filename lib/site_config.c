@@ -77,6 +77,8 @@ static const struct site_key site_keys[] = {
 	  "default checkpoint directory: %u user name, %j job id, %% a literal %" },
 	{ "ckpt_roots", KEY_PATH_LIST, FIELD(ckpt_roots), "", 0, 0, false,
 	  "directories a user's --lcr-ckpt-dir must lie under; empty: anywhere" },
+	{ "ckpt_keep", KEY_COUNT, FIELD(ckpt_keep), "2", 0, 1000000, false,
+	  "complete checkpoints kept per job, the newest; 0: all" },
 	{ TIMEOUT_SECTION ".default", KEY_SECONDS, FIELD(detect_timeout_default), "2", 0, 3600,
 	  true, "seconds without heartbeat before a node is declared dead, unless the user "
 	  "asks for another value" },

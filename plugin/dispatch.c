@@ -64,6 +64,15 @@ int slurm_spank_init_post_opt(spank_t sp, int argc, char **argv)
 	}
 }
 
+int slurm_spank_local_user_init(spank_t sp, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (spank_context() != S_CTX_LOCAL)
+		return 0;
+	return local_user_init(&state, sp);
+}
+
 int slurm_spank_user_init(spank_t sp, int argc, char **argv)
 {
 	(void)argc;

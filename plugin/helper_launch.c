@@ -26,7 +26,7 @@
 #include "helper_launch.h"
 #include "internal/wire.h"
 
-#define HELPER_ARG_MAX 24
+#define HELPER_ARG_MAX 32
 #define HELPER_CHANNEL_FD 3
 
 /* Everything the child needs, built before fork(). */
@@ -259,6 +259,14 @@ static int build_plan(const struct helper_identity *id, struct helper_handle *he
 	rc |= format_arg(&plan->argv[n++], "--plugin-fd=%d", HELPER_CHANNEL_FD);
 	rc |= format_arg(&plan->argv[n++], "--region-quota=%llu", (unsigned long long)id->region_quota);
 	rc |= format_arg(&plan->argv[n++], "--log-level=%s", id->log_level);
+	rc |= format_arg(&plan->argv[n++], "--ckpt-dir=%s", id->ckpt_dir);
+	rc |= format_arg(&plan->argv[n++], "--restore=%s", id->restore);
+	rc |= format_arg(&plan->argv[n++], "--ckpt-keep=%u", id->ckpt_keep);
+	rc |= format_arg(&plan->argv[n++], "--detect-timeout=%.3f", id->detect_timeout);
+	rc |= format_arg(&plan->argv[n++], "--heartbeat-peers=%u", id->heartbeat_peers);
+	rc |= format_arg(&plan->argv[n++], "--munge-socket=%s", id->munge_socket);
+	if (id->rendezvous)
+		rc |= format_arg(&plan->argv[n++], "--rendezvous=%s", id->rendezvous);
 	plan->argv[n] = NULL;
 	plan->envp = id->environment;
 	plan->helper_path = id->helper_path;

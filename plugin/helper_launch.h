@@ -34,6 +34,13 @@ struct helper_identity {
 	const char *runtime_root;
 	uint64_t region_quota;
 	const char *log_level;
+	const char *ckpt_dir;     /* the job's checkpoint directory: lcrd --ckpt-dir */
+	const char *restore;      /* "auto", "never" or a checkpoint's path: lcrd --restore */
+	unsigned ckpt_keep;       /* lcrd --ckpt-keep */
+	const char *rendezvous;   /* "HOST:PORT" of the step's rendezvous, or NULL */
+	const char *munge_socket; /* "" for MUNGE's default */
+	double detect_timeout;    /* seconds */
+	unsigned heartbeat_peers;
 	char *const *environment; /* the job's environment, given to the helper */
 };
 

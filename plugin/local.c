@@ -1,14 +1,15 @@
 /*
  * local.c: the plugin in srun, sbatch and salloc.
  *
- * Two jobs here. First, --lcr must imply --no-kill, or Slurm kills every task of the step
+ * Three jobs here. First, --lcr must imply --no-kill, or Slurm kills every task of the step
  * (or the whole job) when it marks a dead node down, after LCR has already recovered. The
  * option callbacks run too late for that (srun, sbatch and salloc read their *_NO_KILL
  * variable before), so slurm_spank_init looks for --lcr on the command line, in the
  * #SBATCH lines of a batch script, in what a batch step inherits, in LCR_ENABLE and in
  * the site default, and sets the variable. Second, after the options are parsed, every
  * value (typed or from LCR_* variables) is checked, so a bad one stops the command before
- * anything is launched.
+ * anything is launched. Third, in srun, once the step exists, its rendezvous is started
+ * (rendezvous.c) so that the step's helpers can find each other.
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "plugin.h"
+#include "rendezvous.h"
 #include "srun_cmdline.h"
 
 /* What sbatch passes to the steps of a batch script for `#SBATCH --lcr[=X]`. */
@@ -127,5 +129,27 @@ int local_init_post_opt(struct plugin_state *state, spank_t sp)
 		return -1;
 	}
 	state->active = state->options.enabled;
+	return 0;
+}
+
+int local_user_init(struct plugin_state *state, spank_t sp)
+{
+	char err[PLUGIN_ERROR_MAX];
+	uint32_t job_id, step_id;
+	const char *level = state->options.verbose ? "verbose" : lcr_log_level_name(state->site.log_level);
+
+	if (!state->active)
+		return 0;
+	if (spank_get_item(sp, S_JOB_ID, &job_id) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_STEPID, &step_id) != ESPANK_SUCCESS) {
+		snprintf(err, sizeof(err), "lcr: cannot read the step's job and step id in srun");
+	} else if (rendezvous_start(&state->site, job_id, step_id, level, err, sizeof(err)) == 0) {
+		return 0;
+	}
+	if (state->site.required) {
+		slurm_error("%s; LCR is required on this cluster", err);
+		return -1;
+	}
+	slurm_error("%s; the step runs without failure detection across its nodes", err);
 	return 0;
 }

@@ -33,6 +33,8 @@ struct plugin_state {
 /* srun, sbatch, salloc: --lcr implies --no-kill, and option values are checked early. */
 int local_init(struct plugin_state *state, spank_context_t context);
 int local_init_post_opt(struct plugin_state *state, spank_t sp);
+/* srun only, once the step exists: start its rendezvous (see rendezvous.h). */
+int local_user_init(struct plugin_state *state, spank_t sp);
 
 /* slurmstepd: the helper's lifecycle on this node for this step. */
 int remote_init_post_opt(struct plugin_state *state, spank_t sp);

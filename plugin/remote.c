@@ -24,6 +24,7 @@
 #define RANKS_TEXT_MAX 4096
 #define NODE_NAME_MAX 256
 #define HOSTLIST_MAX 4096
+#define RENDEZVOUS_TEXT_MAX 96
 
 /* Slurm's step ids for the batch script and the extern step (slurm.h's SLURM_*_SCRIPT). */
 #define STEP_ID_BATCH 0xfffffffbu
@@ -78,6 +79,17 @@ static void user_name(uid_t uid, char *out, size_t outlen)
 		snprintf(out, outlen, "%s", found->pw_name);
 	else
 		snprintf(out, outlen, "%u", (unsigned)uid);
+}
+
+/* lcrd's --restore value for the user's --lcr-restore. */
+static const char *restore_argument(const struct lcr_user_options *options)
+{
+	switch (options->restore) {
+	case LCR_RESTORE_AUTO: return "auto";
+	case LCR_RESTORE_NEVER: return "never";
+	case LCR_RESTORE_PATH: break;
+	}
+	return options->restore_path;
 }
 
 static int fail(struct plugin_state *state, int rc, const char *message)
@@ -137,6 +149,26 @@ static int start_helper(struct plugin_state *state, spank_t sp, struct helper_id
 	return 0;
 }
 
+/*
+ * Where the step's rendezvous listens: the port srun's plugin exported as LCR_RENDEZVOUS,
+ * on srun's address as this node sees it. slurmd takes that address from srun's launch
+ * request and puts it in the step's environment as SLURM_SRUN_COMM_HOST before user_init
+ * (SLURM_LAUNCH_NODE_IPADDR, the same address, only appears in the tasks' environment).
+ * -ENOENT when the step has no rendezvous.
+ */
+static int rendezvous_address(spank_t sp, char *out, size_t outlen)
+{
+	char port[16], host[64];
+
+	if (spank_getenv(sp, "LCR_RENDEZVOUS", port, sizeof(port)) != ESPANK_SUCCESS || !port[0])
+		return -ENOENT;
+	if ((spank_getenv(sp, "SLURM_LAUNCH_NODE_IPADDR", host, sizeof(host)) != ESPANK_SUCCESS || !host[0]) &&
+	    (spank_getenv(sp, "SLURM_SRUN_COMM_HOST", host, sizeof(host)) != ESPANK_SUCCESS || !host[0]))
+		return -ENOENT;
+	snprintf(out, outlen, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+	return 0;
+}
+
 static bool is_batch_or_extern_step(spank_t sp)
 {
 	uint32_t step_id;
@@ -173,7 +205,7 @@ int remote_user_init(struct plugin_state *state, spank_t sp)
 {
 	struct helper_identity id = { 0 };
 	char ranks[RANKS_TEXT_MAX], node_name[NODE_NAME_MAX], step_nodes[HOSTLIST_MAX], job_nodes[HOSTLIST_MAX];
-	char host[NODE_NAME_MAX] = "localhost";
+	char host[NODE_NAME_MAX] = "localhost", rendezvous[RENDEZVOUS_TEXT_MAX];
 	gid_t *groups = NULL;
 	char **environment = NULL;
 
@@ -204,7 +236,15 @@ int remote_user_init(struct plugin_state *state, spank_t sp)
 	id.runtime_root = state->site.runtime_dir;
 	id.region_quota = state->site.region_quota;
 	id.log_level = state->options.verbose ? "verbose" : lcr_log_level_name(state->site.log_level);
+	id.ckpt_dir = state->options.ckpt_dir;
+	id.restore = restore_argument(&state->options);
+	id.ckpt_keep = state->site.ckpt_keep;
 	id.environment = environment;
+	id.munge_socket = state->site.munge_socket;
+	id.detect_timeout = state->options.detect_timeout;
+	id.heartbeat_peers = state->site.heartbeat_peers;
+	if (rendezvous_address(sp, rendezvous, sizeof(rendezvous)) == 0)
+		id.rendezvous = rendezvous;
 	return start_helper(state, sp, &id);
 }
 

@@ -44,6 +44,7 @@ struct lcr_site_config {
 	char runtime_dir[PATH_MAX];	/* absolute; the helpers' sockets live below it */
 	char ckpt_dir[PATH_MAX];	/* default checkpoint directory, with %u, %j, %% */
 	struct lcr_path_list ckpt_roots; /* allowed roots of --lcr-ckpt-dir; empty: any */
+	unsigned ckpt_keep;		/* complete checkpoints a job keeps; 0: all */
 	double detect_timeout_default;	/* seconds; 0 < min <= default <= max <= 3600 */
 	double detect_timeout_min;
 	double detect_timeout_max;

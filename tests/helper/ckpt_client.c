@@ -6,6 +6,7 @@
  *   fill RANK NAME SIZE SEED STEP    allocate (or reattach) NAME, then one update of STEP
  *                                    that writes a pattern of SEED into it
  *   commit RANK STEP                 one update of STEP that changes nothing
+ *   commit-when RANK STEP PATH       wait until PATH exists, then one update of STEP
  *   tear RANK NAME STEP              begin an update of STEP, scribble over NAME, and
  *                                    hold (never end it) until killed
  *   restore RANK NAME SIZE SEED      allocate NAME and check it holds the pattern of SEED;
@@ -13,11 +14,14 @@
  *   alloc RANK NAME SIZE             allocate NAME; print the error when it fails
  *   register RANK SHARD DP_SIZE      register with that shard key and size
  *   checkpoint RANK                  lcr_checkpoint: ask for a checkpoint and wait
+ *   signal RANK                      lcr_checkpoint_on_signal(SIGUSR1), then raise SIGUSR1
+ *                                    and live on
  */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +126,28 @@ static int cmd_commit(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_commit_when(int argc, char **argv)
+{
+	uint32_t rank;
+	uint64_t step;
+	lcr_session_t *s;
+	int rc;
+	if (argc != 3 || util_parse_u32(argv[0], &rank) || util_parse_u64(argv[1], &step))
+		return 2;
+	if (open_as(rank, NULL, 2, &s) < 0)
+		return 1;
+	printf("waiting for %s\n", argv[2]);
+	while (access(argv[2], F_OK) != 0)
+		usleep(500);
+	lcr_update_begin(s, step);
+	if ((rc = lcr_update_end(s, step)) < 0)
+		return failed(s, "update_end", rc);
+	printf("rank %u committed step %" PRIu64 " while %s was being written\n", rank, step,
+	       argv[2]);
+	lcr_close(s);
+	return 0;
+}
+
 static int cmd_tear(int argc, char **argv)
 {
 	uint32_t rank;
@@ -219,15 +245,33 @@ static int cmd_checkpoint(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_signal(int argc, char **argv)
+{
+	uint32_t rank;
+	lcr_session_t *s;
+	int rc;
+	if (argc != 1 || util_parse_u32(argv[0], &rank))
+		return 2;
+	if (open_as(rank, NULL, 2, &s) < 0)
+		return 1;
+	if ((rc = lcr_checkpoint_on_signal(s, SIGUSR1)) < 0)
+		return failed(s, "checkpoint_on_signal", rc);
+	raise(SIGUSR1);
+	printf("rank %u raised SIGUSR1 and lives on\n", rank);
+	lcr_close(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
 		int (*run)(int argc, char **argv);
 	} commands[] = {
-		{ "fill", cmd_fill }, { "commit", cmd_commit }, { "tear", cmd_tear },
+		{ "fill", cmd_fill }, { "commit", cmd_commit }, { "commit-when", cmd_commit_when },
+		{ "tear", cmd_tear },
 		{ "restore", cmd_restore }, { "alloc", cmd_alloc }, { "register", cmd_register },
-		{ "checkpoint", cmd_checkpoint },
+		{ "checkpoint", cmd_checkpoint }, { "signal", cmd_signal },
 	};
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; argc >= 2 && i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -4,7 +4,8 @@
 # 7, the checkpoint saves step 7 from rank 2: a new rank 0 restored from it gets the
 # committed bytes, not the torn ones. When every replica of a shard is in an update, no
 # step can be saved: the checkpoint is refused, naming the shard and what each replica is
-# doing, and the earlier checkpoint stays as it was.
+# doing, and the earlier checkpoint stays as it was. A rank that commits a step while its
+# state is being copied makes the copy stale: it is thrown away and the newer step saved.
 . "$(dirname "$0")/lib.sh"
 CKPT_CLIENT=$LCR_BUILDDIR/tests/helper/ckpt_client
 uid=$(id -u)
@@ -49,5 +50,23 @@ start_lcrd b --job-id=40 --node-name=n1 --ranks=0-3 --runtime-dir="$WORK/root/$u
 ok $? "rank 0 restored from step 7 holds the committed bytes, not the torn ones"
 grep -q "resume step 7" "$WORK/r0"; ok $? "... and resumes from step 7"
 "$CKPT_CLIENT" restore 3 w 6M 12 >/dev/null; ok $? "rank 3 gets shard1's step 7 too"
+stop_lcrd
+
+CKPT=$WORK/ckpt/41
+start_lcrd c --job-id=41 --node-name=n1 --ranks=0,1 --runtime-dir="$WORK/root/$uid" --ckpt-dir="$CKPT"
+"$CKPT_CLIENT" fill 0 big 1G 31 3 >/dev/null && "$CKPT_CLIENT" fill 1 w 1M 32 3 >/dev/null
+ok $? "rank 0 holds 1 GiB and both ranks commit step 3"
+"$CKPT_CLIENT" commit-when 0 4 "$CKPT/step-3.tmp/s0-big" >"$WORK/bump" &
+bumper=$!
+"$CKPT_CLIENT" commit-when 1 4 "$CKPT/step-3.tmp/s0-big" >/dev/null &
+"$LCRCTL" --socket="$LCR_SOCKET" ckpt now >"$WORK/stale" 2>&1
+ok $? "a checkpoint during which both ranks commit step 4 succeeds"
+wait "$bumper"
+diag <"$WORK/bump"
+grep -q "checkpoint of step 3: rank 0 began an update while its state of step 3 was being saved; trying again" "$WORK/c.log"
+ok $? "... the copy of step 3 is found stale and thrown away"
+grep -q "checkpoint step 4 path $CKPT/step-4 " "$WORK/stale" && [ ! -e "$CKPT/step-3" ] &&
+	[ ! -e "$CKPT/step-3.tmp" ]
+ok $? "... and step 4 is saved instead"
 stop_lcrd
 finish

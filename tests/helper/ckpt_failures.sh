@@ -75,5 +75,14 @@ ok $? "... rank 1 gets step 1 back"
 ok $? "the ranks go on to step 3, which is saved"
 [ ! -e "$CKPT/step-2.tmp" ] && [ -d "$CKPT/step-3" ]; ok $? "... and the leftover step-2.tmp is removed"
 grep -q "removing $CKPT/step-2.tmp, left by an earlier checkpoint" "$WORK/c.log"; ok $? "... which lcrd logs"
+if [ "$uid" -eq 0 ]; then
+	chown 65534 "$CKPT"
+	"$CKPT_CLIENT" commit 0 4 >/dev/null && "$CKPT_CLIENT" commit 1 4 >/dev/null
+	"$LCRCTL" --socket="$LCR_SOCKET" ckpt now >"$WORK/theirs" 2>&1
+	grep -q "checkpoint directory $CKPT is not a directory of uid 0" "$WORK/theirs"
+	ok $? "a checkpoint directory that another user owns is refused"
+else
+	skip "a checkpoint directory that another user owns is refused" "needs root"
+fi
 stop_lcrd
 finish

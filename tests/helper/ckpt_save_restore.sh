@@ -92,6 +92,14 @@ fill_all 8 && "$LCRCTL" --socket="$LCR_SOCKET" ckpt now >/dev/null
 ok $? "the restored ranks go on to step 8, which is saved"
 kill -USR1 "$LCRD_PID"
 wait_for "$WORK/b.log" "checkpoint (SIGUSR1): step 8 is saved already"; ok $? "SIGUSR1 asks for a checkpoint"
+"$CKPT_CLIENT" signal 2 >"$WORK/sig"
+ok $? "a rank with lcr_checkpoint_on_signal survives SIGUSR1"
+for i in $(seq 100); do
+	[ "$(grep -c "checkpoint (SIGUSR1): step 8 is saved already" "$WORK/b.log")" -eq 2 ] && break
+	sleep 0.05
+done
+[ "$(grep -c "checkpoint (SIGUSR1): step 8 is saved already" "$WORK/b.log")" -eq 2 ]
+ok $? "... and its SIGUSR1 reaches lcrd as a checkpoint request"
 "$CKPT_CLIENT" commit 0 9 >/dev/null && "$CKPT_CLIENT" commit 2 9 >/dev/null &&
 	"$CKPT_CLIENT" commit 1 9 >/dev/null && "$CKPT_CLIENT" commit 3 9 >/dev/null
 "$CKPT_CLIENT" checkpoint 0 >"$WORK/c9"

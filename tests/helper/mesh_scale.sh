@@ -55,6 +55,12 @@ summary() {
 		print p50, p99, v[NR] }'
 }
 
+# result NAME MS: a detection time against the timeout.
+result() {
+	awk -v n="$1" -v v="$2" -v b=$((TIMEOUT * 1000)) \
+		'BEGIN { printf "RESULT name=%s value=%s unit=ms baseline=%d ratio=%.3f\n", n, v, b, v / b }' | diag
+}
+
 all_within_limit() { [ "$1" != none ] && [ "$(awk '{print $3}' <<<"$1")" -le "$LIMIT_MS" ]; }
 
 stop_mesh() {
@@ -77,7 +83,7 @@ MESH_PREFIX=h
 t_start=$(now_ms)
 start_mesh "$BIG" --detect-timeout=$TIMEOUT
 ok $? "$BIG helpers form a mesh"
-echo "RESULT name=mesh_formation_n$BIG value=$(($(now_ms) - t_start)) unit=ms baseline=- ratio=-" | diag
+echo "the mesh of $BIG helpers formed in $(($(now_ms) - t_start)) ms" | diag
 read -r big_rate big_max < <(message_rate "$BIG")
 ratio=$(awk -v a="$big_rate" -v b="$small_rate" 'BEGIN { printf "%.2f", a / b }')
 echo "RESULT name=mesh_messages_per_s_per_helper_n$BIG value=$big_rate unit=msg/s baseline=$small_rate ratio=$ratio" | diag
@@ -90,7 +96,7 @@ t0=$(now_ms)
 reap -9 "${MESH_PIDS[$victim]}"
 sleep $((TIMEOUT + 1))
 killed=$(detection_ms "$victim" "$t0" "$BIG" | summary)
-echo "RESULT name=detect_killed_helper_p99_n$BIG value=$(awk '{print $2}' <<<"$killed") unit=ms baseline=$((TIMEOUT * 1000)) ratio=-" | diag
+result detect_killed_helper_p99_n$BIG "$(awk '{print $2}' <<<"$killed")"
 echo "killed helper: detection p50 p99 max = $killed ms" | diag
 all_within_limit "$killed"
 ok $? "every survivor learns of a killed helper within the timeout + 1 s"
@@ -100,7 +106,7 @@ t0=$(now_ms)
 kill -STOP "${MESH_PIDS[$victim]}"
 sleep $((TIMEOUT + 1))
 stopped=$(detection_ms "$victim" "$t0" "$BIG" | summary)
-echo "RESULT name=detect_stopped_helper_p99_n$BIG value=$(awk '{print $2}' <<<"$stopped") unit=ms baseline=$((TIMEOUT * 1000)) ratio=-" | diag
+result detect_stopped_helper_p99_n$BIG "$(awk '{print $2}' <<<"$stopped")"
 echo "stopped helper: detection p50 p99 max = $stopped ms" | diag
 all_within_limit "$stopped"
 ok $? "every survivor learns of a stopped helper within the timeout + 1 s"

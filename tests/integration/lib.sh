@@ -30,7 +30,9 @@ run_suite() {
 	for name in "${tests[@]}"; do
 		tap_count=$((tap_count + 1))
 		local output status
-		output=$( (set -e; "$name") 2>&1) && status=0 || status=$?
+		# Not inside && or ||: there, bash would ignore set -e in the test.
+		output=$( (set -e; "$name") 2>&1)
+		status=$?
 		if [ $status = 0 ]; then
 			echo "ok $tap_count - $name"
 		elif [ $status = 77 ]; then

@@ -150,6 +150,7 @@ static void assert_config_equal(const struct lcr_site_config *a,
 	assert_int_equal(a->ckpt_roots.count, b->ckpt_roots.count);
 	for (size_t i = 0; i < a->ckpt_roots.count; i++)
 		assert_string_equal(a->ckpt_roots.paths[i], b->ckpt_roots.paths[i]);
+	assert_int_equal(a->ckpt_keep, b->ckpt_keep);
 	assert_true(a->detect_timeout_default == b->detect_timeout_default);
 	assert_true(a->detect_timeout_min == b->detect_timeout_min);
 	assert_true(a->detect_timeout_max == b->detect_timeout_max);
@@ -182,6 +183,7 @@ static void test_defaults_are_the_documented_ones(void **state)
 	assert_string_equal(f->cfg.runtime_dir, "/run/lcr");
 	assert_string_equal(f->cfg.ckpt_dir, "/tmp/lcr/%u/%j");
 	assert_int_equal(f->cfg.ckpt_roots.count, 0);
+	assert_int_equal(f->cfg.ckpt_keep, 2);
 	assert_true(f->cfg.detect_timeout_default == 2.0);
 	assert_true(f->cfg.detect_timeout_min == 0.5);
 	assert_true(f->cfg.detect_timeout_max == 60.0);
@@ -223,6 +225,7 @@ static void test_full_file_sets_every_key(void **state)
 		"ckpt_roots:\n"
 		"  - /scratch\n"
 		"  - /lustre/./ckpt/\n"
+		"ckpt_keep: 5\n"
 		"detect_timeout:\n"
 		"  default: 3.25s\n"
 		"  min: 1\n"
@@ -243,6 +246,7 @@ static void test_full_file_sets_every_key(void **state)
 	assert_int_equal(f->cfg.ckpt_roots.count, 2);
 	assert_string_equal(f->cfg.ckpt_roots.paths[0], "/scratch");
 	assert_string_equal(f->cfg.ckpt_roots.paths[1], "/lustre/ckpt");
+	assert_int_equal(f->cfg.ckpt_keep, 5);
 	assert_true(f->cfg.detect_timeout_default == 3.25);
 	assert_true(f->cfg.detect_timeout_min == 1.0);
 	assert_true(f->cfg.detect_timeout_max == 3600.0);
@@ -343,9 +347,9 @@ static void test_unknown_key_names_it_and_lists_accepted_keys(void **state)
 
 	assert_load_error(f, "required: yes\nrequierd: no\n", -EINVAL, 2,
 			  "unknown key 'requierd' (accepted: helper, runtime_dir, ckpt_dir, "
-			  "ckpt_roots, detect_timeout, enabled_by_default, required, log_level, "
-			  "munge_socket, region_quota, helper_start_timeout, helper_stop_timeout, "
-			  "heartbeat_peers)");
+			  "ckpt_roots, ckpt_keep, detect_timeout, enabled_by_default, required, "
+			  "log_level, munge_socket, region_quota, helper_start_timeout, "
+			  "helper_stop_timeout, heartbeat_peers)");
 }
 
 static void test_unknown_nested_key_lists_the_mapping_keys(void **state)
@@ -583,7 +587,7 @@ static void test_plugstack_unknown_key_lists_accepted_keys(void **state)
 
 	assert_int_equal(from_plugstack(f, 1, argv), -EINVAL);
 	assert_string_equal(f->err, "lcr: plugstack argument 'foo=1': unknown key 'foo' "
-			    "(accepted: config, helper, runtime_dir, ckpt_dir, ckpt_roots, "
+			    "(accepted: config, helper, runtime_dir, ckpt_dir, ckpt_roots, ckpt_keep, "
 			    "detect_timeout.default, detect_timeout.min, detect_timeout.max, "
 			    "enabled_by_default, required, log_level, munge_socket, region_quota, "
 			    "helper_start_timeout, helper_stop_timeout, heartbeat_peers)");
@@ -937,7 +941,7 @@ static void test_written_yaml_reads_back_the_same(void **state)
 		{ "detect_timeout.default", "0.3" }, { "detect_timeout.max", "3600" },
 		{ "enabled_by_default", "on" }, { "required", "off" }, { "log_level", "verbose" },
 		{ "munge_socket", "/run/m.sock" }, { "region_quota", "1234567" },
-		{ "helper_start_timeout", "0.1" }, { "heartbeat_peers", "16" },
+		{ "helper_start_timeout", "0.1" }, { "heartbeat_peers", "16" }, { "ckpt_keep", "0" },
 	};
 	struct lcr_site_config reread;
 	FILE *out;

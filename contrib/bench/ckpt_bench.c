@@ -1,0 +1,336 @@
+/* ckpt_bench.c: just-in-time checkpoint throughput against the raw sequential write of the
+ * same bytes to the same filesystem, measured in the same run.
+ *
+ * N foreground lcrd processes stand for N nodes; each holds one rank with one region of
+ * SIZE bytes (filled with a pattern, step committed). Each round then measures, in an order
+ * that alternates between rounds:
+ *
+ *   raw   N processes at once, each writing one region's bytes (straight from its mapping)
+ *         into a file of DIR with pwrite in 8 MiB chunks, then fsync: the bytes on disk
+ *         with nothing else done, the baseline;
+ *   ckpt  a CKPT_NOW sent to the N helpers at once, until the N checkpoints are published:
+ *         each helper plans, reads its region through the backend, hashes it (XXH3), writes
+ *         it with pwrite + fsync, writes and syncs its manifest and renames the directory.
+ *
+ * Figures, one line each: RESULT name=<figure> value=<v> unit=<u> baseline=<b> ratio=<v/b>
+ *   jit_ckpt_GBps           N * SIZE / wall time of the ckpt phase (GB = 10^9 bytes),
+ *                           against the raw phase's N * SIZE / wall time (median of rounds)
+ *   event_to_published_s    the longest time a helper took from receiving the request
+ *                           (the failure event of the node-local flow) to publishing,
+ *                           against the raw phase's wall time
+ *
+ * Usage: ckpt_bench --lcrd=PATH --dir=DIR [--nodes=N] [--size=BYTES] [--rounds=R]
+ * (defaults 4 nodes, 1 GiB, 3 rounds). DIR must be on the filesystem to measure; the
+ * benchmark removes what it writes there. Memory: N * SIZE of regions, plus page cache. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal/util.h"
+#include "internal/wire.h"
+#include "lcr.h"
+
+#define MAX_NODES 16
+#define CHUNK (8u << 20)
+
+struct node {
+	pid_t pid;
+	char socket_path[WIRE_PATH_MAX + 1];
+	char ckpt_dir[512];
+	lcr_session_t *session;
+	uint8_t *region;
+	int ctl_fd; /* a raw connection for CKPT_NOW */
+};
+
+struct bench {
+	const char *lcrd;
+	const char *dir;
+	char work[400];
+	int nodes;
+	uint64_t size;
+	int rounds;
+	struct node node[MAX_NODES];
+};
+
+static void die(const char *what, int rc)
+{
+	fprintf(stderr, "ckpt_bench: %s: %s\n", what, strerror(rc < 0 ? -rc : rc));
+	exit(1);
+}
+
+static double seconds_since(uint64_t start_ns)
+{
+	return (double)(util_now_ns() - start_ns) / 1e9;
+}
+
+static void result(const char *name, double value, const char *unit, double baseline)
+{
+	printf("RESULT name=%s value=%.3f unit=%s baseline=%.3f ratio=%.3f\n", name, value, unit,
+	       baseline, value / baseline);
+	fflush(stdout);
+}
+
+static void start_lcrd(struct bench *b, int i)
+{
+	struct node *n = &b->node[i];
+	char job[32], name[32], rt[600], ckpt[600];
+	int out[2];
+	snprintf(job, sizeof(job), "--job-id=%d", 9000 + i);
+	snprintf(name, sizeof(name), "--node-name=bench%d", i);
+	snprintf(rt, sizeof(rt), "--runtime-dir=%s/run", b->work);
+	snprintf(n->ckpt_dir, sizeof(n->ckpt_dir), "%s/job%d", b->work, i);
+	snprintf(ckpt, sizeof(ckpt), "--ckpt-dir=%s", n->ckpt_dir);
+	if (pipe(out) < 0)
+		die("pipe", errno);
+	n->pid = fork();
+	if (n->pid == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		close(out[0]);
+		execl(b->lcrd, "lcrd", "--foreground", job, name, "--ranks=0", rt, ckpt,
+		      "--ckpt-keep=0", "--log-level=warning", (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	FILE *f = fdopen(out[0], "r");
+	char line[512];
+	if (!f || !fgets(line, sizeof(line), f) || strncmp(line, "LCR_SOCKET=", 11) != 0) {
+		fprintf(stderr, "ckpt_bench: cannot start %s (use --lcrd=PATH)\n", b->lcrd);
+		exit(1);
+	}
+	line[strcspn(line, "\n")] = '\0';
+	if (util_copy_string(n->socket_path, sizeof(n->socket_path), line + 11) < 0)
+		die("socket path", ENAMETOOLONG);
+	fclose(f);
+}
+
+/* The rank: registered, one region filled with a pattern, step 0 committed. */
+static void fill_node(struct bench *b, int i)
+{
+	struct node *n = &b->node[i];
+	struct lcr_rank_info me = { .global_rank = 0, .dp_size = 1, .shard_key = "tp0" };
+	void *p;
+	int rc = lcr_open(n->socket_path, &n->session);
+	if (rc == 0)
+		rc = lcr_register(n->session, &me);
+	if (rc == 0)
+		rc = lcr_region_alloc(n->session, "state", b->size, LCR_REGION_HOST, -1, &p);
+	if (rc < 0)
+		die("setting up a rank", rc);
+	n->region = p;
+	uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+	for (uint64_t off = 0; off + 8 <= b->size; off += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(n->region + off, &x, 8);
+	}
+	lcr_update_begin(n->session, 0);
+	lcr_update_end(n->session, 0);
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || util_copy_string(addr.sun_path, sizeof(addr.sun_path), path) < 0 ||
+	    connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		die("connecting to lcrd", errno);
+	return fd;
+}
+
+/* --- the raw phase --- */
+
+static void raw_writer(const uint8_t *data, uint64_t size, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		_exit(1);
+	for (uint64_t off = 0; off < size;) {
+		size_t len = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+		ssize_t w = pwrite(fd, data + off, len, (off_t)off);
+		if (w <= 0)
+			_exit(1);
+		off += (uint64_t)w;
+	}
+	_exit(fsync(fd) == 0 && close(fd) == 0 ? 0 : 1);
+}
+
+static double raw_round(struct bench *b)
+{
+	char path[MAX_NODES][600];
+	pid_t pids[MAX_NODES];
+	int status, failed = 0;
+	uint64_t t0 = util_now_ns();
+	for (int i = 0; i < b->nodes; i++) {
+		snprintf(path[i], sizeof(path[i]), "%s/raw%d", b->work, i);
+		pids[i] = fork();
+		if (pids[i] == 0)
+			raw_writer(b->node[i].region, b->size, path[i]);
+	}
+	for (int i = 0; i < b->nodes; i++)
+		failed |= waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
+			  WEXITSTATUS(status) != 0;
+	double t = seconds_since(t0);
+	if (failed)
+		die("raw writes", EIO);
+	for (int i = 0; i < b->nodes; i++)
+		unlink(path[i]);
+	return t;
+}
+
+/* --- the checkpoint phase --- */
+
+static void remove_checkpoint(const struct node *n, uint64_t step)
+{
+	char command[700];
+	snprintf(command, sizeof(command), "rm -rf '%s/step-%" PRIu64 "'", n->ckpt_dir, step);
+	if (system(command) != 0)
+		die("removing a checkpoint", EIO);
+}
+
+/* Commits `step` on every rank, asks every helper at once, waits for every result. */
+static double ckpt_round(struct bench *b, uint64_t step, double *event_to_published)
+{
+	static struct wire_msg msg;
+	struct wire_ckpt_result r;
+	uint64_t t0;
+	int pending = b->nodes;
+	*event_to_published = 0;
+	for (int i = 0; i < b->nodes; i++) {
+		lcr_update_begin(b->node[i].session, step);
+		lcr_update_end(b->node[i].session, step);
+	}
+	t0 = util_now_ns();
+	for (int i = 0; i < b->nodes; i++)
+		if (wire_send_msg_full(b->node[i].ctl_fd, WIRE_CKPT_NOW, (uint32_t)step, NULL, 0, -1) < 0)
+			die("sending CKPT_NOW", EIO);
+	while (pending > 0) {
+		struct pollfd p[MAX_NODES];
+		for (int i = 0; i < b->nodes; i++)
+			p[i] = (struct pollfd){ .fd = b->node[i].ctl_fd, .events = POLLIN };
+		if (poll(p, (nfds_t)b->nodes, -1) < 0)
+			die("poll", errno);
+		for (int i = 0; i < b->nodes; i++) {
+			if (!(p[i].revents & POLLIN))
+				continue;
+			if (wire_recv_msg(p[i].fd, &msg, 0) < 0 || msg.header.type != WIRE_CKPT_RESULT ||
+			    wire_decode_ckpt_result(msg.payload, msg.header.length, &r) < 0 ||
+			    r.step != step) {
+				fprintf(stderr, "ckpt_bench: helper %d did not save step %" PRIu64
+					" (see its log on stderr)\n", i, step);
+				exit(1);
+			}
+			double published = (double)r.elapsed_us / 1e6;
+			*event_to_published = published > *event_to_published ? published
+									       : *event_to_published;
+			pending--;
+		}
+	}
+	double t = seconds_since(t0);
+	for (int i = 0; i < b->nodes; i++)
+		remove_checkpoint(&b->node[i], step);
+	return t;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), compare_doubles);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void run(struct bench *b)
+{
+	double raw[64], ckpt[64], event[64], gb = (double)b->size * b->nodes / 1e9;
+	for (int r = 0; r < b->rounds; r++) {
+		if (r % 2 == 0) {
+			raw[r] = raw_round(b);
+			ckpt[r] = ckpt_round(b, (uint64_t)r + 1, &event[r]);
+		} else {
+			ckpt[r] = ckpt_round(b, (uint64_t)r + 1, &event[r]);
+			raw[r] = raw_round(b);
+		}
+		printf("round %d: raw %.3f s (%.2f GB/s), checkpoint %.3f s (%.2f GB/s), event to "
+		       "published %.3f s\n", r + 1, raw[r], gb / raw[r], ckpt[r], gb / ckpt[r],
+		       event[r]);
+		fflush(stdout);
+	}
+	double raw_s = median(raw, b->rounds), ckpt_s = median(ckpt, b->rounds);
+	result("jit_ckpt_GBps", gb / ckpt_s, "GB/s", gb / raw_s);
+	result("event_to_published_s", median(event, b->rounds), "s", raw_s);
+}
+
+static void parse_args(int argc, char **argv, struct bench *b)
+{
+	uint64_t v;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strncmp(a, "--lcrd=", 7) == 0)
+			b->lcrd = a + 7;
+		else if (strncmp(a, "--dir=", 6) == 0)
+			b->dir = a + 6;
+		else if (strncmp(a, "--size=", 7) == 0 && util_parse_size(a + 7, &b->size) == 0)
+			continue;
+		else if (strncmp(a, "--nodes=", 8) == 0 && util_parse_u64(a + 8, &v) == 0 && v >= 1 &&
+			 v <= MAX_NODES)
+			b->nodes = (int)v;
+		else if (strncmp(a, "--rounds=", 9) == 0 && util_parse_u64(a + 9, &v) == 0 && v >= 1 &&
+			 v <= 64)
+			b->rounds = (int)v;
+		else
+			goto usage;
+	}
+	if (b->dir && b->size > 0)
+		return;
+usage:
+	fprintf(stderr, "usage: ckpt_bench --lcrd=PATH --dir=DIR [--nodes=1..%d] [--size=BYTES] "
+		"[--rounds=1..64]\n", MAX_NODES);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static struct bench b = { .lcrd = "helper/lcrd", .nodes = 4, .size = 1ull << 30,
+				  .rounds = 3 };
+	char run_dir[600], command[700];
+	parse_args(argc, argv, &b);
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(b.work, sizeof(b.work), "%s/lcr-ckpt-bench.%ld", b.dir, (long)getpid());
+	snprintf(run_dir, sizeof(run_dir), "%s/run", b.work);
+	if (mkdir(b.work, 0700) < 0 || mkdir(run_dir, 0700) < 0)
+		die(b.work, errno);
+	printf("%d helpers x %" PRIu64 " bytes, %d rounds, in %s\n", b.nodes, b.size, b.rounds,
+	       b.work);
+	for (int i = 0; i < b.nodes; i++) {
+		start_lcrd(&b, i);
+		fill_node(&b, i);
+		b.node[i].ctl_fd = connect_to(b.node[i].socket_path);
+	}
+	run(&b);
+	for (int i = 0; i < b.nodes; i++) {
+		close(b.node[i].ctl_fd);
+		lcr_close(b.node[i].session);
+		kill(b.node[i].pid, SIGTERM);
+		waitpid(b.node[i].pid, NULL, 0);
+	}
+	snprintf(command, sizeof(command), "rm -rf '%s'", b.work);
+	return system(command) == 0 ? 0 : 1;
+}

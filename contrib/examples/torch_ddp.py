@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""torch_ddp.py: DistributedDataParallel training (gloo, CPU) made failure-proof with LCR.
+
+An ordinary DDP script (an MLP regression on synthetic data, Adam) plus the lines marked
+"# LCR": the parameters and the Adam state live in the node's LCR helper, every optimizer
+step is marked, the ranks meet in the helper's key-value store, and lcr.torch.Recovery
+resumes at the right step after a failure. Deterministic: the same seed gives bit-identical
+parameters whatever failures happen (with --policy rejoin or exit).
+
+    srun -n 4 --lcr python3 torch_ddp.py --steps=1000          # under Slurm with LCR
+    RANK=0 WORLD_SIZE=2 LCR_SOCKET=... python3 torch_ddp.py    # against a foreground lcrd
+
+--policy says what the survivors do when a rank dies: "rejoin" waits for it to come back
+(restarted, or replaced by the helpers), "shrink" goes on without it, "exit" ends with status
+75 so that a launcher restarts every rank (they resume from the state the helper kept).
+Prints "rank R step N loss L" every --log-every steps and, at the end,
+"final rank R step N members M sha256 H", H being the hash of the parameters.
+"""
+
+import argparse
+import datetime
+import hashlib
+import logging
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+
+import lcr  # LCR
+import lcr.torch  # LCR
+
+EXIT_RESTART = 75
+
+
+def env_int(*names, default):
+    for name in names:
+        if os.environ.get(name):
+            return int(os.environ[name])
+    return default
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--log-every", type=int, default=50)
+    parser.add_argument("--policy", choices=("rejoin", "shrink", "exit"), default="rejoin")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds a rebuild waits for the ranks")
+    parser.add_argument("--rank", type=int, default=env_int("RANK", "SLURM_PROCID", default=0))
+    parser.add_argument("--world-size", type=int, default=env_int("WORLD_SIZE", "SLURM_NTASKS", default=1))
+    return parser.parse_args()
+
+
+def make_model(args):
+    return torch.nn.Sequential(torch.nn.Linear(32, args.hidden), torch.nn.Tanh(),
+                               torch.nn.Linear(args.hidden, args.hidden), torch.nn.Tanh(),
+                               torch.nn.Linear(args.hidden, 1))
+
+
+def batch(args, step, rank):
+    """This rank's batch of `step`: the same whenever it is computed again."""
+    generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step * 1009 + rank)
+    x = torch.randn(args.batch, 32, generator=generator)
+    return x, torch.sin(x).sum(dim=1, keepdim=True)
+
+
+def parameters_hash(model):
+    digest = hashlib.sha256()
+    for p in model.parameters():
+        digest.update(p.detach().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def main():
+    args = parse_args()
+    logging.basicConfig(format="%(message)s")
+    logging.getLogger("lcr").setLevel(logging.INFO)
+    torch.manual_seed(args.seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+
+    session = lcr.Session()  # LCR: $LCR_SOCKET
+    session.register(args.rank, dp_size=args.world_size, shard_key="dp")  # LCR
+    model = make_model(args)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    placements = [lcr.torch.place_module(session, model, "model"),  # LCR
+                  lcr.torch.place_optimizer(session, optimizer, "adam")]  # LCR
+    store = lcr.torch.Store(session, "ddp")  # LCR
+    ddp = None
+
+    def rebuild(recovery):  # LCR: what depends on the process group is built again
+        nonlocal ddp
+        ddp = DistributedDataParallel(model)
+        print(f"rank {args.rank} starts at step {recovery.next_step} with {recovery.group_size} members", flush=True)
+
+    recovery = lcr.torch.Recovery(session, store, args.rank, args.world_size, placements, rebuild=rebuild,  # LCR
+                                  policy=args.policy, timeout=datetime.timedelta(seconds=args.timeout))
+
+    def train_step(step):
+        x, y = batch(args, step, args.rank)
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.mse_loss(ddp(x), y)
+        loss.backward()
+        with session.update(step):  # LCR: the state is torn until the step is committed
+            optimizer.step()
+        if step % args.log_every == 0:
+            print(f"rank {args.rank} step {step} loss {loss.item():.6f}", flush=True)
+
+    try:
+        recovery.run(train_step, args.steps)  # LCR: instead of `for step in range(steps)`
+    except lcr.RankFailure as failure:
+        print(f"rank {args.rank}: {failure}: restart the ranks to resume", file=sys.stderr)
+        return EXIT_RESTART
+    print(f"final rank {args.rank} step {args.steps} members {recovery.group_size} "
+          f"sha256 {parameters_hash(model)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""lcr.torch: PyTorch training whose state lives in the helper's regions.
+
+- ``place_module`` / ``place_optimizer``: parameters, buffers and optimizer state as CPU
+  tensors over host regions; found again by a restarted process of the same rank;
+- ``session.update(step)`` (a context manager) or ``mark_steps`` (a hook on
+  ``optimizer.step``): the update marks that tell the helper which step the state holds;
+- ``Store``: a torch.distributed Store on the helper's key-value store;
+- ``Recovery``: builds the process group, resumes at the right step, and rebuilds the group
+  when a rank fails;
+- ``cuda_allocator``: CUDA memory in regions through CUDAPluggableAllocator (PyTorch >= 2.0).
+
+See contrib/python/README.md for the lines to add to a training script.
+"""
+
+from .cuda import cuda_allocator
+from .placement import ModulePlacement, OptimizerPlacement, mark_steps, place_module, place_optimizer
+from .recovery import Recovery
+from .store import Store
+from .version import require_torch, torch_version
+
+__all__ = [
+    "ModulePlacement", "OptimizerPlacement", "Recovery", "Store", "cuda_allocator", "mark_steps",
+    "place_module", "place_optimizer", "require_torch", "torch_version",
+]
