@@ -1,0 +1,40 @@
+#!/bin/bash
+# tests/gpu/all.sh: every GPU check of LCR in one run, for the days a GPU machine is lent:
+# the device proxy (run.sh: CUDA regions, SIGKILLed rank, device-to-host bandwidth), CUDA
+# regions in checkpoints (ckpt.sh), and liblcr's NCCL communicator (comm_nccl_test, one
+# rank). Builds LCR with CUDA first unless LCR_GPU_BUILDDIR names a build made with CUDA.
+# Prints each part's TAP and RESULT lines; exits non-zero if any part failed.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -z "${LCR_GPU_BUILDDIR:-}" ]; then
+	export LCR_GPU_BUILDDIR=$(mktemp -d /tmp/lcr-gpu-build.XXXXXX)
+	(cd "$here/../.." && autoreconf -fi && cd "$LCR_GPU_BUILDDIR" &&
+		"$here/../../configure" --disable-cluster-tests && make -j"$(nproc)") >"$LCR_GPU_BUILDDIR/build.log" 2>&1 ||
+		{ tail -n 30 "$LCR_GPU_BUILDDIR/build.log"; echo "all.sh: the build with CUDA failed"; exit 1; }
+fi
+build=$LCR_GPU_BUILDDIR
+status=0
+
+echo "== device proxy (run.sh)"
+timeout 300 "$here/run.sh" || status=1
+echo "== checkpoints of CUDA regions (ckpt.sh)"
+timeout 120 "$here/ckpt.sh" || status=1
+
+echo "== NCCL communicator (comm_nccl_test)"
+work=$(mktemp -d /tmp/lcr-gpu-nccl.XXXXXX)
+chmod 700 "$work"
+mkdir -m 700 "$work/run"
+"$build/helper/lcrd" --foreground --job-id=71 --runtime-dir="$work/run" >"$work/lcrd.out" 2>"$work/lcrd.log" &
+lcrd=$!
+for _ in $(seq 100); do
+	LCR_SOCKET=$(sed -n 's/^LCR_SOCKET=//p' "$work/lcrd.out")
+	[ -n "$LCR_SOCKET" ] && break
+	sleep 0.05
+done
+export LCR_SOCKET
+timeout 120 "$build/tests/gpu/comm_nccl_test" || { status=1; sed 's/^/# /' "$work/lcrd.log"; }
+kill "$lcrd" 2>/dev/null
+wait "$lcrd" 2>/dev/null
+rm -rf "$work"
+echo "== all.sh: $([ $status = 0 ] && echo passed || echo FAILED)"
+exit $status
