@@ -7,11 +7,12 @@
  *
  *   lcr-demo-trainer [--steps=N] [--seed=S] [--batch=B] [--state-mb=MB] [--ballast-mb=MB]
  *                    [--lr=LR] [--print-every=MS] [--rank=R --size=N] [--epoch=E]
- *                    [--without-lcr=RENDEZVOUS_DIR] [--rendezvous-dir=DIR]
+ *                    [--without-lcr=RENDEZVOUS_DIR] [--rendezvous-dir=DIR] [--checkpoint-on-usr1]
  *
  * --without-lcr runs the same training with its state in plain memory and no helper (the
  * ranks meet through files in a shared directory): the baseline of LCR's steady-state cost.
  * --rendezvous-dir makes an LCR run meet the same way instead of through the helpers.
+ * --checkpoint-on-usr1 turns SIGUSR1 (sbatch --signal=USR1@300) into a checkpoint.
  *
  * Rank and size come from SLURM_PROCID / SLURM_NTASKS unless given. One progress line per
  * --print-every milliseconds: step, loss, steps/s; at the end the weights' checksum. */
@@ -20,6 +21,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,7 @@ struct trainer_options {
 	uint64_t epoch;
 	const char *without_lcr; /* rendezvous directory of a run without LCR, or NULL */
 	const char *rendezvous_dir;
+	bool checkpoint_signal; /* SIGUSR1 asks the helper for a checkpoint */
 };
 
 struct trainer {
@@ -86,7 +90,7 @@ static int parse_options(int argc, char **argv, struct trainer_options *opt)
 		{ "print-every", required_argument, NULL, 'p' }, { "rank", required_argument, NULL, 'r' },
 		{ "size", required_argument, NULL, 'n' },       { "epoch", required_argument, NULL, 'e' },
 		{ "without-lcr", required_argument, NULL, 'w' }, { "rendezvous-dir", required_argument, NULL, 'R' },
-		{ NULL, 0, NULL, 0 },
+		{ "checkpoint-on-usr1", no_argument, NULL, 'U' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -108,6 +112,7 @@ static int parse_options(int argc, char **argv, struct trainer_options *opt)
 		case 'e': opt->epoch = strtoull(optarg, NULL, 10); break;
 		case 'w': opt->without_lcr = optarg; break;
 		case 'R': opt->rendezvous_dir = optarg; break;
+		case 'U': opt->checkpoint_signal = true; break;
 		default: return -EINVAL;
 		}
 	}
@@ -134,11 +139,15 @@ static int map_region(struct trainer *t, const char *name, size_t floats, float 
 	return 0;
 }
 
-/* The step to start from: the one after the regions' last committed step, if any. */
+/* The step to start from: after the checkpoint the helper restored, or after the regions'
+ * last committed step when they outlived an earlier process of this rank; else 0. */
 static uint64_t resume_step(struct trainer *t)
 {
 	struct lcr_region info;
+	uint64_t restored = LCR_NO_STEP;
 
+	if (lcr_resume_step(t->session, &restored) == 0 && restored != LCR_NO_STEP)
+		return restored + 1;
 	if (lcr_region_lookup(t->session, "params", &info) < 0 || info.committed_step == LCR_NO_STEP ||
 	    info.phase != LCR_PHASE_COMMITTED)
 		return 0;
@@ -179,6 +188,8 @@ static int setup_state(struct trainer *t)
 	    map_region(t, "ballast", t->opt.ballast_bytes / sizeof(float), &ballast, &again_b) < 0)
 		return 1;
 	t->first_step = resume_step(t);
+	if (t->opt.checkpoint_signal)
+		lcr_checkpoint_on_signal(t->session, SIGUSR1);
 	if (t->first_step == 0) {
 		mlp_init(&t->shape, t->opt.seed, t->weights);
 		memset(t->adam_m, 0, t->params * sizeof(float));
