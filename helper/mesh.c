@@ -253,8 +253,8 @@ static void on_hello(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 	}
 	if (mesh_auth_seal(m->auth, m->self, hello.from_node, auth.nonce, &nonce,
 			   welcome.credential, err, sizeof(err)) < 0) {
-		log_error("cannot answer %s: %s", c->peer_text, err);
-		mesh_conn_close(c, -EIO);
+		/* Said, so that the peer does not take the closed connection for a dead node. */
+		refuse(c, claim, err);
 		return;
 	}
 	mesh_conn_send(c, WIRE_MESH_WELCOME, m->scratch,

@@ -390,6 +390,9 @@ void mesh_report_rank_exit(struct lcrd *d, const struct wire_event *ev)
 			       ev->message);
 		return;
 	}
+	for (r = m->reports; r; r = r->next)
+		if (r->report.rank == ev->rank && r->report.pid == ev->pid)
+			return;
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		log_error("cannot report the exit of rank %" PRIu32 " to the mesh: out of memory; "

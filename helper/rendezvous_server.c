@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -374,6 +375,8 @@ int rendezvous_server_run(const struct lcrd_options *o)
 {
 	static struct server s;
 	int rc;
+	/* In ps and pgrep, the rendezvous is not a helper. */
+	prctl(PR_SET_NAME, "lcr-rendezvous");
 	s.o = o;
 	s.token = getenv("LCR_RENDEZVOUS_TOKEN");
 	s.listen_fd = s.signal_fd = -1;

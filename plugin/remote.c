@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "internal/hostlist.h"
 #include "plugin.h"
 
 #define RANKS_TEXT_MAX 4096
@@ -201,7 +202,23 @@ int remote_init_post_opt(struct plugin_state *state, spank_t sp)
 	return 0;
 }
 
-int remote_user_init(struct plugin_state *state, spank_t sp)
+/* This node's name: its entry in the step's node list (node id order). The job
+ * environment's SLURMD_NODENAME would be wrong for a step started from a batch script,
+ * where it names the batch node. */
+static void step_node_name(const char *step_nodes, uint32_t node_id, const char *fallback, char *out,
+			   size_t outlen)
+{
+	struct hostlist nodes = { 0 };
+	char err[256];
+
+	if (hostlist_expand(step_nodes, &nodes, err, sizeof(err)) == 0 && node_id < nodes.count)
+		snprintf(out, outlen, "%s", nodes.names[node_id]);
+	else if (out != fallback)
+		snprintf(out, outlen, "%s", fallback);
+	hostlist_fini(&nodes);
+}
+
+static int start_step_helper(struct plugin_state *state, spank_t sp)
 {
 	struct helper_identity id = { 0 };
 	char ranks[RANKS_TEXT_MAX], node_name[NODE_NAME_MAX], step_nodes[HOSTLIST_MAX], job_nodes[HOSTLIST_MAX];
@@ -227,6 +244,7 @@ int remote_user_init(struct plugin_state *state, spank_t sp)
 		   getenv("SLURMD_NODENAME") ? getenv("SLURMD_NODENAME") : host);
 	job_getenv(sp, "SLURM_STEP_NODELIST", step_nodes, sizeof(step_nodes), node_name);
 	job_getenv(sp, "SLURM_JOB_NODELIST", job_nodes, sizeof(job_nodes), step_nodes);
+	step_node_name(step_nodes, id.node_id, node_name, node_name, sizeof(node_name));
 	id.groups = groups;
 	id.node_name = node_name;
 	id.ranks = ranks;
@@ -246,6 +264,14 @@ int remote_user_init(struct plugin_state *state, spank_t sp)
 	if (rendezvous_address(sp, rendezvous, sizeof(rendezvous)) == 0)
 		id.rendezvous = rendezvous;
 	return start_helper(state, sp, &id);
+}
+
+/* Starts the helper. A failure is kept for task_init, which decides by `required` whether
+ * it fails the step: a non-zero return here would fail the step regardless. */
+int remote_user_init(struct plugin_state *state, spank_t sp)
+{
+	start_step_helper(state, sp);
+	return 0;
 }
 
 int remote_task_init(struct plugin_state *state, spank_t sp)

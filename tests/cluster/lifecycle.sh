@@ -20,11 +20,11 @@ lifecycle_in_mode() {
 	fi
 	# A step that is still running when the cluster goes down must not survive it.
 	as_user bash -c 'srun -N5 sleep 300 </dev/null >/dev/null 2>&1 &'
-	wait_for 10 pgrep -u "$TEST_USER" -x sleep >/dev/null || fail "step did not start"
+	wait_for 10 at_least sleep "$TEST_USER" 5 || fail "step did not start"
 	"$TESTCLUSTER" down || fail "down failed"
 	left=$(pgrep -f "$BASE" || true)
 	[ -z "$left" ] || fail "processes of the cluster left: $(ps -o pid,args -p "$left")"
-	[ -z "$(pgrep -u "$TEST_USER" -x sleep)" ] || fail "the job's tasks were left running"
+	[ -z "$(pids_of sleep "$TEST_USER")" ] || fail "the job's tasks were left running"
 	[ -z "$(ip netns list | grep lcrtc-)" ] || fail "network namespaces left"
 	! ip link show lcrtcbr0 >/dev/null 2>&1 || fail "bridge left"
 }

@@ -121,12 +121,13 @@ start_rendezvous rdv2
 LCR_RENDEZVOUS_TOKEN=wrong "$LCRD" --foreground --job-id="$MESH_JOB" --node-id=0 --node-count=2 \
 	--node-name=intruder --runtime-dir="$WORK/root/$(id -u)" --rendezvous="127.0.0.1:$RDV_PORT" \
 	--munge-socket="$MUNGE_SOCKET" >"$WORK/intruder.out" 2>"$WORK/intruder.log" &
-LCR_PIDS+=("$!")
+intruder=$!
+LCR_PIDS+=("$intruder")
 wait_for "$WORK/intruder.log" "refused this helper" && grep -q "wrong token" "$WORK/intruder.log"
 ok $? "a helper with the wrong token is refused by the rendezvous"
 grep -q "refused a registration from 127.0.0.1:[0-9]*: wrong token" "$WORK/rdv2.log"
 ok $? "... which logs the refusal"
 "$LCRCTL" --socket="$WORK/root/$(id -u)/$MESH_JOB.0.intruder/lcrd.sock" events | grep -q "mesh failed"
 ok $? "... and the helper keeps serving its own ranks, alone"
-kill -TERM "$RDV_PID"
+for pid in "$intruder" "$RDV_PID" "${MESH_PIDS[1]}" "${WATCH_PID[@]}"; do reap -TERM "$pid" 2>/dev/null; done
 finish

@@ -81,5 +81,19 @@ wait_for() {
 	done
 }
 
-# Pids of processes named $1 that run as user $2.
-pids_of() { pgrep -u "$2" -x "$1" || true; }
+# Live processes named $1 of user $2 that belong to this cluster: not zombies (PID 1 reaps
+# late here), and with this cluster's SLURM_CONF in their environment (other clusters'
+# jobs may run on this machine too).
+pids_of() {
+	local pid
+	for pid in $(pgrep -u "$2" -x "$1"); do
+		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && continue
+		{ tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "SLURM_CONF=$BASE/etc/slurm.conf" &&
+			echo "$pid"
+	done
+	return 0
+}
+
+# How many of them there are, and whether there are at least $3.
+count_of() { pids_of "$1" "$2" | wc -l; }
+at_least() { [ "$(count_of "$1" "$2")" -ge "$3" ]; }

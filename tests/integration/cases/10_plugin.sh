@@ -53,11 +53,12 @@ test_invalid_environment_value_stops_srun() {
 }
 
 test_without_lcr_there_is_no_helper_and_no_environment() {
-	local output
-	output=$(as_user srun -N2 -n2 bash -c 'env | grep ^LCR_SOCKET || echo none; pgrep -c -u "$USER" -x lcrd || true')
-	diag "$output"
-	[ "$(grep -c none <<<"$output")" = 2 ] || fail "LCR_SOCKET was set without --lcr"
-	! grep -qE '^[1-9]' <<<"$output" || fail "a helper ran without --lcr"
+	local output=$BASE/work/without-lcr.out
+	as_user bash -c "srun -N2 -n2 bash -c 'printenv LCR_SOCKET LCR_HELPER_PID || echo none; sleep 3' >$output 2>&1 &"
+	wait_for 10 grep -q none "$output" || fail "the step did not start"
+	[ "$(count_of lcrd "$TEST_USER")" = 0 ] || fail "a helper runs without --lcr"
+	[ -z "$(runtime_entries)" ] || fail "a runtime directory exists without --lcr"
+	wait_for 10 bash -c "[ \$(grep -c none $output) = 2 ]" || fail "LCR_ variables were set without --lcr: $(cat "$output")"
 }
 
 test_srun_lcr_starts_one_helper_per_node_as_the_user() {
@@ -85,7 +86,7 @@ test_tasks_get_lcr_socket_of_their_own_node() {
 test_lcrctl_finds_helpers_from_another_step() {
 	local job output
 	as_user bash -c 'sbatch -N2 --lcr --wrap "srun -N2 --lcr sleep 60" >/dev/null'
-	wait_for 15 bash -c "[ \$(pgrep -c -u $TEST_USER -x lcrd) -ge 2 ]" || fail "helpers did not start"
+	wait_for 15 at_least lcrd "$TEST_USER" 2 || fail "helpers did not start"
 	job=$(as_user squeue -h -o %i | head -n 1)
 	output=$(as_user srun --jobid="$job" --overlap -N1 -w n1 lcrctl status)
 	diag "$output"
@@ -113,9 +114,9 @@ test_sbatch_lcr_line_gives_steps_helpers() {
 
 test_no_helper_left_after_a_task_is_killed() {
 	as_user bash -c 'srun -N2 -n2 --lcr sleep 60 </dev/null >/dev/null 2>&1 &'
-	wait_for 15 bash -c "[ \$(pgrep -c -u $TEST_USER -x lcrd) -ge 2 ]" || fail "helpers did not start"
-	wait_for 5 pgrep -u "$TEST_USER" -x sleep >/dev/null || fail "tasks did not start"
-	pkill -KILL -u "$TEST_USER" -x sleep
+	wait_for 15 at_least lcrd "$TEST_USER" 2 || fail "helpers did not start"
+	wait_for 5 at_least sleep "$TEST_USER" 1 || fail "tasks did not start"
+	kill -KILL $(pids_of sleep "$TEST_USER")
 	wait_for 15 no_helper_left || fail "helper or runtime directory left after SIGKILL of a task"
 }
 
@@ -162,13 +163,12 @@ test_lcr_implies_no_kill_survivors_outlive_node_down() {
 	job=$(as_user squeue -h -o %i | head -n 1)
 	[ -n "$job" ] || fail "no allocation"
 	as_user bash -c "srun --jobid=$job -N5 -n5 --lcr sleep 300 </dev/null >/dev/null 2>&1 &"
-	wait_for 15 bash -c "[ \$(pgrep -c -u $TEST_USER -x sleep) -ge 5 ]" || fail "tasks did not start"
+	wait_for 15 at_least sleep "$TEST_USER" 5 || fail "tasks did not start"
 	"$TESTCLUSTER" kill-node n5
 	wait_for 60 bash -c "SLURM_CONF=$BASE/etc/slurm.conf sinfo -h -n n5 -o %t | grep -q down" ||
 		fail "Slurm did not mark n5 down"
 	sleep 3
-	sleepers=$(pgrep -u "$TEST_USER" -x sleep | while read -r pid; do
-		awk '$3 != "Z" {print $1}' "/proc/$pid/stat" 2>/dev/null; done | wc -l)
+	sleepers=$(count_of sleep "$TEST_USER")
 	diag "after n5 was marked down: $sleepers tasks alive"
 	[ "$sleepers" = 4 ] || fail "expected the 4 surviving tasks alive, found $sleepers"
 	as_user scancel "$job"
