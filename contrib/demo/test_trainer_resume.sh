@@ -15,7 +15,8 @@ make_root "$WORK/run" "$(id -u)"
 run_ranks() {
 	RANK_PIDS=()
 	for rank in 0 1 2 3; do
-		"$TRAINER" --rank=$rank --size=4 --steps=$STEPS --print-every=100000 >"$WORK/$1.$rank.out" 2>&1 &
+		"$TRAINER" --rank=$rank --size=4 --steps=$STEPS --print-every=100000 --recovery-wait=0.5 \
+			>"$WORK/$1.$rank.out" 2>&1 &
 		RANK_PIDS+=($!)
 	done
 }

@@ -8,11 +8,14 @@
  *   lcr-demo-trainer [--steps=N] [--seed=S] [--batch=B] [--state-mb=MB] [--ballast-mb=MB]
  *                    [--lr=LR] [--print-every=MS] [--rank=R --size=N] [--epoch=E]
  *                    [--without-lcr=RENDEZVOUS_DIR] [--rendezvous-dir=DIR] [--checkpoint-on-usr1]
+ *                    [--recovery-wait=SECONDS]
  *
  * --without-lcr runs the same training with its state in plain memory and no helper (the
  * ranks meet through files in a shared directory): the baseline of LCR's steady-state cost.
  * --rendezvous-dir makes an LCR run meet the same way instead of through the helpers.
  * --checkpoint-on-usr1 turns SIGUSR1 (sbatch --signal=USR1@300) into a checkpoint.
+ * After a failed gradient exchange a rank stays paused up to --recovery-wait seconds
+ * (default 20), printing the helper's events, then exits with status 75.
  *
  * Rank and size come from SLURM_PROCID / SLURM_NTASKS unless given. One progress line per
  * --print-every milliseconds: step, loss, steps/s; at the end the weights' checksum. */
@@ -21,6 +24,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,6 +52,7 @@ struct trainer_options {
 	const char *without_lcr; /* rendezvous directory of a run without LCR, or NULL */
 	const char *rendezvous_dir;
 	bool checkpoint_signal; /* SIGUSR1 asks the helper for a checkpoint */
+	double recovery_wait;   /* seconds to stay paused after a failure */
 };
 
 struct trainer {
@@ -90,14 +95,15 @@ static int parse_options(int argc, char **argv, struct trainer_options *opt)
 		{ "print-every", required_argument, NULL, 'p' }, { "rank", required_argument, NULL, 'r' },
 		{ "size", required_argument, NULL, 'n' },       { "epoch", required_argument, NULL, 'e' },
 		{ "without-lcr", required_argument, NULL, 'w' }, { "rendezvous-dir", required_argument, NULL, 'R' },
-		{ "checkpoint-on-usr1", no_argument, NULL, 'U' }, { NULL, 0, NULL, 0 },
+		{ "checkpoint-on-usr1", no_argument, NULL, 'U' }, { "recovery-wait", required_argument, NULL, 'W' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	*opt = (struct trainer_options){ .steps = 200, .seed = 42, .batch = 32, .state_bytes = 1u << 20,
 					 .lr = 3e-4f, .print_every_ms = 1000,
 					 .rank = env_uint("SLURM_PROCID", 0), .size = env_uint("SLURM_NTASKS", 1),
-					 .epoch = env_uint("LCR_REJOIN_EPOCH", 0) };
+					 .epoch = env_uint("LCR_REJOIN_EPOCH", 0), .recovery_wait = 20 };
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': opt->steps = strtoull(optarg, NULL, 10); break;
@@ -113,6 +119,7 @@ static int parse_options(int argc, char **argv, struct trainer_options *opt)
 		case 'w': opt->without_lcr = optarg; break;
 		case 'R': opt->rendezvous_dir = optarg; break;
 		case 'U': opt->checkpoint_signal = true; break;
+		case 'W': opt->recovery_wait = strtod(optarg, NULL); break;
 		default: return -EINVAL;
 		}
 	}
@@ -218,14 +225,27 @@ static int agree_on_first_step(struct trainer *t)
 	return 0;
 }
 
-static void report_failure(struct trainer *t, uint64_t step, int rc)
+/* After a failed exchange: stay paused (the helper's regions, and the helpers themselves,
+ * must outlive the failure for LCR to save or hand over the state) and report what the
+ * helper says, until it has saved a checkpoint, ends, or --recovery-wait runs out. */
+static void pause_after_failure(struct trainer *t, uint64_t step, int rc)
 {
-	struct lcr_event ev;
+	double deadline = now_seconds() + t->opt.recovery_wait;
 
 	fprintf(stderr, "trainer: rank %u: step %" PRIu64 ": gradient exchange failed: %s\n", t->opt.rank, step,
 		lcr_strerror(rc));
-	while (t->session && lcr_event_next(t->session, &ev) == 0)
-		fprintf(stderr, "trainer: rank %u: event: %s\n", t->opt.rank, ev.message);
+	while (t->session && now_seconds() < deadline) {
+		struct pollfd pfd = { .fd = lcr_event_fd(t->session), .events = POLLIN };
+		struct lcr_event ev;
+
+		if (poll(&pfd, 1, (int)((deadline - now_seconds()) * 1000) + 1) <= 0)
+			continue;
+		while (lcr_event_next(t->session, &ev) == 0) {
+			fprintf(stderr, "trainer: rank %u: event: %s\n", t->opt.rank, ev.message);
+			if (ev.type == LCR_EVENT_HELPER_SHUTDOWN)
+				return;
+		}
+	}
 }
 
 static int train(struct trainer *t)
@@ -240,7 +260,7 @@ static int train(struct trainer *t)
 		t->grad[t->params] = loss;
 		rc = lcr_comm_allreduce_sum(t->comm, t->grad, t->params + 1, LCR_DTYPE_FLOAT32);
 		if (rc < 0) {
-			report_failure(t, step, rc);
+			pause_after_failure(t, step, rc);
 			return 75;
 		}
 		for (size_t i = 0; i <= t->params; i++)
