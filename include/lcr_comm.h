@@ -46,7 +46,9 @@ enum lcr_dtype {
 struct lcr_comm_options {
 	enum lcr_comm_backend backend;
 	int timeout_ms;      /* bound on init and on every operation; -1: none */
-	int watch_events;    /* 1: an operation fails with -ECANCELED when a helper event waits */
+	int watch_events;    /* 1: an operation does not start while a helper event waits
+				(-ECANCELED: read the events, then call it again), and one that
+				stalls while an event waits aborts the communicator */
 	int cuda_device;     /* NCCL: the device of this rank */
 	const char *address; /* TCP: the address peers reach this rank at; NULL: $LCR_COMM_ADDR,
 				else this host name's address */
@@ -66,9 +68,10 @@ int lcr_comm_init(lcr_session_t *s, const char *name, uint32_t rank, uint32_t si
 		  const struct lcr_comm_options *opt, lcr_comm_t **out);
 
 /* Sums `count` elements of `buf` over every rank, in place. 0; -ECONNRESET (a member died),
- * -ETIMEDOUT, -ECANCELED (a helper event is waiting, see watch_events), -ECONNABORTED (the
- * communicator was aborted: rebuild it), or another -errno. After a failure the buffer's
- * content is undefined. */
+ * -ETIMEDOUT, -ECANCELED (a helper event is waiting: nothing was done, read the events and
+ * call again), -ECONNABORTED (the communicator was aborted, by lcr_comm_abort or because
+ * it stalled while a helper event waited: rebuild it), or another -errno. After a failure
+ * other than -ECANCELED the buffer's content is undefined. */
 int lcr_comm_allreduce_sum(lcr_comm_t *c, void *buf, size_t count, enum lcr_dtype dtype);
 
 /* Copies `bytes` of root's `buf` into every rank's `buf`. Errors as for allreduce. */

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 
 #include "internal/comm.h"
 
-static uint64_t monotonic_ms(void)
+uint64_t comm_now_ms(void)
 {
 	struct timespec now;
 
@@ -24,12 +25,12 @@ static uint64_t monotonic_ms(void)
 
 uint64_t comm_deadline(const struct lcr_comm *c)
 {
-	return c->opt.timeout_ms < 0 ? UINT64_MAX : monotonic_ms() + (uint64_t)c->opt.timeout_ms;
+	return c->opt.timeout_ms < 0 ? UINT64_MAX : comm_now_ms() + (uint64_t)c->opt.timeout_ms;
 }
 
 int comm_remaining_ms(const struct lcr_comm *c, uint64_t deadline_ms)
 {
-	uint64_t now = monotonic_ms();
+	uint64_t now = comm_now_ms();
 
 	if (c->opt.timeout_ms < 0)
 		return -1;
@@ -73,9 +74,34 @@ static int choose_address(struct lcr_comm *c)
 	return 0;
 }
 
-int comm_event_fd(const struct lcr_comm *c)
+bool comm_event_waiting(const struct lcr_comm *c)
 {
-	return c->session && c->opt.watch_events ? lcr_event_fd(c->session) : -1;
+	struct pollfd pfd = { .fd = -1, .events = POLLIN };
+
+	if (!c->session || !c->opt.watch_events)
+		return false;
+	pfd.fd = lcr_event_fd(c->session);
+	return poll(&pfd, 1, 0) > 0;
+}
+
+int comm_check_stall(struct lcr_comm *c, uint64_t deadline_ms, uint64_t last_progress_ms)
+{
+	if (comm_remaining_ms(c, deadline_ms) == 0)
+		return -ETIMEDOUT;
+	if (comm_now_ms() - last_progress_ms >= COMM_STALL_MS && comm_event_waiting(c)) {
+		lcr_comm_abort(c);
+		return -ECONNABORTED;
+	}
+	return 0;
+}
+
+int comm_poll_timeout(const struct lcr_comm *c, uint64_t deadline_ms)
+{
+	int remaining = comm_remaining_ms(c, deadline_ms);
+
+	if (!c->session || !c->opt.watch_events)
+		return remaining;
+	return remaining < 0 || remaining > COMM_STALL_MS ? COMM_STALL_MS : remaining;
 }
 
 static int file_kv_put(struct lcr_comm *c, const char *key, const void *value, size_t len)
@@ -194,11 +220,15 @@ int lcr_comm_init(lcr_session_t *s, const char *name, uint32_t rank, uint32_t si
 	return 0;
 }
 
+/* Before an operation: an aborted communicator, or a waiting event the caller should read
+ * first (nothing has been sent yet, so the operation can simply be called again). */
 static int check_usable(const struct lcr_comm *c)
 {
 	if (!c)
 		return -EINVAL;
-	return atomic_load(&c->aborted) ? -ECONNABORTED : 0;
+	if (atomic_load(&c->aborted))
+		return -ECONNABORTED;
+	return comm_event_waiting(c) ? -ECANCELED : 0;
 }
 
 int lcr_comm_allreduce_sum(lcr_comm_t *c, void *buf, size_t count, enum lcr_dtype dtype)

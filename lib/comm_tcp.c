@@ -58,31 +58,28 @@ static void set_nodelay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-/* Waits for `events` on fd, or abort, or (during operations, when asked) a pending helper
- * event, until the deadline. Building the ring does not watch events: a new process may
- * find old ones waiting, and the build has its own deadline. */
+/* Waits for `events` on fd until the deadline, or abort; during operations, a wait that
+ * stalls while a helper event is waiting aborts the communicator (comm_check_stall). */
 static int wait_fd(struct lcr_comm *c, int fd, short events, uint64_t deadline)
 {
-	for (;;) {
-		struct pollfd pfd[2] = { { .fd = fd, .events = events }, { .fd = -1, .events = POLLIN } };
-		int rc;
+	uint64_t since = comm_now_ms();
+	bool operating = c->state && ((struct tcp_state *)c->state)->connected;
 
-		if (atomic_load(&c->aborted))
-			return -ECONNABORTED;
-		if (c->state && ((struct tcp_state *)c->state)->connected)
-			pfd[1].fd = comm_event_fd(c);
-		rc = poll(pfd, 2, comm_remaining_ms(c, deadline));
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int rc = poll(&pfd, 1, operating ? comm_poll_timeout(c, deadline) : comm_remaining_ms(c, deadline));
+
 		if (rc < 0 && errno == EINTR)
 			continue;
-		if (rc < 0)
-			return -errno;
 		if (atomic_load(&c->aborted))
 			return -ECONNABORTED;
-		if (rc == 0)
-			return -ETIMEDOUT;
-		if (pfd[1].revents)
-			return -ECANCELED;
-		return 0;
+		if (rc < 0)
+			return -errno;
+		if (rc > 0)
+			return 0;
+		rc = operating ? comm_check_stall(c, deadline, since) : -ETIMEDOUT;
+		if (rc < 0)
+			return rc;
 	}
 }
 
@@ -92,14 +89,14 @@ static int exchange(struct lcr_comm *c, const void *send_buf, size_t slen, void 
 {
 	struct tcp_state *t = c->state;
 	size_t sent = 0, got = 0;
+	uint64_t progress = comm_now_ms();
 
 	while (sent < slen || got < rlen) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[2] = {
 			{ .fd = sent < slen ? t->next_fd : -1, .events = POLLOUT },
 			{ .fd = got < rlen ? t->prev_fd : -1, .events = POLLIN },
-			{ .fd = comm_event_fd(c), .events = POLLIN },
 		};
-		int rc = poll(pfd, 3, comm_remaining_ms(c, deadline));
+		int rc = poll(pfd, 2, comm_poll_timeout(c, deadline));
 
 		if (rc < 0 && errno == EINTR)
 			continue;
@@ -107,10 +104,13 @@ static int exchange(struct lcr_comm *c, const void *send_buf, size_t slen, void 
 			return -ECONNABORTED;
 		if (rc < 0)
 			return -errno;
-		if (rc == 0)
-			return -ETIMEDOUT;
-		if (pfd[2].revents)
-			return -ECANCELED;
+		if (rc == 0) {
+			rc = comm_check_stall(c, deadline, progress);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		progress = comm_now_ms();
 		if (pfd[0].revents) {
 			ssize_t n = send(t->next_fd, (const char *)send_buf + sent, slen - sent,
 					 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -311,7 +311,7 @@ static int accept_prev(struct lcr_comm *c, uint64_t deadline)
 			}
 		}
 		close(fd);
-		if (rc == -ETIMEDOUT || rc == -ECONNABORTED || rc == -ECANCELED)
+		if (rc == -ETIMEDOUT || rc == -ECONNABORTED)
 			return rc;
 	}
 }

@@ -209,11 +209,42 @@ static int setup_state(struct trainer *t)
 	return t->grad ? 0 : fail("gradient buffer", -ENOMEM);
 }
 
+/* Reads the helper's waiting events: a failure is printed and returned true; the others
+ * (the mesh is up, a checkpoint was saved) need nothing from the trainer. */
+static bool failure_among_events(struct trainer *t)
+{
+	struct lcr_event ev;
+	bool failure = false;
+
+	while (lcr_event_next(t->session, &ev) == 0) {
+		if (ev.type != LCR_EVENT_NODE_DOWN && ev.type != LCR_EVENT_RANK_EXITED &&
+		    ev.type != LCR_EVENT_HELPER_LOST)
+			continue;
+		fprintf(stderr, "trainer: rank %u: event: %s\n", t->opt.rank, ev.message);
+		failure = true;
+	}
+	return failure;
+}
+
+/* Sums buf over the ranks; a waiting helper event first gets read (-ECANCELED: nothing was
+ * exchanged yet), and the exchange is tried again unless the event was a failure. */
+static int allreduce(struct trainer *t, void *buf, size_t count, enum lcr_dtype dtype)
+{
+	for (;;) {
+		int rc = lcr_comm_allreduce_sum(t->comm, buf, count, dtype);
+
+		if (rc != -ECANCELED)
+			return rc;
+		if (failure_among_events(t))
+			return -ECONNABORTED;
+	}
+}
+
 /* Every rank must start from the same step, or the replicas would diverge. */
 static int agree_on_first_step(struct trainer *t)
 {
 	int64_t steps[2] = { (int64_t)t->first_step, 1 };
-	int rc = lcr_comm_allreduce_sum(t->comm, steps, 2, LCR_DTYPE_INT64);
+	int rc = allreduce(t, steps, 2, LCR_DTYPE_INT64);
 
 	if (rc < 0)
 		return fail("agreeing on the first step", rc);
@@ -258,7 +289,7 @@ static int train(struct trainer *t)
 		int rc;
 
 		t->grad[t->params] = loss;
-		rc = lcr_comm_allreduce_sum(t->comm, t->grad, t->params + 1, LCR_DTYPE_FLOAT32);
+		rc = allreduce(t, t->grad, t->params + 1, LCR_DTYPE_FLOAT32);
 		if (rc < 0) {
 			pause_after_failure(t, step, rc);
 			return 75;

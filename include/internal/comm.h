@@ -55,8 +55,22 @@ int comm_kv_put(struct lcr_comm *c, const char *key, const void *value, size_t l
 /* Reads key into value[cap] (*len: its length), waiting until the deadline. 0 or -errno. */
 int comm_kv_get(struct lcr_comm *c, const char *key, void *value, size_t cap, size_t *len, uint64_t deadline);
 
-/* The descriptor that signals a waiting helper event, or -1 (no session, or not watched). */
-int comm_event_fd(const struct lcr_comm *c);
+/* How long an operation may make no progress before a waiting helper event stops it. */
+#define COMM_STALL_MS 500
+
+/* Whether a helper event is waiting (and events are watched). */
+bool comm_event_waiting(const struct lcr_comm *c);
+
+/* The monotonic clock in milliseconds. */
+uint64_t comm_now_ms(void);
+
+/* For a wait that made no progress: -ETIMEDOUT past the deadline; -ECONNABORTED (and the
+ * communicator aborted) when an event is waiting and nothing moved for COMM_STALL_MS,
+ * since a peer may be dead with nothing to tell it but the helper; else 0 (wait more). */
+int comm_check_stall(struct lcr_comm *c, uint64_t deadline_ms, uint64_t last_progress_ms);
+
+/* How long the next poll of a wait may sleep. */
+int comm_poll_timeout(const struct lcr_comm *c, uint64_t deadline_ms);
 
 /* Milliseconds left before deadline_ms (monotonic), or -1 without a timeout. */
 int comm_remaining_ms(const struct lcr_comm *c, uint64_t deadline_ms);
