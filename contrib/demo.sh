@@ -53,8 +53,7 @@ reference=$(as_user srun -N4 -n4 -w 'n[1-4]' --lcr --lcr-ckpt-dir="$WORK/ckpt-re
 echo "final weights' checksum without failure: $reference"
 
 bold "Training on n1-n4 with --lcr (n5 is the spare); a node dies at a random step"
-as_user salloc -N5 --lcr --no-shell >/dev/null 2>&1
-job=$(as_user squeue -h -o %i | head -n 1)
+job=$(as_user salloc -N5 --lcr --no-shell 2>&1 | sed -n 's/.*Granted job allocation \([0-9]*\).*/\1/p')
 as_user mkdir -p "$WORK/rdv-1" "$WORK/ckpt"
 log=$OUT/run.log
 : >"$log"

@@ -84,13 +84,13 @@ test_tasks_get_lcr_socket_of_their_own_node() {
 }
 
 test_lcrctl_finds_helpers_from_another_step() {
-	local job output
-	as_user bash -c 'sbatch -N2 --lcr --wrap "srun -N2 --lcr sleep 60" >/dev/null'
+	local job node output
+	job=$(as_user sbatch --parsable -N2 --lcr --wrap "srun -N2 --lcr sleep 60")
 	wait_for 15 at_least lcrd "$TEST_USER" 2 || fail "helpers did not start"
-	job=$(as_user squeue -h -o %i | head -n 1)
-	output=$(as_user srun --jobid="$job" --overlap -N1 -w n1 lcrctl status)
+	node=$(as_user bash -c "scontrol show hostnames \$(squeue -h -j $job -o %N)" | head -n 1)
+	output=$(as_user srun --jobid="$job" --overlap -N1 -w "$node" lcrctl status)
 	diag "$output"
-	grep -q "node n1 .*job $job step 0" <<<"$output" || fail "lcrctl did not find step 0's helper on n1"
+	grep -q "node $node .*job $job step 0" <<<"$output" || fail "lcrctl did not find step 0's helper on $node"
 	as_user scancel "$job"
 	wait_for 15 no_helper_left || fail "helper or runtime directory left after scancel"
 }
@@ -159,8 +159,7 @@ test_unknown_plugstack_key_is_named() {
 # Last: it takes a node down for about 20 s and brings it back.
 test_lcr_implies_no_kill_survivors_outlive_node_down() {
 	local job sleepers
-	as_user bash -c 'salloc -N5 --lcr --no-shell >/dev/null 2>&1'
-	job=$(as_user squeue -h -o %i | head -n 1)
+	job=$(as_user salloc -N5 --lcr --no-shell 2>&1 | sed -n 's/.*Granted job allocation \([0-9]*\).*/\1/p')
 	[ -n "$job" ] || fail "no allocation"
 	as_user bash -c "srun --jobid=$job -N5 -n5 --lcr sleep 300 </dev/null >/dev/null 2>&1 &"
 	wait_for 15 at_least sleep "$TEST_USER" 5 || fail "tasks did not start"
