@@ -7,7 +7,7 @@ PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libslurm-dev slurmctld slurmd slurm-client
 	libpmix-dev libyaml-dev libcmocka-dev munge libmunge-dev libxxhash-dev
-	iproute2 procps psmisc util-linux passwd stress-ng gnuplot-nox valgrind
+	iproute2 procps psmisc util-linux passwd stress-ng gnuplot-nox valgrind python3-torch
 )
 
 missing=()

@@ -85,7 +85,7 @@ def main():
     torch.set_num_threads(1)
 
     session = lcr.Session()  # LCR: $LCR_SOCKET
-    session.register(args.rank, dp_size=args.world_size, shard_key="dp")  # LCR
+    session.register(args.rank, dp_index=args.rank, dp_size=args.world_size, shard_key="dp")  # LCR
     model = make_model(args)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     placements = [lcr.torch.place_module(session, model, "model"),  # LCR

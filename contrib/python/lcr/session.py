@@ -196,11 +196,11 @@ class Session:
 
     # --- ranks and regions ---
 
-    def register(self, rank, dp_index=None, dp_size=1, shard_key=None):
-        """Registers this session as global rank `rank` (lcr_register); dp_index defaults to
-        the rank. Ranks with the same shard_key hold identical state."""
-        info = _library.RankInfo(rank, rank if dp_index is None else dp_index, dp_size,
-                                 encode_name(shard_key, "a shard key") if shard_key else None)
+    def register(self, rank, dp_index=0, dp_size=1, shard_key=None):
+        """Registers this session as global rank `rank` (lcr_register), data-parallel index
+        `dp_index` of `dp_size` (the defaults: no data parallelism). Ranks with the same
+        shard_key hold identical state (replicas)."""
+        info = _library.RankInfo(rank, dp_index, dp_size, encode_name(shard_key, "a shard key") if shard_key else None)
         self._check(LIB.lcr_register(self.handle, ctypes.byref(info)), f"lcr_register(rank {rank})")
         self.rank = rank
 

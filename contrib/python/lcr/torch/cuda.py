@@ -49,7 +49,8 @@ def cuda_allocator(session, prefix="cuda"):
     try:
         shim = ctypes.CDLL(path)
     except OSError as e:
-        raise Error.of(errno.ENOENT, feature, f"cannot load {path} (it is built when configure finds CUDA): {e}") from None
+        raise Error.of(errno.ENOENT, feature,
+                       f"cannot load {path} (it is built when configure finds CUDA): {e}") from None
     shim.lcr_torch_cuda_bind.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     check(shim.lcr_torch_cuda_bind(session.handle, prefix.encode()), f"lcr_torch_cuda_bind('{prefix}')")
     return torch.cuda.memory.CUDAPluggableAllocator(path, "lcr_torch_cuda_alloc", "lcr_torch_cuda_free")

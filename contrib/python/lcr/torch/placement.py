@@ -36,7 +36,7 @@ def _align(n):
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def dtype_name(dtype):
+def _dtype_name(dtype):
     return str(dtype).removeprefix("torch.")
 
 
@@ -48,12 +48,13 @@ def _dtype(name):
 
 
 def _layout(specs):
-    """The manifest entries and region size for specs [(name, dtype, shape)]."""
+    """The manifest entries and region size for specs [(name, dtype, shape, scalar)]; scalar
+    names the Python type ('int', 'float', 'bool') a 0-dim entry stands for, or is None."""
     entries = []
-    for name, dtype, shape in specs:
+    for name, dtype, shape, scalar in specs:
         nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
-        entries.append({"name": name, "dtype": dtype_name(dtype), "shape": list(shape), "nbytes": nbytes,
-                        "offset": 10**15})  # the widest offset, to size the manifest
+        entries.append({"name": name, "dtype": _dtype_name(dtype), "shape": list(shape), "nbytes": nbytes,
+                        "scalar": scalar, "offset": 10**15})  # the widest offset, to size the manifest
     offset = _align(_HEADER.size + len(json.dumps({"entries": entries}).encode()))
     for entry in entries:
         entry["offset"] = offset
@@ -75,6 +76,10 @@ def _write_manifest(buffer, entries):
     data = json.dumps({"entries": entries}).encode()
     _HEADER.pack_into(buffer, 0, MAGIC, VERSION, len(data))
     buffer[_HEADER.size:_HEADER.size + len(data)] = data
+
+
+def _signature(entries):
+    return [(e["name"], e["dtype"], e["shape"]) for e in entries]
 
 
 def _view(buffer, entry):
@@ -101,15 +106,15 @@ class Pack:
 
     @classmethod
     def create(cls, session, name, specs):
-        """The pack `name` for specs [(name, dtype, shape)]; `fresh` tells whether it holds
-        no earlier data (then the caller fills it). An existing pack must have this layout."""
+        """(pack, fresh): the pack `name` for specs [(name, dtype, shape, scalar)], and whether it
+        holds no earlier data (then the caller fills it). An existing one must have this layout."""
         entries, size = _layout(specs)
         region = session.region_alloc(name, size)
         found = _read_manifest(region.buffer)
         if found is None:
             _write_manifest(region.buffer, entries)
             return cls(region, entries), True
-        if [(e["name"], e["dtype"], e["shape"]) for e in found] != [(e["name"], e["dtype"], e["shape"]) for e in entries]:
+        if _signature(found) != _signature(entries):
             raise Error.of(errno.EEXIST, f"placing tensors in region '{name}'",
                            "the region holds tensors of other names, dtypes or shapes (another model?)")
         return cls(region, found), False
@@ -144,7 +149,7 @@ class ModulePlacement:
         self.module = module
         self.prefix = prefix
         tensors = self._unique_tensors()
-        specs = [(name, t.dtype, tuple(t.shape)) for name, t in tensors.items()]
+        specs = [(name, t.dtype, tuple(t.shape), None) for name, t in tensors.items()]
         self.pack, fresh = Pack.create(session, prefix, specs)
         self.reattached = not fresh
         for name, tensor in tensors.items():
@@ -198,17 +203,22 @@ def _hooked_step(optimizer, *args, **kwargs):
     return result
 
 
-def step_hooks(optimizer):
+def _step_hooks(optimizer):
     """The optimizer's _StepHooks, installed on first use."""
     if not hasattr(optimizer, "_lcr_hooks"):
         optimizer._lcr_hooks = _StepHooks(optimizer)
     return optimizer._lcr_hooks
 
 
+_SCALARS = {"bool": bool, "int": int, "float": float}
+
+
 class OptimizerPlacement:
     """An optimizer's state in regions `<prefix>.0`, `<prefix>.1`... (see place_optimizer).
-    State tensors are keyed by the parameter's position in the param groups and the state's
-    key ('exp_avg'), so a restarted process with the same model finds them."""
+    State is keyed by the parameter's position in the param groups and the state's key
+    ('exp_avg'), so a restarted process with the same model finds it. Tensors become views of
+    the regions; Python numbers (RMSprop's 'step') stay numbers in the optimizer and are
+    copied into a 0-dim slot after each step."""
 
     def __init__(self, session, optimizer, prefix):
         self.session = session
@@ -217,10 +227,10 @@ class OptimizerPlacement:
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
         packs = self._existing_packs()
         self.reattached = bool(packs)
-        self.packs, self.bound = [], {}  # bound: (param index, key) -> its view
+        self.packs, self.bound, self.scalars = [], {}, {}  # (param index, key) -> view, scalar type
         if packs:
             self._bind_only(packs)  # the regions win over state the optimizer may have
-        step_hooks(optimizer).placement = self
+        _step_hooks(optimizer).placement = self
 
     def regions(self):
         return [pack.region for pack in self.packs]
@@ -242,7 +252,7 @@ class OptimizerPlacement:
 
     def _bind_only(self, packs):
         """Makes `packs` the optimizer's whole state."""
-        self.packs, self.bound = [], {}
+        self.packs, self.bound, self.scalars = [], {}, {}
         for param in self.params:
             self.optimizer.state.pop(param, None)
         for pack in packs:
@@ -252,37 +262,63 @@ class OptimizerPlacement:
         self.packs.append(pack)
         for entry in pack.entries:
             index, key = entry["name"].split(".", 1)
-            view = pack.views[entry["name"]]
-            self.optimizer.state[self.params[int(index)]][key] = view
-            self.bound[(int(index), key)] = view
+            slot, view, scalar = (int(index), key), pack.views[entry["name"]], entry.get("scalar")
+            self.optimizer.state[self.params[slot[0]]][key] = _SCALARS[scalar](view.item()) if scalar else view
+            self.bound[slot] = view
+            if scalar:
+                self.scalars[slot] = scalar
+            else:
+                self.scalars.pop(slot, None)
 
     def sync(self):
-        """Moves state tensors that are not region views yet into regions: a new pack for new
-        ones, a copy into the old view for ones the optimizer replaced. Runs after each step,
-        inside its update mark."""
+        """Brings the regions up to date with the optimizer's state: new state goes into a new
+        pack, a tensor the optimizer replaced is copied into its view, numbers into their
+        slots. Runs after each step, inside its update mark."""
         new = []
         for index, param in enumerate(self.params):
             for key, value in self.optimizer.state.get(param, {}).items():
-                view = self.bound.get((index, key))
-                if value is view or value is None:
-                    continue
-                if not torch.is_tensor(value):
-                    raise Error.of(errno.EOPNOTSUPP, f"placing optimizer state '{key}' of parameter {index}",
-                                   f"it is a {type(value).__name__}, not a tensor: it cannot live in a region")
-                if view is not None and view.shape == value.shape and view.dtype == value.dtype:
-                    view.copy_(value)
-                    self.optimizer.state[param][key] = view
-                else:
+                if not self._update_slot(index, key, value):
                     new.append((index, key, value))
         if new:
             self._place_new(new)
 
+    def _update_slot(self, index, key, value):
+        """Writes `value` into its slot; False when it has no slot that fits it."""
+        slot = (index, key)
+        view = self.bound.get(slot)
+        if value is view or value is None:
+            return True
+        if isinstance(value, (bool, int, float)):
+            if self.scalars.get(slot) != type(value).__name__:
+                return False
+            view.fill_(value)
+            return True
+        if not torch.is_tensor(value):
+            raise Error.of(errno.EOPNOTSUPP, f"placing optimizer state '{key}' of parameter {index}",
+                           f"it is a {type(value).__name__}: only tensors and numbers can live in a region")
+        if view is None or slot in self.scalars or view.shape != value.shape or view.dtype != value.dtype:
+            return False
+        view.copy_(value)
+        self.optimizer.state[self.params[index]][key] = view
+        return True
+
     def _place_new(self, new):
-        specs = [(f"{index}.{key}", value.dtype, tuple(value.shape)) for index, key, value in new]
+        specs = [_state_spec(f"{index}.{key}", value) for index, key, value in new]
         pack, _ = Pack.create(self.session, f"{self.prefix}.{len(self.packs)}", specs)
-        for (index, key, value), spec in zip(new, specs):
-            pack.views[spec[0]].copy_(value.detach())
+        for (_, _, value), (name, _, _, scalar) in zip(new, specs):
+            if scalar:
+                pack.views[name].fill_(value)
+            else:
+                pack.views[name].copy_(value.detach())
         self._bind(pack)
+
+
+def _state_spec(name, value):
+    """The pack spec of one optimizer state value: a tensor, or a number in a 0-dim slot."""
+    if torch.is_tensor(value):
+        return name, value.dtype, tuple(value.shape), None
+    dtype = torch.float64 if isinstance(value, float) else torch.int64
+    return name, dtype, (), type(value).__name__
 
 
 class StepMarks:
@@ -291,7 +327,7 @@ class StepMarks:
     def __init__(self, session, optimizer, first_step):
         self.session = session
         self.step = first_step
-        step_hooks(optimizer).marks = self
+        _step_hooks(optimizer).marks = self
 
     def begin(self):
         self.session.update_begin(self.step)

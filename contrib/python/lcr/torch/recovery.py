@@ -95,7 +95,8 @@ class Recovery:
                     "; ".join(ev.message for ev in failures), self.policy)
         dist.destroy_process_group()
         if self.policy == "shrink":
-            self.members = [r for r in self.members if r not in self._lost_ranks(failures)]
+            lost = self._lost_ranks(failures)
+            self.members = [r for r in self.members if r not in lost]
         return self._build()
 
     def run(self, train_step, steps):

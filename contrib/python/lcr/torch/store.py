@@ -98,7 +98,8 @@ class Store(dist.Store):
             if raw.startswith(_PRESENT):
                 return raw[1:]
             if left <= 0:
-                raise Error.of(errno.ETIMEDOUT, f"Store.get('{key}')", f"the key was deleted and not set again within {self.timeout}")
+                raise Error.of(errno.ETIMEDOUT, f"Store.get('{key}')",
+                               f"the key was deleted and not set again within {self.timeout}")
             time.sleep(_POLL_SECONDS)
 
     def _deadline(self, timeout=None):

@@ -1,0 +1,167 @@
+#!/bin/bash
+# test_python.sh: the Python binding and its PyTorch integration (contrib/python) against
+# real foreground lcrds. The binding's calls (tests/test_binding.py, checked with lcrctl
+# too), the torch.distributed Store (tests/test_store.py), Recovery's copy of the newest
+# committed state to members that lag, are torn or have none (tests/test_recovery.py), the
+# version check (tests/test_version.py); then contrib/examples/torch_ddp.py trains 2 DDP
+# ranks (gloo, CPU) and rank 1 is SIGKILLed mid-training: every rank restarted, rank 1 alone
+# restarted and rejoining, or rank 0 going on alone. The final parameters are bit-identical
+# to a run without failure, except when the group shrinks. Speaks TAP; skipped when
+# /usr/bin/python3 (or $LCR_PYTHON) has no torch.
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PY=${LCR_PYTHON:-/usr/bin/python3}
+if ! "$PY" -c 'import torch' 2>/dev/null; then
+	echo "1..0 # SKIP $PY has no torch (Debian: apt-get install python3-torch)"
+	exit 0
+fi
+. "$HERE/../../tests/helper/lib.sh"
+export LCR_BUILDDIR PYTHONPATH=$LCR_SRCDIR/contrib/python PYTHONDONTWRITEBYTECODE=1
+TESTS=$LCR_SRCDIR/contrib/python/tests
+EXAMPLE=$LCR_SRCDIR/contrib/examples/torch_ddp.py
+STEPS=2000
+make_root "$WORK/run" "$(id -u)"
+
+# report OUTPUT STATUS NAME: each "ok - X" / "not ok - X" line of a Python test's output
+# becomes a TAP result; the rest is shown when something failed.
+report() {
+	local line failed=$tap_failed
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) ok 0 "${line#ok - }" ;;
+		"not ok - "*) ok 1 "${line#not ok - }" ;;
+		esac
+	done <"$1"
+	[ "$2" -eq 0 ] || ok 1 "$3 ends with status 0, not $2"
+	[ "$tap_failed" -eq "$failed" ] || grep -Ev '^(not )?ok - ' "$1" | diag
+}
+
+# py NAME ARGS...: runs a Python test in the foreground and reports it.
+py() {
+	local out=$WORK/py.$tap_count.out status
+	"$PY" "$TESTS/$1" "${@:2}" >"$out" 2>&1
+	status=$?
+	report "$out" "$status" "$*"
+}
+
+# py_ranks SIZE NAME ARGS...: runs `NAME ARGS... RANK SIZE` for every rank at once and
+# reports each.
+py_ranks() {
+	local size=$1 rank pids=() status
+	shift
+	for rank in $(seq 0 $((size - 1))); do
+		"$PY" "$TESTS/$1" "${@:2}" "$rank" "$size" >"$WORK/rank.$rank.out" 2>&1 &
+		pids+=($!)
+		LCR_PIDS+=($!)
+	done
+	for rank in $(seq 0 $((size - 1))); do
+		wait "${pids[$rank]}"
+		status=$?
+		report "$WORK/rank.$rank.out" "$status" "$* (rank $rank)"
+	done
+}
+
+# expect STATUS DESCRIPTION [FILE...]: ok, and on failure the end of each FILE.
+expect() {
+	ok "$1" "$2"
+	[ "$1" -eq 0 ] || [ $# -lt 3 ] || tail -n 8 "${@:3}" | diag
+}
+
+# lcrd_for NAME JOB: a fresh helper (its regions and store empty) for the next case.
+lcrd_for() {
+	[ -n "${LCRD_PID:-}" ] && stop_lcrd 2>/dev/null
+	start_lcrd "$1" --job-id="$2" --runtime-dir="$WORK/run/$(id -u)"
+}
+
+lcrd_for binding 1
+py test_binding.py first
+"$LCRCTL" --socket="$LCR_SOCKET" regions >"$WORK/regions.txt"
+grep -Eq '^ +weights +4 KiB +host +0 +- +7 +committed' "$WORK/regions.txt"
+expect $? "lcrctl regions shows the region written from Python, committed at step 7" "$WORK/regions.txt"
+py test_binding.py second
+py test_version.py
+
+lcrd_for store 2
+py test_store.py semantics
+py test_store.py atomic
+py_ranks 2 test_store.py gloo
+
+lcrd_for recovery 3
+"$PY" "$TESTS/test_recovery.py" prepare 0 5 &&
+	{ "$PY" "$TESTS/test_recovery.py" prepare 1 2 torn; [ $? -eq 9 ]; } &&
+	"$PY" "$TESTS/test_recovery.py" prepare 2 0
+ok $? "three ranks leave committed (step 4), torn (step 2) and empty state"
+py_ranks 3 test_recovery.py recover
+
+# train TAG POLICY RANK...: the example's ranks in the background; their pids in RANK_PIDS.
+declare -A RANK_PIDS
+train() {
+	local tag=$1 policy=$2 rank
+	for rank in "${@:3}"; do
+		RANK=$rank WORLD_SIZE=2 "$PY" "$EXAMPLE" --steps=$STEPS --log-every=100 --policy="$policy" \
+			--timeout=60 >"$WORK/$tag.$rank.out" 2>&1 &
+		RANK_PIDS[$rank]=$!
+		LCR_PIDS+=($!)
+	done
+}
+# kill_at TAG RANK STEP: SIGKILLs the rank once it has logged STEP.
+kill_at() {
+	wait_for_step "$@"
+	kill -9 "${RANK_PIDS[$2]}"
+}
+wait_for_step() {
+	local i
+	for i in $(seq 1500); do
+		grep -q "^rank $2 step $3 " "$WORK/$1.$2.out" && return 0
+		sleep 0.02
+	done
+	return 1
+}
+final_hash() { sed -n "s/^final rank $2 step $STEPS members 2 sha256 //p" "$WORK/$1.$2.out"; }
+start_step() { sed -n "s/^rank $2 starts at step \([0-9]*\) with .*/\1/p" "$WORK/$1.$2.out" | tail -n 1; }
+
+lcrd_for clean 4
+train clean rejoin 0 1
+wait "${RANK_PIDS[@]}"
+reference=$(final_hash clean 0)
+[ -n "$reference" ] && [ "$reference" = "$(final_hash clean 1)" ]
+expect $? "2 DDP ranks without failure end with the same parameters (sha256 ${reference:0:16})" "$WORK"/clean.*
+
+lcrd_for restart 5
+train first exit 0 1
+kill_at first 1 300
+wait "${RANK_PIDS[0]}"
+ok_exit 75 $? "rank 1 SIGKILLed mid-training: with --policy=exit rank 0 stops (status 75)"
+"$LCRCTL" --socket="$LCR_SOCKET" regions >"$WORK/regions.txt"
+[ "$(grep -Ec '^ +(model|adam\.0) .* committed ' "$WORK/regions.txt")" = 4 ]
+expect $? "the helper still holds both ranks' parameters and Adam state, committed" "$WORK/regions.txt"
+train second exit 0 1
+wait "${RANK_PIDS[@]}"
+resumed=$(start_step second 0)
+[ "${resumed:-0}" -gt 300 ] && [ "$resumed" = "$(start_step second 1)" ]
+expect $? "both restarted ranks resume after the committed step (at step ${resumed:-none})" "$WORK"/second.*
+[ "$(final_hash second 0)" = "$reference" ] && [ "$(final_hash second 1)" = "$reference" ]
+expect $? "their final parameters are bit-identical to the run without failure" "$WORK"/second.*
+
+lcrd_for rejoin 6
+train rejoin rejoin 0 1
+kill_at rejoin 1 300
+wait "${RANK_PIDS[1]}"
+train rejoined rejoin 1
+wait "${RANK_PIDS[0]}" "${RANK_PIDS[1]}"
+grep -q "rank 1 (pid [0-9]*).*rebuilding the process group (rejoin)" "$WORK/rejoin.0.out"
+expect $? "rank 0 sees rank 1's death as an event and rebuilds the group" "$WORK"/rejoin*
+[ "$(start_step rejoin 0)" -gt 300 ] && [ "$(start_step rejoin 0)" = "$(start_step rejoined 1)" ]
+expect $? "rank 0 and the restarted rank 1 meet again and continue at the same step" "$WORK"/rejoin*
+[ "$(final_hash rejoin 0)" = "$reference" ] && [ "$(final_hash rejoined 1)" = "$reference" ]
+expect $? "with only rank 1 restarted, the final parameters are bit-identical to the run without failure" \
+	"$WORK"/rejoin*
+
+lcrd_for shrink 7
+train shrink shrink 0 1
+kill_at shrink 1 300
+wait "${RANK_PIDS[0]}"
+expect $? "with --policy=shrink rank 0 goes on alone after rank 1's death" "$WORK"/shrink.*
+grep -q "^final rank 0 step $STEPS members 1 " "$WORK/shrink.0.out" && [ "$(start_step shrink 0)" -gt 300 ]
+expect $? "it finishes in a group of 1, from the step after its last committed one" "$WORK"/shrink.*
+stop_lcrd
+finish
