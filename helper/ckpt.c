@@ -18,6 +18,7 @@
 #include "internal/util.h"
 #include "lcrd.h"
 #include "log.h"
+#include "mesh.h"
 #include "tasks.h"
 
 /* A message for the log, naming a checkpoint's path; requesters get its first
@@ -209,19 +210,35 @@ static void refuse(struct client *c, uint32_t seq, int status, const char *messa
 		control_reply_status(c, seq, status, "%s", message);
 }
 
+/* A step on several nodes: the mesh's leader takes the checkpoint. */
+static void ask_mesh(struct ckpt *k, const char *reason)
+{
+	char err[WIRE_TEXT_MAX + 1];
+	struct wire_ckpt_result r = { .step = WIRE_NO_STEP };
+	int rc = mesh_ckpt_request(k->d, reason, err, sizeof(err));
+	if (rc == 0)
+		return;
+	r.status = rc;
+	snprintf(r.message, sizeof(r.message), "no checkpoint taken: %.200s", err);
+	log_warning("%s", r.message);
+	k->last = r;
+	answer_waiters(k, &r);
+}
+
+void ckpt_mesh_finished(struct lcrd *d, const struct wire_ckpt_result *result)
+{
+	struct ckpt *k = d->ckpt;
+	if (!k)
+		return;
+	k->last = *result;
+	answer_waiters(k, result);
+}
+
 void ckpt_now(struct lcrd *d, const char *reason, struct client *c, uint32_t seq)
 {
 	struct ckpt *k = d->ckpt;
-	char message[WIRE_TEXT_MAX + 1];
 	if (!d->opt.ckpt_dir) {
 		refuse(c, seq, -ENOENT, "this lcrd has no checkpoint directory (--ckpt-dir)");
-		return;
-	}
-	if (d->opt.node_count > 1) {
-		snprintf(message, sizeof(message), "this step runs on %u nodes: its checkpoints are "
-			 "coordinated by the helpers' mesh, which does not take them yet",
-			 d->opt.node_count);
-		refuse(c, seq, -EOPNOTSUPP, message);
 		return;
 	}
 	if (c) {
@@ -232,6 +249,10 @@ void ckpt_now(struct lcrd *d, const char *reason, struct client *c, uint32_t seq
 		}
 		*w = (struct waiter){ c, seq, k->waiters };
 		k->waiters = w;
+	}
+	if (d->opt.node_count > 1) {
+		ask_mesh(k, reason);
+		return;
 	}
 	if (k->writer) {
 		log_info("checkpoint requested (%s): one is in progress already", reason);
@@ -268,7 +289,8 @@ void ckpt_release_client(struct lcrd *d, struct client *c)
 
 bool ckpt_region_busy(struct lcrd *d, const struct region *r)
 {
-	return (d->ckpt && ckpt_write_uses(d->ckpt->writer, r)) || ckpt_restore_uses(d, r);
+	return (d->ckpt && ckpt_write_uses(d->ckpt->writer, r)) || ckpt_restore_uses(d, r) ||
+	       mesh_ckpt_uses(d, r);
 }
 
 void ckpt_destroy(struct lcrd *d)

@@ -12,9 +12,10 @@
  * failure the .tmp directory is removed and the requester told why. One checkpoint runs at
  * a time: a request that arrives meanwhile waits for the one in progress.
  *
- * The multi-node flow (a step on several nodes) is the mesh's to run, with the same calls
- * (ckpt_write.h, ckpt_plan.h); ckpt_now refuses it until then. The leader, on a failure
- * event or a forwarded CKPT_NOW:
+ * The multi-node flow (a step on several nodes) is the mesh's to run (helper/mesh_ckpt.c),
+ * with the same calls (ckpt_write.h, ckpt_plan.h); ckpt_now forwards the request there and
+ * ckpt_mesh_finished answers its requesters. The leader, on a failure event or a forwarded
+ * request:
  *   1. asks every live helper for ckpt_gather_reports(), after telling the ranks to stop;
  *   2. runs ckpt_plan_choose_step and ckpt_plan_build on all reports (a pure function: any
  *      node given the same reports computes the same plan) and ckpt_prepare_dir;
@@ -53,6 +54,10 @@ void ckpt_now(struct lcrd *d, const char *reason, struct client *waiter, uint32_
 
 /* A failure was detected: save the state now (the node-local flow). */
 void ckpt_on_failure(struct lcrd *d, const char *what);
+
+/* A multi-node checkpoint ended (published, or abandoned with the reason): answers the
+ * requesters waiting on this helper and remembers it for CKPT_INFO. */
+void ckpt_mesh_finished(struct lcrd *d, const struct wire_ckpt_result *result);
 
 /* The session c is closing: it no longer waits for a checkpoint. */
 void ckpt_release_client(struct lcrd *d, struct client *c);

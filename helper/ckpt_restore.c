@@ -150,10 +150,24 @@ void ckpt_restore_close(struct lcrd *d)
 
 /* --- layout checks --- */
 
+/* The shard rank restores from: the one that lists it, or else the shard of its key when
+ * that lists fewer replicas than its data-parallel size (a checkpoint taken after a node
+ * was lost names the surviving replicas only; the lost ones held the same state). */
+static const struct manifest_shard *shard_for(const struct ckpt_restore *r, uint32_t rank,
+					      const char *key)
+{
+	const struct manifest_shard *s = manifest_shard_of_rank(&r->m, rank);
+	if (s || !key)
+		return s;
+	s = manifest_find_shard(&r->m, key);
+	return s && s->rank_count < s->dp_size ? s : NULL;
+}
+
 static const struct manifest_shard *restored_shard(struct lcrd *d, uint32_t rank)
 {
 	struct ckpt_restore *r = d->restore;
-	return r && r->active ? manifest_shard_of_rank(&r->m, rank) : NULL;
+	const struct task *t = tasks_find(d->tasks, rank);
+	return r && r->active ? shard_for(r, rank, t ? t->shard_key : NULL) : NULL;
 }
 
 int ckpt_restore_check_rank(struct lcrd *d, const struct wire_register *m, char *err,
@@ -162,7 +176,7 @@ int ckpt_restore_check_rank(struct lcrd *d, const struct wire_register *m, char 
 	struct ckpt_restore *r = d->restore;
 	if (!r || !r->active)
 		return 0;
-	const struct manifest_shard *s = manifest_shard_of_rank(&r->m, m->global_rank);
+	const struct manifest_shard *s = shard_for(r, m->global_rank, m->shard_key);
 	if (!s)
 		return restore_fail(err, errlen, -ENOTRECOVERABLE, "rank %u is not in checkpoint %s "
 				    "(%" PRIu32 " ranks): the job's layout differs from the "

@@ -426,6 +426,7 @@ static const char *event_type_name(uint16_t type)
 	case WIRE_EVENT_NODE_DOWN: return "NODE_DOWN";
 	case WIRE_EVENT_NODE_LEFT: return "NODE_LEFT";
 	case WIRE_EVENT_MESH_UP: return "MESH_UP";
+	case WIRE_EVENT_CHECKPOINT: return "CHECKPOINT";
 	}
 	return "UNKNOWN";
 }

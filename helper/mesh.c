@@ -386,6 +386,14 @@ static void dispatch(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 	case WIRE_MESH_FENCED:
 		mesh_fence_self(m, m->generation, "a peer says the mesh removed this node");
 		return;
+	case WIRE_MESH_CKPT_ASK:
+	case WIRE_MESH_CKPT_REPORTS:
+	case WIRE_MESH_CKPT_WRITE:
+	case WIRE_MESH_CKPT_RESULT:
+	case WIRE_MESH_CKPT_REQUEST:
+	case WIRE_MESH_CKPT_DONE:
+		mesh_ckpt_on_message(m, node, msg);
+		return;
 	default:
 		log_warning("%s sent %s, which is not a mesh message: closing its connection",
 			    mesh_node_label(m, node, label, sizeof(label)),
@@ -730,6 +738,7 @@ void mesh_destroy(struct lcrd *d)
 	if (m->state == WIRE_MESH_UP)
 		say_leave(m);
 	m->state = WIRE_MESH_FAILED;
+	mesh_ckpt_destroy(m);
 	detector_destroy(m);
 	rendezvous_client_destroy(m);
 	close_all_conns(m);

@@ -11,9 +11,13 @@
 #ifndef LCR_HELPER_MESH_H
 #define LCR_HELPER_MESH_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "internal/wire.h"
 
 struct lcrd;
+struct region;
 
 /* Sets up the mesh from the options: a mesh of one, or the start of the rendezvous (which
  * goes on in the loop; a failure there leaves this helper alone, and is logged).
@@ -28,5 +32,13 @@ void mesh_report_rank_exit(struct lcrd *d, const struct wire_event *ev);
 
 /* The mesh's state and its event log from entry `start` on, for lcrctl events. */
 void mesh_fill_event_log(struct lcrd *d, uint32_t start, struct wire_event_log_reply *out);
+
+/* Asks the leader for a checkpoint of the whole step (mesh_ckpt.c); its end comes back
+ * through ckpt_mesh_finished on every helper. 0, or -errno with err set (the mesh is not up,
+ * the leader cannot be reached). */
+int mesh_ckpt_request(struct lcrd *d, const char *reason, char *err, size_t errlen);
+
+/* Whether this node's part of a multi-node checkpoint reads region r. */
+bool mesh_ckpt_uses(struct lcrd *d, const struct region *r);
 
 #endif

@@ -102,6 +102,7 @@ struct mesh_removal {
 };
 
 struct detector;
+struct mesh_ckpt;
 
 struct mesh {
 	struct lcrd *d;
@@ -125,6 +126,7 @@ struct mesh {
 	struct rendezvous_client *rendezvous;
 	struct detector *detector;
 	struct mesh_report *reports;
+	struct mesh_ckpt *ckpt;      /* multi-node checkpoints (mesh_ckpt.c), NULL until used */
 	struct mesh_log_entry *log;  /* a ring of log_cap entries, log_count used */
 	uint32_t log_cap;
 	uint32_t log_start;          /* index of the oldest entry */
@@ -182,6 +184,16 @@ void mesh_resend_reports(struct mesh *m);
 void mesh_log_local(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank, uint32_t pid,
 		    int32_t status, const char *message);
 void mesh_log_free(struct mesh *m);
+
+/* --- mesh_ckpt.c --- */
+
+/* An applied membership event: the leader checkpoints on a failure and covers a writer
+ * that was removed. */
+void mesh_ckpt_on_membership(struct mesh *m, const struct wire_mesh_event *ev);
+/* A WIRE_MESH_CKPT_* message from a peer. */
+void mesh_ckpt_on_message(struct mesh *m, uint32_t from, const struct wire_msg *msg);
+/* Stops this node's writers and the leader's checkpoint (its .tmp removed), frees. */
+void mesh_ckpt_destroy(struct mesh *m);
 
 /* --- detector.c --- */
 

@@ -98,6 +98,9 @@ enum lcr_event_type {
 	LCR_EVENT_NODE_LEFT = 5,       /* a node's helper ended normally (node) */
 	LCR_EVENT_MESH_UP = 6,         /* the step's helpers found each other: failures on
 					* every node of the step are reported from now on */
+	LCR_EVENT_CHECKPOINT = 7,      /* a just-in-time checkpoint ended: status 0, published
+					* (message: "checkpoint of step S published in DIR..."),
+					* or -errno, abandoned (message: why) */
 };
 
 /* node_id and leader when no node is concerned or known. */

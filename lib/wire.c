@@ -247,6 +247,12 @@ static const char *const type_names[] = {
 	[WIRE_CKPT_INFO] = "CKPT_INFO",
 	[WIRE_RESUME_STEP] = "RESUME_STEP",
 	[WIRE_RESUME_INFO] = "RESUME_INFO",
+	[WIRE_MESH_CKPT_ASK] = "MESH_CKPT_ASK",
+	[WIRE_MESH_CKPT_REPORTS] = "MESH_CKPT_REPORTS",
+	[WIRE_MESH_CKPT_WRITE] = "MESH_CKPT_WRITE",
+	[WIRE_MESH_CKPT_RESULT] = "MESH_CKPT_RESULT",
+	[WIRE_MESH_CKPT_REQUEST] = "MESH_CKPT_REQUEST",
+	[WIRE_MESH_CKPT_DONE] = "MESH_CKPT_DONE",
 };
 
 const char *wire_type_name(uint16_t type)
@@ -1437,4 +1443,202 @@ int wire_send_task_exited(int fd, uint32_t global_rank, uint32_t pid, int32_t wa
 int wire_send_shutdown(int fd)
 {
 	return wire_send_msg(fd, WIRE_SHUTDOWN, NULL, 0);
+}
+
+/* --- the mesh's multi-node checkpoint --- */
+
+static bool replicas_valid(const struct wire_ckpt_replicas *m)
+{
+	uint64_t regions = 0;
+	if (m->count > WIRE_CKPT_REPLICAS_MAX || m->region_count > WIRE_CKPT_REGIONS_MAX)
+		return false;
+	for (uint32_t i = 0; i < m->count; i++) {
+		if (m->replicas[i].phase > WIRE_PHASE_COMMITTED)
+			return false;
+		regions += m->replicas[i].region_count;
+	}
+	return regions == m->region_count;
+}
+
+static void put_replicas(struct writer *w, const struct wire_ckpt_replicas *m)
+{
+	if (!replicas_valid(m)) {
+		if (!w->err)
+			w->err = -EINVAL;
+		return;
+	}
+	put_u32(w, m->count);
+	for (uint32_t i = 0; i < m->count; i++) {
+		const struct wire_ckpt_replica *r = &m->replicas[i];
+		put_u32(w, r->rank);
+		put_u32(w, r->node_id);
+		put_string(w, r->node, WIRE_NODE_NAME_MAX);
+		put_string(w, r->shard_key, WIRE_NAME_MAX);
+		put_u32(w, r->dp_size);
+		put_u16(w, r->phase);
+		put_u64(w, r->committed_step);
+		put_u32(w, r->region_count);
+	}
+	put_u32(w, m->region_count);
+	for (uint32_t i = 0; i < m->region_count; i++) {
+		put_string(w, m->regions[i].name, WIRE_NAME_MAX);
+		put_u16(w, m->regions[i].kind);
+		put_u64(w, m->regions[i].size);
+	}
+}
+
+static void get_replicas(struct reader *r, struct wire_ckpt_replicas *m)
+{
+	m->count = get_u32(r);
+	if (!r->err && m->count > WIRE_CKPT_REPLICAS_MAX)
+		r->err = -EBADMSG;
+	for (uint32_t i = 0; !r->err && i < m->count; i++) {
+		struct wire_ckpt_replica *p = &m->replicas[i];
+		p->rank = get_u32(r);
+		p->node_id = get_u32(r);
+		get_string(r, p->node, WIRE_NODE_NAME_MAX);
+		get_string(r, p->shard_key, WIRE_NAME_MAX);
+		p->dp_size = get_u32(r);
+		p->phase = get_u16(r);
+		p->committed_step = get_u64(r);
+		p->region_count = get_u32(r);
+	}
+	m->region_count = get_u32(r);
+	if (!r->err && m->region_count > WIRE_CKPT_REGIONS_MAX)
+		r->err = -EBADMSG;
+	for (uint32_t i = 0; !r->err && i < m->region_count; i++) {
+		get_string(r, m->regions[i].name, WIRE_NAME_MAX);
+		m->regions[i].kind = get_u16(r);
+		m->regions[i].size = get_u64(r);
+	}
+	if (!r->err && !replicas_valid(m))
+		r->err = -EBADMSG;
+}
+
+int wire_encode_mesh_ckpt_ask(const struct wire_mesh_ckpt_ask *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u64(&w, m->id);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_ckpt_ask(const uint8_t *buf, size_t len, struct wire_mesh_ckpt_ask *out)
+{
+	struct reader r = READER(buf, len);
+	out->id = get_u64(&r);
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_ckpt_reports(const struct wire_mesh_ckpt_reports *m, uint8_t *buf,
+				  size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u64(&w, m->id);
+	put_u32(&w, (uint32_t)m->status);
+	put_string(&w, m->error, WIRE_TEXT_MAX);
+	put_replicas(&w, &m->replicas);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_ckpt_reports(const uint8_t *buf, size_t len,
+				  struct wire_mesh_ckpt_reports *out)
+{
+	struct reader r = READER(buf, len);
+	out->id = get_u64(&r);
+	out->status = (int32_t)get_u32(&r);
+	get_string(&r, out->error, WIRE_TEXT_MAX);
+	get_replicas(&r, &out->replicas);
+	if (r.err == 0 && out->status > 0)
+		return -EBADMSG;
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_ckpt_write(const struct wire_mesh_ckpt_write *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (m->lost_count > WIRE_CKPT_LOST_MAX)
+		return -EINVAL;
+	put_u64(&w, m->id);
+	put_u64(&w, m->step);
+	put_u32(&w, m->lost_count);
+	for (uint32_t i = 0; i < m->lost_count; i++)
+		put_u32(&w, m->lost[i]);
+	put_replicas(&w, &m->replicas);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_ckpt_write(const uint8_t *buf, size_t len, struct wire_mesh_ckpt_write *out)
+{
+	struct reader r = READER(buf, len);
+	out->id = get_u64(&r);
+	out->step = get_u64(&r);
+	out->lost_count = get_u32(&r);
+	if (r.err == 0 && out->lost_count > WIRE_CKPT_LOST_MAX)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < out->lost_count; i++)
+		out->lost[i] = get_u32(&r);
+	get_replicas(&r, &out->replicas);
+	if (r.err == 0 && out->step == WIRE_NO_STEP)
+		return -EBADMSG;
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_ckpt_result(const struct wire_mesh_ckpt_result *m, uint8_t *buf,
+				 size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (m->hash_count > WIRE_CKPT_HASHES_MAX || m->status > 0)
+		return -EINVAL;
+	put_u64(&w, m->id);
+	put_u32(&w, (uint32_t)m->status);
+	put_string(&w, m->error, WIRE_TEXT_MAX);
+	put_u64(&w, m->step);
+	put_u64(&w, m->bytes);
+	put_u64(&w, m->elapsed_us);
+	put_u32(&w, m->hash_count);
+	for (uint32_t i = 0; i < m->hash_count; i++) {
+		put_u32(&w, m->hashes[i].shard);
+		put_u32(&w, m->hashes[i].region);
+		put_u32(&w, m->hashes[i].range);
+		put_u64(&w, m->hashes[i].xxh3);
+	}
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_ckpt_result(const uint8_t *buf, size_t len,
+				 struct wire_mesh_ckpt_result *out)
+{
+	struct reader r = READER(buf, len);
+	out->id = get_u64(&r);
+	out->status = (int32_t)get_u32(&r);
+	get_string(&r, out->error, WIRE_TEXT_MAX);
+	out->step = get_u64(&r);
+	out->bytes = get_u64(&r);
+	out->elapsed_us = get_u64(&r);
+	out->hash_count = get_u32(&r);
+	if (r.err == 0 && (out->hash_count > WIRE_CKPT_HASHES_MAX || out->status > 0))
+		return -EBADMSG;
+	for (uint32_t i = 0; i < out->hash_count; i++) {
+		out->hashes[i].shard = get_u32(&r);
+		out->hashes[i].region = get_u32(&r);
+		out->hashes[i].range = get_u32(&r);
+		out->hashes[i].xxh3 = get_u64(&r);
+	}
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_ckpt_request(const struct wire_mesh_ckpt_request *m, uint8_t *buf,
+				  size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_string(&w, m->reason, WIRE_TEXT_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_ckpt_request(const uint8_t *buf, size_t len,
+				  struct wire_mesh_ckpt_request *out)
+{
+	struct reader r = READER(buf, len);
+	get_string(&r, out->reason, WIRE_TEXT_MAX);
+	return reader_finish(&r);
 }

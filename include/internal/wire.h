@@ -106,6 +106,13 @@ enum wire_type {
 	WIRE_CKPT_INFO = 83,
 	WIRE_RESUME_STEP = 84,       /* no payload, from a registered rank; reply: RESUME_INFO */
 	WIRE_RESUME_INFO = 85,
+	/* the mesh's multi-node checkpoint (86-99; doc/checkpoint.md) */
+	WIRE_MESH_CKPT_ASK = 86,     /* leader -> every live node: send your replicas' reports */
+	WIRE_MESH_CKPT_REPORTS = 87, /* node -> leader: its reports (or why it has none) */
+	WIRE_MESH_CKPT_WRITE = 88,   /* leader -> writer: the plan's inputs; write your ranges */
+	WIRE_MESH_CKPT_RESULT = 89,  /* writer -> leader: its ranges' hashes, or its error */
+	WIRE_MESH_CKPT_REQUEST = 90, /* node -> leader: `lcrctl ckpt now` or a rank asked */
+	WIRE_MESH_CKPT_DONE = 91,    /* leader -> every live node: a wire_ckpt_result */
 };
 
 /* The fixed header, decoded. */
@@ -277,6 +284,7 @@ enum wire_event_type {
 	WIRE_EVENT_NODE_DOWN = 4,   /* a node of the job is down (node) */
 	WIRE_EVENT_NODE_LEFT = 5,   /* a node's helper ended normally (node_id) */
 	WIRE_EVENT_MESH_UP = 6,     /* the step's helpers found each other (generation 0) */
+	WIRE_EVENT_CHECKPOINT = 7,  /* a checkpoint was published (status 0) or abandoned */
 };
 
 /* What detected an event. */
@@ -550,6 +558,83 @@ struct wire_ckpt_result {
 	char message[WIRE_TEXT_MAX + 1];    /* what happened, or why it failed */
 };
 
+/* The mesh's multi-node checkpoint. The leader gathers every live node's replica reports
+ * (ASK, REPORTS), chooses the step and sends the same reports to every writer (WRITE), so
+ * that each computes the same plan (ckpt_plan_build, then ckpt_plan_reassign for each lost
+ * writer in `lost`, in order) and writes its ranges; each writer answers RESULT. `id` names
+ * one checkpoint of one leader: a message with another id is stale. */
+#define WIRE_CKPT_REPLICAS_MAX 64  /* replicas in one REPORTS or WRITE */
+#define WIRE_CKPT_REGIONS_MAX 128  /* their regions, all together */
+#define WIRE_CKPT_LOST_MAX 32      /* writers lost during one checkpoint */
+#define WIRE_CKPT_HASHES_MAX 2048  /* ranges one RESULT confirms */
+
+struct wire_ckpt_replica {
+	uint32_t rank;
+	uint32_t node_id;
+	char node[WIRE_NODE_NAME_MAX + 1];
+	char shard_key[WIRE_NAME_MAX + 1];
+	uint32_t dp_size;
+	uint16_t phase;          /* enum wire_phase */
+	uint64_t committed_step; /* WIRE_NO_STEP when none */
+	uint32_t region_count;   /* its regions: the next region_count of the list */
+};
+
+struct wire_ckpt_replica_region {
+	char name[WIRE_NAME_MAX + 1];
+	uint16_t kind; /* enum wire_region_kind */
+	uint64_t size;
+};
+
+/* Replicas and their regions, in replica order: the regions' count is the sum of the
+ * replicas' region_count. */
+struct wire_ckpt_replicas {
+	uint32_t count;
+	struct wire_ckpt_replica replicas[WIRE_CKPT_REPLICAS_MAX];
+	uint32_t region_count;
+	struct wire_ckpt_replica_region regions[WIRE_CKPT_REGIONS_MAX];
+};
+
+struct wire_mesh_ckpt_ask {
+	uint64_t id;
+};
+
+struct wire_mesh_ckpt_reports {
+	uint64_t id;
+	int32_t status;                /* 0, or why this node has no reports (-errno) */
+	char error[WIRE_TEXT_MAX + 1];
+	struct wire_ckpt_replicas replicas;
+};
+
+struct wire_mesh_ckpt_write {
+	uint64_t id;
+	uint64_t step;
+	uint32_t lost_count;               /* writers lost, in the order they were lost */
+	uint32_t lost[WIRE_CKPT_LOST_MAX];
+	struct wire_ckpt_replicas replicas; /* every report the plan was built from */
+};
+
+struct wire_ckpt_hash {
+	uint32_t shard;
+	uint32_t region;
+	uint32_t range;
+	uint64_t xxh3;
+};
+
+struct wire_mesh_ckpt_result {
+	uint64_t id;
+	int32_t status; /* 0, or -errno (-ESTALE: a replica began an update meanwhile) */
+	char error[WIRE_TEXT_MAX + 1];
+	uint64_t step;
+	uint64_t bytes;
+	uint64_t elapsed_us;
+	uint32_t hash_count;
+	struct wire_ckpt_hash hashes[WIRE_CKPT_HASHES_MAX];
+};
+
+struct wire_mesh_ckpt_request {
+	char reason[WIRE_TEXT_MAX + 1];
+};
+
 enum wire_restore_mode {
 	WIRE_RESTORE_NEVER = 0,
 	WIRE_RESTORE_AUTO = 1, /* the newest complete checkpoint of the checkpoint directory */
@@ -699,6 +784,23 @@ int wire_decode_event_log_reply(const uint8_t *buf, size_t len,
 				struct wire_event_log_reply *out);
 
 /* --- checkpoint payloads: encoders as above, decoders 0 or -EBADMSG --- */
+
+int wire_encode_mesh_ckpt_ask(const struct wire_mesh_ckpt_ask *m, uint8_t *buf, size_t cap);
+int wire_decode_mesh_ckpt_ask(const uint8_t *buf, size_t len, struct wire_mesh_ckpt_ask *out);
+int wire_encode_mesh_ckpt_reports(const struct wire_mesh_ckpt_reports *m, uint8_t *buf,
+				  size_t cap);
+int wire_decode_mesh_ckpt_reports(const uint8_t *buf, size_t len,
+				  struct wire_mesh_ckpt_reports *out);
+int wire_encode_mesh_ckpt_write(const struct wire_mesh_ckpt_write *m, uint8_t *buf, size_t cap);
+int wire_decode_mesh_ckpt_write(const uint8_t *buf, size_t len, struct wire_mesh_ckpt_write *out);
+int wire_encode_mesh_ckpt_result(const struct wire_mesh_ckpt_result *m, uint8_t *buf,
+				 size_t cap);
+int wire_decode_mesh_ckpt_result(const uint8_t *buf, size_t len,
+				 struct wire_mesh_ckpt_result *out);
+int wire_encode_mesh_ckpt_request(const struct wire_mesh_ckpt_request *m, uint8_t *buf,
+				  size_t cap);
+int wire_decode_mesh_ckpt_request(const uint8_t *buf, size_t len,
+				  struct wire_mesh_ckpt_request *out);
 
 int wire_encode_ckpt_result(const struct wire_ckpt_result *m, uint8_t *buf, size_t cap);
 int wire_decode_ckpt_result(const uint8_t *buf, size_t len, struct wire_ckpt_result *out);

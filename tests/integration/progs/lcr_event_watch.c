@@ -35,6 +35,7 @@ static const char *type_name(enum lcr_event_type type)
 	case LCR_EVENT_NODE_DOWN: return "NODE_DOWN";
 	case LCR_EVENT_NODE_LEFT: return "NODE_LEFT";
 	case LCR_EVENT_MESH_UP: return "MESH_UP";
+	case LCR_EVENT_CHECKPOINT: return "CHECKPOINT";
 	}
 	return "UNKNOWN";
 }

@@ -1,0 +1,872 @@
+/* mesh_ckpt.c: the just-in-time checkpoint of a step on several nodes, carried over the
+ * mesh (the calls are ckpt_write.h's and ckpt_plan.h's; the flow is in doc/checkpoint.md).
+ *
+ * The leader runs one checkpoint at a time. It starts one when it applies a failure that
+ * changes what the step can do (a node down, a rank whose known wait status is not a clean
+ * exit) or when a helper forwards `ckpt now`:
+ *   gather  ASK every live node; each answers REPORTS (its replicas' marks and regions);
+ *   write   choose step S, build the plan, prepare DIR/step-S.tmp/, and send WRITE (every
+ *           report, and the writers lost so far) to each writer of the plan: each computes
+ *           the same plan and writes its ranges, then answers RESULT with their hashes;
+ *   publish when the results cover every range: manifest, rename, prune, and DONE to every
+ *           helper, which logs it and tells its ranks (WIRE_EVENT_CHECKPOINT).
+ * A writer lost while writing has its ranges moved to other replicas of its shards
+ * (ckpt_plan_reassign) and WRITE goes to the nodes that received them; when none can take
+ * them, or on any error or timeout, the .tmp directory is removed and nothing is published.
+ * A new leader starts a checkpoint of its own for the leader's death: its ckpt_prepare_dir
+ * removes the old leader's .tmp directory, and a WRITE from it stops any writer of the old
+ * one. Every wait has a bound: MESH_CKPT_GATHER_MS for the reports, MESH_CKPT_WRITE_MS for
+ * the writers, MESH_CKPT_REQUEST_MS for a helper that forwarded a request. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "ckpt_write.h"
+#include "internal/ckpt_store.h"
+#include "internal/util.h"
+#include "lcrd.h"
+#include "log.h"
+#include "loop.h"
+#include "mesh_internal.h"
+
+#define MESH_CKPT_GATHER_MS 5000    /* for every live node's reports */
+#define MESH_CKPT_WRITE_MS 600000   /* for every writer's result */
+#define MESH_CKPT_REQUEST_MS (MESH_CKPT_GATHER_MS + MESH_CKPT_WRITE_MS + 10000)
+
+enum run_phase { RUN_IDLE, RUN_GATHER, RUN_WRITE };
+
+/* This node writing ranges for a leader's checkpoint. */
+struct write_job {
+	struct mesh *m;
+	uint32_t leader;
+	uint64_t id;
+	struct ckpt_writer *writer;
+	struct write_job *next;
+};
+
+struct mesh_ckpt {
+	/* the leader's checkpoint in progress */
+	enum run_phase phase;
+	uint64_t id;
+	uint64_t seq;
+	char reason[WIRE_TEXT_MAX + 1];
+	uint64_t started_ns;
+	uint64_t timer;
+	uint32_t *waiting;       /* per node: answers still expected from it */
+	struct manifest plan;
+	size_t confirmed;        /* ranges confirmed by results */
+	uint64_t bytes;
+	struct wire_mesh_ckpt_write write; /* the plan's inputs: every report, the lost */
+	/* this node's writers */
+	struct write_job *jobs;
+	/* a forwarded request this node waits for */
+	uint64_t request_timer;
+	/* scratch for messages */
+	struct wire_mesh_ckpt_reports reports;
+	struct wire_mesh_ckpt_result result;
+	struct wire_mesh_ckpt_write incoming;
+	uint8_t buf[WIRE_MAX_PAYLOAD];
+};
+
+static struct mesh_ckpt *get(struct mesh *m)
+{
+	if (!m->ckpt) {
+		m->ckpt = calloc(1, sizeof(*m->ckpt));
+		if (m->ckpt)
+			m->ckpt->waiting = calloc(m->count + 1, sizeof(*m->ckpt->waiting));
+		if (m->ckpt && !m->ckpt->waiting) {
+			free(m->ckpt);
+			m->ckpt = NULL;
+		}
+		if (!m->ckpt)
+			log_error("cannot set up the mesh's checkpoints: out of memory");
+	}
+	return m->ckpt;
+}
+
+static const char *label_of(struct mesh *m, uint32_t node, char *buf, size_t cap)
+{
+	return mesh_node_label(m, node, buf, cap);
+}
+
+/* --- reports: the plan's form and the wire's --- */
+
+/* Appends reports[count] to w; -EMSGSIZE when they do not fit one message. */
+static int replicas_append(struct wire_ckpt_replicas *w, const struct ckpt_report *reports,
+			   size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		const struct ckpt_report *r = &reports[i];
+		if (w->count == WIRE_CKPT_REPLICAS_MAX ||
+		    w->region_count + r->region_count > WIRE_CKPT_REGIONS_MAX)
+			return -EMSGSIZE;
+		struct wire_ckpt_replica *p = &w->replicas[w->count++];
+		*p = (struct wire_ckpt_replica){ .rank = r->rank, .node_id = r->node_id,
+						 .dp_size = r->dp_size, .phase = r->phase,
+						 .committed_step = r->committed_step,
+						 .region_count = (uint32_t)r->region_count };
+		strcpy(p->node, r->node);
+		strcpy(p->shard_key, r->shard_key);
+		for (size_t j = 0; j < r->region_count; j++) {
+			struct wire_ckpt_replica_region *g = &w->regions[w->region_count++];
+			strcpy(g->name, r->regions[j].name);
+			g->kind = (uint16_t)r->regions[j].kind;
+			g->size = r->regions[j].size;
+		}
+	}
+	return 0;
+}
+
+/* Appends the replicas of `from` to w; -EMSGSIZE when they do not fit one message. */
+static int replicas_append_wire(struct wire_ckpt_replicas *w, const struct wire_ckpt_replicas *from)
+{
+	if (w->count + from->count > WIRE_CKPT_REPLICAS_MAX ||
+	    w->region_count + from->region_count > WIRE_CKPT_REGIONS_MAX)
+		return -EMSGSIZE;
+	memcpy(&w->replicas[w->count], from->replicas, from->count * sizeof(*from->replicas));
+	memcpy(&w->regions[w->region_count], from->regions,
+	       from->region_count * sizeof(*from->regions));
+	w->count += from->count;
+	w->region_count += from->region_count;
+	return 0;
+}
+
+/* Drops the replicas of nodes that are no longer live (removed after they reported). */
+static void replicas_drop_removed(const struct mesh *m, struct wire_ckpt_replicas *w)
+{
+	uint32_t kept = 0, kept_regions = 0, region = 0;
+	for (uint32_t i = 0; i < w->count; i++) {
+		struct wire_ckpt_replica p = w->replicas[i];
+		uint32_t first = region;
+		region += p.region_count;
+		if (p.node_id < m->count && m->nodes[p.node_id].state != WIRE_NODE_LIVE)
+			continue;
+		memmove(&w->regions[kept_regions], &w->regions[first],
+			p.region_count * sizeof(*w->regions));
+		kept_regions += p.region_count;
+		w->replicas[kept++] = p;
+	}
+	w->count = kept;
+	w->region_count = kept_regions;
+}
+
+static bool is_lost(const uint32_t *lost, uint32_t lost_count, uint32_t node)
+{
+	for (uint32_t i = 0; i < lost_count; i++)
+		if (lost[i] == node)
+			return true;
+	return false;
+}
+
+/* The reports of w whose node is not among lost[lost_count], as the plan wants them. */
+static int replicas_to_reports(const struct wire_ckpt_replicas *w, const uint32_t *lost,
+			       uint32_t lost_count, struct ckpt_report **out, size_t *count)
+{
+	struct ckpt_report *reports = calloc(w->count + 1, sizeof(*reports));
+	size_t used = 0;
+	uint32_t region = 0;
+	if (!reports)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < w->count; region += w->replicas[i].region_count, i++) {
+		const struct wire_ckpt_replica *p = &w->replicas[i];
+		if (is_lost(lost, lost_count, p->node_id))
+			continue;
+		struct ckpt_report *r = &reports[used++];
+		*r = (struct ckpt_report){ .rank = p->rank, .node_id = p->node_id,
+					   .dp_size = p->dp_size, .phase = (enum wire_phase)p->phase,
+					   .committed_step = p->committed_step,
+					   .region_count = p->region_count };
+		strcpy(r->node, p->node);
+		strcpy(r->shard_key, p->shard_key);
+		r->regions = calloc(p->region_count + 1, sizeof(*r->regions));
+		if (!r->regions) {
+			ckpt_reports_free(reports, used);
+			return -ENOMEM;
+		}
+		for (uint32_t j = 0; j < p->region_count; j++) {
+			const struct wire_ckpt_replica_region *g = &w->regions[region + j];
+			strcpy(r->regions[j].name, g->name);
+			r->regions[j].kind = (enum wire_region_kind)g->kind;
+			r->regions[j].size = g->size;
+		}
+	}
+	*out = reports;
+	*count = used;
+	return 0;
+}
+
+/* The plan of a WRITE: built from every report, then each lost writer's ranges moved, in
+ * the order they were lost. *moved lists the ranges the last move gave new writers. */
+static int plan_of_write(const struct wire_mesh_ckpt_write *w, uint32_t job_id,
+			 struct manifest *plan, struct ckpt_range_ref **moved, size_t *moved_count,
+			 char *err, size_t errlen)
+{
+	struct ckpt_plan_params params = { job_id, CKPT_ALIGNMENT, CKPT_RANGE_MAX };
+	struct ckpt_report *reports = NULL;
+	size_t count = 0;
+	int rc = replicas_to_reports(&w->replicas, NULL, 0, &reports, &count);
+	*moved = NULL;
+	*moved_count = 0;
+	if (rc == 0)
+		rc = ckpt_plan_build(reports, count, w->step, &params, plan, err, errlen);
+	else
+		snprintf(err, errlen, "out of memory");
+	ckpt_reports_free(reports, count);
+	for (uint32_t i = 0; rc == 0 && i < w->lost_count; i++) {
+		free(*moved);
+		*moved = NULL;
+		rc = replicas_to_reports(&w->replicas, w->lost, i + 1, &reports, &count);
+		if (rc < 0) {
+			snprintf(err, errlen, "out of memory");
+			break;
+		}
+		rc = ckpt_plan_reassign(plan, reports, count, w->lost[i], moved, moved_count, err,
+					errlen);
+		ckpt_reports_free(reports, count);
+	}
+	if (rc < 0) {
+		free(*moved);
+		*moved = NULL;
+		manifest_free(plan);
+	}
+	return rc;
+}
+
+/* --- the end of a checkpoint, on every helper --- */
+
+/* A checkpoint ended (published or abandoned): log it, tell the ranks and the requesters. */
+static void checkpoint_ended(struct mesh *m, uint32_t leader, const struct wire_ckpt_result *r)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	char label[WIRE_NODE_NAME_MAX + 16];
+	if (leader != m->self && r->status < 0)
+		log_error("checkpoint led by %s: %s", label_of(m, leader, label, sizeof(label)),
+			  r->message);
+	else if (leader != m->self)
+		log_info("checkpoint led by %s: %s", label_of(m, leader, label, sizeof(label)),
+			 r->message);
+	if (k && k->request_timer) {
+		loop_cancel_timer(m->d->loop, k->request_timer);
+		k->request_timer = 0;
+	}
+	mesh_log_local(m, WIRE_EVENT_CHECKPOINT, leader, WIRE_NO_RANK, 0, r->status, r->message);
+	ckpt_mesh_finished(m->d, r);
+}
+
+static void stop_jobs(struct mesh *m, uint32_t leader, uint64_t id, bool keep);
+
+/* The leader's checkpoint ends: every helper hears of it. */
+static void run_finish(struct mesh *m, int status, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void run_finish(struct mesh *m, int status, const char *path, const char *fmt, ...)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	static struct wire_ckpt_result r;
+	char err[WIRE_TEXT_MAX + 1];
+	va_list ap;
+	memset(&r, 0, sizeof(r));
+	r.status = status;
+	r.step = k->write.step;
+	r.bytes = status == 0 ? k->bytes : 0;
+	r.elapsed_us = (util_now_ns() - k->started_ns) / 1000;
+	util_copy_string(r.path, sizeof(r.path), path);
+	va_start(ap, fmt);
+	vsnprintf(r.message, sizeof(r.message), fmt, ap);
+	va_end(ap);
+	if (status < 0)
+		stop_jobs(m, m->self, k->id, false);
+	if (status < 0 && k->phase == RUN_WRITE &&
+	    ckpt_abandon(m->d->opt.ckpt_dir, k->write.step, err, sizeof(err)) < 0)
+		log_error("cannot remove the abandoned checkpoint: %s", err);
+	if (status < 0)
+		log_error("checkpoint (%s): %s", k->reason, r.message);
+	else
+		log_info("checkpoint (%s): %s", k->reason, r.message);
+	loop_cancel_timer(m->d->loop, k->timer);
+	k->timer = 0;
+	k->phase = RUN_IDLE;
+	manifest_free(&k->plan);
+	memset(k->waiting, 0, m->count * sizeof(*k->waiting));
+	int len = wire_encode_ckpt_result(&r, k->buf, sizeof(k->buf));
+	for (uint32_t i = 0; len > 0 && i < m->live_count; i++)
+		if (m->live[i] != m->self)
+			mesh_send(m, m->live[i], WIRE_MESH_CKPT_DONE, k->buf, len);
+	checkpoint_ended(m, m->self, &r);
+}
+
+/* --- the writer's side --- */
+
+static void send_result(struct mesh *m, uint32_t leader, const struct wire_mesh_ckpt_result *r);
+
+static void job_free(struct mesh_ckpt *k, struct write_job *job)
+{
+	for (struct write_job **pos = &k->jobs; *pos; pos = &(*pos)->next)
+		if (*pos == job) {
+			*pos = job->next;
+			break;
+		}
+	free(job);
+}
+
+static void job_done(struct lcrd *d, const struct ckpt_write_result *result, void *arg)
+{
+	struct write_job *job = arg;
+	struct mesh *m = job->m;
+	struct mesh_ckpt *k = m->ckpt;
+	struct wire_mesh_ckpt_result *r = &k->result;
+	(void)d;
+	memset(r, 0, offsetof(struct wire_mesh_ckpt_result, hashes));
+	r->id = job->id;
+	r->status = result->status;
+	util_copy_string(r->error, sizeof(r->error), result->error);
+	r->step = result->step;
+	r->bytes = result->bytes;
+	r->elapsed_us = (uint64_t)(result->seconds * 1e6);
+	if (result->hash_count > WIRE_CKPT_HASHES_MAX && r->status == 0) {
+		r->status = -EMSGSIZE;
+		snprintf(r->error, sizeof(r->error), "%zu ranges written: more than one result "
+			 "can confirm (%d)", result->hash_count, WIRE_CKPT_HASHES_MAX);
+	}
+	for (size_t i = 0; r->status == 0 && i < result->hash_count; i++)
+		r->hashes[r->hash_count++] = (struct wire_ckpt_hash){
+			result->hashes[i].ref.shard, result->hashes[i].ref.region,
+			result->hashes[i].ref.range, result->hashes[i].xxh3 };
+	uint32_t leader = job->leader;
+	job->writer = NULL;
+	job_free(k, job);
+	send_result(m, leader, r);
+}
+
+/* With keep, stops this node's writers of any checkpoint but (leader, id): a new leader
+ * took over; without, those of (leader, id): it was abandoned. */
+static void stop_jobs(struct mesh *m, uint32_t leader, uint64_t id, bool keep)
+{
+	char label[WIRE_NODE_NAME_MAX + 16];
+	struct mesh_ckpt *k = m->ckpt;
+	for (struct write_job *job = k->jobs, *next; job; job = next) {
+		next = job->next;
+		if ((job->leader == leader && job->id == id) == keep)
+			continue;
+		if (keep)
+			log_warning("stopping the writer of checkpoint %" PRIx64 " of %s: superseded "
+				    "by checkpoint %" PRIx64 " of the leader", job->id,
+				    label_of(m, job->leader, label, sizeof(label)), id);
+		ckpt_write_cancel(job->writer);
+		job_free(k, job);
+	}
+}
+
+/* Answers a WRITE that could not start. */
+static void refuse_write(struct mesh *m, uint32_t leader, const struct wire_mesh_ckpt_write *w,
+			 int status, const char *why)
+{
+	struct wire_mesh_ckpt_result *r = &m->ckpt->result;
+	memset(r, 0, offsetof(struct wire_mesh_ckpt_result, hashes));
+	r->id = w->id;
+	r->status = status;
+	r->step = w->step;
+	util_copy_string(r->error, sizeof(r->error), why);
+	log_error("cannot write my part of the checkpoint of step %" PRIu64 ": %s", w->step, why);
+	send_result(m, leader, r);
+}
+
+static void on_write(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_write *w)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	char err[WIRE_TEXT_MAX + 1], label[WIRE_NODE_NAME_MAX + 16];
+	struct manifest plan = { 0 };
+	struct ckpt_range_ref *moved = NULL;
+	size_t moved_count = 0;
+	struct write_job *job;
+	if (from != m->leader) {
+		log_warning("ignoring a checkpoint WRITE from %s, which does not lead",
+			    label_of(m, from, label, sizeof(label)));
+		return;
+	}
+	stop_jobs(m, from, w->id, true);
+	int rc = plan_of_write(w, m->d->opt.job_id, &plan, &moved, &moved_count, err,
+			       sizeof(err));
+	if (rc < 0) {
+		refuse_write(m, from, w, rc, err);
+		return;
+	}
+	job = calloc(1, sizeof(*job));
+	if (!job) {
+		rc = -ENOMEM;
+		snprintf(err, sizeof(err), "out of memory");
+		goto out;
+	}
+	*job = (struct write_job){ .m = m, .leader = from, .id = w->id };
+	rc = ckpt_write_start(m->d, m->d->opt.ckpt_dir, &plan, moved, w->lost_count ? moved_count : 0,
+			      job_done, job, &job->writer, err, sizeof(err));
+	if (rc == 0) {
+		job->next = k->jobs;
+		k->jobs = job;
+		log_info("writing my part of the checkpoint of step %" PRIu64 "%s", w->step,
+			 w->lost_count ? " (ranges of a lost writer)" : "");
+	}
+out:
+	if (rc < 0) {
+		free(job);
+		refuse_write(m, from, w, rc, err);
+	}
+	free(moved);
+	manifest_free(&plan);
+}
+
+static void on_reports(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_reports *r);
+
+static void on_ask(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_ask *ask)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	struct wire_mesh_ckpt_reports *r = &k->reports;
+	struct ckpt_report *reports = NULL;
+	size_t count = 0;
+	memset(r, 0, sizeof(*r));
+	r->id = ask->id;
+	r->status = ckpt_gather_reports(m->d, &reports, &count, r->error, sizeof(r->error));
+	if (r->status == 0 && replicas_append(&r->replicas, reports, count) < 0) {
+		r->status = -EMSGSIZE;
+		snprintf(r->error, sizeof(r->error), "%zu replicas: more than one message holds",
+			 count);
+	}
+	ckpt_reports_free(reports, count);
+	if (r->status < 0)
+		memset(&r->replicas, 0, sizeof(r->replicas));
+	if (from == m->self) {
+		on_reports(m, m->self, r);
+		return;
+	}
+	int len = wire_encode_mesh_ckpt_reports(r, k->buf, sizeof(k->buf));
+	if (len < 0)
+		log_error("cannot encode this node's checkpoint reports: %s", strerror(-len));
+	else
+		mesh_send(m, from, WIRE_MESH_CKPT_REPORTS, k->buf, len);
+}
+
+/* --- the leader's side --- */
+
+static void on_result(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_result *r);
+
+static void send_result(struct mesh *m, uint32_t leader, const struct wire_mesh_ckpt_result *r)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	if (leader == m->self) {
+		on_result(m, m->self, r);
+		return;
+	}
+	int len = wire_encode_mesh_ckpt_result(r, k->buf, sizeof(k->buf));
+	if (len < 0 || mesh_send(m, leader, WIRE_MESH_CKPT_RESULT, k->buf, len) < 0)
+		log_error("cannot send the result of my part of the checkpoint of step %" PRIu64
+			  " to the leader: %s", r->step, strerror(len < 0 ? -len : EPIPE));
+}
+
+/* The nodes the run still waits for, as "n2 (1), n4 (3)". */
+static void describe_waiting(struct mesh *m, char *out, size_t cap)
+{
+	char label[WIRE_NODE_NAME_MAX + 16];
+	size_t used = 0;
+	out[0] = '\0';
+	for (uint32_t n = 0; n < m->count && used < cap; n++)
+		if (m->ckpt->waiting[n])
+			used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? ", " : "",
+						 label_of(m, n, label, sizeof(label)));
+}
+
+static void run_timeout(struct loop *loop, void *arg)
+{
+	struct mesh *m = arg;
+	char nodes[WIRE_TEXT_MAX + 1];
+	(void)loop;
+	m->ckpt->timer = 0;
+	describe_waiting(m, nodes, sizeof(nodes));
+	run_finish(m, -ETIMEDOUT, "", "checkpoint %s abandoned: no answer from %s within %u s",
+		   m->ckpt->phase == RUN_GATHER ? "gathering" : "writing", nodes,
+		   (m->ckpt->phase == RUN_GATHER ? MESH_CKPT_GATHER_MS : MESH_CKPT_WRITE_MS) / 1000);
+}
+
+static void arm(struct mesh *m, uint64_t ms)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	loop_cancel_timer(m->d->loop, k->timer);
+	k->timer = 0;
+	if (loop_add_timer(m->d->loop, ms, run_timeout, m, &k->timer) < 0)
+		log_warning("cannot arm the checkpoint's timer: it waits for its answers unbounded");
+}
+
+/* Sends the WRITE to node (or starts it here). */
+static void send_write(struct mesh *m, uint32_t node)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	char label[WIRE_NODE_NAME_MAX + 16];
+	k->waiting[node]++;
+	if (node == m->self) {
+		on_write(m, m->self, &k->write);
+		return;
+	}
+	int len = wire_encode_mesh_ckpt_write(&k->write, k->buf, sizeof(k->buf));
+	if (len < 0 || mesh_send(m, node, WIRE_MESH_CKPT_WRITE, k->buf, len) < 0)
+		log_warning("cannot send its part of the checkpoint to %s now: it is abandoned if "
+			    "the node does not answer", label_of(m, node, label, sizeof(label)));
+}
+
+/* The node id of the writer of a range of the plan. */
+static uint32_t writer_node(const struct manifest *p, const struct ckpt_range_ref *ref)
+{
+	uint32_t w = p->shards[ref->shard].regions[ref->region].ranges[ref->range].writer;
+	return p->writers[w].node_id;
+}
+
+/* Every live node answered: plan and start the writers. */
+static void start_writing(struct mesh *m)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	struct ckpt_plan_params params = { m->d->opt.job_id, CKPT_ALIGNMENT, CKPT_RANGE_MAX };
+	char err[WIRE_TEXT_MAX + 1], path[PATH_MAX];
+	struct ckpt_report *reports = NULL;
+	size_t count = 0;
+	uint64_t step = WIRE_NO_STEP;
+	replicas_drop_removed(m, &k->write.replicas);
+	int rc = replicas_to_reports(&k->write.replicas, NULL, 0, &reports, &count);
+	if (rc < 0)
+		snprintf(err, sizeof(err), "out of memory");
+	if (rc == 0)
+		rc = ckpt_plan_choose_step(reports, count, &step, err, sizeof(err));
+	if (rc == 0)
+		rc = ckpt_plan_build(reports, count, step, &params, &k->plan, err, sizeof(err));
+	ckpt_reports_free(reports, count);
+	k->write.step = step;
+	if (rc == 0)
+		rc = ckpt_prepare_dir(m->d->opt.ckpt_dir, step, err, sizeof(err));
+	if (rc == -EEXIST) {
+		ckpt_store_path(path, sizeof(path), m->d->opt.ckpt_dir, step, false);
+		run_finish(m, 0, path, "step %" PRIu64 " is saved already in %s", step, path);
+		return;
+	}
+	if (rc < 0) {
+		run_finish(m, rc, "", "no checkpoint taken: %s", err);
+		return;
+	}
+	k->phase = RUN_WRITE;
+	log_info("checkpoint (%s): saving step %" PRIu64 " of %" PRIu32 " ranks from %zu writers "
+		 "into %s", k->reason, step, k->plan.rank_count, k->plan.writer_count,
+		 m->d->opt.ckpt_dir);
+	arm(m, MESH_CKPT_WRITE_MS);
+	for (size_t i = 0; i < k->plan.writer_count && k->phase == RUN_WRITE; i++)
+		send_write(m, k->plan.writers[i].node_id);
+}
+
+static void gathered_maybe(struct mesh *m)
+{
+	for (uint32_t n = 0; n < m->count; n++)
+		if (m->ckpt->waiting[n])
+			return;
+	start_writing(m);
+}
+
+static void on_reports(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_reports *r)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	char label[WIRE_NODE_NAME_MAX + 16];
+	if (k->phase != RUN_GATHER || r->id != k->id || !k->waiting[from])
+		return;
+	k->waiting[from] = 0;
+	if (r->status < 0) {
+		run_finish(m, r->status, "", "no checkpoint taken: %s cannot report its replicas: %s",
+			   label_of(m, from, label, sizeof(label)), r->error);
+		return;
+	}
+	if (replicas_append_wire(&k->write.replicas, &r->replicas) < 0) {
+		run_finish(m, -EMSGSIZE, "", "no checkpoint taken: the step's replicas do not fit "
+			   "one message (%d replicas, %d regions at most)",
+			   WIRE_CKPT_REPLICAS_MAX, WIRE_CKPT_REGIONS_MAX);
+		return;
+	}
+	gathered_maybe(m);
+}
+
+static void publish(struct mesh *m)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	char err[WIRE_TEXT_MAX + 1], path[PATH_MAX], size[32];
+	int rc = ckpt_publish(m->d->opt.ckpt_dir, &k->plan, err, sizeof(err));
+	if (rc < 0) {
+		run_finish(m, rc, "", "checkpoint of step %" PRIu64 " abandoned: %s",
+			   k->write.step, err);
+		return;
+	}
+	double seconds = (double)(util_now_ns() - k->started_ns) / 1e9;
+	ckpt_store_path(path, sizeof(path), m->d->opt.ckpt_dir, k->write.step, false);
+	if (ckpt_prune(m->d->opt.ckpt_dir, m->d->opt.ckpt_keep, err, sizeof(err)) < 0)
+		log_warning("checkpoint retention: %s", err);
+	run_finish(m, 0, path, "checkpoint of step %" PRIu64 " published in %s: %s from %zu "
+		   "writers in %.3f s", k->write.step, path,
+		   util_format_size(k->bytes, size, sizeof(size)), k->plan.writer_count, seconds);
+}
+
+static void on_result(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_result *r)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	char err[WIRE_TEXT_MAX + 1], label[WIRE_NODE_NAME_MAX + 16];
+	struct ckpt_write_result result = { .status = r->status, .node_id = from,
+					    .step = r->step, .bytes = r->bytes,
+					    .seconds = (double)r->elapsed_us / 1e6 };
+	if (k->phase != RUN_WRITE || r->id != k->id || !k->waiting[from])
+		return;
+	k->waiting[from]--;
+	if (r->status < 0) {
+		run_finish(m, r->status, "", "checkpoint of step %" PRIu64 " abandoned: writer %s "
+			   "failed: %s", k->write.step, label_of(m, from, label, sizeof(label)),
+			   r->error);
+		return;
+	}
+	result.hashes = calloc(r->hash_count + 1, sizeof(*result.hashes));
+	if (!result.hashes) {
+		run_finish(m, -ENOMEM, "", "checkpoint of step %" PRIu64 " abandoned: out of "
+			   "memory", k->write.step);
+		return;
+	}
+	for (uint32_t i = 0; i < r->hash_count; i++)
+		result.hashes[i] = (struct ckpt_range_hash){
+			{ r->hashes[i].shard, r->hashes[i].region, r->hashes[i].range },
+			r->hashes[i].xxh3 };
+	result.hash_count = r->hash_count;
+	int rc = ckpt_apply_result(&k->plan, &result, err, sizeof(err));
+	free(result.hashes);
+	if (rc < 0) {
+		run_finish(m, rc, "", "checkpoint of step %" PRIu64 " abandoned: %s",
+			   k->write.step, err);
+		return;
+	}
+	k->confirmed += (size_t)rc;
+	k->bytes += r->bytes;
+	if (k->confirmed == ckpt_plan_range_count(&k->plan))
+		publish(m);
+}
+
+/* A writer's node was removed while it wrote: move its ranges or abandon. */
+static void writer_lost(struct mesh *m, uint32_t node)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	char err[WIRE_TEXT_MAX + 1], label[WIRE_NODE_NAME_MAX + 16];
+	struct ckpt_report *reports = NULL;
+	struct ckpt_range_ref *moved = NULL;
+	size_t count = 0, moved_count = 0;
+	int rc = -EHOSTDOWN;
+	k->waiting[node] = 0;
+	label_of(m, node, label, sizeof(label));
+	if (k->write.lost_count == WIRE_CKPT_LOST_MAX) {
+		snprintf(err, sizeof(err), "%d writers lost already", WIRE_CKPT_LOST_MAX);
+		goto out;
+	}
+	k->write.lost[k->write.lost_count++] = node;
+	rc = replicas_to_reports(&k->write.replicas, k->write.lost, k->write.lost_count, &reports,
+				 &count);
+	if (rc < 0)
+		snprintf(err, sizeof(err), "out of memory");
+	if (rc == 0)
+		rc = ckpt_plan_reassign(&k->plan, reports, count, node, &moved, &moved_count, err,
+					sizeof(err));
+	ckpt_reports_free(reports, count);
+	if (rc == 0)
+		log_warning("checkpoint of step %" PRIu64 ": writer %s was lost; its %zu ranges go "
+			    "to other replicas", k->write.step, label, moved_count);
+	for (size_t i = 0; rc == 0 && k->phase == RUN_WRITE && i < moved_count; i++) {
+		uint32_t to = writer_node(&k->plan, &moved[i]);
+		bool sent = false;
+		for (size_t j = 0; j < i && !sent; j++)
+			sent = writer_node(&k->plan, &moved[j]) == to;
+		if (!sent)
+			send_write(m, to);
+	}
+out:
+	free(moved);
+	if (rc < 0)
+		run_finish(m, rc, "", "checkpoint of step %" PRIu64 " abandoned: writer %s was "
+			   "lost and its ranges cannot be covered: %s", k->write.step, label, err);
+}
+
+/* Starts a checkpoint, as the leader. */
+static void run_start(struct mesh *m, const char *reason)
+{
+	struct mesh_ckpt *k = get(m);
+	if (!k)
+		return;
+	if (k->phase != RUN_IDLE) {
+		log_info("checkpoint requested (%s): one is in progress already", reason);
+		return;
+	}
+	k->phase = RUN_GATHER;
+	k->id = (m->generation << 16) | (++k->seq & 0xffff);
+	util_copy_string(k->reason, sizeof(k->reason), reason);
+	k->started_ns = util_now_ns();
+	k->confirmed = 0;
+	k->bytes = 0;
+	memset(&k->write, 0, sizeof(k->write));
+	k->write.id = k->id;
+	k->write.step = WIRE_NO_STEP;
+	arm(m, MESH_CKPT_GATHER_MS);
+	struct wire_mesh_ckpt_ask ask = { .id = k->id };
+	uint8_t buf[16];
+	int len = wire_encode_mesh_ckpt_ask(&ask, buf, sizeof(buf));
+	for (uint32_t i = 0; i < m->live_count; i++)
+		k->waiting[m->live[i]] = 1;
+	for (uint32_t i = 0; i < m->live_count && k->phase == RUN_GATHER; i++) {
+		uint32_t node = m->live[i];
+		if (node != m->self) {
+			mesh_send(m, node, WIRE_MESH_CKPT_ASK, buf, len);
+			continue;
+		}
+		on_ask(m, m->self, &ask);
+	}
+}
+
+/* --- entry points --- */
+
+void mesh_ckpt_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	bool removed = ev->type == WIRE_EVENT_NODE_DOWN || ev->type == WIRE_EVENT_NODE_LEFT;
+	bool failure = ev->type == WIRE_EVENT_NODE_DOWN ||
+		       (ev->type == WIRE_EVENT_RANK_EXITED && ev->status > 0);
+	if (!m->d->opt.ckpt_dir || m->leader != m->self)
+		return;
+	if (k && removed && k->phase == RUN_GATHER && k->waiting[ev->node]) {
+		k->waiting[ev->node] = 0;
+		gathered_maybe(m);
+	} else if (k && removed && k->phase == RUN_WRITE && k->waiting[ev->node]) {
+		writer_lost(m, ev->node);
+	}
+	if (failure)
+		run_start(m, ev->message);
+}
+
+void mesh_ckpt_on_message(struct mesh *m, uint32_t from, const struct wire_msg *msg)
+{
+	struct mesh_ckpt *k = get(m);
+	struct wire_mesh_ckpt_ask ask;
+	struct wire_mesh_ckpt_request request;
+	static struct wire_ckpt_result done;
+	int rc = -EBADMSG;
+	if (!k)
+		return;
+	switch (msg->header.type) {
+	case WIRE_MESH_CKPT_ASK:
+		if ((rc = wire_decode_mesh_ckpt_ask(msg->payload, msg->header.length, &ask)) == 0)
+			on_ask(m, from, &ask);
+		break;
+	case WIRE_MESH_CKPT_REPORTS:
+		if ((rc = wire_decode_mesh_ckpt_reports(msg->payload, msg->header.length,
+							&k->reports)) == 0)
+			on_reports(m, from, &k->reports);
+		break;
+	case WIRE_MESH_CKPT_WRITE:
+		if ((rc = wire_decode_mesh_ckpt_write(msg->payload, msg->header.length,
+						      &k->incoming)) == 0)
+			on_write(m, from, &k->incoming);
+		break;
+	case WIRE_MESH_CKPT_RESULT:
+		if ((rc = wire_decode_mesh_ckpt_result(msg->payload, msg->header.length,
+						       &k->result)) == 0)
+			on_result(m, from, &k->result);
+		break;
+	case WIRE_MESH_CKPT_REQUEST:
+		if ((rc = wire_decode_mesh_ckpt_request(msg->payload, msg->header.length,
+							&request)) == 0 && m->leader == m->self)
+			run_start(m, request.reason);
+		break;
+	case WIRE_MESH_CKPT_DONE:
+		if ((rc = wire_decode_ckpt_result(msg->payload, msg->header.length, &done)) == 0)
+			checkpoint_ended(m, from, &done);
+		break;
+	}
+	if (rc < 0) {
+		char label[WIRE_NODE_NAME_MAX + 16];
+		log_warning("malformed checkpoint message (type %u) from %s: ignored",
+			    msg->header.type, label_of(m, from, label, sizeof(label)));
+	}
+}
+
+static void request_timeout(struct loop *loop, void *arg)
+{
+	struct mesh *m = arg;
+	static struct wire_ckpt_result r;
+	(void)loop;
+	m->ckpt->request_timer = 0;
+	memset(&r, 0, sizeof(r));
+	r.status = -ETIMEDOUT;
+	r.step = WIRE_NO_STEP;
+	snprintf(r.message, sizeof(r.message), "the leader did not report a checkpoint within "
+		 "%u s", MESH_CKPT_REQUEST_MS / 1000);
+	log_error("checkpoint request: %s", r.message);
+	ckpt_mesh_finished(m->d, &r);
+}
+
+int mesh_ckpt_request(struct lcrd *d, const char *reason, char *err, size_t errlen)
+{
+	struct mesh *m = mesh_of(d);
+	struct mesh_ckpt *k = m ? get(m) : NULL;
+	struct wire_mesh_ckpt_request request;
+	uint8_t buf[WIRE_TEXT_MAX + 8];
+	char label[WIRE_NODE_NAME_MAX + 16];
+	if (!k || m->state != WIRE_MESH_UP) {
+		snprintf(err, errlen, "the helpers' mesh is not up: no multi-node checkpoint");
+		return -ENOTCONN;
+	}
+	if (m->leader == m->self) {
+		run_start(m, reason);
+		return 0;
+	}
+	util_copy_string(request.reason, sizeof(request.reason), reason);
+	int len = wire_encode_mesh_ckpt_request(&request, buf, sizeof(buf));
+	if (len < 0 || mesh_send(m, m->leader, WIRE_MESH_CKPT_REQUEST, buf, len) < 0) {
+		snprintf(err, errlen, "cannot send the request to the leader %s",
+			 label_of(m, m->leader, label, sizeof(label)));
+		return -EHOSTUNREACH;
+	}
+	if (!k->request_timer &&
+	    loop_add_timer(d->loop, MESH_CKPT_REQUEST_MS, request_timeout, m, &k->request_timer) < 0)
+		log_warning("cannot arm the checkpoint request's timer");
+	return 0;
+}
+
+bool mesh_ckpt_uses(struct lcrd *d, const struct region *r)
+{
+	struct mesh *m = mesh_of(d);
+	for (struct write_job *job = m && m->ckpt ? m->ckpt->jobs : NULL; job; job = job->next)
+		if (ckpt_write_uses(job->writer, r))
+			return true;
+	return false;
+}
+
+void mesh_ckpt_destroy(struct mesh *m)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	if (!k)
+		return;
+	while (k->jobs) {
+		ckpt_write_cancel(k->jobs->writer);
+		job_free(k, k->jobs);
+	}
+	if (k->phase == RUN_WRITE) {
+		char err[WIRE_TEXT_MAX + 1];
+		log_warning("checkpoint of step %" PRIu64 " abandoned: lcrd is shutting down",
+			    k->write.step);
+		if (ckpt_abandon(m->d->opt.ckpt_dir, k->write.step, err, sizeof(err)) < 0)
+			log_error("cannot remove the abandoned checkpoint: %s", err);
+	}
+	loop_cancel_timer(m->d->loop, k->timer);
+	loop_cancel_timer(m->d->loop, k->request_timer);
+	manifest_free(&k->plan);
+	free(k->waiting);
+	free(k);
+	m->ckpt = NULL;
+}
