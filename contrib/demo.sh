@@ -45,6 +45,8 @@ trap '"$TESTCLUSTER" down >/dev/null 2>&1 || true' EXIT
 "$TESTCLUSTER" root-exec sinfo -N
 
 trainer_args="--steps=$STEPS --print-every=200 --state-mb=1"
+# Job ids start at 1 on every new cluster: leave nothing of an earlier demo to restore.
+rm -rf "$WORK"/ckpt "$WORK"/ckpt-ref "$WORK"/rdv-*
 
 bold "Reference: the same training without any failure (4 nodes)"
 as_user mkdir -p "$WORK/rdv-ref" "$WORK/ckpt-ref"
@@ -68,43 +70,52 @@ killed=$(now)
 echo "killed every process of n2 (slurmd, slurmstepd, lcrd, the rank) near step $kill_at"
 tail -n 2 "$log" | cut -d' ' -f2-
 
-# Watch what happens, line by line, until the survivors' step has ended.
-wait
+# Slurm's own view, timed in the background: when does it mark n2 down?
+( until "$TESTCLUSTER" root-exec sinfo -h -n n2 -o %t 2>/dev/null | grep -q down; do sleep 0.5; done
+  now >"$OUT/slurm-down-at" ) &
+slurm_watcher=$!
+
+# Wait for the helpers' checkpoint (the survivors' ranks pause until it is published).
+for _ in $(seq 300); do
+	[ "$(grep -c 'event: checkpoint of step' "$log")" -ge 3 ] && break
+	sleep 0.1
+done
 sed -n 's/^[0-9.]* \(trainer: .*\)$/\1/p' "$log"
 
-detected=$(awk '/event: .*n2/ {print $1; exit}' "$log")
-checkpoint_line=$(grep -m1 'checkpoint of step' "$log" || true)
-saved_at=$(awk '/checkpoint of step/ {print $1; exit}' "$log")
+detected=$(awk '/event: .*n2.* is down/ {print $1; exit}' "$log")
+checkpoint_line=$(grep -m1 'event: checkpoint of step' "$log" || true)
+saved_at=$(awk '/event: checkpoint of step/ {print $1; exit}' "$log")
 step_saved=$(ls -d "$WORK"/ckpt/step-* 2>/dev/null | sed 's/.*step-//' | sort -n | tail -n 1)
+failed_step=$(sed -n 's/.*: step \([0-9]*\): gradient exchange failed.*/\1/p' "$log" | sort -n | head -n 1)
 [ -n "$step_saved" ] || { echo "demo: no checkpoint was published" >&2; exit 1; }
 echo "just-in-time checkpoint: $WORK/ckpt/step-$step_saved"
-
-down_at=""
-bold "Meanwhile Slurm itself: waiting for it to mark n2 down"
-until "$TESTCLUSTER" root-exec sinfo -h -n n2 -o %t | grep -q down; do sleep 0.5; done
-down_at=$(now)
-echo "Slurm marked n2 down $(since "$killed" "$down_at") s after the kill"
 
 bold "Training goes on from step $((step_saved + 1)) on n1, n3, n4 and the spare n5"
 as_user mkdir -p "$WORK/rdv-2"
 restarted=$(now)
-as_user bash -c "srun --jobid=$job -N4 -n4 -w 'n[1,3-5]' --lcr --lcr-ckpt-dir=$WORK/ckpt --lcr-restore=auto \
+as_user bash -c "srun --jobid=$job --overlap -N4 -n4 -w 'n[1,3-5]' --lcr --lcr-ckpt-dir=$WORK/ckpt --lcr-restore=auto \
 	lcr-demo-trainer $trainer_args --rendezvous-dir=$WORK/rdv-2 2>&1" |
 	while IFS= read -r line; do printf '%s %s\n' "$(now)" "$line"; done | tee -a "$log" | cut -d' ' -f2-
 first_step_at=$(awk -v t="$restarted" '$1 > t && $2 == "step" {print $1; exit}' "$log")
 final=$(sed -n 's/^[0-9.]* final rank 0 .* checksum //p' "$log" | tail -n 1)
+
+bold "Meanwhile, Slurm itself"
+for _ in $(seq 60); do kill -0 "$slurm_watcher" 2>/dev/null || break; sleep 1; done
+down_at=$(cat "$OUT/slurm-down-at" 2>/dev/null || now)
+echo "Slurm marked n2 down $(since "$killed" "$down_at") s after the kill; LCR had detected it after $(since "$killed" "${detected:-$killed}") s"
 as_user scancel "$job"
+wait
 
 bold "Recovery timeline"
 {
 	printf '| phase | seconds |\n| --- | --- |\n'
-	printf '| node killed -> failure detected by LCR (NODE_DOWN) | %s |\n' "$(since "$killed" "${detected:-$killed}")"
+	printf '| node killed -> failure detected by LCR (NODE_DOWN on every survivor) | %s |\n' "$(since "$killed" "${detected:-$killed}")"
 	printf '| node killed -> checkpoint of step %s published | %s |\n' "$step_saved" "$(since "$killed" "${saved_at:-$killed}")"
 	printf '| node killed -> Slurm marks the node down | %s |\n' "$(since "$killed" "$down_at")"
 	printf '| restart launched -> first completed step | %s |\n' "$(since "$restarted" "${first_step_at:-$restarted}")"
 	printf '| node killed -> training running again | %s |\n' "$(since "$killed" "${first_step_at:-$killed}")"
-	printf '| steps lost (killed near step %s, resumed at %s) | %s |\n' "$kill_at" "$((step_saved + 1))" \
-		"$(awk -v k="$kill_at" -v s="$step_saved" 'BEGIN {d = k - s - 1; print d < 0 ? 0 : d}')"
+	printf '| steps lost (step %s in flight when n2 died, resumed at %s) | %s |\n' "$failed_step" \
+		"$((step_saved + 1))" "$(awk -v k="$failed_step" -v s="$step_saved" 'BEGIN {d = k - s - 1; print d < 0 ? 0 : d}')"
 } | tee "$OUT/timeline.md"
 if [ "$final" = "$reference" ]; then
 	echo "final checksum $final: identical to the run without failure"

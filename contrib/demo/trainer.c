@@ -258,7 +258,7 @@ static int agree_on_first_step(struct trainer *t)
 
 /* After a failed exchange: stay paused (the helper's regions, and the helpers themselves,
  * must outlive the failure for LCR to save or hand over the state) and report what the
- * helper says, until it has saved a checkpoint, ends, or --recovery-wait runs out. */
+ * helper says, until it has published a checkpoint, ends, or --recovery-wait runs out. */
 static void pause_after_failure(struct trainer *t, uint64_t step, int rc)
 {
 	double deadline = now_seconds() + t->opt.recovery_wait;
@@ -273,7 +273,7 @@ static void pause_after_failure(struct trainer *t, uint64_t step, int rc)
 			continue;
 		while (lcr_event_next(t->session, &ev) == 0) {
 			fprintf(stderr, "trainer: rank %u: event: %s\n", t->opt.rank, ev.message);
-			if (ev.type == LCR_EVENT_HELPER_SHUTDOWN)
+			if (ev.type == LCR_EVENT_HELPER_SHUTDOWN || ev.type == LCR_EVENT_CHECKPOINT)
 				return;
 		}
 	}
