@@ -8,14 +8,16 @@
  *   lcr-demo-trainer [--steps=N] [--seed=S] [--batch=B] [--state-mb=MB] [--ballast-mb=MB]
  *                    [--lr=LR] [--print-every=MS] [--rank=R --size=N] [--epoch=E]
  *                    [--without-lcr=RENDEZVOUS_DIR] [--rendezvous-dir=DIR] [--checkpoint-on-usr1]
- *                    [--recovery-wait=SECONDS]
+ *                    [--recovery-wait=SECONDS] [--linger]
  *
  * --without-lcr runs the same training with its state in plain memory and no helper (the
  * ranks meet through files in a shared directory): the baseline of LCR's steady-state cost.
  * --rendezvous-dir makes an LCR run meet the same way instead of through the helpers.
  * --checkpoint-on-usr1 turns SIGUSR1 (sbatch --signal=USR1@300) into a checkpoint.
  * After a failed gradient exchange a rank stays paused up to --recovery-wait seconds
- * (default 20), printing the helper's events, then exits with status 75.
+ * (default 20), printing the helper's events, until the helpers have published a checkpoint
+ * (or, with --linger, for all of that time: the step and its helpers stay up to be looked
+ * at), then exits with status 75.
  *
  * Rank and size come from SLURM_PROCID / SLURM_NTASKS unless given. One progress line per
  * --print-every milliseconds: step, loss, steps/s; at the end the weights' checksum. */
@@ -53,6 +55,7 @@ struct trainer_options {
 	const char *rendezvous_dir;
 	bool checkpoint_signal; /* SIGUSR1 asks the helper for a checkpoint */
 	double recovery_wait;   /* seconds to stay paused after a failure */
+	bool linger;            /* stay paused all of recovery_wait, even after a checkpoint */
 };
 
 struct trainer {
@@ -96,6 +99,7 @@ static int parse_options(int argc, char **argv, struct trainer_options *opt)
 		{ "size", required_argument, NULL, 'n' },       { "epoch", required_argument, NULL, 'e' },
 		{ "without-lcr", required_argument, NULL, 'w' }, { "rendezvous-dir", required_argument, NULL, 'R' },
 		{ "checkpoint-on-usr1", no_argument, NULL, 'U' }, { "recovery-wait", required_argument, NULL, 'W' },
+		{ "linger", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -120,6 +124,7 @@ static int parse_options(int argc, char **argv, struct trainer_options *opt)
 		case 'R': opt->rendezvous_dir = optarg; break;
 		case 'U': opt->checkpoint_signal = true; break;
 		case 'W': opt->recovery_wait = strtod(optarg, NULL); break;
+		case 'L': opt->linger = true; break;
 		default: return -EINVAL;
 		}
 	}
@@ -273,7 +278,8 @@ static void pause_after_failure(struct trainer *t, uint64_t step, int rc)
 			continue;
 		while (lcr_event_next(t->session, &ev) == 0) {
 			fprintf(stderr, "trainer: rank %u: event: %s\n", t->opt.rank, ev.message);
-			if (ev.type == LCR_EVENT_HELPER_SHUTDOWN || ev.type == LCR_EVENT_CHECKPOINT)
+			if (ev.type == LCR_EVENT_HELPER_SHUTDOWN ||
+			    (ev.type == LCR_EVENT_CHECKPOINT && !t->opt.linger))
 				return;
 		}
 	}

@@ -83,7 +83,7 @@ test_jit_checkpoint_after_node_loss_restores_the_reference_checksum() {
 	ref=$(jit_trainer ref n1,n2,n3,n4 "$JIT/ckpt-ref")
 	kill=$(jit_trainer kill n1,n2,n3,n4 "$JIT/ckpt" --lcr-restore=never)
 	restore=$(jit_trainer restore n1,n2,n4,n5 "$JIT/ckpt" --lcr-restore=auto)
-	jit_allocation "$ref; $kill --recovery-wait=8; $restore"
+	jit_allocation "$ref; $kill --recovery-wait=8 --linger; $restore"
 	wait_for 60 jit_finished ref || fail "the reference run did not finish: $(tail -n 5 "$JIT/ref.txt")"
 	wait_for 30 jit_progressed kill 1 || fail "the second run does not train: $(tail -n 5 "$JIT/kill.txt")"
 	job=$(as_user squeue -h -o %i | head -n 1)
