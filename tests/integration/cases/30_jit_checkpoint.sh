@@ -135,7 +135,7 @@ test_jit_writer_killed_while_writing_leaves_no_partial_checkpoint() {
 	jit_setup
 	local first second job earlier before helper= step b p
 	first=$(jit_trainer first n1,n2,n3,n4 "$JIT/ckpt" --lcr-restore=never)
-	jit_allocation "$first --recovery-wait=3"
+	jit_allocation "$first --recovery-wait=3 --linger"
 	wait_for 30 jit_progressed first 1 || fail "the first run does not train: $(tail -n 5 "$JIT/first.txt")"
 	"$TESTCLUSTER" kill-node n4
 	wait_for "$JIT_PUBLISH_S" jit_published "$JIT/ckpt" || fail "no first checkpoint"
@@ -143,7 +143,7 @@ test_jit_writer_killed_while_writing_leaves_no_partial_checkpoint() {
 	before=$(cd "$JIT/ckpt/step-$earlier" && sha256sum ./*) || fail "cannot read step-$earlier: $(ls -l "$JIT/ckpt")"
 	jit_end n4
 	second=$(jit_trainer second n1,n2,n3,n4 "$JIT/ckpt" --lcr-restore=never)
-	jit_allocation "$second --recovery-wait=10 --ballast-mb=${JIT_BALLAST_MB:-768}"
+	jit_allocation "$second --recovery-wait=30 --linger --ballast-mb=${JIT_BALLAST_MB:-768}"
 	wait_for 60 jit_progressed second 4 || fail "the second run does not train: $(tail -n 5 "$JIT/second.txt")"
 	job=$(as_user squeue -h -o %i | head -n 1)
 	for p in $(pids_of lcrd "$TEST_USER"); do
