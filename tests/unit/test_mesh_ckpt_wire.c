@@ -17,24 +17,7 @@
 #include <cmocka.h>
 
 #include "internal/wire.h"
-
-struct codec {
-	const char *name;
-	size_t size;
-	int (*encode)(const void *m, uint8_t *buf, size_t cap);
-	int (*decode)(const uint8_t *buf, size_t len, void *out);
-	void (*fill)(void *m);
-};
-
-#define CODEC(kind)                                                          \
-	static int encode_##kind(const void *m, uint8_t *buf, size_t cap)     \
-	{                                                                     \
-		return wire_encode_##kind(m, buf, cap);                       \
-	}                                                                     \
-	static int decode_##kind(const uint8_t *buf, size_t len, void *out)   \
-	{                                                                     \
-		return wire_decode_##kind(buf, len, out);                     \
-	}
+#include "wire_codec.h"
 
 CODEC(mesh_ckpt_ask)
 CODEC(mesh_ckpt_reports)
@@ -107,9 +90,6 @@ static void fill_mesh_ckpt_request(void *p)
 	strcpy(m->reason, "asked by pid 4242 on n2");
 }
 
-#define ENTRY(kind) \
-	{ #kind, sizeof(struct wire_##kind), encode_##kind, decode_##kind, fill_##kind }
-
 static const struct codec codecs[] = {
 	ENTRY(mesh_ckpt_ask),    ENTRY(mesh_ckpt_reports), ENTRY(mesh_ckpt_write),
 	ENTRY(mesh_ckpt_result), ENTRY(mesh_ckpt_request),
@@ -117,68 +97,25 @@ static const struct codec codecs[] = {
 
 #define NCODECS (sizeof(codecs) / sizeof(codecs[0]))
 
-static uint8_t buf[WIRE_MAX_PAYLOAD + 1], copy[WIRE_MAX_PAYLOAD + 1];
-
-static size_t encode_sample(const struct codec *c, uint8_t *out, size_t cap)
-{
-	void *m = calloc(1, c->size);
-	assert_non_null(m);
-	c->fill(m);
-	int n = c->encode(m, out, cap);
-	free(m);
-	if (n <= 0)
-		fail_msg("%s: the sample does not encode: %d", c->name, n);
-	return (size_t)n;
-}
+static uint8_t buf[WIRE_MAX_PAYLOAD + 1];
 
 static void test_every_checkpoint_message_round_trips(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < NCODECS; i++) {
-		const struct codec *c = &codecs[i];
-		size_t n = encode_sample(c, buf, sizeof(buf));
-		void *decoded = calloc(1, c->size);
-		assert_non_null(decoded);
-		if (c->decode(buf, n, decoded) != 0)
-			fail_msg("%s: its own encoding does not decode", c->name);
-		assert_int_equal(c->encode(decoded, copy, sizeof(copy)), (int)n);
-		assert_memory_equal(buf, copy, n);
-		free(decoded);
-	}
+	codec_check_round_trips(codecs, NCODECS);
 }
 
 static void test_every_cut_checkpoint_message_is_rejected(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < NCODECS; i++) {
-		const struct codec *c = &codecs[i];
-		size_t n = encode_sample(c, buf, sizeof(buf));
-		void *out = calloc(1, c->size);
-		assert_non_null(out);
-		for (size_t len = 0; len < n; len++)
-			if (c->decode(buf, len, out) != -EBADMSG)
-				fail_msg("%s: a payload cut to %zu of %zu bytes was accepted",
-					 c->name, len, n);
-		buf[n] = 0;
-		if (c->decode(buf, n + 1, out) != -EBADMSG)
-			fail_msg("%s: a trailing byte was accepted", c->name);
-		free(out);
-	}
+	codec_check_cuts_rejected(codecs, NCODECS);
+	codec_check_trailing_byte_rejected(codecs, NCODECS);
 }
 
 static void test_checkpoint_encoders_refuse_a_small_buffer(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < NCODECS; i++) {
-		const struct codec *c = &codecs[i];
-		size_t n = encode_sample(c, buf, sizeof(buf));
-		void *m = calloc(1, c->size);
-		assert_non_null(m);
-		c->fill(m);
-		if (c->encode(m, buf, n - 1) != -EMSGSIZE)
-			fail_msg("%s: encoded into %zu bytes of %zu", c->name, n - 1, n);
-		free(m);
-	}
+	codec_check_small_buffer_refused(codecs, NCODECS);
 }
 
 static void test_the_largest_checkpoint_messages_fit_one_frame(void **state)

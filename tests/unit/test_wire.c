@@ -18,25 +18,7 @@
 #include <cmocka.h>
 
 #include "internal/wire.h"
-
-/* One codec under test: a filled sample and type-erased encode/decode. */
-struct codec {
-	const char *name;
-	size_t size;
-	int (*encode)(const void *m, uint8_t *buf, size_t cap);
-	int (*decode)(const uint8_t *buf, size_t len, void *out);
-	void (*fill)(void *m);
-};
-
-#define CODEC(kind)                                                                   \
-	static int encode_##kind(const void *m, uint8_t *buf, size_t cap)              \
-	{                                                                              \
-		return wire_encode_##kind(m, buf, cap);                                \
-	}                                                                              \
-	static int decode_##kind(const uint8_t *buf, size_t len, void *out)            \
-	{                                                                              \
-		return wire_decode_##kind(buf, len, out);                              \
-	}
+#include "wire_codec.h"
 
 CODEC(ready)
 CODEC(task_started)
@@ -223,9 +205,6 @@ static void fill_barrier(void *p)
 	strcpy(m->name, "init");
 }
 
-#define ENTRY(kind)                                                                   \
-	{ #kind, sizeof(struct wire_##kind), encode_##kind, decode_##kind, fill_##kind }
-
 static const struct codec codecs[] = {
 	ENTRY(ready),        ENTRY(task_started),      ENTRY(task_exited),
 	ENTRY(reply),        ENTRY(status_reply),      ENTRY(register),
@@ -237,81 +216,28 @@ static const struct codec codecs[] = {
 
 #define NCODECS (sizeof(codecs) / sizeof(codecs[0]))
 
-/* Encodes codec c's sample into a fresh buffer; returns its length. */
-static size_t encode_sample(const struct codec *c, uint8_t *buf, size_t cap)
-{
-	void *m = calloc(1, c->size);
-	assert_non_null(m);
-	c->fill(m);
-	int n = c->encode(m, buf, cap);
-	free(m);
-	assert_true(n > 0);
-	return (size_t)n;
-}
-
 static void test_every_message_round_trips(void **state)
 {
 	(void)state;
-	static uint8_t a[WIRE_MAX_PAYLOAD], b[WIRE_MAX_PAYLOAD];
-	for (size_t i = 0; i < NCODECS; i++) {
-		const struct codec *c = &codecs[i];
-		size_t n = encode_sample(c, a, sizeof(a));
-		void *decoded = calloc(1, c->size);
-		assert_non_null(decoded);
-		assert_int_equal(c->decode(a, n, decoded), 0);
-		int n2 = c->encode(decoded, b, sizeof(b));
-		assert_int_equal(n2, (int)n);
-		assert_memory_equal(a, b, n);
-		free(decoded);
-	}
+	codec_check_round_trips(codecs, NCODECS);
 }
 
 static void test_every_truncated_message_is_rejected(void **state)
 {
 	(void)state;
-	static uint8_t buf[WIRE_MAX_PAYLOAD];
-	for (size_t i = 0; i < NCODECS; i++) {
-		const struct codec *c = &codecs[i];
-		size_t n = encode_sample(c, buf, sizeof(buf));
-		void *out = calloc(1, c->size);
-		assert_non_null(out);
-		for (size_t len = 0; len < n; len++) {
-			if (c->decode(buf, len, out) != -EBADMSG)
-				fail_msg("%s: a payload cut to %zu of %zu bytes was accepted",
-					 c->name, len, n);
-		}
-		free(out);
-	}
+	codec_check_cuts_rejected(codecs, NCODECS);
 }
 
 static void test_trailing_bytes_are_rejected(void **state)
 {
 	(void)state;
-	static uint8_t buf[WIRE_MAX_PAYLOAD];
-	for (size_t i = 0; i < NCODECS; i++) {
-		const struct codec *c = &codecs[i];
-		size_t n = encode_sample(c, buf, sizeof(buf));
-		void *out = calloc(1, c->size);
-		assert_non_null(out);
-		buf[n] = 0;
-		assert_int_equal(c->decode(buf, n + 1, out), -EBADMSG);
-		free(out);
-	}
+	codec_check_trailing_byte_rejected(codecs, NCODECS);
 }
 
 static void test_encoder_refuses_small_buffer(void **state)
 {
 	(void)state;
-	static uint8_t buf[WIRE_MAX_PAYLOAD];
-	for (size_t i = 0; i < NCODECS; i++) {
-		const struct codec *c = &codecs[i];
-		size_t n = encode_sample(c, buf, sizeof(buf));
-		void *m = calloc(1, c->size);
-		assert_non_null(m);
-		c->fill(m);
-		assert_int_equal(c->encode(m, buf, n - 1), -EMSGSIZE);
-		free(m);
-	}
+	codec_check_small_buffer_refused(codecs, NCODECS);
 }
 
 static void test_string_over_limit_is_rejected(void **state)
