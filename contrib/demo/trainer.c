@@ -245,19 +245,54 @@ static int allreduce(struct trainer *t, void *buf, size_t count, enum lcr_dtype 
 	}
 }
 
-/* Every rank must start from the same step, or the replicas would diverge. */
+/* Every rank must start from the same step, or the replicas would diverge. A rank whose
+ * process died can be one step behind the others (or ahead: a ring allreduce completes on
+ * some ranks before others), so each rank states its first step, and the ranks behind take
+ * the weights and optimizer state of the lowest rank that is furthest ahead: in data
+ * parallel training every rank holds the same replica at the same step. */
 static int agree_on_first_step(struct trainer *t)
 {
-	int64_t steps[2] = { (int64_t)t->first_step, 1 };
-	int rc = allreduce(t, steps, 2, LCR_DTYPE_INT64);
+	int64_t *steps = calloc(t->opt.size, sizeof(*steps));
+	uint32_t source = 0;
+	int rc;
 
-	if (rc < 0)
+	if (!steps)
+		return fail("agreeing on the first step", -ENOMEM);
+	steps[t->opt.rank] = (int64_t)t->first_step;
+	rc = allreduce(t, steps, t->opt.size, LCR_DTYPE_INT64);
+	if (rc < 0) {
+		free(steps);
 		return fail("agreeing on the first step", rc);
-	if (steps[0] != (int64_t)t->first_step * steps[1]) {
-		fprintf(stderr, "trainer: rank %u would start at step %" PRIu64 " but the ranks disagree\n",
-			t->opt.rank, t->first_step);
-		return 1;
 	}
+	int64_t lowest = steps[0];
+	for (uint32_t r = 1; r < t->opt.size; r++) {
+		if (steps[r] > steps[source])
+			source = r;
+		if (steps[r] < lowest)
+			lowest = steps[r];
+	}
+	uint64_t agreed = (uint64_t)steps[source];
+	free(steps);
+	if ((uint64_t)lowest == agreed)
+		return 0;
+	bool behind = t->first_step != agreed;
+	if (behind) {
+		printf("trainer: rank %u catches up from step %" PRIu64 " to step %" PRIu64 " with rank %u's state\n",
+		       t->opt.rank, t->first_step, agreed, source);
+		if (t->session)
+			lcr_update_begin(t->session, agreed - 1);
+	}
+	size_t bytes = t->params * sizeof(float);
+	rc = lcr_comm_broadcast(t->comm, t->weights, bytes, source);
+	if (rc == 0)
+		rc = lcr_comm_broadcast(t->comm, t->adam_m, bytes, source);
+	if (rc == 0)
+		rc = lcr_comm_broadcast(t->comm, t->adam_v, bytes, source);
+	if (rc < 0)
+		return fail("taking the state of the rank ahead", rc);
+	if (behind && t->session)
+		lcr_update_end(t->session, agreed - 1);
+	t->first_step = agreed;
 	return 0;
 }
 
