@@ -20,6 +20,7 @@
 #include "log.h"
 #include "mesh.h"
 #include "tasks.h"
+#include "transfer.h"
 
 /* A message for the log, naming a checkpoint's path; requesters get its first
  * WIRE_TEXT_MAX bytes. */
@@ -290,7 +291,7 @@ void ckpt_release_client(struct lcrd *d, struct client *c)
 bool ckpt_region_busy(struct lcrd *d, const struct region *r)
 {
 	return (d->ckpt && ckpt_write_uses(d->ckpt->writer, r)) || ckpt_restore_uses(d, r) ||
-	       mesh_ckpt_uses(d, r);
+	       mesh_ckpt_uses(d, r) || transfer_server_uses(d, r);
 }
 
 void ckpt_destroy(struct lcrd *d)

@@ -2,7 +2,10 @@
  * chosen checkpoint's manifest stays in memory for the helper's life; each fill of a region
  * is a worker job that reads the region's data file range by range, hashes each range as it
  * streams it into the region (region_write: any backend), and compares the hash before the
- * next range. The rank's allocation is answered only when the whole region is in. */
+ * next range. A replacement helper (--rejoin) whose mesh is up takes the bytes from the
+ * surviving replicas' memory instead (transfer_fill), each range still checked against the
+ * manifest's hash and read from the file when no peer can serve it. The rank's allocation
+ * is answered only when the whole region is in. */
 #include "config.h"
 
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include "log.h"
 #include "regions.h"
 #include "tasks.h"
+#include "transfer.h"
 #include "worker.h"
 
 /* One region being filled. */
@@ -36,6 +40,12 @@ struct fill {
 	char error[WIRE_TEXT_MAX + 1];
 	uint64_t started_ns;
 	struct worker *worker;
+	/* from the replicas' memory (--rejoin): the peers, copied from the mesh on the loop */
+	struct transfer_peer peers[TRANSFER_MAX_PEERS];
+	size_t peer_count;
+	struct transfer_identity id;
+	char shard_key[WIRE_NAME_MAX + 1];
+	struct transfer_stats stats;
 	struct fill *next;
 };
 
@@ -134,6 +144,7 @@ int ckpt_restore_open(struct lcrd *d)
 void ckpt_restore_close(struct lcrd *d)
 {
 	struct ckpt_restore *r = d->restore;
+	transfer_server_close(d);
 	if (!r)
 		return;
 	while (r->fills) {
@@ -319,6 +330,18 @@ out:
 	return rc;
 }
 
+/* The worker, for a replacement: from the peers, the file where they fail. */
+static int fill_from_peers(void *arg, const atomic_bool *cancel)
+{
+	struct fill *f = arg;
+	const struct manifest_region *g = f->source;
+	struct transfer_want w = { .shard_key = f->shard_key, .region_name = g->name,
+				   .step = f->d->restore->m.step, .ranges = g->ranges,
+				   .range_count = g->range_count, .file = f->file };
+	return transfer_fill(f->region, &w, &f->id, f->peers, f->peer_count, cancel, &f->stats,
+			     f->error, sizeof(f->error));
+}
+
 static void unlink_fill(struct ckpt_restore *r, struct fill *f)
 {
 	for (struct fill **pos = &r->fills; *pos; pos = &(*pos)->next)
@@ -340,6 +363,13 @@ static void fill_done(void *arg, int rc)
 		if (f->c)
 			control_reply_status(f->c, f->seq, rc, "%s", f->error);
 		region_table_free(&d->regions, g->owner_rank, g->name);
+	} else if (f->peer_count > 0) {
+		char summary[512];
+		transfer_describe(&f->stats, g->size, summary, sizeof(summary));
+		log_info("rank %u: region '%s' restored from the replicas (step %" PRIu64 "): %s",
+			 g->owner_rank, g->name, d->restore->m.step, summary);
+		if (f->c)
+			request_reply_region(f->c, f->seq, g, 0);
 	} else {
 		log_info("rank %u: region '%s' (%s) restored from %s in %.3f s", g->owner_rank,
 			 g->name, util_format_size(g->size, size, sizeof(size)), d->restore->path,
@@ -371,7 +401,13 @@ int ckpt_restore_fill(struct client *c, uint32_t seq, struct region *region, cha
 		free(f);
 		return restore_fail(err, errlen, -ENAMETOOLONG, "checkpoint path too long");
 	}
-	rc = worker_start(d->loop, fill_region, fill_done, f, &f->worker);
+	if (d->opt.rejoin) {
+		f->peer_count = transfer_peers_of(d, f->peers, TRANSFER_MAX_PEERS);
+		transfer_identity_of(d, &f->id);
+		util_copy_string(f->shard_key, sizeof(f->shard_key), s->key);
+	}
+	rc = worker_start(d->loop, f->peer_count ? fill_from_peers : fill_region, fill_done, f,
+			  &f->worker);
 	if (rc < 0) {
 		free(f);
 		return restore_fail(err, errlen, rc, "cannot start a restore thread: %s",

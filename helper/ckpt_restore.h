@@ -12,7 +12,9 @@
  *     allocated; a new region is filled from the checkpoint on a worker thread, every range
  *     checked against its hash as it is read, and only then handed to the rank; a range that
  *     does not match fails the allocation (-EUCLEAN, naming the file and the offset) and the
- *     region is freed, so a rank never sees damaged or half-restored state;
+ *     region is freed, so a rank never sees damaged or half-restored state; a replacement
+ *     helper (--rejoin) with live peers takes the bytes from the replicas' memory instead
+ *     (transfer.h), checked against the same hashes, the file read only where that fails;
  *   - lcr_resume_step tells the rank the step it resumes from (WIRE_RESUME_STEP).
  * Checkpoint files are only read, never written. */
 #ifndef LCR_HELPER_CKPT_RESTORE_H
@@ -34,7 +36,8 @@ struct task;
  * errno after logging why (lcrd does not start). */
 int ckpt_restore_open(struct lcrd *d);
 
-/* Stops the fills in progress (their regions are freed) and frees d->restore. */
+/* Stops the fills in progress (their regions are freed) and frees d->restore; also ends the
+ * state transfers this helper serves (transfer_server_close), which read regions too. */
 void ckpt_restore_close(struct lcrd *d);
 
 /* Before a rank registers: 0, or -ENOTRECOVERABLE with err set when the checkpoint being

@@ -427,6 +427,9 @@ static const char *event_type_name(uint16_t type)
 	case WIRE_EVENT_NODE_LEFT: return "NODE_LEFT";
 	case WIRE_EVENT_MESH_UP: return "MESH_UP";
 	case WIRE_EVENT_CHECKPOINT: return "CHECKPOINT";
+	case WIRE_EVENT_REPLACING: return "REPLACING";
+	case WIRE_EVENT_NODE_JOINED: return "NODE_JOINED";
+	case WIRE_EVENT_RECOVERY_FAILED: return "RECOVERY_FAILED";
 	}
 	return "UNKNOWN";
 }
@@ -465,6 +468,8 @@ static void print_event(const struct wire_event_log_entry *e)
 		printf(" node %" PRIu32, e->node);
 	if (e->rank != WIRE_NO_RANK)
 		printf(" rank %" PRIu32 " pid %" PRIu32, e->rank, e->pid);
+	if (e->type == WIRE_EVENT_REPLACING || e->type == WIRE_EVENT_NODE_JOINED)
+		printf(" epoch %" PRIu64, e->epoch);
 	printf(" leader %" PRIu32 ": %s\n", e->leader, e->message);
 }
 

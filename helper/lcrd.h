@@ -4,6 +4,7 @@
 #ifndef LCR_HELPER_LCRD_H
 #define LCR_HELPER_LCRD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "internal/wire.h"
@@ -35,6 +36,7 @@ struct lcrd {
 	uint64_t started_ms;
 	enum wire_helper_state state;
 	int signal_fd;
+	bool failed; /* set before lcrd_shutdown when the helper failed: lcrd exits 1 */
 };
 
 /* Ends the helper after the current loop round: logs why, stops the loop; main() then tells

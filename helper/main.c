@@ -163,6 +163,8 @@ int main(int argc, char **argv)
 		if (rc < 0)
 			log_error("event loop failed: %s", strerror(-rc));
 	}
+	if (rc == 0 && d.failed)
+		rc = -EIO;
 	stop(&d);
 	log_verbose("exited %s", rc == 0 ? "cleanly" : "after an error");
 	return rc == 0 ? 0 : 1;

@@ -28,7 +28,9 @@
 #include "log.h"
 #include "mesh_auth.h"
 #include "mesh_internal.h"
+#include "recovery.h"
 #include "rendezvous_client.h"
+#include "transfer.h"
 
 #define MESH_LEAVE_FLUSH_MS 200
 
@@ -37,6 +39,12 @@ static const struct mesh_conn_ops peer_ops;
 struct mesh *mesh_of(struct lcrd *d)
 {
 	return d->mesh;
+}
+
+void mesh_node_set_ranks(struct mesh_node *x, const uint32_t *ranks, uint32_t count)
+{
+	x->rank_count = count;
+	memcpy(x->ranks, ranks, count * sizeof(ranks[0]));
 }
 
 const char *mesh_node_label(const struct mesh *m, uint32_t node, char *buf, size_t cap)
@@ -225,6 +233,31 @@ static void adopt_established(struct mesh *m, struct mesh_conn *c, uint32_t node
 		x->conn = c;
 }
 
+void mesh_adopt_connection(struct mesh *m, struct mesh_conn *c, uint32_t node)
+{
+	adopt_established(m, c, node);
+}
+
+/* A peer says FENCED. A replacement that joined at generation J is not the node that was
+ * removed before J: a peer that says so has not applied the join yet, and will. */
+static void on_fenced(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg)
+{
+	struct wire_mesh_fenced f = { .generation = UINT64_MAX };
+	char label[WIRE_NODE_NAME_MAX + 16];
+	if (wire_decode_mesh_fenced(msg->payload, msg->header.length, &f) == 0 &&
+	    m->joined_generation && f.generation < m->joined_generation) {
+		log_verbose("%s, at generation %" PRIu64 ", does not know yet that this helper "
+			    "joined at generation %" PRIu64 ": trying again later",
+			    mesh_node_label(m, c->peer, label, sizeof(label)), f.generation,
+			    m->joined_generation);
+		mesh_conn_close(c, 0);
+		return;
+	}
+	mesh_fence_self(m, m->generation, c->established ?
+				 "a peer says the mesh removed this node" :
+				 "a peer answered this helper's HELLO with FENCED");
+}
+
 static void on_hello(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg)
 {
 	static struct wire_mesh_hello hello;
@@ -297,10 +330,14 @@ static void on_handshake(struct mesh *m, struct mesh_conn *c, const struct wire_
 	char why[96];
 	if (!c->outgoing && type == WIRE_MESH_HELLO)
 		on_hello(m, c, msg);
+	else if (!c->outgoing && type == WIRE_XFER_HELLO)
+		transfer_server_adopt(m, c, msg);
 	else if (c->outgoing && type == WIRE_MESH_WELCOME)
 		on_welcome(m, c, msg);
 	else if (c->outgoing && type == WIRE_MESH_FENCED)
-		mesh_fence_self(m, m->generation, "a peer answered this helper's HELLO with FENCED");
+		on_fenced(m, c, msg);
+	else if (!c->outgoing && type == WIRE_MESH_JOIN)
+		mesh_join_on_request(m, c, msg);
 	else if (c->outgoing && type == WIRE_REPLY)
 		on_refusal(m, c, msg);
 	else if (c->outgoing)
@@ -384,7 +421,7 @@ static void dispatch(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 		mesh_on_sync(m, node, sync.after);
 		return;
 	case WIRE_MESH_FENCED:
-		mesh_fence_self(m, m->generation, "a peer says the mesh removed this node");
+		on_fenced(m, c, msg);
 		return;
 	case WIRE_MESH_CKPT_ASK:
 	case WIRE_MESH_CKPT_REPORTS:
@@ -551,10 +588,57 @@ static int resolve_node(struct mesh *m, struct mesh_node *x)
 		in6->sin6_port = htons(x->port);
 		x->sa_len = sizeof(*in6);
 	} else {
-		log_error("the rendezvous gave %s the address '%s', which is not numeric",
+		log_error("the table gives %s the address '%s', which is not numeric",
 			  mesh_node_label(m, x->id, label, sizeof(label)), x->address);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int mesh_node_take(struct mesh *m, struct mesh_node *x, const struct wire_rdv_node *n,
+		   uint64_t joined_generation)
+{
+	snprintf(x->name, sizeof(x->name), "%s", n->node_name);
+	snprintf(x->address, sizeof(x->address), "%s", n->address);
+	x->port = n->port;
+	mesh_node_set_ranks(x, n->ranks, n->rank_count);
+	x->joined_generation = joined_generation;
+	x->leaving = false;
+	x->next_dial_ms = 0;
+	int rc = resolve_node(m, x);
+	if (rc == 0 && x->id != m->self)
+		x->state = (enum wire_node_state)n->state;
+	return rc;
+}
+
+int mesh_start_joined(struct mesh *m, uint64_t generation, uint64_t epoch)
+{
+	char label[WIRE_NODE_NAME_MAX + 16], message[WIRE_TEXT_MAX + 1];
+	int rc;
+	for (uint32_t node = 0; node < m->count; node++) {
+		struct mesh_node *x = &m->nodes[node];
+		if (x->state == WIRE_NODE_DOWN || x->state == WIRE_NODE_LEFT)
+			mesh_record_removal(m, node, (uint16_t)x->state, 0);
+	}
+	m->nodes[m->self].state = WIRE_NODE_LIVE;
+	m->nodes[m->self].joined_generation = generation;
+	m->generation = m->joined_generation = generation;
+	mesh_rebuild_live(m);
+	m->state = WIRE_MESH_UP;
+	m->up_since_ms = util_now_ms();
+	memset(&m->stats, 0, sizeof(m->stats));
+	rc = detector_create(m);
+	if (rc < 0) {
+		mesh_give_up(m, "cannot start the failure detector");
+		return rc;
+	}
+	snprintf(message, sizeof(message),
+		 "this helper replaced node %s (%" PRIu32 ") and joined the mesh at generation "
+		 "%" PRIu64 ", epoch %" PRIu64 ": %" PRIu32 " of %" PRIu32 " helpers live, leader %s",
+		 m->d->opt.node_name, m->self, generation, epoch, m->live_count, m->count,
+		 mesh_node_label(m, m->leader, label, sizeof(label)));
+	log_info("%s; listening on %s:%u", message, m->address, m->port);
+	mesh_log_joined(m, epoch, message);
 	return 0;
 }
 
@@ -647,6 +731,7 @@ static int allocate_tables(struct mesh *m)
 	}
 	struct mesh_node *me = &m->nodes[m->self];
 	snprintf(me->name, sizeof(me->name), "%s", m->d->opt.node_name);
+	mesh_node_set_ranks(me, m->d->opt.ranks, (uint32_t)m->d->opt.rank_count);
 	me->state = WIRE_NODE_LIVE;
 	mesh_rebuild_live(m);
 	return 0;
@@ -665,6 +750,21 @@ static void free_mesh(struct mesh *m)
 	free(m->live);
 	free(m->removals);
 	free(m);
+}
+
+/* --rejoin: MUNGE, then the JOIN through a live helper (mesh_join.c). */
+static int start_rejoin(struct mesh *m)
+{
+	const struct lcrd_options *o = &m->d->opt;
+	char err[512];
+	int rc = mesh_auth_create(o->munge_socket, o->job_id, o->step_id, &m->auth, err,
+				  sizeof(err));
+	if (rc < 0) {
+		log_error("%s", err);
+		return rc;
+	}
+	m->state = WIRE_MESH_BOOTSTRAPPING;
+	return mesh_join_start(m, o->rejoin);
 }
 
 static int start_rendezvous(struct mesh *m)
@@ -707,7 +807,10 @@ int mesh_create(struct lcrd *d)
 	rc = allocate_tables(m);
 	if (rc == 0 && o->rendezvous)
 		rc = start_rendezvous(m);
+	else if (rc == 0 && o->rejoin)
+		rc = start_rejoin(m);
 	if (rc < 0) {
+		mesh_join_destroy(m);
 		rendezvous_client_destroy(m);
 		free_mesh(m);
 		return rc;
@@ -738,9 +841,11 @@ void mesh_destroy(struct lcrd *d)
 	if (m->state == WIRE_MESH_UP)
 		say_leave(m);
 	m->state = WIRE_MESH_FAILED;
+	recovery_destroy(m);
 	mesh_ckpt_destroy(m);
 	detector_destroy(m);
 	rendezvous_client_destroy(m);
+	mesh_join_destroy(m);
 	close_all_conns(m);
 	close_listener(m);
 	for (uint32_t node = 0; node < m->count; node++)

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mesh_internal.h"
+#include "recovery.h"
 
 #define MESH_CKPT_GATHER_MS 5000    /* for every live node's reports */
 #define MESH_CKPT_WRITE_MS 600000   /* for every writer's result */
@@ -300,6 +301,7 @@ static void run_finish(struct mesh *m, int status, const char *path, const char 
 		if (m->live[i] != m->self)
 			mesh_send(m, m->live[i], WIRE_MESH_CKPT_DONE, k->buf, len);
 	checkpoint_ended(m, m->self, &r);
+	recovery_on_checkpoint_end(m, &r);
 }
 
 /* --- the writer's side --- */
@@ -730,6 +732,11 @@ static void run_start(struct mesh *m, const char *reason)
 }
 
 /* --- entry points --- */
+
+bool mesh_ckpt_running(struct mesh *m)
+{
+	return m->ckpt && m->ckpt->phase != RUN_IDLE;
+}
 
 void mesh_ckpt_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 {

@@ -147,8 +147,12 @@ static void write_out(struct mesh_conn *c)
 
 static bool passes_before_handshake(uint16_t type)
 {
+	/* A JOIN's answer (ACCEPT and the table, or REFUSED) goes out on a connection that
+	 * never becomes a peer's: the replacement closes it and dials like any member. */
 	return type == WIRE_MESH_HELLO || type == WIRE_MESH_WELCOME || type == WIRE_RDV_REGISTER ||
-	       type == WIRE_MESH_FENCED || type == WIRE_REPLY;
+	       type == WIRE_MESH_FENCED || type == WIRE_REPLY || type == WIRE_MESH_JOIN ||
+	       type == WIRE_MESH_JOIN_ACCEPT || type == WIRE_MESH_JOIN_REFUSED ||
+	       type == WIRE_RDV_TABLE;
 }
 
 int mesh_conn_send(struct mesh_conn *c, uint16_t type, const uint8_t *payload, int len)
@@ -342,4 +346,13 @@ int mesh_conn_adopt(struct loop *loop, int fd, uint64_t handshake_ms,
 	else
 		snprintf((*out)->peer_text, sizeof((*out)->peer_text), "(unknown peer)");
 	return 0;
+}
+
+int mesh_conn_detach(struct mesh_conn *c)
+{
+	int fd = c->fd;
+	loop_remove_fd(c->loop, fd);
+	c->fd = -1;
+	mesh_conn_close(c, 0);
+	return fd;
 }

@@ -77,7 +77,8 @@ int mesh_conn_adopt(struct loop *loop, int fd, uint64_t handshake_ms,
 		    struct mesh_conn **out);
 
 /* Queues one message. Before mesh_conn_establish, only MESH_HELLO, MESH_WELCOME,
- * RDV_REGISTER, MESH_FENCED and REPLY go out; others are held. 0, -EMSGSIZE, or -ENOBUFS
+ * RDV_REGISTER, MESH_FENCED, REPLY, the JOIN messages and RDV_TABLE go out; others are
+ * held. 0, -EMSGSIZE, or -ENOBUFS
  * (more than MESH_CONN_QUEUE_MAX queued: the connection is closed). */
 int mesh_conn_send(struct mesh_conn *c, uint16_t type, const uint8_t *payload, int len);
 
@@ -86,6 +87,11 @@ void mesh_conn_establish(struct mesh_conn *c, uint32_t peer);
 
 /* Writes what is queued, waiting up to timeout_ms (for a helper that is ending). */
 void mesh_conn_flush(struct mesh_conn *c, int timeout_ms);
+
+/* Takes the socket out of the connection for another owner (the transfer server): the
+ * connection closes as with mesh_conn_close(c, 0), but the socket stays open and is
+ * returned. Whatever is queued or read ahead is dropped. */
+int mesh_conn_detach(struct mesh_conn *c);
 
 /* Closes once: ops->closed(c, why), then the socket, then frees c. */
 void mesh_conn_close(struct mesh_conn *c, int why);

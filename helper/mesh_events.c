@@ -5,7 +5,12 @@
  * children in the tree. A helper that finds itself behind (a heartbeat carries the
  * sender's generation) catches up from the peer that is ahead. A helper's own rank exits go
  * to the leader as reports, repeated until they come back numbered, so a report sent to a
- * leader that dies on the way is not lost. */
+ * leader that dies on the way is not lost.
+ *
+ * Recovery events (REPLACING, NODE_JOINED, RECOVERY_FAILED; recovery.c decides them) are
+ * numbered the same way. NODE_JOINED brings a removed node back: it carries the node's new
+ * helper (name, address, port, ranks), which every helper takes into its table; the node's
+ * removal record goes, so that later events list it as live. */
 #include "config.h"
 
 #include <errno.h>
@@ -22,6 +27,7 @@
 #include "lcrd.h"
 #include "log.h"
 #include "mesh_internal.h"
+#include "recovery.h"
 
 static uint64_t realtime_ms(void)
 {
@@ -60,6 +66,9 @@ static struct mesh_log_entry *log_append(struct mesh *m)
 
 void mesh_log_free(struct mesh *m)
 {
+	free(m->joins);
+	m->joins = NULL;
+	m->join_count = 0;
 	free(m->log);
 	m->log = NULL;
 	m->log_cap = m->log_count = m->log_start = 0;
@@ -77,6 +86,7 @@ static void deliver(struct mesh *m, const struct wire_event_log_entry *e)
 		.node_id = e->node,
 		.generation = e->generation,
 		.leader = e->leader,
+		.epoch = e->epoch,
 	};
 	if (e->node < m->count)
 		strcpy(ev.node, m->nodes[e->node].name);
@@ -101,6 +111,17 @@ void mesh_log_local(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank,
 {
 	struct wire_event_log_entry e = { .generation = m->generation, .leader = m->leader };
 	fill_entry(&e, type, node, rank, pid, status, message);
+	struct mesh_log_entry *le = log_append(m);
+	if (le)
+		le->entry = e;
+	deliver(m, &e);
+}
+
+void mesh_log_joined(struct mesh *m, uint64_t epoch, const char *message)
+{
+	struct wire_event_log_entry e = { .generation = m->generation, .leader = m->leader,
+					  .epoch = epoch };
+	fill_entry(&e, WIRE_EVENT_NODE_JOINED, m->self, WIRE_NO_RANK, 0, -1, message);
 	struct mesh_log_entry *le = log_append(m);
 	if (le)
 		le->entry = e;
@@ -142,10 +163,62 @@ static void fill_removed(const struct mesh *m, uint64_t g, struct wire_mesh_even
 			.node = m->removals[i].node, .state = m->removals[i].state };
 }
 
-static void record_removal(struct mesh *m, uint32_t node, uint16_t state, uint64_t g)
+void mesh_record_removal(struct mesh *m, uint32_t node, uint16_t state, uint64_t g)
 {
 	m->removals[m->removal_count++] =
 		(struct mesh_removal){ .node = node, .state = state, .generation = g };
+}
+
+/* node is live again: its removal no longer belongs to the membership. */
+static void forget_removal(struct mesh *m, uint32_t node)
+{
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < m->removal_count; i++)
+		if (m->removals[i].node != node)
+			m->removals[kept++] = m->removals[i];
+	m->removal_count = kept;
+}
+
+/* Keeps the joined node of a NODE_JOINED, for peers that catch up on it later. */
+static void remember_join(struct mesh *m, uint64_t g, const struct wire_rdv_node *joined)
+{
+	struct mesh_join_record *p = realloc(m->joins, (m->join_count + 1) * sizeof(*p));
+	if (!p) {
+		log_warning("cannot keep the join of generation %" PRIu64 " for catch-ups: out of "
+			    "memory", g);
+		return;
+	}
+	m->joins = p;
+	m->joins[m->join_count++] = (struct mesh_join_record){ .generation = g, .node = *joined };
+}
+
+static const struct wire_rdv_node *find_join(const struct mesh *m, uint64_t g)
+{
+	for (uint32_t i = 0; i < m->join_count; i++)
+		if (m->joins[i].generation == g)
+			return &m->joins[i].node;
+	return NULL;
+}
+
+/* A NODE_JOINED: the node's new helper replaces its entry, and it is live again. */
+static bool apply_join(struct mesh *m, const struct wire_mesh_event *ev)
+{
+	const struct wire_rdv_node *n = &ev->joined;
+	char label[WIRE_NODE_NAME_MAX + 16];
+	if (ev->node >= m->count || n->node_id != ev->node || ev->node == m->self) {
+		log_warning("generation %" PRIu64 " brings back %s, which this helper cannot take",
+			    ev->generation, mesh_node_label(m, ev->node, label, sizeof(label)));
+		return false;
+	}
+	struct mesh_node *x = &m->nodes[ev->node];
+	if (x->state == WIRE_NODE_LIVE)
+		mesh_remove_node(m, ev->node, WIRE_NODE_DOWN);
+	forget_removal(m, ev->node);
+	if (mesh_node_take(m, x, n, ev->generation) < 0)
+		return false;
+	remember_join(m, ev->generation, n);
+	mesh_rebuild_live(m);
+	return true;
 }
 
 /* Applies the membership of ev: true when this node is still in it. */
@@ -159,7 +232,7 @@ static bool apply_membership(struct mesh *m, const struct wire_mesh_event *ev, b
 		if (r->node == m->self)
 			return false;
 		mesh_remove_node(m, r->node, (enum wire_node_state)r->state);
-		record_removal(m, r->node, r->state, ev->generation);
+		mesh_record_removal(m, r->node, r->state, ev->generation);
 		*changed = true;
 	}
 	if (*changed)
@@ -204,14 +277,15 @@ static void log_applied(struct mesh *m, const struct wire_mesh_event *ev)
 {
 	char label[WIRE_NODE_NAME_MAX + 16];
 	struct mesh_log_entry *le = log_append(m);
-	struct wire_event_log_entry e = { .generation = ev->generation, .leader = m->leader };
+	struct wire_event_log_entry e = { .generation = ev->generation, .leader = m->leader,
+					  .epoch = ev->epoch };
 	fill_entry(&e, ev->type, ev->node, ev->rank, ev->pid, ev->status, ev->message);
 	if (le) {
 		le->entry = e;
 		le->sequenced = true;
 		le->leader_ms = ev->time_ms;
 	}
-	if (ev->type == WIRE_EVENT_NODE_DOWN)
+	if (ev->type == WIRE_EVENT_NODE_DOWN || ev->type == WIRE_EVENT_RECOVERY_FAILED)
 		log_warning("generation %" PRIu64 ": %s; leader %s", ev->generation, ev->message,
 			    mesh_node_label(m, m->leader, label, sizeof(label)));
 	else
@@ -261,6 +335,8 @@ static void apply(struct mesh *m, const struct wire_mesh_event *ev, uint32_t fro
 		mesh_fence_self(m, ev->generation, ev->message);
 		return;
 	}
+	if (ev->type == WIRE_EVENT_NODE_JOINED && apply_join(m, ev))
+		changed = true;
 	m->generation = ev->generation;
 	if (m->leader != ev->leader)
 		log_warning("generation %" PRIu64 " names leader %" PRIu32 ", but the lowest live "
@@ -274,14 +350,17 @@ static void apply(struct mesh *m, const struct wire_mesh_event *ev, uint32_t fro
 	settle_reports(m, ev);
 	if (m->leader != old_leader)
 		mesh_resend_reports(m);
-	if (m->state == WIRE_MESH_STANDALONE)
+	if (m->state == WIRE_MESH_STANDALONE) {
 		checkpoint_standalone(m, ev);
-	else
-		mesh_ckpt_on_membership(m, ev);
+		return;
+	}
+	mesh_ckpt_on_membership(m, ev);
+	recovery_on_membership(m, ev);
 }
 
-void mesh_sequence(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank, uint32_t pid,
-		   int32_t status, const char *message)
+/* Fills m->event with the next generation's change and the membership before it. */
+static struct wire_mesh_event *next_event(struct mesh *m, uint16_t type, uint32_t node,
+					  const char *message)
 {
 	struct wire_mesh_event *ev = &m->event;
 	memset(ev, 0, offsetof(struct wire_mesh_event, removed));
@@ -289,12 +368,36 @@ void mesh_sequence(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank, 
 	ev->time_ms = realtime_ms();
 	ev->type = type;
 	ev->node = node;
-	ev->rank = rank;
-	ev->pid = pid;
-	ev->status = status;
+	ev->rank = WIRE_NO_RANK;
+	ev->status = -1;
+	ev->joined.node_id = WIRE_NO_NODE;
 	snprintf(ev->message, sizeof(ev->message), "%s", message);
 	fill_removed(m, m->generation, ev);
 	ev->leader = m->self;
+	return ev;
+}
+
+uint64_t mesh_sequence_recovery(struct mesh *m, uint16_t type, uint32_t node, uint64_t epoch,
+				const struct wire_rdv_node *joined, const char *message)
+{
+	struct wire_mesh_event *ev = next_event(m, type, node, message);
+	ev->epoch = type == WIRE_EVENT_REPLACING ? ev->generation : epoch;
+	if (joined)
+		ev->joined = *joined;
+	if (type == WIRE_EVENT_NODE_JOINED && node < m->self)
+		ev->leader = node; /* the lowest live node after the change leads */
+	uint64_t g = ev->generation;
+	apply(m, ev, WIRE_NO_NODE);
+	return g;
+}
+
+void mesh_sequence(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank, uint32_t pid,
+		   int32_t status, const char *message)
+{
+	struct wire_mesh_event *ev = next_event(m, type, node, message);
+	ev->rank = rank;
+	ev->pid = pid;
+	ev->status = status;
 	if (type == WIRE_EVENT_NODE_DOWN || type == WIRE_EVENT_NODE_LEFT)
 		ev->removed[ev->removed_count++] = (struct wire_mesh_member){
 			.node = node,
@@ -321,10 +424,16 @@ static void send_events_after(struct mesh *m, uint32_t peer, uint64_t after)
 			return;
 		}
 		const struct wire_event_log_entry *e = &le->entry;
+		const struct wire_rdv_node *joined = find_join(m, g);
 		*ev = (struct wire_mesh_event){ .generation = g, .leader = e->leader,
 						.time_ms = le->leader_ms, .type = e->type,
 						.node = e->node, .rank = e->rank, .pid = e->pid,
-						.status = e->status };
+						.status = e->status, .epoch = e->epoch };
+		ev->joined.node_id = WIRE_NO_NODE;
+		if (joined)
+			ev->joined = *joined;
+		else if (e->type == WIRE_EVENT_NODE_JOINED)
+			continue; /* its node is not known any more: the peer takes it as it is */
 		strcpy(ev->message, e->message);
 		fill_removed(m, g, ev);
 		mesh_send(m, peer, WIRE_MESH_EVENT, m->scratch,

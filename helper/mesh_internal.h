@@ -5,7 +5,8 @@
  *
  * Nodes are the step's nodes, indexed by node id (0 .. count-1, as Slurm numbers them).
  * A node is live until the leader removes it, as DOWN (dead or hung) or LEFT (its helper
- * ended normally); a removed node never comes back. The live ids, sorted, form the ring
+ * ended normally); a removed node never comes back as itself, but a replacement helper may
+ * take its id (NODE_JOINED, mesh_join.c and recovery.c). The live ids, sorted, form the ring
  * on which heartbeats go to each node's successors, and the tree on which the leader's
  * events travel (position p forwards to positions p*F+1 .. p*F+F). */
 #ifndef LCR_HELPER_MESH_INTERNAL_H
@@ -65,6 +66,9 @@ struct mesh_node {
 	char name[WIRE_NODE_NAME_MAX + 1];
 	char address[WIRE_ADDR_MAX + 1];
 	uint16_t port;
+	uint32_t rank_count;        /* its global ranks (lcrd --ranks), from the table */
+	uint32_t ranks[WIRE_MAX_LOCAL_RANKS];
+	uint64_t joined_generation; /* the NODE_JOINED that brought its helper, 0: original */
 	struct sockaddr_storage sa;
 	socklen_t sa_len;
 	enum wire_node_state state;
@@ -101,8 +105,16 @@ struct mesh_removal {
 	uint64_t generation;
 };
 
+/* A NODE_JOINED's node, kept for peers that catch up on it. */
+struct mesh_join_record {
+	uint64_t generation;
+	struct wire_rdv_node node;
+};
+
 struct detector;
 struct mesh_ckpt;
+struct mesh_joiner;
+struct recovery;
 
 struct mesh {
 	struct lcrd *d;
@@ -134,6 +146,11 @@ struct mesh {
 	uint64_t log_dropped;        /* entries dropped from the front */
 	struct mesh_removal *removals;
 	uint32_t removal_count;
+	struct mesh_join_record *joins; /* every NODE_JOINED applied, in order */
+	uint32_t join_count;
+	uint64_t joined_generation;  /* this helper replaced a node at this generation, or 0 */
+	struct mesh_joiner *joiner;  /* --rejoin: joining through a live helper (mesh_join.c) */
+	struct recovery *recovery;   /* the leader's replacements (recovery.c), NULL until used */
 	struct mesh_stats stats;
 	uint32_t sync_peer;          /* the peer last asked for a catch-up */
 	uint64_t sync_after;         /* and from which generation */
@@ -146,6 +163,8 @@ struct mesh {
 
 /* The mesh of the helper. */
 struct mesh *mesh_of(struct lcrd *d);
+/* Copies a table entry's ranks into x. */
+void mesh_node_set_ranks(struct mesh_node *x, const uint32_t *ranks, uint32_t count);
 /* "n5 (4)" for logs, into buf[cap]. */
 const char *mesh_node_label(const struct mesh *m, uint32_t node, char *buf, size_t cap);
 /* Starts the mesh from the rendezvous' table (m->nodes filled): listener already open. */
@@ -159,6 +178,15 @@ int mesh_send(struct mesh *m, uint32_t node, uint16_t type, const uint8_t *paylo
 int mesh_listen(struct mesh *m, const struct sockaddr *local, socklen_t len);
 /* Marks a node removed, closes its connections; the caller updates live and leader. */
 void mesh_remove_node(struct mesh *m, uint32_t node, enum wire_node_state state);
+/* Takes a table entry (a JOIN's table, a NODE_JOINED) into x: name, address, port, ranks,
+ * state; joined_generation is the NODE_JOINED that brought it (0: none). 0 or -EINVAL (an
+ * address that is not numeric). */
+int mesh_node_take(struct mesh *m, struct mesh_node *x, const struct wire_rdv_node *n,
+		   uint64_t joined_generation);
+/* Makes an incoming connection the established one of node (after its credential). */
+void mesh_adopt_connection(struct mesh *m, struct mesh_conn *c, uint32_t node);
+/* Starts the mesh of a replacement from the leader's table (m->nodes filled). */
+int mesh_start_joined(struct mesh *m, uint64_t generation, uint64_t epoch);
 /* Rebuilds the sorted live list and the leader from the nodes' states. */
 void mesh_rebuild_live(struct mesh *m);
 /* This node was removed by the others: tell the ranks, end the helper. */
@@ -166,6 +194,13 @@ void mesh_fence_self(struct mesh *m, uint64_t generation, const char *why);
 
 /* --- mesh_events.c --- */
 
+/* The leader numbers a recovery event (REPLACING: its epoch is its own generation;
+ * NODE_JOINED: joined is the node's new helper), applies it and sends it down the tree.
+ * Returns its generation. */
+uint64_t mesh_sequence_recovery(struct mesh *m, uint16_t type, uint32_t node, uint64_t epoch,
+				const struct wire_rdv_node *joined, const char *message);
+/* Records that node was removed at generation g (the membership of later events). */
+void mesh_record_removal(struct mesh *m, uint32_t node, uint16_t state, uint64_t g);
 /* The leader numbers a change, applies it here and sends it down the tree. */
 void mesh_sequence(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank, uint32_t pid,
 		   int32_t status, const char *message);
@@ -183,6 +218,8 @@ void mesh_resend_reports(struct mesh *m);
  * MESH_UP, exits before the mesh is up). */
 void mesh_log_local(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank, uint32_t pid,
 		    int32_t status, const char *message);
+/* Adds the local NODE_JOINED of a replacement (its own join) and tells its ranks. */
+void mesh_log_joined(struct mesh *m, uint64_t epoch, const char *message);
 void mesh_log_free(struct mesh *m);
 
 /* --- mesh_ckpt.c --- */
@@ -192,8 +229,18 @@ void mesh_log_free(struct mesh *m);
 void mesh_ckpt_on_membership(struct mesh *m, const struct wire_mesh_event *ev);
 /* A WIRE_MESH_CKPT_* message from a peer. */
 void mesh_ckpt_on_message(struct mesh *m, uint32_t from, const struct wire_msg *msg);
+/* Whether the leader's checkpoint is running (recovery waits for its end). */
+bool mesh_ckpt_running(struct mesh *m);
 /* Stops this node's writers and the leader's checkpoint (its .tmp removed), frees. */
 void mesh_ckpt_destroy(struct mesh *m);
+
+/* --- mesh_join.c --- */
+
+/* --rejoin: opens the listener and asks the helper at target for node self's place. */
+int mesh_join_start(struct mesh *m, const char *target);
+/* A JOIN on an incoming connection (this helper should be the leader). */
+void mesh_join_on_request(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg);
+void mesh_join_destroy(struct mesh *m);
 
 /* --- detector.c --- */
 

@@ -41,6 +41,10 @@ enum option_id {
 	OPT_CKPT_DIR,
 	OPT_RESTORE,
 	OPT_CKPT_KEEP,
+	OPT_REPLACE,
+	OPT_REPLACE_TIMEOUT,
+	OPT_LAUNCHER,
+	OPT_REJOIN,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -71,6 +75,10 @@ static const struct option long_options[] = {
 	{ "ckpt-dir", required_argument, NULL, OPT_CKPT_DIR },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "ckpt-keep", required_argument, NULL, OPT_CKPT_KEEP },
+	{ "replace", required_argument, NULL, OPT_REPLACE },
+	{ "replace-timeout", required_argument, NULL, OPT_REPLACE_TIMEOUT },
+	{ "launcher", required_argument, NULL, OPT_LAUNCHER },
+	{ "rejoin", required_argument, NULL, OPT_REJOIN },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -84,6 +92,8 @@ static const char usage[] =
 	"            [--rendezvous=HOST:PORT] [--munge-socket=PATH] [--detect-timeout=SECONDS]\n"
 	"            [--heartbeat-peers=K] [--rendezvous-wait=SECONDS]\n"
 	"            [--ckpt-dir=DIR] [--restore=auto|never|PATH] [--ckpt-keep=N]\n"
+	"            [--replace=spare|none] [--replace-timeout=SECONDS] [--launcher=PATH]\n"
+	"            [--rejoin=HOST:PORT] [-- PROGRAM ARGS...]\n"
 	"       lcrd --rendezvous-server --job-id=J --step-id=S (--listen-fd=FD | --listen=HOST:PORT)\n"
 	"            [--parent-pidfd=FD] [--munge-socket=PATH] [--rendezvous-wait=SECONDS]\n"
 	"\n"
@@ -94,6 +104,9 @@ static const char usage[] =
 	"With --rendezvous, it joins the step's mesh of helpers (the token comes from\n"
 	"$LCR_RENDEZVOUS_TOKEN) to detect dead nodes and ranks. --rendezvous-server runs the\n"
 	"step's rendezvous instead; with --listen it prints LCR_RENDEZVOUS=<port>.\n"
+	"With --replace=spare, the leader replaces a dead node by running --launcher (srun)\n"
+	"for PROGRAM ARGS on a spare node of --job-nodes; the replacement's lcrd joins the\n"
+	"mesh with --rejoin=HOST:PORT (a live helper) instead of --rendezvous.\n"
 	"See lcrd(8) and doc/mesh.md.\n";
 
 static int bad_option(char *err, size_t errlen, const char *fmt, ...)
@@ -203,6 +216,8 @@ static int apply_ckpt_option(int id, const char *value, struct lcrd_options *o, 
 
 static int apply_mesh_option(int id, const char *value, struct lcrd_options *o, char *err,
 			     size_t errlen);
+static int apply_recovery_option(int id, const char *value, struct lcrd_options *o, char *err,
+				 size_t errlen);
 
 /* "HOST:PORT" with a non-zero port when port_required. */
 static int parse_address_option(const char *name, const char *value, bool port_required,
@@ -290,6 +305,37 @@ static int apply_option(int id, const char *value, struct lcrd_options *o, unsig
 	}
 }
 
+/* --replace, --replace-timeout, --launcher and --rejoin (in-job recovery). */
+static int apply_recovery_option(int id, const char *value, struct lcrd_options *o, char *err,
+				 size_t errlen)
+{
+	uint32_t number;
+	switch (id) {
+	case OPT_REPLACE:
+		if (strcmp(value, "spare") && strcmp(value, "none"))
+			return bad_option(err, errlen, "--replace=%s: expected spare or none", value);
+		o->replace = value[0] == 's' ? LCRD_REPLACE_SPARE : LCRD_REPLACE_NONE;
+		return 0;
+	case OPT_REPLACE_TIMEOUT:
+		if (util_parse_u32(value, &number) < 0 || number < 1 || number > 86400)
+			return bad_option(err, errlen,
+					  "--replace-timeout=%s: expected seconds from 1 to 86400",
+					  value);
+		o->replace_timeout_s = number;
+		return 0;
+	case OPT_LAUNCHER:
+		if (*value == '\0')
+			return bad_option(err, errlen,
+					  "--launcher=: expected a program (a path, or a name looked "
+					  "up in PATH)");
+		return replace_string(&o->launcher, value, err, errlen);
+	case OPT_REJOIN:
+		return parse_address_option("rejoin", value, true, &o->rejoin, err, errlen);
+	default:
+		return bad_option(err, errlen, "unknown option (see lcrd --help)");
+	}
+}
+
 /* The mesh's options and those of --rendezvous-server. */
 static int apply_mesh_option(int id, const char *value, struct lcrd_options *o, char *err,
 			     size_t errlen)
@@ -334,7 +380,7 @@ static int apply_mesh_option(int id, const char *value, struct lcrd_options *o, 
 	case OPT_CKPT_KEEP:
 		return apply_ckpt_option(id, value, o, err, errlen);
 	default:
-		return bad_option(err, errlen, "unknown option (see lcrd --help)");
+		return apply_recovery_option(id, value, o, err, errlen);
 	}
 }
 
@@ -342,10 +388,10 @@ static int apply_mesh_option(int id, const char *value, struct lcrd_options *o, 
 static int check_server_combination(struct lcrd_options *o, unsigned seen, char *err,
 				    size_t errlen)
 {
-	if (o->foreground || o->plugin_fd >= 0 || o->rendezvous)
+	if (o->foreground || o->plugin_fd >= 0 || o->rendezvous || o->rejoin)
 		return bad_option(err, errlen,
 				  "--rendezvous-server cannot be combined with --foreground, "
-				  "--plugin-fd or --rendezvous");
+				  "--plugin-fd, --rendezvous or --rejoin");
 	if ((o->listen_fd >= 0) == (o->listen != NULL))
 		return bad_option(err, errlen,
 				  "--rendezvous-server needs exactly one of --listen-fd and --listen");
@@ -377,6 +423,16 @@ static int check_combination(struct lcrd_options *o, unsigned seen, char *err, s
 	if (o->node_count == 0 || o->node_id >= o->node_count)
 		return bad_option(err, errlen, "--node-id=%u must be below --node-count=%u",
 				  o->node_id, o->node_count);
+	if (o->rejoin && o->rendezvous)
+		return bad_option(err, errlen,
+				  "--rejoin and --rendezvous cannot be combined: a replacement "
+				  "joins the mesh through a live helper (--rejoin), not the "
+				  "rendezvous");
+	if (o->rejoin && (!(seen & SEEN(OPT_NODE_ID)) || !(seen & SEEN(OPT_NODE_COUNT)) ||
+			  !(seen & SEEN(OPT_STEP_ID))))
+		return bad_option(err, errlen,
+				  "--rejoin needs --step-id, --node-id and --node-count: the step "
+				  "and the node this helper replaces");
 	return 0;
 }
 
@@ -393,6 +449,8 @@ static void set_defaults(struct lcrd_options *o)
 	o->rendezvous_wait_s = 300;
 	o->restore = WIRE_RESTORE_NEVER;
 	o->ckpt_keep = 2;
+	o->replace = LCRD_REPLACE_NONE;
+	o->replace_timeout_s = 60;
 	if (gethostname(o->node_name, sizeof(o->node_name) - 1) < 0 || !o->node_name[0])
 		strcpy(o->node_name, "localhost");
 	o->node_name[sizeof(o->node_name) - 1] = '\0';
@@ -422,9 +480,17 @@ int options_parse(int argc, char **argv, struct lcrd_options *o, char *err, size
 		if (rc < 0)
 			return rc;
 	}
-	if (optind < argc)
-		return bad_option(err, errlen, "unexpected argument '%s' (see lcrd --help)",
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0)
+		return bad_option(err, errlen,
+				  "unexpected argument '%s': the step's program goes after '--' "
+				  "(see lcrd --help)",
 				  argv[optind]);
+	if (optind < argc) {
+		o->program = &argv[optind];
+		o->program_argc = argc - optind;
+	}
+	if (!o->launcher && replace_string(&o->launcher, "srun", err, errlen) < 0)
+		return -EINVAL;
 	return check_combination(o, seen, err, errlen);
 }
 
@@ -438,6 +504,11 @@ void options_free(struct lcrd_options *o)
 	free(o->listen);
 	free(o->ckpt_dir);
 	free(o->restore_path);
+	free(o->launcher);
+	free(o->rejoin);
+	o->launcher = o->rejoin = NULL;
+	o->program = NULL;
+	o->program_argc = 0;
 	o->ckpt_dir = o->restore_path = NULL;
 	o->step_nodes = o->job_nodes = o->runtime_dir = NULL;
 	o->rendezvous = o->munge_socket = o->listen = NULL;

@@ -9,6 +9,12 @@
 #include "internal/wire.h"
 #include "log.h"
 
+/* What the leader does after a node failure (--replace). */
+enum lcrd_replace_mode {
+	LCRD_REPLACE_NONE = 0,  /* nothing: the ranks end, the checkpoint is the way back */
+	LCRD_REPLACE_SPARE = 1, /* launch a replacement on a spare node of the job */
+};
+
 struct lcrd_options {
 	uint32_t job_id;
 	uint32_t step_id;
@@ -40,6 +46,13 @@ struct lcrd_options {
 	char *listen;              /* "HOST:PORT" to listen on (port 0: any), or NULL */
 	int parent_pidfd;          /* exit when this process ends, or -1 */
 	uint32_t rendezvous_wait_s; /* give up (server) or run alone (helper) after this */
+	/* in-job recovery (doc/mesh.md, "Replacement and rejoin") */
+	enum lcrd_replace_mode replace;
+	uint32_t replace_timeout_s; /* one attempt, from launch to the join */
+	char *launcher;             /* the program that starts a replacement ("srun") */
+	char *rejoin;               /* "HOST:PORT": this helper replaces --node-id, or NULL */
+	char **program;             /* the step's program and arguments (after "--"), or NULL */
+	int program_argc;
 };
 
 enum options_result {

@@ -110,6 +110,8 @@ static void send_register(struct rendezvous_client *rc, struct mesh_conn *c)
 	snprintf(reg.node_name, sizeof(reg.node_name), "%s", m->d->opt.node_name);
 	strcpy(reg.address, m->address);
 	reg.port = m->port;
+	reg.rank_count = (uint32_t)m->d->opt.rank_count;
+	memcpy(reg.ranks, m->d->opt.ranks, m->d->opt.rank_count * sizeof(reg.ranks[0]));
 	if (mesh_auth_seal(m->auth, m->self, WIRE_NO_NODE, 0, &c->nonce, reg.credential, err,
 			   sizeof(err)) < 0) {
 		char why[600];
@@ -190,6 +192,7 @@ static void on_table(struct rendezvous_client *rc, const struct wire_msg *msg)
 		strcpy(x->name, n->node_name);
 		strcpy(x->address, n->address);
 		x->port = n->port;
+		mesh_node_set_ranks(x, n->ranks, n->rank_count);
 	}
 	if (page->start + page->count < page->total)
 		return;

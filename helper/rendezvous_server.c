@@ -197,7 +197,9 @@ static void on_register(struct server *s, struct mesh_conn *c, const struct wire
 	mesh_conn_establish(c, reg.node_id);
 	r->registered = true;
 	r->conn = c;
-	r->node = (struct wire_rdv_node){ .node_id = reg.node_id, .port = reg.port };
+	r->node = (struct wire_rdv_node){ .node_id = reg.node_id, .port = reg.port,
+					  .state = WIRE_NODE_LIVE, .rank_count = reg.rank_count };
+	memcpy(r->node.ranks, reg.ranks, reg.rank_count * sizeof(reg.ranks[0]));
 	strcpy(r->node.node_name, reg.node_name);
 	strcpy(r->node.address, reg.address);
 	s->registered++;

@@ -41,8 +41,9 @@
 extern "C" {
 #endif
 
-/* Version of this API. Additions keep it; incompatible changes increase it. */
-#define LCR_API_VERSION 1
+/* Version of this API. Additions keep it; incompatible changes increase it.
+ * 2: struct lcr_event grew `epoch` (recovery events 8-10): rebuild against this header. */
+#define LCR_API_VERSION 2
 
 #define LCR_NAME_MAX 63      /* longest region name, key, barrier name or shard key */
 #define LCR_VALUE_MAX 32768  /* largest key-value store value */
@@ -101,6 +102,12 @@ enum lcr_event_type {
 	LCR_EVENT_CHECKPOINT = 7,      /* a just-in-time checkpoint ended: status 0, published
 					* (message: "checkpoint of step S published in DIR..."),
 					* or -errno, abandoned (message: why) */
+	LCR_EVENT_REPLACING = 8,       /* the leader launches a spare in place of node `node_id`:
+					* wait for NODE_JOINED (same epoch) instead of exiting */
+	LCR_EVENT_NODE_JOINED = 9,     /* the replacement of node `node_id` joined: rebuild the
+					* communicators with `epoch` */
+	LCR_EVENT_RECOVERY_FAILED = 10, /* node `node_id` cannot be replaced (message: why and
+					 * the checkpoint to restart from): end the step */
 };
 
 /* node_id and leader when no node is concerned or known. */
@@ -128,6 +135,10 @@ struct lcr_event {
 	uint32_t node_id;    /* the step node concerned (its Slurm node id), or LCR_NO_NODE */
 	uint64_t generation; /* the membership generation this event created or belongs to */
 	uint32_t leader;     /* the lowest live node id at that generation, or LCR_NO_NODE */
+	/* REPLACING and NODE_JOINED: the communicator epoch of the replacement attempt (the
+	 * generation of its REPLACING event); every rank, survivor or replacement, rebuilds
+	 * its communicators with the epoch of NODE_JOINED. 0 for other events. */
+	uint64_t epoch;
 };
 
 /* LCR_API_VERSION of the library actually loaded. */

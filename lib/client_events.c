@@ -60,6 +60,7 @@ int lcr_event_next(lcr_session_t *s, struct lcr_event *ev)
 	ev->node_id = m.node_id;
 	ev->generation = m.generation;
 	ev->leader = m.leader;
+	ev->epoch = m.epoch;
 	return 0;
 }
 

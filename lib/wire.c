@@ -240,6 +240,9 @@ static const char *const type_names[] = {
 	[WIRE_EVENT_LOG] = "EVENT_LOG",
 	[WIRE_EVENT_LOG_REPLY] = "EVENT_LOG_REPLY",
 	[WIRE_MESH_PROBE] = "MESH_PROBE",
+	[WIRE_MESH_JOIN] = "MESH_JOIN",
+	[WIRE_MESH_JOIN_ACCEPT] = "MESH_JOIN_ACCEPT",
+	[WIRE_MESH_JOIN_REFUSED] = "MESH_JOIN_REFUSED",
 	[WIRE_PMIX_EVENT] = "PMIX_EVENT",
 	[WIRE_CKPT_NOW] = "CKPT_NOW",
 	[WIRE_CKPT_RESULT] = "CKPT_RESULT",
@@ -253,6 +256,10 @@ static const char *const type_names[] = {
 	[WIRE_MESH_CKPT_RESULT] = "MESH_CKPT_RESULT",
 	[WIRE_MESH_CKPT_REQUEST] = "MESH_CKPT_REQUEST",
 	[WIRE_MESH_CKPT_DONE] = "MESH_CKPT_DONE",
+	[WIRE_XFER_HELLO] = "XFER_HELLO",
+	[WIRE_XFER_REQUEST] = "XFER_REQUEST",
+	[WIRE_XFER_DATA] = "XFER_DATA",
+	[WIRE_XFER_END] = "XFER_END",
 };
 
 const char *wire_type_name(uint16_t type)
@@ -803,6 +810,7 @@ int wire_encode_event(const struct wire_event *m, uint8_t *buf, size_t cap)
 	put_u32(&w, m->node_id);
 	put_u64(&w, m->generation);
 	put_u32(&w, m->leader);
+	put_u64(&w, m->epoch);
 	return writer_finish(&w);
 }
 
@@ -819,6 +827,7 @@ int wire_decode_event(const uint8_t *buf, size_t len, struct wire_event *out)
 	out->node_id = get_u32(&r);
 	out->generation = get_u64(&r);
 	out->leader = get_u32(&r);
+	out->epoch = get_u64(&r);
 	return reader_finish(&r);
 }
 
@@ -986,6 +995,65 @@ static bool node_count_valid(uint32_t node_id, uint32_t count)
 	return count > 0 && count <= WIRE_MESH_NODES_MAX && node_id < count;
 }
 
+/* A node's global ranks: a u32 count (at most WIRE_MAX_LOCAL_RANKS), then the ranks. */
+static void put_ranks(struct writer *w, const uint32_t *ranks, uint32_t count)
+{
+	if (count > WIRE_MAX_LOCAL_RANKS) {
+		if (!w->err)
+			w->err = -EINVAL;
+		return;
+	}
+	put_u32(w, count);
+	for (uint32_t i = 0; i < count; i++)
+		put_u32(w, ranks[i]);
+}
+
+static void get_ranks(struct reader *r, uint32_t *ranks, uint32_t *count)
+{
+	*count = get_u32(r);
+	if (r->err == 0 && *count > WIRE_MAX_LOCAL_RANKS) {
+		r->err = -EBADMSG;
+		*count = 0;
+		return;
+	}
+	for (uint32_t i = 0; i < *count && r->err == 0; i++)
+		ranks[i] = get_u32(r);
+}
+
+/* A node's state in a table or event: LIVE, DOWN or LEFT (0 only for an empty entry). */
+static bool node_state_valid(uint16_t state, bool empty_allowed)
+{
+	return (empty_allowed && state == 0) || state == WIRE_NODE_LIVE ||
+	       state == WIRE_NODE_DOWN || state == WIRE_NODE_LEFT;
+}
+
+static void put_rdv_node(struct writer *w, const struct wire_rdv_node *n, bool empty_allowed)
+{
+	if (!node_state_valid(n->state, empty_allowed)) {
+		if (!w->err)
+			w->err = -EINVAL;
+		return;
+	}
+	put_u32(w, n->node_id);
+	put_u16(w, n->port);
+	put_string(w, n->node_name, WIRE_NODE_NAME_MAX);
+	put_string(w, n->address, WIRE_ADDR_MAX);
+	put_u16(w, n->state);
+	put_ranks(w, n->ranks, n->rank_count);
+}
+
+static void get_rdv_node(struct reader *r, struct wire_rdv_node *n, bool empty_allowed)
+{
+	n->node_id = get_u32(r);
+	n->port = get_u16(r);
+	get_string(r, n->node_name, WIRE_NODE_NAME_MAX);
+	get_string(r, n->address, WIRE_ADDR_MAX);
+	n->state = get_u16(r);
+	if (r->err == 0 && !node_state_valid(n->state, empty_allowed))
+		r->err = -EBADMSG;
+	get_ranks(r, n->ranks, &n->rank_count);
+}
+
 int wire_encode_rdv_register(const struct wire_rdv_register *m, uint8_t *buf, size_t cap)
 {
 	struct writer w = WRITER(buf, cap);
@@ -998,6 +1066,7 @@ int wire_encode_rdv_register(const struct wire_rdv_register *m, uint8_t *buf, si
 	put_string(&w, m->address, WIRE_ADDR_MAX);
 	put_u16(&w, m->port);
 	put_string(&w, m->credential, WIRE_CRED_MAX);
+	put_ranks(&w, m->ranks, m->rank_count);
 	return writer_finish(&w);
 }
 
@@ -1011,6 +1080,7 @@ int wire_decode_rdv_register(const uint8_t *buf, size_t len, struct wire_rdv_reg
 	get_string(&r, out->address, WIRE_ADDR_MAX);
 	out->port = get_u16(&r);
 	get_string(&r, out->credential, WIRE_CRED_MAX);
+	get_ranks(&r, out->ranks, &out->rank_count);
 	if (r.err == 0 && !node_count_valid(out->node_id, out->node_count))
 		return -EBADMSG;
 	return reader_finish(&r);
@@ -1031,13 +1101,8 @@ int wire_encode_rdv_table(const struct wire_rdv_table *m, uint8_t *buf, size_t c
 	put_u32(&w, m->total);
 	put_u32(&w, m->start);
 	put_u32(&w, m->count);
-	for (uint32_t i = 0; i < m->count; i++) {
-		const struct wire_rdv_node *n = &m->nodes[i];
-		put_u32(&w, n->node_id);
-		put_u16(&w, n->port);
-		put_string(&w, n->node_name, WIRE_NODE_NAME_MAX);
-		put_string(&w, n->address, WIRE_ADDR_MAX);
-	}
+	for (uint32_t i = 0; i < m->count; i++)
+		put_rdv_node(&w, &m->nodes[i], false);
 	return writer_finish(&w);
 }
 
@@ -1051,13 +1116,89 @@ int wire_decode_rdv_table(const uint8_t *buf, size_t len, struct wire_rdv_table 
 		return r.err;
 	if (!table_page_valid(out->total, out->start, out->count))
 		return -EBADMSG;
-	for (uint32_t i = 0; i < out->count; i++) {
-		struct wire_rdv_node *n = &out->nodes[i];
-		n->node_id = get_u32(&r);
-		n->port = get_u16(&r);
-		get_string(&r, n->node_name, WIRE_NODE_NAME_MAX);
-		get_string(&r, n->address, WIRE_ADDR_MAX);
-	}
+	for (uint32_t i = 0; i < out->count && r.err == 0; i++)
+		get_rdv_node(&r, &out->nodes[i], false);
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_join(const struct wire_mesh_join *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (!node_count_valid(m->node_id, m->node_count))
+		return -EINVAL;
+	put_u32(&w, m->node_id);
+	put_u32(&w, m->to_node);
+	put_u32(&w, m->node_count);
+	put_string(&w, m->node_name, WIRE_NODE_NAME_MAX);
+	put_string(&w, m->address, WIRE_ADDR_MAX);
+	put_u16(&w, m->port);
+	put_ranks(&w, m->ranks, m->rank_count);
+	put_string(&w, m->credential, WIRE_CRED_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_join(const uint8_t *buf, size_t len, struct wire_mesh_join *out)
+{
+	struct reader r = READER(buf, len);
+	out->node_id = get_u32(&r);
+	out->to_node = get_u32(&r);
+	out->node_count = get_u32(&r);
+	if (r.err == 0 && !node_count_valid(out->node_id, out->node_count))
+		return -EBADMSG;
+	get_string(&r, out->node_name, WIRE_NODE_NAME_MAX);
+	get_string(&r, out->address, WIRE_ADDR_MAX);
+	out->port = get_u16(&r);
+	get_ranks(&r, out->ranks, &out->rank_count);
+	get_string(&r, out->credential, WIRE_CRED_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_join_accept(const struct wire_mesh_join_accept *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u64(&w, m->generation);
+	put_u64(&w, m->epoch);
+	put_u32(&w, m->leader);
+	put_string(&w, m->credential, WIRE_CRED_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_join_accept(const uint8_t *buf, size_t len,
+				 struct wire_mesh_join_accept *out)
+{
+	struct reader r = READER(buf, len);
+	out->generation = get_u64(&r);
+	out->epoch = get_u64(&r);
+	out->leader = get_u32(&r);
+	get_string(&r, out->credential, WIRE_CRED_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_join_refused(const struct wire_mesh_join_refused *m, uint8_t *buf,
+				  size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (m->status >= 0)
+		return -EINVAL;
+	put_u32(&w, (uint32_t)m->status);
+	put_u32(&w, m->leader);
+	put_string(&w, m->address, WIRE_ADDR_MAX);
+	put_u16(&w, m->port);
+	put_string(&w, m->message, WIRE_TEXT_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_join_refused(const uint8_t *buf, size_t len,
+				  struct wire_mesh_join_refused *out)
+{
+	struct reader r = READER(buf, len);
+	out->status = (int32_t)get_u32(&r);
+	if (r.err == 0 && out->status >= 0)
+		return -EBADMSG;
+	out->leader = get_u32(&r);
+	get_string(&r, out->address, WIRE_ADDR_MAX);
+	out->port = get_u16(&r);
+	get_string(&r, out->message, WIRE_TEXT_MAX);
 	return reader_finish(&r);
 }
 
@@ -1160,7 +1301,8 @@ int wire_decode_mesh_report(const uint8_t *buf, size_t len, struct wire_mesh_rep
 static bool mesh_event_type_valid(uint16_t type)
 {
 	return type == WIRE_EVENT_NODE_DOWN || type == WIRE_EVENT_NODE_LEFT ||
-	       type == WIRE_EVENT_RANK_EXITED;
+	       type == WIRE_EVENT_RANK_EXITED || type == WIRE_EVENT_REPLACING ||
+	       type == WIRE_EVENT_NODE_JOINED || type == WIRE_EVENT_RECOVERY_FAILED;
 }
 
 static bool removed_state_valid(uint16_t state)
@@ -1182,6 +1324,8 @@ int wire_encode_mesh_event(const struct wire_mesh_event *m, uint8_t *buf, size_t
 	put_u32(&w, m->pid);
 	put_u32(&w, (uint32_t)m->status);
 	put_string(&w, m->message, WIRE_TEXT_MAX);
+	put_u64(&w, m->epoch);
+	put_rdv_node(&w, &m->joined, true);
 	put_u32(&w, m->removed_count);
 	for (uint32_t i = 0; i < m->removed_count; i++) {
 		if (!removed_state_valid(m->removed[i].state))
@@ -1204,6 +1348,8 @@ int wire_decode_mesh_event(const uint8_t *buf, size_t len, struct wire_mesh_even
 	out->pid = get_u32(&r);
 	out->status = (int32_t)get_u32(&r);
 	get_string(&r, out->message, WIRE_TEXT_MAX);
+	out->epoch = get_u64(&r);
+	get_rdv_node(&r, &out->joined, true);
 	out->removed_count = get_u32(&r);
 	if (r.err)
 		return r.err;
@@ -1293,6 +1439,7 @@ int wire_encode_event_log_reply(const struct wire_event_log_reply *m, uint8_t *b
 		put_u32(&w, e->pid);
 		put_u32(&w, (uint32_t)e->status);
 		put_string(&w, e->message, WIRE_TEXT_MAX);
+		put_u64(&w, e->epoch);
 	}
 	return writer_finish(&w);
 }
@@ -1333,6 +1480,7 @@ int wire_decode_event_log_reply(const uint8_t *buf, size_t len,
 		e->pid = get_u32(&r);
 		e->status = (int32_t)get_u32(&r);
 		get_string(&r, e->message, WIRE_TEXT_MAX);
+		e->epoch = get_u64(&r);
 	}
 	return reader_finish(&r);
 }
@@ -1640,5 +1788,101 @@ int wire_decode_mesh_ckpt_request(const uint8_t *buf, size_t len,
 {
 	struct reader r = READER(buf, len);
 	get_string(&r, out->reason, WIRE_TEXT_MAX);
+	return reader_finish(&r);
+}
+
+/* --- state transfer --- */
+
+int wire_encode_xfer_hello(const struct wire_xfer_hello *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u32(&w, m->from_node);
+	put_u32(&w, m->to_node);
+	put_string(&w, m->credential, WIRE_CRED_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_xfer_hello(const uint8_t *buf, size_t len, struct wire_xfer_hello *out)
+{
+	struct reader r = READER(buf, len);
+	out->from_node = get_u32(&r);
+	out->to_node = get_u32(&r);
+	get_string(&r, out->credential, WIRE_CRED_MAX);
+	return reader_finish(&r);
+}
+
+static bool xfer_range_valid(uint64_t offset, uint64_t length)
+{
+	return length > 0 && length <= WIRE_XFER_LENGTH_MAX && offset <= UINT64_MAX - length;
+}
+
+int wire_encode_xfer_request(const struct wire_xfer_request *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (!xfer_range_valid(m->offset, m->length) || !m->shard_key[0] || !m->region[0])
+		return -EINVAL;
+	put_string(&w, m->shard_key, WIRE_NAME_MAX);
+	put_string(&w, m->region, WIRE_NAME_MAX);
+	put_u64(&w, m->step);
+	put_u64(&w, m->offset);
+	put_u64(&w, m->length);
+	return writer_finish(&w);
+}
+
+int wire_decode_xfer_request(const uint8_t *buf, size_t len, struct wire_xfer_request *out)
+{
+	struct reader r = READER(buf, len);
+	get_string(&r, out->shard_key, WIRE_NAME_MAX);
+	get_string(&r, out->region, WIRE_NAME_MAX);
+	out->step = get_u64(&r);
+	out->offset = get_u64(&r);
+	out->length = get_u64(&r);
+	if (r.err == 0 && (!xfer_range_valid(out->offset, out->length) || !out->shard_key[0] ||
+			   !out->region[0]))
+		return -EBADMSG;
+	return reader_finish(&r);
+}
+
+int wire_encode_xfer_data(const struct wire_xfer_data *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (!xfer_range_valid(m->offset, m->length))
+		return -EINVAL;
+	put_u64(&w, m->offset);
+	put_u64(&w, m->length);
+	put_u32(&w, m->rank);
+	return writer_finish(&w);
+}
+
+int wire_decode_xfer_data(const uint8_t *buf, size_t len, struct wire_xfer_data *out)
+{
+	struct reader r = READER(buf, len);
+	out->offset = get_u64(&r);
+	out->length = get_u64(&r);
+	out->rank = get_u32(&r);
+	if (r.err == 0 && !xfer_range_valid(out->offset, out->length))
+		return -EBADMSG;
+	return reader_finish(&r);
+}
+
+int wire_encode_xfer_end(const struct wire_xfer_end *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	if (m->status > 0)
+		return -EINVAL;
+	put_u32(&w, (uint32_t)m->status);
+	put_u64(&w, m->xxh3);
+	put_string(&w, m->message, WIRE_TEXT_MAX);
+	return writer_finish(&w);
+}
+
+int wire_decode_xfer_end(const uint8_t *buf, size_t len, struct wire_xfer_end *out)
+{
+	struct reader r = READER(buf, len);
+	out->status = (int32_t)get_u32(&r);
+	out->xxh3 = get_u64(&r);
+	get_string(&r, out->message, WIRE_TEXT_MAX);
+	if (r.err == 0 && out->status > 0)
+		return -EBADMSG;
 	return reader_finish(&r);
 }

@@ -26,12 +26,12 @@
 #include "helper_launch.h"
 #include "internal/wire.h"
 
-#define HELPER_ARG_MAX 32
+#define HELPER_OPTION_MAX 32 /* lcrd's own options, before "--" and the step's program */
 #define HELPER_CHANNEL_FD 3
 
 /* Everything the child needs, built before fork(). */
 struct launch_plan {
-	char *argv[HELPER_ARG_MAX];
+	char **argv; /* NULL-terminated, each string allocated */
 	char *const *envp;
 	const char *helper_path;
 	const char *log_path;
@@ -237,15 +237,22 @@ static int format_arg(char **slot, const char *format, ...)
 
 static void free_plan(struct launch_plan *plan)
 {
-	for (int i = 0; i < HELPER_ARG_MAX && plan->argv[i]; i++)
+	for (int i = 0; plan->argv && plan->argv[i]; i++)
 		free(plan->argv[i]);
+	free(plan->argv);
+	plan->argv = NULL;
 }
 
 static int build_plan(const struct helper_identity *id, struct helper_handle *helper, struct launch_plan *plan)
 {
-	int n = 0, rc = 0;
+	int n = 0, rc = 0, program_count = 0;
 
 	memset(plan, 0, sizeof(*plan));
+	while (id->program && id->program[program_count])
+		program_count++;
+	plan->argv = calloc(HELPER_OPTION_MAX + 1 + program_count + 1, sizeof(*plan->argv));
+	if (!plan->argv)
+		return -ENOMEM;
 	rc |= format_arg(&plan->argv[n++], "%s", id->helper_path);
 	rc |= format_arg(&plan->argv[n++], "--job-id=%u", id->job_id);
 	rc |= format_arg(&plan->argv[n++], "--step-id=%u", id->step_id);
@@ -267,6 +274,14 @@ static int build_plan(const struct helper_identity *id, struct helper_handle *he
 	rc |= format_arg(&plan->argv[n++], "--munge-socket=%s", id->munge_socket);
 	if (id->rendezvous)
 		rc |= format_arg(&plan->argv[n++], "--rendezvous=%s", id->rendezvous);
+	if (id->rejoin)
+		rc |= format_arg(&plan->argv[n++], "--rejoin=%s", id->rejoin);
+	rc |= format_arg(&plan->argv[n++], "--replace=%s", id->replace ? id->replace : "none");
+	if (program_count) {
+		rc |= format_arg(&plan->argv[n++], "--");
+		for (int i = 0; i < program_count; i++)
+			rc |= format_arg(&plan->argv[n++], "%s", id->program[i]);
+	}
 	plan->argv[n] = NULL;
 	plan->envp = id->environment;
 	plan->helper_path = id->helper_path;

@@ -42,6 +42,9 @@ struct helper_identity {
 	double detect_timeout;    /* seconds */
 	unsigned heartbeat_peers;
 	char *const *environment; /* the job's environment, given to the helper */
+	const char *replace;      /* "spare" or "none": lcrd --replace */
+	const char *rejoin;       /* a replacement's "HOST:PORT" to join: lcrd --rejoin, or NULL */
+	char *const *program;     /* the step's program and arguments (NULL-terminated), or NULL */
 };
 
 /* A started helper. pid -1 and descriptors -1 when there is none. */

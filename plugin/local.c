@@ -140,6 +140,9 @@ int local_user_init(struct plugin_state *state, spank_t sp)
 
 	if (!state->active)
 		return 0;
+	/* A replacement step (rejoin.h) joins the running step's helpers: no rendezvous. */
+	if (getenv("LCR_REJOIN_PEER") && *getenv("LCR_REJOIN_PEER"))
+		return 0;
 	if (spank_get_item(sp, S_JOB_ID, &job_id) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_JOB_STEPID, &step_id) != ESPANK_SUCCESS) {
 		snprintf(err, sizeof(err), "lcr: cannot read the step's job and step id in srun");

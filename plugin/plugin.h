@@ -16,6 +16,7 @@
 #include "helper_launch.h"
 #include "internal/site_config.h"
 #include "options.h"
+#include "rejoin.h"
 
 #define PLUGIN_ERROR_MAX 1024
 
@@ -27,6 +28,8 @@ struct plugin_state {
 	/* slurmstepd only */
 	struct helper_handle helper;
 	int user_init_status;             /* kept for task_init: a failed user_init does not fail a step */
+	bool rejoining;                   /* this step replaces a dead node of a running step */
+	struct rejoin_plan rejoin;        /* then: whom it replaces (rejoin.h) */
 	char user_init_error[PLUGIN_ERROR_MAX];
 };
 

@@ -126,7 +126,9 @@ static int export_to_tasks(struct plugin_state *state, spank_t sp)
 	if (spank_setenv(sp, "LCR_SOCKET", state->helper.socket_path, 1) != ESPANK_SUCCESS ||
 	    spank_setenv(sp, "LCR_RUNTIME_DIR", state->site.runtime_dir, 1) != ESPANK_SUCCESS ||
 	    spank_setenv(sp, "LCR_CKPT_DIR", state->options.ckpt_dir, 1) != ESPANK_SUCCESS ||
-	    spank_setenv(sp, "LCR_HELPER_PID", pid_text, 1) != ESPANK_SUCCESS)
+	    spank_setenv(sp, "LCR_HELPER_PID", pid_text, 1) != ESPANK_SUCCESS ||
+	    spank_setenv(sp, "LCR_REPLACE", state->options.replace == LCR_REPLACE_SPARE ? "spare" : "none", 1) !=
+		    ESPANK_SUCCESS)
 		return -EIO;
 	return 0;
 }
@@ -218,16 +220,46 @@ static void step_node_name(const char *step_nodes, uint32_t node_id, const char 
 	hostlist_fini(&nodes);
 }
 
+static uint32_t count_ranks(const char *ranks)
+{
+	uint32_t count = *ranks ? 1 : 0;
+
+	for (; *ranks; ranks++)
+		count += *ranks == ',';
+	return count;
+}
+
+/* A replacement step's helper stands in for the dead node: its step, node id and ranks,
+ * joined to the running step's helpers, its regions restored from the failure's
+ * checkpoint when there is one. */
+static void take_over_dead_node(struct plugin_state *state, struct helper_identity *id)
+{
+	const struct rejoin_plan *plan = &state->rejoin;
+
+	id->step_id = plan->step_id;
+	id->node_id = plan->node_id;
+	id->node_count = plan->node_count;
+	id->ranks = plan->ranks_text;
+	id->rejoin = plan->peer;
+	if (plan->ckpt[0])
+		id->restore = plan->ckpt;
+}
+
 static int start_step_helper(struct plugin_state *state, spank_t sp)
 {
 	struct helper_identity id = { 0 };
 	char ranks[RANKS_TEXT_MAX], node_name[NODE_NAME_MAX], step_nodes[HOSTLIST_MAX], job_nodes[HOSTLIST_MAX];
-	char host[NODE_NAME_MAX] = "localhost", rendezvous[RENDEZVOUS_TEXT_MAX];
+	char host[NODE_NAME_MAX] = "localhost", rendezvous[RENDEZVOUS_TEXT_MAX], err[PLUGIN_ERROR_MAX];
 	gid_t *groups = NULL;
-	char **environment = NULL;
+	char **environment = NULL, **program = NULL;
+	int program_count = 0, rc;
 
 	if (!state->options.enabled || state->user_init_status < 0 || is_batch_or_extern_step(sp))
 		return 0;
+	rc = rejoin_read(sp, &state->rejoin, err, sizeof(err));
+	if (rc == -EINVAL)
+		return fail(state, rc, err);
+	state->rejoining = rc == 0;
 	if (spank_get_item(sp, S_JOB_STEPID, &id.step_id) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_JOB_UID, &id.uid) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_JOB_GID, &id.gid) != ESPANK_SUCCESS ||
@@ -239,10 +271,17 @@ static int start_step_helper(struct plugin_state *state, spank_t sp)
 		return fail(state, -EINVAL, "lcr: cannot read the step's identity from Slurm");
 	if (local_ranks_text(sp, ranks, sizeof(ranks)) < 0)
 		return fail(state, -EINVAL, "lcr: cannot read the global ranks of this node's tasks");
+	if (state->rejoining && state->rejoin.rank_count != count_ranks(ranks))
+		return fail(state, -EINVAL, "lcr: replacement step: it runs another number of tasks than "
+					    "LCR_REJOIN_RANKS names");
 	gethostname(host, sizeof(host) - 1);
 	job_getenv(sp, "SLURMD_NODENAME", node_name, sizeof(node_name),
 		   getenv("SLURMD_NODENAME") ? getenv("SLURMD_NODENAME") : host);
 	job_getenv(sp, "SLURM_STEP_NODELIST", step_nodes, sizeof(step_nodes), node_name);
+	if (state->rejoining) {
+		snprintf(step_nodes, sizeof(step_nodes), "%s", state->rejoin.nodes);
+		id.node_id = state->rejoin.node_id;
+	}
 	job_getenv(sp, "SLURM_JOB_NODELIST", job_nodes, sizeof(job_nodes), step_nodes);
 	step_node_name(step_nodes, id.node_id, node_name, node_name, sizeof(node_name));
 	id.groups = groups;
@@ -261,7 +300,12 @@ static int start_step_helper(struct plugin_state *state, spank_t sp)
 	id.munge_socket = state->site.munge_socket;
 	id.detect_timeout = state->options.detect_timeout;
 	id.heartbeat_peers = state->site.heartbeat_peers;
-	if (rendezvous_address(sp, rendezvous, sizeof(rendezvous)) == 0)
+	id.replace = state->options.replace == LCR_REPLACE_SPARE ? "spare" : "none";
+	if (spank_get_item(sp, S_JOB_ARGV, &program_count, &program) == ESPANK_SUCCESS && program_count > 0)
+		id.program = program;
+	if (state->rejoining)
+		take_over_dead_node(state, &id);
+	else if (rendezvous_address(sp, rendezvous, sizeof(rendezvous)) == 0)
 		id.rendezvous = rendezvous;
 	return start_helper(state, sp, &id);
 }
@@ -276,8 +320,16 @@ int remote_user_init(struct plugin_state *state, spank_t sp)
 
 int remote_task_init(struct plugin_state *state, spank_t sp)
 {
+	char err[PLUGIN_ERROR_MAX];
 	int local_id = 0;
 
+	if (state->user_init_status == 0 && state->rejoining) {
+		if (spank_get_item(sp, S_TASK_ID, &local_id) != ESPANK_SUCCESS ||
+		    rejoin_renumber_task(sp, &state->rejoin, (uint32_t)local_id, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			return -1;
+		}
+	}
 	if (state->user_init_status == 0)
 		return 0;
 	if (state->site.required) {
@@ -288,6 +340,15 @@ int remote_task_init(struct plugin_state *state, spank_t sp)
 	if (spank_get_item(sp, S_TASK_ID, &local_id) == ESPANK_SUCCESS && local_id == 0)
 		fprintf(stderr, "%s\nlcr: warning: this step runs without LCR\n", state->user_init_error);
 	return 0;
+}
+
+/* The rank a task has in the LCR step: Slurm's number, or in a replacement step the rank
+ * it took over. */
+static uint32_t step_rank(const struct plugin_state *state, uint32_t local_id, uint32_t slurm_rank)
+{
+	if (state->rejoining && local_id < state->rejoin.rank_count)
+		return state->rejoin.ranks[local_id];
+	return slurm_rank;
 }
 
 int remote_task_post_fork(struct plugin_state *state, spank_t sp)
@@ -302,6 +363,7 @@ int remote_task_post_fork(struct plugin_state *state, spank_t sp)
 	    spank_get_item(sp, S_TASK_ID, &local_id) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_TASK_GLOBAL_ID, &global_rank) != ESPANK_SUCCESS)
 		return 0;
+	global_rank = step_rank(state, (uint32_t)local_id, global_rank);
 	if (helper_report_task_started(&state->helper, (uint32_t)local_id, global_rank, pid) < 0)
 		slurm_error("lcr: cannot tell the helper that task %u (pid %d) started", global_rank, (int)pid);
 	return 0;
@@ -311,7 +373,7 @@ int remote_task_exit(struct plugin_state *state, spank_t sp)
 {
 	uint32_t global_rank = 0;
 	pid_t pid = 0;
-	int status = 0;
+	int status = 0, local_id = 0;
 
 	if (!state->active)
 		return 0;
@@ -319,6 +381,8 @@ int remote_task_exit(struct plugin_state *state, spank_t sp)
 	    spank_get_item(sp, S_TASK_GLOBAL_ID, &global_rank) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_TASK_EXIT_STATUS, &status) != ESPANK_SUCCESS)
 		return 0;
+	if (spank_get_item(sp, S_TASK_ID, &local_id) == ESPANK_SUCCESS)
+		global_rank = step_rank(state, (uint32_t)local_id, global_rank);
 	if (helper_report_task_exited(&state->helper, global_rank, pid, status) < 0)
 		slurm_error("lcr: cannot tell the helper that task %u (pid %d) exited", global_rank, (int)pid);
 	return 0;

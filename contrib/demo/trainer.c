@@ -17,7 +17,10 @@
  * After a failed gradient exchange a rank stays paused up to --recovery-wait seconds
  * (default 20), printing the helper's events, until the helpers have published a checkpoint
  * (or, with --linger, for all of that time: the step and its helpers stay up to be looked
- * at), then exits with status 75.
+ * at), then exits with status 75. When the step replaces dead nodes (LCR_REPLACE=spare, set
+ * by the plugin from --lcr-replace), it waits instead for the spare to join, rebuilds its
+ * communicator at the epoch of the join and goes on in the same process; the replacement's
+ * ranks start with LCR_REJOIN_EPOCH and find their state restored in their regions.
  *
  * Rank and size come from SLURM_PROCID / SLURM_NTASKS unless given. One progress line per
  * --print-every milliseconds: step, loss, steps/s; at the end the weights' checksum. */
@@ -32,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <xxhash.h>
@@ -298,10 +302,15 @@ static int agree_on_first_step(struct trainer *t)
 
 /* After a failed exchange: stay paused (the helper's regions, and the helpers themselves,
  * must outlive the failure for LCR to save or hand over the state) and report what the
- * helper says, until it has published a checkpoint, ends, or --recovery-wait runs out. */
-static void pause_after_failure(struct trainer *t, uint64_t step, int rc)
+ * helper says. With a spare coming (LCR_REPLACE=spare), wait for it: true with *epoch set
+ * when the replacement joined, and the communicators are to be rebuilt at that epoch.
+ * False when training cannot go on here: the helper published a checkpoint and no spare
+ * comes, recovery failed, the helper ends, or --recovery-wait passed without news. */
+static bool pause_after_failure(struct trainer *t, uint64_t step, int rc, uint64_t *epoch)
 {
 	double deadline = now_seconds() + t->opt.recovery_wait;
+	const char *replace = getenv("LCR_REPLACE");
+	bool spare_expected = replace && strcmp(replace, "spare") == 0;
 
 	fprintf(stderr, "trainer: rank %u: step %" PRIu64 ": gradient exchange failed: %s\n", t->opt.rank, step,
 		lcr_strerror(rc));
@@ -313,27 +322,66 @@ static void pause_after_failure(struct trainer *t, uint64_t step, int rc)
 			continue;
 		while (lcr_event_next(t->session, &ev) == 0) {
 			fprintf(stderr, "trainer: rank %u: event: %s\n", t->opt.rank, ev.message);
-			if (ev.type == LCR_EVENT_HELPER_SHUTDOWN ||
-			    (ev.type == LCR_EVENT_CHECKPOINT && !t->opt.linger))
-				return;
+			switch (ev.type) {
+			case LCR_EVENT_HELPER_SHUTDOWN:
+			case LCR_EVENT_RECOVERY_FAILED:
+				return false;
+			case LCR_EVENT_CHECKPOINT:
+				if (!spare_expected && !t->opt.linger)
+					return false;
+				break;
+			case LCR_EVENT_REPLACING:
+				deadline = now_seconds() + t->opt.recovery_wait;
+				break;
+			case LCR_EVENT_NODE_JOINED:
+				*epoch = ev.epoch;
+				return true;
+			default:
+				break;
+			}
 		}
 	}
+	return false;
+}
+
+/* A spare took the dead node's place: rebuild the communicator at the epoch every rank got
+ * with the join, agree again on the step to go on from (ranks may stand one step apart),
+ * and go on. 0, or the trainer's exit status. */
+static int rejoin_after_failure(struct trainer *t, uint64_t failed_step, uint64_t epoch)
+{
+	int rc = lcr_comm_rebuild(t->comm, epoch);
+
+	if (rc < 0)
+		return fail("rebuilding the communicator after the replacement joined", rc);
+	t->first_step = failed_step;
+	rc = agree_on_first_step(t);
+	if (rc == 0)
+		printf("trainer: rank %u pid %d: communicator rebuilt at epoch %" PRIu64
+		       ", training goes on at step %" PRIu64 "\n",
+		       t->opt.rank, (int)getpid(), epoch, t->first_step);
+	return rc;
 }
 
 static int train(struct trainer *t)
 {
 	double started = now_seconds(), last_print = started;
-	uint64_t step, printed_step = t->first_step;
+	uint64_t step, printed_step = t->first_step, resumed_from = t->first_step;
 
 	for (step = t->first_step; step < t->opt.steps; step++) {
 		float loss = mlp_gradient(&t->shape, t->weights, t->opt.seed, step, t->opt.rank, t->opt.batch, t->grad);
+		uint64_t epoch = 0;
 		int rc;
 
 		t->grad[t->params] = loss;
 		rc = allreduce(t, t->grad, t->params + 1, LCR_DTYPE_FLOAT32);
 		if (rc < 0) {
-			pause_after_failure(t, step, rc);
-			return 75;
+			if (!pause_after_failure(t, step, rc, &epoch))
+				return 75;
+			rc = rejoin_after_failure(t, step, epoch);
+			if (rc)
+				return rc;
+			step = t->first_step - 1; /* the loop's step++ makes it first_step */
+			continue;
 		}
 		for (size_t i = 0; i <= t->params; i++)
 			t->grad[i] /= (float)t->opt.size;
@@ -352,7 +400,7 @@ static int train(struct trainer *t)
 	}
 	double elapsed = now_seconds() - started;
 	printf("final rank %u step %" PRIu64 " steps/s %.2f checksum %016llx\n", t->opt.rank, t->opt.steps,
-	       elapsed > 0 ? (double)(t->opt.steps - t->first_step) / elapsed : 0.0,
+	       elapsed > 0 ? (double)(t->opt.steps - resumed_from) / elapsed : 0.0,
 	       (unsigned long long)XXH3_64bits(t->weights, t->params * sizeof(float)));
 	return 0;
 }

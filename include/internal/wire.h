@@ -97,6 +97,10 @@ enum wire_type {
 	WIRE_EVENT_LOG = 53,       /* control: reply WIRE_EVENT_LOG_REPLY */
 	WIRE_EVENT_LOG_REPLY = 54,
 	WIRE_MESH_PROBE = 55,      /* decider -> a third node: probe this suspect for me */
+	WIRE_MESH_JOIN = 56,       /* replacement -> leader: take a removed node's place */
+	WIRE_MESH_JOIN_ACCEPT = 57, /* leader -> replacement: credential, generation; then
+				     * the table as WIRE_RDV_TABLE pages */
+	WIRE_MESH_JOIN_REFUSED = 58, /* leader (or not) -> replacement: why, and the leader */
 	/* PMIx events a rank's liblcr forwards to its helper (70-79) */
 	WIRE_PMIX_EVENT = 70,      /* reply: WIRE_REPLY */
 	/* checkpoints (80-99) */
@@ -113,6 +117,11 @@ enum wire_type {
 	WIRE_MESH_CKPT_RESULT = 89,  /* writer -> leader: its ranges' hashes, or its error */
 	WIRE_MESH_CKPT_REQUEST = 90, /* node -> leader: `lcrctl ckpt now` or a rank asked */
 	WIRE_MESH_CKPT_DONE = 91,    /* leader -> every live node: a wire_ckpt_result */
+	/* state transfer between helpers (92-95; see "state transfer" below) */
+	WIRE_XFER_HELLO = 92,   /* client -> a peer's mesh listener; reply MESH_WELCOME or REPLY */
+	WIRE_XFER_REQUEST = 93, /* client -> server: one range; reply REPLY (refused) or DATA */
+	WIRE_XFER_DATA = 94,    /* server -> client: `length` raw bytes follow, then XFER_END */
+	WIRE_XFER_END = 95,     /* server -> client: the hash of those bytes, or why they are void */
 };
 
 /* The fixed header, decoded. */
@@ -285,6 +294,9 @@ enum wire_event_type {
 	WIRE_EVENT_NODE_LEFT = 5,   /* a node's helper ended normally (node_id) */
 	WIRE_EVENT_MESH_UP = 6,     /* the step's helpers found each other (generation 0) */
 	WIRE_EVENT_CHECKPOINT = 7,  /* a checkpoint was published (status 0) or abandoned */
+	WIRE_EVENT_REPLACING = 8,   /* the leader launches a replacement for node (epoch) */
+	WIRE_EVENT_NODE_JOINED = 9, /* a replacement took node's place (epoch of the attempt) */
+	WIRE_EVENT_RECOVERY_FAILED = 10, /* no replacement for node: restart from a checkpoint */
 };
 
 /* What detected an event. */
@@ -304,6 +316,7 @@ struct wire_event {
 	uint32_t node_id;    /* the step node concerned, or WIRE_NO_NODE */
 	uint64_t generation; /* the mesh membership generation the event belongs to */
 	uint32_t leader;     /* the mesh leader at that generation, or WIRE_NO_NODE */
+	uint64_t epoch;      /* REPLACING, NODE_JOINED: the communicator epoch, else 0 */
 };
 
 /* --- key-value store and barrier --- */
@@ -375,7 +388,7 @@ struct wire_pmix_event {
 #define WIRE_CRED_MAX 2047        /* a MUNGE credential, base64 text */
 #define WIRE_ADDR_MAX 45          /* a numeric IPv4 or IPv6 address */
 #define WIRE_TOKEN_MAX 64         /* the rendezvous token */
-#define WIRE_TABLE_PAGE_MAX 256   /* nodes per WIRE_RDV_TABLE */
+#define WIRE_TABLE_PAGE_MAX 32    /* nodes per WIRE_RDV_TABLE (each with its ranks) */
 #define WIRE_MESH_NODES_MAX 8192  /* nodes in one step's mesh */
 #define WIRE_EVENT_LOG_MAX 128    /* entries per WIRE_EVENT_LOG_REPLY */
 
@@ -407,13 +420,20 @@ struct wire_rdv_register {
 	char address[WIRE_ADDR_MAX + 1]; /* where its mesh listener is */
 	uint16_t port;
 	char credential[WIRE_CRED_MAX + 1];
+	uint32_t rank_count;             /* its global ranks (lcrd --ranks) */
+	uint32_t ranks[WIRE_MAX_LOCAL_RANKS];
 };
 
+/* One node of a table: the rendezvous' (state always LIVE) or a leader's answer to a JOIN
+ * (every node's state), and the node a NODE_JOINED event brings back. */
 struct wire_rdv_node {
 	uint32_t node_id;
 	uint16_t port;
 	char node_name[WIRE_NODE_NAME_MAX + 1];
 	char address[WIRE_ADDR_MAX + 1];
+	uint16_t state;                  /* enum wire_node_state */
+	uint32_t rank_count;             /* its global ranks, at most WIRE_MAX_LOCAL_RANKS */
+	uint32_t ranks[WIRE_MAX_LOCAL_RANKS];
 };
 
 /* One page of the node table; pages come in order, start + count == total ends it. */
@@ -422,6 +442,41 @@ struct wire_rdv_table {
 	uint32_t start;
 	uint32_t count;
 	struct wire_rdv_node nodes[WIRE_TABLE_PAGE_MAX];
+};
+
+/* A replacement helper asks the leader for a removed node's place (doc/mesh.md,
+ * "Replacement and rejoin"). The credential is sealed like a HELLO's: from = node_id,
+ * to = the addressee. */
+struct wire_mesh_join {
+	uint32_t node_id;    /* the node it replaces */
+	uint32_t to_node;    /* the helper it believes leads */
+	uint32_t node_count; /* the step's, as it was started with */
+	char node_name[WIRE_NODE_NAME_MAX + 1];
+	char address[WIRE_ADDR_MAX + 1]; /* its mesh listener */
+	uint16_t port;
+	uint32_t rank_count;
+	uint32_t ranks[WIRE_MAX_LOCAL_RANKS];
+	char credential[WIRE_CRED_MAX + 1];
+};
+
+/* The leader took the replacement: its credential (echoing the JOIN's nonce), the
+ * generation of the NODE_JOINED event and its epoch. The table follows in WIRE_RDV_TABLE
+ * pages, every node with its state. */
+struct wire_mesh_join_accept {
+	uint64_t generation;
+	uint64_t epoch;
+	uint32_t leader;
+	char credential[WIRE_CRED_MAX + 1];
+};
+
+/* A JOIN refused: why, and where the leader is when the addressee is not it (leader
+ * WIRE_NO_NODE and address "" when unknown or irrelevant). */
+struct wire_mesh_join_refused {
+	int32_t status; /* -EREMOTE: not the leader, ask it; other -errno: final */
+	uint32_t leader;
+	char address[WIRE_ADDR_MAX + 1];
+	uint16_t port;
+	char message[WIRE_TEXT_MAX + 1];
 };
 
 struct wire_mesh_heartbeat {
@@ -474,12 +529,17 @@ struct wire_mesh_event {
 	uint64_t generation;
 	uint32_t leader;  /* lowest live node id after the change */
 	uint64_t time_ms; /* CLOCK_REALTIME at the leader */
-	uint16_t type;    /* WIRE_EVENT_NODE_DOWN, _NODE_LEFT or _RANK_EXITED */
-	uint32_t node;    /* the node concerned: the dead or leaving one, the rank's */
+	uint16_t type;    /* WIRE_EVENT_NODE_DOWN, _NODE_LEFT, _RANK_EXITED, _REPLACING,
+			   * _NODE_JOINED or _RECOVERY_FAILED */
+	uint32_t node;    /* the node concerned: the dead or leaving one, the rank's, the
+			   * replaced one */
 	uint32_t rank;
 	uint32_t pid;
 	int32_t status;
 	char message[WIRE_TEXT_MAX + 1];
+	uint64_t epoch;   /* REPLACING, NODE_JOINED: the replacement attempt's epoch, else 0 */
+	struct wire_rdv_node joined; /* NODE_JOINED: the node's new helper (state LIVE);
+				      * otherwise empty (node_id WIRE_NO_NODE, state 0) */
 	uint32_t removed_count;
 	struct wire_mesh_member removed[WIRE_MESH_NODES_MAX];
 };
@@ -506,6 +566,7 @@ struct wire_event_log_entry {
 	uint32_t pid;
 	int32_t status;
 	char message[WIRE_TEXT_MAX + 1];
+	uint64_t epoch; /* REPLACING, NODE_JOINED: the communicator epoch, else 0 */
 };
 
 enum wire_mesh_state {
@@ -661,6 +722,57 @@ struct wire_resume_info {
 	char checkpoint[WIRE_CKPT_PATH_MAX + 1];
 };
 
+/* --- state transfer ---
+ *
+ * A helper that needs a rank's state (the replacement of a lost node) fetches it from the
+ * memory of surviving replicas. It connects to a peer's mesh listener and opens with
+ * XFER_HELLO (a credential as in MESH_HELLO: job, step, from, to); the peer answers with
+ * MESH_WELCOME (its credential, echoing the nonce) or REPLY (refused, with the reason). The
+ * connection then carries requests, one at a time: XFER_REQUEST names a shard key, a
+ * region, the committed step wanted and a byte range. The server answers REPLY with a
+ * negative errno when it cannot serve it (no replica of that shard, no such region, another
+ * step, a torn replica, a range beyond the region), else XFER_DATA, then exactly `length`
+ * raw bytes outside any frame, then XFER_END with the XXH3-64 of the bytes as it read them
+ * and status 0, or a negative status when they must be thrown away (the replica began
+ * another update while it was read). See helper/transfer.h. */
+
+#define WIRE_XFER_LENGTH_MAX (1ull << 40) /* bytes one XFER_REQUEST may ask for */
+
+struct wire_xfer_hello {
+	uint32_t from_node; /* as the credential says */
+	uint32_t to_node;
+	char credential[WIRE_CRED_MAX + 1];
+};
+
+struct wire_xfer_request {
+	char shard_key[WIRE_NAME_MAX + 1];
+	char region[WIRE_NAME_MAX + 1];
+	uint64_t step;   /* the committed step the bytes must be of */
+	uint64_t offset; /* in the region */
+	uint64_t length; /* 1 .. WIRE_XFER_LENGTH_MAX; offset + length does not overflow */
+};
+
+struct wire_xfer_data {
+	uint64_t offset;
+	uint64_t length;     /* raw bytes that follow this message */
+	uint32_t rank;       /* the replica they are read from */
+};
+
+struct wire_xfer_end {
+	int32_t status;      /* 0, or a negative errno: the bytes sent are void */
+	uint64_t xxh3;       /* of the bytes sent, as the server read them */
+	char message[WIRE_TEXT_MAX + 1];
+};
+
+int wire_encode_xfer_hello(const struct wire_xfer_hello *m, uint8_t *buf, size_t cap);
+int wire_decode_xfer_hello(const uint8_t *buf, size_t len, struct wire_xfer_hello *out);
+int wire_encode_xfer_request(const struct wire_xfer_request *m, uint8_t *buf, size_t cap);
+int wire_decode_xfer_request(const uint8_t *buf, size_t len, struct wire_xfer_request *out);
+int wire_encode_xfer_data(const struct wire_xfer_data *m, uint8_t *buf, size_t cap);
+int wire_decode_xfer_data(const uint8_t *buf, size_t len, struct wire_xfer_data *out);
+int wire_encode_xfer_end(const struct wire_xfer_end *m, uint8_t *buf, size_t cap);
+int wire_decode_xfer_end(const uint8_t *buf, size_t len, struct wire_xfer_end *out);
+
 /* --- framing --- */
 
 /* Name of a message type for logs ("TASK_STARTED"), or NULL when unknown. */
@@ -733,6 +845,11 @@ int wire_encode_mesh_welcome(const struct wire_mesh_welcome *m, uint8_t *buf, si
 int wire_encode_rdv_register(const struct wire_rdv_register *m, uint8_t *buf, size_t cap);
 int wire_encode_rdv_table(const struct wire_rdv_table *m, uint8_t *buf, size_t cap);
 int wire_encode_mesh_heartbeat(const struct wire_mesh_heartbeat *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_join(const struct wire_mesh_join *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_join_accept(const struct wire_mesh_join_accept *m, uint8_t *buf,
+				 size_t cap);
+int wire_encode_mesh_join_refused(const struct wire_mesh_join_refused *m, uint8_t *buf,
+				  size_t cap);
 int wire_encode_mesh_suspect(const struct wire_mesh_suspect *m, uint8_t *buf, size_t cap);
 int wire_encode_mesh_ping(const struct wire_mesh_ping *m, uint8_t *buf, size_t cap);
 int wire_encode_mesh_probe(const struct wire_mesh_probe *m, uint8_t *buf, size_t cap);
@@ -772,6 +889,11 @@ int wire_decode_mesh_welcome(const uint8_t *buf, size_t len, struct wire_mesh_we
 int wire_decode_rdv_register(const uint8_t *buf, size_t len, struct wire_rdv_register *out);
 int wire_decode_rdv_table(const uint8_t *buf, size_t len, struct wire_rdv_table *out);
 int wire_decode_mesh_heartbeat(const uint8_t *buf, size_t len, struct wire_mesh_heartbeat *out);
+int wire_decode_mesh_join(const uint8_t *buf, size_t len, struct wire_mesh_join *out);
+int wire_decode_mesh_join_accept(const uint8_t *buf, size_t len,
+				 struct wire_mesh_join_accept *out);
+int wire_decode_mesh_join_refused(const uint8_t *buf, size_t len,
+				  struct wire_mesh_join_refused *out);
 int wire_decode_mesh_suspect(const uint8_t *buf, size_t len, struct wire_mesh_suspect *out);
 int wire_decode_mesh_ping(const uint8_t *buf, size_t len, struct wire_mesh_ping *out);
 int wire_decode_mesh_probe(const uint8_t *buf, size_t len, struct wire_mesh_probe *out);

@@ -37,6 +37,17 @@ CODEC(mesh_sync)
 CODEC(event_log)
 CODEC(event_log_reply)
 CODEC(event)
+CODEC(mesh_join)
+CODEC(mesh_join_accept)
+CODEC(mesh_join_refused)
+
+/* ranks[count] = first, first + 1, ... */
+static void fill_ranks(uint32_t *ranks, uint32_t *count, uint32_t n, uint32_t first)
+{
+	*count = n;
+	for (uint32_t i = 0; i < n; i++)
+		ranks[i] = first + i;
+}
 
 static void fill_credential(char *cred)
 {
@@ -76,6 +87,7 @@ static void fill_rdv_register(void *p)
 	strcpy(m->address, "fe80::1ff:fe23:4567:890a");
 	m->port = 40123;
 	fill_credential(m->credential);
+	fill_ranks(m->ranks, &m->rank_count, 4, 16);
 }
 
 static void fill_rdv_table(void *p)
@@ -90,6 +102,9 @@ static void fill_rdv_table(void *p)
 		snprintf(m->nodes[i].node_name, sizeof(m->nodes[i].node_name), "node%04u",
 			 m->start + i);
 		strcpy(m->nodes[i].address, "10.77.0.11");
+		m->nodes[i].state = i % 3 ? WIRE_NODE_LIVE : WIRE_NODE_DOWN;
+		fill_ranks(m->nodes[i].ranks, &m->nodes[i].rank_count, i % 5,
+			   (m->start + i) * 4);
 	}
 }
 
@@ -137,6 +152,11 @@ static void fill_mesh_event(void *p)
 	m->rank = WIRE_NO_RANK;
 	m->status = -1;
 	strcpy(m->message, "node n1 (0) is down: its helper refused a connection");
+	m->epoch = 6;
+	m->joined = (struct wire_rdv_node){ .node_id = 0, .port = 41234, .state = WIRE_NODE_LIVE };
+	strcpy(m->joined.node_name, "n9");
+	strcpy(m->joined.address, "10.77.0.19");
+	fill_ranks(m->joined.ranks, &m->joined.rank_count, 4, 0);
 	m->removed_count = 3;
 	for (uint32_t i = 0; i < WIRE_MESH_NODES_MAX; i++)
 		m->removed[i] = (struct wire_mesh_member){ i, i % 2 ? WIRE_NODE_LEFT : WIRE_NODE_DOWN };
@@ -208,13 +228,39 @@ static void fill_event(void *p)
 	m->leader = 0;
 }
 
+static void fill_mesh_join(void *p)
+{
+	struct wire_mesh_join *m = p;
+	*m = (struct wire_mesh_join){ .node_id = 2, .to_node = 0, .node_count = 4, .port = 40999 };
+	strcpy(m->node_name, "n5");
+	strcpy(m->address, "127.0.0.1");
+	fill_ranks(m->ranks, &m->rank_count, WIRE_MAX_LOCAL_RANKS, 8);
+	fill_credential(m->credential);
+}
+
+static void fill_mesh_join_accept(void *p)
+{
+	struct wire_mesh_join_accept *m = p;
+	*m = (struct wire_mesh_join_accept){ .generation = 4, .epoch = 3, .leader = 0 };
+	fill_credential(m->credential);
+}
+
+static void fill_mesh_join_refused(void *p)
+{
+	struct wire_mesh_join_refused *m = p;
+	*m = (struct wire_mesh_join_refused){ .status = -EREMOTE, .leader = 1, .port = 40001 };
+	strcpy(m->address, "127.0.0.1");
+	strcpy(m->message, "this helper does not lead: ask n2 (1) at 127.0.0.1:40001");
+}
+
 static const struct codec codecs[] = {
 	ENTRY(mesh_auth),      ENTRY(mesh_hello),     ENTRY(mesh_welcome),
 	ENTRY(rdv_register),   ENTRY(rdv_table),      ENTRY(mesh_heartbeat),
 	ENTRY(mesh_suspect),   ENTRY(mesh_ping),      ENTRY(mesh_report),
 	ENTRY(mesh_event),     ENTRY(mesh_fenced),    ENTRY(mesh_sync),
 	ENTRY(event_log),      ENTRY(event_log_reply), ENTRY(event),
-	ENTRY(mesh_probe),
+	ENTRY(mesh_probe),     ENTRY(mesh_join),      ENTRY(mesh_join_accept),
+	ENTRY(mesh_join_refused),
 };
 
 #define NCODECS (sizeof(codecs) / sizeof(codecs[0]))
@@ -238,7 +284,12 @@ static void test_the_largest_mesh_messages_fit_one_frame(void **state)
 	for (uint32_t i = 0; i < table.count; i++) {
 		memset(table.nodes[i].node_name, 'n', WIRE_NODE_NAME_MAX);
 		memset(table.nodes[i].address, '1', WIRE_ADDR_MAX);
+		fill_ranks(table.nodes[i].ranks, &table.nodes[i].rank_count,
+			   WIRE_MAX_LOCAL_RANKS, 0);
 	}
+	memset(event.joined.node_name, 'n', WIRE_NODE_NAME_MAX);
+	memset(event.joined.address, '1', WIRE_ADDR_MAX);
+	fill_ranks(event.joined.ranks, &event.joined.rank_count, WIRE_MAX_LOCAL_RANKS, 0);
 	fill_event_log_reply(&log);
 	for (uint32_t i = 0; i < log.count; i++) {
 		memset(log.entries[i].message, 'm', WIRE_TEXT_MAX);
@@ -299,8 +350,10 @@ static int table_page_decodes(uint32_t total, uint32_t start, uint32_t count)
 	for (int i = 0; i < 4; i++)
 		*p++ = (uint8_t)(count >> (8 * i));
 	for (uint32_t i = 0; i < count && i < WIRE_TABLE_PAGE_MAX + 1; i++) {
-		memset(p, 0, 4 + 2 + 2 + 2); /* id, port, empty name, empty address */
-		p += 10;
+		/* id, port, empty name, empty address, state LIVE, no ranks */
+		memset(p, 0, 4 + 2 + 2 + 2 + 2 + 4);
+		p[10] = WIRE_NODE_LIVE;
+		p += 16;
 	}
 	return wire_decode_rdv_table(buf, (size_t)(p - buf), &out);
 }
@@ -376,6 +429,64 @@ static void test_mesh_event_with_bad_fields_is_rejected(void **state)
 	m.type = WIRE_EVENT_NODE_DOWN;
 	m.removed[1].state = WIRE_NODE_LIVE;
 	assert_int_equal(wire_encode_mesh_event(&m, buf, sizeof(buf)), -EINVAL);
+}
+
+/* The encoding of a table page of one node whose state and rank count are given. */
+static int one_node_page(uint16_t node_state, uint32_t rank_count, uint8_t *buf)
+{
+	static struct wire_rdv_table table;
+	memset(&table, 0, sizeof(table));
+	table.total = table.count = 1;
+	table.nodes[0] = (struct wire_rdv_node){ .port = 1, .state = node_state,
+						 .rank_count = rank_count };
+	return wire_encode_rdv_table(&table, buf, WIRE_MAX_PAYLOAD);
+}
+
+static void test_node_states_and_rank_counts_are_checked(void **state)
+{
+	(void)state;
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	static struct wire_rdv_table out;
+	static struct wire_mesh_join join, join_out;
+	assert_int_equal(one_node_page(0, 0, buf), -EINVAL); /* a table's node has a state */
+	assert_int_equal(one_node_page(4, 0, buf), -EINVAL);
+	assert_int_equal(one_node_page(WIRE_NODE_LIVE, WIRE_MAX_LOCAL_RANKS + 1, buf), -EINVAL);
+
+	int n = one_node_page(WIRE_NODE_LEFT, 0, buf);
+	assert_true(n > 0);
+	size_t state_at = 12 + 4 + 2 + 2 + 2, count_at = state_at + 2;
+	buf[state_at] = 9;
+	assert_int_equal(wire_decode_rdv_table(buf, (size_t)n, &out), -EBADMSG);
+	buf[state_at] = WIRE_NODE_DOWN;
+	assert_int_equal(wire_decode_rdv_table(buf, (size_t)n, &out), 0);
+	uint32_t over = WIRE_MAX_LOCAL_RANKS + 1;
+	for (int i = 0; i < 4; i++)
+		buf[count_at + (size_t)i] = (uint8_t)(over >> (8 * i));
+	assert_int_equal(wire_decode_rdv_table(buf, (size_t)n, &out), -EBADMSG);
+
+	fill_mesh_join(&join);
+	join.node_id = join.node_count;
+	assert_int_equal(wire_encode_mesh_join(&join, buf, sizeof(buf)), -EINVAL);
+	fill_mesh_join(&join);
+	n = wire_encode_mesh_join(&join, buf, sizeof(buf));
+	assert_true(n > 0);
+	buf[0] = 4; /* node 4 of a step of 4 */
+	assert_int_equal(wire_decode_mesh_join(buf, (size_t)n, &join_out), -EBADMSG);
+}
+
+static void test_join_refusal_must_carry_an_error(void **state)
+{
+	(void)state;
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	static struct wire_mesh_join_refused m, out;
+	fill_mesh_join_refused(&m);
+	m.status = 0;
+	assert_int_equal(wire_encode_mesh_join_refused(&m, buf, sizeof(buf)), -EINVAL);
+	fill_mesh_join_refused(&m);
+	int n = wire_encode_mesh_join_refused(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	memset(buf, 0, 4);
+	assert_int_equal(wire_decode_mesh_join_refused(buf, (size_t)n, &out), -EBADMSG);
 }
 
 static void test_suspect_and_report_enumerations_are_checked(void **state)
@@ -525,7 +636,8 @@ static void test_mesh_type_names(void **state)
 	assert_string_equal(wire_type_name(WIRE_RDV_TABLE), "RDV_TABLE");
 	assert_string_equal(wire_type_name(WIRE_MESH_EVENT), "MESH_EVENT");
 	assert_string_equal(wire_type_name(WIRE_EVENT_LOG_REPLY), "EVENT_LOG_REPLY");
-	for (uint16_t t = WIRE_MESH_HELLO; t <= WIRE_MESH_PROBE; t++)
+	assert_string_equal(wire_type_name(WIRE_MESH_JOIN), "MESH_JOIN");
+	for (uint16_t t = WIRE_MESH_HELLO; t <= WIRE_MESH_JOIN_REFUSED; t++)
 		assert_non_null(wire_type_name(t));
 }
 
@@ -541,6 +653,8 @@ int main(void)
 		cmocka_unit_test(test_table_pages_outside_the_table_are_rejected),
 		cmocka_unit_test(test_register_with_node_outside_the_step_is_rejected),
 		cmocka_unit_test(test_mesh_event_with_bad_fields_is_rejected),
+		cmocka_unit_test(test_node_states_and_rank_counts_are_checked),
+		cmocka_unit_test(test_join_refusal_must_carry_an_error),
 		cmocka_unit_test(test_suspect_and_report_enumerations_are_checked),
 		cmocka_unit_test(test_event_log_reply_count_over_limit_is_rejected),
 		cmocka_unit_test(test_stream_yields_a_message_sent_byte_by_byte),

@@ -64,6 +64,7 @@ class EventInfo(ctypes.Structure):
         ("node_id", ctypes.c_uint32),
         ("generation", ctypes.c_uint64),
         ("leader", ctypes.c_uint32),
+        ("epoch", ctypes.c_uint64),
     ]
 
 

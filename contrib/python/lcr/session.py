@@ -49,6 +49,10 @@ class EventType(enum.IntEnum):
     NODE_DOWN = 4
     NODE_LEFT = 5
     MESH_UP = 6
+    CHECKPOINT = 7
+    REPLACING = 8
+    NODE_JOINED = 9
+    RECOVERY_FAILED = 10
 
 
 class EventSource(enum.IntEnum):
@@ -86,6 +90,7 @@ class Event:
     node_id: Optional[int]
     generation: int
     leader: Optional[int]
+    epoch: int = 0  # REPLACING, NODE_JOINED: the communicator epoch of the replacement
 
     @classmethod
     def from_c(cls, ev):
@@ -93,7 +98,8 @@ class Event:
                    rank=ev.rank, pid=ev.pid, status=ev.status, node=ev.node.decode(errors="replace"),
                    message=ev.message.decode(errors="replace"),
                    node_id=None if ev.node_id == LCR_NO_NODE else ev.node_id,
-                   generation=ev.generation, leader=None if ev.leader == LCR_NO_NODE else ev.leader)
+                   generation=ev.generation, leader=None if ev.leader == LCR_NO_NODE else ev.leader,
+                   epoch=ev.epoch)
 
 
 @dataclass(frozen=True)

@@ -42,11 +42,12 @@ jit_allocation() {
 }
 
 # jit_trainer NAME NODES CKPT_DIR [OPTIONS...]: the srun line of a trainer run whose output
-# goes to NAME.txt and whose ranks meet in rdv-NAME.
+# goes to NAME.txt and whose ranks meet in rdv-NAME; no spare replaces a dead node (these
+# tests are about the checkpoint path).
 jit_trainer() {
 	local name=$1 nodes=$2 dir=$3
 	shift 3
-	echo "mkdir -p rdv-$name; srun --overlap -N4 -n4 -w $nodes --lcr --lcr-ckpt-dir=$dir $* \
+	echo "mkdir -p rdv-$name; srun --overlap -N4 -n4 -w $nodes --lcr --lcr-replace=none --lcr-ckpt-dir=$dir $* \
 lcr-demo-trainer --steps=$JIT_STEPS --print-every=300 --rendezvous-dir=$JIT/rdv-$name >$name.txt 2>&1"
 }
 

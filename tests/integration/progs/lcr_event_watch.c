@@ -36,6 +36,9 @@ static const char *type_name(enum lcr_event_type type)
 	case LCR_EVENT_NODE_LEFT: return "NODE_LEFT";
 	case LCR_EVENT_MESH_UP: return "MESH_UP";
 	case LCR_EVENT_CHECKPOINT: return "CHECKPOINT";
+	case LCR_EVENT_REPLACING: return "REPLACING";
+	case LCR_EVENT_NODE_JOINED: return "NODE_JOINED";
+	case LCR_EVENT_RECOVERY_FAILED: return "RECOVERY_FAILED";
 	}
 	return "UNKNOWN";
 }
@@ -46,10 +49,10 @@ static void print_event(const struct lcr_event *ev)
 	if (ev->type == LCR_EVENT_RANK_EXITED)
 		snprintf(rank, sizeof(rank), "%" PRIu32, ev->rank);
 	printf("event %" PRIu64 " %s node=%s node_id=%" PRId64 " rank=%s pid=%d gen=%" PRIu64
-	       " leader=%" PRId64 " msg=%s\n",
+	       " leader=%" PRId64 " epoch=%" PRIu64 " msg=%s\n",
 	       now_ms(), type_name(ev->type), ev->node[0] ? ev->node : "-",
 	       ev->node_id == LCR_NO_NODE ? -1 : (int64_t)ev->node_id, rank, ev->pid,
-	       ev->generation, ev->leader == LCR_NO_NODE ? -1 : (int64_t)ev->leader, ev->message);
+	       ev->generation, ev->leader == LCR_NO_NODE ? -1 : (int64_t)ev->leader, ev->epoch, ev->message);
 	fflush(stdout);
 }
 

@@ -1,0 +1,67 @@
+#!/bin/bash
+# transfer.sh: state-transfer throughput against raw loopback TCP, measured in the same run.
+# Three helpers in the foreground form a mesh (a private munged, as the tests use); each
+# serves one replica of a shard whose region of SIZE MiB is committed at step 1, and a mesh
+# checkpoint gives the manifest the replacement checks against. xfer_client, playing node
+# h0's replacement, fills the region from h1 and h2 in parallel (transfer_fill: every range
+# checked end to end); tcp_baseline sends as many bytes through one loopback TCP connection
+# between two processes. Prints RESULT lines.
+#
+# Usage: contrib/bench/transfer.sh [BUILDDIR]   (LCR_XFER_BENCH_MIB, default 1024)
+# Build first: make tests/helper/xfer_client tests/helper/ckpt_client contrib/bench/tcp_baseline
+set -e
+LCR_BUILDDIR=$(cd "${1:-.}" && pwd)
+LCR_SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
+MIB=${LCR_XFER_BENCH_MIB:-1024}
+MESH_PREFIX=b
+. "$LCR_SRCDIR/tests/helper/lib.sh"
+. "$LCR_SRCDIR/tests/helper/mesh_lib.sh"
+set +e
+XFER=$LCR_BUILDDIR/tests/helper/xfer_client
+CKPT_CLIENT=$LCR_BUILDDIR/tests/helper/ckpt_client
+BASELINE=$LCR_BUILDDIR/contrib/bench/tcp_baseline
+for p in "$XFER" "$CKPT_CLIENT" "$BASELINE" "$LCRD"; do
+	[ -x "$p" ] || { echo "transfer.sh: $p is not built (see the top of this script)" >&2; exit 2; }
+done
+
+start_munged >/dev/null
+make_root "$WORK/root" "$(id -u)"
+start_rendezvous rdv || { echo "transfer.sh: the rendezvous does not start" >&2; exit 1; }
+for i in 0 1 2; do
+	start_mesh_node "$i" 3 --ranks=$((2 * i)) --ckpt-dir="$WORK/ckpt"
+done
+for i in $(seq 600); do
+	[ "$(grep -l "the mesh of 3 helpers is up" "$WORK"/b[0-2].log 2>/dev/null | wc -l)" -eq 3 ] && break
+	sleep 0.1
+done
+for r in 0 2 4; do
+	LCR_SOCKET=$(socket_of $((r / 2))) "$CKPT_CLIENT" fill $r state "${MIB}M" 11 1 >/dev/null ||
+		{ echo "transfer.sh: rank $r cannot fill its region" >&2; exit 1; }
+done
+"$LCRCTL" --socket="$(socket_of 0)" ckpt now >/dev/null ||
+	{ echo "transfer.sh: the mesh checkpoint failed" >&2; exit 1; }
+port_of() { sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/b$1.log" | head -1; }
+PEERS=(--peer=1@127.0.0.1:"$(port_of 1)" --peer=2@127.0.0.1:"$(port_of 2)")
+
+# The best of two runs of each.
+best_transfer=0
+for run in 1 2; do
+	"$XFER" --job="$MESH_JOB" --step=0 --munge-socket="$MUNGE_SOCKET" --self=0 "${PEERS[@]}" \
+		fill "$WORK/ckpt/step-1" shard0 state >"$WORK/fill" 2>&1 ||
+		{ cat "$WORK/fill" >&2; exit 1; }
+	grep -q "^from-file 0$" "$WORK/fill" || { cat "$WORK/fill" >&2; exit 1; }
+	seconds=$(sed -n 's/^seconds //p' "$WORK/fill")
+	best_transfer=$(awk -v b="$best_transfer" -v m="$MIB" -v s="$seconds" \
+		'BEGIN { v = m / s; print (v > b ? v : b) }')
+	sed 's/^/# /' "$WORK/fill" | head -1
+done
+best_raw=0
+for run in 1 2; do
+	seconds=$("$BASELINE" "$MIB" | awk '{print $4}')
+	best_raw=$(awk -v b="$best_raw" -v m="$MIB" -v s="$seconds" \
+		'BEGIN { v = m / s; print (v > b ? v : b) }')
+done
+awk -v v="$best_transfer" -v b="$best_raw" -v m="$MIB" 'BEGIN {
+	printf "RESULT name=state_transfer_2_peers_%dMiB value=%.1f unit=MiB/s baseline=%.1f ratio=%.3f\n",
+		m, v, b, v / b
+}'

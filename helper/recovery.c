@@ -1,0 +1,646 @@
+/* recovery.c: the leader's side of in-job recovery (lcrd --replace=spare; see recovery.h
+ * and doc/mesh.md, "Replacement and rejoin").
+ *
+ * Failures wait in a queue and are handled one after another. The head waits until the
+ * leader's just-in-time checkpoint of that failure has ended (published or abandoned), then
+ * an attempt starts: the first spare of --job-nodes that is neither a node of the step's
+ * table, nor a node replaced earlier, nor a spare that failed; a REPLACING event whose
+ * generation is the attempt's epoch; the launcher (srun) as a child in its own process
+ * group, its output appended to a file, watched with a pidfd. The attempt ends when the
+ * replacement joins (mesh_join.c calls recovery_joined), or fails when the launcher exits
+ * first or --replace-timeout passes (SIGTERM to its group, SIGKILL 2 s later): that spare
+ * is marked failed and the next is tried. With no spare left or no program to launch, the
+ * leader says RECOVERY_FAILED, naming the checkpoint to restart from.
+ *
+ * A new leader (the old one died) starts with an empty queue: an attempt in flight is not
+ * resumed, failures it applies itself are handled. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal/hostlist.h"
+#include "internal/util.h"
+#include "lcrd.h"
+#include "log.h"
+#include "mesh_internal.h"
+#include "pidfd_watch.h"
+#include "recovery.h"
+
+#define RECOVERY_KILL_GRACE_MS 2000
+
+/* snprintf for messages: a long name or path is cut, which is fine in a message. */
+static void format_text(char *buf, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void format_text(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+}
+
+extern char **environ;
+
+/* A node down, waiting for its replacement. */
+struct recovery_failure {
+	uint32_t node;
+	char name[WIRE_NODE_NAME_MAX + 1]; /* its name when it failed */
+	bool ckpt_ended;                   /* its checkpoint ended, or none runs */
+	char ckpt[WIRE_CKPT_PATH_MAX + 1]; /* the checkpoint published for it, or "" */
+	struct recovery_failure *next;
+};
+
+/* A launcher process: the attempt's, or one whose replacement joined (watched to log its
+ * end), or one abandoned after its timeout (watched until it is gone). */
+struct recovery_child {
+	struct recovery *r;
+	uint32_t node;
+	char spare[WIRE_NODE_NAME_MAX + 1];
+	struct pid_watch watch;
+	bool joined;
+	uint64_t kill_timer;
+	struct recovery_child *next;
+};
+
+struct recovery {
+	struct mesh *m;
+	struct hostlist job;        /* --job-nodes expanded */
+	struct hostlist used;       /* failed spares and replaced nodes' names */
+	size_t used_cap;
+	struct recovery_failure *queue; /* the head is the failure being handled */
+	bool in_flight;             /* an attempt for the head runs */
+	uint64_t epoch;             /* its REPLACING's generation */
+	char spare[WIRE_NODE_NAME_MAX + 1];
+	struct recovery_child *attempt; /* its launcher */
+	uint64_t timeout_timer;
+	struct recovery_child *children;
+};
+
+static void kick(struct recovery *r);
+
+/* --- names --- */
+
+static void add_used(struct recovery *r, const char *name)
+{
+	if (hostlist_contains(&r->used, name))
+		return;
+	if (r->used.count == r->used_cap) {
+		size_t cap = r->used_cap ? r->used_cap * 2 : 8;
+		void *p = realloc(r->used.names, cap * sizeof(r->used.names[0]));
+		if (!p) {
+			log_error("cannot remember the node name '%s': out of memory", name);
+			return;
+		}
+		r->used.names = p;
+		r->used_cap = cap;
+	}
+	format_text(r->used.names[r->used.count++], HOSTLIST_NAME_MAX + 1, "%s", name);
+}
+
+static bool in_table(const struct mesh *m, const char *name)
+{
+	for (uint32_t node = 0; node < m->count; node++)
+		if (strcmp(m->nodes[node].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* The first usable spare into out; false when none is left. */
+static bool pick_spare(struct recovery *r, char *out, size_t cap)
+{
+	for (size_t i = 0; i < r->job.count; i++) {
+		const char *name = r->job.names[i];
+		if (!in_table(r->m, name) && !hostlist_contains(&r->used, name)) {
+			format_text(out, cap, "%s", name);
+			return true;
+		}
+	}
+	return false;
+}
+
+static struct recovery *get(struct mesh *m)
+{
+	char err[256];
+	if (m->recovery)
+		return m->recovery;
+	struct recovery *r = calloc(1, sizeof(*r));
+	if (!r) {
+		log_error("cannot start recovery: out of memory");
+		return NULL;
+	}
+	r->m = m;
+	const char *job_nodes = m->d->opt.job_nodes;
+	if (job_nodes && *job_nodes && hostlist_expand(job_nodes, &r->job, err, sizeof(err)) < 0)
+		log_error("cannot read --job-nodes=%s: %s; no spare node is known", job_nodes, err);
+	m->recovery = r;
+	return r;
+}
+
+/* --- children --- */
+
+static void child_free(struct recovery *r, struct recovery_child *c)
+{
+	for (struct recovery_child **pos = &r->children; *pos; pos = &(*pos)->next)
+		if (*pos == c) {
+			*pos = c->next;
+			break;
+		}
+	if (r->attempt == c)
+		r->attempt = NULL;
+	pid_watch_stop(&c->watch);
+	if (c->kill_timer)
+		loop_cancel_timer(r->m->d->loop, c->kill_timer);
+	free(c);
+}
+
+static void kill_due(struct loop *loop, void *arg)
+{
+	struct recovery_child *c = arg;
+	(void)loop;
+	c->kill_timer = 0;
+	log_warning("the launcher for node %" PRIu32 " on %s (pid %d) still runs 2 s after "
+		    "SIGTERM: SIGKILL to its process group",
+		    c->node, c->spare, (int)c->watch.pid);
+	kill(-c->watch.pid, SIGKILL);
+}
+
+/* SIGTERM to the child's process group, SIGKILL RECOVERY_KILL_GRACE_MS later. */
+static void child_terminate(struct recovery *r, struct recovery_child *c)
+{
+	kill(-c->watch.pid, SIGTERM);
+	if (!c->kill_timer &&
+	    loop_add_timer(r->m->d->loop, RECOVERY_KILL_GRACE_MS, kill_due, c, &c->kill_timer) < 0)
+		c->kill_timer = 0;
+}
+
+/* The wait status of an exited child, reaped here. */
+static int child_reap(struct recovery_child *c)
+{
+	int status = 0;
+	if (waitpid(c->watch.pid, &status, WNOHANG) == c->watch.pid)
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return c->watch.exit_status >= 0 ? c->watch.exit_status : -1;
+}
+
+static void attempt_failed(struct recovery *r, const char *why);
+
+static void child_exited(struct pid_watch *w, void *arg)
+{
+	struct recovery_child *c = arg;
+	struct recovery *r = c->r;
+	char why[WIRE_TEXT_MAX + 1];
+	int status = child_reap(c);
+	(void)w;
+	if (c->joined)
+		log_info("replacement step for node %" PRIu32 " ended: exit status %d", c->node,
+			 status);
+	else if (c == r->attempt) {
+		format_text(why, sizeof(why), "the launcher exited with status %d before the "
+			 "replacement joined", status);
+		child_free(r, c);
+		attempt_failed(r, why);
+		return;
+	} else
+		log_info("the abandoned launcher for node %" PRIu32 " on %s ended: exit status %d",
+			 c->node, c->spare, status);
+	child_free(r, c);
+}
+
+/* --- launching --- */
+
+/* "NAME=value" appended to env[*n]; the strings are freed by env_free. */
+static int env_add(char **env, size_t *n, const char *name, const char *value)
+{
+	size_t len = strlen(name) + strlen(value) + 2;
+	char *s = malloc(len);
+	if (!s)
+		return -ENOMEM;
+	format_text(s, len, "%s=%s", name, value);
+	env[(*n)++] = s;
+	return 0;
+}
+
+static void env_free(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+static bool env_dropped(const char *entry)
+{
+	return strncmp(entry, "SLURM_NTASKS=", 13) == 0 ||
+	       strncmp(entry, "SLURM_NPROCS=", 13) == 0 || strncmp(entry, "LCR_REJOIN_", 11) == 0;
+}
+
+/* The step's node names in node-id order, node's replaced by spare. */
+static void format_nodes(const struct mesh *m, uint32_t node, const char *spare, char *buf,
+			 size_t cap)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < m->count && len + 1 < cap; i++) {
+		int n = snprintf(buf + len, cap - len, "%s%s", i ? "," : "",
+				 i == node ? spare : m->nodes[i].name);
+		len += n > 0 ? (size_t)n : 0;
+	}
+}
+
+static uint32_t total_ranks(const struct mesh *m)
+{
+	uint32_t total = 0;
+	for (uint32_t i = 0; i < m->count; i++)
+		total += m->nodes[i].rank_count;
+	return total;
+}
+
+/* The launcher's environment: lcrd's, less SLURM_NTASKS and SLURM_NPROCS, plus
+ * LCR_REJOIN_*. NULL when out of memory. */
+static char **build_env(struct recovery *r, const struct recovery_failure *f)
+{
+	struct mesh *m = r->m;
+	const struct mesh_node *x = &m->nodes[f->node];
+	size_t count = 0, n = 0;
+	char value[4096];
+	static char nodes[WIRE_MESH_NODES_MAX * (WIRE_NODE_NAME_MAX + 1)];
+	while (environ[count])
+		count++;
+	char **env = calloc(count + 16, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < count; i++)
+		if (!env_dropped(environ[i]) && !(env[n++] = strdup(environ[i])))
+			goto fail;
+	int rc = 0;
+	format_text(value, sizeof(value), "%" PRIu32, m->d->opt.step_id);
+	rc |= env_add(env, &n, "LCR_REJOIN_STEP", value);
+	format_text(value, sizeof(value), "%" PRIu32, f->node);
+	rc |= env_add(env, &n, "LCR_REJOIN_NODE_ID", value);
+	format_text(value, sizeof(value), "%" PRIu32, m->count);
+	rc |= env_add(env, &n, "LCR_REJOIN_NODE_COUNT", value);
+	util_format_rank_list(x->ranks, x->rank_count, value, sizeof(value));
+	rc |= env_add(env, &n, "LCR_REJOIN_RANKS", value);
+	format_text(value, sizeof(value), "%" PRIu32, total_ranks(m));
+	rc |= env_add(env, &n, "LCR_REJOIN_NTASKS", value);
+	format_nodes(m, f->node, r->spare, nodes, sizeof(nodes));
+	rc |= env_add(env, &n, "LCR_REJOIN_NODES", nodes);
+	format_text(value, sizeof(value), strchr(m->address, ':') ? "[%s]:%u" : "%s:%u", m->address,
+		 m->port);
+	rc |= env_add(env, &n, "LCR_REJOIN_PEER", value);
+	format_text(value, sizeof(value), "%" PRIu64, r->epoch);
+	rc |= env_add(env, &n, "LCR_REJOIN_EPOCH", value);
+	rc |= env_add(env, &n, "LCR_REJOIN_CKPT", f->ckpt);
+	if (rc == 0)
+		return env;
+fail:
+	env_free(env);
+	return NULL;
+}
+
+/* LAUNCHER --jobid=J --overlap --nodes=1 --ntasks=N --nodelist=SPARE --lcr -- PROGRAM ARGS */
+static char **build_argv(struct recovery *r, const struct recovery_failure *f, char *jobid,
+			 char *ntasks, char *nodelist, size_t cap)
+{
+	const struct lcrd_options *o = &r->m->d->opt;
+	const struct mesh_node *x = &r->m->nodes[f->node];
+	char **argv = calloc((size_t)o->program_argc + 10, sizeof(*argv));
+	size_t n = 0;
+	if (!argv)
+		return NULL;
+	format_text(jobid, cap, "--jobid=%" PRIu32, o->job_id);
+	format_text(ntasks, cap, "--ntasks=%" PRIu32, x->rank_count ? x->rank_count : 1);
+	format_text(nodelist, cap, "--nodelist=%s", r->spare);
+	argv[n++] = o->launcher;
+	argv[n++] = jobid;
+	argv[n++] = "--overlap";
+	argv[n++] = "--nodes=1";
+	argv[n++] = ntasks;
+	argv[n++] = nodelist;
+	argv[n++] = "--lcr";
+	argv[n++] = "--";
+	for (int i = 0; i < o->program_argc; i++)
+		argv[n++] = o->program[i];
+	return argv;
+}
+
+/* The launcher's output file: $SLURM_SUBMIT_DIR/lcr-J.S.replacement-K.out, else the
+ * runtime directory's replacement-K.out. An open descriptor, or -errno. */
+static int open_output(struct recovery *r, uint32_t node, char *path, size_t cap)
+{
+	const struct lcrd_options *o = &r->m->d->opt;
+	const char *submit = getenv("SLURM_SUBMIT_DIR");
+	if (submit && *submit)
+		format_text(path, cap, "%s/lcr-%" PRIu32 ".%" PRIu32 ".replacement-%" PRIu32 ".out",
+			 submit, o->job_id, o->step_id, node);
+	else
+		format_text(path, cap, "%s/replacement-%" PRIu32 ".out", r->m->d->dir.dir, node);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+/* In the child: its own process group, default signals, output to out_fd, exec. Reports
+ * errno on report_fd when exec fails. Only async-signal-safe calls. */
+static void child_exec(char **argv, char **env, int out_fd, int report_fd)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	setpgid(0, 0);
+	int in = open("/dev/null", O_RDONLY);
+	if (in >= 0 && in != 0)
+		dup2(in, 0);
+	dup2(out_fd, 1);
+	dup2(out_fd, 2);
+	syscall(SYS_close_range, 3, report_fd - 1, 0);
+	syscall(SYS_close_range, report_fd + 1, ~0U, 0);
+	execvpe(argv[0], argv, env);
+	int e = errno;
+	if (write(report_fd, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* Forks and execs the launcher: its pid, or -errno (exec failed: its errno). */
+static pid_t spawn(char **argv, char **env, int out_fd)
+{
+	int pipefd[2], e = 0;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		e = errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -e;
+	}
+	if (pid == 0)
+		child_exec(argv, env, out_fd, pipefd[1]);
+	close(pipefd[1]);
+	ssize_t got = read(pipefd[0], &e, sizeof(e));
+	close(pipefd[0]);
+	if (got == (ssize_t)sizeof(e)) {
+		waitpid(pid, NULL, 0);
+		return -e;
+	}
+	return pid;
+}
+
+/* Starts the launcher for f on r->spare: 0, or -errno with why. */
+static int launch(struct recovery *r, const struct recovery_failure *f, char *why, size_t cap)
+{
+	char jobid[64], ntasks[64], nodelist[WIRE_NODE_NAME_MAX + 16], path[4200];
+	char **env = build_env(r, f);
+	char **argv = build_argv(r, f, jobid, ntasks, nodelist, sizeof(nodelist));
+	struct recovery_child *c = calloc(1, sizeof(*c));
+	int rc = -ENOMEM, out_fd = -1;
+	format_text(why, cap, "out of memory");
+	if (!env || !argv || !c)
+		goto out;
+	out_fd = open_output(r, f->node, path, sizeof(path));
+	if (out_fd < 0) {
+		rc = out_fd;
+		format_text(why, cap, "cannot open %s: %s", path, strerror(-rc));
+		goto out;
+	}
+	pid_t pid = spawn(argv, env, out_fd);
+	if (pid < 0) {
+		rc = (int)pid;
+		format_text(why, cap, "cannot run %s: %s", argv[0], strerror(-rc));
+		goto out;
+	}
+	*c = (struct recovery_child){ .r = r, .node = f->node, .next = r->children };
+	format_text(c->spare, sizeof(c->spare), "%s", r->spare);
+	pid_watch_init(&c->watch);
+	rc = pid_watch_start(&c->watch, r->m->d->loop, pid, child_exited, c);
+	if (rc < 0) {
+		format_text(why, cap, "cannot watch the launcher (pid %d): %s", (int)pid,
+			 strerror(-rc));
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		goto out;
+	}
+	r->children = c;
+	r->attempt = c;
+	c = NULL;
+	log_info("launched %s (pid %d) for node %" PRIu32 " on %s, epoch %" PRIu64 "; output in %s",
+		 argv[0], (int)pid, f->node, r->spare, r->epoch, path);
+out:
+	if (out_fd >= 0)
+		close(out_fd);
+	free(c);
+	free(argv);
+	env_free(env);
+	return rc;
+}
+
+/* --- attempts --- */
+
+static void pop_failure(struct recovery *r)
+{
+	struct recovery_failure *f = r->queue;
+	if (!f)
+		return;
+	r->queue = f->next;
+	free(f);
+}
+
+/* No replacement for the head failure: RECOVERY_FAILED, and the next failure. */
+static void give_up(struct recovery *r, const char *why)
+{
+	struct mesh *m = r->m;
+	struct recovery_failure *f = r->queue;
+	char message[WIRE_TEXT_MAX + 1], restart[WIRE_CKPT_PATH_MAX + 64];
+	const char *dir = m->d->opt.ckpt_dir;
+	if (f->ckpt[0])
+		format_text(restart, sizeof(restart), "the checkpoint %s", f->ckpt);
+	else if (dir)
+		format_text(restart, sizeof(restart), "the newest checkpoint in %s", dir);
+	else
+		format_text(restart, sizeof(restart), "scratch (no checkpoint directory)");
+	format_text(message, sizeof(message), "cannot replace node %s (%" PRIu32 "): %s; restart "
+		 "from %s", f->name, f->node, why, restart);
+	if (m->state == WIRE_MESH_UP && m->leader == m->self)
+		mesh_sequence_recovery(m, WIRE_EVENT_RECOVERY_FAILED, f->node, 0, NULL, message);
+	pop_failure(r);
+}
+
+static void timeout_due(struct loop *loop, void *arg)
+{
+	struct recovery *r = arg;
+	char why[WIRE_TEXT_MAX + 1];
+	(void)loop;
+	r->timeout_timer = 0;
+	format_text(why, sizeof(why), "no JOIN within --replace-timeout=%" PRIu32 " s",
+		 r->m->d->opt.replace_timeout_s);
+	if (r->attempt) {
+		child_terminate(r, r->attempt);
+		r->attempt = NULL; /* abandoned: still watched until it is gone */
+	}
+	attempt_failed(r, why);
+}
+
+/* The attempt's spare failed: mark it, try the next. */
+static void attempt_failed(struct recovery *r, const char *why)
+{
+	struct recovery_failure *f = r->queue;
+	log_warning("the replacement of node %s (%" PRIu32 ") on spare %s failed: %s", f->name,
+		    f->node, r->spare, why);
+	add_used(r, r->spare);
+	if (r->timeout_timer)
+		loop_cancel_timer(r->m->d->loop, r->timeout_timer);
+	r->timeout_timer = 0;
+	r->in_flight = false;
+	r->attempt = NULL;
+	kick(r);
+}
+
+/* Tries the spares for the head failure until a launcher runs, or gives up. */
+static void start_attempt(struct recovery *r)
+{
+	struct mesh *m = r->m;
+	struct recovery_failure *f = r->queue;
+	char message[WIRE_TEXT_MAX + 1], why[WIRE_TEXT_MAX + 1];
+	if (!m->d->opt.program_argc) {
+		give_up(r, "lcrd has no program to launch (nothing after '--')");
+		return;
+	}
+	while (pick_spare(r, r->spare, sizeof(r->spare))) {
+		format_text(message, sizeof(message), "replacing node %s (%" PRIu32 ") with spare %s",
+			 f->name, f->node, r->spare);
+		r->epoch = mesh_sequence_recovery(m, WIRE_EVENT_REPLACING, f->node, 0, NULL,
+						  message);
+		if (m->leader != m->self || m->state != WIRE_MESH_UP)
+			return;
+		if (launch(r, f, why, sizeof(why)) == 0) {
+			r->in_flight = true;
+			if (loop_add_timer(m->d->loop, (uint64_t)m->d->opt.replace_timeout_s * 1000,
+					   timeout_due, r, &r->timeout_timer) < 0)
+				r->timeout_timer = 0;
+			return;
+		}
+		log_warning("the replacement of node %s (%" PRIu32 ") on spare %s failed: %s",
+			    f->name, f->node, r->spare, why);
+		add_used(r, r->spare);
+	}
+	give_up(r, r->job.count ? "no spare node left in --job-nodes" :
+				  "no spare node: --job-nodes names none");
+}
+
+/* Starts the next attempt when none runs and the head's checkpoint has ended. */
+static void kick(struct recovery *r)
+{
+	while (!r->in_flight && r->queue && r->queue->ckpt_ended) {
+		struct recovery_failure *head = r->queue;
+		start_attempt(r);
+		if (r->in_flight || r->queue == head)
+			return;
+	}
+}
+
+/* --- entry points --- */
+
+void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
+{
+	if (m->d->opt.replace != LCRD_REPLACE_SPARE || ev->type != WIRE_EVENT_NODE_DOWN ||
+	    m->leader != m->self || ev->node >= m->count || ev->node == m->self)
+		return;
+	struct recovery *r = get(m);
+	struct recovery_failure *f = r ? calloc(1, sizeof(*f)) : NULL;
+	if (!f) {
+		log_error("cannot queue the replacement of node %" PRIu32 ": out of memory",
+			  ev->node);
+		return;
+	}
+	f->node = ev->node;
+	format_text(f->name, sizeof(f->name), "%s", m->nodes[ev->node].name);
+	f->ckpt_ended = !(m->d->opt.ckpt_dir && mesh_ckpt_running(m));
+	add_used(r, f->name);
+	struct recovery_failure **pos = &r->queue;
+	while (*pos)
+		pos = &(*pos)->next;
+	*pos = f;
+	log_info("node %s (%" PRIu32 ") is queued for replacement%s", f->name, f->node,
+		 f->ckpt_ended ? "" : " once its checkpoint has ended");
+	kick(r);
+}
+
+void recovery_on_checkpoint_end(struct mesh *m, const struct wire_ckpt_result *result)
+{
+	struct recovery *r = m->recovery;
+	if (!r)
+		return;
+	for (struct recovery_failure *f = r->queue; f; f = f->next) {
+		if (f->ckpt_ended)
+			continue;
+		f->ckpt_ended = true;
+		if (result->status == 0)
+			format_text(f->ckpt, sizeof(f->ckpt), "%s", result->path);
+	}
+	kick(r);
+}
+
+int recovery_admit(struct mesh *m, uint32_t node, const char *name, uint64_t *epoch,
+		   char *why, size_t cap)
+{
+	struct recovery *r = m->recovery;
+	if (!r || !r->in_flight || !r->queue || r->queue->node != node) {
+		format_text(why, cap, "no replacement of node %" PRIu32 " is in flight", node);
+		return -EPERM;
+	}
+	if (strcmp(name, r->spare) != 0) {
+		format_text(why, cap, "the replacement of node %" PRIu32 " in flight runs on %s, not "
+			 "on %s", node, r->spare, name);
+		return -EPERM;
+	}
+	*epoch = r->epoch;
+	return 0;
+}
+
+void recovery_joined(struct mesh *m, uint32_t node, uint64_t g)
+{
+	struct recovery *r = m->recovery;
+	if (!r || !r->in_flight || !r->queue || r->queue->node != node)
+		return;
+	log_info("node %" PRIu32 " was replaced by %s at generation %" PRIu64 " (epoch %" PRIu64
+		 ")", node, r->spare, g, r->epoch);
+	if (r->attempt)
+		r->attempt->joined = true;
+	r->attempt = NULL;
+	if (r->timeout_timer)
+		loop_cancel_timer(m->d->loop, r->timeout_timer);
+	r->timeout_timer = 0;
+	r->in_flight = false;
+	pop_failure(r);
+	kick(r);
+}
+
+void recovery_destroy(struct mesh *m)
+{
+	struct recovery *r = m->recovery;
+	if (!r)
+		return;
+	if (r->attempt)
+		kill(-r->attempt->watch.pid, SIGTERM);
+	while (r->children)
+		child_free(r, r->children);
+	while (r->queue)
+		pop_failure(r);
+	if (r->timeout_timer)
+		loop_cancel_timer(m->d->loop, r->timeout_timer);
+	hostlist_fini(&r->job);
+	free(r->used.names);
+	free(r);
+	m->recovery = NULL;
+}

@@ -1,0 +1,34 @@
+/* recovery.h: in-job recovery on the leader (lcrd --replace=spare): after a node is down
+ * and its just-in-time checkpoint has ended, launch a replacement helper and ranks on a
+ * spare node of the job, bound the attempt, try the next spare when one fails, and say
+ * RECOVERY_FAILED when none is left. The replacement's side is mesh_join.c; the protocol
+ * and its events are in doc/mesh.md, "Replacement and rejoin". */
+#ifndef LCR_HELPER_RECOVERY_H
+#define LCR_HELPER_RECOVERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal/wire.h"
+
+struct mesh;
+
+/* An applied membership event: the leader queues each NODE_DOWN it applies. */
+void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev);
+
+/* The leader's checkpoint ended (published or abandoned): the failures waiting for it go on. */
+void recovery_on_checkpoint_end(struct mesh *m, const struct wire_ckpt_result *r);
+
+/* Whether a JOIN of node `node` by a helper named `name` belongs to the attempt in flight:
+ * 0 with its epoch, or -EPERM with the reason in why. */
+int recovery_admit(struct mesh *m, uint32_t node, const char *name, uint64_t *epoch,
+		   char *why, size_t cap);
+
+/* The replacement of node joined (its NODE_JOINED has generation g): the attempt ends, its
+ * launcher stays watched, the next failure goes on. */
+void recovery_joined(struct mesh *m, uint32_t node, uint64_t g);
+
+/* Stops an attempt in flight (its launcher's process group gets SIGTERM), frees. */
+void recovery_destroy(struct mesh *m);
+
+#endif

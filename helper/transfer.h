@@ -1,0 +1,157 @@
+/* transfer.h: state transfer between helpers. A helper that needs its ranks' state (the
+ * replacement of a lost node, lcrd --rejoin) takes it straight from the memory of the
+ * surviving replicas instead of reading a checkpoint back from storage.
+ *
+ * Server (transfer_server.c). A peer connects to this helper's mesh listener and opens with
+ * WIRE_XFER_HELLO instead of WIRE_MESH_HELLO; mesh.c hands the connection over here. Once
+ * its MUNGE credential checks out (same job and step, a node of the step, addressed to this
+ * node) the connection leaves the mesh and becomes a transfer session: it answers requests
+ * {shard key, region, step S, offset, length} one at a time from a local replica of that
+ * shard whose control page shows step S committed, streaming the bytes on a worker thread
+ * followed by their XXH3-64, and refuses with a reason what it cannot serve. It only reads.
+ *
+ * Client (transfer_client.c). transfer_fill fills one region from up to TRANSFER_MAX_PEERS
+ * peers in parallel: the region's checkpoint ranges (whose hashes come from the manifest)
+ * are cut into pieces, each peer is handed pieces as it finishes the last one, each piece
+ * is checked against the hash its server read, and each whole range against the manifest's
+ * hash (end to end). A piece that fails is retried on another peer; a range that no peer
+ * could serve, or whose bytes do not match the manifest, is read from the checkpoint file.
+ * A peer that moves no byte for TRANSFER_STALL_MS is dropped. See wire.h, "state transfer". */
+#ifndef LCR_HELPER_TRANSFER_H
+#define LCR_HELPER_TRANSFER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "internal/manifest.h"
+#include "internal/wire.h"
+
+struct lcrd;
+struct mesh;
+struct mesh_conn;
+struct region;
+
+#define TRANSFER_MAX_PEERS 4        /* peers one fill streams from at once */
+#define TRANSFER_STALL_MS 10000     /* no byte moved for this long: the peer is dropped */
+#define TRANSFER_IDLE_MS 60000      /* a server session without a request is closed */
+#define TRANSFER_CHUNK (4u << 20)   /* bytes per read of a region or of the socket */
+#define TRANSFER_PIECE_MIN (1u << 20)
+#define TRANSFER_PIECE_MAX (64u << 20)
+
+/* --- server --- */
+
+/* A WIRE_XFER_HELLO on an incoming mesh connection (mesh.c's handshake): checks the
+ * credential and, when it is good, takes the connection out of the mesh as a transfer
+ * session; else refuses it with the reason. */
+void transfer_server_adopt(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg);
+
+/* Whether a transfer session is reading region r (it must not be freed meanwhile). */
+bool transfer_server_uses(struct lcrd *d, const struct region *r);
+
+/* Ends every session (their workers stopped), for a helper that ends. */
+void transfer_server_close(struct lcrd *d);
+
+/* --- the socket, on either end (transfer_client.c) --- */
+
+/* Sends / receives exactly len bytes on a non-blocking socket, waiting for progress at most
+ * TRANSFER_STALL_MS at a time: 0, -ETIMEDOUT, -ECONNRESET (the peer closed) or -errno. */
+int transfer_send_all(int fd, const void *buf, size_t len);
+int transfer_recv_all(int fd, void *buf, size_t len);
+
+/* Frames and sends one message (payload_len < 0: the encoder's error, returned). */
+int transfer_send_message(int fd, uint16_t type, uint32_t seq, const uint8_t *payload,
+			  int payload_len);
+
+/* --- client --- */
+
+/* A peer to fetch from: its node id and name (for logs) and its mesh listener. */
+struct transfer_peer {
+	uint32_t node;
+	char name[WIRE_NODE_NAME_MAX + 1];
+	struct sockaddr_storage sa;
+	socklen_t sa_len;
+};
+
+/* Who this client is, for the credentials. */
+struct transfer_identity {
+	uint32_t self;
+	uint32_t job_id;
+	uint32_t step_id;
+	const char *munge_socket; /* NULL: MUNGE's default */
+};
+
+/* Every live node of d's mesh but this one, at most cap, into out: the count (0 when the
+ * mesh is not up). On the loop thread. */
+size_t transfer_peers_of(struct lcrd *d, struct transfer_peer *out, size_t cap);
+
+/* This helper's identity in its mesh. */
+void transfer_identity_of(struct lcrd *d, struct transfer_identity *out);
+
+/* One authenticated connection to a peer's transfer server. */
+struct transfer_conn;
+
+/* Connects to peer, sends XFER_HELLO and checks the answer's credential. 0, or -errno with
+ * err set (-EACCES: the peer refused, with its reason). */
+int transfer_conn_open(const struct transfer_peer *peer, const struct transfer_identity *id,
+		       struct transfer_conn **out, char *err, size_t errlen);
+void transfer_conn_close(struct transfer_conn *c);
+
+/* Where fetched bytes go, as they arrive (offset in the region): 0 or -errno (stops). */
+typedef int transfer_sink_fn(void *arg, uint64_t offset, const void *data, size_t len);
+
+/* What one fetch got: the server's hash, the hash of what arrived, and the replica. */
+struct transfer_fetched {
+	uint64_t server_xxh3;
+	uint64_t received_xxh3;
+	uint32_t rank;
+	bool refused; /* the server refused or voided the range: err has its reason */
+};
+
+/* Asks for one range and passes its bytes to sink. 0 when every byte arrived and the
+ * server's hash matches what arrived; -EILSEQ when they differ; the server's negative
+ * status with f->refused set when it refused or voided the range; or -errno of the
+ * connection (-ETIMEDOUT after TRANSFER_STALL_MS without progress), the connection then
+ * unusable. err says what happened. */
+int transfer_conn_fetch(struct transfer_conn *c, const struct wire_xfer_request *req,
+			transfer_sink_fn *sink, void *arg, struct transfer_fetched *f, char *err,
+			size_t errlen);
+
+/* What to fill a region with. */
+struct transfer_want {
+	const char *shard_key;
+	const char *region_name;
+	uint64_t step;
+	const struct manifest_range *ranges; /* tiling the region, with their hashes */
+	size_t range_count;
+	const char *file;                    /* the checkpoint data file, or NULL: no fallback */
+};
+
+struct transfer_stats {
+	size_t peer_count;
+	uint32_t peer_node[TRANSFER_MAX_PEERS];
+	char peer_name[TRANSFER_MAX_PEERS][WIRE_NODE_NAME_MAX + 1];
+	uint64_t peer_bytes[TRANSFER_MAX_PEERS];
+	uint64_t bytes_from_peers;
+	uint64_t bytes_from_file;
+	uint32_t ranges_from_file;
+	uint32_t pieces_retried;
+	uint64_t elapsed_ns;
+};
+
+/* Fills region r as described, from peers[0 .. peer_count) (at most TRANSFER_MAX_PEERS are
+ * used) and from the checkpoint file where they fail. Blocking: run it on a worker thread.
+ * 0 when every range is in and matches its hash; -EUCLEAN when a range matches from nowhere,
+ * -ECANCELED, or -errno; err says why. *stats counts where the bytes came from. */
+int transfer_fill(struct region *r, const struct transfer_want *w,
+		  const struct transfer_identity *id, const struct transfer_peer *peers,
+		  size_t peer_count, const atomic_bool *cancel, struct transfer_stats *stats,
+		  char *err, size_t errlen);
+
+/* "1.0 GiB in 0.52 s (1.9 GiB/s): 1.0 GiB from 2 peers (h1: 512 MiB, h2: 512 MiB), 0 B from
+ * the checkpoint file" into buf. */
+void transfer_describe(const struct transfer_stats *s, uint64_t total, char *buf, size_t cap);
+
+#endif

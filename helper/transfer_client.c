@@ -1,0 +1,788 @@
+/* transfer_client.c: the fetching end of state transfer (see transfer.h), and the socket
+ * helpers both ends use.
+ *
+ * transfer_fill cuts the region's checkpoint ranges into pieces and starts one thread per
+ * peer. Each thread opens its own authenticated connection (and its own MUNGE context:
+ * contexts are not shared between threads) and takes the next piece it has not failed yet,
+ * under one mutex; the bytes go straight into the region (region_write) while they are
+ * hashed. A piece whose bytes differ from the server's hash is retried elsewhere; a peer that
+ * refuses, voids a range, stalls or drops is given up for this fill. When the last piece of
+ * a range is in, the whole range is hashed back from the region and compared with the
+ * manifest. A mismatch cannot be pinned on one piece, so a range that several peers served
+ * is fetched again by one peer alone (it becomes exclusive); a range that one peer served
+ * wrong is not asked of that peer again. A range no peer is left for is read from the
+ * checkpoint file (ckpt_store_read_range, checked the same way) once the threads are done. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "internal/ckpt_store.h"
+#include "internal/util.h"
+#include "lcrd.h"
+#include "log.h"
+#include "mesh_auth.h"
+#include "mesh_internal.h"
+#include "regions.h"
+#include "transfer.h"
+
+/* --- the socket --- */
+
+static int wait_for(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int n;
+	do
+		n = poll(&p, 1, TRANSFER_STALL_MS);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == 0 ? -ETIMEDOUT : 0;
+}
+
+int transfer_send_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int rc = wait_for(fd, POLLOUT);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (n < 0)
+			return errno == EPIPE ? -ECONNRESET : -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int transfer_recv_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int rc = wait_for(fd, POLLIN);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int transfer_send_message(int fd, uint16_t type, uint32_t seq, const uint8_t *payload,
+			  int payload_len)
+{
+	uint8_t header[WIRE_HEADER_SIZE];
+	int rc;
+	if (payload_len < 0)
+		return payload_len;
+	if (payload_len > WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	wire_encode_header(type, seq, (uint32_t)payload_len, header);
+	rc = transfer_send_all(fd, header, sizeof(header));
+	return rc < 0 ? rc : transfer_send_all(fd, payload, (size_t)payload_len);
+}
+
+/* --- one connection --- */
+
+struct transfer_conn {
+	int fd;
+	struct transfer_peer peer;
+	struct mesh_auth *auth;
+	uint32_t seq;
+	struct wire_header header;          /* of the last message read */
+	uint8_t frame[WIRE_MAX_MESSAGE];    /* its header and payload */
+	uint8_t *chunk;                     /* TRANSFER_CHUNK bytes of a range */
+	XXH3_state_t *hash;
+};
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Reads one framed message into c->frame / c->header: 0 or -errno. */
+static int read_message(struct transfer_conn *c)
+{
+	uint32_t length;
+	int rc = transfer_recv_all(c->fd, c->frame, WIRE_HEADER_SIZE);
+	if (rc < 0)
+		return rc;
+	length = (uint32_t)c->frame[8] | (uint32_t)c->frame[9] << 8 | (uint32_t)c->frame[10] << 16 |
+		 (uint32_t)c->frame[11] << 24;
+	if (length > WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	rc = transfer_recv_all(c->fd, c->frame + WIRE_HEADER_SIZE, length);
+	if (rc < 0)
+		return rc;
+	return wire_parse_header(c->frame, WIRE_HEADER_SIZE + length, &c->header);
+}
+
+static const uint8_t *payload_of(const struct transfer_conn *c)
+{
+	return c->frame + WIRE_HEADER_SIZE;
+}
+
+static int connect_peer(const struct transfer_peer *peer)
+{
+	int fd = socket(peer->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), rc;
+	int error = 0;
+	socklen_t len = sizeof(error);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&peer->sa, peer->sa_len) < 0) {
+		rc = errno == EINPROGRESS ? wait_for(fd, POLLOUT) : -errno;
+		if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+			rc = -errno;
+		if (rc == 0 && error)
+			rc = -error;
+		if (rc < 0) {
+			close(fd);
+			return rc;
+		}
+	}
+	return fd;
+}
+
+/* XFER_HELLO, then the answer: a WELCOME that echoes our nonce, or a refusal. */
+static int handshake(struct transfer_conn *c, const struct transfer_identity *id, char *err,
+		     size_t errlen)
+{
+	static _Thread_local struct wire_xfer_hello hello;
+	static _Thread_local struct wire_mesh_welcome welcome;
+	struct wire_mesh_auth payload;
+	struct wire_reply reply;
+	char why[512];
+	uint64_t nonce;
+	int rc;
+	hello.from_node = id->self;
+	hello.to_node = c->peer.node;
+	if (mesh_auth_seal(c->auth, id->self, c->peer.node, 0, &nonce, hello.credential, why,
+			   sizeof(why)) < 0)
+		return fail(err, errlen, -EIO, "cannot make a credential: %s", why);
+	rc = transfer_send_message(c->fd, WIRE_XFER_HELLO, 0, c->frame,
+				   wire_encode_xfer_hello(&hello, c->frame, sizeof(c->frame)));
+	if (rc == 0)
+		rc = read_message(c);
+	if (rc < 0)
+		return fail(err, errlen, rc, "no answer to XFER_HELLO: %s", strerror(-rc));
+	if (c->header.type == WIRE_REPLY &&
+	    wire_decode_reply(payload_of(c), c->header.length, &reply) == 0)
+		return fail(err, errlen, -EACCES, "%s", reply.message);
+	struct mesh_auth_expect expect = { .from_node = c->peer.node, .to_node = id->self,
+					   .echo = nonce };
+	if (c->header.type != WIRE_MESH_WELCOME ||
+	    wire_decode_mesh_welcome(payload_of(c), c->header.length, &welcome) < 0)
+		return fail(err, errlen, -EPROTO, "answered XFER_HELLO with %s",
+			    wire_type_name(c->header.type));
+	if (mesh_auth_open(c->auth, welcome.credential, &expect, &payload, why, sizeof(why)) < 0)
+		return fail(err, errlen, -EACCES, "its credential does not check out: %s", why);
+	return 0;
+}
+
+int transfer_conn_open(const struct transfer_peer *peer, const struct transfer_identity *id,
+		       struct transfer_conn **out, char *err, size_t errlen)
+{
+	struct transfer_conn *c = calloc(1, sizeof(*c));
+	char why[512];
+	int rc;
+	if (!c)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	c->fd = -1;
+	c->peer = *peer;
+	c->chunk = malloc(TRANSFER_CHUNK);
+	c->hash = XXH3_createState();
+	if (!c->chunk || !c->hash) {
+		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = mesh_auth_create(id->munge_socket, id->job_id, id->step_id, &c->auth, why, sizeof(why));
+	if (rc < 0) {
+		fail(err, errlen, rc, "%s", why);
+		goto out;
+	}
+	c->fd = connect_peer(peer);
+	if (c->fd < 0) {
+		rc = fail(err, errlen, c->fd, "cannot connect: %s", strerror(-c->fd));
+		goto out;
+	}
+	rc = handshake(c, id, err, errlen);
+out:
+	if (rc < 0) {
+		transfer_conn_close(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void transfer_conn_close(struct transfer_conn *c)
+{
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	mesh_auth_destroy(c->auth);
+	XXH3_freeState(c->hash);
+	free(c->chunk);
+	free(c);
+}
+
+/* The raw bytes of a range, into sink while hashed. */
+static int receive_bytes(struct transfer_conn *c, const struct wire_xfer_data *data,
+			 transfer_sink_fn *sink, void *arg, char *err, size_t errlen)
+{
+	XXH3_64bits_reset(c->hash);
+	for (uint64_t done = 0; done < data->length;) {
+		size_t n = data->length - done < TRANSFER_CHUNK ? (size_t)(data->length - done)
+								: TRANSFER_CHUNK;
+		int rc = transfer_recv_all(c->fd, c->chunk, n);
+		if (rc < 0)
+			return fail(err, errlen, rc, "the stream stopped at offset %" PRIu64 ": %s",
+				    data->offset + done, strerror(-rc));
+		XXH3_64bits_update(c->hash, c->chunk, n);
+		rc = sink ? sink(arg, data->offset + done, c->chunk, n) : 0;
+		if (rc < 0)
+			return fail(err, errlen, rc, "cannot store bytes at offset %" PRIu64 ": %s",
+				    data->offset + done, strerror(-rc));
+		done += n;
+	}
+	return 0;
+}
+
+/* The answer to a request: REPLY (refused) or DATA + bytes + END. */
+static int receive_answer(struct transfer_conn *c, const struct wire_xfer_request *req,
+			  transfer_sink_fn *sink, void *arg, struct transfer_fetched *f, char *err,
+			  size_t errlen)
+{
+	struct wire_reply reply;
+	struct wire_xfer_data data;
+	struct wire_xfer_end end;
+	int rc = read_message(c);
+	if (rc < 0)
+		return fail(err, errlen, rc, "no answer to XFER_REQUEST: %s", strerror(-rc));
+	if (c->header.type == WIRE_REPLY &&
+	    wire_decode_reply(payload_of(c), c->header.length, &reply) == 0) {
+		f->refused = true;
+		return fail(err, errlen, reply.status < 0 ? reply.status : -EPROTO, "%s",
+			    reply.message);
+	}
+	if (c->header.type != WIRE_XFER_DATA ||
+	    wire_decode_xfer_data(payload_of(c), c->header.length, &data) < 0 ||
+	    data.offset != req->offset || data.length != req->length)
+		return fail(err, errlen, -EPROTO, "answered XFER_REQUEST with a wrong %s",
+			    wire_type_name(c->header.type));
+	f->rank = data.rank;
+	rc = receive_bytes(c, &data, sink, arg, err, errlen);
+	if (rc < 0)
+		return rc;
+	f->received_xxh3 = XXH3_64bits_digest(c->hash);
+	rc = read_message(c);
+	if (rc == 0 && (c->header.type != WIRE_XFER_END ||
+			wire_decode_xfer_end(payload_of(c), c->header.length, &end) < 0))
+		rc = -EPROTO;
+	if (rc < 0)
+		return fail(err, errlen, rc, "no XFER_END after the bytes: %s", strerror(-rc));
+	f->server_xxh3 = end.xxh3;
+	if (end.status < 0) {
+		f->refused = true;
+		return fail(err, errlen, end.status, "%s", end.message);
+	}
+	if (f->server_xxh3 != f->received_xxh3)
+		return fail(err, errlen, -EILSEQ, "bytes %" PRIu64 "..%" PRIu64 " arrived with XXH3 "
+			    "%016" PRIx64 ", but the server read %016" PRIx64, req->offset,
+			    req->offset + req->length, f->received_xxh3, f->server_xxh3);
+	return 0;
+}
+
+int transfer_conn_fetch(struct transfer_conn *c, const struct wire_xfer_request *req,
+			transfer_sink_fn *sink, void *arg, struct transfer_fetched *f, char *err,
+			size_t errlen)
+{
+	uint8_t buf[2 * WIRE_NAME_MAX + 64];
+	int rc;
+	memset(f, 0, sizeof(*f));
+	rc = transfer_send_message(c->fd, WIRE_XFER_REQUEST, ++c->seq, buf,
+				   wire_encode_xfer_request(req, buf, sizeof(buf)));
+	if (rc < 0)
+		return fail(err, errlen, rc, "cannot send XFER_REQUEST: %s", strerror(-rc));
+	return receive_answer(c, req, sink, arg, f, err, errlen);
+}
+
+/* --- the mesh's peers --- */
+
+size_t transfer_peers_of(struct lcrd *d, struct transfer_peer *out, size_t cap)
+{
+	struct mesh *m = d->mesh;
+	size_t count = 0;
+	if (!m || m->state != WIRE_MESH_UP)
+		return 0;
+	for (uint32_t i = 0; i < m->live_count && count < cap; i++) {
+		const struct mesh_node *x = &m->nodes[m->live[i]];
+		if (x->id == m->self || x->sa_len == 0)
+			continue;
+		struct transfer_peer *p = &out[count++];
+		p->node = x->id;
+		snprintf(p->name, sizeof(p->name), "%s", x->name[0] ? x->name : "?");
+		p->sa = x->sa;
+		p->sa_len = x->sa_len;
+	}
+	return count;
+}
+
+void transfer_identity_of(struct lcrd *d, struct transfer_identity *out)
+{
+	*out = (struct transfer_identity){ .self = d->mesh ? d->mesh->self : d->opt.node_id,
+					   .job_id = d->opt.job_id, .step_id = d->opt.step_id,
+					   .munge_socket = d->opt.munge_socket };
+}
+
+/* --- filling a region --- */
+
+enum piece_state { PIECE_TODO, PIECE_BUSY, PIECE_DONE };
+
+struct piece {
+	size_t range;       /* index in want->ranges */
+	uint64_t offset;
+	uint64_t length;
+	enum piece_state state;
+	uint32_t tried;     /* peers that failed it (bit per peer index) */
+	int served_by;      /* the peer index that brought it in, -1 */
+};
+
+struct range_state {
+	size_t first_piece, piece_count;
+	size_t pieces_left;
+	bool verified;      /* every byte in, matching the manifest */
+	bool to_file;       /* no peer left for it: read it from the file */
+	bool exclusive;     /* one peer alone serves all of it (after a mixed mismatch) */
+	int owner;          /* that peer, -1 while none took it */
+};
+
+struct fill_job;
+
+struct peer_thread {
+	struct fill_job *job;
+	int index;
+	const struct transfer_peer *peer;
+	pthread_t thread;
+	bool started;
+};
+
+struct fill_job {
+	struct region *region;
+	const struct transfer_want *want;
+	const struct transfer_identity *id;
+	const atomic_bool *cancel;
+	struct transfer_stats *stats;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct piece *pieces;
+	size_t piece_count;
+	struct range_state *ranges;
+	uint32_t alive;     /* peers still in use (bit per peer index) */
+	size_t busy;        /* pieces in flight */
+	struct peer_thread threads[TRANSFER_MAX_PEERS];
+};
+
+static uint64_t piece_size_for(uint64_t total, size_t peers)
+{
+	uint64_t size = total / (4 * (uint64_t)peers);
+	if (size < TRANSFER_PIECE_MIN)
+		size = TRANSFER_PIECE_MIN;
+	if (size > TRANSFER_PIECE_MAX)
+		size = TRANSFER_PIECE_MAX;
+	return (size + 4095) & ~(uint64_t)4095;
+}
+
+static int cut_pieces(struct fill_job *job, size_t peers)
+{
+	const struct transfer_want *w = job->want;
+	uint64_t size = piece_size_for(job->region->size, peers), count = 0;
+	for (size_t k = 0; k < w->range_count; k++)
+		count += (w->ranges[k].length + size - 1) / size;
+	job->pieces = calloc(count ? count : 1, sizeof(*job->pieces));
+	job->ranges = calloc(w->range_count ? w->range_count : 1, sizeof(*job->ranges));
+	if (!job->pieces || !job->ranges)
+		return -ENOMEM;
+	for (size_t k = 0; k < w->range_count; k++) {
+		const struct manifest_range *g = &w->ranges[k];
+		struct range_state *rs = &job->ranges[k];
+		rs->first_piece = job->piece_count;
+		for (uint64_t at = 0; at < g->length; at += size) {
+			job->pieces[job->piece_count++] = (struct piece){
+				.range = k, .offset = g->offset + at, .served_by = -1,
+				.length = g->length - at < size ? g->length - at : size };
+		}
+		rs->piece_count = rs->pieces_left = job->piece_count - rs->first_piece;
+		rs->verified = g->length == 0;
+		rs->owner = -1;
+	}
+	return 0;
+}
+
+/* Whether some live peer has not failed piece p yet. */
+static bool has_candidate(const struct fill_job *job, const struct piece *p)
+{
+	return (job->alive & ~p->tried) != 0;
+}
+
+/* Ranges with a piece that no live peer is left for go to the file. Under the lock. */
+static void settle(struct fill_job *job)
+{
+	for (size_t i = 0; i < job->piece_count; i++) {
+		struct piece *p = &job->pieces[i];
+		if (p->state == PIECE_TODO && !has_candidate(job, p))
+			job->ranges[p->range].to_file = true;
+	}
+}
+
+/* The next piece for peer `index`, marked busy, or NULL. Under the lock. */
+static struct piece *pick(struct fill_job *job, int index)
+{
+	for (size_t i = 0; i < job->piece_count; i++) {
+		struct piece *p = &job->pieces[i];
+		struct range_state *rs = &job->ranges[p->range];
+		if (p->state != PIECE_TODO || (p->tried & (1u << index)) || rs->to_file ||
+		    (rs->exclusive && rs->owner >= 0 && rs->owner != index))
+			continue;
+		if (rs->exclusive)
+			rs->owner = index;
+		p->state = PIECE_BUSY;
+		job->busy++;
+		return p;
+	}
+	return NULL;
+}
+
+/* Waits for a piece; NULL when none will come (or the fill is cancelled). */
+static struct piece *next_piece(struct fill_job *job, int index)
+{
+	struct piece *p = NULL;
+	pthread_mutex_lock(&job->lock);
+	while (!atomic_load(job->cancel) && !(p = pick(job, index)) && job->busy > 0) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&job->changed, &job->lock, &until);
+	}
+	pthread_mutex_unlock(&job->lock);
+	return p;
+}
+
+static int hash_region_range(struct region *r, const struct manifest_range *g, uint8_t *buf,
+			     XXH3_state_t *state, uint64_t *hash)
+{
+	XXH3_64bits_reset(state);
+	for (uint64_t done = 0; done < g->length;) {
+		size_t n = g->length - done < TRANSFER_CHUNK ? (size_t)(g->length - done)
+							     : TRANSFER_CHUNK;
+		int rc = region_read(r, g->offset + done, buf, n);
+		if (rc < 0)
+			return rc;
+		XXH3_64bits_update(state, buf, n);
+		done += n;
+	}
+	*hash = XXH3_64bits_digest(state);
+	return 0;
+}
+
+/* The one peer that served every piece of range rs, or -1 when several did. */
+static int served_alone(const struct fill_job *job, const struct range_state *rs)
+{
+	int single = job->pieces[rs->first_piece].served_by;
+	for (size_t i = rs->first_piece; i < rs->first_piece + rs->piece_count; i++)
+		if (job->pieces[i].served_by != single)
+			return -1;
+	return single;
+}
+
+/* Peer `index` failed piece p: an exclusive range it owned is not asked of it again. */
+static void note_failure(struct fill_job *job, struct piece *p, int index, bool peer_gone)
+{
+	struct range_state *rs = &job->ranges[p->range];
+	p->state = PIECE_TODO;
+	p->tried |= 1u << index;
+	if (rs->exclusive && rs->owner == index) {
+		for (size_t i = rs->first_piece; i < rs->first_piece + rs->piece_count; i++)
+			job->pieces[i].tried |= 1u << index;
+		rs->owner = -1;
+	}
+	if (peer_gone)
+		for (size_t k = 0; k < job->want->range_count; k++)
+			if (job->ranges[k].owner == index)
+				job->ranges[k].owner = -1;
+	job->stats->pieces_retried++;
+}
+
+/* Range k is all in: check it against the manifest (outside the lock), then either mark it
+ * verified or send its pieces to peers that did not serve them. Called under the lock. */
+static void check_range(struct fill_job *job, struct transfer_conn *c, size_t k)
+{
+	const struct manifest_range *g = &job->want->ranges[k];
+	struct range_state *rs = &job->ranges[k];
+	uint64_t hash = 0;
+	pthread_mutex_unlock(&job->lock);
+	int rc = hash_region_range(job->region, g, c->chunk, c->hash, &hash);
+	pthread_mutex_lock(&job->lock);
+	if (rc == 0 && hash == g->xxh3) {
+		rs->verified = true;
+		return;
+	}
+	int single = served_alone(job, rs);
+	log_warning("region '%s' bytes %" PRIu64 "..%" PRIu64 " from %s do not match the "
+		    "checkpoint's hash (%016" PRIx64 ", got %016" PRIx64 "): %s",
+		    job->want->region_name, g->offset, g->offset + g->length,
+		    single >= 0 ? job->threads[single].peer->name : "several peers", g->xxh3, hash,
+		    single >= 0 ? "trying another source" : "fetching it again from one peer alone");
+	for (size_t i = rs->first_piece; i < rs->first_piece + rs->piece_count; i++) {
+		struct piece *p = &job->pieces[i];
+		if (single >= 0)
+			p->tried |= 1u << single;
+		p->state = PIECE_TODO;
+		p->served_by = -1;
+		job->stats->pieces_retried++;
+	}
+	rs->exclusive = true;
+	rs->owner = -1;
+	rs->pieces_left = rs->piece_count;
+	settle(job);
+}
+
+/* The end of one piece on peer t: rc 0 (in), else why it failed; whether the peer goes. */
+static void piece_finished(struct fill_job *job, struct peer_thread *t, struct transfer_conn *c,
+			   struct piece *p, int rc, bool peer_gone)
+{
+	pthread_mutex_lock(&job->lock);
+	job->busy--;
+	if (peer_gone)
+		job->alive &= ~(1u << t->index);
+	if (rc == 0) {
+		p->state = PIECE_DONE;
+		p->served_by = t->index;
+		job->stats->peer_bytes[t->index] += p->length;
+		if (--job->ranges[p->range].pieces_left == 0)
+			check_range(job, c, p->range);
+	} else {
+		note_failure(job, p, t->index, peer_gone);
+	}
+	settle(job);
+	pthread_cond_broadcast(&job->changed);
+	pthread_mutex_unlock(&job->lock);
+}
+
+static int sink_into_region(void *arg, uint64_t offset, const void *data, size_t len)
+{
+	return region_write(arg, offset, data, len);
+}
+
+/* Fetches one piece; whether the peer can go on is told through *peer_gone. */
+static int fetch_piece(struct fill_job *job, struct peer_thread *t, struct transfer_conn *c,
+		       const struct piece *p, bool *peer_gone)
+{
+	struct wire_xfer_request req = { .step = job->want->step, .offset = p->offset,
+					 .length = p->length };
+	struct transfer_fetched f;
+	char err[WIRE_TEXT_MAX + 64];
+	snprintf(req.shard_key, sizeof(req.shard_key), "%s", job->want->shard_key);
+	snprintf(req.region, sizeof(req.region), "%s", job->want->region_name);
+	int rc = transfer_conn_fetch(c, &req, sink_into_region, job->region, &f, err, sizeof(err));
+	*peer_gone = rc < 0 && rc != -EILSEQ;
+	if (rc == 0)
+		return 0;
+	log_warning("%s (%" PRIu32 ") could not serve region '%s' bytes %" PRIu64 "..%" PRIu64
+		    "%s: %s", t->peer->name, t->peer->node, req.region, p->offset,
+		    p->offset + p->length, *peer_gone ? ", no more asked of it" : ", retrying", err);
+	return rc;
+}
+
+static void *peer_main(void *arg)
+{
+	struct peer_thread *t = arg;
+	struct fill_job *job = t->job;
+	struct transfer_conn *c = NULL;
+	char err[WIRE_TEXT_MAX + 64];
+	bool gone = false;
+	int rc = transfer_conn_open(t->peer, job->id, &c, err, sizeof(err));
+	if (rc < 0) {
+		log_warning("cannot fetch state from %s (%" PRIu32 "): %s", t->peer->name,
+			    t->peer->node, err);
+		pthread_mutex_lock(&job->lock);
+		job->alive &= ~(1u << t->index);
+		settle(job);
+		pthread_cond_broadcast(&job->changed);
+		pthread_mutex_unlock(&job->lock);
+		return NULL;
+	}
+	struct piece *p;
+	while (!gone && (p = next_piece(job, t->index))) {
+		rc = fetch_piece(job, t, c, p, &gone);
+		piece_finished(job, t, c, p, rc, gone);
+	}
+	transfer_conn_close(c);
+	return NULL;
+}
+
+/* Runs one thread per peer and waits for them all. */
+static void run_peer_threads(struct fill_job *job, const struct transfer_peer *peers,
+			     size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		struct peer_thread *t = &job->threads[i];
+		*t = (struct peer_thread){ .job = job, .index = (int)i, .peer = &peers[i] };
+		job->alive |= 1u << i;
+		job->stats->peer_node[i] = peers[i].node;
+		snprintf(job->stats->peer_name[i], sizeof(job->stats->peer_name[i]), "%s",
+			 peers[i].name);
+	}
+	job->stats->peer_count = count;
+	for (size_t i = 0; i < count; i++) {
+		struct peer_thread *t = &job->threads[i];
+		t->started = pthread_create(&t->thread, NULL, peer_main, t) == 0;
+		if (!t->started) {
+			pthread_mutex_lock(&job->lock);
+			job->alive &= ~(1u << i);
+			settle(job);
+			pthread_mutex_unlock(&job->lock);
+		}
+	}
+	for (size_t i = 0; i < count; i++)
+		if (job->threads[i].started)
+			pthread_join(job->threads[i].thread, NULL);
+}
+
+/* Reads the ranges that the peers did not bring from the checkpoint file. */
+static int fill_from_file(struct fill_job *job, char *err, size_t errlen)
+{
+	const struct transfer_want *w = job->want;
+	void *buf = NULL;
+	int fd = -1, rc = 0;
+	for (size_t k = 0; k < w->range_count && rc == 0; k++) {
+		const struct manifest_range *g = &w->ranges[k];
+		uint64_t hash = 0, short_at = 0;
+		if (job->ranges[k].verified)
+			continue;
+		if (atomic_load(job->cancel))
+			return fail(err, errlen, -ECANCELED, "cancelled");
+		if (!w->file)
+			return fail(err, errlen, -EUCLEAN, "no peer could serve region '%s' bytes %"
+				    PRIu64 "..%" PRIu64 ", and there is no checkpoint file to read them "
+				    "from", w->region_name, g->offset, g->offset + g->length);
+		if (fd < 0 && (fd = open(w->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+			return fail(err, errlen, -errno, "cannot open %s: %s", w->file,
+				    strerror(errno));
+		if (!buf && posix_memalign(&buf, 4096, CKPT_IO_CHUNK) != 0) {
+			rc = fail(err, errlen, -ENOMEM, "out of memory");
+			break;
+		}
+		rc = ckpt_store_read_range(fd, g, buf, CKPT_IO_CHUNK, sink_into_region, job->region,
+					   &hash, &short_at);
+		if (rc == -ENODATA)
+			rc = fail(err, errlen, -EUCLEAN, "%s is truncated at offset %" PRIu64, w->file,
+				  short_at);
+		else if (rc < 0)
+			fail(err, errlen, rc, "cannot read %s at offset %" PRIu64 ": %s", w->file,
+			     g->offset, strerror(-rc));
+		else if (hash != g->xxh3)
+			rc = fail(err, errlen, -EUCLEAN, "%s bytes %" PRIu64 "..%" PRIu64 " do not "
+				  "match their hash either (manifest %016" PRIx64 ", file %016" PRIx64
+				  ")", w->file, g->offset, g->offset + g->length, g->xxh3, hash);
+		else {
+			job->stats->bytes_from_file += g->length;
+			job->stats->ranges_from_file++;
+		}
+	}
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int transfer_fill(struct region *r, const struct transfer_want *w,
+		  const struct transfer_identity *id, const struct transfer_peer *peers,
+		  size_t peer_count, const atomic_bool *cancel, struct transfer_stats *stats,
+		  char *err, size_t errlen)
+{
+	struct fill_job job = { .region = r, .want = w, .id = id, .cancel = cancel,
+				.stats = stats };
+	uint64_t started = util_now_ns();
+	size_t count = peer_count < TRANSFER_MAX_PEERS ? peer_count : TRANSFER_MAX_PEERS;
+	int rc;
+	memset(stats, 0, sizeof(*stats));
+	pthread_mutex_init(&job.lock, NULL);
+	pthread_cond_init(&job.changed, NULL);
+	rc = cut_pieces(&job, count ? count : 1);
+	if (rc < 0) {
+		fail(err, errlen, rc, "out of memory");
+		goto out;
+	}
+	if (count > 0)
+		run_peer_threads(&job, peers, count);
+	for (size_t k = 0; k < w->range_count; k++)
+		if (job.ranges[k].verified)
+			stats->bytes_from_peers += w->ranges[k].length;
+	rc = fill_from_file(&job, err, errlen);
+out:
+	stats->elapsed_ns = util_now_ns() - started;
+	pthread_cond_destroy(&job.changed);
+	pthread_mutex_destroy(&job.lock);
+	free(job.pieces);
+	free(job.ranges);
+	return rc;
+}
+
+void transfer_describe(const struct transfer_stats *s, uint64_t total, char *buf, size_t cap)
+{
+	char size[32], part[32];
+	double seconds = (double)s->elapsed_ns / 1e9;
+	size_t used = 0;
+	int n = snprintf(buf, cap, "%s in %.3f s (%.1f MiB/s): %s from %zu peers (",
+			 util_format_size(total, size, sizeof(size)), seconds,
+			 seconds > 0 ? (double)total / (1 << 20) / seconds : 0.0,
+			 util_format_size(s->bytes_from_peers, part, sizeof(part)), s->peer_count);
+	for (size_t i = 0; n >= 0 && (used += (size_t)n) < cap && i < s->peer_count; i++)
+		n = snprintf(buf + used, cap - used, "%s%s: %" PRIu64 " bytes", i ? ", " : "",
+			     s->peer_name[i], s->peer_bytes[i]);
+	if (n >= 0 && used < cap)
+		snprintf(buf + used, cap - used, "), %s from the checkpoint file (%" PRIu32
+			 " ranges), %" PRIu32 " pieces retried",
+			 util_format_size(s->bytes_from_file, size, sizeof(size)),
+			 s->ranges_from_file, s->pieces_retried);
+}

@@ -1,0 +1,517 @@
+/* transfer_server.c: the serving end of state transfer (see transfer.h). A connection that
+ * opened with XFER_HELLO is authenticated here, taken out of the mesh (mesh_conn_detach) and
+ * becomes a session: the event loop reads its requests and finds the replica that can serve
+ * each (tasks and regions are the loop's), and a worker thread streams the bytes, so that a
+ * large range never holds up the loop. One request is served at a time per session; a
+ * client wanting more parallelism opens more sessions, on other peers.
+ *
+ * Answers: REPLY with a negative errno and a sentence for a request that cannot be served;
+ * else XFER_DATA, the raw bytes read with region_read, then XFER_END with their XXH3-64. The
+ * control page is checked before and after the read: a replica that began another update
+ * meanwhile voids the bytes (XFER_END status -ESTALE). A region being streamed cannot be
+ * freed (transfer_server_uses). */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "internal/util.h"
+#include "lcrd.h"
+#include "log.h"
+#include "mesh_auth.h"
+#include "mesh_internal.h"
+#include "regions.h"
+#include "tasks.h"
+#include "transfer.h"
+#include "worker.h"
+
+/* One client connection. */
+struct session {
+	struct lcrd *d;
+	int fd;
+	char label[WIRE_NODE_NAME_MAX + 96]; /* "h0 (0) at 127.0.0.1:4242" */
+	struct wire_stream in;
+	struct wire_msg msg;
+	uint64_t idle_timer;
+	bool paused;           /* not read while a range streams (the next request waits) */
+	/* the request being served, while worker runs */
+	struct worker *worker;
+	struct wire_xfer_request req;
+	uint32_t seq;
+	struct region *region;
+	const struct task *task;
+	char error[WIRE_TEXT_MAX + 1];
+	/* totals, for the session's last log line */
+	uint64_t bytes_served;
+	uint32_t ranges_served;
+	uint32_t refusals;
+	struct session *next;
+};
+
+/* One lcrd per process: its sessions. */
+static struct session *sessions;
+
+static const char *phase_name(uint16_t phase)
+{
+	switch (phase) {
+	case WIRE_PHASE_RUNNING: return "running";
+	case WIRE_PHASE_UPDATING: return "updating";
+	case WIRE_PHASE_COMMITTED: return "committed";
+	}
+	return "unknown";
+}
+
+/* --- the end of a session --- */
+
+static void unlink_session(struct session *s)
+{
+	for (struct session **pos = &sessions; *pos; pos = &(*pos)->next)
+		if (*pos == s) {
+			*pos = s->next;
+			return;
+		}
+}
+
+static void end_session(struct session *s, const char *why)
+{
+	char size[32];
+	if (s->worker) {
+		shutdown(s->fd, SHUT_RDWR);
+		worker_cancel(s->worker);
+	}
+	log_info("transfer session with %s ended (%s): served %" PRIu64 " bytes (%s) in %" PRIu32
+		 " ranges, refused %" PRIu32, s->label, why, s->bytes_served,
+		 util_format_size(s->bytes_served, size, sizeof(size)), s->ranges_served,
+		 s->refusals);
+	if (s->idle_timer)
+		loop_cancel_timer(s->d->loop, s->idle_timer);
+	loop_remove_fd(s->d->loop, s->fd);
+	close(s->fd);
+	unlink_session(s);
+	free(s);
+}
+
+static void idle_expired(struct loop *loop, void *arg)
+{
+	struct session *s = arg;
+	(void)loop;
+	s->idle_timer = 0;
+	if (s->worker)
+		return;
+	end_session(s, "idle for too long");
+}
+
+static void arm_idle_timer(struct session *s)
+{
+	if (s->idle_timer)
+		loop_cancel_timer(s->d->loop, s->idle_timer);
+	if (loop_add_timer(s->d->loop, TRANSFER_IDLE_MS, idle_expired, s, &s->idle_timer) < 0)
+		s->idle_timer = 0;
+}
+
+/* --- finding the replica that serves a request --- */
+
+static int refusal(char *why, size_t cap, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int refusal(char *why, size_t cap, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, cap, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Whether task t can serve q: 0 with its region in *out, or a refusal. */
+static int check_replica(struct lcrd *d, const struct task *t, const struct wire_xfer_request *q,
+			 struct region **out, char *why, size_t cap)
+{
+	uint64_t committed;
+	uint16_t phase;
+	tasks_read_marks(t, &committed, &phase);
+	if (phase == WIRE_PHASE_UPDATING)
+		return refusal(why, cap, -EAGAIN, "rank %" PRIu32 " of shard '%s' on %s is in the "
+			       "middle of an update (phase updating, last committed step %" PRIu64
+			       "): its state is torn", t->rank, q->shard_key, d->opt.node_name,
+			       committed);
+	if (phase != WIRE_PHASE_COMMITTED || committed != q->step) {
+		if (committed == WIRE_NO_STEP)
+			return refusal(why, cap, -ESTALE, "rank %" PRIu32 " of shard '%s' on %s has "
+				       "committed no step (phase %s), not step %" PRIu64, t->rank,
+				       q->shard_key, d->opt.node_name, phase_name(phase), q->step);
+		return refusal(why, cap, -ESTALE, "rank %" PRIu32 " of shard '%s' on %s holds "
+			       "committed step %" PRIu64 " (phase %s), not step %" PRIu64, t->rank,
+			       q->shard_key, d->opt.node_name, committed, phase_name(phase), q->step);
+	}
+	struct region *r = region_table_find(&d->regions, t->rank, q->region);
+	if (!r)
+		return refusal(why, cap, -ENOENT, "rank %" PRIu32 " of shard '%s' on %s has no "
+			       "region '%s'", t->rank, q->shard_key, d->opt.node_name, q->region);
+	if (q->offset > r->size || q->length > r->size - q->offset)
+		return refusal(why, cap, -ERANGE, "bytes %" PRIu64 "..%" PRIu64 " are beyond region "
+			       "'%s' of rank %" PRIu32 " (%" PRIu64 " bytes)", q->offset,
+			       q->offset + q->length, q->region, t->rank, r->size);
+	*out = r;
+	return 0;
+}
+
+/* The first local replica of q's shard that can serve it, else the first one's refusal. */
+static int find_replica(struct lcrd *d, const struct wire_xfer_request *q,
+			const struct task **task, struct region **region, char *why, size_t cap)
+{
+	char other[WIRE_TEXT_MAX + 1];
+	int first = 0;
+	for (size_t i = 0; i < tasks_count(d->tasks); i++) {
+		const struct task *t = tasks_at(d->tasks, i);
+		if (!t->registered || strcmp(t->shard_key, q->shard_key) != 0)
+			continue;
+		int rc = check_replica(d, t, q, region, first ? other : why, first ? sizeof(other) : cap);
+		if (rc == 0) {
+			*task = t;
+			return 0;
+		}
+		if (!first)
+			first = rc;
+	}
+	if (first)
+		return first;
+	return refusal(why, cap, -ENOENT, "no rank of shard '%s' on %s", q->shard_key,
+		       d->opt.node_name);
+}
+
+/* --- streaming one range, on the worker --- */
+
+/* The replica still shows the step the bytes were asked for. */
+static bool still_committed(const struct session *s, char *why, size_t cap)
+{
+	uint64_t committed;
+	uint16_t phase;
+	tasks_read_marks(s->task, &committed, &phase);
+	if (phase == WIRE_PHASE_COMMITTED && committed == s->req.step)
+		return true;
+	snprintf(why, cap, "rank %" PRIu32 " of shard '%s' began another update while the range "
+		 "was read (phase %s, committed step %" PRIu64 "): the bytes are torn", s->task->rank,
+		 s->req.shard_key, phase_name(phase), committed);
+	return false;
+}
+
+static int stream_bytes(struct session *s, uint8_t *buf, XXH3_state_t *state,
+			const atomic_bool *cancel)
+{
+	const struct wire_xfer_request *q = &s->req;
+	for (uint64_t done = 0; done < q->length;) {
+		size_t n = q->length - done < TRANSFER_CHUNK ? (size_t)(q->length - done)
+							     : TRANSFER_CHUNK;
+		int rc = region_read(s->region, q->offset + done, buf, n);
+		if (rc < 0) {
+			snprintf(s->error, sizeof(s->error), "cannot read region '%s' of rank %" PRIu32
+				 " at offset %" PRIu64 ": %s", q->region, s->task->rank, q->offset + done,
+				 strerror(-rc));
+			return rc;
+		}
+		XXH3_64bits_update(state, buf, n);
+		rc = transfer_send_all(s->fd, buf, n);
+		if (rc < 0) {
+			snprintf(s->error, sizeof(s->error), "cannot send region '%s' at offset %" PRIu64
+				 ": %s", q->region, q->offset + done, strerror(-rc));
+			return rc;
+		}
+		done += n;
+		if (atomic_load(cancel))
+			return -ECANCELED;
+	}
+	return 0;
+}
+
+static int stream_range(void *arg, const atomic_bool *cancel)
+{
+	struct session *s = arg;
+	struct wire_xfer_data data = { .offset = s->req.offset, .length = s->req.length,
+				       .rank = s->task->rank };
+	struct wire_xfer_end end = { .status = 0 };
+	uint8_t head[64], tail[WIRE_TEXT_MAX + 32];
+	XXH3_state_t *state = XXH3_createState();
+	uint8_t *buf = malloc(TRANSFER_CHUNK);
+	int rc = -ENOMEM;
+	if (!state || !buf) {
+		snprintf(s->error, sizeof(s->error), "out of memory");
+		goto out;
+	}
+	XXH3_64bits_reset(state);
+	rc = transfer_send_message(s->fd, WIRE_XFER_DATA, s->seq, head,
+				   wire_encode_xfer_data(&data, head, sizeof(head)));
+	if (rc < 0) {
+		snprintf(s->error, sizeof(s->error), "cannot send XFER_DATA: %s", strerror(-rc));
+		goto out;
+	}
+	rc = stream_bytes(s, buf, state, cancel);
+	if (rc < 0)
+		goto out;
+	end.xxh3 = XXH3_64bits_digest(state);
+	if (!still_committed(s, end.message, sizeof(end.message)))
+		end.status = -ESTALE;
+	rc = transfer_send_message(s->fd, WIRE_XFER_END, s->seq, tail,
+				   wire_encode_xfer_end(&end, tail, sizeof(tail)));
+	if (rc < 0)
+		snprintf(s->error, sizeof(s->error), "cannot send XFER_END: %s", strerror(-rc));
+	else if (end.status < 0)
+		snprintf(s->error, sizeof(s->error), "%s", end.message);
+	else
+		s->error[0] = '\0';
+out:
+	XXH3_freeState(state);
+	free(buf);
+	return rc;
+}
+
+static void session_readable(struct loop *loop, int fd, short revents, void *arg);
+static int handle_buffered(struct session *s);
+
+/* Watches the socket again after a range, and serves a request that came meanwhile. */
+static void resume_reading(struct session *s)
+{
+	if (s->paused) {
+		if (loop_add_fd(s->d->loop, s->fd, POLLIN, session_readable, s) < 0) {
+			end_session(s, "cannot watch its socket");
+			return;
+		}
+		s->paused = false;
+	}
+	handle_buffered(s);
+}
+
+/* On the loop, once the worker ended. */
+static void range_streamed(void *arg, int rc)
+{
+	struct session *s = arg;
+	char size[32];
+	s->worker = NULL;
+	s->region = NULL;
+	if (rc < 0) {
+		log_warning("transfer to %s stopped: %s", s->label, s->error);
+		end_session(s, "stream failed");
+		return;
+	}
+	if (s->error[0]) {
+		log_warning("transfer to %s: voided %s bytes %" PRIu64 "..%" PRIu64 ": %s", s->label,
+			    s->req.region, s->req.offset, s->req.offset + s->req.length, s->error);
+		s->refusals++;
+	} else {
+		s->bytes_served += s->req.length;
+		s->ranges_served++;
+		log_verbose("sent %s of region '%s' (shard '%s', step %" PRIu64 ", offset %" PRIu64
+			    ") from rank %" PRIu32 " to %s",
+			    util_format_size(s->req.length, size, sizeof(size)), s->req.region,
+			    s->req.shard_key, s->req.step, s->req.offset, s->task->rank, s->label);
+	}
+	arm_idle_timer(s);
+	resume_reading(s);
+}
+
+/* --- requests, on the loop --- */
+
+static void send_reply(struct session *s, uint32_t seq, int status, const char *message)
+{
+	struct wire_reply reply = { .status = status };
+	uint8_t buf[sizeof(reply)];
+	snprintf(reply.message, sizeof(reply.message), "%s", message);
+	transfer_send_message(s->fd, WIRE_REPLY, seq, buf, wire_encode_reply(&reply, buf, sizeof(buf)));
+}
+
+static void serve(struct session *s, uint32_t seq, const struct wire_xfer_request *q)
+{
+	char why[WIRE_TEXT_MAX + 1];
+	int rc = find_replica(s->d, q, &s->task, &s->region, why, sizeof(why));
+	if (rc == 0) {
+		s->req = *q;
+		s->seq = seq;
+		rc = worker_start(s->d->loop, stream_range, range_streamed, s, &s->worker);
+		if (rc == 0)
+			return;
+		snprintf(why, sizeof(why), "lcrd on %s cannot start a transfer thread: %s",
+			 s->d->opt.node_name, strerror(-rc));
+	}
+	s->region = NULL;
+	s->refusals++;
+	log_info("refused a transfer of region '%s' (shard '%s', step %" PRIu64 ") to %s: %s",
+		 q->region, q->shard_key, q->step, s->label, why);
+	send_reply(s, seq, rc, why);
+}
+
+/* One whole message from the client: 0, or -1 when the session ended. */
+static int handle_message(struct session *s)
+{
+	struct wire_xfer_request q;
+	char why[96];
+	if (s->msg.header.type != WIRE_XFER_REQUEST) {
+		snprintf(why, sizeof(why), "sent %s where XFER_REQUEST was expected",
+			 wire_type_name(s->msg.header.type));
+		send_reply(s, s->msg.header.seq, -EPROTO, why);
+		end_session(s, why);
+		return -1;
+	}
+	if (wire_decode_xfer_request(s->msg.payload, s->msg.header.length, &q) < 0) {
+		send_reply(s, s->msg.header.seq, -EBADMSG, "malformed XFER_REQUEST");
+		end_session(s, "malformed XFER_REQUEST");
+		return -1;
+	}
+	if (s->idle_timer) {
+		loop_cancel_timer(s->d->loop, s->idle_timer);
+		s->idle_timer = 0;
+	}
+	serve(s, s->msg.header.seq, &q);
+	return 0;
+}
+
+/* Serves the whole requests read so far, up to one that starts a stream: 0, or -1 when the
+ * session ended. */
+static int handle_buffered(struct session *s)
+{
+	int next;
+	while (!s->worker && (next = wire_stream_next(&s->in, &s->msg)) != -EAGAIN) {
+		if (next < 0) {
+			end_session(s, "a corrupt stream");
+			return -1;
+		}
+		if (handle_message(s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void session_readable(struct loop *loop, int fd, short revents, void *arg)
+{
+	struct session *s = arg;
+	int rc;
+	(void)revents;
+	if (s->worker) {
+		/* The next request (or the end of stream) waits until the range is sent: the
+		 * worker owns the socket. A client that went away makes the worker's send fail. */
+		s->paused = true;
+		loop_remove_fd(loop, fd);
+		return;
+	}
+	rc = wire_stream_fill(fd, &s->in);
+	if (handle_buffered(s) < 0)
+		return;
+	if (rc < 0 && rc != -EAGAIN && !s->worker)
+		end_session(s, rc == -ECONNRESET ? "closed by the client" : strerror(-rc));
+	else if (rc < 0 && rc != -EAGAIN) {
+		s->paused = true;
+		loop_remove_fd(loop, fd);
+	}
+}
+
+/* --- the handshake --- */
+
+/* Refuses a connection still in the mesh: logged, and the peer is told why. */
+static void refuse(struct mesh *m, struct mesh_conn *c, const char *claim, const char *why)
+{
+	struct wire_reply reply = { .status = -EACCES };
+	uint8_t buf[sizeof(reply)];
+	log_warning("refused a transfer connection from %s%s: %s", c->peer_text, claim, why);
+	snprintf(reply.message, sizeof(reply.message), "lcrd on %s refused the transfer "
+		 "connection: %s", m->d->opt.node_name, why);
+	mesh_conn_send(c, WIRE_REPLY, buf, wire_encode_reply(&reply, buf, sizeof(buf)));
+	mesh_conn_close(c, 0);
+}
+
+/* Starts a session on fd, which the welcome (frame[len]) opens. */
+static void start_session(struct mesh *m, int fd, uint32_t peer, const char *peer_text,
+			  const uint8_t *frame, size_t len)
+{
+	char label[WIRE_NODE_NAME_MAX + 16];
+	struct session *s = calloc(1, sizeof(*s));
+	int rc = s ? 0 : -ENOMEM;
+	if (rc == 0) {
+		s->d = m->d;
+		s->fd = fd;
+		snprintf(s->label, sizeof(s->label), "%s at %s",
+			 mesh_node_label(m, peer, label, sizeof(label)), peer_text);
+		wire_stream_init(&s->in);
+		rc = transfer_send_all(fd, frame, len);
+	}
+	if (rc == 0)
+		rc = loop_add_fd(m->d->loop, fd, POLLIN, session_readable, s);
+	if (rc < 0) {
+		log_warning("cannot start a transfer session with %s: %s", peer_text, strerror(-rc));
+		close(fd);
+		free(s);
+		return;
+	}
+	s->next = sessions;
+	sessions = s;
+	arm_idle_timer(s);
+	log_info("transfer session with %s started", s->label);
+}
+
+void transfer_server_adopt(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg)
+{
+	static struct wire_xfer_hello hello;
+	static struct wire_mesh_welcome welcome;
+	static uint8_t frame[WIRE_MAX_MESSAGE];
+	struct wire_mesh_auth auth;
+	char err[512], claim[64], peer_text[sizeof(c->peer_text)];
+	uint64_t nonce;
+	int n;
+	if (wire_decode_xfer_hello(msg->payload, msg->header.length, &hello) < 0) {
+		refuse(m, c, "", "malformed XFER_HELLO");
+		return;
+	}
+	snprintf(claim, sizeof(claim), " (claims to be node %" PRIu32 ")", hello.from_node);
+	if (hello.from_node >= m->count || hello.from_node == m->self || hello.to_node != m->self) {
+		refuse(m, c, claim, "not a node of this step, or not addressed to this node");
+		return;
+	}
+	struct mesh_auth_expect expect = { .from_node = hello.from_node, .to_node = m->self };
+	if (mesh_auth_open(m->auth, hello.credential, &expect, &auth, err, sizeof(err)) < 0) {
+		refuse(m, c, claim, err);
+		return;
+	}
+	if (c->in->len != 0) {
+		refuse(m, c, claim, "sent more than XFER_HELLO before the answer");
+		return;
+	}
+	if (mesh_auth_seal(m->auth, m->self, hello.from_node, auth.nonce, &nonce,
+			   welcome.credential, err, sizeof(err)) < 0) {
+		refuse(m, c, claim, err);
+		return;
+	}
+	n = wire_encode_mesh_welcome(&welcome, m->scratch, sizeof(m->scratch));
+	n = n < 0 ? n : wire_frame(WIRE_MESH_WELCOME, 0, m->scratch, (uint32_t)n, frame, sizeof(frame));
+	if (n < 0) {
+		refuse(m, c, claim, "cannot encode the answer");
+		return;
+	}
+	snprintf(peer_text, sizeof(peer_text), "%s", c->peer_text);
+	start_session(m, mesh_conn_detach(c), hello.from_node, peer_text, frame, (size_t)n);
+}
+
+/* --- the rest of lcrd --- */
+
+bool transfer_server_uses(struct lcrd *d, const struct region *r)
+{
+	for (struct session *s = sessions; s; s = s->next)
+		if (s->d == d && s->worker && s->region == r)
+			return true;
+	return false;
+}
+
+void transfer_server_close(struct lcrd *d)
+{
+	struct session *s = sessions, *next;
+	for (; s; s = next) {
+		next = s->next;
+		if (s->d == d)
+			end_session(s, "the helper ends");
+	}
+}

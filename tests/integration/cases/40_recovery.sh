@@ -1,0 +1,137 @@
+# cases/40_recovery.sh: in-job recovery on the cluster. The demo trainer runs on some nodes
+# of a 5-node allocation (one rank per node, shard "dp"); a node is killed mid-training; the
+# leader's helper starts the program again on a spare node of the allocation, the new
+# helper joins the running step's helpers and gets the dead node's state, and the survivors
+# go on in the same processes after rebuilding their communicator: the run finishes with
+# the checksum of a failure-free run. Without a spare the step falls back to the
+# checkpoint, from which a new step finishes with the same checksum. Reuses the helpers of
+# cases/30_jit_checkpoint.sh.
+
+REC_STEPS=${REC_STEPS:-1500}
+
+# rec_trainer NAME NODES CKPT_DIR [SRUN OPTIONS...]: the srun line of a trainer run on the
+# comma-separated NODES, output in NAME.txt, ranks meeting in rdv-NAME.
+rec_trainer() {
+	local name=$1 nodes=$2 dir=$3 count
+	shift 3
+	count=$(tr ',' '\n' <<<"$nodes" | wc -l)
+	echo "mkdir -p rdv-$name; srun --overlap -N$count -n$count -w $nodes --lcr --lcr-ckpt-dir=$dir $* \
+lcr-demo-trainer --steps=$REC_STEPS --print-every=300 --recovery-wait=30 --rendezvous-dir=$JIT/rdv-$name \
+>$name.txt 2>&1"
+}
+
+# The final lines of run NAME: the survivors' in NAME.txt, the replacements' in the files
+# their steps wrote into the submit directory.
+rec_finals() { cat "$JIT/$1.txt" "$JIT"/lcr-*.replacement-*.out 2>/dev/null | grep '^final rank'; }
+rec_finished() { [ "$(rec_finals "$1" | awk '{print $3}' | sort -u | wc -l)" = "$2" ]; }
+rec_checksum() {
+	local sums
+	sums=$(rec_finals "$1" | awk '{print $NF}' | sort -u)
+	[ "$(wc -l <<<"$sums")" = 1 ] || fail "$1: the ranks disagree: $(rec_finals "$1")"
+	echo "$sums"
+}
+
+# The pids of the trainers running on node $1.
+rec_trainer_pids_on() {
+	local pid
+	for pid in $(pids_of lcr-demo-traine "$TEST_USER"); do
+		tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "SLURMD_NODENAME=$1" && echo "$pid"
+	done
+	return 0
+}
+
+# rec_start NODES RUN_LINES [ALLOCATION_NODES]: in one no-kill allocation (every node by
+# default), the reference run on NODES (no failure), then RUN_LINES in the background.
+rec_start() {
+	local nodes=${3:-n1,n2,n3,n4,n5}
+	jit_setup
+	as_user bash -c "cd $JIT && salloc --no-kill -N$(tr ',' '\n' <<<"$nodes" | wc -l) -w $nodes bash -c \
+'$(rec_trainer ref "$1" "$JIT/ckpt-ref" --lcr-replace=none); $2' </dev/null >$JIT/alloc.txt 2>&1 &"
+	wait_for 90 rec_finished ref "$(tr ',' '\n' <<<"$1" | wc -l)" ||
+		fail "the reference run did not finish: $(tail -n 5 "$JIT/ref.txt")"
+}
+
+# rec_survivors_kept NAME PIDS...: every pid printed a rebuilt communicator in NAME.txt.
+rec_survivors_kept() {
+	local name=$1 pid
+	shift
+	for pid in "$@"; do
+		grep -q "pid $pid: communicator rebuilt" "$JIT/$name.txt" ||
+			fail "survivor pid $pid did not go on: $(grep -E 'rebuilt|event' "$JIT/$name.txt" | tail -n 6)"
+	done
+}
+
+test_recovery_spare_replaces_a_killed_node_and_training_finishes_identical() {
+	local survivors t0 elapsed
+	rec_start n1,n2,n3,n4 "$(rec_trainer run n1,n2,n3,n4 "$JIT/ckpt")"
+	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
+	survivors="$(rec_trainer_pids_on n1) $(rec_trainer_pids_on n3) $(rec_trainer_pids_on n4)"
+	[ "$(wc -w <<<"$survivors")" = 3 ] || fail "expected 3 survivor trainers, found: $survivors"
+	t0=$(date +%s%N)
+	"$TESTCLUSTER" kill-node n2
+	wait_for 60 grep -q "communicator rebuilt" "$JIT/run.txt" ||
+		fail "the survivors did not go on: $(tail -n 12 "$JIT/run.txt"; cat "$JIT"/lcr-*.replacement-*.out 2>&1 | tail -n 12)"
+	elapsed=$((($(date +%s%N) - t0) / 1000000))
+	diag "training went on $elapsed ms after the kill"
+	diag "$(grep -E 'event|rebuilt' "$JIT/run.txt" | sort -u | head -n 8)"
+	wait_for 120 rec_finished run 4 || fail "the run did not finish: $(rec_finals run)"
+	rec_survivors_kept run $survivors
+	rec_finals run | grep -q '^final rank 1 ' || fail "rank 1 did not finish on the spare"
+	grep -q "resumes at step" "$JIT"/lcr-*.replacement-1.out ||
+		fail "the replacement did not resume from the state it received: $(cat "$JIT"/lcr-*.replacement-1.out)"
+	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
+		fail "checksum $(rec_checksum run) after recovery, reference $(rec_checksum ref)"
+	jit_end n2
+}
+
+test_recovery_two_failures_use_two_spares_one_after_another() {
+	local t0
+	rec_start n1,n2,n3 "$(rec_trainer run n1,n2,n3 "$JIT/ckpt")"
+	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
+	"$TESTCLUSTER" kill-node n2
+	wait_for 60 grep -q "communicator rebuilt at epoch" "$JIT/run.txt" || fail "no recovery from the first failure"
+	sleep 2
+	"$TESTCLUSTER" kill-node n3
+	wait_for 60 eval '[ "$(grep -c "communicator rebuilt" "$JIT/run.txt")" -ge 2 ]' ||
+		fail "no recovery from the second failure: $(grep -E 'event|rebuilt' "$JIT/run.txt" | tail -n 8)"
+	wait_for 120 rec_finished run 3 || fail "the run did not finish: $(rec_finals run)"
+	ls "$JIT"/lcr-*.replacement-1.out "$JIT"/lcr-*.replacement-2.out >/dev/null ||
+		fail "expected replacements for node 1 and node 2: $(ls "$JIT")"
+	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
+		fail "checksum $(rec_checksum run) after two recoveries, reference $(rec_checksum ref)"
+	jit_end n2 n3
+}
+
+test_recovery_replacement_killed_while_joining_then_next_spare() {
+	rec_start n1,n2,n3 "$(rec_trainer run n1,n2,n3 "$JIT/ckpt")"
+	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
+	"$TESTCLUSTER" kill-node n2
+	wait_for 30 grep -q "with spare n4" "$JIT/run.txt" || fail "no replacement launched: $(tail -n 8 "$JIT/run.txt")"
+	"$TESTCLUSTER" kill-node n4
+	wait_for 120 grep -q "with spare n5" "$JIT/run.txt" ||
+		fail "the next spare was not tried: $(grep -E 'event' "$JIT/run.txt" | tail -n 8)"
+	wait_for 120 rec_finished run 3 || fail "the run did not finish: $(rec_finals run; tail -n 8 "$JIT/run.txt")"
+	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
+		fail "checksum $(rec_checksum run), reference $(rec_checksum ref)"
+	jit_end n2 n4
+}
+
+test_recovery_without_spare_falls_back_to_the_checkpoint() {
+	local step restore
+	# Every node of the allocation runs the step: no spare. The restart runs the four ranks
+	# on the three nodes left.
+	restore="$(rec_trainer restore n1,n3,n4 "$JIT/ckpt" --lcr-restore=auto | sed 's/ -n3 / -n4 /')"
+	rec_start n1,n2,n3,n4 "$(rec_trainer run n1,n2,n3,n4 "$JIT/ckpt" --lcr-restore=never); $restore" n1,n2,n3,n4
+	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
+	"$TESTCLUSTER" kill-node n2
+	wait_for 30 grep -q "no spare" "$JIT/run.txt" ||
+		fail "no RECOVERY_FAILED event: $(grep event "$JIT/run.txt" | tail -n 6)"
+	diag "$(grep -m 1 'no spare' "$JIT/run.txt")"
+	wait_for 120 rec_finished restore 4 || fail "the restarted run did not finish: $(tail -n 8 "$JIT/restore.txt")"
+	step=$(jit_steps_in "$JIT/ckpt" | sort -n | tail -n 1)
+	[ "$(grep -c "resumes at step $((step + 1)) " "$JIT/restore.txt")" = 4 ] ||
+		fail "not every rank resumed at step $((step + 1)): $(grep resumes "$JIT/restore.txt")"
+	[ "$(rec_checksum restore)" = "$(rec_checksum ref)" ] ||
+		fail "restored checksum $(rec_checksum restore), reference $(rec_checksum ref)"
+	jit_end n2
+}
