@@ -266,7 +266,8 @@ static int agree_on_first_step(struct trainer *t)
 	rc = allreduce(t, steps, t->opt.size, LCR_DTYPE_INT64);
 	if (rc < 0) {
 		free(steps);
-		return fail("agreeing on the first step", rc);
+		fprintf(stderr, "trainer: rank %u: agreeing on the first step: %s\n", t->opt.rank, lcr_strerror(rc));
+		return rc;
 	}
 	int64_t lowest = steps[0];
 	for (uint32_t r = 1; r < t->opt.size; r++) {
@@ -292,8 +293,11 @@ static int agree_on_first_step(struct trainer *t)
 		rc = lcr_comm_broadcast(t->comm, t->adam_m, bytes, source);
 	if (rc == 0)
 		rc = lcr_comm_broadcast(t->comm, t->adam_v, bytes, source);
-	if (rc < 0)
-		return fail("taking the state of the rank ahead", rc);
+	if (rc < 0) {
+		fprintf(stderr, "trainer: rank %u: taking the state of the rank ahead: %s\n", t->opt.rank,
+			lcr_strerror(rc));
+		return rc;
+	}
 	if (behind && t->session)
 		lcr_update_end(t->session, agreed - 1);
 	t->first_step = agreed;
@@ -346,13 +350,17 @@ static bool pause_after_failure(struct trainer *t, uint64_t step, int rc, uint64
 
 /* A spare took the dead node's place: rebuild the communicator at the epoch every rank got
  * with the join, agree again on the step to go on from (ranks may stand one step apart),
- * and go on. 0, or the trainer's exit status. */
+ * and go on. 0; a negative errno when the communicator could not be rebuilt (another node
+ * failed meanwhile: wait for the next join); or the trainer's exit status. */
 static int rejoin_after_failure(struct trainer *t, uint64_t failed_step, uint64_t epoch)
 {
 	int rc = lcr_comm_rebuild(t->comm, epoch);
 
-	if (rc < 0)
-		return fail("rebuilding the communicator after the replacement joined", rc);
+	if (rc < 0) {
+		fprintf(stderr, "trainer: rank %u: rebuilding the communicator at epoch %" PRIu64 " failed: %s\n",
+			t->opt.rank, epoch, lcr_strerror(rc));
+		return rc;
+	}
 	t->first_step = failed_step;
 	rc = agree_on_first_step(t);
 	if (rc == 0)
@@ -375,10 +383,13 @@ static int train(struct trainer *t)
 		t->grad[t->params] = loss;
 		rc = allreduce(t, t->grad, t->params + 1, LCR_DTYPE_FLOAT32);
 		if (rc < 0) {
-			if (!pause_after_failure(t, step, rc, &epoch))
-				return 75;
-			rc = rejoin_after_failure(t, step, epoch);
-			if (rc)
+			/* A node can fail again while the ranks rebuild: pause and wait again. */
+			do {
+				if (!pause_after_failure(t, step, rc, &epoch))
+					return 75;
+				rc = rejoin_after_failure(t, step, epoch);
+			} while (rc < 0);
+			if (rc > 0)
 				return rc;
 			step = t->first_step - 1; /* the loop's step++ makes it first_step */
 			continue;
@@ -426,6 +437,9 @@ int main(int argc, char **argv)
 	}
 	if (status)
 		goto out;
+	/* Bounded waits: a rebuild that waits for a replacement which died meanwhile gives up
+	 * soon, to wait for the next one; a replacement waits longer for the survivors. */
+	comm_opt.timeout_ms = getenv("LCR_REJOIN") ? 60000 : 15000;
 	rc = lcr_comm_init(t.session, "dp", t.opt.rank, t.opt.size, t.opt.epoch, &comm_opt, &t.comm);
 	if (rc < 0) {
 		status = fail("lcr_comm_init", rc);
@@ -434,6 +448,8 @@ int main(int argc, char **argv)
 	status = agree_on_first_step(&t);
 	if (status == 0)
 		status = train(&t);
+	else if (status < 0)
+		status = 1;
 out:
 	lcr_comm_destroy(t.comm);
 	free(t.grad);

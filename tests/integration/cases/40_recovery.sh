@@ -120,7 +120,7 @@ test_recovery_without_spare_falls_back_to_the_checkpoint() {
 	local step restore
 	# Every node of the allocation runs the step: no spare. The restart runs the four ranks
 	# on the three nodes left.
-	restore="$(rec_trainer restore n1,n3,n4 "$JIT/ckpt" --lcr-restore=auto | sed 's/ -n3 / -n4 /')"
+	restore="$(rec_trainer restore n1,n3,n4 "$JIT/ckpt" --lcr-restore=auto | sed 's/ -n3 / -n4 --overcommit /')"
 	rec_start n1,n2,n3,n4 "$(rec_trainer run n1,n2,n3,n4 "$JIT/ckpt" --lcr-restore=never); $restore" n1,n2,n3,n4
 	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
 	"$TESTCLUSTER" kill-node n2
