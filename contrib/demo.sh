@@ -1,15 +1,13 @@
 #!/bin/bash
 # demo.sh: the main job, from a fresh Debian 12 machine, as root. Installs what is missing,
 # builds LCR, starts a local Slurm cluster of 5 nodes and trains the demo model with --lcr on
-# 4 of them. At a random step every process of one node is killed. You see, as it happens:
-# LCR's helpers detect the dead node in about two seconds (Slurm takes 15-30 s), the ranks
-# stop, the helpers save a just-in-time checkpoint of the step the survivors hold, and the
-# training goes on from it on the 3 survivors plus the spare node. At the end: a recovery
-# timeline, the lost steps, the final weights' checksum against a run without failure, and
-# a picture of the loss over time (demo-loss.png next to this run's log).
-#
-# In-job rejoin (the spare joining the running step without a restart, issue 7) is not
-# built yet: the training continues in a new job step restored from the checkpoint.
+# 4 of them, n5 being the allocation's spare. At a random step every process of one node is
+# killed. You see, as it happens: LCR's helpers detect the dead node in about two seconds
+# (Slurm takes 15-30 s), save a just-in-time checkpoint, start the program again on the
+# spare, which joins the running step and receives the dead node's state from the surviving
+# replicas; the survivors rebuild their communicator and go on in the same processes. At the
+# end: a recovery timeline, the lost steps, the final weights' checksum against a run without
+# failure, and a picture of the loss over time (demo-loss.png next to this run's log).
 #
 # Environment: BUILD_DIR (default ./build), BASE (cluster directory), STEPS (default 600),
 # OUT (where the log, timeline and picture go; default $BUILD_DIR/demo).
@@ -55,49 +53,52 @@ reference=$(as_user srun -N4 -n4 -w 'n[1-4]' --lcr --lcr-ckpt-dir="$WORK/ckpt-re
 echo "final weights' checksum without failure: $reference"
 
 bold "Training on n1-n4 with --lcr (n5 is the spare); a node dies at a random step"
-job=$(as_user salloc -N5 --lcr --no-shell 2>&1 | sed -n 's/.*Granted job allocation \([0-9]*\).*/\1/p')
+job=$(as_user bash -c "cd $WORK && salloc -N5 --lcr --no-shell" 2>&1 | sed -n 's/.*Granted job allocation \([0-9]*\).*/\1/p')
 as_user mkdir -p "$WORK/rdv-1" "$WORK/ckpt"
 log=$OUT/run.log
 : >"$log"
 start=$(now)
-as_user bash -c "srun --jobid=$job -N4 -n4 -w 'n[1-4]' --lcr --lcr-ckpt-dir=$WORK/ckpt \
+as_user bash -c "cd $WORK && srun --jobid=$job -N4 -n4 -w 'n[1-4]' --lcr --lcr-ckpt-dir=$WORK/ckpt \
 	lcr-demo-trainer $trainer_args --rendezvous-dir=$WORK/rdv-1 2>&1" |
 	while IFS= read -r line; do printf '%s %s\n' "$(now)" "$line"; done >>"$log" &
+trainer_pipe=$!
 kill_at=$((STEPS / 4 + RANDOM % (STEPS / 4)))
 until awk -v k="$kill_at" '$2 == "step" && $3 >= k {found = 1} END {exit !found}' "$log"; do sleep 0.05; done
+survivor_pids=$(pgrep -u lcrtest -x lcr-demo-traine | sort -n | tr '\n' ' ')
 killed=$(now)
 "$TESTCLUSTER" kill-node n2
 echo "killed every process of n2 (slurmd, slurmstepd, lcrd, the rank) near step $kill_at"
-tail -n 2 "$log" | cut -d' ' -f2-
 
 # Slurm's own view, timed in the background: when does it mark n2 down?
 ( until "$TESTCLUSTER" root-exec sinfo -h -n n2 -o %t 2>/dev/null | grep -q down; do sleep 0.5; done
   now >"$OUT/slurm-down-at" ) &
 slurm_watcher=$!
 
-# Wait for the helpers' checkpoint (the survivors' ranks pause until it is published).
-for _ in $(seq 300); do
-	[ "$(grep -c 'event: checkpoint of step' "$log")" -ge 3 ] && break
+bold "LCR recovers inside the running job"
+for _ in $(seq 600); do
+	grep -q 'communicator rebuilt' "$log" && break
 	sleep 0.1
 done
-sed -n 's/^[0-9.]* \(trainer: .*\)$/\1/p' "$log"
+sed -n 's/^[0-9.]* \(trainer: rank 0.*\)$/\1/p' "$log"
+wait "$trainer_pipe" || true
+replacement_out=$(ls "$WORK"/lcr-"$job".*.replacement-1.out 2>/dev/null | head -n 1)
+echo "the replacement on n5 (its output: $replacement_out):"
+grep -E 'resumes|final' "$replacement_out" 2>/dev/null | sed 's/^/  /'
 
-detected=$(awk '/event: .*n2.* is down/ {print $1; exit}' "$log")
-checkpoint_line=$(grep -m1 'event: checkpoint of step' "$log" || true)
-saved_at=$(awk '/event: checkpoint of step/ {print $1; exit}' "$log")
+at() { awk -v pat="$1" '$0 ~ pat {print $1; exit}' "$log"; }
+detected=$(at 'event: .*n2.* is down')
+saved_at=$(at 'event: checkpoint of step')
+replacing_at=$(at 'event: replacing node')
+joined_at=$(at 'event: node 1 rejoined')
+rebuilt_at=$(at 'communicator rebuilt')
+first_step_at=$(awk -v t="${rebuilt_at:-0}" '$1 > t && $2 == "step" {print $1; exit}' "$log")
 step_saved=$(ls -d "$WORK"/ckpt/step-* 2>/dev/null | sed 's/.*step-//' | sort -n | tail -n 1)
 failed_step=$(sed -n 's/.*: step \([0-9]*\): gradient exchange failed.*/\1/p' "$log" | sort -n | head -n 1)
-[ -n "$step_saved" ] || { echo "demo: no checkpoint was published" >&2; exit 1; }
-echo "just-in-time checkpoint: $WORK/ckpt/step-$step_saved"
-
-bold "Training goes on from step $((step_saved + 1)) on n1, n3, n4 and the spare n5"
-as_user mkdir -p "$WORK/rdv-2"
-restarted=$(now)
-as_user bash -c "srun --jobid=$job --overlap -N4 -n4 -w 'n[1,3-5]' --lcr --lcr-ckpt-dir=$WORK/ckpt --lcr-restore=auto \
-	lcr-demo-trainer $trainer_args --rendezvous-dir=$WORK/rdv-2 2>&1" |
-	while IFS= read -r line; do printf '%s %s\n' "$(now)" "$line"; done | tee -a "$log" | cut -d' ' -f2-
-first_step_at=$(awk -v t="$restarted" '$1 > t && $2 == "step" {print $1; exit}' "$log")
+resumed_step=$(sed -n 's/.*communicator rebuilt at epoch [0-9]*, training goes on at step \([0-9]*\).*/\1/p' "$log" | head -n 1)
 final=$(sed -n 's/^[0-9.]* final rank 0 .* checksum //p' "$log" | tail -n 1)
+replacement_final=$(sed -n 's/^final rank 1 .* checksum //p' "$replacement_out" 2>/dev/null)
+kept=0
+for pid in $survivor_pids; do grep -q "pid $pid: communicator rebuilt" "$log" && kept=$((kept + 1)); done
 
 bold "Meanwhile, Slurm itself"
 for _ in $(seq 60); do kill -0 "$slurm_watcher" 2>/dev/null || break; sleep 1; done
@@ -108,21 +109,23 @@ wait
 
 bold "Recovery timeline"
 {
-	printf '| phase | seconds |\n| --- | --- |\n'
-	printf '| node killed -> failure detected by LCR (NODE_DOWN on every survivor) | %s |\n' "$(since "$killed" "${detected:-$killed}")"
-	printf '| node killed -> checkpoint of step %s published | %s |\n' "$step_saved" "$(since "$killed" "${saved_at:-$killed}")"
-	printf '| node killed -> Slurm marks the node down | %s |\n' "$(since "$killed" "$down_at")"
-	printf '| restart launched -> first completed step | %s |\n' "$(since "$restarted" "${first_step_at:-$restarted}")"
-	printf '| node killed -> training running again | %s |\n' "$(since "$killed" "${first_step_at:-$killed}")"
-	printf '| steps lost (step %s in flight when n2 died, resumed at %s) | %s |\n' "$failed_step" \
-		"$((step_saved + 1))" "$(awk -v k="$failed_step" -v s="$step_saved" 'BEGIN {d = k - s - 1; print d < 0 ? 0 : d}')"
+	printf '| phase (from the kill of n2) | seconds |\n| --- | --- |\n'
+	printf '| failure detected by LCR (NODE_DOWN on every survivor) | %s |\n' "$(since "$killed" "${detected:-$killed}")"
+	printf '| just-in-time checkpoint of step %s published | %s |\n' "$step_saved" "$(since "$killed" "${saved_at:-$killed}")"
+	printf '| spare n5 launched (REPLACING) | %s |\n' "$(since "$killed" "${replacing_at:-$killed}")"
+	printf '| replacement joined, state received from the replicas (NODE_JOINED) | %s |\n' "$(since "$killed" "${joined_at:-$killed}")"
+	printf '| communicator rebuilt | %s |\n' "$(since "$killed" "${rebuilt_at:-$killed}")"
+	printf '| first completed step after recovery | %s |\n' "$(since "$killed" "${first_step_at:-$killed}")"
+	printf '| Slurm marks the node down | %s |\n' "$(since "$killed" "$down_at")"
+	printf '| steps lost (step %s in flight when n2 died, training went on at %s) | %s |\n' "$failed_step" \
+		"$resumed_step" "$(awk -v k="$failed_step" -v s="$resumed_step" 'BEGIN {d = k - s; print d < 0 ? 0 : d}')"
+	printf '| survivor processes kept (same pid before and after) | %s of 3 |\n' "$kept"
 } | tee "$OUT/timeline.md"
-if [ "$final" = "$reference" ]; then
-	echo "final checksum $final: identical to the run without failure"
+if [ "$final" = "$reference" ] && [ "$replacement_final" = "$reference" ]; then
+	echo "final checksum $final on the survivors and on the replacement: identical to the run without failure"
 else
-	echo "final checksum $final: DIFFERENT from the run without failure ($reference)"
+	echo "final checksum $final (survivors), ${replacement_final:-none} (replacement): DIFFERENT from the run without failure ($reference)"
 fi
-[ -n "$checkpoint_line" ] && echo "(${checkpoint_line#* })"
 
 # The picture: loss over time, failure and recovery marked.
 awk -v t0="$start" '$2 == "step" {print $1 - t0, $5}' "$log" >"$OUT/loss.dat"
@@ -130,7 +133,7 @@ if command -v gnuplot >/dev/null; then
 	gnuplot <<-EOF
 	set terminal png size 900,450
 	set output "$OUT/demo-loss.png"
-	set title "LCR demo: a node dies, the training goes on from its just-in-time checkpoint"
+	set title "LCR demo: a node dies, a spare takes its place inside the running job"
 	set xlabel "seconds"; set ylabel "loss (rank 0)"
 	set arrow from $(since "$start" "$killed"), graph 0 to $(since "$start" "$killed"), graph 1 nohead lc rgb "red"
 	set label "n2 killed" at $(since "$start" "$killed"), graph 0.95 tc rgb "red" offset 0.5,0
@@ -140,4 +143,4 @@ if command -v gnuplot >/dev/null; then
 	EOF
 	echo "picture: $OUT/demo-loss.png"
 fi
-[ "$final" = "$reference" ]
+[ "$final" = "$reference" ] && [ "$replacement_final" = "$reference" ]
