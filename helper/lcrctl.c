@@ -3,7 +3,8 @@
  * /run/lcr), or talks to one socket given with --socket, and asks each for its status, its
  * regions, its mesh's event log, or to shut down. Output is one block per helper, in a
  * stable format that is easy to grep. `ckpt now` asks the helpers for a checkpoint; `ckpt list|show|verify` read the
- * checkpoint directory themselves (lcrctl_ckpt.c). See lcrctl(1). */
+ * checkpoint directory themselves (lcrctl_ckpt.c). `wait` waits for a step's outcome file in the
+ * checkpoint directory and exits with the training's status (lcrctl_wait.c). See lcrctl(1). */
 #include "config.h"
 
 #include <dirent.h>
@@ -25,6 +26,7 @@
 #include "internal/util.h"
 #include "internal/wire.h"
 #include "lcrctl_ckpt.h"
+#include "lcrctl_wait.h"
 
 #define REPLY_TIMEOUT_MS 10000
 #define MAX_HELPERS 4096
@@ -47,6 +49,7 @@ struct settings {
 	const char *ckpt_dir;
 	const char *ckpt_command; /* ckpt now|list|show|verify */
 	const char *ckpt_arg;     /* the STEP of show and verify */
+	const char *timeout;      /* wait --timeout */
 };
 
 static struct wire_msg reply_msg;
@@ -56,6 +59,7 @@ static const char usage[] =
 	"Usage: lcrctl [--runtime-dir=ROOT] [--job=J] [--step=S] [--node=NAME]\n"
 	"              [--socket=PATH] [--checksum] status|regions|events|shutdown\n"
 	"       lcrctl [--ckpt-dir=DIR] [...] ckpt now|list|show STEP|verify STEP\n"
+	"       lcrctl [--ckpt-dir=DIR] [--job=J] wait [--step=S] [--timeout=SECONDS]\n"
 	"\n"
 	"Talks to the LCR helpers (lcrd) of your jobs on this machine.\n"
 	"  status     identity, state, ranks and clients of each helper\n"
@@ -71,6 +75,9 @@ static const char usage[] =
 	"             helper's), read from the filesystem, no helper needed; STEP may be the\n"
 	"             path of a checkpoint instead. verify reads every byte and reports each\n"
 	"             damaged or truncated file with its offset\n"
+	"  wait       wait (--timeout, 300 s) for the outcome of step S of job J (default:\n"
+	"             $SLURM_JOB_ID, and its highest step with an outcome) in DIR, print it\n"
+	"             and exit with the training's status (124: no outcome in time)\n"
 	"\n"
 	"Helpers are found under ROOT/<uid>/<job>.<step>.<node>/lcrd.sock. ROOT defaults to\n"
 	"$LCR_RUNTIME_DIR, else /run/lcr; the job to $SLURM_JOB_ID (else every job); the node\n"
@@ -104,7 +111,7 @@ static int parse_ckpt_command(int argc, char **argv, struct settings *s)
 static int parse_args(int argc, char **argv, struct settings *s)
 {
 	enum { OPT_ROOT = 256, OPT_SOCKET, OPT_JOB, OPT_STEP, OPT_NODE, OPT_CHECKSUM, OPT_HELP,
-	       OPT_VERSION, OPT_CKPT_DIR };
+	       OPT_VERSION, OPT_CKPT_DIR, OPT_TIMEOUT };
 	static const struct option options[] = {
 		{ "runtime-dir", required_argument, NULL, OPT_ROOT },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -113,6 +120,7 @@ static int parse_args(int argc, char **argv, struct settings *s)
 		{ "node", required_argument, NULL, OPT_NODE },
 		{ "checksum", no_argument, NULL, OPT_CHECKSUM },
 		{ "ckpt-dir", required_argument, NULL, OPT_CKPT_DIR },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -128,6 +136,7 @@ static int parse_args(int argc, char **argv, struct settings *s)
 		case OPT_NODE: s->node = optarg; break;
 		case OPT_CHECKSUM: s->checksum = true; break;
 		case OPT_CKPT_DIR: s->ckpt_dir = optarg; break;
+		case OPT_TIMEOUT: s->timeout = optarg; break;
 		case OPT_HELP: fputs(usage, stdout); return -1;
 		case OPT_VERSION: printf("lcrctl %s\n", PACKAGE_VERSION); return -1;
 		default:
@@ -140,14 +149,16 @@ static int parse_args(int argc, char **argv, struct settings *s)
 		if (rc != 0)
 			return rc;
 	} else if (optind != argc - 1) {
-		return usage_error("expected one command: status, regions, events, shutdown or "
-				   "ckpt%s", "");
+		return usage_error("expected one command: status, regions, events, shutdown, "
+				   "ckpt or wait%s", "");
 	}
 	s->command = argv[optind];
 	if (strcmp(s->command, "status") && strcmp(s->command, "regions") &&
 	    strcmp(s->command, "events") && strcmp(s->command, "shutdown") &&
-	    strcmp(s->command, "ckpt"))
+	    strcmp(s->command, "ckpt") && strcmp(s->command, "wait"))
 		return usage_error("unknown command '%s'", s->command);
+	if (s->timeout && strcmp(s->command, "wait") != 0)
+		return usage_error("--timeout=%s belongs to wait", s->timeout);
 	if (!s->root)
 		s->root = getenv("LCR_RUNTIME_DIR");
 	if (!s->root || !*s->root)
@@ -620,6 +631,8 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &s), failures = 0;
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
+	if (strcmp(s.command, "wait") == 0)
+		return lcrctl_wait(s.ckpt_dir, s.job, s.step, s.timeout);
 	bool reader = s.ckpt_command && strcmp(s.ckpt_command, "now") != 0;
 	if (reader && (s.ckpt_dir || (s.ckpt_arg && s.ckpt_arg[0] == '/')))
 		return run_ckpt_reader(&s, helpers, 0);

@@ -13,7 +13,10 @@
  * leader says RECOVERY_FAILED, naming the checkpoint to restart from.
  *
  * A new leader (the old one died) starts with an empty queue: an attempt in flight is not
- * resumed, failures it applies itself are handled. */
+ * resumed, failures it applies itself are handled.
+ *
+ * Every applied event also goes to outcome.c, on every helper, which follows the step's
+ * ranks to their end for the step's outcome file (its state hangs off struct recovery). */
 #include "config.h"
 
 #include <errno.h>
@@ -33,6 +36,7 @@
 #include "lcrd.h"
 #include "log.h"
 #include "mesh_internal.h"
+#include "outcome.h"
 #include "pidfd_watch.h"
 #include "recovery.h"
 
@@ -85,6 +89,7 @@ struct recovery {
 	struct recovery_child *attempt; /* its launcher */
 	uint64_t timeout_timer;
 	struct recovery_child *children;
+	struct outcome *outcome;    /* the step's ranks to their end (outcome.c) */
 };
 
 static void kick(struct recovery *r);
@@ -553,6 +558,9 @@ static void kick(struct recovery *r)
 
 void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 {
+	struct recovery *known = get(m);
+	if (known)
+		outcome_on_event(m, &known->outcome, ev);
 	if (m->d->opt.replace != LCRD_REPLACE_SPARE || ev->type != WIRE_EVENT_NODE_DOWN ||
 	    m->leader != m->self || ev->node >= m->count || ev->node == m->self)
 		return;
@@ -639,6 +647,7 @@ void recovery_destroy(struct mesh *m)
 		pop_failure(r);
 	if (r->timeout_timer)
 		loop_cancel_timer(m->d->loop, r->timeout_timer);
+	outcome_destroy(&r->outcome);
 	hostlist_fini(&r->job);
 	free(r->used.names);
 	free(r);

@@ -13,7 +13,8 @@
 
 struct mesh;
 
-/* An applied membership event: the leader queues each NODE_DOWN it applies. */
+/* An applied membership event: the leader queues each NODE_DOWN it applies; every event
+ * goes on to outcome.c (the step's outcome), on every helper. */
 void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev);
 
 /* The leader's checkpoint ended (published or abandoned): the failures waiting for it go on. */

@@ -591,18 +591,20 @@ static void piece_finished(struct fill_job *job, struct peer_thread *t, struct t
 			   struct piece *p, int rc, bool peer_gone)
 {
 	pthread_mutex_lock(&job->lock);
-	job->busy--;
 	if (peer_gone)
 		job->alive &= ~(1u << t->index);
 	if (rc == 0) {
 		p->state = PIECE_DONE;
 		p->served_by = t->index;
 		job->stats->peer_bytes[t->index] += p->length;
+		/* check_range drops the lock while it hashes: the piece stays counted busy until
+		 * then, so that no other peer takes "nothing left" for the end and leaves. */
 		if (--job->ranges[p->range].pieces_left == 0)
 			check_range(job, c, p->range);
 	} else {
 		note_failure(job, p, t->index, peer_gone);
 	}
+	job->busy--;
 	settle(job);
 	pthread_cond_broadcast(&job->changed);
 	pthread_mutex_unlock(&job->lock);

@@ -7,13 +7,21 @@ step is marked, the ranks meet in the helper's key-value store, and lcr.torch.Re
 resumes at the right step after a failure. Deterministic: the same seed gives bit-identical
 parameters whatever failures happen (with --policy rejoin or exit).
 
-    srun -n 4 --lcr python3 torch_ddp.py --steps=1000          # under Slurm with LCR
+    srun -N4 -n4 --lcr /usr/bin/python3 torch_ddp.py --rendezvous-dir=/shared/rdv
     RANK=0 WORLD_SIZE=2 LCR_SOCKET=... python3 torch_ddp.py    # against a foreground lcrd
 
---policy says what the survivors do when a rank dies: "rejoin" waits for it to come back
-(restarted, or replaced by the helpers), "shrink" goes on without it, "exit" ends with status
-75 so that a launcher restarts every rank (they resume from the state the helper kept).
-Prints "rank R step N loss L" every --log-every steps and, at the end,
+--policy says what the survivors do when a rank dies: "replace" (the default with
+--rendezvous-dir, a directory every node reaches) is in-job recovery under `srun --lcr`: the
+survivors pause in the same processes, the helpers start the lost node's ranks on a spare
+node with their state, and everybody goes on at the epoch of the join; without a spare
+(--lcr-replace=none) the ranks end with status 75 once the helpers published their
+checkpoint, which `srun --lcr-restore=auto` resumes from. "rejoin" (the default without
+--rendezvous-dir) waits for the rank to come back on the same node, "shrink" goes on
+without it, "exit" ends with status 75 so that a launcher restarts every rank (they resume
+from the state the helper kept). A replacement (LCR_REJOIN=1) needs nothing special: it
+finds its state in its regions.
+Prints "rank R step N loss L" every --log-every steps, "rank R starts at step N with M
+members (pid P, epoch E)" after each build of the group and, at the end,
 "final rank R step N members M sha256 H", H being the hash of the parameters.
 """
 
@@ -49,11 +57,19 @@ def parse_args():
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--log-every", type=int, default=50)
-    parser.add_argument("--policy", choices=("rejoin", "shrink", "exit"), default="rejoin")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds a rebuild waits for the ranks")
+    parser.add_argument("--policy", choices=("replace", "rejoin", "shrink", "exit"),
+                        help="what to do when a rank fails (default: replace with --rendezvous-dir, else rejoin)")
+    parser.add_argument("--rendezvous-dir", help="a directory every node reaches, where the ranks meet")
+    parser.add_argument("--timeout", type=float, default=300,
+                        help="seconds a rebuild (rejoin) or a collective (replace) waits for the ranks")
+    parser.add_argument("--recovery-wait", type=float, default=60,
+                        help="seconds the survivors wait for a spare to join (replace)")
     parser.add_argument("--rank", type=int, default=env_int("RANK", "SLURM_PROCID", default=0))
     parser.add_argument("--world-size", type=int, default=env_int("WORLD_SIZE", "SLURM_NTASKS", default=1))
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.policy is None:
+        args.policy = "replace" if args.rendezvous_dir else "rejoin"
+    return args
 
 
 def make_model(args):
@@ -90,16 +106,26 @@ def main():
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     placements = [lcr.torch.place_module(session, model, "model"),  # LCR
                   lcr.torch.place_optimizer(session, optimizer, "adam")]  # LCR
-    store = lcr.torch.Store(session, "ddp")  # LCR
+    store = None if args.rendezvous_dir else lcr.torch.Store(session, "ddp")  # LCR: per node
     ddp = None
 
     def rebuild(recovery):  # LCR: what depends on the process group is built again
         nonlocal ddp
-        ddp = DistributedDataParallel(model)
-        print(f"rank {args.rank} starts at step {recovery.next_step} with {recovery.group_size} members", flush=True)
+        # find_unused_parameters=True: DDP then keeps its first bucket layout instead of
+        # rebuilding it after one step; a DDP built again after a recovery would run that step
+        # with another layout, and gloo's ring would add the ranks' gradients in another order.
+        ddp = DistributedDataParallel(model, find_unused_parameters=True)
+        print(f"rank {args.rank} starts at step {recovery.next_step} with {recovery.group_size} members "
+              f"(pid {os.getpid()}, epoch {recovery.epoch})", flush=True)
 
-    recovery = lcr.torch.Recovery(session, store, args.rank, args.world_size, placements, rebuild=rebuild,  # LCR
-                                  policy=args.policy, timeout=datetime.timedelta(seconds=args.timeout))
+    def release():  # LCR: lets go of the broken group at once
+        nonlocal ddp
+        ddp = None
+
+    recovery = lcr.torch.Recovery(session, store, args.rank, args.world_size, placements,  # LCR
+                                  rebuild=rebuild, release=release, policy=args.policy,
+                                  rendezvous_dir=args.rendezvous_dir, recovery_wait=args.recovery_wait,
+                                  timeout=datetime.timedelta(seconds=args.timeout))
 
     def train_step(step):
         x, y = batch(args, step, args.rank)
@@ -122,4 +148,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except lcr.VersionError as error:  # a PyTorch too old for what LCR uses here
+        sys.exit(f"torch_ddp.py: {error}")

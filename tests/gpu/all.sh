@@ -1,7 +1,8 @@
 #!/bin/bash
 # tests/gpu/all.sh: every GPU check of LCR in one run, for the days a GPU machine is lent:
 # the device proxy (run.sh: CUDA regions, SIGKILLed rank, device-to-host bandwidth), CUDA
-# regions in checkpoints (ckpt.sh), and liblcr's NCCL communicator (comm_nccl_test, one
+# regions in checkpoints (ckpt.sh), state transfer from and into CUDA regions (transfer.sh;
+# its skip, 77, is not a failure), and liblcr's NCCL communicator (comm_nccl_test, one
 # rank). Builds LCR with CUDA first unless LCR_GPU_BUILDDIR names a build made with CUDA.
 # Prints each part's TAP and RESULT lines; exits non-zero if any part failed.
 set -u
@@ -19,6 +20,8 @@ echo "== device proxy (run.sh)"
 timeout 300 "$here/run.sh" || status=1
 echo "== checkpoints of CUDA regions (ckpt.sh)"
 timeout 120 "$here/ckpt.sh" || status=1
+echo "== state transfer between helpers, CUDA regions (transfer.sh)"
+timeout 120 "$here/transfer.sh" || [ $? -eq 77 ] || status=1
 
 echo "== NCCL communicator (comm_nccl_test)"
 work=$(mktemp -d /tmp/lcr-gpu-nccl.XXXXXX)

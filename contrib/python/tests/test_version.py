@@ -1,7 +1,10 @@
 """test_version.py: a feature that needs a newer PyTorch raises lcr.VersionError (an
 lcr.Error) that names the feature, the version it needs and the version found; nothing
 crashes. On PyTorch older than 2.0 (Debian 12 has 1.13) that is cuda_allocator, which
-needs torch.cuda.memory.CUDAPluggableAllocator."""
+needs torch.cuda.memory.CUDAPluggableAllocator. Other versions are simulated by replacing
+torch.__version__: Recovery on a PyTorch older than 1.13, cuda_allocator past the version
+gate on 2.1 (where it fails for want of a GPU instead), and a version string that cannot be
+read."""
 
 import errno
 
@@ -26,7 +29,34 @@ def main():
     else:
         check(hasattr(torch.cuda.memory, "CUDAPluggableAllocator"),
               f"PyTorch {torch.__version__} has CUDAPluggableAllocator")
+    simulated_versions()
     finish()
+
+
+def simulated_versions():
+    real = torch.__version__
+    try:
+        torch.__version__ = "1.12.1+cpu"
+        error = raises(errno.EOPNOTSUPP, lambda: lcr.torch.Recovery(None, None, 0, 1, [], rendezvous_dir="/tmp"),
+                       "on a simulated PyTorch 1.12.1, Recovery raises lcr.VersionError")
+        check(isinstance(error, lcr.VersionError) and "PyTorch >= 1.13" in str(error) and "1.12.1+cpu" in str(error),
+              "it names the version needed and the one found", str(error))
+        torch.__version__ = "2.1.0"
+        try:
+            lcr.torch.cuda_allocator(lcr.Session())
+            error = None
+        except lcr.Error as e:
+            error = e
+        check(error is not None and not isinstance(error, lcr.VersionError)
+              and error.errno in (errno.ENODEV, errno.ENOENT),
+              "on a simulated PyTorch 2.1 without a GPU, cuda_allocator passes the version check and says "
+              "what is missing instead", str(error))
+        torch.__version__ = "unknown"
+        check(lcr.torch.torch_version() == (0, 0), "an unreadable version string reads as (0, 0)")
+        raises(errno.EOPNOTSUPP, lambda: lcr.torch.require_torch("a feature", (1, 13)),
+               "and then counts as too old: lcr.VersionError, not a crash")
+    finally:
+        torch.__version__ = real
 
 
 if __name__ == "__main__":

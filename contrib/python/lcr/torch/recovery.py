@@ -10,7 +10,17 @@ destroys the group and builds it again:
   restarted process, or a replacement started by the helpers' in-job recovery);
 - ``policy="shrink"``: with the survivors only, renumbered;
 - ``policy="exit"``: not at all: it raises lcr.RankFailure, for a launcher that restarts
-  every rank (they then resume from the state the helper kept).
+  every rank (they then resume from the state the helper kept);
+- ``policy="replace"``: in-job recovery under Slurm (``srun --lcr``): the helpers start the
+  lost node's ranks again on a spare node of the job. The survivors pause, in the same
+  processes, until the helper says NODE_JOINED (bounded by ``recovery_wait``, which a
+  REPLACING event starts again), then build the group at the event's ``epoch``; a
+  replacement (LCR_REJOIN=1) starts at LCR_REJOIN_EPOCH. Without a spare
+  (LCR_REPLACE=none) they stop with lcr.RankFailure once the helpers published the
+  just-in-time checkpoint (a new step with ``--lcr-restore=auto`` resumes from it), and
+  likewise on RECOVERY_FAILED. The members of a group meet in a ``torch.distributed.FileStore``
+  ``<rendezvous_dir>/epoch-<E>``, a directory every node can reach: the helper's key-value
+  store is per node; under Slurm the file is ``<rendezvous_dir>/<job>.<step>.epoch-<E>``.
 
 Each build meets under its own PrefixStore ``<members digest>.<round>``; the round comes from
 an atomic count of the builds that joined, so the keys of an earlier group, still in the
@@ -22,23 +32,31 @@ to a run without failure. Then ``rebuild(recovery)`` lets the program build what
 the group (DistributedDataParallel).
 
 PyTorch 1.13's gloo cannot abort a collective that waits on a rank that hangs without dying:
-such a wait ends with the group's timeout. Ranks that die (the case here) break it at once.
+such a wait ends with the group's timeout. Ranks that die break the collectives of their
+direct peers at once; a rank that waits on a live peer which gave up waits until that peer
+destroys its group (``release`` lets the program drop what holds the group, its DDP
+wrapper, so that this happens at once) or until ``timeout``. Every wait is bounded.
 """
 
 import datetime
 import errno
+import gc
 import hashlib
 import logging
 import os
+import time
+import traceback
 
 import torch
 import torch.distributed as dist
 
 from ..errors import Error, RankFailure
 from ..session import EventType, Phase
+from .version import require_torch
 
 log = logging.getLogger("lcr.torch")
-POLICIES = ("rejoin", "shrink", "exit")
+POLICIES = ("rejoin", "shrink", "exit", "replace")
+_POLL_SECONDS = 0.05
 
 
 class Recovery:
@@ -46,21 +64,35 @@ class Recovery:
     `placements` are what place_module / place_optimizer returned."""
 
     def __init__(self, session, store, rank, world_size, placements, rebuild=None, backend="gloo",
-                 policy="rejoin", timeout=datetime.timedelta(minutes=5), detect_timeout=5.0):
+                 policy="rejoin", timeout=datetime.timedelta(minutes=5), detect_timeout=5.0,
+                 rendezvous_dir=None, recovery_wait=60.0, release=None):
+        require_torch("lcr.torch.Recovery (destroying and building process groups again in one process)",
+                      (1, 13))
         if policy not in POLICIES:
             raise Error.invalid(f"policy must be one of {', '.join(POLICIES)}: {policy!r}")
+        if policy == "replace" and not rendezvous_dir:
+            raise Error.invalid("policy 'replace' needs rendezvous_dir, a directory shared by the nodes: "
+                                "the helper's key-value store is per node")
+        if store is None and not rendezvous_dir:
+            raise Error.invalid("give a store (lcr.torch.Store) or a rendezvous_dir")
         self.session = session
         self.store = store
         self.rank = rank
         self.members = list(range(world_size))
         self.placements = list(placements)
         self.rebuild = rebuild
+        self.release = release
         self.backend = backend
         self.policy = policy
         self.timeout = timeout
         self.detect_timeout = detect_timeout
+        self.rendezvous_dir = rendezvous_dir
+        self.recovery_wait = recovery_wait
+        self.epoch = int(os.environ.get("LCR_REJOIN_EPOCH") or 0)  # the group's epoch (policy replace)
+        self.replacement = os.environ.get("LCR_REJOIN") == "1"
         self.pids = {}  # member rank -> its process, to tell a dead process from its successor
         self.next_step = None  # the step the last build continues at
+        self._backlog = []  # events read between steps that recovery still needs (policy replace)
 
     @property
     def group_rank(self):
@@ -78,14 +110,19 @@ class Recovery:
 
     def check(self):
         """Between steps: raises RankFailure when the helper reported a member's failure."""
-        failures = self._failures(self.session.events())
+        events = self.session.events()
+        failures = self._failures(events)
         if failures:
+            if self.policy == "replace":
+                self._backlog.extend(events)
             raise RankFailure(failures, "; ".join(ev.message for ev in failures))
 
     def recover(self, error):
         """After `error` broke a step: when the helper reports (or reported) a member's
         failure, rebuilds the group by the policy and returns the step to run next; else
         raises `error` again."""
+        if self.policy == "replace":
+            return self._replace(error)
         failures = error.events if isinstance(error, RankFailure) else self._await_failures()
         if not failures:
             raise error
@@ -139,23 +176,120 @@ class Recovery:
             ev = self.session.wait_event(self.detect_timeout)
         return []
 
+    # --- in-job replacement (policy "replace") ---
+
+    def _replace(self, error):
+        """Pauses until a spare took the lost node's place, builds the group at the epoch of
+        its NODE_JOINED and returns the step to go on at. A build that fails (another node
+        failed meanwhile) waits for the next join. Raises RankFailure when no spare comes
+        (the checkpoint is the way on), or `error` when no event explains it."""
+        log.warning("lcr: rank %d (pid %d): training stopped: %s; waiting for the helpers' recovery",
+                    self.rank, os.getpid(), error)
+        self._drop_group(error)
+        while True:
+            self.epoch = self._await_join(error)
+            try:
+                return self._build()
+            except Exception as failed:  # another failure while building: wait for its join
+                log.warning("lcr: rank %d: building the group at epoch %d failed: %s", self.rank, self.epoch, failed)
+                self._drop_group(failed)
+                error = failed
+
+    def _drop_group(self, error):
+        """Lets go of the broken group at once, so that members still waiting on this rank in
+        a collective see it fail instead of waiting for the timeout."""
+        if error.__traceback__ is not None:
+            traceback.clear_frames(error.__traceback__)  # the frames hold the DDP wrapper
+        if self.release:
+            self.release()
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        gc.collect()
+
+    def _await_join(self, error):
+        """The epoch of the next NODE_JOINED, waiting up to recovery_wait seconds (restarted
+        by REPLACING). Raises RankFailure when the helpers say no spare comes, `error` when
+        nothing explains it within the wait."""
+        spare_expected = os.environ.get("LCR_REPLACE", "spare") == "spare"
+        explained = isinstance(error, RankFailure)
+        seen = list(error.events) if explained else []
+        deadline = time.monotonic() + self.recovery_wait
+        pending, self._backlog = self._backlog, []
+        while True:
+            for ev in pending:
+                if ev.type != EventType.MESH_UP:
+                    log.warning("lcr: rank %d: event: %s", self.rank, ev.message)
+                    seen.append(ev)
+                if ev.type in (EventType.HELPER_LOST, EventType.HELPER_SHUTDOWN, EventType.RECOVERY_FAILED):
+                    raise RankFailure(seen, ev.message) from error
+                if ev.type == EventType.CHECKPOINT and not spare_expected:
+                    raise RankFailure(seen, f"no spare replaces the lost node (LCR_REPLACE=none): {ev.message}") \
+                        from error
+                if ev.type in (EventType.NODE_DOWN, EventType.REPLACING, EventType.CHECKPOINT) or \
+                        (ev.type == EventType.RANK_EXITED and self._is_member_process(ev)):
+                    explained = True
+                if ev.type == EventType.REPLACING:
+                    deadline = time.monotonic() + self.recovery_wait
+                if ev.type == EventType.NODE_JOINED and ev.epoch > self.epoch:
+                    return ev.epoch
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if not explained:
+                    raise error
+                raise RankFailure(seen, f"no replacement joined within {self.recovery_wait:g} s") from error
+            ev = self.session.wait_event(left)
+            pending = [ev] + self.session.events() if ev is not None else []
+
+    def _rendezvous_path(self):
+        """<rendezvous_dir>/<job>.<step>.epoch-<E> under Slurm (a replacement runs in a step
+        of its own: LCR_REJOIN_STEP names the step it joins), else <rendezvous_dir>/epoch-<E>:
+        one directory can serve several jobs and steps."""
+        job = os.environ.get("SLURM_JOB_ID")
+        step = os.environ.get("LCR_REJOIN_STEP") or os.environ.get("SLURM_STEP_ID")
+        tag = f"{job}.{step}." if job and step else ""
+        return os.path.join(self.rendezvous_dir, f"{tag}epoch-{self.epoch}")
+
+    def _file_store(self):
+        """The FileStore of this epoch's group, once every member has come (bounded by
+        recovery_wait: a replacement imports PyTorch first)."""
+        path = self._rendezvous_path()
+        store = dist.FileStore(path, -1)
+        store.set_timeout(datetime.timedelta(seconds=self.recovery_wait))
+        store.add("arrived", 1)
+        deadline = time.monotonic() + self.recovery_wait
+        while store.add("arrived", 0) < self.group_size:
+            if time.monotonic() > deadline:
+                raise Error.of(errno.ETIMEDOUT, f"meeting the group of epoch {self.epoch} in {path}",
+                               f"{store.add('arrived', 0)} of {self.group_size} members came within "
+                               f"{self.recovery_wait:g} s")
+            time.sleep(_POLL_SECONDS)
+        return store
+
     def _lost_ranks(self, failures):
         if any(ev.type == EventType.NODE_DOWN for ev in failures):
             raise Error.of(errno.EOPNOTSUPP, "shrinking the process group",
-                           "a node is down and which ranks it held is not known here: use policy 'rejoin'")
+                           "a node is down and which ranks it held is not known here: use policy 'replace'")
         return {ev.rank for ev in failures}
 
     # --- building the group ---
 
-    def _build(self):
+    def _group_store(self):
+        """(store, name) where this build's members meet: the FileStore of the epoch in
+        rendezvous_dir, or a prefix of the helper's store counted per round."""
+        if self.rendezvous_dir:
+            return dist.PrefixStore("pg", self._file_store()), f"epoch {self.epoch}"
         digest = hashlib.blake2b(",".join(map(str, self.members)).encode(), digest_size=4).hexdigest()
         joined = self.store.add(f"lcr.joins.{digest}", 1)
         prefix = f"{digest}.{(joined - 1) // self.group_size}"
         self.store.set_timeout(self.timeout)
-        dist.init_process_group(self.backend, store=dist.PrefixStore(prefix, self.store), rank=self.group_rank,
-                                world_size=self.group_size, timeout=self.timeout)
+        return dist.PrefixStore(prefix, self.store), prefix
+
+    def _build(self):
+        store, name = self._group_store()
+        dist.init_process_group(self.backend, store=store, rank=self.group_rank, world_size=self.group_size,
+                                timeout=self.timeout)
         self.next_step = self._synchronize()
-        log.info("lcr: rank %d: process group %s built: %d members, continuing at step %d", self.rank, prefix,
+        log.info("lcr: rank %d: process group %s built: %d members, continuing at step %d", self.rank, name,
                  self.group_size, self.next_step)
         if self.rebuild:
             self.rebuild(self)
@@ -167,6 +301,8 @@ class Recovery:
     def _synchronize(self):
         """Brings every member to the newest committed state; returns the next step."""
         committed, phase = self.session.rank_state()
+        if committed is None and phase != Phase.UPDATING:
+            committed = self.session.checkpoint_step()  # restored from a checkpoint or replicas
         mine = {"committed": committed, "phase": int(phase), "regions": self._inventory(), "pid": os.getpid()}
         states = [None] * self.group_size
         dist.all_gather_object(states, mine)

@@ -1,0 +1,22 @@
+/* outcome.h: the step's truthful outcome (lcrd(8), "Outcome"). Every helper follows the
+ * ranks of the step through the events it applies: a rank runs until its last process
+ * exits (a replaced node's ranks run again in their replacement's processes), or is lost
+ * with a node that is not replaced. When every rank has ended for good, the leader writes
+ * <ckpt-dir>/outcome.<job>.<step> (outcome_file.h), which `lcrctl wait` reads; if the node
+ * that ran the batch script died on the way, the leader then ends the job with scancel. */
+#ifndef LCR_HELPER_OUTCOME_H
+#define LCR_HELPER_OUTCOME_H
+
+#include "internal/wire.h"
+
+struct mesh;
+struct outcome;
+
+/* An applied membership event (any type), with the table already updated. *slot is created
+ * at the first call. */
+void outcome_on_event(struct mesh *m, struct outcome **slot, const struct wire_mesh_event *ev);
+
+/* Stops a scancel still running (SIGKILL), frees. */
+void outcome_destroy(struct outcome **slot);
+
+#endif

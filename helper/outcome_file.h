@@ -1,0 +1,46 @@
+/* outcome_file.h: the step's outcome file, <ckpt-dir>/outcome.<job>.<step>: written by the
+ * step's leading lcrd (outcome.c), read by `lcrctl wait`. One "key: value" per line, every
+ * key required, no other key; '#' starts a comment line. The format is in lcrd(8). */
+#ifndef LCR_HELPER_OUTCOME_FILE_H
+#define LCR_HELPER_OUTCOME_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OUTCOME_FILE_VERSION 1
+#define OUTCOME_MESSAGE_MAX 512
+#define OUTCOME_NAME_MAX 255
+#define OUTCOME_NO_RANK UINT32_MAX
+
+struct outcome_record {
+	uint32_t job;
+	uint32_t step;
+	bool finished;               /* false: "running", the tallies so far */
+	int32_t status;              /* the training's exit status, 0 to 255 */
+	uint32_t rank;               /* the rank status comes from, OUTCOME_NO_RANK: none */
+	uint64_t generation;         /* the mesh generation of that rank's end, 0: none */
+	uint32_t failures_recovered; /* nodes replaced */
+	uint32_t ranks;              /* the step's ranks */
+	char batch_host_died[OUTCOME_NAME_MAX + 1]; /* the batch host, when it died; "" */
+	char message[OUTCOME_MESSAGE_MAX + 1];
+};
+
+/* <dir>/outcome.<job>.<step> into path[cap]: 0, or -ENAMETOOLONG. */
+int outcome_file_path(const char *dir, uint32_t job, uint32_t step, char *path, size_t cap);
+
+/* The file's text into buf[cap]: its length, or -ENOSPC. */
+int outcome_file_format(const struct outcome_record *r, char *buf, size_t cap);
+
+/* Parses a file's text: 0, or -EINVAL with the line and the reason in err. */
+int outcome_file_parse(const char *text, struct outcome_record *r, char *err, size_t errlen);
+
+/* Reads and parses path: 0, -errno (-ENOENT: no file yet), or -EINVAL with err set. */
+int outcome_file_read(const char *path, struct outcome_record *r, char *err, size_t errlen);
+
+/* Writes r to path atomically (path.tmp.<pid>, fsync, rename), creating the directory
+ * (0700) when it is missing: 0, or -errno with err set. */
+int outcome_file_write(const char *path, const struct outcome_record *r, char *err,
+		       size_t errlen);
+
+#endif

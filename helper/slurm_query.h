@@ -1,0 +1,26 @@
+/* slurm_query.h: what lcrd asks Slurm itself, as the job's user, when it needs the truth
+ * about the allocation rather than what the step's environment says: the job's nodes (a
+ * step started with `srun --jobid` from outside the allocation only sees its own nodes in
+ * SLURM_JOB_NODELIST) and which of them Slurm considers unusable. Each query runs a Slurm
+ * command (squeue, sinfo) with a bounded wait; a failure leaves the caller with what it
+ * knew. */
+#ifndef LCR_HELPER_SLURM_QUERY_H
+#define LCR_HELPER_SLURM_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The job's node list as Slurm has it (a hostlist such as "n[1-5]"), into out[cap].
+ * 0, or -errno with err set (squeue missing, timed out, failed, or printed nothing). */
+int slurm_query_job_nodes(uint32_t job_id, char *out, size_t cap, char *err, size_t errlen);
+
+/* Those of `nodes` (a hostlist) that Slurm reports down, drained, draining, failing or not
+ * responding, as a comma-separated list into out[cap] ("" when none). 0 or -errno. */
+int slurm_query_unusable_nodes(const char *nodes, char *out, size_t cap, char *err, size_t errlen);
+
+/* Runs argv[0] (searched in PATH) with argv, stdout captured into out[cap] (NUL-terminated,
+ * trailing newlines removed), stderr discarded, killed after timeout_ms. 0 when it exited 0;
+ * -ETIMEDOUT, -ENOENT (not found), -EIO (non-zero exit) or -errno, with err set. */
+int slurm_query_run(char *const argv[], int timeout_ms, char *out, size_t cap, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,88 @@
+#!/bin/bash
+# outcome_wait.sh: `lcrctl wait` against outcome files written by hand (the format of
+# lcrd(8), OUTCOME): it exits with the training's status, picks the job's highest step by
+# default, waits for a running step, gives up in time, and refuses a file that is no
+# outcome, naming the line. The helpers' side is tested on the cluster
+# (tests/integration/cases/50_outcome.sh).
+. "$(dirname "$0")/lib.sh"
+DIR=$WORK/ckpt
+mkdir -p "$DIR"
+
+# outcome STEP STATE STATUS RANK MESSAGE: writes outcome.7.STEP for job 7.
+outcome() {
+	cat >"$DIR/outcome.7.$1.tmp" <<-EOF
+	# LCR outcome of a job step, written by its leading lcrd; see lcrd(8)
+	version: 1
+	job: 7
+	step: $1
+	state: $2
+	status: $3
+	rank: $4
+	generation: 5
+	failures_recovered: 1
+	ranks: 4
+	batch_host_died: none
+	message: "$5"
+	EOF
+	mv "$DIR/outcome.7.$1.tmp" "$DIR/outcome.7.$1"
+}
+
+outcome 0 finished 0 none 'job 7 step 0 finished: all 4 ranks exited 0 (1 recovered node failure)'
+out=$("$LCRCTL" --job=7 --ckpt-dir="$DIR" wait --step=0)
+ok_exit 0 $? "a finished step whose ranks all exited 0: exit 0"
+[ "$out" = "job 7 step 0 finished: all 4 ranks exited 0 (1 recovered node failure)" ]
+ok $? "... and its sentence is printed"
+
+outcome 2 finished 3 2 'job 7 step 2 failed: rank 2 exited with status 3 (0 recovered node failures)'
+SLURM_JOB_ID=7 LCR_CKPT_DIR=$DIR "$LCRCTL" wait >"$WORK/o2"
+ok_exit 3 $? "without --step, the job's highest step (2), which failed with 3: exit 3"
+grep -q '"\?job 7 step 2 failed' "$WORK/o2"; ok $? "... and says which rank failed"
+
+outcome 3 running 0 none 'job 7 step 3 is running'
+(sleep 1; outcome 3 finished 75 1 'job 7 step 3 failed: rank 1 exited with status 75') &
+SLURM_JOB_ID=7 "$LCRCTL" --ckpt-dir="$DIR" wait --step=3 --timeout=20 >/dev/null
+ok_exit 75 $? "a running step is waited for until it finishes"
+wait
+
+outcome 4 running 0 none 'job 7 step 4 is running'
+start=$SECONDS
+"$LCRCTL" --job=7 --ckpt-dir="$DIR" wait --step=4 --timeout=1 2>"$WORK/e4"
+ok_exit 124 $? "a step still running at --timeout: exit 124"
+grep -q "has not finished after 1 s" "$WORK/e4"; ok $? "... saying it has not finished"
+[ $((SECONDS - start)) -le 3 ]; ok $? "... within the timeout"
+
+"$LCRCTL" --job=7 --ckpt-dir="$DIR" wait --step=9 --timeout=1 2>"$WORK/e5"
+ok_exit 124 $? "no outcome file at all: exit 124"
+grep -q "no outcome of job 7 step 9 in $DIR" "$WORK/e5"; ok $? "... naming the job, step and directory"
+
+outcome 5 finished 0 none 'x'
+sed -i 's/^status: 0/status: 300/' "$DIR/outcome.7.5"
+"$LCRCTL" --job=7 --ckpt-dir="$DIR" wait --step=5 2>"$WORK/e6"
+ok_exit 1 $? "a status out of range is refused: exit 1"
+grep -q "line 6: status: '300': expected an exit status from 0 to 255" "$WORK/e6"
+ok $? "... naming the line and what was expected"
+outcome 5 finished 0 none 'x'
+echo "extra: 1" >>"$DIR/outcome.7.5"
+"$LCRCTL" --job=7 --ckpt-dir="$DIR" wait --step=5 2>"$WORK/e7"
+grep -q "unknown key 'extra'" "$WORK/e7"; ok $? "an unknown key is refused"
+outcome 5 finished 0 none 'x'
+sed -i '/^ranks:/d' "$DIR/outcome.7.5"
+"$LCRCTL" --job=7 --ckpt-dir="$DIR" wait --step=5 2>"$WORK/e8"
+grep -q "'ranks' is missing" "$WORK/e8"; ok $? "a missing key is refused"
+outcome 6 finished 0 none 'x'
+mv "$DIR/outcome.7.6" "$DIR/outcome.8.6"
+"$LCRCTL" --job=8 --ckpt-dir="$DIR" wait --step=6 2>"$WORK/e9"
+grep -q "names job 7 step 6" "$WORK/e9"; ok $? "a file that names another job is refused"
+
+env -u SLURM_JOB_ID "$LCRCTL" --ckpt-dir="$DIR" wait 2>"$WORK/e10"
+ok_exit 2 $? "no job: a usage error"
+env -u LCR_CKPT_DIR "$LCRCTL" --job=7 wait 2>"$WORK/e11"
+grep -q "no checkpoint directory" "$WORK/e11"; ok $? "no checkpoint directory: said"
+mkdir -p "$WORK/u-$(id -un)/j7"
+cp "$DIR/outcome.7.0" "$WORK/u-$(id -un)/j7/"
+"$LCRCTL" --job=7 --ckpt-dir="$WORK/u-%u/j%j" wait --step=0 >/dev/null
+ok_exit 0 $? "%u and %j are expanded in the directory"
+"$LCRCTL" --job=7 --timeout=3 status 2>"$WORK/e12"
+ok_exit 2 $? "--timeout belongs to wait"
+
+finish
