@@ -39,6 +39,11 @@ struct lcrd {
 	bool failed; /* set before lcrd_shutdown when the helper failed: lcrd exits 1 */
 };
 
+/* Tells whoever started lcrd where it listens and that it serves: the plugin, or stdout
+ * in foreground ("LCR_SOCKET=..."). At start, or for a replacement once it has joined the
+ * mesh. 0 or -errno. */
+int lcrd_announce(struct lcrd *d);
+
 /* Ends the helper after the current loop round: logs why, stops the loop; main() then tells
  * the clients, frees the regions and removes the runtime directory. */
 void lcrd_shutdown(struct lcrd *d, const char *reason);

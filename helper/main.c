@@ -70,20 +70,6 @@ static int setup_signals(struct lcrd *d)
 	return loop_add_fd(d->loop, d->signal_fd, POLLIN, signal_readable, d);
 }
 
-/* Tells whoever started lcrd where it listens: the plugin, or stdout in foreground. */
-static int announce(struct lcrd *d)
-{
-	char ranks[512];
-	log_info("serving job %u step %u on node %s (%u of %u), ranks %s, uid %u, socket %s",
-		 d->opt.job_id, d->opt.step_id, d->opt.node_name, d->opt.node_id, d->opt.node_count,
-		 util_format_rank_list(d->opt.ranks, d->opt.rank_count, ranks, sizeof(ranks)),
-		 (unsigned)getuid(), d->dir.socket_path);
-	if (d->plugin)
-		return plugin_channel_send_ready(d);
-	printf("LCR_SOCKET=%s\n", d->dir.socket_path);
-	return fflush(stdout) == 0 ? 0 : -errno;
-}
-
 static int start(struct lcrd *d)
 {
 	int rc;
@@ -112,7 +98,11 @@ static int start(struct lcrd *d)
 		log_error("cannot set up the mesh: %s", strerror(-rc));
 		return rc;
 	}
-	return announce(d);
+	/* A replacement is ready once it has joined (mesh_join.c): its ranks then find the
+	 * peers that hold their state. */
+	if (d->opt.rejoin)
+		return 0;
+	return lcrd_announce(d);
 }
 
 /* Takes everything down in reverse order: parked requests are answered, clients told,

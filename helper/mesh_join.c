@@ -264,6 +264,8 @@ static void on_table(struct mesh_joiner *j, const struct wire_msg *msg)
 	joiner_stop(j);
 	if (mesh_start_joined(m, j->accept.generation, j->accept.epoch) < 0)
 		lcrd_fail(m->d, "the replacement cannot start its part of the mesh");
+	else if (lcrd_announce(m->d) < 0)
+		lcrd_fail(m->d, "the replacement cannot tell that it is ready");
 }
 
 /* A refusal: go to the leader it names, or end. */

@@ -187,11 +187,16 @@ static void describe(struct outcome_record *rec, const char *lost_node)
 		snprintf(how, sizeof(how), "rank %" PRIu32 " exited with status %d", rec->rank,
 			 (int)rec->status);
 	char text[1024];
-	snprintf(text, sizeof(text), "job %" PRIu32 " step %" PRIu32 " %s: %s "
-		 "(%s)%s%s%s", rec->job, rec->step, !rec->finished ? "is running" :
-		 rec->status ? "failed" : "finished", how, recovered,
-		 rec->batch_host_died[0] ? "; the batch host " : "", rec->batch_host_died,
-		 rec->batch_host_died[0] ? " died: LCR ended the job" : "");
+	if (!rec->finished)
+		snprintf(text, sizeof(text), "job %" PRIu32 " step %" PRIu32 " is running (%s)%s%s%s",
+			 rec->job, rec->step, recovered,
+			 rec->batch_host_died[0] ? "; the batch host " : "", rec->batch_host_died,
+			 rec->batch_host_died[0] ? " died: LCR will end the job" : "");
+	else
+		snprintf(text, sizeof(text), "job %" PRIu32 " step %" PRIu32 " %s: %s (%s)%s%s%s",
+			 rec->job, rec->step, rec->status ? "failed" : "finished", how, recovered,
+			 rec->batch_host_died[0] ? "; the batch host " : "", rec->batch_host_died,
+			 rec->batch_host_died[0] ? " died: LCR ended the job" : "");
 	snprintf(rec->message, sizeof(rec->message), "%.*s", OUTCOME_MESSAGE_MAX, text);
 }
 
@@ -285,8 +290,26 @@ static void scancel_overdue(struct loop *loop, void *arg)
 	kill(o->scancel.pid, SIGKILL);
 }
 
-/* Runs `scancel JOB` (lcrd runs as the job's user), output in lcrd's log, bounded. */
-static void end_job(struct outcome *o, const struct outcome_record *rec)
+/* Waits for scancel here, bounded: the helper is ending and its loop with it. */
+static void wait_scancel(pid_t pid)
+{
+	int status = -1;
+	for (int i = 0; i < OUTCOME_SCANCEL_TIMEOUT_MS / 100; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			log_info("scancel ended with status %d",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			return;
+		}
+		usleep(100 * 1000);
+	}
+	log_warning("scancel still runs after %d s: SIGKILL", OUTCOME_SCANCEL_TIMEOUT_MS / 1000);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* Runs `scancel JOB` (lcrd runs as the job's user), output in lcrd's log, bounded; waited
+ * for here when the helper is ending (now), else watched from the loop. */
+static void end_job(struct outcome *o, const struct outcome_record *rec, bool now)
 {
 	char job[16];
 	snprintf(job, sizeof(job), "%" PRIu32, rec->job);
@@ -304,6 +327,10 @@ static void end_job(struct outcome *o, const struct outcome_record *rec)
 		dup2(2, 1);
 		execlp("scancel", "scancel", job, (char *)NULL);
 		_exit(127);
+	}
+	if (now) {
+		wait_scancel(pid);
+		return;
 	}
 	if (pid_watch_start(&o->scancel, o->m->d->loop, pid, scancel_exited, o) < 0 ||
 	    loop_add_timer(o->m->d->loop, OUTCOME_SCANCEL_TIMEOUT_MS, scancel_overdue, o,
@@ -332,11 +359,11 @@ static uint32_t unreported(const struct outcome *o)
 	return n;
 }
 
-static void finish(struct outcome *o)
+static void finish(struct outcome *o, bool last)
 {
 	struct outcome_record rec;
 	o->done = true;
-	if (o->m->leader != o->m->self)
+	if (o->m->leader != o->m->self && !last)
 		return;
 	if (unreported(o))
 		log_warning("%" PRIu32 " of the step's ranks ended with their helper, their exit "
@@ -345,7 +372,7 @@ static void finish(struct outcome *o)
 	fill_record(o, &rec);
 	write_record(o, &rec);
 	if (rec.batch_host_died[0])
-		end_job(o, &rec);
+		end_job(o, &rec, last);
 }
 
 static void on_node_down(struct outcome *o, const struct wire_mesh_event *ev)
@@ -402,9 +429,59 @@ void outcome_on_event(struct mesh *m, struct outcome **slot, const struct wire_m
 		return;
 	}
 	if (all_ended(o))
-		finish(o);
+		finish(o, false);
 	else if (failure)
 		write_progress(o);
+}
+
+/* Whether every rank of node n has ended (its helper is about to leave). */
+static bool node_ended(const struct outcome *o, uint32_t n)
+{
+	const struct mesh_node *x = &o->m->nodes[n];
+	for (uint32_t i = 0; i < x->rank_count; i++)
+		if (x->ranks[i] < o->rank_cap && o->ranks[x->ranks[i]].state != RANK_ENDED &&
+		    o->ranks[x->ranks[i]].state != RANK_LOST)
+			return false;
+	return true;
+}
+
+/* This node's ranks whose exits it saw (its event log, numbered or not) end with them;
+ * false when one of them has no exit there. */
+static bool take_own_exits(struct outcome *o)
+{
+	struct mesh *m = o->m;
+	const struct mesh_node *x = &m->nodes[m->self];
+	for (uint32_t i = 0; i < m->log_count; i++) {
+		const struct wire_event_log_entry *e = &m->log[(m->log_start + i) % m->log_cap].entry;
+		if (e->type == WIRE_EVENT_RANK_EXITED && e->node == m->self && e->rank < o->rank_cap &&
+		    o->ranks[e->rank].state == RANK_RUNNING)
+			o->ranks[e->rank] = (struct outcome_rank){ .state = RANK_ENDED,
+				.status = exit_code(e->status), .generation = m->generation + 1,
+				.node = m->self };
+	}
+	for (uint32_t i = 0; i < x->rank_count; i++)
+		if (x->ranks[i] < o->rank_cap && o->ranks[x->ranks[i]].state == RANK_RUNNING)
+			return false;
+	return true;
+}
+
+void outcome_on_shutdown(struct mesh *m, struct outcome **slot)
+{
+	struct outcome *o = *slot;
+	if (!o || o->done || !take_own_exits(o))
+		return;
+	for (uint32_t n = 0; n < m->count; n++) {
+		const struct mesh_node *x = &m->nodes[n];
+		if (n == m->self || x->state != WIRE_NODE_LIVE)
+			continue;
+		if (!x->leaving && !node_ended(o, n))
+			return; /* a helper that goes on decides later */
+		set_node_ranks(o, n, RANK_ENDED, -1, m->generation + 1, true);
+	}
+	if (all_ended(o)) {
+		log_info("this helper ends last: it writes the step's outcome");
+		finish(o, true);
+	}
 }
 
 void outcome_destroy(struct outcome **slot)

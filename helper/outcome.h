@@ -16,7 +16,12 @@ struct outcome;
  * at the first call. */
 void outcome_on_event(struct mesh *m, struct outcome **slot, const struct wire_mesh_event *ev);
 
-/* Stops a scancel still running (SIGKILL), frees. */
+/* This helper ends (its ranks exited): when every other helper has ended too, says it is
+ * leaving, or has no rank left running, nobody may write the outcome after it, so it
+ * writes it now (the leaving helpers' unnumbered ranks count as exited 0). */
+void outcome_on_shutdown(struct mesh *m, struct outcome **slot);
+
+/* Stops watching a scancel still running (it goes on), frees. */
 void outcome_destroy(struct outcome **slot);
 
 #endif

@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal/util.h"
 #include "lcrd.h"
 #include "log.h"
 #include "plugin_channel.h"
@@ -116,4 +118,18 @@ void plugin_channel_close(struct lcrd *d)
 	close(d->plugin->fd);
 	free(d->plugin);
 	d->plugin = NULL;
+}
+
+/* Declared in lcrd.h; here because the plugin is who hears it, when there is one. */
+int lcrd_announce(struct lcrd *d)
+{
+	char ranks[512];
+	log_info("serving job %u step %u on node %s (%u of %u), ranks %s, uid %u, socket %s",
+		 d->opt.job_id, d->opt.step_id, d->opt.node_name, d->opt.node_id, d->opt.node_count,
+		 util_format_rank_list(d->opt.ranks, d->opt.rank_count, ranks, sizeof(ranks)),
+		 (unsigned)getuid(), d->dir.socket_path);
+	if (d->plugin)
+		return plugin_channel_send_ready(d);
+	printf("LCR_SOCKET=%s\n", d->dir.socket_path);
+	return fflush(stdout) == 0 ? 0 : -errno;
 }

@@ -639,6 +639,7 @@ void recovery_destroy(struct mesh *m)
 	struct recovery *r = m->recovery;
 	if (!r)
 		return;
+	outcome_on_shutdown(m, &r->outcome);
 	if (r->attempt)
 		kill(-r->attempt->watch.pid, SIGTERM);
 	while (r->children)

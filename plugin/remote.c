@@ -257,9 +257,9 @@ static int start_step_helper(struct plugin_state *state, spank_t sp)
 	if (!state->options.enabled || state->user_init_status < 0 || is_batch_or_extern_step(sp))
 		return 0;
 	rc = rejoin_read(sp, &state->rejoin, err, sizeof(err));
-	if (rc == -EINVAL)
+	state->rejoining = rc != -ENOENT;
+	if (rc < 0 && rc != -ENOENT)
 		return fail(state, rc, err);
-	state->rejoining = rc == 0;
 	if (spank_get_item(sp, S_JOB_STEPID, &id.step_id) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_JOB_UID, &id.uid) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_JOB_GID, &id.gid) != ESPANK_SUCCESS ||
@@ -332,6 +332,11 @@ int remote_task_init(struct plugin_state *state, spank_t sp)
 	}
 	if (state->user_init_status == 0)
 		return 0;
+	if (state->rejoining) {
+		fprintf(stderr, "%s\nlcr: this replacement step cannot stand in for the dead node\n",
+			state->user_init_error);
+		return -1;
+	}
 	if (state->site.required) {
 		fprintf(stderr, "%s\nlcr: LCR is required on this cluster; the step cannot run without it\n",
 			state->user_init_error);
