@@ -350,16 +350,6 @@ static int show_status(int fd, char *err, size_t errlen)
 	return 0;
 }
 
-static const char *phase_name(uint16_t phase)
-{
-	switch (phase) {
-	case WIRE_PHASE_RUNNING: return "running";
-	case WIRE_PHASE_UPDATING: return "updating";
-	case WIRE_PHASE_COMMITTED: return "committed";
-	}
-	return "unknown";
-}
-
 static void print_region(int fd, const struct wire_region_entry *e, bool checksum)
 {
 	char size[32], step[24], sum[24] = "";
@@ -382,7 +372,7 @@ static void print_region(int fd, const struct wire_region_entry *e, bool checksu
 	}
 	printf("  %-24s %-10s %-4s %-6" PRIu32 " %-12s %-6s %-9s %s%s\n", e->name,
 	       util_format_size(e->size, size, sizeof(size)), e->kind == WIRE_REGION_CUDA ? "cuda" : "host",
-	       e->owner_rank, e->shard_key[0] ? e->shard_key : "-", step, phase_name(e->phase),
+	       e->owner_rank, e->shard_key[0] ? e->shard_key : "-", step, wire_phase_name(e->phase),
 	       e->flags & WIRE_OWNER_ALIVE ? "alive" : "gone", sum);
 }
 

@@ -152,6 +152,8 @@ int main(int argc, char **argv)
 		rc = loop_run(d.loop);
 		if (rc < 0)
 			log_error("event loop failed: %s", strerror(-rc));
+		else
+			mesh_drain_reports(&d);
 	}
 	if (rc == 0 && d.failed)
 		rc = -EIO;

@@ -571,6 +571,23 @@ static void close_listener(struct mesh *m)
 	m->listen_fd = -1;
 }
 
+/* The nodes' states are set: the live list, the leader, and the failure detector. */
+static int go_up(struct mesh *m)
+{
+	int rc;
+	mesh_rebuild_live(m);
+	m->state = WIRE_MESH_UP;
+	m->up_since_ms = util_now_ms();
+	memset(&m->stats, 0, sizeof(m->stats));
+	rc = detector_create(m);
+	if (rc < 0) {
+		mesh_give_up(m, "cannot start the failure detector");
+		return rc;
+	}
+	mesh_resend_reports(m); /* rank exits from before the mesh was up */
+	return 0;
+}
+
 /* --- life --- */
 
 static int resolve_node(struct mesh *m, struct mesh_node *x)
@@ -623,15 +640,8 @@ int mesh_start_joined(struct mesh *m, uint64_t generation, uint64_t epoch)
 	m->nodes[m->self].state = WIRE_NODE_LIVE;
 	m->nodes[m->self].joined_generation = generation;
 	m->generation = m->joined_generation = generation;
-	mesh_rebuild_live(m);
-	m->state = WIRE_MESH_UP;
-	m->up_since_ms = util_now_ms();
-	memset(&m->stats, 0, sizeof(m->stats));
-	rc = detector_create(m);
-	if (rc < 0) {
-		mesh_give_up(m, "cannot start the failure detector");
+	if ((rc = go_up(m)) < 0)
 		return rc;
-	}
 	snprintf(message, sizeof(message),
 		 "this helper replaced node %s (%" PRIu32 ") and joined the mesh at generation "
 		 "%" PRIu64 ", epoch %" PRIu64 ": %" PRIu32 " of %" PRIu32 " helpers live, leader %s",
@@ -658,15 +668,8 @@ int mesh_start(struct mesh *m)
 		}
 		m->nodes[node].state = WIRE_NODE_LIVE;
 	}
-	mesh_rebuild_live(m);
-	m->state = WIRE_MESH_UP;
-	m->up_since_ms = util_now_ms();
-	memset(&m->stats, 0, sizeof(m->stats));
-	rc = detector_create(m);
-	if (rc < 0) {
-		mesh_give_up(m, "cannot start the failure detector");
+	if ((rc = go_up(m)) < 0)
 		return rc;
-	}
 	snprintf(message, sizeof(message),
 		 "the mesh of %" PRIu32 " helpers is up: leader %s, timeout %.1f s, heartbeats "
 		 "to %" PRIu32 " peers",

@@ -30,6 +30,9 @@ void mesh_destroy(struct lcrd *d);
 /* A local rank's process ended: the leader numbers it and every helper tells its ranks. */
 void mesh_report_rank_exit(struct lcrd *d, const struct wire_event *ev);
 
+/* Before stopping: let the leader number this node's pending rank exits (bounded). */
+void mesh_drain_reports(struct lcrd *d);
+
 /* The mesh's state and its event log from entry `start` on, for lcrctl events. */
 void mesh_fill_event_log(struct lcrd *d, uint32_t start, struct wire_event_log_reply *out);
 

@@ -271,6 +271,8 @@ static void settle_reports(struct mesh *m, const struct wire_mesh_event *ev)
 			pos = &r->next;
 		}
 	}
+	if (!m->reports && m->d->state == WIRE_HELPER_STOPPING)
+		loop_stop(m->d->loop); /* the drain of mesh_drain_reports is over */
 }
 
 static void log_applied(struct mesh *m, const struct wire_mesh_event *ev)
@@ -496,6 +498,12 @@ void mesh_on_report(struct mesh *m, uint32_t peer, const struct wire_mesh_report
 	mesh_sequence(m, WIRE_EVENT_RANK_EXITED, peer, r->rank, r->pid, r->status, r->message);
 }
 
+static void drain_over(struct loop *loop, void *arg)
+{
+	(void)arg;
+	loop_stop(loop);
+}
+
 void mesh_report_rank_exit(struct lcrd *d, const struct wire_event *ev)
 {
 	struct mesh *m = mesh_of(d);
@@ -511,7 +519,9 @@ void mesh_report_rank_exit(struct lcrd *d, const struct wire_event *ev)
 	if (m->state != WIRE_MESH_UP) {
 		mesh_log_local(m, WIRE_EVENT_RANK_EXITED, m->self, ev->rank, ev->pid, ev->status,
 			       ev->message);
-		return;
+		if (m->state != WIRE_MESH_BOOTSTRAPPING)
+			return;
+		/* and numbered by the leader once the mesh is up (mesh_resend_reports) */
 	}
 	for (r = m->reports; r; r = r->next)
 		if (r->report.rank == ev->rank && r->report.pid == ev->pid)
@@ -530,7 +540,28 @@ void mesh_report_rank_exit(struct lcrd *d, const struct wire_event *ev)
 	strcpy(r->report.message, ev->message);
 	r->next = m->reports;
 	m->reports = r;
-	report_to_leader(m, r);
+	if (m->state == WIRE_MESH_UP)
+		report_to_leader(m, r);
+}
+
+/* The helper is stopping with rank exits the leader has not numbered yet (a node's last
+ * rank ends, and the step with it, before its report got through): run the loop on, up to
+ * MESH_DRAIN_MS, resending them until they come back numbered, so that no exit is lost. */
+void mesh_drain_reports(struct lcrd *d)
+{
+	struct mesh *m = mesh_of(d);
+	uint64_t timer = 0;
+	if (!m || m->state != WIRE_MESH_UP || !m->reports)
+		return;
+	log_info("waiting up to %d ms for the leader to take this node's last rank exits",
+		 MESH_DRAIN_MS);
+	mesh_resend_reports(m);
+	if (loop_add_timer(d->loop, MESH_DRAIN_MS, drain_over, d, &timer) < 0)
+		return;
+	loop_run(d->loop);
+	loop_cancel_timer(d->loop, timer);
+	if (m->reports)
+		log_warning("the leader did not number every exit of this node's ranks in time");
 }
 
 /* --- lcrctl events --- */

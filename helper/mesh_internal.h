@@ -28,6 +28,7 @@ struct rendezvous_client;
 #define MESH_MAX_OBSERVERS 17    /* distinct observers a decider keeps per suspect */
 #define MESH_LOG_MAX 4096        /* event log entries kept */
 #define MESH_SYNC_BATCH 64       /* events sent per catch-up */
+#define MESH_DRAIN_MS 2000       /* a stopping helper's wait for its exits to be numbered */
 #define MESH_NODE_UNKNOWN 0      /* a node's state before the table names it */
 
 /* What this node, as a watcher, knows of a ring predecessor's heartbeats. */

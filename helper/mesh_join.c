@@ -17,7 +17,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -35,17 +34,6 @@
 #define JOIN_RETRY_MS 500
 #define JOIN_HANDSHAKE_MS 10000
 
-/* snprintf for messages: a long name or path is cut, which is fine in a message. */
-static void format_text(char *buf, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void format_text(char *buf, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, cap, fmt, ap);
-	va_end(ap);
-}
 
 struct mesh_joiner {
 	struct mesh *m;
@@ -95,7 +83,7 @@ static void joiner_fail(struct mesh_joiner *j, const char *why)
 {
 	char reason[WIRE_TEXT_MAX + 400];
 	joiner_stop(j);
-	format_text(reason, sizeof(reason), "this replacement of node %" PRIu32 " cannot join the "
+	util_format_text(reason, sizeof(reason), "this replacement of node %" PRIu32 " cannot join the "
 		 "mesh: %s", j->m->self, why);
 	lcrd_fail(j->m->d, reason);
 }
@@ -107,7 +95,7 @@ static int resolve_target(struct mesh_joiner *j)
 	uint16_t port;
 	if (options_split_host_port(j->target, host, sizeof(host), &port) < 0)
 		return -EINVAL;
-	format_text(port_text, sizeof(port_text), "%u", port);
+	util_format_text(port_text, sizeof(port_text), "%u", port);
 	int e = getaddrinfo(host, port_text, &hints, &found);
 	if (e != 0) {
 		log_error("cannot resolve the helper to join at '%s': %s", host, gai_strerror(e));
@@ -125,7 +113,7 @@ static void joiner_dial(struct mesh_joiner *j)
 	int err = mesh_conn_connect(m->d->loop, (struct sockaddr *)&j->sa, j->sa_len,
 				    JOIN_HANDSHAKE_MS, &joiner_ops, &j->stats, j, &j->conn);
 	if (err < 0) {
-		format_text(j->last_error, sizeof(j->last_error), "cannot connect to %s: %s",
+		util_format_text(j->last_error, sizeof(j->last_error), "cannot connect to %s: %s",
 			 j->target, strerror(-err));
 		log_warning("%s; trying again", j->last_error);
 		j->conn = NULL;
@@ -157,7 +145,7 @@ static void joiner_deadline_due(struct loop *loop, void *arg)
 	char why[WIRE_TEXT_MAX + 400];
 	(void)loop;
 	j->deadline_timer = 0;
-	format_text(why, sizeof(why), "no table from %s within %" PRIu32 " s (%s)", j->target,
+	util_format_text(why, sizeof(why), "no table from %s within %" PRIu32 " s (%s)", j->target,
 		 j->m->d->opt.replace_timeout_s, j->last_error[0] ? j->last_error : "no answer");
 	joiner_fail(j, why);
 }
@@ -172,14 +160,14 @@ static void send_join(struct mesh_joiner *j, struct mesh_conn *c)
 	join.node_id = m->self;
 	join.to_node = j->target_node;
 	join.node_count = m->count;
-	format_text(join.node_name, sizeof(join.node_name), "%s", o->node_name);
+	util_format_text(join.node_name, sizeof(join.node_name), "%s", o->node_name);
 	strcpy(join.address, m->address);
 	join.port = m->port;
 	join.rank_count = (uint32_t)o->rank_count;
 	memcpy(join.ranks, o->ranks, o->rank_count * sizeof(join.ranks[0]));
 	if (mesh_auth_seal(m->auth, m->self, j->target_node, 0, &c->nonce, join.credential, err,
 			   sizeof(err)) < 0) {
-		format_text(why, sizeof(why), "cannot make a credential: %s", err);
+		util_format_text(why, sizeof(why), "cannot make a credential: %s", err);
 		joiner_fail(j, why);
 		return;
 	}
@@ -216,7 +204,7 @@ static void on_accept(struct mesh_joiner *j, const struct wire_msg *msg)
 	if ((j->target_node != WIRE_NO_NODE && j->accept.leader != j->target_node) ||
 	    j->accept.leader >= m->count ||
 	    mesh_auth_open(m->auth, j->accept.credential, &expect, &auth, err, sizeof(err)) < 0) {
-		format_text(why, sizeof(why), "the helper at %s failed authentication: %s", j->target,
+		util_format_text(why, sizeof(why), "the helper at %s failed authentication: %s", j->target,
 			 j->accept.leader >= m->count ? "its node id is not of this step" : err);
 		joiner_fail(j, why);
 		return;
@@ -280,10 +268,10 @@ static void on_refused(struct mesh_joiner *j, const struct wire_msg *msg)
 	if (r.status == -EREMOTE && r.leader != WIRE_NO_NODE && r.address[0] && r.port) {
 		log_info("%s: asking the leader (node %" PRIu32 ") at %s:%u", r.message, r.leader,
 			 r.address, r.port);
-		format_text(j->target, sizeof(j->target), strchr(r.address, ':') ? "[%s]:%u" : "%s:%u",
+		util_format_text(j->target, sizeof(j->target), strchr(r.address, ':') ? "[%s]:%u" : "%s:%u",
 			 r.address, r.port);
 		j->target_node = r.leader;
-		format_text(j->last_error, sizeof(j->last_error), "%s", r.message);
+		util_format_text(j->last_error, sizeof(j->last_error), "%s", r.message);
 		if (resolve_target(j) < 0) {
 			joiner_fail(j, "cannot use the leader's address");
 			return;
@@ -292,7 +280,7 @@ static void on_refused(struct mesh_joiner *j, const struct wire_msg *msg)
 		joiner_retry_later(j);
 		return;
 	}
-	format_text(why, sizeof(why), "%s refused it: %s", j->target, r.message);
+	util_format_text(why, sizeof(why), "%s refused it: %s", j->target, r.message);
 	joiner_fail(j, why);
 }
 
@@ -308,11 +296,11 @@ static void joiner_message(struct mesh_conn *c, const struct wire_msg *msg)
 	else if (j->accepted && type == WIRE_RDV_TABLE)
 		on_table(j, msg);
 	else if (type == WIRE_REPLY || type == WIRE_MESH_HELLO || type == WIRE_MESH_FENCED) {
-		format_text(why, sizeof(why), "the helper at %s answered %s", j->target,
+		util_format_text(why, sizeof(why), "the helper at %s answered %s", j->target,
 			 wire_type_name(type));
 		joiner_fail(j, why);
 	} else {
-		format_text(why, sizeof(why), "the helper at %s sent an unexpected %s", j->target,
+		util_format_text(why, sizeof(why), "the helper at %s sent an unexpected %s", j->target,
 			 wire_type_name(type));
 		joiner_fail(j, why);
 	}
@@ -324,7 +312,7 @@ static void joiner_closed(struct mesh_conn *c, int why)
 	j->conn = NULL;
 	if (j->finished || why == 0)
 		return;
-	format_text(j->last_error, sizeof(j->last_error), "the connection to %s ended (%s)",
+	util_format_text(j->last_error, sizeof(j->last_error), "the connection to %s ended (%s)",
 		 j->target, strerror(-why));
 	log_verbose("%s before the table: trying again", j->last_error);
 	j->accepted = false;
@@ -348,7 +336,7 @@ int mesh_join_start(struct mesh *m, const char *target)
 	j->m = m;
 	m->joiner = j;
 	j->target_node = WIRE_NO_NODE;
-	format_text(j->target, sizeof(j->target), "%s", target);
+	util_format_text(j->target, sizeof(j->target), "%s", target);
 	j->seen = calloc(m->count, 1);
 	if (!j->seen)
 		return -ENOMEM;
@@ -388,10 +376,10 @@ static void refuse_join(struct mesh *m, struct mesh_conn *c, uint32_t node, int 
 	if (status == -EREMOTE && m->leader < m->count) {
 		const struct mesh_node *l = &m->nodes[m->leader];
 		r.leader = m->leader;
-		format_text(r.address, sizeof(r.address), "%s", l->address);
+		util_format_text(r.address, sizeof(r.address), "%s", l->address);
 		r.port = l->port;
 	}
-	format_text(r.message, sizeof(r.message), "lcrd on %s refused the JOIN: %s",
+	util_format_text(r.message, sizeof(r.message), "lcrd on %s refused the JOIN: %s",
 		 m->d->opt.node_name, why);
 	mesh_conn_send(c, WIRE_MESH_JOIN_REFUSED, buf, wire_encode_mesh_join_refused(&r, buf,
 										      sizeof(buf)));
@@ -429,26 +417,26 @@ static int check_join(struct mesh *m, const struct wire_mesh_join *join, uint64_
 	struct wire_mesh_auth auth;
 	char err[512];
 	if (join->node_count != m->count || join->node_id >= m->count) {
-		format_text(why, cap, "node %" PRIu32 " of %" PRIu32 " is not a node of this step of %"
+		util_format_text(why, cap, "node %" PRIu32 " of %" PRIu32 " is not a node of this step of %"
 			 PRIu32, join->node_id, join->node_count, m->count);
 		return -EINVAL;
 	}
 	if (join->to_node != m->self && join->to_node != WIRE_NO_NODE) {
-		format_text(why, cap, "the JOIN is addressed to node %" PRIu32, join->to_node);
+		util_format_text(why, cap, "the JOIN is addressed to node %" PRIu32, join->to_node);
 		return -EACCES;
 	}
 	struct mesh_auth_expect expect = { .from_node = join->node_id, .to_node = join->to_node };
 	if (mesh_auth_open(m->auth, join->credential, &expect, &auth, err, sizeof(err)) < 0) {
-		format_text(why, cap, "%s", err);
+		util_format_text(why, cap, "%s", err);
 		return -EACCES;
 	}
 	*join_nonce = auth.nonce;
 	if (m->state != WIRE_MESH_UP) {
-		format_text(why, cap, "this helper's mesh is not up");
+		util_format_text(why, cap, "this helper's mesh is not up");
 		return -EAGAIN;
 	}
 	if (m->leader != m->self) {
-		format_text(why, cap, "this helper does not lead: ask node %" PRIu32, m->leader);
+		util_format_text(why, cap, "this helper does not lead: ask node %" PRIu32, m->leader);
 		return -EREMOTE;
 	}
 	return recovery_admit(m, join->node_id, join->node_name, epoch, why, cap);
@@ -480,7 +468,7 @@ void mesh_join_on_request(struct mesh *m, struct mesh_conn *c, const struct wire
 		refuse_join(m, c, join.node_id, -EIO, err);
 		return;
 	}
-	format_text(message, sizeof(message), "node %" PRIu32 " rejoined: %s at %s:%u, ranks %s, "
+	util_format_text(message, sizeof(message), "node %" PRIu32 " rejoined: %s at %s:%u, ranks %s, "
 		 "epoch %" PRIu64, join.node_id, join.node_name, join.address, join.port,
 		 util_format_rank_list(join.ranks, join.rank_count, ranks, sizeof(ranks)), epoch);
 	uint64_t g = mesh_sequence_recovery(m, WIRE_EVENT_NODE_JOINED, join.node_id, epoch, &joined,

@@ -20,7 +20,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -39,20 +38,10 @@
 #include "outcome.h"
 #include "pidfd_watch.h"
 #include "recovery.h"
+#include "slurm_query.h"
 
 #define RECOVERY_KILL_GRACE_MS 2000
 
-/* snprintf for messages: a long name or path is cut, which is fine in a message. */
-static void format_text(char *buf, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void format_text(char *buf, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, cap, fmt, ap);
-	va_end(ap);
-}
 
 extern char **environ;
 
@@ -110,7 +99,7 @@ static void add_used(struct recovery *r, const char *name)
 		r->used.names = p;
 		r->used_cap = cap;
 	}
-	format_text(r->used.names[r->used.count++], HOSTLIST_NAME_MAX + 1, "%s", name);
+	util_format_text(r->used.names[r->used.count++], HOSTLIST_NAME_MAX + 1, "%s", name);
 }
 
 static bool in_table(const struct mesh *m, const char *name)
@@ -121,13 +110,46 @@ static bool in_table(const struct mesh *m, const char *name)
 	return false;
 }
 
+/* Asks Slurm for the job's nodes (the step's environment may list only the step's: a step
+ * started with srun --jobid from outside the allocation) and which of them it considers
+ * unusable. What cannot be asked stays as --job-nodes said. */
+static void refresh_from_slurm(struct recovery *r)
+{
+	char nodes[4096], unusable[4096], err[256];
+	struct hostlist job = { 0 }, bad = { 0 };
+
+	const char *given = r->m->d->opt.job_nodes;
+
+	if (slurm_query_job_nodes(r->m->d->opt.job_id, nodes, sizeof(nodes), err, sizeof(err)) < 0) {
+		log_verbose("cannot ask Slurm for the job's nodes (%s): using --job-nodes", err);
+		if (!given || !*given)
+			return;
+		snprintf(nodes, sizeof(nodes), "%s", given);
+	} else if (hostlist_expand(nodes, &job, err, sizeof(err)) < 0) {
+		log_warning("Slurm's node list '%s' for the job is unreadable (%s): using --job-nodes", nodes,
+			    err);
+	} else {
+		hostlist_fini(&r->job);
+		r->job = job;
+	}
+	if (slurm_query_unusable_nodes(nodes, unusable, sizeof(unusable), err, sizeof(err)) < 0 ||
+	    !unusable[0] || hostlist_expand(unusable, &bad, err, sizeof(err)) < 0)
+		return;
+	for (size_t i = 0; i < bad.count; i++) {
+		if (!in_table(r->m, bad.names[i]) && !hostlist_contains(&r->used, bad.names[i]))
+			log_info("Slurm reports node %s down or drained: not a spare", bad.names[i]);
+		add_used(r, bad.names[i]);
+	}
+	hostlist_fini(&bad);
+}
+
 /* The first usable spare into out; false when none is left. */
 static bool pick_spare(struct recovery *r, char *out, size_t cap)
 {
 	for (size_t i = 0; i < r->job.count; i++) {
 		const char *name = r->job.names[i];
 		if (!in_table(r->m, name) && !hostlist_contains(&r->used, name)) {
-			format_text(out, cap, "%s", name);
+			util_format_text(out, cap, "%s", name);
 			return true;
 		}
 	}
@@ -211,7 +233,7 @@ static void child_exited(struct pid_watch *w, void *arg)
 		log_info("replacement step for node %" PRIu32 " ended: exit status %d", c->node,
 			 status);
 	else if (c == r->attempt) {
-		format_text(why, sizeof(why), "the launcher exited with status %d before the "
+		util_format_text(why, sizeof(why), "the launcher exited with status %d before the "
 			 "replacement joined", status);
 		child_free(r, c);
 		attempt_failed(r, why);
@@ -231,7 +253,7 @@ static int env_add(char **env, size_t *n, const char *name, const char *value)
 	char *s = malloc(len);
 	if (!s)
 		return -ENOMEM;
-	format_text(s, len, "%s=%s", name, value);
+	util_format_text(s, len, "%s=%s", name, value);
 	env[(*n)++] = s;
 	return 0;
 }
@@ -288,22 +310,22 @@ static char **build_env(struct recovery *r, const struct recovery_failure *f)
 		if (!env_dropped(environ[i]) && !(env[n++] = strdup(environ[i])))
 			goto fail;
 	int rc = 0;
-	format_text(value, sizeof(value), "%" PRIu32, m->d->opt.step_id);
+	util_format_text(value, sizeof(value), "%" PRIu32, m->d->opt.step_id);
 	rc |= env_add(env, &n, "LCR_REJOIN_STEP", value);
-	format_text(value, sizeof(value), "%" PRIu32, f->node);
+	util_format_text(value, sizeof(value), "%" PRIu32, f->node);
 	rc |= env_add(env, &n, "LCR_REJOIN_NODE_ID", value);
-	format_text(value, sizeof(value), "%" PRIu32, m->count);
+	util_format_text(value, sizeof(value), "%" PRIu32, m->count);
 	rc |= env_add(env, &n, "LCR_REJOIN_NODE_COUNT", value);
 	util_format_rank_list(x->ranks, x->rank_count, value, sizeof(value));
 	rc |= env_add(env, &n, "LCR_REJOIN_RANKS", value);
-	format_text(value, sizeof(value), "%" PRIu32, total_ranks(m));
+	util_format_text(value, sizeof(value), "%" PRIu32, total_ranks(m));
 	rc |= env_add(env, &n, "LCR_REJOIN_NTASKS", value);
 	format_nodes(m, f->node, r->spare, nodes, sizeof(nodes));
 	rc |= env_add(env, &n, "LCR_REJOIN_NODES", nodes);
-	format_text(value, sizeof(value), strchr(m->address, ':') ? "[%s]:%u" : "%s:%u", m->address,
+	util_format_text(value, sizeof(value), strchr(m->address, ':') ? "[%s]:%u" : "%s:%u", m->address,
 		 m->port);
 	rc |= env_add(env, &n, "LCR_REJOIN_PEER", value);
-	format_text(value, sizeof(value), "%" PRIu64, r->epoch);
+	util_format_text(value, sizeof(value), "%" PRIu64, r->epoch);
 	rc |= env_add(env, &n, "LCR_REJOIN_EPOCH", value);
 	rc |= env_add(env, &n, "LCR_REJOIN_CKPT", f->ckpt);
 	if (rc == 0)
@@ -313,19 +335,22 @@ fail:
 	return NULL;
 }
 
-/* LAUNCHER --jobid=J --overlap --nodes=1 --ntasks=N --nodelist=SPARE --lcr -- PROGRAM ARGS */
+/* LAUNCHER --jobid=J --overlap --nodes=1 --ntasks=N --nodelist=SPARE --lcr
+ * [--lcr-ckpt-dir=DIR] -- PROGRAM ARGS. The step's checkpoint directory is passed on: the
+ * step may have had it from srun's command line, which the job's environment lacks, and
+ * the replacement's later checkpoints and the step's outcome belong there. */
 static char **build_argv(struct recovery *r, const struct recovery_failure *f, char *jobid,
-			 char *ntasks, char *nodelist, size_t cap)
+			 char *ntasks, char *nodelist, size_t cap, char *ckpt_dir, size_t ckpt_cap)
 {
 	const struct lcrd_options *o = &r->m->d->opt;
 	const struct mesh_node *x = &r->m->nodes[f->node];
-	char **argv = calloc((size_t)o->program_argc + 10, sizeof(*argv));
+	char **argv = calloc((size_t)o->program_argc + 11, sizeof(*argv));
 	size_t n = 0;
 	if (!argv)
 		return NULL;
-	format_text(jobid, cap, "--jobid=%" PRIu32, o->job_id);
-	format_text(ntasks, cap, "--ntasks=%" PRIu32, x->rank_count ? x->rank_count : 1);
-	format_text(nodelist, cap, "--nodelist=%s", r->spare);
+	util_format_text(jobid, cap, "--jobid=%" PRIu32, o->job_id);
+	util_format_text(ntasks, cap, "--ntasks=%" PRIu32, x->rank_count ? x->rank_count : 1);
+	util_format_text(nodelist, cap, "--nodelist=%s", r->spare);
 	argv[n++] = o->launcher;
 	argv[n++] = jobid;
 	argv[n++] = "--overlap";
@@ -333,6 +358,10 @@ static char **build_argv(struct recovery *r, const struct recovery_failure *f, c
 	argv[n++] = ntasks;
 	argv[n++] = nodelist;
 	argv[n++] = "--lcr";
+	if (o->ckpt_dir) {
+		util_format_text(ckpt_dir, ckpt_cap, "--lcr-ckpt-dir=%s", o->ckpt_dir);
+		argv[n++] = ckpt_dir;
+	}
 	argv[n++] = "--";
 	for (int i = 0; i < o->program_argc; i++)
 		argv[n++] = o->program[i];
@@ -346,10 +375,10 @@ static int open_output(struct recovery *r, uint32_t node, char *path, size_t cap
 	const struct lcrd_options *o = &r->m->d->opt;
 	const char *submit = getenv("SLURM_SUBMIT_DIR");
 	if (submit && *submit)
-		format_text(path, cap, "%s/lcr-%" PRIu32 ".%" PRIu32 ".replacement-%" PRIu32 ".out",
+		util_format_text(path, cap, "%s/lcr-%" PRIu32 ".%" PRIu32 ".replacement-%" PRIu32 ".out",
 			 submit, o->job_id, o->step_id, node);
 	else
-		format_text(path, cap, "%s/replacement-%" PRIu32 ".out", r->m->d->dir.dir, node);
+		util_format_text(path, cap, "%s/replacement-%" PRIu32 ".out", r->m->d->dir.dir, node);
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
 	return fd < 0 ? -errno : fd;
 }
@@ -406,31 +435,33 @@ static pid_t spawn(char **argv, char **env, int out_fd)
 static int launch(struct recovery *r, const struct recovery_failure *f, char *why, size_t cap)
 {
 	char jobid[64], ntasks[64], nodelist[WIRE_NODE_NAME_MAX + 16], path[4200];
+	char ckpt_dir[4200];
 	char **env = build_env(r, f);
-	char **argv = build_argv(r, f, jobid, ntasks, nodelist, sizeof(nodelist));
+	char **argv = build_argv(r, f, jobid, ntasks, nodelist, sizeof(nodelist), ckpt_dir,
+				 sizeof(ckpt_dir));
 	struct recovery_child *c = calloc(1, sizeof(*c));
 	int rc = -ENOMEM, out_fd = -1;
-	format_text(why, cap, "out of memory");
+	util_format_text(why, cap, "out of memory");
 	if (!env || !argv || !c)
 		goto out;
 	out_fd = open_output(r, f->node, path, sizeof(path));
 	if (out_fd < 0) {
 		rc = out_fd;
-		format_text(why, cap, "cannot open %s: %s", path, strerror(-rc));
+		util_format_text(why, cap, "cannot open %s: %s", path, strerror(-rc));
 		goto out;
 	}
 	pid_t pid = spawn(argv, env, out_fd);
 	if (pid < 0) {
 		rc = (int)pid;
-		format_text(why, cap, "cannot run %s: %s", argv[0], strerror(-rc));
+		util_format_text(why, cap, "cannot run %s: %s", argv[0], strerror(-rc));
 		goto out;
 	}
 	*c = (struct recovery_child){ .r = r, .node = f->node, .next = r->children };
-	format_text(c->spare, sizeof(c->spare), "%s", r->spare);
+	util_format_text(c->spare, sizeof(c->spare), "%s", r->spare);
 	pid_watch_init(&c->watch);
 	rc = pid_watch_start(&c->watch, r->m->d->loop, pid, child_exited, c);
 	if (rc < 0) {
-		format_text(why, cap, "cannot watch the launcher (pid %d): %s", (int)pid,
+		util_format_text(why, cap, "cannot watch the launcher (pid %d): %s", (int)pid,
 			 strerror(-rc));
 		kill(-pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -469,12 +500,12 @@ static void give_up(struct recovery *r, const char *why)
 	char message[WIRE_TEXT_MAX + 1], restart[WIRE_CKPT_PATH_MAX + 64];
 	const char *dir = m->d->opt.ckpt_dir;
 	if (f->ckpt[0])
-		format_text(restart, sizeof(restart), "the checkpoint %s", f->ckpt);
+		util_format_text(restart, sizeof(restart), "the checkpoint %s", f->ckpt);
 	else if (dir)
-		format_text(restart, sizeof(restart), "the newest checkpoint in %s", dir);
+		util_format_text(restart, sizeof(restart), "the newest checkpoint in %s", dir);
 	else
-		format_text(restart, sizeof(restart), "scratch (no checkpoint directory)");
-	format_text(message, sizeof(message), "cannot replace node %s (%" PRIu32 "): %s; restart "
+		util_format_text(restart, sizeof(restart), "scratch (no checkpoint directory)");
+	util_format_text(message, sizeof(message), "cannot replace node %s (%" PRIu32 "): %s; restart "
 		 "from %s", f->name, f->node, why, restart);
 	if (m->state == WIRE_MESH_UP && m->leader == m->self)
 		mesh_sequence_recovery(m, WIRE_EVENT_RECOVERY_FAILED, f->node, 0, NULL, message);
@@ -487,7 +518,7 @@ static void timeout_due(struct loop *loop, void *arg)
 	char why[WIRE_TEXT_MAX + 1];
 	(void)loop;
 	r->timeout_timer = 0;
-	format_text(why, sizeof(why), "no JOIN within --replace-timeout=%" PRIu32 " s",
+	util_format_text(why, sizeof(why), "no JOIN within --replace-timeout=%" PRIu32 " s",
 		 r->m->d->opt.replace_timeout_s);
 	if (r->attempt) {
 		child_terminate(r, r->attempt);
@@ -521,8 +552,9 @@ static void start_attempt(struct recovery *r)
 		give_up(r, "lcrd has no program to launch (nothing after '--')");
 		return;
 	}
+	refresh_from_slurm(r);
 	while (pick_spare(r, r->spare, sizeof(r->spare))) {
-		format_text(message, sizeof(message), "replacing node %s (%" PRIu32 ") with spare %s",
+		util_format_text(message, sizeof(message), "replacing node %s (%" PRIu32 ") with spare %s",
 			 f->name, f->node, r->spare);
 		r->epoch = mesh_sequence_recovery(m, WIRE_EVENT_REPLACING, f->node, 0, NULL,
 						  message);
@@ -572,7 +604,7 @@ void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 		return;
 	}
 	f->node = ev->node;
-	format_text(f->name, sizeof(f->name), "%s", m->nodes[ev->node].name);
+	util_format_text(f->name, sizeof(f->name), "%s", m->nodes[ev->node].name);
 	f->ckpt_ended = !(m->d->opt.ckpt_dir && mesh_ckpt_running(m));
 	add_used(r, f->name);
 	struct recovery_failure **pos = &r->queue;
@@ -594,7 +626,7 @@ void recovery_on_checkpoint_end(struct mesh *m, const struct wire_ckpt_result *r
 			continue;
 		f->ckpt_ended = true;
 		if (result->status == 0)
-			format_text(f->ckpt, sizeof(f->ckpt), "%s", result->path);
+			util_format_text(f->ckpt, sizeof(f->ckpt), "%s", result->path);
 	}
 	kick(r);
 }
@@ -604,11 +636,11 @@ int recovery_admit(struct mesh *m, uint32_t node, const char *name, uint64_t *ep
 {
 	struct recovery *r = m->recovery;
 	if (!r || !r->in_flight || !r->queue || r->queue->node != node) {
-		format_text(why, cap, "no replacement of node %" PRIu32 " is in flight", node);
+		util_format_text(why, cap, "no replacement of node %" PRIu32 " is in flight", node);
 		return -EPERM;
 	}
 	if (strcmp(name, r->spare) != 0) {
-		format_text(why, cap, "the replacement of node %" PRIu32 " in flight runs on %s, not "
+		util_format_text(why, cap, "the replacement of node %" PRIu32 " in flight runs on %s, not "
 			 "on %s", node, r->spare, name);
 		return -EPERM;
 	}

@@ -15,7 +15,8 @@
 
 #include "slurm_query.h"
 
-#define SLURM_QUERY_TIMEOUT_MS 5000
+/* lcrd asks from its event loop: short, or heartbeats would be late. */
+#define SLURM_QUERY_TIMEOUT_MS 1000
 
 static int64_t now_ms(void)
 {

@@ -59,16 +59,6 @@ struct session {
 /* One lcrd per process: its sessions. */
 static struct session *sessions;
 
-static const char *phase_name(uint16_t phase)
-{
-	switch (phase) {
-	case WIRE_PHASE_RUNNING: return "running";
-	case WIRE_PHASE_UPDATING: return "updating";
-	case WIRE_PHASE_COMMITTED: return "committed";
-	}
-	return "unknown";
-}
-
 /* --- the end of a session --- */
 
 static void unlink_session(struct session *s)
@@ -147,10 +137,10 @@ static int check_replica(struct lcrd *d, const struct task *t, const struct wire
 		if (committed == WIRE_NO_STEP)
 			return refusal(why, cap, -ESTALE, "rank %" PRIu32 " of shard '%s' on %s has "
 				       "committed no step (phase %s), not step %" PRIu64, t->rank,
-				       q->shard_key, d->opt.node_name, phase_name(phase), q->step);
+				       q->shard_key, d->opt.node_name, wire_phase_name(phase), q->step);
 		return refusal(why, cap, -ESTALE, "rank %" PRIu32 " of shard '%s' on %s holds "
 			       "committed step %" PRIu64 " (phase %s), not step %" PRIu64, t->rank,
-			       q->shard_key, d->opt.node_name, committed, phase_name(phase), q->step);
+			       q->shard_key, d->opt.node_name, committed, wire_phase_name(phase), q->step);
 	}
 	struct region *r = region_table_find(&d->regions, t->rank, q->region);
 	if (!r)
@@ -200,7 +190,7 @@ static bool still_committed(const struct session *s, char *why, size_t cap)
 		return true;
 	snprintf(why, cap, "rank %" PRIu32 " of shard '%s' began another update while the range "
 		 "was read (phase %s, committed step %" PRIu64 "): the bytes are torn", s->task->rank,
-		 s->req.shard_key, phase_name(phase), committed);
+		 s->req.shard_key, wire_phase_name(phase), committed);
 	return false;
 }
 

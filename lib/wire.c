@@ -262,6 +262,16 @@ static const char *const type_names[] = {
 	[WIRE_XFER_END] = "XFER_END",
 };
 
+const char *wire_phase_name(uint16_t phase)
+{
+	switch (phase) {
+	case WIRE_PHASE_RUNNING: return "running";
+	case WIRE_PHASE_UPDATING: return "updating";
+	case WIRE_PHASE_COMMITTED: return "committed";
+	}
+	return "unknown";
+}
+
 const char *wire_type_name(uint16_t type)
 {
 	if (type >= sizeof(type_names) / sizeof(type_names[0]))

@@ -18,6 +18,9 @@ int util_parse_size(const char *s, uint64_t *out);
 /* "1.5 GiB", "512 KiB", "17 B" into buf (at least 16 bytes is enough). Returns buf. */
 char *util_format_size(uint64_t bytes, char *buf, size_t cap);
 
+/* snprintf into buf[cap] for messages: a long name or path is cut, which is fine there. */
+void util_format_text(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* "0,1,2" or "4-7,9" into ranks[max]; *count set. 0 or -EINVAL / -E2BIG. An empty string is
  * an empty list. */
 int util_parse_rank_list(const char *s, uint32_t *ranks, size_t max, size_t *count);

@@ -777,6 +777,8 @@ int wire_decode_xfer_end(const uint8_t *buf, size_t len, struct wire_xfer_end *o
 
 /* Name of a message type for logs ("TASK_STARTED"), or NULL when unknown. */
 const char *wire_type_name(uint16_t type);
+/* "running", "updating", "committed" for a control page's phase, else "unknown". */
+const char *wire_phase_name(uint16_t phase);
 
 /* Encodes a header into buf[WIRE_HEADER_SIZE]. */
 void wire_encode_header(uint16_t type, uint32_t seq, uint32_t length, uint8_t *buf);
