@@ -81,9 +81,9 @@ for _ in $(seq 600); do
 done
 sed -n 's/^[0-9.]* \(trainer: rank 0.*\)$/\1/p' "$log"
 wait "$trainer_pipe" || true
-replacement_out=$(ls "$WORK"/lcr-"$job".*.replacement-1.out 2>/dev/null | head -n 1)
+replacement_out=$(ls "$WORK"/lcr-"$job".*.replacement-1.out 2>/dev/null | head -n 1 || true)
 echo "the replacement on n5 (its output: $replacement_out):"
-grep -E 'resumes|final' "$replacement_out" 2>/dev/null | sed 's/^/  /'
+grep -E 'resumes|final' "$replacement_out" 2>/dev/null | sed 's/^/  /' || true
 
 at() { awk -v pat="$1" '$0 ~ pat {print $1; exit}' "$log"; }
 detected=$(at 'event: .*n2.* is down')
@@ -96,7 +96,7 @@ step_saved=$(ls -d "$WORK"/ckpt/step-* 2>/dev/null | sed 's/.*step-//' | sort -n
 failed_step=$(sed -n 's/.*: step \([0-9]*\): gradient exchange failed.*/\1/p' "$log" | sort -n | head -n 1)
 resumed_step=$(sed -n 's/.*communicator rebuilt at epoch [0-9]*, training goes on at step \([0-9]*\).*/\1/p' "$log" | head -n 1)
 final=$(sed -n 's/^[0-9.]* final rank 0 .* checksum //p' "$log" | tail -n 1)
-replacement_final=$(sed -n 's/^final rank 1 .* checksum //p' "$replacement_out" 2>/dev/null)
+replacement_final=$(sed -n 's/^final rank 1 .* checksum //p' "$replacement_out" 2>/dev/null || true)
 kept=0
 for pid in $survivor_pids; do grep -q "pid $pid: communicator rebuilt" "$log" && kept=$((kept + 1)); done
 
@@ -113,8 +113,8 @@ bold "Recovery timeline"
 	printf '| failure detected by LCR (NODE_DOWN on every survivor) | %s |\n' "$(since "$killed" "${detected:-$killed}")"
 	printf '| just-in-time checkpoint of step %s published | %s |\n' "$step_saved" "$(since "$killed" "${saved_at:-$killed}")"
 	printf '| spare n5 launched (REPLACING) | %s |\n' "$(since "$killed" "${replacing_at:-$killed}")"
-	printf '| replacement joined, state received from the replicas (NODE_JOINED) | %s |\n' "$(since "$killed" "${joined_at:-$killed}")"
-	printf '| communicator rebuilt | %s |\n' "$(since "$killed" "${rebuilt_at:-$killed}")"
+	printf '| the replacement helper joined the step (NODE_JOINED) | %s |\n' "$(since "$killed" "${joined_at:-$killed}")"
+	printf '| the replacement ranks hold their state (from the replicas), communicator rebuilt | %s |\n' "$(since "$killed" "${rebuilt_at:-$killed}")"
 	printf '| first completed step after recovery | %s |\n' "$(since "$killed" "${first_step_at:-$killed}")"
 	printf '| Slurm marks the node down | %s |\n' "$(since "$killed" "$down_at")"
 	printf '| steps lost (step %s in flight when n2 died, training went on at %s) | %s |\n' "$failed_step" \

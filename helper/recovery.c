@@ -368,12 +368,16 @@ static char **build_argv(struct recovery *r, const struct recovery_failure *f, c
 	return argv;
 }
 
-/* The launcher's output file: $SLURM_SUBMIT_DIR/lcr-J.S.replacement-K.out, else the
- * runtime directory's replacement-K.out. An open descriptor, or -errno. */
+/* The launcher's output file: lcr-J.S.replacement-K.out in $SLURM_SUBMIT_DIR, or in the
+ * step's working directory ($PWD: a step started with srun --jobid from outside the
+ * allocation has no SLURM_SUBMIT_DIR), else the runtime directory's replacement-K.out. An
+ * open descriptor, or -errno. */
 static int open_output(struct recovery *r, uint32_t node, char *path, size_t cap)
 {
 	const struct lcrd_options *o = &r->m->d->opt;
 	const char *submit = getenv("SLURM_SUBMIT_DIR");
+	if (!submit || !*submit)
+		submit = getenv("PWD");
 	if (submit && *submit)
 		util_format_text(path, cap, "%s/lcr-%" PRIu32 ".%" PRIu32 ".replacement-%" PRIu32 ".out",
 			 submit, o->job_id, o->step_id, node);
