@@ -562,6 +562,15 @@ out:
 	return rc;
 }
 
+int mesh_listen_where_reached(struct mesh *m, int fd)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
+		return -errno;
+	return mesh_listen(m, (struct sockaddr *)&local, len);
+}
+
 static void close_listener(struct mesh *m)
 {
 	if (m->listen_fd < 0)

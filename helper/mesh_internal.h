@@ -177,6 +177,8 @@ void mesh_give_up(struct mesh *m, const char *why);
 int mesh_send(struct mesh *m, uint32_t node, uint16_t type, const uint8_t *payload, int len);
 /* Opens the mesh listener on the address this helper reached the rendezvous from. */
 int mesh_listen(struct mesh *m, const struct sockaddr *local, socklen_t len);
+/* The same on the local address of the connected socket fd: where the others reach us. */
+int mesh_listen_where_reached(struct mesh *m, int fd);
 /* Marks a node removed, closes its connections; the caller updates live and leader. */
 void mesh_remove_node(struct mesh *m, uint32_t node, enum wire_node_state state);
 /* Takes a table entry (a JOIN's table, a NODE_JOINED) into x: name, address, port, ranks,

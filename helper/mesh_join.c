@@ -179,10 +179,7 @@ static void send_join(struct mesh_joiner *j, struct mesh_conn *c)
 static void joiner_connected(struct mesh_conn *c)
 {
 	struct mesh_joiner *j = c->owner;
-	struct sockaddr_storage local;
-	socklen_t len = sizeof(local);
-	if (getsockname(c->fd, (struct sockaddr *)&local, &len) < 0 ||
-	    mesh_listen(j->m, (struct sockaddr *)&local, len) < 0) {
+	if (mesh_listen_where_reached(j->m, c->fd) < 0) {
 		joiner_fail(j, "cannot open the mesh listener on the address that reaches the "
 			       "helper to join");
 		return;

@@ -127,10 +127,7 @@ static void send_register(struct rendezvous_client *rc, struct mesh_conn *c)
 static void rendezvous_connected(struct mesh_conn *c)
 {
 	struct rendezvous_client *rc = c->owner;
-	struct sockaddr_storage local;
-	socklen_t len = sizeof(local);
-	if (getsockname(c->fd, (struct sockaddr *)&local, &len) < 0 ||
-	    mesh_listen(rc->m, (struct sockaddr *)&local, len) < 0) {
+	if (mesh_listen_where_reached(rc->m, c->fd) < 0) {
 		fail(rc, "cannot open the mesh listener on the address that reaches the rendezvous");
 		return;
 	}
