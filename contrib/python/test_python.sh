@@ -107,10 +107,22 @@ train() {
 		LCR_PIDS+=($!)
 	done
 }
-# kill_at TAG RANK STEP: SIGKILLs the rank once it has logged STEP.
+# kill_at TAG RANK STEP: SIGKILLs the rank once it has logged STEP, between two optimizer
+# steps: it is stopped, and killed only when none of its regions is mid-update (a rank
+# killed inside its update leaves torn state, which these tests do not ask about); else it
+# runs a little and is tried again.
 kill_at() {
+	local attempt
 	wait_for_step "$@"
+	for attempt in $(seq 300); do
+		kill -STOP "${RANK_PIDS[$2]}"
+		"$LCRCTL" --socket="$LCR_SOCKET" regions 2>/dev/null |
+			awk -v r="$2" '$5 == r && $8 == "updating" { torn = 1 } END { exit torn }' && break
+		kill -CONT "${RANK_PIDS[$2]}"
+		sleep 0.01
+	done
 	kill -9 "${RANK_PIDS[$2]}"
+	kill -CONT "${RANK_PIDS[$2]}" 2>/dev/null || true
 }
 wait_for_step() {
 	local i
