@@ -70,12 +70,13 @@ static void pidfd_ready(struct loop *loop, int fd, short revents, void *arg)
 int pid_watch_start(struct pid_watch *w, struct loop *loop, pid_t pid, pid_watch_cb cb,
 		    void *arg)
 {
+	/* Set first: a process already gone (-ESRCH) is reported through w by the caller. */
+	w->pid = pid;
+	w->exit_status = -1;
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd < 0)
 		return -errno;
-	w->pid = pid;
 	w->pidfd = fd;
-	w->exit_status = -1;
 	w->loop = loop;
 	w->cb = cb;
 	w->arg = arg;

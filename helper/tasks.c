@@ -42,8 +42,17 @@ static struct task *task_new(struct lcrd *d, uint32_t rank)
 	return task;
 }
 
+/* Stops waiting for the plugin's status of an exit. */
+static void cancel_exit_status_wait(struct task *task)
+{
+	if (task->exit_status_timer)
+		loop_cancel_timer(task->d->loop, task->exit_status_timer);
+	task->exit_status_timer = 0;
+}
+
 static void task_free(struct task *task)
 {
+	cancel_exit_status_wait(task);
 	pid_watch_stop(&task->task_watch);
 	pid_watch_stop(&task->holder_watch);
 	if (task->page)
@@ -123,11 +132,11 @@ struct task *tasks_at(struct tasks *t, size_t index)
 	return index < t->count ? t->items[index] : NULL;
 }
 
-/* "exited with status 3" / "was killed by signal 9" / "exited" into buf. */
+/* "exited with status 3" / "was killed by signal 9" / "exited (status unknown)" into buf. */
 static const char *describe_exit(int32_t wait_status, char *buf, size_t cap)
 {
 	if (wait_status < 0)
-		snprintf(buf, cap, "exited");
+		snprintf(buf, cap, "exited (status unknown)");
 	else if (WIFSIGNALED(wait_status))
 		snprintf(buf, cap, "was killed by signal %d", WTERMSIG(wait_status));
 	else
@@ -141,6 +150,7 @@ static void report_exit(struct task *task, pid_t pid, int32_t wait_status)
 	struct wire_event ev = { .type = WIRE_EVENT_RANK_EXITED, .rank = task->rank,
 				 .pid = (uint32_t)pid, .status = wait_status };
 	char how[64];
+	cancel_exit_status_wait(task);
 	if (task->exit_reported)
 		return;
 	task->exit_reported = true;
@@ -151,12 +161,40 @@ static void report_exit(struct task *task, pid_t pid, int32_t wait_status)
 	mesh_report_rank_exit(task->d, &ev);
 }
 
+static void exit_status_overdue(struct loop *loop, void *arg)
+{
+	struct task *task = arg;
+	(void)loop;
+	task->exit_status_timer = 0;
+	log_warning("rank %u (pid %ld) exited and the plugin did not report its status within "
+		    "%d ms: reported as unknown",
+		    task->rank, (long)task->exit_pending_pid, TASK_EXIT_STATUS_WAIT_MS);
+	report_exit(task, task->exit_pending_pid, -1);
+}
+
+/* Reports an exit seen through a pidfd. Its status is lost when slurmstepd reaped the
+ * process first; the plugin then reports it (TASK_EXITED) a moment later: wait for that,
+ * bounded, rather than report an unknown status, which the step's outcome counts as 0. */
+static void report_watched_exit(struct task *task, pid_t pid, int32_t wait_status)
+{
+	if (wait_status >= 0 || task->local_task_id == UINT32_MAX || task->exit_reported) {
+		report_exit(task, pid, wait_status);
+		return;
+	}
+	if (task->exit_status_timer)
+		return;
+	task->exit_pending_pid = pid;
+	if (loop_add_timer(task->d->loop, TASK_EXIT_STATUS_WAIT_MS, exit_status_overdue, task,
+			   &task->exit_status_timer) < 0)
+		report_exit(task, pid, wait_status);
+}
+
 static void task_process_exited(struct pid_watch *w, void *arg)
 {
 	struct task *task = arg;
 	task->state = WIRE_TASK_EXITED_STATE;
 	task->wait_status = w->exit_status;
-	report_exit(task, w->pid, w->exit_status);
+	report_watched_exit(task, w->pid, w->exit_status);
 }
 
 static void holder_process_exited(struct pid_watch *w, void *arg)
@@ -166,7 +204,7 @@ static void holder_process_exited(struct pid_watch *w, void *arg)
 		task->state = WIRE_TASK_EXITED_STATE;
 		task->wait_status = w->exit_status;
 	}
-	report_exit(task, w->pid, w->exit_status);
+	report_watched_exit(task, w->pid, w->exit_status);
 }
 
 void tasks_on_started(struct lcrd *d, const struct wire_task_started *m)
@@ -180,6 +218,7 @@ void tasks_on_started(struct lcrd *d, const struct wire_task_started *m)
 		return;
 	}
 	pid_watch_stop(&task->task_watch);
+	cancel_exit_status_wait(task);
 	task->local_task_id = m->local_task_id;
 	task->task_pid = (pid_t)m->pid;
 	task->state = WIRE_TASK_RUNNING;

@@ -18,12 +18,17 @@
 struct lcrd;
 struct client;
 
+/* How long an exit whose status the pidfd could not read waits for the plugin's report. */
+#define TASK_EXIT_STATUS_WAIT_MS 1000
+
 struct task {
 	uint32_t rank;
 	uint32_t local_task_id;      /* UINT32_MAX until the plugin reports the task */
 	enum wire_task_state state;
 	int32_t wait_status;         /* -1 while unknown */
 	bool exit_reported;          /* a RANK_EXITED event went out for the current process */
+	uint64_t exit_status_timer;  /* waiting for the plugin's status of an exit, or 0 */
+	pid_t exit_pending_pid;      /* the process whose exit waits for that status */
 	pid_t task_pid;              /* from TASK_STARTED, 0 while unknown */
 	struct pid_watch task_watch;
 	/* registration */

@@ -2,7 +2,8 @@
  * lcrd, using the same wire_send_* helpers the plugin uses, and reports in TAP. It starts
  * lcrd with --plugin-fd on one end of a socketpair and checks: READY with the socket path,
  * TASK_STARTED and the pidfd watch (a killed task becomes a RANK_EXITED event), TASK_EXITED
- * with its wait status, a malformed message ignored, a clean exit 0 with the directory
+ * with its wait status (awaited when the task was reaped before lcrd could read it), a
+ * malformed message ignored, a clean exit 0 with the directory
  * removed when the channel closes, and the same after an explicit SHUTDOWN.
  *
  * Usage: fake_plugin LCRD RUNTIME_DIR */
@@ -131,6 +132,39 @@ static int next_event(int fd, struct wire_event *ev, int timeout_ms)
 	return wire_decode_event(msg.payload, msg.header.length, ev);
 }
 
+/* A task already reaped by its parent (slurmstepd) when lcrd watches it: its status comes
+ * only with the plugin's TASK_EXITED, which lcrd waits for (bounded) before reporting. */
+static void test_exit_status_of_a_reaped_task(int plugin_fd, int events)
+{
+	struct wire_event ev;
+	int status;
+	pid_t task = fork();
+	if (task == 0)
+		_exit(3);
+	waitpid(task, &status, 0);
+	check(wire_send_task_started(plugin_fd, 1, 4, (uint32_t)task) == 0,
+	      "TASK_STARTED sent for a task that exited 3 and was reaped");
+	int rc = next_event(events, &ev, 300);
+	check(rc < 0, "no RANK_EXITED before the plugin reports the status%s%s",
+	      rc == 0 ? ": " : "", rc == 0 ? ev.message : "");
+	check(wire_send_task_exited(plugin_fd, 4, (uint32_t)task, status) == 0, "TASK_EXITED sent");
+	rc = next_event(events, &ev, 3000);
+	check(rc == 0 && ev.type == WIRE_EVENT_RANK_EXITED && ev.rank == 4 && ev.status == status,
+	      "then RANK_EXITED carries the plugin's status: %s", rc == 0 ? ev.message : "no event");
+
+	task = fork();
+	if (task == 0)
+		_exit(3);
+	waitpid(task, &status, 0);
+	check(wire_send_task_started(plugin_fd, 1, 4, (uint32_t)task) == 0,
+	      "TASK_STARTED sent for another reaped task, whose exit the plugin never reports");
+	rc = next_event(events, &ev, 3000);
+	check(rc == 0 && ev.type == WIRE_EVENT_RANK_EXITED && ev.rank == 4 &&
+		      ev.pid == (uint32_t)task && ev.status == -1,
+	      "RANK_EXITED comes after the wait, with its pid and the status unknown: %s",
+	      rc == 0 ? ev.message : "no event");
+}
+
 static void test_task_lifecycle(const char *socket_path, int plugin_fd)
 {
 	struct wire_status_reply *s = calloc(1, sizeof(*s));
@@ -167,6 +201,8 @@ static void test_task_lifecycle(const char *socket_path, int plugin_fd)
 	t = rc == 0 ? find_task(s, 3) : NULL;
 	check(t && t->state == WIRE_TASK_EXITED_STATE && t->wait_status == status,
 	      "STATUS shows rank 3 exited with the wait status the plugin reported");
+
+	test_exit_status_of_a_reaped_task(plugin_fd, events);
 
 	check(wire_send_task_started(plugin_fd, 9, 99, 1) == 0 &&
 		      send(plugin_fd, "garbage", 7, 0) == 7,
@@ -221,7 +257,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	printf("1..19\n");
+	printf("1..25\n");
 	test_run(argv[1], argv[2], 0, false);
 	test_run(argv[1], argv[2], 1, true);
 	return failures ? 1 : 0;

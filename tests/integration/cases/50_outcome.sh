@@ -93,12 +93,9 @@ lcrctl wait") || fail "sbatch failed: $job"
 
 test_outcome_batch_host_dies_training_finishes_and_the_job_ends() {
 	local job file step_nodes batch_host
-	# Known failure, kept visible: after the batch host (node 0, the leader) dies and the
-	# spare joins as node 0, the survivors' helpers leave at once (their tasks end) and the
-	# replacement's rank exits 1 after resuming; the cause is not found yet. LCR_TEST_KNOWN=1
-	# runs it anyway.
-	[ "${LCR_TEST_KNOWN:-0}" = 1 ] ||
-		skip "known failure: the survivors' tasks end when the batch host dies (see the case's comment)"
+	# The batch host's srun dies with it and must not take the step down: testcluster
+	# kill-node kills a node's deepest processes first, or the kernel's SIGHUP to the
+	# orphaned, stopped process group makes srun kill its tasks on every node.
 	# The step runs on the batch host (node 0, the leader) and three others; the fifth is
 	# the spare.
 	job=$(out_submit "b=\$SLURMD_NODENAME
