@@ -43,8 +43,9 @@ trap '"$TESTCLUSTER" down >/dev/null 2>&1 || true' EXIT
 "$TESTCLUSTER" root-exec sinfo -N
 
 trainer_args="--steps=$STEPS --print-every=200 --state-mb=1"
-# Job ids start at 1 on every new cluster: leave nothing of an earlier demo to restore.
-rm -rf "$WORK"/ckpt "$WORK"/ckpt-ref "$WORK"/rdv-*
+# Job ids start at 1 on every new cluster: leave nothing of an earlier demo to restore or
+# to read (a replacement's output file of the same job id is appended to).
+rm -rf "$WORK"/ckpt "$WORK"/ckpt-ref "$WORK"/rdv-* "$WORK"/lcr-*.out
 
 bold "Reference: the same training without any failure (4 nodes)"
 as_user mkdir -p "$WORK/rdv-ref" "$WORK/ckpt-ref"
