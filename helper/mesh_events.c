@@ -354,6 +354,9 @@ static void apply(struct mesh *m, const struct wire_mesh_event *ev, uint32_t fro
 		mesh_resend_reports(m);
 	if (m->state == WIRE_MESH_STANDALONE) {
 		checkpoint_standalone(m, ev);
+		/* A one-node step follows its ranks for the outcome as a mesh's leader does. */
+		if (m->count == 1)
+			recovery_on_membership(m, ev);
 		return;
 	}
 	mesh_ckpt_on_membership(m, ev);

@@ -2,7 +2,7 @@
 # cluster. A batch script runs `srun --lcr ... || ...` then `lcrctl wait --step=S`, as README
 # "For users" and etc/lcr-train.sbatch show: after a node is killed and replaced, lcrctl
 # wait exits 0 and the script goes on; when a rank exits 3 for good, lcrctl wait exits 3
-# and `set -e` stops the script. When the node that runs the batch
+# and `set -e` stops the script; one-node steps too. When the node that runs the batch
 # script dies (it is also node 0 and the leader of the step), training finishes on the
 # survivors and a spare with the checksum of a failure-free run, and the new leader writes
 # the outcome and ends the job itself. Reuses cases/30_jit_checkpoint.sh and
@@ -89,6 +89,23 @@ lcrctl wait") || fail "sbatch failed: $job"
 	out=$(as_user lcrctl --job="$job" --ckpt-dir="$JIT/ckpt" wait --timeout=5) && fail "lcrctl wait exited 0: $out"
 	[ "$(as_user lcrctl --job="$job" --ckpt-dir="$JIT/ckpt" wait --timeout=5 >/dev/null 2>&1; echo $?)" = 3 ] ||
 		fail "lcrctl wait from outside the job did not exit 3"
+}
+
+test_outcome_of_one_node_steps_is_written_too() {
+	local job
+	# A one-node step has no mesh; its helper still writes the outcome `lcrctl wait` reads.
+	job=$(out_submit "export LCR_CKPT_DIR=$JIT/ckpt
+srun -N1 -n1 --lcr true
+lcrctl wait --step=0 --timeout=30
+srun -N1 -n1 --lcr bash -c 'exit 3' || echo \"srun exited \$?\"
+lcrctl wait --step=1 --timeout=30") || fail "sbatch failed: $job"
+	wait_for 60 out_job_gone "$job" || fail "job $job did not end: $(cat "$JIT/job.out")"
+	diag "$(cat "$JIT/job.out")"
+	grep -q "job $job step 0 finished: all 1 ranks exited 0" "$JIT/job.out" ||
+		fail "lcrctl wait did not report the first step's success"
+	grep -q "job $job step 1 failed: rank 0 exited with status 3" "$JIT/job.out" ||
+		fail "lcrctl wait did not report the second step's failure"
+	! grep -q 'the script reached its end' "$JIT/job.out" || fail "set -e did not stop the script"
 }
 
 test_outcome_batch_host_dies_training_finishes_and_the_job_ends() {
