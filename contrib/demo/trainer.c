@@ -29,10 +29,8 @@
  * 50: after steps N-1, 2N-1, ...) to DIR/checkpoint, written to DIR/checkpoint.tmp,
  * fsync'ed and renamed over the old one, so a reader finds the previous checkpoint or the
  * new one, never a partial one. --load-dir=DIR: every rank starts from DIR/checkpoint when
- * it exists (from step 0 when it does not) and goes on from the step after it. The file is
- * a header (magic "LCRDEMO", version 1, the step, seed, parameter count and ballast bytes,
- * an XXH3-64 of the rest; host byte order) followed by the weights, Adam's m and v, and the
- * ballast: the same bytes for the same step on every run. With either option --ballast-mb
+ * it exists (from step 0 when it does not) and goes on from the step after it. The file's
+ * layout is in baseline_ckpt.c. With either option --ballast-mb
  * is allocated in plain memory too and saved with the state, so the checkpoint carries as
  * many bytes per node as LCR keeps; without them the baseline ignores it, as before.
  *
@@ -41,7 +39,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -55,6 +52,7 @@
 
 #include <xxhash.h>
 
+#include "baseline_ckpt.h"
 #include "lcr.h"
 #include "lcr_comm.h"
 #include "mlp.h"
@@ -91,23 +89,6 @@ struct trainer {
 	uint64_t first_step;
 };
 
-/* The baseline's checkpoint file: this header, then the weights, Adam's m and v (params
- * floats each) and ballast_bytes of ballast; checksum is the XXH3-64 of all that follows
- * the header. */
-#define BASELINE_CKPT_MAGIC "LCRDEMO"
-#define BASELINE_CKPT_VERSION 1
-#define BASELINE_CKPT_FILE "checkpoint"
-
-struct baseline_ckpt_header {
-	char magic[8];
-	uint32_t version;
-	uint32_t header_bytes;
-	uint64_t step;
-	uint64_t seed;
-	uint64_t params;
-	uint64_t ballast_bytes;
-	uint64_t checksum;
-};
 
 static int fail(const char *what, int rc)
 {
@@ -241,169 +222,19 @@ static int setup_plain_state(struct trainer *t)
 	return 0;
 }
 
-/* The parts of the baseline's checkpoint after its header, in file order. */
-static size_t baseline_ckpt_parts(struct trainer *t, void **part, size_t *bytes)
+/* The baseline's state, as its checkpoint file holds it. */
+static struct baseline_state baseline_state_of(const struct trainer *t)
 {
-	size_t state = t->params * sizeof(float), n = 0;
+	size_t state = t->params * sizeof(float);
+	struct baseline_state s = { .rank = t->opt.rank, .seed = t->opt.seed, .params = t->params,
+				    .ballast_bytes = t->ballast ? t->opt.ballast_bytes : 0 };
 
-	part[n] = t->weights, bytes[n++] = state;
-	part[n] = t->adam_m, bytes[n++] = state;
-	part[n] = t->adam_v, bytes[n++] = state;
+	s.part[s.count] = t->weights, s.bytes[s.count++] = state;
+	s.part[s.count] = t->adam_m, s.bytes[s.count++] = state;
+	s.part[s.count] = t->adam_v, s.bytes[s.count++] = state;
 	if (t->ballast)
-		part[n] = t->ballast, bytes[n++] = t->opt.ballast_bytes;
-	return n;
-}
-
-/* The XXH3-64 of the parts, one after another, into *sum: 0 or -ENOMEM. */
-static int baseline_ckpt_checksum(void **part, const size_t *bytes, size_t count, uint64_t *sum)
-{
-	XXH3_state_t *state = XXH3_createState();
-
-	if (!state)
-		return -ENOMEM;
-	XXH3_64bits_reset(state);
-	for (size_t i = 0; i < count; i++)
-		XXH3_64bits_update(state, part[i], bytes[i]);
-	*sum = XXH3_64bits_digest(state);
-	XXH3_freeState(state);
-	return 0;
-}
-
-/* write(2) of all `bytes`: 0 or a negative errno. */
-static int write_all(int fd, const void *buf, size_t bytes)
-{
-	for (const char *p = buf; bytes > 0;) {
-		ssize_t n = write(fd, p, bytes);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n, bytes -= (size_t)n;
-	}
-	return 0;
-}
-
-/* read(2) of all `bytes`: 0, or a negative errno (-EIO when the file ends first). */
-static int read_all(int fd, void *buf, size_t bytes)
-{
-	for (char *p = buf; bytes > 0;) {
-		ssize_t n = read(fd, p, bytes);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n, bytes -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Rank 0 of the baseline saves the committed state of `step`: DIR/checkpoint.tmp, fsync'ed,
- * renamed to DIR/checkpoint, and the directory fsync'ed. 0 or the trainer's exit status. */
-static int baseline_ckpt_save(struct trainer *t, uint64_t step)
-{
-	char tmp[4096], final[4096];
-	void *part[4];
-	size_t bytes[4], count = baseline_ckpt_parts(t, part, bytes);
-	struct baseline_ckpt_header h = { .magic = BASELINE_CKPT_MAGIC, .version = BASELINE_CKPT_VERSION,
-					  .header_bytes = sizeof(h), .step = step, .seed = t->opt.seed,
-					  .params = t->params, .ballast_bytes = t->ballast ? t->opt.ballast_bytes : 0 };
-	double started = now_seconds();
-	const char *what = "checksum";
-	int fd = -1, dir_fd, rc;
-
-	snprintf(tmp, sizeof(tmp), "%s/" BASELINE_CKPT_FILE ".tmp", t->opt.save_dir);
-	snprintf(final, sizeof(final), "%s/" BASELINE_CKPT_FILE, t->opt.save_dir);
-	rc = baseline_ckpt_checksum(part, bytes, count, &h.checksum);
-	if (rc == 0) {
-		what = "create";
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0)
-			rc = -errno;
-	}
-	if (rc == 0) {
-		what = "write";
-		rc = write_all(fd, &h, sizeof(h));
-		for (size_t i = 0; rc == 0 && i < count; i++)
-			rc = write_all(fd, part[i], bytes[i]);
-		if (rc == 0 && fsync(fd) < 0)
-			what = "fsync", rc = -errno;
-		if (close(fd) < 0 && rc == 0)
-			what = "close", rc = -errno;
-	}
-	if (rc == 0 && rename(tmp, final) < 0)
-		what = "rename", rc = -errno;
-	if (rc == 0) {
-		dir_fd = open(t->opt.save_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dir_fd >= 0) {
-			fsync(dir_fd);
-			close(dir_fd);
-		}
-	}
-	if (rc < 0) {
-		fprintf(stderr, "trainer: rank %u: cannot %s the checkpoint of step %" PRIu64 " at %s: %s\n",
-			t->opt.rank, what, step, tmp, strerror(-rc));
-		unlink(tmp);
-		return 1;
-	}
-	printf("trainer: rank %u: checkpoint of step %" PRIu64 " saved to %s in %.3f s\n", t->opt.rank, step,
-	       final, now_seconds() - started);
-	return 0;
-}
-
-/* Every rank of the baseline starts from DIR/checkpoint when there is one: t->first_step
- * is set after its step. 0 (also when there is none) or the trainer's exit status. */
-static int baseline_ckpt_load(struct trainer *t)
-{
-	char path[4096];
-	void *part[4];
-	size_t bytes[4], count = baseline_ckpt_parts(t, part, bytes);
-	struct baseline_ckpt_header h;
-	uint64_t sum = 0;
-	double started = now_seconds();
-	const char *why = NULL;
-	int fd, rc;
-
-	snprintf(path, sizeof(path), "%s/" BASELINE_CKPT_FILE, t->opt.load_dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		printf("trainer: rank %u: no checkpoint at %s: training starts at step 0\n", t->opt.rank, path);
-		return 0;
-	}
-	if (fd < 0) {
-		fprintf(stderr, "trainer: rank %u: cannot open the checkpoint %s: %s\n", t->opt.rank, path,
-			strerror(errno));
-		return 1;
-	}
-	rc = read_all(fd, &h, sizeof(h));
-	if (rc < 0)
-		why = "its header cannot be read";
-	else if (memcmp(h.magic, BASELINE_CKPT_MAGIC, sizeof(h.magic)) != 0 || h.version != BASELINE_CKPT_VERSION ||
-		 h.header_bytes != sizeof(h))
-		why = "not a version 1 checkpoint of this trainer";
-	else if (h.seed != t->opt.seed || h.params != t->params ||
-		 h.ballast_bytes != (t->ballast ? t->opt.ballast_bytes : 0))
-		why = "saved with another --seed, --state-mb or --ballast-mb";
-	for (size_t i = 0; !why && i < count; i++)
-		if (read_all(fd, part[i], bytes[i]) < 0)
-			why = "it is shorter than its header says";
-	if (!why && baseline_ckpt_checksum(part, bytes, count, &sum) < 0)
-		why = "no memory to check its checksum";
-	else if (!why && sum != h.checksum)
-		why = "its checksum does not match";
-	close(fd);
-	if (why) {
-		fprintf(stderr, "trainer: rank %u: cannot load the checkpoint %s: %s\n", t->opt.rank, path, why);
-		return 1;
-	}
-	t->first_step = h.step + 1;
-	printf("trainer: rank %u resumes at step %" PRIu64 " from the checkpoint %s (step %" PRIu64
-	       ", loaded in %.3f s)\n",
-	       t->opt.rank, t->first_step, path, h.step, now_seconds() - started);
-	return 0;
+		s.part[s.count] = t->ballast, s.bytes[s.count++] = t->opt.ballast_bytes;
+	return s;
 }
 
 static int setup_state(struct trainer *t)
@@ -623,7 +454,9 @@ static int train(struct trainer *t)
 		if (t->session)
 			lcr_update_end(t->session, step);
 		if (t->opt.save_dir && t->opt.rank == 0 && (step + 1) % t->opt.save_every == 0) {
-			rc = baseline_ckpt_save(t, step);
+			struct baseline_state state = baseline_state_of(t);
+
+			rc = baseline_ckpt_save(t->opt.save_dir, &state, step);
 			if (rc)
 				return rc;
 		}
@@ -654,8 +487,11 @@ int main(int argc, char **argv)
 	if (t.opt.without_lcr) {
 		comm_opt.rendezvous_dir = t.opt.without_lcr;
 		status = setup_plain_state(&t);
-		if (status == 0 && t.opt.load_dir)
-			status = baseline_ckpt_load(&t);
+		if (status == 0 && t.opt.load_dir) {
+			struct baseline_state state = baseline_state_of(&t);
+
+			status = baseline_ckpt_load(t.opt.load_dir, &state, &t.first_step);
+		}
 	} else {
 		comm_opt.rendezvous_dir = t.opt.rendezvous_dir;
 		rc = lcr_open(NULL, &t.session);
