@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +26,8 @@
 #include "lcrd.h"
 #include "log.h"
 #include "mesh_auth.h"
+#include "mesh_dialer.h"
 #include "mesh_internal.h"
-#include "options.h"
 #include "recovery.h"
 
 #define JOIN_RETRY_MS 500
@@ -37,21 +36,10 @@
 
 struct mesh_joiner {
 	struct mesh *m;
-	char target[300];          /* "HOST:PORT" addressed now */
+	struct mesh_dialer dialer;
 	uint32_t target_node;      /* its node id once a refusal named it, else WIRE_NO_NODE */
-	struct sockaddr_storage sa;
-	socklen_t sa_len;
-	struct mesh_conn *conn;
-	struct mesh_stats stats;
-	uint64_t deadline_timer;
-	uint64_t retry_timer;
 	bool accepted;
-	bool finished;
-	uint32_t listed;
-	uint8_t *seen;             /* per node id: listed in a table page */
-	char last_error[WIRE_TEXT_MAX + 64];
 	struct wire_mesh_join_accept accept;
-	struct wire_rdv_table page;
 };
 
 static const struct mesh_conn_ops joiner_ops;
@@ -66,87 +54,22 @@ static void lcrd_fail(struct lcrd *d, const char *reason)
 
 /* --- the joiner --- */
 
-static void joiner_stop(struct mesh_joiner *j)
-{
-	struct loop *loop = j->m->d->loop;
-	j->finished = true;
-	if (j->deadline_timer)
-		loop_cancel_timer(loop, j->deadline_timer);
-	if (j->retry_timer)
-		loop_cancel_timer(loop, j->retry_timer);
-	j->deadline_timer = j->retry_timer = 0;
-	if (j->conn)
-		mesh_conn_close(j->conn, 0);
-}
-
 static void joiner_fail(struct mesh_joiner *j, const char *why)
 {
 	char reason[WIRE_TEXT_MAX + 400];
-	joiner_stop(j);
+	mesh_dialer_stop(&j->dialer);
 	util_format_text(reason, sizeof(reason), "this replacement of node %" PRIu32 " cannot join the "
 		 "mesh: %s", j->m->self, why);
 	lcrd_fail(j->m->d, reason);
 }
 
-static int resolve_target(struct mesh_joiner *j)
+static void joiner_deadline_due(void *owner)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *found = NULL;
-	char host[256], port_text[8];
-	uint16_t port;
-	if (options_split_host_port(j->target, host, sizeof(host), &port) < 0)
-		return -EINVAL;
-	util_format_text(port_text, sizeof(port_text), "%u", port);
-	int e = getaddrinfo(host, port_text, &hints, &found);
-	if (e != 0) {
-		log_error("cannot resolve the helper to join at '%s': %s", host, gai_strerror(e));
-		return -EHOSTUNREACH;
-	}
-	memcpy(&j->sa, found->ai_addr, found->ai_addrlen);
-	j->sa_len = found->ai_addrlen;
-	freeaddrinfo(found);
-	return 0;
-}
-
-static void joiner_dial(struct mesh_joiner *j)
-{
-	struct mesh *m = j->m;
-	int err = mesh_conn_connect(m->d->loop, (struct sockaddr *)&j->sa, j->sa_len,
-				    JOIN_HANDSHAKE_MS, &joiner_ops, &j->stats, j, &j->conn);
-	if (err < 0) {
-		util_format_text(j->last_error, sizeof(j->last_error), "cannot connect to %s: %s",
-			 j->target, strerror(-err));
-		log_warning("%s; trying again", j->last_error);
-		j->conn = NULL;
-	}
-}
-
-static void joiner_retry_due(struct loop *loop, void *arg)
-{
-	struct mesh_joiner *j = arg;
-	(void)loop;
-	j->retry_timer = 0;
-	if (!j->finished && !j->conn)
-		joiner_dial(j);
-	if (!j->finished && !j->conn &&
-	    loop_add_timer(j->m->d->loop, JOIN_RETRY_MS, joiner_retry_due, j, &j->retry_timer) < 0)
-		j->retry_timer = 0;
-}
-
-static void joiner_retry_later(struct mesh_joiner *j)
-{
-	if (!j->finished && !j->retry_timer &&
-	    loop_add_timer(j->m->d->loop, JOIN_RETRY_MS, joiner_retry_due, j, &j->retry_timer) < 0)
-		j->retry_timer = 0;
-}
-
-static void joiner_deadline_due(struct loop *loop, void *arg)
-{
-	struct mesh_joiner *j = arg;
+	struct mesh_joiner *j = owner;
 	char why[WIRE_TEXT_MAX + 400];
-	(void)loop;
-	j->deadline_timer = 0;
-	util_format_text(why, sizeof(why), "no table from %s within %" PRIu32 " s (%s)", j->target,
-		 j->m->d->opt.replace_timeout_s, j->last_error[0] ? j->last_error : "no answer");
+	util_format_text(why, sizeof(why), "no table from %s within %" PRIu32 " s (%s)",
+			 j->dialer.target, j->m->d->opt.replace_timeout_s,
+			 j->dialer.last_error[0] ? j->dialer.last_error : "no answer");
 	joiner_fail(j, why);
 }
 
@@ -197,11 +120,11 @@ static void on_accept(struct mesh_joiner *j, const struct wire_msg *msg)
 		return;
 	}
 	struct mesh_auth_expect expect = { .from_node = j->accept.leader, .to_node = m->self,
-					   .echo = j->conn->nonce };
+					   .echo = j->dialer.conn->nonce };
 	if ((j->target_node != WIRE_NO_NODE && j->accept.leader != j->target_node) ||
 	    j->accept.leader >= m->count ||
 	    mesh_auth_open(m->auth, j->accept.credential, &expect, &auth, err, sizeof(err)) < 0) {
-		util_format_text(why, sizeof(why), "the helper at %s failed authentication: %s", j->target,
+		util_format_text(why, sizeof(why), "the helper at %s failed authentication: %s", j->dialer.target,
 			 j->accept.leader >= m->count ? "its node id is not of this step" : err);
 		joiner_fail(j, why);
 		return;
@@ -209,27 +132,22 @@ static void on_accept(struct mesh_joiner *j, const struct wire_msg *msg)
 	j->accepted = true;
 	log_info("the leader (node %" PRIu32 ") at %s accepted this helper as node %" PRIu32
 		 " at generation %" PRIu64 ", epoch %" PRIu64 ": reading the table",
-		 j->accept.leader, j->target, m->self, j->accept.generation, j->accept.epoch);
+		 j->accept.leader, j->dialer.target, m->self, j->accept.generation, j->accept.epoch);
 }
 
 /* One page of the leader's table; the last one starts the mesh. */
 static void on_table(struct mesh_joiner *j, const struct wire_msg *msg)
 {
 	struct mesh *m = j->m;
-	struct wire_rdv_table *page = &j->page;
-	if (wire_decode_rdv_table(msg->payload, msg->header.length, page) < 0 ||
-	    page->total != m->count) {
-		joiner_fail(j, "the leader sent a malformed table, or one of another size");
+	const struct wire_rdv_table *page = &j->dialer.page;
+	char why[300];
+	bool complete;
+	if (mesh_dialer_read_table(&j->dialer, msg, &complete, why, sizeof(why)) < 0) {
+		joiner_fail(j, why);
 		return;
 	}
 	for (uint32_t i = 0; i < page->count; i++) {
 		const struct wire_rdv_node *n = &page->nodes[i];
-		if (n->node_id >= m->count || j->seen[n->node_id] || n->port == 0) {
-			joiner_fail(j, "the leader's table lists a node twice, or one out of range");
-			return;
-		}
-		j->seen[n->node_id] = 1;
-		j->listed++;
 		bool self = n->node_id == m->self;
 		if (self && (strcmp(n->address, m->address) || n->port != m->port)) {
 			joiner_fail(j, "the leader's table does not list this helper's listener");
@@ -240,13 +158,9 @@ static void on_table(struct mesh_joiner *j, const struct wire_msg *msg)
 			return;
 		}
 	}
-	if (page->start + page->count < page->total)
+	if (!complete)
 		return;
-	if (j->listed != m->count) {
-		joiner_fail(j, "the leader's table misses nodes");
-		return;
-	}
-	joiner_stop(j);
+	mesh_dialer_stop(&j->dialer);
 	if (mesh_start_joined(m, j->accept.generation, j->accept.epoch) < 0)
 		lcrd_fail(m->d, "the replacement cannot start its part of the mesh");
 	else if (lcrd_announce(m->d) < 0)
@@ -265,19 +179,20 @@ static void on_refused(struct mesh_joiner *j, const struct wire_msg *msg)
 	if (r.status == -EREMOTE && r.leader != WIRE_NO_NODE && r.address[0] && r.port) {
 		log_info("%s: asking the leader (node %" PRIu32 ") at %s:%u", r.message, r.leader,
 			 r.address, r.port);
-		util_format_text(j->target, sizeof(j->target), strchr(r.address, ':') ? "[%s]:%u" : "%s:%u",
+		char leader[300];
+		util_format_text(leader, sizeof(leader), strchr(r.address, ':') ? "[%s]:%u" : "%s:%u",
 			 r.address, r.port);
 		j->target_node = r.leader;
-		util_format_text(j->last_error, sizeof(j->last_error), "%s", r.message);
-		if (resolve_target(j) < 0) {
+		util_format_text(j->dialer.last_error, sizeof(j->dialer.last_error), "%s", r.message);
+		if (mesh_dialer_retarget(&j->dialer, leader) < 0) {
 			joiner_fail(j, "cannot use the leader's address");
 			return;
 		}
-		mesh_conn_close(j->conn, 0);
-		joiner_retry_later(j);
+		mesh_conn_close(j->dialer.conn, 0);
+		mesh_dialer_retry_later(&j->dialer);
 		return;
 	}
-	util_format_text(why, sizeof(why), "%s refused it: %s", j->target, r.message);
+	util_format_text(why, sizeof(why), "%s refused it: %s", j->dialer.target, r.message);
 	joiner_fail(j, why);
 }
 
@@ -293,11 +208,12 @@ static void joiner_message(struct mesh_conn *c, const struct wire_msg *msg)
 	else if (j->accepted && type == WIRE_RDV_TABLE)
 		on_table(j, msg);
 	else if (type == WIRE_REPLY || type == WIRE_MESH_HELLO || type == WIRE_MESH_FENCED) {
-		util_format_text(why, sizeof(why), "the helper at %s answered %s", j->target,
+		util_format_text(why, sizeof(why), "the helper at %s answered %s", j->dialer.target,
 			 wire_type_name(type));
 		joiner_fail(j, why);
 	} else {
-		util_format_text(why, sizeof(why), "the helper at %s sent an unexpected %s", j->target,
+		util_format_text(why, sizeof(why), "the helper at %s sent an unexpected %s",
+			 j->dialer.target,
 			 wire_type_name(type));
 		joiner_fail(j, why);
 	}
@@ -306,16 +222,8 @@ static void joiner_message(struct mesh_conn *c, const struct wire_msg *msg)
 static void joiner_closed(struct mesh_conn *c, int why)
 {
 	struct mesh_joiner *j = c->owner;
-	j->conn = NULL;
-	if (j->finished || why == 0)
-		return;
-	util_format_text(j->last_error, sizeof(j->last_error), "the connection to %s ended (%s)",
-		 j->target, strerror(-why));
-	log_verbose("%s before the table: trying again", j->last_error);
-	j->accepted = false;
-	j->listed = 0;
-	memset(j->seen, 0, j->m->count);
-	joiner_retry_later(j);
+	if (mesh_dialer_lost(&j->dialer, why))
+		j->accepted = false;
 }
 
 static const struct mesh_conn_ops joiner_ops = {
@@ -333,22 +241,14 @@ int mesh_join_start(struct mesh *m, const char *target)
 	j->m = m;
 	m->joiner = j;
 	j->target_node = WIRE_NO_NODE;
-	util_format_text(j->target, sizeof(j->target), "%s", target);
-	j->seen = calloc(m->count, 1);
-	if (!j->seen)
-		return -ENOMEM;
-	if ((err = resolve_target(j)) < 0)
-		return err;
-	err = loop_add_timer(m->d->loop, (uint64_t)m->d->opt.replace_timeout_s * 1000,
-			     joiner_deadline_due, j, &j->deadline_timer);
+	err = mesh_dialer_init(&j->dialer, m, "the helper to join", target, &joiner_ops, j,
+			       JOIN_RETRY_MS, JOIN_HANDSHAKE_MS);
 	if (err < 0)
 		return err;
 	log_info("replacing node %" PRIu32 " of step %" PRIu32 ": joining the mesh through %s",
-		 m->self, m->d->opt.step_id, j->target);
-	joiner_dial(j);
-	if (!j->conn)
-		joiner_retry_later(j);
-	return 0;
+		 m->self, m->d->opt.step_id, j->dialer.target);
+	return mesh_dialer_start(&j->dialer, (uint64_t)m->d->opt.replace_timeout_s * 1000,
+				 joiner_deadline_due);
 }
 
 void mesh_join_destroy(struct mesh *m)
@@ -356,8 +256,7 @@ void mesh_join_destroy(struct mesh *m)
 	struct mesh_joiner *j = m->joiner;
 	if (!j)
 		return;
-	joiner_stop(j);
-	free(j->seen);
+	mesh_dialer_fini(&j->dialer);
 	free(j);
 	m->joiner = NULL;
 }
