@@ -14,6 +14,10 @@
  * (PING, to be answered within a period), and when it is that observer itself it asks a
  * third node to probe (PROBE): a second observer, either way. Any message from X dismisses
  * the case. A LEAVE becomes NODE_LEFT, anything else NODE_DOWN; mesh_sequence numbers it.
+ * Silence alone is confirmed only once a majority check (quorum.c) that started after the
+ * case was ready has reached a majority: a decider cut off with its observers, or a
+ * two-node mesh split in two, removes nobody. A helper whose every watched predecessor is
+ * silent runs that check too: it may be the one cut off.
  *
  * A helper that did not run for more than half a timeout (stopped, starved of CPU) restarts
  * its silence clocks instead of blaming its peers for its own pause. */
@@ -43,6 +47,7 @@ struct detector {
 	uint64_t heartbeat_timer;
 	uint64_t last_tick_ms;
 	uint64_t next_resend_ms;
+	uint64_t isolation_checked_ms; /* the last majority check for silent predecessors */
 };
 
 static bool is_live(const struct mesh *m, uint32_t node)
@@ -181,6 +186,23 @@ static void confirm_due(struct loop *loop, void *arg)
 
 static void probe_start(struct mesh *m, uint32_t node, uint32_t decider);
 
+/* Silence is enough to confirm node down, but only a helper on the majority side may: a
+ * majority check that started after the case was ready must agree (quorum.c). */
+static void confirm_with_majority(struct mesh *m, uint32_t node)
+{
+	struct detector_case *c = &m->nodes[node].suspicion;
+	char why[WIRE_NODE_NAME_MAX + 64], label[WIRE_NODE_NAME_MAX + 16];
+	if (!c->ready_ms)
+		c->ready_ms = util_now_ms();
+	if (quorum_reached_since(m, c->ready_ms)) {
+		confirm(m, node);
+		return;
+	}
+	snprintf(why, sizeof(why), "before declaring %s down",
+		 mesh_node_label(m, node, label, sizeof(label)));
+	quorum_check(m, why);
+}
+
 /* A third live node (not this one, not the suspect) to probe for us, or WIRE_NO_NODE. */
 static uint32_t third_node(const struct mesh *m, uint32_t suspect)
 {
@@ -221,7 +243,7 @@ static void case_evaluate(struct mesh *m, uint32_t node)
 		return;
 	}
 	if (c->count >= 2 || m->live_count <= 2) {
-		confirm(m, node);
+		confirm_with_majority(m, node);
 		return;
 	}
 	if (x->probe.nonce)
@@ -312,6 +334,14 @@ static void probe_start(struct mesh *m, uint32_t node, uint32_t decider)
 	ping.nonce = x->probe.nonce = mesh_auth_random();
 	x->probe.decider = decider;
 	mesh_send(m, node, WIRE_MESH_PING, buf, wire_encode_mesh_ping(&ping, buf, sizeof(buf)));
+}
+
+void detector_quorum_reached(struct mesh *m)
+{
+	for (uint32_t node = 0; node < m->count; node++)
+		if (is_live(m, node) && m->nodes[node].suspicion.count &&
+		    detector_decider(m, node) == m->self)
+			case_evaluate(m, node);
 }
 
 void detector_on_pong(struct mesh *m, uint32_t node, uint64_t nonce)
@@ -436,6 +466,21 @@ static void check_predecessors(struct mesh *m, uint64_t now)
 	}
 }
 
+/* Every watched predecessor is silent: that is what this helper sees when it is the one cut
+ * off. It asks the whole mesh (at most once per timeout); without a majority it is fenced. */
+static void check_isolation(struct mesh *m, uint64_t now)
+{
+	struct detector *det = m->detector;
+	if (det->npred == 0 || quorum_in_flight(m) ||
+	    now - det->isolation_checked_ms < m->timeout_ms)
+		return;
+	for (uint32_t i = 0; i < det->npred; i++)
+		if (!m->nodes[det->predecessors[i]].watch.suspected)
+			return;
+	det->isolation_checked_ms = now;
+	quorum_check(m, "every watched peer is silent");
+}
+
 static void tick_due(struct loop *loop, void *arg)
 {
 	struct mesh *m = arg;
@@ -446,6 +491,9 @@ static void tick_due(struct loop *loop, void *arg)
 		restart_silence_clocks(m, now, now - det->last_tick_ms);
 	det->last_tick_ms = now;
 	check_predecessors(m, now);
+	check_isolation(m, now);
+	if (m->detector != det)
+		return; /* fenced: the detector is gone */
 	if (now >= det->next_resend_ms) {
 		det->next_resend_ms = now + m->timeout_ms;
 		mesh_resend_reports(m);

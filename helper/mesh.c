@@ -6,10 +6,17 @@
  * Connections. There is at most one outgoing connection being set up per peer, opened on
  * demand when something must be sent; an established connection in either direction is
  * used to send. A connection is established only after both ends checked each other's
- * credential; a peer that fails is refused with a reason, logged with its address. A
- * message from a node that the mesh removed is answered with FENCED, which ends that
- * helper. A connection that a live peer closes is dialled again at once: a refusal then is
- * evidence that its helper is gone. */
+ * credential; a peer that fails is refused with a reason, logged with its address.
+ *
+ * Instances. A node id names a place in the step, not a helper: a replacement takes the id
+ * of the node it replaces. Every credential carries its sender's incarnation (the
+ * generation of the NODE_JOINED that brought that helper, 0 for the step's first helpers),
+ * every connection keeps its peer's, and the table holds each node's current one. A HELLO
+ * or a message from a node that the mesh removed, or from an instance that is not the
+ * node's current one (a node that hung or was cut off, replaced meanwhile, and came back),
+ * is answered with FENCED, which ends that helper: nothing it says is ever taken for the
+ * replacement's. A connection that a live peer closes is dialled again at once: a refusal
+ * then is evidence that its helper is gone. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -24,6 +31,7 @@
 #include <unistd.h>
 
 #include "internal/util.h"
+#include "fence.h"
 #include "lcrd.h"
 #include "log.h"
 #include "mesh_auth.h"
@@ -68,6 +76,14 @@ static bool is_removed(const struct mesh *m, uint32_t node)
 {
 	return node < m->count && (m->nodes[node].state == WIRE_NODE_DOWN ||
 				   m->nodes[node].state == WIRE_NODE_LEFT);
+}
+
+/* Whether the instance `incarnation` of node is no member now: the node was removed, or
+ * the mesh holds another instance of it (one that replaced it, or, for a peer that is
+ * behind, one it does not know yet). */
+static bool is_fenced_instance(const struct mesh *m, uint32_t node, uint64_t incarnation)
+{
+	return is_removed(m, node) || m->nodes[node].joined_generation != incarnation;
 }
 
 void mesh_rebuild_live(struct mesh *m)
@@ -223,10 +239,12 @@ static void send_fenced(struct mesh *m, struct mesh_conn *c)
 	mesh_conn_send(c, WIRE_MESH_FENCED, buf, wire_encode_mesh_fenced(&f, buf, sizeof(buf)));
 }
 
-static void adopt_established(struct mesh *m, struct mesh_conn *c, uint32_t node)
+static void adopt_established(struct mesh *m, struct mesh_conn *c, uint32_t node,
+			      uint64_t incarnation)
 {
 	struct mesh_node *x = &m->nodes[node];
 	mesh_conn_establish(c, node);
+	c->peer_incarnation = incarnation;
 	if (x->dialing == c)
 		x->dialing = NULL;
 	if (!x->conn)
@@ -235,7 +253,28 @@ static void adopt_established(struct mesh *m, struct mesh_conn *c, uint32_t node
 
 void mesh_adopt_connection(struct mesh *m, struct mesh_conn *c, uint32_t node)
 {
-	adopt_established(m, c, node);
+	adopt_established(m, c, node, m->nodes[node].joined_generation);
+}
+
+/* A HELLO from an instance that is no member: why it is told FENCED. */
+static void log_fenced_instance(struct mesh *m, struct mesh_conn *c, uint32_t node,
+				uint64_t incarnation)
+{
+	char label[WIRE_NODE_NAME_MAX + 16];
+	uint64_t current = m->nodes[node].joined_generation;
+	mesh_node_label(m, node, label, sizeof(label));
+	if (is_removed(m, node))
+		log_info("%s, removed from the mesh, says HELLO from %s: telling it that it is "
+			 "fenced", label, c->peer_text);
+	else if (incarnation < current)
+		log_warning("an earlier instance of node %" PRIu32 " (generation %" PRIu64 ") says "
+			    "HELLO from %s; node %" PRIu32 " is now %s, which joined at generation "
+			    "%" PRIu64 ": telling the earlier one that it is fenced",
+			    node, incarnation, c->peer_text, node, label, current);
+	else
+		log_info("%s says HELLO as the instance of generation %" PRIu64 ", which this "
+			 "helper (generation %" PRIu64 ") does not know yet: it will try again",
+			 label, incarnation, m->generation);
 }
 
 /* A peer says FENCED. A replacement that joined at generation J is not the node that was
@@ -279,7 +318,8 @@ static void on_hello(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 		refuse(c, claim, err);
 		return;
 	}
-	if (is_removed(m, hello.from_node)) {
+	if (is_fenced_instance(m, hello.from_node, auth.incarnation)) {
+		log_fenced_instance(m, c, hello.from_node, auth.incarnation);
 		send_fenced(m, c);
 		mesh_conn_close(c, 0);
 		return;
@@ -292,20 +332,38 @@ static void on_hello(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 	}
 	mesh_conn_send(c, WIRE_MESH_WELCOME, m->scratch,
 		       wire_encode_mesh_welcome(&welcome, m->scratch, sizeof(m->scratch)));
-	adopt_established(m, c, hello.from_node);
+	adopt_established(m, c, hello.from_node, auth.incarnation);
+}
+
+/* Opens a WELCOME's credential and checks that it comes from the node's current instance:
+ * 0, or -EACCES with the reason in err. */
+static int check_welcome(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg,
+			 struct wire_mesh_auth *auth, char *err, size_t errlen)
+{
+	static struct wire_mesh_welcome welcome;
+	struct mesh_auth_expect expect = { .from_node = c->peer, .to_node = m->self,
+					   .echo = c->nonce };
+	uint64_t current = m->nodes[c->peer].joined_generation;
+	if (wire_decode_mesh_welcome(msg->payload, msg->header.length, &welcome) < 0) {
+		snprintf(err, errlen, "malformed WELCOME");
+		return -EACCES;
+	}
+	if (mesh_auth_open(m->auth, welcome.credential, &expect, auth, err, errlen) < 0)
+		return -EACCES;
+	if (auth->incarnation != current) {
+		snprintf(err, errlen, "it is the instance of generation %" PRIu64 ", the mesh holds "
+			 "the one of generation %" PRIu64, auth->incarnation, current);
+		return -EACCES;
+	}
+	return 0;
 }
 
 static void on_welcome(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg)
 {
-	static struct wire_mesh_welcome welcome;
 	struct wire_mesh_auth auth;
 	char err[512], label[WIRE_NODE_NAME_MAX + 16];
-	struct mesh_auth_expect expect = { .from_node = c->peer, .to_node = m->self,
-					   .echo = c->nonce };
-	if (wire_decode_mesh_welcome(msg->payload, msg->header.length, &welcome) < 0)
-		snprintf(err, sizeof(err), "malformed WELCOME");
-	else if (mesh_auth_open(m->auth, welcome.credential, &expect, &auth, err, sizeof(err)) == 0) {
-		adopt_established(m, c, c->peer);
+	if (check_welcome(m, c, msg, &auth, err, sizeof(err)) == 0) {
+		adopt_established(m, c, c->peer, auth.incarnation);
 		return;
 	}
 	log_warning("the peer at %s, expected to be %s, failed authentication: %s", c->peer_text,
@@ -399,7 +457,8 @@ static void dispatch(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 		return;
 	case WIRE_MESH_PONG:
 		DECODE_OR_CLOSE(mesh_ping, &ping);
-		detector_on_pong(m, node, ping.nonce);
+		if (!quorum_on_pong(m, node, ping.nonce))
+			detector_on_pong(m, node, ping.nonce);
 		return;
 	case WIRE_MESH_PROBE:
 		DECODE_OR_CLOSE(mesh_probe, &probe);
@@ -452,9 +511,10 @@ static void peer_message(struct mesh_conn *c, const struct wire_msg *msg)
 		on_handshake(m, c, msg);
 		return;
 	}
-	if (is_removed(m, c->peer)) {
-		log_info("%s, removed from the mesh, still speaks: telling it to end",
-			 mesh_node_label(m, c->peer, label, sizeof(label)));
+	if (is_fenced_instance(m, c->peer, c->peer_incarnation)) {
+		log_info("%s (the instance of generation %" PRIu64 "), no member of the mesh now, "
+			 "still speaks: telling it that it is fenced",
+			 mesh_node_label(m, c->peer, label, sizeof(label)), c->peer_incarnation);
 		send_fenced(m, c);
 		mesh_conn_close(c, 0);
 		return;
@@ -588,7 +648,9 @@ static int go_up(struct mesh *m)
 	m->state = WIRE_MESH_UP;
 	m->up_since_ms = util_now_ms();
 	memset(&m->stats, 0, sizeof(m->stats));
-	rc = detector_create(m);
+	rc = quorum_create(m);
+	if (rc == 0)
+		rc = detector_create(m);
 	if (rc < 0) {
 		mesh_give_up(m, "cannot start the failure detector");
 		return rc;
@@ -649,6 +711,7 @@ int mesh_start_joined(struct mesh *m, uint64_t generation, uint64_t epoch)
 	m->nodes[m->self].state = WIRE_NODE_LIVE;
 	m->nodes[m->self].joined_generation = generation;
 	m->generation = m->joined_generation = generation;
+	mesh_auth_set_incarnation(m->auth, generation);
 	if ((rc = go_up(m)) < 0)
 		return rc;
 	snprintf(message, sizeof(message),
@@ -712,21 +775,48 @@ void mesh_remove_node(struct mesh *m, uint32_t node, enum wire_node_state state)
 	close_conns_of(m, node);
 }
 
-void mesh_fence_self(struct mesh *m, uint64_t generation, const char *why)
+/* Ends this helper's membership: message goes to the log and, as a NODE_DOWN of this node,
+ * to its ranks. */
+static void fence(struct mesh *m, uint64_t generation, const char *message, const char *why)
 {
-	char message[WIRE_TEXT_MAX + 1];
 	if (m->state == WIRE_MESH_FENCED_STATE)
 		return;
 	m->state = WIRE_MESH_FENCED_STATE;
-	snprintf(message, sizeof(message),
-		 "the other helpers removed this node from the mesh (generation %" PRIu64 "): %s",
-		 generation, why);
-	log_error("%s; ending this helper", message);
+	m->fenced_generation = generation;
+	log_error("%s; stopping this node's ranks and ending this helper", message);
+	quorum_destroy(m);
 	detector_destroy(m);
 	close_all_conns(m);
 	close_listener(m);
+	mesh_ckpt_destroy(m);  /* stops this node's writers; leaves the directory alone */
+	recovery_destroy(m);   /* writes no outcome: mesh_may_write_shared says no */
 	mesh_log_local(m, WIRE_EVENT_NODE_DOWN, m->self, WIRE_NO_RANK, 0, -1, message);
-	lcrd_shutdown(m->d, "removed from the mesh by the other helpers");
+	fence_stop_ranks_and_exit(m->d, why);
+}
+
+void mesh_fence_self(struct mesh *m, uint64_t generation, const char *why)
+{
+	char message[WIRE_TEXT_MAX + 1];
+	util_format_text(message, sizeof(message), "the other helpers removed this node from the "
+			 "mesh (generation %" PRIu64 "): %s", generation, why);
+	fence(m, generation, message, why);
+}
+
+void mesh_fence_cut_off(struct mesh *m, const char *why)
+{
+	char message[WIRE_TEXT_MAX + 1];
+	util_format_text(message, sizeof(message), "this node is cut off from the majority of the "
+			 "mesh (generation %" PRIu64 "): %s", m->generation, why);
+	fence(m, m->generation, message, why);
+}
+
+bool mesh_may_write_shared(struct mesh *m, const char *what)
+{
+	if (m->state != WIRE_MESH_FENCED_STATE)
+		return true;
+	log_warning("not %s: this helper is no member of the step's mesh (fenced at generation "
+		    "%" PRIu64 ")", what, m->fenced_generation);
+	return false;
 }
 
 static int allocate_tables(struct mesh *m)
@@ -855,6 +945,7 @@ void mesh_destroy(struct lcrd *d)
 	m->state = WIRE_MESH_FAILED;
 	recovery_destroy(m);
 	mesh_ckpt_destroy(m);
+	quorum_destroy(m);
 	detector_destroy(m);
 	rendezvous_client_destroy(m);
 	mesh_join_destroy(m);

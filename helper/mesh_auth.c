@@ -19,6 +19,7 @@ struct mesh_auth {
 	munge_ctx_t ctx;
 	uint32_t job_id;
 	uint32_t step_id;
+	uint64_t incarnation; /* this helper's instance, sealed into every credential */
 };
 
 int mesh_auth_create(const char *socket_path, uint32_t job_id, uint32_t step_id,
@@ -63,6 +64,11 @@ static const char *munge_reason(const struct mesh_auth *a, munge_err_t e)
 	return text ? text : munge_strerror(e);
 }
 
+void mesh_auth_set_incarnation(struct mesh_auth *a, uint64_t incarnation)
+{
+	a->incarnation = incarnation;
+}
+
 uint64_t mesh_auth_random(void)
 {
 	uint64_t v = 0;
@@ -82,6 +88,7 @@ int mesh_auth_seal(struct mesh_auth *a, uint32_t from, uint32_t to, uint64_t ech
 		.to_node = to,
 		.nonce = mesh_auth_random(),
 		.echo = echo,
+		.incarnation = a->incarnation,
 	};
 	uint8_t buf[sizeof(payload)];
 	char *text = NULL;

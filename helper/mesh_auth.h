@@ -1,7 +1,8 @@
 /* mesh_auth.h: MUNGE credentials for the mesh and the rendezvous. Every connection between
  * the step's helpers, and between a helper and the step's rendezvous, starts with one
  * credential each way. Its sealed payload (struct wire_mesh_auth) binds the job, the step,
- * the sender and the addressee, and a fresh nonce; the answer echoes the opener's nonce.
+ * the sender and the addressee, the sender's instance (its incarnation), and a fresh nonce;
+ * the answer echoes the opener's nonce.
  * munged vouches for the encoder's uid, which must be this helper's own (the job's user),
  * refuses a credential decoded twice (replay) or too old, and, since every credential is
  * restricted to our uid, lets no other user decode it. */
@@ -28,6 +29,12 @@ struct mesh_auth_expect {
 int mesh_auth_create(const char *socket_path, uint32_t job_id, uint32_t step_id,
 		     struct mesh_auth **out, char *err, size_t errlen);
 void mesh_auth_destroy(struct mesh_auth *a);
+
+/* The instance this helper seals into its credentials from now on: the generation of the
+ * NODE_JOINED that brought it (a replacement), 0 for the step's first helpers (the
+ * default). The receiver compares it with its table: an earlier instance of a node that was
+ * replaced is told it is fenced. */
+void mesh_auth_set_incarnation(struct mesh_auth *a, uint64_t incarnation);
 
 /* Seals a credential from `from` to `to` that echoes `echo`, with a fresh nonce returned in
  * *nonce, into cred[WIRE_CRED_MAX + 1]. 0, or -EIO with munged's reason in err. */

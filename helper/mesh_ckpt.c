@@ -285,6 +285,7 @@ static void run_finish(struct mesh *m, int status, const char *path, const char 
 	if (status < 0)
 		stop_jobs(m, m->self, k->id, false);
 	if (status < 0 && k->phase == RUN_WRITE &&
+	    mesh_may_write_shared(m, "removing the abandoned checkpoint's directory") &&
 	    ckpt_abandon(m->d->opt.ckpt_dir, k->write.step, err, sizeof(err)) < 0)
 		log_error("cannot remove the abandoned checkpoint: %s", err);
 	if (status < 0)
@@ -546,6 +547,10 @@ static void start_writing(struct mesh *m)
 		rc = ckpt_plan_build(reports, count, step, &params, &k->plan, err, sizeof(err));
 	ckpt_reports_free(reports, count);
 	k->write.step = step;
+	if (rc == 0 && !mesh_may_write_shared(m, "preparing a checkpoint's directory")) {
+		rc = -EPERM;
+		snprintf(err, sizeof(err), "this helper is fenced");
+	}
 	if (rc == 0)
 		rc = ckpt_prepare_dir(m->d->opt.ckpt_dir, step, err, sizeof(err));
 	if (rc == -EEXIST) {
@@ -599,7 +604,10 @@ static void publish(struct mesh *m)
 {
 	struct mesh_ckpt *k = m->ckpt;
 	char err[WIRE_TEXT_MAX + 1], path[PATH_MAX], size[32];
-	int rc = ckpt_publish(m->d->opt.ckpt_dir, &k->plan, err, sizeof(err));
+	int rc = -EPERM;
+	snprintf(err, sizeof(err), "this helper is fenced");
+	if (mesh_may_write_shared(m, "publishing a checkpoint"))
+		rc = ckpt_publish(m->d->opt.ckpt_dir, &k->plan, err, sizeof(err));
 	if (rc < 0) {
 		run_finish(m, rc, "", "checkpoint of step %" PRIu64 " abandoned: %s",
 			   k->write.step, err);
@@ -867,7 +875,8 @@ void mesh_ckpt_destroy(struct mesh *m)
 		char err[WIRE_TEXT_MAX + 1];
 		log_warning("checkpoint of step %" PRIu64 " abandoned: lcrd is shutting down",
 			    k->write.step);
-		if (ckpt_abandon(m->d->opt.ckpt_dir, k->write.step, err, sizeof(err)) < 0)
+		if (mesh_may_write_shared(m, "removing the abandoned checkpoint's directory") &&
+		    ckpt_abandon(m->d->opt.ckpt_dir, k->write.step, err, sizeof(err)) < 0)
 			log_error("cannot remove the abandoned checkpoint: %s", err);
 	}
 	loop_cancel_timer(m->d->loop, k->timer);

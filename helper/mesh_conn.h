@@ -45,6 +45,7 @@ struct mesh_conn {
 	bool established; /* the owner accepted the peer's credential */
 	uint32_t peer;    /* the peer's node id once known, else WIRE_NO_NODE */
 	uint64_t nonce;   /* the nonce of the credential this end sent first */
+	uint64_t peer_incarnation; /* the peer's instance, from its credential */
 	char peer_text[64]; /* "10.77.0.12:41234" */
 	void *owner;
 	struct mesh_conn *next; /* the owner's list */

@@ -347,8 +347,10 @@ static void apply(struct mesh *m, const struct wire_mesh_event *ev, uint32_t fro
 			    mesh_node_label(m, m->leader, label, sizeof(label)));
 	log_applied(m, ev);
 	forward(m, ev);
-	if (changed)
+	if (changed) {
 		detector_membership_changed(m);
+		quorum_membership_changed(m);
+	}
 	settle_reports(m, ev);
 	if (m->leader != old_leader)
 		mesh_resend_reports(m);

@@ -52,6 +52,8 @@ struct detector_case {
 	struct detector_observer observers[MESH_MAX_OBSERVERS];
 	uint64_t confirm_timer; /* a confirmation due at once (refused, left), 0 when none */
 	uint64_t asked_ms;      /* when a third node was last asked to probe */
+	uint64_t ready_ms;      /* when it first had enough to confirm on silence, 0: not yet;
+				 * a majority check that started after it must agree */
 };
 
 /* A PING this node sent and waits to see answered. */
@@ -113,6 +115,7 @@ struct mesh_join_record {
 };
 
 struct detector;
+struct quorum;
 struct mesh_ckpt;
 struct mesh_joiner;
 struct recovery;
@@ -127,6 +130,7 @@ struct mesh {
 	uint32_t live_count;
 	uint32_t leader;
 	uint64_t generation;
+	uint64_t fenced_generation;  /* the generation at which this helper was fenced */
 	uint64_t timeout_ms;
 	uint64_t period_ms;         /* heartbeat period: timeout / 4 */
 	uint32_t heartbeat_peers;
@@ -138,6 +142,7 @@ struct mesh {
 	struct mesh_auth *auth;
 	struct rendezvous_client *rendezvous;
 	struct detector *detector;
+	struct quorum *quorum;       /* the majority check (quorum.c), NULL until up */
 	struct mesh_report *reports;
 	struct mesh_ckpt *ckpt;      /* multi-node checkpoints (mesh_ckpt.c), NULL until used */
 	struct mesh_log_entry *log;  /* a ring of log_cap entries, log_count used */
@@ -192,8 +197,15 @@ void mesh_adopt_connection(struct mesh *m, struct mesh_conn *c, uint32_t node);
 int mesh_start_joined(struct mesh *m, uint64_t generation, uint64_t epoch);
 /* Rebuilds the sorted live list and the leader from the nodes' states. */
 void mesh_rebuild_live(struct mesh *m);
-/* This node was removed by the others: tell the ranks, end the helper. */
+/* This node is no member of the mesh any more: the others removed it (at generation), or it
+ * is cut off from the majority (quorum.c). Either way its checkpoint writers and recovery
+ * stop, it refuses every shared write, and it stops its ranks and ends (fence.h). */
 void mesh_fence_self(struct mesh *m, uint64_t generation, const char *why);
+void mesh_fence_cut_off(struct mesh *m, const char *why);
+/* Whether this helper may write what the job shares (a checkpoint's files or directories,
+ * the outcome, a request to Slurm): not once it is fenced; a refusal is logged with `what`
+ * ("publishing the checkpoint of step 12"). */
+bool mesh_may_write_shared(struct mesh *m, const char *what);
 
 /* --- mesh_events.c --- */
 
@@ -245,6 +257,27 @@ int mesh_join_start(struct mesh *m, const char *target);
 void mesh_join_on_request(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg);
 void mesh_join_destroy(struct mesh *m);
 
+/* --- quorum.c --- */
+
+int quorum_create(struct mesh *m);
+void quorum_destroy(struct mesh *m);
+/* Starts a round that asks every live peer whether this helper is on the majority side,
+ * unless one is in flight; a round without a majority within the timeout fences this
+ * helper. why is for the log. */
+void quorum_check(struct mesh *m, const char *why);
+/* Whether a round that started at or after since_ms (util_now_ms) reached a majority. */
+bool quorum_reached_since(const struct mesh *m, uint64_t since_ms);
+bool quorum_in_flight(const struct mesh *m);
+/* The nonce of the round in flight, 0 when none (its PINGs carry it). */
+uint64_t quorum_round(const struct mesh *m);
+/* A PONG from node: true when it answers the round in flight (not the detector's probe). */
+bool quorum_on_pong(struct mesh *m, uint32_t node, uint64_t nonce);
+/* The live list changed: the round in flight is judged again, new members asked. */
+void quorum_membership_changed(struct mesh *m);
+/* The majority rule: `reached` live helpers (this one included) of `live`, more than half,
+ * or exactly half holding the leader. */
+bool quorum_is_majority(uint32_t reached, uint32_t live, bool leader_reached);
+
 /* --- detector.c --- */
 
 int detector_create(struct mesh *m);
@@ -261,6 +294,8 @@ void detector_on_probe_request(struct mesh *m, uint32_t decider, uint32_t node);
 /* node's helper refused or reset a connection / said LEAVE on one. */
 void detector_on_refused(struct mesh *m, uint32_t node);
 void detector_on_leave(struct mesh *m, uint32_t node);
+/* A majority check reached a majority: the cases waiting for one are decided. */
+void detector_quorum_reached(struct mesh *m);
 /* The node that decides about suspect: the lowest live node other than it. */
 uint32_t detector_decider(const struct mesh *m, uint32_t suspect);
 

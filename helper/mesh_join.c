@@ -153,7 +153,7 @@ static void on_table(struct mesh_joiner *j, const struct wire_msg *msg)
 			joiner_fail(j, "the leader's table does not list this helper's listener");
 			return;
 		}
-		if (!self && mesh_node_take(m, &m->nodes[n->node_id], n, 0) < 0) {
+		if (!self && mesh_node_take(m, &m->nodes[n->node_id], n, n->incarnation) < 0) {
 			joiner_fail(j, "the leader's table holds an unusable address");
 			return;
 		}
@@ -296,7 +296,8 @@ static void send_table(struct mesh *m, struct mesh_conn *c)
 			struct wire_rdv_node *n = &page.nodes[i];
 			*n = (struct wire_rdv_node){ .node_id = x->id, .port = x->port,
 						     .state = (uint16_t)x->state,
-						     .rank_count = x->rank_count };
+						     .rank_count = x->rank_count,
+						     .incarnation = x->joined_generation };
 			memcpy(n->ranks, x->ranks, x->rank_count * sizeof(x->ranks[0]));
 			strcpy(n->node_name, x->name);
 			strcpy(n->address, x->address);

@@ -249,6 +249,8 @@ static int write_record(struct outcome *o, struct outcome_record *rec)
 		o->warned_no_dir = true;
 		return -ENOENT;
 	}
+	if (!mesh_may_write_shared(o->m, "writing the step's outcome"))
+		return -EPERM;
 	if (outcome_file_path(opt->ckpt_dir, opt->job_id, opt->step_id, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
 	const char *lost_node = rec->rank != OUTCOME_NO_RANK && rec->rank < o->rank_cap &&
@@ -312,6 +314,8 @@ static void wait_scancel(pid_t pid)
 static void end_job(struct outcome *o, const struct outcome_record *rec, bool now)
 {
 	char job[16];
+	if (!mesh_may_write_shared(o->m, "ending the job with scancel"))
+		return;
 	snprintf(job, sizeof(job), "%" PRIu32, rec->job);
 	log_warning("the batch host %s died; training finished with status %d; ending job %s",
 		    rec->batch_host_died, (int)rec->status, job);

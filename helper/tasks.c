@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,6 +131,27 @@ size_t tasks_count(const struct tasks *t)
 struct task *tasks_at(struct tasks *t, size_t index)
 {
 	return index < t->count ? t->items[index] : NULL;
+}
+
+/* Sends sig to the process of a watch that still runs, through its pidfd (never to a pid
+ * reused by another process). 1 when sent, else 0. */
+static size_t signal_watched(const struct pid_watch *w, int sig)
+{
+	if (w->pidfd < 0)
+		return 0;
+	return syscall(SYS_pidfd_send_signal, w->pidfd, sig, NULL, 0) == 0;
+}
+
+size_t tasks_signal_running(struct tasks *t, int sig)
+{
+	size_t sent = 0;
+	for (size_t i = 0; i < t->count; i++) {
+		const struct task *task = t->items[i];
+		sent += signal_watched(&task->task_watch, sig);
+		if (task->holder_watch.pid != task->task_watch.pid || task->task_watch.pidfd < 0)
+			sent += signal_watched(&task->holder_watch, sig);
+	}
+	return sent;
 }
 
 /* "exited with status 3" / "was killed by signal 9" / "exited (status unknown)" into buf. */

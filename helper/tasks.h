@@ -54,6 +54,10 @@ struct task *tasks_find(struct tasks *t, uint32_t rank);
 size_t tasks_count(const struct tasks *t);
 struct task *tasks_at(struct tasks *t, size_t index);
 
+/* Sends sig to every local rank's process that still runs (the task the plugin reported,
+ * and the session that registered the rank when it is another process); how many got it. */
+size_t tasks_signal_running(struct tasks *t, int sig);
+
 /* From the plugin. */
 void tasks_on_started(struct lcrd *d, const struct wire_task_started *m);
 void tasks_on_exited(struct lcrd *d, const struct wire_task_exited *m);

@@ -953,6 +953,7 @@ int wire_encode_mesh_auth(const struct wire_mesh_auth *m, uint8_t *buf, size_t c
 	put_u32(&w, m->to_node);
 	put_u64(&w, m->nonce);
 	put_u64(&w, m->echo);
+	put_u64(&w, m->incarnation);
 	return writer_finish(&w);
 }
 
@@ -965,6 +966,7 @@ int wire_decode_mesh_auth(const uint8_t *buf, size_t len, struct wire_mesh_auth 
 	out->to_node = get_u32(&r);
 	out->nonce = get_u64(&r);
 	out->echo = get_u64(&r);
+	out->incarnation = get_u64(&r);
 	return reader_finish(&r);
 }
 
@@ -1050,6 +1052,7 @@ static void put_rdv_node(struct writer *w, const struct wire_rdv_node *n, bool e
 	put_string(w, n->address, WIRE_ADDR_MAX);
 	put_u16(w, n->state);
 	put_ranks(w, n->ranks, n->rank_count);
+	put_u64(w, n->incarnation);
 }
 
 static void get_rdv_node(struct reader *r, struct wire_rdv_node *n, bool empty_allowed)
@@ -1062,6 +1065,7 @@ static void get_rdv_node(struct reader *r, struct wire_rdv_node *n, bool empty_a
 	if (r->err == 0 && !node_state_valid(n->state, empty_allowed))
 		r->err = -EBADMSG;
 	get_ranks(r, n->ranks, &n->rank_count);
+	n->incarnation = get_u64(r);
 }
 
 int wire_encode_rdv_register(const struct wire_rdv_register *m, uint8_t *buf, size_t cap)

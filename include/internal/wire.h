@@ -400,6 +400,8 @@ struct wire_mesh_auth {
 	uint32_t to_node;   /* WIRE_NO_NODE: the rendezvous server */
 	uint64_t nonce;     /* fresh random value of the sender */
 	uint64_t echo;      /* the nonce of the HELLO or REGISTER answered, 0 in a HELLO */
+	uint64_t incarnation; /* the sender's instance: the generation of the NODE_JOINED that
+			       * brought its helper, 0 for the step's first helpers */
 };
 
 struct wire_mesh_hello {
@@ -434,6 +436,8 @@ struct wire_rdv_node {
 	uint16_t state;                  /* enum wire_node_state */
 	uint32_t rank_count;             /* its global ranks, at most WIRE_MAX_LOCAL_RANKS */
 	uint32_t ranks[WIRE_MAX_LOCAL_RANKS];
+	uint64_t incarnation;            /* its helper's instance (struct wire_mesh_auth); in a
+					  * NODE_JOINED, the event's own generation is used */
 };
 
 /* One page of the node table; pages come in order, start + count == total ends it. */

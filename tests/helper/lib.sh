@@ -41,7 +41,7 @@ cleanup() {
 		kill -9 "$pid" 2>/dev/null
 	done
 	wait 2>/dev/null
-	[ -n "${WORK:-}" ] && rm -rf "$WORK"
+	[ -n "${WORK:-}" ] && [ -z "${LCR_KEEP_WORK:-}" ] && rm -rf "$WORK"
 }
 trap cleanup EXIT
 

@@ -2,11 +2,14 @@
  * mesh of five helpers whose peers all sit behind one listening socket that never accepts
  * (connections open, nothing answers), and whose munged does not exist (no handshake
  * completes), fed with suspicions, refusals, probes and events directly. A silent
- * node is declared down on two observers, or one and the decider's own failed probe; a
- * refused connection confirms after one loop round; a message from the suspect dismisses
- * the case; only the decider decides; the leader's successor decides for the leader and
- * leads; events apply strictly in generation order; a rank exit is numbered once; a helper
- * that finds itself removed is fenced. */
+ * node is declared down on two observers, or one and the decider's own failed probe, once a
+ * majority of the mesh has answered the decider's majority check; a decider cut off from
+ * the majority removes nobody and fences itself, as does a helper whose watched peers all
+ * fall silent; of two equal halves, the leader's goes on; a refused connection confirms
+ * after one loop round; a message from the suspect dismisses the case; only the decider
+ * decides; the leader's successor decides for the leader and leads; events apply strictly
+ * in generation order; a rank exit is numbered once; a helper that finds itself removed is
+ * fenced. */
 #include "config.h"
 
 #include <errno.h>
@@ -114,6 +117,19 @@ static void suspect(struct mesh *m, uint32_t observer, uint32_t node, uint16_t e
 	detector_on_suspect(m, observer, &s);
 }
 
+/* The helpers named answer the majority check in flight (their PONGs arrive). */
+static void answer_majority_check(struct mesh *m, uint32_t count, const uint32_t *nodes)
+{
+	uint64_t round = quorum_round(m);
+	assert_true(round != 0);
+	for (uint32_t i = 0; i < count; i++)
+		quorum_on_pong(m, nodes[i], round);
+}
+
+#define ANSWER(m, ...)                                                                      \
+	answer_majority_check((m), sizeof((uint32_t[]){ __VA_ARGS__ }) / sizeof(uint32_t),   \
+			      (uint32_t[]){ __VA_ARGS__ })
+
 /* The newest entry of the event log. */
 static const struct wire_event_log_entry *last_entry(void)
 {
@@ -130,7 +146,11 @@ static void test_two_observers_confirm_a_silent_node_at_once(void **state)
 	suspect(m, 4, 3, WIRE_EVIDENCE_SILENT);
 	assert_int_equal(m->generation, 0);
 	suspect(m, 2, 3, WIRE_EVIDENCE_SILENT);
-	assert_int_equal(m->generation, 1);
+	assert_int_equal(m->generation, 0); /* the majority is asked first */
+	ANSWER(m, 1);
+	assert_int_equal(m->generation, 0); /* 2 of 5 */
+	ANSWER(m, 2);
+	assert_int_equal(m->generation, 1); /* 3 of 5 */
 	assert_int_equal(m->nodes[3].state, WIRE_NODE_DOWN);
 	assert_int_equal(m->live_count, 4);
 	assert_int_equal(m->leader, 0);
@@ -146,6 +166,7 @@ static void test_one_observer_and_the_deciders_failed_probe_confirm(void **state
 	assert_int_equal(m->generation, 0);
 	assert_true(m->nodes[3].probe.nonce != 0);
 	run_loop_for(TIMEOUT_MS / 4 + 30);
+	ANSWER(m, 1, 4);
 	assert_int_equal(m->generation, 1);
 	assert_int_equal(m->nodes[3].state, WIRE_NODE_DOWN);
 	assert_non_null(strstr(last_entry()->message, "seen by n4 (4) and n0 (0)"));
@@ -209,10 +230,68 @@ static void test_the_leaders_successor_decides_for_it_and_leads(void **state)
 	assert_int_equal(m->leader, 0);
 	suspect(m, 2, 0, WIRE_EVIDENCE_SILENT);
 	suspect(m, 3, 0, WIRE_EVIDENCE_SILENT);
+	ANSWER(m, 2, 3);
 	assert_int_equal(m->generation, 1);
 	assert_int_equal(m->nodes[0].state, WIRE_NODE_DOWN);
 	assert_int_equal(m->leader, 1);
 	assert_int_equal(last_entry()->leader, 1);
+}
+
+static void test_a_decider_cut_off_from_the_majority_removes_nobody_and_is_fenced(void **state)
+{
+	(void)state;
+	struct mesh *m = make_mesh(0, 5);
+	suspect(m, 4, 3, WIRE_EVIDENCE_SILENT);
+	suspect(m, 2, 3, WIRE_EVIDENCE_SILENT);
+	ANSWER(m, 4); /* 2 of 5: the other side may hold 3 */
+	run_loop_for(TIMEOUT_MS + 50);
+	assert_int_equal(m->generation, 0);
+	assert_int_equal(m->state, WIRE_MESH_FENCED_STATE);
+	assert_int_equal(m->nodes[3].state, WIRE_NODE_LIVE);
+	assert_string_equal(shutdown_reason, "removed from the mesh by the other helpers");
+	assert_int_equal(last_entry()->type, WIRE_EVENT_NODE_DOWN);
+	assert_int_equal(last_entry()->node, 0);
+	assert_non_null(strstr(last_entry()->message, "cut off from the majority"));
+	assert_non_null(strstr(last_entry()->message, "2 of 5 live helpers answered"));
+}
+
+static void test_of_two_equal_halves_the_leaders_goes_on(void **state)
+{
+	(void)state;
+	struct mesh *m = make_mesh(0, 4);
+	suspect(m, 3, 2, WIRE_EVIDENCE_SILENT);
+	suspect(m, 0, 2, WIRE_EVIDENCE_SILENT);
+	ANSWER(m, 1); /* 0 and 1 of 4, with the leader */
+	assert_int_equal(m->generation, 1);
+	assert_int_equal(m->nodes[2].state, WIRE_NODE_DOWN);
+	assert_true(quorum_is_majority(2, 4, true));
+	assert_false(quorum_is_majority(2, 4, false));
+	assert_true(quorum_is_majority(3, 5, false));
+	assert_false(quorum_is_majority(2, 5, true));
+	assert_true(quorum_is_majority(1, 1, true));
+}
+
+static void test_in_a_split_pair_the_non_leader_is_fenced_not_the_leader_removed(void **state)
+{
+	(void)state;
+	struct mesh *m = make_mesh(1, 2);
+	suspect(m, 1, 0, WIRE_EVIDENCE_SILENT); /* its own silence case against the leader */
+	run_loop_for(TIMEOUT_MS + 50);
+	assert_int_equal(m->generation, 0);
+	assert_int_equal(m->nodes[0].state, WIRE_NODE_LIVE);
+	assert_int_equal(m->state, WIRE_MESH_FENCED_STATE);
+}
+
+static void test_a_helper_whose_watched_peers_all_fall_silent_is_fenced(void **state)
+{
+	(void)state;
+	struct mesh *m = make_mesh(2, 5);
+	run_loop_for(TIMEOUT_MS / 2);
+	assert_int_equal(m->state, WIRE_MESH_UP);
+	run_loop_for(2 * TIMEOUT_MS + 100); /* silent for the timeout, then the check's */
+	assert_int_equal(m->state, WIRE_MESH_FENCED_STATE);
+	assert_int_equal(m->generation, 0);
+	assert_non_null(strstr(last_entry()->message, "every watched peer is silent"));
 }
 
 static struct wire_mesh_event event;
@@ -299,6 +378,15 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_events_apply_in_generation_order_only, teardown),
 		cmocka_unit_test_teardown(test_a_rank_exit_is_numbered_once, teardown),
+		cmocka_unit_test_teardown(
+			test_a_decider_cut_off_from_the_majority_removes_nobody_and_is_fenced,
+			teardown),
+		cmocka_unit_test_teardown(test_of_two_equal_halves_the_leaders_goes_on, teardown),
+		cmocka_unit_test_teardown(
+			test_in_a_split_pair_the_non_leader_is_fenced_not_the_leader_removed,
+			teardown),
+		cmocka_unit_test_teardown(test_a_helper_whose_watched_peers_all_fall_silent_is_fenced,
+					  teardown),
 		cmocka_unit_test_teardown(test_a_helper_that_finds_itself_removed_is_fenced,
 					  teardown),
 	};

@@ -60,7 +60,8 @@ static void fill_mesh_auth(void *p)
 {
 	struct wire_mesh_auth *m = p;
 	*m = (struct wire_mesh_auth){ .job_id = 12, .step_id = 3, .from_node = 1, .to_node = 4,
-				      .nonce = 0x1122334455667788ull, .echo = 0x99 };
+				      .nonce = 0x1122334455667788ull, .echo = 0x99,
+				      .incarnation = 0x5566 };
 }
 
 static void fill_mesh_hello(void *p)
@@ -350,10 +351,10 @@ static int table_page_decodes(uint32_t total, uint32_t start, uint32_t count)
 	for (int i = 0; i < 4; i++)
 		*p++ = (uint8_t)(count >> (8 * i));
 	for (uint32_t i = 0; i < count && i < WIRE_TABLE_PAGE_MAX + 1; i++) {
-		/* id, port, empty name, empty address, state LIVE, no ranks */
-		memset(p, 0, 4 + 2 + 2 + 2 + 2 + 4);
+		/* id, port, empty name, empty address, state LIVE, no ranks, incarnation 0 */
+		memset(p, 0, 4 + 2 + 2 + 2 + 2 + 4 + 8);
 		p[10] = WIRE_NODE_LIVE;
-		p += 16;
+		p += 24;
 	}
 	return wire_decode_rdv_table(buf, (size_t)(p - buf), &out);
 }
