@@ -92,7 +92,8 @@ struct lcr_region {
 
 enum lcr_event_type {
 	LCR_EVENT_RANK_EXITED = 1,     /* a rank ended (rank, pid, status) */
-	LCR_EVENT_HELPER_SHUTDOWN = 2, /* the helper is shutting down: the step ends */
+	LCR_EVENT_HELPER_SHUTDOWN = 2, /* the helper is shutting down: the step ends, or this
+					* node was fenced (stop now, write nothing) */
 	LCR_EVENT_HELPER_LOST = 3,     /* source HELPER: the connection to the helper broke (it
 					* died); source PMIX: rank `rank` lost its PMIx server */
 	LCR_EVENT_NODE_DOWN = 4,       /* a node of the job is down (node) */
