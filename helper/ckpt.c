@@ -125,6 +125,7 @@ static void publish(struct ckpt *k, const struct ckpt_write_result *result)
 			 ckpt_plan_range_count(&k->plan));
 		rc = -EPROTO;
 	}
+	k->plan.generation = mesh_generation(d);
 	if (rc >= 0)
 		rc = ckpt_publish(d->opt.ckpt_dir, &k->plan, err, sizeof(err));
 	if (rc < 0) {

@@ -810,6 +810,11 @@ void mesh_fence_cut_off(struct mesh *m, const char *why)
 	fence(m, m->generation, message, why);
 }
 
+uint64_t mesh_generation(struct lcrd *d)
+{
+	return d->mesh ? d->mesh->generation : 0;
+}
+
 bool mesh_may_write_shared(struct mesh *m, const char *what)
 {
 	if (m->state != WIRE_MESH_FENCED_STATE)

@@ -33,6 +33,10 @@ void mesh_report_rank_exit(struct lcrd *d, const struct wire_event *ev);
 /* Before stopping: let the leader number this node's pending rank exits (bounded). */
 void mesh_drain_reports(struct lcrd *d);
 
+/* The membership generation this helper has applied (0 before any event, or without a
+ * mesh): what a checkpoint it publishes records. */
+uint64_t mesh_generation(struct lcrd *d);
+
 /* The mesh's state and its event log from entry `start` on, for lcrctl events. */
 void mesh_fill_event_log(struct lcrd *d, uint32_t start, struct wire_event_log_reply *out);
 

@@ -606,6 +606,7 @@ static void publish(struct mesh *m)
 	char err[WIRE_TEXT_MAX + 1], path[PATH_MAX], size[32];
 	int rc = -EPERM;
 	snprintf(err, sizeof(err), "this helper is fenced");
+	k->plan.generation = m->generation;
 	if (mesh_may_write_shared(m, "publishing a checkpoint"))
 		rc = ckpt_publish(m->d->opt.ckpt_dir, &k->plan, err, sizeof(err));
 	if (rc < 0) {

@@ -410,9 +410,10 @@ static void write_manifest(FILE *out, const struct manifest *m)
 		"# LCR checkpoint manifest, written last: a checkpoint directory without it is\n"
 		"# not complete. Schema: doc/checkpoint.md.\n"
 		"format: %d\njob: %" PRIu32 "\nstep: %" PRIu64 "\ncreated: %" PRId64 "\n"
-		"hash: %s\nalignment: %" PRIu64 "\nranks: %" PRIu32 "\nshards:\n",
-		MANIFEST_FORMAT, m->job_id, m->step, m->created, MANIFEST_HASH, m->alignment,
-		m->rank_count);
+		"generation: %" PRIu64 "\nhash: %s\nalignment: %" PRIu64 "\nranks: %" PRIu32
+		"\nshards:\n",
+		MANIFEST_FORMAT, m->job_id, m->step, m->created, m->generation, MANIFEST_HASH,
+		m->alignment, m->rank_count);
 	for (size_t i = 0; i < m->shard_count; i++)
 		write_shard(out, m, &m->shards[i]);
 	fprintf(out, "writers:%s\n", m->writer_count ? "" : " []");
@@ -459,9 +460,11 @@ struct field {
 	const char *name;
 	const yaml_node_t *value;
 	unsigned line;
+	bool optional; /* may be missing (a key that older manifests lack) */
 };
 
 #define FIELD(key) { .name = (key) }
+#define OPTIONAL_FIELD(key) { .name = (key), .optional = true }
 
 #define DECODE_FAIL(d, line, ...) fail_at((d)->err, (d)->errlen, -EINVAL, (d)->origin, line, __VA_ARGS__)
 
@@ -530,7 +533,7 @@ static int take_fields(const struct decoder *d, const yaml_node_t *node, const c
 		fields[i].line = node_line(key);
 	}
 	for (size_t i = 0; i < n; i++)
-		if (!fields[i].value)
+		if (!fields[i].value && !fields[i].optional)
 			return DECODE_FAIL(d, node_line(node), "key '%s': missing",
 					   join_path(path, fields[i].name, where, sizeof(where)));
 	return 0;
@@ -794,7 +797,7 @@ static int decode_root(const struct decoder *d, const yaml_node_t *root, struct 
 {
 	struct field f[] = { FIELD("format"), FIELD("job"), FIELD("step"), FIELD("created"),
 			     FIELD("hash"), FIELD("alignment"), FIELD("ranks"),
-			     FIELD("shards"), FIELD("writers") };
+			     FIELD("shards"), FIELD("writers"), OPTIONAL_FIELD("generation") };
 	char item[PATH_TEXT_MAX];
 	yaml_node_item_t *shards, *writers;
 	uint64_t created;
@@ -813,6 +816,8 @@ static int decode_root(const struct decoder *d, const yaml_node_t *root, struct 
 		rc = get_u64(d, &f[5], "", UINT64_MAX, &m->alignment);
 	if (rc == 0)
 		rc = get_u32(d, &f[6], "", &m->rank_count);
+	if (rc == 0 && f[9].value)
+		rc = get_u64(d, &f[9], "", UINT64_MAX, &m->generation);
 	/* Writers first: ranges name them. */
 	if (rc == 0)
 		rc = get_sequence(d, &f[8], "", &writers, &m->writer_count);

@@ -74,6 +74,8 @@ struct manifest {
 	uint32_t job_id;
 	uint64_t step;          /* the training step whose committed state this is */
 	int64_t created;        /* Unix time of publication */
+	uint64_t generation;    /* the mesh's membership generation that published it (0 in
+				 * manifests from before LCR recorded it) */
 	uint64_t alignment;     /* every range but a file's first starts at a multiple */
 	uint32_t rank_count;    /* ranks in the shards, all together */
 	struct manifest_shard *shards; /* sorted by key */

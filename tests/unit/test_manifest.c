@@ -66,6 +66,7 @@ static void test_valid_manifest_reads_as_written(void **state)
 	assert_int_equal(m.job_id, 30);
 	assert_int_equal(m.step, 7);
 	assert_int_equal(m.created, 1700000000);
+	assert_int_equal(m.generation, 0); /* absent: a manifest from before it was recorded */
 	assert_int_equal(m.rank_count, 4);
 	assert_int_equal(m.shard_count, 2);
 	assert_string_equal(m.shards[0].key, "shard0");
@@ -100,6 +101,7 @@ static void test_encoded_manifest_decodes_to_the_same(void **state)
 	(void)state;
 	assert_int_equal(decode(valid, &a), 0);
 	a.writers[0].seconds = 1.125;
+	a.generation = 12;
 	strcpy(a.shards[1].key, "tp \"1\" \\ pp0");
 	if (manifest_encode(&a, &text, &len, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
@@ -111,6 +113,7 @@ static void test_encoded_manifest_decodes_to_the_same(void **state)
 	assert_int_equal(b.shards[0].regions[0].ranges[0].xxh3, 0x0123456789abcdefull);
 	assert_int_equal(b.shards[0].regions[0].ranges[1].writer, 1);
 	assert_int_equal(b.step, a.step);
+	assert_int_equal(b.generation, 12);
 	assert_int_equal(b.rank_count, a.rank_count);
 	free(text);
 	manifest_free(&a);
@@ -144,7 +147,9 @@ struct malformed {
 static const struct malformed cases[] = {
 	{ "unknown top-level key", "ranks: 4\n", "ranks: 4\ncolour: blue\n", 8,
 	  "key 'colour': unknown key (accepted: format, job, step, created, hash, alignment, "
-	  "ranks, shards, writers)" },
+	  "ranks, shards, writers, generation)" },
+	{ "generation not a number", "ranks: 4\n", "ranks: 4\ngeneration: many\n", 8,
+	  "key 'generation'" },
 	{ "unknown key in a region", "kind: host", "kind: host\n        mode: 0600", 15,
 	  "key 'shards[0].regions[0].mode': unknown key (accepted: name, kind, size, file, "
 	  "ranges)" },
