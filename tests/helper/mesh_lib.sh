@@ -56,6 +56,28 @@ start_mesh_node() {
 
 socket_of() { echo "$WORK/root/$(id -u)/$MESH_JOB.0.$MESH_PREFIX$1/lcrd.sock"; }
 
+# sock NAME: the control socket of the helper named NAME (a node's, or a spare's).
+sock() { echo "$WORK/root/$(id -u)/$MESH_JOB.0.$1/lcrd.sock"; }
+events_of() { "$LCRCTL" --socket="$(sock "$1")" events 2>/dev/null; }
+
+# wait_events NAME PATTERN SECONDS: until `lcrctl events` of helper NAME matches PATTERN.
+wait_events() {
+	local i
+	for i in $(seq $(($3 * 10))); do
+		events_of "$1" | grep -q "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# all_events PATTERN SECONDS NAMES...: wait_events on every helper named.
+all_events() {
+	local pattern=$1 seconds=$2 name rc=0
+	shift 2
+	for name in "$@"; do wait_events "$name" "$pattern" "$seconds" || rc=1; done
+	return $rc
+}
+
 # start_mesh COUNT ARGS...: the rendezvous and COUNT helpers; waits until every helper says
 # the mesh is up (up to 60 s).
 start_mesh() {

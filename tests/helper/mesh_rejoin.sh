@@ -27,26 +27,6 @@ export FAKE_LAUNCHER_LCRD_ARGS="--runtime-dir=$UID_ROOT --munge-socket=$MUNGE_SO
 echo fail >"$FAKE_LAUNCHER_DIR/s1"
 echo hang >"$FAKE_LAUNCHER_DIR/s3"
 
-sock() { echo "$UID_ROOT/$MESH_JOB.0.$1/lcrd.sock"; }
-events_of() { "$LCRCTL" --socket="$(sock "$1")" events 2>/dev/null; }
-
-# wait_events NAME PATTERN SECONDS: until `lcrctl events` of helper NAME matches PATTERN.
-wait_events() {
-	local i
-	for i in $(seq $(($3 * 10))); do
-		events_of "$1" | grep -q "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# all_events PATTERN SECONDS NAMES...: wait_events on every helper named.
-all_events() {
-	local pattern=$1 seconds=$2 name rc=0
-	shift 2
-	for name in "$@"; do wait_events "$name" "$pattern" "$seconds" || rc=1; done
-	return $rc
-}
 
 # --- four helpers, ranks 2i and 2i+1 on node i ---
 make_root "$WORK/root" "$(id -u)"

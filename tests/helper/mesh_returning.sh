@@ -23,22 +23,6 @@ RECOVERY_ARGS=(--replace=spare "--job-nodes=h[0-3],s1" --replace-timeout=10
 export FAKE_LAUNCHER_LCRD_ARGS="--runtime-dir=$UID_ROOT --munge-socket=$MUNGE_SOCKET \
 --detect-timeout=$TIMEOUT --log-level=verbose ${RECOVERY_ARGS[*]}"
 
-sock() { echo "$UID_ROOT/$MESH_JOB.0.$1/lcrd.sock"; }
-events_of() { "$LCRCTL" --socket="$(sock "$1")" events 2>/dev/null; }
-wait_events() {
-	local i
-	for i in $(seq $(($3 * 10))); do
-		events_of "$1" | grep -q "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-all_events() {
-	local pattern=$1 seconds=$2 name rc=0
-	shift 2
-	for name in "$@"; do wait_events "$name" "$pattern" "$seconds" || rc=1; done
-	return $rc
-}
 # gone_within SECONDS PID: the process ends within SECONDS.
 gone_within() {
 	local i
