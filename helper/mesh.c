@@ -251,11 +251,6 @@ static void adopt_established(struct mesh *m, struct mesh_conn *c, uint32_t node
 		x->conn = c;
 }
 
-void mesh_adopt_connection(struct mesh *m, struct mesh_conn *c, uint32_t node)
-{
-	adopt_established(m, c, node, m->nodes[node].joined_generation);
-}
-
 /* A HELLO from an instance that is no member: why it is told FENCED. */
 static void log_fenced_instance(struct mesh *m, struct mesh_conn *c, uint32_t node,
 				uint64_t incarnation)

@@ -191,8 +191,6 @@ void mesh_remove_node(struct mesh *m, uint32_t node, enum wire_node_state state)
  * address that is not numeric). */
 int mesh_node_take(struct mesh *m, struct mesh_node *x, const struct wire_rdv_node *n,
 		   uint64_t joined_generation);
-/* Makes an incoming connection the established one of node (after its credential). */
-void mesh_adopt_connection(struct mesh *m, struct mesh_conn *c, uint32_t node);
 /* Starts the mesh of a replacement from the leader's table (m->nodes filled). */
 int mesh_start_joined(struct mesh *m, uint64_t generation, uint64_t epoch);
 /* Rebuilds the sorted live list and the leader from the nodes' states. */
