@@ -228,10 +228,17 @@ int outcome_file_parse(const char *text, struct outcome_record *r, char *err, si
 int outcome_file_read(const char *path, struct outcome_record *r, char *err, size_t errlen)
 {
 	char text[OUTCOME_FILE_MAX];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	/* O_NONBLOCK: a FIFO planted there must not hang the reader. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -errno;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(err, errlen, "%s is not a regular file", path);
+		return -EINVAL;
 	}
 	ssize_t n = read(fd, text, sizeof(text) - 1);
 	int e = errno;
@@ -275,14 +282,15 @@ int outcome_file_write(const char *path, const struct outcome_record *r, char *e
 {
 	char text[OUTCOME_FILE_MAX], tmp[4200];
 	int len = outcome_file_format(r, text, sizeof(text)), rc = 0, fd = -1;
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
 	if (len < 0) {
 		snprintf(err, errlen, "the outcome does not fit %d bytes", OUTCOME_FILE_MAX);
 		return len;
 	}
 	rc = make_parent(path);
 	if (rc == 0) {
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		/* A new file of a name nobody can guess (O_EXCL, 0600): never one planted there. */
+		fd = mkostemp(tmp, O_CLOEXEC);
 		rc = fd < 0 ? -errno : 0;
 	}
 	errno = EIO;
@@ -296,7 +304,8 @@ int outcome_file_write(const char *path, const struct outcome_record *r, char *e
 		rc = -errno;
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
-		unlink(tmp);
+		if (fd >= 0)
+			unlink(tmp);
 	}
 	return rc;
 }

@@ -35,11 +35,12 @@ int outcome_file_format(const struct outcome_record *r, char *buf, size_t cap);
 /* Parses a file's text: 0, or -EINVAL with the line and the reason in err. */
 int outcome_file_parse(const char *text, struct outcome_record *r, char *err, size_t errlen);
 
-/* Reads and parses path: 0, -errno (-ENOENT: no file yet), or -EINVAL with err set. */
+/* Reads and parses path: 0, -errno (-ENOENT: no file yet), or -EINVAL with err set (also
+ * for what is not a regular file: a FIFO is refused, never waited on). */
 int outcome_file_read(const char *path, struct outcome_record *r, char *err, size_t errlen);
 
-/* Writes r to path atomically (path.tmp.<pid>, fsync, rename), creating the directory
- * (0700) when it is missing: 0, or -errno with err set. */
+/* Writes r to path atomically (a new path.tmp.XXXXXX of a random name, mode 0600, fsync,
+ * rename), creating the directory (0700) when it is missing: 0, or -errno with err set. */
 int outcome_file_write(const char *path, const struct outcome_record *r, char *err,
 		       size_t errlen);
 
