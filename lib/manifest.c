@@ -849,6 +849,44 @@ static int yaml_error(const char *origin, const yaml_parser_t *p, char *err, siz
 		       "malformed YAML: %s", p->problem ? p->problem : "error");
 }
 
+/* The anchor an event defines, or NULL. */
+static const char *event_anchor(const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT: return (const char *)ev->data.scalar.anchor;
+	case YAML_SEQUENCE_START_EVENT: return (const char *)ev->data.sequence_start.anchor;
+	case YAML_MAPPING_START_EVENT: return (const char *)ev->data.mapping_start.anchor;
+	default: return NULL;
+	}
+}
+
+/* Refuses anchors and aliases before the document is built: a manifest never needs them,
+ * and aliases let a few KiB of text stand for gigabytes of nodes to walk. One pass over the
+ * events; a syntax error is left to the loader, which names it. */
+static int refuse_anchors(const char *text, size_t len, const char *origin, char *err,
+			  size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int rc = 0;
+	bool end = false;
+	if (!yaml_parser_initialize(&parser))
+		return fail_at(err, errlen, -ENOMEM, origin, 0, "out of memory reading YAML");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (!end && rc == 0 && yaml_parser_parse(&parser, &ev)) {
+		const char *anchor = event_anchor(&ev);
+		if (ev.type == YAML_ALIAS_EVENT || anchor)
+			rc = fail_at(err, errlen, -EINVAL, origin, (unsigned)ev.start_mark.line + 1,
+				     "%s '%s%s': anchors and aliases are not allowed in a manifest",
+				     anchor ? "anchor" : "alias", anchor ? "&" : "*",
+				     anchor ? anchor : (const char *)ev.data.alias.anchor);
+		end = ev.type == YAML_STREAM_END_EVENT;
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 /* Loads the one document of text into doc; a second document is an error. */
 static int load_document(const char *text, size_t len, const char *origin, yaml_document_t *doc,
 			 char *err, size_t errlen)
@@ -887,7 +925,9 @@ int manifest_decode(const char *text, size_t len, const char *origin, struct man
 	struct decoder d = { origin, &doc, err, errlen };
 	int rc;
 	memset(out, 0, sizeof(*out));
-	rc = load_document(text, len, origin, &doc, err, errlen);
+	rc = refuse_anchors(text, len, origin, err, errlen);
+	if (rc == 0)
+		rc = load_document(text, len, origin, &doc, err, errlen);
 	if (rc < 0)
 		return rc;
 	const yaml_node_t *root = yaml_document_get_root_node(&doc);

@@ -148,6 +148,10 @@ static const struct malformed cases[] = {
 	{ "unknown top-level key", "ranks: 4\n", "ranks: 4\ncolour: blue\n", 8,
 	  "key 'colour': unknown key (accepted: format, job, step, created, hash, alignment, "
 	  "ranks, shards, writers, generation)" },
+	{ "an anchor", "alignment: 4194304\n", "alignment: &a 4194304\n", 6,
+	  "anchor '&a': anchors and aliases are not allowed in a manifest" },
+	{ "an alias", "alignment: 4194304\n", "alignment: *a\n", 6,
+	  "alias '*a': anchors and aliases are not allowed in a manifest" },
 	{ "generation not a number", "ranks: 4\n", "ranks: 4\ngeneration: many\n", 8,
 	  "key 'generation'" },
 	{ "unknown key in a region", "kind: host", "kind: host\n        mode: 0600", 15,
