@@ -54,13 +54,17 @@ static int expand_range(struct hostlist *list, const char *prefix, size_t prefix
 	for (size_t i = 0; i < last_len; i++)
 		if (!isdigit((unsigned char)last[i]))
 			return -EINVAL;
+	errno = 0;
 	from = strtoul(first, NULL, 10);
 	to = strtoul(last, NULL, 10);
-	if (to < from || to - from >= HOSTLIST_MAX_NAMES || prefix_len > HOSTLIST_NAME_MAX)
+	if (errno == ERANGE || to < from || to - from >= HOSTLIST_MAX_NAMES ||
+	    prefix_len > HOSTLIST_NAME_MAX)
 		return -EINVAL;
 	width = first[0] == '0' ? (int)first_len : 0;
-	for (unsigned long n = from; n <= to; n++) {
-		int len = snprintf(name, sizeof(name), "%.*s%0*lu", (int)prefix_len, prefix, width, n);
+	/* Counted, not compared with `to`: a range that ends at ULONG_MAX must not wrap. */
+	for (unsigned long i = 0; i <= to - from; i++) {
+		int len = snprintf(name, sizeof(name), "%.*s%0*lu", (int)prefix_len, prefix, width,
+				   from + i);
 
 		rc = append(list, name, (size_t)len);
 		if (rc < 0)

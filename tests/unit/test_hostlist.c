@@ -28,16 +28,19 @@ static void test_plain_names_and_ranges_expand_in_order(void **state)
 	const char *simple[] = { "n1" };
 	const char *ranges[] = { "n1", "n2", "n3", "n7", "login" };
 	const char *padded[] = { "gpu08", "gpu09", "gpu10", "cpu3" };
+	const char *last[] = { "n18446744073709551614", "n18446744073709551615" };
 
 	(void)state;
 	expect_names("n1", simple, 1);
 	expect_names("n[1-3,7],login", ranges, 5);
 	expect_names("gpu[08-10],cpu3", padded, 4);
+	expect_names("n[18446744073709551614-18446744073709551615]", last, 2); /* no wrap */
 }
 
 static void test_malformed_lists_are_refused_with_a_message(void **state)
 {
-	const char *bad[] = { "", "n[1-", "n[3-1]", "n[a-b]", "n]1[", "n[1-2]x", "n[[1]]", "n[1,,2]", "n[-2]" };
+	const char *bad[] = { "", "n[1-", "n[3-1]", "n[a-b]", "n]1[", "n[1-2]x", "n[[1]]", "n[1,,2]", "n[-2]",
+			      "n[18446744073709551616]", "n[1-99999999999999999999]" };
 	struct hostlist list;
 	char err[256];
 
