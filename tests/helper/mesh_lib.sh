@@ -25,6 +25,21 @@ start_munged() {
 	LCR_PIDS+=("$(cat "$WORK/munge/munged.pid")")
 }
 
+# use_fake_launcher JOB_NODES REPLACE_TIMEOUT: helpers with --replace=spare whose srun is
+# fake_launcher.sh (a spare's helper joins with the same options and --detect-timeout of
+# $TIMEOUT); sets RECOVERY_ARGS (for start_mesh_node) and UID_ROOT, the runtime directory.
+use_fake_launcher() {
+	UID_ROOT=$WORK/root/$(id -u)
+	export SLURM_SUBMIT_DIR=$WORK
+	export FAKE_LAUNCHER_DIR=$WORK/launcher
+	export FAKE_LAUNCHER_LCRD=$LCRD
+	mkdir -p "$FAKE_LAUNCHER_DIR"
+	RECOVERY_ARGS=(--replace=spare "--job-nodes=$1" --replace-timeout="$2"
+		"--launcher=$LCR_SRCDIR/tests/helper/fake_launcher.sh")
+	export FAKE_LAUNCHER_LCRD_ARGS="--runtime-dir=$UID_ROOT --munge-socket=$MUNGE_SOCKET \
+--detect-timeout=$TIMEOUT --log-level=verbose ${RECOVERY_ARGS[*]}"
+}
+
 # start_rendezvous NAME ARGS...: a rendezvous server on 127.0.0.1; sets RDV_PORT, RDV_PID.
 start_rendezvous() {
 	local name=$1 i

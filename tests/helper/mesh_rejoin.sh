@@ -14,16 +14,7 @@ MESH_PREFIX=h
 TIMEOUT=1
 REPLACE_TIMEOUT=4
 start_munged
-
-UID_ROOT=$WORK/root/$(id -u)
-export SLURM_SUBMIT_DIR=$WORK
-export FAKE_LAUNCHER_DIR=$WORK/launcher
-export FAKE_LAUNCHER_LCRD=$LCRD
-mkdir -p "$FAKE_LAUNCHER_DIR"
-RECOVERY_ARGS=(--replace=spare "--job-nodes=h[0-3],s[1-4]" --replace-timeout=$REPLACE_TIMEOUT
-	"--launcher=$LCR_SRCDIR/tests/helper/fake_launcher.sh")
-export FAKE_LAUNCHER_LCRD_ARGS="--runtime-dir=$UID_ROOT --munge-socket=$MUNGE_SOCKET \
---detect-timeout=$TIMEOUT --log-level=verbose ${RECOVERY_ARGS[*]}"
+use_fake_launcher "h[0-3],s[1-4]" "$REPLACE_TIMEOUT"
 echo fail >"$FAKE_LAUNCHER_DIR/s1"
 echo hang >"$FAKE_LAUNCHER_DIR/s3"
 

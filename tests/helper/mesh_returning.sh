@@ -12,16 +12,7 @@ MESH_JOB=4545
 MESH_PREFIX=h
 TIMEOUT=1
 start_munged
-
-UID_ROOT=$WORK/root/$(id -u)
-export SLURM_SUBMIT_DIR=$WORK
-export FAKE_LAUNCHER_DIR=$WORK/launcher
-export FAKE_LAUNCHER_LCRD=$LCRD
-mkdir -p "$FAKE_LAUNCHER_DIR"
-RECOVERY_ARGS=(--replace=spare "--job-nodes=h[0-3],s1" --replace-timeout=10
-	"--launcher=$LCR_SRCDIR/tests/helper/fake_launcher.sh")
-export FAKE_LAUNCHER_LCRD_ARGS="--runtime-dir=$UID_ROOT --munge-socket=$MUNGE_SOCKET \
---detect-timeout=$TIMEOUT --log-level=verbose ${RECOVERY_ARGS[*]}"
+use_fake_launcher "h[0-3],s1" 10
 
 # gone_within SECONDS PID: the process ends within SECONDS.
 gone_within() {
