@@ -285,7 +285,6 @@ static void run_finish(struct mesh *m, int status, const char *path, const char 
 	if (status < 0)
 		stop_jobs(m, m->self, k->id, false);
 	if (status < 0 && k->phase == RUN_WRITE &&
-	    mesh_may_write_shared(m, "removing the abandoned checkpoint's directory") &&
 	    ckpt_abandon(m->d->opt.ckpt_dir, k->write.step, err, sizeof(err)) < 0)
 		log_error("cannot remove the abandoned checkpoint: %s", err);
 	if (status < 0)
@@ -547,10 +546,6 @@ static void start_writing(struct mesh *m)
 		rc = ckpt_plan_build(reports, count, step, &params, &k->plan, err, sizeof(err));
 	ckpt_reports_free(reports, count);
 	k->write.step = step;
-	if (rc == 0 && !mesh_may_write_shared(m, "preparing a checkpoint's directory")) {
-		rc = -EPERM;
-		snprintf(err, sizeof(err), "this helper is fenced");
-	}
 	if (rc == 0)
 		rc = ckpt_prepare_dir(m->d->opt.ckpt_dir, step, err, sizeof(err));
 	if (rc == -EEXIST) {
@@ -604,11 +599,8 @@ static void publish(struct mesh *m)
 {
 	struct mesh_ckpt *k = m->ckpt;
 	char err[WIRE_TEXT_MAX + 1], path[PATH_MAX], size[32];
-	int rc = -EPERM;
-	snprintf(err, sizeof(err), "this helper is fenced");
 	k->plan.generation = m->generation;
-	if (mesh_may_write_shared(m, "publishing a checkpoint"))
-		rc = ckpt_publish(m->d->opt.ckpt_dir, &k->plan, err, sizeof(err));
+	int rc = ckpt_publish(m->d->opt.ckpt_dir, &k->plan, err, sizeof(err));
 	if (rc < 0) {
 		run_finish(m, rc, "", "checkpoint of step %" PRIu64 " abandoned: %s",
 			   k->write.step, err);

@@ -200,9 +200,10 @@ void mesh_rebuild_live(struct mesh *m);
  * stop, it refuses every shared write, and it stops its ranks and ends (fence.h). */
 void mesh_fence_self(struct mesh *m, uint64_t generation, const char *why);
 void mesh_fence_cut_off(struct mesh *m, const char *why);
-/* Whether this helper may write what the job shares (a checkpoint's files or directories,
- * the outcome, a request to Slurm): not once it is fenced; a refusal is logged with `what`
- * ("publishing the checkpoint of step 12"). */
+/* Whether this helper may write what the job shares: not once it is fenced. The fence tears
+ * the checkpoint and recovery work down, so nothing new starts; this guards what their
+ * teardown would still write (removing a checkpoint's .tmp directory, the outcome,
+ * scancel). A refusal is logged with `what` ("writing the step's outcome"). */
 bool mesh_may_write_shared(struct mesh *m, const char *what);
 
 /* --- mesh_events.c --- */

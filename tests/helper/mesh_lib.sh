@@ -101,12 +101,31 @@ start_mesh() {
 	make_root "$WORK/root" "$(id -u)"
 	start_rendezvous "rdv-$MESH_PREFIX" || return 1
 	for ((i = 0; i < count; i++)); do start_mesh_node "$i" "$count" "$@"; done
+	wait_mesh_up "$count"
+}
+
+# wait_mesh_up COUNT: until COUNT helpers say the mesh is up (up to 60 s).
+wait_mesh_up() {
+	local i
 	for i in $(seq 600); do
-		[ "$(grep -l "the mesh of $count helpers is up" "$WORK/$MESH_PREFIX"[0-9]*.log 2>/dev/null |
-			wc -l)" -ge "$count" ] && return 0
+		[ "$(grep -l "the mesh of $1 helpers is up" "$WORK/$MESH_PREFIX"[0-9]*.log 2>/dev/null |
+			wc -l)" -ge "$1" ] && return 0
 		sleep 0.1
 	done
 	return 1
+}
+
+# start_recovery_mesh PROGRAM ARGS...: four helpers with RECOVERY_ARGS (use_fake_launcher),
+# ranks 2i and 2i+1 on node i, PROGRAM the step's; waits until the mesh is up.
+start_recovery_mesh() {
+	local i
+	make_root "$WORK/root" "$(id -u)"
+	start_rendezvous "rdv-$MESH_PREFIX" || return 1
+	for i in 0 1 2 3; do
+		start_mesh_node "$i" 4 --ranks=$((2 * i)),$((2 * i + 1)) --detect-timeout="$TIMEOUT" \
+			--log-level=verbose "${RECOVERY_ARGS[@]}" -- "$@"
+	done
+	wait_mesh_up 4
 }
 
 # start_watcher ID: an lcr_event_watch rank on node ID's helper, rank ID, output in

@@ -20,18 +20,8 @@ echo hang >"$FAKE_LAUNCHER_DIR/s3"
 
 
 # --- four helpers, ranks 2i and 2i+1 on node i ---
-make_root "$WORK/root" "$(id -u)"
-start_rendezvous rdv-h
-for i in 0 1 2 3; do
-	start_mesh_node "$i" 4 --ranks=$((2 * i)),$((2 * i + 1)) --detect-timeout=$TIMEOUT \
-		--log-level=verbose "${RECOVERY_ARGS[@]}" -- /bin/train --epochs=3
-done
-up=1
-for i in $(seq 300); do
-	[ "$(grep -l "the mesh of 4 helpers is up" "$WORK"/h[0-3].log 2>/dev/null | wc -l)" -ge 4 ] && { up=0; break; }
-	sleep 0.1
-done
-ok $up "four helpers with --replace=spare form a mesh"
+start_recovery_mesh /bin/train --epochs=3
+ok $? "four helpers with --replace=spare form a mesh"
 
 # --- h2 killed: s1's launcher fails at once, s2 joins ---
 reap -9 "${MESH_PIDS[2]}"

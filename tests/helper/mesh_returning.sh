@@ -25,18 +25,8 @@ gone_within() {
 }
 
 # --- four helpers, ranks 2i and 2i+1 on node i; h2's ranks: one watches, one only holds ---
-make_root "$WORK/root" "$(id -u)"
-start_rendezvous rdv-h
-for i in 0 1 2 3; do
-	start_mesh_node "$i" 4 --ranks=$((2 * i)),$((2 * i + 1)) --detect-timeout=$TIMEOUT \
-		--log-level=verbose "${RECOVERY_ARGS[@]}" -- /bin/train
-done
-up=1
-for i in $(seq 300); do
-	[ "$(grep -l "the mesh of 4 helpers is up" "$WORK"/h[0-3].log 2>/dev/null | wc -l)" -ge 4 ] && { up=0; break; }
-	sleep 0.1
-done
-ok $up "four helpers with --replace=spare form a mesh"
+start_recovery_mesh /bin/train
+ok $? "four helpers with --replace=spare form a mesh"
 LCR_SOCKET=$(sock h2) "$WATCH" 120 4 >"$WORK/w4" 2>&1 &
 watcher=$!
 LCR_PIDS+=("$watcher")
