@@ -4,8 +4,9 @@
  *
  * A communicator is built from a name, this process's rank in it, its size and an epoch.
  * The members find each other through the helper's key-value store (lcr_kv_put/get): each
- * publishes its address under "lcrc.<name>.<epoch>.<rank>" (TCP) or rank 0 publishes
- * NCCL's unique id. After a failure, only the communicators that contained a dead rank
+ * publishes its address and a fresh key of its listener under "lcrc.<name>.<epoch>.<rank>"
+ * (TCP: a peer is admitted only with an HMAC under that key, see lcr_comm(3)) or rank 0
+ * publishes NCCL's unique id. After a failure, only the communicators that contained a dead rank
  * need lcr_comm_rebuild (with a new epoch, agreed on by the application: typically the
  * membership generation of the failure event); the others keep their connections.
  *
@@ -50,8 +51,8 @@ struct lcr_comm_options {
 				(-ECANCELED: read the events, then call it again), and one that
 				stalls while an event waits aborts the communicator */
 	int cuda_device;     /* NCCL: the device of this rank */
-	const char *address; /* TCP: the address peers reach this rank at; NULL: $LCR_COMM_ADDR,
-				else this host name's address */
+	const char *address; /* TCP: the IPv4 address peers reach this rank at, the only one it
+				listens on; NULL: $LCR_COMM_ADDR, else this host name's address */
 	const char *rendezvous_dir; /* NULL: the members meet in the helper's key-value store;
 				       else a directory every member can read and write, where
 				       their entries are files (required without a helper) */

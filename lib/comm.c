@@ -5,11 +5,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,26 +106,45 @@ int comm_poll_timeout(const struct lcr_comm *c, uint64_t deadline_ms)
 	return remaining < 0 || remaining > COMM_STALL_MS ? COMM_STALL_MS : remaining;
 }
 
+/* Entries in the rendezvous directory hold a member's listener secret: each is written
+ * through a new temporary file of mode 0600 and read only when it is a regular file of this
+ * user that no one else can read (anything else was not written by a member). */
 static int file_kv_put(struct lcr_comm *c, const char *key, const void *value, size_t len)
 {
 	char path[4400], temporary[4416];
-	FILE *file;
-	int rc = 0;
+	int fd, rc = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", c->rendezvous_dir, key);
 	snprintf(temporary, sizeof(temporary), "%s.%ld.tmp", path, (long)getpid());
-	file = fopen(temporary, "we");
-	if (!file)
+	fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
 		return -errno;
-	if (fwrite(value, 1, len, file) != len)
+	if (write(fd, value, len) != (ssize_t)len)
 		rc = -EIO;
-	if (fclose(file) != 0 && rc == 0)
+	if (close(fd) != 0 && rc == 0)
 		rc = -errno;
 	if (rc == 0 && rename(temporary, path) < 0)
 		rc = -errno;
 	if (rc < 0)
 		unlink(temporary);
 	return rc;
+}
+
+/* Reads a member's entry: -EPERM when it is not a private file of this user. */
+static int file_kv_read(int fd, void *value, size_t cap, size_t *len)
+{
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+		return -EPERM;
+	n = read(fd, value, cap);
+	if (n < 0)
+		return -errno;
+	*len = (size_t)n;
+	return 0;
 }
 
 static int file_kv_get(struct lcr_comm *c, const char *key, void *value, size_t cap, size_t *len,
@@ -134,12 +155,13 @@ static int file_kv_get(struct lcr_comm *c, const char *key, void *value, size_t 
 
 	snprintf(path, sizeof(path), "%s/%s", c->rendezvous_dir, key);
 	for (;;) {
-		FILE *file = fopen(path, "re");
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
-		if (file) {
-			*len = fread(value, 1, cap, file);
-			fclose(file);
-			return 0;
+		if (fd >= 0) {
+			int rc = file_kv_read(fd, value, cap, len);
+
+			close(fd);
+			return rc;
 		}
 		if (errno != ENOENT)
 			return -errno;

@@ -1,9 +1,14 @@
 /* comm_tcp.c: the TCP ring backend of liblcr's communicators, for host memory.
  *
- * Each rank listens on a port, publishes "address:port" in the helper's key-value store,
- * connects to the next rank of the ring and accepts the previous one. Both ends of a
- * connection send a hello naming communicator, epoch and rank, so a stray peer, or an
- * address an earlier process left in the store, is refused and looked up again. Allreduce is a ring reduce-scatter then all-gather: each of the size chunks is
+ * Each rank listens on the address it publishes (not on every interface), publishes
+ * "address:port key" in the job's store, where key is a fresh secret of its listener,
+ * connects to the next rank of the ring and accepts the previous one. The acceptor opens
+ * each connection with a challenge and admits only a peer whose hello carries an HMAC of it
+ * under its key, then proves the key back (comm_auth.h): someone who cannot read the store
+ * is refused, and an address an earlier process left in the store is refused and looked up
+ * again. Connections that have not sent their hello are served side by side, each for at
+ * most HELLO_TIMEOUT_MS, so an idle or slow stranger cannot hold the build up.
+ * Allreduce is a ring reduce-scatter then all-gather: each of the size chunks is
  * summed in the same ring order on every run, so results are bit-identical run to run.
  * Every wait is a poll() bounded by the operation's deadline that also wakes on abort
  * and, when asked, on a pending helper event. */
@@ -23,25 +28,52 @@
 #include <unistd.h>
 
 #include "internal/comm.h"
+#include "internal/comm_auth.h"
 
-#define HELLO_MAGIC 0x4352434cu /* "LCRC" */
+#define HELLO_MAGIC 0x4352434cu	    /* "LCRC" */
+#define CHALLENGE_MAGIC 0x4b52434cu /* "LCRK" */
 #define BROADCAST_PIECE (1u << 20)
+/* How long an accepted connection may take to send its hello, and how many may be waited
+ * for at once (beyond that the oldest is dropped). */
+#define HELLO_TIMEOUT_MS 2000
+#define PENDING_MAX 16
 
 struct tcp_state {
 	bool connected; /* the ring is built */
 	int listen_fd;
 	int next_fd; /* to rank + 1 */
 	int prev_fd; /* from rank - 1 */
+	uint8_t key[COMM_AUTH_KEY_BYTES]; /* this rank's listener secret, published with its address */
 	void *scratch;
 	size_t scratch_size;
 };
 
-/* The first bytes on every ring connection. */
+/* The acceptor's first bytes on a ring connection. */
+struct challenge {
+	uint32_t magic;
+	uint32_t reserved;
+	uint8_t nonce[COMM_AUTH_NONCE_BYTES];
+};
+
+/* The connector's answer to the challenge, then the acceptor's answer to that. The MAC, under
+ * the acceptor's key, covers the challenge and this hello with mac zeroed; nonce is the
+ * connector's, echoed by the acceptor. */
 struct hello {
 	uint32_t magic;
 	uint32_t rank;
 	uint64_t epoch;
 	char name[LCR_NAME_MAX + 1];
+	uint8_t nonce[COMM_AUTH_NONCE_BYTES];
+	uint8_t mac[COMM_AUTH_MAC_BYTES];
+};
+
+/* An accepted connection waiting for its hello. */
+struct pending {
+	int fd;
+	uint64_t expires; /* monotonic ms */
+	size_t got;
+	uint8_t challenge[COMM_AUTH_NONCE_BYTES];
+	struct hello hello;
 };
 
 static void close_fd(int *fd)
@@ -132,11 +164,14 @@ static int exchange(struct lcr_comm *c, const void *send_buf, size_t slen, void 
 	return 0;
 }
 
-static int open_listener(struct tcp_state *t, uint16_t *port)
+/* Listens on the address this rank publishes: only the interface its peers reach it at. */
+static int open_listener(struct lcr_comm *c, struct tcp_state *t, uint16_t *port)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+	struct sockaddr_in addr = { .sin_family = AF_INET };
 	socklen_t len = sizeof(addr);
 
+	if (inet_pton(AF_INET, c->address, &addr.sin_addr) != 1)
+		return -EINVAL;
 	t->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (t->listen_fd < 0)
 		return -errno;
@@ -149,16 +184,23 @@ static int open_listener(struct tcp_state *t, uint16_t *port)
 
 static int publish_address(struct lcr_comm *c, uint16_t port)
 {
-	char key[COMM_KEY_MAX], value[300];
-	int len = snprintf(value, sizeof(value), "%s:%u", c->address, port);
+	struct tcp_state *t = c->state;
+	char key[COMM_KEY_MAX], value[300], hex[COMM_AUTH_KEY_HEX + 1];
+	int len, rc = comm_auth_random(t->key, sizeof(t->key));
 
+	if (rc < 0)
+		return rc;
+	comm_auth_key_to_hex(t->key, hex);
+	len = snprintf(value, sizeof(value), "%s:%u %s", c->address, port, hex);
 	comm_member_key(c, c->rank, key, sizeof(key));
 	return comm_kv_put(c, key, value, (size_t)len);
 }
 
-static int lookup_address(struct lcr_comm *c, uint32_t rank, struct sockaddr_in *addr, uint64_t deadline)
+/* The address and listener key `rank` published for this communicator and epoch. */
+static int lookup_member(struct lcr_comm *c, uint32_t rank, struct sockaddr_in *addr,
+			 uint8_t peer_key[COMM_AUTH_KEY_BYTES], uint64_t deadline)
 {
-	char key[COMM_KEY_MAX], value[300], *colon;
+	char key[COMM_KEY_MAX], value[300], *colon, *space;
 	size_t len = 0;
 	int rc;
 
@@ -167,6 +209,10 @@ static int lookup_address(struct lcr_comm *c, uint32_t rank, struct sockaddr_in 
 	if (rc < 0)
 		return rc;
 	value[len] = '\0';
+	space = strchr(value, ' ');
+	if (!space || comm_auth_key_from_hex(space + 1, peer_key) < 0)
+		return -EPROTO;
+	*space = '\0';
 	colon = strrchr(value, ':');
 	if (!colon)
 		return -EPROTO;
@@ -177,13 +223,31 @@ static int lookup_address(struct lcr_comm *c, uint32_t rank, struct sockaddr_in 
 	return inet_pton(AF_INET, value, &addr->sin_addr) == 1 ? 0 : -EPROTO;
 }
 
-static void fill_hello(const struct lcr_comm *c, struct hello *h)
+/* This rank's hello, echoing nonce, with its MAC under key for the challenge. */
+static int fill_hello(const struct lcr_comm *c, const uint8_t key[COMM_AUTH_KEY_BYTES], enum comm_auth_role role,
+		      const uint8_t challenge[COMM_AUTH_NONCE_BYTES], const uint8_t nonce[COMM_AUTH_NONCE_BYTES],
+		      struct hello *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->magic = HELLO_MAGIC;
 	h->rank = c->rank;
 	h->epoch = c->epoch;
 	snprintf(h->name, sizeof(h->name), "%s", c->name);
+	memcpy(h->nonce, nonce, COMM_AUTH_NONCE_BYTES);
+	return comm_auth_mac(key, role, challenge, h, sizeof(*h), h->mac);
+}
+
+/* Whether h is `rank`'s hello for this communicator and epoch, proven with key. */
+static bool hello_valid(const struct lcr_comm *c, const struct hello *h, uint32_t rank,
+			const uint8_t key[COMM_AUTH_KEY_BYTES], enum comm_auth_role role,
+			const uint8_t challenge[COMM_AUTH_NONCE_BYTES])
+{
+	struct hello unsealed = *h;
+
+	memset(unsealed.mac, 0, sizeof(unsealed.mac));
+	return h->magic == HELLO_MAGIC && h->rank == rank && h->epoch == c->epoch &&
+	       memchr(h->name, '\0', sizeof(h->name)) && strcmp(h->name, c->name) == 0 &&
+	       comm_auth_mac_valid(key, role, challenge, &unsealed, sizeof(unsealed), h->mac);
 }
 
 static int send_all(struct lcr_comm *c, int fd, const void *buf, size_t len, uint64_t deadline)
@@ -228,19 +292,44 @@ static int recv_all(struct lcr_comm *c, int fd, void *buf, size_t len, uint64_t 
 	return 0;
 }
 
-/* One attempt: connect to the address published for the next rank and check, from the
- * hello it answers with, that it is the next rank of this communicator and epoch (an
- * address left by an earlier process may now belong to someone else). */
+/* The connector's side of the handshake on a connected socket: read the challenge, answer
+ * it under the next rank's key, and check that the answer proves the same key (an address
+ * left by an earlier process may now belong to someone else). */
+static int handshake_next(struct lcr_comm *c, int fd, const uint8_t peer_key[COMM_AUTH_KEY_BYTES], uint64_t deadline)
+{
+	uint32_t next = (c->rank + 1) % c->size;
+	uint8_t nonce[COMM_AUTH_NONCE_BYTES];
+	struct challenge challenge;
+	struct hello hello;
+	int rc;
+
+	rc = recv_all(c, fd, &challenge, sizeof(challenge), deadline);
+	if (rc == 0 && challenge.magic != CHALLENGE_MAGIC)
+		rc = -ECONNREFUSED;
+	if (rc == 0)
+		rc = comm_auth_random(nonce, sizeof(nonce));
+	if (rc == 0)
+		rc = fill_hello(c, peer_key, COMM_AUTH_CONNECTOR, challenge.nonce, nonce, &hello);
+	if (rc == 0)
+		rc = send_all(c, fd, &hello, sizeof(hello), deadline);
+	if (rc == 0)
+		rc = recv_all(c, fd, &hello, sizeof(hello), deadline);
+	if (rc == 0 && !(memcmp(hello.nonce, nonce, sizeof(nonce)) == 0 &&
+			 hello_valid(c, &hello, next, peer_key, COMM_AUTH_ACCEPTOR, challenge.nonce)))
+		rc = -ECONNREFUSED;
+	return rc;
+}
+
+/* One attempt: connect to the address published for the next rank and pass its handshake. */
 static int try_connect_next(struct lcr_comm *c, uint64_t deadline)
 {
 	struct tcp_state *t = c->state;
-	uint32_t next = (c->rank + 1) % c->size;
+	uint8_t peer_key[COMM_AUTH_KEY_BYTES];
 	struct sockaddr_in addr;
-	struct hello hello;
 	int rc, error = 0;
 	socklen_t len = sizeof(error);
 
-	rc = lookup_address(c, next, &addr, deadline);
+	rc = lookup_member(c, (c->rank + 1) % c->size, &addr, peer_key, deadline);
 	if (rc < 0)
 		return rc;
 	t->next_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -254,15 +343,7 @@ static int try_connect_next(struct lcr_comm *c, uint64_t deadline)
 	if (getsockopt(t->next_fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0 || error)
 		return error ? -error : -errno;
 	set_nodelay(t->next_fd);
-	fill_hello(c, &hello);
-	rc = send_all(c, t->next_fd, &hello, sizeof(hello), deadline);
-	if (rc == 0)
-		rc = recv_all(c, t->next_fd, &hello, sizeof(hello), deadline);
-	hello.name[LCR_NAME_MAX] = '\0';
-	if (rc == 0 && !(hello.magic == HELLO_MAGIC && hello.rank == next && hello.epoch == c->epoch &&
-			 strcmp(hello.name, c->name) == 0))
-		rc = -ECONNREFUSED;
-	return rc;
+	return handshake_next(c, t->next_fd, peer_key, deadline);
 }
 
 static int connect_next(struct lcr_comm *c, uint64_t deadline)
@@ -282,38 +363,142 @@ static int connect_next(struct lcr_comm *c, uint64_t deadline)
 	}
 }
 
+/* --- the acceptor: several connections in their handshake at once --- */
+
+static void pending_drop(struct pending *p, unsigned *count, unsigned i)
+{
+	close(p[i].fd);
+	p[i] = p[--*count];
+}
+
+static unsigned pending_oldest(const struct pending *p, unsigned count)
+{
+	unsigned oldest = 0;
+
+	for (unsigned i = 1; i < count; i++)
+		if (p[i].expires < p[oldest].expires)
+			oldest = i;
+	return oldest;
+}
+
+/* Accepts what the listener holds and sends each a challenge; past PENDING_MAX waiting
+ * connections, the oldest is dropped. */
+static void pending_admit(struct tcp_state *t, struct pending *p, unsigned *count)
+{
+	struct challenge challenge = { .magic = CHALLENGE_MAGIC };
+	int fd;
+
+	while ((fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		if (comm_auth_random(challenge.nonce, sizeof(challenge.nonce)) < 0 ||
+		    send(fd, &challenge, sizeof(challenge), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(challenge)) {
+			close(fd);
+			continue;
+		}
+		if (*count == PENDING_MAX)
+			pending_drop(p, count, pending_oldest(p, *count));
+		p[*count] = (struct pending){ .fd = fd, .expires = comm_now_ms() + HELLO_TIMEOUT_MS };
+		memcpy(p[*count].challenge, challenge.nonce, sizeof(challenge.nonce));
+		++*count;
+	}
+}
+
+/* Reads what arrived of a pending hello: 1 when complete, 0 for more, -errno to drop it. */
+static int pending_read(struct pending *p)
+{
+	ssize_t n = recv(p->fd, (char *)&p->hello + p->got, sizeof(p->hello) - p->got, MSG_DONTWAIT);
+
+	if (n == 0)
+		return -ECONNRESET;
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	p->got += (size_t)n;
+	return p->got == sizeof(p->hello);
+}
+
+/* A complete hello: when it is the previous rank's, proven under our key, answers it. */
+static int pending_answer(struct lcr_comm *c, struct pending *p, uint64_t deadline)
+{
+	struct tcp_state *t = c->state;
+	uint32_t prev = (c->rank + c->size - 1) % c->size;
+	struct hello answer;
+	int rc;
+
+	if (!hello_valid(c, &p->hello, prev, t->key, COMM_AUTH_CONNECTOR, p->challenge))
+		return -EACCES;
+	rc = fill_hello(c, t->key, COMM_AUTH_ACCEPTOR, p->challenge, p->hello.nonce, &answer);
+	return rc < 0 ? rc : send_all(c, p->fd, &answer, sizeof(answer), deadline);
+}
+
+/* How long the acceptor may sleep: until the deadline or the first hello timeout. */
+static int pending_poll_timeout(const struct lcr_comm *c, const struct pending *p, unsigned count, uint64_t deadline)
+{
+	int timeout = comm_remaining_ms(c, deadline);
+	uint64_t now = comm_now_ms();
+
+	for (unsigned i = 0; i < count; i++) {
+		int left = p[i].expires > now ? (int)(p[i].expires - now) : 0;
+
+		if (timeout < 0 || left < timeout)
+			timeout = left;
+	}
+	return timeout;
+}
+
+/* Serves the readable pending connections; 1 with t->prev_fd set once the previous rank's
+ * hello was answered, else 0. */
+static int pending_serve(struct lcr_comm *c, struct pending *p, unsigned *count, const struct pollfd *pfd,
+			 uint64_t deadline)
+{
+	struct tcp_state *t = c->state;
+	uint64_t now = comm_now_ms();
+
+	for (unsigned i = *count; i-- > 0;) {
+		int rc = pfd[i].revents ? pending_read(&p[i]) : 0;
+
+		if (rc == 1 && pending_answer(c, &p[i], deadline) == 0) {
+			set_nodelay(p[i].fd);
+			t->prev_fd = p[i].fd;
+			p[i] = p[--*count];
+			return 1;
+		}
+		if (rc != 0 || now >= p[i].expires)
+			pending_drop(p, count, i);
+	}
+	return 0;
+}
+
 /* Accepts connections until the previous rank's, for this communicator and epoch, arrives. */
 static int accept_prev(struct lcr_comm *c, uint64_t deadline)
 {
 	struct tcp_state *t = c->state;
-	uint32_t prev = (c->rank + c->size - 1) % c->size;
+	struct pending pending[PENDING_MAX];
+	struct pollfd pfd[PENDING_MAX + 1];
+	unsigned count = 0;
+	int rc = 0;
 
-	for (;;) {
-		struct hello hello;
-		int fd, rc;
-
-		rc = wait_fd(c, t->listen_fd, POLLIN, deadline);
-		if (rc < 0)
-			return rc;
-		fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0)
-			continue;
-		rc = recv_all(c, fd, &hello, sizeof(hello), deadline);
-		hello.name[LCR_NAME_MAX] = '\0';
-		if (rc == 0 && hello.magic == HELLO_MAGIC && hello.rank == prev && hello.epoch == c->epoch &&
-		    strcmp(hello.name, c->name) == 0) {
-			fill_hello(c, &hello);
-			rc = send_all(c, fd, &hello, sizeof(hello), deadline);
-			if (rc == 0) {
-				set_nodelay(fd);
-				t->prev_fd = fd;
-				return 0;
-			}
+	while (rc == 0) {
+		for (unsigned i = 0; i < count; i++)
+			pfd[i] = (struct pollfd){ .fd = pending[i].fd, .events = POLLIN };
+		pfd[count] = (struct pollfd){ .fd = t->listen_fd, .events = POLLIN };
+		rc = poll(pfd, count + 1, pending_poll_timeout(c, pending, count, deadline));
+		if (rc < 0 && errno != EINTR) {
+			rc = -errno;
+			break;
 		}
-		close(fd);
-		if (rc == -ETIMEDOUT || rc == -ECONNABORTED)
-			return rc;
+		if (atomic_load(&c->aborted)) {
+			rc = -ECONNABORTED;
+			break;
+		}
+		bool listener_ready = rc > 0 && pfd[count].revents;
+		rc = pending_serve(c, pending, &count, pfd, deadline);
+		if (rc == 0 && listener_ready)
+			pending_admit(t, pending, &count);
+		if (rc == 0 && comm_remaining_ms(c, deadline) == 0)
+			rc = -ETIMEDOUT;
 	}
+	while (count > 0)
+		pending_drop(pending, &count, 0);
+	return rc < 0 ? rc : 0;
 }
 
 static void tcp_disconnect(struct lcr_comm *c)
@@ -341,7 +526,7 @@ static int tcp_connect(struct lcr_comm *c)
 		return -ENOMEM;
 	t->listen_fd = t->next_fd = t->prev_fd = -1;
 	c->state = t;
-	rc = open_listener(t, &port);
+	rc = open_listener(c, t, &port);
 	if (rc == 0)
 		rc = publish_address(c, port);
 	/* Connecting waits for the next rank's answer, so odd ranks accept first: no cycle. */
