@@ -26,10 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal/fd_close.h"
 #include "internal/hostlist.h"
 #include "internal/util.h"
 #include "lcrd.h"
@@ -401,10 +401,11 @@ static void child_exec(char **argv, char **env, int out_fd, int report_fd)
 		dup2(in, 0);
 	dup2(out_fd, 1);
 	dup2(out_fd, 2);
-	syscall(SYS_close_range, 3, report_fd - 1, 0);
-	syscall(SYS_close_range, report_fd + 1, ~0U, 0);
-	execvpe(argv[0], argv, env);
-	int e = errno;
+	int e = -fd_close_from(3, report_fd);
+	if (e == 0) {
+		execvpe(argv[0], argv, env);
+		e = errno;
+	}
 	if (write(report_fd, &e, sizeof(e)) < 0)
 		_exit(127);
 	_exit(127);

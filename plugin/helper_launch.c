@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +25,18 @@
 #include <unistd.h>
 
 #include "helper_launch.h"
+#include "internal/fd_close.h"
 #include "internal/wire.h"
 
 #define HELPER_OPTION_MAX 32 /* lcrd's own options, before "--" and the step's program */
 #define HELPER_CHANNEL_FD 3
+#define PID_REPORT_TAG '#' /* the launcher's message with the helper's pid; failures are text */
+
+/* What the launcher and the helper's process say on the report socket. */
+struct launch_report {
+	pid_t helper_pid; /* -1 until the launcher sent it */
+	char why[512];    /* why the helper could not start, or "" */
+};
 
 /* Everything the child needs, built before fork(). */
 struct launch_plan {
@@ -106,10 +115,11 @@ out:
 	return rc;
 }
 
-/* Async-signal-safe: report why the child could not become the helper, then exit. */
+/* Async-signal-safe: report why the child could not become the helper, in one message, then exit. */
 static void child_fail(int report_fd, const char *what)
 {
-	char digits[16];
+	char message[256], digits[16];
+	size_t length = 0;
 	int error = errno, at = (int)sizeof(digits);
 
 	digits[--at] = '\0';
@@ -117,8 +127,10 @@ static void child_fail(int report_fd, const char *what)
 		digits[--at] = (char)('0' + error % 10);
 		error /= 10;
 	} while (error && at > 0);
-	if (write(report_fd, what, strlen(what)) < 0 || write(report_fd, ": errno ", 8) < 0 ||
-	    write(report_fd, digits + at, strlen(digits + at)) < 0)
+	for (const char *part[] = { what, ": errno ", digits + at, NULL }, **p = part; *p; p++)
+		for (const char *c = *p; *c && length < sizeof(message); c++)
+			message[length++] = *c;
+	if (write(report_fd, message, length) < 0)
 		_exit(126);
 	_exit(127);
 }
@@ -197,19 +209,23 @@ static void run_helper_child(const struct launch_plan *plan)
 	if (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
 	    dup2(plan->channel_fd, HELPER_CHANNEL_FD) < 0)
 		child_fail(plan->report_fd, "dup2");
-	/* Keep the report pipe (close-on-exec) to say whether execve failed. */
-	if (plan->report_fd > HELPER_CHANNEL_FD + 1)
-		syscall(SYS_close_range, HELPER_CHANNEL_FD + 1, plan->report_fd - 1, 0);
-	syscall(SYS_close_range, plan->report_fd + 1, ~0U, 0);
+	/* Keep the report socket (close-on-exec) to say whether execve failed. */
+	if (fd_close_from(HELPER_CHANNEL_FD + 1, plan->report_fd) < 0)
+		child_fail(plan->report_fd, "cannot close inherited descriptors");
 	if (chdir("/") < 0)
 		child_fail(plan->report_fd, "chdir /");
 	execve(plan->helper_path, plan->argv, plan->envp);
 	child_fail(plan->report_fd, "cannot execute the helper");
 }
 
-/* First child: a new session, then the helper as a grandchild that slurmstepd never waits for. */
+/*
+ * First child: a new session, then the helper as a grandchild that slurmstepd never waits
+ * for. It stays until slurmstepd has the helper's pidfd (or gives up): while it lives and
+ * has not waited for the helper, the helper's number cannot name another process.
+ */
 static void run_intermediate_child(const struct launch_plan *plan)
 {
+	char message[1 + sizeof(pid_t)] = { PID_REPORT_TAG }, release;
 	pid_t helper_pid;
 
 	setsid();
@@ -218,8 +234,11 @@ static void run_intermediate_child(const struct launch_plan *plan)
 		child_fail(plan->report_fd, "fork");
 	if (helper_pid == 0)
 		run_helper_child(plan);
-	if (write(plan->report_fd, &helper_pid, sizeof(helper_pid)) != sizeof(helper_pid))
+	memcpy(message + 1, &helper_pid, sizeof(helper_pid));
+	if (write(plan->report_fd, message, sizeof(message)) != sizeof(message))
 		_exit(1);
+	while (read(plan->report_fd, &release, 1) < 0 && errno == EINTR)
+		;
 	_exit(0);
 }
 
@@ -303,47 +322,82 @@ static double seconds_since(const struct timespec *start)
 	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-/*
- * Read the report pipe until both children have closed it: the helper's pid, then
- * nothing (execve succeeded) or the reason it failed.
- */
-static int read_launch_report(int report_fd, double timeout, pid_t *helper_pid, char *why, size_t whylen)
+/* Reads one message of the report socket: 1, 0 at its end, or -errno (-ETIMEDOUT). */
+static int read_report_message(int report_fd, int wait_ms, struct launch_report *report)
 {
-	char buffer[512];
-	size_t got = 0;
-	struct timespec start;
+	char message[sizeof(report->why)];
+	struct pollfd pfd = { .fd = report_fd, .events = POLLIN };
+	ssize_t n;
+	int rc = poll(&pfd, 1, wait_ms);
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (rc == 0)
+		return -ETIMEDOUT;
+	n = rc < 0 ? -1 : recv(report_fd, message, sizeof(message) - 1, 0);
+	if (n < 0)
+		return errno == EINTR ? 1 : -errno;
+	if (n == 0)
+		return 0;
+	if ((size_t)n == 1 + sizeof(pid_t) && message[0] == PID_REPORT_TAG) {
+		memcpy(&report->helper_pid, message + 1, sizeof(pid_t));
+	} else {
+		message[n] = '\0';
+		snprintf(report->why, sizeof(report->why), "%s", message);
+	}
+	return 1;
+}
+
+/*
+ * Reads the report socket until the helper's pid came (until_end false) or until both
+ * children have closed it (until_end true): then why holds nothing (execve succeeded) or
+ * the reason the helper could not start.
+ */
+static int read_launch_report(int report_fd, bool until_end, const struct timespec *start, double timeout,
+			      struct launch_report *report)
+{
 	for (;;) {
-		struct pollfd pfd = { .fd = report_fd, .events = POLLIN };
-		int wait_ms = (int)((timeout - seconds_since(&start)) * 1000);
-		ssize_t n;
+		int wait_ms = (int)((timeout - seconds_since(start)) * 1000), rc;
 
+		if (!until_end && report->helper_pid > 0)
+			return 0;
 		if (wait_ms <= 0)
 			return -ETIMEDOUT;
-		if (poll(&pfd, 1, wait_ms) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		n = read(report_fd, buffer + got, sizeof(buffer) - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (got == sizeof(buffer) - 1)
-			break;
+		rc = read_report_message(report_fd, wait_ms, report);
+		if (rc <= 0)
+			return rc;
 	}
-	if (got < sizeof(pid_t)) {
-		snprintf(why, whylen, "the helper's launcher died before it started the helper");
-		return -ECHILD;
+}
+
+/*
+ * The helper's pidfd, opened while the launcher still holds the helper's number, then the
+ * rest of the report once the launcher is released.
+ */
+static int receive_helper(int report_fd, pid_t launcher, double timeout, struct helper_handle *helper,
+			  struct launch_report *report)
+{
+	struct timespec start;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	rc = read_launch_report(report_fd, false, &start, timeout, report);
+	if (rc == 0 && report->helper_pid > 0) {
+		helper->pid = report->helper_pid;
+		helper->pidfd = (int)syscall(SYS_pidfd_open, helper->pid, 0);
+		if (helper->pidfd < 0)
+			snprintf(report->why, sizeof(report->why), "cannot open a pidfd for the helper (pid %d): %s",
+				 (int)helper->pid, strerror(errno));
 	}
-	memcpy(helper_pid, buffer, sizeof(pid_t));
-	if (got > sizeof(pid_t)) {
-		buffer[got] = '\0';
-		snprintf(why, whylen, "%s", buffer + sizeof(pid_t));
+	shutdown(report_fd, SHUT_WR);
+	/* slurmstepd may reap the launcher first; either way it is gone. */
+	waitpid(launcher, NULL, 0);
+	if (rc == 0)
+		rc = read_launch_report(report_fd, true, &start, timeout, report);
+	if (rc < 0)
+		return rc;
+	if (report->why[0])
 		return -ENOEXEC;
+	if (helper->pidfd < 0) {
+		snprintf(report->why, sizeof(report->why), "the helper's launcher died before it started the helper");
+		return -ECHILD;
 	}
 	return 0;
 }
@@ -381,17 +435,39 @@ out:
 	return rc;
 }
 
-int helper_start(const struct helper_identity *id, double timeout, struct helper_handle *helper,
-		 char *err, size_t errlen)
+int helper_check_node_name(const char *name, char *err, size_t errlen)
 {
-	struct launch_plan plan;
-	int channel[2] = { -1, -1 }, report[2] = { -1, -1 };
-	char why[512] = "";
-	pid_t launcher;
-	int rc;
+	const char *why = NULL;
 
-	helper->uid = id->uid;
-	helper->gid = id->gid;
+	if (!name || !*name)
+		why = "it is empty";
+	else if (strlen(name) > HELPER_NODE_NAME_MAX)
+		why = "it is too long";
+	else if (strchr(name, '/'))
+		why = "it contains '/'";
+	else if (strstr(name, ".."))
+		why = "it contains '..'";
+	for (const char *c = name; !why && *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			why = "it contains a control character";
+	if (!why)
+		return 0;
+	snprintf(err, errlen, "lcr: refusing node name '%.*s' for the helper's files: %s",
+		 HELPER_NODE_NAME_MAX, name ? name : "", why);
+	for (char *c = err; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return -EINVAL;
+}
+
+/* The helper's runtime directory and log: user_dir/<job>.<step>.<node>[.log]. */
+static int name_helper_files(const struct helper_identity *id, struct helper_handle *helper, char *err,
+			     size_t errlen)
+{
+	int rc = helper_check_node_name(id->node_name, err, errlen);
+
+	if (rc < 0)
+		return rc;
 	if ((size_t)snprintf(helper->node_dir, sizeof(helper->node_dir), "%s/%u.%u.%s", helper->user_dir,
 			     id->job_id, id->step_id, id->node_name) >= sizeof(helper->node_dir) ||
 	    (size_t)snprintf(helper->log_path, sizeof(helper->log_path), "%s.log", helper->node_dir) >=
@@ -399,18 +475,37 @@ int helper_start(const struct helper_identity *id, double timeout, struct helper
 		snprintf(err, errlen, "lcr: the helper's runtime path under %s is too long", helper->user_dir);
 		return -ENAMETOOLONG;
 	}
+	return 0;
+}
+
+int helper_start(const struct helper_identity *id, double timeout, struct helper_handle *helper,
+		 char *err, size_t errlen)
+{
+	struct launch_plan plan;
+	struct launch_report report = { .helper_pid = -1 };
+	int channel[2] = { -1, -1 }, report_pair[2] = { -1, -1 };
+	pid_t launcher;
+	int rc;
+
+	helper->uid = id->uid;
+	helper->gid = id->gid;
+	rc = name_helper_files(id, helper, err, errlen);
+	if (rc < 0)
+		return rc;
 	rc = build_plan(id, helper, &plan);
 	if (rc < 0) {
 		snprintf(err, errlen, "lcr: cannot prepare the helper's command line: %s", strerror(-rc));
 		return rc;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) < 0 || pipe2(report, O_CLOEXEC) < 0) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report_pair) < 0 ||
+	    helper_channel_make_nonblocking(channel[0]) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "lcr: cannot create the helper's channel: %s", strerror(errno));
 		goto out;
 	}
 	plan.channel_fd = channel[1];
-	plan.report_fd = report[1];
+	plan.report_fd = report_pair[1];
 	launcher = fork();
 	if (launcher < 0) {
 		rc = -errno;
@@ -419,76 +514,28 @@ int helper_start(const struct helper_identity *id, double timeout, struct helper
 	}
 	if (launcher == 0)
 		run_intermediate_child(&plan);
-	close(report[1]);
-	report[1] = -1;
+	close(report_pair[1]);
+	report_pair[1] = -1;
 	close(channel[1]);
 	channel[1] = -1;
-	/* slurmstepd may reap the launcher first; either way it is gone. */
-	waitpid(launcher, NULL, 0);
-	rc = read_launch_report(report[0], timeout, &helper->pid, why, sizeof(why));
-	if (rc < 0) {
-		snprintf(err, errlen, "lcr: cannot start helper %s as uid %u: %s", id->helper_path,
-			 (unsigned)id->uid, why[0] ? why : strerror(-rc));
-		helper->pid = -1;
-		goto out;
-	}
-	helper->pidfd = (int)syscall(SYS_pidfd_open, helper->pid, 0);
 	helper->channel_fd = channel[0];
 	channel[0] = -1;
+	rc = receive_helper(report_pair[0], launcher, timeout, helper, &report);
+	if (rc < 0) {
+		snprintf(err, errlen, "lcr: cannot start helper %s as uid %u: %s", id->helper_path,
+			 (unsigned)id->uid, report.why[0] ? report.why : strerror(-rc));
+		goto out;
+	}
 	rc = wait_ready(helper, timeout, err, errlen);
 out:
 	for (int i = 0; i < 2; i++) {
 		if (channel[i] >= 0)
 			close(channel[i]);
-		if (report[i] >= 0)
-			close(report[i]);
+		if (report_pair[i] >= 0)
+			close(report_pair[i]);
 	}
 	free_plan(&plan);
 	return rc;
-}
-
-int helper_report_task_started(struct helper_handle *helper, uint32_t local_id, uint32_t global_rank,
-			       pid_t pid)
-{
-	if (helper->channel_fd < 0)
-		return -ENOTCONN;
-	return wire_send_task_started(helper->channel_fd, local_id, global_rank, (uint32_t)pid);
-}
-
-int helper_report_task_exited(struct helper_handle *helper, uint32_t global_rank, pid_t pid, int status)
-{
-	if (helper->channel_fd < 0)
-		return -ENOTCONN;
-	return wire_send_task_exited(helper->channel_fd, global_rank, (uint32_t)pid, status);
-}
-
-static int wait_for_exit(int pidfd, double timeout)
-{
-	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-
-	return poll(&pfd, 1, (int)(timeout * 1000)) > 0 ? 0 : -ETIMEDOUT;
-}
-
-void helper_stop(struct helper_handle *helper, double timeout)
-{
-	if (helper->pid <= 0)
-		return;
-	if (helper->channel_fd >= 0) {
-		wire_send_shutdown(helper->channel_fd);
-		close(helper->channel_fd);
-		helper->channel_fd = -1;
-	}
-	if (helper->pidfd < 0) {
-		/* Without a pidfd (the helper died before pidfd_open) there is nothing to wait on. */
-		kill(helper->pid, SIGKILL);
-	} else if (wait_for_exit(helper->pidfd, timeout) < 0) {
-		syscall(SYS_pidfd_send_signal, helper->pidfd, SIGKILL, NULL, 0);
-		wait_for_exit(helper->pidfd, 1.0);
-	}
-	if (helper->pidfd >= 0)
-		close(helper->pidfd);
-	helper->pidfd = -1;
-	helper->pid = -1;
 }
 
 void helper_remove_files(struct helper_handle *helper)

@@ -16,6 +16,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* How long a report to the helper waits for room on a full channel before it gives up. */
+#define HELPER_SEND_WAIT_MS 5000
+/* The longest node name the helper's file names are built from. */
+#define HELPER_NODE_NAME_MAX 255
+
 /* Who the helper runs as and what it serves. Strings belong to the caller. */
 struct helper_identity {
 	uid_t uid;
@@ -68,12 +73,22 @@ int helper_prepare_runtime_dir(const char *runtime_root, uid_t uid, gid_t gid, c
 int helper_start(const struct helper_identity *id, double timeout, struct helper_handle *helper,
 		 char *err, size_t errlen);
 
-/* Tell the helper about a task that started or ended. */
+/* 0 when name can be part of a file name (not empty, no '/', no "..", no control
+ * character, at most HELPER_NODE_NAME_MAX bytes), else -EINVAL and err says why. */
+int helper_check_node_name(const char *name, char *err, size_t errlen);
+
+/* Makes the plugin's end of the channel non-blocking: 0 or -errno. */
+int helper_channel_make_nonblocking(int channel_fd);
+
+/* Tell the helper about a task that started or ended: 0, -ENOTCONN when there is no
+ * channel (any more), -ETIMEDOUT when the helper did not read within HELPER_SEND_WAIT_MS
+ * (it was killed and its channel closed), or another -errno. */
 int helper_report_task_started(struct helper_handle *helper, uint32_t local_id, uint32_t global_rank,
 			       pid_t pid);
 int helper_report_task_exited(struct helper_handle *helper, uint32_t global_rank, pid_t pid, int status);
 
-/* Ask the helper to end, wait up to timeout seconds, then SIGKILL it. */
+/* Ask the helper to end (without waiting for room on its channel), close the channel,
+ * wait up to timeout seconds for it to exit, then SIGKILL it through its pidfd. */
 void helper_stop(struct helper_handle *helper, double timeout);
 
 /* Remove the helper's directory and log, as the job's user (never as root). */

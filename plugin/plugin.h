@@ -29,6 +29,7 @@ struct plugin_state {
 	struct helper_handle helper;
 	int user_init_status;             /* kept for task_init: a failed user_init does not fail a step */
 	bool rejoining;                   /* this step replaces a dead node of a running step */
+	bool helper_given_up;             /* it did not read its channel in time: killed (helper_channel.c) */
 	struct rejoin_plan rejoin;        /* then: whom it replaces (rejoin.h) */
 	char user_init_error[PLUGIN_ERROR_MAX];
 };

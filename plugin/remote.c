@@ -356,6 +356,22 @@ static uint32_t step_rank(const struct plugin_state *state, uint32_t local_id, u
 	return slurm_rank;
 }
 
+/* Says once why the helper lost track of the tasks: given up for not reading, or another error. */
+static void report_failure(struct plugin_state *state, int rc, const char *what, uint32_t rank, pid_t pid)
+{
+	if (rc == 0 || (rc == -ENOTCONN && state->helper_given_up))
+		return;
+	if (rc == -ETIMEDOUT) {
+		state->helper_given_up = true;
+		slurm_error("lcr: the helper (pid %d) did not read its channel for %d ms while task %u (pid %d) %s: "
+			    "it was killed; the step goes on without LCR on this node",
+			    (int)state->helper.pid, HELPER_SEND_WAIT_MS, rank, (int)pid, what);
+		return;
+	}
+	slurm_error("lcr: cannot tell the helper that task %u (pid %d) %s: %s", rank, (int)pid, what,
+		    strerror(-rc));
+}
+
 int remote_task_post_fork(struct plugin_state *state, spank_t sp)
 {
 	uint32_t global_rank = 0;
@@ -369,8 +385,8 @@ int remote_task_post_fork(struct plugin_state *state, spank_t sp)
 	    spank_get_item(sp, S_TASK_GLOBAL_ID, &global_rank) != ESPANK_SUCCESS)
 		return 0;
 	global_rank = step_rank(state, (uint32_t)local_id, global_rank);
-	if (helper_report_task_started(&state->helper, (uint32_t)local_id, global_rank, pid) < 0)
-		slurm_error("lcr: cannot tell the helper that task %u (pid %d) started", global_rank, (int)pid);
+	report_failure(state, helper_report_task_started(&state->helper, (uint32_t)local_id, global_rank, pid),
+		       "started", global_rank, pid);
 	return 0;
 }
 
@@ -388,8 +404,8 @@ int remote_task_exit(struct plugin_state *state, spank_t sp)
 		return 0;
 	if (spank_get_item(sp, S_TASK_ID, &local_id) == ESPANK_SUCCESS)
 		global_rank = step_rank(state, (uint32_t)local_id, global_rank);
-	if (helper_report_task_exited(&state->helper, global_rank, pid, status) < 0)
-		slurm_error("lcr: cannot tell the helper that task %u (pid %d) exited", global_rank, (int)pid);
+	report_failure(state, helper_report_task_exited(&state->helper, global_rank, pid, status), "exited",
+		       global_rank, pid);
 	return 0;
 }
 

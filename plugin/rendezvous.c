@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal/fd_close.h"
 #include "rendezvous.h"
 
 #define RENDEZVOUS_ARG_MAX 12
@@ -167,7 +168,8 @@ static void run_server_child(const struct server_plan *plan)
 	    dup2(listen_fd, LISTEN_FD) < 0 || dup2(pidfd, PARENT_PIDFD) < 0 ||
 	    dup3(report, REPORT_FD, O_CLOEXEC) < 0)
 		child_fail(report, "dup2");
-	syscall(SYS_close_range, REPORT_FD + 1, ~0U, 0);
+	if (fd_close_from(REPORT_FD + 1, -1) < 0)
+		child_fail(REPORT_FD, "cannot close inherited descriptors");
 	if (chdir("/") < 0)
 		child_fail(REPORT_FD, "chdir /");
 	execve(plan->path, plan->argv, plan->envp);
