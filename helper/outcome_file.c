@@ -93,7 +93,8 @@ int outcome_file_format(const struct outcome_record *r, char *buf, size_t cap)
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }
 
-/* A double-quoted message into out[cap]: 0, or -EINVAL. */
+/* A double-quoted message into out[cap]: 0, or -EINVAL. A control character is refused:
+ * the writer never puts one there, and `lcrctl wait` prints the message to a terminal. */
 static int unquote_message(const char *value, char *out, size_t cap)
 {
 	size_t n = 0;
@@ -102,7 +103,7 @@ static int unquote_message(const char *value, char *out, size_t cap)
 	for (; *value && *value != '"'; value++) {
 		if (*value == '\\' && (value[1] == '"' || value[1] == '\\'))
 			value++;
-		else if (*value == '\\')
+		else if (*value == '\\' || (unsigned char)*value < 0x20)
 			return -EINVAL;
 		if (n + 1 >= cap)
 			return -EINVAL;

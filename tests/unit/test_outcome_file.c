@@ -2,7 +2,9 @@
  * could abuse it. The writer never follows a file planted at the temporary name it used to
  * use (path.tmp.<pid>), leaves the outcome readable by its owner only, and no temporary
  * file behind; the reader refuses what is not a regular file (a FIFO would hang `lcrctl
- * wait`) instead of blocking on it. */
+ * wait`) instead of blocking on it, and a message with a control character, which the
+ * writer never writes and `lcrctl wait` would print to a terminal (found by
+ * tests/fuzz/fuzz_outcome_file). */
 #include "config.h"
 
 #include <errno.h>
@@ -100,6 +102,32 @@ static void test_reader_refuses_a_fifo_instead_of_hanging(void **state)
 	assert_non_null(strstr(err, "not a regular file"));
 }
 
+/* An outcome file as the writer formats it, with `message` as the message's line. */
+static void outcome_text_with_message(const char *message, char *text, size_t cap)
+{
+	snprintf(text, cap, "version: 1\njob: 7\nstep: 0\nstate: finished\nstatus: 0\n"
+		 "rank: none\ngeneration: 4\nfailures_recovered: 1\nranks: 4\n"
+		 "batch_host_died: none\nmessage: %s\n", message);
+}
+
+static void test_parser_refuses_a_control_character_in_the_message(void **state)
+{
+	const char *refused[] = { "\"exite\t 0\"", "\"\033]0;owned\007 done\"", "\"a\rb\"" };
+	struct outcome_record r;
+	char text[1024];
+	(void)state;
+	outcome_text_with_message("\"all 4 ranks exited 0 \\\"ok\\\"\"", text, sizeof(text));
+	if (outcome_file_parse(text, &r, err, sizeof(err)) != 0)
+		fail_msg("a valid outcome is refused: %s", err);
+	assert_string_equal(r.message, "all 4 ranks exited 0 \"ok\"");
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		outcome_text_with_message(refused[i], text, sizeof(text));
+		if (outcome_file_parse(text, &r, err, sizeof(err)) != -EINVAL)
+			fail_msg("the message %s was accepted", refused[i]);
+		assert_non_null(strstr(err, "message"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -109,6 +137,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_refuses_a_fifo_instead_of_hanging, setup,
 						teardown),
+		cmocka_unit_test(test_parser_refuses_a_control_character_in_the_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* wire_codec.h: what the wire protocol's unit tests share. A table of codecs (a filled
  * sample and type-erased encode/decode for each message) and the checks every message must
  * pass: its encoding round-trips, a cut at any byte and a trailing byte are rejected, and
- * its encoder refuses a buffer one byte short. Included by one test file each. */
+ * its encoder refuses a buffer one byte short. Included by one test file each. The samples
+ * are also the wire fuzz target's seeds (fuzz_seed.h). */
 #ifndef LCR_TESTS_WIRE_CODEC_H
 #define LCR_TESTS_WIRE_CODEC_H
 
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 
 #include "internal/wire.h"
+#include "fuzz_seed.h"
 
 struct codec {
 	const char *name;
@@ -62,6 +64,7 @@ static void codec_check_round_trips(const struct codec *codecs, size_t count)
 			fail_msg("%s: its own encoding does not decode", c->name);
 		assert_int_equal(c->encode(decoded, codec_copy, WIRE_MAX_PAYLOAD), (int)n);
 		assert_memory_equal(codec_buf, codec_copy, n);
+		fuzz_seed_write(c->name, codec_buf, n);
 		free(decoded);
 	}
 }
