@@ -800,7 +800,7 @@ static int decode_root(const struct decoder *d, const yaml_node_t *root, struct 
 			     FIELD("shards"), FIELD("writers"), OPTIONAL_FIELD("generation") };
 	char item[PATH_TEXT_MAX];
 	yaml_node_item_t *shards, *writers;
-	uint64_t created;
+	uint64_t created = 0;
 	int rc = take_fields(d, root, "", f, ARRAY_SIZE(f));
 	m->line = node_line(root);
 	if (rc == 0)
