@@ -8,6 +8,7 @@ PACKAGES=(
 	libslurm-dev slurmctld slurmd slurm-client
 	libpmix-dev libyaml-dev libcmocka-dev munge libmunge-dev libxxhash-dev libssl-dev
 	iproute2 procps psmisc util-linux passwd stress-ng gnuplot-nox valgrind python3-torch
+	clang-14 libclang-rt-14-dev libfuzzer-14-dev
 )
 
 missing=()
