@@ -209,7 +209,7 @@ static void send_hello(struct mesh_conn *c)
 	uint8_t *buf = m->scratch;
 	hello.from_node = m->self;
 	hello.to_node = c->peer;
-	if (mesh_auth_seal(m->auth, m->self, c->peer, 0, &c->nonce, hello.credential, err,
+	if (mesh_auth_seal(m->auth, WIRE_MESH_HELLO, m->self, c->peer, 0, &c->nonce, hello.credential, err,
 			   sizeof(err)) < 0) {
 		log_error("cannot make a credential for %s: %s",
 			  mesh_node_label(m, c->peer, label, sizeof(label)), err);
@@ -308,7 +308,8 @@ static void on_hello(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 		refuse(c, claim, "not a node of this step, or not addressed to this node");
 		return;
 	}
-	struct mesh_auth_expect expect = { .from_node = hello.from_node, .to_node = m->self };
+	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_HELLO, .from_node = hello.from_node,
+					   .to_node = m->self };
 	if (mesh_auth_open(m->auth, hello.credential, &expect, &auth, err, sizeof(err)) < 0) {
 		refuse(c, claim, err);
 		return;
@@ -319,7 +320,7 @@ static void on_hello(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 		mesh_conn_close(c, 0);
 		return;
 	}
-	if (mesh_auth_seal(m->auth, m->self, hello.from_node, auth.nonce, &nonce,
+	if (mesh_auth_seal(m->auth, WIRE_MESH_WELCOME, m->self, hello.from_node, auth.nonce, &nonce,
 			   welcome.credential, err, sizeof(err)) < 0) {
 		/* Said, so that the peer does not take the closed connection for a dead node. */
 		refuse(c, claim, err);
@@ -336,8 +337,8 @@ static int check_welcome(struct mesh *m, struct mesh_conn *c, const struct wire_
 			 struct wire_mesh_auth *auth, char *err, size_t errlen)
 {
 	static struct wire_mesh_welcome welcome;
-	struct mesh_auth_expect expect = { .from_node = c->peer, .to_node = m->self,
-					   .echo = c->nonce };
+	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_WELCOME, .from_node = c->peer,
+					   .to_node = m->self, .echo = c->nonce };
 	uint64_t current = m->nodes[c->peer].joined_generation;
 	if (wire_decode_mesh_welcome(msg->payload, msg->header.length, &welcome) < 0) {
 		snprintf(err, errlen, "malformed WELCOME");

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,10 +79,11 @@ uint64_t mesh_auth_random(void)
 	return v;
 }
 
-int mesh_auth_seal(struct mesh_auth *a, uint32_t from, uint32_t to, uint64_t echo,
+int mesh_auth_seal(struct mesh_auth *a, uint16_t purpose, uint32_t from, uint32_t to, uint64_t echo,
 		   uint64_t *nonce, char *cred, char *err, size_t errlen)
 {
 	struct wire_mesh_auth payload = {
+		.purpose = purpose,
 		.job_id = a->job_id,
 		.step_id = a->step_id,
 		.from_node = from,
@@ -124,6 +126,20 @@ static const char *node_text(uint32_t node, char *buf, size_t cap)
 	return buf;
 }
 
+/* The name of the message type a credential was sealed for. */
+static const char *purpose_name(uint16_t purpose)
+{
+	const char *name = wire_type_name(purpose);
+	return name ? name : "message of unknown type";
+}
+
+/* Only a REGISTER is addressed to the rendezvous and only a WELCOME comes from it. */
+static bool rendezvous_end_allowed(const struct wire_mesh_auth *p)
+{
+	return (p->to_node != WIRE_NO_NODE || p->purpose == WIRE_RDV_REGISTER) &&
+	       (p->from_node != WIRE_NO_NODE || p->purpose == WIRE_MESH_WELCOME);
+}
+
 int mesh_auth_check(const struct wire_mesh_auth *p, uid_t encoder_uid, uid_t own_uid,
 		    uint32_t job_id, uint32_t step_id, const struct mesh_auth_expect *expect,
 		    char *err, size_t errlen)
@@ -132,6 +148,12 @@ int mesh_auth_check(const struct wire_mesh_auth *p, uid_t encoder_uid, uid_t own
 	if (encoder_uid != own_uid)
 		snprintf(err, errlen, "the credential is from uid %u, not the job's user (uid %u)",
 			 (unsigned)encoder_uid, (unsigned)own_uid);
+	else if (p->purpose != expect->purpose)
+		snprintf(err, errlen, "the credential was sealed for a %s, not a %s",
+			 purpose_name(p->purpose), purpose_name(expect->purpose));
+	else if (!rendezvous_end_allowed(p))
+		snprintf(err, errlen, "a %s credential cannot be %s the rendezvous",
+			 purpose_name(p->purpose), p->to_node == WIRE_NO_NODE ? "addressed to" : "from");
 	else if (p->job_id != job_id || p->step_id != step_id)
 		snprintf(err, errlen, "the credential is for job %" PRIu32 " step %" PRIu32
 			 ", not job %" PRIu32 " step %" PRIu32,

@@ -1,8 +1,10 @@
 /* mesh_auth.h: MUNGE credentials for the mesh and the rendezvous. Every connection between
  * the step's helpers, and between a helper and the step's rendezvous, starts with one
- * credential each way. Its sealed payload (struct wire_mesh_auth) binds the job, the step,
- * the sender and the addressee, the sender's instance (its incarnation), and a fresh nonce;
- * the answer echoes the opener's nonce.
+ * credential each way. Its sealed payload (struct wire_mesh_auth) binds its purpose (the
+ * type of the message that carries it), the job, the step, the sender and the addressee,
+ * the sender's instance (its incarnation), and a fresh nonce; the answer echoes the
+ * opener's nonce. Only a REGISTER may be addressed to the rendezvous (WIRE_NO_NODE) and only
+ * a WELCOME may come from it, so a rendezvous credential never passes for a helper's.
  * munged vouches for the encoder's uid, which must be this helper's own (the job's user),
  * refuses a credential decoded twice (replay) or too old, and, since every credential is
  * restricted to our uid, lets no other user decode it. */
@@ -19,6 +21,7 @@ struct mesh_auth;
 
 /* What an opened credential must say. */
 struct mesh_auth_expect {
+	uint16_t purpose;   /* the type of the message that carries the credential */
 	uint32_t from_node; /* WIRE_NO_NODE: the rendezvous server */
 	uint32_t to_node;   /* WIRE_NO_NODE: the rendezvous server */
 	uint64_t echo;      /* 0 in an opening credential (HELLO, REGISTER) */
@@ -36,9 +39,10 @@ void mesh_auth_destroy(struct mesh_auth *a);
  * replaced is told it is fenced. */
 void mesh_auth_set_incarnation(struct mesh_auth *a, uint64_t incarnation);
 
-/* Seals a credential from `from` to `to` that echoes `echo`, with a fresh nonce returned in
- * *nonce, into cred[WIRE_CRED_MAX + 1]. 0, or -EIO with munged's reason in err. */
-int mesh_auth_seal(struct mesh_auth *a, uint32_t from, uint32_t to, uint64_t echo,
+/* Seals a credential for a message of type `purpose` from `from` to `to` that echoes
+ * `echo`, with a fresh nonce returned in *nonce, into cred[WIRE_CRED_MAX + 1]. 0, or -EIO
+ * with munged's reason in err. */
+int mesh_auth_seal(struct mesh_auth *a, uint16_t purpose, uint32_t from, uint32_t to, uint64_t echo,
 		   uint64_t *nonce, char *cred, char *err, size_t errlen);
 
 /* Opens a credential and checks it against *expect; the payload goes to *out. 0; -EACCES

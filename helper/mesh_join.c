@@ -3,10 +3,11 @@
  *
  * - the joiner (lcrd --rejoin=HOST:PORT, started by the leader's launcher on a spare node)
  *   opens its mesh listener on the address that reaches HOST, sends MESH_JOIN with a MUNGE
- *   credential sealed like a HELLO's (from = the node it replaces, to = the helper it
- *   addresses, or WIRE_NO_NODE while it does not know that helper's id), and waits for
- *   JOIN_ACCEPT and the table. A refusal naming the leader (the addressee does not lead)
- *   sends it there; any other refusal, or no table within --replace-timeout, ends it with
+ *   credential sealed for a JOIN (from = the node it replaces, to = the helper it
+ *   addresses), and waits for JOIN_ACCEPT and the table. While it does not know that
+ *   helper's id it addresses WIRE_NO_NODE, which is always refused with the leader's id
+ *   and address. A refusal naming the leader (the addressee does not lead, or was not
+ *   named) sends it there; any other refusal, or no table within --replace-timeout, ends it with
  *   status 1. Once the table is in, it closes that connection and runs as a full member
  *   from the join's generation on.
  * - the leader checks the credential, that it leads, and that recovery.c has an attempt in
@@ -88,8 +89,8 @@ static void send_join(struct mesh_joiner *j, struct mesh_conn *c)
 	join.port = m->port;
 	join.rank_count = (uint32_t)o->rank_count;
 	memcpy(join.ranks, o->ranks, o->rank_count * sizeof(join.ranks[0]));
-	if (mesh_auth_seal(m->auth, m->self, j->target_node, 0, &c->nonce, join.credential, err,
-			   sizeof(err)) < 0) {
+	if (mesh_auth_seal(m->auth, WIRE_MESH_JOIN, m->self, j->target_node, 0, &c->nonce,
+			   join.credential, err, sizeof(err)) < 0) {
 		util_format_text(why, sizeof(why), "cannot make a credential: %s", err);
 		joiner_fail(j, why);
 		return;
@@ -119,7 +120,8 @@ static void on_accept(struct mesh_joiner *j, const struct wire_msg *msg)
 		joiner_fail(j, "the leader sent a malformed JOIN_ACCEPT");
 		return;
 	}
-	struct mesh_auth_expect expect = { .from_node = j->accept.leader, .to_node = m->self,
+	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_JOIN_ACCEPT, .from_node = j->accept.leader,
+					   .to_node = m->self,
 					   .echo = j->dialer.conn->nonce };
 	if ((j->target_node != WIRE_NO_NODE && j->accept.leader != j->target_node) ||
 	    j->accept.leader >= m->count ||
@@ -318,11 +320,19 @@ static int check_join(struct mesh *m, const struct wire_mesh_join *join, uint64_
 			 PRIu32, join->node_id, join->node_count, m->count);
 		return -EINVAL;
 	}
-	if (join->to_node != m->self && join->to_node != WIRE_NO_NODE) {
+	/* A JOIN must name its addressee, as a rendezvous credential (to WIRE_NO_NODE) cannot:
+	 * one that does not is only told the leader, before any credential is opened. */
+	if (join->to_node == WIRE_NO_NODE) {
+		util_format_text(why, cap, "the JOIN names no addressee%s: ask node %" PRIu32 ", the leader",
+				 m->leader == m->self ? "" : " and this helper does not lead", m->leader);
+		return m->state == WIRE_MESH_UP ? -EREMOTE : -EAGAIN;
+	}
+	if (join->to_node != m->self) {
 		util_format_text(why, cap, "the JOIN is addressed to node %" PRIu32, join->to_node);
 		return -EACCES;
 	}
-	struct mesh_auth_expect expect = { .from_node = join->node_id, .to_node = join->to_node };
+	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_JOIN, .from_node = join->node_id,
+					   .to_node = join->to_node };
 	if (mesh_auth_open(m->auth, join->credential, &expect, &auth, err, sizeof(err)) < 0) {
 		util_format_text(why, cap, "%s", err);
 		return -EACCES;
@@ -360,8 +370,8 @@ void mesh_join_on_request(struct mesh *m, struct mesh_conn *c, const struct wire
 	memcpy(joined.ranks, join.ranks, join.rank_count * sizeof(join.ranks[0]));
 	strcpy(joined.node_name, join.node_name);
 	strcpy(joined.address, join.address);
-	if (mesh_auth_seal(m->auth, m->self, join.node_id, join_nonce, &nonce, accept.credential,
-			   err, sizeof(err)) < 0) {
+	if (mesh_auth_seal(m->auth, WIRE_MESH_JOIN_ACCEPT, m->self, join.node_id, join_nonce, &nonce,
+			   accept.credential, err, sizeof(err)) < 0) {
 		refuse_join(m, c, join.node_id, -EIO, err);
 		return;
 	}

@@ -60,8 +60,8 @@ static void send_register(struct rendezvous_client *rc, struct mesh_conn *c)
 	reg.port = m->port;
 	reg.rank_count = (uint32_t)m->d->opt.rank_count;
 	memcpy(reg.ranks, m->d->opt.ranks, m->d->opt.rank_count * sizeof(reg.ranks[0]));
-	if (mesh_auth_seal(m->auth, m->self, WIRE_NO_NODE, 0, &c->nonce, reg.credential, err,
-			   sizeof(err)) < 0) {
+	if (mesh_auth_seal(m->auth, WIRE_RDV_REGISTER, m->self, WIRE_NO_NODE, 0, &c->nonce,
+			   reg.credential, err, sizeof(err)) < 0) {
 		char why[600];
 		snprintf(why, sizeof(why), "cannot make a credential for the rendezvous: %s", err);
 		fail(rc, why);
@@ -87,8 +87,8 @@ static void on_welcome(struct rendezvous_client *rc, struct mesh_conn *c,
 {
 	static struct wire_mesh_welcome welcome;
 	struct wire_mesh_auth auth;
-	struct mesh_auth_expect expect = { .from_node = WIRE_NO_NODE, .to_node = rc->m->self,
-					   .echo = c->nonce };
+	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_WELCOME, .from_node = WIRE_NO_NODE,
+					   .to_node = rc->m->self, .echo = c->nonce };
 	char err[512], why[900];
 	if (wire_decode_mesh_welcome(msg->payload, msg->header.length, &welcome) < 0)
 		snprintf(err, sizeof(err), "malformed WELCOME");

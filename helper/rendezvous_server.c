@@ -168,7 +168,8 @@ static void on_register(struct server *s, struct mesh_conn *c, const struct wire
 		       s->o->step_id);
 		return;
 	}
-	struct mesh_auth_expect expect = { .from_node = reg.node_id, .to_node = WIRE_NO_NODE };
+	struct mesh_auth_expect expect = { .purpose = WIRE_RDV_REGISTER, .from_node = reg.node_id,
+					   .to_node = WIRE_NO_NODE };
 	if (mesh_auth_open(s->auth, reg.credential, &expect, &auth, err, sizeof(err)) < 0) {
 		refuse(c, "node %" PRIu32 ": %s", reg.node_id, err);
 		return;
@@ -186,7 +187,7 @@ static void on_register(struct server *s, struct mesh_conn *c, const struct wire
 		       r->conn->peer_text);
 		return;
 	}
-	if (mesh_auth_seal(s->auth, WIRE_NO_NODE, reg.node_id, auth.nonce, &nonce,
+	if (mesh_auth_seal(s->auth, WIRE_MESH_WELCOME, WIRE_NO_NODE, reg.node_id, auth.nonce, &nonce,
 			   welcome.credential, err, sizeof(err)) < 0) {
 		log_error("cannot answer node %" PRIu32 ": %s", reg.node_id, err);
 		mesh_conn_close(c, -EIO);

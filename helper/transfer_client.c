@@ -190,8 +190,8 @@ static int handshake(struct transfer_conn *c, const struct transfer_identity *id
 	int rc;
 	hello.from_node = id->self;
 	hello.to_node = c->peer.node;
-	if (mesh_auth_seal(c->auth, id->self, c->peer.node, 0, &nonce, hello.credential, why,
-			   sizeof(why)) < 0)
+	if (mesh_auth_seal(c->auth, WIRE_XFER_HELLO, id->self, c->peer.node, 0, &nonce,
+			   hello.credential, why, sizeof(why)) < 0)
 		return fail(err, errlen, -EIO, "cannot make a credential: %s", why);
 	rc = transfer_send_message(c->fd, WIRE_XFER_HELLO, 0, c->frame,
 				   wire_encode_xfer_hello(&hello, c->frame, sizeof(c->frame)));
@@ -202,8 +202,8 @@ static int handshake(struct transfer_conn *c, const struct transfer_identity *id
 	if (c->header.type == WIRE_REPLY &&
 	    wire_decode_reply(payload_of(c), c->header.length, &reply) == 0)
 		return fail(err, errlen, -EACCES, "%s", reply.message);
-	struct mesh_auth_expect expect = { .from_node = c->peer.node, .to_node = id->self,
-					   .echo = nonce };
+	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_WELCOME, .from_node = c->peer.node,
+					   .to_node = id->self, .echo = nonce };
 	if (c->header.type != WIRE_MESH_WELCOME ||
 	    wire_decode_mesh_welcome(payload_of(c), c->header.length, &welcome) < 0)
 		return fail(err, errlen, -EPROTO, "answered XFER_HELLO with %s",

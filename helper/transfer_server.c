@@ -462,7 +462,8 @@ void transfer_server_adopt(struct mesh *m, struct mesh_conn *c, const struct wir
 		refuse(m, c, claim, "not a node of this step, or not addressed to this node");
 		return;
 	}
-	struct mesh_auth_expect expect = { .from_node = hello.from_node, .to_node = m->self };
+	struct mesh_auth_expect expect = { .purpose = WIRE_XFER_HELLO, .from_node = hello.from_node,
+					   .to_node = m->self };
 	if (mesh_auth_open(m->auth, hello.credential, &expect, &auth, err, sizeof(err)) < 0) {
 		refuse(m, c, claim, err);
 		return;
@@ -471,7 +472,7 @@ void transfer_server_adopt(struct mesh *m, struct mesh_conn *c, const struct wir
 		refuse(m, c, claim, "sent more than XFER_HELLO before the answer");
 		return;
 	}
-	if (mesh_auth_seal(m->auth, m->self, hello.from_node, auth.nonce, &nonce,
+	if (mesh_auth_seal(m->auth, WIRE_MESH_WELCOME, m->self, hello.from_node, auth.nonce, &nonce,
 			   welcome.credential, err, sizeof(err)) < 0) {
 		refuse(m, c, claim, err);
 		return;

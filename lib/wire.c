@@ -947,6 +947,7 @@ int wire_decode_pmix_event(const uint8_t *buf, size_t len, struct wire_pmix_even
 int wire_encode_mesh_auth(const struct wire_mesh_auth *m, uint8_t *buf, size_t cap)
 {
 	struct writer w = WRITER(buf, cap);
+	put_u16(&w, m->purpose);
 	put_u32(&w, m->job_id);
 	put_u32(&w, m->step_id);
 	put_u32(&w, m->from_node);
@@ -960,6 +961,7 @@ int wire_encode_mesh_auth(const struct wire_mesh_auth *m, uint8_t *buf, size_t c
 int wire_decode_mesh_auth(const uint8_t *buf, size_t len, struct wire_mesh_auth *out)
 {
 	struct reader r = READER(buf, len);
+	out->purpose = get_u16(&r);
 	out->job_id = get_u32(&r);
 	out->step_id = get_u32(&r);
 	out->from_node = get_u32(&r);

@@ -394,6 +394,9 @@ struct wire_pmix_event {
 
 /* The payload sealed in every mesh credential. */
 struct wire_mesh_auth {
+	uint16_t purpose;   /* the type of the message that carries it (WIRE_MESH_HELLO,
+			     * WIRE_XFER_HELLO, WIRE_MESH_JOIN, WIRE_RDV_REGISTER, WIRE_MESH_WELCOME,
+			     * WIRE_MESH_JOIN_ACCEPT): a credential is valid for that message only */
 	uint32_t job_id;
 	uint32_t step_id;
 	uint32_t from_node; /* WIRE_NO_NODE: the rendezvous server */

@@ -59,7 +59,7 @@ static void fill_credential(char *cred)
 static void fill_mesh_auth(void *p)
 {
 	struct wire_mesh_auth *m = p;
-	*m = (struct wire_mesh_auth){ .job_id = 12, .step_id = 3, .from_node = 1, .to_node = 4,
+	*m = (struct wire_mesh_auth){ .purpose = WIRE_MESH_JOIN, .job_id = 12, .step_id = 3, .from_node = 1, .to_node = 4,
 				      .nonce = 0x1122334455667788ull, .echo = 0x99,
 				      .incarnation = 0x5566 };
 }

@@ -87,7 +87,8 @@ static int make_hello(const struct settings *s, struct mesh_auth *auth,
 		strcpy(hello->credential, "MUNGE:this-is-not-a-credential:");
 		return 0;
 	}
-	if (mesh_auth_seal(auth, s->from, s->to, 0, nonce, hello->credential, err, sizeof(err)) < 0) {
+	if (mesh_auth_seal(auth, WIRE_MESH_HELLO, s->from, s->to, 0, nonce, hello->credential, err,
+			   sizeof(err)) < 0) {
 		fprintf(stderr, "lcr_mesh_peer: %s\n", err);
 		return -EIO;
 	}
@@ -102,7 +103,8 @@ static int judge(const struct settings *s, struct mesh_auth *auth, const struct 
 	struct wire_mesh_auth payload;
 	struct wire_reply reply;
 	char err[512];
-	struct mesh_auth_expect expect = { .from_node = s->to, .to_node = s->from, .echo = nonce };
+	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_WELCOME, .from_node = s->to, .to_node = s->from,
+					   .echo = nonce };
 	if (msg->header.type == WIRE_REPLY &&
 	    wire_decode_reply(msg->payload, msg->header.length, &reply) == 0) {
 		printf("refused: %s\n", reply.message);
