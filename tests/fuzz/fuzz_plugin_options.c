@@ -2,8 +2,9 @@
  * (plugin/option_values.c): each --lcr* value as srun's option callback checks it, and the
  * LCR_* environment as options_resolve merges it (in srun and, as root, in slurmstepd).
  * The input is the values of the variables below (env_input.h); each is also tried as the
- * value of its option. The site configuration has checkpoint roots, so that the roots
- * check runs. A resolved checkpoint directory must be absolute and terminated. */
+ * value of its option. The site configuration has checkpoint roots: a resolved checkpoint
+ * directory must be absolute, terminated and, read component by component here
+ * independently of lib/parse.c, inside one of them (no '..' anywhere). */
 #include "config.h"
 
 #include <stdint.h>
@@ -24,8 +25,59 @@ static const char *const option_names[] = {
 	"lcr", "lcr-restore", "lcr-replace", "lcr-detect-timeout", "lcr-ckpt-dir", NULL,
 };
 
+#define ROOTS "/scratch:/tmp/lcr:/home"
+static const char *const roots[] = { "/scratch", "/tmp/lcr", "/home", NULL };
+
 static struct lcr_site_config site;
 static struct lcr_user_options resolved;
+
+static void fail(const char *what, const char *path)
+{
+	fprintf(stderr, "fuzz_plugin_options: %s: '%s'\n", what, path);
+	abort();
+}
+
+/* path without empty and '.' components into out[cap]; aborts on a '..' component. */
+static void collapse(const char *path, char *out, size_t cap)
+{
+	size_t used = 0;
+
+	for (const char *p = path; *p;) {
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		len = strcspn(p, "/");
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			fail("a checkpoint directory with '..' was accepted", path);
+		if (len > 0 && !(len == 1 && p[0] == '.')) {
+			if (used + 1 + len >= cap)
+				fail("a collapsed checkpoint directory is longer than the path", path);
+			out[used++] = '/';
+			memcpy(out + used, p, len);
+			used += len;
+		}
+		p += len;
+	}
+	out[used] = '\0';
+}
+
+static void check_ckpt_dir(const char *path)
+{
+	char collapsed[sizeof(resolved.ckpt_dir)];
+
+	if (path[0] != '/' || strnlen(path, sizeof(resolved.ckpt_dir)) == sizeof(resolved.ckpt_dir))
+		fail("a checkpoint directory is not an absolute path", path);
+	collapse(path, collapsed, sizeof(collapsed));
+	for (size_t i = 0; roots[i]; i++) {
+		size_t len = strlen(roots[i]);
+
+		if (strncmp(collapsed, roots[i], len) == 0 &&
+		    (collapsed[len] == '/' || collapsed[len] == '\0'))
+			return;
+	}
+	fail("a checkpoint directory outside the roots was accepted", path);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,7 +89,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	lcr_site_config_init_defaults(&site);
-	if (lcr_site_config_set(&site, "ckpt_roots", "/scratch:/tmp/lcr", "fuzz", err,
+	if (lcr_site_config_set(&site, "ckpt_roots", ROOTS, "fuzz", err,
 				sizeof(err)) != 0) {
 		fprintf(stderr, "fuzz_plugin_options: %s\n", err);
 		abort();
@@ -57,13 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)options_check_value(option_names[i], env.values[i], &site, err,
 						  sizeof(err));
 	if (options_resolve(&typed, env_input_lookup, &env, &site, "user", 42, &resolved, err,
-			    sizeof(err)) == 0) {
-		if (resolved.ckpt_dir[0] != '/' ||
-		    strnlen(resolved.ckpt_dir, sizeof(resolved.ckpt_dir)) == sizeof(resolved.ckpt_dir)) {
-			fprintf(stderr, "fuzz_plugin_options: bad checkpoint directory\n");
-			abort();
-		}
-	}
+			    sizeof(err)) == 0)
+		check_ckpt_dir(resolved.ckpt_dir);
 	env_input_fini(&env);
 	return 0;
 }

@@ -4,6 +4,7 @@
 # fuzzes for FUZZ_SECONDS from its seeds (tests/fuzz/corpus/<name>/, read only: new inputs
 # go to fuzz-work/<name>/corpus), FUZZ_JOBS targets at a time. A crash leaves its input in
 # fuzz-work/<name>/ and is printed in base64, so that a CI log is enough to reproduce it.
+# First, fuzz_wire's list of message kinds is checked against the decoders wire.h declares.
 # Usage: FUZZ_SECONDS=20 FUZZ_JOBS=2 run.sh path/to/fuzz_target...
 set -euo pipefail
 srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,6 +40,15 @@ run_one() {
 }
 export -f run_one
 export srcdir seconds work
+
+# fuzz_wire must know every decoder that lib/wire.c declares.
+declared=$(grep -o '^int wire_decode_[a-z_]*' "$srcdir/../../include/internal/wire.h" | sed 's/^int wire_decode_//' | sort)
+listed=$(sed -n '/^#define WIRE_KINDS/,/^$/p' "$srcdir/fuzz_wire.c" | grep -o 'X([a-z_]*)' | sed 's/X(\(.*\))/\1/' | sort)
+if [ "$declared" != "$listed" ]; then
+	echo "fuzz: the wire decoders and the kinds of tests/fuzz/fuzz_wire.c differ (< declared, > listed):"
+	diff <(echo "$declared") <(echo "$listed") | grep '^[<>]'
+	exit 1
+fi
 
 rm -rf "$work"
 mkdir -p "$work"
