@@ -102,7 +102,7 @@ static void finish(struct ckpt *k, int status, uint64_t step, uint64_t bytes, co
 static void fail_step(struct ckpt *k, int status, uint64_t step, const char *why)
 {
 	char err[WIRE_TEXT_MAX + 1], message[MESSAGE_MAX];
-	if (step != WIRE_NO_STEP && ckpt_abandon(k->d->opt.ckpt_dir, step, err, sizeof(err)) < 0)
+	if (step != WIRE_NO_STEP && ckpt_abandon(&k->d->opt, step, err, sizeof(err)) < 0)
 		log_error("cannot remove the abandoned checkpoint: %s", err);
 	if (step != WIRE_NO_STEP)
 		snprintf(message, sizeof(message), "checkpoint of step %" PRIu64 " abandoned: %s",
@@ -127,7 +127,7 @@ static void publish(struct ckpt *k, const struct ckpt_write_result *result)
 	}
 	k->plan.generation = mesh_generation(d);
 	if (rc >= 0)
-		rc = ckpt_publish(d->opt.ckpt_dir, &k->plan, err, sizeof(err));
+		rc = ckpt_publish(&d->opt, &k->plan, err, sizeof(err));
 	if (rc < 0) {
 		fail_step(k, rc, k->plan.step, err);
 		return;
@@ -138,7 +138,7 @@ static void publish(struct ckpt *k, const struct ckpt_write_result *result)
 	snprintf(message, sizeof(message), "step %" PRIu64 " saved in %s: %s in %.3f s (%.2f GB/s)",
 		 k->plan.step, path, util_format_size(result->bytes, size, sizeof(size)),
 		 (double)elapsed / 1e6, elapsed ? (double)result->bytes / (double)elapsed / 1e3 : 0.0);
-	if (ckpt_prune(d->opt.ckpt_dir, d->opt.ckpt_keep, err, sizeof(err)) < 0)
+	if (ckpt_prune(&d->opt, d->opt.ckpt_keep, err, sizeof(err)) < 0)
 		log_warning("checkpoint retention: %s", err);
 	finish(k, 0, k->plan.step, result->bytes, path, elapsed, message);
 }
@@ -152,7 +152,7 @@ static void writer_done(struct lcrd *d, const struct ckpt_write_result *result, 
 	if (result->status == -ESTALE && ++k->attempt < CKPT_ATTEMPTS) {
 		log_warning("checkpoint of step %" PRIu64 ": %s; trying again", result->step,
 			    result->error);
-		if (ckpt_abandon(k->d->opt.ckpt_dir, result->step, err, sizeof(err)) < 0) {
+		if (ckpt_abandon(&k->d->opt, result->step, err, sizeof(err)) < 0) {
 			finish(k, -EIO, result->step, 0, "", elapsed_us(k), err);
 			return;
 		}
@@ -183,7 +183,7 @@ static void start_attempt(struct ckpt *k)
 		rc = ckpt_plan_build(reports, count, step, &params, &k->plan, err, sizeof(err));
 	ckpt_reports_free(reports, count);
 	if (rc == 0)
-		rc = ckpt_prepare_dir(d->opt.ckpt_dir, step, err, sizeof(err));
+		rc = ckpt_prepare_dir(&d->opt, step, err, sizeof(err));
 	if (rc == -EEXIST) {
 		ckpt_store_path(path, sizeof(path), d->opt.ckpt_dir, step, false);
 		snprintf(message, sizeof(message), "step %" PRIu64 " is saved already in %s", step,
@@ -198,7 +198,7 @@ static void start_attempt(struct ckpt *k)
 	log_info("checkpoint (%s): saving step %" PRIu64 " of %" PRIu32 " ranks into %s%s",
 		 k->reason, step, k->plan.rank_count, d->opt.ckpt_dir,
 		 k->attempt ? " (again)" : "");
-	rc = ckpt_write_start(d, d->opt.ckpt_dir, &k->plan, NULL, 0, writer_done, k, &k->writer,
+	rc = ckpt_write_start(d, &k->plan, NULL, 0, writer_done, k, &k->writer,
 			      err, sizeof(err));
 	if (rc < 0)
 		fail_step(k, rc, step, err);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ckpt_dir.h"
 #include "ckpt_restore.h"
 #include "control.h"
 #include "internal/ckpt_store.h"
@@ -36,7 +37,8 @@ struct fill {
 	uint32_t seq;
 	struct region *region;
 	const struct manifest_region *source;
-	char file[PATH_MAX];
+	char file[PATH_MAX]; /* for messages */
+	int file_fd;         /* the data file, opened on the loop */
 	char error[WIRE_TEXT_MAX + 1];
 	uint64_t started_ns;
 	struct worker *worker;
@@ -49,9 +51,17 @@ struct fill {
 	struct fill *next;
 };
 
+static void fill_free(struct fill *f)
+{
+	if (f->file_fd >= 0)
+		close(f->file_fd);
+	free(f);
+}
+
 struct ckpt_restore {
 	bool active;
 	char path[PATH_MAX]; /* the checkpoint directory */
+	int dir_fd;          /* the checkpoint directory, opened as a trusted directory */
 	struct manifest m;
 	struct fill *fills;
 };
@@ -75,17 +85,17 @@ static void log_problem(void *arg, const char *problem)
 	log_error("checkpoint %s is damaged: %s", (const char *)arg, problem);
 }
 
-/* Reads and checks the checkpoint at r->path. */
+/* Reads and checks the checkpoint r->dir_fd, at r->path. */
 static int load_checkpoint(struct ckpt_restore *r)
 {
 	char err[1024], manifest[PATH_MAX + sizeof(MANIFEST_FILE_NAME) + 1], size[32];
 	snprintf(manifest, sizeof(manifest), "%s/%s", r->path, MANIFEST_FILE_NAME);
-	int rc = manifest_read_file(manifest, &r->m, err, sizeof(err));
+	int rc = ckpt_store_read_manifest(r->dir_fd, manifest, &r->m, err, sizeof(err));
 	if (rc < 0) {
 		log_error("cannot restore from %s: %s", r->path, err);
 		return rc;
 	}
-	int problems = ckpt_store_check_files(r->path, &r->m, log_problem, r->path);
+	int problems = ckpt_store_check_files(r->dir_fd, &r->m, log_problem, r->path);
 	if (problems != 0) {
 		log_error("refusing to restore from %s: %d of its data files %s damaged (lcrctl "
 			  "ckpt verify tells more); nothing was restored", r->path, problems,
@@ -102,23 +112,46 @@ static int load_checkpoint(struct ckpt_restore *r)
 /* --restore=auto: the newest complete checkpoint, if there is one. */
 static int choose_newest(struct lcrd *d, struct ckpt_restore *r)
 {
+	char err[PATH_MAX + 512];
 	uint64_t step;
-	int rc;
+	int rc, dir_fd;
 	if (!d->opt.ckpt_dir) {
 		log_info("--restore=auto without --ckpt-dir: nothing to restore");
 		return 0;
 	}
-	rc = ckpt_store_newest(d->opt.ckpt_dir, &step);
+	dir_fd = ckpt_dir_open(d->opt.ckpt_dir, &d->opt.ckpt_roots, TRUSTED_OPEN_EXISTING,
+			       "checkpoint directory", err, sizeof(err));
+	rc = dir_fd < 0 ? dir_fd : ckpt_store_newest(dir_fd, &step);
 	if (rc == -ENOENT) {
 		log_info("no complete checkpoint in %s: the ranks start from scratch",
 			 d->opt.ckpt_dir);
-		return 0;
+		rc = 0;
+	} else if (rc < 0) {
+		log_error("cannot look for checkpoints: %s", dir_fd < 0 ? err : strerror(-rc));
+	} else {
+		ckpt_store_path(r->path, sizeof(r->path), d->opt.ckpt_dir, step, false);
+		r->dir_fd = ckpt_store_open_step(dir_fd, step, false, err, sizeof(err));
+		if (r->dir_fd < 0)
+			log_error("cannot restore from %s: %s", r->path, err);
+		rc = r->dir_fd < 0 ? r->dir_fd : load_checkpoint(r);
 	}
-	if (rc < 0) {
-		log_error("cannot look for checkpoints in %s: %s", d->opt.ckpt_dir, strerror(-rc));
-		return rc;
+	if (dir_fd >= 0)
+		close(dir_fd);
+	return rc;
+}
+
+/* --restore=PATH: that checkpoint, a trusted directory under the site's roots. */
+static int open_given(struct lcrd *d, struct ckpt_restore *r)
+{
+	char err[PATH_MAX + 512];
+	if (util_copy_string(r->path, sizeof(r->path), d->opt.restore_path) < 0)
+		return -ENAMETOOLONG;
+	r->dir_fd = ckpt_dir_open(r->path, &d->opt.ckpt_roots, TRUSTED_OPEN_EXISTING,
+				  "checkpoint", err, sizeof(err));
+	if (r->dir_fd < 0) {
+		log_error("cannot restore: %s", err);
+		return r->dir_fd;
 	}
-	ckpt_store_path(r->path, sizeof(r->path), d->opt.ckpt_dir, step, false);
 	return load_checkpoint(r);
 }
 
@@ -127,14 +160,13 @@ int ckpt_restore_open(struct lcrd *d)
 	struct ckpt_restore *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->dir_fd = -1;
 	d->restore = r;
 	switch (d->opt.restore) {
 	case WIRE_RESTORE_AUTO:
 		return choose_newest(d, r);
 	case WIRE_RESTORE_PATH:
-		if (util_copy_string(r->path, sizeof(r->path), d->opt.restore_path) < 0)
-			return -ENAMETOOLONG;
-		return load_checkpoint(r);
+		return open_given(d, r);
 	case WIRE_RESTORE_NEVER:
 		break;
 	}
@@ -152,8 +184,10 @@ void ckpt_restore_close(struct lcrd *d)
 		r->fills = f->next;
 		worker_cancel(f->worker);
 		region_table_free(&d->regions, f->region->owner_rank, f->region->name);
-		free(f);
+		fill_free(f);
 	}
+	if (r->dir_fd >= 0)
+		close(r->dir_fd);
 	manifest_free(&r->m);
 	free(r);
 	d->restore = NULL;
@@ -294,10 +328,7 @@ static int fill_region(void *arg, const atomic_bool *cancel)
 	struct fill *f = arg;
 	const struct manifest_region *g = f->source;
 	void *buf = NULL;
-	int rc = 0, fd = open(f->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return restore_fail(f->error, sizeof(f->error), -errno, "cannot open %s: %s",
-				    f->file, strerror(errno));
+	int rc = 0, fd = f->file_fd;
 	if (posix_memalign(&buf, 4096, CKPT_IO_CHUNK) != 0) {
 		rc = restore_fail(f->error, sizeof(f->error), -ENOMEM, "out of memory");
 		goto out;
@@ -326,7 +357,6 @@ static int fill_region(void *arg, const atomic_bool *cancel)
 	}
 out:
 	free(buf);
-	close(fd);
 	return rc;
 }
 
@@ -337,7 +367,8 @@ static int fill_from_peers(void *arg, const atomic_bool *cancel)
 	const struct manifest_region *g = f->source;
 	struct transfer_want w = { .shard_key = f->shard_key, .region_name = g->name,
 				   .step = f->d->restore->m.step, .ranges = g->ranges,
-				   .range_count = g->range_count, .file = f->file };
+				   .range_count = g->range_count, .file_fd = f->file_fd,
+				   .file = f->file };
 	return transfer_fill(f->region, &w, &f->id, f->peers, f->peer_count, cancel, &f->stats,
 			     f->error, sizeof(f->error));
 }
@@ -377,7 +408,7 @@ static void fill_done(void *arg, int rc)
 		if (f->c)
 			request_reply_region(f->c, f->seq, g, 0);
 	}
-	free(f);
+	fill_free(f);
 }
 
 int ckpt_restore_fill(struct client *c, uint32_t seq, struct region *region, char *err,
@@ -386,6 +417,7 @@ int ckpt_restore_fill(struct client *c, uint32_t seq, struct region *region, cha
 	struct lcrd *d = c->d;
 	const struct manifest_shard *s = restored_shard(d, region->owner_rank);
 	const struct manifest_region *g = s ? manifest_find_region(s, region->name) : NULL;
+	char why[512];
 	struct fill *f;
 	int rc;
 	if (!g)
@@ -396,20 +428,26 @@ int ckpt_restore_fill(struct client *c, uint32_t seq, struct region *region, cha
 		return restore_fail(err, errlen, -ENOMEM, "out of memory");
 	*f = (struct fill){ .d = d, .c = c, .seq = seq, .region = region, .source = g,
 			    .started_ns = util_now_ns() };
-	if (snprintf(f->file, sizeof(f->file), "%s/%s", d->restore->path, g->file) >=
-	    (int)sizeof(f->file)) {
-		free(f);
-		return restore_fail(err, errlen, -ENAMETOOLONG, "checkpoint path too long");
-	}
+	util_format_text(f->file, sizeof(f->file), "%s/%s", d->restore->path, g->file);
 	if (d->opt.rejoin) {
 		f->peer_count = transfer_peers_of(d, f->peers, TRANSFER_MAX_PEERS);
 		transfer_identity_of(d, &f->id);
 		util_copy_string(f->shard_key, sizeof(f->shard_key), s->key);
 	}
+	/* From the peers, the file is only the fallback. */
+	f->file_fd = ckpt_store_open_data(d->restore->dir_fd, g->file, why, sizeof(why));
+	if (f->file_fd < 0 && f->peer_count == 0) {
+		rc = f->file_fd;
+		free(f);
+		return restore_fail(err, errlen, rc, "checkpoint %s: %s", d->restore->path, why);
+	}
+	if (f->file_fd < 0)
+		log_warning("checkpoint %s: %s: only the replicas can fill region '%s'",
+			    d->restore->path, why, region->name);
 	rc = worker_start(d->loop, f->peer_count ? fill_from_peers : fill_region, fill_done, f,
 			  &f->worker);
 	if (rc < 0) {
-		free(f);
+		fill_free(f);
 		return restore_fail(err, errlen, rc, "cannot start a restore thread: %s",
 				    strerror(-rc));
 	}

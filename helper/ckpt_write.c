@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "ckpt_dir.h"
 #include "ckpt_write.h"
 #include "internal/ckpt_store.h"
 #include "internal/util.h"
@@ -104,121 +105,105 @@ int ckpt_gather_reports(struct lcrd *d, struct ckpt_report **out, size_t *count,
 
 /* --- directories --- */
 
-/* mkdir -p with mode 0700 for what it creates; the last directory must be lcrd's user's,
- * so that nobody else can read or replace the checkpoints in it. */
-static int make_dirs(const char *path, char *err, size_t errlen)
+/* The job's checkpoint directory (see ckpt_dir.h): a descriptor or -errno with err set. */
+static int open_job_dir(const struct lcrd_options *opt, enum trusted_create create, char *err,
+			size_t errlen)
 {
-	char partial[PATH_MAX];
-	struct stat st;
-	if (util_copy_string(partial, sizeof(partial), path) < 0)
-		return write_fail(err, errlen, -ENAMETOOLONG, "checkpoint directory %s: path too "
-				  "long", path);
-	for (char *slash = partial + 1;; slash++) {
-		char saved = *slash;
-		if (saved != '/' && saved != '\0')
-			continue;
-		*slash = '\0';
-		if (mkdir(partial, 0700) < 0 && errno != EEXIST)
-			return write_fail(err, errlen, -errno, "cannot create checkpoint directory "
-					  "%s: %s", partial, strerror(errno));
-		*slash = saved;
-		if (saved == '\0')
-			break;
-	}
-	if (lstat(path, &st) < 0)
-		return write_fail(err, errlen, -errno, "checkpoint directory %s: %s", path,
-				  strerror(errno));
-	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid())
-		return write_fail(err, errlen, -EPERM, "checkpoint directory %s is not a directory "
-				  "of uid %u", path, (unsigned)getuid());
-	return 0;
+	return ckpt_dir_open(opt->ckpt_dir, &opt->ckpt_roots, create, "checkpoint directory", err,
+			     errlen);
 }
 
-/* Removes a directory of plain files (a checkpoint's). */
-static int remove_flat_dir(const char *path, char *err, size_t errlen)
+/* Removes name, a directory of plain files in dir_fd (a checkpoint's); dir names dir_fd in
+ * messages. */
+static int remove_flat_dir(int dir_fd, const char *dir, const char *name, char *err,
+			   size_t errlen)
 {
 	struct dirent *e;
-	int rc = 0;
-	DIR *dir = opendir(path);
-	if (!dir)
-		return errno == ENOENT ? 0 : write_fail(err, errlen, -errno, "cannot open %s: %s",
-							path, strerror(errno));
-	while ((e = readdir(dir)) && rc == 0)
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-		    unlinkat(dirfd(dir), e->d_name, 0) < 0)
-			rc = write_fail(err, errlen, -errno, "cannot remove %s/%s: %s", path, e->d_name,
-					strerror(errno));
-	closedir(dir);
-	if (rc == 0 && rmdir(path) < 0)
-		rc = write_fail(err, errlen, -errno, "cannot remove %s: %s", path, strerror(errno));
-	return rc;
-}
-
-static int sync_dir(const char *path, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0) {
-		int rc = write_fail(err, errlen, -errno, "cannot sync directory %s: %s", path,
-				    strerror(errno));
+	int rc = 0, fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		rc = errno == ENOENT ? 0 : write_fail(err, errlen, -errno, "cannot open %s/%s: %s",
+						      dir, name, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return rc;
 	}
-	close(fd);
+	while ((e = readdir(d)) && rc == 0)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    unlinkat(dirfd(d), e->d_name, 0) < 0)
+			rc = write_fail(err, errlen, -errno, "cannot remove %s/%s/%s: %s", dir, name,
+					e->d_name, strerror(errno));
+	closedir(d);
+	if (rc == 0 && unlinkat(dir_fd, name, AT_REMOVEDIR) < 0)
+		rc = write_fail(err, errlen, -errno, "cannot remove %s/%s: %s", dir, name,
+				strerror(errno));
+	return rc;
+}
+
+static int sync_dir(int fd, const char *path, char *err, size_t errlen)
+{
+	if (fsync(fd) < 0)
+		return write_fail(err, errlen, -errno, "cannot sync directory %s: %s", path,
+				  strerror(errno));
 	return 0;
 }
 
 /* Removes the .tmp directories of earlier attempts and half-removed old checkpoints. */
-static int remove_leftovers(const char *ckpt_dir, char *err, size_t errlen)
+static int remove_leftovers(int dir_fd, const char *ckpt_dir, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
 	struct dirent *e;
-	int rc = 0;
-	DIR *dir = opendir(ckpt_dir);
-	if (!dir)
-		return write_fail(err, errlen, -errno, "cannot open checkpoint directory %s: %s",
-				  ckpt_dir, strerror(errno));
+	int rc = 0, fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+	if (!dir) {
+		rc = write_fail(err, errlen, -errno, "cannot open checkpoint directory %s: %s",
+				ckpt_dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	while ((e = readdir(dir)) && rc == 0) {
 		uint64_t step;
 		bool tmp = false;
 		bool removing = strncmp(e->d_name, REMOVING_PREFIX, strlen(REMOVING_PREFIX)) == 0;
 		if (!removing && (ckpt_store_parse_name(e->d_name, &step, &tmp) < 0 || !tmp))
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", ckpt_dir, e->d_name) >= (int)sizeof(path))
-			continue;
-		log_info("removing %s, left by an earlier checkpoint", path);
-		rc = remove_flat_dir(path, err, errlen);
+		log_info("removing %s/%s, left by an earlier checkpoint", ckpt_dir, e->d_name);
+		rc = remove_flat_dir(dir_fd, ckpt_dir, e->d_name, err, errlen);
 	}
 	closedir(dir);
 	return rc;
 }
 
-int ckpt_prepare_dir(const char *ckpt_dir, uint64_t step, char *err, size_t errlen)
+int ckpt_prepare_dir(const struct lcrd_options *opt, uint64_t step, char *err, size_t errlen)
 {
-	char final[PATH_MAX], tmp[PATH_MAX];
+	char final[32], tmp[32];
 	struct stat st;
-	int rc = make_dirs(ckpt_dir, err, errlen);
-	if (rc < 0)
-		return rc;
-	if (ckpt_store_path(final, sizeof(final), ckpt_dir, step, false) < 0 ||
-	    ckpt_store_path(tmp, sizeof(tmp), ckpt_dir, step, true) < 0)
-		return write_fail(err, errlen, -ENAMETOOLONG, "checkpoint directory %s: path too "
-				  "long", ckpt_dir);
-	if (lstat(final, &st) == 0)
-		return write_fail(err, errlen, -EEXIST, "%s exists already", final);
-	rc = remove_leftovers(ckpt_dir, err, errlen);
-	if (rc == 0 && mkdir(tmp, 0700) < 0)
-		rc = write_fail(err, errlen, -errno, "cannot create %s: %s", tmp, strerror(errno));
+	int rc, dir_fd = open_job_dir(opt, TRUSTED_CREATE_MISSING, err, errlen);
+	if (dir_fd < 0)
+		return dir_fd;
+	ckpt_store_name(final, sizeof(final), step, false);
+	ckpt_store_name(tmp, sizeof(tmp), step, true);
+	if (fstatat(dir_fd, final, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		rc = write_fail(err, errlen, -EEXIST, "%s/%s exists already", opt->ckpt_dir, final);
+	else
+		rc = remove_leftovers(dir_fd, opt->ckpt_dir, err, errlen);
+	if (rc == 0 && mkdirat(dir_fd, tmp, 0700) < 0)
+		rc = write_fail(err, errlen, -errno, "cannot create %s/%s: %s", opt->ckpt_dir, tmp,
+				strerror(errno));
+	close(dir_fd);
 	return rc;
 }
 
-int ckpt_abandon(const char *ckpt_dir, uint64_t step, char *err, size_t errlen)
+int ckpt_abandon(const struct lcrd_options *opt, uint64_t step, char *err, size_t errlen)
 {
-	char tmp[PATH_MAX];
-	if (ckpt_store_path(tmp, sizeof(tmp), ckpt_dir, step, true) < 0)
-		return write_fail(err, errlen, -ENAMETOOLONG, "checkpoint directory %s: path too "
-				  "long", ckpt_dir);
-	return remove_flat_dir(tmp, err, errlen);
+	char tmp[32];
+	int rc, dir_fd = open_job_dir(opt, TRUSTED_OPEN_EXISTING, err, errlen);
+	if (dir_fd < 0)
+		return dir_fd == -ENOENT ? 0 : dir_fd;
+	ckpt_store_name(tmp, sizeof(tmp), step, true);
+	rc = remove_flat_dir(dir_fd, opt->ckpt_dir, tmp, err, errlen);
+	close(dir_fd);
+	return rc;
 }
 
 /* --- the writer --- */
@@ -234,7 +219,8 @@ struct write_item {
 
 struct ckpt_writer {
 	struct lcrd *d;
-	char dir[PATH_MAX]; /* DIR/step-S.tmp */
+	char dir[PATH_MAX]; /* DIR/step-S.tmp, for messages */
+	int dir_fd;         /* DIR/step-S.tmp, opened as a trusted directory */
 	uint64_t step;
 	struct write_item *items;
 	size_t item_count;
@@ -250,6 +236,8 @@ struct ckpt_writer {
 
 static void writer_free(struct ckpt_writer *w)
 {
+	if (w->dir_fd >= 0)
+		close(w->dir_fd);
 	free(w->items);
 	free(w->sources);
 	free(w);
@@ -426,26 +414,18 @@ static int write_all(void *arg, const atomic_bool *cancel)
 	struct ckpt_writer *w = arg;
 	XXH3_state_t *state = XXH3_createState();
 	void *buf = NULL;
-	int rc = 0, dir_fd = -1;
+	int rc = 0;
 	if (!state || posix_memalign(&buf, 4096, CKPT_IO_CHUNK) != 0) {
 		rc = write_fail(w->error, sizeof(w->error), -ENOMEM, "out of memory");
-		goto out;
-	}
-	dir_fd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0) {
-		rc = write_fail(w->error, sizeof(w->error), -errno, "cannot open %s: %s", w->dir,
-				strerror(errno));
 		goto out;
 	}
 	for (size_t i = 0, j; i < w->item_count && rc == 0; i = j) {
 		for (j = i + 1; j < w->item_count && strcmp(w->items[j].file, w->items[i].file) == 0; j++)
 			;
-		rc = write_file(w, dir_fd, &w->items[i], j - i, buf, state, cancel);
+		rc = write_file(w, w->dir_fd, &w->items[i], j - i, buf, state, cancel);
 	}
 	atomic_thread_fence(memory_order_acquire);
 out:
-	if (dir_fd >= 0)
-		close(dir_fd);
 	free(buf);
 	XXH3_freeState(state);
 	return rc;
@@ -493,7 +473,25 @@ static void writer_done(void *arg, int rc)
 	writer_free(w);
 }
 
-int ckpt_write_start(struct lcrd *d, const char *ckpt_dir, const struct manifest *plan,
+/* Opens DIR/step-S.tmp, which the leader made, for the thread. */
+static int open_step_dir(struct ckpt_writer *w, char *err, size_t errlen)
+{
+	char why[512];
+	int rc, dir_fd = open_job_dir(&w->d->opt, TRUSTED_OPEN_EXISTING, err, errlen);
+	if (dir_fd < 0)
+		return dir_fd;
+	rc = ckpt_store_path(w->dir, sizeof(w->dir), w->d->opt.ckpt_dir, w->step, true);
+	if (rc < 0)
+		rc = write_fail(err, errlen, rc, "checkpoint directory %s: path too long",
+				w->d->opt.ckpt_dir);
+	else if ((w->dir_fd = ckpt_store_open_step(dir_fd, w->step, true, why, sizeof(why))) < 0)
+		rc = write_fail(err, errlen, w->dir_fd, "checkpoint directory %s: %s",
+				w->d->opt.ckpt_dir, why);
+	close(dir_fd);
+	return rc;
+}
+
+int ckpt_write_start(struct lcrd *d, const struct manifest *plan,
 		     const struct ckpt_range_ref *only, size_t only_count,
 		     ckpt_write_done_fn *done, void *arg, struct ckpt_writer **out, char *err,
 		     size_t errlen)
@@ -506,10 +504,9 @@ int ckpt_write_start(struct lcrd *d, const char *ckpt_dir, const struct manifest
 	w->step = plan->step;
 	w->done = done;
 	w->done_arg = arg;
+	w->dir_fd = -1;
 	w->started_ns = util_now_ns();
-	rc = ckpt_store_path(w->dir, sizeof(w->dir), ckpt_dir, plan->step, true);
-	if (rc < 0)
-		rc = write_fail(err, errlen, rc, "checkpoint directory %s: path too long", ckpt_dir);
+	rc = open_step_dir(w, err, errlen);
 	if (rc == 0)
 		rc = bind_ranges(w, plan, only, only_count, err, errlen);
 	if (rc == 0 && (rc = worker_start(d->loop, write_all, writer_done, w, &w->worker)) < 0)
@@ -565,72 +562,96 @@ int ckpt_apply_result(struct manifest *m, const struct ckpt_write_result *r, cha
 	return (int)r->hash_count;
 }
 
-/* Writes text[len] as a new file and syncs it. */
-static int write_new_file(const char *path, const char *text, size_t len, char *err,
-			  size_t errlen)
+/* Writes text[len] as a new file name in dir_fd and syncs it; dir names dir_fd. */
+static int write_new_file(int dir_fd, const char *dir, const char *name, const char *text,
+			  size_t len, char *err, size_t errlen)
 {
-	int rc = 0, fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc = 0, fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				0600);
 	if (fd < 0)
-		return write_fail(err, errlen, -errno, "cannot create %s: %s", path, strerror(errno));
+		return write_fail(err, errlen, -errno, "cannot create %s/%s: %s", dir, name,
+				  strerror(errno));
 	rc = pwrite_all(fd, (const uint8_t *)text, len, 0);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc < 0)
-		write_fail(err, errlen, rc, "cannot write %s: %s", path, strerror(-rc));
+		write_fail(err, errlen, rc, "cannot write %s/%s: %s", dir, name, strerror(-rc));
 	return rc;
 }
 
-/* Renames from to to unless to exists. */
-static int rename_no_replace(const char *from, const char *to, char *err, size_t errlen)
+/* Renames from to to inside dir_fd unless to exists. */
+static int rename_no_replace(int dir_fd, const char *dir, const char *from, const char *to,
+			     char *err, size_t errlen)
 {
 	struct stat st;
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+	if (renameat2(dir_fd, from, dir_fd, to, RENAME_NOREPLACE) == 0)
 		return 0;
 	/* Filesystems without RENAME_NOREPLACE: look first. */
-	if (errno == EINVAL && lstat(to, &st) < 0 && errno == ENOENT && rename(from, to) == 0)
+	if (errno == EINVAL && fstatat(dir_fd, to, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT && renameat(dir_fd, from, dir_fd, to) == 0)
 		return 0;
 	if (errno == EINVAL)
 		errno = EEXIST;
-	return write_fail(err, errlen, -errno, "cannot rename %s to %s: %s", from, to,
+	return write_fail(err, errlen, -errno, "cannot rename %s/%s to %s: %s", dir, from, to,
 			  strerror(errno));
 }
 
-int ckpt_publish(const char *ckpt_dir, struct manifest *m, char *err, size_t errlen)
+/* The manifest into the open DIR/step-S.tmp, then the rename to DIR/step-S. */
+static int publish_in(int dir_fd, const char *ckpt_dir, const struct manifest *m,
+		      const char *text, size_t len, char *err, size_t errlen)
 {
-	char tmp[PATH_MAX], final[PATH_MAX], path[PATH_MAX + sizeof(MANIFEST_FILE_NAME)];
+	char tmp[32], final[32], why[512];
+	int rc, step_fd = ckpt_store_open_step(dir_fd, m->step, true, why, sizeof(why));
+	if (step_fd < 0)
+		return write_fail(err, errlen, step_fd, "checkpoint directory %s: %s", ckpt_dir, why);
+	ckpt_store_name(tmp, sizeof(tmp), m->step, true);
+	ckpt_store_name(final, sizeof(final), m->step, false);
+	if ((rc = write_new_file(step_fd, tmp, MANIFEST_FILE_NAME, text, len, err, errlen)) == 0 &&
+	    (rc = sync_dir(step_fd, tmp, err, errlen)) == 0 &&
+	    (rc = rename_no_replace(dir_fd, ckpt_dir, tmp, final, err, errlen)) == 0)
+		rc = sync_dir(dir_fd, ckpt_dir, err, errlen);
+	close(step_fd);
+	return rc;
+}
+
+int ckpt_publish(const struct lcrd_options *opt, struct manifest *m, char *err, size_t errlen)
+{
 	char *text = NULL;
 	size_t len;
-	int rc;
+	int rc, dir_fd;
 	m->created = (int64_t)time(NULL);
-	if (ckpt_store_path(tmp, sizeof(tmp), ckpt_dir, m->step, true) < 0 ||
-	    ckpt_store_path(final, sizeof(final), ckpt_dir, m->step, false) < 0)
-		return write_fail(err, errlen, -ENAMETOOLONG, "checkpoint directory %s: path too "
-				  "long", ckpt_dir);
 	rc = manifest_encode(m, &text, &len, err, errlen);
 	if (rc < 0)
-		goto out;
-	snprintf(path, sizeof(path), "%s/%s", tmp, MANIFEST_FILE_NAME);
-	if ((rc = write_new_file(path, text, len, err, errlen)) < 0 ||
-	    (rc = sync_dir(tmp, err, errlen)) < 0 ||
-	    (rc = rename_no_replace(tmp, final, err, errlen)) < 0)
-		goto out;
-	rc = sync_dir(ckpt_dir, err, errlen);
-out:
+		return rc;
+	dir_fd = open_job_dir(opt, TRUSTED_OPEN_EXISTING, err, errlen);
+	rc = dir_fd < 0 ? dir_fd : publish_in(dir_fd, opt->ckpt_dir, m, text, len, err, errlen);
+	if (dir_fd >= 0)
+		close(dir_fd);
 	free(text);
 	return rc;
 }
 
-int ckpt_prune(const char *ckpt_dir, uint32_t keep, char *err, size_t errlen)
+/* Renames checkpoint step out of sight, then removes it. */
+static int remove_checkpoint(int dir_fd, const char *ckpt_dir, uint64_t step, char *err,
+			     size_t errlen)
 {
-	char path[PATH_MAX], hidden[PATH_MAX];
+	char name[32], hidden[64];
+	ckpt_store_name(name, sizeof(name), step, false);
+	snprintf(hidden, sizeof(hidden), REMOVING_PREFIX "%" PRIu64, step);
+	if (renameat(dir_fd, name, dir_fd, hidden) < 0)
+		return write_fail(err, errlen, -errno, "cannot remove %s/%s: %s", ckpt_dir, name,
+				  strerror(errno));
+	return remove_flat_dir(dir_fd, ckpt_dir, hidden, err, errlen);
+}
+
+static int prune_in(int dir_fd, const char *ckpt_dir, uint32_t keep, char *err, size_t errlen)
+{
 	struct ckpt_entry *entries;
 	size_t count, complete = 0;
 	int rc, removed = 0;
-	if (keep == 0)
-		return 0;
-	rc = ckpt_store_list(ckpt_dir, &entries, &count);
+	rc = ckpt_store_list(dir_fd, &entries, &count);
 	if (rc < 0)
 		return write_fail(err, errlen, rc, "cannot list %s: %s", ckpt_dir, strerror(-rc));
 	for (size_t i = 0; i < count; i++)
@@ -638,20 +659,27 @@ int ckpt_prune(const char *ckpt_dir, uint32_t keep, char *err, size_t errlen)
 	for (size_t i = 0; i < count && complete > keep && rc == 0; i++) {
 		if (!entries[i].complete || !entries[i].has_manifest)
 			continue;
-		ckpt_store_path(path, sizeof(path), ckpt_dir, entries[i].step, false);
-		snprintf(hidden, sizeof(hidden), "%s/" REMOVING_PREFIX "%" PRIu64, ckpt_dir,
-			 entries[i].step);
-		if (rename(path, hidden) < 0)
-			rc = write_fail(err, errlen, -errno, "cannot remove %s: %s", path,
-					strerror(errno));
-		else
-			rc = remove_flat_dir(hidden, err, errlen);
+		rc = remove_checkpoint(dir_fd, ckpt_dir, entries[i].step, err, errlen);
 		if (rc == 0) {
-			log_info("removed %s: only the newest %u checkpoints are kept", path, keep);
+			log_info("removed %s/" CKPT_STEP_PREFIX "%" PRIu64 ": only the newest %u "
+				 "checkpoints are kept", ckpt_dir, entries[i].step, keep);
 			removed++;
 			complete--;
 		}
 	}
 	free(entries);
 	return rc < 0 ? rc : removed;
+}
+
+int ckpt_prune(const struct lcrd_options *opt, uint32_t keep, char *err, size_t errlen)
+{
+	int rc, dir_fd;
+	if (keep == 0)
+		return 0;
+	dir_fd = open_job_dir(opt, TRUSTED_OPEN_EXISTING, err, errlen);
+	if (dir_fd < 0)
+		return dir_fd;
+	rc = prune_in(dir_fd, opt->ckpt_dir, keep, err, errlen);
+	close(dir_fd);
+	return rc;
 }

@@ -31,6 +31,7 @@
 #include "internal/wire.h"
 
 struct lcrd;
+struct lcrd_options;
 struct region;
 struct ckpt_writer;
 
@@ -61,16 +62,20 @@ typedef void ckpt_write_done_fn(struct lcrd *d, const struct ckpt_write_result *
 int ckpt_gather_reports(struct lcrd *d, struct ckpt_report **out, size_t *count, char *err,
 			size_t errlen);
 
-/* Makes ckpt_dir (0700 where it creates it), removes leftover .tmp directories of earlier
- * attempts, and creates DIR/step-<step>.tmp/. -EEXIST when step-<step> is complete already. */
-int ckpt_prepare_dir(const char *ckpt_dir, uint64_t step, char *err, size_t errlen);
+/* The directory functions below take the options for --ckpt-dir and --ckpt-roots: each
+ * opens the job's directory as a trusted directory (ckpt_dir.h) and works relative to it. */
+
+/* Makes opt->ckpt_dir (0700 where it creates it), removes leftover .tmp directories of
+ * earlier attempts, and creates DIR/step-<step>.tmp/. -EEXIST when step-<step> is complete
+ * already. */
+int ckpt_prepare_dir(const struct lcrd_options *opt, uint64_t step, char *err, size_t errlen);
 
 /* Starts writing the ranges of `plan` whose writer is this node (d->opt.node_id) into
  * DIR/step-S.tmp/, each from a local replica that holds step S; with only != NULL, just
  * those of only[only_count] (the ranges ckpt_plan_reassign moved here). done runs on the
  * loop when finished. The plan may change or go once this returns. 0, or -errno with err
  * set (nothing started). */
-int ckpt_write_start(struct lcrd *d, const char *ckpt_dir, const struct manifest *plan,
+int ckpt_write_start(struct lcrd *d, const struct manifest *plan,
 		     const struct ckpt_range_ref *only, size_t only_count,
 		     ckpt_write_done_fn *done, void *arg, struct ckpt_writer **out, char *err,
 		     size_t errlen);
@@ -89,13 +94,13 @@ int ckpt_apply_result(struct manifest *m, const struct ckpt_write_result *r, cha
 
 /* Writes m (every range's hash applied) as DIR/step-S.tmp/manifest.yaml, syncs it, renames
  * the directory to DIR/step-S and syncs DIR. Sets m->created. */
-int ckpt_publish(const char *ckpt_dir, struct manifest *m, char *err, size_t errlen);
+int ckpt_publish(const struct lcrd_options *opt, struct manifest *m, char *err, size_t errlen);
 
 /* Removes DIR/step-<step>.tmp/ and what it holds. */
-int ckpt_abandon(const char *ckpt_dir, uint64_t step, char *err, size_t errlen);
+int ckpt_abandon(const struct lcrd_options *opt, uint64_t step, char *err, size_t errlen);
 
 /* Removes complete checkpoints older than the newest `keep` (0: keep all): each is first
  * renamed out of sight, so no reader sees one half removed. The number removed, or -errno. */
-int ckpt_prune(const char *ckpt_dir, uint32_t keep, char *err, size_t errlen);
+int ckpt_prune(const struct lcrd_options *opt, uint32_t keep, char *err, size_t errlen);
 
 #endif

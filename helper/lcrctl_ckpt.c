@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal/ckpt_store.h"
 #include "internal/manifest.h"
+#include "internal/trusted_path.h"
 #include "internal/util.h"
 #include "lcrctl_ckpt.h"
 
@@ -44,30 +46,56 @@ static int checkpoint_path(const char *dir, const char *which, char *path, size_
 	return ckpt_store_path(path, cap, dir, step, false);
 }
 
-static int load(const char *path, struct manifest *m)
+/* Reads the manifest of the checkpoint step_fd, at path. */
+static int load_at(int step_fd, const char *path, struct manifest *m)
 {
-	char file[PATH_MAX + sizeof(MANIFEST_FILE_NAME) + 1], err[1024];
+	char file[PATH_MAX + sizeof(MANIFEST_FILE_NAME) + 1], err[PATH_MAX + 1024];
 	snprintf(file, sizeof(file), "%s/%s", path, MANIFEST_FILE_NAME);
-	int rc = manifest_read_file(file, m, err, sizeof(err));
+	int rc = ckpt_store_read_manifest(step_fd, file, m, err, sizeof(err));
 	if (rc == -ENOENT)
 		fprintf(stderr, "lcrctl: %s is not a complete checkpoint: it has no %s\n", path,
 			MANIFEST_FILE_NAME);
 	else if (rc < 0)
-		fprintf(stderr, "%s\n", err);
+		fprintf(stderr, "lcrctl: %s\n", err);
 	return rc;
 }
 
-static void print_entry(const char *dir, const struct ckpt_entry *e)
+/* Opens the checkpoint at path as a trusted directory of the user's and reads its manifest:
+ * the directory's descriptor, or -errno with the reason printed. */
+static int load(const char *path, struct manifest *m)
+{
+	char err[PATH_MAX + 512];
+	int rc, fd = trusted_dir_open(path, getuid(), TRUSTED_OPEN_EXISTING, NULL, 0, err,
+				      sizeof(err));
+	if (fd < 0) {
+		fprintf(stderr, "lcrctl: checkpoint %s: %s\n", path, err);
+		return fd;
+	}
+	rc = load_at(fd, path, m);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static void print_entry(int dir_fd, const char *dir, const struct ckpt_entry *e)
 {
 	char path[PATH_MAX], size[32], when[32];
 	struct manifest m;
+	int step_fd, rc = -1;
 	if (!e->complete) {
 		printf("  %-8" PRIu64 " %-10s (step-%" PRIu64 ".tmp: being written, or left by a "
 		       "writer that died)\n", e->step, "incomplete", e->step);
 		return;
 	}
 	ckpt_store_path(path, sizeof(path), dir, e->step, false);
-	if (!e->has_manifest || load(path, &m) < 0) {
+	step_fd = e->has_manifest ? ckpt_store_open_step(dir_fd, e->step, false, NULL, 0) : -1;
+	if (step_fd >= 0) {
+		rc = load_at(step_fd, path, &m);
+		close(step_fd);
+	}
+	if (rc < 0) {
 		printf("  %-8" PRIu64 " %-10s (no readable manifest)\n", e->step, "damaged");
 		return;
 	}
@@ -80,12 +108,20 @@ static void print_entry(const char *dir, const struct ckpt_entry *e)
 
 int lcrctl_ckpt_list(const char *dir)
 {
+	char err[PATH_MAX + 512];
 	struct ckpt_entry *entries;
 	size_t count;
-	int rc = ckpt_store_list(dir, &entries, &count);
+	int rc, dir_fd = trusted_dir_open(dir, getuid(), TRUSTED_OPEN_EXISTING, NULL, 0, err,
+					  sizeof(err));
+	if (dir_fd < 0) {
+		fprintf(stderr, "lcrctl: cannot read checkpoint directory %s: %s\n", dir, err);
+		return 1;
+	}
+	rc = ckpt_store_list(dir_fd, &entries, &count);
 	if (rc < 0) {
 		fprintf(stderr, "lcrctl: cannot read checkpoint directory %s: %s\n", dir,
 			strerror(-rc));
+		close(dir_fd);
 		return 1;
 	}
 	printf("checkpoints in %s: %zu\n", dir, count);
@@ -93,8 +129,9 @@ int lcrctl_ckpt_list(const char *dir)
 		printf("  %-8s %-10s %-8s %-6s %-7s %-11s %s\n", "STEP", "STATE", "JOB", "RANKS",
 		       "SHARDS", "SIZE", "CREATED");
 	for (size_t i = 0; i < count; i++)
-		print_entry(dir, &entries[i]);
+		print_entry(dir_fd, dir, &entries[i]);
 	free(entries);
+	close(dir_fd);
 	return 0;
 }
 
@@ -141,8 +178,10 @@ int lcrctl_ckpt_show(const char *dir, const char *which)
 {
 	char path[PATH_MAX];
 	struct manifest m;
-	if (checkpoint_path(dir, which, path, sizeof(path)) < 0 || load(path, &m) < 0)
+	int fd;
+	if (checkpoint_path(dir, which, path, sizeof(path)) < 0 || (fd = load(path, &m)) < 0)
 		return 1;
+	close(fd);
 	print_manifest(path, &m);
 	manifest_free(&m);
 	return 0;
@@ -159,12 +198,14 @@ int lcrctl_ckpt_verify(const char *dir, const char *which)
 	char path[PATH_MAX], size[32];
 	struct manifest m;
 	uint64_t bytes = 0, start = util_now_ns();
-	if (checkpoint_path(dir, which, path, sizeof(path)) < 0 || load(path, &m) < 0)
+	int fd;
+	if (checkpoint_path(dir, which, path, sizeof(path)) < 0 || (fd = load(path, &m)) < 0)
 		return 1;
 	printf("verifying %s (step %" PRIu64 ", %s)\n", path, m.step,
 	       util_format_size(manifest_total_bytes(&m), size, sizeof(size)));
-	int problems = ckpt_store_verify(path, &m, print_problem, NULL, &bytes);
+	int problems = ckpt_store_verify(fd, &m, print_problem, NULL, &bytes);
 	double seconds = (double)(util_now_ns() - start) / 1e9;
+	close(fd);
 	manifest_free(&m);
 	if (problems < 0) {
 		fprintf(stderr, "lcrctl: cannot verify %s: %s\n", path, strerror(-problems));

@@ -55,8 +55,8 @@ static int resolve_dir(const char *given, struct wait_target *t)
 	struct passwd *pw = getpwuid(getuid());
 	if (!pw)
 		return wait_usage("cannot find the name of uid %s", "(getpwuid failed)");
-	if (lcr_expand_ckpt_pattern(pattern, pw->pw_name, t->job, t->dir, sizeof(t->dir), err,
-				    sizeof(err)) < 0)
+	if (lcr_expand_ckpt_pattern(pattern, pw->pw_name, pw->pw_dir ? pw->pw_dir : "", t->job,
+				    t->dir, sizeof(t->dir), err, sizeof(err)) < 0)
 		return wait_usage("checkpoint directory: %s", err);
 	return 0;
 }

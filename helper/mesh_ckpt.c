@@ -285,7 +285,7 @@ static void run_finish(struct mesh *m, int status, const char *path, const char 
 	if (status < 0)
 		stop_jobs(m, m->self, k->id, false);
 	if (status < 0 && k->phase == RUN_WRITE &&
-	    ckpt_abandon(m->d->opt.ckpt_dir, k->write.step, err, sizeof(err)) < 0)
+	    ckpt_abandon(&m->d->opt, k->write.step, err, sizeof(err)) < 0)
 		log_error("cannot remove the abandoned checkpoint: %s", err);
 	if (status < 0)
 		log_error("checkpoint (%s): %s", k->reason, r.message);
@@ -407,7 +407,7 @@ static void on_write(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_
 		goto out;
 	}
 	*job = (struct write_job){ .m = m, .leader = from, .id = w->id };
-	rc = ckpt_write_start(m->d, m->d->opt.ckpt_dir, &plan, moved, w->lost_count ? moved_count : 0,
+	rc = ckpt_write_start(m->d, &plan, moved, w->lost_count ? moved_count : 0,
 			      job_done, job, &job->writer, err, sizeof(err));
 	if (rc == 0) {
 		job->next = k->jobs;
@@ -547,7 +547,7 @@ static void start_writing(struct mesh *m)
 	ckpt_reports_free(reports, count);
 	k->write.step = step;
 	if (rc == 0)
-		rc = ckpt_prepare_dir(m->d->opt.ckpt_dir, step, err, sizeof(err));
+		rc = ckpt_prepare_dir(&m->d->opt, step, err, sizeof(err));
 	if (rc == -EEXIST) {
 		ckpt_store_path(path, sizeof(path), m->d->opt.ckpt_dir, step, false);
 		run_finish(m, 0, path, "step %" PRIu64 " is saved already in %s", step, path);
@@ -600,7 +600,7 @@ static void publish(struct mesh *m)
 	struct mesh_ckpt *k = m->ckpt;
 	char err[WIRE_TEXT_MAX + 1], path[PATH_MAX], size[32];
 	k->plan.generation = m->generation;
-	int rc = ckpt_publish(m->d->opt.ckpt_dir, &k->plan, err, sizeof(err));
+	int rc = ckpt_publish(&m->d->opt, &k->plan, err, sizeof(err));
 	if (rc < 0) {
 		run_finish(m, rc, "", "checkpoint of step %" PRIu64 " abandoned: %s",
 			   k->write.step, err);
@@ -608,7 +608,7 @@ static void publish(struct mesh *m)
 	}
 	double seconds = (double)(util_now_ns() - k->started_ns) / 1e9;
 	ckpt_store_path(path, sizeof(path), m->d->opt.ckpt_dir, k->write.step, false);
-	if (ckpt_prune(m->d->opt.ckpt_dir, m->d->opt.ckpt_keep, err, sizeof(err)) < 0)
+	if (ckpt_prune(&m->d->opt, m->d->opt.ckpt_keep, err, sizeof(err)) < 0)
 		log_warning("checkpoint retention: %s", err);
 	run_finish(m, 0, path, "checkpoint of step %" PRIu64 " published in %s: %s from %zu "
 		   "writers in %.3f s", k->write.step, path,
@@ -869,7 +869,7 @@ void mesh_ckpt_destroy(struct mesh *m)
 		log_warning("checkpoint of step %" PRIu64 " abandoned: lcrd is shutting down",
 			    k->write.step);
 		if (mesh_may_write_shared(m, "removing the abandoned checkpoint's directory") &&
-		    ckpt_abandon(m->d->opt.ckpt_dir, k->write.step, err, sizeof(err)) < 0)
+		    ckpt_abandon(&m->d->opt, k->write.step, err, sizeof(err)) < 0)
 			log_error("cannot remove the abandoned checkpoint: %s", err);
 	}
 	loop_cancel_timer(m->d->loop, k->timer);

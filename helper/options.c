@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "internal/parse.h"
 #include "internal/util.h"
 #include "options.h"
 
@@ -41,6 +42,7 @@ enum option_id {
 	OPT_CKPT_DIR,
 	OPT_RESTORE,
 	OPT_CKPT_KEEP,
+	OPT_CKPT_ROOTS,
 	OPT_REPLACE,
 	OPT_REPLACE_TIMEOUT,
 	OPT_LAUNCHER,
@@ -75,6 +77,7 @@ static const struct option long_options[] = {
 	{ "ckpt-dir", required_argument, NULL, OPT_CKPT_DIR },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "ckpt-keep", required_argument, NULL, OPT_CKPT_KEEP },
+	{ "ckpt-roots", required_argument, NULL, OPT_CKPT_ROOTS },
 	{ "replace", required_argument, NULL, OPT_REPLACE },
 	{ "replace-timeout", required_argument, NULL, OPT_REPLACE_TIMEOUT },
 	{ "launcher", required_argument, NULL, OPT_LAUNCHER },
@@ -92,6 +95,7 @@ static const char usage[] =
 	"            [--rendezvous=HOST:PORT] [--munge-socket=PATH] [--detect-timeout=SECONDS]\n"
 	"            [--heartbeat-peers=K] [--rendezvous-wait=SECONDS]\n"
 	"            [--ckpt-dir=DIR] [--restore=auto|never|PATH] [--ckpt-keep=N]\n"
+	"            [--ckpt-roots=DIR[:DIR...]]\n"
 	"            [--replace=spare|none] [--replace-timeout=SECONDS] [--launcher=PATH]\n"
 	"            [--rejoin=HOST:PORT] [-- PROGRAM ARGS...]\n"
 	"       lcrd --rendezvous-server --job-id=J --step-id=S (--listen-fd=FD | --listen=HOST:PORT)\n"
@@ -184,10 +188,11 @@ static int replace_string(char **slot, const char *value, char *err, size_t errl
 	return *slot ? 0 : bad_option(err, errlen, "out of memory");
 }
 
-/* --ckpt-dir, --restore and --ckpt-keep (see doc/checkpoint.md). */
+/* --ckpt-dir, --restore, --ckpt-keep and --ckpt-roots (see doc/checkpoint.md). */
 static int apply_ckpt_option(int id, const char *value, struct lcrd_options *o, char *err,
 			     size_t errlen)
 {
+	char why[512];
 	switch (id) {
 	case OPT_CKPT_DIR:
 		if (*value != '/')
@@ -203,6 +208,10 @@ static int apply_ckpt_option(int id, const char *value, struct lcrd_options *o, 
 					  "absolute path of a checkpoint (DIR/step-N)", value);
 		o->restore = WIRE_RESTORE_PATH;
 		return replace_string(&o->restore_path, value, err, errlen);
+	case OPT_CKPT_ROOTS:
+		if (lcr_parse_path_list(value, &o->ckpt_roots, why, sizeof(why)) < 0)
+			return bad_option(err, errlen, "--ckpt-roots=%s: %s", value, why);
+		return 0;
 	default:
 		if (util_parse_u32(value, &o->ckpt_keep) < 0 || o->ckpt_keep > 1000000)
 			return bad_option(err, errlen, "--ckpt-keep=%s: expected how many complete "
@@ -378,6 +387,7 @@ static int apply_mesh_option(int id, const char *value, struct lcrd_options *o, 
 	case OPT_CKPT_DIR:
 	case OPT_RESTORE:
 	case OPT_CKPT_KEEP:
+	case OPT_CKPT_ROOTS:
 		return apply_ckpt_option(id, value, o, err, errlen);
 	default:
 		return apply_recovery_option(id, value, o, err, errlen);
@@ -504,6 +514,7 @@ void options_free(struct lcrd_options *o)
 	free(o->listen);
 	free(o->ckpt_dir);
 	free(o->restore_path);
+	lcr_path_list_clear(&o->ckpt_roots);
 	free(o->launcher);
 	free(o->rejoin);
 	o->launcher = o->rejoin = NULL;

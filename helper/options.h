@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "internal/parse.h"
 #include "internal/wire.h"
 #include "log.h"
 
@@ -35,6 +36,7 @@ struct lcrd_options {
 	enum wire_restore_mode restore;
 	char *restore_path;    /* the checkpoint of --restore=PATH */
 	uint32_t ckpt_keep;    /* complete checkpoints kept; 0: all */
+	struct lcr_path_list ckpt_roots; /* the site's allowed roots; empty: anywhere */
 	/* the mesh (see doc/mesh.md) */
 	char *rendezvous;          /* "HOST:PORT" of the step's rendezvous; NULL: a mesh of one */
 	char *munge_socket;        /* NULL: MUNGE's default */

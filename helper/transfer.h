@@ -126,7 +126,8 @@ struct transfer_want {
 	uint64_t step;
 	const struct manifest_range *ranges; /* tiling the region, with their hashes */
 	size_t range_count;
-	const char *file;                    /* the checkpoint data file, or NULL: no fallback */
+	int file_fd;      /* the checkpoint data file, open read-only, or -1: no fallback */
+	const char *file; /* its path, for messages */
 };
 
 struct transfer_stats {

@@ -695,7 +695,7 @@ static int fill_from_file(struct fill_job *job, char *err, size_t errlen)
 {
 	const struct transfer_want *w = job->want;
 	void *buf = NULL;
-	int fd = -1, rc = 0;
+	int rc = 0;
 	for (size_t k = 0; k < w->range_count && rc == 0; k++) {
 		const struct manifest_range *g = &w->ranges[k];
 		uint64_t hash = 0, short_at = 0;
@@ -703,19 +703,16 @@ static int fill_from_file(struct fill_job *job, char *err, size_t errlen)
 			continue;
 		if (atomic_load(job->cancel))
 			return fail(err, errlen, -ECANCELED, "cancelled");
-		if (!w->file)
+		if (w->file_fd < 0)
 			return fail(err, errlen, -EUCLEAN, "no peer could serve region '%s' bytes %"
 				    PRIu64 "..%" PRIu64 ", and there is no checkpoint file to read them "
 				    "from", w->region_name, g->offset, g->offset + g->length);
-		if (fd < 0 && (fd = open(w->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-			return fail(err, errlen, -errno, "cannot open %s: %s", w->file,
-				    strerror(errno));
 		if (!buf && posix_memalign(&buf, 4096, CKPT_IO_CHUNK) != 0) {
 			rc = fail(err, errlen, -ENOMEM, "out of memory");
 			break;
 		}
-		rc = ckpt_store_read_range(fd, g, buf, CKPT_IO_CHUNK, sink_into_region, job->region,
-					   &hash, &short_at);
+		rc = ckpt_store_read_range(w->file_fd, g, buf, CKPT_IO_CHUNK, sink_into_region,
+					   job->region, &hash, &short_at);
 		if (rc == -ENODATA)
 			rc = fail(err, errlen, -EUCLEAN, "%s is truncated at offset %" PRIu64, w->file,
 				  short_at);
@@ -732,8 +729,6 @@ static int fill_from_file(struct fill_job *job, char *err, size_t errlen)
 		}
 	}
 	free(buf);
-	if (fd >= 0)
-		close(fd);
 	return rc;
 }
 

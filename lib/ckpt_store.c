@@ -17,6 +17,7 @@
 #include <xxhash.h>
 
 #include "internal/ckpt_store.h"
+#include "internal/trusted_path.h"
 #include "internal/util.h"
 
 #define PROBLEM_MAX 512
@@ -54,30 +55,46 @@ static int compare_entries(const void *a, const void *b)
 	return (int)y->complete - (int)x->complete;
 }
 
-static bool has_manifest(int dir_fd, const char *name)
+int ckpt_store_name(char *buf, size_t cap, uint64_t step, bool tmp)
 {
-	char path[NAME_MAX + sizeof(MANIFEST_FILE_NAME) + 2];
-	struct stat st;
-	snprintf(path, sizeof(path), "%s/%s", name, MANIFEST_FILE_NAME);
-	return fstatat(dir_fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+	int n = snprintf(buf, cap, CKPT_STEP_PREFIX "%" PRIu64 "%s", step, tmp ? CKPT_TMP_SUFFIX : "");
+	return n >= 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
 }
 
-int ckpt_store_list(const char *dir, struct ckpt_entry **out, size_t *count)
+/* A checkpoint counts only when its directory and manifest are the user's own: anything
+ * another user put there is ignored. */
+static bool has_own_manifest(int dir_fd, const char *name)
+{
+	int step_fd = trusted_open_at(dir_fd, name, O_RDONLY | O_DIRECTORY, geteuid(), name, NULL, 0);
+	int fd = step_fd < 0 ? -1 : trusted_open_at(step_fd, MANIFEST_FILE_NAME, O_RDONLY, geteuid(),
+						    name, NULL, 0);
+	if (fd >= 0)
+		close(fd);
+	if (step_fd >= 0)
+		close(step_fd);
+	return fd >= 0;
+}
+
+int ckpt_store_list(int dir_fd, struct ckpt_entry **out, size_t *count)
 {
 	struct ckpt_entry *entries = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
-	int rc = 0;
-	DIR *d = opendir(dir);
-	if (!d)
-		return -errno;
+	int rc = 0, fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	while ((e = readdir(d))) {
 		struct ckpt_entry entry;
 		bool tmp;
 		if (ckpt_store_parse_name(e->d_name, &entry.step, &tmp) < 0)
 			continue;
 		entry.complete = !tmp;
-		entry.has_manifest = has_manifest(dirfd(d), e->d_name);
+		entry.has_manifest = has_own_manifest(dirfd(d), e->d_name);
 		if (n == cap) {
 			struct ckpt_entry *grown = realloc(entries, (cap * 2 + 8) * sizeof(*grown));
 			if (!grown) {
@@ -101,11 +118,11 @@ out:
 	return 0;
 }
 
-int ckpt_store_newest(const char *dir, uint64_t *step)
+int ckpt_store_newest(int dir_fd, uint64_t *step)
 {
 	struct ckpt_entry *entries;
 	size_t count;
-	int rc = ckpt_store_list(dir, &entries, &count);
+	int rc = ckpt_store_list(dir_fd, &entries, &count);
 	if (rc < 0)
 		return rc;
 	rc = -ENOENT;
@@ -118,6 +135,36 @@ int ckpt_store_newest(const char *dir, uint64_t *step)
 	}
 	free(entries);
 	return rc;
+}
+
+int ckpt_store_open_step(int dir_fd, uint64_t step, bool tmp, char *err, size_t errlen)
+{
+	char name[32];
+	ckpt_store_name(name, sizeof(name), step, tmp);
+	return trusted_open_at(dir_fd, name, O_RDONLY | O_DIRECTORY, geteuid(), name, err, errlen);
+}
+
+int ckpt_store_read_manifest(int step_fd, const char *path, struct manifest *m, char *err,
+			     size_t errlen)
+{
+	char why[256];
+	int rc, fd = trusted_open_at(step_fd, MANIFEST_FILE_NAME, O_RDONLY, geteuid(),
+				     MANIFEST_FILE_NAME, why, sizeof(why));
+	if (fd < 0) {
+		memset(m, 0, sizeof(*m));
+		snprintf(err, errlen, "%s: %s", path, why);
+		return fd;
+	}
+	rc = manifest_read_fd(fd, path, m, err, errlen);
+	close(fd);
+	return rc;
+}
+
+int ckpt_store_open_data(int step_fd, const char *file, char *err, size_t errlen)
+{
+	char what[MANIFEST_FILE_MAX + 16];
+	snprintf(what, sizeof(what), "file %s", file);
+	return trusted_open_at(step_fd, file, O_RDONLY, geteuid(), what, err, errlen);
 }
 
 /* --- verification --- */
@@ -135,26 +182,19 @@ static void report_problem(ckpt_problem_fn *report, void *arg, const char *fmt, 
 	report(arg, problem);
 }
 
-/* Opens a data file of the checkpoint read-only: the descriptor or -errno. */
-static int open_data_file(const char *path, const struct manifest_region *r)
-{
-	char file[PATH_MAX];
-	if (snprintf(file, sizeof(file), "%s/%s", path, r->file) >= (int)sizeof(file))
-		return -ENAMETOOLONG;
-	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	return fd < 0 ? -errno : fd;
-}
-
 /* Reports what is wrong with one data file's presence, type and size; true when it is
  * fine. */
-static bool check_file(const char *path, const struct manifest_region *r,
-		       ckpt_problem_fn *report, void *arg)
+static bool check_file(int step_fd, const struct manifest_region *r, ckpt_problem_fn *report,
+		       void *arg)
 {
+	char why[PROBLEM_MAX];
 	struct stat st;
-	int fd = open_data_file(path, r);
+	int fd = ckpt_store_open_data(step_fd, r->file, why, sizeof(why));
 	if (fd < 0) {
-		report_problem(report, arg, "file %s: %s", r->file,
-			       fd == -ENOENT ? "missing" : strerror(-fd));
+		if (fd == -ENOENT)
+			report_problem(report, arg, "file %s: missing", r->file);
+		else
+			report(arg, why);
 		return false;
 	}
 	int rc = fstat(fd, &st);
@@ -178,13 +218,13 @@ static bool check_file(const char *path, const struct manifest_region *r,
 	return true;
 }
 
-int ckpt_store_check_files(const char *path, const struct manifest *m, ckpt_problem_fn *report,
+int ckpt_store_check_files(int step_fd, const struct manifest *m, ckpt_problem_fn *report,
 			   void *arg)
 {
 	int problems = 0;
 	for (size_t i = 0; i < m->shard_count; i++)
 		for (size_t j = 0; j < m->shards[i].region_count; j++)
-			problems += !check_file(path, &m->shards[i].regions[j], report, arg);
+			problems += !check_file(step_fd, &m->shards[i].regions[j], report, arg);
 	return problems;
 }
 
@@ -232,14 +272,13 @@ void ckpt_store_describe_mismatch(char *buf, size_t cap, const struct manifest *
 }
 
 /* Hashes every range of one (present, full-size) data file. */
-static int verify_file(const char *path, const struct manifest *m,
-		       const struct manifest_region *r, void *buf, ckpt_problem_fn *report,
-		       void *arg, uint64_t *bytes)
+static int verify_file(int step_fd, const struct manifest *m, const struct manifest_region *r,
+		       void *buf, ckpt_problem_fn *report, void *arg, uint64_t *bytes)
 {
 	char problem[PROBLEM_MAX];
-	int problems = 0, fd = open_data_file(path, r);
+	int problems = 0, fd = ckpt_store_open_data(step_fd, r->file, problem, sizeof(problem));
 	if (fd < 0) {
-		report_problem(report, arg, "file %s: %s", r->file, strerror(-fd));
+		report(arg, problem);
 		return 1;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -270,7 +309,7 @@ static int verify_file(const char *path, const struct manifest *m,
 	return problems;
 }
 
-int ckpt_store_verify(const char *path, const struct manifest *m, ckpt_problem_fn *report,
+int ckpt_store_verify(int step_fd, const struct manifest *m, ckpt_problem_fn *report,
 		      void *arg, uint64_t *bytes)
 {
 	void *buf = NULL;
@@ -281,10 +320,10 @@ int ckpt_store_verify(const char *path, const struct manifest *m, ckpt_problem_f
 	for (size_t i = 0; i < m->shard_count; i++) {
 		for (size_t j = 0; j < m->shards[i].region_count; j++) {
 			const struct manifest_region *r = &m->shards[i].regions[j];
-			if (!check_file(path, r, report, arg))
+			if (!check_file(step_fd, r, report, arg))
 				problems++;
 			else
-				problems += verify_file(path, m, r, buf, report, arg, bytes);
+				problems += verify_file(step_fd, m, r, buf, report, arg, bytes);
 		}
 	}
 	free(buf);

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "internal/manifest.h"
@@ -943,36 +945,57 @@ int manifest_decode(const char *text, size_t len, const char *origin, struct man
 	return rc;
 }
 
-int manifest_read_file(const char *path, struct manifest *out, char *err, size_t errlen)
+/* Reads len bytes from the start of fd: the count read (less at its end) or -errno. */
+static ssize_t read_from_start(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int manifest_read_fd(int fd, const char *path, struct manifest *out, char *err, size_t errlen)
 {
 	struct stat st;
 	char *text = NULL;
+	ssize_t got;
 	int rc = 0;
-	FILE *in = fopen(path, "re");
 	memset(out, 0, sizeof(*out));
-	if (!in || fstat(fileno(in), &st) < 0) {
-		rc = fail_at(err, errlen, -errno, path, 0, "cannot read: %s", strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > MANIFEST_FILE_LIMIT) {
-		rc = fail_at(err, errlen, -EINVAL, path, 0, "not a regular file of at most %u MiB",
-			     MANIFEST_FILE_LIMIT >> 20);
-		goto out;
-	}
+	if (fstat(fd, &st) < 0)
+		return fail_at(err, errlen, -errno, path, 0, "cannot read: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_size > MANIFEST_FILE_LIMIT)
+		return fail_at(err, errlen, -EINVAL, path, 0, "not a regular file of at most %u MiB",
+			       MANIFEST_FILE_LIMIT >> 20);
 	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		rc = fail_at(err, errlen, -ENOMEM, path, 0, "out of memory");
-		goto out;
-	}
-	if (fread(text, 1, (size_t)st.st_size, in) != (size_t)st.st_size) {
-		rc = fail_at(err, errlen, -EIO, path, 0, "cannot read: %s",
-			     ferror(in) ? strerror(errno) : "it shrank while being read");
-		goto out;
-	}
-	rc = manifest_decode(text, (size_t)st.st_size, path, out, err, errlen);
-out:
+	if (!text)
+		return fail_at(err, errlen, -ENOMEM, path, 0, "out of memory");
+	got = read_from_start(fd, text, (size_t)st.st_size);
+	if (got < 0)
+		rc = fail_at(err, errlen, (int)got, path, 0, "cannot read: %s", strerror((int)-got));
+	else if (got != st.st_size)
+		rc = fail_at(err, errlen, -EIO, path, 0, "cannot read: it shrank while being read");
+	if (rc == 0)
+		rc = manifest_decode(text, (size_t)st.st_size, path, out, err, errlen);
 	free(text);
-	if (in)
-		fclose(in);
+	return rc;
+}
+
+int manifest_read_file(const char *path, struct manifest *out, char *err, size_t errlen)
+{
+	int rc, fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		memset(out, 0, sizeof(*out));
+		return fail_at(err, errlen, -errno, path, 0, "cannot read: %s", strerror(errno));
+	}
+	rc = manifest_read_fd(fd, path, out, err, errlen);
+	close(fd);
 	return rc;
 }

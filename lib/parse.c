@@ -334,8 +334,8 @@ static void expansion_put(struct expansion *x, const char *text, size_t len)
  * Walks pattern, writing the expansion into x when user is not NULL. Returns 0 or
  * -EINVAL for an unknown conversion.
  */
-static int walk_pattern(const char *pattern, const char *user, const char *jobid,
-			struct expansion *x, char *err, size_t errlen)
+static int walk_pattern(const char *pattern, const char *user, const char *home,
+			const char *jobid, struct expansion *x, char *err, size_t errlen)
 {
 	char quoted[QUOTE_MAX];
 
@@ -349,16 +349,22 @@ static int walk_pattern(const char *pattern, const char *user, const char *jobid
 			expansion_put(x, "%", 1);
 		else if (*p == 'u')
 			expansion_put(x, user, strlen(user));
+		else if (*p == 'h' && x->buf && home[0] != '/')
+			return fail(err, errlen, -EINVAL, "'%s' uses %%h, but the home directory of "
+				    "user '%s' is '%s', not an absolute path",
+				    lcr_printable(pattern, quoted, sizeof quoted), user, home);
+		else if (*p == 'h')
+			expansion_put(x, home, strlen(home));
 		else if (*p == 'j')
 			expansion_put(x, jobid, strlen(jobid));
 		else if (*p == '\0')
 			return fail(err, errlen, -EINVAL,
-				    "'%s' ends with a lone '%%' (accepted: %%u user, %%j job id, "
-				    "%%%% a literal %%)", lcr_printable(pattern, quoted, sizeof quoted));
+				    "'%s' ends with a lone '%%' (accepted: %%u user, %%h home, %%j "
+				    "job id, %%%% a literal %%)", lcr_printable(pattern, quoted, sizeof quoted));
 		else
 			return fail(err, errlen, -EINVAL,
 				    "'%s' uses unknown conversion '%%%c' (accepted: %%u user, "
-				    "%%j job id, %%%% a literal %%)",
+				    "%%h home, %%j job id, %%%% a literal %%)",
 				    lcr_printable(pattern, quoted, sizeof quoted),
 				    (*p >= 0x20 && *p < 0x7f) ? *p : '?');
 	}
@@ -369,7 +375,7 @@ int lcr_check_ckpt_pattern(const char *pattern, char *err, size_t errlen)
 {
 	struct expansion measure = { 0 };
 
-	return walk_pattern(pattern, "", "", &measure, err, errlen);
+	return walk_pattern(pattern, "", "", "", &measure, err, errlen);
 }
 
 static int check_user_name(const char *user, char *err, size_t errlen)
@@ -387,8 +393,8 @@ static int check_user_name(const char *user, char *err, size_t errlen)
 	return 0;
 }
 
-int lcr_expand_ckpt_pattern(const char *pattern, const char *user, uint32_t jobid,
-			    char *out, size_t outlen, char *err, size_t errlen)
+int lcr_expand_ckpt_pattern(const char *pattern, const char *user, const char *home,
+			    uint32_t jobid, char *out, size_t outlen, char *err, size_t errlen)
 {
 	struct expansion x = { .buf = out, .cap = outlen };
 	char jobid_text[16];
@@ -399,7 +405,7 @@ int lcr_expand_ckpt_pattern(const char *pattern, const char *user, uint32_t jobi
 	if (rc < 0)
 		return rc;
 	snprintf(jobid_text, sizeof jobid_text, "%" PRIu32, jobid);
-	rc = walk_pattern(pattern, user, jobid_text, &x, err, errlen);
+	rc = walk_pattern(pattern, user, home, jobid_text, &x, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (x.len >= outlen)
@@ -481,6 +487,28 @@ static void join_roots(const struct lcr_path_list *roots, char *buf, size_t bufl
 	for (size_t i = 0; i < roots->count && used < buflen; i++)
 		used += (size_t)snprintf(buf + used, buflen - used, "%s%s", i ? ", " : "",
 					 roots->paths[i]);
+}
+
+int lcr_path_list_join(const struct lcr_path_list *list, char *out, size_t cap, char *err,
+		       size_t errlen)
+{
+	char quoted[QUOTE_MAX];
+	size_t used = 0;
+
+	if (cap)
+		out[0] = '\0';
+	for (size_t i = 0; i < list->count; i++) {
+		int n;
+		if (strchr(list->paths[i], ':'))
+			return fail(err, errlen, -EINVAL, "'%s' has a ':', which separates the paths "
+				    "of a list", lcr_printable(list->paths[i], quoted, sizeof quoted));
+		n = snprintf(out + used, cap - used, "%s%s", i ? ":" : "", list->paths[i]);
+		if (n < 0 || (size_t)n >= cap - used)
+			return fail(err, errlen, -ENAMETOOLONG, "the list of %zu paths is longer "
+				    "than %zu bytes", list->count, cap ? cap - 1 : 0);
+		used += (size_t)n;
+	}
+	return 0;
 }
 
 int lcr_path_under_roots(const char *path, const struct lcr_path_list *roots,

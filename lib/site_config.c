@@ -73,8 +73,9 @@ static const struct site_key site_keys[] = {
 	  "absolute path of the per-node helper daemon lcrd" },
 	{ "runtime_dir", KEY_PATH, FIELD(runtime_dir), "/run/lcr", 0, 0, false,
 	  "absolute directory under which each helper makes its 0700 socket directory" },
-	{ "ckpt_dir", KEY_PATTERN, FIELD(ckpt_dir), "/tmp/lcr/%u/%j", 0, 0, false,
-	  "default checkpoint directory: %u user name, %j job id, %% a literal %" },
+	{ "ckpt_dir", KEY_PATTERN, FIELD(ckpt_dir), "%h/.lcr/checkpoints/%j", 0, 0, false,
+	  "default checkpoint directory: %h home directory, %u user name, %j job id, %% a "
+	  "literal %" },
 	{ "ckpt_roots", KEY_PATH_LIST, FIELD(ckpt_roots), "", 0, 0, false,
 	  "directories a user's --lcr-ckpt-dir must lie under; empty: anywhere" },
 	{ "ckpt_keep", KEY_COUNT, FIELD(ckpt_keep), "2", 0, 1000000, false,
@@ -264,12 +265,15 @@ static int set_path(char *field, const char *text, bool allow_empty, char *why, 
 	return rc;
 }
 
+/* An absolute path pattern, or one that starts in the user's home ("%h/..."). */
 static int set_pattern(char *field, const char *text, char *why, size_t whylen)
 {
+	size_t home = strncmp(text, "%h/", 3) == 0 ? 2 : 0;
 	char normal[PATH_MAX];
 	int rc;
 
-	rc = lcr_path_normalize(text, normal, sizeof normal, why, whylen);
+	memcpy(normal, text, home);
+	rc = lcr_path_normalize(text + home, normal + home, sizeof normal - home, why, whylen);
 	if (rc == 0)
 		rc = lcr_check_ckpt_pattern(normal, why, whylen);
 	if (rc == 0)
@@ -357,7 +361,7 @@ static const char *key_expects(const struct site_key *key)
 	case KEY_PATH_OR_EMPTY:
 		return "an absolute path or an empty string";
 	case KEY_PATTERN:
-		return "an absolute path pattern";
+		return "an absolute path pattern, or one that starts with %h/";
 	case KEY_PATH_LIST:
 		return "a sequence of absolute paths";
 	case KEY_SECONDS:

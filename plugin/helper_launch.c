@@ -288,6 +288,8 @@ static int build_plan(const struct helper_identity *id, struct helper_handle *he
 	rc |= format_arg(&plan->argv[n++], "--ckpt-dir=%s", id->ckpt_dir);
 	rc |= format_arg(&plan->argv[n++], "--restore=%s", id->restore);
 	rc |= format_arg(&plan->argv[n++], "--ckpt-keep=%u", id->ckpt_keep);
+	if (id->ckpt_roots && id->ckpt_roots[0])
+		rc |= format_arg(&plan->argv[n++], "--ckpt-roots=%s", id->ckpt_roots);
 	rc |= format_arg(&plan->argv[n++], "--detect-timeout=%.3f", id->detect_timeout);
 	rc |= format_arg(&plan->argv[n++], "--heartbeat-peers=%u", id->heartbeat_peers);
 	rc |= format_arg(&plan->argv[n++], "--munge-socket=%s", id->munge_socket);

@@ -42,6 +42,7 @@ struct helper_identity {
 	const char *ckpt_dir;     /* the job's checkpoint directory: lcrd --ckpt-dir */
 	const char *restore;      /* "auto", "never" or a checkpoint's path: lcrd --restore */
 	unsigned ckpt_keep;       /* lcrd --ckpt-keep */
+	const char *ckpt_roots;   /* the site's roots, "/a:/b", or "" for anywhere: lcrd --ckpt-roots */
 	const char *rendezvous;   /* "HOST:PORT" of the step's rendezvous, or NULL */
 	const char *munge_socket; /* "" for MUNGE's default */
 	double detect_timeout;    /* seconds */

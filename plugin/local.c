@@ -117,13 +117,14 @@ static const char *environment_lookup(void *ctx, const char *name)
 int local_init_post_opt(struct plugin_state *state, spank_t sp)
 {
 	char err[PLUGIN_ERROR_MAX];
-	const char *user = getenv("USER");
+	const char *user = getenv("USER"), *home = getenv("HOME");
+	struct options_job_owner owner = { .user = user ? user : "user", .home = home ? home : "/" };
 	uint32_t job_id = getenv("SLURM_JOB_ID") ? (uint32_t)strtoul(getenv("SLURM_JOB_ID"), NULL, 10) : 0;
 	int rc;
 
 	(void)sp;
-	rc = options_resolve(&state->typed, environment_lookup, NULL, &state->site, user ? user : "user",
-			     job_id, &state->options, err, sizeof(err));
+	rc = options_resolve(&state->typed, environment_lookup, NULL, &state->site, &owner, job_id,
+			     &state->options, err, sizeof(err));
 	if (rc < 0) {
 		slurm_error("%s", err);
 		return -1;

@@ -85,13 +85,15 @@ static int parse_detect_timeout(const char *value, const struct lcr_site_config 
 	return 0;
 }
 
-static int parse_ckpt_dir(const char *pattern, const struct lcr_site_config *site, const char *user,
-			  uint32_t job_id, char *out, size_t outlen, char *err, size_t errlen)
+static int parse_ckpt_dir(const char *pattern, const struct lcr_site_config *site,
+			  const struct options_job_owner *owner, uint32_t job_id, char *out, size_t outlen,
+			  char *err, size_t errlen)
 {
 	char why[512] = "";
 	int rc;
 
-	rc = lcr_expand_ckpt_pattern(pattern, user, job_id, out, outlen, why, sizeof(why));
+	rc = lcr_expand_ckpt_pattern(pattern, owner->user, owner->home, job_id, out, outlen, why,
+				     sizeof(why));
 	if (rc < 0) {
 		snprintf(err, errlen, "lcr: invalid value '%s' for --lcr-ckpt-dir: %s", pattern, why);
 		return rc;
@@ -111,6 +113,7 @@ static int parse_ckpt_dir(const char *pattern, const struct lcr_site_config *sit
 int options_check_value(const char *option, const char *value, const struct lcr_site_config *site, char *err,
 			size_t errlen)
 {
+	static const struct options_job_owner someone = { .user = "user", .home = "/home/user" };
 	struct lcr_user_options scratch;
 	char path[4096];
 	bool on;
@@ -124,7 +127,7 @@ int options_check_value(const char *option, const char *value, const struct lcr_
 	if (strcmp(option, "lcr-detect-timeout") == 0)
 		return parse_detect_timeout(value, site, &scratch.detect_timeout, err, errlen);
 	if (strcmp(option, "lcr-ckpt-dir") == 0)
-		return parse_ckpt_dir(value, site, "user", 0, path, sizeof(path), err, errlen);
+		return parse_ckpt_dir(value, site, &someone, 0, path, sizeof(path), err, errlen);
 	return 0;
 }
 
@@ -139,8 +142,8 @@ static const char *pick(const char *typed, options_getenv_fn getenv_fn, void *en
 }
 
 int options_resolve(const struct lcr_option_values *values, options_getenv_fn getenv_fn, void *env_ctx,
-		    const struct lcr_site_config *site, const char *user, uint32_t job_id,
-		    struct lcr_user_options *out, char *err, size_t errlen)
+		    const struct lcr_site_config *site, const struct options_job_owner *owner,
+		    uint32_t job_id, struct lcr_user_options *out, char *err, size_t errlen)
 {
 	const char *value;
 	int rc;
@@ -164,7 +167,7 @@ int options_resolve(const struct lcr_option_values *values, options_getenv_fn ge
 	if (value && (rc = parse_detect_timeout(value, site, &out->detect_timeout, err, errlen)) < 0)
 		return rc;
 	value = pick(values->ckpt_dir, getenv_fn, env_ctx, "LCR_CKPT_DIR");
-	rc = parse_ckpt_dir(value ? value : site->ckpt_dir, site, user, job_id, out->ckpt_dir,
+	rc = parse_ckpt_dir(value ? value : site->ckpt_dir, site, owner, job_id, out->ckpt_dir,
 			    sizeof(out->ckpt_dir), err, errlen);
 	if (rc < 0)
 		return rc;

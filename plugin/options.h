@@ -59,9 +59,16 @@ void options_values_fini(struct lcr_option_values *values);
  * that names the option and the accepted values to err and returns -EINVAL.
  */
 typedef const char *(*options_getenv_fn)(void *ctx, const char *name);
+
+/* Whose step it is: the user's name (%u of the checkpoint directory) and home (%h). */
+struct options_job_owner {
+	const char *user;
+	const char *home;
+};
+
 int options_resolve(const struct lcr_option_values *values, options_getenv_fn getenv_fn, void *env_ctx,
-		    const struct lcr_site_config *site, const char *user, uint32_t job_id,
-		    struct lcr_user_options *out, char *err, size_t errlen);
+		    const struct lcr_site_config *site, const struct options_job_owner *owner,
+		    uint32_t job_id, struct lcr_user_options *out, char *err, size_t errlen);
 
 /* Check one typed value; the option callbacks use it to stop srun/sbatch early. */
 int options_check_value(const char *option, const char *value, const struct lcr_site_config *site, char *err,

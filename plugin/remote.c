@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #define NODE_NAME_MAX 256
 #define HOSTLIST_MAX 4096
 #define RENDEZVOUS_TEXT_MAX 96
+#define CKPT_ROOTS_TEXT_MAX 4096 /* lcrd --ckpt-roots: the site's roots, ':'-joined */
 
 /* Slurm's step ids for the batch script and the extern step (slurm.h's SLURM_*_SCRIPT). */
 #define STEP_ID_BATCH 0xfffffffbu
@@ -71,15 +73,19 @@ static int local_ranks_text(spank_t sp, char *out, size_t outlen)
 	return 0;
 }
 
-static void user_name(uid_t uid, char *out, size_t outlen)
+/* The user's name (their uid when unknown) and home directory ("" when unknown). */
+static void user_name_and_home(uid_t uid, char *name, size_t name_len, char *home, size_t home_len)
 {
 	struct passwd pwd, *found = NULL;
 	char buffer[4096];
 
-	if (getpwuid_r(uid, &pwd, buffer, sizeof(buffer), &found) == 0 && found)
-		snprintf(out, outlen, "%s", found->pw_name);
-	else
-		snprintf(out, outlen, "%u", (unsigned)uid);
+	if (getpwuid_r(uid, &pwd, buffer, sizeof(buffer), &found) == 0 && found) {
+		snprintf(name, name_len, "%s", found->pw_name);
+		snprintf(home, home_len, "%s", found->pw_dir ? found->pw_dir : "");
+	} else {
+		snprintf(name, name_len, "%u", (unsigned)uid);
+		home[0] = '\0';
+	}
 }
 
 /* lcrd's --restore value for the user's --lcr-restore. */
@@ -108,11 +114,12 @@ static int fail(struct plugin_state *state, int rc, const char *message)
 static int resolve_step_options(struct plugin_state *state, spank_t sp, uid_t uid, uint32_t job_id)
 {
 	struct spank_env_lookup lookup = { .sp = sp };
-	char err[PLUGIN_ERROR_MAX], user[256];
+	char err[PLUGIN_ERROR_MAX], user[256], home[PATH_MAX];
+	struct options_job_owner owner = { .user = user, .home = home };
 
-	user_name(uid, user, sizeof(user));
+	user_name_and_home(uid, user, sizeof(user), home, sizeof(home));
 	options_collect(sp, &state->typed);
-	if (options_resolve(&state->typed, job_environment_lookup, &lookup, &state->site, user, job_id,
+	if (options_resolve(&state->typed, job_environment_lookup, &lookup, &state->site, &owner, job_id,
 			    &state->options, err, sizeof(err)) < 0)
 		return fail(state, -EINVAL, err);
 	return 0;
@@ -250,6 +257,7 @@ static int start_step_helper(struct plugin_state *state, spank_t sp)
 	struct helper_identity id = { 0 };
 	char ranks[RANKS_TEXT_MAX], node_name[NODE_NAME_MAX], step_nodes[HOSTLIST_MAX], job_nodes[HOSTLIST_MAX];
 	char host[NODE_NAME_MAX] = "localhost", rendezvous[RENDEZVOUS_TEXT_MAX], err[PLUGIN_ERROR_MAX];
+	char ckpt_roots[CKPT_ROOTS_TEXT_MAX], why[PLUGIN_ERROR_MAX / 2];
 	gid_t *groups = NULL;
 	char **environment = NULL, **program = NULL;
 	int program_count = 0, rc;
@@ -296,6 +304,12 @@ static int start_step_helper(struct plugin_state *state, spank_t sp)
 	id.ckpt_dir = state->options.ckpt_dir;
 	id.restore = restore_argument(&state->options);
 	id.ckpt_keep = state->site.ckpt_keep;
+	if (lcr_path_list_join(&state->site.ckpt_roots, ckpt_roots, sizeof(ckpt_roots), why,
+			       sizeof(why)) < 0) {
+		snprintf(err, sizeof(err), "lcr: site setting ckpt_roots: %s", why);
+		return fail(state, -EINVAL, err);
+	}
+	id.ckpt_roots = ckpt_roots;
 	id.environment = environment;
 	id.munge_socket = state->site.munge_socket;
 	id.detect_timeout = state->options.detect_timeout;

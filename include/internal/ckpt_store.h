@@ -8,6 +8,11 @@
  * A checkpoint becomes complete by one rename of its .tmp directory, after its manifest
  * was written and synced: a reader that sees step-<S>/ sees all of it.
  *
+ * Only what the user (the effective uid) owns counts: the job's directory is opened with
+ * trusted_dir_open (trusted_path.h), and a step directory, manifest or data file is opened
+ * inside it with O_NOFOLLOW and refused unless the user owns it and nobody else may write
+ * it. All I/O goes relative to the directory's descriptor.
+ *
  * Verification reads each data file's ranges and compares their XXH3 hashes with the
  * manifest's; every problem (a missing, short, long or damaged file) is reported as one
  * sentence naming the file and the offset. Functions return 0 (or a count) or a negative
@@ -34,28 +39,44 @@ struct ckpt_entry {
 /* "step-7" -> 7, tmp false; "step-7.tmp" -> 7, tmp true; other names: -EINVAL. */
 int ckpt_store_parse_name(const char *name, uint64_t *step, bool *tmp);
 
-/* DIR/step-<S> or DIR/step-<S>.tmp into buf[cap]: 0 or -ENAMETOOLONG. */
+/* DIR/step-<S> or DIR/step-<S>.tmp into buf[cap] (for messages): 0 or -ENAMETOOLONG. */
 int ckpt_store_path(char *buf, size_t cap, const char *dir, uint64_t step, bool tmp);
 
-/* The checkpoints and temporary directories in dir, by ascending step (a complete one
- * before a .tmp of the same step), in a malloc'ed array. -errno of opendir (-ENOENT: no
- * such directory). */
-int ckpt_store_list(const char *dir, struct ckpt_entry **out, size_t *count);
+/* step-<S> or step-<S>.tmp into buf[cap]: 0 or -ENAMETOOLONG. */
+int ckpt_store_name(char *buf, size_t cap, uint64_t step, bool tmp);
+
+/* The checkpoints and temporary directories in the directory dir_fd, by ascending step (a
+ * complete one before a .tmp of the same step), in a malloc'ed array; has_manifest only when
+ * the step directory and its manifest are the user's. -errno of reading the directory. */
+int ckpt_store_list(int dir_fd, struct ckpt_entry **out, size_t *count);
 
 /* The newest complete checkpoint with a manifest: 0, or -ENOENT when there is none. */
-int ckpt_store_newest(const char *dir, uint64_t *step);
+int ckpt_store_newest(int dir_fd, uint64_t *step);
+
+/* Opens step-<S> (or step-<S>.tmp) of dir_fd as a trusted directory: a descriptor or -errno,
+ * err saying why (a symbolic link, another user's). */
+int ckpt_store_open_step(int dir_fd, uint64_t step, bool tmp, char *err, size_t errlen);
+
+/* Reads the manifest of the checkpoint step_fd (the user's own file, no link); path names it
+ * in messages. 0 or -errno with err set. */
+int ckpt_store_read_manifest(int step_fd, const char *path, struct manifest *m, char *err,
+			     size_t errlen);
+
+/* Opens the data file of the checkpoint step_fd read-only (the user's own regular file, no
+ * link): a descriptor or -errno with err set. */
+int ckpt_store_open_data(int step_fd, const char *file, char *err, size_t errlen);
 
 /* Receives each problem verification finds, as a sentence. */
 typedef void ckpt_problem_fn(void *arg, const char *problem);
 
-/* Checks that every data file of the checkpoint at path exists, is a regular file and has
- * its region's size. The number of problems found, or -ENOMEM. */
-int ckpt_store_check_files(const char *path, const struct manifest *m, ckpt_problem_fn *report,
+/* Checks that every data file of the checkpoint step_fd exists, is the user's regular file
+ * and has its region's size. The number of problems found, or -ENOMEM. */
+int ckpt_store_check_files(int step_fd, const struct manifest *m, ckpt_problem_fn *report,
 			   void *arg);
 
 /* ckpt_store_check_files, then every range's hash. The number of problems found, or
  * -ENOMEM; *bytes counts the bytes read. */
-int ckpt_store_verify(const char *path, const struct manifest *m, ckpt_problem_fn *report,
+int ckpt_store_verify(int step_fd, const struct manifest *m, ckpt_problem_fn *report,
 		      void *arg, uint64_t *bytes);
 
 /* Where the bytes of one range go while they are read and hashed (restore writes them into a

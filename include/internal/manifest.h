@@ -102,7 +102,11 @@ int manifest_encode(const struct manifest *m, char **text, size_t *len, char *er
 int manifest_decode(const char *text, size_t len, const char *origin, struct manifest *out,
 		    char *err, size_t errlen);
 
-/* manifest_decode of the file at path (at most 64 MiB). */
+/* manifest_decode of the regular file open at fd (at most 64 MiB); path names it in
+ * messages. */
+int manifest_read_fd(int fd, const char *path, struct manifest *out, char *err, size_t errlen);
+
+/* manifest_read_fd of the file at path (a FIFO there does not hang it). */
 int manifest_read_file(const char *path, struct manifest *out, char *err, size_t errlen);
 
 /* Lookups: NULL when absent. */

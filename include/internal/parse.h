@@ -83,20 +83,22 @@ const char *lcr_log_level_name(enum lcr_log_level level);
 int lcr_path_normalize(const char *path, char *out, size_t outlen, char *err, size_t errlen);
 
 /*
- * Checks a checkpoint directory pattern: '%u' (user name), '%j' (job id) and '%%' (a
- * literal '%') are the only conversions; any other "%x" or a trailing '%' is -EINVAL with
- * the conversion named. The pattern is not otherwise checked as a path.
+ * Checks a checkpoint directory pattern: '%u' (user name), '%h' (the user's home
+ * directory), '%j' (job id) and '%%' (a literal '%') are the only conversions; any other
+ * "%x" or a trailing '%' is -EINVAL with the conversion named. The pattern is not
+ * otherwise checked as a path.
  */
 int lcr_check_ckpt_pattern(const char *pattern, char *err, size_t errlen);
 
 /*
- * Expands pattern (see lcr_check_ckpt_pattern) for user and jobid into out.
- * user must be a non-empty name without '/' or control characters and not "." or "..",
- * so the expansion cannot leave the directory the pattern names.
- * Errors: -EINVAL (pattern or user), -ENAMETOOLONG (outlen too small).
+ * Expands pattern (see lcr_check_ckpt_pattern) for user, whose home directory is home, and
+ * jobid into out. user must be a non-empty name without '/' or control characters and not
+ * "." or "..", so the expansion cannot leave the directory the pattern names; home must be
+ * an absolute path when the pattern uses '%h'.
+ * Errors: -EINVAL (pattern, user or home), -ENAMETOOLONG (outlen too small).
  */
-int lcr_expand_ckpt_pattern(const char *pattern, const char *user, uint32_t jobid,
-			    char *out, size_t outlen, char *err, size_t errlen);
+int lcr_expand_ckpt_pattern(const char *pattern, const char *user, const char *home,
+			    uint32_t jobid, char *out, size_t outlen, char *err, size_t errlen);
 
 /*
  * Appends path, normalised (lcr_path_normalize), to list. On error the list is unchanged.
@@ -109,6 +111,13 @@ int lcr_path_list_append(struct lcr_path_list *list, const char *path, char *err
  * list) and replaces *list with it. On error *list is unchanged.
  */
 int lcr_parse_path_list(const char *text, struct lcr_path_list *list, char *err, size_t errlen);
+
+/*
+ * The list as lcr_parse_path_list reads it ("/scratch:/lustre") into out[cap]: 0, -EINVAL
+ * when a path has a ':', -ENAMETOOLONG when out is too small.
+ */
+int lcr_path_list_join(const struct lcr_path_list *list, char *out, size_t cap, char *err,
+		       size_t errlen);
 
 /* Frees the paths of list and leaves it empty. */
 void lcr_path_list_clear(struct lcr_path_list *list);

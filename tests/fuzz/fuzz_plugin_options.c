@@ -28,6 +28,7 @@ static const char *const option_names[] = {
 #define ROOTS "/scratch:/tmp/lcr:/home"
 static const char *const roots[] = { "/scratch", "/tmp/lcr", "/home", NULL };
 
+static const struct options_job_owner owner = { .user = "user", .home = "/home/user" };
 static struct lcr_site_config site;
 static struct lcr_user_options resolved;
 
@@ -108,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (env.values[i])
 			(void)options_check_value(option_names[i], env.values[i], &site, err,
 						  sizeof(err));
-	if (options_resolve(&typed, env_input_lookup, &env, &site, "user", 42, &resolved, err,
+	if (options_resolve(&typed, env_input_lookup, &env, &site, &owner, 42, &resolved, err,
 			    sizeof(err)) == 0)
 		check_ckpt_dir(resolved.ckpt_dir);
 	env_input_fini(&env);

@@ -79,7 +79,7 @@ if [ "$uid" -eq 0 ]; then
 	chown 65534 "$CKPT"
 	"$CKPT_CLIENT" commit 0 4 >/dev/null && "$CKPT_CLIENT" commit 1 4 >/dev/null
 	"$LCRCTL" --socket="$LCR_SOCKET" ckpt now >"$WORK/theirs" 2>&1
-	grep -q "checkpoint directory $CKPT is not a directory of uid 0" "$WORK/theirs"
+	grep -q "checkpoint directory $CKPT: $CKPT is owned by uid 65534, neither you (uid 0) nor root" "$WORK/theirs"
 	ok $? "a checkpoint directory that another user owns is refused"
 else
 	skip "a checkpoint directory that another user owns is refused" "needs root"

@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -166,8 +167,10 @@ static int fill_region(const struct settings *s, char **argv)
 	}
 	struct transfer_want w = { .shard_key = sh->key, .region_name = g->name, .step = m.step,
 				   .ranges = g->ranges, .range_count = g->range_count,
-				   .file = file };
+				   .file_fd = open(file, O_RDONLY | O_CLOEXEC), .file = file };
 	rc = transfer_fill(r, &w, &s->id, s->peers, s->peer_count, &cancel, &st, err, sizeof(err));
+	if (w.file_fd >= 0)
+		close(w.file_fd);
 	print_stats(&st, g->size);
 	if (rc < 0) {
 		printf("failed: %s\n", err);

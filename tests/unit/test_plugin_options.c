@@ -96,7 +96,9 @@ static int teardown(void **state)
 
 static int resolve(struct fixture *f, const char *const *environment)
 {
-	return options_resolve(&f->typed, fake_environment, (void *)environment, &f->site, "alice", 42,
+	static const struct options_job_owner alice = { .user = "alice", .home = "/home/alice" };
+
+	return options_resolve(&f->typed, fake_environment, (void *)environment, &f->site, &alice, 42,
 			       &f->options, f->err, sizeof(f->err));
 }
 
@@ -109,7 +111,7 @@ static void test_site_defaults_apply_when_nothing_is_given(void **state)
 	assert_int_equal(f->options.restore, LCR_RESTORE_AUTO);
 	assert_int_equal(f->options.replace, LCR_REPLACE_SPARE);
 	assert_true(f->options.detect_timeout == f->site.detect_timeout_default);
-	assert_string_equal(f->options.ckpt_dir, "/tmp/lcr/alice/42");
+	assert_string_equal(f->options.ckpt_dir, "/home/alice/.lcr/checkpoints/42");
 }
 
 static void test_command_line_beats_environment_beats_site(void **state)

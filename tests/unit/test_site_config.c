@@ -181,7 +181,7 @@ static void test_defaults_are_the_documented_ones(void **state)
 
 	assert_string_equal(f->cfg.helper, LCR_DEFAULT_HELPER);
 	assert_string_equal(f->cfg.runtime_dir, "/run/lcr");
-	assert_string_equal(f->cfg.ckpt_dir, "/tmp/lcr/%u/%j");
+	assert_string_equal(f->cfg.ckpt_dir, "%h/.lcr/checkpoints/%j");
 	assert_int_equal(f->cfg.ckpt_roots.count, 0);
 	assert_int_equal(f->cfg.ckpt_keep, 2);
 	assert_true(f->cfg.detect_timeout_default == 2.0);
@@ -436,7 +436,7 @@ static const struct bad_value bad_values[] = {
 	  "key 'runtime_dir': '/run/../etc' contains a '..' component" },
 	{ "ckpt_dir: /tmp/%u/%x\n", -EINVAL, 1,
 	  "key 'ckpt_dir': '/tmp/%u/%x' uses unknown conversion '%x' (accepted: %u user, "
-	  "%j job id, %% a literal %)" },
+	  "%h home, %j job id, %% a literal %)" },
 	{ "ckpt_dir: /tmp/ckpt%\n", -EINVAL, 1, "ends with a lone '%'" },
 	{ "ckpt_dir: scratch/%u\n", -EINVAL, 1, "'scratch/%u' is not an absolute path" },
 	{ "ckpt_roots: [/scratch, lustre]\n", -EINVAL, 1,
@@ -833,15 +833,16 @@ static void test_path_normalize_is_lexical_and_refuses_dotdot(void **state)
 	assert_string_equal(err, "'/a?b' contains a control character");
 }
 
-static void test_ckpt_pattern_accepts_only_u_j_and_percent(void **state)
+static void test_ckpt_pattern_accepts_only_u_h_j_and_percent(void **state)
 {
 	char err[256];
 
 	(void)state;
 	assert_int_equal(lcr_check_ckpt_pattern("/tmp/%u/%j/100%%", err, sizeof err), 0);
-	assert_int_equal(lcr_check_ckpt_pattern("/tmp/%h", err, sizeof err), -EINVAL);
-	assert_string_equal(err, "'/tmp/%h' uses unknown conversion '%h' (accepted: %u user, "
-			    "%j job id, %% a literal %)");
+	assert_int_equal(lcr_check_ckpt_pattern("%h/ckpt/%j", err, sizeof err), 0);
+	assert_int_equal(lcr_check_ckpt_pattern("/tmp/%x", err, sizeof err), -EINVAL);
+	assert_string_equal(err, "'/tmp/%x' uses unknown conversion '%x' (accepted: %u user, "
+			    "%h home, %j job id, %% a literal %)");
 	assert_int_equal(lcr_check_ckpt_pattern("/tmp/%", err, sizeof err), -EINVAL);
 	assert_contains(err, "ends with a lone '%'");
 }
@@ -853,25 +854,43 @@ static void test_expand_ckpt_pattern(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(lcr_expand_ckpt_pattern("/tmp/lcr/%u/%j", "alice", 42, out, sizeof out,
+	assert_int_equal(lcr_expand_ckpt_pattern("/tmp/lcr/%u/%j", "alice", "/home/alice", 42, out, sizeof out,
 						 err, sizeof err), 0);
 	assert_string_equal(out, "/tmp/lcr/alice/42");
-	assert_int_equal(lcr_expand_ckpt_pattern("/a/100%%/%u-%u/%j", "bob", UINT32_MAX, out,
+	assert_int_equal(lcr_expand_ckpt_pattern("/a/100%%/%u-%u/%j", "bob", "/home/alice", UINT32_MAX, out,
 						 sizeof out, err, sizeof err), 0);
 	assert_string_equal(out, "/a/100%/bob-bob/4294967295");
 	/* "/x/alice" is 8 bytes: it fits in 9, not in 8. */
-	assert_int_equal(lcr_expand_ckpt_pattern("/x/%u", "alice", 1, out, 9, err, sizeof err), 0);
+	assert_int_equal(lcr_expand_ckpt_pattern("/x/%u", "alice", "/home/alice", 1, out, 9, err, sizeof err), 0);
 	assert_string_equal(out, "/x/alice");
-	assert_int_equal(lcr_expand_ckpt_pattern("/x/%u", "alice", 1, out, 8, err, sizeof err),
+	assert_int_equal(lcr_expand_ckpt_pattern("/x/%u", "alice", "/home/alice", 1, out, 8, err, sizeof err),
 			 -ENAMETOOLONG);
 	assert_string_equal(err, "'/x/%u' expands to 8 bytes for user 'alice' (at most 7)");
 	for (size_t i = 0; i < ARRAY_SIZE(bad_users); i++)
-		assert_int_equal(lcr_expand_ckpt_pattern("/x/%u", bad_users[i], 1, out, sizeof out,
+		assert_int_equal(lcr_expand_ckpt_pattern("/x/%u", bad_users[i], "/home/alice", 1, out, sizeof out,
 							 err, sizeof err), -EINVAL);
 	assert_contains(err, "user name 'a?b' cannot be part of a path");
-	assert_int_equal(lcr_expand_ckpt_pattern("/x/%q", "alice", 1, out, sizeof out, err,
+	assert_int_equal(lcr_expand_ckpt_pattern("/x/%q", "alice", "/home/alice", 1, out, sizeof out, err,
 						 sizeof err), -EINVAL);
 	assert_contains(err, "unknown conversion '%q'");
+}
+
+static void test_ckpt_pattern_starts_in_the_home_directory(void **state)
+{
+	char out[64];
+	char err[256];
+
+	(void)state;
+	assert_int_equal(lcr_expand_ckpt_pattern("%h/.lcr/checkpoints/%j", "alice", "/home/alice",
+						 42, out, sizeof out, err, sizeof err), 0);
+	assert_string_equal(out, "/home/alice/.lcr/checkpoints/42");
+	/* "%%h" is a literal "%h": no home needed. */
+	assert_int_equal(lcr_expand_ckpt_pattern("/x/%%h/%u", "alice", "", 1, out, sizeof out,
+						 err, sizeof err), 0);
+	assert_string_equal(out, "/x/%h/alice");
+	assert_int_equal(lcr_expand_ckpt_pattern("%h/ckpt", "alice", "", 1, out, sizeof out, err,
+						 sizeof err), -EINVAL);
+	assert_contains(err, "the home directory of user 'alice' is '', not an absolute path");
 }
 
 static void test_path_under_roots(void **state)
@@ -1092,8 +1111,9 @@ int main(void)
 		cmocka_unit_test(test_parse_uint_reads_digits_only),
 		cmocka_unit_test(test_log_level_names_round_trip),
 		cmocka_unit_test(test_path_normalize_is_lexical_and_refuses_dotdot),
-		cmocka_unit_test(test_ckpt_pattern_accepts_only_u_j_and_percent),
+		cmocka_unit_test(test_ckpt_pattern_accepts_only_u_h_j_and_percent),
 		cmocka_unit_test(test_expand_ckpt_pattern),
+		cmocka_unit_test(test_ckpt_pattern_starts_in_the_home_directory),
 		cmocka_unit_test(test_path_under_roots),
 		cmocka_unit_test(test_path_list_parse_replaces_only_on_success),
 		cmocka_unit_test(test_printable_masks_and_cuts),

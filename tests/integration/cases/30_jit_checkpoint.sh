@@ -32,7 +32,7 @@ jit_setup() {
 	wait_for 20 jit_no_trainer_left || fail "trainers of an earlier test did not end"
 	rm -rf "$JIT"
 	mkdir -p "$JIT"
-	chmod 777 "$BASE/work" "$JIT"
+	chmod 1777 "$BASE/work" "$JIT" # sticky, as a shared scratch: lcrd refuses a level anyone may rename
 }
 
 # jit_allocation SCRIPT: runs SCRIPT (bash) in a 5-node no-kill allocation, in the
