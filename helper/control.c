@@ -20,6 +20,7 @@
 #include "control.h"
 #include "kv.h"
 #include "lcrd.h"
+#include "listener.h"
 #include "log.h"
 #include "requests.h"
 #include "tasks.h"
@@ -191,10 +192,10 @@ static void accept_client(struct loop *loop, int fd, short revents, void *arg)
 	struct ucred cred = { 0 };
 	(void)revents;
 
-	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int cfd = listener_accept(loop, fd, d->dir.socket_path, NULL);
 	if (cfd < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warning("cannot accept on %s: %s", d->dir.socket_path, strerror(errno));
+		if (cfd != -EAGAIN && !listener_out_of_resources(cfd))
+			log_warning("cannot accept on %s: %s", d->dir.socket_path, strerror(-cfd));
 		return;
 	}
 	int rc = check_peer(cfd, &cred);

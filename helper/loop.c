@@ -2,8 +2,10 @@
  *
  * Watches live in a growing array. Removing a watch during dispatch only marks it dead; the
  * array is compacted once the round is over, so indexes stay valid while callbacks run and
- * a descriptor number reused within the round never receives the old one's events. Timers
- * are a singly linked list sorted by deadline: lcrd has a handful at a time. */
+ * a descriptor number reused within the round never receives the old one's events. A paused
+ * watch is polled as fd -1 (poll ignores it) until its pause ends, which bounds poll's
+ * sleep like a timer. Timers are a singly linked list sorted by deadline: lcrd has a
+ * handful at a time. */
 #include "config.h"
 
 #include <errno.h>
@@ -18,6 +20,7 @@ struct watch {
 	int fd;
 	short events;
 	bool dead;
+	uint64_t paused_until_ms; /* 0: watched */
 	loop_fd_cb cb;
 	void *arg;
 };
@@ -108,6 +111,13 @@ void loop_remove_fd(struct loop *loop, int fd)
 		w->dead = true;
 }
 
+void loop_pause_fd(struct loop *loop, int fd, uint64_t delay_ms)
+{
+	struct watch *w = find_watch(loop, fd);
+	if (w)
+		w->paused_until_ms = util_now_ms() + delay_ms;
+}
+
 int loop_add_timer(struct loop *loop, uint64_t delay_ms, loop_timer_cb cb, void *arg,
 		   uint64_t *id_out)
 {
@@ -144,15 +154,34 @@ void loop_stop(struct loop *loop)
 	loop->stopping = true;
 }
 
-/* Milliseconds poll may sleep: until the first timer, or for ever. */
-static int poll_timeout(const struct loop *loop)
+/* Fills pollfds from the watches, a paused one as fd -1; returns the earliest end of a
+ * pause still running, or UINT64_MAX. */
+static uint64_t fill_pollfds(struct loop *loop, size_t count, uint64_t now)
 {
-	if (!loop->timers)
+	uint64_t resume = UINT64_MAX;
+	for (size_t i = 0; i < count; i++) {
+		struct watch *w = &loop->watches[i];
+		if (w->paused_until_ms && w->paused_until_ms <= now)
+			w->paused_until_ms = 0;
+		if (w->paused_until_ms && w->paused_until_ms < resume)
+			resume = w->paused_until_ms;
+		loop->pollfds[i] = (struct pollfd){ .fd = w->paused_until_ms ? -1 : w->fd,
+						    .events = w->events };
+	}
+	return resume;
+}
+
+/* Milliseconds poll may sleep: until the first timer or the end of a pause, or for ever. */
+static int poll_timeout(const struct loop *loop, uint64_t resume_ms, uint64_t now)
+{
+	uint64_t until = resume_ms;
+	if (loop->timers && loop->timers->deadline_ms < until)
+		until = loop->timers->deadline_ms;
+	if (until == UINT64_MAX)
 		return -1;
-	uint64_t now = util_now_ms();
-	if (loop->timers->deadline_ms <= now)
+	if (until <= now)
 		return 0;
-	uint64_t wait = loop->timers->deadline_ms - now;
+	uint64_t wait = until - now;
 	return wait > 60000 ? 60000 : (int)wait;
 }
 
@@ -193,10 +222,9 @@ int loop_run(struct loop *loop)
 	loop->stopping = false;
 	while (!loop->stopping) {
 		size_t count = loop->nwatches;
-		for (size_t i = 0; i < count; i++)
-			loop->pollfds[i] = (struct pollfd){ .fd = loop->watches[i].fd,
-							    .events = loop->watches[i].events };
-		int n = poll(loop->pollfds, count, poll_timeout(loop));
+		uint64_t now = util_now_ms();
+		uint64_t resume_ms = fill_pollfds(loop, count, now);
+		int n = poll(loop->pollfds, count, poll_timeout(loop, resume_ms, now));
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		run_due_timers(loop);

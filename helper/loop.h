@@ -1,7 +1,9 @@
 /* loop.h: lcrd's one event loop. Descriptors are watched with poll(2); timers are one-shot
  * deadlines on CLOCK_MONOTONIC, kept in a list sorted by deadline (a periodic timer re-arms
  * itself from its callback). Callbacks may add or remove descriptors and timers, including
- * their own, while the loop dispatches. */
+ * their own, while the loop dispatches. A watch may be paused for a while: for a descriptor
+ * that stays ready while nothing can be done with it (a listener when the process is out of
+ * descriptors), which would otherwise wake the loop at once, for ever. */
 #ifndef LCR_HELPER_LOOP_H
 #define LCR_HELPER_LOOP_H
 
@@ -19,6 +21,9 @@ void loop_destroy(struct loop *loop);
 int loop_add_fd(struct loop *loop, int fd, short events, loop_fd_cb cb, void *arg);
 /* Stops watching fd (the caller closes it). Unknown fds are ignored. */
 void loop_remove_fd(struct loop *loop, int fd);
+/* Does not watch fd for delay_ms, then watches it again as before (a later pause replaces
+ * an earlier one). Unknown fds are ignored. */
+void loop_pause_fd(struct loop *loop, int fd, uint64_t delay_ms);
 
 /* Calls cb once, delay_ms from now. *id_out (may be NULL) names it for loop_cancel_timer;
  * ids are never 0, so 0 can mean "no timer". 0 or -ENOMEM. */

@@ -7,6 +7,10 @@
  * demand when something must be sent; an established connection in either direction is
  * used to send. A connection is established only after both ends checked each other's
  * credential; a peer that fails is refused with a reason, logged with its address.
+ * Anyone may connect, so an incoming connection counts against a gate until it is
+ * established (conn_gate.h: caps per address and in all, idle ones make room), and the
+ * credentials of HELLO, JOIN and XFER_HELLO are opened off the loop (auth_queue.h), so
+ * neither a flood nor a slow munged holds up the heartbeats.
  *
  * Instances. A node id names a place in the step, not a helper: a replacement takes the id
  * of the node it replaces. Every credential carries its sender's incarnation (the
@@ -31,8 +35,11 @@
 #include <unistd.h>
 
 #include "internal/util.h"
+#include "auth_queue.h"
+#include "conn_gate.h"
 #include "fence.h"
 #include "lcrd.h"
+#include "listener.h"
 #include "log.h"
 #include "mesh_auth.h"
 #include "mesh_internal.h"
@@ -41,6 +48,7 @@
 #include "transfer.h"
 
 #define MESH_LEAVE_FLUSH_MS 200
+#define MESH_TURNED_AWAY_LOG_MS 10000 /* how often connections turned away are logged */
 
 static const struct mesh_conn_ops peer_ops;
 
@@ -243,6 +251,8 @@ static void adopt_established(struct mesh *m, struct mesh_conn *c, uint32_t node
 			      uint64_t incarnation)
 {
 	struct mesh_node *x = &m->nodes[node];
+	if (m->gate)
+		conn_gate_leave(m->gate, c);
 	mesh_conn_establish(c, node);
 	c->peer_incarnation = incarnation;
 	if (x->dialing == c)
@@ -310,7 +320,11 @@ static void on_hello(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 	}
 	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_HELLO, .from_node = hello.from_node,
 					   .to_node = m->self };
-	if (mesh_auth_open(m->auth, hello.credential, &expect, &auth, err, sizeof(err)) < 0) {
+	int rc = mesh_open_credential(m, c, msg, hello.credential, &expect, &auth, err,
+				      sizeof(err));
+	if (rc == -EINPROGRESS)
+		return;
+	if (rc < 0) {
 		refuse(c, claim, err);
 		return;
 	}
@@ -504,7 +518,12 @@ static void peer_message(struct mesh_conn *c, const struct wire_msg *msg)
 	struct mesh *m = c->owner;
 	char label[WIRE_NODE_NAME_MAX + 16];
 	if (!c->established) {
-		on_handshake(m, c, msg);
+		if (!c->outgoing && m->gate)
+			conn_gate_heard(m->gate, c);
+		if (m->auth_queue && auth_queue_busy(m->auth_queue, c))
+			refuse(c, "", "sent more before its credential was checked");
+		else
+			on_handshake(m, c, msg);
 		return;
 	}
 	if (is_fenced_instance(m, c->peer, c->peer_incarnation)) {
@@ -524,6 +543,10 @@ static void peer_closed(struct mesh_conn *c, int why)
 	struct mesh *m = c->owner;
 	char label[WIRE_NODE_NAME_MAX + 16];
 	unlink_conn(m, c);
+	if (m->gate)
+		conn_gate_leave(m->gate, c);
+	if (m->auth_queue)
+		auth_queue_forget(m->auth_queue, c);
 	if (c->peer >= m->count)
 		return;
 	struct mesh_node *x = &m->nodes[c->peer];
@@ -553,25 +576,103 @@ static const struct mesh_conn_ops peer_ops = {
 
 /* --- the listener --- */
 
-static void accept_peer(struct loop *loop, int fd, short revents, void *arg)
+static void redeliver(void *conn, const struct wire_msg *msg)
 {
-	struct mesh *m = arg;
+	mesh_conn_redeliver(conn, msg);
+}
+
+int mesh_open_credential(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg,
+			 const char *cred, const struct mesh_auth_expect *expect,
+			 struct wire_mesh_auth *out, char *err, size_t errlen)
+{
+	int rc = auth_queue_open(m->auth_queue, c, msg, cred, expect, out, err, errlen);
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "this helper is out of memory");
+	return rc;
+}
+
+/* Connections turned away (closed to make room, or refused), logged at most once per
+ * MESH_TURNED_AWAY_LOG_MS: a flood would fill the log. */
+static void log_turned_away(const struct sockaddr_storage *from, bool refused)
+{
+	static uint64_t last_ms, evicted_since, refused_since;
+	char text[64];
+	uint64_t now = util_now_ms();
+	*(refused ? &refused_since : &evicted_since) += 1;
+	if (last_ms && now - last_ms < MESH_TURNED_AWAY_LOG_MS)
+		return;
+	mesh_conn_format_address((const struct sockaddr *)from, text, sizeof(text));
+	log_warning("too many mesh connections wait to authenticate (at most %d from one "
+		    "address, %" PRIu32 " in all): %" PRIu64 " idle ones closed to make room and "
+		    "%" PRIu64 " refused since the last report, the last from %s",
+		    MESH_PREAUTH_PER_ADDRESS, conn_gate_total_within_limit(MESH_PREAUTH_TOTAL),
+		    evicted_since, refused_since, text);
+	last_ms = now;
+	evicted_since = refused_since = 0;
+}
+
+/* A connection the gate has no room for: told so (a REPLY, not a reset, which its helper
+ * would take for a sign that this one is dead), what it sent is read away, it is closed. */
+static void turn_away(struct mesh *m, int fd)
+{
+	struct wire_reply reply = { .status = -EBUSY };
+	uint8_t payload[sizeof(reply)], frame[WIRE_HEADER_SIZE + sizeof(reply)];
+	snprintf(reply.message, sizeof(reply.message), "lcrd on %s is busy: too many connections "
+		 "wait to authenticate", m->d->opt.node_name);
+	int n = wire_encode_reply(&reply, payload, sizeof(payload));
+	n = n < 0 ? n : wire_frame(WIRE_REPLY, 0, payload, (uint32_t)n, frame, sizeof(frame));
+	if (n > 0 && send(fd, frame, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug("cannot tell a connection turned away: %s", strerror(errno));
+	while (recv(fd, payload, sizeof(payload), MSG_DONTWAIT) > 0)
+		;
+	close(fd);
+}
+
+/* Lets a new connection in through the gate (idle ones may be closed to make room). */
+static void take_peer(struct mesh *m, int fd, const struct sockaddr_storage *from)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)from;
 	struct mesh_conn *c;
-	(void)revents;
-	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warning("cannot accept on the mesh listener %s:%u: %s", m->address,
-				    m->port, strerror(errno));
+	void *victim;
+	int rc;
+	while ((rc = conn_gate_make_room(m->gate, sa, &victim)) == -EAGAIN) {
+		log_turned_away(from, false);
+		mesh_conn_close(victim, -EUSERS);
+	}
+	if (rc < 0) {
+		log_turned_away(from, true);
+		turn_away(m, fd);
 		return;
 	}
-	int rc = mesh_conn_adopt(loop, cfd, 2 * m->timeout_ms, &peer_ops, &m->stats, m, &c);
+	rc = mesh_conn_adopt(m->d->loop, fd, 2 * m->timeout_ms, &peer_ops, &m->stats, m, &c);
 	if (rc < 0) {
 		log_warning("cannot take a mesh connection: %s", strerror(-rc));
 		return;
 	}
 	link_conn(m, c);
+	conn_gate_enter(m->gate, c, fd, sa);
 }
+
+/* Takes the connections that wait on the listener, LISTENER_BATCH at a time. */
+static void accept_peer(struct loop *loop, int fd, short revents, void *arg)
+{
+	struct mesh *m = arg;
+	struct sockaddr_storage from;
+	char what[WIRE_ADDR_MAX + 32];
+	(void)revents;
+	snprintf(what, sizeof(what), "the mesh listener %s:%u", m->address, m->port);
+	for (int i = 0; i < LISTENER_BATCH; i++) {
+		int cfd = listener_accept(loop, fd, what, &from);
+		if (cfd == -EAGAIN || listener_out_of_resources(cfd))
+			return;
+		if (cfd >= 0)
+			take_peer(m, cfd, &from);
+		else
+			log_verbose("a connection to %s failed before it was taken: %s", what,
+				    strerror(-cfd));
+	}
+}
+
 
 /* The numeric address of sa into buf, and its port. */
 static void numeric_address(const struct sockaddr *sa, char *buf, size_t cap, uint16_t *port)
@@ -848,6 +949,8 @@ static void free_mesh(struct mesh *m)
 		free(r);
 	}
 	mesh_log_free(m);
+	auth_queue_destroy(m->auth_queue);
+	conn_gate_destroy(m->gate);
 	mesh_auth_destroy(m->auth);
 	free(m->nodes);
 	free(m->live);
@@ -891,6 +994,22 @@ static int start_rendezvous(struct mesh *m)
 	return rendezvous_client_start(m, o->rendezvous, token);
 }
 
+/* The gate and the credential queue of the listener that a mesh opens. */
+static int create_admission(struct mesh *m)
+{
+	const struct lcrd_options *o = &m->d->opt;
+	char err[512];
+	int rc = conn_gate_create(MESH_PREAUTH_PER_ADDRESS,
+				  conn_gate_total_within_limit(MESH_PREAUTH_TOTAL), &m->gate);
+	if (rc == 0)
+		rc = auth_queue_create(m->d->loop, o->munge_socket, o->job_id, o->step_id,
+				       redeliver, &m->auth_queue, err, sizeof(err));
+	if (rc < 0)
+		log_error("cannot set up the mesh listener's admission: %s",
+			  m->gate ? err : strerror(-rc));
+	return rc;
+}
+
 int mesh_create(struct lcrd *d)
 {
 	const struct lcrd_options *o = &d->opt;
@@ -908,6 +1027,8 @@ int mesh_create(struct lcrd *d)
 	m->sync_peer = WIRE_NO_NODE;
 	m->state = WIRE_MESH_STANDALONE;
 	rc = allocate_tables(m);
+	if (rc == 0 && (o->rendezvous || o->rejoin))
+		rc = create_admission(m);
 	if (rc == 0 && o->rendezvous)
 		rc = start_rendezvous(m);
 	else if (rc == 0 && o->rejoin)

@@ -252,6 +252,17 @@ static void read_in(struct mesh_conn *c)
 		mesh_conn_close(c, rc == -ECONNRESET ? -ECONNRESET : rc);
 }
 
+void mesh_conn_redeliver(struct mesh_conn *c, const struct wire_msg *msg)
+{
+	if (c->closed)
+		return;
+	c->dispatching++;
+	c->ops->message(c, msg);
+	c->dispatching--;
+	if (c->closed && c->dispatching == 0)
+		free_conn(c);
+}
+
 static void conn_event(struct loop *loop, int fd, short revents, void *arg)
 {
 	struct mesh_conn *c = arg;

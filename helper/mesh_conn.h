@@ -86,6 +86,10 @@ int mesh_conn_send(struct mesh_conn *c, uint16_t type, const uint8_t *payload, i
 /* The peer proved who it is: its node id, and the held messages go out. */
 void mesh_conn_establish(struct mesh_conn *c, uint32_t peer);
 
+/* Hands msg to ops->message again, as a message that just arrived on c (a message whose
+ * handling waited for work done off the loop: auth_queue.h). Not while c dispatches. */
+void mesh_conn_redeliver(struct mesh_conn *c, const struct wire_msg *msg);
+
 /* Writes what is queued, waiting up to timeout_ms (for a helper that is ending). */
 void mesh_conn_flush(struct mesh_conn *c, int timeout_ms);
 

@@ -21,7 +21,10 @@
 #include "mesh_conn.h"
 
 struct lcrd;
+struct auth_queue;
+struct conn_gate;
 struct mesh_auth;
+struct mesh_auth_expect;
 struct rendezvous_client;
 
 #define MESH_TREE_FANOUT 4       /* children per node in the broadcast tree */
@@ -30,6 +33,12 @@ struct rendezvous_client;
 #define MESH_SYNC_BATCH 64       /* events sent per catch-up */
 #define MESH_DRAIN_MS 2000       /* a stopping helper's wait for its exits to be numbered */
 #define MESH_NODE_UNKNOWN 0      /* a node's state before the table names it */
+/* Incoming connections that have not authenticated yet (conn_gate.h): at most this many
+ * from one address (a node's helper opens a handful: HELLO, a transfer, a JOIN; on one
+ * machine, the tests' whole mesh shares 127.0.0.1) and in all (or a quarter of
+ * RLIMIT_NOFILE, when that is less). */
+#define MESH_PREAUTH_PER_ADDRESS 32
+#define MESH_PREAUTH_TOTAL 256
 
 /* What this node, as a watcher, knows of a ring predecessor's heartbeats. */
 struct detector_watch {
@@ -140,6 +149,8 @@ struct mesh {
 	uint64_t up_since_ms;
 	struct mesh_conn *conns;    /* every connection, established or not */
 	struct mesh_auth *auth;
+	struct conn_gate *gate;      /* the incoming connections not authenticated yet */
+	struct auth_queue *auth_queue; /* their credentials, opened off the loop */
 	struct rendezvous_client *rendezvous;
 	struct detector *detector;
 	struct quorum *quorum;       /* the majority check (quorum.c), NULL until up */
@@ -200,6 +211,13 @@ void mesh_rebuild_live(struct mesh *m);
  * stop, it refuses every shared write, and it stops its ranks and ends (fence.h). */
 void mesh_fence_self(struct mesh *m, uint64_t generation, const char *why);
 void mesh_fence_cut_off(struct mesh *m, const char *why);
+/* Opens the credential that msg, on the incoming connection c, carries, off the loop
+ * (auth_queue.h): -EINPROGRESS the first time (the handler returns; msg comes back to it
+ * once the credential is opened); then 0 with the payload in *out, or another -errno with
+ * the reason in err (refuse the connection). */
+int mesh_open_credential(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg,
+			 const char *cred, const struct mesh_auth_expect *expect,
+			 struct wire_mesh_auth *out, char *err, size_t errlen);
 /* Whether this helper may write what the job shares: not once it is fenced. The fence tears
  * the checkpoint and recovery work down, so nothing new starts; this guards what their
  * teardown would still write (removing a checkpoint's .tmp directory, the outcome,

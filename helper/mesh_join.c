@@ -309,9 +309,11 @@ static void send_table(struct mesh *m, struct mesh_conn *c)
 	}
 }
 
-/* Checks a JOIN: 0, or the status and reason of its refusal in why. */
-static int check_join(struct mesh *m, const struct wire_mesh_join *join, uint64_t *epoch,
-		      uint64_t *join_nonce, char *why, size_t cap)
+/* Checks a JOIN, which msg on c carries: 0, -EINPROGRESS while its credential is opened
+ * off the loop (msg comes back), or the status and reason of its refusal in why. */
+static int check_join(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg,
+		      const struct wire_mesh_join *join, uint64_t *epoch, uint64_t *join_nonce,
+		      char *why, size_t cap)
 {
 	struct wire_mesh_auth auth;
 	char err[512];
@@ -333,7 +335,11 @@ static int check_join(struct mesh *m, const struct wire_mesh_join *join, uint64_
 	}
 	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_JOIN, .from_node = join->node_id,
 					   .to_node = join->to_node };
-	if (mesh_auth_open(m->auth, join->credential, &expect, &auth, err, sizeof(err)) < 0) {
+	int rc = mesh_open_credential(m, c, msg, join->credential, &expect, &auth, err,
+				      sizeof(err));
+	if (rc == -EINPROGRESS)
+		return rc;
+	if (rc < 0) {
 		util_format_text(why, cap, "%s", err);
 		return -EACCES;
 	}
@@ -360,7 +366,9 @@ void mesh_join_on_request(struct mesh *m, struct mesh_conn *c, const struct wire
 		refuse_join(m, c, WIRE_NO_NODE, -EBADMSG, "malformed JOIN");
 		return;
 	}
-	int status = check_join(m, &join, &epoch, &join_nonce, why, sizeof(why));
+	int status = check_join(m, c, msg, &join, &epoch, &join_nonce, why, sizeof(why));
+	if (status == -EINPROGRESS)
+		return;
 	if (status < 0) {
 		refuse_join(m, c, join.node_id, status, why);
 		return;

@@ -3,7 +3,9 @@
  * this order: the token (compared in constant time), the node id and count, the MUNGE
  * credential (uid, job, step, sender), the address; a bad one is answered with a reason,
  * logged, and its connection closed. A helper whose connection ends before the table went
- * out may register again. */
+ * out may register again. Anyone may connect: a connection counts against a gate until it
+ * registered (conn_gate.h: caps per address and in all, idle ones make room), and the
+ * listener pauses instead of spinning when out of descriptors (listener.h). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -23,6 +25,8 @@
 #include <unistd.h>
 
 #include "internal/util.h"
+#include "conn_gate.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "mesh_auth.h"
@@ -31,6 +35,10 @@
 
 #define REGISTER_MS 10000
 #define TABLE_FLUSH_MS 2000
+/* Connections not registered yet: at most this many from one address, and in all (or a
+ * quarter of RLIMIT_NOFILE, when that is less). */
+#define REGISTRANTS_PREAUTH_PER_ADDRESS 32
+#define REGISTRANTS_PREAUTH_TOTAL 256
 
 struct registrant {
 	bool registered;
@@ -44,6 +52,7 @@ struct server {
 	struct loop *loop;
 	struct mesh_auth *auth;
 	struct mesh_stats stats;
+	struct conn_gate *gate;
 	int listen_fd;
 	int signal_fd;
 	uint32_t node_count;     /* from the first registration, 0 before */
@@ -195,6 +204,7 @@ static void on_register(struct server *s, struct mesh_conn *c, const struct wire
 	}
 	mesh_conn_send(c, WIRE_MESH_WELCOME, s->buf,
 		       wire_encode_mesh_welcome(&welcome, s->buf, sizeof(s->buf)));
+	conn_gate_leave(s->gate, c);
 	mesh_conn_establish(c, reg.node_id);
 	r->registered = true;
 	r->conn = c;
@@ -215,6 +225,7 @@ static void on_register(struct server *s, struct mesh_conn *c, const struct wire
 static void server_message(struct mesh_conn *c, const struct wire_msg *msg)
 {
 	struct server *s = c->owner;
+	conn_gate_heard(s->gate, c);
 	if (!c->established && msg->header.type == WIRE_RDV_REGISTER)
 		on_register(s, c, msg);
 	else
@@ -230,6 +241,7 @@ static void server_closed(struct mesh_conn *c, int why)
 {
 	struct server *s = c->owner;
 	unlink_conn(s, c);
+	conn_gate_leave(s->gate, c);
 	if (!c->established || c->peer >= s->node_count || s->nodes[c->peer].conn != c)
 		return;
 	if (why != 0)
@@ -247,18 +259,42 @@ static const struct mesh_conn_ops server_ops = {
 	.closed = server_closed,
 };
 
-static void accept_registrant(struct loop *loop, int fd, short revents, void *arg)
+/* Lets a new connection in through the gate (idle ones may be closed to make room); one
+ * there is no room for is closed, and its helper connects again. */
+static void take_registrant(struct server *s, int fd, const struct sockaddr_storage *from)
 {
-	struct server *s = arg;
+	const struct sockaddr *sa = (const struct sockaddr *)from;
 	struct mesh_conn *c;
-	(void)revents;
-	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd < 0)
+	uint8_t discard[512];
+	void *victim;
+	int rc;
+	while ((rc = conn_gate_make_room(s->gate, sa, &victim)) == -EAGAIN)
+		mesh_conn_close(victim, -EUSERS);
+	if (rc < 0) {
+		while (recv(fd, discard, sizeof(discard), MSG_DONTWAIT) > 0)
+			;
+		close(fd);
 		return;
-	if (mesh_conn_adopt(loop, cfd, REGISTER_MS, &server_ops, &s->stats, s, &c) < 0)
+	}
+	if (mesh_conn_adopt(s->loop, fd, REGISTER_MS, &server_ops, &s->stats, s, &c) < 0)
 		return;
 	c->next = s->conns;
 	s->conns = c;
+	conn_gate_enter(s->gate, c, fd, sa);
+}
+
+static void accept_registrant(struct loop *loop, int fd, short revents, void *arg)
+{
+	struct server *s = arg;
+	struct sockaddr_storage from;
+	(void)revents;
+	for (int i = 0; i < LISTENER_BATCH; i++) {
+		int cfd = listener_accept(loop, fd, "the rendezvous listener", &from);
+		if (cfd == -EAGAIN || listener_out_of_resources(cfd))
+			return;
+		if (cfd >= 0)
+			take_registrant(s, cfd, &from);
+	}
 }
 
 static void parent_exited(struct loop *loop, int fd, short revents, void *arg)
@@ -356,6 +392,10 @@ static int setup(struct server *s)
 	}
 	if ((rc = loop_create(&s->loop)) < 0 || (rc = setup_signals(s)) < 0)
 		return rc;
+	rc = conn_gate_create(REGISTRANTS_PREAUTH_PER_ADDRESS,
+			      conn_gate_total_within_limit(REGISTRANTS_PREAUTH_TOTAL), &s->gate);
+	if (rc < 0)
+		return rc;
 	rc = mesh_auth_create(o->munge_socket, o->job_id, o->step_id, &s->auth, err, sizeof(err));
 	if (rc < 0) {
 		log_error("%s", err);
@@ -398,6 +438,7 @@ int rendezvous_server_run(const struct lcrd_options *o)
 	if (s.signal_fd >= 0)
 		close(s.signal_fd);
 	mesh_auth_destroy(s.auth);
+	conn_gate_destroy(s.gate);
 	loop_destroy(s.loop);
 	free(s.nodes);
 	return rc;

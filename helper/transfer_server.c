@@ -464,7 +464,11 @@ void transfer_server_adopt(struct mesh *m, struct mesh_conn *c, const struct wir
 	}
 	struct mesh_auth_expect expect = { .purpose = WIRE_XFER_HELLO, .from_node = hello.from_node,
 					   .to_node = m->self };
-	if (mesh_auth_open(m->auth, hello.credential, &expect, &auth, err, sizeof(err)) < 0) {
+	int rc = mesh_open_credential(m, c, msg, hello.credential, &expect, &auth, err,
+				      sizeof(err));
+	if (rc == -EINPROGRESS)
+		return;
+	if (rc < 0) {
 		refuse(m, c, claim, err);
 		return;
 	}
