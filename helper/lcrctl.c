@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal/helper_socket.h"
 #include "internal/util.h"
 #include "internal/wire.h"
 #include "lcrctl_ckpt.h"
@@ -238,21 +239,14 @@ static int find_helpers(const struct settings *s, struct helper *out, size_t max
 	return 0;
 }
 
+/* A connection to the user's own helper at path (helper_socket.h), or -errno, said on stderr. */
 static int connect_helper(const char *path)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	char err[512];
+	int fd = helper_socket_connect(path, err, sizeof(err));
+
 	if (fd < 0)
-		return -errno;
-	if (util_copy_string(addr.sun_path, sizeof(addr.sun_path), path) < 0) {
-		close(fd);
-		return -ENAMETOOLONG;
-	}
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int rc = -errno;
-		close(fd);
-		return rc;
-	}
+		fprintf(stderr, "lcrctl: %s\n", err);
 	return fd;
 }
 
@@ -590,11 +584,8 @@ static int run_command(const struct settings *s, const struct helper *h)
 {
 	char err[WIRE_TEXT_MAX + 1] = "";
 	int rc, fd = connect_helper(h->socket_path);
-	if (fd < 0) {
-		fprintf(stderr, "lcrctl: cannot reach the helper at %s: %s\n", h->socket_path,
-			strerror(-fd));
+	if (fd < 0)
 		return fd;
-	}
 	if (strcmp(s->command, "status") == 0)
 		rc = show_status(fd, err, sizeof(err));
 	else if (strcmp(s->command, "events") == 0)

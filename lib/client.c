@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal/client.h"
+#include "internal/helper_socket.h"
 #include "internal/util.h"
 
 int lcr_api_version(void)
@@ -33,6 +34,7 @@ static const char *lcr_meaning(int err)
 	case -EALREADY: return "the session is registered as another rank";
 	case -ENOBUFS: return "the buffer is too small for the value";
 	case -EPROTO: return "the helper answered with an unexpected message";
+	case -EACCES: return "the helper's socket is not this user's (or this user may not reach it)";
 	}
 	return NULL;
 }
@@ -119,21 +121,12 @@ int client_request(struct lcr_session *s, uint16_t type, const uint8_t *payload,
 	return 0;
 }
 
+/* A connection to the user's own helper (helper_socket.h): another user's is -EACCES. */
 static int connect_socket(const char *path)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
-	if (util_copy_string(addr.sun_path, sizeof(addr.sun_path), path) < 0)
-		return -ENAMETOOLONG;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int rc = -errno;
-		close(fd);
-		return rc;
-	}
-	return fd;
+	char err[256];
+
+	return helper_socket_connect(path, err, sizeof(err));
 }
 
 /* The event connection: a second session that only receives events. */
