@@ -217,8 +217,8 @@ static void send_hello(struct mesh_conn *c)
 	uint8_t *buf = m->scratch;
 	hello.from_node = m->self;
 	hello.to_node = c->peer;
-	if (mesh_auth_seal(m->auth, WIRE_MESH_HELLO, m->self, c->peer, 0, &c->nonce, hello.credential, err,
-			   sizeof(err)) < 0) {
+	if (mesh_auth_seal(m->auth, WIRE_MESH_HELLO, m->self, c->peer, c->challenge, &c->nonce,
+			   hello.credential, err, sizeof(err)) < 0) {
 		log_error("cannot make a credential for %s: %s",
 			  mesh_node_label(m, c->peer, label, sizeof(label)), err);
 		mesh_conn_close(c, -EIO);
@@ -319,7 +319,7 @@ static void on_hello(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 		return;
 	}
 	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_HELLO, .from_node = hello.from_node,
-					   .to_node = m->self };
+					   .to_node = m->self, .echo = c->challenge };
 	int rc = mesh_open_credential(m, c, msg, hello.credential, &expect, &auth, err,
 				      sizeof(err));
 	if (rc == -EINPROGRESS)

@@ -2,8 +2,8 @@
  * the step's helpers, and between a helper and the step's rendezvous, starts with one
  * credential each way. Its sealed payload (struct wire_mesh_auth) binds its purpose (the
  * type of the message that carries it), the job, the step, the sender and the addressee,
- * the sender's instance (its incarnation), and a fresh nonce; the answer echoes the
- * opener's nonce. Only a REGISTER may be addressed to the rendezvous (WIRE_NO_NODE) and only
+ * the sender's instance (its incarnation), a fresh nonce, and the nonce it answers: the
+ * acceptor's CHALLENGE for an opening credential, the opener's nonce for the answer. Only a REGISTER may be addressed to the rendezvous (WIRE_NO_NODE) and only
  * a WELCOME may come from it, so a rendezvous credential never passes for a helper's.
  * munged vouches for the encoder's uid, which must be this helper's own (the job's user),
  * refuses a credential decoded twice (replay) or too old, and, since every credential is
@@ -24,7 +24,8 @@ struct mesh_auth_expect {
 	uint16_t purpose;   /* the type of the message that carries the credential */
 	uint32_t from_node; /* WIRE_NO_NODE: the rendezvous server */
 	uint32_t to_node;   /* WIRE_NO_NODE: the rendezvous server */
-	uint64_t echo;      /* 0 in an opening credential (HELLO, REGISTER) */
+	uint64_t echo;      /* the connection's CHALLENGE in an opening credential (HELLO,
+			       XFER_HELLO, JOIN, REGISTER); the opener's nonce in an answer */
 };
 
 /* A context for munged at socket_path ("" or NULL: MUNGE's default socket), for job/step.

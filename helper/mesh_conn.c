@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "internal/util.h"
@@ -149,7 +150,8 @@ static bool passes_before_handshake(uint16_t type)
 {
 	/* A JOIN's answer (ACCEPT and the table, or REFUSED) goes out on a connection that
 	 * never becomes a peer's: the replacement closes it and dials like any member. */
-	return type == WIRE_MESH_HELLO || type == WIRE_MESH_WELCOME || type == WIRE_RDV_REGISTER ||
+	return type == WIRE_MESH_CHALLENGE || type == WIRE_MESH_HELLO || type == WIRE_MESH_WELCOME ||
+	       type == WIRE_RDV_REGISTER ||
 	       type == WIRE_MESH_FENCED || type == WIRE_REPLY || type == WIRE_MESH_JOIN ||
 	       type == WIRE_MESH_JOIN_ACCEPT || type == WIRE_MESH_JOIN_REFUSED ||
 	       type == WIRE_RDV_TABLE;
@@ -223,9 +225,22 @@ static void finish_connect(struct mesh_conn *c)
 		return;
 	}
 	c->connecting = false;
+	write_out(c);
+}
+
+/* The acceptor's CHALLENGE, first on an outgoing connection: the owner may now send its
+ * opening credential, which echoes it. -EBADMSG for any other CHALLENGE. */
+static int take_challenge(struct mesh_conn *c, const struct wire_msg *msg)
+{
+	struct wire_mesh_challenge challenge;
+	if (!c->outgoing || c->challenge ||
+	    wire_decode_mesh_challenge(msg->payload, msg->header.length, &challenge) < 0)
+		return -EBADMSG;
+	c->challenge = challenge.nonce;
 	c->ops->connected(c);
 	if (!c->closed)
 		write_out(c);
+	return 0;
 }
 
 /* Reads what is there and hands over every whole message. */
@@ -239,7 +254,10 @@ static void read_in(struct mesh_conn *c)
 		int next;
 		while (!c->closed && (next = wire_stream_next(c->in, &current)) == 0) {
 			c->stats->messages_received++;
-			c->ops->message(c, &current);
+			if (current.header.type != WIRE_MESH_CHALLENGE)
+				c->ops->message(c, &current);
+			else if (take_challenge(c, &current) < 0)
+				mesh_conn_close(c, -EBADMSG);
 		}
 		if (c->closed)
 			return;
@@ -340,6 +358,19 @@ int mesh_conn_connect(struct loop *loop, const struct sockaddr *addr, socklen_t 
 	return 0;
 }
 
+/* The first message on an accepted connection: a fresh nonce, never 0. */
+static int send_challenge(struct mesh_conn *c)
+{
+	struct wire_mesh_challenge challenge = { 0 };
+	uint8_t buf[16];
+	while (challenge.nonce == 0)
+		if (getrandom(&challenge.nonce, sizeof(challenge.nonce), 0) != sizeof(challenge.nonce))
+			challenge.nonce = 0;
+	c->challenge = challenge.nonce;
+	return mesh_conn_send(c, WIRE_MESH_CHALLENGE, buf, wire_encode_mesh_challenge(&challenge, buf,
+										     sizeof(buf)));
+}
+
 int mesh_conn_adopt(struct loop *loop, int fd, uint64_t handshake_ms,
 		    const struct mesh_conn_ops *ops, struct mesh_stats *stats, void *owner,
 		    struct mesh_conn **out)
@@ -356,6 +387,7 @@ int mesh_conn_adopt(struct loop *loop, int fd, uint64_t handshake_ms,
 					 sizeof((*out)->peer_text));
 	else
 		snprintf((*out)->peer_text, sizeof((*out)->peer_text), "(unknown peer)");
+	send_challenge(*out); /* a failure closes the connection from the loop */
 	return 0;
 }
 

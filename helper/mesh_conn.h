@@ -28,7 +28,8 @@ struct mesh_stats {
 struct mesh_conn;
 
 struct mesh_conn_ops {
-	/* An outgoing connection is open: send the opening message. */
+	/* An outgoing connection is open and the acceptor's CHALLENGE is in c->challenge:
+	 * send the opening message. */
 	void (*connected)(struct mesh_conn *c);
 	/* One whole message. The connection may be closed from here. */
 	void (*message)(struct mesh_conn *c, const struct wire_msg *msg);
@@ -45,6 +46,9 @@ struct mesh_conn {
 	bool established; /* the owner accepted the peer's credential */
 	uint32_t peer;    /* the peer's node id once known, else WIRE_NO_NODE */
 	uint64_t nonce;   /* the nonce of the credential this end sent first */
+	uint64_t challenge; /* the acceptor's CHALLENGE nonce, which the connector's opening
+			     * credential must echo: made by mesh_conn_adopt, received before
+			     * ops->connected on an outgoing connection */
 	uint64_t peer_incarnation; /* the peer's instance, from its credential */
 	char peer_text[64]; /* "10.77.0.12:41234" */
 	void *owner;
@@ -72,14 +76,15 @@ int mesh_conn_connect(struct loop *loop, const struct sockaddr *addr, socklen_t 
 		      uint64_t handshake_ms, const struct mesh_conn_ops *ops,
 		      struct mesh_stats *stats, void *owner, struct mesh_conn **out);
 
-/* Takes an accepted socket, under the same handshake deadline. 0 or -errno (fd closed). */
+/* Takes an accepted socket, under the same handshake deadline, and sends it a CHALLENGE
+ * with a fresh nonce (c->challenge). 0 or -errno (fd closed). */
 int mesh_conn_adopt(struct loop *loop, int fd, uint64_t handshake_ms,
 		    const struct mesh_conn_ops *ops, struct mesh_stats *stats, void *owner,
 		    struct mesh_conn **out);
 
-/* Queues one message. Before mesh_conn_establish, only MESH_HELLO, MESH_WELCOME,
- * RDV_REGISTER, MESH_FENCED, REPLY, the JOIN messages and RDV_TABLE go out; others are
- * held. 0, -EMSGSIZE, or -ENOBUFS
+/* Queues one message. Before mesh_conn_establish, only MESH_CHALLENGE, MESH_HELLO,
+ * MESH_WELCOME, RDV_REGISTER, MESH_FENCED, REPLY, the JOIN messages and RDV_TABLE go out;
+ * others are held. 0, -EMSGSIZE, or -ENOBUFS
  * (more than MESH_CONN_QUEUE_MAX queued: the connection is closed). */
 int mesh_conn_send(struct mesh_conn *c, uint16_t type, const uint8_t *payload, int len);
 

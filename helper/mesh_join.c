@@ -89,7 +89,7 @@ static void send_join(struct mesh_joiner *j, struct mesh_conn *c)
 	join.port = m->port;
 	join.rank_count = (uint32_t)o->rank_count;
 	memcpy(join.ranks, o->ranks, o->rank_count * sizeof(join.ranks[0]));
-	if (mesh_auth_seal(m->auth, WIRE_MESH_JOIN, m->self, j->target_node, 0, &c->nonce,
+	if (mesh_auth_seal(m->auth, WIRE_MESH_JOIN, m->self, j->target_node, c->challenge, &c->nonce,
 			   join.credential, err, sizeof(err)) < 0) {
 		util_format_text(why, sizeof(why), "cannot make a credential: %s", err);
 		joiner_fail(j, why);
@@ -334,7 +334,7 @@ static int check_join(struct mesh *m, struct mesh_conn *c, const struct wire_msg
 		return -EACCES;
 	}
 	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_JOIN, .from_node = join->node_id,
-					   .to_node = join->to_node };
+					   .to_node = join->to_node, .echo = c->challenge };
 	int rc = mesh_open_credential(m, c, msg, join->credential, &expect, &auth, err,
 				      sizeof(err));
 	if (rc == -EINPROGRESS)

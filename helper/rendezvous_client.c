@@ -60,7 +60,7 @@ static void send_register(struct rendezvous_client *rc, struct mesh_conn *c)
 	reg.port = m->port;
 	reg.rank_count = (uint32_t)m->d->opt.rank_count;
 	memcpy(reg.ranks, m->d->opt.ranks, m->d->opt.rank_count * sizeof(reg.ranks[0]));
-	if (mesh_auth_seal(m->auth, WIRE_RDV_REGISTER, m->self, WIRE_NO_NODE, 0, &c->nonce,
+	if (mesh_auth_seal(m->auth, WIRE_RDV_REGISTER, m->self, WIRE_NO_NODE, c->challenge, &c->nonce,
 			   reg.credential, err, sizeof(err)) < 0) {
 		char why[600];
 		snprintf(why, sizeof(why), "cannot make a credential for the rendezvous: %s", err);

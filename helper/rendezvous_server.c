@@ -178,7 +178,7 @@ static void on_register(struct server *s, struct mesh_conn *c, const struct wire
 		return;
 	}
 	struct mesh_auth_expect expect = { .purpose = WIRE_RDV_REGISTER, .from_node = reg.node_id,
-					   .to_node = WIRE_NO_NODE };
+					   .to_node = WIRE_NO_NODE, .echo = c->challenge };
 	if (mesh_auth_open(s->auth, reg.credential, &expect, &auth, err, sizeof(err)) < 0) {
 		refuse(c, "node %" PRIu32 ": %s", reg.node_id, err);
 		return;

@@ -177,7 +177,23 @@ static int connect_peer(const struct transfer_peer *peer)
 	return fd;
 }
 
-/* XFER_HELLO, then the answer: a WELCOME that echoes our nonce, or a refusal. */
+/* The peer's CHALLENGE into *challenge. 0 or -errno with the reason in err. */
+static int read_challenge(struct transfer_conn *c, uint64_t *challenge, char *err, size_t errlen)
+{
+	struct wire_mesh_challenge msg;
+	int rc = read_message(c);
+	if (rc < 0)
+		return fail(err, errlen, rc, "no CHALLENGE: %s", strerror(-rc));
+	if (c->header.type != WIRE_MESH_CHALLENGE ||
+	    wire_decode_mesh_challenge(payload_of(c), c->header.length, &msg) < 0)
+		return fail(err, errlen, -EPROTO, "opened with %s, not a CHALLENGE",
+			    wire_type_name(c->header.type));
+	*challenge = msg.nonce;
+	return 0;
+}
+
+/* The peer's CHALLENGE, our XFER_HELLO that echoes it, then the answer: a WELCOME that
+ * echoes our nonce, or a refusal. */
 static int handshake(struct transfer_conn *c, const struct transfer_identity *id, char *err,
 		     size_t errlen)
 {
@@ -186,11 +202,13 @@ static int handshake(struct transfer_conn *c, const struct transfer_identity *id
 	struct wire_mesh_auth payload;
 	struct wire_reply reply;
 	char why[512];
-	uint64_t nonce;
-	int rc;
+	uint64_t nonce, challenge = 0;
+	int rc = read_challenge(c, &challenge, err, errlen);
+	if (rc < 0)
+		return rc;
 	hello.from_node = id->self;
 	hello.to_node = c->peer.node;
-	if (mesh_auth_seal(c->auth, WIRE_XFER_HELLO, id->self, c->peer.node, 0, &nonce,
+	if (mesh_auth_seal(c->auth, WIRE_XFER_HELLO, id->self, c->peer.node, challenge, &nonce,
 			   hello.credential, why, sizeof(why)) < 0)
 		return fail(err, errlen, -EIO, "cannot make a credential: %s", why);
 	rc = transfer_send_message(c->fd, WIRE_XFER_HELLO, 0, c->frame,

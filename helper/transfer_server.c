@@ -463,7 +463,7 @@ void transfer_server_adopt(struct mesh *m, struct mesh_conn *c, const struct wir
 		return;
 	}
 	struct mesh_auth_expect expect = { .purpose = WIRE_XFER_HELLO, .from_node = hello.from_node,
-					   .to_node = m->self };
+					   .to_node = m->self, .echo = c->challenge };
 	int rc = mesh_open_credential(m, c, msg, hello.credential, &expect, &auth, err,
 				      sizeof(err));
 	if (rc == -EINPROGRESS)

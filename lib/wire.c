@@ -243,6 +243,7 @@ static const char *const type_names[] = {
 	[WIRE_MESH_JOIN] = "MESH_JOIN",
 	[WIRE_MESH_JOIN_ACCEPT] = "MESH_JOIN_ACCEPT",
 	[WIRE_MESH_JOIN_REFUSED] = "MESH_JOIN_REFUSED",
+	[WIRE_MESH_CHALLENGE] = "MESH_CHALLENGE",
 	[WIRE_PMIX_EVENT] = "PMIX_EVENT",
 	[WIRE_CKPT_NOW] = "CKPT_NOW",
 	[WIRE_CKPT_RESULT] = "CKPT_RESULT",
@@ -1001,6 +1002,22 @@ int wire_decode_mesh_welcome(const uint8_t *buf, size_t len, struct wire_mesh_we
 {
 	struct reader r = READER(buf, len);
 	get_string(&r, out->credential, WIRE_CRED_MAX);
+	return reader_finish(&r);
+}
+
+int wire_encode_mesh_challenge(const struct wire_mesh_challenge *m, uint8_t *buf, size_t cap)
+{
+	struct writer w = WRITER(buf, cap);
+	put_u64(&w, m->nonce);
+	return writer_finish(&w);
+}
+
+int wire_decode_mesh_challenge(const uint8_t *buf, size_t len, struct wire_mesh_challenge *out)
+{
+	struct reader r = READER(buf, len);
+	out->nonce = get_u64(&r);
+	if (r.err == 0 && out->nonce == 0)
+		return -EBADMSG;
 	return reader_finish(&r);
 }
 

@@ -101,6 +101,8 @@ enum wire_type {
 	WIRE_MESH_JOIN_ACCEPT = 57, /* leader -> replacement: credential, generation; then
 				     * the table as WIRE_RDV_TABLE pages */
 	WIRE_MESH_JOIN_REFUSED = 58, /* leader (or not) -> replacement: why, and the leader */
+	WIRE_MESH_CHALLENGE = 59,  /* acceptor -> connector, first on every connection: the
+				    * nonce the opening credential must echo */
 	/* PMIx events a rank's liblcr forwards to its helper (70-79) */
 	WIRE_PMIX_EVENT = 70,      /* reply: WIRE_REPLY */
 	/* checkpoints (80-99) */
@@ -378,10 +380,11 @@ struct wire_pmix_event {
 /* --- mesh and rendezvous ---
  *
  * The step's helpers talk over TCP, one stream per pair and direction of connect, framed by
- * the header's length. A connection starts with HELLO (connector) and WELCOME (acceptor),
- * each carrying a MUNGE credential whose payload is a struct wire_mesh_auth: the acceptor
- * checks uid, job, step and that it is the addressee; the connector checks the same and
- * that its nonce is echoed. Nothing else is sent before that. The sender of every later
+ * the header's length. A connection starts with CHALLENGE (acceptor: a fresh nonce), then
+ * HELLO (connector; or XFER_HELLO, JOIN, RDV_REGISTER) and WELCOME (acceptor), each carrying
+ * a MUNGE credential whose payload is a struct wire_mesh_auth: the acceptor checks uid, job,
+ * step, purpose, that it is the addressee and that its challenge is echoed; the connector
+ * checks the same and that its nonce is echoed. Nothing else is sent before that. The sender of every later
  * message is the authenticated peer of the connection, so messages name no sender. See
  * doc/mesh.md. */
 
@@ -402,7 +405,9 @@ struct wire_mesh_auth {
 	uint32_t from_node; /* WIRE_NO_NODE: the rendezvous server */
 	uint32_t to_node;   /* WIRE_NO_NODE: the rendezvous server */
 	uint64_t nonce;     /* fresh random value of the sender */
-	uint64_t echo;      /* the nonce of the HELLO or REGISTER answered, 0 in a HELLO */
+	uint64_t echo;      /* the nonce answered: in an opening credential (HELLO, XFER_HELLO,
+			     * JOIN, REGISTER) the acceptor's CHALLENGE, in an answer (WELCOME,
+			     * JOIN_ACCEPT) the opening credential's nonce */
 	uint64_t incarnation; /* the sender's instance: the generation of the NODE_JOINED that
 			       * brought its helper, 0 for the step's first helpers */
 };
@@ -415,6 +420,10 @@ struct wire_mesh_hello {
 
 struct wire_mesh_welcome {
 	char credential[WIRE_CRED_MAX + 1];
+};
+
+struct wire_mesh_challenge {
+	uint64_t nonce; /* fresh random value of the acceptor, never 0 */
 };
 
 struct wire_rdv_register {
@@ -851,6 +860,7 @@ int wire_encode_pmix_event(const struct wire_pmix_event *m, uint8_t *buf, size_t
 int wire_encode_mesh_auth(const struct wire_mesh_auth *m, uint8_t *buf, size_t cap);
 int wire_encode_mesh_hello(const struct wire_mesh_hello *m, uint8_t *buf, size_t cap);
 int wire_encode_mesh_welcome(const struct wire_mesh_welcome *m, uint8_t *buf, size_t cap);
+int wire_encode_mesh_challenge(const struct wire_mesh_challenge *m, uint8_t *buf, size_t cap);
 int wire_encode_rdv_register(const struct wire_rdv_register *m, uint8_t *buf, size_t cap);
 int wire_encode_rdv_table(const struct wire_rdv_table *m, uint8_t *buf, size_t cap);
 int wire_encode_mesh_heartbeat(const struct wire_mesh_heartbeat *m, uint8_t *buf, size_t cap);
@@ -895,6 +905,7 @@ int wire_decode_pmix_event(const uint8_t *buf, size_t len, struct wire_pmix_even
 int wire_decode_mesh_auth(const uint8_t *buf, size_t len, struct wire_mesh_auth *out);
 int wire_decode_mesh_hello(const uint8_t *buf, size_t len, struct wire_mesh_hello *out);
 int wire_decode_mesh_welcome(const uint8_t *buf, size_t len, struct wire_mesh_welcome *out);
+int wire_decode_mesh_challenge(const uint8_t *buf, size_t len, struct wire_mesh_challenge *out);
 int wire_decode_rdv_register(const uint8_t *buf, size_t len, struct wire_rdv_register *out);
 int wire_decode_rdv_table(const uint8_t *buf, size_t len, struct wire_rdv_table *out);
 int wire_decode_mesh_heartbeat(const uint8_t *buf, size_t len, struct wire_mesh_heartbeat *out);

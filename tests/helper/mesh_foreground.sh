@@ -77,6 +77,14 @@ grep -q "for job $((MESH_JOB + 1)) step 0, not job $MESH_JOB step 0" <<<"$out"
 ok $? "... and told why"
 out=$("$PEER" "127.0.0.1:$port1" sealed --job=$MESH_JOB --from=2 --to=0 --munge-socket="$MUNGE_SOCKET")
 ok_exit 1 $? "a peer with a credential addressed to another node is refused"
+out=$("$PEER" "127.0.0.1:$port1" register --job=$MESH_JOB --from=2 --to=1 --munge-socket="$MUNGE_SOCKET")
+ok_exit 1 $? "a peer with a credential sealed for another message (RDV_REGISTER) is refused"
+grep -q "sealed for a RDV_REGISTER, not a MESH_HELLO" <<<"$out"
+ok $? "... and told why ($out)"
+out=$("$PEER" "127.0.0.1:$port1" replayed --job=$MESH_JOB --from=2 --to=1 --munge-socket="$MUNGE_SOCKET")
+ok_exit 1 $? "a credential made for another connection's challenge (captured, replayed) is refused"
+grep -q "does not answer this connection's nonce" <<<"$out"
+ok $? "... and told why ($out)"
 if [ "$(id -u)" = 0 ] && id lcrtest >/dev/null 2>&1; then
 	out=$(runuser -u lcrtest -- "$PEER" "127.0.0.1:$port1" sealed --job=$MESH_JOB --from=2 --to=1 \
 		--munge-socket="$MUNGE_SOCKET")

@@ -95,30 +95,40 @@ static int get_range(const struct settings *s, char **argv)
 	return 0;
 }
 
-/* An XFER_HELLO with a credential that is not one, and the answer. */
+/* The next message on fd into buf: its header in *h, 0 or -1. */
+static int recv_message(int fd, uint8_t *buf, struct wire_header *h)
+{
+	uint32_t length;
+	if (transfer_recv_all(fd, buf, WIRE_HEADER_SIZE) < 0)
+		return -1;
+	length = (uint32_t)buf[8] | (uint32_t)buf[9] << 8 | (uint32_t)buf[10] << 16 |
+		 (uint32_t)buf[11] << 24;
+	if (length > WIRE_MAX_PAYLOAD || transfer_recv_all(fd, buf + WIRE_HEADER_SIZE, length) < 0 ||
+	    wire_parse_header(buf, WIRE_HEADER_SIZE + length, h) < 0)
+		return -1;
+	return 0;
+}
+
+/* An XFER_HELLO with a credential that is not one (after the server's CHALLENGE), and the
+ * answer. */
 static int send_garbage(const struct settings *s)
 {
 	struct wire_xfer_hello hello = { .from_node = s->id.self, .to_node = s->peers[0].node };
 	static uint8_t buf[WIRE_MAX_MESSAGE];
 	struct wire_reply reply;
 	struct wire_header h;
-	uint32_t length;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	snprintf(hello.credential, sizeof(hello.credential), "MUNGE:not-a-credential:");
 	if (fd < 0 || (connect(fd, (struct sockaddr *)&s->peers[0].sa, s->peers[0].sa_len) < 0 &&
 		       errno != EINPROGRESS))
 		return 2;
-	if (transfer_send_message(fd, WIRE_XFER_HELLO, 0, buf,
+	if (recv_message(fd, buf, &h) < 0 || h.type != WIRE_MESH_CHALLENGE ||
+	    transfer_send_message(fd, WIRE_XFER_HELLO, 0, buf,
 				  wire_encode_xfer_hello(&hello, buf, sizeof(buf))) < 0 ||
-	    transfer_recv_all(fd, buf, WIRE_HEADER_SIZE) < 0)
-		return 2;
-	length = (uint32_t)buf[8] | (uint32_t)buf[9] << 8 | (uint32_t)buf[10] << 16 |
-		 (uint32_t)buf[11] << 24;
-	if (length > WIRE_MAX_PAYLOAD || transfer_recv_all(fd, buf + WIRE_HEADER_SIZE, length) < 0 ||
-	    wire_parse_header(buf, WIRE_HEADER_SIZE + length, &h) < 0)
+	    recv_message(fd, buf, &h) < 0)
 		return 2;
 	close(fd);
-	if (h.type == WIRE_REPLY && wire_decode_reply(buf + WIRE_HEADER_SIZE, length, &reply) == 0) {
+	if (h.type == WIRE_REPLY && wire_decode_reply(buf + WIRE_HEADER_SIZE, h.length, &reply) == 0) {
 		printf("refused: %s\n", reply.message);
 		return 1;
 	}

@@ -24,6 +24,7 @@
 CODEC(mesh_auth)
 CODEC(mesh_hello)
 CODEC(mesh_welcome)
+CODEC(mesh_challenge)
 CODEC(rdv_register)
 CODEC(rdv_table)
 CODEC(mesh_heartbeat)
@@ -76,6 +77,12 @@ static void fill_mesh_welcome(void *p)
 {
 	struct wire_mesh_welcome *m = p;
 	strcpy(m->credential, "MUNGE:AwQFAAD...:");
+}
+
+static void fill_mesh_challenge(void *p)
+{
+	struct wire_mesh_challenge *m = p;
+	m->nonce = 0x0123456789abcdefull;
 }
 
 static void fill_rdv_register(void *p)
@@ -261,7 +268,7 @@ static const struct codec codecs[] = {
 	ENTRY(mesh_event),     ENTRY(mesh_fenced),    ENTRY(mesh_sync),
 	ENTRY(event_log),      ENTRY(event_log_reply), ENTRY(event),
 	ENTRY(mesh_probe),     ENTRY(mesh_join),      ENTRY(mesh_join_accept),
-	ENTRY(mesh_join_refused),
+	ENTRY(mesh_join_refused), ENTRY(mesh_challenge),
 };
 
 #define NCODECS (sizeof(codecs) / sizeof(codecs[0]))

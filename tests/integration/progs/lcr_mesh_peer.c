@@ -5,10 +5,14 @@
  *   1  "refused: <reason>": the helper's refusal
  *   2  "fenced", "closed" (no answer), or a usage or local error
  *
- * Usage: lcr_mesh_peer HOST:PORT none|garbage|sealed [options]
+ * Usage: lcr_mesh_peer HOST:PORT none|garbage|sealed|register|replayed [options]
  *   none     a HELLO without a credential
  *   garbage  a HELLO whose credential is not a MUNGE credential
- *   sealed   a HELLO with a real credential, made with --job, --step, --from, --to
+ *   sealed   a HELLO with a real credential, made with --job, --step, --from, --to, that
+ *            echoes the helper's CHALLENGE
+ *   register the same credential sealed for an RDV_REGISTER instead of a HELLO
+ *   replayed a real credential that echoes the CHALLENGE of another connection (opened
+ *            first, then closed unused), as one captured in flight and replayed
  * Options: --job=J --step=S --from=NODE --to=NODE --munge-socket=PATH */
 #include "config.h"
 
@@ -75,9 +79,31 @@ static int read_answer(int fd, struct wire_stream *in, struct wire_msg *msg)
 	}
 }
 
-static int make_hello(const struct settings *s, struct mesh_auth *auth,
+/* Connects and reads the helper's CHALLENGE: the socket, or -errno. */
+static int open_challenged(const struct settings *s, struct wire_stream *in, struct wire_msg *msg,
+			   uint64_t *challenge)
+{
+	struct wire_mesh_challenge ch;
+	int fd = connect_to(s->target), rc;
+	if (fd < 0)
+		return fd;
+	wire_stream_init(in);
+	rc = read_answer(fd, in, msg);
+	if (rc == 0 && (msg->header.type != WIRE_MESH_CHALLENGE ||
+			wire_decode_mesh_challenge(msg->payload, msg->header.length, &ch) < 0))
+		rc = -EPROTO;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	*challenge = ch.nonce;
+	return fd;
+}
+
+static int make_hello(const struct settings *s, struct mesh_auth *auth, uint64_t challenge,
 		      struct wire_mesh_hello *hello, uint64_t *nonce)
 {
+	uint16_t purpose = strcmp(s->mode, "register") == 0 ? WIRE_RDV_REGISTER : WIRE_MESH_HELLO;
 	char err[512];
 	hello->from_node = s->from;
 	hello->to_node = s->to;
@@ -87,7 +113,7 @@ static int make_hello(const struct settings *s, struct mesh_auth *auth,
 		strcpy(hello->credential, "MUNGE:this-is-not-a-credential:");
 		return 0;
 	}
-	if (mesh_auth_seal(auth, WIRE_MESH_HELLO, s->from, s->to, 0, nonce, hello->credential, err,
+	if (mesh_auth_seal(auth, purpose, s->from, s->to, challenge, nonce, hello->credential, err,
 			   sizeof(err)) < 0) {
 		fprintf(stderr, "lcr_mesh_peer: %s\n", err);
 		return -EIO;
@@ -103,8 +129,8 @@ static int judge(const struct settings *s, struct mesh_auth *auth, const struct 
 	struct wire_mesh_auth payload;
 	struct wire_reply reply;
 	char err[512];
-	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_WELCOME, .from_node = s->to, .to_node = s->from,
-					   .echo = nonce };
+	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_WELCOME, .from_node = s->to,
+					   .to_node = s->from, .echo = nonce };
 	if (msg->header.type == WIRE_REPLY &&
 	    wire_decode_reply(msg->payload, msg->header.length, &reply) == 0) {
 		printf("refused: %s\n", reply.message);
@@ -132,26 +158,31 @@ static int run(const struct settings *s)
 	static uint8_t payload[WIRE_MAX_PAYLOAD], frame[WIRE_MAX_MESSAGE];
 	struct mesh_auth *auth = NULL;
 	char err[512];
-	uint64_t nonce = 0;
+	uint64_t nonce = 0, challenge = 0, unused;
 	int fd = -1, rc = 2, n;
 	if (mesh_auth_create(s->munge_socket, s->job, s->step, &auth, err, sizeof(err)) < 0) {
 		fprintf(stderr, "lcr_mesh_peer: %s\n", err);
 		goto out;
 	}
-	if (make_hello(s, auth, &hello, &nonce) < 0)
-		goto out;
-	fd = connect_to(s->target);
+	fd = open_challenged(s, &in, &msg, &challenge);
+	if (fd >= 0 && strcmp(s->mode, "replayed") == 0) {
+		int second = open_challenged(s, &in, &msg, &unused);
+		close(fd);
+		fd = second;
+	}
 	if (fd < 0) {
-		fprintf(stderr, "lcr_mesh_peer: cannot connect to %s: %s\n", s->target, strerror(-fd));
+		fprintf(stderr, "lcr_mesh_peer: cannot open a connection to %s: %s\n", s->target,
+			strerror(-fd));
 		goto out;
 	}
+	if (make_hello(s, auth, challenge, &hello, &nonce) < 0)
+		goto out;
 	n = wire_encode_mesh_hello(&hello, payload, sizeof(payload));
 	n = wire_frame(WIRE_MESH_HELLO, 0, payload, (uint32_t)n, frame, sizeof(frame));
 	if (n < 0 || send(fd, frame, (size_t)n, MSG_NOSIGNAL) != n) {
 		fprintf(stderr, "lcr_mesh_peer: cannot send the HELLO\n");
 		goto out;
 	}
-	wire_stream_init(&in);
 	if (read_answer(fd, &in, &msg) < 0) {
 		printf("closed\n");
 		goto out;
@@ -188,9 +219,11 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind != 2 || (strcmp(argv[optind + 1], "none") &&
 				   strcmp(argv[optind + 1], "garbage") &&
-				   strcmp(argv[optind + 1], "sealed"))) {
-		fprintf(stderr, "usage: lcr_mesh_peer HOST:PORT none|garbage|sealed [--job=J] "
-				"[--step=S] [--from=N] [--to=N] [--munge-socket=PATH]\n");
+				   strcmp(argv[optind + 1], "sealed") &&
+				   strcmp(argv[optind + 1], "register") &&
+				   strcmp(argv[optind + 1], "replayed"))) {
+		fprintf(stderr, "usage: lcr_mesh_peer HOST:PORT none|garbage|sealed|register|replayed "
+				"[--job=J] [--step=S] [--from=N] [--to=N] [--munge-socket=PATH]\n");
 		return 2;
 	}
 	s.target = argv[optind];
