@@ -26,6 +26,7 @@ struct fuzz_codec {
 	X(region_alloc) X(region_name) X(region_info) X(region_list) X(region_list_reply)    \
 	X(region_checksum) X(region_checksum_reply) X(event) X(kv_put) X(kv_get)             \
 	X(kv_value) X(barrier) X(pmix_event) X(mesh_auth) X(mesh_hello) X(mesh_welcome)      \
+	X(mesh_challenge)                                                                    \
 	X(rdv_register) X(rdv_table) X(mesh_heartbeat) X(mesh_join) X(mesh_join_accept)      \
 	X(mesh_join_refused) X(mesh_suspect) X(mesh_ping) X(mesh_probe) X(mesh_report)       \
 	X(mesh_event) X(mesh_fenced) X(mesh_sync) X(event_log) X(event_log_reply)            \

@@ -2,8 +2,9 @@
 # run.sh: runs libFuzzer targets for a bounded time (`make fuzz`, .ci/run). For each target:
 # replays its crashers of before (tests/fuzz/crashers/<name>/*: each must now pass), then
 # fuzzes for FUZZ_SECONDS from its seeds (tests/fuzz/corpus/<name>/, read only: new inputs
-# go to fuzz-work/<name>/corpus), FUZZ_JOBS targets at a time. A crash leaves its input in
-# fuzz-work/<name>/ and is printed in base64, so that a CI log is enough to reproduce it.
+# go to fuzz-work/<name>/corpus) with its dictionary (tests/fuzz/<name>.dict) if it has one,
+# FUZZ_JOBS targets at a time. A crash leaves its input in fuzz-work/<name>/ and is printed
+# in base64, so that a CI log is enough to reproduce it.
 # First, fuzz_wire's list of message kinds is checked against the decoders wire.h declares.
 # Usage: FUZZ_SECONDS=20 FUZZ_JOBS=2 run.sh path/to/fuzz_target...
 set -euo pipefail
@@ -14,8 +15,9 @@ work=${FUZZ_WORK:-fuzz-work}
 
 # One target: 0 when it found nothing.
 run_one() {
-	local target=$1 name dir crashers log
+	local target=$1 name dir crashers log dict=()
 	name=$(basename "$target" | sed 's/^fuzz_//')
+	[ -f "$srcdir/$name.dict" ] && dict=(-dict="$srcdir/$name.dict")
 	dir="$work/$name"
 	crashers="$srcdir/crashers/$name"
 	log="$dir/log"
@@ -26,7 +28,7 @@ run_one() {
 		return 1
 	fi
 	if ! "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$dir/" "$dir/corpus" "$srcdir/corpus/$name" >"$log" 2>&1; then
+		"${dict[@]}" -artifact_prefix="$dir/" "$dir/corpus" "$srcdir/corpus/$name" >"$log" 2>&1; then
 		echo "fuzz: $name: FAILED"
 		tail -n 60 "$log"
 		for input in "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-*; do
