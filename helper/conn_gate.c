@@ -1,6 +1,7 @@
 /* conn_gate.c: the cap on unauthenticated connections (see conn_gate.h). The entries are an
- * array in the order the connections came, oldest first; there are at most `total` of them
- * (a few hundred), so every lookup is a walk. */
+ * array in the order the connections came, oldest first; there are at most `total` from
+ * non-members and per_address from each member address (a few hundred in all), so every
+ * lookup is a walk. */
 #include "config.h"
 
 #include <errno.h>
@@ -11,23 +12,30 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 
+#include "internal/util.h"
 #include "conn_gate.h"
 
 struct gate_entry {
 	const void *conn;
 	int fd;
 	struct sockaddr_storage from; /* only the family and the address are compared */
+	bool member;
 	bool heard;
+	uint64_t since_ms;
 };
 
 struct conn_gate {
 	uint32_t per_address;
 	uint32_t total;
+	uint64_t grace_ms;
 	uint32_t count;
-	struct gate_entry *entries; /* `total` slots, `count` used, oldest first */
+	uint32_t strangers; /* entries from non-member addresses */
+	uint32_t capacity;
+	struct gate_entry *entries; /* `count` used, oldest first */
 };
 
-int conn_gate_create(uint32_t per_address, uint32_t total, struct conn_gate **out)
+int conn_gate_create(uint32_t per_address, uint32_t total, uint64_t grace_ms,
+		     struct conn_gate **out)
 {
 	struct conn_gate *g;
 	if (per_address == 0 || total == 0)
@@ -35,13 +43,9 @@ int conn_gate_create(uint32_t per_address, uint32_t total, struct conn_gate **ou
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
-	g->entries = calloc(total, sizeof(*g->entries));
-	if (!g->entries) {
-		free(g);
-		return -ENOMEM;
-	}
 	g->per_address = per_address;
 	g->total = total;
+	g->grace_ms = grace_ms;
 	*out = g;
 	return 0;
 }
@@ -63,10 +67,9 @@ void conn_gate_destroy(struct conn_gate *g)
 	free(g);
 }
 
-/* The same host: IPv4 or IPv6 address, the port aside. */
-static bool same_address(const struct sockaddr_storage *a, const struct sockaddr *b)
+bool conn_gate_same_address(const struct sockaddr *a, const struct sockaddr *b)
 {
-	if (a->ss_family != b->sa_family)
+	if (a->sa_family != b->sa_family)
 		return false;
 	if (b->sa_family == AF_INET)
 		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
@@ -87,11 +90,12 @@ static size_t address_size(const struct sockaddr *sa)
 	return sizeof(sa->sa_family);
 }
 
-/* Sent nothing whole and has nothing waiting: a peer that has not spoken. */
-static bool is_idle(const struct gate_entry *e)
+/* In for longer than the grace, sent nothing whole and has nothing waiting: a peer that
+ * had its time to speak and did not. */
+static bool is_idle(const struct conn_gate *g, const struct gate_entry *e, uint64_t now)
 {
 	int waiting = 0;
-	if (e->heard)
+	if (e->heard || now - e->since_ms < g->grace_ms)
 		return false;
 	return ioctl(e->fd, FIONREAD, &waiting) < 0 || waiting == 0;
 }
@@ -108,20 +112,23 @@ uint32_t conn_gate_count(const struct conn_gate *g, const struct sockaddr *from)
 {
 	uint32_t n = 0;
 	if (!from)
-		return g->count;
+		return g->strangers;
 	for (uint32_t i = 0; i < g->count; i++)
-		if (same_address(&g->entries[i].from, from))
+		if (conn_gate_same_address((const struct sockaddr *)&g->entries[i].from, from))
 			n++;
 	return n;
 }
 
-/* The oldest idle connection from `from` (NULL: from anywhere) as *victim: -EAGAIN, or
- * -EBUSY when there is none. */
+/* The oldest idle connection from `from` (NULL: from any non-member) as *victim: -EAGAIN,
+ * or -EBUSY when there is none. */
 static int pick_victim(const struct conn_gate *g, const struct sockaddr *from, void **victim)
 {
+	uint64_t now = util_now_ms();
 	for (uint32_t i = 0; i < g->count; i++) {
 		const struct gate_entry *e = &g->entries[i];
-		if ((!from || same_address(&e->from, from)) && is_idle(e)) {
+		bool in_way = from ? conn_gate_same_address((const struct sockaddr *)&e->from, from) :
+				     !e->member;
+		if (in_way && is_idle(g, e, now)) {
 			*victim = (void *)e->conn;
 			return -EAGAIN;
 		}
@@ -129,22 +136,39 @@ static int pick_victim(const struct conn_gate *g, const struct sockaddr *from, v
 	return -EBUSY;
 }
 
-int conn_gate_make_room(struct conn_gate *g, const struct sockaddr *from, void **victim)
+int conn_gate_make_room(struct conn_gate *g, const struct sockaddr *from, bool member,
+			void **victim)
 {
 	if (conn_gate_count(g, from) >= g->per_address)
 		return pick_victim(g, from, victim);
-	if (g->count >= g->total)
+	if (!member && g->strangers >= g->total)
 		return pick_victim(g, NULL, victim);
 	return 0;
 }
 
-int conn_gate_enter(struct conn_gate *g, void *conn, int fd, const struct sockaddr *from)
+static int grow(struct conn_gate *g)
 {
-	if (g->count >= g->total || conn_gate_count(g, from) >= g->per_address)
+	uint32_t capacity = g->capacity ? 2 * g->capacity : 64;
+	struct gate_entry *entries = realloc(g->entries, capacity * sizeof(*entries));
+	if (!entries)
+		return -ENOMEM;
+	g->entries = entries;
+	g->capacity = capacity;
+	return 0;
+}
+
+int conn_gate_enter(struct conn_gate *g, void *conn, int fd, const struct sockaddr *from,
+		    bool member)
+{
+	if ((!member && g->strangers >= g->total) || conn_gate_count(g, from) >= g->per_address)
 		return -EBUSY;
+	if (g->count == g->capacity && grow(g) < 0)
+		return -ENOMEM;
 	struct gate_entry *e = &g->entries[g->count++];
-	*e = (struct gate_entry){ .conn = conn, .fd = fd };
+	*e = (struct gate_entry){ .conn = conn, .fd = fd, .member = member,
+				  .since_ms = util_now_ms() };
 	memcpy(&e->from, from, address_size(from));
+	g->strangers += !member;
 	return 0;
 }
 
@@ -160,6 +184,7 @@ void conn_gate_leave(struct conn_gate *g, const void *conn)
 	struct gate_entry *e = find(g, conn);
 	if (!e)
 		return;
+	g->strangers -= !e->member;
 	size_t after = (size_t)(&g->entries[g->count] - (e + 1));
 	memmove(e, e + 1, after * sizeof(*e));
 	g->count--;

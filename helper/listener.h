@@ -18,11 +18,12 @@ struct loop;
 /* Connections one readable listener takes before the loop serves the others. */
 #define LISTENER_BATCH 16
 
-/* Accepts one connection from listen_fd, non-blocking and close-on-exec, with its peer's
- * address in *from (may be NULL): the new descriptor; -EAGAIN when none waits; -EMFILE,
- * -ENFILE, -ENOBUFS or -ENOMEM when out of resources (the listener is paused); another
- * -errno for a connection that failed before it was taken (ECONNABORTED...). `what` names
- * the listener in the log ("the mesh listener 10.0.0.1:4242"). */
+/* Accepts one connection from listen_fd, which must be non-blocking (callers take
+ * connections until none waits): the new descriptor, non-blocking and close-on-exec, with
+ * its peer's address in *from (may be NULL); -EAGAIN when none waits; -EMFILE, -ENFILE,
+ * -ENOBUFS or -ENOMEM when out of resources (the listener is paused); another -errno for a
+ * connection that failed before it was taken (ECONNABORTED...). `what` names the listener
+ * in the log ("the mesh listener 10.0.0.1:4242"). */
 int listener_accept(struct loop *loop, int listen_fd, const char *what,
 		    struct sockaddr_storage *from);
 

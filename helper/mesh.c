@@ -603,8 +603,9 @@ static void log_turned_away(const struct sockaddr_storage *from, bool refused)
 		return;
 	mesh_conn_format_address((const struct sockaddr *)from, text, sizeof(text));
 	log_warning("too many mesh connections wait to authenticate (at most %d from one "
-		    "address, %" PRIu32 " in all): %" PRIu64 " idle ones closed to make room and "
-		    "%" PRIu64 " refused since the last report, the last from %s",
+		    "address, %" PRIu32 " in all from addresses of no node of the step): %" PRIu64
+		    " idle ones closed to make room and %" PRIu64 " refused since the last report, "
+		    "the last from %s",
 		    MESH_PREAUTH_PER_ADDRESS, conn_gate_total_within_limit(MESH_PREAUTH_TOTAL),
 		    evicted_since, refused_since, text);
 	last_ms = now;
@@ -628,14 +629,26 @@ static void turn_away(struct mesh *m, int fd)
 	close(fd);
 }
 
-/* Lets a new connection in through the gate (idle ones may be closed to make room). */
+/* Whether sa is the address of one of the step's nodes (the port aside). */
+static bool from_node_address(const struct mesh *m, const struct sockaddr *sa)
+{
+	for (uint32_t node = 0; node < m->count; node++)
+		if (m->nodes[node].sa_len &&
+		    conn_gate_same_address((const struct sockaddr *)&m->nodes[node].sa, sa))
+			return true;
+	return false;
+}
+
+/* Lets a new connection in through the gate (idle ones may be closed to make room). One
+ * from a node's address does not count against the cap in all. */
 static void take_peer(struct mesh *m, int fd, const struct sockaddr_storage *from)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)from;
+	bool member = from_node_address(m, sa);
 	struct mesh_conn *c;
 	void *victim;
 	int rc;
-	while ((rc = conn_gate_make_room(m->gate, sa, &victim)) == -EAGAIN) {
+	while ((rc = conn_gate_make_room(m->gate, sa, member, &victim)) == -EAGAIN) {
 		log_turned_away(from, false);
 		mesh_conn_close(victim, -EUSERS);
 	}
@@ -650,7 +663,8 @@ static void take_peer(struct mesh *m, int fd, const struct sockaddr_storage *fro
 		return;
 	}
 	link_conn(m, c);
-	conn_gate_enter(m->gate, c, fd, sa);
+	if (conn_gate_enter(m->gate, c, fd, sa, member) < 0)
+		mesh_conn_close(c, -ENOMEM);
 }
 
 /* Takes the connections that wait on the listener, LISTENER_BATCH at a time. */
@@ -672,7 +686,6 @@ static void accept_peer(struct loop *loop, int fd, short revents, void *arg)
 				    strerror(-cfd));
 	}
 }
-
 
 /* The numeric address of sa into buf, and its port. */
 static void numeric_address(const struct sockaddr *sa, char *buf, size_t cap, uint16_t *port)
@@ -1000,7 +1013,8 @@ static int create_admission(struct mesh *m)
 	const struct lcrd_options *o = &m->d->opt;
 	char err[512];
 	int rc = conn_gate_create(MESH_PREAUTH_PER_ADDRESS,
-				  conn_gate_total_within_limit(MESH_PREAUTH_TOTAL), &m->gate);
+				  conn_gate_total_within_limit(MESH_PREAUTH_TOTAL),
+				  MESH_PREAUTH_GRACE_MS, &m->gate);
 	if (rc == 0)
 		rc = auth_queue_create(m->d->loop, o->munge_socket, o->job_id, o->step_id,
 				       redeliver, &m->auth_queue, err, sizeof(err));

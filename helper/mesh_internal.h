@@ -35,10 +35,13 @@ struct rendezvous_client;
 #define MESH_NODE_UNKNOWN 0      /* a node's state before the table names it */
 /* Incoming connections that have not authenticated yet (conn_gate.h): at most this many
  * from one address (a node's helper opens a handful: HELLO, a transfer, a JOIN; on one
- * machine, the tests' whole mesh shares 127.0.0.1) and in all (or a quarter of
- * RLIMIT_NOFILE, when that is less). */
+ * machine, the tests' whole mesh shares 127.0.0.1) and in all from addresses that are no
+ * node's of the step (or a quarter of RLIMIT_NOFILE, when that is less). */
 #define MESH_PREAUTH_PER_ADDRESS 32
 #define MESH_PREAUTH_TOTAL 256
+/* An unauthenticated connection is not closed to make room before this (the time a peer
+ * needs to answer the challenge with its HELLO). */
+#define MESH_PREAUTH_GRACE_MS 1000
 
 /* What this node, as a watcher, knows of a ring predecessor's heartbeats. */
 struct detector_watch {

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -39,6 +40,7 @@
  * quarter of RLIMIT_NOFILE, when that is less). */
 #define REGISTRANTS_PREAUTH_PER_ADDRESS 32
 #define REGISTRANTS_PREAUTH_TOTAL 256
+#define REGISTRANTS_PREAUTH_GRACE_MS 1000 /* not closed to make room before */
 
 struct registrant {
 	bool registered;
@@ -268,7 +270,7 @@ static void take_registrant(struct server *s, int fd, const struct sockaddr_stor
 	uint8_t discard[512];
 	void *victim;
 	int rc;
-	while ((rc = conn_gate_make_room(s->gate, sa, &victim)) == -EAGAIN)
+	while ((rc = conn_gate_make_room(s->gate, sa, false, &victim)) == -EAGAIN)
 		mesh_conn_close(victim, -EUSERS);
 	if (rc < 0) {
 		while (recv(fd, discard, sizeof(discard), MSG_DONTWAIT) > 0)
@@ -280,7 +282,8 @@ static void take_registrant(struct server *s, int fd, const struct sockaddr_stor
 		return;
 	c->next = s->conns;
 	s->conns = c;
-	conn_gate_enter(s->gate, c, fd, sa);
+	if (conn_gate_enter(s->gate, c, fd, sa, false) < 0)
+		mesh_conn_close(c, -ENOMEM);
 }
 
 static void accept_registrant(struct loop *loop, int fd, short revents, void *arg)
@@ -364,6 +367,20 @@ static int listen_on(struct server *s)
 	return fflush(stdout) == 0 ? 0 : -errno;
 }
 
+/* --listen-fd: the plugin's socket, made non-blocking (the listener takes connections until
+ * none waits). */
+static int take_listener(struct server *s, int fd)
+{
+	int flags = fcntl(fd, F_GETFL), rc = 0;
+	s->listen_fd = fd;
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		rc = -errno;
+		log_error("cannot make the listening socket (--listen-fd=%d) non-blocking: %s", fd,
+			  strerror(-rc));
+	}
+	return rc;
+}
+
 static int setup_signals(struct server *s)
 {
 	sigset_t set;
@@ -393,7 +410,8 @@ static int setup(struct server *s)
 	if ((rc = loop_create(&s->loop)) < 0 || (rc = setup_signals(s)) < 0)
 		return rc;
 	rc = conn_gate_create(REGISTRANTS_PREAUTH_PER_ADDRESS,
-			      conn_gate_total_within_limit(REGISTRANTS_PREAUTH_TOTAL), &s->gate);
+			      conn_gate_total_within_limit(REGISTRANTS_PREAUTH_TOTAL),
+			      REGISTRANTS_PREAUTH_GRACE_MS, &s->gate);
 	if (rc < 0)
 		return rc;
 	rc = mesh_auth_create(o->munge_socket, o->job_id, o->step_id, &s->auth, err, sizeof(err));
@@ -402,8 +420,10 @@ static int setup(struct server *s)
 		return rc;
 	}
 	if (o->listen_fd >= 0)
-		s->listen_fd = o->listen_fd;
-	else if ((rc = listen_on(s)) < 0)
+		rc = take_listener(s, o->listen_fd);
+	else
+		rc = listen_on(s);
+	if (rc < 0)
 		return rc;
 	if ((rc = loop_add_fd(s->loop, s->listen_fd, POLLIN, accept_registrant, s)) < 0)
 		return rc;

@@ -1,13 +1,15 @@
 /* test_conn_gate.c: the cap on unauthenticated connections (helper/conn_gate.c): a full
  * address or a full gate makes room by naming its oldest idle connection, never one that
- * spoke or has bytes waiting, and refuses when none is idle; other addresses are not
- * touched; the total follows RLIMIT_NOFILE. */
+ * spoke, has bytes waiting or is still in its grace, and refuses when none is idle; other
+ * addresses are not touched; members' addresses do not count against the cap in all; the
+ * total follows RLIMIT_NOFILE. */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,9 +53,20 @@ static struct sockaddr_in address(const char *text)
 	return sa;
 }
 
+static void enter_as(struct conn_gate *g, int i, const struct sockaddr_in *from, bool member)
+{
+	assert_int_equal(conn_gate_enter(g, &conn_ids[i], ends[i][0], (const struct sockaddr *)from,
+					 member), 0);
+}
+
 static void enter(struct conn_gate *g, int i, const struct sockaddr_in *from)
 {
-	assert_int_equal(conn_gate_enter(g, &conn_ids[i], ends[i][0], (const struct sockaddr *)from), 0);
+	enter_as(g, i, from, false);
+}
+
+static int make_room(struct conn_gate *g, const struct sockaddr_in *from, void **victim)
+{
+	return conn_gate_make_room(g, (const struct sockaddr *)from, false, victim);
 }
 
 static void test_full_address_names_its_oldest_idle_connection(void **state)
@@ -62,16 +75,17 @@ static void test_full_address_names_its_oldest_idle_connection(void **state)
 	struct conn_gate *g;
 	struct sockaddr_in a = address("10.0.0.1"), b = address("10.0.0.2");
 	void *victim = NULL;
-	assert_int_equal(conn_gate_create(2, 10, &g), 0);
+	assert_int_equal(conn_gate_create(2, 10, 0, &g), 0);
 	enter(g, 0, &a);
 	enter(g, 1, &a);
 	assert_int_equal(conn_gate_count(g, (struct sockaddr *)&a), 2);
-	assert_int_equal(conn_gate_make_room(g, (struct sockaddr *)&b, &victim), 0);
-	assert_int_equal(conn_gate_make_room(g, (struct sockaddr *)&a, &victim), -EAGAIN);
+	assert_int_equal(make_room(g, &b, &victim), 0);
+	assert_int_equal(make_room(g, &a, &victim), -EAGAIN);
 	assert_ptr_equal(victim, &conn_ids[0]);
-	assert_int_equal(conn_gate_enter(g, &conn_ids[2], ends[2][0], (struct sockaddr *)&a), -EBUSY);
+	assert_int_equal(conn_gate_enter(g, &conn_ids[2], ends[2][0], (struct sockaddr *)&a, false),
+			 -EBUSY);
 	conn_gate_leave(g, victim);
-	assert_int_equal(conn_gate_make_room(g, (struct sockaddr *)&a, &victim), 0);
+	assert_int_equal(make_room(g, &a, &victim), 0);
 	enter(g, 2, &a);
 	assert_int_equal(conn_gate_count(g, NULL), 2);
 	conn_gate_destroy(g);
@@ -83,18 +97,18 @@ static void test_a_connection_that_spoke_is_never_named(void **state)
 	struct conn_gate *g;
 	struct sockaddr_in a = address("10.0.0.1");
 	void *victim = NULL;
-	assert_int_equal(conn_gate_create(2, 10, &g), 0);
+	assert_int_equal(conn_gate_create(2, 10, 0, &g), 0);
 	enter(g, 0, &a);
 	enter(g, 1, &a);
 	conn_gate_heard(g, &conn_ids[0]);
-	assert_int_equal(conn_gate_make_room(g, (struct sockaddr *)&a, &victim), -EAGAIN);
+	assert_int_equal(make_room(g, &a, &victim), -EAGAIN);
 	assert_ptr_equal(victim, &conn_ids[1]);
 	/* Bytes waiting to be read: its first message is on its way. */
 	assert_int_equal(write(ends[1][1], "x", 1), 1);
-	assert_int_equal(conn_gate_make_room(g, (struct sockaddr *)&a, &victim), -EBUSY);
+	assert_int_equal(make_room(g, &a, &victim), -EBUSY);
 	conn_gate_leave(g, &conn_ids[0]);
 	conn_gate_leave(g, &conn_ids[0]);
-	assert_int_equal(conn_gate_make_room(g, (struct sockaddr *)&a, &victim), 0);
+	assert_int_equal(make_room(g, &a, &victim), 0);
 	conn_gate_destroy(g);
 }
 
@@ -107,18 +121,50 @@ static void test_full_gate_names_the_oldest_idle_of_any_address(void **state)
 	void *victim = NULL;
 	char drain[8];
 	assert_int_equal(read(ends[1][0], drain, sizeof(drain)), 1);
-	assert_int_equal(conn_gate_create(8, 3, &g), 0);
+	assert_int_equal(conn_gate_create(8, 3, 0, &g), 0);
 	enter(g, 0, &a);
 	enter(g, 1, &b);
 	enter(g, 2, &c);
 	conn_gate_heard(g, &conn_ids[0]);
-	assert_int_equal(conn_gate_make_room(g, (struct sockaddr *)&d, &victim), -EAGAIN);
+	assert_int_equal(make_room(g, &d, &victim), -EAGAIN);
 	assert_ptr_equal(victim, &conn_ids[1]);
 	conn_gate_leave(g, victim);
-	assert_int_equal(conn_gate_make_room(g, (struct sockaddr *)&d, &victim), 0);
+	assert_int_equal(make_room(g, &d, &victim), 0);
 	enter(g, 3, &d);
 	assert_int_equal(conn_gate_count(g, (struct sockaddr *)&b), 0);
 	assert_int_equal(conn_gate_count(g, NULL), 3);
+	conn_gate_destroy(g);
+}
+
+static void test_members_pass_a_full_gate_but_not_a_full_address(void **state)
+{
+	(void)state;
+	struct conn_gate *g;
+	struct sockaddr_in a = address("10.0.0.1"), node = address("10.0.0.9");
+	void *victim = NULL;
+	assert_int_equal(conn_gate_create(2, 1, 0, &g), 0);
+	enter(g, 0, &a);
+	assert_int_equal(conn_gate_make_room(g, (struct sockaddr *)&node, true, &victim), 0);
+	enter_as(g, 1, &node, true);
+	enter_as(g, 2, &node, true);
+	assert_int_equal(conn_gate_count(g, NULL), 1);
+	assert_int_equal(conn_gate_make_room(g, (struct sockaddr *)&node, true, &victim), -EAGAIN);
+	assert_ptr_equal(victim, &conn_ids[1]);
+	/* A stranger's room is made among strangers only. */
+	assert_int_equal(make_room(g, &a, &victim), -EAGAIN);
+	assert_ptr_equal(victim, &conn_ids[0]);
+	conn_gate_destroy(g);
+}
+
+static void test_a_connection_in_its_grace_is_never_named(void **state)
+{
+	(void)state;
+	struct conn_gate *g;
+	struct sockaddr_in a = address("10.0.0.1");
+	void *victim = NULL;
+	assert_int_equal(conn_gate_create(1, 10, 60000, &g), 0);
+	enter(g, 0, &a);
+	assert_int_equal(make_room(g, &a, &victim), -EBUSY);
 	conn_gate_destroy(g);
 }
 
@@ -141,6 +187,8 @@ int main(void)
 		cmocka_unit_test(test_full_address_names_its_oldest_idle_connection),
 		cmocka_unit_test(test_a_connection_that_spoke_is_never_named),
 		cmocka_unit_test(test_full_gate_names_the_oldest_idle_of_any_address),
+		cmocka_unit_test(test_members_pass_a_full_gate_but_not_a_full_address),
+		cmocka_unit_test(test_a_connection_in_its_grace_is_never_named),
 		cmocka_unit_test(test_total_follows_the_descriptor_limit),
 	};
 	return cmocka_run_group_tests(tests, open_pairs, close_pairs);
