@@ -8,7 +8,9 @@
 #   - under a flood of more connections than it has descriptors, a real peer still gets in,
 #     and no node is declared down;
 #   - while munged hangs, HELLOs whose credential only munged can judge do not stall the
-#     helper (node 2): no node is declared down, no helper fenced.
+#     helper (node 2): no node is declared down, no helper fenced;
+#   - a rendezvous with 128 descriptors, flooded with idle connections, still lets a step's
+#     helpers register: their mesh forms within 5 s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mesh_lib.sh"
 FLOOD=$LCR_BUILDDIR/tests/helper/conn_flood
@@ -109,5 +111,26 @@ ok $? "... and h2 is neither fenced nor gone"
 "$PEER" "127.0.0.1:$port2" sealed --job=$MESH_JOB --from=0 --to=2 --munge-socket="$MUNGE_SOCKET" \
 	>"$WORK/peer-after-hang"
 ok $? "once munged answers again, a peer with this step's credential is welcomed"
+for pid in "${MESH_PIDS[@]}"; do reap -TERM "$pid" 2>/dev/null; done
+
+# --- the rendezvous: idle connections before the helpers register ---
+MESH_JOB=$((MESH_JOB + 1)) MESH_PREFIX=r
+LCRD=$WORK/lcrd-limited
+start_rendezvous rdv-r
+LCRD=$LCRD_REAL
+"$FLOOD" "127.0.0.1:$RDV_PORT" --from=127.0.0.30 --addresses=30 --per-address=10 --seconds=10 \
+	>"$WORK/flood-rdv" &
+flood=$!
+sleep 2
+t0=$(now_ms)
+start_mesh_node 0 2 --detect-timeout=$TIMEOUT --log-level=verbose
+start_mesh_node 1 2 --detect-timeout=$TIMEOUT --log-level=verbose
+both_up() { [ "$(grep -l "the mesh of 2 helpers is up" "$WORK"/r[01].log 2>/dev/null | wc -l)" = 2 ]; }
+until both_up || [ $(($(now_ms) - t0)) -gt 5000 ]; do sleep 0.1; done
+t=$(($(now_ms) - t0))
+echo "two helpers through a rendezvous flooded with 300 idle connections: $t ms" | diag
+both_up && [ "$t" -le 5000 ]
+ok $? "a rendezvous flooded with more idle connections than it has descriptors lets two helpers register within 5 s"
+wait "$flood"
 for pid in "${MESH_PIDS[@]}"; do reap -TERM "$pid" 2>/dev/null; done
 finish
