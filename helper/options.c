@@ -47,6 +47,7 @@ enum option_id {
 	OPT_REPLACE_TIMEOUT,
 	OPT_LAUNCHER,
 	OPT_REJOIN,
+	OPT_JOB_ENV_FD,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -78,6 +79,7 @@ static const struct option long_options[] = {
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "ckpt-keep", required_argument, NULL, OPT_CKPT_KEEP },
 	{ "ckpt-roots", required_argument, NULL, OPT_CKPT_ROOTS },
+	{ "job-env-fd", required_argument, NULL, OPT_JOB_ENV_FD },
 	{ "replace", required_argument, NULL, OPT_REPLACE },
 	{ "replace-timeout", required_argument, NULL, OPT_REPLACE_TIMEOUT },
 	{ "launcher", required_argument, NULL, OPT_LAUNCHER },
@@ -97,7 +99,7 @@ static const char usage[] =
 	"            [--ckpt-dir=DIR] [--restore=auto|never|PATH] [--ckpt-keep=N]\n"
 	"            [--ckpt-roots=DIR[:DIR...]]\n"
 	"            [--replace=spare|none] [--replace-timeout=SECONDS] [--launcher=PATH]\n"
-	"            [--rejoin=HOST:PORT] [-- PROGRAM ARGS...]\n"
+	"            [--rejoin=HOST:PORT] [--job-env-fd=FD] [-- PROGRAM ARGS...]\n"
 	"       lcrd --rendezvous-server --job-id=J --step-id=S (--listen-fd=FD | --listen=HOST:PORT)\n"
 	"            [--parent-pidfd=FD] [--munge-socket=PATH] [--rendezvous-wait=SECONDS]\n"
 	"\n"
@@ -340,6 +342,12 @@ static int apply_recovery_option(int id, const char *value, struct lcrd_options 
 		return replace_string(&o->launcher, value, err, errlen);
 	case OPT_REJOIN:
 		return parse_address_option("rejoin", value, true, &o->rejoin, err, errlen);
+	case OPT_JOB_ENV_FD:
+		if (util_parse_u32(value, &number) < 0 || number < 3 || number > 65535)
+			return bad_option(err, errlen,
+					  "--job-env-fd=%s: expected an inherited descriptor >= 3", value);
+		o->job_env_fd = (int)number;
+		return 0;
 	default:
 		return bad_option(err, errlen, "unknown option (see lcrd --help)");
 	}
@@ -456,6 +464,7 @@ static void set_defaults(struct lcrd_options *o)
 	o->heartbeat_peers = 2;
 	o->listen_fd = -1;
 	o->parent_pidfd = -1;
+	o->job_env_fd = -1;
 	o->rendezvous_wait_s = 300;
 	o->restore = WIRE_RESTORE_NEVER;
 	o->ckpt_keep = 2;

@@ -53,6 +53,7 @@ struct lcrd_options {
 	uint32_t replace_timeout_s; /* one attempt, from launch to the join */
 	char *launcher;             /* the program that starts a replacement ("srun") */
 	char *rejoin;               /* "HOST:PORT": this helper replaces --node-id, or NULL */
+	int job_env_fd;             /* the job's environment for the launcher (job_env.h), or -1 */
 	char **program;             /* the step's program and arguments (after "--"), or NULL */
 	int program_argc;
 };

@@ -32,6 +32,7 @@
 #include "internal/fd_close.h"
 #include "internal/hostlist.h"
 #include "internal/util.h"
+#include "job_env.h"
 #include "lcrd.h"
 #include "log.h"
 #include "mesh_internal.h"
@@ -292,23 +293,39 @@ static uint32_t total_ranks(const struct mesh *m)
 	return total;
 }
 
-/* The launcher's environment: lcrd's, less SLURM_NTASKS and SLURM_NPROCS, plus
- * LCR_REJOIN_*. NULL when out of memory. */
+/* The launcher's first entries: the job's environment from the plugin (job_env.h), or
+ * lcrd's own in foreground mode, less SLURM_NTASKS and SLURM_NPROCS. NULL when out of memory. */
+static char **copy_source_env(const struct lcrd_options *o, size_t extra, size_t *n)
+{
+	char **job = o->job_env_fd >= 0 ? job_env_read(o->job_env_fd) : NULL, **source = job ? job : environ;
+	size_t count = 0;
+	if (o->job_env_fd >= 0 && !job)
+		log_warning("cannot read the job's environment (--job-env-fd=%d): %s; the replacement "
+			    "starts with lcrd's", o->job_env_fd, strerror(errno));
+	while (source[count])
+		count++;
+	char **env = calloc(count + extra, sizeof(*env));
+	for (size_t i = 0; env && i < count; i++)
+		if (!env_dropped(source[i]) && !(env[(*n)++] = strdup(source[i]))) {
+			env_free(env);
+			env = NULL;
+		}
+	job_env_free(job);
+	return env;
+}
+
+/* The launcher's environment: the job's (copy_source_env), plus LCR_REJOIN_*. NULL when
+ * out of memory. */
 static char **build_env(struct recovery *r, const struct recovery_failure *f)
 {
 	struct mesh *m = r->m;
 	const struct mesh_node *x = &m->nodes[f->node];
-	size_t count = 0, n = 0;
+	size_t n = 0;
 	char value[4096];
 	static char nodes[WIRE_MESH_NODES_MAX * (WIRE_NODE_NAME_MAX + 1)];
-	while (environ[count])
-		count++;
-	char **env = calloc(count + 16, sizeof(*env));
+	char **env = copy_source_env(&m->d->opt, 16, &n);
 	if (!env)
 		return NULL;
-	for (size_t i = 0; i < count; i++)
-		if (!env_dropped(environ[i]) && !(env[n++] = strdup(environ[i])))
-			goto fail;
 	int rc = 0;
 	util_format_text(value, sizeof(value), "%" PRIu32, m->d->opt.step_id);
 	rc |= env_add(env, &n, "LCR_REJOIN_STEP", value);
@@ -330,7 +347,6 @@ static char **build_env(struct recovery *r, const struct recovery_failure *f)
 	rc |= env_add(env, &n, "LCR_REJOIN_CKPT", f->ckpt);
 	if (rc == 0)
 		return env;
-fail:
 	env_free(env);
 	return NULL;
 }

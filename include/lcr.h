@@ -151,6 +151,7 @@ const char *lcr_strerror(int err);
 /* Opens a session with the helper listening at socket_path, or at $LCR_SOCKET when
  * socket_path is NULL. The session also subscribes to the helper's events. 0 with *out set;
  * -ENOENT (no path given and LCR_SOCKET unset), -ECONNREFUSED / -ENOENT (no helper there),
+ * -EACCES (what listens there does not run as the caller's uid: nothing was sent to it),
  * -ENOMEM, or another -errno. */
 int lcr_open(const char *socket_path, lcr_session_t **out);
 

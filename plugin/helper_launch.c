@@ -30,6 +30,8 @@
 
 #define HELPER_OPTION_MAX 32 /* lcrd's own options, before "--" and the step's program */
 #define HELPER_CHANNEL_FD 3
+#define HELPER_JOB_ENV_FD 4
+#define LIFTED_FD_MIN 10 /* above every descriptor the helper is given */
 #define PID_REPORT_TAG '#' /* the launcher's message with the helper's pid; failures are text */
 
 /* What the launcher and the helper's process say on the report socket. */
@@ -41,7 +43,10 @@ struct launch_report {
 /* Everything the child needs, built before fork(). */
 struct launch_plan {
 	char **argv; /* NULL-terminated, each string allocated */
-	char *const *envp;
+	char **envp; /* the allowed part of the job's environment (its strings are the job's) */
+	int job_env_fd; /* all of it, a sealed memfd (helper_environment.c) */
+	struct helper_rlimit limits[HELPER_RLIMIT_MAX];
+	int limit_count;
 	const char *helper_path;
 	const char *log_path;
 	uid_t uid;
@@ -190,32 +195,54 @@ static void child_drop_privileges(const struct launch_plan *plan)
 		child_fail(plan->report_fd, what);
 }
 
-/* The helper's process: becomes the user, keeps only its channel and log, runs lcrd. */
+/* Moves fd above every number the helper is given, so the dup2 calls cannot clobber it. */
+static int lift(int fd)
+{
+	return fcntl(fd, F_DUPFD_CLOEXEC, LIFTED_FD_MIN);
+}
+
+/* Descriptors 0-4 as lcrd expects them, and nothing else inherited but the report socket. */
+static void child_set_descriptors(const struct launch_plan *plan, int *report)
+{
+	int channel = lift(plan->channel_fd), job_env = lift(plan->job_env_fd);
+	int log_fd, null_fd;
+
+	*report = lift(plan->report_fd);
+	if (*report < 0 || channel < 0 || job_env < 0)
+		child_fail(*report >= 0 ? *report : plan->report_fd, "cannot move descriptors");
+	log_fd = open(plan->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (log_fd < 0)
+		child_fail(*report, "cannot create the helper's log");
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null_fd < 0)
+		child_fail(*report, "cannot open /dev/null");
+	if (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
+	    dup2(channel, HELPER_CHANNEL_FD) < 0 || dup2(job_env, HELPER_JOB_ENV_FD) < 0)
+		child_fail(*report, "dup2");
+	/* Keep the report socket (close-on-exec) to say whether execve failed. */
+	if (fd_close_from(HELPER_JOB_ENV_FD + 1, *report) < 0)
+		child_fail(*report, "cannot close inherited descriptors");
+}
+
+/* The helper's process: becomes the user with the tasks' limits, keeps only its channel,
+ * the job's environment and its log, runs lcrd with the allowed environment. */
 static void run_helper_child(const struct launch_plan *plan)
 {
-	int null_fd, log_fd;
+	int report;
 
 	child_reset_signals();
 	if (geteuid() != 0 && setresuid(0, 0, 0) < 0)
 		child_fail(plan->report_fd, "setresuid root");
 	child_reset_oom_score(plan->report_fd);
 	child_drop_privileges(plan);
-	log_fd = open(plan->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (log_fd < 0)
-		child_fail(plan->report_fd, "cannot create the helper's log");
-	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null_fd < 0)
-		child_fail(plan->report_fd, "cannot open /dev/null");
-	if (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
-	    dup2(plan->channel_fd, HELPER_CHANNEL_FD) < 0)
-		child_fail(plan->report_fd, "dup2");
-	/* Keep the report socket (close-on-exec) to say whether execve failed. */
-	if (fd_close_from(HELPER_CHANNEL_FD + 1, plan->report_fd) < 0)
-		child_fail(plan->report_fd, "cannot close inherited descriptors");
+	child_set_descriptors(plan, &report);
+	/* Only now: slurmstepd's descriptors may be numbered above the tasks' RLIMIT_NOFILE. */
+	if (helper_apply_rlimits(plan->limits, plan->limit_count) < 0)
+		child_fail(report, "cannot set the tasks' resource limits");
 	if (chdir("/") < 0)
-		child_fail(plan->report_fd, "chdir /");
+		child_fail(report, "chdir /");
 	execve(plan->helper_path, plan->argv, plan->envp);
-	child_fail(plan->report_fd, "cannot execute the helper");
+	child_fail(report, "cannot execute the helper");
 }
 
 /*
@@ -260,6 +287,11 @@ static void free_plan(struct launch_plan *plan)
 		free(plan->argv[i]);
 	free(plan->argv);
 	plan->argv = NULL;
+	free(plan->envp);
+	plan->envp = NULL;
+	if (plan->job_env_fd >= 0)
+		close(plan->job_env_fd);
+	plan->job_env_fd = -1;
 }
 
 static int build_plan(const struct helper_identity *id, struct helper_handle *helper, struct launch_plan *plan)
@@ -267,6 +299,7 @@ static int build_plan(const struct helper_identity *id, struct helper_handle *he
 	int n = 0, rc = 0, program_count = 0;
 
 	memset(plan, 0, sizeof(*plan));
+	plan->job_env_fd = -1;
 	while (id->program && id->program[program_count])
 		program_count++;
 	plan->argv = calloc(HELPER_OPTION_MAX + 1 + program_count + 1, sizeof(*plan->argv));
@@ -283,6 +316,7 @@ static int build_plan(const struct helper_identity *id, struct helper_handle *he
 	rc |= format_arg(&plan->argv[n++], "--job-nodes=%s", id->job_nodes);
 	rc |= format_arg(&plan->argv[n++], "--runtime-dir=%s", helper->user_dir);
 	rc |= format_arg(&plan->argv[n++], "--plugin-fd=%d", HELPER_CHANNEL_FD);
+	rc |= format_arg(&plan->argv[n++], "--job-env-fd=%d", HELPER_JOB_ENV_FD);
 	rc |= format_arg(&plan->argv[n++], "--region-quota=%llu", (unsigned long long)id->region_quota);
 	rc |= format_arg(&plan->argv[n++], "--log-level=%s", id->log_level);
 	rc |= format_arg(&plan->argv[n++], "--ckpt-dir=%s", id->ckpt_dir);
@@ -304,7 +338,11 @@ static int build_plan(const struct helper_identity *id, struct helper_handle *he
 			rc |= format_arg(&plan->argv[n++], "%s", id->program[i]);
 	}
 	plan->argv[n] = NULL;
-	plan->envp = id->environment;
+	plan->envp = helper_environment_filter(id->environment);
+	plan->job_env_fd = helper_environment_memfd(id->environment);
+	plan->limit_count = helper_environment_rlimits(id->environment, plan->limits, HELPER_RLIMIT_MAX);
+	if (!plan->envp || plan->job_env_fd < 0)
+		rc = -ENOMEM;
 	plan->helper_path = id->helper_path;
 	plan->log_path = helper->log_path;
 	plan->uid = id->uid;

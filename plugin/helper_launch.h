@@ -12,8 +12,10 @@
 #define LCR_PLUGIN_HELPER_LAUNCH_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 /* How long a report to the helper waits for room on a full channel before it gives up. */
@@ -47,7 +49,8 @@ struct helper_identity {
 	const char *munge_socket; /* "" for MUNGE's default */
 	double detect_timeout;    /* seconds */
 	unsigned heartbeat_peers;
-	char *const *environment; /* the job's environment, given to the helper */
+	char *const *environment; /* the job's environment: lcrd gets its allowed part, and all
+				     of it as data for a replacement step (helper_environment.c) */
 	const char *replace;      /* "spare" or "none": lcrd --replace */
 	const char *rejoin;       /* a replacement's "HOST:PORT" to join: lcrd --rejoin, or NULL */
 	char *const *program;     /* the step's program and arguments (NULL-terminated), or NULL */
@@ -77,6 +80,26 @@ int helper_start(const struct helper_identity *id, double timeout, struct helper
 /* 0 when name can be part of a file name (not empty, no '/', no "..", no control
  * character, at most HELPER_NODE_NAME_MAX bytes), else -EINVAL and err says why. */
 int helper_check_node_name(const char *name, char *err, size_t errlen);
+
+/* Whether a NAME=VALUE entry of the job's environment is passed to lcrd (helper_environment.c). */
+bool helper_environment_allows(const char *entry);
+/* The allowed entries of job_environment (the strings are job_environment's), NULL-terminated;
+ * free() the vector. NULL when out of memory. */
+char **helper_environment_filter(char *const *job_environment);
+/* A sealed memfd (close-on-exec) holding every entry of job_environment, each ended by NUL:
+ * lcrd --job-env-fd. The descriptor, or -errno. */
+int helper_environment_memfd(char *const *job_environment);
+
+/* A soft limit that Slurm propagates to the tasks (SLURM_RLIMIT_<NAME>=[U]VALUE). */
+struct helper_rlimit {
+	int resource; /* RLIMIT_* */
+	rlim_t soft;
+};
+#define HELPER_RLIMIT_MAX 16
+/* The propagated limits named in job_environment, at most max of them: their count. */
+int helper_environment_rlimits(char *const *job_environment, struct helper_rlimit *limits, int max);
+/* Sets each soft limit, never above its hard limit; only system calls (safe after fork). */
+int helper_apply_rlimits(const struct helper_rlimit *limits, int count);
 
 /* Makes the plugin's end of the channel non-blocking: 0 or -errno. */
 int helper_channel_make_nonblocking(int channel_fd);

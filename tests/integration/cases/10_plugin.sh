@@ -174,3 +174,42 @@ test_lcr_implies_no_kill_survivors_outlive_node_down() {
 	"$TESTCLUSTER" start-node n5
 	DEAD_NODE=n5 wait_for 30 no_helper_left || fail "helpers of the surviving nodes left after scancel"
 }
+
+# Issue 18, 3: a helper stopped by its user while a step with more tasks than its channel
+# holds (about 139) ends. slurmstepd blocked for ever on the full channel and the node
+# drained; now it waits at most 5 s, kills the helper and the step ends.
+test_stopped_helper_does_not_wedge_the_step() {
+	local start=$SECONDS output status node
+	output=$(COMMAND_TIMEOUT=90 as_user srun -N1 -n200 --overcommit --lcr bash -c \
+		'[ "$SLURM_PROCID" = 0 ] && kill -STOP "$LCR_HELPER_PID"; echo "node $SLURMD_NODENAME"; sleep 2' 2>&1) &&
+		status=0 || status=$?
+	diag "srun exited $status after $((SECONDS - start)) s: $(grep -v '^node ' <<<"$output" | sort | uniq -c | head -5)"
+	[ $((SECONDS - start)) -lt 60 ] || fail "the step took $((SECONDS - start)) s: slurmstepd was held by the stopped helper"
+	[ "$status" -ne 124 ] && [ "$status" -ne 137 ] || fail "srun did not end: $(tail -5 <<<"$output")"
+	node=$(sed -n 's/^node //p' <<<"$output" | head -1)
+	[ -n "$node" ] || fail "no task ran: $(tail -5 <<<"$output")"
+	wait_for 30 bash -c "SLURM_CONF=$BASE/etc/slurm.conf sinfo -h -n $node -o %t | grep -qE '^(idle|mix|alloc)'" ||
+		fail "node $node is $(SLURM_CONF=$BASE/etc/slurm.conf sinfo -h -n "$node" -o %t) (not back in service)"
+	wait_for 15 no_helper_left || fail "the stopped helper was left behind"
+}
+
+# Issue 18, 6: lcrd runs with an allow-listed environment (none of the job's PYTHONPATH or
+# LD_PRELOAD) and with the soft limits the tasks get (a propagated `ulimit -Sn`).
+test_helper_gets_allowed_environment_and_the_tasks_limits() {
+	local probe=$BASE/work/helper-probe.sh output
+	cat >"$probe" <<'PROBE'
+#!/bin/bash
+tr '\0' '\n' <"/proc/$LCR_HELPER_PID/environ" | sed 's/^/helper env: /'
+echo "helper nofile: $(sed -n 's/^Max open files *\([0-9]*\).*/\1/p' "/proc/$LCR_HELPER_PID/limits")"
+echo "task nofile: $(ulimit -Sn)"
+PROBE
+	chmod 755 "$probe"
+	output=$(as_user bash -c "ulimit -Sn 321; PYTHONPATH=/lcr-never-read LD_PRELOAD= srun -N1 -n1 --lcr $probe" 2>&1)
+	diag "$(grep -v 'helper env' <<<"$output")"
+	grep -q "^helper env: SLURM_JOB_ID=" <<<"$output" || fail "no helper environment read: $output"
+	grep -q "^helper env: PATH=" <<<"$output" || fail "the helper has no PATH"
+	! grep -qE "^helper env: (PYTHONPATH|LD_PRELOAD)=" <<<"$output" || fail "the helper got the job's whole environment"
+	grep -q "^task nofile: 321$" <<<"$output" || fail "the limit did not reach the task: $output"
+	grep -q "^helper nofile: 321$" <<<"$output" || fail "the helper does not have the task's limit: $output"
+	rm -f "$probe"
+}
