@@ -8,7 +8,8 @@
 
 test_helpers_form_a_mesh_and_the_rendezvous_ends() {
 	start_watching_step
-	wait_for 5 bash -c "[ -z \"\$(pgrep -u $TEST_USER -f -- --rendezvous-server)\" ]" ||
+	# This cluster's rendezvous only: another cluster's may run on this machine too.
+	wait_for 5 bash -c "[ -z \"\$(pgrep -u $TEST_USER -f -- '^$BASE/stage/bin/lcrd --rendezvous-server')\" ]" ||
 		fail "the rendezvous server is still running after the table went out"
 	grep -q "mesh up generation 0 leader 0 live 5 of 5" <<<"$(as_user srun --jobid="$JOB" --overlap -N1 -w n3 lcrctl events)" ||
 		fail "lcrctl events does not show the mesh of five"
