@@ -488,6 +488,16 @@ static void settle(struct fill_job *job)
 	}
 }
 
+/* Whether a piece is still to come from some peer (not given up to the file). A peer that
+ * cannot take it now (another owns its range) waits: the owner may fail it back to it. */
+static bool work_left(const struct fill_job *job)
+{
+	for (size_t i = 0; i < job->piece_count; i++)
+		if (job->pieces[i].state == PIECE_TODO && !job->ranges[job->pieces[i].range].to_file)
+			return true;
+	return false;
+}
+
 /* The next piece for peer `index`, marked busy, or NULL. Under the lock. */
 static struct piece *pick(struct fill_job *job, int index)
 {
@@ -511,7 +521,8 @@ static struct piece *next_piece(struct fill_job *job, int index)
 {
 	struct piece *p = NULL;
 	pthread_mutex_lock(&job->lock);
-	while (!atomic_load(job->cancel) && !(p = pick(job, index)) && job->busy > 0) {
+	while (!atomic_load(job->cancel) && !(p = pick(job, index)) &&
+	       (job->busy > 0 || work_left(job))) {
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += 200 * 1000000L;
