@@ -128,6 +128,8 @@ static int run(struct flood *f)
 	for (unsigned i = 0; i < count; i++)
 		open += f->fds[i].fd >= 0;
 	printf("open %u closed %u opened %u\n", open, f->closed, f->opened);
+	fflush(stdout);
+	free(f->fds);
 	return 0;
 }
 
