@@ -27,6 +27,16 @@ static int parse_u32(const char *name, const char *text, uint32_t *out, char *er
 	return 0;
 }
 
+/* Whether `rank` is already among the plan's ranks: two tasks standing in for one rank
+ * would both write its state. */
+static bool rank_taken(const struct rejoin_plan *plan, uint32_t rank)
+{
+	for (uint32_t i = 0; i < plan->rank_count; i++)
+		if (plan->ranks[i] == rank)
+			return true;
+	return false;
+}
+
 static int parse_ranks(const char *text, struct rejoin_plan *plan, char *err, size_t errlen)
 {
 	char copy[REJOIN_TEXT_MAX], *save = NULL;
@@ -45,6 +55,11 @@ static int parse_ranks(const char *text, struct rejoin_plan *plan, char *err, si
 		if (plan->ranks[plan->rank_count] >= plan->ntasks) {
 			snprintf(err, errlen, "lcr: replacement step: rank %" PRIu32 " in LCR_REJOIN_RANKS is not below "
 				 "LCR_REJOIN_NTASKS=%" PRIu32, plan->ranks[plan->rank_count], plan->ntasks);
+			return -EINVAL;
+		}
+		if (rank_taken(plan, plan->ranks[plan->rank_count])) {
+			snprintf(err, errlen, "lcr: replacement step: rank %" PRIu32 " appears twice in "
+				 "LCR_REJOIN_RANKS=%s", plan->ranks[plan->rank_count], text);
 			return -EINVAL;
 		}
 		plan->rank_count++;

@@ -2,7 +2,7 @@
  * LCR_REJOIN_* environment (plugin/rejoin.c), which slurmstepd runs as root on what srun
  * forwarded. The input is the variables' values (env_input.h). A plan it accepts must hold
  * what rejoin.h promises: the node below the node count, at least one rank, each below
- * the rank count, every text terminated. */
+ * the rank count and none twice, every text terminated. */
 #include "config.h"
 
 #include <stdint.h>
@@ -47,9 +47,13 @@ static void check_plan(const struct rejoin_plan *p)
 		fail("the node id is not below the node count");
 	if (p->rank_count == 0 || p->rank_count > REJOIN_RANKS_MAX)
 		fail("the rank count is out of range");
-	for (uint32_t i = 0; i < p->rank_count; i++)
+	for (uint32_t i = 0; i < p->rank_count; i++) {
 		if (p->ranks[i] >= p->ntasks)
 			fail("a rank is not below the rank count");
+		for (uint32_t j = 0; j < i; j++)
+			if (p->ranks[j] == p->ranks[i])
+				fail("a rank is taken over twice");
+	}
 	if (strnlen(p->peer, sizeof(p->peer)) == sizeof(p->peer) ||
 	    strnlen(p->nodes, sizeof(p->nodes)) == sizeof(p->nodes) ||
 	    strnlen(p->ckpt, sizeof(p->ckpt)) == sizeof(p->ckpt) ||
