@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libslurm-dev slurmctld slurmd slurm-client
-	libpmix-dev libyaml-dev libcmocka-dev munge libmunge-dev libxxhash-dev libssl-dev
+	libpmix-dev libyaml-dev libcmocka-dev munge libmunge-dev libxxhash-dev libssl-dev libisal-dev
 	iproute2 procps psmisc util-linux passwd stress-ng gnuplot-nox valgrind python3-torch
 	clang-14 libclang-rt-14-dev libfuzzer-14-dev
 )

@@ -1,0 +1,122 @@
+/*
+ * test_erasure.c: Reed–Solomon erasure coding (lib/erasure.c): parity computed at once and
+ * block by block agree, every pattern of up to PARITY lost blocks is rebuilt bit-identical
+ * (data and parity blocks alike), more losses are refused with a message, and bad counts
+ * are named.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal/erasure.h"
+
+#define LENGTH 4160 /* not a multiple of ISA-L's 32- or 64-byte vectors */
+
+static uint8_t blocks[ERASURE_MAX_BLOCKS][LENGTH], saved[ERASURE_MAX_BLOCKS][LENGTH];
+static uint8_t *pointers[ERASURE_MAX_BLOCKS];
+static struct erasure_code code;
+static char err[256];
+
+static void fill_data(unsigned data_count, unsigned seed)
+{
+	srand(seed);
+	for (unsigned b = 0; b < ERASURE_MAX_BLOCKS; b++)
+		pointers[b] = blocks[b];
+	for (unsigned b = 0; b < data_count; b++)
+		for (unsigned i = 0; i < LENGTH; i++)
+			blocks[b][i] = (uint8_t)rand();
+}
+
+static void test_bad_counts_are_named(void **state)
+{
+	(void)state;
+	assert_int_equal(erasure_init(&code, 0, 2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "0 data and 2 parity"));
+	assert_int_equal(erasure_init(&code, 4, 0, err, sizeof(err)), -EINVAL);
+	assert_int_equal(erasure_init(&code, 30, 3, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "at most 32 in all"));
+	assert_int_equal(erasure_init(&code, 29, 3, err, sizeof(err)), 0);
+}
+
+static void test_block_by_block_parity_equals_encode(void **state)
+{
+	static uint8_t streamed[4][LENGTH];
+	uint8_t *streamed_pointers[4] = { streamed[0], streamed[1], streamed[2], streamed[3] };
+	const unsigned arrival[6] = { 3, 0, 5, 1, 4, 2 };
+
+	(void)state;
+	assert_int_equal(erasure_init(&code, 6, 4, err, sizeof(err)), 0);
+	fill_data(6, 1);
+	erasure_encode(&code, LENGTH, pointers, pointers + 6);
+	memset(streamed, 0, sizeof(streamed));
+	for (unsigned i = 0; i < 6; i++)
+		erasure_add_block(&code, LENGTH, arrival[i], blocks[arrival[i]], streamed_pointers);
+	for (unsigned p = 0; p < 4; p++)
+		assert_memory_equal(streamed[p], blocks[6 + p], LENGTH);
+	/* the parity depends on the data: it is not all zero, and not a copy of one block */
+	assert_memory_not_equal(blocks[6], blocks[0], LENGTH);
+}
+
+/* Loses every set of blocks given by the bits of `mask` and checks the rebuild. */
+static void lose_and_rebuild(unsigned total, unsigned mask)
+{
+	bool lost[ERASURE_MAX_BLOCKS] = { false };
+
+	for (unsigned b = 0; b < total; b++)
+		if (mask & (1u << b)) {
+			lost[b] = true;
+			memset(blocks[b], 0xa5, LENGTH);
+		}
+	assert_int_equal(erasure_recover(&code, LENGTH, pointers, lost, err, sizeof(err)), 0);
+	for (unsigned b = 0; b < total; b++)
+		assert_memory_equal(blocks[b], saved[b], LENGTH);
+}
+
+static void test_every_loss_up_to_parity_is_rebuilt(void **state)
+{
+	const unsigned data_count = 5, parity_count = 3, total = data_count + parity_count;
+	unsigned patterns = 0;
+
+	(void)state;
+	assert_int_equal(erasure_init(&code, data_count, parity_count, err, sizeof(err)), 0);
+	fill_data(data_count, 2);
+	erasure_encode(&code, LENGTH, pointers, pointers + data_count);
+	memcpy(saved, blocks, sizeof(saved));
+	for (unsigned mask = 1; mask < (1u << total); mask++) {
+		if (__builtin_popcount(mask) > (int)parity_count)
+			continue;
+		lose_and_rebuild(total, mask);
+		patterns++;
+	}
+	assert_int_equal(patterns, 8 + 28 + 56); /* C(8,1) + C(8,2) + C(8,3) */
+}
+
+static void test_too_many_losses_are_refused(void **state)
+{
+	bool lost[ERASURE_MAX_BLOCKS] = { true, false, true, false, true };
+
+	(void)state;
+	assert_int_equal(erasure_init(&code, 3, 2, err, sizeof(err)), 0);
+	fill_data(3, 3);
+	erasure_encode(&code, LENGTH, pointers, pointers + 3);
+	assert_int_equal(erasure_recover(&code, LENGTH, pointers, lost, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "3 of 5 erasure-coded blocks are lost: at most 2 can be rebuilt");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_counts_are_named),
+		cmocka_unit_test(test_block_by_block_parity_equals_encode),
+		cmocka_unit_test(test_every_loss_up_to_parity_is_rebuilt),
+		cmocka_unit_test(test_too_many_losses_are_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
