@@ -34,16 +34,19 @@ run_check 4 again
 	[ "$(sed -n 's/.*hash //p' "$WORK"/world.*.out | sort -u | wc -l)" = 1 ]
 ok $? "a float32 allreduce is bit-identical on every rank and from run to run"
 
-# train RUN: groups ga (ranks 0,1) and gb (ranks 2,3), 60 rounds each.
+# train RUN: groups ga (ranks 0,1) and gb (ranks 2,3), ROUNDS rounds each, 20 ms apart:
+# long enough that group ga is still training when its connections are looked at after
+# the replacement started, even on a loaded machine.
+ROUNDS=200
 start_training() {
 	local run=$1
 	TRAIN_PIDS=()
 	for rank in 0 1; do
-		"$COMM_TEST" train "ga$run" "$rank" 2 0 60 >"$WORK/$run.ga.$rank.out" 2>"$WORK/$run.ga.$rank.err" &
+		"$COMM_TEST" train "ga$run" "$rank" 2 0 $ROUNDS >"$WORK/$run.ga.$rank.out" 2>"$WORK/$run.ga.$rank.err" &
 		TRAIN_PIDS+=($!)
 	done
 	for rank in 0 1; do
-		"$COMM_TEST" train "gb$run" "$rank" 2 0 60 >"$WORK/$run.gb.$rank.out" 2>"$WORK/$run.gb.$rank.err" &
+		"$COMM_TEST" train "gb$run" "$rank" 2 0 $ROUNDS >"$WORK/$run.gb.$rank.out" 2>"$WORK/$run.gb.$rank.err" &
 		TRAIN_PIDS+=($!)
 	done
 }
@@ -53,23 +56,29 @@ connections_of() { ss -Htnp 2>/dev/null | grep "pid=$1," | awk '{print $4, $5}' 
 start_training clean
 wait "${TRAIN_PIDS[@]}"
 start_training failure
-sleep 0.6
-ga_before="$(connections_of "${TRAIN_PIDS[0]}")"
+# ga's ring is up once its connections are there and the same twice in a row
+ga_before=
+for _ in $(seq 50); do
+	sleep 0.2
+	now="$(connections_of "${TRAIN_PIDS[0]}")"
+	[ -n "$now" ] && [ "$now" = "$ga_before" ] && break
+	ga_before=$now
+done
 kill -9 "${TRAIN_PIDS[3]}"
-"$COMM_TEST" train gbfailure 1 2 1 60 >"$WORK/failure.gb.1.out" 2>"$WORK/failure.gb.1.err" &
+"$COMM_TEST" train gbfailure 1 2 1 $ROUNDS >"$WORK/failure.gb.1.out" 2>"$WORK/failure.gb.1.err" &
 replacement=$!
 sleep 0.3
 ga_after="$(connections_of "${TRAIN_PIDS[0]}")"
 wait "${TRAIN_PIDS[0]}" "${TRAIN_PIDS[1]}" "${TRAIN_PIDS[2]}" "$replacement"
 cat "$WORK"/failure.*.out "$WORK"/failure.*.err | diag
 
-grep -q "rebuilds 1 rounds 60" "$WORK/failure.gb.0.out"
+grep -q "rebuilds 1 rounds $ROUNDS" "$WORK/failure.gb.0.out"
 ok $? "the survivor of the group that lost a rank rebuilt once and finished all rounds"
-grep -q "epoch 1 rebuilds 0 rounds 60" "$WORK/failure.gb.1.out"
+grep -q "epoch 1 rebuilds 0 rounds $ROUNDS" "$WORK/failure.gb.1.out"
 ok $? "the replacement joined at epoch 1 and finished with it"
-grep -q "epoch 0 rebuilds 0 rounds 60" "$WORK/failure.ga.0.out" && grep -q "epoch 0 rebuilds 0 rounds 60" "$WORK/failure.ga.1.out" &&
+grep -q "epoch 0 rebuilds 0 rounds $ROUNDS" "$WORK/failure.ga.0.out" && grep -q "epoch 0 rebuilds 0 rounds $ROUNDS" "$WORK/failure.ga.1.out" &&
 	[ -n "$ga_before" ] && [ "$ga_before" = "$ga_after" ]
-ok $? "the untouched group was not rebuilt and kept its connections ($(echo $ga_before))"
+ok $? "the untouched group was not rebuilt and kept its connections ($(echo $ga_before) / $(echo $ga_after))"
 hash_of() { sed -n 's/.*hash //p' "$WORK/$1"; }
 [ "$(hash_of clean.gb.0.out)" = "$(hash_of failure.gb.0.out)" ] && [ "$(hash_of clean.gb.1.out)" = "$(hash_of failure.gb.1.out)" ] &&
 	[ "$(hash_of clean.ga.0.out)" = "$(hash_of failure.ga.0.out)" ] && [ -n "$(hash_of clean.gb.0.out)" ]
