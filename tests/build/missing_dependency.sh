@@ -5,7 +5,7 @@
 set -uo pipefail
 : "${LCR_SRCDIR:?}"
 
-cases=("cmocka libcmocka-dev" "pmix libpmix-dev" "yaml-0.1 libyaml-dev")
+cases=("cmocka libcmocka-dev" "pmix libpmix-dev" "yaml-0.1 libyaml-dev" "libisal libisal-dev")
 echo "1..${#cases[@]}"
 n=0
 for entry in "${cases[@]}"; do
