@@ -47,7 +47,7 @@ rec_start() {
 	jit_setup
 	as_user bash -c "cd $JIT && salloc --no-kill -N$(tr ',' '\n' <<<"$nodes" | wc -l) -w $nodes bash -c \
 '$(rec_trainer ref "$1" "$JIT/ckpt-ref" --lcr-replace=none); $2' </dev/null >$JIT/alloc.txt 2>&1 &"
-	wait_for 90 rec_finished ref "$(tr ',' '\n' <<<"$1" | wc -l)" ||
+	wait_for 240 rec_finished ref "$(tr ',' '\n' <<<"$1" | wc -l)" ||
 		fail "the reference run did not finish: $(tail -n 5 "$JIT/ref.txt")"
 }
 
