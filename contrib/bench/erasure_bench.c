@@ -71,7 +71,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < chunk; i++)
 			blocks[b][i] = (uint8_t)(i * 131 + b * 7);
 	}
-	const int rounds = 5;
+	const int rounds = 20;
 	size_t data_bytes = chunk * data_count;
 
 	double t0 = now_s();
