@@ -1,12 +1,13 @@
 /*
  * site_config.c: LCR's site configuration: lcr.yaml and the plugin's plugstack arguments.
  *
- * One table, site_keys[], describes every key: its dotted name ("detect_timeout.min" is
- * key min of the mapping detect_timeout), its type, where it lives in struct
- * lcr_site_config, its default (as text, read by the same code as a site's value), its
- * bounds and a one-line description. Defaults, the YAML loader, plugstack overrides, error
- * messages and lcr_site_config_write_yaml() all read the table, so adding a key means one
- * table row (plus its entry in etc/lcr.yaml and doc/lcr.yaml.5, which a unit test checks).
+ * The keys are the rows of LCR's one table of settings, lcr_settings[] (lib/settings.c),
+ * that have a yaml_key: its dotted name ("detect_timeout.min" is key min of the mapping
+ * detect_timeout), its type, where it lives in struct lcr_site_config, its default (as
+ * text, read by the same code as a site's value), its bounds and a one-line description.
+ * Defaults, the YAML loader, plugstack overrides, error messages and
+ * lcr_site_config_write_yaml() all read the table, so adding a key means one table row
+ * (plus its entry in etc/lcr.yaml and doc/lcr.yaml.5, which the unit tests check).
  *
  * Every scalar value, whatever its source, goes through key_set(): parsed and checked into
  * a temporary, then stored, so a rejected value leaves the configuration as it was. The
@@ -18,6 +19,7 @@
 #include "config.h"
 
 #include "internal/site_config.h"
+#include "internal/settings.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,10 +32,6 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#ifndef LCR_DEFAULT_HELPER
-#define LCR_DEFAULT_HELPER "/usr/sbin/lcrd"
-#endif
-
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define QUOTE_MAX 256		/* a value quoted in a message */
 #define ORIGIN_MAX 512		/* "path:line" or "plugstack argument '...'" */
@@ -43,67 +41,8 @@
 /* The mapping whose keys lcr_site_config_check() relates to each other. */
 #define TIMEOUT_SECTION "detect_timeout"
 
-enum key_type {
-	KEY_PATH,		/* char[PATH_MAX], absolute, normalised */
-	KEY_PATH_OR_EMPTY,	/* the same, or "" */
-	KEY_PATTERN,		/* the same, with %u, %j, %% */
-	KEY_PATH_LIST,		/* struct lcr_path_list; a YAML sequence, or "/a:/b" */
-	KEY_SECONDS,		/* double */
-	KEY_BOOL,		/* bool */
-	KEY_LOG_LEVEL,		/* enum lcr_log_level */
-	KEY_BYTES,		/* uint64_t */
-	KEY_COUNT,		/* unsigned */
-};
-
-struct site_key {
-	const char *name;
-	enum key_type type;
-	size_t offset;			/* of the field in struct lcr_site_config */
-	const char *default_text;
-	double min, max;		/* numbers only: inclusive bounds, max INFINITY: none */
-	bool min_exclusive;		/* min itself is not accepted */
-	const char *doc;
-};
-
-#define FIELD(member) offsetof(struct lcr_site_config, member)
-
-/* Keys of one mapping (same text before the '.') must be adjacent. */
-static const struct site_key site_keys[] = {
-	{ "helper", KEY_PATH, FIELD(helper), LCR_DEFAULT_HELPER, 0, 0, false,
-	  "absolute path of the per-node helper daemon lcrd" },
-	{ "runtime_dir", KEY_PATH, FIELD(runtime_dir), "/run/lcr", 0, 0, false,
-	  "absolute directory under which each helper makes its 0700 socket directory" },
-	{ "ckpt_dir", KEY_PATTERN, FIELD(ckpt_dir), "%h/.lcr/checkpoints/%j", 0, 0, false,
-	  "default checkpoint directory: %h home directory, %u user name, %j job id, %% a "
-	  "literal %" },
-	{ "ckpt_roots", KEY_PATH_LIST, FIELD(ckpt_roots), "", 0, 0, false,
-	  "directories a user's --lcr-ckpt-dir must lie under; empty: anywhere" },
-	{ "ckpt_keep", KEY_COUNT, FIELD(ckpt_keep), "2", 0, 1000000, false,
-	  "complete checkpoints kept per job, the newest; 0: all" },
-	{ TIMEOUT_SECTION ".default", KEY_SECONDS, FIELD(detect_timeout_default), "2", 0, 3600,
-	  true, "seconds without heartbeat before a node is declared dead, unless the user "
-	  "asks for another value" },
-	{ TIMEOUT_SECTION ".min", KEY_SECONDS, FIELD(detect_timeout_min), "0.5", 0, 3600, true,
-	  "smallest detection timeout a user may ask for, in seconds" },
-	{ TIMEOUT_SECTION ".max", KEY_SECONDS, FIELD(detect_timeout_max), "60", 0, 3600, true,
-	  "largest detection timeout a user may ask for, in seconds" },
-	{ "enabled_by_default", KEY_BOOL, FIELD(enabled_by_default), "false", 0, 0, false,
-	  "run LCR for steps that do not ask with --lcr" },
-	{ "required", KEY_BOOL, FIELD(required), "true", 0, 0, false,
-	  "fail the step when its helper cannot start; false: run the step without LCR" },
-	{ "log_level", KEY_LOG_LEVEL, FIELD(log_level), "info", 0, 0, false,
-	  "error, warning, info, verbose or debug" },
-	{ "munge_socket", KEY_PATH_OR_EMPTY, FIELD(munge_socket), "", 0, 0, false,
-	  "munged's socket for mesh authentication; empty: MUNGE's default" },
-	{ "region_quota", KEY_BYTES, FIELD(region_quota), "64GiB", 1048576, INFINITY, false,
-	  "most state memory one helper may hand out, in bytes (K, M, G, T: powers of 1024)" },
-	{ "helper_start_timeout", KEY_SECONDS, FIELD(helper_start_timeout), "10", 0.1, 300,
-	  false, "seconds the plugin waits for a new helper to report ready" },
-	{ "helper_stop_timeout", KEY_SECONDS, FIELD(helper_stop_timeout), "5", 0.1, 300, false,
-	  "seconds the plugin waits for a helper to exit before it kills it" },
-	{ "heartbeat_peers", KEY_COUNT, FIELD(heartbeat_peers), "2", 1, 16, false,
-	  "ring neighbours whose heartbeats each helper watches" },
-};
+/* Whether row i of lcr_settings[] is a key of lcr.yaml. */
+#define IS_KEY(i) (lcr_settings[i].yaml_key != NULL)
 
 /* A file being loaded. */
 struct yaml_source {
@@ -128,21 +67,14 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	return rc;
 }
 
-static const struct site_key *key_find(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(site_keys); i++)
-		if (strcmp(site_keys[i].name, name) == 0)
-			return &site_keys[i];
-	return NULL;
-}
-
 /* Whether name is a mapping of keys ("detect_timeout"). */
 static bool is_section(const char *name)
 {
 	size_t len = strlen(name);
 
-	for (size_t i = 0; i < ARRAY_SIZE(site_keys); i++)
-		if (strncmp(site_keys[i].name, name, len) == 0 && site_keys[i].name[len] == '.')
+	for (size_t i = 0; i < ARRAY_SIZE(lcr_settings); i++)
+		if (IS_KEY(i) && strncmp(lcr_settings[i].yaml_key, name, len) == 0 &&
+		    lcr_settings[i].yaml_key[len] == '.')
 			return true;
 	return false;
 }
@@ -160,10 +92,12 @@ static void list_keys(const char *prefix, bool full_names, char *buf, size_t buf
 	size_t used = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < ARRAY_SIZE(site_keys) && used < buflen; i++) {
-		const char *name = site_keys[i].name;
+	for (size_t i = 0; i < ARRAY_SIZE(lcr_settings) && used < buflen; i++) {
+		const char *name = lcr_settings[i].yaml_key;
 		size_t len;
 
+		if (!name)
+			continue;
 		if (prefix && !(strncmp(name, prefix, skip - 1) == 0 && name[skip - 1] == '.'))
 			continue;
 		name = full_names ? name : name + skip;
@@ -188,21 +122,6 @@ static int unknown_key(char *err, size_t errlen, const char *origin, const char 
 		    lcr_printable(name, quoted, sizeof quoted), extra ? extra : "", accepted);
 }
 
-static void format_bytes(uint64_t bytes, char *buf, size_t buflen)
-{
-	static const char *const units[] = { "TiB", "GiB", "MiB", "KiB" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
-		uint64_t unit = 1ULL << (10 * (ARRAY_SIZE(units) - i));
-
-		if (bytes >= unit && bytes % unit == 0) {
-			snprintf(buf, buflen, "%" PRIu64 "%s", bytes / unit, units[i]);
-			return;
-		}
-	}
-	snprintf(buf, buflen, "%" PRIu64, bytes);
-}
-
 /* Seconds as lcr_parse_seconds reads them back: at most 6 decimals, no trailing zeros. */
 static void format_seconds(double seconds, char *buf, size_t buflen)
 {
@@ -214,40 +133,6 @@ static void format_seconds(double seconds, char *buf, size_t buflen)
 		buf[--len] = '\0';
 	if (len > 0 && buf[len - 1] == '.')
 		buf[--len] = '\0';
-}
-
-static void describe_range(const struct site_key *key, char *buf, size_t buflen)
-{
-	const char *unit = key->type == KEY_SECONDS ? " seconds" : "";
-	char low[32];
-	char high[32];
-
-	if (key->type == KEY_BYTES)
-		format_bytes((uint64_t)key->min, low, sizeof low);
-	else
-		snprintf(low, sizeof low, "%g", key->min);
-	snprintf(high, sizeof high, "%g", key->max);
-	if (isinf(key->max))
-		snprintf(buf, buflen, "%s %s%s", key->min_exclusive ? "more than" : "at least", low,
-			 unit);
-	else if (key->min_exclusive)
-		snprintf(buf, buflen, "more than %s and at most %s%s", low, high, unit);
-	else
-		snprintf(buf, buflen, "%s..%s%s", low, high, unit);
-}
-
-static int check_range(const struct site_key *key, double value, const char *text,
-		       char *why, size_t whylen)
-{
-	bool too_low = key->min_exclusive ? !(value > key->min) : !(value >= key->min);
-	char quoted[QUOTE_MAX];
-	char range[128];
-
-	if (!too_low && value <= key->max)
-		return 0;
-	describe_range(key, range, sizeof range);
-	return fail(why, whylen, -ERANGE, "%s is out of range (accepted: %s)",
-		    lcr_printable(text, quoted, sizeof quoted), range);
 }
 
 static int set_path(char *field, const char *text, bool allow_empty, char *why, size_t whylen)
@@ -281,7 +166,7 @@ static int set_pattern(char *field, const char *text, char *why, size_t whylen)
 	return rc;
 }
 
-static int set_seconds(double *field, const struct site_key *key, const char *text,
+static int set_seconds(double *field, const struct lcr_setting_spec *key, const char *text,
 		       char *why, size_t whylen)
 {
 	double value;
@@ -289,13 +174,13 @@ static int set_seconds(double *field, const struct site_key *key, const char *te
 
 	rc = lcr_parse_seconds(text, &value, why, whylen);
 	if (rc == 0)
-		rc = check_range(key, value, text, why, whylen);
+		rc = lcr_setting_check_range(key, value, text, why, whylen);
 	if (rc == 0)
 		*field = value;
 	return rc;
 }
 
-static int set_bytes(uint64_t *field, const struct site_key *key, const char *text,
+static int set_bytes(uint64_t *field, const struct lcr_setting_spec *key, const char *text,
 		     char *why, size_t whylen)
 {
 	uint64_t value;
@@ -303,13 +188,13 @@ static int set_bytes(uint64_t *field, const struct site_key *key, const char *te
 
 	rc = lcr_parse_bytes(text, &value, why, whylen);
 	if (rc == 0)
-		rc = check_range(key, (double)value, text, why, whylen);
+		rc = lcr_setting_check_range(key, (double)value, text, why, whylen);
 	if (rc == 0)
 		*field = value;
 	return rc;
 }
 
-static int set_count(unsigned *field, const struct site_key *key, const char *text,
+static int set_count(unsigned *field, const struct lcr_setting_spec *key, const char *text,
 		     char *why, size_t whylen)
 {
 	uint64_t value;
@@ -317,63 +202,70 @@ static int set_count(unsigned *field, const struct site_key *key, const char *te
 
 	rc = lcr_parse_uint(text, &value, why, whylen);
 	if (rc == 0)
-		rc = check_range(key, (double)value, text, why, whylen);
+		rc = lcr_setting_check_range(key, (double)value, text, why, whylen);
 	if (rc == 0)
 		*field = (unsigned)value;
 	return rc;
 }
 
 /* Parses text as key's value and stores it; on error cfg is unchanged. */
-static int key_set(struct lcr_site_config *cfg, const struct site_key *key, const char *text,
+static int key_set(struct lcr_site_config *cfg, const struct lcr_setting_spec *key, const char *text,
 		   char *why, size_t whylen)
 {
-	void *field = (char *)cfg + key->offset;
+	void *field = (char *)cfg + key->site_field;
 
 	switch (key->type) {
-	case KEY_PATH:
+	case LCR_TYPE_PATH:
 		return set_path(field, text, false, why, whylen);
-	case KEY_PATH_OR_EMPTY:
+	case LCR_TYPE_PATH_OR_EMPTY:
 		return set_path(field, text, true, why, whylen);
-	case KEY_PATTERN:
+	case LCR_TYPE_PATTERN:
 		return set_pattern(field, text, why, whylen);
-	case KEY_PATH_LIST:
+	case LCR_TYPE_PATH_LIST:
 		return lcr_parse_path_list(text, field, why, whylen);
-	case KEY_SECONDS:
+	case LCR_TYPE_SECONDS:
 		return set_seconds(field, key, text, why, whylen);
-	case KEY_BOOL:
+	case LCR_TYPE_BOOL:
 		return lcr_parse_bool(text, field, why, whylen);
-	case KEY_LOG_LEVEL:
+	case LCR_TYPE_LOG_LEVEL:
 		return lcr_parse_log_level(text, field, why, whylen);
-	case KEY_BYTES:
+	case LCR_TYPE_BYTES:
 		return set_bytes(field, key, text, why, whylen);
-	case KEY_COUNT:
+	case LCR_TYPE_COUNT:
 		return set_count(field, key, text, why, whylen);
+	case LCR_TYPE_RESTORE:
+	case LCR_TYPE_REPLACE:
+		break;
 	}
-	return fail(why, whylen, -EINVAL, "key of unknown type %d", (int)key->type);
+	return fail(why, whylen, -EINVAL, "a setting of type %d cannot be a key of lcr.yaml",
+		    (int)key->type);
 }
 
 /* What a key's value must look like, for wrong-type messages. */
-static const char *key_expects(const struct site_key *key)
+static const char *key_expects(const struct lcr_setting_spec *key)
 {
 	switch (key->type) {
-	case KEY_PATH:
+	case LCR_TYPE_PATH:
 		return "an absolute path";
-	case KEY_PATH_OR_EMPTY:
+	case LCR_TYPE_PATH_OR_EMPTY:
 		return "an absolute path or an empty string";
-	case KEY_PATTERN:
+	case LCR_TYPE_PATTERN:
 		return "an absolute path pattern, or one that starts with %h/";
-	case KEY_PATH_LIST:
+	case LCR_TYPE_PATH_LIST:
 		return "a sequence of absolute paths";
-	case KEY_SECONDS:
+	case LCR_TYPE_SECONDS:
 		return "a number of seconds";
-	case KEY_BOOL:
+	case LCR_TYPE_BOOL:
 		return "a boolean";
-	case KEY_LOG_LEVEL:
+	case LCR_TYPE_LOG_LEVEL:
 		return "a log level";
-	case KEY_BYTES:
+	case LCR_TYPE_BYTES:
 		return "a size in bytes";
-	case KEY_COUNT:
+	case LCR_TYPE_COUNT:
 		return "a whole number";
+	case LCR_TYPE_RESTORE:
+	case LCR_TYPE_REPLACE:
+		break;
 	}
 	return "a value";
 }
@@ -384,8 +276,10 @@ void lcr_site_config_init_defaults(struct lcr_site_config *cfg)
 
 	memset(cfg, 0, sizeof *cfg);
 	/* Defaults are constants, each checked by test_defaults_are_the_documented_ones. */
-	for (size_t i = 0; i < ARRAY_SIZE(site_keys); i++)
-		(void)key_set(cfg, &site_keys[i], site_keys[i].default_text, why, sizeof why);
+	for (size_t i = 0; i < ARRAY_SIZE(lcr_settings); i++)
+		if (IS_KEY(i))
+			(void)key_set(cfg, &lcr_settings[i], lcr_settings[i].default_text, why,
+				      sizeof why);
 }
 
 void lcr_site_config_fini(struct lcr_site_config *cfg)
@@ -395,13 +289,16 @@ void lcr_site_config_fini(struct lcr_site_config *cfg)
 
 const char *lcr_site_config_key_name(size_t index)
 {
-	return index < ARRAY_SIZE(site_keys) ? site_keys[index].name : NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(lcr_settings); i++)
+		if (IS_KEY(i) && index-- == 0)
+			return lcr_settings[i].yaml_key;
+	return NULL;
 }
 
 int lcr_site_config_set(struct lcr_site_config *cfg, const char *name, const char *value,
 			const char *origin, char *err, size_t errlen)
 {
-	const struct site_key *key = key_find(name);
+	const struct lcr_setting_spec *key = lcr_setting_by_yaml_key(name);
 	char accepted[256];
 	char why[WHY_MAX];
 	int rc;
@@ -415,7 +312,7 @@ int lcr_site_config_set(struct lcr_site_config *cfg, const char *name, const cha
 		return unknown_key(err, errlen, origin, name, NULL, true, NULL);
 	rc = key_set(cfg, key, value, why, sizeof why);
 	if (rc < 0)
-		return fail(err, errlen, rc, "lcr: %s: key '%s': %s", origin, key->name, why);
+		return fail(err, errlen, rc, "lcr: %s: key '%s': %s", origin, key->yaml_key, why);
 	return 0;
 }
 
@@ -495,7 +392,7 @@ static int yaml_fail(const struct yaml_source *src, unsigned long line, int rc,
 }
 
 /* Errors about a value name the line of its key (a value may be an alias of a node elsewhere). */
-static int load_scalar(struct yaml_source *src, const struct site_key *key, unsigned long line,
+static int load_scalar(struct yaml_source *src, const struct lcr_setting_spec *key, unsigned long line,
 		       const yaml_node_t *value)
 {
 	char why[WHY_MAX];
@@ -504,28 +401,28 @@ static int load_scalar(struct yaml_source *src, const struct site_key *key, unsi
 
 	if (value->type != YAML_SCALAR_NODE)
 		return yaml_fail(src, line, -EINVAL, "key '%s': expected %s, found %s",
-				 key->name, key_expects(key), node_kind(value));
+				 key->yaml_key, key_expects(key), node_kind(value));
 	text = scalar_text(value);
 	if (!text)
 		return yaml_fail(src, line, -EINVAL, "key '%s': value holds a NUL "
-				 "byte", key->name);
+				 "byte", key->yaml_key);
 	rc = key_set(src->cfg, key, text, why, sizeof why);
 	if (rc < 0)
-		return yaml_fail(src, line, rc, "key '%s': %s", key->name, why);
+		return yaml_fail(src, line, rc, "key '%s': %s", key->yaml_key, why);
 	return 0;
 }
 
-static int load_path_sequence(struct yaml_source *src, const struct site_key *key,
+static int load_path_sequence(struct yaml_source *src, const struct lcr_setting_spec *key,
 			      unsigned long line, const yaml_node_t *value)
 {
-	struct lcr_path_list *field = (void *)((char *)src->cfg + key->offset);
+	struct lcr_path_list *field = (void *)((char *)src->cfg + key->site_field);
 	struct lcr_path_list list = { 0 };
 	char why[WHY_MAX];
 	int rc = 0;
 
 	if (value->type != YAML_SEQUENCE_NODE) {
 		rc = yaml_fail(src, line, -EINVAL, "key '%s': expected %s, found %s",
-			       key->name, key_expects(key), node_kind(value));
+			       key->yaml_key, key_expects(key), node_kind(value));
 		goto out;
 	}
 	for (yaml_node_item_t *item = value->data.sequence.items.start;
@@ -535,12 +432,12 @@ static int load_path_sequence(struct yaml_source *src, const struct site_key *ke
 
 		if (!text) {
 			rc = yaml_fail(src, node_line(node), -EINVAL, "key '%s': expected %s, found "
-				       "%s in it", key->name, key_expects(key), node_kind(node));
+				       "%s in it", key->yaml_key, key_expects(key), node_kind(node));
 			goto out;
 		}
 		rc = lcr_path_list_append(&list, text, why, sizeof why);
 		if (rc < 0) {
-			rc = yaml_fail(src, node_line(node), rc, "key '%s': %s", key->name, why);
+			rc = yaml_fail(src, node_line(node), rc, "key '%s': %s", key->yaml_key, why);
 			goto out;
 		}
 	}
@@ -558,11 +455,11 @@ static int load_mapping(struct yaml_source *src, const char *prefix, const yaml_
 static int load_value(struct yaml_source *src, const char *prefix, const char *name,
 		      const yaml_node_t *key_node, const yaml_node_t *value)
 {
-	const struct site_key *key = key_find(name);
+	const struct lcr_setting_spec *key = lcr_setting_by_yaml_key(name);
 	char origin[ORIGIN_MAX];
 	char accepted[256];
 
-	if (key && key->type == KEY_PATH_LIST)
+	if (key && key->type == LCR_TYPE_PATH_LIST)
 		return load_path_sequence(src, key, node_line(key_node), value);
 	if (key)
 		return load_scalar(src, key, node_line(key_node), value);
@@ -814,7 +711,7 @@ static int apply_plugstack_argument(struct lcr_site_config *cfg, const char *arg
 	if (!equals)
 		return fail(err, errlen, -EINVAL, "lcr: %s: expected key=value", origin);
 	snprintf(name, sizeof name, "%.*s", (int)len, arg);
-	if (len >= sizeof name || (!key_find(name) && !is_section(name)))
+	if (len >= sizeof name || (!lcr_setting_by_yaml_key(name) && !is_section(name)))
 		return unknown_key(err, errlen, origin, name, NULL, true, "config, ");
 	return lcr_site_config_set(cfg, name, equals + 1, origin, err, errlen);
 }
@@ -871,38 +768,41 @@ static void write_path_list(FILE *out, const struct lcr_path_list *list, const c
 
 /* Writes " value\n" for key (or a block sequence starting on the next line). */
 static void write_value(FILE *out, const struct lcr_site_config *cfg,
-			const struct site_key *key, const char *indent)
+			const struct lcr_setting_spec *key, const char *indent)
 {
-	const void *field = (const char *)cfg + key->offset;
+	const void *field = (const char *)cfg + key->site_field;
 	char text[64];
 
 	switch (key->type) {
-	case KEY_PATH:
-	case KEY_PATH_OR_EMPTY:
-	case KEY_PATTERN:
+	case LCR_TYPE_PATH:
+	case LCR_TYPE_PATH_OR_EMPTY:
+	case LCR_TYPE_PATTERN:
 		fputc(' ', out);
 		write_quoted(out, field);
 		fputc('\n', out);
 		return;
-	case KEY_PATH_LIST:
+	case LCR_TYPE_PATH_LIST:
 		write_path_list(out, field, indent);
 		return;
-	case KEY_SECONDS:
+	case LCR_TYPE_SECONDS:
 		format_seconds(*(const double *)field, text, sizeof text);
 		break;
-	case KEY_BOOL:
+	case LCR_TYPE_BOOL:
 		snprintf(text, sizeof text, "%s", *(const bool *)field ? "true" : "false");
 		break;
-	case KEY_LOG_LEVEL:
+	case LCR_TYPE_LOG_LEVEL:
 		snprintf(text, sizeof text, "%s",
 			 lcr_log_level_name(*(const enum lcr_log_level *)field));
 		break;
-	case KEY_BYTES:
-		format_bytes(*(const uint64_t *)field, text, sizeof text);
+	case LCR_TYPE_BYTES:
+		lcr_setting_format_bytes(*(const uint64_t *)field, text, sizeof text);
 		break;
-	case KEY_COUNT:
+	case LCR_TYPE_COUNT:
 		snprintf(text, sizeof text, "%u", *(const unsigned *)field);
 		break;
+	case LCR_TYPE_RESTORE:
+	case LCR_TYPE_REPLACE:
+		return;
 	}
 	fprintf(out, " %s\n", text);
 }
@@ -912,19 +812,24 @@ int lcr_site_config_write_yaml(const struct lcr_site_config *cfg, FILE *out)
 	const char *section = "";
 	size_t section_len = 0;
 
-	for (size_t i = 0; i < ARRAY_SIZE(site_keys); i++) {
-		const struct site_key *key = &site_keys[i];
-		const char *dot = strchr(key->name, '.');
-		size_t len = dot ? (size_t)(dot - key->name) : 0;
-		const char *indent = dot ? "  " : "";
+	for (size_t i = 0; i < ARRAY_SIZE(lcr_settings); i++) {
+		const struct lcr_setting_spec *key = &lcr_settings[i];
+		const char *dot;
+		size_t len;
+		const char *indent;
 
-		if (dot && (len != section_len || strncmp(section, key->name, len) != 0))
-			fprintf(out, "%s%.*s:\n", i ? "\n" : "", (int)len, key->name);
+		if (!key->yaml_key)
+			continue;
+		dot = strchr(key->yaml_key, '.');
+		len = dot ? (size_t)(dot - key->yaml_key) : 0;
+		indent = dot ? "  " : "";
+		if (dot && (len != section_len || strncmp(section, key->yaml_key, len) != 0))
+			fprintf(out, "%s%.*s:\n", i ? "\n" : "", (int)len, key->yaml_key);
 		else if (i > 0)
 			fputc('\n', out);
-		section = key->name;
+		section = key->yaml_key;
 		section_len = len;
-		fprintf(out, "%s# %s\n%s%s:", indent, key->doc, indent, dot ? dot + 1 : key->name);
+		fprintf(out, "%s# %s\n%s%s:", indent, key->doc, indent, dot ? dot + 1 : key->yaml_key);
 		write_value(out, cfg, key, indent);
 	}
 	return ferror(out) || fflush(out) != 0 ? -EIO : 0;

@@ -2,6 +2,8 @@
  * option_values.c: what the --lcr* values mean. Checks each value where it is parsed and
  * merges command line, LCR_* environment and site configuration into one
  * struct lcr_user_options. No Slurm calls here, so the unit tests exercise all of it.
+ * Which options there are, their LCR_* variables, defaults and accepted values come from
+ * lcr_settings[] (settings.h); the choices are read by settings.c, as lcrd reads them.
  */
 #include "config.h"
 
@@ -13,7 +15,18 @@
 #include "internal/parse.h"
 #include "options.h"
 
-static int parse_switch(const char *value, bool *out, char *err, size_t errlen)
+/* "lcr: invalid value 'VALUE' for --OPTION (accepted: ...)", and -EINVAL. */
+static int invalid_value(enum lcr_setting setting, const char *value, char *err, size_t errlen)
+{
+	const struct lcr_setting_spec *spec = &lcr_settings[setting];
+
+	snprintf(err, errlen, "lcr: invalid value '%s' for --%s (accepted: %s)", value, spec->option,
+		 spec->accepted);
+	return -EINVAL;
+}
+
+static int parse_switch(enum lcr_setting setting, const char *value, bool *out, char *err,
+			size_t errlen)
 {
 	if (strcmp(value, "on") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "1") == 0) {
 		*out = true;
@@ -23,26 +36,15 @@ static int parse_switch(const char *value, bool *out, char *err, size_t errlen)
 		*out = false;
 		return 0;
 	}
-	snprintf(err, errlen, "lcr: invalid value '%s' for --lcr (accepted: on, off)", value);
-	return -EINVAL;
+	return invalid_value(setting, value, err, errlen);
 }
 
 static int parse_restore(const char *value, struct lcr_user_options *out, char *err, size_t errlen)
 {
-	if (strcmp(value, "auto") == 0) {
-		out->restore = LCR_RESTORE_AUTO;
+	if (lcr_restore_mode_parse(value, &out->restore) == 0)
 		return 0;
-	}
-	if (strcmp(value, "never") == 0) {
-		out->restore = LCR_RESTORE_NEVER;
-		return 0;
-	}
-	if (value[0] != '/') {
-		snprintf(err, errlen,
-			 "lcr: invalid value '%s' for --lcr-restore (accepted: auto, never, or an absolute path)",
-			 value);
-		return -EINVAL;
-	}
+	if (value[0] != '/')
+		return invalid_value(LCR_SETTING_RESTORE, value, err, errlen);
 	if (strlen(value) >= sizeof(out->restore_path)) {
 		snprintf(err, errlen, "lcr: --lcr-restore path is too long (%zu bytes)", strlen(value));
 		return -ENAMETOOLONG;
@@ -54,31 +56,25 @@ static int parse_restore(const char *value, struct lcr_user_options *out, char *
 
 static int parse_replace(const char *value, enum lcr_replace_mode *out, char *err, size_t errlen)
 {
-	if (strcmp(value, "spare") == 0) {
-		*out = LCR_REPLACE_SPARE;
+	if (lcr_replace_mode_parse(value, out) == 0)
 		return 0;
-	}
-	if (strcmp(value, "none") == 0) {
-		*out = LCR_REPLACE_NONE;
-		return 0;
-	}
-	snprintf(err, errlen, "lcr: invalid value '%s' for --lcr-replace (accepted: spare, none)", value);
-	return -EINVAL;
+	return invalid_value(LCR_SETTING_REPLACE, value, err, errlen);
 }
 
 static int parse_detect_timeout(const char *value, const struct lcr_site_config *site, double *out,
 				char *err, size_t errlen)
 {
+	const struct lcr_setting_spec *spec = &lcr_settings[LCR_SETTING_DETECT_TIMEOUT];
 	double min = site ? site->detect_timeout_min : 0.5;
-	double max = site ? site->detect_timeout_max : 3600;
+	double max = site ? site->detect_timeout_max : spec->bounds.max;
 	double seconds;
 
 	char why[256];
 
 	if (lcr_parse_seconds(value, &seconds, why, sizeof(why)) < 0 || seconds < min || seconds > max) {
 		snprintf(err, errlen,
-			 "lcr: invalid value '%s' for --lcr-detect-timeout (accepted: %g to %g seconds)",
-			 value, min, max);
+			 "lcr: invalid value '%s' for --%s (accepted: %g to %g seconds)", value,
+			 spec->option, min, max);
 		return -EINVAL;
 	}
 	*out = seconds;
@@ -98,11 +94,8 @@ static int parse_ckpt_dir(const char *pattern, const struct lcr_site_config *sit
 		snprintf(err, errlen, "lcr: invalid value '%s' for --lcr-ckpt-dir: %s", pattern, why);
 		return rc;
 	}
-	if (out[0] != '/') {
-		snprintf(err, errlen, "lcr: invalid value '%s' for --lcr-ckpt-dir (accepted: an absolute path)",
-			 pattern);
-		return -EINVAL;
-	}
+	if (out[0] != '/')
+		return invalid_value(LCR_SETTING_CKPT_DIR, pattern, err, errlen);
 	if (site && (rc = lcr_path_under_roots(out, &site->ckpt_roots, why, sizeof(why))) < 0) {
 		snprintf(err, errlen, "lcr: invalid value '%s' for --lcr-ckpt-dir: %s", pattern, why);
 		return rc;
@@ -110,72 +103,108 @@ static int parse_ckpt_dir(const char *pattern, const struct lcr_site_config *sit
 	return 0;
 }
 
+/*
+ * Reads the value of one option into out. The checkpoint directory is expanded for owner
+ * and job_id.
+ */
+static int parse_option(enum lcr_setting setting, const char *value, const struct lcr_site_config *site,
+			const struct options_job_owner *owner, uint32_t job_id, struct lcr_user_options *out,
+			char *err, size_t errlen)
+{
+	switch (setting) {
+	case LCR_SETTING_ENABLED:
+		return parse_switch(setting, value, &out->enabled, err, errlen);
+	case LCR_SETTING_VERBOSE:
+		return parse_switch(setting, value, &out->verbose, err, errlen);
+	case LCR_SETTING_RESTORE:
+		return parse_restore(value, out, err, errlen);
+	case LCR_SETTING_REPLACE:
+		return parse_replace(value, &out->replace, err, errlen);
+	case LCR_SETTING_DETECT_TIMEOUT:
+		return parse_detect_timeout(value, site, &out->detect_timeout, err, errlen);
+	case LCR_SETTING_CKPT_DIR:
+		return parse_ckpt_dir(value, site, owner, job_id, out->ckpt_dir, sizeof(out->ckpt_dir), err,
+				      errlen);
+	default:
+		snprintf(err, errlen, "lcr: setting '%s' is not a user option", lcr_settings[setting].doc);
+		return -EINVAL;
+	}
+}
+
 int options_check_value(const char *option, const char *value, const struct lcr_site_config *site, char *err,
 			size_t errlen)
 {
 	static const struct options_job_owner someone = { .user = "user", .home = "/home/user" };
+	const struct lcr_setting_spec *spec = lcr_setting_by_option(option);
 	struct lcr_user_options scratch;
-	char path[4096];
-	bool on;
 
-	if (strcmp(option, "lcr") == 0)
-		return parse_switch(value, &on, err, errlen);
-	if (strcmp(option, "lcr-restore") == 0)
-		return parse_restore(value, &scratch, err, errlen);
-	if (strcmp(option, "lcr-replace") == 0)
-		return parse_replace(value, &scratch.replace, err, errlen);
-	if (strcmp(option, "lcr-detect-timeout") == 0)
-		return parse_detect_timeout(value, site, &scratch.detect_timeout, err, errlen);
-	if (strcmp(option, "lcr-ckpt-dir") == 0)
-		return parse_ckpt_dir(value, site, &someone, 0, path, sizeof(path), err, errlen);
-	return 0;
+	if (!spec || !spec->option_arg)
+		return 0;
+	return parse_option(lcr_setting_id(spec), value, site, &someone, 0, &scratch, err, errlen);
 }
 
-/* The typed value if any, else the LCR_* environment variable, else NULL. */
-static const char *pick(const char *typed, options_getenv_fn getenv_fn, void *env_ctx, const char *env_name)
+/* The typed value if any, else the option's LCR_* environment variable, else NULL. */
+static const char *pick(const struct lcr_option_values *values, enum lcr_setting setting,
+			options_getenv_fn getenv_fn, void *env_ctx)
 {
-	if (typed)
-		return typed;
+	if (values->text[setting])
+		return values->text[setting];
 	if (getenv_fn)
-		return getenv_fn(env_ctx, env_name);
+		return getenv_fn(env_ctx, lcr_settings[setting].env);
 	return NULL;
+}
+
+/*
+ * The text of an option nobody gave: the site's checkpoint directory (expanded as a user's
+ * would be), the table's default for a setting of the user's alone, or NULL where the
+ * site's value is already in place.
+ */
+static const char *unset_value(const struct lcr_setting_spec *spec, const struct lcr_site_config *site)
+{
+	if (lcr_setting_id(spec) == LCR_SETTING_CKPT_DIR)
+		return site->ckpt_dir;
+	return spec->yaml_key ? NULL : spec->default_text;
+}
+
+/* The flag --lcr-verbose beats LCR_VERBOSE, whose bad value is named as such. */
+static int resolve_verbose(const struct lcr_option_values *values, options_getenv_fn getenv_fn, void *env_ctx,
+			   struct lcr_user_options *out, char *err, size_t errlen)
+{
+	const char *env = lcr_settings[LCR_SETTING_VERBOSE].env;
+	const char *value = getenv_fn ? getenv_fn(env_ctx, env) : NULL;
+
+	out->verbose = values->verbose;
+	if (!out->verbose && value && parse_switch(LCR_SETTING_VERBOSE, value, &out->verbose, err, errlen) < 0) {
+		snprintf(err, errlen, "lcr: invalid value '%s' for %s (accepted: %s)", value, env,
+			 lcr_settings[LCR_SETTING_VERBOSE].accepted);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int options_resolve(const struct lcr_option_values *values, options_getenv_fn getenv_fn, void *env_ctx,
 		    const struct lcr_site_config *site, const struct options_job_owner *owner,
 		    uint32_t job_id, struct lcr_user_options *out, char *err, size_t errlen)
 {
-	const char *value;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->enabled = site->enabled_by_default;
-	out->restore = LCR_RESTORE_AUTO;
-	out->replace = LCR_REPLACE_SPARE;
 	out->detect_timeout = site->detect_timeout_default;
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		const struct lcr_setting_spec *spec = &lcr_settings[i];
+		const char *value;
 
-	value = pick(values->lcr, getenv_fn, env_ctx, "LCR_ENABLE");
-	if (value && (rc = parse_switch(value, &out->enabled, err, errlen)) < 0)
-		return rc;
-	value = pick(values->restore, getenv_fn, env_ctx, "LCR_RESTORE");
-	if (value && (rc = parse_restore(value, out, err, errlen)) < 0)
-		return rc;
-	value = pick(values->replace, getenv_fn, env_ctx, "LCR_REPLACE");
-	if (value && (rc = parse_replace(value, &out->replace, err, errlen)) < 0)
-		return rc;
-	value = pick(values->detect_timeout, getenv_fn, env_ctx, "LCR_DETECT_TIMEOUT");
-	if (value && (rc = parse_detect_timeout(value, site, &out->detect_timeout, err, errlen)) < 0)
-		return rc;
-	value = pick(values->ckpt_dir, getenv_fn, env_ctx, "LCR_CKPT_DIR");
-	rc = parse_ckpt_dir(value ? value : site->ckpt_dir, site, owner, job_id, out->ckpt_dir,
-			    sizeof(out->ckpt_dir), err, errlen);
-	if (rc < 0)
-		return rc;
-	value = getenv_fn ? getenv_fn(env_ctx, "LCR_VERBOSE") : NULL;
-	out->verbose = values->verbose;
-	if (!out->verbose && value && parse_switch(value, &out->verbose, err, errlen) < 0) {
-		snprintf(err, errlen, "lcr: invalid value '%s' for LCR_VERBOSE (accepted: on, off)", value);
-		return -EINVAL;
+		if (!spec->option_arg)
+			continue;
+		value = pick(values, (enum lcr_setting)i, getenv_fn, env_ctx);
+		if (!value)
+			value = unset_value(spec, site);
+		if (!value)
+			continue;
+		rc = parse_option((enum lcr_setting)i, value, site, owner, job_id, out, err, errlen);
+		if (rc < 0)
+			return rc;
 	}
-	return 0;
+	return resolve_verbose(values, getenv_fn, env_ctx, out, err, errlen);
 }

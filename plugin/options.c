@@ -1,5 +1,6 @@
 /*
- * options.c: the --lcr* option table registered with Slurm, and its callbacks.
+ * options.c: the --lcr* options registered with Slurm, and their callbacks. The options
+ * are the rows of lcr_settings[] (settings.h) that have one.
  *
  * Slurm calls the option callbacks in srun/sbatch (local) and again in slurmstepd (remote)
  * with the values srun forwarded; the callbacks only store and check the text. What the
@@ -14,31 +15,47 @@
 
 #include "options.h"
 
-enum option_id { OPT_LCR = 1, OPT_CKPT_DIR, OPT_RESTORE, OPT_REPLACE, OPT_DETECT_TIMEOUT, OPT_VERBOSE };
-
 /* The plugin is loaded once per process; the callbacks write into the caller's values. */
 static struct lcr_option_values *registered_values;
 static const struct lcr_site_config *registered_site;
 
 static int on_option(int val, const char *optarg, int remote);
 
-static struct spank_option option_table[] = {
-	{ "lcr", "on|off", "[lcr] Protect this job step with LCR (checkpoint recovery); implies --no-kill.", 2,
-	  OPT_LCR, on_option },
-	{ "lcr-ckpt-dir", "PATH", "[lcr] Directory for LCR's just-in-time checkpoints (%u user, %j job id).", 1,
-	  OPT_CKPT_DIR, on_option },
-	{ "lcr-restore", "auto|never|PATH", "[lcr] Restore state from the newest checkpoint, none, or PATH.", 1,
-	  OPT_RESTORE, on_option },
-	{ "lcr-replace", "spare|none", "[lcr] Replace a dead node by a spare node of the job, or not.", 1,
-	  OPT_REPLACE, on_option },
-	{ "lcr-detect-timeout", "SECONDS", "[lcr] Declare a silent node dead after SECONDS.", 1,
-	  OPT_DETECT_TIMEOUT, on_option },
-	{ "lcr-verbose", NULL, "[lcr] Print LCR's progress messages.", 0, OPT_VERBOSE, on_option },
-};
+/*
+ * Slurm's table: a row per setting with an option, in --help's order (option_rank). An
+ * option's val is its setting's index + 1.
+ */
+static struct spank_option option_table[LCR_SETTING_COUNT];
+static size_t option_count;
 
-static const char *option_name(int val)
+/* none, required, or optional (--lcr alone means --lcr=on). */
+static int option_has_arg(const struct lcr_setting_spec *spec)
 {
-	return option_table[val - 1].name;
+	if (!spec->option_arg)
+		return 0;
+	return spec->type == LCR_TYPE_BOOL ? 2 : 1;
+}
+
+static void build_option_table(void)
+{
+	if (option_count > 0)
+		return;
+	for (int rank = 1; rank <= LCR_SETTING_COUNT; rank++)
+		for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+			const struct lcr_setting_spec *spec = &lcr_settings[i];
+
+			if (!spec->option || spec->option_rank != rank)
+				continue;
+			option_table[option_count] = (struct spank_option){
+				.name = (char *)spec->option,
+				.arginfo = (char *)spec->option_arg,
+				.usage = (char *)spec->option_help,
+				.has_arg = option_has_arg(spec),
+				.val = (int)i + 1,
+				.cb = on_option,
+			};
+			option_count++;
+		}
 }
 
 static void replace_string(char **slot, const char *value)
@@ -47,17 +64,12 @@ static void replace_string(char **slot, const char *value)
 	*slot = value ? strdup(value) : NULL;
 }
 
-/* Where the text of a value-taking option is kept; NULL for --lcr-verbose. */
+/* Where the text of a value-taking option is kept; NULL for a flag (--lcr-verbose). */
 static char **option_slot(struct lcr_option_values *values, int val)
 {
-	switch (val) {
-	case OPT_LCR: return &values->lcr;
-	case OPT_CKPT_DIR: return &values->ckpt_dir;
-	case OPT_RESTORE: return &values->restore;
-	case OPT_REPLACE: return &values->replace;
-	case OPT_DETECT_TIMEOUT: return &values->detect_timeout;
-	default: return NULL;
-	}
+	const struct lcr_setting_spec *spec = &lcr_settings[val - 1];
+
+	return spec->option_arg ? &values->text[val - 1] : NULL;
 }
 
 /*
@@ -76,15 +88,16 @@ static int on_option(int val, const char *optarg, int remote)
 
 	if (!registered_values)
 		return -1;
-	if (val == OPT_VERBOSE) {
+	if (val < 1 || val > LCR_SETTING_COUNT)
+		return -1;
+	slot = option_slot(registered_values, val);
+	if (!slot) {
 		registered_values->verbose = true;
 		return 0;
 	}
-	slot = option_slot(registered_values, val);
-	if (!slot)
-		return -1;
 	replace_string(slot, option_value_given(optarg) ? optarg : "on");
-	if (!remote && options_check_value(option_name(val), *slot, registered_site, err, sizeof(err)) < 0) {
+	if (!remote && options_check_value(lcr_settings[val - 1].option, *slot, registered_site, err,
+					   sizeof(err)) < 0) {
 		slurm_error("%s", err);
 		return -1;
 	}
@@ -96,7 +109,8 @@ int options_register(spank_t sp, struct lcr_option_values *values)
 	size_t i;
 
 	registered_values = values;
-	for (i = 0; i < sizeof(option_table) / sizeof(option_table[0]); i++) {
+	build_option_table();
+	for (i = 0; i < option_count; i++) {
 		spank_err_t rc = spank_option_register(sp, &option_table[i]);
 
 		if (rc != ESPANK_SUCCESS) {
@@ -112,17 +126,18 @@ int options_collect(spank_t sp, struct lcr_option_values *values)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(option_table) / sizeof(option_table[0]); i++) {
+	build_option_table();
+	for (i = 0; i < option_count; i++) {
 		char *optarg = NULL;
 
 		if (spank_option_getopt(sp, &option_table[i], &optarg) != ESPANK_SUCCESS)
 			continue;
-		if (option_table[i].val == OPT_VERBOSE) {
+		char **slot = option_slot(values, option_table[i].val);
+		if (!slot) {
 			values->verbose = true;
 			continue;
 		}
-		char **slot = option_slot(values, option_table[i].val);
-		if (slot && !*slot)
+		if (!*slot)
 			replace_string(slot, option_value_given(optarg) ? optarg : "on");
 	}
 	return 0;
@@ -135,11 +150,8 @@ void options_set_site(const struct lcr_site_config *site)
 
 void options_values_fini(struct lcr_option_values *values)
 {
-	free(values->lcr);
-	free(values->ckpt_dir);
-	free(values->restore);
-	free(values->replace);
-	free(values->detect_timeout);
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++)
+		free(values->text[i]);
 	memset(values, 0, sizeof(*values));
 	if (registered_values == values)
 		registered_values = NULL;

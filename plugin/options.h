@@ -4,7 +4,8 @@
  * Every option has three sources, strongest first: the command line (or #SBATCH line), an
  * LCR_* environment variable, and the site configuration. options_resolve() merges them
  * into one struct lcr_user_options, and every value is checked where it is parsed, so an
- * invalid value stops srun or sbatch before anything is launched.
+ * invalid value stops srun or sbatch before anything is launched. The options, their
+ * variables, defaults and accepted values are rows of lcr_settings[] (settings.h).
  */
 #ifndef LCR_PLUGIN_OPTIONS_H
 #define LCR_PLUGIN_OPTIONS_H
@@ -15,10 +16,8 @@
 
 #include <slurm/spank.h>
 
+#include "internal/settings.h"
 #include "internal/site_config.h"
-
-enum lcr_restore_mode { LCR_RESTORE_AUTO, LCR_RESTORE_NEVER, LCR_RESTORE_PATH };
-enum lcr_replace_mode { LCR_REPLACE_SPARE, LCR_REPLACE_NONE };
 
 /* The options of one srun/sbatch/step, after merging command line, environment and site. */
 struct lcr_user_options {
@@ -31,14 +30,10 @@ struct lcr_user_options {
 	bool verbose;
 };
 
-/* What the user typed, before defaults: NULL where an option was not given. */
+/* What the user typed, before defaults, by setting: NULL where an option was not given. */
 struct lcr_option_values {
-	char *lcr;
-	char *ckpt_dir;
-	char *restore;
-	char *replace;
-	char *detect_timeout;
-	bool verbose;
+	char *text[LCR_SETTING_COUNT]; /* options that take a value */
+	bool verbose;		       /* --lcr-verbose, a flag */
 };
 
 /* Register every --lcr* option with Slurm. Call from slurm_spank_init in every context. */

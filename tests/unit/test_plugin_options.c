@@ -120,12 +120,12 @@ static void test_command_line_beats_environment_beats_site(void **state)
 	const char *environment[] = { "LCR_ENABLE", "on", "LCR_DETECT_TIMEOUT", "3", "LCR_REPLACE", "none", NULL };
 
 	f->site.enabled_by_default = false;
-	f->typed.detect_timeout = "1.5";
+	f->typed.text[LCR_SETTING_DETECT_TIMEOUT] = "1.5";
 	assert_int_equal(resolve(f, environment), 0);
 	assert_true(f->options.enabled);
 	assert_true(f->options.detect_timeout == 1.5);
 	assert_int_equal(f->options.replace, LCR_REPLACE_NONE);
-	f->typed.detect_timeout = NULL;
+	f->typed.text[LCR_SETTING_DETECT_TIMEOUT] = NULL;
 }
 
 static void test_bad_values_name_the_option_and_accepted_values(void **state)
@@ -171,13 +171,13 @@ static void test_ckpt_dir_outside_site_roots_is_refused(void **state)
 	char err[256];
 
 	assert_int_equal(lcr_parse_path_list("/scratch:/lustre", &f->site.ckpt_roots, err, sizeof(err)), 0);
-	f->typed.ckpt_dir = "/home/alice/ckpt";
+	f->typed.text[LCR_SETTING_CKPT_DIR] = "/home/alice/ckpt";
 	assert_true(resolve(f, NULL) < 0);
 	assert_non_null(strstr(f->err, "--lcr-ckpt-dir"));
-	f->typed.ckpt_dir = "/scratch/%u";
+	f->typed.text[LCR_SETTING_CKPT_DIR] = "/scratch/%u";
 	assert_int_equal(resolve(f, NULL), 0);
 	assert_string_equal(f->options.ckpt_dir, "/scratch/alice");
-	f->typed.ckpt_dir = NULL;
+	f->typed.text[LCR_SETTING_CKPT_DIR] = NULL;
 }
 
 static void test_bad_environment_value_is_an_error(void **state)

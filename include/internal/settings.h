@@ -1,0 +1,141 @@
+/*
+ * settings.h: LCR's settings, described once for the site configuration, the plugin's user
+ * options and lcrd's command line.
+ *
+ * A setting can be written in up to four places: a key of lcr.yaml (and of the plugstack
+ * arguments), a --lcr-* option of srun/sbatch/salloc, an LCR_* environment variable, and
+ * an argument that the plugin passes to lcrd. One row of lcr_settings[] (lib/settings.c)
+ * names all of them, with the setting's type, default and bounds, so that:
+ *   - lib/site_config.c reads, checks, defaults and writes every row with a yaml_key;
+ *   - plugin/options.c registers a Slurm option for every row with an option, and
+ *     plugin/option_values.c reads its environment variable and checks its value;
+ *   - plugin/helper_launch.c passes every row with an lcrd_arg as --<lcrd_arg>=TEXT;
+ *   - helper/options.c accepts every row with an lcrd_arg, with its lcrd default and bounds.
+ * Adding a setting means one row here, a field where its value is kept (struct
+ * lcr_site_config, struct lcr_user_options or struct lcrd_options) and its lines in the
+ * documentation (etc/lcr.yaml, doc/lcr.yaml.5, doc/spank_lcr.8, doc/lcrd.8), which
+ * tests/unit/test_settings.c checks against the table.
+ *
+ * The choices that travel from the plugin to lcrd (restore, replace) have one enum each,
+ * shared by both, with the names below; the restore values are also the wire's.
+ */
+#ifndef LCR_INTERNAL_SETTINGS_H
+#define LCR_INTERNAL_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Where a step's ranks take their state from when they start (--lcr-restore, lcrd --restore). */
+enum lcr_restore_mode {
+	LCR_RESTORE_NEVER = 0, /* start empty */
+	LCR_RESTORE_AUTO = 1,  /* the newest complete checkpoint of the checkpoint directory */
+	LCR_RESTORE_PATH = 2,  /* one checkpoint named by its path */
+};
+
+/* What the leader does after a node failure (--lcr-replace, lcrd --replace). */
+enum lcr_replace_mode {
+	LCR_REPLACE_NONE = 0,  /* nothing: the ranks end, the checkpoint is the way back */
+	LCR_REPLACE_SPARE = 1, /* launch a replacement on a spare node of the job */
+};
+
+/* Every setting; the index of its row in lcr_settings[]. */
+enum lcr_setting {
+	LCR_SETTING_HELPER,
+	LCR_SETTING_RUNTIME_DIR,
+	LCR_SETTING_CKPT_DIR,
+	LCR_SETTING_CKPT_ROOTS,
+	LCR_SETTING_CKPT_KEEP,
+	LCR_SETTING_DETECT_TIMEOUT,
+	LCR_SETTING_DETECT_TIMEOUT_MIN,
+	LCR_SETTING_DETECT_TIMEOUT_MAX,
+	LCR_SETTING_ENABLED,
+	LCR_SETTING_REQUIRED,
+	LCR_SETTING_LOG_LEVEL,
+	LCR_SETTING_MUNGE_SOCKET,
+	LCR_SETTING_REGION_QUOTA,
+	LCR_SETTING_HELPER_START_TIMEOUT,
+	LCR_SETTING_HELPER_STOP_TIMEOUT,
+	LCR_SETTING_HEARTBEAT_PEERS,
+	LCR_SETTING_RESTORE,
+	LCR_SETTING_REPLACE,
+	LCR_SETTING_VERBOSE,
+	LCR_SETTING_COUNT
+};
+
+enum lcr_setting_type {
+	LCR_TYPE_PATH,		/* an absolute path, normalised */
+	LCR_TYPE_PATH_OR_EMPTY, /* the same, or "" */
+	LCR_TYPE_PATTERN,	/* an absolute path with %h, %u, %j, %% */
+	LCR_TYPE_PATH_LIST,	/* absolute paths: a YAML sequence, or "/a:/b" */
+	LCR_TYPE_SECONDS,	/* decimal seconds */
+	LCR_TYPE_BOOL,		/* true/false in lcr.yaml; on/off as an option */
+	LCR_TYPE_LOG_LEVEL,	/* error, warning, info, verbose, debug */
+	LCR_TYPE_BYTES,		/* a size in bytes */
+	LCR_TYPE_COUNT,		/* a whole number */
+	LCR_TYPE_RESTORE,	/* auto, never or an absolute path (enum lcr_restore_mode) */
+	LCR_TYPE_REPLACE,	/* spare or none (enum lcr_replace_mode) */
+};
+
+/* Inclusive bounds of a number; max INFINITY: none. */
+struct lcr_setting_bounds {
+	double min, max;
+	bool min_exclusive; /* min itself is not accepted */
+};
+
+struct lcr_setting_spec {
+	enum lcr_setting_type type;
+	const char *doc; /* one line, for `lcrctl config` and the tests */
+
+	/* lcr.yaml and the plugstack arguments */
+	const char *yaml_key;		  /* dotted ("detect_timeout.min"), or NULL */
+	size_t site_field;		  /* offset in struct lcr_site_config */
+	const char *default_text;	  /* the site's default, or the user's without a key */
+	struct lcr_setting_bounds bounds; /* numbers: what the site (and a user) may set */
+
+	/* the user's option and environment variable */
+	const char *option;	 /* without "--" ("lcr-replace"), or NULL */
+	int option_rank;	 /* its place among the options in --help, from 1 */
+	const char *option_arg;	 /* the argument as --help shows it; NULL: a flag */
+	const char *option_help; /* --help's line */
+	const char *accepted;	 /* what a bad value's message says is accepted */
+	const char *env;	 /* "LCR_REPLACE", or NULL */
+
+	/* how the plugin passes it to lcrd */
+	const char *lcrd_arg;		       /* without "--" ("replace"), or NULL */
+	const char *lcrd_default;	       /* lcrd's value without the argument; NULL: none */
+	struct lcr_setting_bounds lcrd_bounds; /* numbers: what lcrd accepts */
+	const char *lcrd_expects;	       /* lcrd's message after "--ARG=VALUE: " */
+};
+
+extern const struct lcr_setting_spec lcr_settings[LCR_SETTING_COUNT];
+
+/* The row whose yaml_key, option or lcrd_arg is name, or NULL. */
+const struct lcr_setting_spec *lcr_setting_by_yaml_key(const char *name);
+const struct lcr_setting_spec *lcr_setting_by_option(const char *name);
+const struct lcr_setting_spec *lcr_setting_by_lcrd_arg(const char *name);
+
+/* The index of a row of lcr_settings[]. */
+enum lcr_setting lcr_setting_id(const struct lcr_setting_spec *spec);
+
+/* Whether value lies within bounds. */
+bool lcr_setting_in_bounds(const struct lcr_setting_bounds *bounds, double value);
+
+/*
+ * Checks value against the setting's site bounds. On error returns -ERANGE and writes
+ * "'TEXT' is out of range (accepted: ...)" into why, text being what was written.
+ */
+int lcr_setting_check_range(const struct lcr_setting_spec *spec, double value, const char *text,
+			    char *why, size_t whylen);
+
+/* "auto", "never" or "spare", "none": 0 and *out, or -EINVAL. */
+int lcr_restore_mode_parse(const char *text, enum lcr_restore_mode *out);
+int lcr_replace_mode_parse(const char *text, enum lcr_replace_mode *out);
+
+/* The name of a mode as the options and lcrd read it ("" for LCR_RESTORE_PATH: the path). */
+const char *lcr_restore_mode_name(enum lcr_restore_mode mode);
+const char *lcr_replace_mode_name(enum lcr_replace_mode mode);
+
+/* Bytes as lcr.yaml writes them: "64GiB", "1048576". */
+void lcr_setting_format_bytes(unsigned long long bytes, char *buf, size_t buflen);
+
+#endif

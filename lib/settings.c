@@ -1,0 +1,324 @@
+/*
+ * settings.c: the table of LCR's settings (see include/internal/settings.h) and the checks
+ * that every reader of a setting shares: bounds, and the names of the restore and replace
+ * choices.
+ *
+ * Rows with a yaml_key come in lcr.yaml's order (lcrctl config writes them so); keys of
+ * one mapping ("detect_timeout.*") are adjacent. The rows without a key (restore, replace,
+ * verbose) are the user's alone; their default_text is the user's default.
+ */
+#include "config.h"
+
+#include "internal/settings.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal/parse.h"
+#include "internal/site_config.h"
+
+#ifndef LCR_DEFAULT_HELPER
+#define LCR_DEFAULT_HELPER "/usr/sbin/lcrd"
+#endif
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define SITE_FIELD(member) offsetof(struct lcr_site_config, member)
+#define QUOTE_MAX 256
+
+/* Bounds of a detection timeout, wherever it is set: more than 0, at most an hour. */
+#define TIMEOUT_BOUNDS { .min = 0, .max = 3600, .min_exclusive = true }
+
+const struct lcr_setting_spec lcr_settings[LCR_SETTING_COUNT] = {
+	[LCR_SETTING_HELPER] = {
+		.type = LCR_TYPE_PATH,
+		.doc = "absolute path of the per-node helper daemon lcrd",
+		.yaml_key = "helper", .site_field = SITE_FIELD(helper),
+		.default_text = LCR_DEFAULT_HELPER,
+	},
+	[LCR_SETTING_RUNTIME_DIR] = {
+		.type = LCR_TYPE_PATH,
+		.doc = "absolute directory under which each helper makes its 0700 socket directory",
+		.yaml_key = "runtime_dir", .site_field = SITE_FIELD(runtime_dir),
+		.default_text = "/run/lcr",
+	},
+	[LCR_SETTING_CKPT_DIR] = {
+		.type = LCR_TYPE_PATTERN,
+		.doc = "default checkpoint directory: %h home directory, %u user name, %j job id, "
+		       "%% a literal %",
+		.yaml_key = "ckpt_dir", .site_field = SITE_FIELD(ckpt_dir),
+		.default_text = "%h/.lcr/checkpoints/%j",
+		.option = "lcr-ckpt-dir", .option_rank = 2, .option_arg = "PATH",
+		.option_help = "[lcr] Directory for LCR's just-in-time checkpoints (%u user, %j job id).",
+		.accepted = "an absolute path", .env = "LCR_CKPT_DIR",
+		.lcrd_arg = "ckpt-dir", .lcrd_expects = "must be an absolute path",
+	},
+	[LCR_SETTING_CKPT_ROOTS] = {
+		.type = LCR_TYPE_PATH_LIST,
+		.doc = "directories a user's --lcr-ckpt-dir must lie under; empty: anywhere",
+		.yaml_key = "ckpt_roots", .site_field = SITE_FIELD(ckpt_roots),
+		.default_text = "",
+		.lcrd_arg = "ckpt-roots",
+	},
+	[LCR_SETTING_CKPT_KEEP] = {
+		.type = LCR_TYPE_COUNT,
+		.doc = "complete checkpoints kept per job, the newest; 0: all",
+		.yaml_key = "ckpt_keep", .site_field = SITE_FIELD(ckpt_keep),
+		.default_text = "2", .bounds = { .min = 0, .max = 1000000 },
+		.lcrd_arg = "ckpt-keep", .lcrd_default = "2",
+		.lcrd_bounds = { .min = 0, .max = 1000000 },
+		.lcrd_expects = "expected how many complete checkpoints to keep, from 0 (all) to "
+				"1000000",
+	},
+	[LCR_SETTING_DETECT_TIMEOUT] = {
+		.type = LCR_TYPE_SECONDS,
+		.doc = "seconds without heartbeat before a node is declared dead, unless the user "
+		       "asks for another value",
+		.yaml_key = "detect_timeout.default", .site_field = SITE_FIELD(detect_timeout_default),
+		.default_text = "2", .bounds = TIMEOUT_BOUNDS,
+		.option = "lcr-detect-timeout", .option_rank = 5, .option_arg = "SECONDS",
+		.option_help = "[lcr] Declare a silent node dead after SECONDS.",
+		.env = "LCR_DETECT_TIMEOUT",
+		.lcrd_arg = "detect-timeout", .lcrd_default = "2",
+		.lcrd_bounds = { .min = 0.1, .max = 3600 },
+		.lcrd_expects = "expected seconds from 0.1 to 3600, such as 2 or 0.5",
+	},
+	[LCR_SETTING_DETECT_TIMEOUT_MIN] = {
+		.type = LCR_TYPE_SECONDS,
+		.doc = "smallest detection timeout a user may ask for, in seconds",
+		.yaml_key = "detect_timeout.min", .site_field = SITE_FIELD(detect_timeout_min),
+		.default_text = "0.5", .bounds = TIMEOUT_BOUNDS,
+	},
+	[LCR_SETTING_DETECT_TIMEOUT_MAX] = {
+		.type = LCR_TYPE_SECONDS,
+		.doc = "largest detection timeout a user may ask for, in seconds",
+		.yaml_key = "detect_timeout.max", .site_field = SITE_FIELD(detect_timeout_max),
+		.default_text = "60", .bounds = TIMEOUT_BOUNDS,
+	},
+	[LCR_SETTING_ENABLED] = {
+		.type = LCR_TYPE_BOOL,
+		.doc = "run LCR for steps that do not ask with --lcr",
+		.yaml_key = "enabled_by_default", .site_field = SITE_FIELD(enabled_by_default),
+		.default_text = "false",
+		.option = "lcr", .option_rank = 1, .option_arg = "on|off",
+		.option_help = "[lcr] Protect this job step with LCR (checkpoint recovery); implies "
+			       "--no-kill.",
+		.accepted = "on, off", .env = "LCR_ENABLE",
+	},
+	[LCR_SETTING_REQUIRED] = {
+		.type = LCR_TYPE_BOOL,
+		.doc = "fail the step when its helper cannot start; false: run the step without LCR",
+		.yaml_key = "required", .site_field = SITE_FIELD(required),
+		.default_text = "true",
+	},
+	[LCR_SETTING_LOG_LEVEL] = {
+		.type = LCR_TYPE_LOG_LEVEL,
+		.doc = "error, warning, info, verbose or debug",
+		.yaml_key = "log_level", .site_field = SITE_FIELD(log_level),
+		.default_text = "info",
+		.lcrd_arg = "log-level", .lcrd_default = "info",
+		.lcrd_expects = "expected error, warning, info, verbose or debug",
+	},
+	[LCR_SETTING_MUNGE_SOCKET] = {
+		.type = LCR_TYPE_PATH_OR_EMPTY,
+		.doc = "munged's socket for mesh authentication; empty: MUNGE's default",
+		.yaml_key = "munge_socket", .site_field = SITE_FIELD(munge_socket),
+		.default_text = "",
+		.lcrd_arg = "munge-socket",
+		.lcrd_expects = "must be an absolute path (or empty for MUNGE's default)",
+	},
+	[LCR_SETTING_REGION_QUOTA] = {
+		.type = LCR_TYPE_BYTES,
+		.doc = "most state memory one helper may hand out, in bytes (K, M, G, T: powers of "
+		       "1024)",
+		.yaml_key = "region_quota", .site_field = SITE_FIELD(region_quota),
+		.default_text = "64GiB", .bounds = { .min = 1048576, .max = INFINITY },
+		.lcrd_arg = "region-quota", .lcrd_default = "0",
+		.lcrd_bounds = { .min = 0, .max = INFINITY },
+		.lcrd_expects = "expected a byte count such as 68719476736 or 64G",
+	},
+	[LCR_SETTING_HELPER_START_TIMEOUT] = {
+		.type = LCR_TYPE_SECONDS,
+		.doc = "seconds the plugin waits for a new helper to report ready",
+		.yaml_key = "helper_start_timeout", .site_field = SITE_FIELD(helper_start_timeout),
+		.default_text = "10", .bounds = { .min = 0.1, .max = 300 },
+	},
+	[LCR_SETTING_HELPER_STOP_TIMEOUT] = {
+		.type = LCR_TYPE_SECONDS,
+		.doc = "seconds the plugin waits for a helper to exit before it kills it",
+		.yaml_key = "helper_stop_timeout", .site_field = SITE_FIELD(helper_stop_timeout),
+		.default_text = "5", .bounds = { .min = 0.1, .max = 300 },
+	},
+	[LCR_SETTING_HEARTBEAT_PEERS] = {
+		.type = LCR_TYPE_COUNT,
+		.doc = "ring neighbours whose heartbeats each helper watches",
+		.yaml_key = "heartbeat_peers", .site_field = SITE_FIELD(heartbeat_peers),
+		.default_text = "2", .bounds = { .min = 1, .max = 16 },
+		.lcrd_arg = "heartbeat-peers", .lcrd_default = "2",
+		.lcrd_bounds = { .min = 1, .max = 16 },
+		.lcrd_expects = "expected 1 to 16",
+	},
+	[LCR_SETTING_RESTORE] = {
+		.type = LCR_TYPE_RESTORE,
+		.doc = "the checkpoint a step starts from: the newest, none, or one by its path",
+		.default_text = "auto",
+		.option = "lcr-restore", .option_rank = 3, .option_arg = "auto|never|PATH",
+		.option_help = "[lcr] Restore state from the newest checkpoint, none, or PATH.",
+		.accepted = "auto, never, or an absolute path", .env = "LCR_RESTORE",
+		.lcrd_arg = "restore", .lcrd_default = "never",
+		.lcrd_expects = "expected auto, never, or the absolute path of a checkpoint "
+				"(DIR/step-N)",
+	},
+	[LCR_SETTING_REPLACE] = {
+		.type = LCR_TYPE_REPLACE,
+		.doc = "what the leader does after a node failure: launch a replacement, or nothing",
+		.default_text = "spare",
+		.option = "lcr-replace", .option_rank = 4, .option_arg = "spare|none",
+		.option_help = "[lcr] Replace a dead node by a spare node of the job, or not.",
+		.accepted = "spare, none", .env = "LCR_REPLACE",
+		.lcrd_arg = "replace", .lcrd_default = "none",
+		.lcrd_expects = "expected spare or none",
+	},
+	[LCR_SETTING_VERBOSE] = {
+		.type = LCR_TYPE_BOOL,
+		.doc = "print LCR's progress messages; lcrd gets --log-level=verbose",
+		.default_text = "off",
+		.option = "lcr-verbose", .option_rank = 6,
+		.option_help = "[lcr] Print LCR's progress messages.",
+		.accepted = "on, off", .env = "LCR_VERBOSE",
+	},
+};
+
+static const struct lcr_setting_spec *find(size_t name_offset, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(lcr_settings); i++) {
+		const char *const *field = (const char *const *)((const char *)&lcr_settings[i] +
+								  name_offset);
+
+		if (*field && strcmp(*field, name) == 0)
+			return &lcr_settings[i];
+	}
+	return NULL;
+}
+
+const struct lcr_setting_spec *lcr_setting_by_yaml_key(const char *name)
+{
+	return find(offsetof(struct lcr_setting_spec, yaml_key), name);
+}
+
+const struct lcr_setting_spec *lcr_setting_by_option(const char *name)
+{
+	return find(offsetof(struct lcr_setting_spec, option), name);
+}
+
+const struct lcr_setting_spec *lcr_setting_by_lcrd_arg(const char *name)
+{
+	return find(offsetof(struct lcr_setting_spec, lcrd_arg), name);
+}
+
+enum lcr_setting lcr_setting_id(const struct lcr_setting_spec *spec)
+{
+	return (enum lcr_setting)(spec - lcr_settings);
+}
+
+bool lcr_setting_in_bounds(const struct lcr_setting_bounds *bounds, double value)
+{
+	bool above_min = bounds->min_exclusive ? value > bounds->min : value >= bounds->min;
+
+	return above_min && value <= bounds->max;
+}
+
+void lcr_setting_format_bytes(unsigned long long bytes, char *buf, size_t buflen)
+{
+	static const char *const units[] = { "TiB", "GiB", "MiB", "KiB" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		unsigned long long unit = 1ULL << (10 * (ARRAY_SIZE(units) - i));
+
+		if (bytes >= unit && bytes % unit == 0) {
+			snprintf(buf, buflen, "%llu%s", bytes / unit, units[i]);
+			return;
+		}
+	}
+	snprintf(buf, buflen, "%llu", bytes);
+}
+
+static void describe_range(const struct lcr_setting_spec *spec, char *buf, size_t buflen)
+{
+	const struct lcr_setting_bounds *b = &spec->bounds;
+	const char *unit = spec->type == LCR_TYPE_SECONDS ? " seconds" : "";
+	char low[32];
+	char high[32];
+
+	if (spec->type == LCR_TYPE_BYTES)
+		lcr_setting_format_bytes((unsigned long long)b->min, low, sizeof low);
+	else
+		snprintf(low, sizeof low, "%g", b->min);
+	snprintf(high, sizeof high, "%g", b->max);
+	if (isinf(b->max))
+		snprintf(buf, buflen, "%s %s%s", b->min_exclusive ? "more than" : "at least", low,
+			 unit);
+	else if (b->min_exclusive)
+		snprintf(buf, buflen, "more than %s and at most %s%s", low, high, unit);
+	else
+		snprintf(buf, buflen, "%s..%s%s", low, high, unit);
+}
+
+int lcr_setting_check_range(const struct lcr_setting_spec *spec, double value, const char *text,
+			    char *why, size_t whylen)
+{
+	char quoted[QUOTE_MAX];
+	char range[128];
+
+	if (lcr_setting_in_bounds(&spec->bounds, value))
+		return 0;
+	describe_range(spec, range, sizeof range);
+	if (why && whylen > 0)
+		snprintf(why, whylen, "%s is out of range (accepted: %s)",
+			 lcr_printable(text, quoted, sizeof quoted), range);
+	return -ERANGE;
+}
+
+static const char *const restore_names[] = {
+	[LCR_RESTORE_NEVER] = "never",
+	[LCR_RESTORE_AUTO] = "auto",
+	[LCR_RESTORE_PATH] = "",
+};
+
+static const char *const replace_names[] = {
+	[LCR_REPLACE_NONE] = "none",
+	[LCR_REPLACE_SPARE] = "spare",
+};
+
+int lcr_restore_mode_parse(const char *text, enum lcr_restore_mode *out)
+{
+	if (strcmp(text, restore_names[LCR_RESTORE_AUTO]) == 0)
+		*out = LCR_RESTORE_AUTO;
+	else if (strcmp(text, restore_names[LCR_RESTORE_NEVER]) == 0)
+		*out = LCR_RESTORE_NEVER;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int lcr_replace_mode_parse(const char *text, enum lcr_replace_mode *out)
+{
+	if (strcmp(text, replace_names[LCR_REPLACE_SPARE]) == 0)
+		*out = LCR_REPLACE_SPARE;
+	else if (strcmp(text, replace_names[LCR_REPLACE_NONE]) == 0)
+		*out = LCR_REPLACE_NONE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *lcr_restore_mode_name(enum lcr_restore_mode mode)
+{
+	return (size_t)mode < ARRAY_SIZE(restore_names) ? restore_names[mode] : "";
+}
+
+const char *lcr_replace_mode_name(enum lcr_replace_mode mode)
+{
+	return (size_t)mode < ARRAY_SIZE(replace_names) ? replace_names[mode] : "none";
+}
