@@ -163,11 +163,11 @@ int ckpt_restore_open(struct lcrd *d)
 	r->dir_fd = -1;
 	d->restore = r;
 	switch (d->opt.restore) {
-	case WIRE_RESTORE_AUTO:
+	case LCR_RESTORE_AUTO:
 		return choose_newest(d, r);
-	case WIRE_RESTORE_PATH:
+	case LCR_RESTORE_PATH:
 		return open_given(d, r);
-	case WIRE_RESTORE_NEVER:
+	case LCR_RESTORE_NEVER:
 		break;
 	}
 	return 0;

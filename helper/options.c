@@ -1,12 +1,16 @@
 /* options.c: parses lcrd's command line into struct lcrd_options (see lcrd(8)). Defaults
  * first, then each option checked as it comes, then the rules that tie options together:
  * exactly one of --plugin-fd and --foreground, and a full identity when the plugin starts
- * the helper; for --rendezvous-server, exactly one of --listen-fd and --listen. */
+ * the helper; for --rendezvous-server, exactly one of --listen-fd and --listen. The options
+ * that carry a setting (--ckpt-keep, --replace, ...) are not listed here: they are the rows
+ * of lcr_settings[] with an lcrd_arg, read with the row's default, bounds and message by
+ * apply_setting(). */
 #include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,31 +32,42 @@ enum option_id {
 	OPT_RUNTIME_DIR,
 	OPT_PLUGIN_FD,
 	OPT_FOREGROUND,
-	OPT_REGION_QUOTA,
-	OPT_LOG_LEVEL,
 	OPT_RENDEZVOUS,
-	OPT_MUNGE_SOCKET,
-	OPT_DETECT_TIMEOUT,
-	OPT_HEARTBEAT_PEERS,
 	OPT_RENDEZVOUS_SERVER,
 	OPT_LISTEN_FD,
 	OPT_LISTEN,
 	OPT_PARENT_PIDFD,
 	OPT_RENDEZVOUS_WAIT,
-	OPT_CKPT_DIR,
-	OPT_RESTORE,
-	OPT_CKPT_KEEP,
-	OPT_CKPT_ROOTS,
-	OPT_REPLACE,
 	OPT_REPLACE_TIMEOUT,
 	OPT_LAUNCHER,
 	OPT_REJOIN,
 	OPT_JOB_ENV_FD,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_SETTING, /* OPT_SETTING + i: the lcrd_arg of lcr_settings[i] */
 };
 
-static const struct option long_options[] = {
+_Static_assert((int)LCR_RESTORE_NEVER == (int)WIRE_RESTORE_NEVER &&
+		       (int)LCR_RESTORE_AUTO == (int)WIRE_RESTORE_AUTO &&
+		       (int)LCR_RESTORE_PATH == (int)WIRE_RESTORE_PATH,
+	       "lcrd puts its restore mode on the wire as it is");
+
+/* Where struct lcrd_options keeps each setting lcrd takes; 0: lcrd does not take it. */
+static const size_t setting_field[LCR_SETTING_COUNT] = {
+	[LCR_SETTING_CKPT_DIR] = offsetof(struct lcrd_options, ckpt_dir),
+	[LCR_SETTING_CKPT_ROOTS] = offsetof(struct lcrd_options, ckpt_roots),
+	[LCR_SETTING_CKPT_KEEP] = offsetof(struct lcrd_options, ckpt_keep),
+	[LCR_SETTING_DETECT_TIMEOUT] = offsetof(struct lcrd_options, detect_timeout_ms),
+	[LCR_SETTING_LOG_LEVEL] = offsetof(struct lcrd_options, log_level),
+	[LCR_SETTING_MUNGE_SOCKET] = offsetof(struct lcrd_options, munge_socket),
+	[LCR_SETTING_REGION_QUOTA] = offsetof(struct lcrd_options, region_quota),
+	[LCR_SETTING_HEARTBEAT_PEERS] = offsetof(struct lcrd_options, heartbeat_peers),
+	[LCR_SETTING_RESTORE] = offsetof(struct lcrd_options, restore),
+	[LCR_SETTING_REPLACE] = offsetof(struct lcrd_options, replace),
+};
+
+/* lcrd's own options; build_long_options() adds the settings' after them. */
+static const struct option own_options[] = {
 	{ "job-id", required_argument, NULL, OPT_JOB_ID },
 	{ "step-id", required_argument, NULL, OPT_STEP_ID },
 	{ "node-id", required_argument, NULL, OPT_NODE_ID },
@@ -64,30 +79,36 @@ static const struct option long_options[] = {
 	{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
 	{ "plugin-fd", required_argument, NULL, OPT_PLUGIN_FD },
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
-	{ "region-quota", required_argument, NULL, OPT_REGION_QUOTA },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "rendezvous", required_argument, NULL, OPT_RENDEZVOUS },
-	{ "munge-socket", required_argument, NULL, OPT_MUNGE_SOCKET },
-	{ "detect-timeout", required_argument, NULL, OPT_DETECT_TIMEOUT },
-	{ "heartbeat-peers", required_argument, NULL, OPT_HEARTBEAT_PEERS },
 	{ "rendezvous-server", no_argument, NULL, OPT_RENDEZVOUS_SERVER },
 	{ "listen-fd", required_argument, NULL, OPT_LISTEN_FD },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "parent-pidfd", required_argument, NULL, OPT_PARENT_PIDFD },
 	{ "rendezvous-wait", required_argument, NULL, OPT_RENDEZVOUS_WAIT },
-	{ "ckpt-dir", required_argument, NULL, OPT_CKPT_DIR },
-	{ "restore", required_argument, NULL, OPT_RESTORE },
-	{ "ckpt-keep", required_argument, NULL, OPT_CKPT_KEEP },
-	{ "ckpt-roots", required_argument, NULL, OPT_CKPT_ROOTS },
 	{ "job-env-fd", required_argument, NULL, OPT_JOB_ENV_FD },
-	{ "replace", required_argument, NULL, OPT_REPLACE },
 	{ "replace-timeout", required_argument, NULL, OPT_REPLACE_TIMEOUT },
 	{ "launcher", required_argument, NULL, OPT_LAUNCHER },
 	{ "rejoin", required_argument, NULL, OPT_REJOIN },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
 };
+
+#define OWN_OPTION_COUNT (sizeof(own_options) / sizeof(own_options[0]))
+
+/* own_options, then a row per setting with an lcrd_arg, then the end. */
+static struct option long_options[OWN_OPTION_COUNT + LCR_SETTING_COUNT + 1];
+
+static void build_long_options(void)
+{
+	size_t n = OWN_OPTION_COUNT;
+
+	memcpy(long_options, own_options, sizeof(own_options));
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++)
+		if (lcr_settings[i].lcrd_arg)
+			long_options[n++] = (struct option){ lcr_settings[i].lcrd_arg, required_argument,
+							     NULL, OPT_SETTING + (int)i };
+	long_options[n] = (struct option){ NULL, 0, NULL, 0 };
+}
 
 static const char usage[] =
 	"Usage: lcrd --job-id=J [--step-id=S] [--node-id=N] [--node-count=M]\n"
@@ -136,21 +157,6 @@ static int parse_u32_option(const char *name, const char *value, uint32_t *out, 
 	return 0;
 }
 
-/* Decimal seconds ("2", "0.5") into milliseconds, from 100 ms to one hour. */
-static int parse_timeout_option(const char *value, uint32_t *out_ms, char *err, size_t errlen)
-{
-	char *end;
-	errno = 0;
-	double seconds = strtod(value, &end);
-	if (errno || end == value || *end || !(seconds >= 0.1 && seconds <= 3600))
-		return bad_option(err, errlen,
-				  "--detect-timeout=%s: expected seconds from 0.1 to 3600, such as 2 "
-				  "or 0.5",
-				  value);
-	*out_ms = (uint32_t)(seconds * 1000 + 0.5);
-	return 0;
-}
-
 static int parse_fd_option(const char *name, const char *value, int *out, char *err,
 			   size_t errlen)
 {
@@ -190,36 +196,89 @@ static int replace_string(char **slot, const char *value, char *err, size_t errl
 	return *slot ? 0 : bad_option(err, errlen, "out of memory");
 }
 
-/* --ckpt-dir, --restore, --ckpt-keep and --ckpt-roots (see doc/checkpoint.md). */
-static int apply_ckpt_option(int id, const char *value, struct lcrd_options *o, char *err,
-			     size_t errlen)
+/* "--ARG=VALUE: " and the setting's message (or why, when the row has none). */
+static int bad_setting(const struct lcr_setting_spec *spec, const char *value, const char *why, char *err,
+		       size_t errlen)
 {
-	char why[512];
-	switch (id) {
-	case OPT_CKPT_DIR:
-		if (*value != '/')
-			return bad_option(err, errlen, "--ckpt-dir=%s: must be an absolute path", value);
-		return replace_string(&o->ckpt_dir, value, err, errlen);
-	case OPT_RESTORE:
-		if (strcmp(value, "auto") == 0 || strcmp(value, "never") == 0) {
-			o->restore = value[0] == 'a' ? WIRE_RESTORE_AUTO : WIRE_RESTORE_NEVER;
-			return 0;
-		}
-		if (*value != '/')
-			return bad_option(err, errlen, "--restore=%s: expected auto, never, or the "
-					  "absolute path of a checkpoint (DIR/step-N)", value);
-		o->restore = WIRE_RESTORE_PATH;
-		return replace_string(&o->restore_path, value, err, errlen);
-	case OPT_CKPT_ROOTS:
-		if (lcr_parse_path_list(value, &o->ckpt_roots, why, sizeof(why)) < 0)
-			return bad_option(err, errlen, "--ckpt-roots=%s: %s", value, why);
+	return bad_option(err, errlen, "--%s=%s: %s", spec->lcrd_arg, value,
+			  spec->lcrd_expects ? spec->lcrd_expects : why);
+}
+
+/* Decimal seconds ("2", "0.5") within the row's bounds into milliseconds. */
+static int parse_milliseconds(const struct lcr_setting_spec *spec, const char *value, uint32_t *out_ms)
+{
+	char *end;
+	errno = 0;
+	double seconds = strtod(value, &end);
+	if (errno || end == value || *end || !lcr_setting_in_bounds(&spec->lcrd_bounds, seconds))
+		return -EINVAL;
+	*out_ms = (uint32_t)(seconds * 1000 + 0.5);
+	return 0;
+}
+
+/* auto, never, or the absolute path of a checkpoint (kept in restore_path). */
+static int parse_restore(const char *value, struct lcrd_options *o, char *err, size_t errlen)
+{
+	if (lcr_restore_mode_parse(value, &o->restore) == 0)
 		return 0;
-	default:
-		if (util_parse_u32(value, &o->ckpt_keep) < 0 || o->ckpt_keep > 1000000)
-			return bad_option(err, errlen, "--ckpt-keep=%s: expected how many complete "
-					  "checkpoints to keep, from 0 (all) to 1000000", value);
+	if (*value != '/')
+		return -EINVAL;
+	o->restore = LCR_RESTORE_PATH;
+	return replace_string(&o->restore_path, value, err, errlen);
+}
+
+/* Reads value into field by the setting's type; -EINVAL when it is not accepted. */
+static int parse_setting(const struct lcr_setting_spec *spec, const char *value, void *field,
+			 struct lcrd_options *o, char *why, size_t whylen)
+{
+	uint64_t number;
+
+	switch (spec->type) {
+	case LCR_TYPE_PATH:
+	case LCR_TYPE_PATTERN:
+	case LCR_TYPE_PATH_OR_EMPTY:
+		if (*value != '/' && !(spec->type == LCR_TYPE_PATH_OR_EMPTY && *value == '\0'))
+			return -EINVAL;
+		return replace_string(field, value, why, whylen);
+	case LCR_TYPE_PATH_LIST:
+		return lcr_parse_path_list(value, field, why, whylen);
+	case LCR_TYPE_SECONDS:
+		return parse_milliseconds(spec, value, field);
+	case LCR_TYPE_COUNT:
+		if (util_parse_u32(value, field) < 0 ||
+		    !lcr_setting_in_bounds(&spec->lcrd_bounds, *(uint32_t *)field))
+			return -EINVAL;
 		return 0;
+	case LCR_TYPE_BYTES:
+		if (util_parse_size(value, &number) < 0 ||
+		    !lcr_setting_in_bounds(&spec->lcrd_bounds, (double)number))
+			return -EINVAL;
+		*(uint64_t *)field = number;
+		return 0;
+	case LCR_TYPE_LOG_LEVEL:
+		return log_level_parse(value, field) < 0 ? -EINVAL : 0;
+	case LCR_TYPE_RESTORE:
+		return parse_restore(value, o, why, whylen);
+	case LCR_TYPE_REPLACE:
+		return lcr_replace_mode_parse(value, field);
+	case LCR_TYPE_BOOL:
+		break;
 	}
+	return -EINVAL;
+}
+
+/* One option that carries a setting; on error the message names it and what is accepted. */
+static int apply_setting(enum lcr_setting setting, const char *value, struct lcrd_options *o, char *err,
+			 size_t errlen)
+{
+	const struct lcr_setting_spec *spec = &lcr_settings[setting];
+	char why[512] = "not accepted";
+
+	if (!setting_field[setting])
+		return bad_option(err, errlen, "--%s: lcrd keeps no field for this setting", spec->lcrd_arg);
+	if (parse_setting(spec, value, (char *)o + setting_field[setting], o, why, sizeof(why)) < 0)
+		return bad_setting(spec, value, why, err, errlen);
+	return 0;
 }
 
 /* Bit of an identity option (--job-id ... --runtime-dir) in the `seen` mask. */
@@ -249,7 +308,8 @@ static int parse_address_option(const char *name, const char *value, bool port_r
 static int apply_option(int id, const char *value, struct lcrd_options *o, unsigned *seen,
 			char *err, size_t errlen)
 {
-	uint64_t quota;
+	if (id >= OPT_SETTING)
+		return apply_setting((enum lcr_setting)(id - OPT_SETTING), value, o, err, errlen);
 	if (id >= OPT_JOB_ID && id <= OPT_RUNTIME_DIR)
 		*seen |= SEEN(id);
 	switch (id) {
@@ -296,21 +356,6 @@ static int apply_option(int id, const char *value, struct lcrd_options *o, unsig
 	case OPT_FOREGROUND:
 		o->foreground = true;
 		return 0;
-	case OPT_REGION_QUOTA:
-		if (util_parse_size(value, &quota) < 0)
-			return bad_option(err, errlen,
-					  "--region-quota=%s: expected a byte count such as "
-					  "68719476736 or 64G",
-					  value);
-		o->region_quota = quota;
-		return 0;
-	case OPT_LOG_LEVEL:
-		if (log_level_parse(value, &o->log_level) < 0)
-			return bad_option(err, errlen,
-					  "--log-level=%s: expected error, warning, info, "
-					  "verbose or debug",
-					  value);
-		return 0;
 	default:
 		return apply_mesh_option(id, value, o, err, errlen);
 	}
@@ -322,11 +367,6 @@ static int apply_recovery_option(int id, const char *value, struct lcrd_options 
 {
 	uint32_t number;
 	switch (id) {
-	case OPT_REPLACE:
-		if (strcmp(value, "spare") && strcmp(value, "none"))
-			return bad_option(err, errlen, "--replace=%s: expected spare or none", value);
-		o->replace = value[0] == 's' ? LCRD_REPLACE_SPARE : LCRD_REPLACE_NONE;
-		return 0;
 	case OPT_REPLACE_TIMEOUT:
 		if (util_parse_u32(value, &number) < 0 || number < 1 || number > 86400)
 			return bad_option(err, errlen,
@@ -361,21 +401,6 @@ static int apply_mesh_option(int id, const char *value, struct lcrd_options *o, 
 	switch (id) {
 	case OPT_RENDEZVOUS:
 		return parse_address_option("rendezvous", value, true, &o->rendezvous, err, errlen);
-	case OPT_MUNGE_SOCKET:
-		if (*value && *value != '/')
-			return bad_option(err, errlen,
-					  "--munge-socket=%s: must be an absolute path (or empty "
-					  "for MUNGE's default)",
-					  value);
-		return replace_string(&o->munge_socket, value, err, errlen);
-	case OPT_DETECT_TIMEOUT:
-		return parse_timeout_option(value, &o->detect_timeout_ms, err, errlen);
-	case OPT_HEARTBEAT_PEERS:
-		if (util_parse_u32(value, &number) < 0 || number < 1 || number > 16)
-			return bad_option(err, errlen, "--heartbeat-peers=%s: expected 1 to 16",
-					  value);
-		o->heartbeat_peers = number;
-		return 0;
 	case OPT_RENDEZVOUS_SERVER:
 		o->rendezvous_server = true;
 		return 0;
@@ -392,11 +417,6 @@ static int apply_mesh_option(int id, const char *value, struct lcrd_options *o, 
 					  value);
 		o->rendezvous_wait_s = number;
 		return 0;
-	case OPT_CKPT_DIR:
-	case OPT_RESTORE:
-	case OPT_CKPT_KEEP:
-	case OPT_CKPT_ROOTS:
-		return apply_ckpt_option(id, value, o, err, errlen);
 	default:
 		return apply_recovery_option(id, value, o, err, errlen);
 	}
@@ -456,19 +476,19 @@ static int check_combination(struct lcrd_options *o, unsigned seen, char *err, s
 
 static void set_defaults(struct lcrd_options *o)
 {
+	char err[256];
+
 	memset(o, 0, sizeof(*o));
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++)
+		if (lcr_settings[i].lcrd_arg && lcr_settings[i].lcrd_default)
+			(void)apply_setting((enum lcr_setting)i, lcr_settings[i].lcrd_default, o, err,
+					    sizeof(err));
 	o->node_count = 1;
 	o->plugin_fd = -1;
-	o->log_level = LOG_LEVEL_INFO;
-	o->detect_timeout_ms = 2000;
-	o->heartbeat_peers = 2;
 	o->listen_fd = -1;
 	o->parent_pidfd = -1;
 	o->job_env_fd = -1;
 	o->rendezvous_wait_s = 300;
-	o->restore = WIRE_RESTORE_NEVER;
-	o->ckpt_keep = 2;
-	o->replace = LCRD_REPLACE_NONE;
 	o->replace_timeout_s = 60;
 	if (gethostname(o->node_name, sizeof(o->node_name) - 1) < 0 || !o->node_name[0])
 		strcpy(o->node_name, "localhost");
@@ -480,6 +500,7 @@ int options_parse(int argc, char **argv, struct lcrd_options *o, char *err, size
 	unsigned seen = 0;
 	int c, rc;
 	set_defaults(o);
+	build_long_options();
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {

@@ -1,4 +1,6 @@
-/* options.h: lcrd's command line. Every option is a long option; see lcrd(8). */
+/* options.h: lcrd's command line. Every option is a long option; see lcrd(8). The options
+ * through which the plugin passes the site's and the user's settings are the rows of
+ * lcr_settings[] with an lcrd_arg (internal/settings.h), with their defaults and bounds. */
 #ifndef LCR_HELPER_OPTIONS_H
 #define LCR_HELPER_OPTIONS_H
 
@@ -7,14 +9,9 @@
 #include <stdint.h>
 
 #include "internal/parse.h"
+#include "internal/settings.h"
 #include "internal/wire.h"
 #include "log.h"
-
-/* What the leader does after a node failure (--replace). */
-enum lcrd_replace_mode {
-	LCRD_REPLACE_NONE = 0,  /* nothing: the ranks end, the checkpoint is the way back */
-	LCRD_REPLACE_SPARE = 1, /* launch a replacement on a spare node of the job */
-};
 
 struct lcrd_options {
 	uint32_t job_id;
@@ -33,7 +30,7 @@ struct lcrd_options {
 	enum log_level log_level;
 	/* checkpoints (see doc/checkpoint.md) */
 	char *ckpt_dir;        /* the job's checkpoint directory (step-<S>/ inside), or NULL */
-	enum wire_restore_mode restore;
+	enum lcr_restore_mode restore; /* its values are the wire's restore modes */
 	char *restore_path;    /* the checkpoint of --restore=PATH */
 	uint32_t ckpt_keep;    /* complete checkpoints kept; 0: all */
 	struct lcr_path_list ckpt_roots; /* the site's allowed roots; empty: anywhere */
@@ -49,7 +46,7 @@ struct lcrd_options {
 	int parent_pidfd;          /* exit when this process ends, or -1 */
 	uint32_t rendezvous_wait_s; /* give up (server) or run alone (helper) after this */
 	/* in-job recovery (doc/mesh.md, "Replacement and rejoin") */
-	enum lcrd_replace_mode replace;
+	enum lcr_replace_mode replace; /* what the leader does after a node failure */
 	uint32_t replace_timeout_s; /* one attempt, from launch to the join */
 	char *launcher;             /* the program that starts a replacement ("srun") */
 	char *rejoin;               /* "HOST:PORT": this helper replaces --node-id, or NULL */

@@ -107,7 +107,7 @@ static int build_ranks(struct outcome *o)
 	for (uint32_t n = 0; n < m->count; n++) {
 		const struct mesh_node *x = &m->nodes[n];
 		enum rank_state s = x->state == WIRE_NODE_DOWN ?
-			(m->d->opt.replace == LCRD_REPLACE_SPARE ? RANK_AWAITING : RANK_LOST) :
+			(m->d->opt.replace == LCR_REPLACE_SPARE ? RANK_AWAITING : RANK_LOST) :
 			x->state == WIRE_NODE_LEFT ? RANK_ENDED : RANK_RUNNING;
 		set_node_ranks(o, n, s, -1, m->generation, false);
 		o->rank_count += x->rank_count;
@@ -381,7 +381,7 @@ static void finish(struct outcome *o, bool last)
 
 static void on_node_down(struct outcome *o, const struct wire_mesh_event *ev)
 {
-	bool spare = o->m->d->opt.replace == LCRD_REPLACE_SPARE;
+	bool spare = o->m->d->opt.replace == LCR_REPLACE_SPARE;
 	set_node_ranks(o, ev->node, spare ? RANK_AWAITING : RANK_LOST, 1, ev->generation,
 		       true);
 	if (o->batch_host[0] && strcmp(o->m->nodes[ev->node].name, o->batch_host) == 0) {

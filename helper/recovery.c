@@ -614,7 +614,7 @@ void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 	struct recovery *known = get(m);
 	if (known)
 		outcome_on_event(m, &known->outcome, ev);
-	if (m->d->opt.replace != LCRD_REPLACE_SPARE || ev->type != WIRE_EVENT_NODE_DOWN ||
+	if (m->d->opt.replace != LCR_REPLACE_SPARE || ev->type != WIRE_EVENT_NODE_DOWN ||
 	    m->leader != m->self || ev->node >= m->count || ev->node == m->self)
 		return;
 	struct recovery *r = get(m);

@@ -28,7 +28,8 @@
 #include "internal/fd_close.h"
 #include "internal/wire.h"
 
-#define HELPER_OPTION_MAX 32 /* lcrd's own options, before "--" and the step's program */
+/* lcrd's options, before "--" and the step's program: its own and the settings' */
+#define HELPER_OPTION_MAX (16 + LCR_SETTING_COUNT)
 #define HELPER_CHANNEL_FD 3
 #define HELPER_JOB_ENV_FD 4
 #define LIFTED_FD_MIN 10 /* above every descriptor the helper is given */
@@ -317,21 +318,13 @@ static int build_plan(const struct helper_identity *id, struct helper_handle *he
 	rc |= format_arg(&plan->argv[n++], "--runtime-dir=%s", helper->user_dir);
 	rc |= format_arg(&plan->argv[n++], "--plugin-fd=%d", HELPER_CHANNEL_FD);
 	rc |= format_arg(&plan->argv[n++], "--job-env-fd=%d", HELPER_JOB_ENV_FD);
-	rc |= format_arg(&plan->argv[n++], "--region-quota=%llu", (unsigned long long)id->region_quota);
-	rc |= format_arg(&plan->argv[n++], "--log-level=%s", id->log_level);
-	rc |= format_arg(&plan->argv[n++], "--ckpt-dir=%s", id->ckpt_dir);
-	rc |= format_arg(&plan->argv[n++], "--restore=%s", id->restore);
-	rc |= format_arg(&plan->argv[n++], "--ckpt-keep=%u", id->ckpt_keep);
-	if (id->ckpt_roots && id->ckpt_roots[0])
-		rc |= format_arg(&plan->argv[n++], "--ckpt-roots=%s", id->ckpt_roots);
-	rc |= format_arg(&plan->argv[n++], "--detect-timeout=%.3f", id->detect_timeout);
-	rc |= format_arg(&plan->argv[n++], "--heartbeat-peers=%u", id->heartbeat_peers);
-	rc |= format_arg(&plan->argv[n++], "--munge-socket=%s", id->munge_socket);
+	for (int i = 0; i < LCR_SETTING_COUNT; i++)
+		if (lcr_settings[i].lcrd_arg && id->settings[i])
+			rc |= format_arg(&plan->argv[n++], "--%s=%s", lcr_settings[i].lcrd_arg, id->settings[i]);
 	if (id->rendezvous)
 		rc |= format_arg(&plan->argv[n++], "--rendezvous=%s", id->rendezvous);
 	if (id->rejoin)
 		rc |= format_arg(&plan->argv[n++], "--rejoin=%s", id->rejoin);
-	rc |= format_arg(&plan->argv[n++], "--replace=%s", id->replace ? id->replace : "none");
 	if (program_count) {
 		rc |= format_arg(&plan->argv[n++], "--");
 		for (int i = 0; i < program_count; i++)

@@ -18,6 +18,8 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "internal/settings.h"
+
 /* How long a report to the helper waits for room on a full channel before it gives up. */
 #define HELPER_SEND_WAIT_MS 5000
 /* The longest node name the helper's file names are built from. */
@@ -39,19 +41,12 @@ struct helper_identity {
 	const char *job_nodes;
 	const char *helper_path;
 	const char *runtime_root;
-	uint64_t region_quota;
-	const char *log_level;
-	const char *ckpt_dir;     /* the job's checkpoint directory: lcrd --ckpt-dir */
-	const char *restore;      /* "auto", "never" or a checkpoint's path: lcrd --restore */
-	unsigned ckpt_keep;       /* lcrd --ckpt-keep */
-	const char *ckpt_roots;   /* the site's roots, "/a:/b", or "" for anywhere: lcrd --ckpt-roots */
+	/* the site's and the user's settings: lcrd --<lcr_settings[i].lcrd_arg>=settings[i],
+	   for each setting that has an lcrd_arg and a text here (NULL: not passed) */
+	const char *settings[LCR_SETTING_COUNT];
 	const char *rendezvous;   /* "HOST:PORT" of the step's rendezvous, or NULL */
-	const char *munge_socket; /* "" for MUNGE's default */
-	double detect_timeout;    /* seconds */
-	unsigned heartbeat_peers;
 	char *const *environment; /* the job's environment: lcrd gets its allowed part, and all
 				     of it as data for a replacement step (helper_environment.c) */
-	const char *replace;      /* "spare" or "none": lcrd --replace */
 	const char *rejoin;       /* a replacement's "HOST:PORT" to join: lcrd --rejoin, or NULL */
 	char *const *program;     /* the step's program and arguments (NULL-terminated), or NULL */
 };

@@ -91,12 +91,8 @@ static void user_name_and_home(uid_t uid, char *name, size_t name_len, char *hom
 /* lcrd's --restore value for the user's --lcr-restore. */
 static const char *restore_argument(const struct lcr_user_options *options)
 {
-	switch (options->restore) {
-	case LCR_RESTORE_AUTO: return "auto";
-	case LCR_RESTORE_NEVER: return "never";
-	case LCR_RESTORE_PATH: break;
-	}
-	return options->restore_path;
+	return options->restore == LCR_RESTORE_PATH ? options->restore_path
+						    : lcr_restore_mode_name(options->restore);
 }
 
 static int fail(struct plugin_state *state, int rc, const char *message)
@@ -134,7 +130,7 @@ static int export_to_tasks(struct plugin_state *state, spank_t sp)
 	    spank_setenv(sp, "LCR_RUNTIME_DIR", state->site.runtime_dir, 1) != ESPANK_SUCCESS ||
 	    spank_setenv(sp, "LCR_CKPT_DIR", state->options.ckpt_dir, 1) != ESPANK_SUCCESS ||
 	    spank_setenv(sp, "LCR_HELPER_PID", pid_text, 1) != ESPANK_SUCCESS ||
-	    spank_setenv(sp, "LCR_REPLACE", state->options.replace == LCR_REPLACE_SPARE ? "spare" : "none", 1) !=
+	    spank_setenv(sp, lcr_settings[LCR_SETTING_REPLACE].env, lcr_replace_mode_name(state->options.replace), 1) !=
 		    ESPANK_SUCCESS)
 		return -EIO;
 	return 0;
@@ -249,7 +245,45 @@ static void take_over_dead_node(struct plugin_state *state, struct helper_identi
 	id->ranks = plan->ranks_text;
 	id->rejoin = plan->peer;
 	if (plan->ckpt[0])
-		id->restore = plan->ckpt;
+		id->settings[LCR_SETTING_RESTORE] = plan->ckpt;
+}
+
+/* The numbers and lists among the settings lcrd gets, as text. */
+struct helper_setting_texts {
+	char region_quota[24];
+	char ckpt_keep[16];
+	char detect_timeout[32];
+	char heartbeat_peers[16];
+	char ckpt_roots[CKPT_ROOTS_TEXT_MAX];
+};
+
+/* Fills id->settings: what lcrd gets of the site's settings and the user's options. */
+static int pass_settings(const struct plugin_state *state, struct helper_setting_texts *t,
+			 struct helper_identity *id, char *err, size_t errlen)
+{
+	const struct lcr_site_config *site = &state->site;
+	const struct lcr_user_options *user = &state->options;
+	char why[PLUGIN_ERROR_MAX / 2];
+
+	if (lcr_path_list_join(&site->ckpt_roots, t->ckpt_roots, sizeof(t->ckpt_roots), why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "lcr: site setting ckpt_roots: %s", why);
+		return -EINVAL;
+	}
+	snprintf(t->region_quota, sizeof(t->region_quota), "%llu", (unsigned long long)site->region_quota);
+	snprintf(t->ckpt_keep, sizeof(t->ckpt_keep), "%u", site->ckpt_keep);
+	snprintf(t->detect_timeout, sizeof(t->detect_timeout), "%.3f", user->detect_timeout);
+	snprintf(t->heartbeat_peers, sizeof(t->heartbeat_peers), "%u", site->heartbeat_peers);
+	id->settings[LCR_SETTING_REGION_QUOTA] = t->region_quota;
+	id->settings[LCR_SETTING_LOG_LEVEL] = user->verbose ? "verbose" : lcr_log_level_name(site->log_level);
+	id->settings[LCR_SETTING_CKPT_DIR] = user->ckpt_dir;
+	id->settings[LCR_SETTING_RESTORE] = restore_argument(user);
+	id->settings[LCR_SETTING_CKPT_KEEP] = t->ckpt_keep;
+	id->settings[LCR_SETTING_CKPT_ROOTS] = t->ckpt_roots[0] ? t->ckpt_roots : NULL;
+	id->settings[LCR_SETTING_DETECT_TIMEOUT] = t->detect_timeout;
+	id->settings[LCR_SETTING_HEARTBEAT_PEERS] = t->heartbeat_peers;
+	id->settings[LCR_SETTING_MUNGE_SOCKET] = site->munge_socket;
+	id->settings[LCR_SETTING_REPLACE] = lcr_replace_mode_name(user->replace);
+	return 0;
 }
 
 static int start_step_helper(struct plugin_state *state, spank_t sp)
@@ -257,7 +291,7 @@ static int start_step_helper(struct plugin_state *state, spank_t sp)
 	struct helper_identity id = { 0 };
 	char ranks[RANKS_TEXT_MAX], node_name[NODE_NAME_MAX], step_nodes[HOSTLIST_MAX], job_nodes[HOSTLIST_MAX];
 	char host[NODE_NAME_MAX] = "localhost", rendezvous[RENDEZVOUS_TEXT_MAX], err[PLUGIN_ERROR_MAX];
-	char ckpt_roots[CKPT_ROOTS_TEXT_MAX], why[PLUGIN_ERROR_MAX / 2];
+	struct helper_setting_texts setting_texts;
 	gid_t *groups = NULL;
 	char **environment = NULL, **program = NULL;
 	int program_count = 0, rc;
@@ -299,22 +333,9 @@ static int start_step_helper(struct plugin_state *state, spank_t sp)
 	id.job_nodes = job_nodes;
 	id.helper_path = state->site.helper;
 	id.runtime_root = state->site.runtime_dir;
-	id.region_quota = state->site.region_quota;
-	id.log_level = state->options.verbose ? "verbose" : lcr_log_level_name(state->site.log_level);
-	id.ckpt_dir = state->options.ckpt_dir;
-	id.restore = restore_argument(&state->options);
-	id.ckpt_keep = state->site.ckpt_keep;
-	if (lcr_path_list_join(&state->site.ckpt_roots, ckpt_roots, sizeof(ckpt_roots), why,
-			       sizeof(why)) < 0) {
-		snprintf(err, sizeof(err), "lcr: site setting ckpt_roots: %s", why);
+	if (pass_settings(state, &setting_texts, &id, err, sizeof(err)) < 0)
 		return fail(state, -EINVAL, err);
-	}
-	id.ckpt_roots = ckpt_roots;
 	id.environment = environment;
-	id.munge_socket = state->site.munge_socket;
-	id.detect_timeout = state->options.detect_timeout;
-	id.heartbeat_peers = state->site.heartbeat_peers;
-	id.replace = state->options.replace == LCR_REPLACE_SPARE ? "spare" : "none";
 	if (spank_get_item(sp, S_JOB_ARGV, &program_count, &program) == ESPANK_SUCCESS && program_count > 0)
 		id.program = program;
 	if (state->rejoining)
