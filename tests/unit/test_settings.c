@@ -1,0 +1,323 @@
+/*
+ * test_settings.c: the table of settings (lib/settings.c) against itself, the documentation
+ * and lcrd's command line (helper/options.c).
+ *
+ * Every row must be complete and its defaults within its bounds; every lcr.yaml key, option,
+ * environment variable and lcrd argument it names must be documented where users and sites
+ * read them (the man pages in doc/, README.md, etc/lcr.yaml, read from $LCR_SRCDIR); and lcrd
+ * must accept, with the row's default, bounds and message, every argument the plugin passes
+ * it. A setting added to the table but not to the documentation fails here.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal/parse.h"
+#include "internal/settings.h"
+#include "options.h"
+
+static char *read_source_file(const char *relative)
+{
+	const char *srcdir = getenv("LCR_SRCDIR");
+	char path[4096];
+	FILE *file;
+	char *text;
+	long size;
+
+	if (!srcdir)
+		fail_msg("LCR_SRCDIR is not set: run this test with `make check`");
+	snprintf(path, sizeof(path), "%s/%s", srcdir, relative);
+	file = fopen(path, "r");
+	if (!file)
+		fail_msg("cannot open %s", path);
+	assert_int_equal(fseek(file, 0, SEEK_END), 0);
+	size = ftell(file);
+	assert_true(size >= 0);
+	rewind(file);
+	text = calloc(1, (size_t)size + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)size, file), (size_t)size);
+	fclose(file);
+	return text;
+}
+
+/* name as a man page writes it: every '-' escaped ("\-\-ckpt\-keep"). */
+static void man_escape(const char *name, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (; *name && n + 3 < outlen; name++) {
+		if (*name == '-')
+			out[n++] = '\\';
+		out[n++] = *name;
+	}
+	out[n] = '\0';
+}
+
+static void assert_documented(const char *file, const char *text, const char *what, const char *name)
+{
+	if (!strstr(text, name))
+		fail_msg("%s %s is not documented in %s", what, name, file);
+}
+
+/* The value of a number written as text by the row's type. */
+static double number_of(const struct lcr_setting_spec *spec, const char *text)
+{
+	uint64_t whole;
+	double seconds;
+	char why[256];
+
+	switch (spec->type) {
+	case LCR_TYPE_SECONDS:
+		assert_int_equal(lcr_parse_seconds(text, &seconds, why, sizeof(why)), 0);
+		return seconds;
+	case LCR_TYPE_BYTES:
+		assert_int_equal(lcr_parse_bytes(text, &whole, why, sizeof(why)), 0);
+		return (double)whole;
+	default:
+		assert_int_equal(lcr_parse_uint(text, &whole, why, sizeof(why)), 0);
+		return (double)whole;
+	}
+}
+
+static bool is_number(const struct lcr_setting_spec *spec)
+{
+	return spec->type == LCR_TYPE_SECONDS || spec->type == LCR_TYPE_BYTES || spec->type == LCR_TYPE_COUNT;
+}
+
+static void test_every_setting_can_be_set_and_has_a_default(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		const struct lcr_setting_spec *spec = &lcr_settings[i];
+
+		if (!spec->doc || !spec->default_text)
+			fail_msg("setting %zu has no description or no default", i);
+		if (!spec->yaml_key && !spec->option)
+			fail_msg("setting '%s' is neither a key of lcr.yaml nor an option", spec->doc);
+		if (spec->option && (!spec->env || strncmp(spec->env, "LCR_", 4) != 0))
+			fail_msg("option --%s has no LCR_* environment variable", spec->option);
+		if (spec->option && (!spec->option_help || strncmp(spec->option_help, "[lcr] ", 6) != 0))
+			fail_msg("option --%s has no help line starting with [lcr]", spec->option);
+		if (spec->lcrd_arg && is_number(spec) && !spec->lcrd_default)
+			fail_msg("lcrd --%s has no default", spec->lcrd_arg);
+	}
+}
+
+static void test_defaults_lie_within_their_bounds(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		const struct lcr_setting_spec *spec = &lcr_settings[i];
+
+		if (!is_number(spec))
+			continue;
+		if (!lcr_setting_in_bounds(&spec->bounds, number_of(spec, spec->default_text)))
+			fail_msg("setting '%s': default %s is out of its bounds", spec->doc, spec->default_text);
+		if (spec->lcrd_arg &&
+		    !lcr_setting_in_bounds(&spec->lcrd_bounds, number_of(spec, spec->lcrd_default)))
+			fail_msg("lcrd --%s: default %s is out of its bounds", spec->lcrd_arg, spec->lcrd_default);
+	}
+}
+
+static void test_options_have_one_place_each_in_help(void **state)
+{
+	bool taken[LCR_SETTING_COUNT + 1] = { false };
+	int options = 0;
+
+	(void)state;
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		int rank = lcr_settings[i].option_rank;
+
+		if (!lcr_settings[i].option)
+			continue;
+		options++;
+		if (rank < 1 || rank > LCR_SETTING_COUNT || taken[rank])
+			fail_msg("option --%s: rank %d is not free", lcr_settings[i].option, rank);
+		taken[rank] = true;
+	}
+	for (int rank = 1; rank <= options; rank++)
+		if (!taken[rank])
+			fail_msg("no option has rank %d: ranks must follow each other from 1", rank);
+}
+
+static void test_names_are_found_by_lookup(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		const struct lcr_setting_spec *spec = &lcr_settings[i];
+
+		if (spec->yaml_key)
+			assert_ptr_equal(lcr_setting_by_yaml_key(spec->yaml_key), spec);
+		if (spec->option)
+			assert_ptr_equal(lcr_setting_by_option(spec->option), spec);
+		if (spec->lcrd_arg)
+			assert_ptr_equal(lcr_setting_by_lcrd_arg(spec->lcrd_arg), spec);
+		assert_int_equal(lcr_setting_id(spec), i);
+	}
+	assert_null(lcr_setting_by_option("lcr-nothing"));
+}
+
+static void test_every_name_is_documented(void **state)
+{
+	char *yaml_page = read_source_file("doc/lcr.yaml.5");
+	char *example = read_source_file("etc/lcr.yaml");
+	char *plugin_page = read_source_file("doc/spank_lcr.8");
+	char *lcrd_page = read_source_file("doc/lcrd.8");
+	char *readme = read_source_file("README.md");
+	char name[128];
+
+	(void)state;
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		const struct lcr_setting_spec *spec = &lcr_settings[i];
+		const char *leaf = spec->yaml_key ? strrchr(spec->yaml_key, '.') : NULL;
+
+		if (spec->yaml_key) {
+			snprintf(name, sizeof(name), "%s:", leaf ? leaf + 1 : spec->yaml_key);
+			assert_documented("etc/lcr.yaml", example, "key", name);
+			assert_documented("doc/lcr.yaml.5", yaml_page, "key", leaf ? leaf + 1 : spec->yaml_key);
+		}
+		if (spec->option) {
+			man_escape(spec->option, name, sizeof(name));
+			assert_documented("doc/spank_lcr.8", plugin_page, "option", name);
+			assert_documented("doc/spank_lcr.8", plugin_page, "variable", spec->env);
+			snprintf(name, sizeof(name), "`--%s", spec->option);
+			assert_documented("README.md", readme, "option", name);
+			snprintf(name, sizeof(name), "`%s`", spec->env);
+			assert_documented("README.md", readme, "variable", name);
+		}
+		if (spec->lcrd_arg) {
+			char escaped[96];
+
+			man_escape(spec->lcrd_arg, escaped, sizeof(escaped));
+			snprintf(name, sizeof(name), "\\-\\-%s=", escaped);
+			assert_documented("doc/lcrd.8", lcrd_page, "lcrd argument", name);
+		}
+	}
+	free(yaml_page);
+	free(example);
+	free(plugin_page);
+	free(lcrd_page);
+	free(readme);
+}
+
+static void test_choices_read_back_their_names(void **state)
+{
+	enum lcr_restore_mode restore;
+	enum lcr_replace_mode replace;
+
+	(void)state;
+	assert_int_equal(lcr_restore_mode_parse(lcr_restore_mode_name(LCR_RESTORE_AUTO), &restore), 0);
+	assert_int_equal(restore, LCR_RESTORE_AUTO);
+	assert_int_equal(lcr_restore_mode_parse(lcr_restore_mode_name(LCR_RESTORE_NEVER), &restore), 0);
+	assert_int_equal(restore, LCR_RESTORE_NEVER);
+	assert_int_equal(lcr_replace_mode_parse(lcr_replace_mode_name(LCR_REPLACE_SPARE), &replace), 0);
+	assert_int_equal(replace, LCR_REPLACE_SPARE);
+	assert_int_equal(lcr_replace_mode_parse(lcr_replace_mode_name(LCR_REPLACE_NONE), &replace), 0);
+	assert_int_equal(replace, LCR_REPLACE_NONE);
+	assert_int_equal(lcr_replace_mode_parse("Spare", &replace), -EINVAL);
+	assert_int_equal(lcr_restore_mode_parse("/ckpt/step-4", &restore), -EINVAL);
+}
+
+/* Runs lcrd's parser on a foreground helper with one more argument. */
+static int parse_lcrd(const char *argument, struct lcrd_options *o, char *err, size_t errlen)
+{
+	char *argv[] = { "lcrd", "--job-id=1", "--foreground", (char *)argument, NULL };
+	int argc = argument ? 4 : 3;
+
+	err[0] = '\0';
+	return options_parse(argc, argv, o, err, errlen);
+}
+
+/* A value lcrd must accept for the setting: its default, or one of its type. */
+static const char *accepted_value(const struct lcr_setting_spec *spec)
+{
+	if (spec->lcrd_default)
+		return spec->lcrd_default;
+	return spec->type == LCR_TYPE_PATH_OR_EMPTY ? "" : "/scratch/lcr";
+}
+
+static void test_lcrd_accepts_every_argument_the_plugin_passes(void **state)
+{
+	struct lcrd_options o;
+	char argument[256];
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		const struct lcr_setting_spec *spec = &lcr_settings[i];
+
+		if (!spec->lcrd_arg)
+			continue;
+		snprintf(argument, sizeof(argument), "--%s=%s", spec->lcrd_arg, accepted_value(spec));
+		if (parse_lcrd(argument, &o, err, sizeof(err)) != OPTIONS_RUN)
+			fail_msg("lcrd refuses %s: %s", argument, err);
+		options_free(&o);
+	}
+}
+
+static void test_lcrd_refuses_values_beyond_bounds_with_the_rows_message(void **state)
+{
+	struct lcrd_options o;
+	char argument[256];
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		const struct lcr_setting_spec *spec = &lcr_settings[i];
+
+		if (!spec->lcrd_arg || !is_number(spec) || isinf(spec->lcrd_bounds.max))
+			continue;
+		snprintf(argument, sizeof(argument), "--%s=%.0f", spec->lcrd_arg, spec->lcrd_bounds.max + 1);
+		assert_int_equal(parse_lcrd(argument, &o, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, argument) || !strstr(err, spec->lcrd_expects))
+			fail_msg("%s: message '%s' does not say what is accepted", argument, err);
+		options_free(&o);
+	}
+}
+
+static void test_lcrd_defaults_are_the_tables(void **state)
+{
+	struct lcrd_options o;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse_lcrd(NULL, &o, err, sizeof(err)), OPTIONS_RUN);
+	assert_int_equal(o.ckpt_keep, 2);
+	assert_int_equal(o.heartbeat_peers, 2);
+	assert_int_equal(o.detect_timeout_ms, 2000);
+	assert_int_equal(o.region_quota, 0);
+	assert_int_equal(o.restore, LCR_RESTORE_NEVER);
+	assert_int_equal(o.replace, LCR_REPLACE_NONE);
+	assert_int_equal(o.log_level, LOG_LEVEL_INFO);
+	assert_null(o.ckpt_dir);
+	assert_null(o.munge_socket);
+	options_free(&o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_setting_can_be_set_and_has_a_default),
+		cmocka_unit_test(test_defaults_lie_within_their_bounds),
+		cmocka_unit_test(test_options_have_one_place_each_in_help),
+		cmocka_unit_test(test_names_are_found_by_lookup),
+		cmocka_unit_test(test_every_name_is_documented),
+		cmocka_unit_test(test_choices_read_back_their_names),
+		cmocka_unit_test(test_lcrd_accepts_every_argument_the_plugin_passes),
+		cmocka_unit_test(test_lcrd_refuses_values_beyond_bounds_with_the_rows_message),
+		cmocka_unit_test(test_lcrd_defaults_are_the_tables),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
