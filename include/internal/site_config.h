@@ -8,8 +8,9 @@
  *   3. the other plugstack arguments, key=value, in the order written
  *      (lcr_site_config_set);
  * with the checks that involve several keys (lcr_site_config_check) after 2 and after 3.
- * Every key, its type, default, bounds and meaning are in one table in site_config.c,
- * documented for sites in etc/lcr.yaml and lcr.yaml(5).
+ * Every key, its type, default, bounds and meaning are rows of LCR's one table of settings,
+ * lcr_settings[] (internal/settings.h), documented for sites in etc/lcr.yaml and
+ * lcr.yaml(5).
  *
  * Errors: functions return 0 or a negative errno (-EINVAL: malformed, wrong type, unknown
  * or duplicate key; -ERANGE: out of range; -ENOENT, -EACCES, ...: the file could not be
