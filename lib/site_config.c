@@ -807,6 +807,44 @@ static void write_value(FILE *out, const struct lcr_site_config *cfg,
 	fprintf(out, " %s\n", text);
 }
 
+int lcr_site_config_value_text(const struct lcr_site_config *cfg, const struct lcr_setting_spec *spec,
+			       char *out, size_t cap, char *err, size_t errlen)
+{
+	const void *field = (const char *)cfg + spec->site_field;
+	int len = -1;
+
+	switch (spec->yaml_key ? spec->type : LCR_TYPE_RESTORE) {
+	case LCR_TYPE_PATH:
+	case LCR_TYPE_PATH_OR_EMPTY:
+	case LCR_TYPE_PATTERN:
+		len = snprintf(out, cap, "%s", (const char *)field);
+		break;
+	case LCR_TYPE_PATH_LIST:
+		return lcr_path_list_join(field, out, cap, err, errlen);
+	case LCR_TYPE_SECONDS:
+		len = snprintf(out, cap, "%.3f", *(const double *)field);
+		break;
+	case LCR_TYPE_BOOL:
+		len = snprintf(out, cap, "%s", *(const bool *)field ? "true" : "false");
+		break;
+	case LCR_TYPE_LOG_LEVEL:
+		len = snprintf(out, cap, "%s", lcr_log_level_name(*(const enum lcr_log_level *)field));
+		break;
+	case LCR_TYPE_BYTES:
+		len = snprintf(out, cap, "%" PRIu64, *(const uint64_t *)field);
+		break;
+	case LCR_TYPE_COUNT:
+		len = snprintf(out, cap, "%u", *(const unsigned *)field);
+		break;
+	case LCR_TYPE_RESTORE:
+	case LCR_TYPE_REPLACE:
+		return fail(err, errlen, -EINVAL, "not a key of lcr.yaml");
+	}
+	if (len < 0 || (size_t)len >= cap)
+		return fail(err, errlen, -ENAMETOOLONG, "value too long for lcrd (%d bytes)", len);
+	return 0;
+}
+
 int lcr_site_config_write_yaml(const struct lcr_site_config *cfg, FILE *out)
 {
 	const char *section = "";

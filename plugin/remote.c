@@ -248,40 +248,53 @@ static void take_over_dead_node(struct plugin_state *state, struct helper_identi
 		id->settings[LCR_SETTING_RESTORE] = plan->ckpt;
 }
 
-/* The numbers and lists among the settings lcrd gets, as text. */
+/* The text of the settings lcrd gets, one after the other. */
 struct helper_setting_texts {
-	char region_quota[24];
-	char ckpt_keep[16];
+	char pool[CKPT_ROOTS_TEXT_MAX + 1024];
+	size_t used;
 	char detect_timeout[32];
-	char heartbeat_peers[16];
-	char ckpt_roots[CKPT_ROOTS_TEXT_MAX];
 };
+
+/* The site's settings that lcrd gets and no user option overrides, each as lcrd reads it;
+ * an empty list is not passed. */
+static int pass_site_settings(const struct lcr_site_config *site, struct helper_setting_texts *t,
+			      struct helper_identity *id, char *err, size_t errlen)
+{
+	char why[PLUGIN_ERROR_MAX / 2];
+
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		const struct lcr_setting_spec *spec = &lcr_settings[i];
+		char *text = t->pool + t->used;
+
+		if (!spec->lcrd_arg || !spec->yaml_key || spec->option)
+			continue;
+		if (lcr_site_config_value_text(site, spec, text, sizeof(t->pool) - t->used, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "lcr: site setting %s: %s", spec->yaml_key, why);
+			return -EINVAL;
+		}
+		if (spec->type == LCR_TYPE_PATH_LIST && !text[0])
+			continue;
+		id->settings[i] = text;
+		t->used += strlen(text) + 1;
+	}
+	return 0;
+}
 
 /* Fills id->settings: what lcrd gets of the site's settings and the user's options. */
 static int pass_settings(const struct plugin_state *state, struct helper_setting_texts *t,
 			 struct helper_identity *id, char *err, size_t errlen)
 {
-	const struct lcr_site_config *site = &state->site;
 	const struct lcr_user_options *user = &state->options;
-	char why[PLUGIN_ERROR_MAX / 2];
 
-	if (lcr_path_list_join(&site->ckpt_roots, t->ckpt_roots, sizeof(t->ckpt_roots), why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "lcr: site setting ckpt_roots: %s", why);
+	t->used = 0;
+	if (pass_site_settings(&state->site, t, id, err, errlen) < 0)
 		return -EINVAL;
-	}
-	snprintf(t->region_quota, sizeof(t->region_quota), "%llu", (unsigned long long)site->region_quota);
-	snprintf(t->ckpt_keep, sizeof(t->ckpt_keep), "%u", site->ckpt_keep);
 	snprintf(t->detect_timeout, sizeof(t->detect_timeout), "%.3f", user->detect_timeout);
-	snprintf(t->heartbeat_peers, sizeof(t->heartbeat_peers), "%u", site->heartbeat_peers);
-	id->settings[LCR_SETTING_REGION_QUOTA] = t->region_quota;
-	id->settings[LCR_SETTING_LOG_LEVEL] = user->verbose ? "verbose" : lcr_log_level_name(site->log_level);
+	if (user->verbose)
+		id->settings[LCR_SETTING_LOG_LEVEL] = "verbose";
 	id->settings[LCR_SETTING_CKPT_DIR] = user->ckpt_dir;
 	id->settings[LCR_SETTING_RESTORE] = restore_argument(user);
-	id->settings[LCR_SETTING_CKPT_KEEP] = t->ckpt_keep;
-	id->settings[LCR_SETTING_CKPT_ROOTS] = t->ckpt_roots[0] ? t->ckpt_roots : NULL;
 	id->settings[LCR_SETTING_DETECT_TIMEOUT] = t->detect_timeout;
-	id->settings[LCR_SETTING_HEARTBEAT_PEERS] = t->heartbeat_peers;
-	id->settings[LCR_SETTING_MUNGE_SOCKET] = site->munge_socket;
 	id->settings[LCR_SETTING_REPLACE] = lcr_replace_mode_name(user->replace);
 	return 0;
 }

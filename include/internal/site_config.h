@@ -37,6 +37,8 @@
 
 #include "internal/parse.h"
 
+struct lcr_setting_spec;
+
 /* A size for error buffers that holds every message of this module in full. */
 #define LCR_SITE_CONFIG_ERRLEN 2048
 
@@ -106,6 +108,15 @@ void lcr_site_config_fini(struct lcr_site_config *cfg);
  * Returns 0 or -EIO.
  */
 int lcr_site_config_write_yaml(const struct lcr_site_config *cfg, FILE *out);
+
+/*
+ * The site's value of a setting (a row of lcr_settings[] with a yaml_key) as lcrd reads its
+ * argument: a path, ':'-joined paths, a whole number, seconds with 3 decimals, a log
+ * level's name. Returns 0, or -ENAMETOOLONG when out[cap] is too small, -EINVAL for a list
+ * that cannot be joined or a row without a key, with a message fragment in err.
+ */
+int lcr_site_config_value_text(const struct lcr_site_config *cfg, const struct lcr_setting_spec *spec,
+			       char *out, size_t cap, char *err, size_t errlen);
 
 /*
  * The dotted name of the index-th key of the schema, in table order, or NULL past the

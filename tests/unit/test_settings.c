@@ -24,6 +24,7 @@
 
 #include "internal/parse.h"
 #include "internal/settings.h"
+#include "internal/site_config.h"
 #include "options.h"
 
 static char *read_source_file(const char *relative)
@@ -266,6 +267,49 @@ static void test_lcrd_accepts_every_argument_the_plugin_passes(void **state)
 	}
 }
 
+/* What the plugin passes of a site's own settings (lcr_site_config_value_text), lcrd reads back. */
+static void test_lcrd_reads_the_sites_settings_as_the_plugin_writes_them(void **state)
+{
+	struct lcr_site_config site;
+	struct lcrd_options o;
+	char argument[256];
+	char text[128];
+	char err[512];
+
+	(void)state;
+	lcr_site_config_init_defaults(&site);
+	assert_int_equal(lcr_site_config_set(&site, "ckpt_keep", "7", "test", err, sizeof(err)), 0);
+	assert_int_equal(lcr_site_config_set(&site, "heartbeat_peers", "5", "test", err, sizeof(err)), 0);
+	assert_int_equal(lcr_site_config_set(&site, "region_quota", "3GiB", "test", err, sizeof(err)), 0);
+	assert_int_equal(lcr_site_config_set(&site, "log_level", "debug", "test", err, sizeof(err)), 0);
+	assert_int_equal(lcr_site_config_set(&site, "ckpt_roots", "/scratch:/lustre", "test", err, sizeof(err)), 0);
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		const struct lcr_setting_spec *spec = &lcr_settings[i];
+
+		if (!spec->lcrd_arg || !spec->yaml_key || spec->option)
+			continue;
+		assert_int_equal(lcr_site_config_value_text(&site, spec, text, sizeof(text), err, sizeof(err)), 0);
+		snprintf(argument, sizeof(argument), "--%s=%s", spec->lcrd_arg, text);
+		if (parse_lcrd(argument, &o, err, sizeof(err)) != OPTIONS_RUN)
+			fail_msg("lcrd refuses %s: %s", argument, err);
+		if (i == LCR_SETTING_CKPT_KEEP)
+			assert_int_equal(o.ckpt_keep, 7);
+		if (i == LCR_SETTING_HEARTBEAT_PEERS)
+			assert_int_equal(o.heartbeat_peers, 5);
+		if (i == LCR_SETTING_REGION_QUOTA)
+			assert_int_equal(o.region_quota, 3ULL << 30);
+		if (i == LCR_SETTING_LOG_LEVEL)
+			assert_int_equal(o.log_level, LOG_LEVEL_DEBUG);
+		if (i == LCR_SETTING_CKPT_ROOTS)
+			assert_int_equal(o.ckpt_roots.count, 2);
+		options_free(&o);
+	}
+	assert_int_equal(lcr_site_config_value_text(&site, &lcr_settings[LCR_SETTING_CKPT_ROOTS], text, 4, err,
+						    sizeof(err)),
+			 -ENAMETOOLONG);
+	lcr_site_config_fini(&site);
+}
+
 static void test_lcrd_refuses_values_beyond_bounds_with_the_rows_message(void **state)
 {
 	struct lcrd_options o;
@@ -315,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_every_name_is_documented),
 		cmocka_unit_test(test_choices_read_back_their_names),
 		cmocka_unit_test(test_lcrd_accepts_every_argument_the_plugin_passes),
+		cmocka_unit_test(test_lcrd_reads_the_sites_settings_as_the_plugin_writes_them),
 		cmocka_unit_test(test_lcrd_refuses_values_beyond_bounds_with_the_rows_message),
 		cmocka_unit_test(test_lcrd_defaults_are_the_tables),
 	};
