@@ -182,6 +182,24 @@ static int resolve_verbose(const struct lcr_option_values *values, options_geten
 	return 0;
 }
 
+/* Reads the option of setting from the command line, the environment or its default. */
+static int resolve_option(const struct lcr_option_values *values, enum lcr_setting setting, options_getenv_fn getenv_fn,
+			  void *env_ctx, const struct lcr_site_config *site, const struct options_job_owner *owner,
+			  uint32_t job_id, struct lcr_user_options *out, char *err, size_t errlen)
+{
+	const char *value = pick(values, setting, getenv_fn, env_ctx);
+
+	if (!value)
+		value = unset_value(&lcr_settings[setting], site);
+	if (!value)
+		return 0;
+	return parse_option(setting, value, site, owner, job_id, out, err, errlen);
+}
+
+/*
+ * Options are read in --help order, the checkpoint directory last: it is read even when
+ * nobody gives it (the site's pattern), so a wrong value given elsewhere is named first.
+ */
 int options_resolve(const struct lcr_option_values *values, options_getenv_fn getenv_fn, void *env_ctx,
 		    const struct lcr_site_config *site, const struct options_job_owner *owner,
 		    uint32_t job_id, struct lcr_user_options *out, char *err, size_t errlen)
@@ -191,20 +209,19 @@ int options_resolve(const struct lcr_option_values *values, options_getenv_fn ge
 	memset(out, 0, sizeof(*out));
 	out->enabled = site->enabled_by_default;
 	out->detect_timeout = site->detect_timeout_default;
-	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
-		const struct lcr_setting_spec *spec = &lcr_settings[i];
-		const char *value;
+	for (int rank = 1; rank <= LCR_SETTING_COUNT; rank++)
+		for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+			const struct lcr_setting_spec *spec = &lcr_settings[i];
 
-		if (!spec->option_arg)
-			continue;
-		value = pick(values, (enum lcr_setting)i, getenv_fn, env_ctx);
-		if (!value)
-			value = unset_value(spec, site);
-		if (!value)
-			continue;
-		rc = parse_option((enum lcr_setting)i, value, site, owner, job_id, out, err, errlen);
-		if (rc < 0)
-			return rc;
-	}
+			if (spec->option_rank != rank || !spec->option_arg || i == LCR_SETTING_CKPT_DIR)
+				continue;
+			rc = resolve_option(values, (enum lcr_setting)i, getenv_fn, env_ctx, site, owner, job_id, out,
+					    err, errlen);
+			if (rc < 0)
+				return rc;
+		}
+	rc = resolve_option(values, LCR_SETTING_CKPT_DIR, getenv_fn, env_ctx, site, owner, job_id, out, err, errlen);
+	if (rc < 0)
+		return rc;
 	return resolve_verbose(values, getenv_fn, env_ctx, out, err, errlen);
 }

@@ -189,6 +189,18 @@ static void test_bad_environment_value_is_an_error(void **state)
 	assert_non_null(strstr(f->err, "later"));
 }
 
+static void test_a_wrong_value_is_named_before_a_wrong_checkpoint_directory(void **state)
+{
+	struct fixture *f = *state;
+	const char *environment[] = { "LCR_CKPT_DIR", "relative", "LCR_DETECT_TIMEOUT", "100", NULL };
+	const char *restore_and_replace[] = { "LCR_REPLACE", "always", "LCR_RESTORE", "later", NULL };
+
+	assert_true(resolve(f, environment) < 0);
+	assert_non_null(strstr(f->err, "--lcr-detect-timeout"));
+	assert_true(resolve(f, restore_and_replace) < 0);
+	assert_non_null(strstr(f->err, "--lcr-restore"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +214,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_good_values_are_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ckpt_dir_outside_site_roots_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_environment_value_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_wrong_value_is_named_before_a_wrong_checkpoint_directory, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -330,6 +331,52 @@ static void test_lcrd_refuses_values_beyond_bounds_with_the_rows_message(void **
 	}
 }
 
+/* lcrd --help, as it prints it. */
+static char *lcrd_help(void)
+{
+	char *argv[] = { "lcrd", "--help", NULL };
+	struct lcrd_options o;
+	FILE *capture = tmpfile();
+	char err[256];
+	char *text;
+	long size;
+	int saved;
+
+	assert_non_null(capture);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(capture), STDOUT_FILENO) >= 0);
+	assert_int_equal(options_parse(2, argv, &o, err, sizeof(err)), OPTIONS_EXIT);
+	fflush(stdout);
+	assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+	close(saved);
+	options_free(&o);
+	size = ftell(capture);
+	assert_true(size > 0);
+	text = calloc(1, (size_t)size + 1);
+	assert_non_null(text);
+	rewind(capture);
+	assert_int_equal(fread(text, 1, (size_t)size, capture), (size_t)size);
+	fclose(capture);
+	return text;
+}
+
+static void test_lcrd_help_names_every_setting_argument(void **state)
+{
+	char *help = lcrd_help();
+	char name[128];
+
+	(void)state;
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		if (!lcr_settings[i].lcrd_arg)
+			continue;
+		snprintf(name, sizeof(name), "[--%s=", lcr_settings[i].lcrd_arg);
+		assert_documented("lcrd --help", help, "lcrd argument", name);
+	}
+	free(help);
+}
+
 static void test_lcrd_defaults_are_the_tables(void **state)
 {
 	struct lcrd_options o;
@@ -361,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_lcrd_accepts_every_argument_the_plugin_passes),
 		cmocka_unit_test(test_lcrd_reads_the_sites_settings_as_the_plugin_writes_them),
 		cmocka_unit_test(test_lcrd_refuses_values_beyond_bounds_with_the_rows_message),
+		cmocka_unit_test(test_lcrd_help_names_every_setting_argument),
 		cmocka_unit_test(test_lcrd_defaults_are_the_tables),
 	};
 
