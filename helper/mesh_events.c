@@ -21,7 +21,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "ckpt.h"
 #include "control.h"
 #include "internal/util.h"
 #include "lcrd.h"
@@ -305,15 +304,6 @@ static void request_sync(struct mesh *m, uint32_t peer)
 	mesh_send(m, peer, WIRE_MESH_SYNC, buf, wire_encode_mesh_sync(&s, buf, sizeof(buf)));
 }
 
-/* A failure in a mesh of one (a one-node step): the node-local checkpoint saves it. A rank
- * exit is a failure when its wait status is known and not a clean exit (status -1: unknown,
- * as for a process that is no child of the step). */
-static void checkpoint_standalone(struct mesh *m, const struct wire_mesh_event *ev)
-{
-	if (m->d->opt.ckpt_dir && ev->type == WIRE_EVENT_RANK_EXITED && ev->status > 0)
-		ckpt_on_failure(m->d, ev->message);
-}
-
 /* Applies the next event; from is the peer it came from (WIRE_NO_NODE: this node). */
 static void apply(struct mesh *m, const struct wire_mesh_event *ev, uint32_t from)
 {
@@ -354,15 +344,10 @@ static void apply(struct mesh *m, const struct wire_mesh_event *ev, uint32_t fro
 	settle_reports(m, ev);
 	if (m->leader != old_leader)
 		mesh_resend_reports(m);
-	if (m->state == WIRE_MESH_STANDALONE) {
-		checkpoint_standalone(m, ev);
-		/* A one-node step follows its ranks for the outcome as a mesh's leader does. */
-		if (m->count == 1)
-			recovery_on_membership(m, ev);
-		return;
-	}
 	mesh_ckpt_on_membership(m, ev);
-	recovery_on_membership(m, ev);
+	/* A one-node step follows its ranks for the outcome as a mesh's leader does. */
+	if (m->state != WIRE_MESH_STANDALONE || m->count == 1)
+		recovery_on_membership(m, ev);
 }
 
 /* Fills m->event with the next generation's change and the membership before it. */
