@@ -15,7 +15,7 @@
 #include "internal/util.h"
 #include "lcrd.h"
 #include "log.h"
-#include "mesh.h"
+#include "mesh_ckpt.h"
 #include "tasks.h"
 #include "transfer.h"
 
@@ -32,8 +32,19 @@ struct ckpt {
 	struct wire_ckpt_result last; /* the last outcome, for CKPT_INFO */
 };
 
+static request_handler request_ckpt_now, request_ckpt_info;
+
 int ckpt_create(struct lcrd *d)
 {
+	static const struct control_request requests[] = {
+		{ WIRE_CKPT_NOW, request_ckpt_now },
+		{ WIRE_CKPT_INFO_REQUEST, request_ckpt_info },
+	};
+	int rc = control_register(d, requests, sizeof(requests) / sizeof(requests[0]));
+	if (rc == 0)
+		rc = control_on_release(d, ckpt_release_client);
+	if (rc < 0)
+		return rc;
 	d->ckpt = calloc(1, sizeof(*d->ckpt));
 	if (!d->ckpt)
 		return -ENOMEM;
@@ -123,7 +134,6 @@ void ckpt_release_client(struct lcrd *d, struct client *c)
 			pos = &w->next;
 		}
 	}
-	ckpt_restore_release_client(d, c);
 }
 
 bool ckpt_region_busy(struct lcrd *d, const struct region *r)
@@ -147,7 +157,7 @@ void ckpt_destroy(struct lcrd *d)
 
 /* --- requests --- */
 
-void request_ckpt_now(struct client *c, const struct wire_msg *msg)
+static void request_ckpt_now(struct client *c, const struct wire_msg *msg)
 {
 	char reason[64];
 	if (msg->header.length != 0) {
@@ -161,7 +171,7 @@ void request_ckpt_now(struct client *c, const struct wire_msg *msg)
 	ckpt_now(c->d, reason, c, msg->header.seq);
 }
 
-void request_ckpt_info(struct client *c, const struct wire_msg *msg)
+static void request_ckpt_info(struct client *c, const struct wire_msg *msg)
 {
 	static struct wire_ckpt_info info;
 	static uint8_t buf[sizeof(info)];

@@ -17,13 +17,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "requests.h"
+#include "internal/wire.h"
 
 struct lcrd;
 struct client;
 struct region;
 
-/* Sets up d->ckpt: 0 or -ENOMEM. */
+/* Sets up d->ckpt and registers its requests (CKPT_NOW, CKPT_INFO_REQUEST) with the
+ * control socket: 0 or -errno. */
 int ckpt_create(struct lcrd *d);
 
 /* Answers the requesters still waiting with -ECANCELED, and frees d->ckpt. */
@@ -42,8 +43,5 @@ void ckpt_release_client(struct lcrd *d, struct client *c);
 
 /* Whether checkpoint or restore I/O is using region r (it must not be freed now). */
 bool ckpt_region_busy(struct lcrd *d, const struct region *r);
-
-request_handler request_ckpt_now;
-request_handler request_ckpt_info;
 
 #endif

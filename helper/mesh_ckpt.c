@@ -43,6 +43,7 @@
 #include "lcrd.h"
 #include "log.h"
 #include "loop.h"
+#include "mesh_ckpt.h"
 #include "mesh_internal.h"
 #include "recovery.h"
 
@@ -1041,4 +1042,15 @@ void mesh_ckpt_destroy(struct mesh *m)
 	free(k->waiting);
 	free(k);
 	m->ckpt = NULL;
+}
+
+static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void *arg)
+{
+	(void)arg;
+	mesh_ckpt_on_membership(m, ev);
+}
+
+int mesh_ckpt_subscribe(struct lcrd *d)
+{
+	return mesh_subscribe(d, event_applied, NULL);
 }

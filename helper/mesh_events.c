@@ -26,7 +26,6 @@
 #include "lcrd.h"
 #include "log.h"
 #include "mesh_internal.h"
-#include "recovery.h"
 
 static uint64_t realtime_ms(void)
 {
@@ -344,10 +343,8 @@ static void apply(struct mesh *m, const struct wire_mesh_event *ev, uint32_t fro
 	settle_reports(m, ev);
 	if (m->leader != old_leader)
 		mesh_resend_reports(m);
-	mesh_ckpt_on_membership(m, ev);
-	/* A one-node step follows its ranks for the outcome as a mesh's leader does. */
-	if (m->state != WIRE_MESH_STANDALONE || m->count == 1)
-		recovery_on_membership(m, ev);
+	for (uint32_t i = 0; i < m->subscriber_count; i++)
+		m->subscribers[i].fn(m, ev, m->subscribers[i].arg);
 }
 
 /* Fills m->event with the next generation's change and the membership before it. */
@@ -580,4 +577,15 @@ void mesh_fill_event_log(struct lcrd *d, uint32_t start, struct wire_event_log_r
 	out->total = m->log_count;
 	for (uint32_t i = start; i < m->log_count && out->count < WIRE_EVENT_LOG_MAX; i++)
 		out->entries[out->count++] = log_at(m, i)->entry;
+}
+
+int mesh_subscribe(struct lcrd *d, mesh_event_fn *fn, void *arg)
+{
+	struct mesh *m = mesh_of(d);
+	if (m->subscriber_count == MESH_SUBSCRIBERS_MAX)
+		return -ENOSPC;
+	m->subscribers[m->subscriber_count].fn = fn;
+	m->subscribers[m->subscriber_count].arg = arg;
+	m->subscriber_count++;
+	return 0;
 }
