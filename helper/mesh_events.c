@@ -589,3 +589,13 @@ int mesh_subscribe(struct lcrd *d, mesh_event_fn *fn, void *arg)
 	m->subscriber_count++;
 	return 0;
 }
+
+uint32_t mesh_log_length(const struct mesh *m)
+{
+	return m->log_count;
+}
+
+const struct wire_event_log_entry *mesh_log_entry(const struct mesh *m, uint32_t i)
+{
+	return &m->log[(m->log_start + i) % m->log_cap].entry;
+}

@@ -261,6 +261,9 @@ void mesh_log_local(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank,
 /* Adds the local NODE_JOINED of a replacement (its own join) and tells its ranks. */
 void mesh_log_joined(struct mesh *m, uint64_t epoch, const char *message);
 void mesh_log_free(struct mesh *m);
+/* The entries of the event log kept now, and the i-th of them, oldest first. */
+uint32_t mesh_log_length(const struct mesh *m);
+const struct wire_event_log_entry *mesh_log_entry(const struct mesh *m, uint32_t i);
 
 /* --- mesh_join.c --- */
 
