@@ -862,10 +862,11 @@ bool mesh_ckpt_running(struct mesh *m)
 	return m->ckpt && m->ckpt->phase != RUN_IDLE;
 }
 
-/* Whether this mesh can take a checkpoint: it is up, or it is a mesh of one. */
+/* Whether this mesh can take a checkpoint: it is up, or it is a mesh of one (a step on one
+ * node, whose helper leads it whatever its rendezvous does). */
 static bool can_checkpoint(const struct mesh *m)
 {
-	return m->state == WIRE_MESH_UP || (m->state == WIRE_MESH_STANDALONE && m->count == 1);
+	return m->state == WIRE_MESH_UP || m->count == 1;
 }
 
 bool mesh_ckpt_in_progress(struct lcrd *d, uint64_t *step)
