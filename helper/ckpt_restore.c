@@ -155,8 +155,18 @@ static int open_given(struct lcrd *d, struct ckpt_restore *r)
 	return load_checkpoint(r);
 }
 
+static request_handler request_resume_step;
+
 int ckpt_restore_open(struct lcrd *d)
 {
+	static const struct control_request requests[] = {
+		{ WIRE_RESUME_STEP, request_resume_step },
+	};
+	int rc = control_register(d, requests, 1);
+	if (rc == 0)
+		rc = control_on_release(d, ckpt_restore_release_client);
+	if (rc < 0)
+		return rc;
 	struct ckpt_restore *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -400,13 +410,13 @@ static void fill_done(void *arg, int rc)
 		log_info("rank %u: region '%s' restored from the replicas (step %" PRIu64 "): %s",
 			 g->owner_rank, g->name, d->restore->m.step, summary);
 		if (f->c)
-			request_reply_region(f->c, f->seq, g, 0);
+			control_reply_region(f->c, f->seq, g, 0);
 	} else {
 		log_info("rank %u: region '%s' (%s) restored from %s in %.3f s", g->owner_rank,
 			 g->name, util_format_size(g->size, size, sizeof(size)), d->restore->path,
 			 (double)(util_now_ns() - f->started_ns) / 1e9);
 		if (f->c)
-			request_reply_region(f->c, f->seq, g, 0);
+			control_reply_region(f->c, f->seq, g, 0);
 	}
 	fill_free(f);
 }
@@ -473,7 +483,7 @@ void ckpt_restore_release_client(struct lcrd *d, struct client *c)
 
 /* --- the resume step --- */
 
-void request_resume_step(struct client *c, const struct wire_msg *msg)
+static void request_resume_step(struct client *c, const struct wire_msg *msg)
 {
 	struct wire_resume_info info = { .step = WIRE_NO_STEP };
 	uint8_t buf[sizeof(info)];

@@ -25,15 +25,16 @@
 #include <stdint.h>
 
 #include "internal/wire.h"
-#include "requests.h"
+#include "control.h"
 
 struct lcrd;
 struct client;
 struct region;
 struct task;
 
-/* Chooses and checks the checkpoint per d->opt.restore (sets d->restore): 0, or a negative
- * errno after logging why (lcrd does not start). */
+/* Chooses and checks the checkpoint per d->opt.restore (sets d->restore) and registers
+ * RESUME_STEP with the control socket: 0, or a negative errno after logging why (lcrd does
+ * not start). */
 int ckpt_restore_open(struct lcrd *d);
 
 /* Stops the fills in progress (their regions are freed) and frees d->restore; also ends the
@@ -63,7 +64,7 @@ int ckpt_restore_create(struct lcrd *d, uint32_t rank, const char *name, struct 
 			char *err, size_t errlen);
 
 /* Starts filling the new region r from the checkpoint; when done, c is answered on seq with
- * the region (request_reply_region), or with the error and r is freed. 0, or -errno with err
+ * the region (control_reply_region), or with the error and r is freed. 0, or -errno with err
  * set (nothing started: the caller frees r and answers). */
 int ckpt_restore_fill(struct client *c, uint32_t seq, struct region *r, char *err,
 		      size_t errlen);
@@ -76,7 +77,5 @@ bool ckpt_restore_uses(struct lcrd *d, const struct region *r);
 
 /* The session c is closing: fills in progress will not answer it. */
 void ckpt_restore_release_client(struct lcrd *d, struct client *c);
-
-request_handler request_resume_step;
 
 #endif

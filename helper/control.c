@@ -1,7 +1,7 @@
 /* control.c: the control socket and its sessions (see control.h). Accepts peers, checks
  * their credentials, receives one datagram at a time, rejects malformed ones with an error
- * reply (the session and the helper carry on), and dispatches the rest to requests.c and
- * kv.c. */
+ * reply (the session and the helper carry on), and dispatches the rest to the handler that
+ * a service registered for their type (control_register); it names no service. */
 #include "config.h"
 
 #include <errno.h>
@@ -15,15 +15,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "ckpt.h"
-#include "ckpt_restore.h"
 #include "control.h"
-#include "kv.h"
 #include "lcrd.h"
 #include "listener.h"
 #include "log.h"
-#include "requests.h"
-#include "tasks.h"
+#include "regions.h"
 
 struct control {
 	int listen_fd;
@@ -32,30 +28,34 @@ struct control {
 	uint64_t next_client_id;
 	struct wire_msg msg;               /* the datagram being handled */
 	uint8_t out[WIRE_MAX_PAYLOAD];     /* scratch for encoded replies */
+	struct control_request handlers[CONTROL_HANDLERS_MAX]; /* registered by the services */
+	size_t handler_count;
+	control_release_fn *releases[CONTROL_RELEASES_MAX];
+	size_t release_count;
 };
 
-static const struct {
-	uint16_t type;
-	request_handler *handler;
-} handlers[] = {
-	{ WIRE_STATUS_REQUEST, request_status },
-	{ WIRE_SHUTDOWN, request_shutdown },
-	{ WIRE_REGISTER, request_register },
-	{ WIRE_REGION_ALLOC, request_region_alloc },
-	{ WIRE_REGION_LOOKUP, request_region_lookup },
-	{ WIRE_REGION_FREE, request_region_free },
-	{ WIRE_REGION_LIST, request_region_list },
-	{ WIRE_REGION_CHECKSUM, request_region_checksum },
-	{ WIRE_SUBSCRIBE, request_subscribe },
-	{ WIRE_KV_PUT, request_kv_put },
-	{ WIRE_KV_GET, request_kv_get },
-	{ WIRE_BARRIER, request_barrier },
-	{ WIRE_EVENT_LOG, request_event_log },
-	{ WIRE_PMIX_EVENT, request_pmix_event },
-	{ WIRE_CKPT_NOW, request_ckpt_now },
-	{ WIRE_CKPT_INFO_REQUEST, request_ckpt_info },
-	{ WIRE_RESUME_STEP, request_resume_step },
-};
+int control_register(struct lcrd *d, const struct control_request *requests, size_t count)
+{
+	struct control *ctl = d->control;
+	for (size_t i = 0; i < count; i++) {
+		for (size_t j = 0; j < ctl->handler_count; j++)
+			if (ctl->handlers[j].type == requests[i].type)
+				return -EEXIST;
+		if (ctl->handler_count == CONTROL_HANDLERS_MAX)
+			return -ENOSPC;
+		ctl->handlers[ctl->handler_count++] = requests[i];
+	}
+	return 0;
+}
+
+int control_on_release(struct lcrd *d, control_release_fn *release)
+{
+	struct control *ctl = d->control;
+	if (ctl->release_count == CONTROL_RELEASES_MAX)
+		return -ENOSPC;
+	ctl->releases[ctl->release_count++] = release;
+	return 0;
+}
 
 void control_reply(struct client *c, uint32_t seq, uint16_t type, const uint8_t *payload,
 		   int len, int fd)
@@ -122,9 +122,8 @@ static void client_close(struct lcrd *d, struct client *c, const char *why)
 	}
 	ctl->nclients--;
 	log_verbose("client %llu (pid %ld) %s", (unsigned long long)c->id, (long)c->pid, why);
-	kv_release_client(d, c);
-	ckpt_release_client(d, c);
-	tasks_release_client(d, c);
+	for (size_t i = ctl->release_count; i > 0; i--)
+		ctl->releases[i - 1](d, c);
 	loop_remove_fd(d->loop, c->fd);
 	close(c->fd);
 	free(c);
@@ -132,11 +131,12 @@ static void client_close(struct lcrd *d, struct client *c, const char *why)
 
 static void dispatch(struct client *c, const struct wire_msg *msg)
 {
-	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
-		if (handlers[i].type == msg->header.type) {
+	struct control *ctl = c->d->control;
+	for (size_t i = 0; i < ctl->handler_count; i++) {
+		if (ctl->handlers[i].type == msg->header.type) {
 			log_debug("client %llu: %s", (unsigned long long)c->id,
 				  wire_type_name(msg->header.type));
-			handlers[i].handler(c, msg);
+			ctl->handlers[i].handler(c, msg);
 			return;
 		}
 	}
@@ -228,13 +228,21 @@ static void accept_client(struct loop *loop, int fd, short revents, void *arg)
 	log_verbose("client %llu connected (pid %ld)", (unsigned long long)c->id, (long)c->pid);
 }
 
+int control_create(struct lcrd *d)
+{
+	struct control *ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return -ENOMEM;
+	ctl->listen_fd = -1;
+	d->control = ctl;
+	return 0;
+}
+
 int control_open(struct lcrd *d)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct control *ctl = calloc(1, sizeof(*ctl));
+	struct control *ctl = d->control;
 	int rc = 0;
-	if (!ctl)
-		return -ENOMEM;
 	ctl->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (ctl->listen_fd < 0) {
 		rc = -errno;
@@ -250,14 +258,11 @@ int control_open(struct lcrd *d)
 	}
 	rc = loop_add_fd(d->loop, ctl->listen_fd, POLLIN, accept_client, d);
 out:
-	if (rc < 0) {
-		if (ctl->listen_fd >= 0)
-			close(ctl->listen_fd);
-		free(ctl);
-		return rc;
+	if (rc < 0 && ctl->listen_fd >= 0) {
+		close(ctl->listen_fd);
+		ctl->listen_fd = -1;
 	}
-	d->control = ctl;
-	return 0;
+	return rc;
 }
 
 void control_close(struct lcrd *d)
@@ -271,8 +276,36 @@ void control_close(struct lcrd *d)
 	control_broadcast_event(d, &ev);
 	while (ctl->clients)
 		client_close(d, ctl->clients, "disconnected at shutdown");
-	loop_remove_fd(d->loop, ctl->listen_fd);
-	close(ctl->listen_fd);
+	if (ctl->listen_fd >= 0) {
+		loop_remove_fd(d->loop, ctl->listen_fd);
+		close(ctl->listen_fd);
+	}
 	free(ctl);
 	d->control = NULL;
+}
+
+void control_reply_region(struct client *c, uint32_t seq, struct region *r, uint16_t flags)
+{
+	struct wire_region_info info = {
+		.id = r->id,
+		.size = r->size,
+		.map_size = r->map_size,
+		.kind = (uint16_t)r->kind,
+		.flags = flags,
+	};
+	uint8_t buf[sizeof(info)];
+	int fd, rc;
+	memcpy(info.device_uuid, r->device_uuid, WIRE_UUID_SIZE);
+	strcpy(info.name, r->name);
+	rc = r->backend->export_fd(r, &fd);
+	if (rc < 0) {
+		log_error("cannot export region '%s' of rank %u: %s", r->name, r->owner_rank,
+			  strerror(-rc));
+		control_reply_status(c, seq, rc, "cannot export region '%s': %s", r->name,
+				     strerror(-rc));
+		return;
+	}
+	control_reply(c, seq, WIRE_REGION_INFO, buf, wire_encode_region_info(&info, buf, sizeof(buf)),
+		      fd);
+	close(fd);
 }

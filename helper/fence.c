@@ -41,7 +41,7 @@ static void finish(struct fence *f, const char *how)
 {
 	f->active = false;
 	log_info("this node's ranks %s: ending the fenced helper", how);
-	lcrd_shutdown(f->d, "removed from the mesh by the other helpers");
+	loop_request_stop(f->d->loop, "removed from the mesh by the other helpers");
 }
 
 static void signal_ranks(struct fence *f, int sig, enum fence_phase next)

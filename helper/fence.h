@@ -19,7 +19,7 @@ struct lcrd;
 #define FENCE_RANK_GRACE_MS 2000 /* for the ranks to stop by themselves */
 #define FENCE_KILL_GRACE_MS 2000 /* between SIGTERM and SIGKILL */
 
-/* Starts stopping the ranks of a fenced helper; ends with lcrd_shutdown(d, ...). Once. */
+/* Starts stopping the ranks of a fenced helper; ends with loop_request_stop(d->loop, ...). Once. */
 void fence_stop_ranks_and_exit(struct lcrd *d, const char *why);
 
 #endif

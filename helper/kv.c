@@ -14,7 +14,6 @@
 #include "kv.h"
 #include "lcrd.h"
 #include "log.h"
-#include "requests.h"
 
 #define KV_MAX_ENTRIES 4096
 
@@ -53,12 +52,27 @@ struct kv {
 	struct barrier *barriers;
 };
 
+static request_handler request_kv_put, request_kv_get, request_barrier;
+
 int kv_create(struct lcrd *d, struct kv **out)
 {
+	static const struct control_request requests[] = {
+		{ WIRE_KV_PUT, request_kv_put },
+		{ WIRE_KV_GET, request_kv_get },
+		{ WIRE_BARRIER, request_barrier },
+	};
 	struct kv *kv = calloc(1, sizeof(*kv));
+	int rc;
 	if (!kv)
 		return -ENOMEM;
 	kv->d = d;
+	rc = control_register(d, requests, sizeof(requests) / sizeof(requests[0]));
+	if (rc == 0)
+		rc = control_on_release(d, kv_release_client);
+	if (rc < 0) {
+		free(kv);
+		return rc;
+	}
 	*out = kv;
 	return 0;
 }
@@ -234,7 +248,7 @@ static int kv_store(struct kv *kv, const struct wire_kv_put *m)
 	return 0;
 }
 
-void request_kv_put(struct client *c, const struct wire_msg *msg)
+static void request_kv_put(struct client *c, const struct wire_msg *msg)
 {
 	static struct wire_kv_put m;
 	uint32_t seq = msg->header.seq;
@@ -252,7 +266,7 @@ void request_kv_put(struct client *c, const struct wire_msg *msg)
 		control_reply_status(c, seq, 0, "stored");
 }
 
-void request_kv_get(struct client *c, const struct wire_msg *msg)
+static void request_kv_get(struct client *c, const struct wire_msg *msg)
 {
 	struct wire_kv_get m;
 	struct kv *kv = c->d->kv;
@@ -308,7 +322,7 @@ static void barrier_release(struct kv *kv, struct barrier *b)
 	barrier_free_if_empty(kv, b);
 }
 
-void request_barrier(struct client *c, const struct wire_msg *msg)
+static void request_barrier(struct client *c, const struct wire_msg *msg)
 {
 	struct wire_barrier m;
 	struct kv *kv = c->d->kv;

@@ -11,6 +11,8 @@ struct lcrd;
 struct client;
 struct kv;
 
+/* Sets up the store and registers its requests (KV_PUT, KV_GET, BARRIER) with the control
+ * socket: 0 or -errno. */
 int kv_create(struct lcrd *d, struct kv **out);
 /* Answers every parked request with -ECANCELED and frees the store. */
 void kv_destroy(struct kv *kv);

@@ -36,7 +36,7 @@ struct lcrd {
 	uint64_t started_ms;
 	enum wire_helper_state state;
 	int signal_fd;
-	bool failed; /* set before lcrd_shutdown when the helper failed: lcrd exits 1 */
+	bool failed; /* set before loop_request_stop when the helper failed: lcrd exits 1 */
 };
 
 /* Tells whoever started lcrd where it listens and that it serves: the plugin, or stdout
@@ -44,8 +44,5 @@ struct lcrd {
  * mesh. 0 or -errno. */
 int lcrd_announce(struct lcrd *d);
 
-/* Ends the helper after the current loop round: logs why, stops the loop; main() then tells
- * the clients, frees the regions and removes the runtime directory. */
-void lcrd_shutdown(struct lcrd *d, const char *reason);
 
 #endif

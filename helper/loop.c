@@ -41,6 +41,8 @@ struct loop {
 	struct timer *timers;
 	uint64_t next_timer_id;
 	bool stopping;
+	loop_stop_cb on_stop; /* told of loop_request_stop */
+	void *on_stop_arg;
 };
 
 int loop_create(struct loop **out)
@@ -147,6 +149,19 @@ void loop_cancel_timer(struct loop *loop, uint64_t id)
 			return;
 		}
 	}
+}
+
+void loop_on_stop_request(struct loop *loop, loop_stop_cb cb, void *arg)
+{
+	loop->on_stop = cb;
+	loop->on_stop_arg = arg;
+}
+
+void loop_request_stop(struct loop *loop, const char *reason)
+{
+	if (loop->on_stop)
+		loop->on_stop(loop, reason, loop->on_stop_arg);
+	loop_stop(loop);
 }
 
 void loop_stop(struct loop *loop)

@@ -36,4 +36,12 @@ void loop_cancel_timer(struct loop *loop, uint64_t id);
 int loop_run(struct loop *loop);
 void loop_stop(struct loop *loop);
 
+/* Asked to stop, for `reason`: the owner of the loop (lcrd's main) learns why. */
+typedef void (*loop_stop_cb)(struct loop *loop, const char *reason, void *arg);
+/* Sets who is told of a stop request (one owner; a later call replaces it). */
+void loop_on_stop_request(struct loop *loop, loop_stop_cb cb, void *arg);
+/* Any module's way to end the process: tells the owner why, then stops the loop after the
+ * current round. */
+void loop_request_stop(struct loop *loop, const char *reason);
+
 #endif

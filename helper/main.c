@@ -20,18 +20,23 @@
 #include "internal/util.h"
 #include "kv.h"
 #include "mesh.h"
+#include "mesh_ckpt.h"
 #include "lcrd.h"
 #include "log.h"
 #include "plugin_channel.h"
+#include "recovery.h"
+#include "requests.h"
 #include "rendezvous_server.h"
 #include "tasks.h"
 
-void lcrd_shutdown(struct lcrd *d, const char *reason)
+/* A module asked the loop to stop (loop_request_stop): the helper shuts down. */
+static void shutdown_requested(struct loop *loop, const char *reason, void *arg)
 {
+	struct lcrd *d = arg;
+	(void)loop;
 	if (d->state != WIRE_HELPER_STOPPING)
 		log_info("shutting down: %s", reason);
 	d->state = WIRE_HELPER_STOPPING;
-	loop_stop(d->loop);
 }
 
 static void signal_readable(struct loop *loop, int fd, short revents, void *arg)
@@ -48,7 +53,7 @@ static void signal_readable(struct loop *loop, int fd, short revents, void *arg)
 		return;
 	}
 	snprintf(reason, sizeof(reason), "received %s", strsignal((int)si.ssi_signo));
-	lcrd_shutdown(d, reason);
+	loop_request_stop(d->loop, reason);
 }
 
 /* SIGTERM, SIGINT and SIGHUP (shut down) and SIGUSR1 (take a checkpoint) arrive through a
@@ -80,12 +85,15 @@ static int start(struct lcrd *d)
 		log_error("cannot set up the event loop: %s", strerror(-rc));
 		return rc;
 	}
+	loop_on_stop_request(d->loop, shutdown_requested, d);
 	if (d->opt.plugin_fd >= 0 && (rc = plugin_channel_open(d, d->opt.plugin_fd)) < 0)
 		return rc;
 	if ((rc = runtime_dir_prepare(&d->dir, &d->opt)) < 0)
 		return rc;
 	region_table_init(&d->regions, d->opt.region_quota);
-	if ((rc = tasks_create(d, &d->tasks)) < 0 || (rc = kv_create(d, &d->kv)) < 0 ||
+	/* The services register their requests with the control socket as they are created. */
+	if ((rc = control_create(d)) < 0 || (rc = requests_register(d)) < 0 ||
+	    (rc = tasks_create(d, &d->tasks)) < 0 || (rc = kv_create(d, &d->kv)) < 0 ||
 	    (rc = ckpt_create(d)) < 0) {
 		log_error("cannot set up the helper's tables: %s", strerror(-rc));
 		return rc;
@@ -94,7 +102,8 @@ static int start(struct lcrd *d)
 		return rc;
 	if ((rc = control_open(d)) < 0 || (rc = runtime_dir_write_pid(&d->dir)) < 0)
 		return rc;
-	if ((rc = mesh_create(d)) < 0) {
+	if ((rc = mesh_create(d)) < 0 || (rc = mesh_ckpt_subscribe(d)) < 0 ||
+	    (rc = recovery_subscribe(d)) < 0) {
 		log_error("cannot set up the mesh: %s", strerror(-rc));
 		return rc;
 	}

@@ -42,6 +42,7 @@
 #include "listener.h"
 #include "log.h"
 #include "mesh_auth.h"
+#include "mesh_ckpt.h"
 #include "mesh_internal.h"
 #include "recovery.h"
 #include "rendezvous_client.h"

@@ -17,7 +17,6 @@
 #include "internal/wire.h"
 
 struct lcrd;
-struct region;
 
 /* Sets up the mesh from the options: a mesh of one, or the start of the rendezvous (which
  * goes on in the loop; a failure there leaves this helper alone, and is logged).
@@ -40,12 +39,13 @@ uint64_t mesh_generation(struct lcrd *d);
 /* The mesh's state and its event log from entry `start` on, for lcrctl events. */
 void mesh_fill_event_log(struct lcrd *d, uint32_t start, struct wire_event_log_reply *out);
 
-/* Asks the leader for a checkpoint of the whole step (mesh_ckpt.c); its end comes back
- * through ckpt_mesh_finished on every helper. 0, or -errno with err set (the mesh is not up,
- * the leader cannot be reached). */
-int mesh_ckpt_request(struct lcrd *d, const char *reason, char *err, size_t errlen);
-
-/* Whether this node's part of a multi-node checkpoint reads region r. */
-bool mesh_ckpt_uses(struct lcrd *d, const struct region *r);
+/* A service's interest in the mesh: fn is called for every membership event this helper
+ * applies (after the membership is updated), in the order of subscription. The mesh names
+ * no service: the checkpoint and recovery subscribe (main.c has them do so).
+ * 0, or -ENOSPC (MESH_SUBSCRIBERS_MAX). */
+#define MESH_SUBSCRIBERS_MAX 8
+struct mesh;
+typedef void mesh_event_fn(struct mesh *m, const struct wire_mesh_event *ev, void *arg);
+int mesh_subscribe(struct lcrd *d, mesh_event_fn *fn, void *arg);
 
 #endif

@@ -1,10 +1,16 @@
-/* mesh_ckpt.c: the just-in-time checkpoint of a step on several nodes, carried over the
- * mesh (the calls are ckpt_write.h's and ckpt_plan.h's; the flow is in doc/checkpoint.md).
+/* mesh_ckpt.c: the just-in-time checkpoint of a step, carried over the mesh (the calls are
+ * ckpt_write.h's and ckpt_plan.h's; the flow is in doc/checkpoint.md). It is the one
+ * checkpoint flow of lcrd: a step on one node runs it as a mesh of one, whose leader, only
+ * writer and only reporter is this helper (its messages to itself are calls).
  *
  * The leader runs one checkpoint at a time. It starts one when it applies a failure that
  * changes what the step can do (a node down, a rank whose known wait status is not a clean
- * exit) or when a helper forwards `ckpt now`:
+ * exit) or when a helper forwards `ckpt now` (ckpt.c):
  *   gather  ASK every live node; each answers REPORTS (its replicas' marks and regions);
+ *           when some shard has no committed replica because a replica is in the middle
+ *           of an update, a checkpoint that was asked for (not one for a failure) asks
+ *           again every MESH_CKPT_COMMIT_POLL_MS, to take the next committed step, until
+ *           MESH_CKPT_GATHER_MS have passed since it began;
  *   write   choose step S, build the plan, prepare DIR/step-S.tmp/, and send WRITE (every
  *           report, and the writers lost so far) to each writer of the plan: each computes
  *           the same plan and writes its ranges, then answers RESULT with their hashes;
@@ -13,6 +19,9 @@
  * A writer lost while writing has its ranges moved to other replicas of its shards
  * (ckpt_plan_reassign) and WRITE goes to the nodes that received them; when none can take
  * them, or on any error or timeout, the .tmp directory is removed and nothing is published.
+ * A writer that finds a replica began an update while it was read (-ESTALE) makes the
+ * leader remove the .tmp directory and start again from the gather, CKPT_ATTEMPTS tries
+ * in all.
  * A new leader starts a checkpoint of its own for the leader's death: its ckpt_prepare_dir
  * removes the old leader's .tmp directory, and a WRITE from it stops any writer of the old
  * one. Every wait has a bound: MESH_CKPT_GATHER_MS for the reports, MESH_CKPT_WRITE_MS for
@@ -34,12 +43,15 @@
 #include "lcrd.h"
 #include "log.h"
 #include "loop.h"
+#include "mesh_ckpt.h"
 #include "mesh_internal.h"
 #include "recovery.h"
 
 #define MESH_CKPT_GATHER_MS 5000    /* for every live node's reports */
 #define MESH_CKPT_WRITE_MS 600000   /* for every writer's result */
-#define MESH_CKPT_REQUEST_MS (MESH_CKPT_GATHER_MS + MESH_CKPT_WRITE_MS + 10000)
+#define MESH_CKPT_COMMIT_POLL_MS 50 /* between two gathers that wait for a commit */
+#define CKPT_ATTEMPTS 3             /* tries when a replica began an update during the copy */
+#define MESH_CKPT_REQUEST_MS (CKPT_ATTEMPTS * (MESH_CKPT_GATHER_MS + MESH_CKPT_WRITE_MS) + 10000)
 
 enum run_phase { RUN_IDLE, RUN_GATHER, RUN_WRITE };
 
@@ -58,8 +70,12 @@ struct mesh_ckpt {
 	uint64_t id;
 	uint64_t seq;
 	char reason[WIRE_TEXT_MAX + 1];
+	bool on_demand;          /* asked for: waits for a commit, a failure's does not */
+	unsigned attempt;        /* 0, or the tries so far after stale copies */
 	uint64_t started_ns;
 	uint64_t timer;
+	uint64_t regather_timer; /* the next gather, while waiting for a commit */
+	char no_commit[WIRE_TEXT_MAX + 1]; /* why the last gather could not be planned */
 	uint32_t *waiting;       /* per node: answers still expected from it */
 	struct manifest plan;
 	size_t confirmed;        /* ranges confirmed by results */
@@ -262,6 +278,7 @@ static void checkpoint_ended(struct mesh *m, uint32_t leader, const struct wire_
 }
 
 static void stop_jobs(struct mesh *m, uint32_t leader, uint64_t id, bool keep);
+static void gather(struct mesh *m);
 
 /* The leader's checkpoint ends: every helper hears of it. */
 static void run_finish(struct mesh *m, int status, const char *path, const char *fmt, ...)
@@ -288,11 +305,13 @@ static void run_finish(struct mesh *m, int status, const char *path, const char 
 	    ckpt_abandon(&m->d->opt, k->write.step, err, sizeof(err)) < 0)
 		log_error("cannot remove the abandoned checkpoint: %s", err);
 	if (status < 0)
-		log_error("checkpoint (%s): %s", k->reason, r.message);
+		log_error("checkpoint (%s) failed: %s", k->reason, r.message);
 	else
 		log_info("checkpoint (%s): %s", k->reason, r.message);
 	loop_cancel_timer(m->d->loop, k->timer);
 	k->timer = 0;
+	loop_cancel_timer(m->d->loop, k->regather_timer);
+	k->regather_timer = 0;
 	k->phase = RUN_IDLE;
 	manifest_free(&k->plan);
 	memset(k->waiting, 0, m->count * sizeof(*k->waiting));
@@ -318,6 +337,11 @@ static void job_free(struct mesh_ckpt *k, struct write_job *job)
 	free(job);
 }
 
+static void apply_result(struct mesh *m, uint32_t from, uint64_t id,
+			 const struct ckpt_write_result *result);
+
+/* This node's writer is done: its result goes to the leader, as it is when that is this
+ * node (no message, so no bound on the ranges it confirms). */
 static void job_done(struct lcrd *d, const struct ckpt_write_result *result, void *arg)
 {
 	struct write_job *job = arg;
@@ -325,6 +349,13 @@ static void job_done(struct lcrd *d, const struct ckpt_write_result *result, voi
 	struct mesh_ckpt *k = m->ckpt;
 	struct wire_mesh_ckpt_result *r = &k->result;
 	(void)d;
+	if (job->leader == m->self) {
+		uint64_t id = job->id;
+		job->writer = NULL;
+		job_free(k, job);
+		apply_result(m, m->self, id, result);
+		return;
+	}
 	memset(r, 0, offsetof(struct wire_mesh_ckpt_result, hashes));
 	r->id = job->id;
 	r->status = result->status;
@@ -489,6 +520,11 @@ static void run_timeout(struct loop *loop, void *arg)
 	char nodes[WIRE_TEXT_MAX + 1];
 	(void)loop;
 	m->ckpt->timer = 0;
+	if (m->ckpt->phase == RUN_GATHER && m->ckpt->no_commit[0]) {
+		run_finish(m, -ENODATA, "", "no checkpoint taken: %s (no new step committed within "
+			   "%u s)", m->ckpt->no_commit, MESH_CKPT_GATHER_MS / 1000);
+		return;
+	}
 	describe_waiting(m, nodes, sizeof(nodes));
 	run_finish(m, -ETIMEDOUT, "", "checkpoint %s abandoned: no answer from %s within %u s",
 		   m->ckpt->phase == RUN_GATHER ? "gathering" : "writing", nodes,
@@ -527,6 +563,38 @@ static uint32_t writer_node(const struct manifest *p, const struct ckpt_range_re
 	return p->writers[w].node_id;
 }
 
+/* Whether a replica among reports is in the middle of an update: its commit may give
+ * every shard a step to save. */
+static bool replica_updating(const struct ckpt_report *reports, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (reports[i].phase == WIRE_PHASE_UPDATING)
+			return true;
+	return false;
+}
+
+static void regather(struct loop *loop, void *arg)
+{
+	struct mesh *m = arg;
+	(void)loop;
+	m->ckpt->regather_timer = 0;
+	if (m->ckpt->phase == RUN_GATHER)
+		gather(m);
+}
+
+/* No step can be saved until a replica commits: gather again soon (the run's gather timer
+ * bounds the wait, and its message then says why). */
+static void wait_for_commit(struct mesh *m, const char *why)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	if (!k->no_commit[0])
+		log_info("checkpoint (%s): %s; waiting for the next commit", k->reason, why);
+	util_copy_string(k->no_commit, sizeof(k->no_commit), why);
+	if (loop_add_timer(m->d->loop, MESH_CKPT_COMMIT_POLL_MS, regather, m,
+			   &k->regather_timer) < 0)
+		run_finish(m, -ENOMEM, "", "no checkpoint taken: %s", why);
+}
+
 /* Every live node answered: plan and start the writers. */
 static void start_writing(struct mesh *m)
 {
@@ -542,9 +610,14 @@ static void start_writing(struct mesh *m)
 		snprintf(err, sizeof(err), "out of memory");
 	if (rc == 0)
 		rc = ckpt_plan_choose_step(reports, count, &step, err, sizeof(err));
+	bool may_commit = rc == -ENODATA && k->on_demand && replica_updating(reports, count);
 	if (rc == 0)
 		rc = ckpt_plan_build(reports, count, step, &params, &k->plan, err, sizeof(err));
 	ckpt_reports_free(reports, count);
+	if (may_commit) {
+		wait_for_commit(m, err);
+		return;
+	}
 	k->write.step = step;
 	if (rc == 0)
 		rc = ckpt_prepare_dir(&m->d->opt, step, err, sizeof(err));
@@ -558,9 +631,10 @@ static void start_writing(struct mesh *m)
 		return;
 	}
 	k->phase = RUN_WRITE;
-	log_info("checkpoint (%s): saving step %" PRIu64 " of %" PRIu32 " ranks from %zu writers "
-		 "into %s", k->reason, step, k->plan.rank_count, k->plan.writer_count,
-		 m->d->opt.ckpt_dir);
+	log_info("checkpoint (%s): saving step %" PRIu64 " of %" PRIu32 " ranks from %zu writer%s "
+		 "into %s%s", k->reason, step, k->plan.rank_count, k->plan.writer_count,
+		 k->plan.writer_count == 1 ? "" : "s", m->d->opt.ckpt_dir,
+		 k->attempt ? " (again)" : "");
 	arm(m, MESH_CKPT_WRITE_MS);
 	for (size_t i = 0; i < k->plan.writer_count && k->phase == RUN_WRITE; i++)
 		send_write(m, k->plan.writers[i].node_id);
@@ -611,26 +685,74 @@ static void publish(struct mesh *m)
 	if (ckpt_prune(&m->d->opt, m->d->opt.ckpt_keep, err, sizeof(err)) < 0)
 		log_warning("checkpoint retention: %s", err);
 	run_finish(m, 0, path, "checkpoint of step %" PRIu64 " published in %s: %s from %zu "
-		   "writers in %.3f s", k->write.step, path,
-		   util_format_size(k->bytes, size, sizeof(size)), k->plan.writer_count, seconds);
+		   "writer%s in %.3f s (%.2f GB/s)", k->write.step, path,
+		   util_format_size(k->bytes, size, sizeof(size)), k->plan.writer_count,
+		   k->plan.writer_count == 1 ? "" : "s", seconds,
+		   seconds > 0 ? (double)k->bytes / seconds / 1e9 : 0.0);
+}
+
+/* A writer found a replica began an update while it read it: the copy is thrown away and
+ * the checkpoint starts again from the gather (the next committed step). */
+static void retry_stale(struct mesh *m, const struct ckpt_write_result *result)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	char err[WIRE_TEXT_MAX + 1];
+	log_warning("checkpoint of step %" PRIu64 ": %s; trying again", result->step,
+		    result->error);
+	stop_jobs(m, m->self, k->id, false);
+	if (ckpt_abandon(&m->d->opt, k->write.step, err, sizeof(err)) < 0) {
+		run_finish(m, -EIO, "", "checkpoint of step %" PRIu64 " abandoned: %s",
+			   k->write.step, err);
+		return;
+	}
+	k->attempt++;
+	k->phase = RUN_GATHER;
+	manifest_free(&k->plan);
+	memset(k->waiting, 0, m->count * sizeof(*k->waiting));
+	arm(m, MESH_CKPT_GATHER_MS);
+	gather(m);
+}
+
+/* A writer's result, from node `from` for the checkpoint `id`. */
+static void apply_result(struct mesh *m, uint32_t from, uint64_t id,
+			 const struct ckpt_write_result *result)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	char err[WIRE_TEXT_MAX + 1], label[WIRE_NODE_NAME_MAX + 16];
+	if (k->phase != RUN_WRITE || id != k->id || !k->waiting[from])
+		return;
+	k->waiting[from]--;
+	if (result->status == -ESTALE && k->attempt + 1 < CKPT_ATTEMPTS) {
+		retry_stale(m, result);
+		return;
+	}
+	if (result->status < 0) {
+		run_finish(m, result->status, "", "checkpoint of step %" PRIu64 " abandoned: %s "
+			   "(writer %s)", k->write.step, result->error,
+			   label_of(m, from, label, sizeof(label)));
+		return;
+	}
+	int rc = ckpt_apply_result(&k->plan, result, err, sizeof(err));
+	if (rc < 0) {
+		run_finish(m, rc, "", "checkpoint of step %" PRIu64 " abandoned: %s",
+			   k->write.step, err);
+		return;
+	}
+	k->confirmed += (size_t)rc;
+	k->bytes += result->bytes;
+	if (k->confirmed == ckpt_plan_range_count(&k->plan))
+		publish(m);
 }
 
 static void on_result(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_result *r)
 {
 	struct mesh_ckpt *k = m->ckpt;
-	char err[WIRE_TEXT_MAX + 1], label[WIRE_NODE_NAME_MAX + 16];
 	struct ckpt_write_result result = { .status = r->status, .node_id = from,
 					    .step = r->step, .bytes = r->bytes,
 					    .seconds = (double)r->elapsed_us / 1e6 };
 	if (k->phase != RUN_WRITE || r->id != k->id || !k->waiting[from])
 		return;
-	k->waiting[from]--;
-	if (r->status < 0) {
-		run_finish(m, r->status, "", "checkpoint of step %" PRIu64 " abandoned: writer %s "
-			   "failed: %s", k->write.step, label_of(m, from, label, sizeof(label)),
-			   r->error);
-		return;
-	}
+	util_copy_string(result.error, sizeof(result.error), r->error);
 	result.hashes = calloc(r->hash_count + 1, sizeof(*result.hashes));
 	if (!result.hashes) {
 		run_finish(m, -ENOMEM, "", "checkpoint of step %" PRIu64 " abandoned: out of "
@@ -642,17 +764,8 @@ static void on_result(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt
 			{ r->hashes[i].shard, r->hashes[i].region, r->hashes[i].range },
 			r->hashes[i].xxh3 };
 	result.hash_count = r->hash_count;
-	int rc = ckpt_apply_result(&k->plan, &result, err, sizeof(err));
+	apply_result(m, from, r->id, &result);
 	free(result.hashes);
-	if (rc < 0) {
-		run_finish(m, rc, "", "checkpoint of step %" PRIu64 " abandoned: %s",
-			   k->write.step, err);
-		return;
-	}
-	k->confirmed += (size_t)rc;
-	k->bytes += r->bytes;
-	if (k->confirmed == ckpt_plan_range_count(&k->plan))
-		publish(m);
 }
 
 /* A writer's node was removed while it wrote: move its ranges or abandon. */
@@ -697,26 +810,14 @@ out:
 			   "lost and its ranges cannot be covered: %s", k->write.step, label, err);
 }
 
-/* Starts a checkpoint, as the leader. */
-static void run_start(struct mesh *m, const char *reason)
+/* Asks every live node for its reports (this node's are a call). */
+static void gather(struct mesh *m)
 {
-	struct mesh_ckpt *k = get(m);
-	if (!k)
-		return;
-	if (k->phase != RUN_IDLE) {
-		log_info("checkpoint requested (%s): one is in progress already", reason);
-		return;
-	}
-	k->phase = RUN_GATHER;
+	struct mesh_ckpt *k = m->ckpt;
 	k->id = (m->generation << 16) | (++k->seq & 0xffff);
-	util_copy_string(k->reason, sizeof(k->reason), reason);
-	k->started_ns = util_now_ns();
-	k->confirmed = 0;
-	k->bytes = 0;
 	memset(&k->write, 0, sizeof(k->write));
 	k->write.id = k->id;
 	k->write.step = WIRE_NO_STEP;
-	arm(m, MESH_CKPT_GATHER_MS);
 	struct wire_mesh_ckpt_ask ask = { .id = k->id };
 	uint8_t buf[16];
 	int len = wire_encode_mesh_ckpt_ask(&ask, buf, sizeof(buf));
@@ -732,11 +833,51 @@ static void run_start(struct mesh *m, const char *reason)
 	}
 }
 
+/* Starts a checkpoint, as the leader; one asked for (on_demand) waits for a commit. */
+static void run_start(struct mesh *m, const char *reason, bool on_demand)
+{
+	struct mesh_ckpt *k = get(m);
+	if (!k)
+		return;
+	if (k->phase != RUN_IDLE) {
+		log_info("checkpoint requested (%s): one is in progress already", reason);
+		return;
+	}
+	k->phase = RUN_GATHER;
+	k->on_demand = on_demand;
+	k->attempt = 0;
+	k->no_commit[0] = '\0';
+	util_copy_string(k->reason, sizeof(k->reason), reason);
+	k->started_ns = util_now_ns();
+	k->confirmed = 0;
+	k->bytes = 0;
+	arm(m, MESH_CKPT_GATHER_MS);
+	gather(m);
+}
+
 /* --- entry points --- */
 
 bool mesh_ckpt_running(struct mesh *m)
 {
 	return m->ckpt && m->ckpt->phase != RUN_IDLE;
+}
+
+/* Whether this mesh can take a checkpoint: it is up, or it is a mesh of one (a step on one
+ * node, whose helper leads it whatever its rendezvous does). */
+static bool can_checkpoint(const struct mesh *m)
+{
+	return m->state == WIRE_MESH_UP || m->count == 1;
+}
+
+bool mesh_ckpt_in_progress(struct lcrd *d, uint64_t *step)
+{
+	struct mesh *m = mesh_of(d);
+	struct mesh_ckpt *k = m ? m->ckpt : NULL;
+	*step = WIRE_NO_STEP;
+	if (!k || (k->phase == RUN_IDLE && !k->jobs))
+		return false;
+	*step = k->phase == RUN_WRITE ? k->write.step : WIRE_NO_STEP;
+	return true;
 }
 
 void mesh_ckpt_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
@@ -745,7 +886,13 @@ void mesh_ckpt_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 	bool removed = ev->type == WIRE_EVENT_NODE_DOWN || ev->type == WIRE_EVENT_NODE_LEFT;
 	bool failure = ev->type == WIRE_EVENT_NODE_DOWN ||
 		       (ev->type == WIRE_EVENT_RANK_EXITED && ev->status > 0);
-	if (!m->d->opt.ckpt_dir || m->leader != m->self)
+	if (!m->d->opt.ckpt_dir)
+		return;
+	if (failure && !can_checkpoint(m)) {
+		log_warning("no checkpoint taken (%s): the helpers' mesh is not up", ev->message);
+		return;
+	}
+	if (m->leader != m->self)
 		return;
 	if (k && removed && k->phase == RUN_GATHER && k->waiting[ev->node]) {
 		k->waiting[ev->node] = 0;
@@ -754,7 +901,7 @@ void mesh_ckpt_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 		writer_lost(m, ev->node);
 	}
 	if (failure)
-		run_start(m, ev->message);
+		run_start(m, ev->message, false);
 }
 
 void mesh_ckpt_on_message(struct mesh *m, uint32_t from, const struct wire_msg *msg)
@@ -789,7 +936,7 @@ void mesh_ckpt_on_message(struct mesh *m, uint32_t from, const struct wire_msg *
 	case WIRE_MESH_CKPT_REQUEST:
 		if ((rc = wire_decode_mesh_ckpt_request(msg->payload, msg->header.length,
 							&request)) == 0 && m->leader == m->self)
-			run_start(m, request.reason);
+			run_start(m, request.reason, true);
 		break;
 	case WIRE_MESH_CKPT_DONE:
 		if ((rc = wire_decode_ckpt_result(msg->payload, msg->header.length, &done)) == 0)
@@ -825,12 +972,12 @@ int mesh_ckpt_request(struct lcrd *d, const char *reason, char *err, size_t errl
 	struct wire_mesh_ckpt_request request;
 	uint8_t buf[WIRE_TEXT_MAX + 8];
 	char label[WIRE_NODE_NAME_MAX + 16];
-	if (!k || m->state != WIRE_MESH_UP) {
+	if (!k || !can_checkpoint(m)) {
 		snprintf(err, errlen, "the helpers' mesh is not up: no multi-node checkpoint");
 		return -ENOTCONN;
 	}
 	if (m->leader == m->self) {
-		run_start(m, reason);
+		run_start(m, reason, true);
 		return 0;
 	}
 	util_copy_string(request.reason, sizeof(request.reason), reason);
@@ -855,6 +1002,21 @@ bool mesh_ckpt_uses(struct lcrd *d, const struct region *r)
 	return false;
 }
 
+/* This helper's requesters learn that the checkpoint in progress ends with lcrd. */
+static void tell_shutdown(struct mesh *m)
+{
+	static struct wire_ckpt_result r;
+	memset(&r, 0, sizeof(r));
+	r.status = -ECANCELED;
+	r.step = m->ckpt->write.step;
+	if (r.step == WIRE_NO_STEP)
+		snprintf(r.message, sizeof(r.message), "no checkpoint taken: lcrd is shutting down");
+	else
+		snprintf(r.message, sizeof(r.message), "checkpoint of step %" PRIu64 " abandoned: "
+			 "lcrd is shutting down", r.step);
+	ckpt_mesh_finished(m->d, &r);
+}
+
 void mesh_ckpt_destroy(struct mesh *m)
 {
 	struct mesh_ckpt *k = m->ckpt;
@@ -872,10 +1034,24 @@ void mesh_ckpt_destroy(struct mesh *m)
 		    ckpt_abandon(&m->d->opt, k->write.step, err, sizeof(err)) < 0)
 			log_error("cannot remove the abandoned checkpoint: %s", err);
 	}
+	if (k->phase != RUN_IDLE)
+		tell_shutdown(m);
+	loop_cancel_timer(m->d->loop, k->regather_timer);
 	loop_cancel_timer(m->d->loop, k->timer);
 	loop_cancel_timer(m->d->loop, k->request_timer);
 	manifest_free(&k->plan);
 	free(k->waiting);
 	free(k);
 	m->ckpt = NULL;
+}
+
+static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void *arg)
+{
+	(void)arg;
+	mesh_ckpt_on_membership(m, ev);
+}
+
+int mesh_ckpt_subscribe(struct lcrd *d)
+{
+	return mesh_subscribe(d, event_applied, NULL);
 }

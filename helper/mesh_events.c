@@ -21,13 +21,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "ckpt.h"
 #include "control.h"
 #include "internal/util.h"
 #include "lcrd.h"
 #include "log.h"
 #include "mesh_internal.h"
-#include "recovery.h"
 
 static uint64_t realtime_ms(void)
 {
@@ -305,15 +303,6 @@ static void request_sync(struct mesh *m, uint32_t peer)
 	mesh_send(m, peer, WIRE_MESH_SYNC, buf, wire_encode_mesh_sync(&s, buf, sizeof(buf)));
 }
 
-/* A failure in a mesh of one (a one-node step): the node-local checkpoint saves it. A rank
- * exit is a failure when its wait status is known and not a clean exit (status -1: unknown,
- * as for a process that is no child of the step). */
-static void checkpoint_standalone(struct mesh *m, const struct wire_mesh_event *ev)
-{
-	if (m->d->opt.ckpt_dir && ev->type == WIRE_EVENT_RANK_EXITED && ev->status > 0)
-		ckpt_on_failure(m->d, ev->message);
-}
-
 /* Applies the next event; from is the peer it came from (WIRE_NO_NODE: this node). */
 static void apply(struct mesh *m, const struct wire_mesh_event *ev, uint32_t from)
 {
@@ -354,15 +343,8 @@ static void apply(struct mesh *m, const struct wire_mesh_event *ev, uint32_t fro
 	settle_reports(m, ev);
 	if (m->leader != old_leader)
 		mesh_resend_reports(m);
-	if (m->state == WIRE_MESH_STANDALONE) {
-		checkpoint_standalone(m, ev);
-		/* A one-node step follows its ranks for the outcome as a mesh's leader does. */
-		if (m->count == 1)
-			recovery_on_membership(m, ev);
-		return;
-	}
-	mesh_ckpt_on_membership(m, ev);
-	recovery_on_membership(m, ev);
+	for (uint32_t i = 0; i < m->subscriber_count; i++)
+		m->subscribers[i].fn(m, ev, m->subscribers[i].arg);
 }
 
 /* Fills m->event with the next generation's change and the membership before it. */
@@ -595,4 +577,25 @@ void mesh_fill_event_log(struct lcrd *d, uint32_t start, struct wire_event_log_r
 	out->total = m->log_count;
 	for (uint32_t i = start; i < m->log_count && out->count < WIRE_EVENT_LOG_MAX; i++)
 		out->entries[out->count++] = log_at(m, i)->entry;
+}
+
+int mesh_subscribe(struct lcrd *d, mesh_event_fn *fn, void *arg)
+{
+	struct mesh *m = mesh_of(d);
+	if (m->subscriber_count == MESH_SUBSCRIBERS_MAX)
+		return -ENOSPC;
+	m->subscribers[m->subscriber_count].fn = fn;
+	m->subscribers[m->subscriber_count].arg = arg;
+	m->subscriber_count++;
+	return 0;
+}
+
+uint32_t mesh_log_length(const struct mesh *m)
+{
+	return m->log_count;
+}
+
+const struct wire_event_log_entry *mesh_log_entry(const struct mesh *m, uint32_t i)
+{
+	return &m->log[(m->log_start + i) % m->log_cap].entry;
 }

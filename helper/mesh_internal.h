@@ -172,6 +172,11 @@ struct mesh {
 	struct mesh_joiner *joiner;  /* --rejoin: joining through a live helper (mesh_join.c) */
 	struct recovery *recovery;   /* the leader's replacements (recovery.c), NULL until used */
 	struct mesh_stats stats;
+	struct {
+		mesh_event_fn *fn;
+		void *arg;
+	} subscribers[MESH_SUBSCRIBERS_MAX]; /* told of each applied event (mesh_subscribe) */
+	uint32_t subscriber_count;
 	uint32_t sync_peer;          /* the peer last asked for a catch-up */
 	uint64_t sync_after;         /* and from which generation */
 	struct wire_mesh_event event; /* scratch for one event (about 64 KiB) */
@@ -256,18 +261,9 @@ void mesh_log_local(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank,
 /* Adds the local NODE_JOINED of a replacement (its own join) and tells its ranks. */
 void mesh_log_joined(struct mesh *m, uint64_t epoch, const char *message);
 void mesh_log_free(struct mesh *m);
-
-/* --- mesh_ckpt.c --- */
-
-/* An applied membership event: the leader checkpoints on a failure and covers a writer
- * that was removed. */
-void mesh_ckpt_on_membership(struct mesh *m, const struct wire_mesh_event *ev);
-/* A WIRE_MESH_CKPT_* message from a peer. */
-void mesh_ckpt_on_message(struct mesh *m, uint32_t from, const struct wire_msg *msg);
-/* Whether the leader's checkpoint is running (recovery waits for its end). */
-bool mesh_ckpt_running(struct mesh *m);
-/* Stops this node's writers and the leader's checkpoint (its .tmp removed), frees. */
-void mesh_ckpt_destroy(struct mesh *m);
+/* The entries of the event log kept now, and the i-th of them, oldest first. */
+uint32_t mesh_log_length(const struct mesh *m);
+const struct wire_event_log_entry *mesh_log_entry(const struct mesh *m, uint32_t i);
 
 /* --- mesh_join.c --- */
 

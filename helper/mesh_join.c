@@ -50,7 +50,7 @@ static void lcrd_fail(struct lcrd *d, const char *reason)
 {
 	log_error("%s; ending this helper", reason);
 	d->failed = true;
-	lcrd_shutdown(d, reason);
+	loop_request_stop(d->loop, reason);
 }
 
 /* --- the joiner --- */

@@ -455,8 +455,8 @@ static bool take_own_exits(struct outcome *o)
 {
 	struct mesh *m = o->m;
 	const struct mesh_node *x = &m->nodes[m->self];
-	for (uint32_t i = 0; i < m->log_count; i++) {
-		const struct wire_event_log_entry *e = &m->log[(m->log_start + i) % m->log_cap].entry;
+	for (uint32_t i = 0; i < mesh_log_length(m); i++) {
+		const struct wire_event_log_entry *e = mesh_log_entry(m, i);
 		if (e->type == WIRE_EVENT_RANK_EXITED && e->node == m->self && e->rank < o->rank_cap &&
 		    o->ranks[e->rank].state == RANK_RUNNING)
 			o->ranks[e->rank] = (struct outcome_rank){ .state = RANK_ENDED,

@@ -40,7 +40,7 @@ static void handle_message(struct lcrd *d, const struct wire_msg *msg)
 		}
 		break;
 	case WIRE_SHUTDOWN:
-		lcrd_shutdown(d, "the plugin asked to shut down");
+		loop_request_stop(d->loop, "the plugin asked to shut down");
 		return;
 	default:
 		log_warning("the plugin sent %s, which lcrd does not expect from it: ignored",
@@ -61,7 +61,7 @@ static void plugin_readable(struct loop *loop, int fd, short revents, void *arg)
 	if (rc == -ETIMEDOUT)
 		return;
 	if (rc == -ECONNRESET) {
-		lcrd_shutdown(d, "the plugin closed its channel: the step is over");
+		loop_request_stop(d->loop, "the plugin closed its channel: the step is over");
 		return;
 	}
 	if (rc == -EBADMSG || rc == -EMSGSIZE || rc == -EPROTONOSUPPORT || rc == -EOPNOTSUPP) {
@@ -70,7 +70,7 @@ static void plugin_readable(struct loop *loop, int fd, short revents, void *arg)
 	}
 	if (rc < 0) {
 		log_error("cannot read from the plugin: %s", strerror(-rc));
-		lcrd_shutdown(d, "the plugin channel failed");
+		loop_request_stop(d->loop, "the plugin channel failed");
 		return;
 	}
 	if (msg->fd >= 0) {

@@ -35,6 +35,7 @@
 #include "job_env.h"
 #include "lcrd.h"
 #include "log.h"
+#include "mesh_ckpt.h"
 #include "mesh_internal.h"
 #include "outcome.h"
 #include "pidfd_watch.h"
@@ -706,4 +707,18 @@ void recovery_destroy(struct mesh *m)
 	free(r->used.names);
 	free(r);
 	m->recovery = NULL;
+}
+
+/* Every applied event; a one-node step follows its ranks for the outcome as a mesh's leader
+ * does, a helper left alone by a failed rendezvous does not. */
+static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void *arg)
+{
+	(void)arg;
+	if (m->state != WIRE_MESH_STANDALONE || m->count == 1)
+		recovery_on_membership(m, ev);
+}
+
+int recovery_subscribe(struct lcrd *d)
+{
+	return mesh_subscribe(d, event_applied, NULL);
 }

@@ -11,7 +11,12 @@
 
 #include "internal/wire.h"
 
+struct lcrd;
 struct mesh;
+
+/* Subscribes recovery (and the outcome it feeds) to the mesh's events (mesh_subscribe):
+ * 0 or -errno. */
+int recovery_subscribe(struct lcrd *d);
 
 /* An applied membership event: the leader queues each NODE_DOWN it applies; every event
  * goes on to outcome.c (the step's outcome), on every helper. */

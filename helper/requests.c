@@ -18,6 +18,24 @@
 #include "requests.h"
 #include "tasks.h"
 
+int requests_register(struct lcrd *d)
+{
+	static const struct control_request requests[] = {
+		{ WIRE_STATUS_REQUEST, request_status },
+		{ WIRE_SHUTDOWN, request_shutdown },
+		{ WIRE_REGISTER, request_register },
+		{ WIRE_REGION_ALLOC, request_region_alloc },
+		{ WIRE_REGION_LOOKUP, request_region_lookup },
+		{ WIRE_REGION_FREE, request_region_free },
+		{ WIRE_REGION_LIST, request_region_list },
+		{ WIRE_REGION_CHECKSUM, request_region_checksum },
+		{ WIRE_SUBSCRIBE, request_subscribe },
+		{ WIRE_EVENT_LOG, request_event_log },
+		{ WIRE_PMIX_EVENT, request_pmix_event },
+	};
+	return control_register(d, requests, sizeof(requests) / sizeof(requests[0]));
+}
+
 void request_status(struct client *c, const struct wire_msg *msg)
 {
 	static struct wire_status_reply s;
@@ -51,7 +69,7 @@ void request_shutdown(struct client *c, const struct wire_msg *msg)
 	control_reply_status(c, msg->header.seq, 0, "lcrd on %s is shutting down",
 			     c->d->opt.node_name);
 	snprintf(reason, sizeof(reason), "shutdown requested by pid %ld", (long)c->pid);
-	lcrd_shutdown(c->d, reason);
+	loop_request_stop(c->d->loop, reason);
 }
 
 void request_register(struct client *c, const struct wire_msg *msg)
@@ -95,32 +113,6 @@ static bool require_rank(struct client *c, uint32_t seq, const char *what)
 		return true;
 	control_reply_status(c, seq, -EPERM, "%s needs a registered rank (lcr_register)", what);
 	return false;
-}
-
-void request_reply_region(struct client *c, uint32_t seq, struct region *r, uint16_t flags)
-{
-	struct wire_region_info info = {
-		.id = r->id,
-		.size = r->size,
-		.map_size = r->map_size,
-		.kind = (uint16_t)r->kind,
-		.flags = flags,
-	};
-	uint8_t buf[sizeof(info)];
-	int fd, rc;
-	memcpy(info.device_uuid, r->device_uuid, WIRE_UUID_SIZE);
-	strcpy(info.name, r->name);
-	rc = r->backend->export_fd(r, &fd);
-	if (rc < 0) {
-		log_error("cannot export region '%s' of rank %u: %s", r->name, r->owner_rank,
-			  strerror(-rc));
-		control_reply_status(c, seq, rc, "cannot export region '%s': %s", r->name,
-				     strerror(-rc));
-		return;
-	}
-	control_reply(c, seq, WIRE_REGION_INFO, buf, wire_encode_region_info(&info, buf, sizeof(buf)),
-		      fd);
-	close(fd);
 }
 
 /* False, with an answer, when region r is being filled from a checkpoint. */
@@ -181,7 +173,7 @@ void request_region_alloc(struct client *c, const struct wire_msg *msg)
 	log_info("rank %u %s %s region '%s' (%s)", rank,
 		 rc == REGION_REATTACHED ? "reattached to" : "allocated", region_kind_name(r->kind),
 		 r->name, util_format_size(r->size, size, sizeof(size)));
-	request_reply_region(c, seq, r, rc == REGION_REATTACHED ? WIRE_REGION_REATTACHED : 0);
+	control_reply_region(c, seq, r, rc == REGION_REATTACHED ? WIRE_REGION_REATTACHED : 0);
 }
 
 void request_region_lookup(struct client *c, const struct wire_msg *msg)
@@ -211,7 +203,7 @@ void request_region_lookup(struct client *c, const struct wire_msg *msg)
 				     m.name);
 		return;
 	}
-	request_reply_region(c, seq, r, WIRE_REGION_REATTACHED);
+	control_reply_region(c, seq, r, WIRE_REGION_REATTACHED);
 }
 
 void request_region_free(struct client *c, const struct wire_msg *msg)

@@ -88,6 +88,9 @@ static struct task *task_get_or_add(struct tasks *t, struct lcrd *d, uint32_t ra
 
 int tasks_create(struct lcrd *d, struct tasks **out)
 {
+	int rc = control_on_release(d, tasks_release_client);
+	if (rc < 0)
+		return rc;
 	struct tasks *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;

@@ -449,6 +449,7 @@ void transfer_server_adopt(struct mesh *m, struct mesh_conn *c, const struct wir
 	static struct wire_xfer_hello hello;
 	static struct wire_mesh_welcome welcome;
 	static uint8_t frame[WIRE_MAX_MESSAGE];
+	static uint8_t payload[WIRE_MAX_PAYLOAD];
 	struct wire_mesh_auth auth;
 	char err[512], claim[64], peer_text[sizeof(c->peer_text)];
 	uint64_t nonce;
@@ -481,8 +482,8 @@ void transfer_server_adopt(struct mesh *m, struct mesh_conn *c, const struct wir
 		refuse(m, c, claim, err);
 		return;
 	}
-	n = wire_encode_mesh_welcome(&welcome, m->scratch, sizeof(m->scratch));
-	n = n < 0 ? n : wire_frame(WIRE_MESH_WELCOME, 0, m->scratch, (uint32_t)n, frame, sizeof(frame));
+	n = wire_encode_mesh_welcome(&welcome, payload, sizeof(payload));
+	n = n < 0 ? n : wire_frame(WIRE_MESH_WELCOME, 0, payload, (uint32_t)n, frame, sizeof(frame));
 	if (n < 0) {
 		refuse(m, c, claim, "cannot encode the answer");
 		return;

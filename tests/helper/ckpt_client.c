@@ -9,6 +9,7 @@
  *   commit-when RANK STEP PATH       wait until PATH exists, then one update of STEP
  *   tear RANK NAME STEP              begin an update of STEP, scribble over NAME, and
  *                                    hold (never end it) until killed
+ *   update-for RANK STEP MS          begin an update of STEP, say so, end it MS ms later
  *   restore RANK NAME SIZE SEED      allocate NAME and check it holds the pattern of SEED;
  *                                    print the resume step
  *   alloc RANK NAME SIZE             allocate NAME; print the error when it fails
@@ -148,6 +149,28 @@ static int cmd_commit_when(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_update_for(int argc, char **argv)
+{
+	uint32_t rank, ms;
+	uint64_t step;
+	lcr_session_t *s;
+	int rc;
+	if (argc != 3 || util_parse_u32(argv[0], &rank) || util_parse_u64(argv[1], &step) ||
+	    util_parse_u32(argv[2], &ms))
+		return 2;
+	if (open_as(rank, NULL, 2, &s) < 0)
+		return 1;
+	lcr_update_begin(s, step);
+	printf("rank %u updating step %" PRIu64 " for %u ms\n", rank, step, ms);
+	fflush(stdout);
+	usleep((useconds_t)ms * 1000);
+	if ((rc = lcr_update_end(s, step)) < 0)
+		return failed(s, "update_end", rc);
+	printf("rank %u committed step %" PRIu64 "\n", rank, step);
+	lcr_close(s);
+	return 0;
+}
+
 static int cmd_tear(int argc, char **argv)
 {
 	uint32_t rank;
@@ -270,6 +293,7 @@ int main(int argc, char **argv)
 	} commands[] = {
 		{ "fill", cmd_fill }, { "commit", cmd_commit }, { "commit-when", cmd_commit_when },
 		{ "tear", cmd_tear },
+		{ "update-for", cmd_update_for },
 		{ "restore", cmd_restore }, { "alloc", cmd_alloc }, { "register", cmd_register },
 		{ "checkpoint", cmd_checkpoint }, { "signal", cmd_signal },
 	};

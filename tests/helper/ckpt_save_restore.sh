@@ -39,7 +39,7 @@ ls "$CKPT/step-7" | diag
 [ "$(ls "$CKPT/step-7" | wc -l)" -eq 5 ]; ok $? "... four data files (two shards of two regions) and the manifest"
 grep -q "^step: 7$" "$CKPT/step-7/manifest.yaml" && grep -q "^ranks: 4$" "$CKPT/step-7/manifest.yaml"
 ok $? "... the manifest names the step and the rank count"
-grep -q 'saved in .*step-7: 15.5 MiB in' "$WORK/a.log"; ok $? "... and lcrd logs the size and time"
+grep -q 'checkpoint of step 7 published in .*step-7: 15.5 MiB from 1 writer in' "$WORK/a.log"; ok $? "... and lcrd logs the size and time"
 
 "$LCRCTL" --socket="$LCR_SOCKET" ckpt now >"$WORK/again" 2>&1
 ok $? "asking again without a new step succeeds"

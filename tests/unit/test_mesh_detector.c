@@ -49,9 +49,11 @@ static void open_black_hole(void)
 	black_hole_port = ntohs(sa.sin_port);
 }
 
-/* main.c's, which the helper library does not hold. */
-void lcrd_shutdown(struct lcrd *helper, const char *reason)
+/* What main.c does when a module asks the loop to stop (loop_request_stop). */
+static void shutdown_requested(struct loop *loop, const char *reason, void *arg)
 {
+	struct lcrd *helper = arg;
+	(void)loop;
 	helper->state = WIRE_HELPER_STOPPING;
 	snprintf(shutdown_reason, sizeof(shutdown_reason), "%s", reason);
 }
@@ -77,6 +79,7 @@ static struct mesh *make_mesh(uint32_t self, uint32_t count)
 	open_black_hole();
 	shutdown_reason[0] = '\0';
 	assert_int_equal(loop_create(&d.loop), 0);
+	loop_on_stop_request(d.loop, shutdown_requested, &d);
 	d.state = WIRE_HELPER_RUNNING;
 	d.opt.node_id = self;
 	d.opt.node_count = count;

@@ -1,0 +1,44 @@
+/* mesh_ckpt.h: the one checkpoint flow of lcrd, run by the mesh's leader (mesh_ckpt.c; a
+ * step on one node is a mesh of one). ckpt.c hands it the requests; mesh.c hands it the
+ * WIRE_MESH_CKPT_* messages; it hears of failures by subscribing to the mesh's events. */
+#ifndef LCR_HELPER_MESH_CKPT_H
+#define LCR_HELPER_MESH_CKPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal/wire.h"
+
+struct lcrd;
+struct mesh;
+struct region;
+
+/* Subscribes the checkpoint to the mesh's events (mesh_subscribe): 0 or -errno. */
+int mesh_ckpt_subscribe(struct lcrd *d);
+
+/* Asks the leader for a checkpoint of the whole step (mesh_ckpt.c; a step on one node is a
+ * mesh of one, whose leader is this helper); its end comes back through ckpt_mesh_finished
+ * on every helper. An asked-for checkpoint that finds a shard with no committed replica,
+ * because a replica is in an update, takes the next committed step (a bounded wait).
+ * 0, or -errno with err set (the mesh is not up, the leader cannot be reached). */
+int mesh_ckpt_request(struct lcrd *d, const char *reason, char *err, size_t errlen);
+
+/* Whether this node's part of a multi-node checkpoint reads region r. */
+bool mesh_ckpt_uses(struct lcrd *d, const struct region *r);
+
+/* Whether a checkpoint is in progress here (this helper leads one, or writes its part);
+ * *step is the step being written, or WIRE_NO_STEP while it is being chosen. */
+bool mesh_ckpt_in_progress(struct lcrd *d, uint64_t *step);
+
+/* An applied membership event: the leader checkpoints on a failure and covers a writer
+ * that was removed. */
+void mesh_ckpt_on_membership(struct mesh *m, const struct wire_mesh_event *ev);
+/* A WIRE_MESH_CKPT_* message from a peer. */
+void mesh_ckpt_on_message(struct mesh *m, uint32_t from, const struct wire_msg *msg);
+/* Whether the leader's checkpoint is running (recovery waits for its end). */
+bool mesh_ckpt_running(struct mesh *m);
+/* Stops this node's writers and the leader's checkpoint (its .tmp removed), frees. */
+void mesh_ckpt_destroy(struct mesh *m);
+
+#endif
