@@ -10,11 +10,19 @@
 
 #include <string.h>
 
+#include <slurm/slurm_version.h>
 #include <slurm/spank.h>
 
 #include "plugin.h"
 
 SPANK_PLUGIN(lcr, 1);
+
+#if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(25, 5, 0)
+/* What Slurm 25.05 and later do when slurm_spank_init fails in slurmstepd: fail the job, not
+ * drain the node (their default). LCR's init fails there only for a site configuration it
+ * cannot read, which is no fault of the node. */
+int slurm_spank_init_failure_mode = ESPANK_JOB_FAILURE;
+#endif
 
 static struct plugin_state state;
 

@@ -3,7 +3,7 @@
 # real foreground lcrds. The binding's calls (tests/test_binding.py, checked with lcrctl
 # too), the torch.distributed Store (tests/test_store.py), Recovery's copy of the newest
 # committed state to members that lag, are torn or have none (tests/test_recovery.py), the
-# version check (tests/test_version.py); then contrib/examples/torch_ddp.py trains 2 DDP
+# version check (tests/test_version.py), ending a broken group (tests/test_group.py); then contrib/examples/torch_ddp.py trains 2 DDP
 # ranks (gloo, CPU) and rank 1 is SIGKILLed mid-training: every rank restarted, rank 1 alone
 # restarted and rejoining, or rank 0 going on alone. The final parameters are bit-identical
 # to a run without failure, except when the group shrinks. Speaks TAP; skipped when
@@ -83,6 +83,8 @@ grep -Eq '^ +weights +4 KiB +host +0 +- +7 +committed' "$WORK/regions.txt"
 expect $? "lcrctl regions shows the region written from Python, committed at step 7" "$WORK/regions.txt"
 py test_binding.py second
 py test_version.py
+py test_group.py single "$WORK"
+py_ranks 2 test_group.py peer "$WORK"
 
 lcrd_for store 2
 py test_store.py semantics

@@ -25,7 +25,7 @@ COUNT = 1 << 20
 def session_and_pool():
     session = lcr.Session()
     session.register(0)
-    return session, torch.cuda.MemPool(lcr.torch.cuda_allocator(session, "cuda").allocator())
+    return session, lcr.torch.cuda_pool(session, "cuda")
 
 
 def in_cuda_region(session, tensor):

@@ -4,7 +4,8 @@ crashes. On PyTorch older than 2.0 (Debian 12 has 1.13) that is cuda_allocator, 
 needs torch.cuda.memory.CUDAPluggableAllocator. Other versions are simulated by replacing
 torch.__version__: Recovery on a PyTorch older than 1.13, cuda_allocator past the version
 gate on 2.1 (where it fails for want of a GPU instead), and a version string that cannot be
-read."""
+read. cuda_pool needs torch.cuda.MemPool (PyTorch 2.6 has it, 1.13 not): without it,
+lcr.VersionError; with it on a machine without a GPU, ENODEV."""
 
 import errno
 
@@ -29,8 +30,30 @@ def main():
     else:
         check(hasattr(torch.cuda.memory, "CUDAPluggableAllocator"),
               f"PyTorch {torch.__version__} has CUDAPluggableAllocator")
+    memory_pool()
     simulated_versions()
     finish()
+
+
+def memory_pool():
+    """cuda_pool needs torch.cuda.MemPool: a VersionError without it (1.13, or 2.6 with
+    MemPool hidden), else it gets as far as cuda_allocator, which wants a GPU here."""
+    if hasattr(torch.cuda, "MemPool"):
+        real = torch.cuda.MemPool
+        try:
+            del torch.cuda.MemPool
+            error = raises(errno.EOPNOTSUPP, lambda: lcr.torch.cuda_pool(lcr.Session()),
+                           f"on PyTorch {torch.__version__} with torch.cuda.MemPool hidden, cuda_pool raises "
+                           "lcr.VersionError")
+        finally:
+            torch.cuda.MemPool = real
+        error = raises(errno.ENODEV, lambda: lcr.torch.cuda_pool(lcr.Session()),
+                       f"PyTorch {torch.__version__} has torch.cuda.MemPool: cuda_pool says it sees no GPU")
+    else:
+        error = raises(errno.EOPNOTSUPP, lambda: lcr.torch.cuda_pool(lcr.Session()),
+                       f"on PyTorch {torch.__version__} (no torch.cuda.MemPool) cuda_pool raises lcr.VersionError")
+    if isinstance(error, lcr.VersionError):
+        check("torch.cuda.MemPool" in str(error), "it names torch.cuda.MemPool", str(error))
 
 
 def simulated_versions():

@@ -7,18 +7,21 @@
 - ``Store``: a torch.distributed Store on the helper's key-value store;
 - ``Recovery``: builds the process group, resumes at the right step, and rebuilds the group
   when a rank fails;
-- ``cuda_allocator``: CUDA memory in regions through CUDAPluggableAllocator (PyTorch >= 2.0).
+- ``cuda_allocator``: CUDA memory in regions through CUDAPluggableAllocator (PyTorch >= 2.0);
+  ``cuda_pool``: a torch.cuda.MemPool on it, for the training state only;
+- ``end_group``: ends a broken process group, aborting an NCCL group where PyTorch can (2.x).
 
 See contrib/python/README.md for the lines to add to a training script.
 """
 
-from .cuda import cuda_allocator
+from .cuda import cuda_allocator, cuda_pool
+from .group import end_group
 from .placement import ModulePlacement, OptimizerPlacement, mark_steps, place_module, place_optimizer
 from .recovery import Recovery
 from .store import Store
 from .version import require_torch, torch_version
 
 __all__ = [
-    "ModulePlacement", "OptimizerPlacement", "Recovery", "Store", "cuda_allocator", "mark_steps",
-    "place_module", "place_optimizer", "require_torch", "torch_version",
+    "ModulePlacement", "OptimizerPlacement", "Recovery", "Store", "cuda_allocator", "cuda_pool", "end_group",
+    "mark_steps", "place_module", "place_optimizer", "require_torch", "torch_version",
 ]

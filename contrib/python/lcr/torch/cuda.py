@@ -3,9 +3,10 @@
 ``cuda_allocator(session, prefix)`` loads liblcr_torch_cuda.so (lcr_torch_cuda.c, built when
 configure finds CUDA), binds it to the session and returns a CUDAPluggableAllocator whose
 every allocation is a CUDA region ``<prefix>.<n>``. Route only the training state there with
-a memory pool (PyTorch versions that have torch.cuda.MemPool)::
+a memory pool, ``cuda_pool(session, prefix)`` (PyTorch versions that have torch.cuda.MemPool
+and torch.cuda.use_mem_pool: Debian 13's 2.6 has them)::
 
-    pool = torch.cuda.MemPool(lcr.torch.cuda_allocator(session, "cuda").allocator())
+    pool = lcr.torch.cuda_pool(session, "cuda")
     with torch.cuda.use_mem_pool(pool):
         model = Model().cuda()
 
@@ -21,7 +22,7 @@ import os
 import torch
 
 from .._library import check
-from ..errors import Error
+from ..errors import Error, VersionError
 from .version import require_torch
 
 LIBRARY = "liblcr_torch_cuda.so"
@@ -54,3 +55,15 @@ def cuda_allocator(session, prefix="cuda"):
     shim.lcr_torch_cuda_bind.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     check(shim.lcr_torch_cuda_bind(session.handle, prefix.encode()), f"lcr_torch_cuda_bind('{prefix}')")
     return torch.cuda.memory.CUDAPluggableAllocator(path, "lcr_torch_cuda_alloc", "lcr_torch_cuda_free")
+
+
+def cuda_pool(session, prefix="cuda"):
+    """A torch.cuda.MemPool over cuda_allocator(session, prefix): what is allocated inside
+    ``torch.cuda.use_mem_pool(pool)`` lives in CUDA regions, the rest of the process's CUDA
+    memory does not. Raises lcr.VersionError on a PyTorch without torch.cuda.MemPool and
+    use_mem_pool (1.13 has neither), else what cuda_allocator raises."""
+    if not (hasattr(torch.cuda, "MemPool") and hasattr(torch.cuda, "use_mem_pool")):
+        raise VersionError("lcr.torch.cuda_pool (torch.cuda.MemPool)",
+                           "a PyTorch with torch.cuda.MemPool and torch.cuda.use_mem_pool",
+                           f"PyTorch {torch.__version__}")
+    return torch.cuda.MemPool(cuda_allocator(session, prefix).allocator())

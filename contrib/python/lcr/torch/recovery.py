@@ -31,11 +31,13 @@ missing. They all continue at that step + 1, so a killed and restarted rank ends
 to a run without failure. Then ``rebuild(recovery)`` lets the program build what depends on
 the group (DistributedDataParallel).
 
-PyTorch 1.13's gloo cannot abort a collective that waits on a rank that hangs without dying:
-such a wait ends with the group's timeout. Ranks that die break the collectives of their
-direct peers at once; a rank that waits on a live peer which gave up waits until that peer
-destroys its group (``release`` lets the program drop what holds the group, its DDP
-wrapper, so that this happens at once) or until ``timeout``. Every wait is bounded.
+A broken group is ended by ``lcr.torch.group.end_group``: aborted when it is an NCCL group
+on a PyTorch that can (2.x), destroyed otherwise. Gloo cannot abort a collective (PyTorch
+1.13 to 2.6): one that waits on a rank that hangs without dying ends with the group's
+timeout. Ranks that die break the collectives of their direct peers at once; a rank that
+waits on a live peer which gave up waits until that peer ends its group (``release`` lets
+the program drop what holds the group, its DDP wrapper, so that this happens at once) or
+until ``timeout``. Every wait is bounded.
 """
 
 import datetime
@@ -52,6 +54,7 @@ import torch.distributed as dist
 
 from ..errors import Error, RankFailure
 from ..session import EventType, Phase
+from .group import end_group
 from .version import require_torch
 
 log = logging.getLogger("lcr.torch")
@@ -130,7 +133,7 @@ class Recovery:
             raise RankFailure(failures, "; ".join(ev.message for ev in failures)) from error
         log.warning("lcr: rank %d: %s; rebuilding the process group (%s)", self.rank,
                     "; ".join(ev.message for ev in failures), self.policy)
-        dist.destroy_process_group()
+        end_group()
         if self.policy == "shrink":
             lost = self._lost_ranks(failures)
             self.members = [r for r in self.members if r not in lost]
@@ -202,8 +205,7 @@ class Recovery:
             traceback.clear_frames(error.__traceback__)  # the frames hold the DDP wrapper
         if self.release:
             self.release()
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        end_group()
         gc.collect()
 
     def _await_join(self, error):
