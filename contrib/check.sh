@@ -2,7 +2,9 @@
 # check.sh: the whole test suite from a fresh Debian 12 machine, as root: install the
 # packages, build LCR with warnings as errors, and run `make check` (cmocka unit tests and
 # the integration tests on a real local Slurm cluster). BUILD_DIR (default ./build) holds
-# the build; CHECK_DISTCHECK=1 also runs `make distcheck`.
+# the build; CHECK_DISTCHECK=1 also runs `make distcheck`. Then the second tested platform,
+# Debian 13 with Slurm 24.11 and PyTorch 2.6, in a root of its own (contrib/check-trixie.sh;
+# CHECK_TRIXIE=0 leaves it out).
 set -euo pipefail
 
 SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,5 +24,8 @@ if ! make -j"$JOBS" check; then
 fi
 if [ "${CHECK_DISTCHECK:-0}" = 1 ]; then
 	make -j"$JOBS" distcheck
+fi
+if [ "${CHECK_TRIXIE:-1}" = 1 ]; then
+	"$SRCDIR/contrib/check-trixie.sh"
 fi
 echo "check: all tests passed"
