@@ -6,8 +6,8 @@
 #   contrib/check-trixie.sh [root|build|python|cluster|all]     (default: all)
 #
 #   root   makes the Debian 13 root with mmdebstrap from Debian's archive, once: it is kept
-#          in LCR_TRIXIE_ROOT (default /var/cache/lcr/trixie) and made again only when the
-#          package list below changes
+#          in LCR_TRIXIE_ROOT (default /var/cache/lcr/trixie); when the package list below
+#          changes, what it adds is installed into the kept root with apt-get
 #   build  copies the source tree into the root and builds it there with warnings as
 #          errors, against Slurm 24.11's headers (a fresh build each time)
 #   python runs, inside the root, the Python binding's tests (lcr.torch with PyTorch 2.6 on
@@ -34,7 +34,7 @@ TEST_MATCH=${TRIXIE_TEST_MATCH:-$DEFAULT_MATCH}
 PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libslurm-dev slurmctld slurmd slurm-client
-	libpmix-dev libyaml-dev libcmocka-dev munge libmunge-dev libxxhash-dev libssl-dev
+	libpmix-dev libyaml-dev libcmocka-dev munge libmunge-dev libxxhash-dev libssl-dev libisal-dev
 	iproute2 procps psmisc util-linux passwd stress-ng python3 python3-torch
 )
 
@@ -48,14 +48,24 @@ make_root() {
 		say "Debian 13 root: $ROOT (cached)"
 		return 0
 	fi
+	if [ -f "$ROOT/.lcr-packages" ]; then
+		say "Debian 13 root: $ROOT (cached), installing what the package list added"
+		cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+		in_root bash -euc 'apt-get update -qq
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null' \
+			_ "${PACKAGES[@]}"
+		package_list >"$ROOT/.lcr-packages"
+		return 0
+	fi
 	command -v mmdebstrap >/dev/null || apt-get install -y -qq --no-install-recommends mmdebstrap
 	say "making the Debian 13 root in $ROOT from $MIRROR"
-	rm -rf "$ROOT" "$ROOT.new"
+	rm -rf "$ROOT.new"
 	mkdir -p "$(dirname "$ROOT")"
 	local list
 	list=$(IFS=,; echo "${PACKAGES[*]}")
 	mmdebstrap --quiet --variant=apt --include="$list" trixie "$ROOT.new" "$MIRROR"
 	package_list >"$ROOT.new/.lcr-packages"
+	rm -rf "$ROOT"
 	mv "$ROOT.new" "$ROOT"
 }
 
