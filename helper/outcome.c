@@ -17,7 +17,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal/process_start.h"
 #include "lcrd.h"
 #include "log.h"
 #include "mesh_internal.h"
@@ -296,17 +296,11 @@ static void scancel_overdue(struct loop *loop, void *arg)
 static void wait_scancel(pid_t pid)
 {
 	int status = -1;
-	for (int i = 0; i < OUTCOME_SCANCEL_TIMEOUT_MS / 100; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			log_info("scancel ended with status %d",
-				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-			return;
-		}
-		usleep(100 * 1000);
+	if (process_wait(pid, OUTCOME_SCANCEL_TIMEOUT_MS, false, &status) == -ETIMEDOUT) {
+		log_warning("scancel still runs after %d s: SIGKILL", OUTCOME_SCANCEL_TIMEOUT_MS / 1000);
+		return;
 	}
-	log_warning("scancel still runs after %d s: SIGKILL", OUTCOME_SCANCEL_TIMEOUT_MS / 1000);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	log_info("scancel ended with status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
 /* Runs `scancel JOB` (lcrd runs as the job's user), output in lcrd's log, bounded; waited
@@ -319,18 +313,17 @@ static void end_job(struct outcome *o, const struct outcome_record *rec, bool no
 	snprintf(job, sizeof(job), "%" PRIu32, rec->job);
 	log_warning("the batch host %s died; training finished with status %d; ending job %s",
 		    rec->batch_host_died, (int)rec->status, job);
-	pid_t pid = fork();
-	if (pid < 0) {
-		log_error("cannot run scancel %s: %s", job, strerror(errno));
+	char *const argv[] = { "scancel", job, NULL };
+	struct process_plan plan = PROCESS_PLAN_INIT;
+	char why[256];
+	pid_t pid;
+	plan.path = "scancel";
+	plan.argv = argv;
+	plan.stdout_fd = STDERR_FILENO; /* its output in lcrd's log */
+	plan.stderr_fd = STDERR_FILENO;
+	if (process_start(&plan, &pid, why, sizeof(why)) < 0) {
+		log_error("cannot run scancel %s: %s", job, why);
 		return;
-	}
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		if (in >= 0)
-			dup2(in, 0);
-		dup2(2, 1);
-		execlp("scancel", "scancel", job, (char *)NULL);
-		_exit(127);
 	}
 	if (now) {
 		wait_scancel(pid);

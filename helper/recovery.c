@@ -29,8 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal/fd_close.h"
 #include "internal/hostlist.h"
+#include "internal/process_start.h"
 #include "internal/util.h"
 #include "job_env.h"
 #include "lcrd.h"
@@ -404,53 +404,20 @@ static int open_output(struct recovery *r, uint32_t node, char *path, size_t cap
 	return fd < 0 ? -errno : fd;
 }
 
-/* In the child: its own process group, default signals, output to out_fd, exec. Reports
- * errno on report_fd when exec fails. Only async-signal-safe calls. */
-static void child_exec(char **argv, char **env, int out_fd, int report_fd)
+/* Starts the launcher in a process group of its own, output to out_fd: its pid, or -errno
+ * with why (exec failed: its errno). */
+static pid_t spawn(char **argv, char **env, int out_fd, char *why, size_t cap)
 {
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	setpgid(0, 0);
-	int in = open("/dev/null", O_RDONLY);
-	if (in >= 0 && in != 0)
-		dup2(in, 0);
-	dup2(out_fd, 1);
-	dup2(out_fd, 2);
-	int e = -fd_close_from(3, report_fd);
-	if (e == 0) {
-		execvpe(argv[0], argv, env);
-		e = errno;
-	}
-	if (write(report_fd, &e, sizeof(e)) < 0)
-		_exit(127);
-	_exit(127);
-}
-
-/* Forks and execs the launcher: its pid, or -errno (exec failed: its errno). */
-static pid_t spawn(char **argv, char **env, int out_fd)
-{
-	int pipefd[2], e = 0;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
-	pid_t pid = fork();
-	if (pid < 0) {
-		e = errno;
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return -e;
-	}
-	if (pid == 0)
-		child_exec(argv, env, out_fd, pipefd[1]);
-	close(pipefd[1]);
-	ssize_t got = read(pipefd[0], &e, sizeof(e));
-	close(pipefd[0]);
-	if (got == (ssize_t)sizeof(e)) {
-		waitpid(pid, NULL, 0);
-		return -e;
-	}
-	return pid;
+	struct process_plan plan = PROCESS_PLAN_INIT;
+	pid_t pid;
+	plan.path = argv[0];
+	plan.argv = argv;
+	plan.envp = env;
+	plan.stdout_fd = out_fd;
+	plan.stderr_fd = out_fd;
+	plan.new_group = true;
+	int rc = process_start(&plan, &pid, why, cap);
+	return rc < 0 ? rc : pid;
 }
 
 /* Starts the launcher for f on r->spare: 0, or -errno with why. */
@@ -472,7 +439,7 @@ static int launch(struct recovery *r, const struct recovery_failure *f, char *wh
 		util_format_text(why, cap, "cannot open %s: %s", path, strerror(-rc));
 		goto out;
 	}
-	pid_t pid = spawn(argv, env, out_fd);
+	pid_t pid = spawn(argv, env, out_fd, why, cap);
 	if (pid < 0) {
 		rc = (int)pid;
 		util_format_text(why, cap, "cannot run %s: %s", argv[0], strerror(-rc));
@@ -485,8 +452,7 @@ static int launch(struct recovery *r, const struct recovery_failure *f, char *wh
 	if (rc < 0) {
 		util_format_text(why, cap, "cannot watch the launcher (pid %d): %s", (int)pid,
 			 strerror(-rc));
-		kill(-pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		process_wait(pid, 0, true, NULL);
 		goto out;
 	}
 	r->children = c;

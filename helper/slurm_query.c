@@ -1,11 +1,11 @@
-/* slurm_query.c: bounded runs of squeue and sinfo for lcrd (see slurm_query.h). */
+/* slurm_query.c: bounded runs of squeue and sinfo for lcrd (see slurm_query.h), started
+ * with process_start. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal/process_start.h"
 #include "slurm_query.h"
 
 /* lcrd asks from its event loop: short, or heartbeats would be late. */
@@ -24,17 +25,6 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void exec_child(char *const argv[], int out_fd)
-{
-	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
-	    dup2(null_fd, STDERR_FILENO) < 0)
-		_exit(126);
-	execvp(argv[0], argv);
-	_exit(errno == ENOENT ? 127 : 126);
 }
 
 /* Reads the child's stdout until EOF or the deadline. */
@@ -67,7 +57,9 @@ static int read_until(int fd, int64_t deadline, char *out, size_t cap, size_t *u
 
 int slurm_query_run(char *const argv[], int timeout_ms, char *out, size_t cap, char *err, size_t errlen)
 {
-	int fds[2], status = 0;
+	struct process_plan plan = PROCESS_PLAN_INIT;
+	int fds[2], status = 0, rc;
+	int64_t deadline = now_ms() + timeout_ms;
 	size_t used = 0;
 	pid_t pid;
 
@@ -75,33 +67,28 @@ int slurm_query_run(char *const argv[], int timeout_ms, char *out, size_t cap, c
 		snprintf(err, errlen, "cannot run %s: %s", argv[0], cap ? strerror(errno) : "no room for its output");
 		return cap ? -errno : -EINVAL;
 	}
-	pid = fork();
-	if (pid < 0) {
-		int rc = -errno;
-		close(fds[0]);
-		close(fds[1]);
-		snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(-rc));
-		return rc;
-	}
-	if (pid == 0)
-		exec_child(argv, fds[1]);
+	plan.path = argv[0];
+	plan.argv = argv;
+	plan.stdout_fd = fds[1];
+	rc = process_start(&plan, &pid, err, errlen);
 	close(fds[1]);
-	int rc = read_until(fds[0], now_ms() + timeout_ms, out, cap, &used);
+	if (rc < 0) {
+		close(fds[0]);
+		if (rc == -ENOENT)
+			snprintf(err, errlen, "%s is not in PATH", argv[0]);
+		return rc == -ENOENT ? rc : -EIO;
+	}
+	rc = read_until(fds[0], deadline, out, cap, &used);
 	close(fds[0]);
-	if (rc == -ETIMEDOUT)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	if (process_wait(pid, rc == -ETIMEDOUT ? 0 : (int)(deadline > now_ms() ? deadline - now_ms() : 0),
+			 false, &status) == -ETIMEDOUT)
+		rc = -ETIMEDOUT;
 	out[used] = '\0';
 	while (used && (out[used - 1] == '\n' || out[used - 1] == ' '))
 		out[--used] = '\0';
 	if (rc == -ETIMEDOUT) {
 		snprintf(err, errlen, "%s did not answer within %d ms", argv[0], timeout_ms);
 		return rc;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-		snprintf(err, errlen, "%s is not in PATH", argv[0]);
-		return -ENOENT;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		snprintf(err, errlen, "%s failed (wait status %d)", argv[0], status);

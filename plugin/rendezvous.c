@@ -7,15 +7,13 @@
  * srun gave its threads cleared, its standard streams on /dev/null (or `$(srun ...)` would
  * wait for its stdout to close) and every descriptor closed but three: the listening socket
  * (3), a pidfd of srun (4) and, until execve succeeds, a close-on-exec pipe that says why it
- * failed.
+ * failed (process_start.h does the grandchild's part).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +24,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal/fd_close.h"
+#include "internal/process_start.h"
 #include "rendezvous.h"
 
 #define RENDEZVOUS_ARG_MAX 12
 #define LISTEN_FD 3
 #define PARENT_PIDFD 4
-#define REPORT_FD 5
 #define TOKEN_BYTES 16
 #define EXEC_REPORT_MS 5000
 
@@ -128,52 +125,19 @@ static int make_token(char *out, size_t outlen)
 	return 0;
 }
 
-/* Async-signal-safe: say why the server could not start ("what: errno N"), then exit. */
-static void child_fail(int report_fd, const char *what)
-{
-	char digits[16];
-	int error = errno, at = (int)sizeof(digits);
-
-	digits[--at] = '\0';
-	do {
-		digits[--at] = (char)('0' + error % 10);
-		error /= 10;
-	} while (error && at > 0);
-	if (write(report_fd, what, strlen(what)) < 0 || write(report_fd, ": errno ", 8) < 0 ||
-	    write(report_fd, digits + at, strlen(digits + at)) < 0)
-		_exit(126);
-	_exit(127);
-}
-
-/* Moves fd to a number above every target, so the dup2 calls below cannot clobber it. */
-static int lift(int fd)
-{
-	return fcntl(fd, F_DUPFD_CLOEXEC, 10);
-}
-
-/* The server's process: detached, clean signals, descriptors 0-5 only, then lcrd. */
+/* The server's process: detached, clean signals, descriptors 0-4 only, then lcrd. */
 static void run_server_child(const struct server_plan *plan)
 {
-	sigset_t none;
-	int listen_fd = lift(plan->listen_fd), pidfd = lift(plan->pidfd), report = lift(plan->report_fd);
-	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	struct process_plan exec_plan = PROCESS_PLAN_INIT;
 
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (listen_fd < 0 || pidfd < 0 || report < 0 || null_fd < 0)
-		child_fail(report >= 0 ? report : plan->report_fd, "cannot set up descriptors");
-	if (dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(null_fd, 2) < 0 ||
-	    dup2(listen_fd, LISTEN_FD) < 0 || dup2(pidfd, PARENT_PIDFD) < 0 ||
-	    dup3(report, REPORT_FD, O_CLOEXEC) < 0)
-		child_fail(report, "dup2");
-	if (fd_close_from(REPORT_FD + 1, -1) < 0)
-		child_fail(REPORT_FD, "cannot close inherited descriptors");
-	if (chdir("/") < 0)
-		child_fail(REPORT_FD, "chdir /");
-	execve(plan->path, plan->argv, plan->envp);
-	child_fail(REPORT_FD, "cannot execute the rendezvous server");
+	exec_plan.path = plan->path;
+	exec_plan.argv = plan->argv;
+	exec_plan.envp = plan->envp;
+	exec_plan.keep[0] = (struct process_fd){ plan->listen_fd, LISTEN_FD };
+	exec_plan.keep[1] = (struct process_fd){ plan->pidfd, PARENT_PIDFD };
+	exec_plan.keep_count = 2;
+	exec_plan.dir = "/";
+	process_exec_child(&exec_plan, plan->report_fd);
 }
 
 /* First child: a session of its own, then the server as a grandchild. */
@@ -184,25 +148,10 @@ static void run_intermediate_child(const struct server_plan *plan)
 	setsid();
 	pid = fork();
 	if (pid < 0)
-		child_fail(plan->report_fd, "fork");
+		process_report_failure(plan->report_fd, "fork");
 	if (pid == 0)
 		run_server_child(plan);
 	_exit(0);
-}
-
-/* Waits for the pipe to close (execve succeeded) or to say why it failed. */
-static int read_exec_report(int fd, char *why, size_t whylen)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	ssize_t n;
-
-	if (poll(&p, 1, EXEC_REPORT_MS) <= 0)
-		return -ETIMEDOUT;
-	n = read(fd, why, whylen - 1);
-	if (n <= 0)
-		return 0;
-	why[n] = '\0';
-	return -ENOEXEC;
 }
 
 static int launch(struct server_plan *plan, char *why, size_t whylen)
@@ -225,7 +174,7 @@ static int launch(struct server_plan *plan, char *why, size_t whylen)
 		run_intermediate_child(plan);
 	close(report[1]);
 	waitpid(child, NULL, 0);
-	rc = read_exec_report(report[0], why, whylen);
+	rc = process_read_report(report[0], EXEC_REPORT_MS, why, whylen);
 	close(report[0]);
 	return rc;
 }

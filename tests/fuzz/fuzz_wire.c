@@ -1,4 +1,4 @@
-/* fuzz_wire.c: libFuzzer target for every payload decoder of lib/wire.c. An input is the
+/* fuzz_wire.c: libFuzzer target for every payload decoder of lib/wire_<link>.c. An input is the
  * name of a message kind ("mesh_hello"), a newline, then a payload. The payload goes to
  * that kind's decoder; what it accepts must round-trip: its encoder takes the decoded
  * struct back (a decoder that accepts what the encoder refuses is a bug), the encoding
@@ -20,20 +20,7 @@ struct fuzz_codec {
 	int (*decode)(const uint8_t *buf, size_t len, void *out);
 };
 
-/* Every kind with a wire_encode_<kind> and a wire_decode_<kind>. */
-#define WIRE_KINDS(X)                                                                        \
-	X(ready) X(task_started) X(task_exited) X(reply) X(status_reply) X(register)         \
-	X(region_alloc) X(region_name) X(region_info) X(region_list) X(region_list_reply)    \
-	X(region_checksum) X(region_checksum_reply) X(event) X(kv_put) X(kv_get)             \
-	X(kv_value) X(barrier) X(pmix_event) X(mesh_auth) X(mesh_hello) X(mesh_welcome)      \
-	X(mesh_challenge)                                                                    \
-	X(rdv_register) X(rdv_table) X(mesh_heartbeat) X(mesh_join) X(mesh_join_accept)      \
-	X(mesh_join_refused) X(mesh_suspect) X(mesh_ping) X(mesh_probe) X(mesh_report)       \
-	X(mesh_event) X(mesh_fenced) X(mesh_sync) X(event_log) X(event_log_reply)            \
-	X(mesh_ckpt_ask) X(mesh_ckpt_reports) X(mesh_ckpt_write) X(mesh_ckpt_result)         \
-	X(mesh_ckpt_request) X(ckpt_result) X(ckpt_info) X(resume_info) X(xfer_hello)        \
-	X(xfer_request) X(xfer_data) X(xfer_end)
-
+/* Every message kind of every link, from the list wire.h keeps (WIRE_MESSAGES). */
 #define TYPE_ERASED(kind)                                                            \
 	static int encode_##kind(const void *m, uint8_t *buf, size_t cap)             \
 	{                                                                             \
@@ -43,10 +30,10 @@ struct fuzz_codec {
 	{                                                                             \
 		return wire_decode_##kind(buf, len, out);                             \
 	}
-WIRE_KINDS(TYPE_ERASED)
+WIRE_MESSAGES(TYPE_ERASED)
 
 #define TABLE_ENTRY(kind) { #kind, sizeof(struct wire_##kind), encode_##kind, decode_##kind },
-static const struct fuzz_codec codecs[] = { WIRE_KINDS(TABLE_ENTRY) };
+static const struct fuzz_codec codecs[] = { WIRE_MESSAGES(TABLE_ENTRY) };
 
 static uint8_t encoded[WIRE_MAX_PAYLOAD], reencoded[WIRE_MAX_PAYLOAD];
 

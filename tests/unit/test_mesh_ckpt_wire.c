@@ -19,81 +19,8 @@
 #include "internal/wire.h"
 #include "wire_codec.h"
 
-CODEC(mesh_ckpt_ask)
-CODEC(mesh_ckpt_reports)
-CODEC(mesh_ckpt_write)
-CODEC(mesh_ckpt_result)
-CODEC(mesh_ckpt_request)
-
-/* Four replicas of shard "dp" on four nodes, two regions each. */
-static void fill_replicas(struct wire_ckpt_replicas *m)
-{
-	m->count = 4;
-	m->region_count = 8;
-	for (uint32_t i = 0; i < m->count; i++) {
-		struct wire_ckpt_replica *r = &m->replicas[i];
-		*r = (struct wire_ckpt_replica){ .rank = i, .node_id = i, .dp_size = 4,
-						 .phase = WIRE_PHASE_COMMITTED,
-						 .committed_step = 41 + i % 2, .region_count = 2 };
-		snprintf(r->node, sizeof(r->node), "n%u", i + 1);
-		strcpy(r->shard_key, "dp");
-	}
-	for (uint32_t i = 0; i < m->region_count; i++) {
-		struct wire_ckpt_replica_region *g = &m->regions[i];
-		strcpy(g->name, i % 2 ? "adam" : "weights");
-		g->kind = WIRE_REGION_HOST;
-		g->size = (64ull << 20) + i;
-	}
-}
-
-static void fill_mesh_ckpt_ask(void *p)
-{
-	struct wire_mesh_ckpt_ask *m = p;
-	m->id = 0x70001;
-}
-
-static void fill_mesh_ckpt_reports(void *p)
-{
-	struct wire_mesh_ckpt_reports *m = p;
-	m->id = 0x70001;
-	fill_replicas(&m->replicas);
-}
-
-static void fill_mesh_ckpt_write(void *p)
-{
-	struct wire_mesh_ckpt_write *m = p;
-	m->id = 0x70001;
-	m->step = 41;
-	m->lost_count = 2;
-	m->lost[0] = 2;
-	m->lost[1] = 3;
-	fill_replicas(&m->replicas);
-}
-
-static void fill_mesh_ckpt_result(void *p)
-{
-	struct wire_mesh_ckpt_result *m = p;
-	m->id = 0x70001;
-	m->status = -EIO;
-	strcpy(m->error, "cannot write ckpt/step-41.tmp/dp.weights at offset 4194304: EIO");
-	m->step = 41;
-	m->bytes = 1ull << 30;
-	m->elapsed_us = 1250000;
-	m->hash_count = 3;
-	for (uint32_t i = 0; i < m->hash_count; i++)
-		m->hashes[i] = (struct wire_ckpt_hash){ 0, i % 2, i, 0x0123456789abcdefull + i };
-}
-
-static void fill_mesh_ckpt_request(void *p)
-{
-	struct wire_mesh_ckpt_request *m = p;
-	strcpy(m->reason, "asked by pid 4242 on n2");
-}
-
-static const struct codec codecs[] = {
-	ENTRY(mesh_ckpt_ask),    ENTRY(mesh_ckpt_reports), ENTRY(mesh_ckpt_write),
-	ENTRY(mesh_ckpt_result), ENTRY(mesh_ckpt_request),
-};
+WIRE_MESH_CKPT_MESSAGES(CODEC)
+static const struct codec codecs[] = { WIRE_MESH_CKPT_MESSAGES(ENTRY) };
 
 #define NCODECS (sizeof(codecs) / sizeof(codecs[0]))
 

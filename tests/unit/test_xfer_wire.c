@@ -21,12 +21,7 @@
 #include "internal/wire.h"
 #include "wire_codec.h"
 
-CODEC(xfer_hello)
-CODEC(xfer_request)
-CODEC(xfer_data)
-CODEC(xfer_end)
-
-/* Byte offsets of the fixed fields of the encodings made from the samples below. */
+/* Byte offsets of the fixed fields of the encodings made from the samples (wire_samples.h). */
 #define REQUEST_SHARD_KEY_AT 0 /* u16 length, then "shard0" (6 bytes) */
 #define REQUEST_REGION_AT 8    /* u16 length, then "optim.exp_avg" (13 bytes) */
 #define REQUEST_STEP_AT 23
@@ -37,47 +32,8 @@ CODEC(xfer_end)
 #define END_STATUS_AT 0
 #define END_MESSAGE_AT 12
 
-static void fill_xfer_hello(void *p)
-{
-	struct wire_xfer_hello *m = p;
-	m->from_node = 0;
-	m->to_node = 2;
-	for (int i = 0; i < WIRE_CRED_MAX; i++)
-		m->credential[i] = (char)('A' + i % 26);
-	m->credential[WIRE_CRED_MAX] = '\0';
-}
-
-static void fill_xfer_request(void *p)
-{
-	struct wire_xfer_request *m = p;
-	strcpy(m->shard_key, "shard0");
-	strcpy(m->region, "optim.exp_avg");
-	m->step = 7;
-	m->offset = 0x0000000123456789ull;
-	m->length = 64ull << 20;
-}
-
-static void fill_xfer_data(void *p)
-{
-	struct wire_xfer_data *m = p;
-	*m = (struct wire_xfer_data){ .offset = 0x0000000123456789ull, .length = 64ull << 20,
-				      .rank = 4 };
-}
-
-static void fill_xfer_end(void *p)
-{
-	struct wire_xfer_end *m = p;
-	m->status = -ESTALE;
-	m->xxh3 = 0x0123456789abcdefull;
-	strcpy(m->message, "rank 4 began step 8 while its bytes were read");
-}
-
-static const struct codec codecs[] = {
-	ENTRY(xfer_hello),
-	ENTRY(xfer_request),
-	ENTRY(xfer_data),
-	ENTRY(xfer_end),
-};
+WIRE_XFER_MESSAGES(CODEC)
+static const struct codec codecs[] = { WIRE_XFER_MESSAGES(ENTRY) };
 
 #define NCODECS (sizeof(codecs) / sizeof(codecs[0]))
 

@@ -1,8 +1,11 @@
 /* wire_codec.h: what the wire protocol's unit tests share. A table of codecs (a filled
- * sample and type-erased encode/decode for each message) and the checks every message must
- * pass: its encoding round-trips, a cut at any byte and a trailing byte are rejected, and
- * its encoder refuses a buffer one byte short. Included by one test file each. The samples
- * are also the wire fuzz target's seeds (fuzz_seed.h). */
+ * sample and type-erased encode/decode for each message), made from a link's list of
+ * message kinds (wire.h), and the checks every message must pass: its encoding round-trips,
+ * a cut at any byte and a trailing byte are rejected, and its encoder refuses a buffer one
+ * byte short. A test file builds its table with
+ *     WIRE_<LINK>_MESSAGES(CODEC)
+ *     static const struct codec codecs[] = { WIRE_<LINK>_MESSAGES(ENTRY) };
+ * The samples (wire_samples.h) are also the wire fuzz target's seeds (fuzz_seed.h). */
 #ifndef LCR_TESTS_WIRE_CODEC_H
 #define LCR_TESTS_WIRE_CODEC_H
 
@@ -12,6 +15,7 @@
 
 #include "internal/wire.h"
 #include "fuzz_seed.h"
+#include "wire_samples.h"
 
 struct codec {
 	const char *name;
@@ -32,13 +36,13 @@ struct codec {
 		return wire_decode_##kind(buf, len, out);                     \
 	}
 
-/* A table entry; fill_<kind> fills a sample of struct wire_<kind>. */
-#define ENTRY(kind) { #kind, sizeof(struct wire_##kind), encode_##kind, decode_##kind, fill_##kind }
+/* A table entry; fill_<kind> (wire_samples.h) fills a sample of struct wire_<kind>. */
+#define ENTRY(kind) { #kind, sizeof(struct wire_##kind), encode_##kind, decode_##kind, fill_##kind },
 
 static uint8_t codec_buf[WIRE_MAX_PAYLOAD + 1], codec_copy[WIRE_MAX_PAYLOAD + 1];
 
 /* Encodes codec c's sample into codec_buf; returns its length. */
-static size_t codec_encode_sample(const struct codec *c)
+static inline size_t codec_encode_sample(const struct codec *c)
 {
 	void *m = calloc(1, c->size);
 	int n;
@@ -52,7 +56,7 @@ static size_t codec_encode_sample(const struct codec *c)
 	return (size_t)n;
 }
 
-static void codec_check_round_trips(const struct codec *codecs, size_t count)
+static inline void codec_check_round_trips(const struct codec *codecs, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
 		const struct codec *c = &codecs[i];
@@ -69,7 +73,7 @@ static void codec_check_round_trips(const struct codec *codecs, size_t count)
 	}
 }
 
-static void codec_check_cuts_rejected(const struct codec *codecs, size_t count)
+static inline void codec_check_cuts_rejected(const struct codec *codecs, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
 		const struct codec *c = &codecs[i];
@@ -84,7 +88,7 @@ static void codec_check_cuts_rejected(const struct codec *codecs, size_t count)
 	}
 }
 
-static void codec_check_trailing_byte_rejected(const struct codec *codecs, size_t count)
+static inline void codec_check_trailing_byte_rejected(const struct codec *codecs, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
 		const struct codec *c = &codecs[i];
@@ -99,7 +103,7 @@ static void codec_check_trailing_byte_rejected(const struct codec *codecs, size_
 	}
 }
 
-static void codec_check_small_buffer_refused(const struct codec *codecs, size_t count)
+static inline void codec_check_small_buffer_refused(const struct codec *codecs, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
 		const struct codec *c = &codecs[i];
