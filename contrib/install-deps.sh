@@ -9,6 +9,7 @@ PACKAGES=(
 	libpmix-dev libyaml-dev libcmocka-dev munge libmunge-dev libxxhash-dev libssl-dev libisal-dev
 	iproute2 procps psmisc util-linux passwd stress-ng gnuplot-nox valgrind python3-torch
 	clang-14 libclang-rt-14-dev libfuzzer-14-dev
+	debhelper rpm mmdebstrap
 )
 
 missing=()
