@@ -25,7 +25,8 @@ start_munge() {
 	}
 	mkdir -p /run/munge
 	chown munge:munge /run/munge
-	runuser -u munge -- /usr/sbin/munged || fail "munged did not start"
+	timeout 30 runuser -u munge -- /usr/sbin/munged || fail "munged did not start"
+	say "munged started"
 }
 
 write_slurm_conf() {
@@ -58,16 +59,18 @@ write_slurm_conf() {
 }
 
 start_slurm() {
-	slurmctld -i || fail "slurmctld did not start"
-	slurmd -N n1 || fail "slurmd n1 did not start"
-	slurmd -N n2 || fail "slurmd n2 did not start"
-	local i
-	for i in $(seq 150); do
-		[ "$(sinfo -h -N -o '%t' 2>/dev/null | grep -c '^idle$')" = 2 ] && return 0
+	local daemon
+	for daemon in "slurmctld -i" "slurmd -N n1" "slurmd -N n2"; do
+		timeout 30 $daemon || fail "$daemon did not start"
+		say "$daemon started"
+	done
+	local deadline=$((SECONDS + 60))
+	while [ $SECONDS -lt $deadline ]; do
+		[ "$(timeout 10 sinfo -h -N -o '%t' 2>/dev/null | grep -c '^idle$')" = 2 ] && return 0
 		sleep 0.2
 	done
-	sinfo -N || true
-	fail "the two nodes did not become idle within 30 s"
+	timeout 10 sinfo -N || true
+	fail "the two nodes did not become idle within 60 s"
 }
 
 echo "127.0.0.1 $(hostname) localhost" >/etc/hosts
@@ -77,13 +80,13 @@ write_slurm_conf
 start_slurm
 id lcruser >/dev/null 2>&1 || useradd --create-home --shell /bin/bash lcruser
 # Each task prints its node's helper (lcrctl finds it from SLURMD_NODENAME) and the
-# command line of that helper's process.
+# program of that helper process (argv[0]).
 say "srun -N2 -n2 --lcr=on: lcrctl status, and the helper's command line"
 cd /home/lcruser
 timeout 120 runuser -u lcruser -- srun -N2 -n2 --lcr=on bash -c '
 	status=$(lcrctl status) || exit 1
 	echo "$status"
-	pid=$(sed -n "s/.* pid \([0-9]*\) .*/\1/p" <<<"$status")
-	echo "helper $(tr "\0" " " </proc/$pid/cmdline)"' 2>&1 ||
+	pid=$(sed -n "s/^node .* pid \([0-9]*\) uid .*/\1/p" <<<"$status")
+	echo "helper $(tr "\0" "\n" </proc/$pid/cmdline | head -n 1)"' 2>&1 ||
 	fail "the protected step failed"
 say "step done"

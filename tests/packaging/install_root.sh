@@ -53,10 +53,18 @@ in_namespace() {
 	shift
 	unshare --mount --propagation private --fork $flags bash -c '
 		root=$1; shift
-		if [ -n "${LCR_NETNS:-}" ]; then ip link set lo up && hostname lcrpkg || exit 1; fi
+		# Slurm resolves its listening address with AI_ADDRCONFIG, which needs an address
+		# besides loopback: a veth pair inside the namespace, connected to nothing.
+		if [ -n "${LCR_NETNS:-}" ]; then
+			ip link set lo up && ip link add lcrpkg0 type veth peer name lcrpkg1 &&
+				ip addr add 10.78.0.1/24 dev lcrpkg0 && ip link set lcrpkg0 up &&
+				hostname lcrpkg || exit 1
+		fi
 		mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
 			mount -t tmpfs tmpfs "$root/dev/shm" && mount -t sysfs sysfs "$root/sys" &&
 			mount -t tmpfs tmpfs "$root/run" || exit 1
+		# slurmd initialises its cgroup plugin whatever ProctrackType says: bind the machine cgroups.
+		if [ -n "${LCR_NETNS:-}" ]; then mount --rbind /sys/fs/cgroup "$root/sys/fs/cgroup" || exit 1; fi
 		exec chroot "$root" "$@"' _ "$ROOT" "$@"
 }
 
@@ -66,4 +74,4 @@ echo "install_root: apt-get install ${debs[*]}" >&2
 in_namespace "" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 	"${debs[@]}" >&2 ||
 	die "the packages did not install into the clean root"
-LCR_NETNS=1 timeout -k 5 300 in_namespace "--pid --net --uts" /in_root.sh
+LCR_NETNS=1 in_namespace "--pid --net --uts" timeout -k 5 300 /in_root.sh
