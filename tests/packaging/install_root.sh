@@ -20,7 +20,7 @@ MIRROR=${LCR_PKG_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${LCR_PKG_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 # Slurm's daemons and clients, MUNGE, and the libraries LCR's packages link, so that
 # installing them needs no download.
-ROOT_PACKAGES=slurmd,slurmctld,slurm-client,munge,libyaml-0-2,libxxhash0,libpmix2,libssl3,libmunge2
+ROOT_PACKAGES=slurmd,slurmctld,slurm-client,munge,libyaml-0-2,libxxhash0,libpmix2,libssl3,libmunge2,libisal2
 
 die() { echo "install_root: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (chroot, namespaces)"
