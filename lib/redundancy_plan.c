@@ -53,19 +53,25 @@ int redundancy_spread_order(const struct redundancy_nodes *nodes, uint32_t *orde
 	return 0;
 }
 
-/* The place of `node` in the spread order. */
-static uint32_t place_of(const uint32_t *order, uint32_t count, uint32_t node)
+/* The spread order, allocated into *order (the caller frees it), and the place of `node`
+ * in it. 0, -EINVAL or -ENOMEM. */
+static int spread_place(const struct redundancy_nodes *nodes, uint32_t node, uint32_t **order, uint32_t *place)
 {
-	for (uint32_t place = 0; place < count; place++)
-		if (order[place] == node)
-			return place;
-	return 0;
+	int rc;
+
+	*order = malloc(nodes->count * sizeof(**order));
+	if (!*order)
+		return -ENOMEM;
+	rc = redundancy_spread_order(nodes, *order);
+	for (*place = 0; rc == 0 && *place < nodes->count && (*order)[*place] != node; (*place)++)
+		;
+	return rc;
 }
 
 int redundancy_copy_partners(const struct redundancy_nodes *nodes, uint32_t node, unsigned copies,
 			     uint32_t *partners, char *err, size_t errlen)
 {
-	uint32_t *order;
+	uint32_t *order = NULL, place;
 	int rc;
 
 	if (node >= nodes->count || copies == 0 || copies >= nodes->count) {
@@ -74,15 +80,9 @@ int redundancy_copy_partners(const struct redundancy_nodes *nodes, uint32_t node
 			 nodes->count ? nodes->count - 1 : 0);
 		return -EINVAL;
 	}
-	order = malloc(nodes->count * sizeof(*order));
-	if (!order)
-		return -ENOMEM;
-	rc = redundancy_spread_order(nodes, order);
-	if (rc == 0) {
-		uint32_t place = place_of(order, nodes->count, node);
-		for (unsigned copy = 0; copy < copies; copy++)
-			partners[copy] = order[(place + 1 + copy) % nodes->count];
-	}
+	rc = spread_place(nodes, node, &order, &place);
+	for (unsigned copy = 0; rc == 0 && copy < copies; copy++)
+		partners[copy] = order[(place + 1 + copy) % nodes->count];
 	free(order);
 	return rc;
 }
@@ -90,7 +90,7 @@ int redundancy_copy_partners(const struct redundancy_nodes *nodes, uint32_t node
 int redundancy_erasure_membership(const struct redundancy_nodes *nodes, uint32_t node, unsigned group_size,
 				  unsigned parity, struct erasure_membership *out, char *err, size_t errlen)
 {
-	uint32_t *order, groups, place, small, larger_groups;
+	uint32_t *order = NULL, groups, place, small, larger_groups;
 	int rc;
 
 	if (parity == 0 || group_size < parity + 1 || node >= nodes->count || nodes->count < group_size) {
@@ -107,12 +107,8 @@ int redundancy_erasure_membership(const struct redundancy_nodes *nodes, uint32_t
 			 group_size, nodes->count, small + 1, ERASURE_MAX_BLOCKS);
 		return -EINVAL;
 	}
-	order = malloc(nodes->count * sizeof(*order));
-	if (!order)
-		return -ENOMEM;
-	rc = redundancy_spread_order(nodes, order);
+	rc = spread_place(nodes, node, &order, &place);
 	if (rc == 0) {
-		place = place_of(order, nodes->count, node);
 		uint32_t in_larger = larger_groups * (small + 1);
 		if (place < in_larger) {
 			out->group = place / (small + 1);
