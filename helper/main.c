@@ -17,6 +17,7 @@
 #include "ckpt.h"
 #include "ckpt_restore.h"
 #include "control.h"
+#include "fence.h"
 #include "internal/util.h"
 #include "kv.h"
 #include "mesh.h"
@@ -28,6 +29,7 @@
 #include "requests.h"
 #include "rendezvous_server.h"
 #include "tasks.h"
+#include "transfer.h"
 
 /* A module asked the loop to stop (loop_request_stop): the helper shuts down. */
 static void shutdown_requested(struct loop *loop, const char *reason, void *arg)
@@ -102,15 +104,20 @@ static int start(struct lcrd *d)
 		return rc;
 	if ((rc = control_open(d)) < 0 || (rc = runtime_dir_write_pid(&d->dir)) < 0)
 		return rc;
+	/* The services attach to the mesh before the loop runs; the order of the stop hooks
+	 * is the checkpoint's, then recovery's (mesh_on_stop). */
 	if ((rc = mesh_create(d)) < 0 || (rc = mesh_ckpt_subscribe(d)) < 0 ||
-	    (rc = recovery_subscribe(d)) < 0) {
+	    (rc = recovery_subscribe(d)) < 0 || (rc = transfer_server_register(d)) < 0) {
 		log_error("cannot set up the mesh: %s", strerror(-rc));
 		return rc;
 	}
+	mesh_on_fenced(d, fence_stop_ranks_and_exit);
 	/* A replacement is ready once it has joined (mesh_join.c): its ranks then find the
 	 * peers that hold their state. */
-	if (d->opt.rejoin)
+	if (d->opt.rejoin) {
+		mesh_on_joined(d, lcrd_announce);
 		return 0;
+	}
 	return lcrd_announce(d);
 }
 

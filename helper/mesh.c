@@ -37,16 +37,12 @@
 #include "internal/util.h"
 #include "auth_queue.h"
 #include "conn_gate.h"
-#include "fence.h"
 #include "lcrd.h"
 #include "listener.h"
 #include "log.h"
 #include "mesh_auth.h"
-#include "mesh_ckpt.h"
 #include "mesh_internal.h"
-#include "recovery.h"
 #include "rendezvous_client.h"
-#include "transfer.h"
 
 #define MESH_LEAVE_FLUSH_MS 200
 #define MESH_TURNED_AWAY_LOG_MS 10000 /* how often connections turned away are logged */
@@ -399,8 +395,8 @@ static void on_handshake(struct mesh *m, struct mesh_conn *c, const struct wire_
 	char why[96];
 	if (!c->outgoing && type == WIRE_MESH_HELLO)
 		on_hello(m, c, msg);
-	else if (!c->outgoing && type == WIRE_XFER_HELLO)
-		transfer_server_adopt(m, c, msg);
+	else if (!c->outgoing && mesh_hooks_adopt(m, c, msg))
+		; /* a service's own connection (a state transfer), taken over */
 	else if (c->outgoing && type == WIRE_MESH_WELCOME)
 		on_welcome(m, c, msg);
 	else if (c->outgoing && type == WIRE_MESH_FENCED)
@@ -493,15 +489,9 @@ static void dispatch(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 	case WIRE_MESH_FENCED:
 		on_fenced(m, c, msg);
 		return;
-	case WIRE_MESH_CKPT_ASK:
-	case WIRE_MESH_CKPT_REPORTS:
-	case WIRE_MESH_CKPT_WRITE:
-	case WIRE_MESH_CKPT_RESULT:
-	case WIRE_MESH_CKPT_REQUEST:
-	case WIRE_MESH_CKPT_DONE:
-		mesh_ckpt_on_message(m, node, msg);
-		return;
 	default:
+		if (mesh_hooks_message(m, node, msg))
+			return;
 		log_warning("%s sent %s, which is not a mesh message: closing its connection",
 			    mesh_node_label(m, node, label, sizeof(label)),
 			    wire_type_name(msg->header.type));
@@ -899,10 +889,11 @@ static void fence(struct mesh *m, uint64_t generation, const char *message, cons
 	detector_destroy(m);
 	close_all_conns(m);
 	close_listener(m);
-	mesh_ckpt_destroy(m);  /* stops this node's writers; leaves the directory alone */
-	recovery_destroy(m);   /* writes no outcome: mesh_may_write_shared says no */
+	/* The checkpoint stops this node's writers and leaves the directory alone; recovery
+	 * writes no outcome (mesh_may_write_shared says no). */
+	mesh_hooks_stop(m, true);
 	mesh_log_local(m, WIRE_EVENT_NODE_DOWN, m->self, WIRE_NO_RANK, 0, -1, message);
-	fence_stop_ranks_and_exit(m->d, why);
+	mesh_hooks_fenced(m, why);
 }
 
 void mesh_fence_self(struct mesh *m, uint64_t generation, const char *why)
@@ -1080,8 +1071,7 @@ void mesh_destroy(struct lcrd *d)
 	if (m->state == WIRE_MESH_UP)
 		say_leave(m);
 	m->state = WIRE_MESH_FAILED;
-	recovery_destroy(m);
-	mesh_ckpt_destroy(m);
+	mesh_hooks_stop(m, false);
 	quorum_destroy(m);
 	detector_destroy(m);
 	rendezvous_client_destroy(m);

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "internal/wire.h"
 
@@ -47,5 +48,48 @@ void mesh_fill_event_log(struct lcrd *d, uint32_t start, struct wire_event_log_r
 struct mesh;
 typedef void mesh_event_fn(struct mesh *m, const struct wire_mesh_event *ev, void *arg);
 int mesh_subscribe(struct lcrd *d, mesh_event_fn *fn, void *arg);
+
+/* What the services register with the mesh (mesh_hooks.c), since the mesh names none of
+ * them. main.c has them register after mesh_create, before the loop runs. */
+
+/* A service's own message type from a peer, on an established connection (the
+ * checkpoint's WIRE_MESH_CKPT_*). 0, -EEXIST (the type is taken) or -ENOSPC. */
+#define MESH_MESSAGE_HANDLERS_MAX 16
+typedef void mesh_message_fn(struct mesh *m, uint32_t from, const struct wire_msg *msg);
+int mesh_handle_message(struct lcrd *d, uint16_t type, mesh_message_fn *fn);
+
+/* The first message of an incoming connection that opens a service's own link (a state
+ * transfer's WIRE_XFER_HELLO): fn takes the connection over. 0, -EEXIST or -ENOSPC. */
+#define MESH_ADOPTERS_MAX 4
+struct mesh_conn;
+typedef void mesh_adopt_fn(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg);
+int mesh_handle_connection(struct lcrd *d, uint16_t type, mesh_adopt_fn *fn);
+
+/* A service's work that must stop with the mesh: when this helper is fenced, in the order
+ * of registration, and when the mesh is destroyed, the last registered first.
+ * 0 or -ENOSPC. */
+#define MESH_STOP_HOOKS_MAX 4
+typedef void mesh_stop_fn(struct mesh *m);
+int mesh_on_stop(struct lcrd *d, mesh_stop_fn *fn);
+
+/* This helper was fenced: the mesh has stopped (connections closed, the stop hooks run,
+ * the ranks told NODE_DOWN); fn stops the ranks and ends the helper (fence.c). */
+typedef void mesh_fenced_fn(struct lcrd *d, const char *why);
+void mesh_on_fenced(struct lcrd *d, mesh_fenced_fn *fn);
+
+/* The leader's side of a replacement's JOIN (recovery.c): admit says whether a JOIN of
+ * node `node` by the helper named `name` belongs to the replacement in flight (0 with its
+ * epoch, or -EPERM with the reason in why); joined is told once its NODE_JOINED has
+ * generation g. Without them, every JOIN is refused. */
+typedef int mesh_admit_fn(struct mesh *m, uint32_t node, const char *name, uint64_t *epoch,
+			  char *why, size_t cap);
+typedef void mesh_joined_fn(struct mesh *m, uint32_t node, uint64_t g);
+void mesh_on_join(struct lcrd *d, mesh_admit_fn *admit, mesh_joined_fn *joined);
+
+/* A replacement's side (--rejoin): it has joined and its part of the mesh runs; fn tells
+ * whoever started it that it is ready (main.c: lcrd_announce). 0 or -errno (the helper
+ * fails). */
+typedef int mesh_ready_fn(struct lcrd *d);
+void mesh_on_joined(struct lcrd *d, mesh_ready_fn *fn);
 
 #endif

@@ -904,7 +904,8 @@ void mesh_ckpt_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 		run_start(m, ev->message, false);
 }
 
-void mesh_ckpt_on_message(struct mesh *m, uint32_t from, const struct wire_msg *msg)
+/* A WIRE_MESH_CKPT_* message from a peer (registered with the mesh). */
+static void on_message(struct mesh *m, uint32_t from, const struct wire_msg *msg)
 {
 	struct mesh_ckpt *k = get(m);
 	struct wire_mesh_ckpt_ask ask;
@@ -1017,7 +1018,9 @@ static void tell_shutdown(struct mesh *m)
 	ckpt_mesh_finished(m->d, &r);
 }
 
-void mesh_ckpt_destroy(struct mesh *m)
+/* Stops this node's writers and the leader's checkpoint (its .tmp removed), frees: when the
+ * mesh stops (registered with it). */
+static void destroy(struct mesh *m)
 {
 	struct mesh_ckpt *k = m->ckpt;
 	if (!k)
@@ -1053,5 +1056,14 @@ static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void
 
 int mesh_ckpt_subscribe(struct lcrd *d)
 {
+	static const uint16_t types[] = { WIRE_MESH_CKPT_ASK,     WIRE_MESH_CKPT_REPORTS,
+					  WIRE_MESH_CKPT_WRITE,   WIRE_MESH_CKPT_RESULT,
+					  WIRE_MESH_CKPT_REQUEST, WIRE_MESH_CKPT_DONE };
+	int rc;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if ((rc = mesh_handle_message(d, types[i], on_message)) < 0)
+			return rc;
+	if ((rc = mesh_on_stop(d, destroy)) < 0)
+		return rc;
 	return mesh_subscribe(d, event_applied, NULL);
 }

@@ -1,6 +1,7 @@
 /* mesh_ckpt.h: the one checkpoint flow of lcrd, run by the mesh's leader (mesh_ckpt.c; a
- * step on one node is a mesh of one). ckpt.c hands it the requests; mesh.c hands it the
- * WIRE_MESH_CKPT_* messages; it hears of failures by subscribing to the mesh's events. */
+ * step on one node is a mesh of one). ckpt.c hands it the requests; it registers with the
+ * mesh for the WIRE_MESH_CKPT_* messages and hears of failures by subscribing to the
+ * mesh's events. */
 #ifndef LCR_HELPER_MESH_CKPT_H
 #define LCR_HELPER_MESH_CKPT_H
 
@@ -14,7 +15,10 @@ struct lcrd;
 struct mesh;
 struct region;
 
-/* Subscribes the checkpoint to the mesh's events (mesh_subscribe): 0 or -errno. */
+/* Attaches the checkpoint to the mesh: its WIRE_MESH_CKPT_* messages
+ * (mesh_handle_message), its end with the mesh's (mesh_on_stop: this node's writers and
+ * the leader's checkpoint stop, its .tmp removed), the mesh's events (mesh_subscribe).
+ * 0 or -errno. */
 int mesh_ckpt_subscribe(struct lcrd *d);
 
 /* Asks the leader for a checkpoint of the whole step (mesh_ckpt.c; a step on one node is a
@@ -34,11 +38,7 @@ bool mesh_ckpt_in_progress(struct lcrd *d, uint64_t *step);
 /* An applied membership event: the leader checkpoints on a failure and covers a writer
  * that was removed. */
 void mesh_ckpt_on_membership(struct mesh *m, const struct wire_mesh_event *ev);
-/* A WIRE_MESH_CKPT_* message from a peer. */
-void mesh_ckpt_on_message(struct mesh *m, uint32_t from, const struct wire_msg *msg);
 /* Whether the leader's checkpoint is running (recovery waits for its end). */
 bool mesh_ckpt_running(struct mesh *m);
-/* Stops this node's writers and the leader's checkpoint (its .tmp removed), frees. */
-void mesh_ckpt_destroy(struct mesh *m);
 
 #endif

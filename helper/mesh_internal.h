@@ -1,6 +1,6 @@
 /* mesh_internal.h: the mesh's shared state, for mesh.c (membership, connections,
  * handshake, dispatch), mesh_events.c (sequencing, broadcast, catch-up, the event log),
- * detector.c (heartbeats, suspicion, confirmation) and rendezvous_client.c. Not for the
+ * mesh_hooks.c (what the services registered), detector.c (heartbeats, suspicion, confirmation) and rendezvous_client.c. Not for the
  * rest of lcrd, which uses mesh.h.
  *
  * Nodes are the step's nodes, indexed by node id (0 .. count-1, as Slurm numbers them).
@@ -132,6 +132,26 @@ struct mesh_ckpt;
 struct mesh_joiner;
 struct recovery;
 
+/* What the services registered (mesh.h, mesh_hooks.c). */
+struct mesh_hooks {
+	struct {
+		uint16_t type;
+		mesh_message_fn *fn;
+	} messages[MESH_MESSAGE_HANDLERS_MAX];
+	uint32_t message_count;
+	struct {
+		uint16_t type;
+		mesh_adopt_fn *fn;
+	} adopters[MESH_ADOPTERS_MAX];
+	uint32_t adopter_count;
+	mesh_stop_fn *stops[MESH_STOP_HOOKS_MAX];
+	uint32_t stop_count;
+	mesh_fenced_fn *fenced;
+	mesh_admit_fn *admit;
+	mesh_joined_fn *joined;
+	mesh_ready_fn *ready;
+};
+
 struct mesh {
 	struct lcrd *d;
 	enum wire_mesh_state state;
@@ -177,6 +197,7 @@ struct mesh {
 		void *arg;
 	} subscribers[MESH_SUBSCRIBERS_MAX]; /* told of each applied event (mesh_subscribe) */
 	uint32_t subscriber_count;
+	struct mesh_hooks hooks;     /* the services' handlers and hooks (mesh_hooks.c) */
 	uint32_t sync_peer;          /* the peer last asked for a catch-up */
 	uint64_t sync_after;         /* and from which generation */
 	struct wire_mesh_event event; /* scratch for one event (about 64 KiB) */
@@ -264,6 +285,24 @@ void mesh_log_free(struct mesh *m);
 /* The entries of the event log kept now, and the i-th of them, oldest first. */
 uint32_t mesh_log_length(const struct mesh *m);
 const struct wire_event_log_entry *mesh_log_entry(const struct mesh *m, uint32_t i);
+
+/* --- mesh_hooks.c: calling what the services registered --- */
+
+/* Hands msg to the service that registered its type: false when none did. */
+bool mesh_hooks_message(struct mesh *m, uint32_t from, const struct wire_msg *msg);
+/* Hands the incoming connection c, whose first message is msg, to the service that
+ * registered its type: false when none did. */
+bool mesh_hooks_adopt(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg);
+/* Runs the stop hooks: in order of registration when fenced, else the last first. */
+void mesh_hooks_stop(struct mesh *m, bool fenced);
+/* Tells the fence hook (none: nothing happens). */
+void mesh_hooks_fenced(struct mesh *m, const char *why);
+/* The admit and joined hooks; without an admit hook, every JOIN is refused (-EPERM). */
+int mesh_hooks_admit(struct mesh *m, uint32_t node, const char *name, uint64_t *epoch,
+		     char *why, size_t cap);
+void mesh_hooks_joined(struct mesh *m, uint32_t node, uint64_t g);
+/* The ready hook of a replacement: 0 when none is registered. */
+int mesh_hooks_ready(struct mesh *m);
 
 /* --- mesh_join.c --- */
 

@@ -29,7 +29,6 @@
 #include "mesh_auth.h"
 #include "mesh_dialer.h"
 #include "mesh_internal.h"
-#include "recovery.h"
 
 #define JOIN_RETRY_MS 500
 #define JOIN_HANDSHAKE_MS 10000
@@ -165,7 +164,7 @@ static void on_table(struct mesh_joiner *j, const struct wire_msg *msg)
 	mesh_dialer_stop(&j->dialer);
 	if (mesh_start_joined(m, j->accept.generation, j->accept.epoch) < 0)
 		lcrd_fail(m->d, "the replacement cannot start its part of the mesh");
-	else if (lcrd_announce(m->d) < 0)
+	else if (mesh_hooks_ready(m) < 0)
 		lcrd_fail(m->d, "the replacement cannot tell that it is ready");
 }
 
@@ -352,7 +351,7 @@ static int check_join(struct mesh *m, struct mesh_conn *c, const struct wire_msg
 		util_format_text(why, cap, "this helper does not lead: ask node %" PRIu32, m->leader);
 		return -EREMOTE;
 	}
-	return recovery_admit(m, join->node_id, join->node_name, epoch, why, cap);
+	return mesh_hooks_admit(m, join->node_id, join->node_name, epoch, why, cap);
 }
 
 void mesh_join_on_request(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg)
@@ -394,5 +393,5 @@ void mesh_join_on_request(struct mesh *m, struct mesh_conn *c, const struct wire
 	mesh_conn_send(c, WIRE_MESH_JOIN_ACCEPT, m->scratch,
 		       wire_encode_mesh_join_accept(&accept, m->scratch, sizeof(m->scratch)));
 	send_table(m, c);
-	recovery_joined(m, join.node_id, g);
+	mesh_hooks_joined(m, join.node_id, g);
 }

@@ -7,7 +7,7 @@
  * table, nor a node replaced earlier, nor a spare that failed; a REPLACING event whose
  * generation is the attempt's epoch; the launcher (srun) as a child in its own process
  * group, its output appended to a file, watched with a pidfd. The attempt ends when the
- * replacement joins (mesh_join.c calls recovery_joined), or fails when the launcher exits
+ * replacement joins (mesh_join.c calls the joined hook), or fails when the launcher exits
  * first or --replace-timeout passes (SIGTERM to its group, SIGKILL 2 s later): that spare
  * is marked failed and the next is tried. With no spare left or no program to launch, the
  * leader says RECOVERY_FAILED, naming the checkpoint to restart from.
@@ -686,5 +686,9 @@ static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void
 
 int recovery_subscribe(struct lcrd *d)
 {
+	int rc = mesh_on_stop(d, recovery_destroy);
+	if (rc < 0)
+		return rc;
+	mesh_on_join(d, recovery_admit, recovery_joined);
 	return mesh_subscribe(d, event_applied, NULL);
 }

@@ -14,8 +14,9 @@
 struct lcrd;
 struct mesh;
 
-/* Subscribes recovery (and the outcome it feeds) to the mesh's events (mesh_subscribe):
- * 0 or -errno. */
+/* Attaches recovery (and the outcome it feeds) to the mesh: its end with the mesh's
+ * (mesh_on_stop: recovery_destroy), the leader's side of a JOIN (mesh_on_join:
+ * recovery_admit, recovery_joined), the mesh's events (mesh_subscribe). 0 or -errno. */
 int recovery_subscribe(struct lcrd *d);
 
 /* An applied membership event: the leader queues each NODE_DOWN it applies; every event

@@ -43,10 +43,10 @@ struct region;
 
 /* --- server --- */
 
-/* A WIRE_XFER_HELLO on an incoming mesh connection (mesh.c's handshake): checks the
- * credential and, when it is good, takes the connection out of the mesh as a transfer
- * session; else refuses it with the reason. */
-void transfer_server_adopt(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg);
+/* Registers with the mesh (mesh_handle_connection) for the incoming connections that open
+ * with WIRE_XFER_HELLO: each, once its credential is checked, leaves the mesh as a transfer
+ * session; one whose credential is not good is refused with the reason. 0 or -errno. */
+int transfer_server_register(struct lcrd *d);
 
 /* Whether a transfer session is reading region r (it must not be freed meanwhile). */
 bool transfer_server_uses(struct lcrd *d, const struct region *r);

@@ -444,7 +444,10 @@ static void start_session(struct mesh *m, int fd, uint32_t peer, const char *pee
 	log_info("transfer session with %s started", s->label);
 }
 
-void transfer_server_adopt(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg)
+/* A WIRE_XFER_HELLO on an incoming mesh connection (registered with the mesh): checks the
+ * credential and, when it is good, takes the connection out of the mesh as a transfer
+ * session; else refuses it with the reason. */
+static void adopt(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg)
 {
 	static struct wire_xfer_hello hello;
 	static struct wire_mesh_welcome welcome;
@@ -493,6 +496,11 @@ void transfer_server_adopt(struct mesh *m, struct mesh_conn *c, const struct wir
 }
 
 /* --- the rest of lcrd --- */
+
+int transfer_server_register(struct lcrd *d)
+{
+	return mesh_handle_connection(d, WIRE_XFER_HELLO, adopt);
+}
 
 bool transfer_server_uses(struct lcrd *d, const struct region *r)
 {

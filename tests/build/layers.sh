@@ -2,9 +2,9 @@
 # layers.sh: the files of helper/ form layers (doc/architecture.md), and a file includes
 # headers of its own layer or of lower ones only. Reads every `#include "x.h"` line of
 # helper/*.c and helper/*.h whose header is in helper/, and fails on a file that is in no
-# layer, and on an include of a higher layer's header that is not one of the known
-# exceptions below (each a dependency still to be turned around; one that is gone must be
-# taken off the list). LAYERS_DIR checks another copy of helper/. Speaks TAP.
+# layer, and on any include of a higher layer's header: a lower layer reaches a higher one
+# only through what the higher one registered with it. LAYERS_DIR checks another copy of
+# helper/. Speaks TAP.
 set -uo pipefail
 : "${LCR_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 dir=${LAYERS_DIR:-$LCR_SRCDIR/helper}
@@ -16,22 +16,12 @@ layer_names=(- "loop/connection" "mesh" "services" "control" "main")
 add 1 loop log worker listener conn_gate auth_queue mesh_auth mesh_conn pidfd_watch options \
 	runtime_dir regions backend backend_host backend_cuda job_env slurm_query outcome_file \
 	ckpt_dir control lcrd
-add 2 mesh mesh_internal mesh_events mesh_join mesh_dialer rendezvous_client quorum detector
+add 2 mesh mesh_internal mesh_events mesh_hooks mesh_join mesh_dialer rendezvous_client quorum detector
 add 3 tasks kv fence ckpt ckpt_write ckpt_restore mesh_ckpt recovery outcome transfer \
 	transfer_client transfer_server rendezvous_server
 add 4 requests pmix_events plugin_channel
 add 5 main lcrctl lcrctl_ckpt lcrctl_wait
 
-# Upward includes still there: "file header" (issue 15, item 1).
-exceptions=(
-	"mesh.c fence.h"         # mesh_fence_self starts stopping the ranks
-	"mesh.c mesh_ckpt.h"     # WIRE_MESH_CKPT_* messages, mesh_ckpt_destroy
-	"mesh.c recovery.h"      # recovery_destroy
-	"mesh.c transfer.h"      # a transfer connection handed to transfer_server_adopt
-	"mesh_join.c recovery.h" # recovery_admit, recovery_joined
-)
-
-declare -A used=()
 n=0
 check() { # check OK DESCRIPTION
 	n=$((n + 1))
@@ -39,7 +29,7 @@ check() { # check OK DESCRIPTION
 }
 
 files=$(cd "$dir" && ls ./*.c ./*.h | sed 's|^\./||' | sort)
-echo "1..$(( $(wc -l <<<"$files") + ${#exceptions[@]} ))"
+echo "1..$(wc -l <<<"$files")"
 for f in $files; do
 	mod=${f%.*}
 	if [ -z "${layer[$mod]:-}" ]; then
@@ -51,23 +41,12 @@ for f in $files; do
 		[ -e "$dir/$h" ] || continue
 		hl=${layer[${h%.h}]:-0}
 		[ "$hl" -le "${layer[$mod]}" ] && continue
-		if printf '%s\n' "${exceptions[@]}" | grep -qxF "$f $h"; then
-			used["$f $h"]=1
-			continue
-		fi
 		bad+=" $h (${layer_names[$hl]})"
 	done
 	if [ -n "$bad" ]; then
 		check 1 "$f (${layer_names[${layer[$mod]}]}) includes no header of a higher layer: it includes$bad"
 	else
 		check 0 "$f (${layer_names[${layer[$mod]}]}) includes no header of a higher layer"
-	fi
-done
-for e in "${exceptions[@]}"; do
-	if [ -n "${used[$e]:-}" ]; then
-		check 0 "known upward include, still to be turned around: $e"
-	else
-		check 1 "known upward include $e is gone: take it off the list"
 	fi
 done
 exit 0
