@@ -8,7 +8,8 @@
  * and hands it to the one checkpoint flow, the mesh's (helper/mesh_ckpt.c), for a step on
  * one node (a mesh of one) as for a step on several. The mesh's leader gathers every
  * replica's report, chooses and plans the step, has the writers write it, publishes and
- * prunes; the end comes back here through ckpt_mesh_finished on every helper, which answers
+ * prunes; the end comes back here through ckpt_mesh_finished on every helper (the flow's end
+ * callback, mesh_ckpt_on_end: the flow does not name this file), which answers
  * the requesters and remembers the outcome for CKPT_INFO. One checkpoint runs at a time: a
  * request that arrives meanwhile waits for the one in progress. */
 #ifndef LCR_HELPER_CKPT_H
@@ -35,7 +36,8 @@ void ckpt_destroy(struct lcrd *d);
 void ckpt_now(struct lcrd *d, const char *reason, struct client *waiter, uint32_t seq);
 
 /* A checkpoint ended (published, or abandoned with the reason): answers the requesters
- * waiting on this helper and remembers it for CKPT_INFO. */
+ * waiting on this helper and remembers it for CKPT_INFO. main.c makes it the flow's end
+ * callback (mesh_ckpt_on_end). */
 void ckpt_mesh_finished(struct lcrd *d, const struct wire_ckpt_result *result);
 
 /* The session c is closing: it no longer waits for a checkpoint. */

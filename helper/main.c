@@ -111,6 +111,7 @@ static int start(struct lcrd *d)
 		log_error("cannot set up the mesh: %s", strerror(-rc));
 		return rc;
 	}
+	mesh_ckpt_on_end(d, ckpt_mesh_finished);
 	mesh_on_fenced(d, fence_stop_ranks_and_exit);
 	/* A replacement is ready once it has joined (mesh_join.c): its ranks then find the
 	 * peers that hold their state. */

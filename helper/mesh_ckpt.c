@@ -36,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckpt.h"
 #include "ckpt_write.h"
 #include "internal/ckpt_store.h"
 #include "internal/util.h"
@@ -258,6 +257,18 @@ static int plan_of_write(const struct wire_mesh_ckpt_write *w, uint32_t job_id,
 
 /* --- the end of a checkpoint, on every helper --- */
 
+void mesh_ckpt_on_end(struct lcrd *d, mesh_ckpt_end_fn *fn)
+{
+	mesh_of(d)->ckpt_ended = fn;
+}
+
+/* Tells the end callback (ckpt.c) that a checkpoint ended. */
+static void tell_end(struct mesh *m, const struct wire_ckpt_result *r)
+{
+	if (m->ckpt_ended)
+		m->ckpt_ended(m->d, r);
+}
+
 /* A checkpoint ended (published or abandoned): log it, tell the ranks and the requesters. */
 static void checkpoint_ended(struct mesh *m, uint32_t leader, const struct wire_ckpt_result *r)
 {
@@ -274,7 +285,7 @@ static void checkpoint_ended(struct mesh *m, uint32_t leader, const struct wire_
 		k->request_timer = 0;
 	}
 	mesh_log_local(m, WIRE_EVENT_CHECKPOINT, leader, WIRE_NO_RANK, 0, r->status, r->message);
-	ckpt_mesh_finished(m->d, r);
+	tell_end(m, r);
 }
 
 static void stop_jobs(struct mesh *m, uint32_t leader, uint64_t id, bool keep);
@@ -963,7 +974,7 @@ static void request_timeout(struct loop *loop, void *arg)
 	snprintf(r.message, sizeof(r.message), "the leader did not report a checkpoint within "
 		 "%u s", MESH_CKPT_REQUEST_MS / 1000);
 	log_error("checkpoint request: %s", r.message);
-	ckpt_mesh_finished(m->d, &r);
+	tell_end(m, &r);
 }
 
 int mesh_ckpt_request(struct lcrd *d, const char *reason, char *err, size_t errlen)
@@ -1015,7 +1026,7 @@ static void tell_shutdown(struct mesh *m)
 	else
 		snprintf(r.message, sizeof(r.message), "checkpoint of step %" PRIu64 " abandoned: "
 			 "lcrd is shutting down", r.step);
-	ckpt_mesh_finished(m->d, &r);
+	tell_end(m, &r);
 }
 
 /* Stops this node's writers and the leader's checkpoint (its .tmp removed), frees: when the

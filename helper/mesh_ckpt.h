@@ -1,5 +1,6 @@
 /* mesh_ckpt.h: the one checkpoint flow of lcrd, run by the mesh's leader (mesh_ckpt.c; a
- * step on one node is a mesh of one). ckpt.c hands it the requests; it registers with the
+ * step on one node is a mesh of one). ckpt.c hands it the requests and hears of their end
+ * through the callback it is given (mesh_ckpt_on_end), so the calls go one way; it registers with the
  * mesh for the WIRE_MESH_CKPT_* messages and hears of failures by subscribing to the
  * mesh's events. */
 #ifndef LCR_HELPER_MESH_CKPT_H
@@ -21,9 +22,15 @@ struct region;
  * 0 or -errno. */
 int mesh_ckpt_subscribe(struct lcrd *d);
 
+/* The end of every checkpoint on this helper (published, or abandoned with the reason),
+ * whoever asked for it: fn answers the requesters (ckpt.c's ckpt_mesh_finished, which
+ * main.c registers). The flow names no caller. */
+typedef void mesh_ckpt_end_fn(struct lcrd *d, const struct wire_ckpt_result *r);
+void mesh_ckpt_on_end(struct lcrd *d, mesh_ckpt_end_fn *fn);
+
 /* Asks the leader for a checkpoint of the whole step (mesh_ckpt.c; a step on one node is a
- * mesh of one, whose leader is this helper); its end comes back through ckpt_mesh_finished
- * on every helper. An asked-for checkpoint that finds a shard with no committed replica,
+ * mesh of one, whose leader is this helper); its end comes back through the end callback
+ * (mesh_ckpt_on_end) on every helper. An asked-for checkpoint that finds a shard with no committed replica,
  * because a replica is in an update, takes the next committed step (a bounded wait).
  * 0, or -errno with err set (the mesh is not up, the leader cannot be reached). */
 int mesh_ckpt_request(struct lcrd *d, const char *reason, char *err, size_t errlen);

@@ -179,6 +179,8 @@ struct mesh {
 	struct quorum *quorum;       /* the majority check (quorum.c), NULL until up */
 	struct mesh_report *reports;
 	struct mesh_ckpt *ckpt;      /* multi-node checkpoints (mesh_ckpt.c), NULL until used */
+	/* told of each checkpoint's end on this helper (mesh_ckpt_on_end), or NULL */
+	void (*ckpt_ended)(struct lcrd *d, const struct wire_ckpt_result *r);
 	struct mesh_log_entry *log;  /* a ring of log_cap entries, log_count used */
 	uint32_t log_cap;
 	uint32_t log_start;          /* index of the oldest entry */
