@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "fence.h"
 #include "lcrd.h"
 #include "mesh_auth.h"
 #include "mesh_internal.h"
@@ -87,6 +88,7 @@ static struct mesh *make_mesh(uint32_t self, uint32_t count)
 	d.opt.heartbeat_peers = 2;
 	snprintf(d.opt.node_name, sizeof(d.opt.node_name), "n%u", self);
 	assert_int_equal(mesh_create(&d), 0);
+	mesh_on_fenced(&d, fence_stop_ranks_and_exit); /* as main.c does */
 	m = mesh_of(&d);
 	assert_int_equal(mesh_auth_create("/nonexistent/munge.socket", 1, 0, &m->auth, err,
 					  sizeof(err)),
