@@ -52,10 +52,15 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* A copy of fd above every target number (close-on-exec), or of /dev/null for -1. */
+/* A copy of fd above every target number (close-on-exec), or of /dev/null for -1 and for
+ * a descriptor that is not open (slurmstepd may run with its standard streams closed). */
 static int lift(int fd, int null_fd)
 {
-	return fcntl(fd >= 0 ? fd : null_fd, F_DUPFD_CLOEXEC, LIFTED_FD_MIN);
+	int copy = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, LIFTED_FD_MIN) : -1;
+
+	if (copy < 0 && (fd < 0 || errno == EBADF))
+		copy = fcntl(null_fd, F_DUPFD_CLOEXEC, LIFTED_FD_MIN);
+	return copy;
 }
 
 /* Standard streams and kept descriptors at their numbers; every other one closed but the

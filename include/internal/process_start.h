@@ -33,7 +33,7 @@ struct process_plan {
 	const char *path;   /* the program; looked up in PATH when it has no '/' */
 	char *const *argv;  /* NULL-terminated */
 	char *const *envp;  /* NULL-terminated, or NULL for the parent's environment */
-	int stdin_fd;       /* the child's standard streams; -1: /dev/null */
+	int stdin_fd;       /* the child's standard streams; -1, or one not open: /dev/null */
 	int stdout_fd;
 	int stderr_fd;
 	struct process_fd keep[PROCESS_KEEP_MAX]; /* more descriptors, keep_count of them */

@@ -120,6 +120,22 @@ static void test_standard_output_goes_where_the_plan_says(void **state)
 	close(out[0]);
 }
 
+/* slurmstepd may run with its standard streams closed: a stream that is not open is
+ * /dev/null for the child, and the program still runs. */
+static void test_a_stream_that_is_not_open_becomes_dev_null(void **state)
+{
+	struct process_plan plan = PROCESS_PLAN_INIT;
+	const int closed = 900; /* high: process_start's own pipe does not take this number */
+	(void)state;
+	close(closed);
+	plan.stdout_fd = closed;
+	plan.stderr_fd = closed;
+	int status = run_shell(&plan, "test \"$(readlink /proc/$$/fd/1)\" = /dev/null && "
+				      "test \"$(readlink /proc/$$/fd/2)\" = /dev/null");
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_signals_are_reset_to_their_defaults(void **state)
 {
 	struct process_plan plan = PROCESS_PLAN_INIT;
@@ -165,6 +181,7 @@ int main(void)
 		cmocka_unit_test(test_the_exit_status_comes_back),
 		cmocka_unit_test(test_only_the_streams_and_kept_descriptors_are_inherited),
 		cmocka_unit_test(test_standard_output_goes_where_the_plan_says),
+		cmocka_unit_test(test_a_stream_that_is_not_open_becomes_dev_null),
 		cmocka_unit_test(test_signals_are_reset_to_their_defaults),
 		cmocka_unit_test(test_a_bounded_wait_kills_what_overruns_it),
 	};
