@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "whole_file.h"
+
 #include "internal/parse.h"
 #include "internal/settings.h"
 #include "internal/site_config.h"
@@ -32,25 +34,11 @@ static char *read_source_file(const char *relative)
 {
 	const char *srcdir = getenv("LCR_SRCDIR");
 	char path[4096];
-	FILE *file;
-	char *text;
-	long size;
 
 	if (!srcdir)
 		fail_msg("LCR_SRCDIR is not set: run this test with `make check`");
 	snprintf(path, sizeof(path), "%s/%s", srcdir, relative);
-	file = fopen(path, "r");
-	if (!file)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(file, 0, SEEK_END), 0);
-	size = ftell(file);
-	assert_true(size >= 0);
-	rewind(file);
-	text = calloc(1, (size_t)size + 1);
-	assert_non_null(text);
-	assert_int_equal(fread(text, 1, (size_t)size, file), (size_t)size);
-	fclose(file);
-	return text;
+	return read_whole_file(path);
 }
 
 /* name as a man page writes it: every '-' escaped ("\-\-ckpt\-keep"). */

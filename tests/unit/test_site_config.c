@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "whole_file.h"
+
 #include "internal/parse.h"
 #include "internal/site_config.h"
 
@@ -78,27 +80,6 @@ static int load_text(struct fixture *f, const char *text)
 {
 	f->err[0] = '\0';
 	return lcr_site_config_load_file(&f->cfg, write_temp(f, text), f->err, sizeof f->err);
-}
-
-static char *read_whole_file(const char *path)
-{
-	FILE *file = fopen(path, "r");
-	char *text;
-	long size;
-
-	if (!file) {
-		print_error("cannot open %s\n", path);
-		fail();
-	}
-	assert_int_equal(fseek(file, 0, SEEK_END), 0);
-	size = ftell(file);
-	assert_true(size >= 0);
-	rewind(file);
-	text = calloc(1, (size_t)size + 1);
-	assert_non_null(text);
-	assert_int_equal(fread(text, 1, (size_t)size, file), (size_t)size);
-	fclose(file);
-	return text;
 }
 
 /* Path of a file of the source tree. */
