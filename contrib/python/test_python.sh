@@ -15,7 +15,7 @@ if ! "$PY" -c 'import torch' 2>/dev/null; then
 	exit 0
 fi
 . "$HERE/../../tests/helper/lib.sh"
-if ldd "$LCR_BUILDDIR/lib/.libs/liblcr.so.0" 2>/dev/null | grep -q 'libasan\|libubsan'; then
+if ldd "$LCR_BUILDDIR/lib/.libs/liblcr.so.1" 2>/dev/null | grep -q 'libasan\|libubsan'; then
 	echo "1..0 # SKIP liblcr is built with sanitizers: it cannot be loaded into an uninstrumented $PY"
 	exit 0
 fi

@@ -5,7 +5,7 @@
 # own PID, network, mount and UTS namespaces (its Slurm ports are its own loopback's, and
 # every process of its cluster ends with it).
 #
-#   install_root.sh DEBDIR     (DEBDIR holds lcr_*.deb, liblcr0_*.deb, liblcr-dev_*.deb)
+#   install_root.sh DEBDIR     (DEBDIR holds lcr_*.deb, liblcr1_*.deb, liblcr-dev_*.deb)
 #
 # The clean root is a minimal Debian with Slurm and MUNGE from the archive, made once with
 # mmdebstrap into LCR_PKG_ROOT (default /var/cache/lcr/pkgtest-SUITE.tar) and unpacked
@@ -24,7 +24,7 @@ ROOT_PACKAGES=slurmd,slurmctld,slurm-client,munge,libyaml-0-2,libxxhash0,libpmix
 
 die() { echo "install_root: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (chroot, namespaces)"
-ls "$DEBDIR"/lcr_*.deb "$DEBDIR"/liblcr0_*.deb >/dev/null 2>&1 || die "no lcr_*.deb and liblcr0_*.deb in $DEBDIR"
+ls "$DEBDIR"/lcr_*.deb "$DEBDIR"/liblcr1_*.deb >/dev/null 2>&1 || die "no lcr_*.deb and liblcr1_*.deb in $DEBDIR"
 
 make_root_tarball() {
 	command -v mmdebstrap >/dev/null || die "mmdebstrap not found: apt-get install mmdebstrap"
@@ -44,7 +44,7 @@ trap cleanup EXIT
 ROOT=$(mktemp -d /var/tmp/lcr-pkgroot.XXXXXX)
 tar -xf "$ROOT_TAR" -C "$ROOT"
 mkdir -p "$ROOT/tmp/lcr-debs"
-cp "$DEBDIR"/lcr_*.deb "$DEBDIR"/liblcr0_*.deb "$DEBDIR"/liblcr-dev_*.deb "$ROOT/tmp/lcr-debs/"
+cp "$DEBDIR"/lcr_*.deb "$DEBDIR"/liblcr1_*.deb "$DEBDIR"/liblcr-dev_*.deb "$ROOT/tmp/lcr-debs/"
 install -m 0755 "$HERE/in_root.sh" "$ROOT/in_root.sh"
 
 # Mounts made in a private mount namespace vanish with it: nothing to unmount afterwards.

@@ -3,9 +3,9 @@
 This module is the only place that knows the C structures and function prototypes; the rest
 of the package calls ``LIB.lcr_*`` with them. The library is looked up in this order:
 
-1. ``$LCR_LIBRARY``: a path to liblcr.so.0 (or any file name ``dlopen`` accepts);
-2. ``$LCR_BUILDDIR/lib/.libs/liblcr.so.0``: the build tree, as ``make check`` exports it;
-3. ``liblcr.so.0`` from the system's library path (an installed LCR).
+1. ``$LCR_LIBRARY``: a path to liblcr.so.1 (or any file name ``dlopen`` accepts);
+2. ``$LCR_BUILDDIR/lib/.libs/liblcr.so.1``: the build tree, as ``make check`` exports it;
+3. ``liblcr.so.1`` from the system's library path (an installed LCR).
 """
 
 import ctypes
@@ -20,7 +20,7 @@ LCR_NODE_NAME_MAX = 127
 LCR_NO_STEP = 2**64 - 1
 LCR_NO_NODE = 2**32 - 1
 LCR_REATTACHED = 1
-SONAME = "liblcr.so.0"
+SONAME = "liblcr.so.1"
 
 
 class RankInfo(ctypes.Structure):

@@ -17,7 +17,7 @@ TORCH_STEPS=${TORCH_STEPS:-600}
 torch_require() {
 	"$TORCH_PYTHON" -c 'import torch' 2>/dev/null ||
 		skip "$TORCH_PYTHON has no torch (Debian: apt-get install python3-torch)"
-	! ldd "$BASE/stage/lib/liblcr.so.0" 2>/dev/null | grep -q 'libasan\|libubsan' ||
+	! ldd "$BASE/stage/lib/liblcr.so.1" 2>/dev/null | grep -q 'libasan\|libubsan' ||
 		skip "liblcr is built with sanitizers: it cannot be loaded into an uninstrumented $TORCH_PYTHON"
 	[ -r "$BASE/stage/python/torch_ddp.py" ] || fail "testcluster did not stage the Python binding"
 }
@@ -30,7 +30,7 @@ torch_trainer() {
 	shift 2
 	count=$(tr ',' '\n' <<<"$nodes" | wc -l)
 	echo "mkdir -p rdv-$name; export OMP_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 \
-PYTHONPATH=$BASE/stage/python LCR_LIBRARY=$BASE/stage/lib/liblcr.so.0; \
+PYTHONPATH=$BASE/stage/python LCR_LIBRARY=$BASE/stage/lib/liblcr.so.1; \
 srun --overlap -N$count -n$count -w $nodes --lcr $* $TORCH_PYTHON $BASE/stage/python/torch_ddp.py \
 --steps=$TORCH_STEPS --log-every=50 --timeout=20 --recovery-wait=60 --rendezvous-dir=$JIT/rdv-$name \
 >$name.txt 2>&1"
