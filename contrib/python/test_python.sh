@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_python.sh: the Python binding and its PyTorch integration (contrib/python) against
 # real foreground lcrds. The binding's calls (tests/test_binding.py, checked with lcrctl
-# too), the torch.distributed Store (tests/test_store.py), Recovery's copy of the newest
+# too), the torch.distributed Store (tests/test_store.py) and its conformance with PyTorch's
+# own stores (tests/test_store_conformance.py), Recovery's copy of the newest
 # committed state to members that lag, are torn or have none (tests/test_recovery.py), the
 # version check (tests/test_version.py), ending a broken group (tests/test_group.py); then contrib/examples/torch_ddp.py trains 2 DDP
 # ranks (gloo, CPU) and rank 1 is SIGKILLed mid-training: every rank restarted, rank 1 alone
@@ -90,6 +91,7 @@ lcrd_for store 2
 py test_store.py semantics
 py test_store.py atomic
 py_ranks 2 test_store.py gloo
+py test_store_conformance.py all "$WORK"
 
 lcrd_for recovery 3
 "$PY" "$TESTS/test_recovery.py" prepare 0 5 &&

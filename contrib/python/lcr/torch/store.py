@@ -16,12 +16,22 @@ The helper's store has put and get (waiting for a key to appear) only. What the 
   write that died before its put left nothing behind. When the key-value store spans the
   step's nodes, a true atomic add needs the helper's help: one KV_ADD request that adds in
   the helper's event loop (which serializes requests) and returns the sum. See README.md.
+
+It fails as PyTorch's own stores do: every failure of a Store method is a :class:`StoreError`,
+both an ``lcr.Error`` (errno, call, detail) and the ``RuntimeError`` that PyTorch's stores
+raise (``torch.distributed.DistStoreError`` where PyTorch has it, 2.x), so code that catches
+``RuntimeError`` around a store (the store-based barrier, elastic rendezvous) catches it; a
+wait that runs out is errno ``ETIMEDOUT`` and names the timeout the call used. A Store stays
+alive until :meth:`Store.close` (or the process ends): PyTorch's C++ wrappers of a Python
+store (``PrefixStore``, a process group) hold the C++ half only, so a Store that nothing in
+Python referred to any more would break them.
 """
 
 import contextlib
 import datetime
 import errno
 import fcntl
+import functools
 import hashlib
 import os
 import threading
@@ -33,6 +43,35 @@ import torch.distributed as dist
 from .._library import LCR_NAME_MAX
 from ..errors import Error
 
+# What PyTorch's stores raise: DistStoreError (a RuntimeError) in 2.x, RuntimeError in 1.13.
+_TORCH_STORE_ERROR = getattr(dist, "DistStoreError", RuntimeError)
+
+
+class StoreError(Error, _TORCH_STORE_ERROR):
+    """A failed Store operation: an lcr.Error that is also PyTorch's store error."""
+
+    @classmethod
+    def from_error(cls, error):
+        return cls(error.errno, error.strerror, error.call, error.detail)
+
+
+def _store_errors(method):
+    """Raises every lcr.Error of `method` as a StoreError (the same errno, call and detail)."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except StoreError:
+            raise
+        except Error as e:
+            raise StoreError.from_error(e) from None
+
+    return wrapper
+
+
+# Every open Store: PyTorch's C++ wrappers keep only the C++ half of a Python store.
+_OPEN_STORES = set()
 _PRESENT = b"="
 _DELETED = b"-"
 _POLL_SECONDS = 0.01
@@ -59,6 +98,12 @@ class Store(dist.Store):
         self._lock_fd = os.open(os.path.dirname(os.path.abspath(session.socket_path)),
                                 os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         weakref.finalize(self, os.close, self._lock_fd)
+        _OPEN_STORES.add(self)
+
+    def close(self):
+        """Lets this Store go once nothing refers to it: call it only when no PrefixStore or
+        process group built on it is in use any more. The keys stay in the helper."""
+        _OPEN_STORES.discard(self)
 
     # --- keys and values in the helper ---
 
@@ -84,27 +129,30 @@ class Store(dist.Store):
     def _write(self, key, value):
         self.session.kv_put(key, _PRESENT + value)
 
-    def _wait_for(self, key, deadline):
-        """The value of `key`, waiting until `deadline` (time.monotonic) for it."""
+    def _wait_for(self, key, deadline, timeout, call="get"):
+        """The value of `key`, waiting until `deadline` (time.monotonic, `timeout` from the
+        call's start) for it."""
         while True:
             left = deadline - time.monotonic()
             try:
                 raw = self.session.kv_get(key, timeout=max(left, 0))
             except Error as e:
                 if e.errno in (errno.ETIMEDOUT, errno.ENOENT):
-                    raise Error.of(errno.ETIMEDOUT, f"Store.get('{key}')",
-                                   f"the key did not appear within {self.timeout}") from None
+                    raise Error.of(errno.ETIMEDOUT, f"Store.{call}('{key}')",
+                                   f"the key did not appear within {timeout}") from None
                 raise
             if raw.startswith(_PRESENT):
                 return raw[1:]
             if left <= 0:
-                raise Error.of(errno.ETIMEDOUT, f"Store.get('{key}')",
-                               f"the key was deleted and not set again within {self.timeout}")
+                raise Error.of(errno.ETIMEDOUT, f"Store.{call}('{key}')",
+                               f"the key was deleted and not set again within {timeout}")
             time.sleep(_POLL_SECONDS)
 
-    def _deadline(self, timeout=None):
-        timeout = self.timeout if timeout is None else timeout
-        return time.monotonic() + timeout.total_seconds()
+    def _timeout(self, timeout=None):
+        """The call's timeout (a timedelta): its own, else the store's."""
+        if timeout is None:
+            return self.timeout
+        return timeout if isinstance(timeout, datetime.timedelta) else datetime.timedelta(seconds=timeout)
 
     @contextlib.contextmanager
     def _locked(self):
@@ -135,13 +183,17 @@ class Store(dist.Store):
 
     # --- torch.distributed.Store ---
 
+    @_store_errors
     def set(self, key, value):
         with self._locked():
             self._replace(self._key(key), _bytes(value))
 
+    @_store_errors
     def get(self, key):
-        return self._wait_for(self._key(key), self._deadline())
+        timeout = self._timeout()
+        return self._wait_for(self._key(key), time.monotonic() + timeout.total_seconds(), timeout)
 
+    @_store_errors
     def add(self, key, amount):
         with self._locked():
             stored = self._key(key)
@@ -149,6 +201,7 @@ class Store(dist.Store):
             self._replace(stored, str(value).encode())
         return value
 
+    @_store_errors
     def compare_set(self, key, expected_value, desired_value):
         """Sets `key` to desired_value when it holds expected_value (or is absent and
         expected_value is empty); returns the value it holds afterwards."""
@@ -161,17 +214,22 @@ class Store(dist.Store):
                 return desired
             return expected if current is None else current
 
+    @_store_errors
     def check(self, keys):
         return all(self._read(self._key(key)) is not None for key in keys)
 
+    @_store_errors
     def wait(self, keys, timeout=None):
-        deadline = self._deadline(timeout)
+        timeout = self._timeout(timeout)
+        deadline = time.monotonic() + timeout.total_seconds()
         for key in keys:
-            self._wait_for(self._key(key), deadline)
+            self._wait_for(self._key(key), deadline, timeout, "wait")
 
+    @_store_errors
     def delete_key(self, key):
         with self._locked():
             return self._replace(self._key(key), None)
 
+    @_store_errors
     def num_keys(self):
         return int(self._read(self._count_key()) or 0)
