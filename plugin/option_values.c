@@ -39,8 +39,16 @@ static int parse_switch(enum lcr_setting setting, const char *value, bool *out, 
 	return invalid_value(setting, value, err, errlen);
 }
 
-static int parse_restore(const char *value, struct lcr_user_options *out, char *err, size_t errlen)
+/*
+ * auto, never, or the absolute path of a checkpoint, which must lie under one of the site's
+ * ckpt_roots (as written: lcrd checks it again with every link resolved).
+ */
+static int parse_restore(const char *value, const struct lcr_site_config *site, struct lcr_user_options *out,
+			 char *err, size_t errlen)
 {
+	char why[512] = "";
+	int rc;
+
 	if (lcr_restore_mode_parse(value, &out->restore) == 0)
 		return 0;
 	if (value[0] != '/')
@@ -48,6 +56,10 @@ static int parse_restore(const char *value, struct lcr_user_options *out, char *
 	if (strlen(value) >= sizeof(out->restore_path)) {
 		snprintf(err, errlen, "lcr: --lcr-restore path is too long (%zu bytes)", strlen(value));
 		return -ENAMETOOLONG;
+	}
+	if (site && (rc = lcr_path_under_roots(value, &site->ckpt_roots, why, sizeof(why))) < 0) {
+		snprintf(err, errlen, "lcr: invalid value '%s' for --lcr-restore: %s", value, why);
+		return rc;
 	}
 	out->restore = LCR_RESTORE_PATH;
 	strcpy(out->restore_path, value);
@@ -117,7 +129,7 @@ static int parse_option(enum lcr_setting setting, const char *value, const struc
 	case LCR_SETTING_VERBOSE:
 		return parse_switch(setting, value, &out->verbose, err, errlen);
 	case LCR_SETTING_RESTORE:
-		return parse_restore(value, out, err, errlen);
+		return parse_restore(value, site, out, err, errlen);
 	case LCR_SETTING_REPLACE:
 		return parse_replace(value, &out->replace, err, errlen);
 	case LCR_SETTING_DETECT_TIMEOUT:

@@ -180,6 +180,27 @@ static void test_ckpt_dir_outside_site_roots_is_refused(void **state)
 	f->typed.text[LCR_SETTING_CKPT_DIR] = NULL;
 }
 
+static void test_restore_path_outside_site_roots_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char err[256];
+
+	assert_int_equal(lcr_parse_path_list("/scratch:/lustre", &f->site.ckpt_roots, err, sizeof(err)), 0);
+	f->typed.text[LCR_SETTING_CKPT_DIR] = "/scratch/%u";
+	f->typed.text[LCR_SETTING_RESTORE] = "/home/alice/ckpt/step-4";
+	assert_true(resolve(f, NULL) < 0);
+	assert_non_null(strstr(f->err, "--lcr-restore"));
+	assert_non_null(strstr(f->err, "/home/alice/ckpt/step-4"));
+	f->typed.text[LCR_SETTING_RESTORE] = "/scratch/alice/step-4";
+	assert_int_equal(resolve(f, NULL), 0);
+	assert_int_equal(f->options.restore, LCR_RESTORE_PATH);
+	assert_string_equal(f->options.restore_path, "/scratch/alice/step-4");
+	f->typed.text[LCR_SETTING_RESTORE] = "never";
+	assert_int_equal(resolve(f, NULL), 0);
+	f->typed.text[LCR_SETTING_RESTORE] = NULL;
+	f->typed.text[LCR_SETTING_CKPT_DIR] = NULL;
+}
+
 static void test_bad_environment_value_is_an_error(void **state)
 {
 	struct fixture *f = *state;
@@ -213,6 +234,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_values_name_the_option_and_accepted_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_good_values_are_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ckpt_dir_outside_site_roots_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_path_outside_site_roots_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_environment_value_is_an_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_wrong_value_is_named_before_a_wrong_checkpoint_directory, setup,
 						teardown),
