@@ -4,7 +4,9 @@
  *
  * A writer is prepared on the loop: each of its ranges is bound to a region of a local
  * replica that holds step S (struct write_item), so the thread only reads regions through
- * region_read (any backend) and writes files. When the thread is done, the loop reads the
+ * region_read (any backend) and writes files; then it hashes the ranges this node checks
+ * (items marked `checked`, bound to the replica ckpt_verify_assign named), writing nothing,
+ * so that the leader can compare the replicas. When the thread is done, the loop reads the
  * source replicas' control pages again: a replica that began an update meanwhile may have
  * been read half updated, and the result is -ESTALE. The thread ends its reads with an
  * acquire fence and the rank's lcr_update_begin stores its phase before a release fence, so
@@ -208,7 +210,8 @@ int ckpt_abandon(const struct lcrd_options *opt, uint64_t step, char *err, size_
 
 /* --- the writer --- */
 
-/* One range to write, bound to the local region it is read from. */
+/* One range to write (or only to hash, when hash.checked), bound to the local region it is
+ * read from. */
 struct write_item {
 	struct region *region;
 	uint64_t offset;
@@ -222,8 +225,9 @@ struct ckpt_writer {
 	char dir[PATH_MAX]; /* DIR/step-S.tmp, for messages */
 	int dir_fd;         /* DIR/step-S.tmp, opened as a trusted directory */
 	uint64_t step;
-	struct write_item *items;
+	struct write_item *items; /* the ranges to write, then those to check */
 	size_t item_count;
+	size_t write_count;       /* items[0 .. write_count) are written */
 	uint32_t *sources; /* ranks whose regions are read */
 	size_t source_count;
 	struct worker *worker;
@@ -311,6 +315,7 @@ static int bind_shard(struct ckpt_writer *w, const struct manifest *plan, uint32
 			item->length = r->ranges[k].length;
 			strcpy(item->file, r->file);
 			item->hash.ref = (struct ckpt_range_ref){ s, j, k };
+			item->hash.rank = source->rank;
 			w->bytes += item->length;
 		}
 	}
@@ -319,19 +324,56 @@ static int bind_shard(struct ckpt_writer *w, const struct manifest *plan, uint32
 	return 0;
 }
 
+/* Binds a range this node hashes to compare: from the rank the check names. */
+static int bind_check(struct ckpt_writer *w, const struct manifest *plan,
+		      const struct ckpt_check *c, char *err, size_t errlen)
+{
+	const struct manifest_shard *shard = &plan->shards[c->ref.shard];
+	const struct manifest_region *r = &shard->regions[c->ref.region];
+	const struct task *t = tasks_find(w->d->tasks, c->rank);
+	uint64_t committed = WIRE_NO_STEP;
+	uint16_t phase = WIRE_PHASE_RUNNING;
+	if (t)
+		tasks_read_marks(t, &committed, &phase);
+	if (!t || !t->registered || strcmp(t->shard_key, shard->key) != 0 ||
+	    phase != WIRE_PHASE_COMMITTED || committed != plan->step)
+		return write_fail(err, errlen, -ESTALE, "rank %" PRIu32 ", to be compared with the "
+				  "other replicas of shard '%s', no longer holds step %" PRIu64,
+				  c->rank, shard->key, plan->step);
+	struct region *g = region_table_find(&w->d->regions, c->rank, r->name);
+	if (!g || g->size != r->size || g->kind != r->kind)
+		return write_fail(err, errlen, -ENODATA, "rank %" PRIu32 " has no %s region '%s' of "
+				  "%" PRIu64 " bytes", c->rank, manifest_kind_name(r->kind), r->name,
+				  r->size);
+	struct write_item *item = &w->items[w->item_count++];
+	item->region = g;
+	item->offset = r->ranges[c->ref.range].offset;
+	item->length = r->ranges[c->ref.range].length;
+	strcpy(item->file, r->file);
+	item->hash = (struct ckpt_range_hash){ .ref = c->ref, .rank = c->rank, .checked = true };
+	if (add_source(w, c->rank) < 0)
+		return write_fail(err, errlen, -ENOMEM, "out of memory");
+	return 0;
+}
+
 static int bind_ranges(struct ckpt_writer *w, const struct manifest *plan,
-		       const struct ckpt_range_ref *only, size_t only_count, char *err,
+		       const struct ckpt_range_ref *only, size_t only_count,
+		       const struct ckpt_check *checks, size_t check_count, char *err,
 		       size_t errlen)
 {
 	uint32_t me = 0;
 	int rc = 0;
 	while (me < plan->writer_count && plan->writers[me].node_id != w->d->opt.node_id)
 		me++;
-	w->items = calloc(ckpt_plan_range_count(plan) + 1, sizeof(*w->items));
+	w->items = calloc(ckpt_plan_range_count(plan) + check_count + 1, sizeof(*w->items));
 	if (!w->items)
 		return write_fail(err, errlen, -ENOMEM, "out of memory");
 	for (uint32_t s = 0; s < plan->shard_count && rc == 0 && me < plan->writer_count; s++)
 		rc = bind_shard(w, plan, me, only, only_count, s, err, errlen);
+	w->write_count = w->item_count;
+	for (size_t i = 0; i < check_count && rc == 0; i++)
+		if (checks[i].node_id == w->d->opt.node_id)
+			rc = bind_check(w, plan, &checks[i], err, errlen);
 	return rc;
 }
 
@@ -352,7 +394,7 @@ static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t offset)
 	return 0;
 }
 
-/* Writes one range through buf, hashing what it reads. */
+/* Reads one range through buf, hashing what it reads, and writes it to fd (when fd >= 0). */
 static int write_range(struct ckpt_writer *w, int fd, struct write_item *item, uint8_t *buf,
 		       XXH3_state_t *state, const atomic_bool *cancel)
 {
@@ -367,7 +409,7 @@ static int write_range(struct ckpt_writer *w, int fd, struct write_item *item, u
 					  "of rank %u at offset %" PRIu64 ": %s", item->region->name,
 					  item->region->owner_rank, at, strerror(-rc));
 		XXH3_64bits_update(state, buf, len);
-		if ((rc = pwrite_all(fd, buf, len, at)) < 0)
+		if (fd >= 0 && (rc = pwrite_all(fd, buf, len, at)) < 0)
 			return write_fail(w->error, sizeof(w->error), rc, "cannot write %s/%s at "
 					  "offset %" PRIu64 ": %s", w->dir, item->file, at,
 					  strerror(-rc));
@@ -419,11 +461,13 @@ static int write_all(void *arg, const atomic_bool *cancel)
 		rc = write_fail(w->error, sizeof(w->error), -ENOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0, j; i < w->item_count && rc == 0; i = j) {
-		for (j = i + 1; j < w->item_count && strcmp(w->items[j].file, w->items[i].file) == 0; j++)
+	for (size_t i = 0, j; i < w->write_count && rc == 0; i = j) {
+		for (j = i + 1; j < w->write_count && strcmp(w->items[j].file, w->items[i].file) == 0; j++)
 			;
 		rc = write_file(w, w->dir_fd, &w->items[i], j - i, buf, state, cancel);
 	}
+	for (size_t i = w->write_count; i < w->item_count && rc == 0; i++)
+		rc = write_range(w, -1, &w->items[i], buf, state, cancel);
 	atomic_thread_fence(memory_order_acquire);
 out:
 	free(buf);
@@ -493,6 +537,7 @@ static int open_step_dir(struct ckpt_writer *w, char *err, size_t errlen)
 
 int ckpt_write_start(struct lcrd *d, const struct manifest *plan,
 		     const struct ckpt_range_ref *only, size_t only_count,
+		     const struct ckpt_check *checks, size_t check_count,
 		     ckpt_write_done_fn *done, void *arg, struct ckpt_writer **out, char *err,
 		     size_t errlen)
 {
@@ -508,7 +553,7 @@ int ckpt_write_start(struct lcrd *d, const struct manifest *plan,
 	w->started_ns = util_now_ns();
 	rc = open_step_dir(w, err, errlen);
 	if (rc == 0)
-		rc = bind_ranges(w, plan, only, only_count, err, errlen);
+		rc = bind_ranges(w, plan, only, only_count, checks, check_count, err, errlen);
 	if (rc == 0 && (rc = worker_start(d->loop, write_all, writer_done, w, &w->worker)) < 0)
 		write_fail(err, errlen, rc, "cannot start a writer thread: %s", strerror(-rc));
 	if (rc < 0) {
@@ -543,23 +588,34 @@ int ckpt_apply_result(struct manifest *m, const struct ckpt_write_result *r, cha
 	uint32_t w = 0;
 	while (w < m->writer_count && m->writers[w].node_id != r->node_id)
 		w++;
-	if (w == m->writer_count || r->step != m->step)
+	if (r->step != m->step)
 		return write_fail(err, errlen, -EINVAL, "node %" PRIu32 " reported ranges of step "
 				  "%" PRIu64 " it was not asked to write", r->node_id, r->step);
 	for (size_t i = 0; i < r->hash_count; i++) {
 		const struct ckpt_range_ref *h = &r->hashes[i].ref;
+		if (r->hashes[i].checked)
+			continue;
+		if (w == m->writer_count)
+			return write_fail(err, errlen, -EINVAL, "node %" PRIu32 " reported ranges of "
+					  "step %" PRIu64 " it was not asked to write", r->node_id,
+					  r->step);
 		if (h->shard >= m->shard_count || h->region >= m->shards[h->shard].region_count ||
 		    h->range >= m->shards[h->shard].regions[h->region].range_count ||
 		    m->shards[h->shard].regions[h->region].ranges[h->range].writer != w)
 			return write_fail(err, errlen, -EINVAL, "node %s reported a range it was not "
 					  "to write", m->writers[w].node);
 	}
+	int written = 0;
 	for (size_t i = 0; i < r->hash_count; i++) {
 		const struct ckpt_range_ref *h = &r->hashes[i].ref;
+		if (r->hashes[i].checked)
+			continue;
 		m->shards[h->shard].regions[h->region].ranges[h->range].xxh3 = r->hashes[i].xxh3;
+		written++;
 	}
-	m->writers[w].seconds += r->seconds;
-	return (int)r->hash_count;
+	if (w < m->writer_count)
+		m->writers[w].seconds += r->seconds;
+	return written;
 }
 
 /* Writes text[len] as a new file name in dir_fd and syncs it; dir names dir_fd. */

@@ -7,7 +7,11 @@
  *   ckpt_plan_choose_step / ckpt_plan_build (ckpt_plan.h)
  *                         the leader: step S and the manifest with every range's writer
  *   ckpt_prepare_dir      the leader: DIR/step-S.tmp/, older leftovers removed
- *   ckpt_write_start      every writer: its ranges, from a local replica at S, on a thread
+ *   ckpt_verify_assign (ckpt_verify.h)
+ *                         every node: which replica checks each range of a shard with
+ *                         two or more replicas at S
+ *   ckpt_write_start      every writer: its ranges, from a local replica at S, and the
+ *                         ranges it checks (hashed only), on a thread
  *   ckpt_apply_result     the leader: a writer's hashes into the manifest
  *   ckpt_publish          the leader, once every writer confirmed: manifest, rename, sync
  *   ckpt_abandon          the leader, on any failure: the .tmp directory removed
@@ -27,6 +31,7 @@
 #include <stdint.h>
 
 #include "internal/ckpt_plan.h"
+#include "internal/ckpt_verify.h"
 #include "internal/manifest.h"
 #include "internal/wire.h"
 
@@ -35,9 +40,12 @@ struct lcrd_options;
 struct region;
 struct ckpt_writer;
 
-/* The hash of one range a writer wrote. */
+/* The hash of one range a writer wrote (checked false) or hashed to compare the replicas
+ * (checked true), read from replica `rank`. */
 struct ckpt_range_hash {
 	struct ckpt_range_ref ref;
+	uint32_t rank;
+	bool checked;
 	uint64_t xxh3;
 };
 
@@ -72,11 +80,14 @@ int ckpt_prepare_dir(const struct lcrd_options *opt, uint64_t step, char *err, s
 
 /* Starts writing the ranges of `plan` whose writer is this node (d->opt.node_id) into
  * DIR/step-S.tmp/, each from a local replica that holds step S; with only != NULL, just
- * those of only[only_count] (the ranges ckpt_plan_reassign moved here). done runs on the
+ * those of only[only_count] (the ranges ckpt_plan_reassign moved here). Then, in the same
+ * thread, hashes without writing the ranges of checks[check_count] whose node is this one,
+ * each from the rank it names (-ESTALE when that rank no longer holds S). done runs on the
  * loop when finished. The plan may change or go once this returns. 0, or -errno with err
  * set (nothing started). */
 int ckpt_write_start(struct lcrd *d, const struct manifest *plan,
 		     const struct ckpt_range_ref *only, size_t only_count,
+		     const struct ckpt_check *checks, size_t check_count,
 		     ckpt_write_done_fn *done, void *arg, struct ckpt_writer **out, char *err,
 		     size_t errlen);
 
@@ -86,9 +97,10 @@ void ckpt_write_cancel(struct ckpt_writer *w);
 /* Whether the writer reads region r (it must not be freed meanwhile). */
 bool ckpt_write_uses(const struct ckpt_writer *w, const struct region *r);
 
-/* Stores a writer's hashes and time in m: the number of ranges it confirmed (a checkpoint
- * is complete when the results add up to ckpt_plan_range_count), or -EINVAL when it
- * reports a range that is not its own in m. */
+/* Stores a writer's hashes of the ranges it wrote, and its time, in m: the number of
+ * ranges it confirmed (a checkpoint is complete when the results add up to
+ * ckpt_plan_range_count), or -EINVAL when it reports a written range that is not its own in
+ * m. Its checked hashes are not stored (the leader compares them: ckpt_verify_add). */
 int ckpt_apply_result(struct manifest *m, const struct ckpt_write_result *r, char *err,
 		      size_t errlen);
 

@@ -12,10 +12,15 @@
  *           again every MESH_CKPT_COMMIT_POLL_MS, to take the next committed step, until
  *           MESH_CKPT_GATHER_MS have passed since it began;
  *   write   choose step S, build the plan, prepare DIR/step-S.tmp/, and send WRITE (every
- *           report, and the writers lost so far) to each writer of the plan: each computes
- *           the same plan and writes its ranges, then answers RESULT with their hashes;
- *   publish when the results cover every range: manifest, rename, prune, and DONE to every
- *           helper, which logs it and tells its ranks (WIRE_EVENT_CHECKPOINT).
+ *           report, and the writers lost so far) to each writer and each checker of the
+ *           plan: each computes the same plan and checks (ckpt_verify_assign), writes its
+ *           ranges and hashes those it checks, then answers RESULT with their hashes;
+ *   compare every hash of a range, written or checked, against the first one received
+ *           (ckpt_verify_add): replicas of a shard that hold different bytes abandon the
+ *           checkpoint (-EUCLEAN), naming the shard, the ranks and the range;
+ *   publish when the results cover every range and every node answered: manifest, rename,
+ *           prune, and DONE to every helper, which logs it and tells its ranks
+ *           (WIRE_EVENT_CHECKPOINT).
  * A writer lost while writing has its ranges moved to other replicas of its shards
  * (ckpt_plan_reassign) and WRITE goes to the nodes that received them; when none can take
  * them, or on any error or timeout, the .tmp directory is removed and nothing is published.
@@ -77,6 +82,9 @@ struct mesh_ckpt {
 	char no_commit[WIRE_TEXT_MAX + 1]; /* why the last gather could not be planned */
 	uint32_t *waiting;       /* per node: answers still expected from it */
 	struct manifest plan;
+	struct ckpt_check *checks; /* which replica checks which range (ckpt_verify.h) */
+	size_t check_count;
+	struct ckpt_verify verify; /* the hashes received, compared */
 	size_t confirmed;        /* ranges confirmed by results */
 	uint64_t bytes;
 	struct wire_mesh_ckpt_write write; /* the plan's inputs: every report, the lost */
@@ -219,10 +227,12 @@ static int replicas_to_reports(const struct wire_ckpt_replicas *w, const uint32_
 }
 
 /* The plan of a WRITE: built from every report, then each lost writer's ranges moved, in
- * the order they were lost. *moved lists the ranges the last move gave new writers. */
+ * the order they were lost. *moved lists the ranges the last move gave new writers. The
+ * checks (*checks, when not NULL) are those of the plan as built: a WRITE after a loss
+ * writes moved ranges only. */
 static int plan_of_write(const struct wire_mesh_ckpt_write *w, uint32_t job_id,
 			 struct manifest *plan, struct ckpt_range_ref **moved, size_t *moved_count,
-			 char *err, size_t errlen)
+			 struct ckpt_check **checks, size_t *check_count, char *err, size_t errlen)
 {
 	struct ckpt_plan_params params = { job_id, CKPT_ALIGNMENT, CKPT_RANGE_MAX };
 	struct ckpt_report *reports = NULL;
@@ -234,6 +244,12 @@ static int plan_of_write(const struct wire_mesh_ckpt_write *w, uint32_t job_id,
 		rc = ckpt_plan_build(reports, count, w->step, &params, plan, err, errlen);
 	else
 		snprintf(err, errlen, "out of memory");
+	if (rc == 0 && checks)
+		rc = ckpt_verify_assign(reports, count, plan, checks, check_count, err, errlen);
+	if (rc < 0 && checks && *checks) {
+		free(*checks);
+		*checks = NULL;
+	}
 	ckpt_reports_free(reports, count);
 	for (uint32_t i = 0; rc == 0 && i < w->lost_count; i++) {
 		free(*moved);
@@ -253,6 +269,16 @@ static int plan_of_write(const struct wire_mesh_ckpt_write *w, uint32_t job_id,
 		manifest_free(plan);
 	}
 	return rc;
+}
+
+/* The leader's plan of the checkpoint in progress, its checks and their comparison. */
+static void plan_free(struct mesh_ckpt *k)
+{
+	manifest_free(&k->plan);
+	free(k->checks);
+	k->checks = NULL;
+	k->check_count = 0;
+	ckpt_verify_free(&k->verify);
 }
 
 /* --- the end of a checkpoint, on every helper --- */
@@ -324,7 +350,7 @@ static void run_finish(struct mesh *m, int status, const char *path, const char 
 	loop_cancel_timer(m->d->loop, k->regather_timer);
 	k->regather_timer = 0;
 	k->phase = RUN_IDLE;
-	manifest_free(&k->plan);
+	plan_free(k);
 	memset(k->waiting, 0, m->count * sizeof(*k->waiting));
 	int len = wire_encode_ckpt_result(&r, k->buf, sizeof(k->buf));
 	for (uint32_t i = 0; len > 0 && i < m->live_count; i++)
@@ -382,7 +408,8 @@ static void job_done(struct lcrd *d, const struct ckpt_write_result *result, voi
 	for (size_t i = 0; r->status == 0 && i < result->hash_count; i++)
 		r->hashes[r->hash_count++] = (struct wire_ckpt_hash){
 			result->hashes[i].ref.shard, result->hashes[i].ref.region,
-			result->hashes[i].ref.range, result->hashes[i].xxh3 };
+			result->hashes[i].ref.range, result->hashes[i].rank,
+			result->hashes[i].checked, result->hashes[i].xxh3 };
 	uint32_t leader = job->leader;
 	job->writer = NULL;
 	job_free(k, job);
@@ -428,7 +455,8 @@ static void on_write(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_
 	char err[WIRE_TEXT_MAX + 1], label[WIRE_NODE_NAME_MAX + 16];
 	struct manifest plan = { 0 };
 	struct ckpt_range_ref *moved = NULL;
-	size_t moved_count = 0;
+	struct ckpt_check *checks = NULL;
+	size_t moved_count = 0, check_count = 0;
 	struct write_job *job;
 	if (from != m->leader) {
 		log_warning("ignoring a checkpoint WRITE from %s, which does not lead",
@@ -436,8 +464,8 @@ static void on_write(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_
 		return;
 	}
 	stop_jobs(m, from, w->id, true);
-	int rc = plan_of_write(w, m->d->opt.job_id, &plan, &moved, &moved_count, err,
-			       sizeof(err));
+	int rc = plan_of_write(w, m->d->opt.job_id, &plan, &moved, &moved_count,
+			       w->lost_count ? NULL : &checks, &check_count, err, sizeof(err));
 	if (rc < 0) {
 		refuse_write(m, from, w, rc, err);
 		return;
@@ -449,8 +477,8 @@ static void on_write(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_
 		goto out;
 	}
 	*job = (struct write_job){ .m = m, .leader = from, .id = w->id };
-	rc = ckpt_write_start(m->d, &plan, moved, w->lost_count ? moved_count : 0,
-			      job_done, job, &job->writer, err, sizeof(err));
+	rc = ckpt_write_start(m->d, &plan, moved, w->lost_count ? moved_count : 0, checks,
+			      check_count, job_done, job, &job->writer, err, sizeof(err));
 	if (rc == 0) {
 		job->next = k->jobs;
 		k->jobs = job;
@@ -463,6 +491,7 @@ out:
 		refuse_write(m, from, w, rc, err);
 	}
 	free(moved);
+	free(checks);
 	manifest_free(&plan);
 }
 
@@ -574,6 +603,18 @@ static uint32_t writer_node(const struct manifest *p, const struct ckpt_range_re
 	return p->writers[w].node_id;
 }
 
+/* Whether node writes ranges of the leader's plan or checks some. */
+static bool takes_part(const struct mesh_ckpt *k, uint32_t node)
+{
+	for (size_t i = 0; i < k->plan.writer_count; i++)
+		if (k->plan.writers[i].node_id == node)
+			return true;
+	for (size_t i = 0; i < k->check_count; i++)
+		if (k->checks[i].node_id == node)
+			return true;
+	return false;
+}
+
 /* Whether a replica among reports is in the middle of an update: its commit may give
  * every shard a step to save. */
 static bool replica_updating(const struct ckpt_report *reports, size_t count)
@@ -624,6 +665,11 @@ static void start_writing(struct mesh *m)
 	bool may_commit = rc == -ENODATA && k->on_demand && replica_updating(reports, count);
 	if (rc == 0)
 		rc = ckpt_plan_build(reports, count, step, &params, &k->plan, err, sizeof(err));
+	if (rc == 0)
+		rc = ckpt_verify_assign(reports, count, &k->plan, &k->checks, &k->check_count, err,
+					sizeof(err));
+	if (rc == 0 && ckpt_verify_init(&k->verify, &k->plan) < 0)
+		rc = -ENOMEM;
 	ckpt_reports_free(reports, count);
 	if (may_commit) {
 		wait_for_commit(m, err);
@@ -643,12 +689,14 @@ static void start_writing(struct mesh *m)
 	}
 	k->phase = RUN_WRITE;
 	log_info("checkpoint (%s): saving step %" PRIu64 " of %" PRIu32 " ranks from %zu writer%s "
-		 "into %s%s", k->reason, step, k->plan.rank_count, k->plan.writer_count,
-		 k->plan.writer_count == 1 ? "" : "s", m->d->opt.ckpt_dir,
-		 k->attempt ? " (again)" : "");
+		 "into %s%s; %zu of %zu ranges compared with a second replica", k->reason, step,
+		 k->plan.rank_count, k->plan.writer_count, k->plan.writer_count == 1 ? "" : "s",
+		 m->d->opt.ckpt_dir, k->attempt ? " (again)" : "", k->check_count,
+		 ckpt_plan_range_count(&k->plan));
 	arm(m, MESH_CKPT_WRITE_MS);
-	for (size_t i = 0; i < k->plan.writer_count && k->phase == RUN_WRITE; i++)
-		send_write(m, k->plan.writers[i].node_id);
+	for (uint32_t n = 0; n < m->count && k->phase == RUN_WRITE; n++)
+		if (takes_part(k, n))
+			send_write(m, n);
 }
 
 static void gathered_maybe(struct mesh *m)
@@ -702,6 +750,51 @@ static void publish(struct mesh *m)
 		   seconds > 0 ? (double)k->bytes / seconds / 1e9 : 0.0);
 }
 
+/* Publishes once every range is written and every node that writes or checks answered. */
+static void finish_maybe(struct mesh *m)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	if (k->phase != RUN_WRITE || k->confirmed != ckpt_plan_range_count(&k->plan))
+		return;
+	for (uint32_t n = 0; n < m->count; n++)
+		if (k->waiting[n])
+			return;
+	if (k->verify.compared < k->check_count)
+		log_warning("checkpoint of step %" PRIu64 ": %zu of %zu ranges were compared with a "
+			    "second replica (the checkers of the others were lost)", k->write.step,
+			    k->verify.compared, k->check_count);
+	publish(m);
+}
+
+/* Compares the hashes of a result with those received before: 0, or, when two replicas of
+ * a shard differ, -EUCLEAN and the checkpoint abandoned (neither copy can be trusted). */
+static int compare_replicas(struct mesh *m, uint32_t from, const struct ckpt_write_result *result)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	char label[WIRE_NODE_NAME_MAX + 16], what[WIRE_TEXT_MAX + 1];
+	struct ckpt_divergence d;
+	for (size_t i = 0; i < result->hash_count; i++) {
+		const struct ckpt_range_hash *h = &result->hashes[i];
+		int rc = ckpt_verify_add(&k->verify, &k->plan, &h->ref, h->rank, h->xxh3, &d);
+		if (rc == -EINVAL) {
+			run_finish(m, rc, "", "checkpoint of step %" PRIu64 " abandoned: %s checked a "
+				   "range the plan does not have", k->write.step,
+				   label_of(m, from, label, sizeof(label)));
+			return rc;
+		}
+		if (rc == 0)
+			continue;
+		ckpt_verify_describe(&d, what, sizeof(what));
+		log_error("replicas differ at step %" PRIu64 ": %s (XXH3 %016" PRIx64 " from rank %"
+			  PRIu32 ", %016" PRIx64 " from rank %" PRIu32 ")", k->write.step, what,
+			  d.xxh3_a, d.rank_a, d.xxh3_b, d.rank_b);
+		run_finish(m, -EUCLEAN, "", "checkpoint of step %" PRIu64 " abandoned: replicas "
+			   "differ: %s; neither copy is saved", k->write.step, what);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
 /* A writer found a replica began an update while it read it: the copy is thrown away and
  * the checkpoint starts again from the gather (the next committed step). */
 static void retry_stale(struct mesh *m, const struct ckpt_write_result *result)
@@ -718,7 +811,7 @@ static void retry_stale(struct mesh *m, const struct ckpt_write_result *result)
 	}
 	k->attempt++;
 	k->phase = RUN_GATHER;
-	manifest_free(&k->plan);
+	plan_free(k);
 	memset(k->waiting, 0, m->count * sizeof(*k->waiting));
 	arm(m, MESH_CKPT_GATHER_MS);
 	gather(m);
@@ -751,8 +844,8 @@ static void apply_result(struct mesh *m, uint32_t from, uint64_t id,
 	}
 	k->confirmed += (size_t)rc;
 	k->bytes += result->bytes;
-	if (k->confirmed == ckpt_plan_range_count(&k->plan))
-		publish(m);
+	if (compare_replicas(m, from, result) == 0)
+		finish_maybe(m);
 }
 
 static void on_result(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_result *r)
@@ -773,7 +866,7 @@ static void on_result(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt
 	for (uint32_t i = 0; i < r->hash_count; i++)
 		result.hashes[i] = (struct ckpt_range_hash){
 			{ r->hashes[i].shard, r->hashes[i].region, r->hashes[i].range },
-			r->hashes[i].xxh3 };
+			r->hashes[i].rank, r->hashes[i].checked != 0, r->hashes[i].xxh3 };
 	result.hash_count = r->hash_count;
 	apply_result(m, from, r->id, &result);
 	free(result.hashes);
@@ -819,6 +912,8 @@ out:
 	if (rc < 0)
 		run_finish(m, rc, "", "checkpoint of step %" PRIu64 " abandoned: writer %s was "
 			   "lost and its ranges cannot be covered: %s", k->write.step, label, err);
+	else
+		finish_maybe(m);
 }
 
 /* Asks every live node for its reports (this node's are a call). */
@@ -1053,7 +1148,7 @@ static void destroy(struct mesh *m)
 	loop_cancel_timer(m->d->loop, k->regather_timer);
 	loop_cancel_timer(m->d->loop, k->timer);
 	loop_cancel_timer(m->d->loop, k->request_timer);
-	manifest_free(&k->plan);
+	plan_free(k);
 	free(k->waiting);
 	free(k);
 	m->ckpt = NULL;

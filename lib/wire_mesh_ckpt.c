@@ -87,6 +87,9 @@ static bool wire_mesh_ckpt_write_valid(const struct wire_mesh_ckpt_write *m)
 
 static bool wire_mesh_ckpt_result_valid(const struct wire_mesh_ckpt_result *m)
 {
+	for (uint32_t i = 0; i < m->hash_count && i < WIRE_CKPT_HASHES_MAX; i++)
+		if (m->hashes[i].checked > 1)
+			return false;
 	return m->status <= 0;
 }
 

@@ -27,7 +27,7 @@
 #define WIRE_CKPT_REPLICAS_MAX 64  /* replicas in one REPORTS or WRITE */
 #define WIRE_CKPT_REGIONS_MAX 128  /* their regions, all together */
 #define WIRE_CKPT_LOST_MAX 32      /* writers lost during one checkpoint */
-#define WIRE_CKPT_HASHES_MAX 2048  /* ranges one RESULT confirms */
+#define WIRE_CKPT_HASHES_MAX 2048  /* range hashes in one RESULT, written and checked together */
 
 struct wire_ckpt_replica {
 	uint32_t rank;
@@ -75,13 +75,17 @@ struct wire_ckpt_replicas {
 	F(part, replicas, ckpt_replicas) /* every report the plan was built from */     \
 	F(valid_decoded, wire_mesh_ckpt_write_valid)
 
+/* A range's hash, read from replica `rank`: written into its file (checked 0), or only
+ * hashed to compare the replicas (checked 1; ckpt_verify.h). */
 #define WIRE_FIELDS_ckpt_hash(F)                                                        \
 	F(u32, shard)                                                                   \
 	F(u32, region)                                                                  \
 	F(u32, range)                                                                   \
+	F(u32, rank)                                                                    \
+	F(u16, checked)                                                                 \
 	F(u64, xxh3)
 
-/* A positive status is refused. */
+/* A positive status, or a hash whose `checked` is neither 0 nor 1, is refused. */
 #define WIRE_FIELDS_mesh_ckpt_result(F)                                                 \
 	F(u64, id)                                                                      \
 	F(i32, status) /* 0, or -errno (-ESTALE: a replica began an update meanwhile) */ \

@@ -6,6 +6,8 @@
  *   fill RANK NAME SIZE SEED STEP    allocate (or reattach) NAME, then one update of STEP
  *                                    that writes a pattern of SEED into it
  *   commit RANK STEP                 one update of STEP that changes nothing
+ *   flip RANK NAME SIZE OFFSET STEP  reattach NAME, then one update of STEP that flips the
+ *                                    bits of the byte at OFFSET (a replica gone astray)
  *   commit-when RANK STEP PATH       wait until PATH exists, then one update of STEP
  *   tear RANK NAME STEP              begin an update of STEP, scribble over NAME, and
  *                                    hold (never end it) until killed
@@ -123,6 +125,30 @@ static int cmd_commit(int argc, char **argv)
 	if ((rc = lcr_update_end(s, step)) < 0)
 		return failed(s, "update_end", rc);
 	printf("rank %u committed step %" PRIu64 "\n", rank, step);
+	lcr_close(s);
+	return 0;
+}
+
+static int cmd_flip(int argc, char **argv)
+{
+	uint32_t rank;
+	uint64_t size, offset, step;
+	lcr_session_t *s;
+	void *p;
+	int rc;
+	if (argc != 5 || util_parse_u32(argv[0], &rank) || util_parse_size(argv[2], &size) ||
+	    util_parse_u64(argv[3], &offset) || util_parse_u64(argv[4], &step) || offset >= size)
+		return 2;
+	if (open_as(rank, NULL, 2, &s) < 0)
+		return 1;
+	if ((rc = lcr_region_alloc(s, argv[1], size, LCR_REGION_HOST, -1, &p)) < 0)
+		return failed(s, "alloc", rc);
+	lcr_update_begin(s, step);
+	((uint8_t *)p)[offset] ^= 0xff;
+	if ((rc = lcr_update_end(s, step)) < 0)
+		return failed(s, "update_end", rc);
+	printf("flipped byte %" PRIu64 " of %s of rank %u, committed step %" PRIu64 "\n", offset,
+	       argv[1], rank, step);
 	lcr_close(s);
 	return 0;
 }
@@ -291,7 +317,8 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*run)(int argc, char **argv);
 	} commands[] = {
-		{ "fill", cmd_fill }, { "commit", cmd_commit }, { "commit-when", cmd_commit_when },
+		{ "fill", cmd_fill }, { "commit", cmd_commit }, { "flip", cmd_flip },
+		{ "commit-when", cmd_commit_when },
 		{ "tear", cmd_tear },
 		{ "update-for", cmd_update_for },
 		{ "restore", cmd_restore }, { "alloc", cmd_alloc }, { "register", cmd_register },

@@ -448,7 +448,8 @@ static inline void fill_mesh_ckpt_result(void *p)
 	m->elapsed_us = 1250000;
 	m->hash_count = 3;
 	for (uint32_t i = 0; i < m->hash_count; i++)
-		m->hashes[i] = (struct wire_ckpt_hash){ 0, i % 2, i, 0x0123456789abcdefull + i };
+		m->hashes[i] = (struct wire_ckpt_hash){ 0, i % 2, i, 4 + i, i == 2,
+							0x0123456789abcdefull + i };
 }
 
 static inline void fill_mesh_ckpt_request(void *p)
