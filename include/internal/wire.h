@@ -44,7 +44,8 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC 0x5752434cu /* bytes "LCRW" on the wire */
-#define WIRE_VERSION 2 /* 2: mesh credentials seal their purpose and the acceptor's challenge */
+#define WIRE_VERSION 3 /* 2: mesh credentials seal their purpose and the acceptor's challenge;
+			 * 3: a checkpoint RESULT's hashes carry their rank and role */
 #define WIRE_HEADER_SIZE 16
 #define WIRE_MAX_PAYLOAD 65536
 #define WIRE_MAX_MESSAGE (WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD)

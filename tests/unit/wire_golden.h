@@ -58,7 +58,8 @@ static const struct wire_golden_payload wire_golden_payloads[] = {
 	{ "mesh_ckpt_ask", 8, 0xad36ccf62f39296bull },
 	{ "mesh_ckpt_reports", 298, 0x72174aa3f1fb22b3ull },
 	{ "mesh_ckpt_write", 312, 0xedbb17098e41b029ull },
-	{ "mesh_ckpt_result", 165, 0x0d3c14cec3d31df6ull },
+	/* WIRE_VERSION 3: each hash carries its rank and whether it was checked */
+	{ "mesh_ckpt_result", 183, 0x4959707c03b0e738ull },
 	{ "mesh_ckpt_request", 25, 0xd26186b3ffdc5a79ull },
 	{ "ckpt_result", 95, 0x8f584f2a1686812aull },
 	{ "ckpt_info", 93, 0xa6fb80fca2d9c324ull },
