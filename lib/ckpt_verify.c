@@ -58,7 +58,9 @@ static size_t check_candidates(const struct ckpt_report **holders, size_t n,
 	for (size_t i = 0; i < n; i++)
 		if (holders[i]->node_id != source->node_id)
 			out[k++] = holders[i];
-	for (size_t i = 0; k == 0 && i < n; i++)
+	if (k > 0)
+		return k;
+	for (size_t i = 0; i < n; i++)
 		if (holders[i] != source)
 			out[k++] = holders[i];
 	return k;
