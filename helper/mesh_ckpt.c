@@ -759,10 +759,11 @@ static void finish_maybe(struct mesh *m)
 	for (uint32_t n = 0; n < m->count; n++)
 		if (k->waiting[n])
 			return;
-	if (k->verify.compared < k->check_count)
+	size_t compared = ckpt_verify_compared(&k->verify);
+	if (compared < k->check_count)
 		log_warning("checkpoint of step %" PRIu64 ": %zu of %zu ranges were compared with a "
-			    "second replica (the checkers of the others were lost)", k->write.step,
-			    k->verify.compared, k->check_count);
+			    "second replica (the others lost their checker, or were read from the "
+			    "checker's own replica)", k->write.step, compared, k->check_count);
 	publish(m);
 }
 

@@ -189,6 +189,11 @@ int ckpt_verify_add(struct ckpt_verify *v, const struct manifest *plan,
 	return 1;
 }
 
+size_t ckpt_verify_compared(const struct ckpt_verify *v)
+{
+	return v->compared;
+}
+
 void ckpt_verify_describe(const struct ckpt_divergence *d, char *buf, size_t cap)
 {
 	uint32_t low = d->rank_a < d->rank_b ? d->rank_a : d->rank_b;

@@ -54,11 +54,12 @@ struct ckpt_divergence {
 	uint64_t xxh3_b;
 };
 
-/* The leader's comparison of one checkpoint: the first hash seen of each range. */
+/* The leader's comparison of one checkpoint: the first hash seen of each range (its fields
+ * are ckpt_verify.c's). */
 struct ckpt_verify {
 	struct ckpt_verify_seen *seen; /* one per range of the plan, in its order */
 	size_t range_count;
-	size_t compared; /* ranges with a second hash from another rank, equal to the first */
+	size_t compared;
 };
 
 /* For plan (whose ranges do not change until ckpt_verify_free: reassigning writers is
@@ -71,6 +72,9 @@ void ckpt_verify_free(struct ckpt_verify *v);
 int ckpt_verify_add(struct ckpt_verify *v, const struct manifest *plan,
 		    const struct ckpt_range_ref *ref, uint32_t rank, uint64_t xxh3,
 		    struct ckpt_divergence *d);
+
+/* The ranges that got a second hash, from another rank, equal to the first. */
+size_t ckpt_verify_compared(const struct ckpt_verify *v);
 
 /* "shard 'k': ranks 0 and 2 hold different bytes in region 'w' at offset 0, length 4096"
  * (the lower rank first) */

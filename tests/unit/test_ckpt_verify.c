@@ -206,7 +206,7 @@ static void test_differing_hashes_of_a_range_are_found(void **state)
 	struct ckpt_range_ref first = { 0, 0, 0 }, second = { 0, 0, 1 }, none = { 0, 0, 2 };
 	assert_int_equal(ckpt_verify_add(&v, &m, &first, 0, 0x1111, &d), 0);
 	assert_int_equal(ckpt_verify_add(&v, &m, &first, 2, 0x1111, &d), 0);
-	assert_int_equal(v.compared, 1);
+	assert_int_equal(ckpt_verify_compared(&v), 1);
 	assert_int_equal(ckpt_verify_add(&v, &m, &second, 2, 0x2222, &d), 0);
 	assert_int_equal(ckpt_verify_add(&v, &m, &second, 0, 0x3333, &d), 1);
 	assert_string_equal(d.shard_key, "s0");
@@ -221,7 +221,7 @@ static void test_differing_hashes_of_a_range_are_found(void **state)
 	assert_string_equal(what, "shard 's0': ranks 0 and 2 hold different bytes in region 'w' "
 			    "at offset 67108864, length 6291456");
 	assert_int_equal(ckpt_verify_add(&v, &m, &none, 0, 0x1111, &d), -EINVAL);
-	assert_int_equal(v.compared, 1);
+	assert_int_equal(ckpt_verify_compared(&v), 1);
 	ckpt_verify_free(&v);
 	manifest_free(&m);
 	free_reports(r, 2);
@@ -243,7 +243,7 @@ static void test_a_hash_twice_from_one_rank_is_no_comparison(void **state)
 	assert_int_equal(ckpt_verify_init(&v, &m), 0);
 	assert_int_equal(ckpt_verify_add(&v, &m, &ref, 0, 0x1111, &d), 0);
 	assert_int_equal(ckpt_verify_add(&v, &m, &ref, 0, 0x1111, &d), 0);
-	assert_int_equal(v.compared, 0);
+	assert_int_equal(ckpt_verify_compared(&v), 0);
 	ckpt_verify_free(&v);
 	manifest_free(&m);
 	free_reports(r, 1);
