@@ -94,6 +94,7 @@ test_recovery_spare_fills_from_the_replicas_while_the_checkpoint_fails() {
 	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
 	survivors="$(rec_trainer_pids_on n1) $(rec_trainer_pids_on n3) $(rec_trainer_pids_on n4)"
 	[ "$(wc -w <<<"$survivors")" = 3 ] || fail "expected 3 survivor trainers, found: $survivors"
+	as_user mkdir -p "$JIT/ckpt" # lcrd creates it with the first checkpoint
 	chmod 0500 "$JIT/ckpt"
 	"$TESTCLUSTER" kill-node n2
 	wait_for 60 grep -q "communicator rebuilt" "$JIT/run.txt" ||
