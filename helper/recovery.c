@@ -601,16 +601,12 @@ static void checkpoint_planned(struct mesh *m, struct recovery_failure *f, uint6
 		 f->name, f->node);
 }
 
-/* The leader's checkpoint that f waits for, if one runs: its step once chosen. */
+/* Whether f waits for the leader's checkpoint to choose a step: one runs. One that chose
+ * its step already (it began before this failure, or a lone survivor planned it at once)
+ * may hold a step the survivors have gone past: f then waits for its end, as before. */
 static void note_checkpoint(struct mesh *m, struct recovery_failure *f)
 {
-	uint64_t step = WIRE_NO_STEP;
-	if (!m->d->opt.ckpt_dir || !mesh_ckpt_running(m))
-		return;
-	if (mesh_ckpt_in_progress(m->d, &step) && step != WIRE_NO_STEP)
-		checkpoint_planned(m, f, step);
-	else
-		f->ckpt_unplanned = true;
+	f->ckpt_unplanned = m->d->opt.ckpt_dir && mesh_ckpt_running(m);
 }
 
 /* f's checkpoint ended. Published: the fallback is there. Failed before its step was
