@@ -65,6 +65,9 @@ struct recovery_failure {
 	bool ckpt_writing;                 /* its checkpoint of a chosen step is being written */
 	bool ckpt_published;               /* ckpt is complete */
 	char ckpt[WIRE_CKPT_PATH_MAX + 1]; /* where its checkpoint is (being) published, or "" */
+	uint64_t queued_ns;                /* its NODE_DOWN applied here (util_now_ns) */
+	uint64_t planned_ns;               /* its checkpoint's step chosen, or its end; 0: not yet */
+	uint64_t launched_ns;              /* the last attempt's launcher started; 0: none yet */
 	struct recovery_failure *next;
 };
 
@@ -470,6 +473,7 @@ static int launch(struct recovery *r, const struct recovery_failure *f, char *wh
 	}
 	r->children = c;
 	r->attempt = c;
+	r->queue->launched_ns = util_now_ns();
 	c = NULL;
 	log_info("launched %s (pid %d) for node %" PRIu32 " on %s, epoch %" PRIu64 "; output in %s",
 		 argv[0], (int)pid, f->node, r->spare, r->epoch, path);
@@ -593,6 +597,7 @@ static void kick(struct recovery *r)
 /* f's checkpoint is being written at step: the replacement can be told where it goes. */
 static void checkpoint_planned(struct mesh *m, struct recovery_failure *f, uint64_t step)
 {
+	f->planned_ns = util_now_ns();
 	f->ckpt_unplanned = false;
 	f->ckpt_writing = true;
 	ckpt_store_path(f->ckpt, sizeof(f->ckpt), m->d->opt.ckpt_dir, step, false);
@@ -616,6 +621,8 @@ static void note_checkpoint(struct mesh *m, struct recovery_failure *f)
 static void checkpoint_ended(struct recovery_failure *f, const struct wire_ckpt_result *result)
 {
 	bool was_writing = f->ckpt_writing;
+	if (f->ckpt_unplanned)
+		f->planned_ns = util_now_ns();
 	f->ckpt_unplanned = f->ckpt_writing = false;
 	if (result->status == 0) {
 		util_format_text(f->ckpt, sizeof(f->ckpt), "%s", result->path);
@@ -625,6 +632,19 @@ static void checkpoint_ended(struct recovery_failure *f, const struct wire_ckpt_
 			    "still fills from the replicas; no checkpoint is left to fall back on",
 			    f->name, f->node, result->message);
 	}
+}
+
+/* The leader's phases of f's recovery, from its NODE_DOWN: where the time went. */
+static void log_timeline(const struct recovery_failure *f)
+{
+	uint64_t now = util_now_ns();
+	double planned = f->planned_ns ? (double)(f->planned_ns - f->queued_ns) / 1e9 : 0;
+	log_info("recovery of node %s (%" PRIu32 ") from its NODE_DOWN: checkpoint step chosen "
+		 "+%.3f s, spare launched +%.3f s, joined +%.3f s; the checkpoint %s",
+		 f->name, f->node, planned, (double)(f->launched_ns - f->queued_ns) / 1e9,
+		 (double)(now - f->queued_ns) / 1e9,
+		 f->ckpt_published ? "was published before the join" :
+		 f->ckpt_writing   ? "is still being written" : "was not published");
 }
 
 /* --- entry points --- */
@@ -645,6 +665,7 @@ void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 		return;
 	}
 	f->node = ev->node;
+	f->queued_ns = util_now_ns();
 	util_format_text(f->name, sizeof(f->name), "%s", m->nodes[ev->node].name);
 	note_checkpoint(m, f);
 	add_used(r, f->name);
@@ -707,6 +728,7 @@ void recovery_joined(struct mesh *m, uint32_t node, uint64_t g)
 		return;
 	log_info("node %" PRIu32 " was replaced by %s at generation %" PRIu64 " (epoch %" PRIu64
 		 ")", node, r->spare, g, r->epoch);
+	log_timeline(r->queue);
 	if (r->attempt)
 		r->attempt->joined = true;
 	r->attempt = NULL;
