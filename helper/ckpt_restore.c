@@ -5,7 +5,14 @@
  * next range. A replacement helper (--rejoin) whose mesh is up takes the bytes from the
  * surviving replicas' memory instead (transfer_fill), each range still checked against the
  * manifest's hash and read from the file when no peer can serve it. The rank's allocation
- * is answered only when the whole region is in. */
+ * is answered only when the whole region is in.
+ *
+ * A replacement may start before the failure's checkpoint is published (recovery.c
+ * launches it once the checkpoint's step is chosen, and the checkpoint may yet fail): its
+ * --restore=DIR/step-S names a checkpoint that is not there. It then restores "from the
+ * replicas only": step S, taken from the name, every region its ranks allocate filled from
+ * the replicas that hold S, each piece checked against the hash its server read (there is
+ * no manifest to check the layout or the ranges against, and no file to fall back on). */
 #include "config.h"
 
 #include <errno.h>
@@ -21,6 +28,7 @@
 #include "ckpt_dir.h"
 #include "ckpt_restore.h"
 #include "control.h"
+#include "internal/ckpt_plan.h"
 #include "internal/ckpt_store.h"
 #include "internal/util.h"
 #include "lcrd.h"
@@ -37,6 +45,7 @@ struct fill {
 	uint32_t seq;
 	struct region *region;
 	const struct manifest_region *source;
+	struct manifest_region tiles; /* from the replicas only: the region cut into ranges */
 	char file[PATH_MAX]; /* for messages */
 	int file_fd;         /* the data file, opened on the loop */
 	char error[WIRE_TEXT_MAX + 1];
@@ -55,11 +64,13 @@ static void fill_free(struct fill *f)
 {
 	if (f->file_fd >= 0)
 		close(f->file_fd);
+	free(f->tiles.ranges);
 	free(f);
 }
 
 struct ckpt_restore {
 	bool active;
+	bool replicas_only;  /* no manifest: m holds the step only (see the top) */
 	char path[PATH_MAX]; /* the checkpoint directory */
 	int dir_fd;          /* the checkpoint directory, opened as a trusted directory */
 	struct manifest m;
@@ -140,7 +151,28 @@ static int choose_newest(struct lcrd *d, struct ckpt_restore *r)
 	return rc;
 }
 
-/* --restore=PATH: that checkpoint, a trusted directory under the site's roots. */
+/* A replacement whose failure's checkpoint, r->path, is not published (yet, or ever): the
+ * step named by the path's last component, its regions from the replicas. */
+static int restore_from_replicas_only(struct ckpt_restore *r)
+{
+	const char *name = strrchr(r->path, '/');
+	uint64_t step;
+	bool tmp;
+	if (ckpt_store_parse_name(name ? name + 1 : r->path, &step, &tmp) < 0 || tmp) {
+		log_error("cannot restore: checkpoint %s does not exist, and its name gives no "
+			  "step to take from the replicas", r->path);
+		return -ENOENT;
+	}
+	r->active = r->replicas_only = true;
+	r->m.step = step;
+	log_info("restoring step %" PRIu64 " from the replicas only: checkpoint %s is not "
+		 "published (yet); every range is checked against the hash its replica read",
+		 step, r->path);
+	return 0;
+}
+
+/* --restore=PATH: that checkpoint, a trusted directory under the site's roots; a
+ * replacement's that is not there yet restores from the replicas only. */
 static int open_given(struct lcrd *d, struct ckpt_restore *r)
 {
 	char err[PATH_MAX + 512];
@@ -148,6 +180,8 @@ static int open_given(struct lcrd *d, struct ckpt_restore *r)
 		return -ENAMETOOLONG;
 	r->dir_fd = ckpt_dir_open(r->path, &d->opt.ckpt_roots, TRUSTED_OPEN_EXISTING,
 				  "checkpoint", err, sizeof(err));
+	if (r->dir_fd == -ENOENT && d->opt.rejoin)
+		return restore_from_replicas_only(r);
 	if (r->dir_fd < 0) {
 		log_error("cannot restore: %s", err);
 		return r->dir_fd;
@@ -225,11 +259,23 @@ static const struct manifest_shard *restored_shard(struct lcrd *d, uint32_t rank
 	return r && r->active ? shard_for(r, rank, t ? t->shard_key : NULL) : NULL;
 }
 
+static bool replicas_only(const struct lcrd *d)
+{
+	return d->restore && d->restore->replicas_only;
+}
+
+/* Whether rank's state is restored: it is in the checkpoint, or, from the replicas only,
+ * every rank of this replacement is. */
+static bool restores_rank(struct lcrd *d, uint32_t rank)
+{
+	return replicas_only(d) || restored_shard(d, rank);
+}
+
 int ckpt_restore_check_rank(struct lcrd *d, const struct wire_register *m, char *err,
 			    size_t errlen)
 {
 	struct ckpt_restore *r = d->restore;
-	if (!r || !r->active)
+	if (!r || !r->active || r->replicas_only)
 		return 0;
 	const struct manifest_shard *s = shard_for(r, m->global_rank, m->shard_key);
 	if (!s)
@@ -251,7 +297,7 @@ void ckpt_restore_mark_rank(struct lcrd *d, struct task *t)
 {
 	uint64_t committed;
 	uint16_t phase;
-	if (!restored_shard(d, t->rank) || !t->page)
+	if (!restores_rank(d, t->rank) || !t->page)
 		return;
 	tasks_read_marks(t, &committed, &phase);
 	if (committed != WIRE_NO_STEP || phase != WIRE_PHASE_RUNNING)
@@ -297,6 +343,8 @@ int ckpt_restore_check_region(struct lcrd *d, uint32_t rank, const char *name,
 
 bool ckpt_restore_wants(struct lcrd *d, uint32_t rank, const char *name)
 {
+	if (replicas_only(d))
+		return tasks_find(d->tasks, rank) != NULL;
 	const struct manifest_shard *s = restored_shard(d, rank);
 	return s && manifest_find_region(s, name);
 }
@@ -306,6 +354,9 @@ int ckpt_restore_create(struct lcrd *d, uint32_t rank, const char *name, struct 
 {
 	const struct manifest_shard *s = restored_shard(d, rank);
 	const struct manifest_region *g = s ? manifest_find_region(s, name) : NULL;
+	if (replicas_only(d))
+		return restore_fail(err, errlen, -ENOENT, "rank %u has no region '%s' yet: allocate "
+				    "it with lcr_region_alloc to fill it from the replicas", rank, name);
 	if (!g)
 		return restore_fail(err, errlen, -ENOENT, "rank %u has no region '%s'", rank, name);
 	if (g->kind != WIRE_REGION_HOST)
@@ -378,7 +429,7 @@ static int fill_from_peers(void *arg, const atomic_bool *cancel)
 	struct transfer_want w = { .shard_key = f->shard_key, .region_name = g->name,
 				   .step = f->d->restore->m.step, .ranges = g->ranges,
 				   .range_count = g->range_count, .file_fd = f->file_fd,
-				   .file = f->file };
+				   .file = f->file, .no_hashes = replicas_only(f->d) };
 	return transfer_fill(f->region, &w, &f->id, f->peers, f->peer_count, cancel, &f->stats,
 			     f->error, sizeof(f->error));
 }
@@ -421,39 +472,78 @@ static void fill_done(void *arg, int rc)
 	fill_free(f);
 }
 
+/* f's source, from the checkpoint: its region, its file (only the fallback when the peers
+ * fill it). 0, or -errno with err set. */
+static int source_from_checkpoint(struct fill *f, char *err, size_t errlen)
+{
+	struct lcrd *d = f->d;
+	const struct manifest_shard *s = restored_shard(d, f->region->owner_rank);
+	const struct manifest_region *g = s ? manifest_find_region(s, f->region->name) : NULL;
+	char why[512];
+	if (!g)
+		return restore_fail(err, errlen, -ENOENT, "checkpoint %s holds no region '%s'",
+				    d->restore->path, f->region->name);
+	f->source = g;
+	util_format_text(f->file, sizeof(f->file), "%s/%s", d->restore->path, g->file);
+	util_copy_string(f->shard_key, sizeof(f->shard_key), s->key);
+	f->file_fd = ckpt_store_open_data(d->restore->dir_fd, g->file, why, sizeof(why));
+	if (f->file_fd < 0 && f->peer_count == 0)
+		return restore_fail(err, errlen, f->file_fd, "checkpoint %s: %s", d->restore->path,
+				    why);
+	if (f->file_fd < 0)
+		log_warning("checkpoint %s: %s: only the replicas can fill region '%s'",
+			    d->restore->path, why, f->region->name);
+	return 0;
+}
+
+/* f's source, from the replicas only: the region as its rank allocated it, cut into
+ * ranges of at most CKPT_RANGE_MAX, its rank's shard key. 0, or -errno with err set. */
+static int source_from_replicas(struct fill *f, char *err, size_t errlen)
+{
+	struct region *g = f->region;
+	const struct task *t = tasks_find(f->d->tasks, g->owner_rank);
+	size_t count = (size_t)((g->size + CKPT_RANGE_MAX - 1) / CKPT_RANGE_MAX);
+	if (!t || f->peer_count == 0)
+		return restore_fail(err, errlen, -ENOTCONN, "region '%s' of rank %u can come from "
+				    "the replicas only (checkpoint %s is not published), and %s",
+				    g->name, g->owner_rank, f->d->restore->path,
+				    t ? "no peer is live" : "the rank is not registered");
+	f->tiles.ranges = calloc(count ? count : 1, sizeof(*f->tiles.ranges));
+	if (!f->tiles.ranges)
+		return restore_fail(err, errlen, -ENOMEM, "out of memory");
+	util_copy_string(f->tiles.name, sizeof(f->tiles.name), g->name);
+	f->tiles.kind = g->kind;
+	f->tiles.size = g->size;
+	for (uint64_t at = 0; at < g->size; at += CKPT_RANGE_MAX)
+		f->tiles.ranges[f->tiles.range_count++] = (struct manifest_range){
+			.offset = at, .length = g->size - at < CKPT_RANGE_MAX ? g->size - at
+									 : CKPT_RANGE_MAX };
+	f->source = &f->tiles;
+	util_copy_string(f->shard_key, sizeof(f->shard_key), t->shard_key);
+	util_format_text(f->file, sizeof(f->file), "%s", f->d->restore->path);
+	return 0;
+}
+
 int ckpt_restore_fill(struct client *c, uint32_t seq, struct region *region, char *err,
 		      size_t errlen)
 {
 	struct lcrd *d = c->d;
-	const struct manifest_shard *s = restored_shard(d, region->owner_rank);
-	const struct manifest_region *g = s ? manifest_find_region(s, region->name) : NULL;
-	char why[512];
-	struct fill *f;
+	struct fill *f = calloc(1, sizeof(*f));
 	int rc;
-	if (!g)
-		return restore_fail(err, errlen, -ENOENT, "checkpoint %s holds no region '%s'",
-				    d->restore->path, region->name);
-	f = calloc(1, sizeof(*f));
 	if (!f)
 		return restore_fail(err, errlen, -ENOMEM, "out of memory");
-	*f = (struct fill){ .d = d, .c = c, .seq = seq, .region = region, .source = g,
+	*f = (struct fill){ .d = d, .c = c, .seq = seq, .region = region, .file_fd = -1,
 			    .started_ns = util_now_ns() };
-	util_format_text(f->file, sizeof(f->file), "%s/%s", d->restore->path, g->file);
 	if (d->opt.rejoin) {
 		f->peer_count = transfer_peers_of(d, f->peers, TRANSFER_MAX_PEERS);
 		transfer_identity_of(d, &f->id);
-		util_copy_string(f->shard_key, sizeof(f->shard_key), s->key);
 	}
-	/* From the peers, the file is only the fallback. */
-	f->file_fd = ckpt_store_open_data(d->restore->dir_fd, g->file, why, sizeof(why));
-	if (f->file_fd < 0 && f->peer_count == 0) {
-		rc = f->file_fd;
-		free(f);
-		return restore_fail(err, errlen, rc, "checkpoint %s: %s", d->restore->path, why);
+	rc = replicas_only(d) ? source_from_replicas(f, err, errlen)
+			      : source_from_checkpoint(f, err, errlen);
+	if (rc < 0) {
+		fill_free(f);
+		return rc;
 	}
-	if (f->file_fd < 0)
-		log_warning("checkpoint %s: %s: only the replicas can fill region '%s'",
-			    d->restore->path, why, region->name);
 	rc = worker_start(d->loop, f->peer_count ? fill_from_peers : fill_region, fill_done, f,
 			  &f->worker);
 	if (rc < 0) {
@@ -496,7 +586,7 @@ static void request_resume_step(struct client *c, const struct wire_msg *msg)
 				     "registered rank (lcr_register)");
 		return;
 	}
-	if (restored_shard(c->d, c->task->rank))
+	if (restores_rank(c->d, c->task->rank))
 		info.step = ckpt_restore_step(c->d, info.checkpoint, sizeof(info.checkpoint));
 	control_reply(c, msg->header.seq, WIRE_RESUME_INFO, buf,
 		      wire_encode_resume_info(&info, buf, sizeof(buf)), -1);

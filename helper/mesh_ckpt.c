@@ -677,6 +677,8 @@ static void start_writing(struct mesh *m)
 	}
 	k->write.step = step;
 	if (rc == 0)
+		recovery_on_checkpoint_step(m, step);
+	if (rc == 0)
 		rc = ckpt_prepare_dir(&m->d->opt, step, err, sizeof(err));
 	if (rc == -EEXIST) {
 		ckpt_store_path(path, sizeof(path), m->d->opt.ckpt_dir, step, false);

@@ -45,7 +45,8 @@ bool mesh_ckpt_in_progress(struct lcrd *d, uint64_t *step);
 /* An applied membership event: the leader checkpoints on a failure and covers a writer
  * that was removed. */
 void mesh_ckpt_on_membership(struct mesh *m, const struct wire_mesh_event *ev);
-/* Whether the leader's checkpoint is running (recovery waits for its end). */
+/* Whether the leader's checkpoint is running (recovery waits for its step to be chosen,
+ * or for its end). */
 bool mesh_ckpt_running(struct mesh *m);
 
 #endif

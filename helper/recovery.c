@@ -1,9 +1,18 @@
 /* recovery.c: the leader's side of in-job recovery (lcrd --replace=spare; see recovery.h
  * and doc/mesh.md, "Replacement and rejoin").
  *
- * Failures wait in a queue and are handled one after another. The head waits until the
- * leader's just-in-time checkpoint of that failure has ended (published or abandoned), then
- * an attempt starts: the first spare of --job-nodes that is neither a node of the step's
+ * Failures wait in a queue and are handled one after another. The head waits only until
+ * the leader's just-in-time checkpoint of that failure has chosen its step S (a round trip
+ * to every live helper, not the disk), then an attempt starts while the checkpoint is
+ * written: the replacement is told where the checkpoint of S is to be published
+ * (LCR_REJOIN_CKPT), and fills its regions from the replicas that hold S whether or not it
+ * is there yet (ckpt_restore.c). The ranks stay paused at S meanwhile, so the writers and the
+ * transfer read the same committed state. A checkpoint that fails (a full or unwritable
+ * disk) is logged here and by mesh_ckpt.c (a CHECKPOINT event with its error) and does not
+ * stop the replacement; it only takes away the fallback that RECOVERY_FAILED names. A
+ * checkpoint that ends before its step was chosen here (no step to save) lets the attempt
+ * go on without one, as does a step without --ckpt-dir. An attempt: the first spare of
+ * --job-nodes that is neither a node of the step's
  * table, nor a node replaced earlier, nor a spare that failed; a REPLACING event whose
  * generation is the attempt's epoch; the launcher (srun) as a child in its own process
  * group, its output appended to a file, watched with a pidfd. The attempt ends when the
@@ -29,6 +38,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal/ckpt_store.h"
 #include "internal/hostlist.h"
 #include "internal/process_start.h"
 #include "internal/util.h"
@@ -51,8 +61,13 @@ extern char **environ;
 struct recovery_failure {
 	uint32_t node;
 	char name[WIRE_NODE_NAME_MAX + 1]; /* its name when it failed */
-	bool ckpt_ended;                   /* its checkpoint ended, or none runs */
-	char ckpt[WIRE_CKPT_PATH_MAX + 1]; /* the checkpoint published for it, or "" */
+	bool ckpt_unplanned;               /* its checkpoint chose no step yet: the attempt waits */
+	bool ckpt_writing;                 /* its checkpoint of a chosen step is being written */
+	bool ckpt_published;               /* ckpt is complete */
+	char ckpt[WIRE_CKPT_PATH_MAX + 1]; /* where its checkpoint is (being) published, or "" */
+	uint64_t queued_ns;                /* its NODE_DOWN applied here (util_now_ns) */
+	uint64_t planned_ns;               /* its checkpoint's step chosen, or its end; 0: not yet */
+	uint64_t launched_ns;              /* the last attempt's launcher started; 0: none yet */
 	struct recovery_failure *next;
 };
 
@@ -81,6 +96,7 @@ struct recovery {
 	uint64_t timeout_timer;
 	struct recovery_child *children;
 	struct outcome *outcome;    /* the step's ranks to their end (outcome.c) */
+	uint32_t replaced;          /* nodes replaced so far */
 };
 
 static void kick(struct recovery *r);
@@ -457,6 +473,7 @@ static int launch(struct recovery *r, const struct recovery_failure *f, char *wh
 	}
 	r->children = c;
 	r->attempt = c;
+	r->queue->launched_ns = util_now_ns();
 	c = NULL;
 	log_info("launched %s (pid %d) for node %" PRIu32 " on %s, epoch %" PRIu64 "; output in %s",
 		 argv[0], (int)pid, f->node, r->spare, r->epoch, path);
@@ -487,7 +504,7 @@ static void give_up(struct recovery *r, const char *why)
 	struct recovery_failure *f = r->queue;
 	char message[WIRE_TEXT_MAX + 1], restart[WIRE_CKPT_PATH_MAX + 64];
 	const char *dir = m->d->opt.ckpt_dir;
-	if (f->ckpt[0])
+	if (f->ckpt_published)
 		util_format_text(restart, sizeof(restart), "the checkpoint %s", f->ckpt);
 	else if (dir)
 		util_format_text(restart, sizeof(restart), "the newest checkpoint in %s", dir);
@@ -563,15 +580,71 @@ static void start_attempt(struct recovery *r)
 				  "no spare node: --job-nodes names none");
 }
 
-/* Starts the next attempt when none runs and the head's checkpoint has ended. */
+/* Starts the next attempt when none runs and the head's checkpoint has chosen its step (or
+ * ended, or none runs). */
 static void kick(struct recovery *r)
 {
-	while (!r->in_flight && r->queue && r->queue->ckpt_ended) {
+	while (!r->in_flight && r->queue && !r->queue->ckpt_unplanned) {
 		struct recovery_failure *head = r->queue;
 		start_attempt(r);
 		if (r->in_flight || r->queue == head)
 			return;
 	}
+}
+
+/* --- the failure's checkpoint --- */
+
+/* f's checkpoint is being written at step: the replacement can be told where it goes. */
+static void checkpoint_planned(struct mesh *m, struct recovery_failure *f, uint64_t step)
+{
+	f->planned_ns = util_now_ns();
+	f->ckpt_unplanned = false;
+	f->ckpt_writing = true;
+	ckpt_store_path(f->ckpt, sizeof(f->ckpt), m->d->opt.ckpt_dir, step, false);
+	log_info("the checkpoint of step %" PRIu64 " for node %s (%" PRIu32 ") is written while "
+		 "it is replaced: the replacement fills from the replicas at that step", step,
+		 f->name, f->node);
+}
+
+/* Whether f waits for the leader's checkpoint to choose a step: one runs. One that chose
+ * its step already (it began before this failure, or a lone survivor planned it at once)
+ * may hold a step the survivors have gone past: f then waits for its end, as before. */
+static void note_checkpoint(struct mesh *m, struct recovery_failure *f)
+{
+	f->ckpt_unplanned = m->d->opt.ckpt_dir && mesh_ckpt_running(m);
+}
+
+/* f's checkpoint ended. Published: the fallback is there. Failed before its step was
+ * chosen: the replacement starts without one, as without --ckpt-dir. Failed while the
+ * replacement was on its way: reported, and the replacement still fills from the replicas
+ * at the step it was given. */
+static void checkpoint_ended(struct recovery_failure *f, const struct wire_ckpt_result *result)
+{
+	bool was_writing = f->ckpt_writing;
+	if (f->ckpt_unplanned)
+		f->planned_ns = util_now_ns();
+	f->ckpt_unplanned = f->ckpt_writing = false;
+	if (result->status == 0) {
+		util_format_text(f->ckpt, sizeof(f->ckpt), "%s", result->path);
+		f->ckpt_published = true;
+	} else if (was_writing) {
+		log_warning("the checkpoint for node %s (%" PRIu32 ") failed (%s): its replacement "
+			    "still fills from the replicas; no checkpoint is left to fall back on",
+			    f->name, f->node, result->message);
+	}
+}
+
+/* The leader's phases of f's recovery, from its NODE_DOWN: where the time went. */
+static void log_timeline(const struct recovery_failure *f)
+{
+	uint64_t now = util_now_ns();
+	double planned = f->planned_ns ? (double)(f->planned_ns - f->queued_ns) / 1e9 : 0;
+	log_info("recovery of node %s (%" PRIu32 ") from its NODE_DOWN: checkpoint step chosen "
+		 "+%.3f s, spare launched +%.3f s, joined +%.3f s; the checkpoint %s",
+		 f->name, f->node, planned, (double)(f->launched_ns - f->queued_ns) / 1e9,
+		 (double)(now - f->queued_ns) / 1e9,
+		 f->ckpt_published ? "was published before the join" :
+		 f->ckpt_writing   ? "is still being written" : "was not published");
 }
 
 /* --- entry points --- */
@@ -592,15 +665,27 @@ void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 		return;
 	}
 	f->node = ev->node;
+	f->queued_ns = util_now_ns();
 	util_format_text(f->name, sizeof(f->name), "%s", m->nodes[ev->node].name);
-	f->ckpt_ended = !(m->d->opt.ckpt_dir && mesh_ckpt_running(m));
+	note_checkpoint(m, f);
 	add_used(r, f->name);
 	struct recovery_failure **pos = &r->queue;
 	while (*pos)
 		pos = &(*pos)->next;
 	*pos = f;
 	log_info("node %s (%" PRIu32 ") is queued for replacement%s", f->name, f->node,
-		 f->ckpt_ended ? "" : " once its checkpoint has ended");
+		 f->ckpt_unplanned ? " once its checkpoint has chosen the step to save" : "");
+	kick(r);
+}
+
+void recovery_on_checkpoint_step(struct mesh *m, uint64_t step)
+{
+	struct recovery *r = m->recovery;
+	if (!r || !m->d->opt.ckpt_dir)
+		return;
+	for (struct recovery_failure *f = r->queue; f; f = f->next)
+		if (f->ckpt_unplanned)
+			checkpoint_planned(m, f, step);
 	kick(r);
 }
 
@@ -609,13 +694,13 @@ void recovery_on_checkpoint_end(struct mesh *m, const struct wire_ckpt_result *r
 	struct recovery *r = m->recovery;
 	if (!r)
 		return;
-	for (struct recovery_failure *f = r->queue; f; f = f->next) {
-		if (f->ckpt_ended)
-			continue;
-		f->ckpt_ended = true;
-		if (result->status == 0)
-			util_format_text(f->ckpt, sizeof(f->ckpt), "%s", result->path);
-	}
+	if (result->status < 0 && !r->queue && r->replaced)
+		log_warning("the checkpoint after the last failure failed (%s): the replacement "
+			    "already took its state from the replicas; no checkpoint is left to fall "
+			    "back on", result->message);
+	for (struct recovery_failure *f = r->queue; f; f = f->next)
+		if (f->ckpt_unplanned || f->ckpt_writing)
+			checkpoint_ended(f, result);
 	kick(r);
 }
 
@@ -643,9 +728,11 @@ void recovery_joined(struct mesh *m, uint32_t node, uint64_t g)
 		return;
 	log_info("node %" PRIu32 " was replaced by %s at generation %" PRIu64 " (epoch %" PRIu64
 		 ")", node, r->spare, g, r->epoch);
+	log_timeline(r->queue);
 	if (r->attempt)
 		r->attempt->joined = true;
 	r->attempt = NULL;
+	r->replaced++;
 	if (r->timeout_timer)
 		loop_cancel_timer(m->d->loop, r->timeout_timer);
 	r->timeout_timer = 0;

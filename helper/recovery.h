@@ -1,7 +1,7 @@
 /* recovery.h: in-job recovery on the leader (lcrd --replace=spare): after a node is down
- * and its just-in-time checkpoint has ended, launch a replacement helper and ranks on a
- * spare node of the job, bound the attempt, try the next spare when one fails, and say
- * RECOVERY_FAILED when none is left. The replacement's side is mesh_join.c; the protocol
+ * and its just-in-time checkpoint has chosen its step (it is written meanwhile), launch a
+ * replacement helper and ranks on a spare node of the job, bound the attempt, try the next
+ * spare when one fails, and say RECOVERY_FAILED when none is left. The replacement's side is mesh_join.c; the protocol
  * and its events are in doc/mesh.md, "Replacement and rejoin". */
 #ifndef LCR_HELPER_RECOVERY_H
 #define LCR_HELPER_RECOVERY_H
@@ -23,7 +23,12 @@ int recovery_subscribe(struct lcrd *d);
  * goes on to outcome.c (the step's outcome), on every helper. */
 void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev);
 
-/* The leader's checkpoint ended (published or abandoned): the failures waiting for it go on. */
+/* The leader's checkpoint chose the step it saves: the failures waiting for it go on (their
+ * replacements are launched while it is written, told where it is to be published). */
+void recovery_on_checkpoint_step(struct mesh *m, uint64_t step);
+
+/* The leader's checkpoint ended (published or abandoned): the failures still waiting for it
+ * go on; one that fails while a replacement is on its way is reported, not fatal. */
 void recovery_on_checkpoint_end(struct mesh *m, const struct wire_ckpt_result *r);
 
 /* Whether a JOIN of node `node` by a helper named `name` belongs to the attempt in flight:

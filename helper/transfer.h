@@ -16,6 +16,8 @@
  * is checked against the hash its server read, and each whole range against the manifest's
  * hash (end to end). A piece that fails is retried on another peer; a range that no peer
  * could serve, or whose bytes do not match the manifest, is read from the checkpoint file.
+ * Without a manifest (no_hashes: a replacement that starts before the failure's checkpoint
+ * is published) the server's hash of each piece is the end-to-end check.
  * A peer that moves no byte for TRANSFER_STALL_MS is dropped. See wire.h, "state transfer". */
 #ifndef LCR_HELPER_TRANSFER_H
 #define LCR_HELPER_TRANSFER_H
@@ -126,6 +128,8 @@ struct transfer_want {
 	uint64_t step;
 	const struct manifest_range *ranges; /* tiling the region, with their hashes */
 	size_t range_count;
+	bool no_hashes;   /* the ranges carry no hash (no checkpoint published yet): each piece
+			   * is checked against the hash its server read, nothing else */
 	int file_fd;      /* the checkpoint data file, open read-only, or -1: no fallback */
 	const char *file; /* its path, for messages */
 };

@@ -84,6 +84,36 @@ test_recovery_spare_replaces_a_killed_node_and_training_finishes_identical() {
 	jit_end n2
 }
 
+# The failure's checkpoint cannot be written (its directory made unwritable after the start):
+# the spare, launched once the checkpoint chose its step, still fills from the replicas
+# while the checkpoint fails; the failure is reported, not fatal. Before the spare was
+# launched in parallel it got no checkpoint to restore from and its rank started from scratch.
+test_recovery_spare_fills_from_the_replicas_while_the_checkpoint_fails() {
+	local survivors
+	rec_start n1,n2,n3,n4 "$(rec_trainer run n1,n2,n3,n4 "$JIT/ckpt")"
+	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
+	survivors="$(rec_trainer_pids_on n1) $(rec_trainer_pids_on n3) $(rec_trainer_pids_on n4)"
+	[ "$(wc -w <<<"$survivors")" = 3 ] || fail "expected 3 survivor trainers, found: $survivors"
+	as_user mkdir -p "$JIT/ckpt" # lcrd creates it with the first checkpoint
+	chmod 0500 "$JIT/ckpt"
+	"$TESTCLUSTER" kill-node n2
+	wait_for 60 grep -q "communicator rebuilt" "$JIT/run.txt" ||
+		fail "the survivors did not go on: $(tail -n 12 "$JIT/run.txt"; cat "$JIT"/lcr-*.replacement-*.out 2>&1 | tail -n 12)"
+	chmod 0700 "$JIT/ckpt"
+	grep -q "event: no checkpoint taken: cannot create .*Permission denied" "$JIT/run.txt" ||
+		fail "the checkpoint's failure was not reported to the ranks: $(grep event "$JIT/run.txt" | sort -u | tail -n 8)"
+	! jit_published "$JIT/ckpt" || fail "a checkpoint was published: $(ls "$JIT/ckpt")"
+	diag "$(grep -m 1 'no checkpoint taken' "$JIT/run.txt")"
+	wait_for 120 rec_finished run 4 || fail "the run did not finish: $(rec_finals run)"
+	rec_survivors_kept run $survivors
+	rec_finals run | grep -q '^final rank 1 ' || fail "rank 1 did not finish on the spare"
+	grep -q "resumes at step" "$JIT"/lcr-*.replacement-1.out ||
+		fail "the replacement did not resume from the replicas' state: $(cat "$JIT"/lcr-*.replacement-1.out)"
+	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
+		fail "checksum $(rec_checksum run) after recovery, reference $(rec_checksum ref)"
+	jit_end n2
+}
+
 test_recovery_two_failures_use_two_spares_one_after_another() {
 	local t0
 	rec_start n1,n2,n3 "$(rec_trainer run n1,n2,n3 "$JIT/ckpt")"
