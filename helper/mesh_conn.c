@@ -277,12 +277,24 @@ static int take_challenge(struct mesh_conn *c, const struct wire_msg *msg)
 	return 0;
 }
 
+/* "node 3 at 10.0.0.3:4242", or "the rendezvous at ..." (the peer of an established
+ * connection), into buf. */
+static const char *peer_label(const struct mesh_conn *c, char *buf, size_t cap)
+{
+	if (c->peer == WIRE_NO_NODE)
+		snprintf(buf, cap, "the rendezvous at %s", c->peer_text);
+	else
+		snprintf(buf, cap, "node %" PRIu32 " at %s", c->peer, c->peer_text);
+	return buf;
+}
+
 /* The next whole message into `current`, opened when the connection is sealed: 0,
  * -EAGAIN, a header error of wire_stream_next, or -EACCES (logged) for a frame that does
  * not open. */
 static int next_message(struct mesh_conn *c)
 {
 	uint8_t header[WIRE_HEADER_SIZE], seal[WIRE_SEAL_SIZE];
+	char label[sizeof(c->peer_text) + 32];
 	int rc;
 	if (!c->seal)
 		return wire_stream_next(c->in, &current);
@@ -293,9 +305,9 @@ static int next_message(struct mesh_conn *c)
 	if (frame_open(c->seal, header, sizeof(header), current.payload, current.header.length,
 		       seal) == 0)
 		return 0;
-	log_warning("closing the connection with %s (node %" PRIu32 "): a %s frame failed "
-		    "authentication (altered, replayed, out of order, or sealed with another "
-		    "wire_encryption setting)", c->peer_text, c->peer,
+	log_warning("closing the connection with %s: a %s frame failed authentication "
+		    "(altered, replayed, out of order, or sealed with another wire_encryption "
+		    "setting)", peer_label(c, label, sizeof(label)),
 		    wire_type_name(current.header.type));
 	return -EACCES;
 }
@@ -319,9 +331,10 @@ static void read_in(struct mesh_conn *c)
 		if (c->closed)
 			return;
 		if (next != -EAGAIN) {
+			char label[sizeof(c->peer_text) + 32];
 			if (next != -EACCES && c->established)
-				log_warning("closing the connection with %s (node %" PRIu32 "): a corrupt "
-					    "stream (%s)", c->peer_text, c->peer, strerror(-next));
+				log_warning("closing the connection with %s: a corrupt stream (%s)",
+					    peer_label(c, label, sizeof(label)), strerror(-next));
 			mesh_conn_close(c, -EBADMSG);
 			return;
 		}
