@@ -245,13 +245,11 @@ static void send_fenced(struct mesh *m, struct mesh_conn *c)
 	mesh_conn_send(c, WIRE_MESH_FENCED, buf, wire_encode_mesh_fenced(&f, buf, sizeof(buf)));
 }
 
-/* The frame session of a mesh connection whose handshake is h: 0, or -errno with err set. */
-static int start_seal(struct mesh *m, struct conn_seal_handshake *h, bool is_opener,
-		      struct frame_session **seal, char *err, size_t errlen)
+int mesh_seal_start(struct mesh *m, struct conn_seal_handshake *h, bool is_opener,
+		    struct frame_session **seal, char *err, size_t errlen)
 {
 	h->job_id = m->d->opt.job_id;
 	h->step_id = m->d->opt.step_id;
-	h->purpose = WIRE_MESH_HELLO;
 	return conn_seal_start(h, is_opener, conn_seal_mode(m->d->opt.wire_encryption), seal, err,
 			       errlen);
 }
@@ -351,9 +349,9 @@ static void on_hello(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 		return;
 	}
 	struct conn_seal_handshake h = { .opener = hello.from_node, .acceptor = m->self,
-					 .challenge = c->challenge, .opener_nonce = auth.nonce,
-					 .acceptor_nonce = nonce };
-	if (start_seal(m, &h, false, &seal, err, sizeof(err)) < 0) {
+					 .purpose = WIRE_MESH_HELLO, .challenge = c->challenge,
+					 .opener_nonce = auth.nonce, .acceptor_nonce = nonce };
+	if (mesh_seal_start(m, &h, false, &seal, err, sizeof(err)) < 0) {
 		refuse(c, claim, err);
 		return;
 	}
@@ -392,9 +390,9 @@ static void on_welcome(struct mesh *m, struct mesh_conn *c, const struct wire_ms
 	char err[512], label[WIRE_NODE_NAME_MAX + 16];
 	if (check_welcome(m, c, msg, &auth, err, sizeof(err)) == 0) {
 		struct conn_seal_handshake h = { .opener = m->self, .acceptor = c->peer,
-						 .challenge = c->challenge, .opener_nonce = c->nonce,
-						 .acceptor_nonce = auth.nonce };
-		if (start_seal(m, &h, true, &seal, err, sizeof(err)) == 0) {
+						 .purpose = WIRE_MESH_HELLO, .challenge = c->challenge,
+						 .opener_nonce = c->nonce, .acceptor_nonce = auth.nonce };
+		if (mesh_seal_start(m, &h, true, &seal, err, sizeof(err)) == 0) {
 			adopt_established(m, c, c->peer, auth.incarnation, seal);
 			return;
 		}

@@ -217,12 +217,18 @@ static int release_held(struct mesh_conn *c)
 	return 0;
 }
 
+void mesh_conn_seal(struct mesh_conn *c, struct frame_session *seal)
+{
+	frame_session_destroy(c->seal);
+	c->seal = seal;
+}
+
 void mesh_conn_establish(struct mesh_conn *c, uint32_t peer, struct frame_session *seal)
 {
 	int rc;
 	c->established = true;
 	c->peer = peer;
-	c->seal = seal;
+	mesh_conn_seal(c, seal);
 	if (c->handshake_timer) {
 		loop_cancel_timer(c->loop, c->handshake_timer);
 		c->handshake_timer = 0;

@@ -97,6 +97,10 @@ int mesh_conn_send(struct mesh_conn *c, uint16_t type, const uint8_t *payload, i
  * arrives must open). */
 void mesh_conn_establish(struct mesh_conn *c, uint32_t peer, struct frame_session *seal);
 
+/* Seals every frame from now on, both ways, with seal (taken over), on a connection that
+ * does not become a peer's (a JOIN's, which carries the table after JOIN_ACCEPT). */
+void mesh_conn_seal(struct mesh_conn *c, struct frame_session *seal);
+
 /* Hands msg to ops->message again, as a message that just arrived on c (a message whose
  * handling waited for work done off the loop: auth_queue.h). Not while c dispatches. */
 void mesh_conn_redeliver(struct mesh_conn *c, const struct wire_msg *msg);
