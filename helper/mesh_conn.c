@@ -283,11 +283,13 @@ static int take_challenge(struct mesh_conn *c, const struct wire_msg *msg)
 	return 0;
 }
 
-/* "node 3 at 10.0.0.3:4242", or "the rendezvous at ..." (the peer of an established
- * connection), into buf. */
+/* "node 3 at 10.0.0.3:4242", "the rendezvous at ..." (an established connection's peer),
+ * or "the helper at ..." (a JOIN's connection, never established), into buf. */
 static const char *peer_label(const struct mesh_conn *c, char *buf, size_t cap)
 {
-	if (c->peer == WIRE_NO_NODE)
+	if (!c->established)
+		snprintf(buf, cap, "the helper at %s", c->peer_text);
+	else if (c->peer == WIRE_NO_NODE)
 		snprintf(buf, cap, "the rendezvous at %s", c->peer_text);
 	else
 		snprintf(buf, cap, "node %" PRIu32 " at %s", c->peer, c->peer_text);
