@@ -5,9 +5,10 @@
 # checkpoint gives the manifest the replacement checks against. xfer_client, playing node
 # h0's replacement, fills the region from h1 and h2 in parallel (transfer_fill: every range
 # checked end to end); tcp_baseline sends as many bytes through one loopback TCP connection
-# between two processes. The mesh runs twice, once with the frames after the handshake
-# authenticated (wire_encryption: false, the default) and once encrypted (true), each
-# against the same raw figure. Prints RESULT lines.
+# between two processes. The mesh runs four times, with the frames after the handshake
+# authenticated (wire_encryption: false, the default) or encrypted (true), in the order
+# false, true, true, false; the best of each mode is compared with the same raw figure.
+# Prints RESULT lines.
 #
 # Usage: contrib/bench/transfer.sh [BUILDDIR]   (LCR_XFER_BENCH_MIB, default 1024)
 # Build first: make tests/helper/xfer_client tests/helper/ckpt_client contrib/bench/tcp_baseline
@@ -68,12 +69,19 @@ transfer_best() {
 	TRANSFER_BEST=$best
 }
 
-MESH_PREFIX=b
-transfer_best false || exit 1
-best_mac=$TRANSFER_BEST
-MESH_PREFIX=c
-transfer_best true || exit 1
-best_encrypt=$TRANSFER_BEST
+# Two rounds in opposite orders (the machine's state drifts), the best of each mode.
+best_mac=0
+best_encrypt=0
+for round in "b false" "c true" "d true" "e false"; do
+	set -- $round
+	MESH_PREFIX=$1
+	transfer_best "$2" || exit 1
+	if [ "$2" = true ]; then
+		best_encrypt=$(awk -v a="$best_encrypt" -v b="$TRANSFER_BEST" 'BEGIN { print (a > b ? a : b) }')
+	else
+		best_mac=$(awk -v a="$best_mac" -v b="$TRANSFER_BEST" 'BEGIN { print (a > b ? a : b) }')
+	fi
+done
 best_raw=0
 for run in 1 2; do
 	seconds=$("$BASELINE" "$MIB" | awk '{print $4}')
