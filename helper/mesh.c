@@ -37,6 +37,7 @@
 #include "internal/util.h"
 #include "auth_queue.h"
 #include "conn_gate.h"
+#include "conn_seal.h"
 #include "lcrd.h"
 #include "listener.h"
 #include "log.h"
@@ -244,13 +245,22 @@ static void send_fenced(struct mesh *m, struct mesh_conn *c)
 	mesh_conn_send(c, WIRE_MESH_FENCED, buf, wire_encode_mesh_fenced(&f, buf, sizeof(buf)));
 }
 
+int mesh_seal_start(struct mesh *m, struct conn_seal_handshake *h, bool is_opener,
+		    struct frame_session **seal, char *err, size_t errlen)
+{
+	h->job_id = m->d->opt.job_id;
+	h->step_id = m->d->opt.step_id;
+	return conn_seal_start(h, is_opener, conn_seal_mode(m->d->opt.wire_encryption), seal, err,
+			       errlen);
+}
+
 static void adopt_established(struct mesh *m, struct mesh_conn *c, uint32_t node,
-			      uint64_t incarnation)
+			      uint64_t incarnation, struct frame_session *seal)
 {
 	struct mesh_node *x = &m->nodes[node];
 	if (m->gate)
 		conn_gate_leave(m->gate, c);
-	mesh_conn_establish(c, node);
+	mesh_conn_establish(c, node, seal);
 	c->peer_incarnation = incarnation;
 	if (x->dialing == c)
 		x->dialing = NULL;
@@ -305,6 +315,7 @@ static void on_hello(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 	static struct wire_mesh_welcome welcome;
 	struct wire_mesh_auth auth;
 	char err[512], claim[WIRE_NODE_NAME_MAX + 32];
+	struct frame_session *seal;
 	uint64_t nonce;
 	if (wire_decode_mesh_hello(msg->payload, msg->header.length, &hello) < 0) {
 		refuse(c, "", "malformed HELLO");
@@ -337,9 +348,16 @@ static void on_hello(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 		refuse(c, claim, err);
 		return;
 	}
+	struct conn_seal_handshake h = { .opener = hello.from_node, .acceptor = m->self,
+					 .purpose = WIRE_MESH_HELLO, .challenge = c->challenge,
+					 .opener_nonce = auth.nonce, .acceptor_nonce = nonce };
+	if (mesh_seal_start(m, &h, false, &seal, err, sizeof(err)) < 0) {
+		refuse(c, claim, err);
+		return;
+	}
 	mesh_conn_send(c, WIRE_MESH_WELCOME, m->scratch,
 		       wire_encode_mesh_welcome(&welcome, m->scratch, sizeof(m->scratch)));
-	adopt_established(m, c, hello.from_node, auth.incarnation);
+	adopt_established(m, c, hello.from_node, auth.incarnation, seal);
 }
 
 /* Opens a WELCOME's credential and checks that it comes from the node's current instance:
@@ -368,10 +386,16 @@ static int check_welcome(struct mesh *m, struct mesh_conn *c, const struct wire_
 static void on_welcome(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg)
 {
 	struct wire_mesh_auth auth;
+	struct frame_session *seal;
 	char err[512], label[WIRE_NODE_NAME_MAX + 16];
 	if (check_welcome(m, c, msg, &auth, err, sizeof(err)) == 0) {
-		adopt_established(m, c, c->peer, auth.incarnation);
-		return;
+		struct conn_seal_handshake h = { .opener = m->self, .acceptor = c->peer,
+						 .purpose = WIRE_MESH_HELLO, .challenge = c->challenge,
+						 .opener_nonce = c->nonce, .acceptor_nonce = auth.nonce };
+		if (mesh_seal_start(m, &h, true, &seal, err, sizeof(err)) == 0) {
+			adopt_established(m, c, c->peer, auth.incarnation, seal);
+			return;
+		}
 	}
 	log_warning("the peer at %s, expected to be %s, failed authentication: %s", c->peer_text,
 		    mesh_node_label(m, c->peer, label, sizeof(label)), err);

@@ -173,6 +173,15 @@ int mesh_auth_check(const struct wire_mesh_auth *p, uid_t encoder_uid, uid_t own
 	return -EACCES;
 }
 
+int mesh_auth_check_cipher(int cipher, char *err, size_t errlen)
+{
+	if (cipher != MUNGE_CIPHER_NONE)
+		return 0;
+	snprintf(err, errlen, "the credential was made without encryption (MUNGE cipher none): "
+		 "its nonces would be readable on the wire");
+	return -EACCES;
+}
+
 int mesh_auth_open(struct mesh_auth *a, const char *cred, const struct mesh_auth_expect *expect,
 		   struct wire_mesh_auth *out, char *err, size_t errlen)
 {
@@ -190,6 +199,12 @@ int mesh_auth_open(struct mesh_auth *a, const char *cred, const struct mesh_auth
 		rc = -EACCES;
 		goto out;
 	}
+	int cipher = MUNGE_CIPHER_NONE;
+	if (munge_ctx_get(a->ctx, MUNGE_OPT_CIPHER_TYPE, &cipher) != EMUNGE_SUCCESS)
+		cipher = MUNGE_CIPHER_NONE;
+	rc = mesh_auth_check_cipher(cipher, err, errlen);
+	if (rc < 0)
+		goto out;
 	if (wire_decode_mesh_auth(buf, (size_t)len, out) < 0) {
 		snprintf(err, errlen, "the credential's payload is not an LCR mesh credential");
 		rc = -EACCES;

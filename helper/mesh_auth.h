@@ -7,7 +7,9 @@
  * a WELCOME may come from it, so a rendezvous credential never passes for a helper's.
  * munged vouches for the encoder's uid, which must be this helper's own (the job's user),
  * refuses a credential decoded twice (replay) or too old, and, since every credential is
- * restricted to our uid, lets no other user decode it. */
+ * restricted to our uid, lets no other user decode it. A credential made without a cipher
+ * is refused: its nonces are the secret of the connection's frame keys (conn_seal.h), so
+ * they must travel encrypted under the cluster's MUNGE key. */
 #ifndef LCR_HELPER_MESH_AUTH_H
 #define LCR_HELPER_MESH_AUTH_H
 
@@ -57,6 +59,10 @@ int mesh_auth_open(struct mesh_auth *a, const char *cred, const struct mesh_auth
 int mesh_auth_check(const struct wire_mesh_auth *payload, uid_t encoder_uid, uid_t own_uid,
 		    uint32_t job_id, uint32_t step_id, const struct mesh_auth_expect *expect,
 		    char *err, size_t errlen);
+
+/* Whether munged encrypted a credential it decoded (its cipher, a munge_cipher_t): 0, or
+ * -EACCES with the reason in err for MUNGE_CIPHER_NONE. */
+int mesh_auth_check_cipher(int cipher, char *err, size_t errlen);
 
 /* A random 64-bit value from getrandom(2), never 0. */
 uint64_t mesh_auth_random(void);

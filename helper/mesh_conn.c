@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "internal/util.h"
+#include "log.h"
 #include "mesh_conn.h"
 
 static void conn_event(struct loop *loop, int fd, short revents, void *arg);
@@ -54,6 +56,7 @@ static void set_events(struct mesh_conn *c, short events)
 
 static void free_conn(struct mesh_conn *c)
 {
+	frame_session_destroy(c->seal);
 	free(c->in);
 	free(c->out);
 	free(c->held);
@@ -157,20 +160,33 @@ static bool passes_before_handshake(uint16_t type)
 	       type == WIRE_RDV_TABLE;
 }
 
+/* Queues one frame (frame[len], with room for its seal after it) to go out, sealed once
+ * the connection is established. */
+static int queue_frame(struct mesh_conn *c, uint8_t *frame, size_t len)
+{
+	if (c->seal) {
+		if (frame_seal(c->seal, frame, WIRE_HEADER_SIZE, frame + WIRE_HEADER_SIZE,
+			       len - WIRE_HEADER_SIZE, frame + len) < 0)
+			return -EIO;
+		len += WIRE_SEAL_SIZE;
+	}
+	return append(&c->out, &c->out_len, &c->out_cap, frame, len);
+}
+
 int mesh_conn_send(struct mesh_conn *c, uint16_t type, const uint8_t *payload, int len)
 {
-	uint8_t frame[WIRE_MAX_MESSAGE];
+	uint8_t frame[WIRE_MAX_MESSAGE + WIRE_SEAL_SIZE];
 	bool now = c->established || passes_before_handshake(type);
 	int n, rc;
 	if (c->closed || c->failure)
 		return -ENOTCONN;
 	if (len < 0)
 		return len;
-	n = wire_frame(type, 0, payload, (uint32_t)len, frame, sizeof(frame));
+	n = wire_frame(type, 0, payload, (uint32_t)len, frame, WIRE_MAX_MESSAGE);
 	if (n < 0)
 		return n;
 	if (now)
-		rc = append(&c->out, &c->out_len, &c->out_cap, frame, (size_t)n);
+		rc = queue_frame(c, frame, (size_t)n);
 	else
 		rc = append(&c->held, &c->held_len, &c->held_cap, frame, (size_t)n);
 	if (rc < 0) {
@@ -183,20 +199,44 @@ int mesh_conn_send(struct mesh_conn *c, uint16_t type, const uint8_t *payload, i
 	return 0;
 }
 
-void mesh_conn_establish(struct mesh_conn *c, uint32_t peer)
+/* The held frames go out, each sealed. */
+static int release_held(struct mesh_conn *c)
 {
+	static uint8_t frame[WIRE_MAX_MESSAGE + WIRE_SEAL_SIZE];
+	for (size_t at = 0; at < c->held_len;) {
+		size_t len = WIRE_HEADER_SIZE + (size_t)(c->held[at + 8] | c->held[at + 9] << 8 |
+							 c->held[at + 10] << 16 |
+							 (uint32_t)c->held[at + 11] << 24);
+		memcpy(frame, c->held + at, len);
+		int rc = queue_frame(c, frame, len);
+		if (rc < 0)
+			return rc;
+		at += len;
+	}
+	c->held_len = 0;
+	return 0;
+}
+
+void mesh_conn_seal(struct mesh_conn *c, struct frame_session *seal)
+{
+	frame_session_destroy(c->seal);
+	c->seal = seal;
+}
+
+void mesh_conn_establish(struct mesh_conn *c, uint32_t peer, struct frame_session *seal)
+{
+	int rc;
 	c->established = true;
 	c->peer = peer;
+	mesh_conn_seal(c, seal);
 	if (c->handshake_timer) {
 		loop_cancel_timer(c->loop, c->handshake_timer);
 		c->handshake_timer = 0;
 	}
-	if (c->held_len) {
-		if (append(&c->out, &c->out_len, &c->out_cap, c->held, c->held_len) < 0) {
-			fail_later(c, -ENOBUFS);
-			return;
-		}
-		c->held_len = 0;
+	rc = release_held(c);
+	if (rc < 0) {
+		fail_later(c, rc);
+		return;
 	}
 	write_out(c);
 }
@@ -243,6 +283,43 @@ static int take_challenge(struct mesh_conn *c, const struct wire_msg *msg)
 	return 0;
 }
 
+/* "node 3 at 10.0.0.3:4242", "the rendezvous at ..." (an established connection's peer),
+ * or "the helper at ..." (a JOIN's connection, never established), into buf. */
+static const char *peer_label(const struct mesh_conn *c, char *buf, size_t cap)
+{
+	if (!c->established)
+		snprintf(buf, cap, "the helper at %s", c->peer_text);
+	else if (c->peer == WIRE_NO_NODE)
+		snprintf(buf, cap, "the rendezvous at %s", c->peer_text);
+	else
+		snprintf(buf, cap, "node %" PRIu32 " at %s", c->peer, c->peer_text);
+	return buf;
+}
+
+/* The next whole message into `current`, opened when the connection is sealed: 0,
+ * -EAGAIN, a header error of wire_stream_next, or -EACCES (logged) for a frame that does
+ * not open. */
+static int next_message(struct mesh_conn *c)
+{
+	uint8_t header[WIRE_HEADER_SIZE], seal[WIRE_SEAL_SIZE];
+	char label[sizeof(c->peer_text) + 32];
+	int rc;
+	if (!c->seal)
+		return wire_stream_next(c->in, &current);
+	rc = wire_stream_next_sealed(c->in, &current, seal);
+	if (rc < 0)
+		return rc;
+	wire_encode_header(current.header.type, current.header.seq, current.header.length, header);
+	if (frame_open(c->seal, header, sizeof(header), current.payload, current.header.length,
+		       seal) == 0)
+		return 0;
+	log_warning("closing the connection with %s: a %s frame failed authentication "
+		    "(altered, replayed, out of order, or sealed with another wire_encryption "
+		    "setting)", peer_label(c, label, sizeof(label)),
+		    wire_type_name(current.header.type));
+	return -EACCES;
+}
+
 /* Reads what is there and hands over every whole message. */
 static void read_in(struct mesh_conn *c)
 {
@@ -252,7 +329,7 @@ static void read_in(struct mesh_conn *c)
 		if (rc > 0)
 			c->stats->bytes_received += (uint64_t)rc;
 		int next;
-		while (!c->closed && (next = wire_stream_next(c->in, &current)) == 0) {
+		while (!c->closed && (next = next_message(c)) == 0) {
 			c->stats->messages_received++;
 			if (current.header.type != WIRE_MESH_CHALLENGE)
 				c->ops->message(c, &current);
@@ -262,6 +339,10 @@ static void read_in(struct mesh_conn *c)
 		if (c->closed)
 			return;
 		if (next != -EAGAIN) {
+			char label[sizeof(c->peer_text) + 32];
+			if (next != -EACCES && c->established)
+				log_warning("closing the connection with %s: a corrupt stream (%s)",
+					    peer_label(c, label, sizeof(label)), strerror(-next));
 			mesh_conn_close(c, -EBADMSG);
 			return;
 		}

@@ -2,8 +2,10 @@
  * It connects without blocking, cuts the incoming bytes into wire messages (wire_stream),
  * and queues what it cannot write at once. Until its owner declares it established (after
  * the credential handshake), only handshake messages go out; anything else waits in a held
- * queue, so nothing reaches a peer that has not proved who it is. What the messages mean is
- * the owner's business, through three callbacks.
+ * queue, so nothing reaches a peer that has not proved who it is. From then on every frame
+ * both ways is sealed (conn_seal.h) with the session the owner gives mesh_conn_establish;
+ * a frame that fails to open closes the connection (-EBADMSG), with a log line naming the
+ * peer. What the messages mean is the owner's business, through three callbacks.
  *
  * Every end of a connection goes through mesh_conn_close(), which calls ops->closed once,
  * then frees the connection (after the current callback returns, when inside one). */
@@ -14,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "internal/frame_seal.h"
 #include "internal/wire.h"
 #include "loop.h"
 
@@ -58,6 +61,7 @@ struct mesh_conn {
 	const struct mesh_conn_ops *ops;
 	struct mesh_stats *stats;
 	struct wire_stream *in;
+	struct frame_session *seal; /* from mesh_conn_establish on */
 	uint8_t *out;
 	size_t out_len, out_sent, out_cap;
 	uint8_t *held;
@@ -88,8 +92,14 @@ int mesh_conn_adopt(struct loop *loop, int fd, uint64_t handshake_ms,
  * (more than MESH_CONN_QUEUE_MAX queued: the connection is closed). */
 int mesh_conn_send(struct mesh_conn *c, uint16_t type, const uint8_t *payload, int len);
 
-/* The peer proved who it is: its node id, and the held messages go out. */
-void mesh_conn_establish(struct mesh_conn *c, uint32_t peer);
+/* The peer proved who it is: its node id, and the frame session of the handshake (taken
+ * over: every frame from now on, the held ones first, is sealed, and every frame that
+ * arrives must open). */
+void mesh_conn_establish(struct mesh_conn *c, uint32_t peer, struct frame_session *seal);
+
+/* Seals every frame from now on, both ways, with seal (taken over), on a connection that
+ * does not become a peer's (a JOIN's, which carries the table after JOIN_ACCEPT). */
+void mesh_conn_seal(struct mesh_conn *c, struct frame_session *seal);
 
 /* Hands msg to ops->message again, as a message that just arrived on c (a message whose
  * handling waited for work done off the loop: auth_queue.h). Not while c dispatches. */

@@ -249,6 +249,13 @@ void mesh_fence_cut_off(struct mesh *m, const char *why);
 int mesh_open_credential(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg,
 			 const char *cred, const struct mesh_auth_expect *expect,
 			 struct wire_mesh_auth *out, char *err, size_t errlen);
+/* The frame session of a connection of this step's mesh whose handshake is h (the caller
+ * sets its ends, purpose, challenge and nonces; the job and step are filled in), with the
+ * site's wire_encryption: 0, or -errno with err set. */
+struct conn_seal_handshake;
+struct frame_session;
+int mesh_seal_start(struct mesh *m, struct conn_seal_handshake *h, bool is_opener,
+		    struct frame_session **seal, char *err, size_t errlen);
 /* Whether this helper may write what the job shares: not once it is fenced. The fence tears
  * the checkpoint and recovery work down, so nothing new starts; this guards what their
  * teardown would still write (removing a checkpoint's .tmp directory, the outcome,

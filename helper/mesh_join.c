@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "internal/util.h"
+#include "conn_seal.h"
 #include "lcrd.h"
 #include "log.h"
 #include "mesh_auth.h"
@@ -130,6 +131,15 @@ static void on_accept(struct mesh_joiner *j, const struct wire_msg *msg)
 		joiner_fail(j, why);
 		return;
 	}
+	struct frame_session *seal;
+	struct conn_seal_handshake h = { .opener = m->self, .acceptor = j->accept.leader,
+					 .purpose = WIRE_MESH_JOIN, .challenge = j->dialer.conn->challenge,
+					 .opener_nonce = j->dialer.conn->nonce, .acceptor_nonce = auth.nonce };
+	if (mesh_seal_start(m, &h, true, &seal, err, sizeof(err)) < 0) {
+		joiner_fail(j, err);
+		return;
+	}
+	mesh_conn_seal(j->dialer.conn, seal);
 	j->accepted = true;
 	log_info("the leader (node %" PRIu32 ") at %s accepted this helper as node %" PRIu32
 		 " at generation %" PRIu64 ", epoch %" PRIu64 ": reading the table",
@@ -377,8 +387,16 @@ void mesh_join_on_request(struct mesh *m, struct mesh_conn *c, const struct wire
 	memcpy(joined.ranks, join.ranks, join.rank_count * sizeof(join.ranks[0]));
 	strcpy(joined.node_name, join.node_name);
 	strcpy(joined.address, join.address);
+	struct frame_session *seal;
 	if (mesh_auth_seal(m->auth, WIRE_MESH_JOIN_ACCEPT, m->self, join.node_id, join_nonce, &nonce,
 			   accept.credential, err, sizeof(err)) < 0) {
+		refuse_join(m, c, join.node_id, -EIO, err);
+		return;
+	}
+	struct conn_seal_handshake h = { .opener = join.node_id, .acceptor = m->self,
+					 .purpose = WIRE_MESH_JOIN, .challenge = c->challenge,
+					 .opener_nonce = join_nonce, .acceptor_nonce = nonce };
+	if (mesh_seal_start(m, &h, false, &seal, err, sizeof(err)) < 0) {
 		refuse_join(m, c, join.node_id, -EIO, err);
 		return;
 	}
@@ -392,6 +410,7 @@ void mesh_join_on_request(struct mesh *m, struct mesh_conn *c, const struct wire
 	accept.leader = m->self;
 	mesh_conn_send(c, WIRE_MESH_JOIN_ACCEPT, m->scratch,
 		       wire_encode_mesh_join_accept(&accept, m->scratch, sizeof(m->scratch)));
+	mesh_conn_seal(c, seal);
 	send_table(m, c);
 	mesh_hooks_joined(m, join.node_id, g);
 }

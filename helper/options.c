@@ -62,6 +62,7 @@ static const size_t setting_field[LCR_SETTING_COUNT] = {
 	[LCR_SETTING_MUNGE_SOCKET] = offsetof(struct lcrd_options, munge_socket),
 	[LCR_SETTING_REGION_QUOTA] = offsetof(struct lcrd_options, region_quota),
 	[LCR_SETTING_HEARTBEAT_PEERS] = offsetof(struct lcrd_options, heartbeat_peers),
+	[LCR_SETTING_WIRE_ENCRYPTION] = offsetof(struct lcrd_options, wire_encryption),
 	[LCR_SETTING_RESTORE] = offsetof(struct lcrd_options, restore),
 	[LCR_SETTING_REPLACE] = offsetof(struct lcrd_options, replace),
 };
@@ -117,12 +118,14 @@ static const char usage[] =
 	"            [--region-quota=BYTES] [--log-level=error|warning|info|verbose|debug]\n"
 	"            [--rendezvous=HOST:PORT] [--munge-socket=PATH] [--detect-timeout=SECONDS]\n"
 	"            [--heartbeat-peers=K] [--rendezvous-wait=SECONDS]\n"
+	"            [--wire-encryption=true|false]\n"
 	"            [--ckpt-dir=DIR] [--restore=auto|never|PATH] [--ckpt-keep=N]\n"
 	"            [--ckpt-roots=DIR[:DIR...]]\n"
 	"            [--replace=spare|none] [--replace-timeout=SECONDS] [--launcher=PATH]\n"
 	"            [--rejoin=HOST:PORT] [--job-env-fd=FD] [-- PROGRAM ARGS...]\n"
 	"       lcrd --rendezvous-server --job-id=J --step-id=S (--listen-fd=FD | --listen=HOST:PORT)\n"
 	"            [--parent-pidfd=FD] [--munge-socket=PATH] [--rendezvous-wait=SECONDS]\n"
+	"            [--wire-encryption=true|false]\n"
 	"\n"
 	"The LCR helper: one per node per job step. It holds the ranks' state memory, serves\n"
 	"them on a UNIX control socket in DIR/<job>.<step>.<node-name>/lcrd.sock, and is\n"
@@ -262,7 +265,7 @@ static int parse_setting(const struct lcr_setting_spec *spec, const char *value,
 	case LCR_TYPE_REPLACE:
 		return lcr_replace_mode_parse(value, field);
 	case LCR_TYPE_BOOL:
-		break;
+		return lcr_parse_bool(value, field, why, whylen);
 	}
 	return -EINVAL;
 }

@@ -39,6 +39,7 @@ struct lcrd_options {
 	char *munge_socket;        /* NULL: MUNGE's default */
 	uint32_t detect_timeout_ms; /* silence before a node is suspected */
 	uint32_t heartbeat_peers;  /* ring successors each helper sends heartbeats to */
+	bool wire_encryption;      /* frames after the handshake encrypted, not only authenticated */
 	/* --rendezvous-server mode */
 	bool rendezvous_server;
 	int listen_fd;             /* an inherited listening socket, or -1 */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal/util.h"
+#include "conn_seal.h"
 #include "lcrd.h"
 #include "log.h"
 #include "mesh_auth.h"
@@ -82,6 +83,19 @@ static void rendezvous_connected(struct mesh_conn *c)
 	send_register(rc, c);
 }
 
+/* The frame session of the connection, from its handshake: 0 or -errno with err set. */
+static int start_seal(struct rendezvous_client *rc, struct mesh_conn *c, uint64_t acceptor_nonce,
+		      struct frame_session **seal, char *err, size_t errlen)
+{
+	const struct lcrd_options *o = &rc->m->d->opt;
+	struct conn_seal_handshake h = {
+		.job_id = o->job_id, .step_id = o->step_id, .opener = rc->m->self,
+		.acceptor = WIRE_NO_NODE, .purpose = WIRE_RDV_REGISTER, .challenge = c->challenge,
+		.opener_nonce = c->nonce, .acceptor_nonce = acceptor_nonce,
+	};
+	return conn_seal_start(&h, true, conn_seal_mode(o->wire_encryption), seal, err, errlen);
+}
+
 static void on_welcome(struct rendezvous_client *rc, struct mesh_conn *c,
 		       const struct wire_msg *msg)
 {
@@ -89,12 +103,14 @@ static void on_welcome(struct rendezvous_client *rc, struct mesh_conn *c,
 	struct wire_mesh_auth auth;
 	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_WELCOME, .from_node = WIRE_NO_NODE,
 					   .to_node = rc->m->self, .echo = c->nonce };
+	struct frame_session *seal;
 	char err[512], why[900];
 	if (wire_decode_mesh_welcome(msg->payload, msg->header.length, &welcome) < 0)
 		snprintf(err, sizeof(err), "malformed WELCOME");
 	else if (mesh_auth_open(rc->m->auth, welcome.credential, &expect, &auth, err,
-				sizeof(err)) == 0) {
-		mesh_conn_establish(c, WIRE_NO_NODE);
+				sizeof(err)) == 0 &&
+		 start_seal(rc, c, auth.nonce, &seal, err, sizeof(err)) == 0) {
+		mesh_conn_establish(c, WIRE_NO_NODE, seal);
 		log_verbose("registered with the rendezvous at %s as node %" PRIu32 " of %" PRIu32,
 			    rc->dialer.target, rc->m->self, rc->m->count);
 		return;

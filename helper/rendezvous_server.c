@@ -27,6 +27,7 @@
 
 #include "internal/util.h"
 #include "conn_gate.h"
+#include "conn_seal.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
@@ -204,10 +205,22 @@ static void on_register(struct server *s, struct mesh_conn *c, const struct wire
 		mesh_conn_close(c, -EIO);
 		return;
 	}
+	struct conn_seal_handshake h = {
+		.job_id = s->o->job_id, .step_id = s->o->step_id, .opener = reg.node_id,
+		.acceptor = WIRE_NO_NODE, .purpose = WIRE_RDV_REGISTER, .challenge = c->challenge,
+		.opener_nonce = auth.nonce, .acceptor_nonce = nonce,
+	};
+	struct frame_session *seal;
+	if (conn_seal_start(&h, false, conn_seal_mode(s->o->wire_encryption), &seal, err,
+			    sizeof(err)) < 0) {
+		log_error("cannot answer node %" PRIu32 ": %s", reg.node_id, err);
+		mesh_conn_close(c, -EIO);
+		return;
+	}
 	mesh_conn_send(c, WIRE_MESH_WELCOME, s->buf,
 		       wire_encode_mesh_welcome(&welcome, s->buf, sizeof(s->buf)));
 	conn_gate_leave(s->gate, c);
-	mesh_conn_establish(c, reg.node_id);
+	mesh_conn_establish(c, reg.node_id, seal);
 	r->registered = true;
 	r->conn = c;
 	r->node = (struct wire_rdv_node){ .node_id = reg.node_id, .port = reg.port,

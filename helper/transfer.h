@@ -18,7 +18,11 @@
  * could serve, or whose bytes do not match the manifest, is read from the checkpoint file.
  * Without a manifest (no_hashes: a replacement that starts before the failure's checkpoint
  * is published) the server's hash of each piece is the end-to-end check.
- * A peer that moves no byte for TRANSFER_STALL_MS is dropped. See wire.h, "state transfer". */
+ * A peer that moves no byte for TRANSFER_STALL_MS is dropped. See wire.h, "state transfer".
+ *
+ * After the handshake every message both ways, and every piece of at most TRANSFER_CHUNK
+ * bytes of a range, is followed by its seal (conn_seal.h): one that does not open ends the
+ * connection, logged with the peer's name. */
 #ifndef LCR_HELPER_TRANSFER_H
 #define LCR_HELPER_TRANSFER_H
 
@@ -33,6 +37,7 @@
 
 struct lcrd;
 struct mesh;
+struct frame_session;
 struct mesh_conn;
 struct region;
 
@@ -63,9 +68,18 @@ void transfer_server_close(struct lcrd *d);
 int transfer_send_all(int fd, const void *buf, size_t len);
 int transfer_recv_all(int fd, void *buf, size_t len);
 
-/* Frames and sends one message (payload_len < 0: the encoder's error, returned). */
-int transfer_send_message(int fd, uint16_t type, uint32_t seq, const uint8_t *payload,
-			  int payload_len);
+/* Frames, seals (conn_seal.h) and sends one message of at most TRANSFER_SEALED_MAX bytes
+ * (payload_len < 0: the encoder's error, returned); seal NULL: before the handshake, in the
+ * clear. */
+int transfer_send_message(int fd, struct frame_session *seal, uint16_t type, uint32_t seq,
+			  const uint8_t *payload, int payload_len);
+
+/* Seals and sends len bytes of a range in place (buf is altered when the session
+ * encrypts), their offset authenticated with them. */
+int transfer_send_sealed_bytes(int fd, struct frame_session *seal, uint64_t offset, uint8_t *buf,
+			       size_t len);
+
+#define TRANSFER_SEALED_MAX 2048 /* the largest message after the handshake, in bytes */
 
 /* --- client --- */
 
@@ -83,6 +97,7 @@ struct transfer_identity {
 	uint32_t job_id;
 	uint32_t step_id;
 	const char *munge_socket; /* NULL: MUNGE's default */
+	bool wire_encryption;     /* the site's: frames encrypted, not only authenticated */
 };
 
 /* Every live node of d's mesh but this one, at most cap, into out: the count (0 when the

@@ -30,6 +30,7 @@
 
 #include "internal/ckpt_store.h"
 #include "internal/util.h"
+#include "conn_seal.h"
 #include "lcrd.h"
 #include "log.h"
 #include "mesh_auth.h"
@@ -95,18 +96,47 @@ int transfer_recv_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-int transfer_send_message(int fd, uint16_t type, uint32_t seq, const uint8_t *payload,
-			  int payload_len)
+int transfer_send_message(int fd, struct frame_session *seal, uint16_t type, uint32_t seq,
+			  const uint8_t *payload, int payload_len)
 {
-	uint8_t header[WIRE_HEADER_SIZE];
+	uint8_t frame[WIRE_HEADER_SIZE + TRANSFER_SEALED_MAX + WIRE_SEAL_SIZE];
+	size_t len;
 	int rc;
 	if (payload_len < 0)
 		return payload_len;
-	if (payload_len > WIRE_MAX_PAYLOAD)
+	if (!seal) {
+		if (payload_len > WIRE_MAX_PAYLOAD)
+			return -EMSGSIZE;
+		wire_encode_header(type, seq, (uint32_t)payload_len, frame);
+		rc = transfer_send_all(fd, frame, WIRE_HEADER_SIZE);
+		return rc < 0 ? rc : transfer_send_all(fd, payload, (size_t)payload_len);
+	}
+	if (payload_len > TRANSFER_SEALED_MAX)
 		return -EMSGSIZE;
-	wire_encode_header(type, seq, (uint32_t)payload_len, header);
-	rc = transfer_send_all(fd, header, sizeof(header));
-	return rc < 0 ? rc : transfer_send_all(fd, payload, (size_t)payload_len);
+	len = (size_t)wire_frame(type, seq, payload, (uint32_t)payload_len, frame, sizeof(frame));
+	if (frame_seal(seal, frame, WIRE_HEADER_SIZE, frame + WIRE_HEADER_SIZE, (size_t)payload_len,
+		       frame + len) < 0)
+		return -EIO;
+	return transfer_send_all(fd, frame, len + WIRE_SEAL_SIZE);
+}
+
+/* The authenticated data of a piece of a range: its offset. */
+static void piece_header(uint64_t offset, uint8_t header[8])
+{
+	for (int i = 0; i < 8; i++)
+		header[i] = (uint8_t)(offset >> (8 * i));
+}
+
+int transfer_send_sealed_bytes(int fd, struct frame_session *seal, uint64_t offset, uint8_t *buf,
+			       size_t len)
+{
+	uint8_t header[8], tag[WIRE_SEAL_SIZE];
+	int rc;
+	piece_header(offset, header);
+	if (frame_seal(seal, header, sizeof(header), buf, len, tag) < 0)
+		return -EIO;
+	rc = transfer_send_all(fd, buf, len);
+	return rc < 0 ? rc : transfer_send_all(fd, tag, sizeof(tag));
 }
 
 /* --- one connection --- */
@@ -115,6 +145,7 @@ struct transfer_conn {
 	int fd;
 	struct transfer_peer peer;
 	struct mesh_auth *auth;
+	struct frame_session *seal; /* after the handshake */
 	uint32_t seq;
 	struct wire_header header;          /* of the last message read */
 	uint8_t frame[WIRE_MAX_MESSAGE];    /* its header and payload */
@@ -134,21 +165,36 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/* Reads one framed message into c->frame / c->header: 0 or -errno. */
+/* Reads one framed message into c->frame / c->header, and opens it once the connection is
+ * sealed: 0, -EACCES for a message that does not open, or -errno. */
 static int read_message(struct transfer_conn *c)
 {
+	uint8_t tag[WIRE_SEAL_SIZE];
 	uint32_t length;
 	int rc = transfer_recv_all(c->fd, c->frame, WIRE_HEADER_SIZE);
 	if (rc < 0)
 		return rc;
 	length = (uint32_t)c->frame[8] | (uint32_t)c->frame[9] << 8 | (uint32_t)c->frame[10] << 16 |
 		 (uint32_t)c->frame[11] << 24;
-	if (length > WIRE_MAX_PAYLOAD)
+	if (length > (c->seal ? TRANSFER_SEALED_MAX : WIRE_MAX_PAYLOAD))
 		return -EMSGSIZE;
 	rc = transfer_recv_all(c->fd, c->frame + WIRE_HEADER_SIZE, length);
+	if (rc == 0 && c->seal)
+		rc = transfer_recv_all(c->fd, tag, sizeof(tag));
 	if (rc < 0)
 		return rc;
-	return wire_parse_header(c->frame, WIRE_HEADER_SIZE + length, &c->header);
+	rc = wire_parse_header(c->frame, WIRE_HEADER_SIZE + length, &c->header);
+	if (rc == 0 && c->seal && frame_open(c->seal, c->frame, WIRE_HEADER_SIZE,
+					     c->frame + WIRE_HEADER_SIZE, length, tag) < 0)
+		return -EACCES;
+	return rc;
+}
+
+/* What read_message's error means. */
+static const char *read_error(int rc)
+{
+	return rc == -EACCES ? "a message failed authentication (altered, replayed or out of "
+			       "order): closing the connection" : strerror(-rc);
 }
 
 static const uint8_t *payload_of(const struct transfer_conn *c)
@@ -211,7 +257,7 @@ static int handshake(struct transfer_conn *c, const struct transfer_identity *id
 	if (mesh_auth_seal(c->auth, WIRE_XFER_HELLO, id->self, c->peer.node, challenge, &nonce,
 			   hello.credential, why, sizeof(why)) < 0)
 		return fail(err, errlen, -EIO, "cannot make a credential: %s", why);
-	rc = transfer_send_message(c->fd, WIRE_XFER_HELLO, 0, c->frame,
+	rc = transfer_send_message(c->fd, NULL, WIRE_XFER_HELLO, 0, c->frame,
 				   wire_encode_xfer_hello(&hello, c->frame, sizeof(c->frame)));
 	if (rc == 0)
 		rc = read_message(c);
@@ -228,6 +274,14 @@ static int handshake(struct transfer_conn *c, const struct transfer_identity *id
 			    wire_type_name(c->header.type));
 	if (mesh_auth_open(c->auth, welcome.credential, &expect, &payload, why, sizeof(why)) < 0)
 		return fail(err, errlen, -EACCES, "its credential does not check out: %s", why);
+	struct conn_seal_handshake h = {
+		.job_id = id->job_id, .step_id = id->step_id, .opener = id->self,
+		.acceptor = c->peer.node, .purpose = WIRE_XFER_HELLO, .challenge = challenge,
+		.opener_nonce = nonce, .acceptor_nonce = payload.nonce,
+	};
+	if (conn_seal_start(&h, true, conn_seal_mode(id->wire_encryption), &c->seal, why,
+			    sizeof(why)) < 0)
+		return fail(err, errlen, -EIO, "%s", why);
 	return 0;
 }
 
@@ -274,6 +328,7 @@ void transfer_conn_close(struct transfer_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	mesh_auth_destroy(c->auth);
+	frame_session_destroy(c->seal);
 	XXH3_freeState(c->hash);
 	free(c->chunk);
 	free(c);
@@ -287,10 +342,18 @@ static int receive_bytes(struct transfer_conn *c, const struct wire_xfer_data *d
 	for (uint64_t done = 0; done < data->length;) {
 		size_t n = data->length - done < TRANSFER_CHUNK ? (size_t)(data->length - done)
 								: TRANSFER_CHUNK;
+		uint8_t header[8], tag[WIRE_SEAL_SIZE];
 		int rc = transfer_recv_all(c->fd, c->chunk, n);
+		if (rc == 0)
+			rc = transfer_recv_all(c->fd, tag, sizeof(tag));
 		if (rc < 0)
 			return fail(err, errlen, rc, "the stream stopped at offset %" PRIu64 ": %s",
 				    data->offset + done, strerror(-rc));
+		piece_header(data->offset + done, header);
+		if (frame_open(c->seal, header, sizeof(header), c->chunk, n, tag) < 0)
+			return fail(err, errlen, -EACCES, "the bytes at offset %" PRIu64 " failed "
+				    "authentication (altered, replayed or out of order): closing the "
+				    "connection", data->offset + done);
 		XXH3_64bits_update(c->hash, c->chunk, n);
 		rc = sink ? sink(arg, data->offset + done, c->chunk, n) : 0;
 		if (rc < 0)
@@ -311,7 +374,7 @@ static int receive_answer(struct transfer_conn *c, const struct wire_xfer_reques
 	struct wire_xfer_end end;
 	int rc = read_message(c);
 	if (rc < 0)
-		return fail(err, errlen, rc, "no answer to XFER_REQUEST: %s", strerror(-rc));
+		return fail(err, errlen, rc, "no answer to XFER_REQUEST: %s", read_error(rc));
 	if (c->header.type == WIRE_REPLY &&
 	    wire_decode_reply(payload_of(c), c->header.length, &reply) == 0) {
 		f->refused = true;
@@ -333,7 +396,7 @@ static int receive_answer(struct transfer_conn *c, const struct wire_xfer_reques
 			wire_decode_xfer_end(payload_of(c), c->header.length, &end) < 0))
 		rc = -EPROTO;
 	if (rc < 0)
-		return fail(err, errlen, rc, "no XFER_END after the bytes: %s", strerror(-rc));
+		return fail(err, errlen, rc, "no XFER_END after the bytes: %s", read_error(rc));
 	f->server_xxh3 = end.xxh3;
 	if (end.status < 0) {
 		f->refused = true;
@@ -353,7 +416,7 @@ int transfer_conn_fetch(struct transfer_conn *c, const struct wire_xfer_request 
 	uint8_t buf[2 * WIRE_NAME_MAX + 64];
 	int rc;
 	memset(f, 0, sizeof(*f));
-	rc = transfer_send_message(c->fd, WIRE_XFER_REQUEST, ++c->seq, buf,
+	rc = transfer_send_message(c->fd, c->seal, WIRE_XFER_REQUEST, ++c->seq, buf,
 				   wire_encode_xfer_request(req, buf, sizeof(buf)));
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot send XFER_REQUEST: %s", strerror(-rc));
@@ -385,7 +448,8 @@ void transfer_identity_of(struct lcrd *d, struct transfer_identity *out)
 {
 	*out = (struct transfer_identity){ .self = d->mesh ? d->mesh->self : d->opt.node_id,
 					   .job_id = d->opt.job_id, .step_id = d->opt.step_id,
-					   .munge_socket = d->opt.munge_socket };
+					   .munge_socket = d->opt.munge_socket,
+					   .wire_encryption = d->opt.wire_encryption };
 }
 
 /* --- filling a region --- */

@@ -24,6 +24,7 @@
 #include <xxhash.h>
 
 #include "internal/util.h"
+#include "conn_seal.h"
 #include "lcrd.h"
 #include "log.h"
 #include "mesh_auth.h"
@@ -40,6 +41,7 @@ struct session {
 	char label[WIRE_NODE_NAME_MAX + 96]; /* "h0 (0) at 127.0.0.1:4242" */
 	struct wire_stream in;
 	struct wire_msg msg;
+	struct frame_session *seal; /* the handshake's: every frame both ways */
 	uint64_t idle_timer;
 	bool paused;           /* not read while a range streams (the next request waits) */
 	/* the request being served, while worker runs */
@@ -86,6 +88,7 @@ static void end_session(struct session *s, const char *why)
 	loop_remove_fd(s->d->loop, s->fd);
 	close(s->fd);
 	unlink_session(s);
+	frame_session_destroy(s->seal);
 	free(s);
 }
 
@@ -209,7 +212,7 @@ static int stream_bytes(struct session *s, uint8_t *buf, XXH3_state_t *state,
 			return rc;
 		}
 		XXH3_64bits_update(state, buf, n);
-		rc = transfer_send_all(s->fd, buf, n);
+		rc = transfer_send_sealed_bytes(s->fd, s->seal, q->offset + done, buf, n);
 		if (rc < 0) {
 			snprintf(s->error, sizeof(s->error), "cannot send region '%s' at offset %" PRIu64
 				 ": %s", q->region, q->offset + done, strerror(-rc));
@@ -237,7 +240,7 @@ static int stream_range(void *arg, const atomic_bool *cancel)
 		goto out;
 	}
 	XXH3_64bits_reset(state);
-	rc = transfer_send_message(s->fd, WIRE_XFER_DATA, s->seq, head,
+	rc = transfer_send_message(s->fd, s->seal, WIRE_XFER_DATA, s->seq, head,
 				   wire_encode_xfer_data(&data, head, sizeof(head)));
 	if (rc < 0) {
 		snprintf(s->error, sizeof(s->error), "cannot send XFER_DATA: %s", strerror(-rc));
@@ -249,7 +252,7 @@ static int stream_range(void *arg, const atomic_bool *cancel)
 	end.xxh3 = XXH3_64bits_digest(state);
 	if (!still_committed(s, end.message, sizeof(end.message)))
 		end.status = -ESTALE;
-	rc = transfer_send_message(s->fd, WIRE_XFER_END, s->seq, tail,
+	rc = transfer_send_message(s->fd, s->seal, WIRE_XFER_END, s->seq, tail,
 				   wire_encode_xfer_end(&end, tail, sizeof(tail)));
 	if (rc < 0)
 		snprintf(s->error, sizeof(s->error), "cannot send XFER_END: %s", strerror(-rc));
@@ -314,7 +317,8 @@ static void send_reply(struct session *s, uint32_t seq, int status, const char *
 	struct wire_reply reply = { .status = status };
 	uint8_t buf[sizeof(reply)];
 	snprintf(reply.message, sizeof(reply.message), "%s", message);
-	transfer_send_message(s->fd, WIRE_REPLY, seq, buf, wire_encode_reply(&reply, buf, sizeof(buf)));
+	transfer_send_message(s->fd, s->seal, WIRE_REPLY, seq, buf,
+			      wire_encode_reply(&reply, buf, sizeof(buf)));
 }
 
 static void serve(struct session *s, uint32_t seq, const struct wire_xfer_request *q)
@@ -366,10 +370,21 @@ static int handle_message(struct session *s)
  * session ended. */
 static int handle_buffered(struct session *s)
 {
+	uint8_t header[WIRE_HEADER_SIZE], tag[WIRE_SEAL_SIZE];
 	int next;
-	while (!s->worker && (next = wire_stream_next(&s->in, &s->msg)) != -EAGAIN) {
+	while (!s->worker && (next = wire_stream_next_sealed(&s->in, &s->msg, tag)) != -EAGAIN) {
 		if (next < 0) {
 			end_session(s, "a corrupt stream");
+			return -1;
+		}
+		wire_encode_header(s->msg.header.type, s->msg.header.seq, s->msg.header.length, header);
+		if (frame_open(s->seal, header, sizeof(header), s->msg.payload, s->msg.header.length,
+			       tag) < 0) {
+			log_warning("closing the transfer session with %s: a %s frame failed "
+				    "authentication (altered, replayed, out of order, or sealed with "
+				    "another wire_encryption setting)", s->label,
+				    wire_type_name(s->msg.header.type));
+			end_session(s, "a frame failed authentication");
 			return -1;
 		}
 		if (handle_message(s) < 0)
@@ -415,9 +430,10 @@ static void refuse(struct mesh *m, struct mesh_conn *c, const char *claim, const
 	mesh_conn_close(c, 0);
 }
 
-/* Starts a session on fd, which the welcome (frame[len]) opens. */
+/* Starts a session on fd, sealed by seal (taken over), which the welcome (frame[len])
+ * opens. */
 static void start_session(struct mesh *m, int fd, uint32_t peer, const char *peer_text,
-			  const uint8_t *frame, size_t len)
+			  struct frame_session *seal, const uint8_t *frame, size_t len)
 {
 	char label[WIRE_NODE_NAME_MAX + 16];
 	struct session *s = calloc(1, sizeof(*s));
@@ -425,6 +441,7 @@ static void start_session(struct mesh *m, int fd, uint32_t peer, const char *pee
 	if (rc == 0) {
 		s->d = m->d;
 		s->fd = fd;
+		s->seal = seal;
 		snprintf(s->label, sizeof(s->label), "%s at %s",
 			 mesh_node_label(m, peer, label, sizeof(label)), peer_text);
 		wire_stream_init(&s->in);
@@ -435,6 +452,7 @@ static void start_session(struct mesh *m, int fd, uint32_t peer, const char *pee
 	if (rc < 0) {
 		log_warning("cannot start a transfer session with %s: %s", peer_text, strerror(-rc));
 		close(fd);
+		frame_session_destroy(seal);
 		free(s);
 		return;
 	}
@@ -455,6 +473,7 @@ static void adopt(struct mesh *m, struct mesh_conn *c, const struct wire_msg *ms
 	static uint8_t payload[WIRE_MAX_PAYLOAD];
 	struct wire_mesh_auth auth;
 	char err[512], claim[64], peer_text[sizeof(c->peer_text)];
+	struct frame_session *seal;
 	uint64_t nonce;
 	int n;
 	if (wire_decode_xfer_hello(msg->payload, msg->header.length, &hello) < 0) {
@@ -491,8 +510,18 @@ static void adopt(struct mesh *m, struct mesh_conn *c, const struct wire_msg *ms
 		refuse(m, c, claim, "cannot encode the answer");
 		return;
 	}
+	struct conn_seal_handshake h = {
+		.job_id = m->d->opt.job_id, .step_id = m->d->opt.step_id, .opener = hello.from_node,
+		.acceptor = m->self, .purpose = WIRE_XFER_HELLO, .challenge = c->challenge,
+		.opener_nonce = auth.nonce, .acceptor_nonce = nonce,
+	};
+	if (conn_seal_start(&h, false, conn_seal_mode(m->d->opt.wire_encryption), &seal, err,
+			    sizeof(err)) < 0) {
+		refuse(m, c, claim, err);
+		return;
+	}
 	snprintf(peer_text, sizeof(peer_text), "%s", c->peer_text);
-	start_session(m, mesh_conn_detach(c), hello.from_node, peer_text, frame, (size_t)n);
+	start_session(m, mesh_conn_detach(c), hello.from_node, peer_text, seal, frame, (size_t)n);
 }
 
 /* --- the rest of lcrd --- */

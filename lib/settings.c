@@ -159,6 +159,15 @@ const struct lcr_setting_spec lcr_settings[LCR_SETTING_COUNT] = {
 		.lcrd_bounds = { .min = 1, .max = 16 },
 		.lcrd_expects = "expected 1 to 16",
 	},
+	[LCR_SETTING_WIRE_ENCRYPTION] = {
+		.type = LCR_TYPE_BOOL,
+		.doc = "encrypt the helpers' connections after the handshake; false: authenticate "
+		       "every frame only",
+		.yaml_key = "wire_encryption", .site_field = SITE_FIELD(wire_encryption),
+		.default_text = "false",
+		.lcrd_arg = "wire-encryption", .lcrd_default = "false",
+		.lcrd_expects = "expected true or false",
+	},
 	[LCR_SETTING_RESTORE] = {
 		.type = LCR_TYPE_RESTORE,
 		.doc = "the checkpoint a step starts from: the newest, none, or one by its path",

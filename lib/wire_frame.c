@@ -221,7 +221,8 @@ int wire_stream_fill(int fd, struct wire_stream *s)
 	return (int)n;
 }
 
-int wire_stream_next(struct wire_stream *s, struct wire_msg *out)
+/* Takes one message, and trailer_len bytes after it into trailer. */
+static int take_message(struct wire_stream *s, struct wire_msg *out, uint8_t *trailer, size_t trailer_len)
 {
 	int rc;
 	out->fd = -1;
@@ -232,13 +233,25 @@ int wire_stream_next(struct wire_stream *s, struct wire_msg *out)
 		return rc;
 	if (!wire_type_name(out->header.type))
 		return -EOPNOTSUPP;
-	size_t frame = WIRE_HEADER_SIZE + out->header.length;
+	size_t frame = WIRE_HEADER_SIZE + out->header.length + trailer_len;
 	if (s->len < frame)
 		return -EAGAIN;
 	memcpy(out->payload, s->buf + WIRE_HEADER_SIZE, out->header.length);
+	if (trailer_len)
+		memcpy(trailer, s->buf + WIRE_HEADER_SIZE + out->header.length, trailer_len);
 	memmove(s->buf, s->buf + frame, s->len - frame);
 	s->len -= frame;
 	return 0;
+}
+
+int wire_stream_next(struct wire_stream *s, struct wire_msg *out)
+{
+	return take_message(s, out, NULL, 0);
+}
+
+int wire_stream_next_sealed(struct wire_stream *s, struct wire_msg *out, uint8_t seal[WIRE_SEAL_SIZE])
+{
+	return take_message(s, out, seal, WIRE_SEAL_SIZE);
 }
 
 int wire_frame(uint16_t type, uint32_t seq, const uint8_t *payload, uint32_t len, uint8_t *buf,

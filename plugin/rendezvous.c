@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "internal/process_start.h"
+#include "internal/settings.h"
 #include "rendezvous.h"
 
 #define RENDEZVOUS_ARG_MAX 12
@@ -75,6 +76,8 @@ static int build_plan(const struct lcr_site_config *site, uint32_t job_id, uint3
 	rc |= format_arg(&plan->argv[n++], "--parent-pidfd=%d", PARENT_PIDFD);
 	rc |= format_arg(&plan->argv[n++], "--munge-socket=%s", site->munge_socket);
 	rc |= format_arg(&plan->argv[n++], "--log-level=%s", log_level);
+	rc |= format_arg(&plan->argv[n++], "--%s=%s", lcr_settings[LCR_SETTING_WIRE_ENCRYPTION].lcrd_arg,
+			 site->wire_encryption ? "true" : "false");
 	plan->argv[n] = NULL;
 	rc |= format_arg(&plan->envp[0], "LCR_RENDEZVOUS_TOKEN=%s", token);
 	rc |= format_arg(&plan->envp[1], "PATH=/usr/bin:/bin");

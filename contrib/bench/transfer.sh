@@ -5,7 +5,10 @@
 # checkpoint gives the manifest the replacement checks against. xfer_client, playing node
 # h0's replacement, fills the region from h1 and h2 in parallel (transfer_fill: every range
 # checked end to end); tcp_baseline sends as many bytes through one loopback TCP connection
-# between two processes. Prints RESULT lines.
+# between two processes. The mesh runs four times, with the frames after the handshake
+# authenticated (wire_encryption: false, the default) or encrypted (true), in the order
+# false, true, true, false; the best of each mode is compared with the same raw figure.
+# Prints RESULT lines.
 #
 # Usage: contrib/bench/transfer.sh [BUILDDIR]   (LCR_XFER_BENCH_MIB, default 1024)
 # Build first: make tests/helper/xfer_client tests/helper/ckpt_client contrib/bench/tcp_baseline
@@ -26,34 +29,58 @@ done
 
 start_munged >/dev/null
 make_root "$WORK/root" "$(id -u)"
-start_rendezvous rdv || { echo "transfer.sh: the rendezvous does not start" >&2; exit 1; }
-for i in 0 1 2; do
-	start_mesh_node "$i" 3 --ranks=$((2 * i)) --ckpt-dir="$WORK/ckpt"
-done
-for i in $(seq 600); do
-	[ "$(grep -l "the mesh of 3 helpers is up" "$WORK"/b[0-2].log 2>/dev/null | wc -l)" -eq 3 ] && break
-	sleep 0.1
-done
-for r in 0 2 4; do
-	LCR_SOCKET=$(socket_of $((r / 2))) "$CKPT_CLIENT" fill $r state "${MIB}M" 11 1 >/dev/null ||
-		{ echo "transfer.sh: rank $r cannot fill its region" >&2; exit 1; }
-done
-"$LCRCTL" --socket="$(socket_of 0)" ckpt now >/dev/null ||
-	{ echo "transfer.sh: the mesh checkpoint failed" >&2; exit 1; }
-port_of() { sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/b$1.log" | head -1; }
-PEERS=(--peer=1@127.0.0.1:"$(port_of 1)" --peer=2@127.0.0.1:"$(port_of 2)")
+port_of() { sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/$MESH_PREFIX$1.log" | head -1; }
 
-# The best of two runs of each.
-best_transfer=0
-for run in 1 2; do
-	"$XFER" --job="$MESH_JOB" --step=0 --munge-socket="$MUNGE_SOCKET" --self=0 "${PEERS[@]}" \
-		fill "$WORK/ckpt/step-1" shard0 state >"$WORK/fill" 2>&1 ||
-		{ cat "$WORK/fill" >&2; exit 1; }
-	grep -q "^from-file 0$" "$WORK/fill" || { cat "$WORK/fill" >&2; exit 1; }
-	seconds=$(sed -n 's/^seconds //p' "$WORK/fill")
-	best_transfer=$(awk -v b="$best_transfer" -v m="$MIB" -v s="$seconds" \
-		'BEGIN { v = m / s; print (v > b ? v : b) }')
-	sed 's/^/# /' "$WORK/fill" | head -1
+# transfer_best ENCRYPT: a mesh of three helpers with --wire-encryption=ENCRYPT, filled and
+# checkpointed: the best of two fills, in MiB/s, into TRANSFER_BEST; the helpers are
+# stopped after.
+transfer_best() {
+	local encrypt=$1 best=0 run seconds r i xfer_flag=()
+	[ "$encrypt" = true ] && xfer_flag=(--wire-encryption)
+	MESH_PIDS=()
+	start_rendezvous "rdv-$MESH_PREFIX" --wire-encryption="$encrypt" ||
+		{ echo "transfer.sh: the rendezvous does not start" >&2; return 1; }
+	for i in 0 1 2; do
+		start_mesh_node "$i" 3 --ranks=$((2 * i)) --ckpt-dir="$WORK/ckpt-$MESH_PREFIX" \
+			--wire-encryption="$encrypt"
+	done
+	wait_mesh_up 3 || { echo "transfer.sh: the mesh is not up" >&2; return 1; }
+	for r in 0 2 4; do
+		LCR_SOCKET=$(socket_of $((r / 2))) "$CKPT_CLIENT" fill $r state "${MIB}M" 11 1 >/dev/null ||
+			{ echo "transfer.sh: rank $r cannot fill its region" >&2; return 1; }
+	done
+	"$LCRCTL" --socket="$(socket_of 0)" ckpt now >/dev/null ||
+		{ echo "transfer.sh: the mesh checkpoint failed" >&2; return 1; }
+	for run in 1 2; do
+		"$XFER" --job="$MESH_JOB" --step=0 --munge-socket="$MUNGE_SOCKET" --self=0 \
+			"${xfer_flag[@]}" --peer=1@127.0.0.1:"$(port_of 1)" \
+			--peer=2@127.0.0.1:"$(port_of 2)" \
+			fill "$WORK/ckpt-$MESH_PREFIX/step-1" shard0 state >"$WORK/fill" 2>&1 ||
+			{ cat "$WORK/fill" >&2; return 1; }
+		grep -q "^from-file 0$" "$WORK/fill" || { cat "$WORK/fill" >&2; return 1; }
+		seconds=$(sed -n 's/^seconds //p' "$WORK/fill")
+		best=$(awk -v b="$best" -v m="$MIB" -v s="$seconds" \
+			'BEGIN { v = m / s; print (v > b ? v : b) }')
+		sed "s/^/# wire_encryption=$encrypt: /" "$WORK/fill" | head -1
+	done
+	for pid in "${MESH_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+	wait "${MESH_PIDS[@]}" 2>/dev/null
+	rm -rf "$WORK/ckpt-$MESH_PREFIX"
+	TRANSFER_BEST=$best
+}
+
+# Two rounds in opposite orders (the machine's state drifts), the best of each mode.
+best_mac=0
+best_encrypt=0
+for round in "b false" "c true" "d true" "e false"; do
+	set -- $round
+	MESH_PREFIX=$1
+	transfer_best "$2" || exit 1
+	if [ "$2" = true ]; then
+		best_encrypt=$(awk -v a="$best_encrypt" -v b="$TRANSFER_BEST" 'BEGIN { print (a > b ? a : b) }')
+	else
+		best_mac=$(awk -v a="$best_mac" -v b="$TRANSFER_BEST" 'BEGIN { print (a > b ? a : b) }')
+	fi
 done
 best_raw=0
 for run in 1 2; do
@@ -61,7 +88,11 @@ for run in 1 2; do
 	best_raw=$(awk -v b="$best_raw" -v m="$MIB" -v s="$seconds" \
 		'BEGIN { v = m / s; print (v > b ? v : b) }')
 done
-awk -v v="$best_transfer" -v b="$best_raw" -v m="$MIB" 'BEGIN {
+awk -v mac="$best_mac" -v enc="$best_encrypt" -v b="$best_raw" -v m="$MIB" 'BEGIN {
 	printf "RESULT name=state_transfer_2_peers_%dMiB value=%.1f unit=MiB/s baseline=%.1f ratio=%.3f\n",
-		m, v, b, v / b
+		m, mac, b, mac / b
+	printf "RESULT name=state_transfer_2_peers_%dMiB_encrypted value=%.1f unit=MiB/s baseline=%.1f ratio=%.3f\n",
+		m, enc, b, enc / b
+	printf "RESULT name=wire_encryption_over_authentication_%dMiB value=%.1f unit=MiB/s baseline=%.1f ratio=%.3f\n",
+		m, enc, mac, enc / mac
 }'

@@ -59,6 +59,7 @@ struct lcr_site_config {
 	double helper_start_timeout;	/* seconds */
 	double helper_stop_timeout;	/* seconds */
 	unsigned heartbeat_peers;	/* ring neighbours each helper watches */
+	bool wire_encryption;		/* encrypt the helpers' frames, not only authenticate */
 };
 
 /* Fills cfg with the built-in defaults. cfg must not hold anything to free. */

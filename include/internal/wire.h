@@ -44,11 +44,16 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC 0x5752434cu /* bytes "LCRW" on the wire */
-#define WIRE_VERSION 3 /* 2: mesh credentials seal their purpose and the acceptor's challenge;
-			 * 3: a checkpoint RESULT's hashes carry their rank and role */
+#define WIRE_VERSION 4 /* 2: mesh credentials seal their purpose and the acceptor's challenge;
+			 * 3: a checkpoint RESULT's hashes carry their rank and role;
+			 * 4: frames after a mesh or transfer handshake carry a seal */
 #define WIRE_HEADER_SIZE 16
 #define WIRE_MAX_PAYLOAD 65536
 #define WIRE_MAX_MESSAGE (WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD)
+/* After the handshake of a connection between helpers (or with the rendezvous), every frame
+ * is followed by a seal of this many bytes (helper/conn_seal.h), which the length field
+ * does not count. */
+#define WIRE_SEAL_SIZE 16
 
 #define WIRE_NAME_MAX 63       /* region names, KV keys, barrier names, shard keys */
 #define WIRE_NODE_NAME_MAX 127 /* Slurm node names */
@@ -107,7 +112,7 @@ struct wire_msg {
  * message is in. About 64 KiB. */
 struct wire_stream {
 	size_t len;
-	uint8_t buf[WIRE_MAX_MESSAGE];
+	uint8_t buf[WIRE_MAX_MESSAGE + WIRE_SEAL_SIZE];
 };
 
 /* --- framing --- */
@@ -149,6 +154,9 @@ int wire_stream_fill(int fd, struct wire_stream *s);
  * not all there yet, or a header error from the first bytes (-EBADMSG, -EMSGSIZE,
  * -EPROTONOSUPPORT, -EOPNOTSUPP), after which the stream cannot be trusted: close it. */
 int wire_stream_next(struct wire_stream *s, struct wire_msg *out);
+
+/* The same for a sealed stream: the WIRE_SEAL_SIZE bytes after the payload go to seal. */
+int wire_stream_next_sealed(struct wire_stream *s, struct wire_msg *out, uint8_t seal[WIRE_SEAL_SIZE]);
 
 /* Writes header and payload of one message into buf[cap]: the frame's size, or -EMSGSIZE. */
 int wire_frame(uint16_t type, uint32_t seq, const uint8_t *payload, uint32_t len, uint8_t *buf,

@@ -13,7 +13,7 @@
  *                                         prints where the bytes came from and the region's
  *                                         xxh3
  * Options: --peer=NODE@HOST:PORT (repeatable) --self=NODE --job=J --step=S
- *          --munge-socket=PATH
+ *          --munge-socket=PATH --wire-encryption (the site's wire_encryption: true)
  * Exit status: 0 done, 1 refused or failed, 2 usage or local error. */
 #include "config.h"
 
@@ -123,7 +123,7 @@ static int send_garbage(const struct settings *s)
 		       errno != EINPROGRESS))
 		return 2;
 	if (recv_message(fd, buf, &h) < 0 || h.type != WIRE_MESH_CHALLENGE ||
-	    transfer_send_message(fd, WIRE_XFER_HELLO, 0, buf,
+	    transfer_send_message(fd, NULL, WIRE_XFER_HELLO, 0, buf,
 				  wire_encode_xfer_hello(&hello, buf, sizeof(buf))) < 0 ||
 	    recv_message(fd, buf, &h) < 0)
 		return 2;
@@ -205,6 +205,7 @@ int main(int argc, char **argv)
 		{ "job", required_argument, NULL, 'j' },
 		{ "step", required_argument, NULL, 's' },
 		{ "munge-socket", required_argument, NULL, 'm' },
+		{ "wire-encryption", no_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -220,6 +221,7 @@ int main(int argc, char **argv)
 		case 'j': bad = util_parse_u32(optarg, &s.id.job_id) < 0; break;
 		case 's': bad = util_parse_u32(optarg, &s.id.step_id) < 0; break;
 		case 'm': s.id.munge_socket = optarg; break;
+		case 'e': s.id.wire_encryption = true; break;
 		default: bad = 1;
 		}
 		if (bad) {

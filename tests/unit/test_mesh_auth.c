@@ -2,7 +2,8 @@
  * issue 18 item 5): a credential is valid only for the message type it was sealed for, so a
  * rendezvous REGISTER (addressed to no node) or a transfer's HELLO does not pass for a JOIN
  * or a mesh HELLO; only a REGISTER may be addressed to the rendezvous and only a WELCOME
- * may come from it; the uid, job, step, ends and echo are checked as before. */
+ * may come from it; the uid, job, step, ends and echo are checked as before. A credential
+ * that munged did not encrypt is refused (its nonces key the connection's frames). */
 #include "config.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <munge.h>
 
 #include "mesh_auth.h"
 
@@ -119,6 +121,16 @@ static void test_other_checks_still_hold(void **state)
 	assert_int_equal(check(&welcome, expect, "addressed to node 4"), -EACCES);
 }
 
+static void test_credential_without_cipher_refused(void **state)
+{
+	char err[256] = "";
+	(void)state;
+	assert_int_equal(mesh_auth_check_cipher(MUNGE_CIPHER_NONE, err, sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "without encryption"));
+	assert_int_equal(mesh_auth_check_cipher(MUNGE_CIPHER_AES128, err, sizeof(err)), 0);
+	assert_int_equal(mesh_auth_check_cipher(MUNGE_CIPHER_AES256, err, sizeof(err)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +141,7 @@ int main(void)
 		cmocka_unit_test(test_only_a_welcome_comes_from_the_rendezvous),
 		cmocka_unit_test(test_credentials_for_their_own_purpose_pass),
 		cmocka_unit_test(test_other_checks_still_hold),
+		cmocka_unit_test(test_credential_without_cipher_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

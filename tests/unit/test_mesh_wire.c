@@ -352,6 +352,43 @@ static void test_stream_splits_messages_that_arrive_together(void **state)
 	close(sv[1]);
 }
 
+/* A sealed stream: each frame is whole only with the WIRE_SEAL_SIZE bytes after it, which
+ * come out beside the message, the largest payload included. */
+static void test_sealed_stream_takes_the_seal_after_each_frame(void **state)
+{
+	(void)state;
+	static struct wire_stream s;
+	static struct wire_msg msg;
+	static uint8_t payload[WIRE_MAX_PAYLOAD];
+	uint8_t seal[WIRE_SEAL_SIZE];
+	struct wire_mesh_heartbeat hb;
+	size_t frame_len;
+
+	wire_stream_init(&s);
+	frame_len = (size_t)frame_heartbeat(5, s.buf, sizeof(s.buf));
+	memset(s.buf + frame_len, 0xa5, WIRE_SEAL_SIZE);
+	s.len = frame_len + WIRE_SEAL_SIZE - 1;
+	assert_int_equal(wire_stream_next_sealed(&s, &msg, seal), -EAGAIN);
+	s.len++;
+	assert_int_equal(wire_stream_next_sealed(&s, &msg, seal), 0);
+	assert_int_equal(wire_decode_mesh_heartbeat(msg.payload, msg.header.length, &hb), 0);
+	assert_int_equal(hb.generation, 5);
+	for (size_t i = 0; i < WIRE_SEAL_SIZE; i++)
+		assert_int_equal(seal[i], 0xa5);
+	assert_int_equal(s.len, 0);
+
+	memset(payload, 7, sizeof(payload));
+	frame_len = (size_t)wire_frame(WIRE_MESH_EVENT, 0, payload, WIRE_MAX_PAYLOAD, s.buf,
+				       sizeof(s.buf));
+	assert_int_equal(frame_len, WIRE_MAX_MESSAGE);
+	memset(s.buf + frame_len, 0x3c, WIRE_SEAL_SIZE);
+	s.len = frame_len + WIRE_SEAL_SIZE;
+	assert_int_equal(wire_stream_next_sealed(&s, &msg, seal), 0);
+	assert_int_equal(msg.header.length, WIRE_MAX_PAYLOAD);
+	assert_int_equal(seal[WIRE_SEAL_SIZE - 1], 0x3c);
+	assert_int_equal(s.len, 0);
+}
+
 static void test_stream_refuses_a_bad_header_before_its_payload(void **state)
 {
 	(void)state;
@@ -421,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_stream_yields_a_message_sent_byte_by_byte),
 		cmocka_unit_test(test_stream_splits_messages_that_arrive_together),
 		cmocka_unit_test(test_stream_refuses_a_bad_header_before_its_payload),
+		cmocka_unit_test(test_sealed_stream_takes_the_seal_after_each_frame),
 		cmocka_unit_test(test_frame_refuses_a_small_buffer),
 		cmocka_unit_test(test_mesh_type_names),
 	};

@@ -269,6 +269,7 @@ static void test_lcrd_reads_the_sites_settings_as_the_plugin_writes_them(void **
 	lcr_site_config_init_defaults(&site);
 	assert_int_equal(lcr_site_config_set(&site, "ckpt_keep", "7", "test", err, sizeof(err)), 0);
 	assert_int_equal(lcr_site_config_set(&site, "heartbeat_peers", "5", "test", err, sizeof(err)), 0);
+	assert_int_equal(lcr_site_config_set(&site, "wire_encryption", "true", "test", err, sizeof(err)), 0);
 	assert_int_equal(lcr_site_config_set(&site, "region_quota", "3GiB", "test", err, sizeof(err)), 0);
 	assert_int_equal(lcr_site_config_set(&site, "log_level", "debug", "test", err, sizeof(err)), 0);
 	assert_int_equal(lcr_site_config_set(&site, "ckpt_roots", "/scratch:/lustre", "test", err, sizeof(err)), 0);
@@ -285,6 +286,8 @@ static void test_lcrd_reads_the_sites_settings_as_the_plugin_writes_them(void **
 			assert_int_equal(o.ckpt_keep, 7);
 		if (i == LCR_SETTING_HEARTBEAT_PEERS)
 			assert_int_equal(o.heartbeat_peers, 5);
+		if (i == LCR_SETTING_WIRE_ENCRYPTION)
+			assert_true(o.wire_encryption);
 		if (i == LCR_SETTING_REGION_QUOTA)
 			assert_int_equal(o.region_quota, 3ULL << 30);
 		if (i == LCR_SETTING_LOG_LEVEL)
@@ -375,6 +378,7 @@ static void test_lcrd_defaults_are_the_tables(void **state)
 	assert_int_equal(o.ckpt_keep, 2);
 	assert_int_equal(o.heartbeat_peers, 2);
 	assert_int_equal(o.detect_timeout_ms, 2000);
+	assert_false(o.wire_encryption);
 	assert_int_equal(o.region_quota, 0);
 	assert_int_equal(o.restore, LCR_RESTORE_NEVER);
 	assert_int_equal(o.replace, LCR_REPLACE_NONE);

@@ -143,6 +143,7 @@ static void assert_config_equal(const struct lcr_site_config *a,
 	assert_true(a->helper_start_timeout == b->helper_start_timeout);
 	assert_true(a->helper_stop_timeout == b->helper_stop_timeout);
 	assert_int_equal(a->heartbeat_peers, b->heartbeat_peers);
+	assert_int_equal(a->wire_encryption, b->wire_encryption);
 }
 
 static void assert_is_default(const struct lcr_site_config *cfg)
@@ -330,7 +331,7 @@ static void test_unknown_key_names_it_and_lists_accepted_keys(void **state)
 			  "unknown key 'requierd' (accepted: helper, runtime_dir, ckpt_dir, "
 			  "ckpt_roots, ckpt_keep, detect_timeout, enabled_by_default, required, "
 			  "log_level, munge_socket, region_quota, helper_start_timeout, "
-			  "helper_stop_timeout, heartbeat_peers)");
+			  "helper_stop_timeout, heartbeat_peers, wire_encryption)");
 }
 
 static void test_unknown_nested_key_lists_the_mapping_keys(void **state)
@@ -571,7 +572,7 @@ static void test_plugstack_unknown_key_lists_accepted_keys(void **state)
 			    "(accepted: config, helper, runtime_dir, ckpt_dir, ckpt_roots, ckpt_keep, "
 			    "detect_timeout.default, detect_timeout.min, detect_timeout.max, "
 			    "enabled_by_default, required, log_level, munge_socket, region_quota, "
-			    "helper_start_timeout, helper_stop_timeout, heartbeat_peers)");
+			    "helper_start_timeout, helper_stop_timeout, heartbeat_peers, wire_encryption)");
 }
 
 static void test_plugstack_bad_value_names_argument_and_key(void **state)
