@@ -13,7 +13,7 @@ dir=${LAYERS_DIR:-$LCR_SRCDIR/helper}
 declare -A layer=()
 add() { local n=$1 m; shift; for m in "$@"; do layer[$m]=$n; done; }
 layer_names=(- "loop/connection" "mesh" "services" "control" "main")
-add 1 loop log worker listener conn_gate auth_queue mesh_auth mesh_conn pidfd_watch options \
+add 1 loop log worker listener conn_gate auth_queue mesh_auth conn_seal mesh_conn pidfd_watch options \
 	runtime_dir regions backend backend_host backend_cuda job_env slurm_query outcome_file \
 	ckpt_dir control lcrd
 add 2 mesh mesh_internal mesh_events mesh_hooks mesh_join mesh_dialer rendezvous_client quorum detector
