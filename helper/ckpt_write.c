@@ -8,7 +8,8 @@
  * (items marked `checked`, bound to the replica ckpt_verify_assign named), writing nothing,
  * so that the leader can compare the replicas. When the thread is done, the loop reads the
  * source replicas' control pages again: a replica that began an update meanwhile may have
- * been read half updated, and the result is -ESTALE. The thread ends its reads with an
+ * been read half updated, and the result is -ESTALE. Only then does a second job sync the
+ * files (the reads are over, so the ranks may go on while it runs). The thread ends its reads with an
  * acquire fence and the rank's lcr_update_begin stores its phase before a release fence, so
  * a read that saw an update's store implies that the second look sees UPDATING or a newer
  * commit. */
@@ -421,7 +422,7 @@ static int write_range(struct ckpt_writer *w, int fd, struct write_item *item, u
 	return 0;
 }
 
-/* Writes items[0..n) (ranges of one file), then syncs the file. */
+/* Writes items[0..n) (ranges of one file) into the page cache; sync_all syncs it later. */
 static int write_file(struct ckpt_writer *w, int dir_fd, struct write_item *items, size_t n,
 		      uint8_t *buf, XXH3_state_t *state, const atomic_bool *cancel)
 {
@@ -441,16 +442,13 @@ static int write_file(struct ckpt_writer *w, int dir_fd, struct write_item *item
 	}
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = write_range(w, fd, &items[i], buf, state, cancel);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = write_fail(w->error, sizeof(w->error), -errno, "cannot sync %s/%s: %s", w->dir,
-				items[0].file, strerror(errno));
 	if (close(fd) < 0 && rc == 0)
 		rc = write_fail(w->error, sizeof(w->error), -errno, "cannot close %s/%s: %s", w->dir,
 				items[0].file, strerror(errno));
 	return rc;
 }
 
-/* The thread: every file in turn. */
+/* The first job: every file in turn, then the ranges only checked. */
 static int write_all(void *arg, const atomic_bool *cancel)
 {
 	struct ckpt_writer *w = arg;
@@ -491,15 +489,33 @@ static int check_sources(struct ckpt_writer *w)
 	return 0;
 }
 
-static void writer_done(void *arg, int rc)
+/* The second job, once the sources are known to have held the step while they were read:
+ * every written file synced (fsync reads no region, so the ranks may go on meanwhile). */
+static int sync_all(void *arg, const atomic_bool *cancel)
 {
 	struct ckpt_writer *w = arg;
+	for (size_t i = 0; i < w->write_count; i++) {
+		if (i > 0 && strcmp(w->items[i].file, w->items[i - 1].file) == 0)
+			continue;
+		if (atomic_load(cancel))
+			return -ECANCELED;
+		int fd = openat(w->dir_fd, w->items[i].file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		int rc = fd < 0 || fsync(fd) < 0 ? -errno : 0;
+		if (fd >= 0)
+			close(fd);
+		if (rc < 0)
+			return write_fail(w->error, sizeof(w->error), rc, "cannot sync %s/%s: %s", w->dir,
+					  w->items[i].file, strerror(-rc));
+	}
+	return 0;
+}
+
+static void writer_report(struct ckpt_writer *w, int status)
+{
 	struct ckpt_write_result result = {
-		.status = rc, .node_id = w->d->opt.node_id, .step = w->step,
+		.status = status, .node_id = w->d->opt.node_id, .step = w->step,
 		.seconds = (double)(util_now_ns() - w->started_ns) / 1e9,
 	};
-	if (rc == 0)
-		result.status = check_sources(w);
 	if (result.status == 0) {
 		result.hashes = calloc(w->item_count + 1, sizeof(*result.hashes));
 		if (!result.hashes)
@@ -515,6 +531,29 @@ static void writer_done(void *arg, int rc)
 	w->done(w->d, &result, w->done_arg);
 	free(result.hashes);
 	writer_free(w);
+}
+
+static void synced(void *arg, int rc)
+{
+	writer_report(arg, rc);
+}
+
+/* The reads are over: the sources are checked now, before the files are synced, so that a
+ * rank that goes on once its state was read (a recovery's survivors, resumed while the
+ * checkpoint is still written) does not make the checkpoint stale. */
+static void written(void *arg, int rc)
+{
+	struct ckpt_writer *w = arg;
+	if (rc == 0)
+		rc = check_sources(w);
+	if (rc == 0 && w->write_count > 0) {
+		rc = worker_start(w->d->loop, sync_all, synced, w, &w->worker);
+		if (rc == 0)
+			return;
+		write_fail(w->error, sizeof(w->error), rc, "cannot start a writer thread: %s",
+			   strerror(-rc));
+	}
+	writer_report(w, rc);
 }
 
 /* Opens DIR/step-S.tmp, which the leader made, for the thread. */
@@ -554,7 +593,7 @@ int ckpt_write_start(struct lcrd *d, const struct manifest *plan,
 	rc = open_step_dir(w, err, errlen);
 	if (rc == 0)
 		rc = bind_ranges(w, plan, only, only_count, checks, check_count, err, errlen);
-	if (rc == 0 && (rc = worker_start(d->loop, write_all, writer_done, w, &w->worker)) < 0)
+	if (rc == 0 && (rc = worker_start(d->loop, write_all, written, w, &w->worker)) < 0)
 		write_fail(err, errlen, rc, "cannot start a writer thread: %s", strerror(-rc));
 	if (rc < 0) {
 		writer_free(w);
