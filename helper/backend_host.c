@@ -99,6 +99,12 @@ static int host_read(struct region *r, uint64_t offset, void *dst, size_t len)
 	return 0;
 }
 
+static const uint8_t *host_view(struct region *r)
+{
+	const struct host_state *st = r->backend_state;
+	return st->map;
+}
+
 static int host_write(struct region *r, uint64_t offset, const void *src, size_t len)
 {
 	struct host_state *st = r->backend_state;
@@ -122,6 +128,7 @@ const struct region_backend backend_host = {
 	.create = host_create,
 	.export_fd = host_export_fd,
 	.read = host_read,
+	.view = host_view,
 	.write = host_write,
 	.destroy = host_destroy,
 };

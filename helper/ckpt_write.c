@@ -3,16 +3,18 @@
  * (see ckpt_write.h).
  *
  * A writer is prepared on the loop: each of its ranges is bound to a region of a local
- * replica that holds step S (struct write_item), so the thread only reads regions through
- * region_read (any backend) and writes files; then it hashes the ranges this node checks
- * (items marked `checked`, bound to the replica ckpt_verify_assign named), writing nothing,
- * so that the leader can compare the replicas. When the thread is done, the loop reads the
- * source replicas' control pages again: a replica that began an update meanwhile may have
- * been read half updated, and the result is -ESTALE. Only then does a second job sync the
- * files (the reads are over, so the ranks may go on while it runs). The thread ends its reads with an
- * acquire fence and the rank's lcr_update_begin stores its phase before a release fence, so
- * a read that saw an update's store implies that the second look sees UPDATING or a newer
- * commit. */
+ * replica that holds step S (struct write_item), so the thread only reads regions and writes
+ * files: a host region in place, from lcrd's own mapping (region_view: XXH3 and pwrite read
+ * the same memory, no copy), any other through region_read into an 8 MiB buffer (CUDA).
+ * Then it hashes the ranges this node checks (items marked `checked`, bound to the replica
+ * ckpt_verify_assign named), writing nothing, so that the leader can compare the replicas.
+ * When the thread is done, the loop reads the source replicas' control pages again: a
+ * replica that began an update meanwhile may have been read half updated (or its bytes
+ * hashed and written as they changed), and the result is -ESTALE. Only then does a second
+ * job sync the files (the reads are over, so the ranks may go on while it runs). The thread
+ * ends its reads with an acquire fence and the rank's lcr_update_begin stores its phase
+ * before a release fence, so a read that saw an update's store implies that the second look
+ * sees UPDATING or a newer commit. */
 #include "config.h"
 
 #include <dirent.h>
@@ -395,7 +397,22 @@ static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t offset)
 	return 0;
 }
 
-/* Reads one range through buf, hashing what it reads, and writes it to fd (when fd >= 0). */
+/* Points *out at the bytes [at, at + len) of item's region: in place where the backend
+ * hands out its memory (a host region: no copy), else copied into buf (CUDA). */
+static int range_bytes(struct ckpt_writer *w, const struct write_item *item, uint64_t at,
+		       size_t len, uint8_t *buf, const uint8_t **out)
+{
+	int rc = region_view(item->region, at, len, out);
+	if (rc == -EOPNOTSUPP && (rc = region_read(item->region, at, buf, len)) == 0)
+		*out = buf;
+	if (rc < 0)
+		return write_fail(w->error, sizeof(w->error), rc, "cannot read region '%s' of rank "
+				  "%u at offset %" PRIu64 ": %s", item->region->name,
+				  item->region->owner_rank, at, strerror(-rc));
+	return 0;
+}
+
+/* Reads one range in chunks, hashing what it reads, and writes it to fd (when fd >= 0). */
 static int write_range(struct ckpt_writer *w, int fd, struct write_item *item, uint8_t *buf,
 		       XXH3_state_t *state, const atomic_bool *cancel)
 {
@@ -404,13 +421,12 @@ static int write_range(struct ckpt_writer *w, int fd, struct write_item *item, u
 		size_t len = item->length - done < CKPT_IO_CHUNK ? (size_t)(item->length - done)
 								 : CKPT_IO_CHUNK;
 		uint64_t at = item->offset + done;
-		int rc = region_read(item->region, at, buf, len);
+		const uint8_t *bytes;
+		int rc = range_bytes(w, item, at, len, buf, &bytes);
 		if (rc < 0)
-			return write_fail(w->error, sizeof(w->error), rc, "cannot read region '%s' "
-					  "of rank %u at offset %" PRIu64 ": %s", item->region->name,
-					  item->region->owner_rank, at, strerror(-rc));
-		XXH3_64bits_update(state, buf, len);
-		if (fd >= 0 && (rc = pwrite_all(fd, buf, len, at)) < 0)
+			return rc;
+		XXH3_64bits_update(state, bytes, len);
+		if (fd >= 0 && (rc = pwrite_all(fd, bytes, len, at)) < 0)
 			return write_fail(w->error, sizeof(w->error), rc, "cannot write %s/%s at "
 					  "offset %" PRIu64 ": %s", w->dir, item->file, at,
 					  strerror(-rc));

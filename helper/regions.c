@@ -212,6 +212,17 @@ int region_write(struct region *r, uint64_t offset, const void *src, size_t len)
 	return len ? r->backend->write(r, offset, src, len) : 0;
 }
 
+int region_view(struct region *r, uint64_t offset, uint64_t len, const uint8_t **out)
+{
+	const uint8_t *base;
+	if (offset > r->size || len > r->size - offset)
+		return -ERANGE;
+	if (!r->backend->view || !(base = r->backend->view(r)))
+		return -EOPNOTSUPP;
+	*out = base + offset;
+	return 0;
+}
+
 int region_checksum(struct region *r, uint64_t *hash)
 {
 	XXH3_state_t *state = XXH3_createState();

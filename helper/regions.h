@@ -65,6 +65,12 @@ int region_table_free(struct region_table *t, uint32_t owner_rank, const char *n
 int region_read(struct region *r, uint64_t offset, void *dst, size_t len);
 int region_write(struct region *r, uint64_t offset, const void *src, size_t len);
 
+/* Points *out at the bytes [offset, offset + len) of a region that lcrd can read in place
+ * (a host region: its own mapping, no copy): 0, -ERANGE past its size, or -EOPNOTSUPP when
+ * the backend has no such view (CUDA: use region_read). The bytes stay mapped until the
+ * region is freed. */
+int region_view(struct region *r, uint64_t offset, uint64_t len, const uint8_t **out);
+
 /* XXH3 64-bit hash of the region's `size` bytes, read through region_read. */
 int region_checksum(struct region *r, uint64_t *hash);
 

@@ -1,7 +1,8 @@
 /* test_regions.c: the helper's region table with the host backend: allocation, reattach,
  * quota (an allocation beyond it fails with a message naming the region and the sizes, and
  * nothing else changes), names and sizes, access through region_read / region_write, the
- * sealed descriptor handed to clients, and checksums. */
+ * sealed descriptor handed to clients, checksums, and region_view (host memory read in place,
+ * within the region's size; no view from a backend without one). */
 #include "config.h"
 
 #include <errno.h>
@@ -244,6 +245,38 @@ static void test_checksum_hashes_the_region_bytes(void **state)
 	free(data);
 }
 
+static void test_host_view_is_the_region_memory_within_its_size(void **state)
+{
+	struct region_table *t = *state;
+	struct region *r = alloc_ok(t, 0, "v", 10000);
+	const uint8_t *view = NULL, *at_end = NULL;
+	uint8_t byte = 0x5a;
+	assert_true(r->map_size > 10000);
+	assert_int_equal(region_write(r, 9999, &byte, 1), 0);
+	assert_int_equal(region_view(r, 0, 10000, &view), 0);
+	assert_int_equal(view[9999], 0x5a);
+	assert_int_equal(region_view(r, 10000, 0, &at_end), 0);
+	assert_ptr_equal(at_end, view + 10000);
+	byte = 0x33;
+	assert_int_equal(region_write(r, 4096, &byte, 1), 0);
+	assert_int_equal(view[4096], 0x33); /* the same memory, not a copy */
+	/* A range spanning the region's end is refused, though the mapping goes on. */
+	assert_int_equal(region_view(r, 9999, 2, &view), -ERANGE);
+	assert_int_equal(region_view(r, 10001, 0, &view), -ERANGE);
+	assert_int_equal(region_view(r, 1, UINT64_MAX, &view), -ERANGE);
+}
+
+static void test_backend_without_view_is_read_through_a_copy(void **state)
+{
+	const struct region_backend no_view = { .name = "no-view" };
+	struct region r = { .size = 100, .backend = &no_view };
+	const uint8_t *view = NULL;
+	(void)state;
+	assert_int_equal(region_view(&r, 0, 100, &view), -EOPNOTSUPP);
+	assert_null(view);
+	assert_int_equal(region_view(&r, 0, 101, &view), -ERANGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +292,8 @@ int main(void)
 		T(test_cuda_region_without_a_gpu_fails_cleanly),
 		T(test_exported_descriptor_is_the_same_sealed_memory),
 		T(test_checksum_hashes_the_region_bytes),
+		T(test_host_view_is_the_region_memory_within_its_size),
+		cmocka_unit_test(test_backend_without_view_is_read_through_a_copy),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
