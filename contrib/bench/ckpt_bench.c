@@ -7,10 +7,13 @@
  *
  *   raw   N processes at once, each writing one region's bytes (straight from its mapping)
  *         into a file of DIR with pwrite in 8 MiB chunks, then fsync: the bytes on disk
- *         with nothing else done, the baseline;
+ *         with nothing else done, the baseline. Each is forked and has its mapping's page
+ *         tables filled before the clock starts (a helper's mapping is filled after its
+ *         first round), so that the baseline is the filesystem's, not page faults';
  *   ckpt  a CKPT_NOW sent to the N helpers at once, until the N checkpoints are published:
- *         each helper plans, reads its region through the backend, hashes it (XXH3), writes
- *         it with pwrite + fsync, writes and syncs its manifest and renames the directory.
+ *         each helper plans, hashes its region (XXH3) and writes it with pwrite + fsync,
+ *         both straight from its own mapping, writes and syncs its manifest and renames the
+ *         directory.
  *
  * Figures, one line each: RESULT name=<figure> value=<v> unit=<u> baseline=<b> ratio=<v/b>
  *   jit_ckpt_GBps           N * SIZE / wall time of the ckpt phase (GB = 10^9 bytes,
@@ -156,10 +159,29 @@ static int connect_to(const char *path)
 
 /* --- the raw phase --- */
 
-static void raw_writer(const uint8_t *data, uint64_t size, const char *path)
+/* Reads one byte of each page of data, so that its page tables are filled: a forked child
+ * does not inherit them for a shared mapping, and a helper's own mapping is filled after
+ * its first round. Not timed. */
+static void fault_in(const uint8_t *data, uint64_t size)
 {
+	const volatile uint8_t *bytes = data;
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint8_t sum = 0;
+	for (uint64_t off = 0; off < size; off += page)
+		sum ^= bytes[off];
+	(void)sum;
+}
+
+/* One raw writer: its mapping faulted in, it says so on `ready`, waits for a byte on `go`
+ * (the round's clock starts between the two), then writes. */
+static void raw_writer(const uint8_t *data, uint64_t size, const char *path, int ready, int go)
+{
+	char byte = 0;
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
+		_exit(1);
+	fault_in(data, size);
+	if (write(ready, &byte, 1) != 1 || read(go, &byte, 1) != 1)
 		_exit(1);
 	for (uint64_t off = 0; off < size;) {
 		size_t len = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
@@ -171,22 +193,36 @@ static void raw_writer(const uint8_t *data, uint64_t size, const char *path)
 	_exit(fsync(fd) == 0 && close(fd) == 0 ? 0 : 1);
 }
 
+/* Forks the writers, waits until each is ready, then times them from the go to the last
+ * one's exit. */
 static double raw_round(struct bench *b)
 {
-	char path[MAX_NODES][600];
+	char path[MAX_NODES][600], bytes[MAX_NODES] = { 0 };
 	pid_t pids[MAX_NODES];
-	int status, failed = 0;
-	uint64_t t0 = util_now_ns();
+	int status, failed = 0, ready[2], go[2];
+	uint64_t t0;
+	if (pipe(ready) < 0 || pipe(go) < 0)
+		die("pipe", errno);
 	for (int i = 0; i < b->nodes; i++) {
 		snprintf(path[i], sizeof(path[i]), "%s/raw%d", b->work, i);
 		pids[i] = fork();
 		if (pids[i] == 0)
-			raw_writer(b->node[i].region, b->size, path[i]);
+			raw_writer(b->node[i].region, b->size, path[i], ready[1], go[0]);
 	}
+	for (int got = 0, n; got < b->nodes; got += n)
+		if ((n = (int)read(ready[0], bytes, (size_t)(b->nodes - got))) <= 0)
+			die("raw writers did not start", n < 0 ? errno : EIO);
+	t0 = util_now_ns();
+	if (write(go[1], bytes, (size_t)b->nodes) != b->nodes)
+		die("starting the raw writers", errno);
 	for (int i = 0; i < b->nodes; i++)
 		failed |= waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
 			  WEXITSTATUS(status) != 0;
 	double t = seconds_since(t0);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
 	if (failed)
 		die("raw writes", EIO);
 	for (int i = 0; i < b->nodes; i++)
