@@ -7,9 +7,11 @@
  *
  *   raw   N processes at once, each writing one region's bytes (straight from its mapping)
  *         into a file of DIR with pwrite in 8 MiB chunks, then fsync: the bytes on disk
- *         with nothing else done, the baseline. Each is forked and has its mapping's page
- *         tables filled before the clock starts (a helper's mapping is filled after its
- *         first round), so that the baseline is the filesystem's, not page faults';
+ *         with nothing else done, the baseline. The N writers are processes started once
+ *         and kept for the whole run, their mappings faulted in, as the helpers are: on
+ *         this VM a process's first write pass runs several times slower than its later
+ *         ones (a fresh process per round measured 0.1-0.4 GB/s where the helpers' later
+ *         rounds gave 0.5-1.4), so that a writer forked per round was no baseline;
  *   ckpt  a CKPT_NOW sent to the N helpers at once, until the N checkpoints are published:
  *         each helper plans, hashes its region (XXH3) and writes it with pwrite + fsync,
  *         both straight from its own mapping, writes and syncs its manifest and renames the
@@ -59,6 +61,9 @@ struct node {
 	lcr_session_t *session;
 	uint8_t *region;
 	int ctl_fd; /* a raw connection for CKPT_NOW */
+	pid_t raw_pid; /* the raw writer of this node's region */
+	int raw_go, raw_done;
+	char raw_path[600];
 };
 
 struct bench {
@@ -160,8 +165,7 @@ static int connect_to(const char *path)
 /* --- the raw phase --- */
 
 /* Reads one byte of each page of data, so that its page tables are filled: a forked child
- * does not inherit them for a shared mapping, and a helper's own mapping is filled after
- * its first round. Not timed. */
+ * does not inherit them for a shared mapping. */
 static void fault_in(const uint8_t *data, uint64_t size)
 {
 	const volatile uint8_t *bytes = data;
@@ -172,61 +176,79 @@ static void fault_in(const uint8_t *data, uint64_t size)
 	(void)sum;
 }
 
-/* One raw writer: its mapping faulted in, it says so on `ready`, waits for a byte on `go`
- * (the round's clock starts between the two), then writes. */
-static void raw_writer(const uint8_t *data, uint64_t size, const char *path, int ready, int go)
+/* Writes data into a new file path with pwrite in CHUNK pieces, then fsync: 0 or 1. */
+static char raw_write_file(const uint8_t *data, uint64_t size, const char *path)
 {
-	char byte = 0;
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		_exit(1);
-	fault_in(data, size);
-	if (write(ready, &byte, 1) != 1 || read(go, &byte, 1) != 1)
-		_exit(1);
+		return 1;
 	for (uint64_t off = 0; off < size;) {
 		size_t len = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
 		ssize_t w = pwrite(fd, data + off, len, (off_t)off);
-		if (w <= 0)
-			_exit(1);
+		if (w <= 0) {
+			close(fd);
+			return 1;
+		}
 		off += (uint64_t)w;
 	}
-	_exit(fsync(fd) == 0 && close(fd) == 0 ? 0 : 1);
+	return fsync(fd) == 0 && close(fd) == 0 ? 0 : 1;
 }
 
-/* Forks the writers, waits until each is ready, then times them from the go to the last
- * one's exit. */
+/* A raw writer: a process kept for the whole run, as a helper is, its mapping faulted in
+ * once; for each byte on go it writes the region into path and answers a byte on done. */
+static void raw_writer(const uint8_t *data, uint64_t size, const char *path, int go, int done)
+{
+	char byte;
+	fault_in(data, size);
+	while (read(go, &byte, 1) == 1) {
+		byte = raw_write_file(data, size, path);
+		if (write(done, &byte, 1) != 1)
+			break;
+	}
+	_exit(0);
+}
+
+static void start_raw_writer(struct bench *b, int i)
+{
+	struct node *n = &b->node[i];
+	int go[2], done[2];
+	snprintf(n->raw_path, sizeof(n->raw_path), "%s/raw%d", b->work, i);
+	if (pipe(go) < 0 || pipe(done) < 0)
+		die("pipe", errno);
+	n->raw_pid = fork();
+	if (n->raw_pid < 0)
+		die("fork", errno);
+	if (n->raw_pid == 0) {
+		/* Only the bench may hold a writer's go end: its close ends the writer. */
+		for (int j = 0; j < i; j++)
+			close(b->node[j].raw_go);
+		close(go[1]);
+		raw_writer(n->region, b->size, n->raw_path, go[0], done[1]);
+	}
+	close(go[0]);
+	close(done[1]);
+	n->raw_go = go[1];
+	n->raw_done = done[0];
+}
+
+/* Times the N writers from the go to the last one's answer. */
 static double raw_round(struct bench *b)
 {
-	char path[MAX_NODES][600], bytes[MAX_NODES] = { 0 };
-	pid_t pids[MAX_NODES];
-	int status, failed = 0, ready[2], go[2];
-	uint64_t t0;
-	if (pipe(ready) < 0 || pipe(go) < 0)
-		die("pipe", errno);
-	for (int i = 0; i < b->nodes; i++) {
-		snprintf(path[i], sizeof(path[i]), "%s/raw%d", b->work, i);
-		pids[i] = fork();
-		if (pids[i] == 0)
-			raw_writer(b->node[i].region, b->size, path[i], ready[1], go[0]);
-	}
-	for (int got = 0, n; got < b->nodes; got += n)
-		if ((n = (int)read(ready[0], bytes, (size_t)(b->nodes - got))) <= 0)
-			die("raw writers did not start", n < 0 ? errno : EIO);
-	t0 = util_now_ns();
-	if (write(go[1], bytes, (size_t)b->nodes) != b->nodes)
-		die("starting the raw writers", errno);
+	char byte = 0, failed = 0;
+	uint64_t t0 = util_now_ns();
 	for (int i = 0; i < b->nodes; i++)
-		failed |= waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
-			  WEXITSTATUS(status) != 0;
+		if (write(b->node[i].raw_go, &byte, 1) != 1)
+			die("starting a raw writer", errno);
+	for (int i = 0; i < b->nodes; i++) {
+		if (read(b->node[i].raw_done, &byte, 1) != 1)
+			die("a raw writer ended", EIO);
+		failed |= byte;
+	}
 	double t = seconds_since(t0);
-	close(ready[0]);
-	close(ready[1]);
-	close(go[0]);
-	close(go[1]);
 	if (failed)
 		die("raw writes", EIO);
 	for (int i = 0; i < b->nodes; i++)
-		unlink(path[i]);
+		unlink(b->node[i].raw_path);
 	return t;
 }
 
@@ -367,7 +389,14 @@ int main(int argc, char **argv)
 		fill_node(&b, i);
 		b.node[i].ctl_fd = connect_to(b.node[i].socket_path);
 	}
+	for (int i = 0; i < b.nodes; i++)
+		start_raw_writer(&b, i);
 	run(&b);
+	for (int i = 0; i < b.nodes; i++) {
+		close(b.node[i].raw_go);
+		waitpid(b.node[i].raw_pid, NULL, 0);
+		close(b.node[i].raw_done);
+	}
 	for (int i = 0; i < b.nodes; i++) {
 		close(b.node[i].ctl_fd);
 		lcr_close(b.node[i].session);
