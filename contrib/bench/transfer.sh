@@ -10,12 +10,18 @@
 # false, true, true, false; the best of each mode is compared with the same raw figure.
 # Prints RESULT lines.
 #
-# Usage: contrib/bench/transfer.sh [BUILDDIR]   (LCR_XFER_BENCH_MIB, default 1024)
+# Usage: contrib/bench/transfer.sh [BUILDDIR]   (LCR_XFER_BENCH_MIB, default 1024;
+#        LCR_XFER_BENCH_PEERS, 1 or 2 (default): the peers the replacement fills from;
+#        LCR_XFER_BENCH_ROUNDS, default "b false c true d true e false": the meshes run, a
+#        name and the wire_encryption setting each)
 # Build first: make tests/helper/xfer_client tests/helper/ckpt_client contrib/bench/tcp_baseline
 set -e
 LCR_BUILDDIR=$(cd "${1:-.}" && pwd)
 LCR_SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
 MIB=${LCR_XFER_BENCH_MIB:-1024}
+PEERS=${LCR_XFER_BENCH_PEERS:-2}
+ROUNDS=${LCR_XFER_BENCH_ROUNDS:-b false c true d true e false}
+case $PEERS in 1|2) ;; *) echo "transfer.sh: LCR_XFER_BENCH_PEERS must be 1 or 2" >&2; exit 2 ;; esac
 MESH_PREFIX=b
 . "$LCR_SRCDIR/tests/helper/lib.sh"
 . "$LCR_SRCDIR/tests/helper/mesh_lib.sh"
@@ -35,7 +41,7 @@ port_of() { sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/$MES
 # checkpointed: the best of two fills, in MiB/s, into TRANSFER_BEST; the helpers are
 # stopped after.
 transfer_best() {
-	local encrypt=$1 best=0 run seconds r i xfer_flag=()
+	local encrypt=$1 best=0 run seconds r i xfer_flag=() peers
 	[ "$encrypt" = true ] && xfer_flag=(--wire-encryption)
 	MESH_PIDS=()
 	start_rendezvous "rdv-$MESH_PREFIX" --wire-encryption="$encrypt" ||
@@ -51,10 +57,11 @@ transfer_best() {
 	done
 	"$LCRCTL" --socket="$(socket_of 0)" ckpt now >/dev/null ||
 		{ echo "transfer.sh: the mesh checkpoint failed" >&2; return 1; }
+	peers=(--peer=1@127.0.0.1:"$(port_of 1)")
+	[ "$PEERS" = 2 ] && peers+=(--peer=2@127.0.0.1:"$(port_of 2)")
 	for run in 1 2; do
 		"$XFER" --job="$MESH_JOB" --step=0 --munge-socket="$MUNGE_SOCKET" --self=0 \
-			"${xfer_flag[@]}" --peer=1@127.0.0.1:"$(port_of 1)" \
-			--peer=2@127.0.0.1:"$(port_of 2)" \
+			"${xfer_flag[@]}" "${peers[@]}" \
 			fill "$WORK/ckpt-$MESH_PREFIX/step-1" shard0 state >"$WORK/fill" 2>&1 ||
 			{ cat "$WORK/fill" >&2; return 1; }
 		grep -q "^from-file 0$" "$WORK/fill" || { cat "$WORK/fill" >&2; return 1; }
@@ -72,8 +79,8 @@ transfer_best() {
 # Two rounds in opposite orders (the machine's state drifts), the best of each mode.
 best_mac=0
 best_encrypt=0
-for round in "b false" "c true" "d true" "e false"; do
-	set -- $round
+set -- $ROUNDS
+while [ $# -ge 2 ]; do
 	MESH_PREFIX=$1
 	transfer_best "$2" || exit 1
 	if [ "$2" = true ]; then
@@ -81,6 +88,7 @@ for round in "b false" "c true" "d true" "e false"; do
 	else
 		best_mac=$(awk -v a="$best_mac" -v b="$TRANSFER_BEST" 'BEGIN { print (a > b ? a : b) }')
 	fi
+	shift 2
 done
 best_raw=0
 for run in 1 2; do
@@ -88,11 +96,11 @@ for run in 1 2; do
 	best_raw=$(awk -v b="$best_raw" -v m="$MIB" -v s="$seconds" \
 		'BEGIN { v = m / s; print (v > b ? v : b) }')
 done
-awk -v mac="$best_mac" -v enc="$best_encrypt" -v b="$best_raw" -v m="$MIB" 'BEGIN {
-	printf "RESULT name=state_transfer_2_peers_%dMiB value=%.1f unit=MiB/s baseline=%.1f ratio=%.3f\n",
-		m, mac, b, mac / b
-	printf "RESULT name=state_transfer_2_peers_%dMiB_encrypted value=%.1f unit=MiB/s baseline=%.1f ratio=%.3f\n",
-		m, enc, b, enc / b
+awk -v p="$PEERS" -v mac="$best_mac" -v enc="$best_encrypt" -v b="$best_raw" -v m="$MIB" 'BEGIN {
+	printf "RESULT name=state_transfer_%d_peers_%dMiB value=%.1f unit=MiB/s baseline=%.1f ratio=%.3f\n",
+		p, m, mac, b, mac / b
+	printf "RESULT name=state_transfer_%d_peers_%dMiB_encrypted value=%.1f unit=MiB/s baseline=%.1f ratio=%.3f\n",
+		p, m, enc, b, enc / b
 	printf "RESULT name=wire_encryption_over_authentication_%dMiB value=%.1f unit=MiB/s baseline=%.1f ratio=%.3f\n",
 		m, enc, mac, enc / mac
 }'
