@@ -64,6 +64,7 @@ struct recovery_failure {
 	bool ckpt_unplanned;               /* its checkpoint chose no step yet: the attempt waits */
 	bool ckpt_writing;                 /* its checkpoint of a chosen step is being written */
 	bool ckpt_published;               /* ckpt is complete */
+	bool gives_up;                     /* no replacement: RECOVERY_FAILED waits for ckpt */
 	char ckpt[WIRE_CKPT_PATH_MAX + 1]; /* where its checkpoint is (being) published, or "" */
 	uint64_t queued_ns;                /* its NODE_DOWN applied here (util_now_ns) */
 	uint64_t planned_ns;               /* its checkpoint's step chosen, or its end; 0: not yet */
@@ -497,13 +498,23 @@ static void pop_failure(struct recovery *r)
 	free(f);
 }
 
-/* No replacement for the head failure: RECOVERY_FAILED, and the next failure. */
+/* No replacement for the head failure: RECOVERY_FAILED, and the next failure. While the
+ * failure's checkpoint is still being written, the event waits for its end (kick runs
+ * again then): RECOVERY_FAILED ends the ranks and with them the step, which would cancel
+ * the very checkpoint the event tells them to restart from. */
 static void give_up(struct recovery *r, const char *why)
 {
 	struct mesh *m = r->m;
 	struct recovery_failure *f = r->queue;
 	char message[WIRE_TEXT_MAX + 1], restart[WIRE_CKPT_PATH_MAX + 64];
 	const char *dir = m->d->opt.ckpt_dir;
+	if (f->ckpt_writing) {
+		if (!f->gives_up)
+			log_info("node %s (%" PRIu32 ") cannot be replaced (%s): RECOVERY_FAILED "
+				 "waits for its checkpoint to be written", f->name, f->node, why);
+		f->gives_up = true;
+		return;
+	}
 	if (f->ckpt_published)
 		util_format_text(restart, sizeof(restart), "the checkpoint %s", f->ckpt);
 	else if (dir)
