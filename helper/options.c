@@ -65,6 +65,10 @@ static const size_t setting_field[LCR_SETTING_COUNT] = {
 	[LCR_SETTING_WIRE_ENCRYPTION] = offsetof(struct lcrd_options, wire_encryption),
 	[LCR_SETTING_RESTORE] = offsetof(struct lcrd_options, restore),
 	[LCR_SETTING_REPLACE] = offsetof(struct lcrd_options, replace),
+	[LCR_SETTING_REDUNDANCY] = offsetof(struct lcrd_options, redundancy),
+	[LCR_SETTING_REDUNDANCY_COPIES] = offsetof(struct lcrd_options, redundancy_copies),
+	[LCR_SETTING_SNAPSHOT_EVERY] = offsetof(struct lcrd_options, snapshot_every),
+	[LCR_SETTING_REDUNDANCY_MEMORY_MAX] = offsetof(struct lcrd_options, redundancy_memory_max),
 };
 
 /* lcrd's own options; build_long_options() adds the settings' after them. */
@@ -122,7 +126,9 @@ static const char usage[] =
 	"            [--ckpt-dir=DIR] [--restore=auto|never|PATH] [--ckpt-keep=N]\n"
 	"            [--ckpt-roots=DIR[:DIR...]]\n"
 	"            [--replace=spare|none] [--replace-timeout=SECONDS] [--launcher=PATH]\n"
-	"            [--rejoin=HOST:PORT] [--job-env-fd=FD] [-- PROGRAM ARGS...]\n"
+	"            [--rejoin=HOST:PORT] [--job-env-fd=FD]\n"
+	"            [--redundancy=none|copy] [--redundancy-copies=K] [--snapshot-every=N]\n"
+	"            [--redundancy-memory-max=BYTES] [-- PROGRAM ARGS...]\n"
 	"       lcrd --rendezvous-server --job-id=J --step-id=S (--listen-fd=FD | --listen=HOST:PORT)\n"
 	"            [--parent-pidfd=FD] [--munge-socket=PATH] [--rendezvous-wait=SECONDS]\n"
 	"            [--wire-encryption=true|false]\n"
@@ -264,6 +270,8 @@ static int parse_setting(const struct lcr_setting_spec *spec, const char *value,
 		return parse_restore(value, o, why, whylen);
 	case LCR_TYPE_REPLACE:
 		return lcr_replace_mode_parse(value, field);
+	case LCR_TYPE_REDUNDANCY:
+		return lcr_redundancy_mode_parse(value, field);
 	case LCR_TYPE_BOOL:
 		return lcr_parse_bool(value, field, why, whylen);
 	}

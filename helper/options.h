@@ -54,6 +54,11 @@ struct lcrd_options {
 	int job_env_fd;             /* the job's environment for the launcher (job_env.h), or -1 */
 	char **program;             /* the step's program and arguments (after "--"), or NULL */
 	int program_argc;
+	/* redundancy for state without a replica (doc/redundancy.md) */
+	enum lcr_redundancy_mode redundancy; /* none or copy */
+	uint32_t redundancy_copies;  /* with copy: nodes that hold each node's snapshot */
+	uint32_t snapshot_every;     /* committed steps between two snapshots */
+	uint64_t redundancy_memory_max; /* bytes of host memory for redundancy; 0: no limit */
 };
 
 enum options_result {

@@ -4,8 +4,8 @@
  * choices.
  *
  * Rows with a yaml_key come in lcr.yaml's order (lcrctl config writes them so); keys of
- * one mapping ("detect_timeout.*") are adjacent. The rows without a key (restore, replace,
- * verbose) are the user's alone; their default_text is the user's default.
+ * one mapping ("detect_timeout.*", "redundancy.*") are adjacent. The rows without a key
+ * (restore, replace, verbose) are the user's alone; their default_text is the user's default.
  */
 #include "config.h"
 
@@ -168,6 +168,52 @@ const struct lcr_setting_spec lcr_settings[LCR_SETTING_COUNT] = {
 		.lcrd_arg = "wire-encryption", .lcrd_default = "false",
 		.lcrd_expects = "expected true or false",
 	},
+	[LCR_SETTING_REDUNDANCY] = {
+		.type = LCR_TYPE_REDUNDANCY,
+		.doc = "how the helpers keep state that has no replica on another node, unless the "
+		       "user asks otherwise: none, or copy (snapshots held by other nodes' helpers)",
+		.yaml_key = "redundancy.default", .site_field = SITE_FIELD(redundancy_default),
+		.default_text = "none",
+		.option = "lcr-redundancy", .option_rank = 6, .option_arg = "none|copy",
+		.option_help = "[lcr] Keep copies of the state in other nodes' helpers (copy), or "
+			       "not (none).",
+		.accepted = "none, copy", .env = "LCR_REDUNDANCY",
+		.lcrd_arg = "redundancy", .lcrd_default = "none",
+		.lcrd_expects = "expected none or copy (" LCR_REDUNDANCY_NOT_BUILT ")",
+	},
+	[LCR_SETTING_REDUNDANCY_COPIES] = {
+		.type = LCR_TYPE_COUNT,
+		.doc = "with copy: how many other nodes hold each node's snapshot",
+		.yaml_key = "redundancy.copies", .site_field = SITE_FIELD(redundancy_copies),
+		.default_text = "1", .bounds = { .min = 1, .max = 8 },
+		.lcrd_arg = "redundancy-copies", .lcrd_default = "1",
+		.lcrd_bounds = { .min = 1, .max = 8 },
+		.lcrd_expects = "expected 1 to 8",
+	},
+	[LCR_SETTING_SNAPSHOT_EVERY] = {
+		.type = LCR_TYPE_COUNT,
+		.doc = "with redundancy: committed steps between two snapshots, unless the user asks "
+		       "for another value",
+		.yaml_key = "redundancy.snapshot_every", .site_field = SITE_FIELD(snapshot_every),
+		.default_text = "10", .bounds = { .min = 1, .max = 1000000 },
+		.option = "lcr-snapshot-every", .option_rank = 7, .option_arg = "STEPS",
+		.option_help = "[lcr] With --lcr-redundancy: snapshot the state every STEPS "
+			       "committed steps.",
+		.accepted = "a whole number from 1 to 1000000", .env = "LCR_SNAPSHOT_EVERY",
+		.lcrd_arg = "snapshot-every", .lcrd_default = "10",
+		.lcrd_bounds = { .min = 1, .max = 1000000 },
+		.lcrd_expects = "expected committed steps from 1 to 1000000",
+	},
+	[LCR_SETTING_REDUNDANCY_MEMORY_MAX] = {
+		.type = LCR_TYPE_BYTES,
+		.doc = "most host memory one helper may use for redundancy (its snapshots and the "
+		       "copies it holds), in bytes (K, M, G, T: powers of 1024); 0: no limit",
+		.yaml_key = "redundancy.memory_max", .site_field = SITE_FIELD(redundancy_memory_max),
+		.default_text = "0", .bounds = { .min = 0, .max = INFINITY },
+		.lcrd_arg = "redundancy-memory-max", .lcrd_default = "0",
+		.lcrd_bounds = { .min = 0, .max = INFINITY },
+		.lcrd_expects = "expected a byte count such as 8589934592 or 8G (0: no limit)",
+	},
 	[LCR_SETTING_RESTORE] = {
 		.type = LCR_TYPE_RESTORE,
 		.doc = "the checkpoint a step starts from: the newest, none, or one by its path",
@@ -193,7 +239,7 @@ const struct lcr_setting_spec lcr_settings[LCR_SETTING_COUNT] = {
 		.type = LCR_TYPE_BOOL,
 		.doc = "print LCR's progress messages; lcrd gets --log-level=verbose",
 		.default_text = "off",
-		.option = "lcr-verbose", .option_rank = 6,
+		.option = "lcr-verbose", .option_rank = 8,
 		.option_help = "[lcr] Print LCR's progress messages.",
 		.accepted = "on, off", .env = "LCR_VERBOSE",
 	},
@@ -300,6 +346,13 @@ static const char *const replace_names[] = {
 	[LCR_REPLACE_SPARE] = "spare",
 };
 
+static const char *const redundancy_names[] = {
+	[LCR_REDUNDANCY_NONE] = "none",
+	[LCR_REDUNDANCY_COPY] = "copy",
+	[LCR_REDUNDANCY_ERASURE] = "erasure",
+	[LCR_REDUNDANCY_AUTO] = "auto",
+};
+
 int lcr_restore_mode_parse(const char *text, enum lcr_restore_mode *out)
 {
 	if (strcmp(text, restore_names[LCR_RESTORE_AUTO]) == 0)
@@ -322,6 +375,19 @@ int lcr_replace_mode_parse(const char *text, enum lcr_replace_mode *out)
 	return 0;
 }
 
+int lcr_redundancy_mode_parse(const char *text, enum lcr_redundancy_mode *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(redundancy_names); i++) {
+		if (strcmp(text, redundancy_names[i]) != 0)
+			continue;
+		if (i == LCR_REDUNDANCY_ERASURE || i == LCR_REDUNDANCY_AUTO)
+			return -EOPNOTSUPP;
+		*out = (enum lcr_redundancy_mode)i;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 const char *lcr_restore_mode_name(enum lcr_restore_mode mode)
 {
 	return (size_t)mode < ARRAY_SIZE(restore_names) ? restore_names[mode] : "";
@@ -330,4 +396,9 @@ const char *lcr_restore_mode_name(enum lcr_restore_mode mode)
 const char *lcr_replace_mode_name(enum lcr_replace_mode mode)
 {
 	return (size_t)mode < ARRAY_SIZE(replace_names) ? replace_names[mode] : "none";
+}
+
+const char *lcr_redundancy_mode_name(enum lcr_redundancy_mode mode)
+{
+	return (size_t)mode < ARRAY_SIZE(redundancy_names) ? redundancy_names[mode] : "none";
 }

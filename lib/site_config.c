@@ -208,6 +208,20 @@ static int set_count(unsigned *field, const struct lcr_setting_spec *key, const 
 	return rc;
 }
 
+static int set_redundancy(enum lcr_redundancy_mode *field, const char *text, char *why, size_t whylen)
+{
+	char quoted[256];
+	int rc = lcr_redundancy_mode_parse(text, field);
+
+	if (rc == -EOPNOTSUPP)
+		return fail(why, whylen, rc, "%s: %s", lcr_printable(text, quoted, sizeof quoted),
+			    LCR_REDUNDANCY_NOT_BUILT);
+	if (rc < 0)
+		return fail(why, whylen, rc, "%s is not a redundancy method (accepted: none, copy)",
+			    lcr_printable(text, quoted, sizeof quoted));
+	return 0;
+}
+
 /* Parses text as key's value and stores it; on error cfg is unchanged. */
 static int key_set(struct lcr_site_config *cfg, const struct lcr_setting_spec *key, const char *text,
 		   char *why, size_t whylen)
@@ -233,6 +247,8 @@ static int key_set(struct lcr_site_config *cfg, const struct lcr_setting_spec *k
 		return set_bytes(field, key, text, why, whylen);
 	case LCR_TYPE_COUNT:
 		return set_count(field, key, text, why, whylen);
+	case LCR_TYPE_REDUNDANCY:
+		return set_redundancy(field, text, why, whylen);
 	case LCR_TYPE_RESTORE:
 	case LCR_TYPE_REPLACE:
 		break;
@@ -263,6 +279,8 @@ static const char *key_expects(const struct lcr_setting_spec *key)
 		return "a size in bytes";
 	case LCR_TYPE_COUNT:
 		return "a whole number";
+	case LCR_TYPE_REDUNDANCY:
+		return "none or copy";
 	case LCR_TYPE_RESTORE:
 	case LCR_TYPE_REPLACE:
 		break;
@@ -800,6 +818,10 @@ static void write_value(FILE *out, const struct lcr_site_config *cfg,
 	case LCR_TYPE_COUNT:
 		snprintf(text, sizeof text, "%u", *(const unsigned *)field);
 		break;
+	case LCR_TYPE_REDUNDANCY:
+		snprintf(text, sizeof text, "%s",
+			 lcr_redundancy_mode_name(*(const enum lcr_redundancy_mode *)field));
+		break;
 	case LCR_TYPE_RESTORE:
 	case LCR_TYPE_REPLACE:
 		return;
@@ -835,6 +857,10 @@ int lcr_site_config_value_text(const struct lcr_site_config *cfg, const struct l
 		break;
 	case LCR_TYPE_COUNT:
 		len = snprintf(out, cap, "%u", *(const unsigned *)field);
+		break;
+	case LCR_TYPE_REDUNDANCY:
+		len = snprintf(out, cap, "%s",
+			       lcr_redundancy_mode_name(*(const enum lcr_redundancy_mode *)field));
 		break;
 	case LCR_TYPE_RESTORE:
 	case LCR_TYPE_REPLACE:

@@ -73,6 +73,34 @@ static int parse_replace(const char *value, enum lcr_replace_mode *out, char *er
 	return invalid_value(LCR_SETTING_REPLACE, value, err, errlen);
 }
 
+/* none or copy; erasure and auto are named as not built yet. */
+static int parse_redundancy(const char *value, enum lcr_redundancy_mode *out, char *err, size_t errlen)
+{
+	int rc = lcr_redundancy_mode_parse(value, out);
+
+	if (rc == -EOPNOTSUPP) {
+		snprintf(err, errlen, "lcr: invalid value '%s' for --%s: %s", value,
+			 lcr_settings[LCR_SETTING_REDUNDANCY].option, LCR_REDUNDANCY_NOT_BUILT);
+		return -EINVAL;
+	}
+	if (rc < 0)
+		return invalid_value(LCR_SETTING_REDUNDANCY, value, err, errlen);
+	return 0;
+}
+
+/* A whole number within the site's bounds of the setting. */
+static int parse_count(enum lcr_setting setting, const char *value, unsigned *out, char *err, size_t errlen)
+{
+	char why[256];
+	uint64_t number;
+
+	if (lcr_parse_uint(value, &number, why, sizeof(why)) < 0 ||
+	    !lcr_setting_in_bounds(&lcr_settings[setting].bounds, (double)number))
+		return invalid_value(setting, value, err, errlen);
+	*out = (unsigned)number;
+	return 0;
+}
+
 static int parse_detect_timeout(const char *value, const struct lcr_site_config *site, double *out,
 				char *err, size_t errlen)
 {
@@ -134,6 +162,10 @@ static int parse_option(enum lcr_setting setting, const char *value, const struc
 		return parse_replace(value, &out->replace, err, errlen);
 	case LCR_SETTING_DETECT_TIMEOUT:
 		return parse_detect_timeout(value, site, &out->detect_timeout, err, errlen);
+	case LCR_SETTING_REDUNDANCY:
+		return parse_redundancy(value, &out->redundancy, err, errlen);
+	case LCR_SETTING_SNAPSHOT_EVERY:
+		return parse_count(setting, value, &out->snapshot_every, err, errlen);
 	case LCR_SETTING_CKPT_DIR:
 		return parse_ckpt_dir(value, site, owner, job_id, out->ckpt_dir, sizeof(out->ckpt_dir), err,
 				      errlen);
@@ -221,6 +253,8 @@ int options_resolve(const struct lcr_option_values *values, options_getenv_fn ge
 	memset(out, 0, sizeof(*out));
 	out->enabled = site->enabled_by_default;
 	out->detect_timeout = site->detect_timeout_default;
+	out->redundancy = site->redundancy_default;
+	out->snapshot_every = site->snapshot_every;
 	for (int rank = 1; rank <= LCR_SETTING_COUNT; rank++)
 		for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
 			const struct lcr_setting_spec *spec = &lcr_settings[i];

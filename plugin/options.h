@@ -27,6 +27,8 @@ struct lcr_user_options {
 	char restore_path[4096];
 	enum lcr_replace_mode replace;
 	double detect_timeout;
+	enum lcr_redundancy_mode redundancy;
+	unsigned snapshot_every; /* committed steps between two snapshots */
 	bool verbose;
 };
 

@@ -253,6 +253,7 @@ struct helper_setting_texts {
 	char pool[CKPT_ROOTS_TEXT_MAX + 1024];
 	size_t used;
 	char detect_timeout[32];
+	char snapshot_every[16];
 };
 
 /* The site's settings that lcrd gets and no user option overrides, each as lcrd reads it;
@@ -296,6 +297,9 @@ static int pass_settings(const struct plugin_state *state, struct helper_setting
 	id->settings[LCR_SETTING_RESTORE] = restore_argument(user);
 	id->settings[LCR_SETTING_DETECT_TIMEOUT] = t->detect_timeout;
 	id->settings[LCR_SETTING_REPLACE] = lcr_replace_mode_name(user->replace);
+	id->settings[LCR_SETTING_REDUNDANCY] = lcr_redundancy_mode_name(user->redundancy);
+	snprintf(t->snapshot_every, sizeof(t->snapshot_every), "%u", user->snapshot_every);
+	id->settings[LCR_SETTING_SNAPSHOT_EVERY] = t->snapshot_every;
 	return 0;
 }
 

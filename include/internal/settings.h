@@ -16,7 +16,7 @@
  * documentation (etc/lcr.yaml, doc/lcr.yaml.5, doc/spank_lcr.8, doc/lcrd.8), which
  * tests/unit/test_settings.c checks against the table.
  *
- * The choices that travel from the plugin to lcrd (restore, replace) have one enum each,
+ * The choices that travel from the plugin to lcrd (restore, replace, redundancy) have one enum each,
  * shared by both, with the names below; the restore values are also the wire's.
  */
 #ifndef LCR_INTERNAL_SETTINGS_H
@@ -38,6 +38,16 @@ enum lcr_replace_mode {
 	LCR_REPLACE_SPARE = 1, /* launch a replacement on a spare node of the job */
 };
 
+/* How the helpers keep state that has no replica on another node (--lcr-redundancy, lcrd
+ * --redundancy; doc/redundancy.md). Erasure coding and auto are names for what is to come:
+ * the parsers refuse them with a message that says so. */
+enum lcr_redundancy_mode {
+	LCR_REDUNDANCY_NONE = 0,    /* nothing beyond the ranks' own replicas */
+	LCR_REDUNDANCY_COPY = 1,    /* snapshots copied to K other nodes' helpers */
+	LCR_REDUNDANCY_ERASURE = 2, /* parity across groups of nodes (not built yet) */
+	LCR_REDUNDANCY_AUTO = 3,    /* copy, else erasure, else none (not built yet) */
+};
+
 /* Every setting; the index of its row in lcr_settings[]. */
 enum lcr_setting {
 	LCR_SETTING_HELPER,
@@ -57,6 +67,10 @@ enum lcr_setting {
 	LCR_SETTING_HELPER_STOP_TIMEOUT,
 	LCR_SETTING_HEARTBEAT_PEERS,
 	LCR_SETTING_WIRE_ENCRYPTION,
+	LCR_SETTING_REDUNDANCY,
+	LCR_SETTING_REDUNDANCY_COPIES,
+	LCR_SETTING_SNAPSHOT_EVERY,
+	LCR_SETTING_REDUNDANCY_MEMORY_MAX,
 	LCR_SETTING_RESTORE,
 	LCR_SETTING_REPLACE,
 	LCR_SETTING_VERBOSE,
@@ -75,6 +89,7 @@ enum lcr_setting_type {
 	LCR_TYPE_COUNT,		/* a whole number */
 	LCR_TYPE_RESTORE,	/* auto, never or an absolute path (enum lcr_restore_mode) */
 	LCR_TYPE_REPLACE,	/* spare or none (enum lcr_replace_mode) */
+	LCR_TYPE_REDUNDANCY,	/* none or copy (enum lcr_redundancy_mode) */
 };
 
 /* Inclusive bounds of a number; max INFINITY: none. */
@@ -132,9 +147,16 @@ int lcr_setting_check_range(const struct lcr_setting_spec *spec, double value, c
 int lcr_restore_mode_parse(const char *text, enum lcr_restore_mode *out);
 int lcr_replace_mode_parse(const char *text, enum lcr_replace_mode *out);
 
+/* "none", "copy": 0 and *out; "erasure", "auto": -EOPNOTSUPP (not built yet); else -EINVAL. */
+int lcr_redundancy_mode_parse(const char *text, enum lcr_redundancy_mode *out);
+
 /* The name of a mode as the options and lcrd read it ("" for LCR_RESTORE_PATH: the path). */
 const char *lcr_restore_mode_name(enum lcr_restore_mode mode);
 const char *lcr_replace_mode_name(enum lcr_replace_mode mode);
+const char *lcr_redundancy_mode_name(enum lcr_redundancy_mode mode);
+
+/* The message for a redundancy method that is named but not built yet. */
+#define LCR_REDUNDANCY_NOT_BUILT "erasure coding and auto are not built yet: use copy or none"
 
 /* Bytes as lcr.yaml writes them: "64GiB", "1048576". */
 void lcr_setting_format_bytes(unsigned long long bytes, char *buf, size_t buflen);

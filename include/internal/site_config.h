@@ -36,6 +36,7 @@
 #include <stdio.h>
 
 #include "internal/parse.h"
+#include "internal/settings.h"
 
 struct lcr_setting_spec;
 
@@ -60,6 +61,10 @@ struct lcr_site_config {
 	double helper_stop_timeout;	/* seconds */
 	unsigned heartbeat_peers;	/* ring neighbours each helper watches */
 	bool wire_encryption;		/* encrypt the helpers' frames, not only authenticate */
+	enum lcr_redundancy_mode redundancy_default; /* unless the user asks otherwise */
+	unsigned redundancy_copies;	/* with copy: nodes that hold each node's snapshot */
+	unsigned snapshot_every;	/* committed steps between snapshots, unless asked */
+	uint64_t redundancy_memory_max; /* bytes per helper for redundancy; 0: no limit */
 };
 
 /* Fills cfg with the built-in defaults. cfg must not hold anything to free. */

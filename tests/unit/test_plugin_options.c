@@ -142,6 +142,11 @@ static void test_bad_values_name_the_option_and_accepted_values(void **state)
 		{ "lcr-detect-timeout", "soon", "--lcr-detect-timeout" },
 		{ "lcr-ckpt-dir", "relative/dir", "absolute" },
 		{ "lcr-ckpt-dir", "/scratch/%x", "--lcr-ckpt-dir" },
+		{ "lcr-redundancy", "mirror", "accepted: none, copy" },
+		{ "lcr-redundancy", "erasure", "erasure coding and auto are not built yet" },
+		{ "lcr-redundancy", "auto", "--lcr-redundancy" },
+		{ "lcr-snapshot-every", "0", "accepted: a whole number from 1 to 1000000" },
+		{ "lcr-snapshot-every", "ten", "--lcr-snapshot-every" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -163,6 +168,28 @@ static void test_good_values_are_accepted(void **state)
 	assert_int_equal(options_check_value("lcr-restore", "/ckpt/step-4", &f->site, f->err, sizeof(f->err)), 0);
 	assert_int_equal(options_check_value("lcr-detect-timeout", "2.5", &f->site, f->err, sizeof(f->err)), 0);
 	assert_int_equal(options_check_value("lcr-ckpt-dir", "/scratch/%u/%j", &f->site, f->err, sizeof(f->err)), 0);
+	assert_int_equal(options_check_value("lcr-redundancy", "copy", &f->site, f->err, sizeof(f->err)), 0);
+	assert_int_equal(options_check_value("lcr-snapshot-every", "1", &f->site, f->err, sizeof(f->err)), 0);
+}
+
+static void test_redundancy_comes_from_the_site_unless_the_user_asks(void **state)
+{
+	struct fixture *f = *state;
+	const char *environment[] = { "LCR_SNAPSHOT_EVERY", "25", NULL };
+
+	assert_int_equal(resolve(f, NULL), 0);
+	assert_int_equal(f->options.redundancy, LCR_REDUNDANCY_NONE);
+	assert_int_equal(f->options.snapshot_every, 10);
+	f->site.redundancy_default = LCR_REDUNDANCY_COPY;
+	f->site.snapshot_every = 5;
+	assert_int_equal(resolve(f, NULL), 0);
+	assert_int_equal(f->options.redundancy, LCR_REDUNDANCY_COPY);
+	assert_int_equal(f->options.snapshot_every, 5);
+	f->typed.text[LCR_SETTING_REDUNDANCY] = "none";
+	assert_int_equal(resolve(f, environment), 0);
+	assert_int_equal(f->options.redundancy, LCR_REDUNDANCY_NONE);
+	assert_int_equal(f->options.snapshot_every, 25);
+	f->typed.text[LCR_SETTING_REDUNDANCY] = NULL;
 }
 
 static void test_ckpt_dir_outside_site_roots_is_refused(void **state)
@@ -233,6 +260,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_command_line_beats_environment_beats_site, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values_name_the_option_and_accepted_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_good_values_are_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redundancy_comes_from_the_site_unless_the_user_asks, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_ckpt_dir_outside_site_roots_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_path_outside_site_roots_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_environment_value_is_an_error, setup, teardown),

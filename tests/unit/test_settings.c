@@ -219,6 +219,21 @@ static void test_choices_read_back_their_names(void **state)
 	assert_int_equal(lcr_restore_mode_parse("/ckpt/step-4", &restore), -EINVAL);
 }
 
+static void test_redundancy_names_and_the_methods_not_built_yet(void **state)
+{
+	enum lcr_redundancy_mode mode = LCR_REDUNDANCY_NONE;
+
+	(void)state;
+	assert_int_equal(lcr_redundancy_mode_parse(lcr_redundancy_mode_name(LCR_REDUNDANCY_COPY), &mode), 0);
+	assert_int_equal(mode, LCR_REDUNDANCY_COPY);
+	assert_int_equal(lcr_redundancy_mode_parse(lcr_redundancy_mode_name(LCR_REDUNDANCY_NONE), &mode), 0);
+	assert_int_equal(mode, LCR_REDUNDANCY_NONE);
+	assert_int_equal(lcr_redundancy_mode_parse("erasure", &mode), -EOPNOTSUPP);
+	assert_int_equal(lcr_redundancy_mode_parse("auto", &mode), -EOPNOTSUPP);
+	assert_int_equal(mode, LCR_REDUNDANCY_NONE);
+	assert_int_equal(lcr_redundancy_mode_parse("Copy", &mode), -EINVAL);
+}
+
 /* Runs lcrd's parser on a foreground helper with one more argument. */
 static int parse_lcrd(const char *argument, struct lcrd_options *o, char *err, size_t errlen)
 {
@@ -368,6 +383,21 @@ static void test_lcrd_help_names_every_setting_argument(void **state)
 	free(help);
 }
 
+static void test_lcrd_refuses_erasure_saying_it_is_not_built(void **state)
+{
+	struct lcrd_options o;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse_lcrd("--redundancy=erasure", &o, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--redundancy=erasure"));
+	assert_non_null(strstr(err, "not built yet"));
+	options_free(&o);
+	assert_int_equal(parse_lcrd("--redundancy=copy", &o, err, sizeof(err)), OPTIONS_RUN);
+	assert_int_equal(o.redundancy, LCR_REDUNDANCY_COPY);
+	options_free(&o);
+}
+
 static void test_lcrd_defaults_are_the_tables(void **state)
 {
 	struct lcrd_options o;
@@ -382,6 +412,10 @@ static void test_lcrd_defaults_are_the_tables(void **state)
 	assert_int_equal(o.region_quota, 0);
 	assert_int_equal(o.restore, LCR_RESTORE_NEVER);
 	assert_int_equal(o.replace, LCR_REPLACE_NONE);
+	assert_int_equal(o.redundancy, LCR_REDUNDANCY_NONE);
+	assert_int_equal(o.redundancy_copies, 1);
+	assert_int_equal(o.snapshot_every, 10);
+	assert_int_equal(o.redundancy_memory_max, 0);
 	assert_int_equal(o.log_level, LOG_LEVEL_INFO);
 	assert_null(o.ckpt_dir);
 	assert_null(o.munge_socket);
@@ -397,11 +431,13 @@ int main(void)
 		cmocka_unit_test(test_names_are_found_by_lookup),
 		cmocka_unit_test(test_every_name_is_documented),
 		cmocka_unit_test(test_choices_read_back_their_names),
+		cmocka_unit_test(test_redundancy_names_and_the_methods_not_built_yet),
 		cmocka_unit_test(test_lcrd_accepts_every_argument_the_plugin_passes),
 		cmocka_unit_test(test_lcrd_reads_the_sites_settings_as_the_plugin_writes_them),
 		cmocka_unit_test(test_lcrd_refuses_values_beyond_bounds_with_the_rows_message),
 		cmocka_unit_test(test_lcrd_help_names_every_setting_argument),
 		cmocka_unit_test(test_lcrd_defaults_are_the_tables),
+		cmocka_unit_test(test_lcrd_refuses_erasure_saying_it_is_not_built),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -331,7 +331,7 @@ static void test_unknown_key_names_it_and_lists_accepted_keys(void **state)
 			  "unknown key 'requierd' (accepted: helper, runtime_dir, ckpt_dir, "
 			  "ckpt_roots, ckpt_keep, detect_timeout, enabled_by_default, required, "
 			  "log_level, munge_socket, region_quota, helper_start_timeout, "
-			  "helper_stop_timeout, heartbeat_peers, wire_encryption)");
+			  "helper_stop_timeout, heartbeat_peers, wire_encryption, redundancy)");
 }
 
 static void test_unknown_nested_key_lists_the_mapping_keys(void **state)
@@ -572,7 +572,9 @@ static void test_plugstack_unknown_key_lists_accepted_keys(void **state)
 			    "(accepted: config, helper, runtime_dir, ckpt_dir, ckpt_roots, ckpt_keep, "
 			    "detect_timeout.default, detect_timeout.min, detect_timeout.max, "
 			    "enabled_by_default, required, log_level, munge_socket, region_quota, "
-			    "helper_start_timeout, helper_stop_timeout, heartbeat_peers, wire_encryption)");
+			    "helper_start_timeout, helper_stop_timeout, heartbeat_peers, wire_encryption, "
+			    "redundancy.default, redundancy.copies, redundancy.snapshot_every, "
+			    "redundancy.memory_max)");
 }
 
 static void test_plugstack_bad_value_names_argument_and_key(void **state)
