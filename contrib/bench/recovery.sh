@@ -35,6 +35,12 @@
 # helper filled the ballast, against raw loopback TCP (tcp_baseline, best of two), with
 # source=replicas or source=checkpoint_file (the helper reads the checkpoint's files when its
 # rank asks for its regions before the helper has joined the mesh); then transfer.sh's line.
+# Two more phases, for contrib/sim (lcr-sim --bench-results reads them with detection and the
+# fill rate): recovery_replacement_launch_seconds, REPLACING to NODE_JOINED (the spare's step
+# started and its helper joined; baseline: the conventional new step from its launch to its
+# checkpoint loaded), and recovery_comm_rebuild_seconds, from the replacement's rank holding
+# its state (NODE_JOINED when that was not seen) to the last survivor's communicator rebuilt
+# (no conventional counterpart: baseline n/a).
 # Keeps the logs in OUT. About two minutes on two cores.
 #
 #   contrib/bench/recovery.sh [BUILDDIR]   (as root; default BUILDDIR: the current directory)
@@ -356,6 +362,8 @@ echo
 result recovery_total_seconds "$lcr_total" s "$conv_total"
 result lost_steps "$lcr_lost" steps "$conv_lost"
 result recovery_detect_seconds "$(since "$lcr_kill" "$lcr_detected")" s "$(since "$conv_kill" "$conv_srun_exit")"
+result recovery_replacement_launch_seconds "$(since "$lcr_replacing" "$lcr_joined")" s "$(since "$conv_restart" "$conv_loaded")"
+result recovery_comm_rebuild_seconds "$(since "${lcr_resumed:-$lcr_joined}" "$lcr_rebuilt")" s 0
 [ -n "$transfer_mibs" ] && echo "$(result recovery_state_fill_in_job "$transfer_mibs" MiB/s "$raw_tcp") source=$transfer_source"
 [ -n "$transfer_results" ] && echo "$transfer_results"
 

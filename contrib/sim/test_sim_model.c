@@ -417,6 +417,30 @@ static void test_bench_results_set_lcr_times_and_options_override_them(void **st
 	assert_true(isnan(o.lcr.recovery_s));
 }
 
+static void test_bench_reads_the_phases_recovery_sh_prints(void **state)
+{
+	(void)state;
+	struct sim_options o;
+	char path[256], err[1024];
+
+	bench_file_write(path, sizeof(path),
+			 "RESULT name=recovery_total_seconds value=3.40 unit=s baseline=40.1 ratio=0.085\n"
+			 "RESULT name=recovery_detect_seconds value=0.61 unit=s baseline=31.2 ratio=0.020\n"
+			 "RESULT name=recovery_replacement_launch_seconds value=0.35 unit=s baseline=2.1 "
+			 "ratio=0.167\n"
+			 "RESULT name=recovery_comm_rebuild_seconds value=0.08 unit=s baseline=n/a ratio=n/a\n"
+			 "RESULT name=recovery_state_fill_in_job value=400 unit=MiB/s baseline=1600 "
+			 "ratio=0.25 source=replicas\n");
+	assert_int_equal(parse(&o, err, sizeof(err), "--bench-results", path, NULL), 0);
+	unlink(path);
+	assert_near(o.lcr.detect_s, 0.61, 1e-12);
+	assert_int_equal(o.lcr_origin.detect.line, 2);
+	assert_near(o.lcr.launch_s, 0.35, 1e-12);
+	assert_near(o.lcr.rebuild_s, 0.08, 1e-12);
+	assert_near(o.lcr.transfer_bw, 400.0 * 1024 * 1024, 1e-3);
+	assert_true(isnan(o.lcr.recovery_s));
+}
+
 static void test_bench_recovery_total_replaces_the_sum_of_parts(void **state)
 {
 	(void)state;
@@ -480,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_failure_rate_option_sets_the_per_gpu_mtbf),
 		cmocka_unit_test(test_bad_input_is_refused_with_the_option_and_value_named),
 		cmocka_unit_test(test_bench_results_set_lcr_times_and_options_override_them),
+		cmocka_unit_test(test_bench_reads_the_phases_recovery_sh_prints),
 		cmocka_unit_test(test_bench_recovery_total_replaces_the_sum_of_parts),
 		cmocka_unit_test(test_bench_results_refuse_bad_lines_naming_file_line_and_field),
 	};
