@@ -17,6 +17,7 @@ struct control;
 struct plugin_channel;
 struct tasks;
 struct kv;
+struct jobkv;
 struct mesh;
 struct ckpt;
 struct ckpt_restore;
@@ -30,6 +31,7 @@ struct lcrd {
 	struct tasks *tasks;           /* local ranks (tasks.c) */
 	struct region_table regions;   /* state memory (regions.c) */
 	struct kv *kv;                 /* key-value store and barriers (kv.c) */
+	struct jobkv *jobkv;           /* the job-wide key-value store (jobkv.c) */
 	struct mesh *mesh;             /* the step's helpers, failure detection (mesh.c) */
 	struct ckpt *ckpt;             /* checkpoints (ckpt.c) */
 	struct ckpt_restore *restore;  /* the checkpoint restored from (ckpt_restore.c) */

@@ -19,6 +19,7 @@
 #include "control.h"
 #include "fence.h"
 #include "internal/util.h"
+#include "jobkv.h"
 #include "kv.h"
 #include "mesh.h"
 #include "mesh_ckpt.h"
@@ -96,7 +97,7 @@ static int start(struct lcrd *d)
 	/* The services register their requests with the control socket as they are created. */
 	if ((rc = control_create(d)) < 0 || (rc = requests_register(d)) < 0 ||
 	    (rc = tasks_create(d, &d->tasks)) < 0 || (rc = kv_create(d, &d->kv)) < 0 ||
-	    (rc = ckpt_create(d)) < 0) {
+	    (rc = jobkv_create(d, &d->jobkv)) < 0 || (rc = ckpt_create(d)) < 0) {
 		log_error("cannot set up the helper's tables: %s", strerror(-rc));
 		return rc;
 	}
@@ -107,7 +108,8 @@ static int start(struct lcrd *d)
 	/* The services attach to the mesh before the loop runs; the order of the stop hooks
 	 * is the checkpoint's, then recovery's (mesh_on_stop). */
 	if ((rc = mesh_create(d)) < 0 || (rc = mesh_ckpt_subscribe(d)) < 0 ||
-	    (rc = recovery_subscribe(d)) < 0 || (rc = transfer_server_register(d)) < 0) {
+	    (rc = recovery_subscribe(d)) < 0 || (rc = transfer_server_register(d)) < 0 ||
+	    (rc = jobkv_subscribe(d)) < 0) {
 		log_error("cannot set up the mesh: %s", strerror(-rc));
 		return rc;
 	}
@@ -130,6 +132,8 @@ static void stop(struct lcrd *d)
 	mesh_destroy(d);
 	ckpt_destroy(d);
 	ckpt_restore_close(d);
+	jobkv_destroy(d->jobkv);
+	d->jobkv = NULL;
 	kv_destroy(d->kv);
 	d->kv = NULL;
 	control_close(d);

@@ -44,6 +44,10 @@ extern "C" {
 /* Version of this API. Additions keep it; incompatible changes increase it.
  * 2: struct lcr_event grew `epoch` (recovery events 8-10): rebuild against this header. */
 #define LCR_API_VERSION 2
+/* Additions to this version of the API: each raises it, and a program that uses one checks
+ * `#if LCR_API_REVISION >= N`. The library keeps its soname.
+ * 1: the job-wide key-value store (lcr_store_*). */
+#define LCR_API_REVISION 1
 
 #define LCR_NAME_MAX 63      /* longest region name, key, barrier name or shard key */
 #define LCR_VALUE_MAX 32768  /* largest key-value store value */
@@ -256,6 +260,46 @@ int lcr_kv_get(lcr_session_t *s, const char *key, void *value, size_t cap, size_
  * -ETIMEDOUT (this caller leaves the barrier), -EINVAL (another participant count is in use
  * for this name), or another -errno. */
 int lcr_barrier(lcr_session_t *s, const char *name, uint32_t participants, int timeout_ms);
+
+/* --- the job-wide key-value store (LCR_API_REVISION 1; doc/mesh.md) ---
+ *
+ * One store for every rank of the job step, whichever node it runs on, kept by the helpers
+ * rather than by a rank: the store's leader orders every request, and a write is answered
+ * once every live helper holds it, so no answered write is lost with any one node (the
+ * leader's included) and each key reads as if there were one copy. Values are blobs of up
+ * to LCR_STORE_VALUE_MAX bytes; the store holds at most 4096 keys and 1 MiB of keys and
+ * values (-ENOSPC, -E2BIG past them, lcr_last_error() names the bound). Every call may also
+ * fail with -ETIMEDOUT (no leader answered within 10 s beyond the call's own wait),
+ * -EHOSTUNREACH (the leader changed twice during the call), -ESHUTDOWN (this node's helper
+ * was fenced) or another -errno (the helper cannot be reached). */
+#define LCR_STORE_VALUE_MAX 16384
+
+/* Stores `len` bytes under `key`, replacing any older value. 0, -EINVAL, -ENOSPC, -E2BIG. */
+int lcr_store_set(lcr_session_t *s, const char *key, const void *value, size_t len);
+
+/* Reads `key` into value[cap]; *len is set to the value's full length. Waits up to
+ * timeout_ms for the key to appear (0: do not wait, -1: for ever). 0; -ENOENT (absent and
+ * timeout_ms is 0), -ETIMEDOUT (lcr_last_error() names the wait), -ENOBUFS (cap too small:
+ * *len says how much is needed). */
+int lcr_store_get(lcr_session_t *s, const char *key, void *value, size_t cap, size_t *len,
+		  int timeout_ms);
+
+/* Adds delta to the number under `key`, kept as decimal text (an absent key counts as 0),
+ * and sets *sum (may be NULL) to the result. Concurrent adds of every rank each see a sum
+ * of their own. 0; -EINVAL (the value is not a decimal number), -ERANGE (the sum overflows
+ * 64 bits), -ENOSPC, -E2BIG. */
+int lcr_store_add(lcr_session_t *s, const char *key, int64_t delta, int64_t *sum);
+
+/* Stores `desired` under `key` if it holds `expected` (an absent key holds nothing:
+ * expected_len 0). value[cap] gets the value stored afterwards: `desired` when swapped,
+ * else the key's own; *len its full length. 1 (swapped), 0 (not: the key holds another
+ * value), -ENOENT (absent, and expected_len is not 0), -ENOBUFS, -ENOSPC, -E2BIG. */
+int lcr_store_compare_set(lcr_session_t *s, const char *key, const void *expected,
+			  size_t expected_len, const void *desired, size_t desired_len,
+			  void *value, size_t cap, size_t *len);
+
+/* Removes `key`. 0, or -ENOENT (no such key). */
+int lcr_store_delete(lcr_session_t *s, const char *key);
 
 /* --- checkpoints (doc/checkpoint.md) ---
  *

@@ -1,6 +1,6 @@
 /* client.h: liblcr's internals shared by its source files (client.c: sessions and requests;
  * client_regions.c: region mapping; client_cuda.c: the CUDA import; client_events.c:
- * events, key-value store and barriers; client_pmix.c: PMIx failure events forwarded to the
+ * events, key-value store and barriers; client_store.c: the job-wide store; client_pmix.c: PMIx failure events forwarded to the
  * helper). Not installed. */
 #ifndef LCR_INTERNAL_CLIENT_H
 #define LCR_INTERNAL_CLIENT_H
@@ -45,6 +45,8 @@ struct lcr_session {
 	union {
 		struct wire_kv_put put;
 		struct wire_kv_value value;
+		struct wire_store_request store_request;
+		struct wire_store_reply store_reply;
 	} kv;
 	uint8_t out[WIRE_MAX_PAYLOAD];
 };

@@ -22,7 +22,8 @@
  *
  * The messages are grouped by link, one header each, all included here: wire_plugin.h (the
  * plugin's socketpair), wire_control.h (the control socket), wire_mesh.h (helpers and the
- * rendezvous over TCP), wire_mesh_ckpt.h (the mesh's checkpoint) and wire_xfer.h (state
+ * rendezvous over TCP), wire_mesh_ckpt.h (the mesh's checkpoint), wire_jobkv.h (the job-wide
+ * key-value store, control socket and mesh) and wire_xfer.h (state
  * transfer). A flat message is described once, by a field list from which its struct, its
  * encoder and decoder and its entries in the codec tests come (wire_describe.h); each link
  * lists its message types once, from which enum wire_type and wire_type_name come.
@@ -77,16 +78,17 @@
 #include "internal/wire_mesh.h"
 #include "internal/wire_mesh_ckpt.h"
 #include "internal/wire_xfer.h"
+#include "internal/wire_jobkv.h"
 
 /* Every message type of every link, T(NAME, number). */
 #define WIRE_TYPES(T)                                                                   \
 	WIRE_PLUGIN_TYPES(T) WIRE_CONTROL_TYPES(T) WIRE_MESH_TYPES(T)                   \
-	WIRE_MESH_CKPT_TYPES(T) WIRE_XFER_TYPES(T)
+	WIRE_MESH_CKPT_TYPES(T) WIRE_XFER_TYPES(T) WIRE_JOBKV_TYPES(T)
 
 /* Every payload kind of every link, X(kind): wire_encode_kind and wire_decode_kind. */
 #define WIRE_MESSAGES(X)                                                                \
 	WIRE_PLUGIN_MESSAGES(X) WIRE_CONTROL_MESSAGES(X) WIRE_MESH_MESSAGES(X)          \
-	WIRE_MESH_CKPT_MESSAGES(X) WIRE_XFER_MESSAGES(X)
+	WIRE_MESH_CKPT_MESSAGES(X) WIRE_XFER_MESSAGES(X) WIRE_JOBKV_MESSAGES(X)
 
 #define WIRE_TYPE_ENUMERATOR(name, number) WIRE_##name = number,
 enum wire_type { WIRE_TYPES(WIRE_TYPE_ENUMERATOR) };

@@ -68,6 +68,17 @@ static const struct wire_golden_payload wire_golden_payloads[] = {
 	{ "xfer_request", 47, 0x69d6ce0c0ae41441ull },
 	{ "xfer_data", 20, 0x6f283874fccaed4cull },
 	{ "xfer_end", 59, 0x88fadfa919e312a9ull },
+	/* the job-wide key-value store (wire_jobkv.h) */
+	{ "store_request", 46, 0x51bc769be629ea9cull },
+	{ "store_reply", 16, 0xbc509da4fe5a8a0eull },
+	{ "jobkv_forward", 70, 0xfdfb4279ce1274fcull },
+	{ "jobkv_result", 90, 0xa733132a752019c1ull },
+	{ "jobkv_apply", 57, 0x8a9098134d6c6cafull },
+	{ "jobkv_ack", 16, 0x3775e30e9263a648ull },
+	{ "jobkv_snapshot_begin", 16, 0x3775e30e9263a648ull },
+	{ "jobkv_snapshot_entry", 33, 0x4f0b0eb19af3c933ull },
+	{ "jobkv_snapshot_client", 32, 0xee0944cde46bea85ull },
+	{ "jobkv_snapshot_end", 24, 0xf799983801872206ull },
 };
 
 struct wire_golden_type {
@@ -135,6 +146,16 @@ static const struct wire_golden_type wire_golden_types[] = {
 	{ 93, "XFER_REQUEST" },
 	{ 94, "XFER_DATA" },
 	{ 95, "XFER_END" },
+	{ 100, "STORE_REQUEST" },
+	{ 101, "STORE_REPLY" },
+	{ 110, "JOBKV_FORWARD" },
+	{ 111, "JOBKV_RESULT" },
+	{ 112, "JOBKV_APPLY" },
+	{ 113, "JOBKV_ACK" },
+	{ 114, "JOBKV_SNAPSHOT_BEGIN" },
+	{ 115, "JOBKV_SNAPSHOT_ENTRY" },
+	{ 116, "JOBKV_SNAPSHOT_CLIENT" },
+	{ 117, "JOBKV_SNAPSHOT_END" },
 };
 
 #endif

@@ -493,6 +493,101 @@ static inline void fill_xfer_end(void *p)
 	strcpy(m->message, "rank 4 began step 8 while its bytes were read");
 }
 
+static inline void fill_store_request(void *p)
+{
+	struct wire_store_request *m = p;
+	m->op = WIRE_STORE_COMPARE_SET;
+	m->timeout_ms = 2500;
+	m->delta = (uint64_t)-3;
+	strcpy(m->key, "pg0/rank_count");
+	m->value_len = 5;
+	memcpy(m->value, "owner", 5);
+	m->expected_len = 3;
+	memcpy(m->expected, "old", 3);
+}
+
+static inline void fill_store_reply(void *p)
+{
+	struct wire_store_reply *m = p;
+	m->swapped = 1;
+	m->number = 42;
+	m->value_len = 2;
+	memcpy(m->value, "42", 2);
+}
+
+static inline void fill_jobkv_forward(void *p)
+{
+	struct wire_jobkv_forward *m = p;
+	m->op_id = 17;
+	m->client = 0x1122334455667788ull;
+	m->client_seq = 9;
+	fill_store_request(&m->request);
+}
+
+static inline void fill_jobkv_result(void *p)
+{
+	struct wire_jobkv_result *m = p;
+	m->op_id = 17;
+	m->status = -E2BIG;
+	strcpy(m->message, "cannot store key 'big' (16000 bytes): past the store's bound");
+	fill_store_reply(&m->reply);
+}
+
+static inline void fill_jobkv_apply(void *p)
+{
+	struct wire_jobkv_apply *m = p;
+	m->term = 3;
+	m->index = 1234;
+	m->change = WIRE_JOBKV_STORED;
+	m->client = 0x1122334455667788ull;
+	m->client_seq = 9;
+	m->number = 42;
+	strcpy(m->key, "counter");
+	m->value_len = 2;
+	memcpy(m->value, "42", 2);
+}
+
+static inline void fill_jobkv_ack(void *p)
+{
+	struct wire_jobkv_ack *m = p;
+	m->term = 3;
+	m->index = 1234;
+}
+
+static inline void fill_jobkv_snapshot_begin(void *p)
+{
+	struct wire_jobkv_snapshot_begin *m = p;
+	m->term = 3;
+	m->index = 1234;
+}
+
+static inline void fill_jobkv_snapshot_entry(void *p)
+{
+	struct wire_jobkv_snapshot_entry *m = p;
+	m->term = 3;
+	strcpy(m->key, "MASTER_ADDR");
+	m->value_len = 8;
+	memcpy(m->value, "10.0.0.1", 8);
+}
+
+static inline void fill_jobkv_snapshot_client(void *p)
+{
+	struct wire_jobkv_snapshot_client *m = p;
+	m->term = 3;
+	m->client = 0x1122334455667788ull;
+	m->client_seq = 9;
+	m->number = 42;
+}
+
+static inline void fill_jobkv_snapshot_end(void *p)
+{
+	struct wire_jobkv_snapshot_end *m = p;
+	m->term = 3;
+	m->index = 1234;
+	m->entries = 12;
+	m->clients = 34;
+}
+
 static inline void fill_pmix_event(void *p)
 {
 	struct wire_pmix_event *m = p;
