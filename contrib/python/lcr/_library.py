@@ -15,6 +15,7 @@ from .errors import Error
 
 LCR_NAME_MAX = 63
 LCR_VALUE_MAX = 32768
+LCR_STORE_VALUE_MAX = 16384
 LCR_MESSAGE_MAX = 255
 LCR_NODE_NAME_MAX = 127
 LCR_NO_STEP = 2**64 - 1
@@ -96,6 +97,20 @@ _PROTOTYPES = {
     "lcr_checkpoint": (_INT, [_SESSION, ctypes.POINTER(ctypes.c_uint64)]),
     "lcr_checkpoint_on_signal": (_INT, [_SESSION, _INT]),
 }
+# Additions (LCR_API_REVISION): declared when the library loaded has them, so that an older
+# liblcr.so.1 still loads; HAS_JOB_STORE says whether it has the job-wide store (revision 1).
+_SIZE_P = ctypes.POINTER(ctypes.c_size_t)
+_ADDED_PROTOTYPES = {
+    "lcr_store_set": (_INT, [_SESSION, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]),
+    "lcr_store_get": (_INT, [_SESSION, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t, _SIZE_P,
+                             _INT]),
+    "lcr_store_add": (_INT, [_SESSION, ctypes.c_char_p, ctypes.c_int64,
+                             ctypes.POINTER(ctypes.c_int64)]),
+    "lcr_store_compare_set": (_INT, [_SESSION, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
+                                     ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
+                                     ctypes.c_size_t, _SIZE_P]),
+    "lcr_store_delete": (_INT, [_SESSION, ctypes.c_char_p]),
+}
 
 
 def _candidates():
@@ -123,11 +138,16 @@ def _load():
         for function, (restype, argtypes) in _PROTOTYPES.items():
             getattr(lib, function).restype = restype
             getattr(lib, function).argtypes = argtypes
+        for function, (restype, argtypes) in _ADDED_PROTOTYPES.items():
+            if hasattr(lib, function):
+                getattr(lib, function).restype = restype
+                getattr(lib, function).argtypes = argtypes
         return lib
     raise ImportError("lcr: cannot load liblcr (set LCR_LIBRARY to its path): " + "; ".join(errors))
 
 
 LIB = _load()
+HAS_JOB_STORE = all(hasattr(LIB, function) for function in _ADDED_PROTOTYPES)
 
 
 def strerror(rc):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from . import _library
-from ._library import LIB, LCR_NO_NODE, LCR_NO_STEP, LCR_VALUE_MAX, check, encode_name
+from ._library import LIB, LCR_NO_NODE, LCR_NO_STEP, LCR_STORE_VALUE_MAX, LCR_VALUE_MAX, check, encode_name
 from .errors import Error
 
 
@@ -349,6 +349,59 @@ class Session:
         """Waits until `participants` sessions of this helper entered barrier `name`."""
         self._check(LIB.lcr_barrier(self.handle, encode_name(name, "a barrier name"), participants,
                                     _seconds_to_ms(timeout)), f"lcr_barrier('{name}', {participants})")
+
+    # --- the job-wide key-value store (lcr_store_*: every node of the step, replicated) ---
+
+    def _job_store(self, call):
+        if not _library.HAS_JOB_STORE:
+            raise Error.of(errno.ENOSYS, call, "the liblcr loaded has no job-wide store (LCR_API_REVISION 1)")
+
+    def store_set(self, key, value):
+        """Stores `value` (bytes or str, at most 16 KiB) under `key` in the job-wide store."""
+        call = f"lcr_store_set('{key}')"
+        self._job_store(call)
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        self._check(LIB.lcr_store_set(self.handle, encode_name(key, "a key"), data, len(data)), call)
+
+    def store_get(self, key, timeout=0):
+        """The value of `key` in the job-wide store, waiting up to `timeout` seconds for it to
+        appear (0: not at all, None: for ever); lcr.Error with ENOENT (absent) or ETIMEDOUT."""
+        call = f"lcr_store_get('{key}')"
+        self._job_store(call)
+        value = ctypes.create_string_buffer(LCR_STORE_VALUE_MAX)
+        length = ctypes.c_size_t()
+        self._check(LIB.lcr_store_get(self.handle, encode_name(key, "a key"), value, LCR_STORE_VALUE_MAX,
+                                      ctypes.byref(length), _seconds_to_ms(timeout)), call)
+        return value.raw[:length.value]
+
+    def store_add(self, key, delta):
+        """Adds `delta` to the decimal number under `key` (absent: 0); returns the sum."""
+        call = f"lcr_store_add('{key}', {delta})"
+        self._job_store(call)
+        total = ctypes.c_int64()
+        self._check(LIB.lcr_store_add(self.handle, encode_name(key, "a key"), int(delta), ctypes.byref(total)), call)
+        return total.value
+
+    def store_compare_set(self, key, expected, desired):
+        """Stores `desired` when `key` holds `expected` (absent: b""); returns (swapped, the
+        value stored afterwards). lcr.Error with ENOENT when the key is absent and `expected`
+        is not empty."""
+        call = f"lcr_store_compare_set('{key}')"
+        self._job_store(call)
+        old = expected.encode() if isinstance(expected, str) else bytes(expected)
+        new = desired.encode() if isinstance(desired, str) else bytes(desired)
+        value = ctypes.create_string_buffer(LCR_STORE_VALUE_MAX)
+        length = ctypes.c_size_t()
+        swapped = self._check(LIB.lcr_store_compare_set(self.handle, encode_name(key, "a key"), old, len(old), new,
+                                                        len(new), value, LCR_STORE_VALUE_MAX, ctypes.byref(length)),
+                              call)
+        return swapped == 1, value.raw[:length.value]
+
+    def store_delete(self, key):
+        """Removes `key` from the job-wide store; lcr.Error with ENOENT when it is absent."""
+        call = f"lcr_store_delete('{key}')"
+        self._job_store(call)
+        self._check(LIB.lcr_store_delete(self.handle, encode_name(key, "a key")), call)
 
     # --- checkpoints ---
 

@@ -1,10 +1,21 @@
-"""A torch.distributed Store on the helper's key-value store, to build process groups.
+"""A torch.distributed Store in the helpers, to build process groups.
 
 ``init_process_group(backend="gloo", store=lcr.torch.Store(session, "pg"), ...)`` needs no
-master address, port or shared file: the ranks meet in the key-value store of their helper,
-which outlives any of them, so a group can be built again after a rank died.
+master address, port or shared file: the ranks meet in a store that the helpers keep, which
+outlives any rank, so a group can be built again after a rank died.
 
-The helper's store has put and get (waiting for a key to appear) only. What the Store adds:
+Two scopes. ``scope="job"`` (the default) uses the job-wide store (``lcr_store_*``, liblcr's
+LCR_API_REVISION 1): one store for every rank of the step on every node, replicated on every
+live helper, with atomic add, compare-and-set and delete in the helpers, so ranks on
+different nodes meet with no shared directory, and the store survives the loss of any one
+node (doc/mesh.md). Values are tagged only where they must be told from a counter: a value
+that is not a decimal number is kept as ``=<bytes>``, so an absent key (which holds nothing)
+is never confused with an empty value; ``add`` keeps its sum as decimal text, as PyTorch's
+stores do; the key count is a counter beside the keys.
+
+``scope="node"`` uses the helper's own per-node key-value store (``lcr_kv_*``), as before
+the job-wide store existed: every rank that uses it must run on this node. That store has
+put and get (waiting for a key to appear) only. What the Store adds there:
 
 - values are tagged: ``=<bytes>`` is a value, ``-`` a deleted key (the helper cannot delete);
 - keys longer than the helper's 63 bytes are replaced by a hash of the key;
@@ -15,7 +26,8 @@ The helper's store has put and get (waiting for a key to appear) only. What the 
   runs on this node. The lock goes with a process that dies holding it, and a read-modify-
   write that died before its put left nothing behind. When the key-value store spans the
   step's nodes, a true atomic add needs the helper's help: one KV_ADD request that adds in
-  the helper's event loop (which serializes requests) and returns the sum. See README.md.
+  the helper's event loop (which serializes requests) and returns the sum: the job-wide
+  store's ``lcr_store_add``. See README.md.
 
 It fails as PyTorch's own stores do: every failure of a Store method is a :class:`StoreError`,
 both an ``lcr.Error`` (errno, call, detail) and the ``RuntimeError`` that PyTorch's stores
@@ -34,12 +46,14 @@ import fcntl
 import functools
 import hashlib
 import os
+import re
 import threading
 import time
 import weakref
 
 import torch.distributed as dist
 
+from .. import _library
 from .._library import LCR_NAME_MAX
 from ..errors import Error
 
@@ -75,7 +89,9 @@ _OPEN_STORES = set()
 _PRESENT = b"="
 _DELETED = b"-"
 _POLL_SECONDS = 0.01
+_DECIMAL = re.compile(rb"-?[0-9]{1,18}")
 PREFIX_MAX = 24
+SCOPES = ("job", "node")
 
 
 def _bytes(value):
@@ -83,16 +99,23 @@ def _bytes(value):
 
 
 class Store(dist.Store):
-    """A torch.distributed.Store whose keys live in the helper's key-value store under
-    `prefix`. Operations wait up to the store's timeout (set_timeout, or init_process_group's
-    timeout) for keys to appear."""
+    """A torch.distributed.Store whose keys live in the helpers' store under `prefix`: the
+    job-wide store (scope "job") or this node's helper's (scope "node"). Operations wait up to
+    the store's timeout (set_timeout, or init_process_group's timeout) for keys to appear."""
 
-    def __init__(self, session, prefix="torch", timeout=datetime.timedelta(minutes=5)):
+    def __init__(self, session, prefix="torch", timeout=datetime.timedelta(minutes=5), scope="job"):
         super().__init__()
         if not prefix or len(prefix.encode()) > PREFIX_MAX or "/" in prefix:
             raise Error.invalid(f"a Store prefix is 1 to {PREFIX_MAX} bytes without '/': {prefix!r}")
+        if scope not in SCOPES:
+            raise Error.invalid(f"a Store scope is one of {', '.join(SCOPES)}: {scope!r}")
+        if scope == "job" and not _library.HAS_JOB_STORE:
+            raise Error.of(errno.ENOSYS, "lcr.torch.Store(scope='job')",
+                           "the liblcr loaded has no job-wide store (LCR_API_REVISION 1): use scope='node'")
         self.session = session
         self.prefix = prefix
+        self.scope = scope
+        self._job = _JobStore(session) if scope == "job" else None
         self.set_timeout(timeout)
         self._thread_lock = threading.Lock()
         self._lock_fd = os.open(os.path.dirname(os.path.abspath(session.socket_path)),
@@ -185,16 +208,22 @@ class Store(dist.Store):
 
     @_store_errors
     def set(self, key, value):
+        if self._job:
+            return self._job.set(self._key(key), _bytes(value), self._count_key())
         with self._locked():
             self._replace(self._key(key), _bytes(value))
 
     @_store_errors
     def get(self, key):
         timeout = self._timeout()
+        if self._job:
+            return self._job.wait_for(self._key(key), timeout, "get")
         return self._wait_for(self._key(key), time.monotonic() + timeout.total_seconds(), timeout)
 
     @_store_errors
     def add(self, key, amount):
+        if self._job:
+            return self._job.add(self._key(key), int(amount), self._count_key())
         with self._locked():
             stored = self._key(key)
             value = int(self._read(stored) or 0) + int(amount)
@@ -206,6 +235,8 @@ class Store(dist.Store):
         """Sets `key` to desired_value when it holds expected_value (or is absent and
         expected_value is empty); returns the value it holds afterwards."""
         expected, desired = _bytes(expected_value), _bytes(desired_value)
+        if self._job:
+            return self._job.compare_set(self._key(key), expected, desired, self._count_key())
         with self._locked():
             stored = self._key(key)
             current = self._read(stored)
@@ -216,6 +247,8 @@ class Store(dist.Store):
 
     @_store_errors
     def check(self, keys):
+        if self._job:
+            return all(self._job.read(self._key(key)) is not None for key in keys)
         return all(self._read(self._key(key)) is not None for key in keys)
 
     @_store_errors
@@ -223,13 +256,106 @@ class Store(dist.Store):
         timeout = self._timeout(timeout)
         deadline = time.monotonic() + timeout.total_seconds()
         for key in keys:
-            self._wait_for(self._key(key), deadline, timeout, "wait")
+            if self._job:
+                self._job.wait_for(self._key(key), timeout, "wait", deadline)
+            else:
+                self._wait_for(self._key(key), deadline, timeout, "wait")
 
     @_store_errors
     def delete_key(self, key):
+        if self._job:
+            return self._job.delete(self._key(key), self._count_key())
         with self._locked():
             return self._replace(self._key(key), None)
 
     @_store_errors
     def num_keys(self):
+        if self._job:
+            return int(self._job.read(self._count_key()) or 0)
         return int(self._read(self._count_key()) or 0)
+
+
+def _tag(value):
+    """A value as the job-wide store keeps it: a decimal number as it is (so that add works
+    on it), anything else behind "=" (so that no stored value is empty)."""
+    return value if _DECIMAL.fullmatch(value) else _PRESENT + value
+
+
+def _untag(raw):
+    return raw[1:] if raw.startswith(_PRESENT) else raw
+
+
+class _JobStore:
+    """The Store's operations on the job-wide store (lcr_store_*), atomic in the helpers. A
+    key that a write creates (a compare-and-set from nothing succeeded) counts in the key
+    count."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def read(self, key):
+        """The value of `key`, or None when it is absent; no wait."""
+        try:
+            return _untag(self.session.store_get(key, timeout=0))
+        except Error as e:
+            if e.errno == errno.ENOENT:
+                return None
+            raise
+
+    def wait_for(self, key, timeout, call, deadline=None):
+        """The value of `key`, waiting for it until `deadline` (time.monotonic; default:
+        `timeout` from now)."""
+        if deadline is None:
+            deadline = time.monotonic() + timeout.total_seconds()
+        try:
+            return _untag(self.session.store_get(key, timeout=max(deadline - time.monotonic(), 0)))
+        except Error as e:
+            if e.errno in (errno.ETIMEDOUT, errno.ENOENT):
+                raise Error.of(errno.ETIMEDOUT, f"Store.{call}('{key}')",
+                               f"the key did not appear within {timeout}") from None
+            raise
+
+    def _create(self, key, stored, count_key):
+        """Stores `stored` under `key` if it is absent: whether it did (then it counts)."""
+        created, _ = self.session.store_compare_set(key, b"", stored)
+        if created:
+            self.session.store_add(count_key, 1)
+        return created
+
+    def set(self, key, value, count_key):
+        if not self._create(key, _tag(value), count_key):
+            self.session.store_set(key, _tag(value))
+
+    def add(self, key, amount, count_key):
+        if self._create(key, str(amount).encode(), count_key):
+            return amount
+        return self.session.store_add(key, amount)
+
+    def compare_set(self, key, expected, desired, count_key):
+        """PyTorch's rule: desired when the key holds expected (or is absent and expected is
+        empty), else the value it holds (expected when it is absent)."""
+        if expected == b"":
+            if self._create(key, _tag(desired), count_key):
+                return desired
+            current = self.read(key)
+            if current == b"":  # an empty value, kept as "="
+                _, now = self.session.store_compare_set(key, _PRESENT, _tag(desired))
+                return _untag(now)
+            return expected if current is None else current
+        try:
+            _, now = self.session.store_compare_set(key, _tag(expected), _tag(desired))
+        except Error as e:
+            if e.errno == errno.ENOENT:
+                return expected
+            raise
+        return _untag(now)
+
+    def delete(self, key, count_key):
+        try:
+            self.session.store_delete(key)
+        except Error as e:
+            if e.errno == errno.ENOENT:
+                return False
+            raise
+        self.session.store_add(count_key, -1)
+        return True
