@@ -54,7 +54,7 @@ int mesh_subscribe(struct lcrd *d, mesh_event_fn *fn, void *arg);
 
 /* A service's own message type from a peer, on an established connection (the
  * checkpoint's WIRE_MESH_CKPT_*). 0, -EEXIST (the type is taken) or -ENOSPC. */
-#define MESH_MESSAGE_HANDLERS_MAX 16
+#define MESH_MESSAGE_HANDLERS_MAX 32
 typedef void mesh_message_fn(struct mesh *m, uint32_t from, const struct wire_msg *msg);
 int mesh_handle_message(struct lcrd *d, uint16_t type, mesh_message_fn *fn);
 
