@@ -53,8 +53,10 @@ ok $? "... whose DELETE fails with -ENOENT"
 
 # --- concurrent adds: every sum once ---
 adders=()
+t0=$(now_ms)
 for c in 0 1 2 3; do store $((c % 3)) add counter 1 50 >"$WORK/add$c.out" & adders+=($!); done
 wait "${adders[@]}"
+echo "200 adds from 4 clients on 3 helpers: $(($(now_ms) - t0)) ms" | diag
 awk '{print $2}' "$WORK"/add[0-3].out | sort -n >"$WORK/sums"
 [ "$(wc -l <"$WORK/sums")" = 200 ] && [ -z "$(uniq -d "$WORK/sums")" ] &&
 	[ "$(tail -1 "$WORK/sums")" = 200 ] && [ "$(store 2 get counter 0)" = "value counter=200" ]
