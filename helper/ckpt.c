@@ -17,6 +17,7 @@
 #include "log.h"
 #include "mesh_ckpt.h"
 #include "tasks.h"
+#include "snapshot.h"
 #include "transfer.h"
 
 /* A requester waiting for the checkpoint in progress. */
@@ -138,7 +139,8 @@ void ckpt_release_client(struct lcrd *d, struct client *c)
 
 bool ckpt_region_busy(struct lcrd *d, const struct region *r)
 {
-	return ckpt_restore_uses(d, r) || mesh_ckpt_uses(d, r) || transfer_server_uses(d, r);
+	return ckpt_restore_uses(d, r) || mesh_ckpt_uses(d, r) || transfer_server_uses(d, r) ||
+	       snapshot_uses(d, r);
 }
 
 void ckpt_destroy(struct lcrd *d)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "internal/helper_socket.h"
+#include "internal/settings.h"
 #include "internal/util.h"
 #include "internal/wire.h"
 #include "lcrctl_ckpt.h"
@@ -319,6 +320,28 @@ static void print_task(const struct wire_task_status *t)
 	printf("%s\n", t->registered ? " registered" : "");
 }
 
+/* "redundancy: copy, 1 copy per node, protected step 40 (snapshot every 10), memory 2.1 GiB
+ * of 8 GiB" (or "(no limit)"); nothing without redundancy. */
+static void print_redundancy(const struct wire_status_reply *s)
+{
+	char used[32], max[48], step[32] = "none";
+	if (s->redundancy == LCR_REDUNDANCY_NONE)
+		return;
+	if (s->protected_step != WIRE_NO_STEP)
+		snprintf(step, sizeof(step), "%" PRIu64, s->protected_step);
+	if (s->redundancy_memory_max) {
+		char limit[32];
+		snprintf(max, sizeof(max), "of %s",
+			 util_format_size(s->redundancy_memory_max, limit, sizeof(limit)));
+	} else {
+		snprintf(max, sizeof(max), "(no limit)");
+	}
+	printf("redundancy: %s, %" PRIu32 " cop%s per node, protected step %s (snapshot every %" PRIu32
+	       "), memory %s %s\n", lcr_redundancy_mode_name((enum lcr_redundancy_mode)s->redundancy),
+	       s->redundancy_copies, s->redundancy_copies == 1 ? "y" : "ies", step, s->snapshot_every,
+	       util_format_size(s->redundancy_bytes, used, sizeof(used)), max);
+}
+
 static int show_status(int fd, char *err, size_t errlen)
 {
 	static struct wire_status_reply s;
@@ -339,6 +362,7 @@ static int show_status(int fd, char *err, size_t errlen)
 	       s.region_count, compact_size(s.region_bytes, bytes, sizeof(bytes)),
 	       s.region_quota ? compact_size(s.region_quota, quota, sizeof(quota)) : "none",
 	       s.uptime_ms / 1000);
+	print_redundancy(&s);
 	for (uint32_t i = 0; i < s.task_count; i++)
 		print_task(&s.tasks[i]);
 	return 0;
@@ -425,6 +449,7 @@ static const char *event_type_name(uint16_t type)
 	case WIRE_EVENT_REPLACING: return "REPLACING";
 	case WIRE_EVENT_NODE_JOINED: return "NODE_JOINED";
 	case WIRE_EVENT_RECOVERY_FAILED: return "RECOVERY_FAILED";
+	case WIRE_EVENT_PROTECTED: return "PROTECTED";
 	}
 	return "UNKNOWN";
 }

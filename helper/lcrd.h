@@ -21,6 +21,7 @@ struct jobkv;
 struct mesh;
 struct ckpt;
 struct ckpt_restore;
+struct snapshot;
 
 struct lcrd {
 	struct lcrd_options opt;
@@ -35,6 +36,7 @@ struct lcrd {
 	struct mesh *mesh;             /* the step's helpers, failure detection (mesh.c) */
 	struct ckpt *ckpt;             /* checkpoints (ckpt.c) */
 	struct ckpt_restore *restore;  /* the checkpoint restored from (ckpt_restore.c) */
+	struct snapshot *snapshot;     /* snapshots and their copies (snapshot.c), or NULL */
 	uint64_t started_ms;
 	enum wire_helper_state state;
 	int signal_fd;

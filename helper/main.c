@@ -29,6 +29,7 @@
 #include "recovery.h"
 #include "requests.h"
 #include "rendezvous_server.h"
+#include "snapshot.h"
 #include "tasks.h"
 #include "transfer.h"
 
@@ -109,7 +110,7 @@ static int start(struct lcrd *d)
 	 * is the checkpoint's, then recovery's (mesh_on_stop). */
 	if ((rc = mesh_create(d)) < 0 || (rc = mesh_ckpt_subscribe(d)) < 0 ||
 	    (rc = recovery_subscribe(d)) < 0 || (rc = transfer_server_register(d)) < 0 ||
-	    (rc = jobkv_subscribe(d)) < 0) {
+	    (rc = jobkv_subscribe(d)) < 0 || (rc = snapshot_create(d)) < 0) {
 		log_error("cannot set up the mesh: %s", strerror(-rc));
 		return rc;
 	}
@@ -129,6 +130,7 @@ static int start(struct lcrd *d)
 static void stop(struct lcrd *d)
 {
 	d->state = WIRE_HELPER_STOPPING;
+	snapshot_destroy(d);
 	mesh_destroy(d);
 	ckpt_destroy(d);
 	ckpt_restore_close(d);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "mesh.h"
 #include "requests.h"
+#include "snapshot.h"
 #include "tasks.h"
 
 int requests_register(struct lcrd *d)
@@ -59,6 +60,7 @@ void request_status(struct client *c, const struct wire_msg *msg)
 	s.rank_count = (uint32_t)d->opt.rank_count;
 	memcpy(s.ranks, d->opt.ranks, d->opt.rank_count * sizeof(s.ranks[0]));
 	tasks_fill_status(d->tasks, &s);
+	snapshot_fill_status(d, &s);
 	control_reply(c, msg->header.seq, WIRE_STATUS_REPLY, buf,
 		      wire_encode_status_reply(&s, buf, sizeof(buf)), -1);
 }

@@ -55,6 +55,20 @@ struct region;
  * session; one whose credential is not good is refused with the reason. 0 or -errno. */
 int transfer_server_register(struct lcrd *d);
 
+/* Copies pushed to this helper (SNAPSHOT_PUT, wire_snapshot.h), for the service that holds
+ * them (snapshot.c). On the loop. reserve says where a copy's bytes go: 0 with *dst of
+ * put->size bytes (the taker's), or a negative errno with the reason in why (the sender is
+ * refused with it). done is told whether every byte arrived (rc 0, their XXH3) or not
+ * (rc < 0): it returns 0 when the copy is held, or a negative errno with why; the sender's
+ * SNAPSHOT_ACK says which. Without a taker, every SNAPSHOT_PUT is refused. */
+struct wire_snapshot_put;
+typedef int transfer_copy_reserve_fn(void *arg, uint32_t peer, const struct wire_snapshot_put *put,
+				     uint8_t **dst, char *why, size_t cap);
+typedef int transfer_copy_done_fn(void *arg, uint32_t peer, const struct wire_snapshot_put *put,
+				  uint8_t *dst, int rc, uint64_t xxh3, char *why, size_t cap);
+void transfer_server_take_copies(struct lcrd *d, transfer_copy_reserve_fn *reserve,
+				 transfer_copy_done_fn *done, void *arg);
+
 /* Whether a transfer session is reading region r (it must not be freed meanwhile). */
 bool transfer_server_uses(struct lcrd *d, const struct region *r);
 
@@ -78,6 +92,13 @@ int transfer_send_message(int fd, struct frame_session *seal, uint16_t type, uin
  * encrypts), their offset authenticated with them. */
 int transfer_send_sealed_bytes(int fd, struct frame_session *seal, uint64_t offset, uint8_t *buf,
 			       size_t len);
+
+/* Receives len bytes of a range sealed by transfer_send_sealed_bytes at offset, and opens
+ * them in place: 0, -EACCES (they do not open), or the socket's -errno. read(arg, buf, n)
+ * receives exactly n bytes (transfer_recv_all, or a session's buffered bytes first). */
+typedef int transfer_read_fn(void *arg, void *buf, size_t len);
+int transfer_recv_sealed_bytes(transfer_read_fn *read, void *arg, struct frame_session *seal,
+			       uint64_t offset, uint8_t *buf, size_t len);
 
 #define TRANSFER_SEALED_MAX 2048 /* the largest message after the handshake, in bytes */
 
@@ -135,6 +156,13 @@ struct transfer_fetched {
 int transfer_conn_fetch(struct transfer_conn *c, const struct wire_xfer_request *req,
 			transfer_sink_fn *sink, void *arg, struct transfer_fetched *f, char *err,
 			size_t errlen);
+
+/* Pushes one copy (SNAPSHOT_PUT): put->size bytes of data, which stay unchanged. 0 with
+ * *held_xxh3 the hash of what the peer now holds; the peer's negative status when it
+ * refused or did not keep the copy; or -errno of the connection, then unusable. err says
+ * what happened. */
+int transfer_conn_put(struct transfer_conn *c, const struct wire_snapshot_put *put,
+		      const uint8_t *data, uint64_t *held_xxh3, char *err, size_t errlen);
 
 /* What to fill a region with. */
 struct transfer_want {

@@ -139,6 +139,24 @@ int transfer_send_sealed_bytes(int fd, struct frame_session *seal, uint64_t offs
 	return rc < 0 ? rc : transfer_send_all(fd, tag, sizeof(tag));
 }
 
+static int recv_from_fd(void *arg, void *buf, size_t len)
+{
+	return transfer_recv_all(*(int *)arg, buf, len);
+}
+
+int transfer_recv_sealed_bytes(transfer_read_fn *read, void *arg, struct frame_session *seal,
+			       uint64_t offset, uint8_t *buf, size_t len)
+{
+	uint8_t header[8], tag[WIRE_SEAL_SIZE];
+	int rc = read(arg, buf, len);
+	if (rc == 0)
+		rc = read(arg, tag, sizeof(tag));
+	if (rc < 0)
+		return rc;
+	piece_header(offset, header);
+	return frame_open(seal, header, sizeof(header), buf, len, tag) < 0 ? -EACCES : 0;
+}
+
 /* --- one connection --- */
 
 struct transfer_conn {
@@ -342,18 +360,15 @@ static int receive_bytes(struct transfer_conn *c, const struct wire_xfer_data *d
 	for (uint64_t done = 0; done < data->length;) {
 		size_t n = data->length - done < TRANSFER_CHUNK ? (size_t)(data->length - done)
 								: TRANSFER_CHUNK;
-		uint8_t header[8], tag[WIRE_SEAL_SIZE];
-		int rc = transfer_recv_all(c->fd, c->chunk, n);
-		if (rc == 0)
-			rc = transfer_recv_all(c->fd, tag, sizeof(tag));
-		if (rc < 0)
-			return fail(err, errlen, rc, "the stream stopped at offset %" PRIu64 ": %s",
-				    data->offset + done, strerror(-rc));
-		piece_header(data->offset + done, header);
-		if (frame_open(c->seal, header, sizeof(header), c->chunk, n, tag) < 0)
+		int rc = transfer_recv_sealed_bytes(recv_from_fd, &c->fd, c->seal, data->offset + done,
+						    c->chunk, n);
+		if (rc == -EACCES)
 			return fail(err, errlen, -EACCES, "the bytes at offset %" PRIu64 " failed "
 				    "authentication (altered, replayed or out of order): closing the "
 				    "connection", data->offset + done);
+		if (rc < 0)
+			return fail(err, errlen, rc, "the stream stopped at offset %" PRIu64 ": %s",
+				    data->offset + done, strerror(-rc));
 		XXH3_64bits_update(c->hash, c->chunk, n);
 		rc = sink ? sink(arg, data->offset + done, c->chunk, n) : 0;
 		if (rc < 0)
@@ -421,6 +436,64 @@ int transfer_conn_fetch(struct transfer_conn *c, const struct wire_xfer_request 
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot send XFER_REQUEST: %s", strerror(-rc));
 	return receive_answer(c, req, sink, arg, f, err, errlen);
+}
+
+/* --- pushing a copy --- */
+
+/* The answer to a SNAPSHOT_PUT: REPLY, status 0 to go ahead. */
+static int read_go_ahead(struct transfer_conn *c, char *err, size_t errlen)
+{
+	struct wire_reply reply;
+	int rc = read_message(c);
+	if (rc < 0)
+		return fail(err, errlen, rc, "no answer to SNAPSHOT_PUT: %s", read_error(rc));
+	if (c->header.type != WIRE_REPLY ||
+	    wire_decode_reply(payload_of(c), c->header.length, &reply) < 0)
+		return fail(err, errlen, -EPROTO, "answered SNAPSHOT_PUT with %s",
+			    wire_type_name(c->header.type));
+	if (reply.status < 0)
+		return fail(err, errlen, reply.status, "%s", reply.message);
+	return 0;
+}
+
+static int send_copy_bytes(struct transfer_conn *c, const struct wire_snapshot_put *put,
+			   const uint8_t *data, char *err, size_t errlen)
+{
+	for (uint64_t done = 0; done < put->size;) {
+		size_t n = put->size - done < TRANSFER_CHUNK ? (size_t)(put->size - done)
+							     : TRANSFER_CHUNK;
+		memcpy(c->chunk, data + done, n); /* sealing may encrypt it in place */
+		int rc = transfer_send_sealed_bytes(c->fd, c->seal, done, c->chunk, n);
+		if (rc < 0)
+			return fail(err, errlen, rc, "the copy stopped at offset %" PRIu64 ": %s",
+				    done, strerror(-rc));
+		done += n;
+	}
+	return 0;
+}
+
+int transfer_conn_put(struct transfer_conn *c, const struct wire_snapshot_put *put,
+		      const uint8_t *data, uint64_t *held_xxh3, char *err, size_t errlen)
+{
+	uint8_t buf[WIRE_NAME_MAX + 64];
+	struct wire_snapshot_ack ack;
+	int rc = transfer_send_message(c->fd, c->seal, WIRE_SNAPSHOT_PUT, ++c->seq, buf,
+				       wire_encode_snapshot_put(put, buf, sizeof(buf)));
+	if (rc < 0)
+		return fail(err, errlen, rc, "cannot send SNAPSHOT_PUT: %s", strerror(-rc));
+	if ((rc = read_go_ahead(c, err, errlen)) < 0 ||
+	    (rc = send_copy_bytes(c, put, data, err, errlen)) < 0)
+		return rc;
+	rc = read_message(c);
+	if (rc == 0 && (c->header.type != WIRE_SNAPSHOT_ACK ||
+			wire_decode_snapshot_ack(payload_of(c), c->header.length, &ack) < 0))
+		rc = -EPROTO;
+	if (rc < 0)
+		return fail(err, errlen, rc, "no SNAPSHOT_ACK after the copy: %s", read_error(rc));
+	if (ack.status < 0)
+		return fail(err, errlen, ack.status, "%s", ack.message);
+	*held_xxh3 = ack.xxh3;
+	return 0;
 }
 
 /* --- the mesh's peers --- */

@@ -9,7 +9,12 @@
  * else XFER_DATA, the raw bytes read with region_read, then XFER_END with their XXH3-64. The
  * control page is checked before and after the read: a replica that began another update
  * meanwhile voids the bytes (XFER_END status -ESTALE). A region being streamed cannot be
- * freed (transfer_server_uses). */
+ * freed (transfer_server_uses).
+ *
+ * Copies pushed here (SNAPSHOT_PUT, wire_snapshot.h) go the other way on the same kind of
+ * session: the service that holds them (transfer_server_take_copies) says where the bytes
+ * go or why not (REPLY), a worker receives them into that memory, and once they are in the
+ * holder is told and the sender gets SNAPSHOT_ACK with their XXH3. */
 #include "config.h"
 
 #include <errno.h>
@@ -38,6 +43,7 @@
 struct session {
 	struct lcrd *d;
 	int fd;
+	uint32_t peer; /* its node */
 	char label[WIRE_NODE_NAME_MAX + 96]; /* "h0 (0) at 127.0.0.1:4242" */
 	struct wire_stream in;
 	struct wire_msg msg;
@@ -51,6 +57,10 @@ struct session {
 	struct region *region;
 	const struct task *task;
 	char error[WIRE_TEXT_MAX + 1];
+	/* the copy being received, while worker runs */
+	struct wire_snapshot_put put;
+	uint8_t *put_dst;
+	uint64_t put_xxh3;
 	/* totals, for the session's last log line */
 	uint64_t bytes_served;
 	uint32_t ranges_served;
@@ -58,10 +68,17 @@ struct session {
 	struct session *next;
 };
 
-/* One lcrd per process: its sessions. */
+/* One lcrd per process: its sessions, and the holder of copies pushed to it. */
 static struct session *sessions;
+static struct {
+	transfer_copy_reserve_fn *reserve;
+	transfer_copy_done_fn *done;
+	void *arg;
+} copy_taker;
 
 /* --- the end of a session --- */
+
+static void drop_copy(struct session *s);
 
 static void unlink_session(struct session *s)
 {
@@ -79,6 +96,7 @@ static void end_session(struct session *s, const char *why)
 		shutdown(s->fd, SHUT_RDWR);
 		worker_cancel(s->worker);
 	}
+	drop_copy(s);
 	log_info("transfer session with %s ended (%s): served %" PRIu64 " bytes (%s) in %" PRIu32
 		 " ranges, refused %" PRIu32, s->label, why, s->bytes_served,
 		 util_format_size(s->bytes_served, size, sizeof(size)), s->ranges_served,
@@ -341,11 +359,127 @@ static void serve(struct session *s, uint32_t seq, const struct wire_xfer_reques
 	send_reply(s, seq, rc, why);
 }
 
+/* --- copies pushed here --- */
+
+/* Exactly len bytes from the client: what the session had buffered first, then the socket. */
+static int session_read(void *arg, void *buf, size_t len)
+{
+	struct session *s = arg;
+	size_t from_buffer = s->in.len < len ? s->in.len : len;
+	memcpy(buf, s->in.buf, from_buffer);
+	memmove(s->in.buf, s->in.buf + from_buffer, s->in.len - from_buffer);
+	s->in.len -= from_buffer;
+	return from_buffer == len ? 0 : transfer_recv_all(s->fd, (uint8_t *)buf + from_buffer,
+							 len - from_buffer);
+}
+
+static int receive_copy(void *arg, const atomic_bool *cancel)
+{
+	struct session *s = arg;
+	XXH3_state_t *state = XXH3_createState();
+	int rc = state ? 0 : -ENOMEM;
+	if (state)
+		XXH3_64bits_reset(state);
+	for (uint64_t done = 0; rc == 0 && done < s->put.size;) {
+		size_t n = s->put.size - done < TRANSFER_CHUNK ? (size_t)(s->put.size - done)
+							       : TRANSFER_CHUNK;
+		rc = transfer_recv_sealed_bytes(session_read, s, s->seal, done, s->put_dst + done, n);
+		if (rc == 0)
+			XXH3_64bits_update(state, s->put_dst + done, n);
+		else
+			snprintf(s->error, sizeof(s->error), "the copy stopped at offset %" PRIu64
+				 ": %s", done, rc == -EACCES ? "its bytes failed authentication"
+							     : strerror(-rc));
+		done += n;
+		if (rc == 0 && atomic_load(cancel))
+			rc = -ECANCELED;
+	}
+	if (rc == 0)
+		s->put_xxh3 = XXH3_64bits_digest(state);
+	XXH3_freeState(state);
+	return rc;
+}
+
+static void send_ack(struct session *s, int status, const char *message)
+{
+	struct wire_snapshot_ack ack = { .status = status, .xxh3 = s->put_xxh3 };
+	uint8_t buf[sizeof(ack) + 16];
+	snprintf(ack.message, sizeof(ack.message), "%s", message);
+	transfer_send_message(s->fd, s->seal, WIRE_SNAPSHOT_ACK, s->seq, buf,
+			      wire_encode_snapshot_ack(&ack, buf, sizeof(buf)));
+}
+
+/* On the loop, once the copy's bytes are in (or not): the holder keeps it or frees it. */
+static void copy_received(void *arg, int rc)
+{
+	struct session *s = arg;
+	char why[WIRE_TEXT_MAX + 1] = "";
+	s->worker = NULL;
+	int held = copy_taker.done(copy_taker.arg, s->peer, &s->put, s->put_dst, rc, s->put_xxh3,
+				   why, sizeof(why));
+	s->put_dst = NULL;
+	if (rc < 0) {
+		log_warning("copy from %s stopped: %s", s->label, s->error);
+		end_session(s, "copy failed");
+		return;
+	}
+	send_ack(s, held, why);
+	arm_idle_timer(s);
+	resume_reading(s);
+}
+
+/* Frees the copy being received, when the session ends before it is in. */
+static void drop_copy(struct session *s)
+{
+	char why[WIRE_TEXT_MAX + 1];
+	if (s->put_dst)
+		copy_taker.done(copy_taker.arg, s->peer, &s->put, s->put_dst, -ECANCELED, 0, why,
+				sizeof(why));
+	s->put_dst = NULL;
+}
+
+/* A SNAPSHOT_PUT: the go-ahead (REPLY 0) and a worker that receives the bytes, or a
+ * refusal. 0, or -1 when the session ended. */
+static int take_copy(struct session *s, uint32_t seq)
+{
+	char why[WIRE_TEXT_MAX + 1];
+	int rc;
+	s->seq = seq;
+	if (wire_decode_snapshot_put(s->msg.payload, s->msg.header.length, &s->put) < 0)
+		rc = refusal(why, sizeof(why), -EBADMSG, "malformed SNAPSHOT_PUT");
+	else if (!copy_taker.reserve)
+		rc = refusal(why, sizeof(why), -EOPNOTSUPP, "lcrd on %s holds no copies (its "
+			     "redundancy is not copy)", s->d->opt.node_name);
+	else
+		rc = copy_taker.reserve(copy_taker.arg, s->peer, &s->put, &s->put_dst, why,
+					sizeof(why));
+	if (rc < 0) {
+		s->refusals++;
+		log_info("refused a copy from %s: %s", s->label, why);
+		send_reply(s, seq, rc, why);
+		return 0;
+	}
+	/* The go-ahead goes before the worker starts: the loop and the worker never use the
+	 * seal at once. */
+	send_reply(s, seq, 0, "");
+	rc = worker_start(s->d->loop, receive_copy, copy_received, s, &s->worker);
+	if (rc < 0) {
+		log_warning("cannot start a thread to receive a copy from %s: %s", s->label,
+			    strerror(-rc));
+		drop_copy(s);
+		end_session(s, "cannot receive a copy");
+		return -1;
+	}
+	return 0;
+}
+
 /* One whole message from the client: 0, or -1 when the session ended. */
 static int handle_message(struct session *s)
 {
 	struct wire_xfer_request q;
 	char why[96];
+	if (s->msg.header.type == WIRE_SNAPSHOT_PUT)
+		return take_copy(s, s->msg.header.seq);
 	if (s->msg.header.type != WIRE_XFER_REQUEST) {
 		snprintf(why, sizeof(why), "sent %s where XFER_REQUEST was expected",
 			 wire_type_name(s->msg.header.type));
@@ -441,6 +575,7 @@ static void start_session(struct mesh *m, int fd, uint32_t peer, const char *pee
 	if (rc == 0) {
 		s->d = m->d;
 		s->fd = fd;
+		s->peer = peer;
 		s->seal = seal;
 		snprintf(s->label, sizeof(s->label), "%s at %s",
 			 mesh_node_label(m, peer, label, sizeof(label)), peer_text);
@@ -529,6 +664,15 @@ static void adopt(struct mesh *m, struct mesh_conn *c, const struct wire_msg *ms
 int transfer_server_register(struct lcrd *d)
 {
 	return mesh_handle_connection(d, WIRE_XFER_HELLO, adopt);
+}
+
+void transfer_server_take_copies(struct lcrd *d, transfer_copy_reserve_fn *reserve,
+				 transfer_copy_done_fn *done, void *arg)
+{
+	(void)d;
+	copy_taker.reserve = reserve;
+	copy_taker.done = done;
+	copy_taker.arg = arg;
 }
 
 bool transfer_server_uses(struct lcrd *d, const struct region *r)

@@ -113,6 +113,9 @@ enum lcr_event_type {
 					* communicators with `epoch` */
 	LCR_EVENT_RECOVERY_FAILED = 10, /* node `node_id` cannot be replaced (message: why and
 					 * the checkpoint to restart from): end the step */
+	LCR_EVENT_PROTECTED = 11,      /* with redundancy "copy": a newer step is protected, every
+					* node's state at it held in other nodes' memory (message:
+					* "step S is protected: ..."); see lcrd(8) */
 };
 
 /* node_id and leader when no node is concerned or known. */

@@ -23,10 +23,11 @@
  * The messages are grouped by link, one header each, all included here: wire_plugin.h (the
  * plugin's socketpair), wire_control.h (the control socket), wire_mesh.h (helpers and the
  * rendezvous over TCP), wire_mesh_ckpt.h (the mesh's checkpoint), wire_jobkv.h (the job-wide
- * key-value store, control socket and mesh) and wire_xfer.h (state
- * transfer). A flat message is described once, by a field list from which its struct, its
- * encoder and decoder and its entries in the codec tests come (wire_describe.h); each link
- * lists its message types once, from which enum wire_type and wire_type_name come.
+ * key-value store, control socket and mesh), wire_xfer.h (state transfer) and
+ * wire_snapshot.h (snapshots and their copies on other nodes). A flat message is described
+ * once, by a field list from which its struct, its encoder and decoder and its entries in
+ * the codec tests come (wire_describe.h); each link lists its message types once, from
+ * which enum wire_type and wire_type_name come.
  *
  * Encoders write into buf (capacity cap) and return the byte count, or -EMSGSIZE (too small
  * a buffer) / -EINVAL (a field out of range, such as a string too long); decoders return 0
@@ -45,9 +46,10 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC 0x5752434cu /* bytes "LCRW" on the wire */
-#define WIRE_VERSION 4 /* 2: mesh credentials seal their purpose and the acceptor's challenge;
+#define WIRE_VERSION 5 /* 2: mesh credentials seal their purpose and the acceptor's challenge;
 			 * 3: a checkpoint RESULT's hashes carry their rank and role;
-			 * 4: frames after a mesh or transfer handshake carry a seal */
+			 * 4: frames after a mesh or transfer handshake carry a seal;
+			 * 5: snapshots and their copies (wire_snapshot.h), the status' redundancy */
 #define WIRE_HEADER_SIZE 16
 #define WIRE_MAX_PAYLOAD 65536
 #define WIRE_MAX_MESSAGE (WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD)
@@ -79,16 +81,18 @@
 #include "internal/wire_mesh_ckpt.h"
 #include "internal/wire_xfer.h"
 #include "internal/wire_jobkv.h"
+#include "internal/wire_snapshot.h"
 
 /* Every message type of every link, T(NAME, number). */
 #define WIRE_TYPES(T)                                                                   \
 	WIRE_PLUGIN_TYPES(T) WIRE_CONTROL_TYPES(T) WIRE_MESH_TYPES(T)                   \
-	WIRE_MESH_CKPT_TYPES(T) WIRE_XFER_TYPES(T) WIRE_JOBKV_TYPES(T)
+	WIRE_MESH_CKPT_TYPES(T) WIRE_XFER_TYPES(T) WIRE_JOBKV_TYPES(T) WIRE_SNAPSHOT_TYPES(T)
 
 /* Every payload kind of every link, X(kind): wire_encode_kind and wire_decode_kind. */
 #define WIRE_MESSAGES(X)                                                                \
 	WIRE_PLUGIN_MESSAGES(X) WIRE_CONTROL_MESSAGES(X) WIRE_MESH_MESSAGES(X)          \
-	WIRE_MESH_CKPT_MESSAGES(X) WIRE_XFER_MESSAGES(X) WIRE_JOBKV_MESSAGES(X)
+	WIRE_MESH_CKPT_MESSAGES(X) WIRE_XFER_MESSAGES(X) WIRE_JOBKV_MESSAGES(X)         \
+	WIRE_SNAPSHOT_MESSAGES(X)
 
 #define WIRE_TYPE_ENUMERATOR(name, number) WIRE_##name = number,
 enum wire_type { WIRE_TYPES(WIRE_TYPE_ENUMERATOR) };

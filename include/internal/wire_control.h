@@ -81,6 +81,12 @@ enum wire_task_state {
 	F(u32, region_count)                                                            \
 	F(u64, region_bytes)                                                            \
 	F(u64, region_quota) /* 0: unlimited */                                         \
+	F(u16, redundancy)   /* enum lcr_redundancy_mode */                             \
+	F(u32, redundancy_copies)                                                       \
+	F(u32, snapshot_every)                                                          \
+	F(u64, protected_step) /* the newest protected step, or WIRE_NO_STEP */         \
+	F(u64, redundancy_bytes) /* snapshots and copies held now */                    \
+	F(u64, redundancy_memory_max) /* 0: no limit */                                 \
 	F(str, node_name, WIRE_NODE_NAME_MAX)                                           \
 	F(u32s, ranks, rank_count, WIRE_MAX_LOCAL_RANKS)                                \
 	F(parts, tasks, task_count, WIRE_MAX_LOCAL_RANKS, task_status)
@@ -165,6 +171,7 @@ enum wire_event_type {
 	WIRE_EVENT_REPLACING = 8,   /* the leader launches a replacement for node (epoch) */
 	WIRE_EVENT_NODE_JOINED = 9, /* a replacement took node's place (epoch of the attempt) */
 	WIRE_EVENT_RECOVERY_FAILED = 10, /* no replacement for node: restart from a checkpoint */
+	WIRE_EVENT_PROTECTED = 11,  /* a newer step is protected: every node's copies are held */
 };
 
 /* What detected an event. */

@@ -19,6 +19,12 @@
  *   checkpoint RANK                  lcr_checkpoint: ask for a checkpoint and wait
  *   signal RANK                      lcr_checkpoint_on_signal(SIGUSR1), then raise SIGUSR1
  *                                    and live on
+ *   train RANK NAME SIZE FROM TO MS  a rank of sharded state (shard key "own<RANK>", no
+ *                                    replica): allocate NAME, then one update per step
+ *                                    FROM..TO that writes the pattern of seed STEP into it,
+ *                                    printing "step S xxh3 H" (the region's XXH3-64 once
+ *                                    committed), MS ms apart (0: updating all the time),
+ *                                    and "event PROTECTED <message>" for each such event
  */
 #include "config.h"
 
@@ -29,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "internal/util.h"
 #include "lcr.h"
@@ -197,6 +205,47 @@ static int cmd_update_for(int argc, char **argv)
 	return 0;
 }
 
+/* Prints the PROTECTED events that came. */
+static void print_protected_events(lcr_session_t *s)
+{
+	struct lcr_event ev;
+	while (lcr_event_next(s, &ev) == 0)
+		if (ev.type == LCR_EVENT_PROTECTED)
+			printf("event PROTECTED %s\n", ev.message);
+}
+
+static int cmd_train(int argc, char **argv)
+{
+	uint32_t rank, ms;
+	uint64_t size, from, to;
+	char key[32];
+	lcr_session_t *s;
+	void *p;
+	int rc;
+	if (argc != 6 || util_parse_u32(argv[0], &rank) || util_parse_size(argv[2], &size) ||
+	    util_parse_u64(argv[3], &from) || util_parse_u64(argv[4], &to) ||
+	    util_parse_u32(argv[5], &ms))
+		return 2;
+	snprintf(key, sizeof(key), "own%u", rank);
+	if (open_as(rank, key, 1, &s) < 0)
+		return 1;
+	if ((rc = lcr_region_alloc(s, argv[1], size, LCR_REGION_HOST, -1, &p)) < 0)
+		return failed(s, "alloc", rc);
+	for (uint64_t step = from; step <= to; step++) {
+		lcr_update_begin(s, step);
+		fill(p, size, step);
+		if ((rc = lcr_update_end(s, step)) < 0)
+			return failed(s, "update_end", rc);
+		printf("step %" PRIu64 " xxh3 %016" PRIx64 "\n", step, (uint64_t)XXH3_64bits(p, size));
+		print_protected_events(s);
+		fflush(stdout);
+		if (ms)
+			usleep((useconds_t)ms * 1000);
+	}
+	lcr_close(s);
+	return 0;
+}
+
 static int cmd_tear(int argc, char **argv)
 {
 	uint32_t rank;
@@ -322,7 +371,7 @@ int main(int argc, char **argv)
 		{ "tear", cmd_tear },
 		{ "update-for", cmd_update_for },
 		{ "restore", cmd_restore }, { "alloc", cmd_alloc }, { "register", cmd_register },
-		{ "checkpoint", cmd_checkpoint }, { "signal", cmd_signal },
+		{ "checkpoint", cmd_checkpoint }, { "signal", cmd_signal }, { "train", cmd_train },
 	};
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; argc >= 2 && i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -53,6 +53,7 @@ class EventType(enum.IntEnum):
     REPLACING = 8
     NODE_JOINED = 9
     RECOVERY_FAILED = 10
+    PROTECTED = 11
 
 
 class EventSource(enum.IntEnum):

@@ -39,6 +39,7 @@ static const char *type_name(enum lcr_event_type type)
 	case LCR_EVENT_REPLACING: return "REPLACING";
 	case LCR_EVENT_NODE_JOINED: return "NODE_JOINED";
 	case LCR_EVENT_RECOVERY_FAILED: return "RECOVERY_FAILED";
+	case LCR_EVENT_PROTECTED: return "PROTECTED";
 	}
 	return "UNKNOWN";
 }

@@ -1,0 +1,723 @@
+/* snapshot.c: in-memory snapshots and their copies on other nodes (see snapshot.h). Three
+ * parts: the local round (the poll, the worker that copies and pushes, the report), the
+ * leader's account of every node's rounds (internal/snapshot_rounds.h) and its verdicts,
+ * and the copies this helper holds for others (snapshot_store.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "internal/redundancy_plan.h"
+#include "internal/snapshot_rounds.h"
+#include "internal/util.h"
+#include "control.h"
+#include "lcrd.h"
+#include "log.h"
+#include "mesh_internal.h"
+#include "regions.h"
+#include "snapshot.h"
+#include "snapshot_store.h"
+#include "tasks.h"
+#include "transfer.h"
+#include "worker.h"
+
+/* One region of a local snapshot. */
+struct snap_region {
+	struct region *region; /* read during the round only */
+	uint32_t rank;
+	char name[WIRE_NAME_MAX + 1];
+	uint64_t size;
+	uint8_t *data;
+	uint64_t xxh3;
+};
+
+/* This node's snapshot of one step. */
+struct local_snapshot {
+	uint64_t step; /* WIRE_NO_STEP: none */
+	uint64_t bytes;
+	size_t count;
+	struct snap_region *regions;
+};
+
+enum round_state {
+	ROUND_IDLE,     /* waiting for the next multiple of --snapshot-every */
+	ROUND_COPYING,  /* the worker copies and pushes */
+	ROUND_REPORTED, /* the leader has the round's end; waiting for its verdict */
+};
+
+struct snapshot {
+	struct lcrd *d;
+	uint64_t poll_timer;
+	enum round_state state;
+	uint64_t last_tried; /* the newest step a round began for, or WIRE_NO_STEP */
+	struct local_snapshot kept;    /* the newest protected step's */
+	struct local_snapshot pending; /* the round's */
+	/* the round's inputs and result, for the worker */
+	struct worker *worker;
+	const struct task *tasks[WIRE_MAX_LOCAL_RANKS];
+	size_t task_count;
+	struct transfer_peer partners[SNAPSHOT_PARTNERS_MAX];
+	size_t partner_count;
+	struct transfer_identity id;
+	uint64_t incarnation;
+	char error[WIRE_TEXT_MAX + 1];
+	struct wire_snapshot_done report;
+	uint64_t reported_ms;
+	/* the leader's account (node_count 0 until this helper leads a round) */
+	struct snapshot_rounds rounds;
+	/* what every helper knows */
+	uint64_t protected_step;
+	struct snapshot_store store;
+	char last_problem[WIRE_TEXT_MAX + 1]; /* logged once until another comes */
+	bool cuda_told;
+};
+
+/* --- memory --- */
+
+static uint64_t memory_in_use(const struct snapshot *s)
+{
+	return s->kept.bytes + s->pending.bytes + s->store.bytes;
+}
+
+static void snapshot_free(struct local_snapshot *x)
+{
+	for (size_t i = 0; i < x->count; i++)
+		free(x->regions[i].data);
+	free(x->regions);
+	*x = (struct local_snapshot){ .step = WIRE_NO_STEP };
+}
+
+/* "1.0 GiB" */
+static const char *size_text(uint64_t bytes, char *buf, size_t cap)
+{
+	return util_format_size(bytes, buf, cap);
+}
+
+/* A problem of the redundancy: a warning the first time, verbose while it repeats. */
+static void tell_problem(struct snapshot *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tell_problem(struct snapshot *s, const char *fmt, ...)
+{
+	char text[WIRE_TEXT_MAX + 1];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (strcmp(text, s->last_problem) == 0) {
+		log_verbose("%s", text);
+		return;
+	}
+	snprintf(s->last_problem, sizeof(s->last_problem), "%s", text);
+	log_warning("%s", text);
+}
+
+/* What went wrong with the round, for its report. */
+static void set_error(struct snapshot *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(struct snapshot *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->error, sizeof(s->error), fmt, ap);
+	va_end(ap);
+}
+
+/* --- the round's worker: copy, check, push --- */
+
+static int copy_regions(struct snapshot *s)
+{
+	for (size_t i = 0; i < s->pending.count; i++) {
+		struct snap_region *x = &s->pending.regions[i];
+		const uint8_t *view;
+		int rc = region_view(x->region, 0, x->size, &view);
+		if (rc < 0) {
+			set_error(s, "cannot read region '%s' of rank %" PRIu32
+				 ": %s", x->name, x->rank, strerror(-rc));
+			return rc;
+		}
+		memcpy(x->data, view, x->size);
+		x->xxh3 = XXH3_64bits(x->data, x->size);
+	}
+	return 0;
+}
+
+/* The ranks' pages read again: each still shows the round's step committed. */
+static int check_still_committed(struct snapshot *s)
+{
+	for (size_t i = 0; i < s->task_count; i++) {
+		uint64_t committed;
+		uint16_t phase;
+		tasks_read_marks(s->tasks[i], &committed, &phase);
+		if (phase != WIRE_PHASE_COMMITTED || committed != s->pending.step) {
+			set_error(s, "rank %" PRIu32 " began another update "
+				 "while its regions were copied (phase %s, committed step %" PRIu64 "): "
+				 "the snapshot of step %" PRIu64 " is torn and dropped",
+				 s->tasks[i]->rank, wire_phase_name(phase), committed, s->pending.step);
+			return -ESTALE;
+		}
+	}
+	return 0;
+}
+
+static int push_region(struct snapshot *s, struct transfer_conn *c, const struct transfer_peer *p,
+		       const struct snap_region *x)
+{
+	struct wire_snapshot_put put = { .node = s->id.self, .incarnation = s->incarnation,
+					 .rank = x->rank, .step = s->pending.step, .size = x->size };
+	char err[WIRE_TEXT_MAX + 1];
+	uint64_t held;
+	strcpy(put.region, x->name);
+	int rc = transfer_conn_put(c, &put, x->data, &held, err, sizeof(err));
+	if (rc < 0) {
+		set_error(s, "%s (%" PRIu32 ") did not take the copy of "
+			 "region '%s' of rank %" PRIu32 ": %s", p->name, p->node, x->name, x->rank, err);
+		return rc;
+	}
+	if (held != x->xxh3) {
+		set_error(s, "%s (%" PRIu32 ") holds region '%s' of rank "
+			 "%" PRIu32 " with XXH3 %016" PRIx64 ", but the snapshot's is %016" PRIx64,
+			 p->name, p->node, x->name, x->rank, held, x->xxh3);
+		return -EILSEQ;
+	}
+	return 0;
+}
+
+static int push_to_partner(struct snapshot *s, const struct transfer_peer *p,
+			   const atomic_bool *cancel)
+{
+	struct transfer_conn *c;
+	char err[WIRE_TEXT_MAX + 1];
+	int rc = transfer_conn_open(p, &s->id, &c, err, sizeof(err));
+	if (rc < 0) {
+		set_error(s, "cannot reach copy partner %s (%" PRIu32 "): %s",
+			 p->name, p->node, err);
+		return rc;
+	}
+	for (size_t i = 0; rc == 0 && i < s->pending.count; i++)
+		rc = atomic_load(cancel) ? -ECANCELED : push_region(s, c, p, &s->pending.regions[i]);
+	transfer_conn_close(c);
+	return rc;
+}
+
+static int run_round(void *arg, const atomic_bool *cancel)
+{
+	struct snapshot *s = arg;
+	int rc = copy_regions(s);
+	if (rc == 0)
+		rc = check_still_committed(s);
+	for (size_t i = 0; rc == 0 && i < s->partner_count; i++)
+		rc = push_to_partner(s, &s->partners[i], cancel);
+	return rc;
+}
+
+/* --- the report to the leader --- */
+
+static void leader_on_done(struct snapshot *s, uint32_t from, const struct wire_snapshot_done *r);
+
+static void send_report(struct snapshot *s)
+{
+	struct mesh *m = s->d->mesh;
+	uint8_t buf[sizeof(s->report) + 32];
+	s->reported_ms = util_now_ms();
+	if (m->leader == m->self) {
+		leader_on_done(s, m->self, &s->report);
+		return;
+	}
+	mesh_send(m, m->leader, WIRE_SNAPSHOT_DONE, buf,
+		  wire_encode_snapshot_done(&s->report, buf, sizeof(buf)));
+}
+
+static void report(struct snapshot *s, int status, const char *why)
+{
+	s->report = (struct wire_snapshot_done){ .step = s->pending.step, .status = status,
+						 .bytes = s->pending.bytes };
+	snprintf(s->report.message, sizeof(s->report.message), "%s", why);
+	s->state = ROUND_REPORTED;
+	send_report(s);
+}
+
+static void round_done(void *arg, int rc)
+{
+	struct snapshot *s = arg;
+	char size[32];
+	s->worker = NULL;
+	if (rc < 0) {
+		tell_problem(s, "snapshot of step %" PRIu64 " not protected on this node: %s",
+			     s->pending.step, s->error);
+		uint64_t step = s->pending.step;
+		snapshot_free(&s->pending);
+		s->pending.step = step;
+		report(s, rc, s->error);
+		return;
+	}
+	log_verbose("snapshot of step %" PRIu64 " taken (%s in %zu region%s), its copies "
+		    "acknowledged by %s%s", s->pending.step,
+		    size_text(s->pending.bytes, size, sizeof(size)), s->pending.count,
+		    s->pending.count == 1 ? "" : "s", s->partners[0].name,
+		    s->partner_count > 1 ? " and the other partners" : "");
+	report(s, 0, "");
+}
+
+/* --- starting a round --- */
+
+/* The registered local ranks, into s->tasks: false when none is. */
+static bool gather_tasks(struct snapshot *s)
+{
+	s->task_count = 0;
+	for (size_t i = 0; i < tasks_count(s->d->tasks); i++) {
+		const struct task *t = tasks_at(s->d->tasks, i);
+		if (t->registered && t->page)
+			s->tasks[s->task_count++] = t;
+	}
+	return s->task_count > 0;
+}
+
+/* The step all the registered ranks show committed, when it is a new multiple of
+ * --snapshot-every; else WIRE_NO_STEP. */
+static uint64_t step_to_snapshot(struct snapshot *s)
+{
+	uint64_t step = WIRE_NO_STEP;
+	if (!gather_tasks(s))
+		return WIRE_NO_STEP;
+	for (size_t i = 0; i < s->task_count; i++) {
+		uint64_t committed;
+		uint16_t phase;
+		tasks_read_marks(s->tasks[i], &committed, &phase);
+		if (phase != WIRE_PHASE_COMMITTED || committed == WIRE_NO_STEP ||
+		    (i > 0 && committed != step))
+			return WIRE_NO_STEP;
+		step = committed;
+	}
+	if (step % s->d->opt.snapshot_every != 0 ||
+	    (s->last_tried != WIRE_NO_STEP && step <= s->last_tried))
+		return WIRE_NO_STEP;
+	return step;
+}
+
+static bool is_local_rank(const struct snapshot *s, uint32_t rank)
+{
+	for (size_t i = 0; i < s->task_count; i++)
+		if (s->tasks[i]->rank == rank)
+			return true;
+	return false;
+}
+
+/* The round's regions (host regions of the registered ranks), their memory allocated. */
+static int gather_regions(struct snapshot *s, uint64_t step)
+{
+	size_t n = 0;
+	for (struct region *r = s->d->regions.head; r; r = r->next)
+		n += is_local_rank(s, r->owner_rank) && r->kind == WIRE_REGION_HOST;
+	s->pending = (struct local_snapshot){ .step = step };
+	s->pending.regions = calloc(n ? n : 1, sizeof(*s->pending.regions));
+	if (!s->pending.regions)
+		return -ENOMEM;
+	for (struct region *r = s->d->regions.head; r; r = r->next) {
+		if (!is_local_rank(s, r->owner_rank))
+			continue;
+		if (r->kind != WIRE_REGION_HOST) {
+			if (!s->cuda_told)
+				log_info("CUDA region '%s' of rank %" PRIu32 " is not protected by "
+					 "snapshots yet (host regions only)", r->name, r->owner_rank);
+			s->cuda_told = true;
+			continue;
+		}
+		struct snap_region *x = &s->pending.regions[s->pending.count++];
+		*x = (struct snap_region){ .region = r, .rank = r->owner_rank, .size = r->size };
+		strcpy(x->name, r->name);
+		s->pending.bytes += r->size;
+	}
+	return 0;
+}
+
+static int allocate_copies(struct snapshot *s)
+{
+	for (size_t i = 0; i < s->pending.count; i++) {
+		struct snap_region *x = &s->pending.regions[i];
+		x->data = malloc(x->size ? x->size : 1);
+		if (!x->data)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The node's copy partners among the live nodes: 0, or -EINVAL with s->error set. */
+static int choose_partners(struct snapshot *s)
+{
+	struct mesh *m = s->d->mesh;
+	struct transfer_peer peers[SNAPSHOT_PARTNERS_MAX * 4];
+	uint32_t places[SNAPSHOT_PARTNERS_MAX], self_place = 0;
+	struct redundancy_nodes nodes = { .count = m->live_count };
+	char err[WIRE_TEXT_MAX + 1];
+	unsigned copies = s->d->opt.redundancy_copies ? s->d->opt.redundancy_copies : 1;
+	for (uint32_t i = 0; i < m->live_count; i++)
+		if (m->live[i] == m->self)
+			self_place = i;
+	if (copies > SNAPSHOT_PARTNERS_MAX ||
+	    redundancy_copy_partners(&nodes, self_place, copies, places, err, sizeof(err)) < 0) {
+		set_error(s, "no room for %u copies among the %" PRIu32
+			 " live nodes: %s", copies, m->live_count, copies > SNAPSHOT_PARTNERS_MAX ?
+			 "too many copies" : err);
+		return -EINVAL;
+	}
+	s->partner_count = 0;
+	for (unsigned c = 0; c < copies; c++) {
+		size_t n = transfer_peers_of(s->d, peers, sizeof(peers) / sizeof(peers[0]));
+		for (size_t i = 0; i < n; i++)
+			if (peers[i].node == m->live[places[c]])
+				s->partners[s->partner_count++] = peers[i];
+	}
+	if (s->partner_count != copies) {
+		set_error(s, "cannot find the address of every copy partner");
+		return -EHOSTUNREACH;
+	}
+	return 0;
+}
+
+/* The memory budget allows the round: 0, or -ENOSPC with s->error set. */
+static int check_budget(struct snapshot *s)
+{
+	uint64_t max = s->d->opt.redundancy_memory_max, used = memory_in_use(s) - s->pending.bytes;
+	char need[32], have[32], limit[32];
+	if (max == 0 || used + s->pending.bytes <= max)
+		return 0;
+	set_error(s, "the snapshot of step %" PRIu64 " needs %s, but "
+		 "redundancy already holds %s of --redundancy-memory-max %s: step not protected",
+		 s->pending.step, size_text(s->pending.bytes, need, sizeof(need)),
+		 size_text(used, have, sizeof(have)), size_text(max, limit, sizeof(limit)));
+	return -ENOSPC;
+}
+
+static void start_round(struct snapshot *s, uint64_t step)
+{
+	int rc;
+	s->last_tried = step;
+	s->error[0] = '\0';
+	s->pending = (struct local_snapshot){ .step = step };
+	transfer_identity_of(s->d, &s->id);
+	s->incarnation = s->d->mesh->joined_generation;
+	rc = choose_partners(s);
+	if (rc == 0)
+		rc = gather_regions(s, step);
+	if (rc == 0 && (rc = check_budget(s)) == 0 && (rc = allocate_copies(s)) < 0)
+		set_error(s, "cannot allocate %" PRIu64 " bytes for the "
+			 "snapshot of step %" PRIu64, s->pending.bytes, step);
+	if (rc == 0 && (rc = worker_start(s->d->loop, run_round, round_done, s, &s->worker)) < 0)
+		set_error(s, "cannot start the snapshot's thread: %s",
+			 strerror(-rc));
+	if (rc == 0) {
+		s->state = ROUND_COPYING;
+		return;
+	}
+	if (!s->error[0])
+		set_error(s, "%s", strerror(-rc));
+	round_done(s, rc);
+}
+
+/* The ranks reached a newer multiple while the leader has not settled this node's last
+ * round: that round is given up (the next report tells the leader so) and its snapshot
+ * freed, so that a node whose round no verdict reaches still goes on. */
+static void give_up_own_round(struct snapshot *s, uint64_t next)
+{
+	if (s->state != ROUND_REPORTED)
+		return;
+	log_verbose("the round of step %" PRIu64 " has no verdict yet; going on to step %" PRIu64,
+		    s->report.step, next);
+	snapshot_free(&s->pending);
+	s->state = ROUND_IDLE;
+}
+
+static void poll_pages(struct loop *loop, void *arg)
+{
+	struct snapshot *s = arg;
+	struct mesh *m = s->d->mesh;
+	uint64_t step;
+	s->poll_timer = 0;
+	if (m && m->state == WIRE_MESH_UP && s->state != ROUND_COPYING) {
+		step = step_to_snapshot(s);
+		if (step != WIRE_NO_STEP) {
+			give_up_own_round(s, step);
+			start_round(s, step);
+		} else if (s->state == ROUND_REPORTED &&
+			   util_now_ms() - s->reported_ms >= SNAPSHOT_REPORT_AGAIN_MS) {
+			send_report(s);
+		}
+	}
+	if (loop_add_timer(loop, SNAPSHOT_POLL_MS, poll_pages, s, &s->poll_timer) < 0)
+		log_error("cannot arm the snapshot timer: no more snapshots");
+}
+
+/* --- the verdict on a round, on every helper --- */
+
+struct release_filter {
+	struct mesh *m;
+	uint64_t step;
+	bool protected;
+};
+
+static bool node_is_live(const struct mesh *m, uint32_t node)
+{
+	for (uint32_t i = 0; i < m->live_count; i++)
+		if (m->live[i] == node)
+			return true;
+	return false;
+}
+
+/* Protected: the older copies of live nodes go (a lost node's are kept for its recovery);
+ * abandoned: the round's copies go. */
+static bool copy_is_released(const struct held_copy *c, void *arg)
+{
+	const struct release_filter *f = arg;
+	if (!f->protected)
+		return c->step == f->step;
+	return c->step < f->step && node_is_live(f->m, c->node);
+}
+
+static void tell_ranks_protected(struct snapshot *s, const struct wire_snapshot_end *e)
+{
+	struct mesh *m = s->d->mesh;
+	struct wire_event ev = { .type = WIRE_EVENT_PROTECTED, .source = WIRE_SOURCE_HELPER,
+				 .rank = WIRE_NO_RANK, .status = 0, .node_id = WIRE_NO_NODE,
+				 .generation = m->generation, .leader = m->leader };
+	char size[32];
+	unsigned copies = s->d->opt.redundancy_copies ? s->d->opt.redundancy_copies : 1;
+	snprintf(ev.message, sizeof(ev.message), "step %" PRIu64 " is protected: every node's "
+		 "snapshot (%s in all) is held by %u other node%s", e->step,
+		 size_text(e->bytes, size, sizeof(size)), copies, copies == 1 ? "" : "s");
+	log_info("%s", ev.message);
+	control_broadcast_event(s->d, &ev);
+}
+
+/* This node's own round, once the leader decided it. */
+static void settle_own_round(struct snapshot *s, const struct wire_snapshot_end *e)
+{
+	if (s->state != ROUND_REPORTED || s->report.step > e->step ||
+	    (s->report.step < e->step && !e->protected))
+		return;
+	if (e->protected && s->report.step == e->step && s->report.status == 0) {
+		snapshot_free(&s->kept);
+		s->kept = s->pending;
+		s->pending = (struct local_snapshot){ .step = WIRE_NO_STEP };
+	} else {
+		if (!e->protected && s->report.status == 0)
+			log_verbose("the round of step %" PRIu64 " is abandoned: %s", e->step,
+				    e->message);
+		snapshot_free(&s->pending);
+	}
+	s->state = ROUND_IDLE;
+}
+
+static void apply_end(struct snapshot *s, const struct wire_snapshot_end *e)
+{
+	struct release_filter f = { .m = s->d->mesh, .step = e->step, .protected = e->protected };
+	bool newer = e->protected &&
+		     (s->protected_step == WIRE_NO_STEP || e->step > s->protected_step);
+	if (newer) {
+		s->protected_step = e->step;
+		tell_ranks_protected(s, e);
+	}
+	settle_own_round(s, e);
+	if (newer || !e->protected)
+		snapshot_store_release(&s->store, copy_is_released, &f);
+}
+
+static void on_end(struct mesh *m, uint32_t from, const struct wire_msg *msg)
+{
+	struct snapshot *s = m->d->snapshot;
+	struct wire_snapshot_end e;
+	if (from != m->leader || wire_decode_snapshot_end(msg->payload, msg->header.length, &e) < 0) {
+		log_warning("ignored a SNAPSHOT_END from node %" PRIu32 " (not the leader, or "
+			    "malformed)", from);
+		return;
+	}
+	apply_end(s, &e);
+}
+
+/* --- the leader --- */
+
+static void announce(struct snapshot *s, const struct snapshot_verdict *v)
+{
+	struct mesh *m = s->d->mesh;
+	struct wire_snapshot_end e = { .step = v->step, .protected = v->protected,
+				       .bytes = v->bytes };
+	uint8_t buf[sizeof(e) + 32];
+	snprintf(e.message, sizeof(e.message), "%s", v->why);
+	int n = wire_encode_snapshot_end(&e, buf, sizeof(buf));
+	for (uint32_t i = 0; i < m->live_count; i++)
+		if (m->live[i] != m->self)
+			mesh_send(m, m->live[i], WIRE_SNAPSHOT_END, buf, n);
+	apply_end(s, &e);
+}
+
+static void leader_decide(struct snapshot *s)
+{
+	struct mesh *m = s->d->mesh;
+	struct snapshot_verdict v[SNAPSHOT_ROUNDS_OPEN_MAX];
+	if (s->rounds.node_count == 0 || m->leader != m->self)
+		return;
+	size_t n = snapshot_rounds_decide(&s->rounds, m->live, m->live_count, v,
+					  SNAPSHOT_ROUNDS_OPEN_MAX);
+	for (size_t i = 0; i < n; i++)
+		announce(s, &v[i]);
+}
+
+static void leader_on_done(struct snapshot *s, uint32_t from, const struct wire_snapshot_done *r)
+{
+	struct mesh *m = s->d->mesh;
+	if (s->rounds.node_count == 0 && snapshot_rounds_init(&s->rounds, m->count) < 0) {
+		log_error("cannot account for snapshot rounds: out of memory");
+		return;
+	}
+	/* A report of a step at or below the protected one is answered at once. */
+	if (s->protected_step != WIRE_NO_STEP && r->step <= s->protected_step) {
+		struct snapshot_verdict v = { .step = r->step,
+					      .protected = r->step == s->protected_step };
+		snprintf(v.why, sizeof(v.why), "step %" PRIu64 " is protected", s->protected_step);
+		announce(s, &v);
+		return;
+	}
+	snapshot_rounds_report(&s->rounds, from, r->step, r->status == 0, r->bytes, r->message);
+	leader_decide(s);
+}
+
+static void on_done(struct mesh *m, uint32_t from, const struct wire_msg *msg)
+{
+	struct wire_snapshot_done r;
+	if (wire_decode_snapshot_done(msg->payload, msg->header.length, &r) < 0) {
+		log_warning("ignored a malformed SNAPSHOT_DONE from node %" PRIu32, from);
+		return;
+	}
+	leader_on_done(m->d->snapshot, from, &r);
+}
+
+/* A membership change: a lost node no longer holds up a round, and a new leader gets the
+ * reports again. */
+static void on_membership(struct mesh *m, const struct wire_mesh_event *ev, void *arg)
+{
+	struct snapshot *s = arg;
+	(void)ev;
+	(void)m;
+	leader_decide(s);
+	if (s->state == ROUND_REPORTED)
+		send_report(s);
+}
+
+/* --- copies pushed here --- */
+
+static int reserve_copy(void *arg, uint32_t peer, const struct wire_snapshot_put *put,
+			uint8_t **dst, char *why, size_t cap)
+{
+	struct snapshot *s = arg;
+	uint64_t max = s->d->opt.redundancy_memory_max, used = memory_in_use(s);
+	char size[32], have[32], limit[32];
+	if (put->node != peer)
+		return snprintf(why, cap, "node %" PRIu32 " sent a copy of node %" PRIu32 "'s state",
+				peer, put->node), -EPERM;
+	if (max && used + put->size > max) {
+		snprintf(why, cap, "lcrd on %s cannot hold the copy of region '%s' of rank %" PRIu32
+			 " at step %" PRIu64 " (%s): it holds %s for redundancy already, and "
+			 "--redundancy-memory-max is %s", s->d->opt.node_name, put->region, put->rank,
+			 put->step, size_text(put->size, size, sizeof(size)),
+			 size_text(used, have, sizeof(have)), size_text(max, limit, sizeof(limit)));
+		tell_problem(s, "%s", why);
+		return -ENOSPC;
+	}
+	int rc = snapshot_store_reserve(&s->store, put, dst);
+	if (rc < 0)
+		snprintf(why, cap, "lcrd on %s cannot hold the copy of region '%s' of rank %" PRIu32
+			 " (%" PRIu64 " bytes): %s", s->d->opt.node_name, put->region, put->rank,
+			 put->size, strerror(-rc));
+	return rc;
+}
+
+static int copy_arrived(void *arg, uint32_t peer, const struct wire_snapshot_put *put,
+			uint8_t *dst, int rc, uint64_t xxh3, char *why, size_t cap)
+{
+	struct snapshot *s = arg;
+	struct held_copy *c = snapshot_store_find(&s->store, dst);
+	char size[32];
+	if (!c)
+		return snprintf(why, cap, "the copy's memory is gone"), -ENOENT;
+	if (rc < 0) {
+		snapshot_store_remove(&s->store, c);
+		return snprintf(why, cap, "the copy did not arrive whole: %s", strerror(-rc)), rc;
+	}
+	c->complete = true;
+	c->xxh3 = xxh3;
+	log_verbose("holding the copy of region '%s' of rank %" PRIu32 " at step %" PRIu64
+		    " from node %" PRIu32 ": %s, xxh3 %016" PRIx64, put->region, put->rank, put->step,
+		    peer, size_text(put->size, size, sizeof(size)), xxh3);
+	return 0;
+}
+
+/* --- the rest of lcrd --- */
+
+int snapshot_create(struct lcrd *d)
+{
+	struct snapshot *s;
+	int rc;
+	if (d->opt.redundancy != LCR_REDUNDANCY_COPY)
+		return 0;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->d = d;
+	s->last_tried = WIRE_NO_STEP;
+	s->protected_step = WIRE_NO_STEP;
+	s->kept.step = s->pending.step = WIRE_NO_STEP;
+	d->snapshot = s;
+	if ((rc = mesh_handle_message(d, WIRE_SNAPSHOT_DONE, on_done)) < 0 ||
+	    (rc = mesh_handle_message(d, WIRE_SNAPSHOT_END, on_end)) < 0 ||
+	    (rc = mesh_subscribe(d, on_membership, s)) < 0 ||
+	    (rc = loop_add_timer(d->loop, SNAPSHOT_POLL_MS, poll_pages, s, &s->poll_timer)) < 0)
+		return rc;
+	transfer_server_take_copies(d, reserve_copy, copy_arrived, s);
+	log_info("redundancy: copy, %u cop%s of each node's state, a snapshot every %" PRIu32
+		 " steps", d->opt.redundancy_copies, d->opt.redundancy_copies == 1 ? "y" : "ies",
+		 d->opt.snapshot_every);
+	return 0;
+}
+
+void snapshot_destroy(struct lcrd *d)
+{
+	struct snapshot *s = d->snapshot;
+	if (!s)
+		return;
+	transfer_server_take_copies(d, NULL, NULL, NULL);
+	if (s->worker)
+		worker_cancel(s->worker);
+	if (s->poll_timer)
+		loop_cancel_timer(d->loop, s->poll_timer);
+	snapshot_free(&s->kept);
+	snapshot_free(&s->pending);
+	snapshot_store_clear(&s->store);
+	if (s->rounds.node_count)
+		snapshot_rounds_fini(&s->rounds);
+	free(s);
+	d->snapshot = NULL;
+}
+
+bool snapshot_uses(struct lcrd *d, const struct region *r)
+{
+	struct snapshot *s = d->snapshot;
+	if (!s || !s->worker)
+		return false;
+	for (size_t i = 0; i < s->pending.count; i++)
+		if (s->pending.regions[i].region == r)
+			return true;
+	return false;
+}
+
+void snapshot_fill_status(struct lcrd *d, struct wire_status_reply *st)
+{
+	struct snapshot *s = d->snapshot;
+	st->redundancy = (uint16_t)d->opt.redundancy;
+	st->redundancy_copies = d->opt.redundancy_copies;
+	st->snapshot_every = d->opt.snapshot_every;
+	st->redundancy_memory_max = d->opt.redundancy_memory_max;
+	st->protected_step = s ? s->protected_step : WIRE_NO_STEP;
+	st->redundancy_bytes = s ? memory_in_use(s) : 0;
+}

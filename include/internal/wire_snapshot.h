@@ -1,0 +1,71 @@
+/* wire_snapshot.h: the messages of in-memory snapshots and their copies on other nodes
+ * (issue 13, redundancy "copy"; part of wire.h: include internal/wire.h; see
+ * helper/snapshot.h and doc/redundancy.md).
+ *
+ * Copies. A helper pushes each region of its snapshot of step P to its copy partners on a
+ * state-transfer connection (XFER_HELLO's handshake, wire_xfer.h): SNAPSHOT_PUT names the
+ * copy; the partner answers REPLY, status 0 (send it) or a negative errno with the reason
+ * (refused: the memory budget, a malformed or duplicate copy). After a 0 the sender sends
+ * exactly `size` raw bytes, sealed in pieces as a transfer's range is, and the partner
+ * answers SNAPSHOT_ACK with the XXH3-64 of the bytes it now holds, or a negative status.
+ *
+ * Rounds. Each node tells the leader, over the mesh, how its round of step P ended
+ * (SNAPSHOT_DONE: every copy acknowledged, or why not); the leader tells every live node
+ * (SNAPSHOT_END) that P is protected (every live node's copies acknowledged) or abandoned. */
+#ifndef LCR_INTERNAL_WIRE_SNAPSHOT_H
+#define LCR_INTERNAL_WIRE_SNAPSHOT_H
+
+#include <stdint.h>
+
+#include "internal/wire_describe.h"
+
+/* The link's message types: T(NAME, number) gives enum wire_type's WIRE_NAME and its log
+ * name (wire_type_name). */
+#define WIRE_SNAPSHOT_TYPES(T)                                                          \
+	T(SNAPSHOT_PUT, 96)  /* sender -> partner (transfer connection): a copy; REPLY */ \
+	T(SNAPSHOT_ACK, 97)  /* partner -> sender: the hash of the copy held, or why not */ \
+	T(SNAPSHOT_DONE, 98) /* node -> leader (mesh): its round of a step ended */     \
+	T(SNAPSHOT_END, 99)  /* leader -> every live node (mesh): the step protected or not */
+
+#define WIRE_SNAPSHOT_SIZE_MAX (1ull << 40) /* bytes of one copy */
+
+/* Refused without a region, with a step of WIRE_NO_STEP, or a size of 0 or over the
+ * maximum. */
+#define WIRE_FIELDS_snapshot_put(F)                                                     \
+	F(u32, node)        /* the node whose state it is */                            \
+	F(u64, incarnation) /* its helper: 0, or the NODE_JOINED that brought it */     \
+	F(u32, rank)                                                                    \
+	F(str, region, WIRE_NAME_MAX)                                                   \
+	F(u64, step)                                                                    \
+	F(u64, size)        /* raw bytes that follow the partner's go-ahead */          \
+	F(valid, wire_snapshot_put_valid)
+
+/* A positive status is refused. */
+#define WIRE_FIELDS_snapshot_ack(F)                                                     \
+	F(i32, status) /* 0: held; or a negative errno: not held */                     \
+	F(u64, xxh3)   /* of the bytes held */                                          \
+	F(str, message, WIRE_TEXT_MAX)                                                  \
+	F(valid, wire_snapshot_ack_valid)
+
+/* A positive status or a step of WIRE_NO_STEP is refused. */
+#define WIRE_FIELDS_snapshot_done(F)                                                    \
+	F(u64, step)                                                                    \
+	F(i32, status) /* 0: every copy acknowledged; or a negative errno */            \
+	F(u64, bytes)  /* the node's snapshot */                                        \
+	F(str, message, WIRE_TEXT_MAX) /* why not, when status < 0 */                   \
+	F(valid, wire_snapshot_done_valid)
+
+/* A step of WIRE_NO_STEP, or `protected` other than 0 or 1, is refused. */
+#define WIRE_FIELDS_snapshot_end(F)                                                     \
+	F(u64, step)                                                                    \
+	F(u16, protected) /* 1: every live node's copies of step are acknowledged */    \
+	F(u64, bytes)     /* protected: the snapshots of every node, all together */    \
+	F(str, message, WIRE_TEXT_MAX) /* abandoned: why */                             \
+	F(valid, wire_snapshot_end_valid)
+
+/* The link's payloads, all flat (wire_describe.h). */
+#define WIRE_SNAPSHOT_MESSAGES(X)                                                       \
+	X(snapshot_put) X(snapshot_ack) X(snapshot_done) X(snapshot_end)
+WIRE_SNAPSHOT_MESSAGES(WIRE_FLAT_DECLARE)
+
+#endif
