@@ -686,6 +686,8 @@ void snapshot_destroy(struct lcrd *d)
 	struct snapshot *s = d->snapshot;
 	if (!s)
 		return;
+	/* The sessions that receive copies into the store end first. */
+	transfer_server_close(d);
 	transfer_server_take_copies(d, NULL, NULL, NULL);
 	if (s->worker)
 		worker_cancel(s->worker);

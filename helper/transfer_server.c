@@ -432,7 +432,7 @@ static void copy_received(void *arg, int rc)
 static void drop_copy(struct session *s)
 {
 	char why[WIRE_TEXT_MAX + 1];
-	if (s->put_dst)
+	if (s->put_dst && copy_taker.done)
 		copy_taker.done(copy_taker.arg, s->peer, &s->put, s->put_dst, -ECANCELED, 0, why,
 				sizeof(why));
 	s->put_dst = NULL;

@@ -21,7 +21,8 @@ static const struct wire_golden_payload wire_golden_payloads[] = {
 	{ "task_started", 12, 0x5e39e53808d86270ull },
 	{ "task_exited", 12, 0xdbaf644e3a2cf425ull },
 	{ "reply", 56, 0xd0d013f019267256ull },
-	{ "status_reply", 1142, 0x41aeae2b286391a3ull },
+	/* WIRE_VERSION 5: the status carries the redundancy */
+	{ "status_reply", 1176, 0xda9274e3c5505d98ull },
 	{ "register", 21, 0x90e47a0531d4685bull },
 	{ "region_alloc", 41, 0x18e01e59dd45e45bull },
 	{ "region_name", 65, 0x722fc9cc4bdcc556ull },
@@ -79,6 +80,11 @@ static const struct wire_golden_payload wire_golden_payloads[] = {
 	{ "jobkv_snapshot_entry", 33, 0x4f0b0eb19af3c933ull },
 	{ "jobkv_snapshot_client", 32, 0xee0944cde46bea85ull },
 	{ "jobkv_snapshot_end", 24, 0xf799983801872206ull },
+	/* WIRE_VERSION 5: snapshots and their copies (wire_snapshot.h) */
+	{ "snapshot_put", 47, 0x0371d7852fd15789ull },
+	{ "snapshot_ack", 80, 0xb424513c5aaef713ull },
+	{ "snapshot_done", 79, 0x540aeebd382085e2ull },
+	{ "snapshot_end", 20, 0x83c29c6bd11c052cull },
 };
 
 struct wire_golden_type {
@@ -146,6 +152,10 @@ static const struct wire_golden_type wire_golden_types[] = {
 	{ 93, "XFER_REQUEST" },
 	{ 94, "XFER_DATA" },
 	{ 95, "XFER_END" },
+	{ 96, "SNAPSHOT_PUT" },
+	{ 97, "SNAPSHOT_ACK" },
+	{ 98, "SNAPSHOT_DONE" },
+	{ 99, "SNAPSHOT_END" },
 	{ 100, "STORE_REQUEST" },
 	{ 101, "STORE_REPLY" },
 	{ 110, "JOBKV_FORWARD" },

@@ -55,6 +55,12 @@ static inline void fill_status_reply(void *p)
 	m->region_count = 4;
 	m->region_bytes = 1ull << 33;
 	m->region_quota = 1ull << 40;
+	m->redundancy = 1; /* copy */
+	m->redundancy_copies = 2;
+	m->snapshot_every = 10;
+	m->protected_step = 40;
+	m->redundancy_bytes = 3ull << 30;
+	m->redundancy_memory_max = 8ull << 30;
 	strcpy(m->node_name, "n3");
 	m->rank_count = WIRE_MAX_LOCAL_RANKS;
 	for (uint32_t i = 0; i < m->rank_count; i++)
@@ -586,6 +592,36 @@ static inline void fill_jobkv_snapshot_end(void *p)
 	m->index = 1234;
 	m->entries = 12;
 	m->clients = 34;
+}
+
+static inline void fill_snapshot_put(void *p)
+{
+	struct wire_snapshot_put *m = p;
+	*m = (struct wire_snapshot_put){ .node = 3, .incarnation = 12, .rank = 7, .step = 40,
+					 .size = 3ull << 20 };
+	strcpy(m->region, "optim.exp_avg");
+}
+
+static inline void fill_snapshot_ack(void *p)
+{
+	struct wire_snapshot_ack *m = p;
+	m->status = -ENOSPC;
+	m->xxh3 = 0x0123456789abcdefull;
+	strcpy(m->message, "lcrd on n2 cannot hold the copy of region 'w' of rank 7 at step 40");
+}
+
+static inline void fill_snapshot_done(void *p)
+{
+	struct wire_snapshot_done *m = p;
+	*m = (struct wire_snapshot_done){ .step = 40, .status = -ESTALE, .bytes = 3ull << 20 };
+	strcpy(m->message, "rank 7 began another update while its regions were copied");
+}
+
+static inline void fill_snapshot_end(void *p)
+{
+	struct wire_snapshot_end *m = p;
+	*m = (struct wire_snapshot_end){ .step = 40, .protected = 1, .bytes = 12ull << 20 };
+	strcpy(m->message, "");
 }
 
 static inline void fill_pmix_event(void *p)

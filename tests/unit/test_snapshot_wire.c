@@ -1,0 +1,189 @@
+/* test_snapshot_wire.c: the snapshot messages of the wire protocol (SNAPSHOT_PUT,
+ * SNAPSHOT_ACK, SNAPSHOT_DONE, SNAPSHOT_END; wire_snapshot.h). Every message must survive
+ * an encode/decode round trip, and every malformed form must be rejected: cut at any byte,
+ * a trailing byte, a buffer too small for the encoder, and the decoders' own rules: a copy
+ * names a region, a step and 1 .. WIRE_SNAPSHOT_SIZE_MAX bytes; statuses are 0 or
+ * negative; a round names a step; `protected` is 0 or 1. */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal/wire.h"
+#include "wire_codec.h"
+
+/* Byte offsets of fixed fields in the samples' encodings (wire_samples.h). */
+#define PUT_REGION_AT 16                 /* u32 node, u64 incarnation, u32 rank, then u16 length */
+#define PUT_STEP_AT (PUT_REGION_AT + 2 + 13) /* after "optim.exp_avg" */
+#define PUT_SIZE_AT (PUT_STEP_AT + 8)
+#define ACK_STATUS_AT 0
+#define DONE_STEP_AT 0
+#define DONE_STATUS_AT 8
+#define END_STEP_AT 0
+#define END_PROTECTED_AT 8
+
+WIRE_SNAPSHOT_MESSAGES(CODEC)
+static const struct codec codecs[] = { WIRE_SNAPSHOT_MESSAGES(ENTRY) };
+
+#define NCODECS (sizeof(codecs) / sizeof(codecs[0]))
+
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The sample of codec `kind` encoded into buf, with `bytes` bytes at `at` replaced by v,
+ * then decoded into out: the decoder's answer. */
+static int decodes_with(const char *kind, size_t at, uint64_t v, int bytes, void *out)
+{
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	for (size_t i = 0; i < NCODECS; i++) {
+		if (strcmp(codecs[i].name, kind) != 0)
+			continue;
+		void *m = calloc(1, codecs[i].size);
+		assert_non_null(m);
+		codecs[i].fill(m);
+		int n = codecs[i].encode(m, buf, sizeof(buf));
+		free(m);
+		assert_true(n > 0 && (size_t)n >= at + (size_t)bytes);
+		put_le(buf + at, v, bytes);
+		return codecs[i].decode(buf, (size_t)n, out);
+	}
+	fail_msg("no codec %s", kind);
+	return 0;
+}
+
+static void test_every_snapshot_message_round_trips(void **state)
+{
+	(void)state;
+	codec_check_round_trips(codecs, NCODECS);
+}
+
+static void test_every_cut_snapshot_message_is_rejected(void **state)
+{
+	(void)state;
+	codec_check_cuts_rejected(codecs, NCODECS);
+}
+
+static void test_trailing_bytes_after_a_snapshot_message_are_rejected(void **state)
+{
+	(void)state;
+	codec_check_trailing_byte_rejected(codecs, NCODECS);
+}
+
+static void test_snapshot_encoders_refuse_a_small_buffer(void **state)
+{
+	(void)state;
+	codec_check_small_buffer_refused(codecs, NCODECS);
+}
+
+/* The decoded fields are the encoded ones, where the offsets above say they are. */
+static void test_snapshot_fields_survive_decoding(void **state)
+{
+	(void)state;
+	struct wire_snapshot_put put;
+	struct wire_snapshot_done done;
+	struct wire_snapshot_end end;
+	assert_int_equal(decodes_with("snapshot_put", PUT_SIZE_AT, 4096, 8, &put), 0);
+	assert_int_equal(put.node, 3);
+	assert_int_equal(put.incarnation, 12);
+	assert_int_equal(put.rank, 7);
+	assert_string_equal(put.region, "optim.exp_avg");
+	assert_int_equal(put.step, 40);
+	assert_int_equal(put.size, 4096);
+	assert_int_equal(decodes_with("snapshot_done", DONE_STEP_AT, 50, 8, &done), 0);
+	assert_int_equal(done.step, 50);
+	assert_int_equal(done.status, -ESTALE);
+	assert_int_equal(done.bytes, 3ull << 20);
+	assert_int_equal(decodes_with("snapshot_end", END_PROTECTED_AT, 0, 2, &end), 0);
+	assert_int_equal(end.step, 40);
+	assert_int_equal(end.protected, 0);
+	assert_int_equal(end.bytes, 12ull << 20);
+}
+
+static void test_put_of_no_bytes_or_too_many_is_refused(void **state)
+{
+	(void)state;
+	struct wire_snapshot_put put;
+	uint8_t buf[256];
+	assert_int_equal(decodes_with("snapshot_put", PUT_SIZE_AT, 0, 8, &put), -EBADMSG);
+	assert_int_equal(decodes_with("snapshot_put", PUT_SIZE_AT, WIRE_SNAPSHOT_SIZE_MAX + 1, 8, &put),
+			 -EBADMSG);
+	assert_int_equal(decodes_with("snapshot_put", PUT_SIZE_AT, WIRE_SNAPSHOT_SIZE_MAX, 8, &put), 0);
+	fill_snapshot_put(&put);
+	put.size = 0;
+	assert_int_equal(wire_encode_snapshot_put(&put, buf, sizeof(buf)), -EINVAL);
+}
+
+static void test_put_without_a_step_or_a_region_is_refused(void **state)
+{
+	(void)state;
+	struct wire_snapshot_put put;
+	uint8_t buf[256];
+	assert_int_equal(decodes_with("snapshot_put", PUT_STEP_AT, WIRE_NO_STEP, 8, &put), -EBADMSG);
+	assert_int_equal(decodes_with("snapshot_put", PUT_STEP_AT, 0, 8, &put), 0);
+	fill_snapshot_put(&put);
+	put.region[0] = '\0';
+	assert_int_equal(wire_encode_snapshot_put(&put, buf, sizeof(buf)), -EINVAL);
+	/* Hand-made: an empty region name. */
+	memset(buf, 0, sizeof(buf));
+	put_le(buf + 16, 0, 2);
+	put_le(buf + 18, 40, 8);
+	put_le(buf + 26, 4096, 8);
+	assert_int_equal(wire_decode_snapshot_put(buf, 34, &put), -EBADMSG);
+}
+
+static void test_positive_statuses_are_refused(void **state)
+{
+	(void)state;
+	struct wire_snapshot_ack ack;
+	struct wire_snapshot_done done;
+	assert_int_equal(decodes_with("snapshot_ack", ACK_STATUS_AT, 1, 4, &ack), -EBADMSG);
+	assert_int_equal(decodes_with("snapshot_ack", ACK_STATUS_AT, 0, 4, &ack), 0);
+	assert_int_equal(decodes_with("snapshot_done", DONE_STATUS_AT, 1, 4, &done), -EBADMSG);
+	assert_int_equal(decodes_with("snapshot_done", DONE_STATUS_AT, 0, 4, &done), 0);
+}
+
+static void test_rounds_without_a_step_are_refused(void **state)
+{
+	(void)state;
+	struct wire_snapshot_done done;
+	struct wire_snapshot_end end;
+	assert_int_equal(decodes_with("snapshot_done", DONE_STEP_AT, WIRE_NO_STEP, 8, &done), -EBADMSG);
+	assert_int_equal(decodes_with("snapshot_end", END_STEP_AT, WIRE_NO_STEP, 8, &end), -EBADMSG);
+}
+
+static void test_end_protected_is_zero_or_one(void **state)
+{
+	(void)state;
+	struct wire_snapshot_end end;
+	assert_int_equal(decodes_with("snapshot_end", END_PROTECTED_AT, 2, 2, &end), -EBADMSG);
+	assert_int_equal(decodes_with("snapshot_end", END_PROTECTED_AT, 1, 2, &end), 0);
+	assert_int_equal(end.protected, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_snapshot_message_round_trips),
+		cmocka_unit_test(test_every_cut_snapshot_message_is_rejected),
+		cmocka_unit_test(test_trailing_bytes_after_a_snapshot_message_are_rejected),
+		cmocka_unit_test(test_snapshot_encoders_refuse_a_small_buffer),
+		cmocka_unit_test(test_snapshot_fields_survive_decoding),
+		cmocka_unit_test(test_put_of_no_bytes_or_too_many_is_refused),
+		cmocka_unit_test(test_put_without_a_step_or_a_region_is_refused),
+		cmocka_unit_test(test_positive_statuses_are_refused),
+		cmocka_unit_test(test_rounds_without_a_step_are_refused),
+		cmocka_unit_test(test_end_protected_is_zero_or_one),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
