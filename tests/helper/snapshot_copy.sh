@@ -101,29 +101,37 @@ ok $? "every protected step's copy of rank 0 matches rank 0's bytes"
 for p in "${MESH_PIDS[@]}"; do reap -TERM "$p"; done
 
 # --- a partner lost while it receives ---
-# Three helpers: h1 holds h0's copies. h1 is stopped while the ranks train (with 24 MiB
-# regions, the copies take a while) and killed once it is found down: h0's round then is
-# not protected, and a later round, with h2 as h0's partner, is.
+# Three helpers: p1 holds p0's copies. p1 is stopped as p0 starts sending it a copy (16 MiB
+# regions) and killed once it is found down: p0's round then is not protected, and a later
+# round, with p2 as p0's partner, is.
 MESH_PREFIX=p
-start_mesh 3 --ranks=0,1,2 --detect-timeout=1500 "${REDUNDANCY[@]}"
+start_mesh 3 --ranks=0,1,2 --detect-timeout=2 "${REDUNDANCY[@]}"
 ok $? "a mesh of three helpers with --redundancy=copy is up"
 for i in 0 1 2; do
-	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 24M 1 100000 30 >"$WORK/k$i" 2>&1 &
+	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 16M 1 100000 30 >"$WORK/k$i" 2>&1 &
 	K[$i]=$!
 	LCR_PIDS+=("${K[$i]}")
 done
 wait_protected "$WORK/p0.log" 10 30
 ok $? "a step is protected on the three nodes"
-for i in $(seq 200); do grep -q "holding the copy of region 'w' of rank 0" "$WORK/p1.log" && break; sleep 0.05; done
+# p1 is stopped as p0 opens its next copy session with it: while it receives.
+sessions=$(grep -c "transfer session with p0 (0) .* started" "$WORK/p1.log")
+for i in $(seq 400); do
+	[ "$(grep -c "transfer session with p0 (0) .* started" "$WORK/p1.log")" -gt "$sessions" ] && break
+	sleep 0.01
+done
 kill -STOP "${MESH_PIDS[1]}"
-stopped_at=$(protected_steps "$WORK/p0.log" | tail -1)
-echo "# p1 stopped; newest protected step then: $stopped_at"
-for i in $(seq 100); do grep -q "node p1 (1) is down\|p1 (1) .* down" "$WORK/p0.log" && break; sleep 0.1; done
+wait_events p0 "NODE_DOWN node 1 " 20
+ok $? "p0 finds p1 down"
 kill -KILL "${MESH_PIDS[1]}" "${K[1]}"
 wait "${MESH_PIDS[1]}" "${K[1]}" 2>/dev/null
-grep -q "snapshot of step [0-9]* not protected on this node: .*p1 (1)" "$WORK/p0.log"
-ok $? "h0's round with p1 as its partner is not protected, naming p1"
-wait_protected "$WORK/p0.log" $((stopped_at + 20)) 60
+# the newest round p0 could not finish for want of p1
+lost_round() { sed -n 's/.*snapshot of step \([0-9]*\) not protected on this node: .*p1 (1).*/\1/p' "$WORK/p0.log" | tail -1; }
+for i in $(seq 150); do [ -n "$(lost_round)" ] && break; sleep 0.1; done
+lost=$(lost_round)
+[ -n "$lost" ] && ! protected_steps "$WORK/p0.log" | grep -qx "$lost"
+ok $? "p0's round of step $lost, with p1 as its partner, is not protected and names p1"
+wait_protected "$WORK/p0.log" $((lost + 10)) 60
 ok $? "a later step is protected on the live nodes"
 step=$(protected_steps "$WORK/p0.log" | tail -1)
 [ -n "$(held_hash "$WORK/p2.log" 0 "$step")" ] &&
