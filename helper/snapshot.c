@@ -26,6 +26,8 @@
 #include "transfer.h"
 #include "worker.h"
 
+#define SNAPSHOT_PIECE (256u << 10) /* bytes copied, then hashed, at a time */
+
 /* One region of a local snapshot. */
 struct snap_region {
 	struct region *region; /* read during the round only */
@@ -57,6 +59,8 @@ struct snapshot {
 	uint64_t last_tried; /* the newest step a round began for, or WIRE_NO_STEP */
 	struct local_snapshot kept;    /* the newest protected step's */
 	struct local_snapshot pending; /* the round's */
+	struct local_snapshot spare;   /* the last one replaced: its buffers, already faulted in,
+					* are the next round's when the sizes match */
 	/* the round's inputs and result, for the worker */
 	struct worker *worker;
 	const struct task *tasks[WIRE_MAX_LOCAL_RANKS];
@@ -66,6 +70,7 @@ struct snapshot {
 	struct transfer_identity id;
 	uint64_t incarnation;
 	char error[WIRE_TEXT_MAX + 1];
+	uint64_t copy_ns, push_ns; /* the round's copy (and hash), and its pushes */
 	struct wire_snapshot_done report;
 	uint64_t reported_ms;
 	/* the leader's account (node_count 0 until this helper leads a round) */
@@ -81,7 +86,7 @@ struct snapshot {
 
 static uint64_t memory_in_use(const struct snapshot *s)
 {
-	return s->kept.bytes + s->pending.bytes + s->store.bytes;
+	return s->kept.bytes + s->pending.bytes + s->spare.bytes + s->store.bytes;
 }
 
 static void snapshot_free(struct local_snapshot *x)
@@ -90,6 +95,34 @@ static void snapshot_free(struct local_snapshot *x)
 		free(x->regions[i].data);
 	free(x->regions);
 	*x = (struct local_snapshot){ .step = WIRE_NO_STEP };
+}
+
+/* x is replaced: it becomes the spare (the older spare is freed). */
+static void snapshot_retire(struct snapshot *s, struct local_snapshot *x)
+{
+	snapshot_free(&s->spare);
+	s->spare = *x;
+	s->spare.bytes = 0; /* what is allocated: a round that failed early has no buffers */
+	for (size_t i = 0; i < s->spare.count; i++)
+		if (s->spare.regions[i].data)
+			s->spare.bytes += s->spare.regions[i].size;
+	*x = (struct local_snapshot){ .step = WIRE_NO_STEP };
+}
+
+/* A buffer of size bytes: the spare's of that size when there is one (faulted in already),
+ * else a new one. */
+static uint8_t *take_buffer(struct snapshot *s, uint64_t size)
+{
+	for (size_t i = 0; i < s->spare.count; i++) {
+		struct snap_region *x = &s->spare.regions[i];
+		if (x->data && x->size == size) {
+			uint8_t *p = x->data;
+			x->data = NULL;
+			s->spare.bytes -= size;
+			return p;
+		}
+	}
+	return malloc(size ? size : 1);
 }
 
 /* "1.0 GiB" */
@@ -127,6 +160,24 @@ static void set_error(struct snapshot *s, const char *fmt, ...)
 
 /* --- the round's worker: copy, check, push --- */
 
+/* Copies a region in pieces small enough to be hashed while they are in the cache. */
+static int copy_and_hash(struct snap_region *x, const uint8_t *view)
+{
+	XXH3_state_t *state = XXH3_createState();
+	if (!state)
+		return -ENOMEM;
+	XXH3_64bits_reset(state);
+	for (uint64_t done = 0; done < x->size;) {
+		size_t n = x->size - done < SNAPSHOT_PIECE ? (size_t)(x->size - done) : SNAPSHOT_PIECE;
+		memcpy(x->data + done, view + done, n);
+		XXH3_64bits_update(state, x->data + done, n);
+		done += n;
+	}
+	x->xxh3 = XXH3_64bits_digest(state);
+	XXH3_freeState(state);
+	return 0;
+}
+
 static int copy_regions(struct snapshot *s)
 {
 	for (size_t i = 0; i < s->pending.count; i++) {
@@ -138,8 +189,12 @@ static int copy_regions(struct snapshot *s)
 				 ": %s", x->name, x->rank, strerror(-rc));
 			return rc;
 		}
-		memcpy(x->data, view, x->size);
-		x->xxh3 = XXH3_64bits(x->data, x->size);
+		rc = copy_and_hash(x, view);
+		if (rc < 0) {
+			set_error(s, "cannot hash region '%s' of rank %" PRIu32 ": out of memory", x->name,
+				  x->rank);
+			return rc;
+		}
 	}
 	return 0;
 }
@@ -205,11 +260,14 @@ static int push_to_partner(struct snapshot *s, const struct transfer_peer *p,
 static int run_round(void *arg, const atomic_bool *cancel)
 {
 	struct snapshot *s = arg;
+	uint64_t start = util_now_ns();
 	int rc = copy_regions(s);
 	if (rc == 0)
 		rc = check_still_committed(s);
+	s->copy_ns = util_now_ns() - start;
 	for (size_t i = 0; rc == 0 && i < s->partner_count; i++)
 		rc = push_to_partner(s, &s->partners[i], cancel);
+	s->push_ns = util_now_ns() - start - s->copy_ns;
 	return rc;
 }
 
@@ -248,16 +306,16 @@ static void round_done(void *arg, int rc)
 		tell_problem(s, "snapshot of step %" PRIu64 " not protected on this node: %s",
 			     s->pending.step, s->error);
 		uint64_t step = s->pending.step;
-		snapshot_free(&s->pending);
+		snapshot_retire(s, &s->pending);
 		s->pending.step = step;
 		report(s, rc, s->error);
 		return;
 	}
-	log_verbose("snapshot of step %" PRIu64 " taken (%s in %zu region%s), its copies "
-		    "acknowledged by %s%s", s->pending.step,
+	log_verbose("snapshot of step %" PRIu64 " taken (%s in %zu region%s, copied and hashed "
+		    "in %.3f s), its copies acknowledged by %s%s in %.3f s", s->pending.step,
 		    size_text(s->pending.bytes, size, sizeof(size)), s->pending.count,
-		    s->pending.count == 1 ? "" : "s", s->partners[0].name,
-		    s->partner_count > 1 ? " and the other partners" : "");
+		    s->pending.count == 1 ? "" : "s", (double)s->copy_ns / 1e9, s->partners[0].name,
+		    s->partner_count > 1 ? " and the other partners" : "", (double)s->push_ns / 1e9);
 	report(s, 0, "");
 }
 
@@ -335,13 +393,14 @@ static int gather_regions(struct snapshot *s, uint64_t step)
 
 static int allocate_copies(struct snapshot *s)
 {
-	for (size_t i = 0; i < s->pending.count; i++) {
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < s->pending.count; i++) {
 		struct snap_region *x = &s->pending.regions[i];
-		x->data = malloc(x->size ? x->size : 1);
-		if (!x->data)
-			return -ENOMEM;
+		x->data = take_buffer(s, x->size);
+		rc = x->data ? 0 : -ENOMEM;
 	}
-	return 0;
+	snapshot_free(&s->spare); /* what no region of this round could use */
+	return rc;
 }
 
 /* The node's copy partners among the live nodes: 0, or -EINVAL with s->error set. */
@@ -380,7 +439,8 @@ static int choose_partners(struct snapshot *s)
 /* The memory budget allows the round: 0, or -ENOSPC with s->error set. */
 static int check_budget(struct snapshot *s)
 {
-	uint64_t max = s->d->opt.redundancy_memory_max, used = memory_in_use(s) - s->pending.bytes;
+	/* the spare's buffers are this round's, or freed */
+	uint64_t max = s->d->opt.redundancy_memory_max, used = s->kept.bytes + s->store.bytes;
 	char need[32], have[32], limit[32];
 	if (max == 0 || used + s->pending.bytes <= max)
 		return 0;
@@ -426,7 +486,7 @@ static void give_up_own_round(struct snapshot *s, uint64_t next)
 		return;
 	log_verbose("the round of step %" PRIu64 " has no verdict yet; going on to step %" PRIu64,
 		    s->report.step, next);
-	snapshot_free(&s->pending);
+	snapshot_retire(s, &s->pending);
 	s->state = ROUND_IDLE;
 }
 
@@ -498,14 +558,14 @@ static void settle_own_round(struct snapshot *s, const struct wire_snapshot_end 
 	    (s->report.step < e->step && !e->protected))
 		return;
 	if (e->protected && s->report.step == e->step && s->report.status == 0) {
-		snapshot_free(&s->kept);
+		snapshot_retire(s, &s->kept);
 		s->kept = s->pending;
 		s->pending = (struct local_snapshot){ .step = WIRE_NO_STEP };
 	} else {
 		if (!e->protected && s->report.status == 0)
 			log_verbose("the round of step %" PRIu64 " is abandoned: %s", e->step,
 				    e->message);
-		snapshot_free(&s->pending);
+		snapshot_retire(s, &s->pending);
 	}
 	s->state = ROUND_IDLE;
 }
@@ -667,7 +727,7 @@ int snapshot_create(struct lcrd *d)
 	s->d = d;
 	s->last_tried = WIRE_NO_STEP;
 	s->protected_step = WIRE_NO_STEP;
-	s->kept.step = s->pending.step = WIRE_NO_STEP;
+	s->kept.step = s->pending.step = s->spare.step = WIRE_NO_STEP;
 	d->snapshot = s;
 	if ((rc = mesh_handle_message(d, WIRE_SNAPSHOT_DONE, on_done)) < 0 ||
 	    (rc = mesh_handle_message(d, WIRE_SNAPSHOT_END, on_end)) < 0 ||
@@ -695,6 +755,7 @@ void snapshot_destroy(struct lcrd *d)
 		loop_cancel_timer(d->loop, s->poll_timer);
 	snapshot_free(&s->kept);
 	snapshot_free(&s->pending);
+	snapshot_free(&s->spare);
 	snapshot_store_clear(&s->store);
 	if (s->rounds.node_count)
 		snapshot_rounds_fini(&s->rounds);
