@@ -130,8 +130,8 @@ static int start(struct lcrd *d)
 static void stop(struct lcrd *d)
 {
 	d->state = WIRE_HELPER_STOPPING;
-	snapshot_destroy(d);
 	mesh_destroy(d);
+	snapshot_destroy(d);
 	ckpt_destroy(d);
 	ckpt_restore_close(d);
 	jobkv_destroy(d->jobkv);

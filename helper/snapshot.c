@@ -588,6 +588,8 @@ static void on_end(struct mesh *m, uint32_t from, const struct wire_msg *msg)
 {
 	struct snapshot *s = m->d->snapshot;
 	struct wire_snapshot_end e;
+	if (!s)
+		return;
 	if (from != m->leader || wire_decode_snapshot_end(msg->payload, msg->header.length, &e) < 0) {
 		log_warning("ignored a SNAPSHOT_END from node %" PRIu32 " (not the leader, or "
 			    "malformed)", from);
@@ -646,6 +648,8 @@ static void leader_on_done(struct snapshot *s, uint32_t from, const struct wire_
 static void on_done(struct mesh *m, uint32_t from, const struct wire_msg *msg)
 {
 	struct wire_snapshot_done r;
+	if (!m->d->snapshot)
+		return;
 	if (wire_decode_snapshot_done(msg->payload, msg->header.length, &r) < 0) {
 		log_warning("ignored a malformed SNAPSHOT_DONE from node %" PRIu32, from);
 		return;
@@ -657,9 +661,11 @@ static void on_done(struct mesh *m, uint32_t from, const struct wire_msg *msg)
  * reports again. */
 static void on_membership(struct mesh *m, const struct wire_mesh_event *ev, void *arg)
 {
-	struct snapshot *s = arg;
+	struct snapshot *s = m->d->snapshot;
 	(void)ev;
-	(void)m;
+	(void)arg;
+	if (!s)
+		return;
 	leader_decide(s);
 	if (s->state == ROUND_REPORTED)
 		send_report(s);
@@ -676,6 +682,10 @@ static int reserve_copy(void *arg, uint32_t peer, const struct wire_snapshot_put
 	if (put->node != peer)
 		return snprintf(why, cap, "node %" PRIu32 " sent a copy of node %" PRIu32 "'s state",
 				peer, put->node), -EPERM;
+	if (max && used + put->size > max && used - s->spare.bytes + put->size <= max) {
+		snapshot_free(&s->spare); /* the next round allocates again */
+		used = memory_in_use(s);
+	}
 	if (max && used + put->size > max) {
 		snprintf(why, cap, "lcrd on %s cannot hold the copy of region '%s' of rank %" PRIu32
 			 " at step %" PRIu64 " (%s): it holds %s for redundancy already, and "
@@ -731,7 +741,7 @@ int snapshot_create(struct lcrd *d)
 	d->snapshot = s;
 	if ((rc = mesh_handle_message(d, WIRE_SNAPSHOT_DONE, on_done)) < 0 ||
 	    (rc = mesh_handle_message(d, WIRE_SNAPSHOT_END, on_end)) < 0 ||
-	    (rc = mesh_subscribe(d, on_membership, s)) < 0 ||
+	    (rc = mesh_subscribe(d, on_membership, NULL)) < 0 ||
 	    (rc = loop_add_timer(d->loop, SNAPSHOT_POLL_MS, poll_pages, s, &s->poll_timer)) < 0)
 		return rc;
 	transfer_server_take_copies(d, reserve_copy, copy_arrived, s);
