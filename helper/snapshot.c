@@ -403,11 +403,24 @@ static int allocate_copies(struct snapshot *s)
 	return rc;
 }
 
-/* The node's copy partners among the live nodes: 0, or -EINVAL with s->error set. */
+/* Where a live node's helper listens, as a transfer peer: false when it is not known. */
+static bool peer_of(const struct mesh *m, uint32_t node, struct transfer_peer *out)
+{
+	const struct mesh_node *x = &m->nodes[node];
+	if (x->sa_len == 0)
+		return false;
+	out->node = x->id;
+	snprintf(out->name, sizeof(out->name), "%s", x->name[0] ? x->name : "?");
+	out->sa = x->sa;
+	out->sa_len = x->sa_len;
+	return true;
+}
+
+/* The node's copy partners among the live nodes (in the order of node ids): 0, or -EINVAL /
+ * -EHOSTUNREACH with s->error set. */
 static int choose_partners(struct snapshot *s)
 {
 	struct mesh *m = s->d->mesh;
-	struct transfer_peer peers[SNAPSHOT_PARTNERS_MAX * 4];
 	uint32_t places[SNAPSHOT_PARTNERS_MAX], self_place = 0;
 	struct redundancy_nodes nodes = { .count = m->live_count };
 	char err[WIRE_TEXT_MAX + 1];
@@ -417,21 +430,16 @@ static int choose_partners(struct snapshot *s)
 			self_place = i;
 	if (copies > SNAPSHOT_PARTNERS_MAX ||
 	    redundancy_copy_partners(&nodes, self_place, copies, places, err, sizeof(err)) < 0) {
-		set_error(s, "no room for %u copies among the %" PRIu32
-			 " live nodes: %s", copies, m->live_count, copies > SNAPSHOT_PARTNERS_MAX ?
-			 "too many copies" : err);
+		set_error(s, "no room for %u copies among the %" PRIu32 " live nodes: %s", copies,
+			  m->live_count, copies > SNAPSHOT_PARTNERS_MAX ? "too many copies" : err);
 		return -EINVAL;
 	}
-	s->partner_count = 0;
-	for (unsigned c = 0; c < copies; c++) {
-		size_t n = transfer_peers_of(s->d, peers, sizeof(peers) / sizeof(peers[0]));
-		for (size_t i = 0; i < n; i++)
-			if (peers[i].node == m->live[places[c]])
-				s->partners[s->partner_count++] = peers[i];
-	}
-	if (s->partner_count != copies) {
-		set_error(s, "cannot find the address of every copy partner");
-		return -EHOSTUNREACH;
+	for (s->partner_count = 0; s->partner_count < copies; s->partner_count++) {
+		uint32_t node = m->live[places[s->partner_count]];
+		if (!peer_of(m, node, &s->partners[s->partner_count])) {
+			set_error(s, "the address of copy partner %" PRIu32 " is not known", node);
+			return -EHOSTUNREACH;
+		}
 	}
 	return 0;
 }
@@ -657,15 +665,18 @@ static void on_done(struct mesh *m, uint32_t from, const struct wire_msg *msg)
 	leader_on_done(m->d->snapshot, from, &r);
 }
 
-/* A membership change: a lost node no longer holds up a round, and a new leader gets the
- * reports again. */
+/* A membership change: a round that a lost node had not reported ok is abandoned (its
+ * state at that step is nowhere), a lost node no longer holds up the others, and a new
+ * leader gets the reports again. */
 static void on_membership(struct mesh *m, const struct wire_mesh_event *ev, void *arg)
 {
 	struct snapshot *s = m->d->snapshot;
-	(void)ev;
 	(void)arg;
 	if (!s)
 		return;
+	if (s->rounds.node_count &&
+	    (ev->type == WIRE_EVENT_NODE_DOWN || ev->type == WIRE_EVENT_NODE_LEFT))
+		snapshot_rounds_node_lost(&s->rounds, ev->node);
 	leader_decide(s);
 	if (s->state == ROUND_REPORTED)
 		send_report(s);

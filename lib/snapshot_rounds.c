@@ -114,6 +114,20 @@ void snapshot_rounds_report(struct snapshot_rounds *r, uint32_t node, uint64_t s
 	}
 }
 
+void snapshot_rounds_node_lost(struct snapshot_rounds *r, uint32_t node)
+{
+	if (node >= r->node_count)
+		return;
+	for (size_t i = 0; i < SNAPSHOT_ROUNDS_OPEN_MAX; i++) {
+		struct snapshot_round *x = &r->open[i];
+		if (x->step == SNAPSHOT_ROUNDS_NO_STEP || x->ok[node] || x->failed)
+			continue;
+		x->failed = true;
+		snprintf(x->why, sizeof(x->why), "node %" PRIu32 " was lost before its snapshot of "
+			 "step %" PRIu64 " was held", node, x->step);
+	}
+}
+
 /* Whether every live node reported x ok. */
 static bool all_ok(const struct snapshot_round *x, const uint32_t *live, uint32_t live_count)
 {
@@ -137,14 +151,14 @@ static bool passed_over(const struct snapshot_rounds *r, const struct snapshot_r
 	return false;
 }
 
-/* The newest round every live node reported ok, or NULL. */
+/* The newest round every live node reported ok and none failed, or NULL. */
 static struct snapshot_round *newest_complete(struct snapshot_rounds *r, const uint32_t *live,
 					      uint32_t live_count)
 {
 	struct snapshot_round *best = NULL;
 	for (size_t i = 0; i < SNAPSHOT_ROUNDS_OPEN_MAX; i++) {
 		struct snapshot_round *x = &r->open[i];
-		if (x->step != SNAPSHOT_ROUNDS_NO_STEP && all_ok(x, live, live_count) &&
+		if (x->step != SNAPSHOT_ROUNDS_NO_STEP && !x->failed && all_ok(x, live, live_count) &&
 		    (!best || x->step > best->step))
 			best = x;
 	}

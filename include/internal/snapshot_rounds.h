@@ -8,7 +8,8 @@
  *     with it (a node's snapshot of a protected step replaces its older ones);
  *   - abandoned when a live node reported it failed, or reported a later round without
  *     having reported this one ok (a node takes one round at a time, so it has given this
- *     one up), or when the table is full and it is the oldest open round.
+ *     one up), when a node was lost before it reported it ok, or when the table is full
+ *     and it is the oldest open round.
  * A report for a step at or below the newest protected one decides nothing new: a report of
  * the protected step is answered protected again, an older one abandoned. */
 #ifndef LCR_INTERNAL_SNAPSHOT_ROUNDS_H
@@ -52,6 +53,10 @@ void snapshot_rounds_fini(struct snapshot_rounds *r);
  * why. A node out of range is ignored. */
 void snapshot_rounds_report(struct snapshot_rounds *r, uint32_t node, uint64_t step, bool ok,
 			    uint64_t bytes, const char *why);
+
+/* Node `node` is lost: every open round it had not reported ok is failed (its state at
+ * that step is nowhere), so that no round is protected without it. */
+void snapshot_rounds_node_lost(struct snapshot_rounds *r, uint32_t node);
 
 /* Decides what the reports so far settle, given the live nodes (live[0 .. live_count)):
  * the verdicts, oldest step first, into out[0 .. cap) (each is announced once; a round

@@ -25,6 +25,7 @@
  *                                    printing "step S xxh3 H" (the region's XXH3-64 once
  *                                    committed), MS ms apart (0: updating all the time),
  *                                    and "event PROTECTED <message>" for each such event
+ *                                    (until 1 s after the last step)
  */
 #include "config.h"
 
@@ -242,6 +243,11 @@ static int cmd_train(int argc, char **argv)
 		if (ms)
 			usleep((useconds_t)ms * 1000);
 	}
+	for (int i = 0; i < 20; i++) {
+		usleep(50000);
+		print_protected_events(s);
+	}
+	fflush(stdout);
 	lcr_close(s);
 	return 0;
 }

@@ -1,7 +1,7 @@
 /* test_snapshot_rounds.c: the leader's account of snapshot rounds
  * (internal/snapshot_rounds.h): a round is protected once every live node reported it ok,
- * and only then; it is abandoned when a node failed it, or went on to a later round
- * without it; a lost node no longer holds a round up; every verdict is given once, oldest
+ * and only then; it is abandoned when a node failed it, went on to a later round without
+ * it, or was lost before reporting it; a lost node no longer holds up a round it reported; every verdict is given once, oldest
  * first; reports at or below the protected step decide nothing new. */
 #include "config.h"
 
@@ -102,6 +102,27 @@ static void test_a_lost_node_no_longer_holds_a_round_up(void **state)
 	assert_true(f->v[0].protected);
 }
 
+static void test_a_node_lost_before_its_report_abandons_the_round(void **state)
+{
+	struct fixture *f = *state;
+	static const uint32_t without_1[] = { 0, 2 };
+	snapshot_rounds_report(&f->r, 0, 10, true, 100, NULL);
+	snapshot_rounds_report(&f->r, 2, 10, true, 100, NULL);
+	snapshot_rounds_node_lost(&f->r, 1);
+	assert_int_equal(decide(f, without_1, 2), 1);
+	assert_int_equal(f->v[0].step, 10);
+	assert_false(f->v[0].protected);
+	assert_non_null(strstr(f->v[0].why, "node 1 was lost"));
+	/* a round node 1 had reported ok stays protectable without it */
+	snapshot_rounds_report(&f->r, 0, 20, true, 100, NULL);
+	snapshot_rounds_report(&f->r, 1, 20, true, 100, NULL);
+	snapshot_rounds_node_lost(&f->r, 1);
+	snapshot_rounds_report(&f->r, 2, 20, true, 100, NULL);
+	assert_int_equal(decide(f, without_1, 2), 1);
+	assert_int_equal(f->v[0].step, 20);
+	assert_true(f->v[0].protected);
+}
+
 static void test_a_newer_protected_round_closes_the_older_ones_first(void **state)
 {
 	struct fixture *f = *state;
@@ -167,6 +188,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_a_failed_report_abandons_the_round_with_its_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_node_that_went_on_without_the_round_abandons_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_lost_node_no_longer_holds_a_round_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_node_lost_before_its_report_abandons_the_round, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_newer_protected_round_closes_the_older_ones_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_at_or_below_the_protected_step_decide_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_live_node_protects_nothing, setup, teardown),
