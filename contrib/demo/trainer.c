@@ -5,7 +5,8 @@
  * replacement) skips initialisation and goes on from the next step. Deterministic: the same
  * seed gives bit-identical weights whatever failures happen.
  *
- *   lcr-demo-trainer [--steps=N] [--seed=S] [--batch=B] [--state-mb=MB] [--ballast-mb=MB]
+ *   lcr-demo-trainer [--shard=replicated|zero1|none]
+ *                    [--steps=N] [--seed=S] [--batch=B] [--state-mb=MB] [--ballast-mb=MB]
  *                    [--lr=LR] [--print-every=MS] [--rank=R --size=N] [--epoch=E]
  *                    [--without-lcr=RENDEZVOUS_DIR] [--rendezvous-dir=DIR] [--checkpoint-on-usr1]
  *                    [--recovery-wait=SECONDS] [--linger]
@@ -34,8 +35,30 @@
  * is allocated in plain memory too and saved with the state, so the checkpoint carries as
  * many bytes per node as LCR keeps; without them the baseline ignores it, as before.
  *
+ * --shard says which rank holds what (sharding.h). replicated (the default): every rank holds
+ * the whole weights and Adam state under shard key "dp", updated in place inside the update
+ * mark. zero1: every rank holds the whole weights and the Adam moments of its own slice of
+ * the parameters, under its own shard key zero1-r<rank>. none: every rank holds its slice
+ * of the weights and of the moments, under none-r<rank>, and gathers the whole weights into
+ * a scratch buffer before each forward pass. In both, the gradient is averaged over the
+ * ranks as in replicated, each rank updates its slice in scratch memory, zero1 gathers the
+ * new weight slices from their owners, and only then is the update marked and copied into
+ * the regions: a collective that fails leaves every region at the last committed step.
+ * The arithmetic is the same in every mode, so the same seed gives the same weights. A
+ * sharded rank cannot take its state from another, so ranks that resume at different
+ * steps stop with an error. With --checkpoint-on-usr1 a sharded rank does not forward the
+ * signal at once: the request travels with the next gradient exchange, and after that
+ * step every rank waits at a barrier and asks for the checkpoint (lcr_checkpoint), so that
+ * it is taken while every shard holds the same step. --state-mb is the whole model's
+ * state, whatever the mode; --save-dir and --load-dir need --shard=replicated.
+ *
  * Rank and size come from SLURM_PROCID / SLURM_NTASKS unless given. One progress line per
- * --print-every milliseconds: step, loss, steps/s; at the end the weights' checksum. */
+ * --print-every milliseconds: step, loss, steps/s. At the end, replicated: "final rank R
+ * step N steps/s X checksum C", C the XXH3 of the weights (the same on every replica);
+ * zero1 and none: "final rank R step N steps/s X weights W checksum C", W the XXH3 of the
+ * whole weights (equal to replicated's C for the same seed and steps) and C the XXH3 of the
+ * ranks' state hashes in rank order, each the XXH3 of that rank's regions (weights, m, v)
+ * one after the other: it covers every rank's state and is printed by every rank. */
 #include "config.h"
 
 #include <errno.h>
@@ -55,40 +78,8 @@
 #include "baseline_ckpt.h"
 #include "lcr.h"
 #include "lcr_comm.h"
-#include "mlp.h"
-
-struct trainer_options {
-	uint64_t steps;
-	uint64_t seed;
-	uint32_t batch;
-	size_t state_bytes;
-	size_t ballast_bytes;
-	float lr;
-	int print_every_ms;
-	uint32_t rank;
-	uint32_t size;
-	uint64_t epoch;
-	const char *without_lcr; /* rendezvous directory of a run without LCR, or NULL */
-	const char *rendezvous_dir;
-	bool checkpoint_signal; /* SIGUSR1 asks the helper for a checkpoint */
-	double recovery_wait;   /* seconds to stay paused after a failure */
-	bool linger;            /* stay paused all of recovery_wait, even after a checkpoint */
-	const char *save_dir;   /* baseline: periodic checkpoints go there, or NULL */
-	uint64_t save_every;    /* baseline: steps between two periodic checkpoints */
-	const char *load_dir;   /* baseline: start from the checkpoint there, or NULL */
-};
-
-struct trainer {
-	struct trainer_options opt;
-	struct mlp_shape shape;
-	size_t params;
-	lcr_session_t *session;
-	lcr_comm_t *comm;
-	float *weights, *adam_m, *adam_v, *grad;
-	void *ballast; /* baseline with periodic checkpoints only: plain memory */
-	uint64_t first_step;
-};
-
+#include "sharding.h"
+#include "trainer.h"
 
 static int fail(const char *what, int rc)
 {
@@ -123,7 +114,7 @@ static int parse_options(int argc, char **argv, struct trainer_options *opt)
 		{ "checkpoint-on-usr1", no_argument, NULL, 'U' }, { "recovery-wait", required_argument, NULL, 'W' },
 		{ "linger", no_argument, NULL, 'L' },            { "save-dir", required_argument, NULL, 'D' },
 		{ "save-every", required_argument, NULL, 'I' },  { "load-dir", required_argument, NULL, 'O' },
-		{ NULL, 0, NULL, 0 },
+		{ "shard", required_argument, NULL, 'H' },       { NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -152,6 +143,12 @@ static int parse_options(int argc, char **argv, struct trainer_options *opt)
 		case 'D': opt->save_dir = optarg; break;
 		case 'I': opt->save_every = strtoull(optarg, NULL, 10); break;
 		case 'O': opt->load_dir = optarg; break;
+		case 'H':
+			if (shard_mode_parse(optarg, &opt->shard) < 0) {
+				fprintf(stderr, "trainer: bad --shard '%s': replicated, zero1 or none\n", optarg);
+				return -EINVAL;
+			}
+			break;
 		default: return -EINVAL;
 		}
 	}
@@ -162,6 +159,11 @@ static int parse_options(int argc, char **argv, struct trainer_options *opt)
 	if ((opt->save_dir || opt->load_dir) && !opt->without_lcr) {
 		fprintf(stderr, "trainer: bad arguments: --save-dir and --load-dir are the baseline's periodic "
 				"checkpoints: they need --without-lcr (with LCR the helpers keep the state)\n");
+		return -EINVAL;
+	}
+	if ((opt->save_dir || opt->load_dir) && opt->shard != SHARD_REPLICATED) {
+		fprintf(stderr, "trainer: bad arguments: --save-dir and --load-dir need --shard=replicated "
+				"(the baseline's file holds one replica's state)\n");
 		return -EINVAL;
 	}
 	if (opt->save_every == 0) {
@@ -202,18 +204,68 @@ static uint64_t resume_step(struct trainer *t)
 	return info.committed_step + 1;
 }
 
-/* The baseline: the same state in plain memory, nothing kept when the process ends. */
-static int setup_plain_state(struct trainer *t)
+static bool sharded(const struct trainer *t)
+{
+	return t->opt.shard != SHARD_REPLICATED;
+}
+
+/* The model's size and the slice this rank updates (the whole model unless sharded). */
+static void size_state(struct trainer *t)
 {
 	t->shape.hidden = mlp_hidden_for_bytes(t->opt.state_bytes);
 	t->params = mlp_param_count(&t->shape);
-	t->weights = calloc(t->params, sizeof(float));
-	t->adam_m = calloc(t->params, sizeof(float));
-	t->adam_v = calloc(t->params, sizeof(float));
-	t->grad = malloc((t->params + 1) * sizeof(float));
-	if (!t->weights || !t->adam_m || !t->adam_v || !t->grad)
+	t->own = (struct shard_slice){ 0, t->params };
+	if (sharded(t))
+		t->own = shard_slice_of(t->params, t->opt.rank, t->opt.size);
+}
+
+/* The floats of this rank's weights: only its slice with --shard=none. */
+static size_t weight_floats(const struct trainer *t)
+{
+	return t->opt.shard == SHARD_NONE ? t->own.count : t->params;
+}
+
+/* Scratch memory, never in a region: the gradient (with the loss and the checkpoint wish
+ * after it) and, sharded, the whole weights and the new moments of this rank's slice. */
+static int alloc_scratch(struct trainer *t)
+{
+	t->grad = malloc((t->params + 2) * sizeof(float));
+	if (sharded(t)) {
+		t->full = malloc(t->params * sizeof(float));
+		t->next_m = malloc((t->own.count + 1) * sizeof(float));
+		t->next_v = malloc((t->own.count + 1) * sizeof(float));
+	}
+	if (!t->grad || (sharded(t) && (!t->full || !t->next_m || !t->next_v)))
+		return fail("scratch memory", -ENOMEM);
+	return 0;
+}
+
+/* The state of step 0: the seed's weights (this rank's slice of them with --shard=none)
+ * and zero moments. */
+static void init_state(struct trainer *t)
+{
+	if (t->opt.shard == SHARD_NONE) {
+		mlp_init(&t->shape, t->opt.seed, t->full);
+		memcpy(t->weights, t->full + t->own.offset, t->own.count * sizeof(float));
+	} else {
+		mlp_init(&t->shape, t->opt.seed, t->weights);
+	}
+	memset(t->adam_m, 0, t->own.count * sizeof(float));
+	memset(t->adam_v, 0, t->own.count * sizeof(float));
+}
+
+/* The baseline: the same state in plain memory, nothing kept when the process ends. */
+static int setup_plain_state(struct trainer *t)
+{
+	size_state(t);
+	t->weights = calloc(weight_floats(t) + 1, sizeof(float));
+	t->adam_m = calloc(t->own.count + 1, sizeof(float));
+	t->adam_v = calloc(t->own.count + 1, sizeof(float));
+	if (!t->weights || !t->adam_m || !t->adam_v)
 		return fail("state memory", -ENOMEM);
-	mlp_init(&t->shape, t->opt.seed, t->weights);
+	if (alloc_scratch(t))
+		return 1;
+	init_state(t);
 	if ((t->opt.save_dir || t->opt.load_dir) && t->opt.ballast_bytes) {
 		t->ballast = calloc(1, t->opt.ballast_bytes);
 		if (!t->ballast)
@@ -237,37 +289,64 @@ static struct baseline_state baseline_state_of(const struct trainer *t)
 	return s;
 }
 
+/* Set by SIGUSR1 in a sharded run with --checkpoint-on-usr1: sent with the next gradient. */
+static volatile sig_atomic_t checkpoint_wished;
+
+static void wish_checkpoint(int signo)
+{
+	(void)signo;
+	checkpoint_wished = 1;
+}
+
+/* --checkpoint-on-usr1. Replicated: SIGUSR1 asks the helper at once, whatever the ranks are
+ * doing (any replica at a committed step will do). Sharded: the wish is noted and the
+ * ranks ask together between two steps (sharded_checkpoint_together), since a checkpoint
+ * needs every shard, each held by one rank, at one step. */
+static void watch_checkpoint_signal(struct trainer *t)
+{
+	struct sigaction sa = { .sa_handler = wish_checkpoint, .sa_flags = SA_RESTART };
+
+	if (!sharded(t)) {
+		lcr_checkpoint_on_signal(t->session, SIGUSR1);
+		return;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
 static int setup_state(struct trainer *t)
 {
-	struct lcr_rank_info me = { t->opt.rank, t->opt.rank, t->opt.size, "dp" };
+	char key[LCR_NAME_MAX + 1];
+	struct lcr_rank_info me = { t->opt.rank, t->opt.rank, t->opt.size, key };
 	int again_w, again_m, again_v, again_b, rc;
 	float *ballast;
 
+	shard_key_of(t->opt.shard, t->opt.rank, key, sizeof(key));
 	rc = lcr_register(t->session, &me);
-	if (rc < 0)
-		return fail("lcr_register", rc);
-	t->shape.hidden = mlp_hidden_for_bytes(t->opt.state_bytes);
-	t->params = mlp_param_count(&t->shape);
-	if (map_region(t, "params", t->params, &t->weights, &again_w) < 0 ||
-	    map_region(t, "adam.m", t->params, &t->adam_m, &again_m) < 0 ||
-	    map_region(t, "adam.v", t->params, &t->adam_v, &again_v) < 0)
+	if (rc < 0) {
+		fprintf(stderr, "trainer: rank %u: lcr_register with shard key '%s': %s (%s)\n", t->opt.rank, key,
+			lcr_strerror(rc), lcr_last_error(t->session));
+		return 1;
+	}
+	size_state(t);
+	if (alloc_scratch(t))
+		return 1;
+	if (map_region(t, "params", weight_floats(t), &t->weights, &again_w) < 0 ||
+	    map_region(t, "adam.m", t->own.count, &t->adam_m, &again_m) < 0 ||
+	    map_region(t, "adam.v", t->own.count, &t->adam_v, &again_v) < 0)
 		return 1;
 	if (t->opt.ballast_bytes &&
 	    map_region(t, "ballast", t->opt.ballast_bytes / sizeof(float), &ballast, &again_b) < 0)
 		return 1;
 	t->first_step = resume_step(t);
 	if (t->opt.checkpoint_signal)
-		lcr_checkpoint_on_signal(t->session, SIGUSR1);
-	if (t->first_step == 0) {
-		mlp_init(&t->shape, t->opt.seed, t->weights);
-		memset(t->adam_m, 0, t->params * sizeof(float));
-		memset(t->adam_v, 0, t->params * sizeof(float));
-	} else {
+		watch_checkpoint_signal(t);
+	if (t->first_step == 0)
+		init_state(t);
+	else
 		printf("trainer: rank %u resumes at step %" PRIu64 " from the state the helper kept\n", t->opt.rank,
 		       t->first_step);
-	}
-	t->grad = malloc((t->params + 1) * sizeof(float));
-	return t->grad ? 0 : fail("gradient buffer", -ENOMEM);
+	return 0;
 }
 
 /* Reads the helper's waiting events: a failure is printed and returned true; the others
@@ -287,25 +366,51 @@ static bool failure_among_events(struct trainer *t)
 	return failure;
 }
 
-/* Sums buf over the ranks; a waiting helper event first gets read (-ECANCELED: nothing was
- * exchanged yet), and the exchange is tried again unless the event was a failure. */
-static int allreduce(struct trainer *t, void *buf, size_t count, enum lcr_dtype dtype)
+/* After a collective's -ECANCELED (a helper event waits, nothing was exchanged): reads the
+ * events; -ECONNABORTED when one is a failure, else -ECANCELED (call it again). */
+static int after_cancel(struct trainer *t, int rc)
 {
-	for (;;) {
-		int rc = lcr_comm_allreduce_sum(t->comm, buf, count, dtype);
+	if (rc != -ECANCELED)
+		return rc;
+	return failure_among_events(t) ? -ECONNABORTED : -ECANCELED;
+}
 
-		if (rc != -ECANCELED)
-			return rc;
-		if (failure_among_events(t))
-			return -ECONNABORTED;
-	}
+int trainer_allreduce(struct trainer *t, void *buf, size_t count, enum lcr_dtype dtype)
+{
+	int rc;
+
+	do
+		rc = after_cancel(t, lcr_comm_allreduce_sum(t->comm, buf, count, dtype));
+	while (rc == -ECANCELED);
+	return rc;
+}
+
+int trainer_broadcast(struct trainer *t, void *buf, size_t bytes, uint32_t root)
+{
+	int rc;
+
+	do
+		rc = after_cancel(t, lcr_comm_broadcast(t->comm, buf, bytes, root));
+	while (rc == -ECANCELED);
+	return rc;
+}
+
+int trainer_barrier(struct trainer *t)
+{
+	int rc;
+
+	do
+		rc = after_cancel(t, lcr_comm_barrier(t->comm));
+	while (rc == -ECANCELED);
+	return rc;
 }
 
 /* Every rank must start from the same step, or the replicas would diverge. A rank whose
  * process died can be one step behind the others (or ahead: a ring allreduce completes on
  * some ranks before others), so each rank states its first step, and the ranks behind take
  * the weights and optimizer state of the lowest rank that is furthest ahead: in data
- * parallel training every rank holds the same replica at the same step. */
+ * parallel training every rank holds the same replica at the same step. Sharded, no rank
+ * holds another's state: ranks at different steps are an error (-ENOTRECOVERABLE). */
 static int agree_on_first_step(struct trainer *t)
 {
 	int64_t *steps = calloc(t->opt.size, sizeof(*steps));
@@ -315,7 +420,7 @@ static int agree_on_first_step(struct trainer *t)
 	if (!steps)
 		return fail("agreeing on the first step", -ENOMEM);
 	steps[t->opt.rank] = (int64_t)t->first_step;
-	rc = allreduce(t, steps, t->opt.size, LCR_DTYPE_INT64);
+	rc = trainer_allreduce(t, steps, t->opt.size, LCR_DTYPE_INT64);
 	if (rc < 0) {
 		free(steps);
 		fprintf(stderr, "trainer: rank %u: agreeing on the first step: %s\n", t->opt.rank, lcr_strerror(rc));
@@ -332,6 +437,13 @@ static int agree_on_first_step(struct trainer *t)
 	free(steps);
 	if ((uint64_t)lowest == agreed)
 		return 0;
+	if (sharded(t)) {
+		fprintf(stderr, "trainer: rank %u: the ranks would resume at steps %" PRId64 " to %" PRIu64 ": with "
+				"--shard=%s each rank's state is its own and cannot be taken from another "
+				"rank; restart every rank from one checkpoint (--lcr-restore)\n",
+			t->opt.rank, lowest, agreed, shard_mode_name(t->opt.shard));
+		return -ENOTRECOVERABLE;
+	}
 	bool behind = t->first_step != agreed;
 	if (behind) {
 		printf("trainer: rank %u catches up from step %" PRIu64 " to step %" PRIu64 " with rank %u's state\n",
@@ -422,37 +534,82 @@ static int rejoin_after_failure(struct trainer *t, uint64_t failed_step, uint64_
 	return rc;
 }
 
+/* The replicated update of `step`: in place, inside the update mark. */
+static void replicated_update(struct trainer *t, uint64_t step)
+{
+	if (t->session)
+		lcr_update_begin(t->session, step);
+	mlp_adam_update(t->params, t->weights, t->adam_m, t->adam_v, t->grad, t->opt.lr, step);
+	if (t->session)
+		lcr_update_end(t->session, step);
+}
+
+/* One step: forward and backward, the gradient averaged over the ranks, the update (and,
+ * sharded, a checkpoint that a rank wished for). 0, or a collective's negative errno. */
+static int train_step(struct trainer *t, uint64_t step)
+{
+	size_t extra = sharded(t) ? 2 : 1; /* the loss, and sharded the checkpoint wish */
+	const float *weights = t->weights;
+	int rc;
+
+	if (t->opt.shard == SHARD_NONE) {
+		rc = sharded_gather_weights(t);
+		if (rc < 0)
+			return rc;
+		weights = t->full;
+	}
+	t->grad[t->params] = mlp_gradient(&t->shape, weights, t->opt.seed, step, t->opt.rank, t->opt.batch,
+					  t->grad);
+	if (sharded(t))
+		t->grad[t->params + 1] = checkpoint_wished ? 1.0f : 0.0f;
+	rc = trainer_allreduce(t, t->grad, t->params + extra, LCR_DTYPE_FLOAT32);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < t->params + extra; i++)
+		t->grad[i] /= (float)t->opt.size;
+	if (!sharded(t)) {
+		replicated_update(t, step);
+		return 0;
+	}
+	rc = sharded_update(t, step);
+	if (rc < 0 || t->grad[t->params + 1] <= 0.0f)
+		return rc;
+	checkpoint_wished = 0;
+	return sharded_checkpoint_together(t, step);
+}
+
+/* After a failed collective at `step`: pause, and rejoin when a spare took the dead node's
+ * place (a node can fail again while the ranks rebuild: pause and wait again). 0 with
+ * t->first_step the step to go on from, or the trainer's exit status. */
+static int recover_after_failure(struct trainer *t, uint64_t step, int rc)
+{
+	uint64_t epoch = 0;
+
+	do {
+		if (!pause_after_failure(t, step, rc, &epoch))
+			return 75;
+		rc = rejoin_after_failure(t, step, epoch);
+		if (rc == -ENOTRECOVERABLE)
+			return 1;
+	} while (rc < 0);
+	return rc;
+}
+
 static int train(struct trainer *t)
 {
 	double started = now_seconds(), last_print = started;
 	uint64_t step, printed_step = t->first_step, resumed_from = t->first_step;
 
 	for (step = t->first_step; step < t->opt.steps; step++) {
-		float loss = mlp_gradient(&t->shape, t->weights, t->opt.seed, step, t->opt.rank, t->opt.batch, t->grad);
-		uint64_t epoch = 0;
-		int rc;
+		int rc = train_step(t, step);
 
-		t->grad[t->params] = loss;
-		rc = allreduce(t, t->grad, t->params + 1, LCR_DTYPE_FLOAT32);
 		if (rc < 0) {
-			/* A node can fail again while the ranks rebuild: pause and wait again. */
-			do {
-				if (!pause_after_failure(t, step, rc, &epoch))
-					return 75;
-				rc = rejoin_after_failure(t, step, epoch);
-			} while (rc < 0);
-			if (rc > 0)
+			rc = recover_after_failure(t, step, rc);
+			if (rc)
 				return rc;
 			step = t->first_step - 1; /* the loop's step++ makes it first_step */
 			continue;
 		}
-		for (size_t i = 0; i <= t->params; i++)
-			t->grad[i] /= (float)t->opt.size;
-		if (t->session)
-			lcr_update_begin(t->session, step);
-		mlp_adam_update(t->params, t->weights, t->adam_m, t->adam_v, t->grad, t->opt.lr, step);
-		if (t->session)
-			lcr_update_end(t->session, step);
 		if (t->opt.save_dir && t->opt.rank == 0 && (step + 1) % t->opt.save_every == 0) {
 			struct baseline_state state = baseline_state_of(t);
 
@@ -469,9 +626,12 @@ static int train(struct trainer *t)
 		}
 	}
 	double elapsed = now_seconds() - started;
+	double steps_per_second =
+		elapsed > 0 && t->opt.steps > resumed_from ? (double)(t->opt.steps - resumed_from) / elapsed : 0.0;
+	if (sharded(t))
+		return sharded_final_line(t, steps_per_second);
 	printf("final rank %u step %" PRIu64 " steps/s %.2f checksum %016llx\n", t->opt.rank, t->opt.steps,
-	       elapsed > 0 ? (double)(t->opt.steps - resumed_from) / elapsed : 0.0,
-	       (unsigned long long)XXH3_64bits(t->weights, t->params * sizeof(float)));
+	       steps_per_second, (unsigned long long)XXH3_64bits(t->weights, t->params * sizeof(float)));
 	return 0;
 }
 
@@ -517,6 +677,9 @@ int main(int argc, char **argv)
 out:
 	lcr_comm_destroy(t.comm);
 	free(t.grad);
+	free(t.full);
+	free(t.next_m);
+	free(t.next_v);
 	if (t.opt.without_lcr) {
 		free(t.weights);
 		free(t.adam_m);
