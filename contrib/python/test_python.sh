@@ -4,7 +4,9 @@
 # too), the torch.distributed Store (tests/test_store.py) and its conformance with PyTorch's
 # own stores (tests/test_store_conformance.py), Recovery's copy of the newest
 # committed state to members that lag, are torn or have none (tests/test_recovery.py), the
-# version check (tests/test_version.py), ending a broken group (tests/test_group.py); then contrib/examples/torch_ddp.py trains 2 DDP
+# version check (tests/test_version.py), ending a broken group (tests/test_group.py), a
+# ZeroRedundancyOptimizer's per-rank shards through a checkpoint and its restore, and the
+# refusal of sharded members at different steps (tests/test_zero.py); then contrib/examples/torch_ddp.py trains 2 DDP
 # ranks (gloo, CPU) and rank 1 is SIGKILLed mid-training: every rank restarted, rank 1 alone
 # restarted and rejoining, or rank 0 going on alone. The final parameters are bit-identical
 # to a run without failure, except when the group shrinks. Speaks TAP; skipped when
@@ -188,6 +190,33 @@ else
 	expect $? "with only rank 1 restarted, the final parameters are bit-identical to the run without failure" \
 		"$WORK"/rejoin*
 fi
+
+# ZeroRedundancyOptimizer (tests/test_zero.py): each rank's optimizer shard under its own
+# shard key; a checkpoint taken mid-run by every rank together, restored into a new helper,
+# ends with the parameters and shards of a run without interruption.
+ZERO_STEPS=40
+zero_results() { cat "$WORK"/rank.*.out | grep '^result ' | sort; }
+lcrd_for zero-clean 8
+py_ranks 2 test_zero.py train $ZERO_STEPS -1
+zero_reference=$(zero_results)
+[ "$(wc -l <<<"$zero_reference")" = 2 ] && [ "$(awk '{print $4}' <<<"$zero_reference" | sort -u | wc -l)" = 1 ]
+expect $? "ZeRO: 2 ranks without interruption end with the same parameters, each with its own shard" "$WORK"/rank.*
+[ -n "${LCRD_PID:-}" ] && stop_lcrd 2>/dev/null
+start_lcrd zero-ckpt --job-id=9 --runtime-dir="$WORK/run/$(id -u)" --ckpt-dir="$WORK/zero-ckpt"
+py_ranks 2 test_zero.py train 16 15
+grep -c 'key: "zero-r[01]"' "$WORK/zero-ckpt/step-15/manifest.yaml" 2>/dev/null | grep -qx 2
+expect $? "ZeRO: the checkpoint of step 15 holds both ranks' shards" "$WORK/zero-ckpt.log"
+stop_lcrd 2>/dev/null
+start_lcrd zero-restore --job-id=10 --runtime-dir="$WORK/run/$(id -u)" --ckpt-dir="$WORK/zero-ckpt" \
+	--restore="$WORK/zero-ckpt/step-15"
+py_ranks 2 test_zero.py restore $ZERO_STEPS 15
+[ "$(zero_results)" = "$zero_reference" ]
+expect $? "ZeRO: restored from it, both ranks end with the parameters and shards of the run without interruption" \
+	"$WORK"/rank.*
+lcrd_for zero-differ 11
+"$PY" "$TESTS/test_zero.py" prepare 5 0 && "$PY" "$TESTS/test_zero.py" prepare 3 1
+ok $? "ZeRO: two ranks leave their models at steps 4 and 2"
+py_ranks 2 test_zero.py differ
 
 lcrd_for shrink 7
 train shrink shrink 0 1

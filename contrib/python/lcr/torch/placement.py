@@ -14,6 +14,11 @@ that state tensors that are not yet in a region are moved into a new pack (regio
 ``<prefix>.0``, ``<prefix>.1``...) before the step's update is marked committed. When the
 regions exist already (a restarted process that registered the same rank), both find the
 state again and keep it instead of the fresh values.
+
+``place_optimizer`` of a ``torch.distributed.optim.ZeroRedundancyOptimizer`` (ZeRO-1) places
+the state of its local optimizer (``optimizer.optim``): the state of the parameters this rank
+owns, which no other rank holds. Such a placement is ``sharded``: the rank should register a
+shard key of its own, and lcr.torch.Recovery never copies it from another member.
 """
 
 import errno
@@ -170,6 +175,8 @@ class ModulePlacement:
             tensors[name] = tensor
         return tensors
 
+    sharded = False  # the parameters of a ZeRO-1 or data-parallel run: the same on every rank
+
     def regions(self):
         return [self.pack.region]
 
@@ -218,11 +225,13 @@ class OptimizerPlacement:
     State is keyed by the parameter's position in the param groups and the state's key
     ('exp_avg'), so a restarted process with the same model finds it. Tensors become views of
     the regions; Python numbers (RMSprop's 'step') stay numbers in the optimizer and are
-    copied into a 0-dim slot after each step."""
+    copied into a 0-dim slot after each step. `sharded`: the state is this rank's own (the
+    local optimizer of a ZeroRedundancyOptimizer), no other rank holds it."""
 
-    def __init__(self, session, optimizer, prefix):
+    def __init__(self, session, optimizer, prefix, sharded=False):
         self.session = session
         self.optimizer = optimizer
+        self.sharded = sharded
         self.prefix = prefix
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
         packs = self._existing_packs()
@@ -344,10 +353,30 @@ def place_module(session, module, prefix="model"):
     return ModulePlacement(session, module, prefix)
 
 
+def _zero_local_optimizer(optimizer):
+    """The local optimizer of a ZeroRedundancyOptimizer (the one holding this rank's shard of
+    the state), or None when `optimizer` is not one."""
+    if not torch.distributed.is_available():
+        return None
+    from torch.distributed.optim import ZeroRedundancyOptimizer
+    if not isinstance(optimizer, ZeroRedundancyOptimizer):
+        return None
+    if getattr(optimizer, "_overlap_with_ddp", False):
+        raise Error.of(errno.EOPNOTSUPP, "placing the state of a ZeroRedundancyOptimizer",
+                       "overlap_with_ddp=True builds its local optimizer only after DDP's first buckets: "
+                       "use overlap_with_ddp=False")
+    return optimizer.optim
+
+
 def place_optimizer(session, optimizer, prefix="optim"):
     """Keeps `optimizer`'s state in regions `<prefix>.N`: existing ones are bound now, new
-    state is moved there after each step(), inside its update mark. Returns an
-    OptimizerPlacement (`reattached`)."""
+    state is moved there after each step(), inside its update mark. For a
+    ZeroRedundancyOptimizer, the state of its local optimizer: this rank's shard, placed
+    `sharded` (build it, and place it, after the process group, again after each rebuild).
+    Returns an OptimizerPlacement (`reattached`, `sharded`)."""
+    local = _zero_local_optimizer(optimizer)
+    if local is not None:
+        return OptimizerPlacement(session, local, prefix, sharded=True)
     return OptimizerPlacement(session, optimizer, prefix)
 
 

@@ -29,7 +29,12 @@ step their regions hold committed; the lowest-ranked member with the newest one 
 its regions' bytes to the others, whose state was older, torn by a kill during an update, or
 missing. They all continue at that step + 1, so a killed and restarted rank ends bit-identical
 to a run without failure. Then ``rebuild(recovery)`` lets the program build what depends on
-the group (DistributedDataParallel).
+the group (DistributedDataParallel, a ZeroRedundancyOptimizer).
+
+With ``sharded=True`` (or a ``sharded`` placement: a ZeroRedundancyOptimizer's state), a
+member's state is its own and is never copied from another: the members must hold the same
+committed step (a restore from one checkpoint, or a restart of every rank after a clean
+stop), else the build raises lcr.Error ENOTRECOVERABLE naming each member's step.
 
 A broken group is ended by ``lcr.torch.group.end_group``: aborted when it is an NCCL group
 on a PyTorch that can (2.x), destroyed otherwise. Gloo cannot abort a collective (PyTorch
@@ -68,7 +73,7 @@ class Recovery:
 
     def __init__(self, session, store, rank, world_size, placements, rebuild=None, backend="gloo",
                  policy="rejoin", timeout=datetime.timedelta(minutes=5), detect_timeout=5.0,
-                 rendezvous_dir=None, recovery_wait=60.0, release=None):
+                 rendezvous_dir=None, recovery_wait=60.0, release=None, sharded=False):
         require_torch("lcr.torch.Recovery (destroying and building process groups again in one process)",
                       (1, 13))
         if policy not in POLICIES:
@@ -83,6 +88,7 @@ class Recovery:
         self.rank = rank
         self.members = list(range(world_size))
         self.placements = list(placements)
+        self.sharded = sharded or any(getattr(p, "sharded", False) for p in self.placements)
         self.rebuild = rebuild
         self.release = release
         self.backend = backend
@@ -315,7 +321,9 @@ class Recovery:
                            "every member was stopped during an update: no member holds a consistent state")
         wanted = states[source]
         step = 0 if wanted["committed"] is None else wanted["committed"] + 1
-        if any(_holding(state) != _holding(wanted) for state in states):
+        if self.sharded:
+            _require_one_step(states, self.members)
+        elif any(_holding(state) != _holding(wanted) for state in states):
             self._copy_from(source, wanted)
         return step
 
@@ -346,6 +354,19 @@ class Recovery:
         for name, size in mine:
             if wanted.get(name) != size:
                 self.session.region_free(name)
+
+
+def _require_one_step(states, members):
+    """Sharded state: every member must hold the same committed step, none torn."""
+    marks = {(state["committed"], state["phase"] == Phase.UPDATING) for state in states}
+    if len(marks) == 1 and not next(iter(marks))[1]:
+        return
+    held = ", ".join(f"rank {rank} {'updating after step' if state['phase'] == Phase.UPDATING else 'step'} "
+                     f"{'none' if state['committed'] is None else state['committed']}"
+                     for rank, state in zip(members, states))
+    raise Error.of(errno.ENOTRECOVERABLE, "resuming sharded training",
+                   f"the members hold different or torn steps ({held}) and each one's state is its own: "
+                   "none can be copied from another; restart every member from one checkpoint")
 
 
 def _holding(state):
