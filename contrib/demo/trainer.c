@@ -57,8 +57,8 @@
  * step N steps/s X checksum C", C the XXH3 of the weights (the same on every replica);
  * zero1 and none: "final rank R step N steps/s X weights W checksum C", W the XXH3 of the
  * whole weights (equal to replicated's C for the same seed and steps) and C the XXH3 of the
- * ranks' state hashes in rank order, each the XXH3 of that rank's regions (weights, m, v)
- * one after the other: it covers every rank's state and is printed by every rank. */
+ * ranks' state hashes in rank order, each the XXH3 of the XXH3s of that rank's regions
+ * (weights, m, v): it covers every rank's state and is printed by every rank. */
 #include "config.h"
 
 #include <errno.h>
@@ -544,8 +544,9 @@ static void replicated_update(struct trainer *t, uint64_t step)
 		lcr_update_end(t->session, step);
 }
 
-/* One step: forward and backward, the gradient averaged over the ranks, the update (and,
- * sharded, a checkpoint that a rank wished for). 0, or a collective's negative errno. */
+/* One step: forward and backward, the gradient averaged over the ranks (with, sharded,
+ * whether a rank wishes for a checkpoint), the update. 0, or a collective's negative errno
+ * (the regions then hold the step before). */
 static int train_step(struct trainer *t, uint64_t step)
 {
 	size_t extra = sharded(t) ? 2 : 1; /* the loss, and sharded the checkpoint wish */
@@ -571,11 +572,17 @@ static int train_step(struct trainer *t, uint64_t step)
 		replicated_update(t, step);
 		return 0;
 	}
-	rc = sharded_update(t, step);
-	if (rc < 0 || t->grad[t->params + 1] <= 0.0f)
-		return rc;
+	return sharded_update(t, step);
+}
+
+/* Sharded, after a step: whether a rank wished for a checkpoint (every rank sees the same
+ * sum); the wish is then granted. */
+static bool checkpoint_agreed(struct trainer *t)
+{
+	if (!sharded(t) || t->grad[t->params + 1] <= 0.0f)
+		return false;
 	checkpoint_wished = 0;
-	return sharded_checkpoint_together(t, step);
+	return true;
 }
 
 /* After a failed collective at `step`: pause, and rejoin when a spare took the dead node's
@@ -601,10 +608,15 @@ static int train(struct trainer *t)
 	uint64_t step, printed_step = t->first_step, resumed_from = t->first_step;
 
 	for (step = t->first_step; step < t->opt.steps; step++) {
+		uint64_t uncommitted = step;
 		int rc = train_step(t, step);
 
+		if (rc == 0 && checkpoint_agreed(t)) {
+			uncommitted = step + 1;
+			rc = sharded_checkpoint_together(t, step);
+		}
 		if (rc < 0) {
-			rc = recover_after_failure(t, step, rc);
+			rc = recover_after_failure(t, uncommitted, rc);
 			if (rc)
 				return rc;
 			step = t->first_step - 1; /* the loop's step++ makes it first_step */
