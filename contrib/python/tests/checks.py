@@ -33,5 +33,10 @@ def raises(errno, call, description):
     return None
 
 
+def failed():
+    """Whether a check failed so far."""
+    return _failed > 0
+
+
 def finish():
     sys.exit(1 if _failed else 0)
