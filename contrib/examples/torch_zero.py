@@ -17,12 +17,13 @@ Deterministic: the same seed gives bit-identical parameters whatever happens.
 --checkpoint-at=STEP: once STEP is committed, every rank waits for the others and asks the
 helper for a checkpoint (lcr.Session.checkpoint), which then holds every rank's shard at
 that step; `srun --lcr-restore=auto` (or a foreground lcrd's --restore) resumes from it.
-Without LCR's in-memory redundancy (issue 13) a rank's shard exists only in its own
-helper: a failure that takes a node, or leaves a rank torn in the middle of its update
-(which includes ZeRO's broadcast of the parameters), cannot be recovered in the job; the
-members then stop (lcr.Error ENOTRECOVERABLE, or RankFailure with --policy=exit: status
-75) and the last checkpoint is the way on. --policy as in torch_ddp.py; "replace" needs the
-redundancy to fill a spare with the lost shards.
+Until the helpers recover unreplicated state from the copies they keep with
+--lcr-redundancy=copy (issue 13: the copies exist, recovery does not use them yet), a
+failure that takes a node, or leaves a rank torn in the middle of its update (which
+includes ZeRO's broadcast of the parameters), cannot be recovered in the job; the members
+then stop (lcr.Error ENOTRECOVERABLE, or RankFailure with --policy=exit: status 75) and
+the last checkpoint is the way on. --policy as in torch_ddp.py; "replace" cannot fill a
+spare with the lost shards yet.
 
 Prints "rank R step N loss L" every --log-every steps, "rank R starts at step N with M
 members (pid P, epoch E)" after each build of the group, "rank R: checkpoint of step S
