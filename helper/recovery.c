@@ -21,8 +21,11 @@
  * is marked failed and the next is tried. With no spare left or no program to launch, the
  * leader says RECOVERY_FAILED, naming the checkpoint to restart from.
  *
- * A new leader (the old one died) starts with an empty queue: an attempt in flight is not
- * resumed, failures it applies itself are handled.
+ * Every helper follows each node's recovery from the events it applies (recovery_track.h).
+ * A helper that leads because the old leader was removed takes over every node that is down
+ * and neither replaced nor given up, in node order, before the old leader's own failure: a
+ * REPLACING that no NODE_JOINED followed is tried again with a new REPLACING and epoch. The
+ * spare of that unfinished attempt is tried last (take_over says why).
  *
  * Every applied event also goes to outcome.c, on every helper, which follows the step's
  * ranks to their end for the step's outcome file (its state hangs off struct recovery). */
@@ -50,6 +53,7 @@
 #include "outcome.h"
 #include "pidfd_watch.h"
 #include "recovery.h"
+#include "recovery_track.h"
 #include "slurm_query.h"
 
 #define RECOVERY_KILL_GRACE_MS 2000
@@ -98,27 +102,36 @@ struct recovery {
 	struct recovery_child *children;
 	struct outcome *outcome;    /* the step's ranks to their end (outcome.c) */
 	uint32_t replaced;          /* nodes replaced so far */
+	struct recovery_track *tracks; /* every node's recovery from the events, on every helper */
+	uint32_t track_count;
+	struct hostlist orphans;    /* spares of the old leader's unfinished attempts: tried last */
+	size_t orphans_cap;
 };
 
 static void kick(struct recovery *r);
 
 /* --- names --- */
 
-static void add_used(struct recovery *r, const char *name)
+static void add_name(struct hostlist *list, size_t *list_cap, const char *name)
 {
-	if (hostlist_contains(&r->used, name))
+	if (hostlist_contains(list, name))
 		return;
-	if (r->used.count == r->used_cap) {
-		size_t cap = r->used_cap ? r->used_cap * 2 : 8;
-		void *p = realloc(r->used.names, cap * sizeof(r->used.names[0]));
+	if (list->count == *list_cap) {
+		size_t cap = *list_cap ? *list_cap * 2 : 8;
+		void *p = realloc(list->names, cap * sizeof(list->names[0]));
 		if (!p) {
 			log_error("cannot remember the node name '%s': out of memory", name);
 			return;
 		}
-		r->used.names = p;
-		r->used_cap = cap;
+		list->names = p;
+		*list_cap = cap;
 	}
-	util_format_text(r->used.names[r->used.count++], HOSTLIST_NAME_MAX + 1, "%s", name);
+	util_format_text(list->names[list->count++], HOSTLIST_NAME_MAX + 1, "%s", name);
+}
+
+static void add_used(struct recovery *r, const char *name)
+{
+	add_name(&r->used, &r->used_cap, name);
 }
 
 static bool in_table(const struct mesh *m, const char *name)
@@ -162,16 +175,19 @@ static void refresh_from_slurm(struct recovery *r)
 	hostlist_fini(&bad);
 }
 
-/* The first usable spare into out; false when none is left. */
+/* The first usable spare into out, a spare of the old leader's unfinished attempts only
+ * when no other is left; false when none is left. */
 static bool pick_spare(struct recovery *r, char *out, size_t cap)
 {
-	for (size_t i = 0; i < r->job.count; i++) {
-		const char *name = r->job.names[i];
-		if (!in_table(r->m, name) && !hostlist_contains(&r->used, name)) {
+	for (int orphans_too = 0; orphans_too <= 1; orphans_too++)
+		for (size_t i = 0; i < r->job.count; i++) {
+			const char *name = r->job.names[i];
+			if (in_table(r->m, name) || hostlist_contains(&r->used, name) ||
+			    (!orphans_too && hostlist_contains(&r->orphans, name)))
+				continue;
 			util_format_text(out, cap, "%s", name);
 			return true;
 		}
-	}
 	return false;
 }
 
@@ -186,6 +202,13 @@ static struct recovery *get(struct mesh *m)
 		return NULL;
 	}
 	r->m = m;
+	r->tracks = calloc(m->count ? m->count : 1, sizeof(*r->tracks));
+	if (!r->tracks) {
+		log_error("cannot start recovery: out of memory");
+		free(r);
+		return NULL;
+	}
+	r->track_count = m->count;
 	const char *job_nodes = m->d->opt.job_nodes;
 	if (job_nodes && *job_nodes && hostlist_expand(job_nodes, &r->job, err, sizeof(err)) < 0)
 		log_error("cannot read --job-nodes=%s: %s; no spare node is known", job_nodes, err);
@@ -570,8 +593,8 @@ static void start_attempt(struct recovery *r)
 	}
 	refresh_from_slurm(r);
 	while (pick_spare(r, r->spare, sizeof(r->spare))) {
-		util_format_text(message, sizeof(message), "replacing node %s (%" PRIu32 ") with spare %s",
-			 f->name, f->node, r->spare);
+		recovery_track_format_replacing(message, sizeof(message), f->name, f->node,
+						r->spare);
 		r->epoch = mesh_sequence_recovery(m, WIRE_EVENT_REPLACING, f->node, 0, NULL,
 						  message);
 		if (m->leader != m->self || m->state != WIRE_MESH_UP)
@@ -660,33 +683,86 @@ static void log_timeline(const struct recovery_failure *f)
 
 /* --- entry points --- */
 
-void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
+/* Queues node's failure behind the others; adopted: taken over from the old leader. */
+static void queue_failure(struct recovery *r, uint32_t node, bool adopted)
 {
-	struct recovery *known = get(m);
-	if (known)
-		outcome_on_event(m, &known->outcome, ev);
-	if (m->d->opt.replace != LCR_REPLACE_SPARE || ev->type != WIRE_EVENT_NODE_DOWN ||
-	    m->leader != m->self || ev->node >= m->count || ev->node == m->self)
-		return;
-	struct recovery *r = get(m);
-	struct recovery_failure *f = r ? calloc(1, sizeof(*f)) : NULL;
+	struct mesh *m = r->m;
+	struct recovery_failure *f = calloc(1, sizeof(*f));
 	if (!f) {
-		log_error("cannot queue the replacement of node %" PRIu32 ": out of memory",
-			  ev->node);
+		log_error("cannot queue the replacement of node %" PRIu32 ": out of memory", node);
 		return;
 	}
-	f->node = ev->node;
+	f->node = node;
 	f->queued_ns = util_now_ns();
-	util_format_text(f->name, sizeof(f->name), "%s", m->nodes[ev->node].name);
+	util_format_text(f->name, sizeof(f->name), "%s", m->nodes[node].name);
 	note_checkpoint(m, f);
 	add_used(r, f->name);
 	struct recovery_failure **pos = &r->queue;
 	while (*pos)
 		pos = &(*pos)->next;
 	*pos = f;
-	log_info("node %s (%" PRIu32 ") is queued for replacement%s", f->name, f->node,
+	log_info("node %s (%" PRIu32 ") is queued for replacement%s%s", f->name, f->node,
+		 adopted ? ", taken over from the old leader" : "",
 		 f->ckpt_unplanned ? " once its checkpoint has chosen the step to save" : "");
-	kick(r);
+}
+
+static bool queued(const struct recovery *r, uint32_t node)
+{
+	for (const struct recovery_failure *f = r->queue; f; f = f->next)
+		if (f->node == node)
+			return true;
+	return false;
+}
+
+/* This helper leads since the old leader's removal (ev): it takes over every node the table
+ * shows down and not replaced nor given up, except ev's own, which is queued after them.
+ * The spare of an attempt the old leader left unfinished is tried last: its launcher died
+ * with the old leader, and the replacement it may have started knows no address but the
+ * old leader's, so it can never join (it exits when --replace-timeout passes). */
+static void take_over(struct recovery *r, const struct wire_mesh_event *ev)
+{
+	struct mesh *m = r->m;
+	for (uint32_t node = 0; node < m->count && node < r->track_count; node++) {
+		const struct recovery_track *t = &r->tracks[node];
+		if (node == ev->node || node == m->self || queued(r, node) ||
+		    !recovery_track_adoptable(t, m->nodes[node].state))
+			continue;
+		const char *orphan = recovery_track_orphan_spare(t);
+		if (orphan) {
+			log_info("the old leader's attempt for node %" PRIu32 " (epoch %" PRIu64 ") on "
+				 "%s did not end: its launcher died with it; %s is tried last",
+				 node, t->epoch, orphan, orphan);
+			add_name(&r->orphans, &r->orphans_cap, orphan);
+		}
+		queue_failure(r, node, true);
+	}
+}
+
+/* Whether ev removed the leader and made this helper lead: the leader is the lowest live
+ * node, so a node below this one whose removal leaves this one leading was the leader. */
+static bool leads_after_leader_removed(const struct mesh *m, const struct wire_mesh_event *ev)
+{
+	return (ev->type == WIRE_EVENT_NODE_DOWN || ev->type == WIRE_EVENT_NODE_LEFT) &&
+	       m->leader == m->self && ev->node < m->self;
+}
+
+void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
+{
+	struct recovery *r = get(m);
+	if (!r)
+		return;
+	outcome_on_event(m, &r->outcome, ev);
+	if (ev->node < r->track_count)
+		recovery_track_apply(&r->tracks[ev->node], ev->type, ev->epoch, ev->message);
+	if (m->d->opt.replace != LCR_REPLACE_SPARE || m->leader != m->self)
+		return;
+	bool took_over = leads_after_leader_removed(m, ev);
+	if (took_over)
+		take_over(r, ev);
+	if (ev->type == WIRE_EVENT_NODE_DOWN && ev->node < m->count && ev->node != m->self)
+		queue_failure(r, ev->node, false);
+	if (took_over || ev->type == WIRE_EVENT_NODE_DOWN)
+		kick(r);
 }
 
 void recovery_on_checkpoint_step(struct mesh *m, uint64_t step)
@@ -769,6 +845,8 @@ void recovery_destroy(struct mesh *m)
 	outcome_destroy(&r->outcome);
 	hostlist_fini(&r->job);
 	free(r->used.names);
+	free(r->orphans.names);
+	free(r->tracks);
 	free(r);
 	m->recovery = NULL;
 }
