@@ -146,6 +146,40 @@ test_recovery_replacement_killed_while_joining_then_next_spare() {
 	jit_end n2 n4
 }
 
+# The leader's node dies during an attempt: n2 is killed, the leader (n1) sequences
+# REPLACING with spare n4 and launches it, and n1 is killed before the spare can join (n4's
+# slurmd is stopped meanwhile, so the phase does not depend on timing). The new leader (n3)
+# takes n2 over with a new REPLACING and epoch on n5, then replaces n1 itself on n4, the
+# spare of the unfinished attempt, tried last: the launcher that would have started it died
+# with n1. Training finishes with the failure-free checksum.
+test_recovery_leader_killed_after_replacing_new_leader_takes_the_failure_over() {
+	local epochs
+	rec_start n1,n2,n3 "$(rec_trainer run n1,n2,n3 "$JIT/ckpt")"
+	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
+	trap '"$TESTCLUSTER" cont-node n4 >/dev/null 2>&1 || true' EXIT
+	"$TESTCLUSTER" stop-node n4
+	"$TESTCLUSTER" kill-node n2
+	wait_for 30 grep -q "replacing node n2 (1) with spare n4" "$JIT/run.txt" ||
+		fail "the leader launched no replacement: $(tail -n 8 "$JIT/run.txt")"
+	"$TESTCLUSTER" kill-node n1
+	wait_for 60 grep -q "replacing node n2 (1) with spare n5" "$JIT/run.txt" ||
+		fail "the new leader did not take n2 over: $(grep event "$JIT/run.txt" | sort -u | tail -n 8)"
+	"$TESTCLUSTER" cont-node n4
+	trap - EXIT
+	diag "$(grep -E 'event: (replacing|node)' "$JIT/run.txt" | sed 's/.*event: //' | awk '!seen[$0]++')"
+	wait_for 120 rec_finished run 3 ||
+		fail "the run did not finish: $(rec_finals run; grep -E 'event|rebuilt' "$JIT/run.txt" | sort -u | tail -n 10)"
+	epochs=$(grep -h "communicator rebuilt at epoch" "$JIT/run.txt" | sed 's/.*epoch \([0-9]*\).*/\1/' | sort -u | tail -n 1)
+	rec_finals run | grep -q '^final rank 0 ' || fail "rank 0 (n1) did not finish on a spare"
+	rec_finals run | grep -q '^final rank 1 ' || fail "rank 1 (n2) did not finish on a spare"
+	grep -q "resumes at step" "$JIT"/lcr-*.replacement-0.out ||
+		fail "n1's replacement did not resume from the state it received: $(tail -n 5 "$JIT"/lcr-*.replacement-0.out)"
+	diag "the survivor rebuilt its communicator last at epoch $epochs"
+	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
+		fail "checksum $(rec_checksum run) after the leader's death mid-recovery, reference $(rec_checksum ref)"
+	jit_end n1 n2
+}
+
 test_recovery_without_spare_falls_back_to_the_checkpoint() {
 	local step restore
 	# Every node of the allocation runs the step: no spare. The restart runs the four ranks
