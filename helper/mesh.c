@@ -835,6 +835,8 @@ int mesh_start_joined(struct mesh *m, uint64_t generation, uint64_t epoch)
 	}
 	m->nodes[m->self].state = WIRE_NODE_LIVE;
 	m->nodes[m->self].joined_generation = generation;
+	snprintf(m->nodes[m->self].address, sizeof(m->nodes[m->self].address), "%s", m->address);
+	m->nodes[m->self].port = m->port; /* its table entry, should it lead and send the table */
 	m->generation = m->joined_generation = generation;
 	mesh_auth_set_incarnation(m->auth, generation);
 	if ((rc = go_up(m)) < 0)

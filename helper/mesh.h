@@ -92,4 +92,10 @@ void mesh_on_join(struct lcrd *d, mesh_admit_fn *admit, mesh_joined_fn *joined);
 typedef int mesh_ready_fn(struct lcrd *d);
 void mesh_on_joined(struct lcrd *d, mesh_ready_fn *fn);
 
+/* A replacement's side (--rejoin): it is a member at the generation of its NODE_JOINED,
+ * which it applied from no event of its own (recovery.c: a replacement that leads takes
+ * over the nodes still down). Called before the ready hook. */
+typedef void mesh_member_fn(struct mesh *m);
+void mesh_on_member(struct lcrd *d, mesh_member_fn *fn);
+
 #endif

@@ -67,6 +67,11 @@ void mesh_on_joined(struct lcrd *d, mesh_ready_fn *fn)
 	mesh_of(d)->hooks.ready = fn;
 }
 
+void mesh_on_member(struct lcrd *d, mesh_member_fn *fn)
+{
+	mesh_of(d)->hooks.member = fn;
+}
+
 bool mesh_hooks_message(struct mesh *m, uint32_t from, const struct wire_msg *msg)
 {
 	const struct mesh_hooks *h = &m->hooks;
@@ -115,6 +120,12 @@ void mesh_hooks_joined(struct mesh *m, uint32_t node, uint64_t g)
 {
 	if (m->hooks.joined)
 		m->hooks.joined(m, node, g);
+}
+
+void mesh_hooks_member(struct mesh *m)
+{
+	if (m->hooks.member)
+		m->hooks.member(m);
 }
 
 int mesh_hooks_ready(struct mesh *m)

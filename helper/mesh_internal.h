@@ -150,6 +150,7 @@ struct mesh_hooks {
 	mesh_admit_fn *admit;
 	mesh_joined_fn *joined;
 	mesh_ready_fn *ready;
+	mesh_member_fn *member;
 };
 
 struct mesh {
@@ -312,6 +313,8 @@ int mesh_hooks_admit(struct mesh *m, uint32_t node, const char *name, uint64_t *
 void mesh_hooks_joined(struct mesh *m, uint32_t node, uint64_t g);
 /* The ready hook of a replacement: 0 when none is registered. */
 int mesh_hooks_ready(struct mesh *m);
+/* A replacement's part of the mesh runs (mesh_on_member). */
+void mesh_hooks_member(struct mesh *m);
 
 /* --- mesh_join.c --- */
 

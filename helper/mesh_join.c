@@ -172,9 +172,12 @@ static void on_table(struct mesh_joiner *j, const struct wire_msg *msg)
 	if (!complete)
 		return;
 	mesh_dialer_stop(&j->dialer);
-	if (mesh_start_joined(m, j->accept.generation, j->accept.epoch) < 0)
+	if (mesh_start_joined(m, j->accept.generation, j->accept.epoch) < 0) {
 		lcrd_fail(m->d, "the replacement cannot start its part of the mesh");
-	else if (mesh_hooks_ready(m) < 0)
+		return;
+	}
+	mesh_hooks_member(m);
+	if (mesh_hooks_ready(m) < 0)
 		lcrd_fail(m->d, "the replacement cannot tell that it is ready");
 }
 
@@ -282,9 +285,10 @@ static void refuse_join(struct mesh *m, struct mesh_conn *c, uint32_t node, int 
 	log_warning("refused the JOIN of node %" PRIu32 " from %s: %s", node, c->peer_text, why);
 	if (status == -EREMOTE && m->leader < m->count) {
 		const struct mesh_node *l = &m->nodes[m->leader];
+		bool self = m->leader == m->self; /* a replacement's own entry may lack its listener */
 		r.leader = m->leader;
-		util_format_text(r.address, sizeof(r.address), "%s", l->address);
-		r.port = l->port;
+		util_format_text(r.address, sizeof(r.address), "%s", self ? m->address : l->address);
+		r.port = self ? m->port : l->port;
 	}
 	util_format_text(r.message, sizeof(r.message), "lcrd on %s refused the JOIN: %s",
 		 m->d->opt.node_name, why);

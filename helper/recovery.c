@@ -109,6 +109,7 @@ struct recovery {
 };
 
 static void kick(struct recovery *r);
+static void attempt_joined(struct mesh *m, uint32_t node, uint64_t g);
 
 /* --- names --- */
 
@@ -618,6 +619,8 @@ static void start_attempt(struct recovery *r)
  * ended, or none runs). */
 static void kick(struct recovery *r)
 {
+	if (r->m->leader != r->m->self || r->m->state != WIRE_MESH_UP)
+		return;
 	while (!r->in_flight && r->queue && !r->queue->ckpt_unplanned) {
 		struct recovery_failure *head = r->queue;
 		start_attempt(r);
@@ -746,6 +749,25 @@ static bool leads_after_leader_removed(const struct mesh *m, const struct wire_m
 	       m->leader == m->self && ev->node < m->self;
 }
 
+/* This helper no longer leads (a replacement below it joined): the new leader takes the
+ * queue over (recovery_on_member_started); an attempt still in flight here is abandoned. */
+static void hand_over(struct recovery *r)
+{
+	if (!r->queue)
+		return;
+	log_info("%s leads now: the failures queued here are left to it", r->m->nodes[r->m->leader].name);
+	if (r->attempt) {
+		child_terminate(r, r->attempt);
+		r->attempt = NULL;
+	}
+	if (r->timeout_timer)
+		loop_cancel_timer(r->m->d->loop, r->timeout_timer);
+	r->timeout_timer = 0;
+	r->in_flight = false;
+	while (r->queue)
+		pop_failure(r);
+}
+
 void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 {
 	struct recovery *r = get(m);
@@ -754,15 +776,25 @@ void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 	outcome_on_event(m, &r->outcome, ev);
 	if (ev->node < r->track_count)
 		recovery_track_apply(&r->tracks[ev->node], ev->type, ev->epoch, ev->message);
-	if (m->d->opt.replace != LCR_REPLACE_SPARE || m->leader != m->self)
+	if (m->d->opt.replace != LCR_REPLACE_SPARE)
 		return;
+	if (ev->type == WIRE_EVENT_NODE_DOWN && ev->node < m->count)
+		add_used(r, m->nodes[ev->node].name); /* no spare, whoever leads later */
+	if (ev->type == WIRE_EVENT_NODE_JOINED)
+		attempt_joined(m, ev->node, ev->generation);
+	if (m->leader != m->self) {
+		hand_over(r);
+		return;
+	}
 	bool took_over = leads_after_leader_removed(m, ev);
+	bool node_down = ev->type == WIRE_EVENT_NODE_DOWN && ev->node < m->count &&
+			 ev->node != m->self;
 	if (took_over)
 		take_over(r, ev);
-	if (ev->type == WIRE_EVENT_NODE_DOWN && ev->node < m->count && ev->node != m->self)
+	if (node_down)
 		queue_failure(r, ev->node, false);
-	if (took_over || ev->type == WIRE_EVENT_NODE_DOWN)
-		kick(r);
+	if (took_over || node_down)
+		kick(r); /* last: its REPLACING reuses the buffer ev may point to */
 }
 
 void recovery_on_checkpoint_step(struct mesh *m, uint64_t step)
@@ -808,7 +840,9 @@ int recovery_admit(struct mesh *m, uint32_t node, const char *name, uint64_t *ep
 	return 0;
 }
 
-void recovery_joined(struct mesh *m, uint32_t node, uint64_t g)
+/* The replacement in flight for node joined at generation g: the head is done (the next
+ * attempt starts from recovery_joined, once NODE_JOINED is applied everywhere here). */
+static void attempt_joined(struct mesh *m, uint32_t node, uint64_t g)
 {
 	struct recovery *r = m->recovery;
 	if (!r || !r->in_flight || !r->queue || r->queue->node != node)
@@ -825,7 +859,13 @@ void recovery_joined(struct mesh *m, uint32_t node, uint64_t g)
 	r->timeout_timer = 0;
 	r->in_flight = false;
 	pop_failure(r);
-	kick(r);
+}
+
+void recovery_joined(struct mesh *m, uint32_t node, uint64_t g)
+{
+	attempt_joined(m, node, g);
+	if (m->recovery)
+		kick(m->recovery);
 }
 
 void recovery_destroy(struct mesh *m)
@@ -860,11 +900,26 @@ static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void
 		recovery_on_membership(m, ev);
 }
 
+/* A replacement is a member: if it leads (it replaced the lowest node), it takes over
+ * every node that its table shows down and not yet replaced. */
+static void member_started(struct mesh *m)
+{
+	if (m->d->opt.replace != LCR_REPLACE_SPARE || m->leader != m->self)
+		return;
+	struct recovery *r = get(m);
+	if (!r)
+		return;
+	struct wire_mesh_event none = { .node = WIRE_NO_NODE, .type = WIRE_EVENT_NODE_JOINED };
+	take_over(r, &none);
+	kick(r);
+}
+
 int recovery_subscribe(struct lcrd *d)
 {
 	int rc = mesh_on_stop(d, recovery_destroy);
 	if (rc < 0)
 		return rc;
 	mesh_on_join(d, recovery_admit, recovery_joined);
+	mesh_on_member(d, member_started);
 	return mesh_subscribe(d, event_applied, NULL);
 }

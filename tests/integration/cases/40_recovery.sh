@@ -149,9 +149,11 @@ test_recovery_replacement_killed_while_joining_then_next_spare() {
 # The leader's node dies during an attempt: n2 is killed, the leader (n1) sequences
 # REPLACING with spare n4 and launches it, and n1 is killed before the spare can join (n4's
 # slurmd is stopped meanwhile, so the phase does not depend on timing). The new leader (n3)
-# takes n2 over with a new REPLACING and epoch on n5, then replaces n1 itself on n4, the
-# spare of the unfinished attempt, tried last: the launcher that would have started it died
-# with n1. Training finishes with the failure-free checksum.
+# takes n2 over with a new REPLACING and epoch on n5; n5 joins as node 1 and leads from then
+# on, takes n1 over and replaces it (n4, the spare of the unfinished attempt, is tried last
+# by n3; n5 never saw that attempt). The step that n1's srun had asked for on n4 fails in
+# Slurm ("could not connect IO": its srun is dead) and starts no task. Training finishes
+# with the failure-free checksum.
 test_recovery_leader_killed_after_replacing_new_leader_takes_the_failure_over() {
 	local epochs
 	rec_start n1,n2,n3 "$(rec_trainer run n1,n2,n3 "$JIT/ckpt")"
