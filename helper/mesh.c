@@ -92,6 +92,14 @@ static bool is_fenced_instance(const struct mesh *m, uint32_t node, uint64_t inc
 	return is_removed(m, node) || m->nodes[node].joined_generation != incarnation;
 }
 
+uint32_t mesh_nodes_down(const struct mesh *m)
+{
+	uint32_t down = 0;
+	for (uint32_t node = 0; node < m->count; node++)
+		down += m->nodes[node].state == WIRE_NODE_DOWN;
+	return down;
+}
+
 void mesh_rebuild_live(struct mesh *m)
 {
 	m->live_count = 0;

@@ -93,9 +93,10 @@ typedef int mesh_ready_fn(struct lcrd *d);
 void mesh_on_joined(struct lcrd *d, mesh_ready_fn *fn);
 
 /* A replacement's side (--rejoin): it is a member at the generation of its NODE_JOINED,
- * which it applied from no event of its own (recovery.c: a replacement that leads takes
- * over the nodes still down). Called before the ready hook. */
-typedef void mesh_member_fn(struct mesh *m);
+ * which it applied from no event of its own, with that event's epoch (recovery.c: the
+ * epoch its ranks share with the replacements of the nodes still down, which it takes over
+ * if it leads). Called before the ready hook. */
+typedef void mesh_member_fn(struct mesh *m, uint64_t epoch);
 void mesh_on_member(struct lcrd *d, mesh_member_fn *fn);
 
 #endif

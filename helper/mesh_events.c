@@ -10,7 +10,11 @@
  * Recovery events (REPLACING, NODE_JOINED, RECOVERY_FAILED; recovery.c decides them) are
  * numbered the same way. NODE_JOINED brings a removed node back: it carries the node's new
  * helper (name, address, port, ranks), which every helper takes into its table; the node's
- * removal record goes, so that later events list it as live. */
+ * removal record goes, so that later events list it as live. The ranks are told of a
+ * NODE_JOINED only when no node of the table is left down after it: they rebuild their
+ * communicators at its epoch, which needs every rank, and the replacements of nodes that
+ * were down together share that epoch (recovery.c). Every helper has the same table at
+ * that generation, so every rank is told of the same joins. */
 #include "config.h"
 
 #include <errno.h>
@@ -72,9 +76,24 @@ void mesh_log_free(struct mesh *m)
 	m->log_cap = m->log_count = m->log_start = 0;
 }
 
+/* Whether the ranks are told of e: not of a NODE_JOINED that leaves a node down (a
+ * communicator rebuilt at its epoch would miss that node's ranks). */
+static bool told_to_ranks(const struct mesh *m, const struct wire_event_log_entry *e)
+{
+	uint32_t down = mesh_nodes_down(m);
+	if (e->type != WIRE_EVENT_NODE_JOINED || down == 0)
+		return true;
+	log_info("the ranks are not told of the join of generation %" PRIu64 ": %" PRIu32
+		 " node%s still down; they rebuild at the join that leaves none down (epoch %" PRIu64
+		 ")", e->generation, down, down == 1 ? " is" : "s are", e->epoch);
+	return false;
+}
+
 /* Sends a log entry to the subscribed ranks. */
 static void deliver(struct mesh *m, const struct wire_event_log_entry *e)
 {
+	if (!told_to_ranks(m, e))
+		return;
 	struct wire_event ev = {
 		.type = e->type,
 		.source = WIRE_SOURCE_HELPER,
@@ -370,7 +389,7 @@ uint64_t mesh_sequence_recovery(struct mesh *m, uint16_t type, uint32_t node, ui
 				const struct wire_rdv_node *joined, const char *message)
 {
 	struct wire_mesh_event *ev = next_event(m, type, node, message);
-	ev->epoch = type == WIRE_EVENT_REPLACING ? ev->generation : epoch;
+	ev->epoch = type == WIRE_EVENT_REPLACING && !epoch ? ev->generation : epoch;
 	if (joined)
 		ev->joined = *joined;
 	if (type == WIRE_EVENT_NODE_JOINED && node < m->self)

@@ -122,10 +122,10 @@ void mesh_hooks_joined(struct mesh *m, uint32_t node, uint64_t g)
 		m->hooks.joined(m, node, g);
 }
 
-void mesh_hooks_member(struct mesh *m)
+void mesh_hooks_member(struct mesh *m, uint64_t epoch)
 {
 	if (m->hooks.member)
-		m->hooks.member(m);
+		m->hooks.member(m, epoch);
 }
 
 int mesh_hooks_ready(struct mesh *m)

@@ -238,6 +238,8 @@ int mesh_node_take(struct mesh *m, struct mesh_node *x, const struct wire_rdv_no
 int mesh_start_joined(struct mesh *m, uint64_t generation, uint64_t epoch);
 /* Rebuilds the sorted live list and the leader from the nodes' states. */
 void mesh_rebuild_live(struct mesh *m);
+/* How many nodes of the table are down (removed by a NODE_DOWN and not brought back). */
+uint32_t mesh_nodes_down(const struct mesh *m);
 /* This node is no member of the mesh any more: the others removed it (at generation), or it
  * is cut off from the majority (quorum.c). Either way its checkpoint writers and recovery
  * stop, it refuses every shared write, and it stops its ranks and ends (fence.h). */
@@ -265,9 +267,9 @@ bool mesh_may_write_shared(struct mesh *m, const char *what);
 
 /* --- mesh_events.c --- */
 
-/* The leader numbers a recovery event (REPLACING: its epoch is its own generation;
- * NODE_JOINED: joined is the node's new helper), applies it and sends it down the tree.
- * Returns its generation. */
+/* The leader numbers a recovery event (REPLACING: its epoch is `epoch`, or its own
+ * generation when 0; NODE_JOINED: joined is the node's new helper), applies it and sends
+ * it down the tree. Returns its generation. */
 uint64_t mesh_sequence_recovery(struct mesh *m, uint16_t type, uint32_t node, uint64_t epoch,
 				const struct wire_rdv_node *joined, const char *message);
 /* Records that node was removed at generation g (the membership of later events). */
@@ -313,8 +315,8 @@ int mesh_hooks_admit(struct mesh *m, uint32_t node, const char *name, uint64_t *
 void mesh_hooks_joined(struct mesh *m, uint32_t node, uint64_t g);
 /* The ready hook of a replacement: 0 when none is registered. */
 int mesh_hooks_ready(struct mesh *m);
-/* A replacement's part of the mesh runs (mesh_on_member). */
-void mesh_hooks_member(struct mesh *m);
+/* A replacement's part of the mesh runs, joined with epoch (mesh_on_member). */
+void mesh_hooks_member(struct mesh *m, uint64_t epoch);
 
 /* --- mesh_join.c --- */
 

@@ -176,7 +176,7 @@ static void on_table(struct mesh_joiner *j, const struct wire_msg *msg)
 		lcrd_fail(m->d, "the replacement cannot start its part of the mesh");
 		return;
 	}
-	mesh_hooks_member(m);
+	mesh_hooks_member(m, j->accept.epoch);
 	if (mesh_hooks_ready(m) < 0)
 		lcrd_fail(m->d, "the replacement cannot tell that it is ready");
 }

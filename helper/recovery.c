@@ -27,6 +27,14 @@
  * REPLACING that no NODE_JOINED followed is tried again with a new REPLACING and epoch. The
  * spare of that unfinished attempt is tried last (take_over says why).
  *
+ * Nodes down together share one communicator epoch. The ranks are told of a NODE_JOINED
+ * only once no node is left down (mesh_events.c), and a replacement's ranks build their
+ * communicators once, at the epoch they were launched with (LCR_REJOIN_EPOCH): so a
+ * NODE_JOINED that leaves a node down fixes the epoch of the nodes still down, the
+ * REPLACING of every later attempt for them carries it, and the last NODE_JOINED brings it
+ * to the survivors (follow_shared_epoch). A failure alone keeps the epoch of its own
+ * REPLACING, as before.
+ *
  * Every applied event also goes to outcome.c, on every helper, which follows the step's
  * ranks to their end for the step's outcome file (its state hangs off struct recovery). */
 #include "config.h"
@@ -106,6 +114,7 @@ struct recovery {
 	uint32_t track_count;
 	struct hostlist orphans;    /* spares of the old leader's unfinished attempts: tried last */
 	size_t orphans_cap;
+	uint64_t shared_epoch;      /* the epoch of the nodes down together; 0: none fixed */
 };
 
 static void kick(struct recovery *r);
@@ -596,8 +605,9 @@ static void start_attempt(struct recovery *r)
 	while (pick_spare(r, r->spare, sizeof(r->spare))) {
 		recovery_track_format_replacing(message, sizeof(message), f->name, f->node,
 						r->spare);
-		r->epoch = mesh_sequence_recovery(m, WIRE_EVENT_REPLACING, f->node, 0, NULL,
-						  message);
+		uint64_t g = mesh_sequence_recovery(m, WIRE_EVENT_REPLACING, f->node,
+						    r->shared_epoch, NULL, message);
+		r->epoch = r->shared_epoch ? r->shared_epoch : g;
 		if (m->leader != m->self || m->state != WIRE_MESH_UP)
 			return;
 		if (launch(r, f, why, sizeof(why)) == 0) {
@@ -768,6 +778,24 @@ static void hand_over(struct recovery *r)
 		pop_failure(r);
 }
 
+/* A NODE_JOINED of epoch was applied (or, for a replacement, its own join): the first that
+ * leaves a node down fixes the epoch of the nodes still down; one that leaves none ends it. */
+static void follow_shared_epoch(struct recovery *r, uint64_t epoch)
+{
+	uint32_t down = mesh_nodes_down(r->m);
+	if (!down) {
+		r->shared_epoch = 0;
+		return;
+	}
+	if (r->shared_epoch)
+		return;
+	r->shared_epoch = epoch;
+	log_info("%" PRIu32 " node%s still down after the join at epoch %" PRIu64 ": %s "
+		 "replacement%s get%s that epoch, and the ranks rebuild at it once none is left "
+		 "down", down, down == 1 ? " is" : "s are", epoch, down == 1 ? "its" : "their",
+		 down == 1 ? "" : "s", down == 1 ? "s" : "");
+}
+
 void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 {
 	struct recovery *r = get(m);
@@ -776,6 +804,8 @@ void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 	outcome_on_event(m, &r->outcome, ev);
 	if (ev->node < r->track_count)
 		recovery_track_apply(&r->tracks[ev->node], ev->type, ev->epoch, ev->message);
+	if (ev->type == WIRE_EVENT_NODE_JOINED)
+		follow_shared_epoch(r, ev->epoch);
 	if (m->d->opt.replace != LCR_REPLACE_SPARE)
 		return;
 	if (ev->type == WIRE_EVENT_NODE_DOWN && ev->node < m->count)
@@ -900,14 +930,18 @@ static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void
 		recovery_on_membership(m, ev);
 }
 
-/* A replacement is a member: if it leads (it replaced the lowest node), it takes over
- * every node that its table shows down and not yet replaced. */
-static void member_started(struct mesh *m)
+/* A replacement is a member, joined with epoch: the epoch of the nodes still down, if any;
+ * if it leads (it replaced the lowest node), it takes over every node that its table shows
+ * down and not yet replaced. */
+static void member_started(struct mesh *m, uint64_t epoch)
 {
-	if (m->d->opt.replace != LCR_REPLACE_SPARE || m->leader != m->self)
+	if (m->d->opt.replace != LCR_REPLACE_SPARE)
 		return;
 	struct recovery *r = get(m);
 	if (!r)
+		return;
+	follow_shared_epoch(r, epoch);
+	if (m->leader != m->self)
 		return;
 	struct wire_mesh_event none = { .node = WIRE_NO_NODE, .type = WIRE_EVENT_NODE_JOINED };
 	take_over(r, &none);

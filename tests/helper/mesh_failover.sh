@@ -7,6 +7,9 @@
 # attempt, comes last). s2 joins as node 1, below h2, and leads from then on: h2 leaves its
 # queue to it, and s2 takes h0's failure over (it tries s1 first: it joined after the
 # REPLACING that named s1) and replaces it on s3. Every survivor logs the same events.
+# The two nodes were down together: s2's join, which leaves h0 down, is not told to the
+# ranks; h0's replacements get s2's epoch (4), and the ranks are told of s3's join alone,
+# at that epoch, which every rank (survivors, s2's, s3's) builds its communicator at.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mesh_lib.sh"
 MESH_JOB=4345
@@ -22,6 +25,10 @@ echo hang >"$FAKE_LAUNCHER_DIR/s1"
 
 start_recovery_mesh /bin/train --epochs=3
 ok $? "four helpers with --replace=spare form a mesh"
+# A rank of h3 that prints what the ranks are told.
+LCR_SOCKET=$(socket_of 3) "$WATCH" 120 6 >"$WORK/w6" 2>&1 &
+LCR_PIDS+=("$!")
+wait_for "$WORK/w6" "^ready"
 
 # --- h1 killed: the leader's attempt on s1 hangs ---
 reap -9 "${MESH_PIDS[1]}"
@@ -42,17 +49,30 @@ grep -q "node h1 (1) is queued for replacement, taken over from the old leader" 
 ok $? "... and logs that it took over the old leader's unfinished attempt on s1"
 all_events "gen 5 NODE_JOINED node 1 epoch 4 .*rejoined: s2" 15 h2 h3
 ok $? "s2 joins as node 1: NODE_JOINED at generation 5, epoch 4"
+grep -q "the ranks are not told of the join of generation 5: 1 node is still down" "$WORK/h3.log"
+ok $? "... which leaves h0 down: the ranks are not told of it"
+grep -qx "LCR_REJOIN_EPOCH=4" "$FAKE_LAUNCHER_DIR/s2.launch"
+ok $? "s2's ranks were launched with LCR_REJOIN_EPOCH=4"
 grep -q "s2 leads now: the failures queued here are left to it" "$WORK/h2.log"
 ok $? "h2 no longer leads and leaves h0's failure to s2"
 # s2 joined after the old leader's REPLACING: it does not know s1 for the orphan's spare, tries
 # it, and gives it up after --replace-timeout.
-all_events "gen 6 REPLACING node 0 epoch 6 .*replacing node h0 (0) with spare s1" 10 h2 h3
-ok $? "s2 takes the old leader's node over: REPLACING, epoch 6 (on s1: the orphan is unknown to it)"
-all_events "gen 7 REPLACING node 0 epoch 7 .*replacing node h0 (0) with spare s3" $((REPLACE_TIMEOUT + 10)) h2 h3
-ok $? "... s1 hangs past --replace-timeout: REPLACING with spare s3, epoch 7"
+all_events "gen 6 REPLACING node 0 epoch 4 .*replacing node h0 (0) with spare s1" 10 h2 h3
+ok $? "s2 takes the old leader's node over: REPLACING at generation 6 with s2's epoch 4 (on s1: the orphan is unknown to it)"
+all_events "gen 7 REPLACING node 0 epoch 4 .*replacing node h0 (0) with spare s3" $((REPLACE_TIMEOUT + 10)) h2 h3
+ok $? "... s1 hangs past --replace-timeout: REPLACING with spare s3, epoch 4 again"
 spare=s3
-all_events "gen 8 NODE_JOINED node 0 epoch 7 .*rejoined: $spare" 15 h2 h3
-ok $? "its replacement joins: NODE_JOINED at generation 8, epoch 7"
+all_events "gen 8 NODE_JOINED node 0 epoch 4 .*rejoined: $spare" 15 h2 h3
+ok $? "its replacement joins: NODE_JOINED at generation 8, epoch 4"
+grep -qx "LCR_REJOIN_EPOCH=4" "$FAKE_LAUNCHER_DIR/s3.launch"
+ok $? "s3's ranks were launched with LCR_REJOIN_EPOCH=4, as s2's"
+wait_event "$WORK/w6" NODE_JOINED gen=8 5
+joins=$(grep -c " NODE_JOINED " "$WORK/w6")
+[ "$joins" = 1 ] && grep " NODE_JOINED " "$WORK/w6" | grep -q " node_id=0 .* gen=8 .* epoch=4 "
+ok $? "h3's rank is told of one join, the last (node 0, generation 8), at epoch 4 (told of $joins)"
+[ "$(grep -c " REPLACING .* epoch=4 " "$WORK/w6")" = 3 ]
+ok $? "... and of the three REPLACING that carry epoch 4 (each restarts its wait)"
+diag <"$WORK/w6"
 wait_events "$spare" "mesh up generation 8 leader 0 live 4 of 4" 10
 ok $? "the replacement of h0 is a member and leads, with 4 of 4 live"
 for name in h2 h3; do events_of "$name" | grep " gen [0-9]* " | sed 's/^ *[^ ]* //'; done | sort | uniq -c |

@@ -61,8 +61,14 @@ cluster_up() {
 	}
 }
 
+# LCR_KEEP_WORK=1 keeps $BASE (the helpers' logs in run/lcr, the runs' output in work) and
+# says where.
 cluster_down() {
 	"$TESTCLUSTER" down >/dev/null 2>&1 || "$TESTCLUSTER" down
+	if [ -n "${LCR_KEEP_WORK:-}" ]; then
+		echo "# kept the cluster's directory: $BASE"
+		return
+	fi
 	rm -rf "$BASE" "$BASE.up.log"
 }
 
