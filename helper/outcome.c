@@ -12,7 +12,11 @@
  * The leader writes the file ("running") at each failure, so that a helper that joined
  * later as a replacement, and so missed the earlier events, can take the count of recovered
  * failures and the batch host's death from it; and writes it "finished" once every rank
- * has ended or is lost. The batch host is the node that ran the batch script: lcrd's
+ * has ended or is lost. A NODE_JOINED is written by the helper that sequenced it (the
+ * lowest live node but the one that joined; the replacement may lead after it), before it
+ * accepts the replacement, which takes the count of failures recovered, its own join
+ * included, from the file once it is a member (outcome_on_member) and counts the joins it
+ * applies after it. The batch host is the node that ran the batch script: lcrd's
  * environment is the job's, where sbatch leaves ENVIRONMENT=BATCH and SLURMD_NODENAME. */
 #include "config.h"
 
@@ -123,6 +127,21 @@ static void find_batch_host(struct outcome *o)
 		snprintf(o->batch_host, sizeof(o->batch_host), "%s", host);
 }
 
+/* The count of failures recovered up to a replacement's own join (included): the file's,
+ * which the helper that sequenced the join wrote; 1 (its own) without a file. */
+static uint32_t recovered_before_join(const struct mesh *m)
+{
+	const struct lcrd_options *opt = &m->d->opt;
+	struct outcome_record old;
+	char path[4200], err[256];
+	if (!opt->ckpt_dir ||
+	    outcome_file_path(opt->ckpt_dir, opt->job_id, opt->step_id, path, sizeof(path)) < 0 ||
+	    outcome_file_read(path, &old, err, sizeof(err)) < 0 || old.job != opt->job_id ||
+	    old.step != opt->step_id || old.failures_recovered < 1)
+		return 1;
+	return old.failures_recovered;
+}
+
 static struct outcome *outcome_get(struct mesh *m, struct outcome **slot)
 {
 	if (*slot)
@@ -134,7 +153,7 @@ static struct outcome *outcome_get(struct mesh *m, struct outcome **slot)
 		return NULL;
 	}
 	pid_watch_init(&o->scancel);
-	o->recovered = m->joined_generation ? 1 : 0;
+	o->recovered = m->joined_generation ? recovered_before_join(m) : 0;
 	find_batch_host(o);
 	if (o->batch_host[0])
 		log_verbose("the batch script runs on %s", o->batch_host);
@@ -337,11 +356,23 @@ static void end_job(struct outcome *o, const struct outcome_record *rec, bool no
 
 /* --- events --- */
 
-/* The leader's running tallies, at each failure. */
-static void write_progress(struct outcome *o)
+/* The lowest live node but `except`: the one that led before except's NODE_JOINED. */
+static uint32_t lowest_live_but(const struct mesh *m, uint32_t except)
+{
+	for (uint32_t i = 0; i < m->live_count; i++)
+		if (m->live[i] != except)
+			return m->live[i];
+	return WIRE_NO_NODE;
+}
+
+/* The running tallies, at each failure, by the leader; a NODE_JOINED's by the helper that
+ * sequenced it. */
+static void write_progress(struct outcome *o, const struct wire_mesh_event *ev)
 {
 	struct outcome_record rec;
-	if (o->m->leader != o->m->self || o->done)
+	uint32_t writer = ev->type == WIRE_EVENT_NODE_JOINED ? lowest_live_but(o->m, ev->node) :
+							       o->m->leader;
+	if (writer != o->m->self || o->done)
 		return;
 	fill_record(o, &rec);
 	write_record(o, &rec);
@@ -428,7 +459,7 @@ void outcome_on_event(struct mesh *m, struct outcome **slot, const struct wire_m
 	if (all_ended(o))
 		finish(o, false);
 	else if (failure)
-		write_progress(o);
+		write_progress(o, ev);
 }
 
 /* Whether every rank of node n has ended (its helper is about to leave). */
@@ -460,6 +491,14 @@ static bool take_own_exits(struct outcome *o)
 		if (x->ranks[i] < o->rank_cap && o->ranks[x->ranks[i]].state == RANK_RUNNING)
 			return false;
 	return true;
+}
+
+void outcome_on_member(struct mesh *m, struct outcome **slot)
+{
+	struct outcome *o = outcome_get(m, slot);
+	if (o && m->joined_generation)
+		log_verbose("failures recovered in this step up to this replacement's join: %" PRIu32,
+			    o->recovered);
 }
 
 void outcome_on_shutdown(struct mesh *m, struct outcome **slot)

@@ -16,6 +16,11 @@ struct outcome;
  * at the first call. */
 void outcome_on_event(struct mesh *m, struct outcome **slot, const struct wire_mesh_event *ev);
 
+/* A replacement is a member (its NODE_JOINED is in the table): *slot is created now, with
+ * the count of failures recovered up to its join from the file that the helper which
+ * sequenced the join wrote just before (1, its own, when there is none). */
+void outcome_on_member(struct mesh *m, struct outcome **slot);
+
 /* This helper ends (its ranks exited): when every other helper has ended too, says it is
  * leaving, or has no rank left running, nobody may write the outcome after it, so it
  * writes it now (the leaving helpers' unnumbered ranks count as exited 0). */

@@ -930,15 +930,17 @@ static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void
 		recovery_on_membership(m, ev);
 }
 
-/* A replacement is a member, joined with epoch: the epoch of the nodes still down, if any;
- * if it leads (it replaced the lowest node), it takes over every node that its table shows
- * down and not yet replaced. */
+/* A replacement is a member, joined with epoch: its outcome record starts from the count of
+ * failures recovered before it; epoch is the epoch of the nodes still down, if any; if it
+ * leads (it replaced the lowest node), it takes over every node that its table shows down
+ * and not yet replaced. */
 static void member_started(struct mesh *m, uint64_t epoch)
 {
-	if (m->d->opt.replace != LCR_REPLACE_SPARE)
-		return;
 	struct recovery *r = get(m);
 	if (!r)
+		return;
+	outcome_on_member(m, &r->outcome);
+	if (m->d->opt.replace != LCR_REPLACE_SPARE)
 		return;
 	follow_shared_epoch(r, epoch);
 	if (m->leader != m->self)

@@ -61,9 +61,10 @@ cluster_up() {
 	}
 }
 
-# LCR_KEEP_WORK=1 keeps $BASE (the helpers' logs in run/lcr, the runs' output in work) and
-# says where.
+# LCR_KEEP_WORK=1 keeps $BASE (the runs' output in work, the helpers' logs copied to
+# helper-logs before the cluster goes down with run/) and says where.
 cluster_down() {
+	[ -z "${LCR_KEEP_WORK:-}" ] || cp -a "$BASE/run/lcr" "$BASE/helper-logs" 2>/dev/null || true
 	"$TESTCLUSTER" down >/dev/null 2>&1 || "$TESTCLUSTER" down
 	if [ -n "${LCR_KEEP_WORK:-}" ]; then
 		echo "# kept the cluster's directory: $BASE"
