@@ -109,8 +109,9 @@ enum lcr_event_type {
 					* or -errno, abandoned (message: why) */
 	LCR_EVENT_REPLACING = 8,       /* the leader launches a spare in place of node `node_id`:
 					* wait for NODE_JOINED (same epoch) instead of exiting */
-	LCR_EVENT_NODE_JOINED = 9,     /* the replacement of node `node_id` joined: rebuild the
-					* communicators with `epoch` */
+	LCR_EVENT_NODE_JOINED = 9,     /* the replacement of node `node_id` joined and no node
+					* is left down: rebuild the communicators with `epoch`
+					* (a join that leaves a node down is not delivered) */
 	LCR_EVENT_RECOVERY_FAILED = 10, /* node `node_id` cannot be replaced (message: why and
 					 * the checkpoint to restart from): end the step */
 	LCR_EVENT_PROTECTED = 11,      /* with redundancy "copy": a newer step is protected, every
@@ -144,8 +145,9 @@ struct lcr_event {
 	uint64_t generation; /* the membership generation this event created or belongs to */
 	uint32_t leader;     /* the lowest live node id at that generation, or LCR_NO_NODE */
 	/* REPLACING and NODE_JOINED: the communicator epoch of the replacement attempt (the
-	 * generation of its REPLACING event); every rank, survivor or replacement, rebuilds
-	 * its communicators with the epoch of NODE_JOINED. 0 for other events. */
+	 * generation of its REPLACING event, or, for nodes down together, the epoch of the
+	 * first of them that joined); every rank, survivor or replacement, rebuilds its
+	 * communicators with the epoch of NODE_JOINED. 0 for other events. */
 	uint64_t epoch;
 };
 
