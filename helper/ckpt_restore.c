@@ -33,6 +33,7 @@
 #include "internal/util.h"
 #include "lcrd.h"
 #include "log.h"
+#include "mesh.h"
 #include "regions.h"
 #include "tasks.h"
 #include "transfer.h"
@@ -75,6 +76,8 @@ struct ckpt_restore {
 	int dir_fd;          /* the checkpoint directory, opened as a trusted directory */
 	struct manifest m;
 	struct fill *fills;
+	bool replaced_since;  /* a REPLACING was applied since the start: it says the step */
+	uint64_t replaced_step; /* the step it rolled the ranks back to, or WIRE_NO_STEP */
 };
 
 static int restore_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -586,8 +589,27 @@ static void request_resume_step(struct client *c, const struct wire_msg *msg)
 				     "registered rank (lcr_register)");
 		return;
 	}
-	if (restores_rank(c->d, c->task->rank))
+	if (c->d->restore && c->d->restore->replaced_since)
+		info.step = c->d->restore->replaced_step;
+	else if (restores_rank(c->d, c->task->rank))
 		info.step = ckpt_restore_step(c->d, info.checkpoint, sizeof(info.checkpoint));
 	control_reply(c, msg->header.seq, WIRE_RESUME_INFO, buf,
 		      wire_encode_resume_info(&info, buf, sizeof(buf)), -1);
+}
+
+/* A REPLACING of another node: from now on the resume step is the one it rolled every rank
+ * back to (recovery from the copies), or none. */
+static void replacing_applied(struct mesh *m, const struct wire_mesh_event *ev, void *arg)
+{
+	struct lcrd *d = arg;
+	(void)m;
+	if (ev->type != WIRE_EVENT_REPLACING || !d->restore || ev->node == d->opt.node_id)
+		return;
+	d->restore->replaced_since = true;
+	d->restore->replaced_step = ev->resume_step;
+}
+
+int ckpt_restore_subscribe(struct lcrd *d)
+{
+	return mesh_subscribe(d, replacing_applied, d);
 }

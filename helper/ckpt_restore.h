@@ -37,6 +37,11 @@ struct task;
  * not start). */
 int ckpt_restore_open(struct lcrd *d);
 
+/* Follows the REPLACING events (after mesh_create): once one is applied, RESUME_STEP
+ * answers the step it rolls every rank back to (recovery from the copies), or WIRE_NO_STEP
+ * when it rolls back nothing, instead of the restored checkpoint's. 0 or -errno. */
+int ckpt_restore_subscribe(struct lcrd *d);
+
 /* Stops the fills in progress (their regions are freed) and frees d->restore; also ends the
  * state transfers this helper serves (transfer_server_close), which read regions too. */
 void ckpt_restore_close(struct lcrd *d);

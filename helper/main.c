@@ -109,6 +109,7 @@ static int start(struct lcrd *d)
 	/* The services attach to the mesh before the loop runs; the order of the stop hooks
 	 * is the checkpoint's, then recovery's (mesh_on_stop). */
 	if ((rc = mesh_create(d)) < 0 || (rc = mesh_ckpt_subscribe(d)) < 0 ||
+	    (rc = ckpt_restore_subscribe(d)) < 0 ||
 	    (rc = recovery_subscribe(d)) < 0 || (rc = transfer_server_register(d)) < 0 ||
 	    (rc = jobkv_subscribe(d)) < 0 || (rc = snapshot_create(d)) < 0) {
 		log_error("cannot set up the mesh: %s", strerror(-rc));

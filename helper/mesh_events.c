@@ -379,6 +379,7 @@ static struct wire_mesh_event *next_event(struct mesh *m, uint16_t type, uint32_
 	ev->rank = WIRE_NO_RANK;
 	ev->status = -1;
 	ev->joined.node_id = WIRE_NO_NODE;
+	ev->resume_step = WIRE_NO_STEP;
 	snprintf(ev->message, sizeof(ev->message), "%s", message);
 	fill_removed(m, m->generation, ev);
 	ev->leader = m->self;
@@ -388,8 +389,16 @@ static struct wire_mesh_event *next_event(struct mesh *m, uint16_t type, uint32_
 uint64_t mesh_sequence_recovery(struct mesh *m, uint16_t type, uint32_t node, uint64_t epoch,
 				const struct wire_rdv_node *joined, const char *message)
 {
+	return mesh_sequence_replacement(m, type, node, epoch, joined, WIRE_NO_STEP, message);
+}
+
+uint64_t mesh_sequence_replacement(struct mesh *m, uint16_t type, uint32_t node, uint64_t epoch,
+				   const struct wire_rdv_node *joined, uint64_t resume_step,
+				   const char *message)
+{
 	struct wire_mesh_event *ev = next_event(m, type, node, message);
 	ev->epoch = type == WIRE_EVENT_REPLACING && !epoch ? ev->generation : epoch;
+	ev->resume_step = resume_step;
 	if (joined)
 		ev->joined = *joined;
 	if (type == WIRE_EVENT_NODE_JOINED && node < m->self)
@@ -436,7 +445,8 @@ static void send_events_after(struct mesh *m, uint32_t peer, uint64_t after)
 		*ev = (struct wire_mesh_event){ .generation = g, .leader = e->leader,
 						.time_ms = le->leader_ms, .type = e->type,
 						.node = e->node, .rank = e->rank, .pid = e->pid,
-						.status = e->status, .epoch = e->epoch };
+						.status = e->status, .epoch = e->epoch,
+						.resume_step = WIRE_NO_STEP };
 		ev->joined.node_id = WIRE_NO_NODE;
 		if (joined)
 			ev->joined = *joined;

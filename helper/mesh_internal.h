@@ -272,6 +272,11 @@ bool mesh_may_write_shared(struct mesh *m, const char *what);
  * it down the tree. Returns its generation. */
 uint64_t mesh_sequence_recovery(struct mesh *m, uint16_t type, uint32_t node, uint64_t epoch,
 				const struct wire_rdv_node *joined, const char *message);
+/* The same, for a REPLACING that rolls every rank back to resume_step (the protected step
+ * of recovery from the copies; WIRE_NO_STEP: no rollback). */
+uint64_t mesh_sequence_replacement(struct mesh *m, uint16_t type, uint32_t node, uint64_t epoch,
+				   const struct wire_rdv_node *joined, uint64_t resume_step,
+				   const char *message);
 /* Records that node was removed at generation g (the membership of later events). */
 void mesh_record_removal(struct mesh *m, uint32_t node, uint16_t state, uint64_t g);
 /* The leader numbers a change, applies it here and sends it down the tree. */

@@ -63,6 +63,7 @@
 #include "recovery.h"
 #include "recovery_track.h"
 #include "slurm_query.h"
+#include "snapshot.h"
 
 #define RECOVERY_KILL_GRACE_MS 2000
 
@@ -77,10 +78,13 @@ struct recovery_failure {
 	bool ckpt_writing;                 /* its checkpoint of a chosen step is being written */
 	bool ckpt_published;               /* ckpt is complete */
 	bool gives_up;                     /* no replacement: RECOVERY_FAILED waits for ckpt */
+	bool waits_for_checkpoint;         /* a rollback waits for its checkpoint to end */
 	char ckpt[WIRE_CKPT_PATH_MAX + 1]; /* where its checkpoint is (being) published, or "" */
 	uint64_t queued_ns;                /* its NODE_DOWN applied here (util_now_ns) */
 	uint64_t planned_ns;               /* its checkpoint's step chosen, or its end; 0: not yet */
 	uint64_t launched_ns;              /* the last attempt's launcher started; 0: none yet */
+	uint64_t rollback_step;            /* recovery from the copies: the protected step every
+					    * rank resumes after, or WIRE_NO_STEP */
 	struct recovery_failure *next;
 };
 
@@ -591,6 +595,43 @@ static void attempt_failed(struct recovery *r, const char *why)
 	kick(r);
 }
 
+/* With --redundancy=copy, the head failure is recovered from the copies at the newest
+ * protected step when the lost node's copies of it are held by a live node: the REPLACING
+ * rolls every survivor back to it, and the replacement restores it (its checkpoint path
+ * names that step: from the replicas and the copies only, unless a checkpoint of that step
+ * exists). The failure's own checkpoint is waited for first, as the rollback changes the
+ * regions its writers read. 0 to go on, 1 while it waits. */
+static int choose_rollback(struct recovery *r, struct recovery_failure *f)
+{
+	char why[WIRE_TEXT_MAX + 1];
+	const char *dir = r->m->d->opt.ckpt_dir;
+	f->rollback_step = WIRE_NO_STEP;
+	if (r->m->d->opt.redundancy != LCR_REDUNDANCY_COPY)
+		return 0;
+	uint64_t step = snapshot_recovery_step(r->m->d, f->node, why, sizeof(why));
+	if (step == WIRE_NO_STEP) {
+		log_warning("node %s (%" PRIu32 ") cannot be recovered from the in-memory copies: "
+			    "%s; only the live replicas can fill its replacement", f->name, f->node,
+			    why);
+		return 0;
+	}
+	if (!dir) {
+		log_warning("node %s (%" PRIu32 ") cannot be recovered from the copies of step "
+			    "%" PRIu64 ": the replacement is told the step by a checkpoint path, and "
+			    "the step has no --ckpt-dir", f->name, f->node, step);
+		return 0;
+	}
+	if (f->ckpt_writing) {
+		f->waits_for_checkpoint = true;
+		return 1;
+	}
+	f->rollback_step = step;
+	ckpt_store_path(f->ckpt, sizeof(f->ckpt), dir, step, false);
+	log_info("node %s (%" PRIu32 ") is recovered from the in-memory copies of protected step "
+		 "%" PRIu64 ": every rank is rolled back to it", f->name, f->node, step);
+	return 0;
+}
+
 /* Tries the spares for the head failure until a launcher runs, or gives up. */
 static void start_attempt(struct recovery *r)
 {
@@ -601,12 +642,14 @@ static void start_attempt(struct recovery *r)
 		give_up(r, "lcrd has no program to launch (nothing after '--')");
 		return;
 	}
+	if (choose_rollback(r, f) != 0)
+		return;
 	refresh_from_slurm(r);
 	while (pick_spare(r, r->spare, sizeof(r->spare))) {
 		recovery_track_format_replacing(message, sizeof(message), f->name, f->node,
-						r->spare);
-		uint64_t g = mesh_sequence_recovery(m, WIRE_EVENT_REPLACING, f->node,
-						    r->shared_epoch, NULL, message);
+						f->rollback_step, r->spare);
+		uint64_t g = mesh_sequence_replacement(m, WIRE_EVENT_REPLACING, f->node,
+						       r->shared_epoch, NULL, f->rollback_step, message);
 		r->epoch = r->shared_epoch ? r->shared_epoch : g;
 		if (m->leader != m->self || m->state != WIRE_MESH_UP)
 			return;
@@ -631,7 +674,8 @@ static void kick(struct recovery *r)
 {
 	if (r->m->leader != r->m->self || r->m->state != WIRE_MESH_UP)
 		return;
-	while (!r->in_flight && r->queue && !r->queue->ckpt_unplanned) {
+	while (!r->in_flight && r->queue && !r->queue->ckpt_unplanned &&
+	       !(r->queue->waits_for_checkpoint && r->queue->ckpt_writing)) {
 		struct recovery_failure *head = r->queue;
 		start_attempt(r);
 		if (r->in_flight || r->queue == head)

@@ -13,10 +13,15 @@
 #define REPLACING_SPARE_MARK " with spare "
 
 void recovery_track_format_replacing(char *buf, size_t cap, const char *name, uint32_t node,
-				     const char *spare)
+				     uint64_t resume_step, const char *spare)
 {
-	util_format_text(buf, cap, "replacing node %s (%" PRIu32 ")" REPLACING_SPARE_MARK "%s", name,
-			 node, spare);
+	if (resume_step == WIRE_NO_STEP)
+		util_format_text(buf, cap, "replacing node %s (%" PRIu32 ")" REPLACING_SPARE_MARK "%s",
+				 name, node, spare);
+	else
+		util_format_text(buf, cap, "replacing node %s (%" PRIu32 "), every rank resuming after "
+				 "protected step %" PRIu64 "," REPLACING_SPARE_MARK "%s", name, node,
+				 resume_step, spare);
 }
 
 /* The spare named at the end of a REPLACING's message into t->spare, or "". */

@@ -27,9 +27,11 @@ struct recovery_track {
 	char spare[WIRE_NODE_NAME_MAX + 1];  /* the spare it named, or "" */
 };
 
-/* The message of a REPLACING event: "replacing node NAME (NODE) with spare SPARE". */
+/* The message of a REPLACING event: "replacing node NAME (NODE) with spare SPARE", or with
+ * a resume step (recovery from the copies; WIRE_NO_STEP: none) "replacing node NAME (NODE),
+ * every rank resuming after protected step P, with spare SPARE". */
 void recovery_track_format_replacing(char *buf, size_t cap, const char *name, uint32_t node,
-				     const char *spare);
+				     uint64_t resume_step, const char *spare);
 
 /* Takes an applied event of type (enum wire_event_type) for t's node into t; epoch and
  * message are the event's. Other types leave t as it is. */

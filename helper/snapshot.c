@@ -32,6 +32,7 @@
 struct snap_region {
 	struct region *region; /* read during the round only */
 	uint32_t rank;
+	char shard_key[WIRE_NAME_MAX + 1]; /* its rank's */
 	char name[WIRE_NAME_MAX + 1];
 	uint64_t size;
 	uint8_t *data;
@@ -77,6 +78,10 @@ struct snapshot {
 	struct snapshot_rounds rounds;
 	/* what every helper knows */
 	uint64_t protected_step;
+	uint32_t *protected_live;      /* the live nodes when it was protected (partners' basis) */
+	uint32_t protected_live_count;
+	uint64_t rollback_step;        /* a REPLACING's resume step not applied yet, or NO_STEP */
+	bool rollback_waits;           /* it waits for a rank's update or the round's worker */
 	struct snapshot_store store;
 	char last_problem[WIRE_TEXT_MAX + 1]; /* logged once until another comes */
 	bool cuda_told;
@@ -225,6 +230,7 @@ static int push_region(struct snapshot *s, struct transfer_conn *c, const struct
 	char err[WIRE_TEXT_MAX + 1];
 	uint64_t held;
 	strcpy(put.region, x->name);
+	strcpy(put.shard_key, x->shard_key);
 	int rc = transfer_conn_put(c, &put, x->data, &held, err, sizeof(err));
 	if (rc < 0) {
 		set_error(s, "%s (%" PRIu32 ") did not take the copy of "
@@ -355,12 +361,12 @@ static uint64_t step_to_snapshot(struct snapshot *s)
 	return step;
 }
 
-static bool is_local_rank(const struct snapshot *s, uint32_t rank)
+static const struct task *local_task(const struct snapshot *s, uint32_t rank)
 {
 	for (size_t i = 0; i < s->task_count; i++)
 		if (s->tasks[i]->rank == rank)
-			return true;
-	return false;
+			return s->tasks[i];
+	return NULL;
 }
 
 /* The round's regions (host regions of the registered ranks), their memory allocated. */
@@ -368,13 +374,14 @@ static int gather_regions(struct snapshot *s, uint64_t step)
 {
 	size_t n = 0;
 	for (struct region *r = s->d->regions.head; r; r = r->next)
-		n += is_local_rank(s, r->owner_rank) && r->kind == WIRE_REGION_HOST;
+		n += local_task(s, r->owner_rank) && r->kind == WIRE_REGION_HOST;
 	s->pending = (struct local_snapshot){ .step = step };
 	s->pending.regions = calloc(n ? n : 1, sizeof(*s->pending.regions));
 	if (!s->pending.regions)
 		return -ENOMEM;
 	for (struct region *r = s->d->regions.head; r; r = r->next) {
-		if (!is_local_rank(s, r->owner_rank))
+		const struct task *t = local_task(s, r->owner_rank);
+		if (!t)
 			continue;
 		if (r->kind != WIRE_REGION_HOST) {
 			if (!s->cuda_told)
@@ -386,6 +393,7 @@ static int gather_regions(struct snapshot *s, uint64_t step)
 		struct snap_region *x = &s->pending.regions[s->pending.count++];
 		*x = (struct snap_region){ .region = r, .rank = r->owner_rank, .size = r->size };
 		strcpy(x->name, r->name);
+		strcpy(x->shard_key, t->shard_key);
 		s->pending.bytes += r->size;
 	}
 	return 0;
@@ -498,13 +506,18 @@ static void give_up_own_round(struct snapshot *s, uint64_t next)
 	s->state = ROUND_IDLE;
 }
 
+static void try_rollback(struct snapshot *s);
+
 static void poll_pages(struct loop *loop, void *arg)
 {
 	struct snapshot *s = arg;
 	struct mesh *m = s->d->mesh;
 	uint64_t step;
 	s->poll_timer = 0;
-	if (m && m->state == WIRE_MESH_UP && s->state != ROUND_COPYING) {
+	if (s->rollback_step != WIRE_NO_STEP)
+		try_rollback(s);
+	if (m && m->state == WIRE_MESH_UP && s->state != ROUND_COPYING &&
+	    s->rollback_step == WIRE_NO_STEP) {
 		step = step_to_snapshot(s);
 		if (step != WIRE_NO_STEP) {
 			give_up_own_round(s, step);
@@ -578,6 +591,21 @@ static void settle_own_round(struct snapshot *s, const struct wire_snapshot_end 
 	s->state = ROUND_IDLE;
 }
 
+/* The live nodes as the step is protected: the partners of its copies are placed over
+ * them (choose_partners), which recovery recomputes after a loss. */
+static void remember_protected_live(struct snapshot *s)
+{
+	struct mesh *m = s->d->mesh;
+	if (!s->protected_live)
+		s->protected_live = calloc(WIRE_MESH_NODES_MAX, sizeof(*s->protected_live));
+	if (!s->protected_live) {
+		s->protected_live_count = 0;
+		return;
+	}
+	memcpy(s->protected_live, m->live, m->live_count * sizeof(*m->live));
+	s->protected_live_count = m->live_count;
+}
+
 static void apply_end(struct snapshot *s, const struct wire_snapshot_end *e)
 {
 	struct release_filter f = { .m = s->d->mesh, .step = e->step, .protected = e->protected };
@@ -585,6 +613,7 @@ static void apply_end(struct snapshot *s, const struct wire_snapshot_end *e)
 		     (s->protected_step == WIRE_NO_STEP || e->step > s->protected_step);
 	if (newer) {
 		s->protected_step = e->step;
+		remember_protected_live(s);
 		tell_ranks_protected(s, e);
 	}
 	settle_own_round(s, e);
@@ -677,9 +706,143 @@ static void on_membership(struct mesh *m, const struct wire_mesh_event *ev, void
 	if (s->rounds.node_count &&
 	    (ev->type == WIRE_EVENT_NODE_DOWN || ev->type == WIRE_EVENT_NODE_LEFT))
 		snapshot_rounds_node_lost(&s->rounds, ev->node);
+	if (ev->type == WIRE_EVENT_REPLACING && ev->resume_step != WIRE_NO_STEP &&
+	    ev->node != m->self) {
+		s->rollback_step = ev->resume_step;
+		s->rollback_waits = false;
+		try_rollback(s);
+	}
 	leader_decide(s);
 	if (s->state == ROUND_REPORTED)
 		send_report(s);
+}
+
+/* --- recovery from the copies --- */
+
+/* Whether some local rank is in the middle of an update (its regions cannot be rolled
+ * back under it). */
+static const struct task *rank_updating(struct snapshot *s)
+{
+	for (size_t i = 0; i < tasks_count(s->d->tasks); i++) {
+		const struct task *t = tasks_at(s->d->tasks, i);
+		uint64_t committed;
+		uint16_t phase;
+		if (!t->registered || !t->page)
+			continue;
+		tasks_read_marks(t, &committed, &phase);
+		if (phase == WIRE_PHASE_UPDATING)
+			return t;
+	}
+	return NULL;
+}
+
+/* Copies the kept snapshot back into the ranks' regions: 0, or -errno after logging. */
+static int restore_kept_regions(struct snapshot *s)
+{
+	for (size_t i = 0; i < s->kept.count; i++) {
+		const struct snap_region *x = &s->kept.regions[i];
+		struct region *r = region_table_find(&s->d->regions, x->rank, x->name);
+		int rc = !r ? -ENOENT : r->size != x->size ? -EMSGSIZE : region_write(r, 0, x->data, x->size);
+		if (rc < 0) {
+			log_error("cannot roll region '%s' of rank %" PRIu32 " back to step %" PRIu64
+				  ": %s", x->name, x->rank, s->kept.step,
+				  rc == -ENOENT ? "the rank has no such region any more" :
+				  rc == -EMSGSIZE ? "the region changed size since the snapshot" :
+				  strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Every registered local rank's control page: step committed. */
+static void mark_committed(struct snapshot *s, uint64_t step)
+{
+	for (size_t i = 0; i < tasks_count(s->d->tasks); i++) {
+		const struct task *t = tasks_at(s->d->tasks, i);
+		if (!t->registered || !t->page)
+			continue;
+		atomic_store(&t->page->step, step);
+		atomic_store(&t->page->committed_step, step);
+		atomic_store_explicit(&t->page->phase, WIRE_PHASE_COMMITTED, memory_order_release);
+	}
+}
+
+/* A REPLACING rolled the ranks back to s->rollback_step: once no round reads the regions
+ * and no rank is updating (the ranks are paused after the failure), the kept snapshot of
+ * that step goes back into their regions and their pages show it committed. */
+static void try_rollback(struct snapshot *s)
+{
+	uint64_t step = s->rollback_step, started = util_now_ns();
+	const struct task *busy = rank_updating(s);
+	char size[32];
+	if (s->state == ROUND_COPYING || busy) {
+		if (!s->rollback_waits)
+			log_info("the rollback to step %" PRIu64 " waits for %s", step,
+				 busy ? "a rank's update to end" : "the snapshot round in progress");
+		s->rollback_waits = true;
+		return;
+	}
+	s->rollback_step = WIRE_NO_STEP;
+	if (s->kept.step != step) {
+		log_error("cannot roll the ranks back to step %" PRIu64 ": this helper keeps the "
+			  "snapshot of %s; the ranks' state is left as it is", step,
+			  s->kept.step == WIRE_NO_STEP ? "no step" : "another step");
+		return;
+	}
+	if (restore_kept_regions(s) < 0)
+		return;
+	mark_committed(s, step);
+	s->last_tried = step; /* the rounds of later steps are taken again */
+	log_info("rolled this node's ranks back to protected step %" PRIu64 " from its snapshot "
+		 "(%s in %.3f s)", step, size_text(s->kept.bytes, size, sizeof(size)),
+		 (double)(util_now_ns() - started) / 1e9);
+}
+
+static uint32_t place_of(const uint32_t *nodes, uint32_t count, uint32_t node)
+{
+	for (uint32_t i = 0; i < count; i++)
+		if (nodes[i] == node)
+			return i;
+	return UINT32_MAX;
+}
+
+uint64_t snapshot_recovery_step(struct lcrd *d, uint32_t lost, char *why, size_t cap)
+{
+	struct snapshot *s = d->snapshot;
+	uint32_t places[SNAPSHOT_PARTNERS_MAX], place;
+	unsigned copies = d->opt.redundancy_copies ? d->opt.redundancy_copies : 1;
+	char err[WIRE_TEXT_MAX + 1];
+	if (!s)
+		return snprintf(why, cap, "no in-memory copies (--redundancy=none)"), WIRE_NO_STEP;
+	if (s->protected_step == WIRE_NO_STEP || !s->protected_live_count)
+		return snprintf(why, cap, "no step is protected yet"), WIRE_NO_STEP;
+	place = place_of(s->protected_live, s->protected_live_count, lost);
+	struct redundancy_nodes nodes = { .count = s->protected_live_count };
+	if (place == UINT32_MAX || copies > SNAPSHOT_PARTNERS_MAX ||
+	    redundancy_copy_partners(&nodes, place, copies, places, err, sizeof(err)) < 0)
+		return snprintf(why, cap, "node %" PRIu32 " has no copies of protected step %" PRIu64,
+				lost, s->protected_step), WIRE_NO_STEP;
+	for (unsigned c = 0; c < copies; c++)
+		if (node_is_live(d->mesh, s->protected_live[places[c]]))
+			return s->protected_step;
+	return snprintf(why, cap, "every node that held node %" PRIu32 "'s copies of protected "
+			"step %" PRIu64 " is lost too (two losses in one partner set)", lost,
+			s->protected_step), WIRE_NO_STEP;
+}
+
+int snapshot_copy_for(struct lcrd *d, const char *shard_key, const char *region, uint64_t step,
+		      const uint8_t **data, uint64_t *size, uint32_t *rank)
+{
+	struct snapshot *s = d->snapshot;
+	const struct held_copy *c = s ? snapshot_store_find_shard(&s->store, shard_key, region, step)
+				      : NULL;
+	if (!c)
+		return -ENOENT;
+	*data = c->data;
+	*size = c->size;
+	*rank = c->rank;
+	return 0;
 }
 
 /* --- copies pushed here --- */
@@ -748,6 +911,7 @@ int snapshot_create(struct lcrd *d)
 	s->d = d;
 	s->last_tried = WIRE_NO_STEP;
 	s->protected_step = WIRE_NO_STEP;
+	s->rollback_step = WIRE_NO_STEP;
 	s->kept.step = s->pending.step = s->spare.step = WIRE_NO_STEP;
 	d->snapshot = s;
 	if ((rc = mesh_handle_message(d, WIRE_SNAPSHOT_DONE, on_done)) < 0 ||
@@ -778,6 +942,7 @@ void snapshot_destroy(struct lcrd *d)
 	snapshot_free(&s->pending);
 	snapshot_free(&s->spare);
 	snapshot_store_clear(&s->store);
+	free(s->protected_live);
 	if (s->rounds.node_count)
 		snapshot_rounds_fini(&s->rounds);
 	free(s);

@@ -38,6 +38,19 @@ void snapshot_destroy(struct lcrd *d);
 /* Whether a round is reading region r (it must not be freed meanwhile). */
 bool snapshot_uses(struct lcrd *d, const struct region *r);
 
+/* The leader, after node `lost` died: the protected step at which it can be recovered from
+ * the copies (some partner that held its copies of that step, placed over the live nodes
+ * of then, is live), or WIRE_NO_STEP with why. Every helper rolls its ranks back to the
+ * step that a REPLACING names (wire_mesh_event.resume_step), from its own snapshot of it,
+ * once its ranks are between updates; the ranks' pages then show it committed. */
+uint64_t snapshot_recovery_step(struct lcrd *d, uint32_t lost, char *why, size_t cap);
+
+/* A held copy of region `region` of a rank of `shard_key` at step: 0 with its bytes (valid
+ * until the copy is released: a newer protected step, or the step's end) and the rank it
+ * is of, or -ENOENT. */
+int snapshot_copy_for(struct lcrd *d, const char *shard_key, const char *region, uint64_t step,
+		      const uint8_t **data, uint64_t *size, uint32_t *rank);
+
 /* Fills the redundancy part of a status reply. */
 void snapshot_fill_status(struct lcrd *d, struct wire_status_reply *s);
 

@@ -35,6 +35,7 @@ int snapshot_store_reserve(struct snapshot_store *st, const struct wire_snapshot
 	c->incarnation = put->incarnation;
 	c->rank = put->rank;
 	strcpy(c->region, put->region);
+	strcpy(c->shard_key, put->shard_key);
 	c->step = put->step;
 	c->size = put->size;
 	c->next = st->head;
@@ -49,6 +50,17 @@ struct held_copy *snapshot_store_find(struct snapshot_store *st, const uint8_t *
 {
 	for (struct held_copy *c = st->head; c; c = c->next)
 		if (c->data == dst)
+			return c;
+	return NULL;
+}
+
+const struct held_copy *snapshot_store_find_shard(const struct snapshot_store *st,
+						  const char *shard_key, const char *region,
+						  uint64_t step)
+{
+	for (const struct held_copy *c = st->head; c; c = c->next)
+		if (c->complete && c->step == step && strcmp(c->shard_key, shard_key) == 0 &&
+		    strcmp(c->region, region) == 0)
 			return c;
 	return NULL;
 }

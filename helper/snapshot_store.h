@@ -15,6 +15,7 @@ struct held_copy {
 	uint32_t node;
 	uint64_t incarnation;
 	uint32_t rank;
+	char shard_key[WIRE_NAME_MAX + 1]; /* the rank's, as its helper sent it */
 	char region[WIRE_NAME_MAX + 1];
 	uint64_t step;
 	uint64_t size;
@@ -45,6 +46,11 @@ void snapshot_store_remove(struct snapshot_store *st, struct held_copy *c);
  * bytes freed. */
 typedef bool snapshot_store_drop_fn(const struct held_copy *c, void *arg);
 uint64_t snapshot_store_release(struct snapshot_store *st, snapshot_store_drop_fn *drop, void *arg);
+
+/* The complete copy of a region of shard_key at step, or NULL. */
+const struct held_copy *snapshot_store_find_shard(const struct snapshot_store *st,
+						  const char *shard_key, const char *region,
+						  uint64_t step);
 
 /* Frees every copy. */
 void snapshot_store_clear(struct snapshot_store *st);

@@ -35,6 +35,7 @@
 #include "mesh_auth.h"
 #include "mesh_internal.h"
 #include "regions.h"
+#include "snapshot.h"
 #include "tasks.h"
 #include "transfer.h"
 #include "worker.h"
@@ -56,6 +57,8 @@ struct session {
 	uint32_t seq;
 	struct region *region;
 	const struct task *task;
+	const uint8_t *copy;   /* or a held copy of another node's snapshot (snapshot.h) */
+	uint32_t copy_rank;
 	char error[WIRE_TEXT_MAX + 1];
 	/* the copy being received, while worker runs */
 	struct wire_snapshot_put put;
@@ -222,10 +225,14 @@ static int stream_bytes(struct session *s, uint8_t *buf, XXH3_state_t *state,
 	for (uint64_t done = 0; done < q->length;) {
 		size_t n = q->length - done < TRANSFER_CHUNK ? (size_t)(q->length - done)
 							     : TRANSFER_CHUNK;
-		int rc = region_read(s->region, q->offset + done, buf, n);
+		int rc = 0;
+		if (s->copy)
+			memcpy(buf, s->copy + q->offset + done, n);
+		else
+			rc = region_read(s->region, q->offset + done, buf, n);
 		if (rc < 0) {
 			snprintf(s->error, sizeof(s->error), "cannot read region '%s' of rank %" PRIu32
-				 " at offset %" PRIu64 ": %s", q->region, s->task->rank, q->offset + done,
+				 " at offset %" PRIu64 ": %s", q->region, s->copy_rank, q->offset + done,
 				 strerror(-rc));
 			return rc;
 		}
@@ -247,7 +254,7 @@ static int stream_range(void *arg, const atomic_bool *cancel)
 {
 	struct session *s = arg;
 	struct wire_xfer_data data = { .offset = s->req.offset, .length = s->req.length,
-				       .rank = s->task->rank };
+				       .rank = s->copy_rank };
 	struct wire_xfer_end end = { .status = 0 };
 	uint8_t head[64], tail[WIRE_TEXT_MAX + 32];
 	XXH3_state_t *state = XXH3_createState();
@@ -268,7 +275,7 @@ static int stream_range(void *arg, const atomic_bool *cancel)
 	if (rc < 0)
 		goto out;
 	end.xxh3 = XXH3_64bits_digest(state);
-	if (!still_committed(s, end.message, sizeof(end.message)))
+	if (!s->copy && !still_committed(s, end.message, sizeof(end.message)))
 		end.status = -ESTALE;
 	rc = transfer_send_message(s->fd, s->seal, WIRE_XFER_END, s->seq, tail,
 				   wire_encode_xfer_end(&end, tail, sizeof(tail)));
@@ -307,6 +314,7 @@ static void range_streamed(void *arg, int rc)
 	char size[32];
 	s->worker = NULL;
 	s->region = NULL;
+	s->copy = NULL;
 	if (rc < 0) {
 		log_warning("transfer to %s stopped: %s", s->label, s->error);
 		end_session(s, "stream failed");
@@ -320,9 +328,10 @@ static void range_streamed(void *arg, int rc)
 		s->bytes_served += s->req.length;
 		s->ranges_served++;
 		log_verbose("sent %s of region '%s' (shard '%s', step %" PRIu64 ", offset %" PRIu64
-			    ") from rank %" PRIu32 " to %s",
+			    ") from rank %" PRIu32 "%s to %s",
 			    util_format_size(s->req.length, size, sizeof(size)), s->req.region,
-			    s->req.shard_key, s->req.step, s->req.offset, s->task->rank, s->label);
+			    s->req.shard_key, s->req.step, s->req.offset, s->copy_rank,
+			    s->task ? "" : "'s held copy", s->label);
 	}
 	arm_idle_timer(s);
 	resume_reading(s);
@@ -339,10 +348,32 @@ static void send_reply(struct session *s, uint32_t seq, int status, const char *
 			      wire_encode_reply(&reply, buf, sizeof(buf)));
 }
 
+/* No local replica can serve q: a held copy of another node's snapshot of that step
+ * (recovery from the copies) can. 0 with s->copy set, else the replica's refusal stays. */
+static int find_copy(struct session *s, const struct wire_xfer_request *q, char *why, size_t cap)
+{
+	const uint8_t *data;
+	uint64_t size;
+	if (snapshot_copy_for(s->d, q->shard_key, q->region, q->step, &data, &size,
+			      &s->copy_rank) < 0)
+		return -ENOENT;
+	if (q->offset > size || q->length > size - q->offset)
+		return refusal(why, cap, -ERANGE, "bytes %" PRIu64 "..%" PRIu64 " are beyond the "
+			       "copy of region '%s' (%" PRIu64 " bytes)", q->offset,
+			       q->offset + q->length, q->region, size);
+	s->copy = data;
+	s->task = NULL;
+	return 0;
+}
+
 static void serve(struct session *s, uint32_t seq, const struct wire_xfer_request *q)
 {
 	char why[WIRE_TEXT_MAX + 1];
 	int rc = find_replica(s->d, q, &s->task, &s->region, why, sizeof(why));
+	if (rc == 0)
+		s->copy_rank = s->task->rank;
+	else if (find_copy(s, q, why, sizeof(why)) == 0)
+		rc = 0;
 	if (rc == 0) {
 		s->req = *q;
 		s->seq = seq;
@@ -353,6 +384,7 @@ static void serve(struct session *s, uint32_t seq, const struct wire_xfer_reques
 			 s->d->opt.node_name, strerror(-rc));
 	}
 	s->region = NULL;
+	s->copy = NULL;
 	s->refusals++;
 	log_info("refused a transfer of region '%s' (shard '%s', step %" PRIu64 ") to %s: %s",
 		 q->region, q->shard_key, q->step, s->label, why);

@@ -152,6 +152,7 @@ int wire_encode_mesh_event(const struct wire_mesh_event *m, uint8_t *buf, size_t
 	wire_put_u32(&w, (uint32_t)m->status);
 	wire_put_string(&w, m->message, WIRE_TEXT_MAX);
 	wire_put_u64(&w, m->epoch);
+	wire_put_u64(&w, m->resume_step);
 	put_rdv_node(&w, &m->joined, true);
 	wire_put_u32(&w, m->removed_count);
 	for (uint32_t i = 0; i < m->removed_count; i++) {
@@ -176,6 +177,7 @@ int wire_decode_mesh_event(const uint8_t *buf, size_t len, struct wire_mesh_even
 	out->status = (int32_t)wire_get_u32(&r);
 	wire_get_string(&r, out->message, WIRE_TEXT_MAX);
 	out->epoch = wire_get_u64(&r);
+	out->resume_step = wire_get_u64(&r);
 	get_rdv_node(&r, &out->joined, true);
 	out->removed_count = wire_get_u32(&r);
 	if (r.err)

@@ -526,6 +526,14 @@ static int rejoin_after_failure(struct trainer *t, uint64_t failed_step, uint64_
 		return rc;
 	}
 	t->first_step = failed_step;
+	uint64_t rolled_back = LCR_NO_STEP;
+	/* Recovered from the in-memory copies: the helper rolled this rank's regions back to a
+	 * protected step, and every rank goes on after it. */
+	if (t->session && lcr_resume_step(t->session, &rolled_back) == 0 && rolled_back != LCR_NO_STEP) {
+		printf("trainer: rank %u: the helpers rolled the state back to step %" PRIu64
+		       " (%" PRIu64 " steps lost)\n", t->opt.rank, rolled_back, failed_step - rolled_back - 1);
+		t->first_step = rolled_back + 1;
+	}
 	rc = agree_on_first_step(t);
 	if (rc == 0)
 		printf("trainer: rank %u pid %d: communicator rebuilt at epoch %" PRIu64

@@ -46,10 +46,11 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC 0x5752434cu /* bytes "LCRW" on the wire */
-#define WIRE_VERSION 5 /* 2: mesh credentials seal their purpose and the acceptor's challenge;
+#define WIRE_VERSION 6 /* 2: mesh credentials seal their purpose and the acceptor's challenge;
 			 * 3: a checkpoint RESULT's hashes carry their rank and role;
 			 * 4: frames after a mesh or transfer handshake carry a seal;
-			 * 5: snapshots and their copies (wire_snapshot.h), the status' redundancy */
+			 * 5: snapshots and their copies (wire_snapshot.h), the status' redundancy;
+			 * 6: REPLACING carries the step the ranks resume at, a copy its shard key */
 #define WIRE_HEADER_SIZE 16
 #define WIRE_MAX_PAYLOAD 65536
 #define WIRE_MAX_MESSAGE (WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD)

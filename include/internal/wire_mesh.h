@@ -200,6 +200,8 @@ struct wire_mesh_event {
 	int32_t status;
 	char message[WIRE_TEXT_MAX + 1];
 	uint64_t epoch;   /* REPLACING, NODE_JOINED: the replacement attempt's epoch, else 0 */
+	uint64_t resume_step; /* REPLACING: the protected step every rank is rolled back to and
+			       * resumes after (recovery from the copies), else WIRE_NO_STEP */
 	struct wire_rdv_node joined; /* NODE_JOINED: the node's new helper (state LIVE);
 				      * otherwise empty (node_id WIRE_NO_NODE, state 0) */
 	uint32_t removed_count;

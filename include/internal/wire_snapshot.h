@@ -35,6 +35,7 @@
 	F(u32, node)        /* the node whose state it is */                            \
 	F(u64, incarnation) /* its helper: 0, or the NODE_JOINED that brought it */     \
 	F(u32, rank)                                                                    \
+	F(str, shard_key, WIRE_NAME_MAX) /* the rank's: a replacement asks by it */     \
 	F(str, region, WIRE_NAME_MAX)                                                   \
 	F(u64, step)                                                                    \
 	F(u64, size)        /* raw bytes that follow the partner's go-ahead */          \

@@ -13,7 +13,7 @@
 static void replacing(struct recovery_track *t, uint64_t epoch, const char *spare)
 {
 	char message[WIRE_TEXT_MAX + 1];
-	recovery_track_format_replacing(message, sizeof(message), "n2", 1, spare);
+	recovery_track_format_replacing(message, sizeof(message), "n2", 1, WIRE_NO_STEP, spare);
 	recovery_track_apply(t, WIRE_EVENT_REPLACING, epoch, message);
 }
 

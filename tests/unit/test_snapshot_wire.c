@@ -21,7 +21,8 @@
 #include "wire_codec.h"
 
 /* Byte offsets of fixed fields in the samples' encodings (wire_samples.h). */
-#define PUT_REGION_AT 16                 /* u32 node, u64 incarnation, u32 rank, then u16 length */
+#define PUT_REGION_AT (16 + 2 + 8)       /* u32 node, u64 incarnation, u32 rank, the shard key
+					  * "zero1-r7" (u16 length first), then u16 length */
 #define PUT_STEP_AT (PUT_REGION_AT + 2 + 13) /* after "optim.exp_avg" */
 #define PUT_SIZE_AT (PUT_STEP_AT + 8)
 #define ACK_STATUS_AT 0

@@ -51,7 +51,8 @@ static const struct wire_golden_payload wire_golden_payloads[] = {
 	{ "mesh_ping", 8, 0x3eac9f053bd57f6bull },
 	{ "mesh_probe", 4, 0xcd3ac65e44f721b1ull },
 	{ "mesh_report", 56, 0x23956c2eda71954eull },
-	{ "mesh_event", 174, 0xe464d012366dae94ull },
+	/* WIRE_VERSION 6: REPLACING's resume step */
+	{ "mesh_event", 182, 0xa04e65b608417f1cull },
 	{ "mesh_fenced", 8, 0x81a3697174a540acull },
 	{ "mesh_sync", 8, 0x0de21504f16dc720ull },
 	{ "event_log", 4, 0x4a7b7aaab8ac5c75ull },
@@ -81,7 +82,7 @@ static const struct wire_golden_payload wire_golden_payloads[] = {
 	{ "jobkv_snapshot_client", 32, 0xee0944cde46bea85ull },
 	{ "jobkv_snapshot_end", 24, 0xf799983801872206ull },
 	/* WIRE_VERSION 5: snapshots and their copies (wire_snapshot.h) */
-	{ "snapshot_put", 47, 0x0371d7852fd15789ull },
+	{ "snapshot_put", 57, 0xaf0d8a4fb0643a80ull }, /* WIRE_VERSION 6: the shard key */
 	{ "snapshot_ack", 80, 0xb424513c5aaef713ull },
 	{ "snapshot_done", 79, 0x540aeebd382085e2ull },
 	{ "snapshot_end", 20, 0x83c29c6bd11c052cull },

@@ -295,6 +295,7 @@ static inline void fill_mesh_event(void *p)
 	m->status = -1;
 	strcpy(m->message, "node n1 (0) is down: its helper refused a connection");
 	m->epoch = 6;
+	m->resume_step = 40;
 	m->joined = (struct wire_rdv_node){ .node_id = 0, .port = 41234, .state = WIRE_NODE_LIVE };
 	strcpy(m->joined.node_name, "n9");
 	strcpy(m->joined.address, "10.77.0.19");
@@ -599,6 +600,7 @@ static inline void fill_snapshot_put(void *p)
 	struct wire_snapshot_put *m = p;
 	*m = (struct wire_snapshot_put){ .node = 3, .incarnation = 12, .rank = 7, .step = 40,
 					 .size = 3ull << 20 };
+	strcpy(m->shard_key, "zero1-r7");
 	strcpy(m->region, "optim.exp_avg");
 }
 
