@@ -26,6 +26,9 @@
  *                                    committed), MS ms apart (0: updating all the time),
  *                                    and "event PROTECTED <message>" for each such event
  *                                    (until 1 s after the last step)
+ *   resume RANK NAME SIZE SEED       as a rank of train (shard key "own<RANK>"): allocate
+ *                                    (or reattach) NAME, check it holds the pattern of SEED,
+ *                                    print the resume step and the region's committed step
  */
 #include "config.h"
 
@@ -301,6 +304,47 @@ static int cmd_restore(int argc, char **argv)
 	return 0;
 }
 
+static const char *step_text(uint64_t step, char *buf, size_t cap)
+{
+	if (step == LCR_NO_STEP)
+		snprintf(buf, cap, "none");
+	else
+		snprintf(buf, cap, "%" PRIu64, step);
+	return buf;
+}
+
+static int cmd_resume(int argc, char **argv)
+{
+	uint32_t rank;
+	uint64_t size, seed, step;
+	struct lcr_region info;
+	char key[32], committed[24], resumed[24];
+	lcr_session_t *s;
+	void *p;
+	int rc;
+	if (argc != 4 || util_parse_u32(argv[0], &rank) || util_parse_size(argv[2], &size) ||
+	    util_parse_u64(argv[3], &seed))
+		return 2;
+	snprintf(key, sizeof(key), "own%u", rank);
+	if (open_as(rank, key, 1, &s) < 0)
+		return 1;
+	if ((rc = lcr_region_alloc(s, argv[1], size, LCR_REGION_HOST, -1, &p)) < 0)
+		return failed(s, "alloc", rc);
+	if ((rc = lcr_resume_step(s, &step)) < 0)
+		return failed(s, "resume_step", rc);
+	if ((rc = lcr_region_lookup(s, argv[1], &info)) < 0)
+		return failed(s, "lookup", rc);
+	if (verify(p, size, seed)) {
+		lcr_close(s);
+		return 1;
+	}
+	printf("%s holds step %" PRIu64 ", committed step %s, resume step %s\n", argv[1], seed,
+	       step_text(info.committed_step, committed, sizeof(committed)),
+	       step_text(step, resumed, sizeof(resumed)));
+	lcr_close(s);
+	return 0;
+}
+
 static int cmd_alloc(int argc, char **argv)
 {
 	uint32_t rank;
@@ -378,6 +422,7 @@ int main(int argc, char **argv)
 		{ "update-for", cmd_update_for },
 		{ "restore", cmd_restore }, { "alloc", cmd_alloc }, { "register", cmd_register },
 		{ "checkpoint", cmd_checkpoint }, { "signal", cmd_signal }, { "train", cmd_train },
+		{ "resume", cmd_resume },
 	};
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; argc >= 2 && i < sizeof(commands) / sizeof(commands[0]); i++)

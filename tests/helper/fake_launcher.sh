@@ -5,7 +5,8 @@
 # with LCR_REJOIN_* in its environment. What it does on SPARE is read from the file
 # $FAKE_LAUNCHER_DIR/SPARE ("join" when there is none):
 #   join  exec a foreground lcrd --rejoin=$LCR_REJOIN_PEER as node $LCR_REJOIN_NODE_ID named
-#         SPARE (so the launcher's exit is that lcrd's), with $FAKE_LAUNCHER_LCRD_ARGS;
+#         SPARE (so the launcher's exit is that lcrd's), with $FAKE_LAUNCHER_LCRD_ARGS and,
+#         when $LCR_REJOIN_CKPT is not empty, --restore=$LCR_REJOIN_CKPT (as the plugin does);
 #   fail  exit 1 at once;
 #   hang  sleep until killed.
 # It writes its arguments and the LCR_REJOIN_* variables to $FAKE_LAUNCHER_DIR/SPARE.launch
@@ -34,7 +35,9 @@ case $mode in
 fail) echo "fake_launcher: failing on $nodelist as told" >&2; exit 1 ;;
 hang) echo "fake_launcher: hanging on $nodelist as told" >&2; exec sleep 100000 ;;
 esac
+restore=()
+[ -n "${LCR_REJOIN_CKPT:-}" ] && restore=("--restore=$LCR_REJOIN_CKPT")
 # shellcheck disable=SC2086 # FAKE_LAUNCHER_LCRD_ARGS is a list of words
-exec "$FAKE_LAUNCHER_LCRD" --foreground --job-id="$jobid" --step-id="$LCR_REJOIN_STEP" \
+exec "$FAKE_LAUNCHER_LCRD" --foreground "${restore[@]}" --job-id="$jobid" --step-id="$LCR_REJOIN_STEP" \
 	--node-id="$LCR_REJOIN_NODE_ID" --node-count="$LCR_REJOIN_NODE_COUNT" --node-name="$nodelist" \
 	--ranks="$LCR_REJOIN_RANKS" --rejoin="$LCR_REJOIN_PEER" $FAKE_LAUNCHER_LCRD_ARGS -- "$@"
