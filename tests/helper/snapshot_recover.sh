@@ -10,6 +10,8 @@
 #     hold step 20's bytes, the pages show step 20 committed, lcr_resume_step says 20;
 #   - the replacement on s1 fills rank 2's region from the copy h0 holds (checked against
 #     the server's hash): it holds step 20's bytes, resume step 20.
+# Without a protected step (--snapshot-every=100, 25 steps), the old path: the leader says
+# why, REPLACING names no step, nothing is rolled back, lcr_resume_step says none.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mesh_lib.sh"
 MESH_JOB=4344
@@ -73,5 +75,38 @@ ok $? "h0 served it from the copy it holds"
 diag "$(grep -h "recovered from\|rolled this node\|restored from the replicas" "$WORK"/h*.log \
 	"$WORK/lcr-$MESH_JOB.0.replacement-2.out")"
 reap -TERM "$(cat "$UID_ROOT/$MESH_JOB.0.s1/lcrd.pid")"
+for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
+
+# --- no protected step: the old path, saying why ---
+MESH_PREFIX=p
+use_fake_launcher "p[0-2],t1" 20
+echo fail >"$FAKE_LAUNCHER_DIR/t1"
+mkdir -p "$WORK/ckpt-p"
+start_rendezvous "rdv-$MESH_PREFIX"
+for i in 0 1 2; do
+	start_mesh_node "$i" 3 --ranks="$i" --detect-timeout="$TIMEOUT" --log-level=verbose \
+		"${RECOVERY_ARGS[@]}" --redundancy=copy --snapshot-every=100 "--ckpt-dir=$WORK/ckpt-p" -- /bin/train
+done
+wait_mesh_up 3
+ok $? "three helpers with --snapshot-every=100 form a mesh"
+for i in 0 1 2; do
+	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 1 25 0 >"$WORK/q$i" 2>&1 &
+	R[$i]=$!
+	LCR_PIDS+=("${R[$i]}")
+done
+wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}"
+ok $? "ranks 0, 1 and 2 train to step 25: no step is protected"
+reap -9 "${MESH_PIDS[2]}"
+all_events "REPLACING node 2 .*replacing node p2 (2) with spare t1" 20 p0 p1
+ok $? "the survivors get REPLACING"
+! events_of p0 | grep -q "resumes after protected step"
+ok $? "... which names no protected step"
+grep -q "node p2 (2) cannot be recovered from the in-memory copies: no step is protected yet" "$WORK/p0.log"
+ok $? "the leader says why the copies cannot recover p2"
+! grep -q "rolled this node's ranks back" "$WORK/p0.log" "$WORK/p1.log"
+ok $? "no survivor rolls back"
+LCR_SOCKET=$(socket_of 0) "$CKPT_CLIENT" resume 0 w 1M 25 >"$WORK/u0" 2>&1
+grep -qx "w holds step 25, committed step 25, resume step none" "$WORK/u0"
+ok $? "rank 0 keeps step 25, and resumes from no rollback: $(cat "$WORK/u0")"
 for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
 finish
