@@ -677,7 +677,7 @@ static void start_writing(struct mesh *m)
 	}
 	k->write.step = step;
 	if (rc == 0)
-		recovery_on_checkpoint_step(m, step);
+		recovery_on_checkpoint_step(m, step, &k->plan);
 	if (rc == 0)
 		rc = ckpt_prepare_dir(&m->d->opt, step, err, sizeof(err));
 	if (rc == -EEXIST) {

@@ -49,6 +49,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal/ckpt_plan.h"
 #include "internal/ckpt_store.h"
 #include "internal/hostlist.h"
 #include "internal/process_start.h"
@@ -85,6 +86,8 @@ struct recovery_failure {
 	uint64_t launched_ns;              /* the last attempt's launcher started; 0: none yet */
 	uint64_t rollback_step;            /* recovery from the copies: the protected step every
 					    * rank resumes after, or WIRE_NO_STEP */
+	bool replicas_counted;             /* its checkpoint's plan counted the ranks below */
+	uint32_t ranks_without_replica;    /* lost ranks whose shard no live rank holds */
 	struct recovery_failure *next;
 };
 
@@ -596,7 +599,9 @@ static void attempt_failed(struct recovery *r, const char *why)
 }
 
 /* With --redundancy=copy, the head failure is recovered from the copies at the newest
- * protected step when the lost node's copies of it are held by a live node: the REPLACING
+ * protected step when some lost rank's shard has no live replica (as the failure's
+ * checkpoint counted; when it counted nothing, that is assumed) and the lost node's copies
+ * of that step are held by a live node: the REPLACING
  * rolls every survivor back to it, and the replacement restores it (its checkpoint path
  * names that step: from the replicas and the copies only, unless a checkpoint of that step
  * exists). The failure's own checkpoint is waited for first, as the rollback changes the
@@ -608,6 +613,11 @@ static int choose_rollback(struct recovery *r, struct recovery_failure *f)
 	f->rollback_step = WIRE_NO_STEP;
 	if (r->m->d->opt.redundancy != LCR_REDUNDANCY_COPY)
 		return 0;
+	if (f->replicas_counted && f->ranks_without_replica == 0) {
+		log_info("every shard of node %s (%" PRIu32 ") has a live replica: it is recovered "
+			 "from the replicas, no rank is rolled back", f->name, f->node);
+		return 0;
+	}
 	uint64_t step = snapshot_recovery_step(r->m->d, f->node, why, sizeof(why));
 	if (step == WIRE_NO_STEP) {
 		log_warning("node %s (%" PRIu32 ") cannot be recovered from the in-memory copies: "
@@ -871,14 +881,18 @@ void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 		kick(r); /* last: its REPLACING reuses the buffer ev may point to */
 }
 
-void recovery_on_checkpoint_step(struct mesh *m, uint64_t step)
+void recovery_on_checkpoint_step(struct mesh *m, uint64_t step, const struct manifest *plan)
 {
 	struct recovery *r = m->recovery;
 	if (!r || !m->d->opt.ckpt_dir)
 		return;
 	for (struct recovery_failure *f = r->queue; f; f = f->next)
-		if (f->ckpt_unplanned)
+		if (f->ckpt_unplanned) {
+			f->replicas_counted = true;
+			f->ranks_without_replica = ckpt_plan_ranks_without_replica(plan,
+										   total_ranks(m));
 			checkpoint_planned(m, f, step);
+		}
 	kick(r);
 }
 

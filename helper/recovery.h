@@ -24,8 +24,10 @@ int recovery_subscribe(struct lcrd *d);
 void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev);
 
 /* The leader's checkpoint chose the step it saves: the failures waiting for it go on (their
- * replacements are launched while it is written, told where it is to be published). */
-void recovery_on_checkpoint_step(struct mesh *m, uint64_t step);
+ * replacements are launched while it is written, told where it is to be published). plan,
+ * its manifest, tells whether a lost rank's shard has no live replica (redundancy copy). */
+struct manifest;
+void recovery_on_checkpoint_step(struct mesh *m, uint64_t step, const struct manifest *plan);
 
 /* The leader's checkpoint ended (published or abandoned): the failures still waiting for it
  * go on; one that fails while a replacement is on its way is reported, not fatal. */

@@ -46,8 +46,9 @@ extern "C" {
 #define LCR_API_VERSION 2
 /* Additions to this version of the API: each raises it, and a program that uses one checks
  * `#if LCR_API_REVISION >= N`. The library keeps its soname.
- * 1: the job-wide key-value store (lcr_store_*). */
-#define LCR_API_REVISION 1
+ * 1: the job-wide key-value store (lcr_store_*).
+ * 2: lcr_resume_step answers, after a recovery, the step the ranks were rolled back to. */
+#define LCR_API_REVISION 2
 
 #define LCR_NAME_MAX 63      /* longest region name, key, barrier name or shard key */
 #define LCR_VALUE_MAX 32768  /* largest key-value store value */
@@ -316,7 +317,11 @@ int lcr_store_delete(lcr_session_t *s, const char *key);
 /* The step this rank resumes from: when the helper restored this rank's state from a
  * checkpoint, *step is that checkpoint's step (the regions hold the state committed at the
  * end of it: continue with step + 1); otherwise LCR_NO_STEP. Call it after lcr_register.
- * 0; -EPERM (not registered), or another -errno. */
+ * Once the helper applied a REPLACING of another node (LCR_API_REVISION 2), it answers for
+ * that recovery instead: the protected step the helpers rolled this rank's host regions
+ * back to (recovery from the in-memory copies: continue with step + 1), or LCR_NO_STEP when
+ * nothing was rolled back; ask it after NODE_JOINED. 0; -EPERM (not registered), or
+ * another -errno. */
 int lcr_resume_step(lcr_session_t *s, uint64_t *step);
 
 /* Asks the helper to take a checkpoint now and waits until it is saved (which takes as

@@ -613,6 +613,19 @@ out:
 	return rc;
 }
 
+uint32_t ckpt_plan_ranks_without_replica(const struct manifest *m, uint32_t total_ranks)
+{
+	uint64_t in_plan = 0, replicated_elsewhere = 0;
+	for (size_t i = 0; i < m->shard_count; i++) {
+		const struct manifest_shard *s = &m->shards[i];
+		in_plan += s->rank_count;
+		if (s->dp_size > s->rank_count)
+			replicated_elsewhere += s->dp_size - s->rank_count;
+	}
+	uint64_t missing = total_ranks > in_plan ? total_ranks - in_plan : 0;
+	return missing > replicated_elsewhere ? (uint32_t)(missing - replicated_elsewhere) : 0;
+}
+
 size_t ckpt_plan_range_count(const struct manifest *m)
 {
 	size_t n = 0;

@@ -81,6 +81,12 @@ int ckpt_plan_reassign(struct manifest *m, const struct ckpt_report *reports, si
 		       uint32_t lost_node_id, struct ckpt_range_ref **moved, size_t *moved_count,
 		       char *err, size_t errlen);
 
+/* How many of the step's total_ranks ranks are neither in plan m nor a replica of one of
+ * its shards: the ranks missing from it (a lost node's) less those its shards' data-parallel
+ * sizes say are replicas of them. 0 when every missing rank's shard has a replica in the
+ * plan (its state survives); more when some missing rank held state nothing else holds. */
+uint32_t ckpt_plan_ranks_without_replica(const struct manifest *m, uint32_t total_ranks);
+
 /* The number of ranges of a plan, all shards together. */
 size_t ckpt_plan_range_count(const struct manifest *m);
 

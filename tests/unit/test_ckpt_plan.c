@@ -208,6 +208,46 @@ static void test_shard_is_split_across_every_replica_node(void **state)
 	free_reports(r, 4);
 }
 
+static void test_ranks_lost_without_replica_are_counted(void **state)
+{
+	/* Six ranks, one per node; nodes 2 and 5 are lost. Data parallel ("dp", dp_size 6): the
+	 * four left are replicas of both lost ranks. ZeRO-1 style (one shard per rank, dp_size
+	 * 1): both lost ranks held state nothing else holds. */
+	struct ckpt_report dp[4], own[4];
+	struct manifest m;
+	char key[16];
+	(void)state;
+	for (uint32_t i = 0, node = 0; i < 4; i++, node += node == 1 || node == 3 ? 2 : 1) {
+		dp[i] = replica(node, node, "dp", COMMITTED, 5, one_region, 1);
+		dp[i].dp_size = 6;
+		snprintf(key, sizeof(key), "own%u", node);
+		own[i] = replica(node, node, key, COMMITTED, 5, one_region, 1);
+		own[i].dp_size = 1;
+	}
+	assert_int_equal(ckpt_plan_build(dp, 4, 5, &params, &m, err, sizeof(err)), 0);
+	assert_int_equal(ckpt_plan_ranks_without_replica(&m, 6), 0);
+	assert_int_equal(ckpt_plan_ranks_without_replica(&m, 4), 0);
+	manifest_free(&m);
+	assert_int_equal(ckpt_plan_build(own, 4, 5, &params, &m, err, sizeof(err)), 0);
+	assert_int_equal(ckpt_plan_ranks_without_replica(&m, 6), 2);
+	assert_int_equal(ckpt_plan_ranks_without_replica(&m, 4), 0);
+	manifest_free(&m);
+	/* Mixed: ranks 0, 1 and the lost 2 replicas of "dp" (dp_size 3), ranks 3, 4 and the
+	 * lost 5 each a shard of its own: one lost rank without a replica. */
+	struct ckpt_report mixed[4];
+	for (uint32_t i = 0; i < 4; i++) {
+		snprintf(key, sizeof(key), "own%u", i + 1);
+		mixed[i] = replica(i < 2 ? i : i + 1, i, i < 2 ? "dp" : key, COMMITTED, 5, one_region, 1);
+		mixed[i].dp_size = i < 2 ? 3 : 1;
+	}
+	assert_int_equal(ckpt_plan_build(mixed, 4, 5, &params, &m, err, sizeof(err)), 0);
+	assert_int_equal(ckpt_plan_ranks_without_replica(&m, 6), 1);
+	manifest_free(&m);
+	free_reports(mixed, 4);
+	free_reports(dp, 4);
+	free_reports(own, 4);
+}
+
 static void test_small_regions_go_whole_to_one_writer(void **state)
 {
 	static const uint64_t sizes[] = { 1000, 3 * MiB, 5 };
@@ -328,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_bad_reports_are_refused),
 		cmocka_unit_test(test_shard_is_split_across_every_replica_node),
 		cmocka_unit_test(test_small_regions_go_whole_to_one_writer),
+		cmocka_unit_test(test_ranks_lost_without_replica_are_counted),
 		cmocka_unit_test(test_plan_does_not_depend_on_report_order),
 		cmocka_unit_test(test_long_region_is_cut_into_hash_ranges),
 		cmocka_unit_test(test_lost_writer_is_covered_by_the_other_replicas),
