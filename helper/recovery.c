@@ -402,7 +402,9 @@ static char **build_env(struct recovery *r, const struct recovery_failure *f)
 	rc |= env_add(env, &n, "LCR_REJOIN_PEER", value);
 	util_format_text(value, sizeof(value), "%" PRIu64, r->epoch);
 	rc |= env_add(env, &n, "LCR_REJOIN_EPOCH", value);
-	rc |= env_add(env, &n, "LCR_REJOIN_CKPT", f->ckpt);
+	if (f->rollback_step != WIRE_NO_STEP) /* a path that names the step */
+		ckpt_store_path(value, sizeof(value), m->d->opt.ckpt_dir, f->rollback_step, false);
+	rc |= env_add(env, &n, "LCR_REJOIN_CKPT", f->rollback_step != WIRE_NO_STEP ? value : f->ckpt);
 	if (rc == 0)
 		return env;
 	env_free(env);
@@ -636,7 +638,6 @@ static int choose_rollback(struct recovery *r, struct recovery_failure *f)
 		return 1;
 	}
 	f->rollback_step = step;
-	ckpt_store_path(f->ckpt, sizeof(f->ckpt), dir, step, false);
 	log_info("node %s (%" PRIu32 ") is recovered from the in-memory copies of protected step "
 		 "%" PRIu64 ": every rank is rolled back to it", f->name, f->node, step);
 	return 0;

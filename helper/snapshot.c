@@ -708,6 +708,8 @@ static void on_membership(struct mesh *m, const struct wire_mesh_event *ev, void
 		snapshot_rounds_node_lost(&s->rounds, ev->node);
 	if (ev->type == WIRE_EVENT_REPLACING && ev->resume_step != WIRE_NO_STEP &&
 	    ev->node != m->self) {
+		if (s->rounds.node_count)
+			snapshot_rounds_rollback(&s->rounds, ev->resume_step);
 		s->rollback_step = ev->resume_step;
 		s->rollback_waits = false;
 		try_rollback(s);
@@ -768,6 +770,22 @@ static void mark_committed(struct snapshot *s, uint64_t step)
 	}
 }
 
+static bool copy_is_later(const struct held_copy *c, void *arg)
+{
+	return c->step > *(const uint64_t *)arg;
+}
+
+/* The state after step is gone: this node's round of a later step (reported, waiting for a
+ * verdict the leader no longer gives) and the copies of later steps it holds. */
+static void drop_rounds_after(struct snapshot *s, uint64_t step)
+{
+	if (s->state == ROUND_REPORTED && s->report.step > step) {
+		snapshot_retire(s, &s->pending);
+		s->state = ROUND_IDLE;
+	}
+	snapshot_store_release(&s->store, copy_is_later, &step);
+}
+
 /* A REPLACING rolled the ranks back to s->rollback_step: once no round reads the regions
  * and no rank is updating (the ranks are paused after the failure), the kept snapshot of
  * that step goes back into their regions and their pages show it committed. */
@@ -784,6 +802,7 @@ static void try_rollback(struct snapshot *s)
 		return;
 	}
 	s->rollback_step = WIRE_NO_STEP;
+	drop_rounds_after(s, step);
 	if (s->kept.step != step) {
 		log_error("cannot roll the ranks back to step %" PRIu64 ": this helper keeps the "
 			  "snapshot of %s; the ranks' state is left as it is", step,

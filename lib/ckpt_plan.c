@@ -623,7 +623,11 @@ uint32_t ckpt_plan_ranks_without_replica(const struct manifest *m, uint32_t tota
 			replicated_elsewhere += s->dp_size - s->rank_count;
 	}
 	uint64_t missing = total_ranks > in_plan ? total_ranks - in_plan : 0;
-	return missing > replicated_elsewhere ? (uint32_t)(missing - replicated_elsewhere) : 0;
+	/* More replicas missing than ranks: the sizes do not count replicas of one key (ZeRO
+	 * ranks that register the data-parallel size with a key each), so none is trusted. */
+	if (replicated_elsewhere > missing)
+		return (uint32_t)missing;
+	return (uint32_t)(missing - replicated_elsewhere);
 }
 
 size_t ckpt_plan_range_count(const struct manifest *m)

@@ -128,6 +128,16 @@ void snapshot_rounds_node_lost(struct snapshot_rounds *r, uint32_t node)
 	}
 }
 
+void snapshot_rounds_rollback(struct snapshot_rounds *r, uint64_t step)
+{
+	for (size_t i = 0; i < SNAPSHOT_ROUNDS_OPEN_MAX; i++)
+		if (r->open[i].step != SNAPSHOT_ROUNDS_NO_STEP && r->open[i].step > step)
+			free_round(r, &r->open[i]);
+	for (uint32_t i = 0; i < r->node_count; i++)
+		if (r->last_reported[i] != SNAPSHOT_ROUNDS_NO_STEP && r->last_reported[i] > step)
+			r->last_reported[i] = step;
+}
+
 /* Whether every live node reported x ok. */
 static bool all_ok(const struct snapshot_round *x, const uint32_t *live, uint32_t live_count)
 {

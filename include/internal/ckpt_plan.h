@@ -84,7 +84,10 @@ int ckpt_plan_reassign(struct manifest *m, const struct ckpt_report *reports, si
 /* How many of the step's total_ranks ranks are neither in plan m nor a replica of one of
  * its shards: the ranks missing from it (a lost node's) less those its shards' data-parallel
  * sizes say are replicas of them. 0 when every missing rank's shard has a replica in the
- * plan (its state survives); more when some missing rank held state nothing else holds. */
+ * plan (its state survives); more when some missing rank held state nothing else holds.
+ * When the sizes name more missing replicas than ranks are missing, they do not count the
+ * replicas of a key (ranks of a ZeRO layout, each under its own key, with the data-parallel
+ * size of the job): every missing rank is counted. */
 uint32_t ckpt_plan_ranks_without_replica(const struct manifest *m, uint32_t total_ranks);
 
 /* The number of ranges of a plan, all shards together. */

@@ -58,6 +58,12 @@ void snapshot_rounds_report(struct snapshot_rounds *r, uint32_t node, uint64_t s
  * that step is nowhere), so that no round is protected without it. */
 void snapshot_rounds_node_lost(struct snapshot_rounds *r, uint32_t node);
 
+/* Every rank was rolled back to protected step `step` (recovery from the copies): the open
+ * rounds of later steps are dropped without a verdict (their snapshots are of state that
+ * is gone; each helper drops its own), and no node counts as having gone past `step`, so
+ * that the rounds taken again of those steps can be protected. */
+void snapshot_rounds_rollback(struct snapshot_rounds *r, uint64_t step);
+
 /* Decides what the reports so far settle, given the live nodes (live[0 .. live_count)):
  * the verdicts, oldest step first, into out[0 .. cap) (each is announced once; a round
  * that is settled leaves the table). Returns the verdicts' count. */

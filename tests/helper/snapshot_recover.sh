@@ -44,7 +44,7 @@ grep -q "step 20 is protected" "$WORK/h0.log"
 ok $? "step 20 is protected"
 
 reap -9 "${MESH_PIDS[2]}"
-all_events "REPLACING node 2 .*replacing node h2 (2) with spare s1; every rank resumes after protected step 20" 20 h0 h1
+all_events "REPLACING node 2 .*replacing node h2 (2), every rank resuming after protected step 20, with spare s1" 20 h0 h1
 ok $? "the survivors get REPLACING naming the protected step 20"
 grep -q "node h2 (2) is recovered from the in-memory copies of protected step 20" "$WORK/h0.log"
 ok $? "the leader logs that h2 is recovered from the copies of step 20"
@@ -99,7 +99,7 @@ ok $? "ranks 0, 1 and 2 train to step 25: no step is protected"
 reap -9 "${MESH_PIDS[2]}"
 all_events "REPLACING node 2 .*replacing node p2 (2) with spare t1" 20 p0 p1
 ok $? "the survivors get REPLACING"
-! events_of p0 | grep -q "resumes after protected step"
+! events_of p0 | grep -q "resuming after protected step"
 ok $? "... which names no protected step"
 grep -q "node p2 (2) cannot be recovered from the in-memory copies: no step is protected yet" "$WORK/p0.log"
 ok $? "the leader says why the copies cannot recover p2"

@@ -232,6 +232,13 @@ static void test_ranks_lost_without_replica_are_counted(void **state)
 	assert_int_equal(ckpt_plan_ranks_without_replica(&m, 6), 2);
 	assert_int_equal(ckpt_plan_ranks_without_replica(&m, 4), 0);
 	manifest_free(&m);
+	/* The demo trainer's zero1: a key per rank, registered with the job's data-parallel
+	 * size 6: the sizes would make 20 replicas of 2 missing ranks; not trusted. */
+	for (uint32_t i = 0; i < 4; i++)
+		own[i].dp_size = 6;
+	assert_int_equal(ckpt_plan_build(own, 4, 5, &params, &m, err, sizeof(err)), 0);
+	assert_int_equal(ckpt_plan_ranks_without_replica(&m, 6), 2);
+	manifest_free(&m);
 	/* Mixed: ranks 0, 1 and the lost 2 replicas of "dp" (dp_size 3), ranks 3, 4 and the
 	 * lost 5 each a shard of its own: one lost rank without a replica. */
 	struct ckpt_report mixed[4];

@@ -102,6 +102,30 @@ static void test_a_lost_node_no_longer_holds_a_round_up(void **state)
 	assert_true(f->v[0].protected);
 }
 
+static void test_a_rollback_drops_the_later_rounds_and_lets_them_be_taken_again(void **state)
+{
+	struct fixture *f = *state;
+	snapshot_rounds_report(&f->r, 0, 10, true, 100, NULL);
+	snapshot_rounds_report(&f->r, 1, 10, true, 100, NULL);
+	snapshot_rounds_report(&f->r, 2, 10, true, 100, NULL);
+	assert_int_equal(decide(f, three, 3), 1);
+	/* nodes 0 and 1 went on to 20 and 30 before node 2 was lost and replaced */
+	snapshot_rounds_report(&f->r, 0, 20, true, 100, NULL);
+	snapshot_rounds_report(&f->r, 0, 30, true, 100, NULL);
+	snapshot_rounds_report(&f->r, 1, 20, true, 100, NULL);
+	snapshot_rounds_rollback(&f->r, 10);
+	assert_int_equal(decide(f, three, 3), 0); /* dropped, no verdict */
+	/* step 20 taken again everywhere: node 0's report of 30 no longer passes it over */
+	snapshot_rounds_report(&f->r, 1, 20, true, 100, NULL);
+	snapshot_rounds_report(&f->r, 2, 20, true, 100, NULL);
+	assert_int_equal(decide(f, three, 3), 0); /* node 0's old report of 20 was dropped */
+	snapshot_rounds_report(&f->r, 0, 20, true, 100, NULL);
+	assert_int_equal(decide(f, three, 3), 1);
+	assert_int_equal(f->v[0].step, 20);
+	assert_true(f->v[0].protected);
+	assert_int_equal(f->v[0].bytes, 300);
+}
+
 static void test_a_node_lost_before_its_report_abandons_the_round(void **state)
 {
 	struct fixture *f = *state;
@@ -194,6 +218,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_live_node_protects_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_of_unknown_nodes_are_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_full_table_abandons_its_oldest_round, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_rollback_drops_the_later_rounds_and_lets_them_be_taken_again, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
