@@ -22,7 +22,11 @@
  * at), then exits with status 75. When the step replaces dead nodes (LCR_REPLACE=spare, set
  * by the plugin from --lcr-replace), it waits instead for the spare to join, rebuilds its
  * communicator at the epoch of the join and goes on in the same process; the replacement's
- * ranks start with LCR_REJOIN_EPOCH and find their state restored in their regions.
+ * ranks start with LCR_REJOIN_EPOCH and find their state restored in their regions. When the
+ * helpers recovered the node from their in-memory copies (--lcr-redundancy=copy), they
+ * rolled every rank's regions back to a protected step P: after the join lcr_resume_step
+ * says P, the rank prints "the helpers rolled the state back to step P (K steps lost)" and
+ * every rank goes on from P + 1, in every --shard mode.
  *
  * --save-dir and --load-dir (with --without-lcr only) make the baseline the conventional way
  * to survive a failure, periodic checkpoints, that contrib/bench/recovery.sh compares LCR
