@@ -77,7 +77,8 @@ struct ckpt_restore {
 	struct manifest m;
 	struct fill *fills;
 	bool replaced_since;  /* a REPLACING was applied since the start: it says the step */
-	uint64_t replaced_step; /* the step it rolled the ranks back to, or WIRE_NO_STEP */
+	uint64_t rolled_back_to; /* the last step a REPLACING rolled the ranks back to, or
+				  * WIRE_NO_STEP */
 };
 
 static int restore_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -208,6 +209,7 @@ int ckpt_restore_open(struct lcrd *d)
 	if (!r)
 		return -ENOMEM;
 	r->dir_fd = -1;
+	r->rolled_back_to = WIRE_NO_STEP;
 	d->restore = r;
 	switch (d->opt.restore) {
 	case LCR_RESTORE_AUTO:
@@ -576,6 +578,20 @@ void ckpt_restore_release_client(struct lcrd *d, struct client *c)
 
 /* --- the resume step --- */
 
+/* After a REPLACING: the step the ranks were last rolled back to while t still stands at
+ * it (a later recovery that rolled nothing back leaves it, and a rank that trained on since
+ * has no rollback to resume from), else WIRE_NO_STEP. */
+static uint64_t rolled_back_step(const struct ckpt_restore *r, const struct task *t)
+{
+	uint64_t committed;
+	uint16_t phase;
+	if (r->rolled_back_to == WIRE_NO_STEP || !t->page)
+		return WIRE_NO_STEP;
+	tasks_read_marks(t, &committed, &phase);
+	return phase == WIRE_PHASE_COMMITTED && committed == r->rolled_back_to ? committed
+									     : WIRE_NO_STEP;
+}
+
 static void request_resume_step(struct client *c, const struct wire_msg *msg)
 {
 	struct wire_resume_info info = { .step = WIRE_NO_STEP };
@@ -590,15 +606,15 @@ static void request_resume_step(struct client *c, const struct wire_msg *msg)
 		return;
 	}
 	if (c->d->restore && c->d->restore->replaced_since)
-		info.step = c->d->restore->replaced_step;
+		info.step = rolled_back_step(c->d->restore, c->task);
 	else if (restores_rank(c->d, c->task->rank))
 		info.step = ckpt_restore_step(c->d, info.checkpoint, sizeof(info.checkpoint));
 	control_reply(c, msg->header.seq, WIRE_RESUME_INFO, buf,
 		      wire_encode_resume_info(&info, buf, sizeof(buf)), -1);
 }
 
-/* A REPLACING of another node: from now on the resume step is the one it rolled every rank
- * back to (recovery from the copies), or none. */
+/* A REPLACING of another node: from now on the resume step is the one the last rollback
+ * (recovery from the copies) set the ranks to while they stand at it, or none. */
 static void replacing_applied(struct mesh *m, const struct wire_mesh_event *ev, void *arg)
 {
 	struct lcrd *d = arg;
@@ -606,7 +622,8 @@ static void replacing_applied(struct mesh *m, const struct wire_mesh_event *ev, 
 	if (ev->type != WIRE_EVENT_REPLACING || !d->restore || ev->node == d->opt.node_id)
 		return;
 	d->restore->replaced_since = true;
-	d->restore->replaced_step = ev->resume_step;
+	if (ev->resume_step != WIRE_NO_STEP)
+		d->restore->rolled_back_to = ev->resume_step;
 }
 
 int ckpt_restore_subscribe(struct lcrd *d)

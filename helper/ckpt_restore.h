@@ -38,8 +38,9 @@ struct task;
 int ckpt_restore_open(struct lcrd *d);
 
 /* Follows the REPLACING events (after mesh_create): once one is applied, RESUME_STEP
- * answers the step it rolls every rank back to (recovery from the copies), or WIRE_NO_STEP
- * when it rolls back nothing, instead of the restored checkpoint's. 0 or -errno. */
+ * answers, instead of the restored checkpoint's step, the step the last REPLACING with a
+ * resume step rolled the ranks back to (recovery from the copies) while the rank's page
+ * still shows it committed, else WIRE_NO_STEP. 0 or -errno. */
 int ckpt_restore_subscribe(struct lcrd *d);
 
 /* Stops the fills in progress (their regions are freed) and frees d->restore; also ends the

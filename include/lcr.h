@@ -318,10 +318,10 @@ int lcr_store_delete(lcr_session_t *s, const char *key);
  * checkpoint, *step is that checkpoint's step (the regions hold the state committed at the
  * end of it: continue with step + 1); otherwise LCR_NO_STEP. Call it after lcr_register.
  * Once the helper applied a REPLACING of another node (LCR_API_REVISION 2), it answers for
- * that recovery instead: the protected step the helpers rolled this rank's host regions
- * back to (recovery from the in-memory copies: continue with step + 1), or LCR_NO_STEP when
- * nothing was rolled back; ask it after NODE_JOINED. 0; -EPERM (not registered), or
- * another -errno. */
+ * the recoveries instead: the protected step the helpers last rolled this rank's host
+ * regions back to (recovery from the in-memory copies: continue with step + 1) while the
+ * rank has committed no other step since, else LCR_NO_STEP; ask it after NODE_JOINED.
+ * 0; -EPERM (not registered), or another -errno. */
 int lcr_resume_step(lcr_session_t *s, uint64_t *step);
 
 /* Asks the helper to take a checkpoint now and waits until it is saved (which takes as
