@@ -100,6 +100,14 @@ uint32_t mesh_nodes_down(const struct mesh *m)
 	return down;
 }
 
+uint32_t mesh_total_ranks(const struct mesh *m)
+{
+	uint32_t total = 0;
+	for (uint32_t node = 0; node < m->count; node++)
+		total += m->nodes[node].rank_count;
+	return total;
+}
+
 void mesh_rebuild_live(struct mesh *m)
 {
 	m->live_count = 0;

@@ -647,6 +647,22 @@ static void wait_for_commit(struct mesh *m, const char *why)
 		run_finish(m, -ENOMEM, "", "no checkpoint taken: %s", why);
 }
 
+/* A failure's checkpoint that lacks state no live replica holds (a lost node's ranks whose
+ * shards nobody else holds: sharded state) would not be complete: -EHOSTDOWN, so that it is
+ * never published as complete, never restored from, and never makes ckpt_keep remove a
+ * complete one. Recovery has been told the step before: it may recover from the copies. */
+static int check_no_state_lost(struct mesh *m, char *err, size_t errlen)
+{
+	uint32_t lost = ckpt_plan_ranks_without_replica(&m->ckpt->plan, mesh_total_ranks(m));
+	if (lost == 0)
+		return 0;
+	snprintf(err, errlen, "%" PRIu32 " rank%s of the step held state that no live replica "
+		 "holds (shards of the lost node%s): a checkpoint without %s would not be complete",
+		 lost, lost == 1 ? "" : "s", mesh_nodes_down(m) == 1 ? "" : "s",
+		 lost == 1 ? "it" : "them");
+	return -EHOSTDOWN;
+}
+
 /* Every live node answered: plan and start the writers. */
 static void start_writing(struct mesh *m)
 {
@@ -678,6 +694,8 @@ static void start_writing(struct mesh *m)
 	k->write.step = step;
 	if (rc == 0)
 		recovery_on_checkpoint_step(m, step, &k->plan);
+	if (rc == 0 && !k->on_demand)
+		rc = check_no_state_lost(m, err, sizeof(err));
 	if (rc == 0)
 		rc = ckpt_prepare_dir(&m->d->opt, step, err, sizeof(err));
 	if (rc == -EEXIST) {

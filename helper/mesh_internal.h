@@ -240,6 +240,8 @@ int mesh_start_joined(struct mesh *m, uint64_t generation, uint64_t epoch);
 void mesh_rebuild_live(struct mesh *m);
 /* How many nodes of the table are down (removed by a NODE_DOWN and not brought back). */
 uint32_t mesh_nodes_down(const struct mesh *m);
+/* The step's ranks: every node's of the table, live or not. */
+uint32_t mesh_total_ranks(const struct mesh *m);
 /* This node is no member of the mesh any more: the others removed it (at generation), or it
  * is cut off from the majority (quorum.c). Either way its checkpoint writers and recovery
  * stop, it refuses every shared write, and it stops its ranks and ends (fence.h). */

@@ -343,14 +343,6 @@ static void format_nodes(const struct mesh *m, uint32_t node, const char *spare,
 	}
 }
 
-static uint32_t total_ranks(const struct mesh *m)
-{
-	uint32_t total = 0;
-	for (uint32_t i = 0; i < m->count; i++)
-		total += m->nodes[i].rank_count;
-	return total;
-}
-
 /* The launcher's first entries: the job's environment from the plugin (job_env.h), or
  * lcrd's own in foreground mode, less SLURM_NTASKS and SLURM_NPROCS. NULL when out of memory. */
 static char **copy_source_env(const struct lcrd_options *o, size_t extra, size_t *n)
@@ -393,7 +385,7 @@ static char **build_env(struct recovery *r, const struct recovery_failure *f)
 	rc |= env_add(env, &n, "LCR_REJOIN_NODE_COUNT", value);
 	util_format_rank_list(x->ranks, x->rank_count, value, sizeof(value));
 	rc |= env_add(env, &n, "LCR_REJOIN_RANKS", value);
-	util_format_text(value, sizeof(value), "%" PRIu32, total_ranks(m));
+	util_format_text(value, sizeof(value), "%" PRIu32, mesh_total_ranks(m));
 	rc |= env_add(env, &n, "LCR_REJOIN_NTASKS", value);
 	format_nodes(m, f->node, r->spare, nodes, sizeof(nodes));
 	rc |= env_add(env, &n, "LCR_REJOIN_NODES", nodes);
@@ -891,7 +883,7 @@ void recovery_on_checkpoint_step(struct mesh *m, uint64_t step, const struct man
 		if (f->ckpt_unplanned) {
 			f->replicas_counted = true;
 			f->ranks_without_replica = ckpt_plan_ranks_without_replica(plan,
-										   total_ranks(m));
+										   mesh_total_ranks(m));
 			checkpoint_planned(m, f, step);
 		}
 	kick(r);
