@@ -18,6 +18,7 @@
 #include "control.h"
 #include "lcrd.h"
 #include "log.h"
+#include "loop.h"
 #include "mesh_internal.h"
 #include "regions.h"
 #include "snapshot.h"
@@ -494,8 +495,15 @@ static void start_round(struct snapshot *s, uint64_t step)
 }
 
 /* The ranks reached a newer multiple while the leader has not settled this node's last
- * round: that round is given up (the next report tells the leader so) and its snapshot
- * freed, so that a node whose round no verdict reaches still goes on. */
+ * round: a round that failed here is given up (the next report tells the leader so) and its
+ * snapshot freed. One reported ok is kept until its verdict comes (the report is sent again
+ * meanwhile): the leader may protect it, and a recovery then rolls every node back to it,
+ * so no node may have let it go. */
+static bool round_awaits_verdict(const struct snapshot *s)
+{
+	return s->state == ROUND_REPORTED && s->report.status == 0;
+}
+
 static void give_up_own_round(struct snapshot *s, uint64_t next)
 {
 	if (s->state != ROUND_REPORTED)
@@ -519,7 +527,7 @@ static void poll_pages(struct loop *loop, void *arg)
 	if (m && m->state == WIRE_MESH_UP && s->state != ROUND_COPYING &&
 	    s->rollback_step == WIRE_NO_STEP) {
 		step = step_to_snapshot(s);
-		if (step != WIRE_NO_STEP) {
+		if (step != WIRE_NO_STEP && !round_awaits_verdict(s)) {
 			give_up_own_round(s, step);
 			start_round(s, step);
 		} else if (s->state == ROUND_REPORTED &&
@@ -738,22 +746,25 @@ static const struct task *rank_updating(struct snapshot *s)
 	return NULL;
 }
 
-/* Copies the kept snapshot back into the ranks' regions: 0, or -errno after logging. */
-static int restore_kept_regions(struct snapshot *s)
+/* Copies the kept snapshot back into the ranks' regions: 0, or -errno with why. Every
+ * region is checked (there, same size) before any is written, so a refusal leaves none
+ * half rolled back. */
+static int restore_kept_regions(struct snapshot *s, char *why, size_t cap)
 {
-	for (size_t i = 0; i < s->kept.count; i++) {
-		const struct snap_region *x = &s->kept.regions[i];
-		struct region *r = region_table_find(&s->d->regions, x->rank, x->name);
-		int rc = !r ? -ENOENT : r->size != x->size ? -EMSGSIZE : region_write(r, 0, x->data, x->size);
-		if (rc < 0) {
-			log_error("cannot roll region '%s' of rank %" PRIu32 " back to step %" PRIu64
-				  ": %s", x->name, x->rank, s->kept.step,
-				  rc == -ENOENT ? "the rank has no such region any more" :
-				  rc == -EMSGSIZE ? "the region changed size since the snapshot" :
-				  strerror(-rc));
-			return rc;
+	for (int writing = 0; writing < 2; writing++)
+		for (size_t i = 0; i < s->kept.count; i++) {
+			const struct snap_region *x = &s->kept.regions[i];
+			struct region *r = region_table_find(&s->d->regions, x->rank, x->name);
+			int rc = !r ? -ENOENT : r->size != x->size ? -EMSGSIZE :
+				 writing ? region_write(r, 0, x->data, x->size) : 0;
+			if (rc < 0) {
+				snprintf(why, cap, "region '%s' of rank %" PRIu32 ": %s", x->name,
+					 x->rank, rc == -ENOENT ? "the rank has no such region any more" :
+					 rc == -EMSGSIZE ? "the region changed size since the snapshot" :
+					 strerror(-rc));
+				return rc;
+			}
 		}
-	}
 	return 0;
 }
 
@@ -803,14 +814,26 @@ static void try_rollback(struct snapshot *s)
 	}
 	s->rollback_step = WIRE_NO_STEP;
 	drop_rounds_after(s, step);
-	if (s->kept.step != step) {
-		log_error("cannot roll the ranks back to step %" PRIu64 ": this helper keeps the "
-			  "snapshot of %s; the ranks' state is left as it is", step,
-			  s->kept.step == WIRE_NO_STEP ? "no step" : "another step");
+	/* The leader rolls back only to a protected step: this node's round of it, reported ok
+	 * and still waiting for its verdict (which may come after the REPLACING), is the one. */
+	if (round_awaits_verdict(s) && s->report.step == step) {
+		snapshot_retire(s, &s->kept);
+		s->kept = s->pending;
+		s->pending = (struct local_snapshot){ .step = WIRE_NO_STEP };
+		s->state = ROUND_IDLE;
+	}
+	char why[WIRE_TEXT_MAX + 1];
+	if (s->kept.step != step)
+		snprintf(why, sizeof(why), "this helper keeps the snapshot of %s",
+			 s->kept.step == WIRE_NO_STEP ? "no step" : "another step");
+	if (s->kept.step != step || restore_kept_regions(s, why, sizeof(why)) < 0) {
+		/* Every other rank resumes after the step: these ranks must not go on from a later
+		 * one. Ending this helper ends them, and the others learn of it as of any node. */
+		log_error("cannot roll the ranks back to step %" PRIu64 ": %s; ending this node's "
+			  "ranks rather than let them go on from another step", step, why);
+		loop_request_stop(s->d->loop, "its ranks cannot be rolled back to the protected step");
 		return;
 	}
-	if (restore_kept_regions(s) < 0)
-		return;
 	mark_committed(s, step);
 	s->last_tried = step; /* the rounds of later steps are taken again */
 	log_info("rolled this node's ranks back to protected step %" PRIu64 " from its snapshot "

@@ -475,7 +475,7 @@ static int send_copy_bytes(struct transfer_conn *c, const struct wire_snapshot_p
 int transfer_conn_put(struct transfer_conn *c, const struct wire_snapshot_put *put,
 		      const uint8_t *data, uint64_t *held_xxh3, char *err, size_t errlen)
 {
-	uint8_t buf[WIRE_NAME_MAX + 64];
+	uint8_t buf[2 * WIRE_NAME_MAX + 64]; /* the shard key and the region's name */
 	struct wire_snapshot_ack ack;
 	int rc = transfer_send_message(c->fd, c->seal, WIRE_SNAPSHOT_PUT, ++c->seq, buf,
 				       wire_encode_snapshot_put(put, buf, sizeof(buf)));
