@@ -624,8 +624,12 @@ static void apply_end(struct snapshot *s, const struct wire_snapshot_end *e)
 		remember_protected_live(s);
 		tell_ranks_protected(s, e);
 	}
+	/* A step protected once stays so: a later "abandoned" for it (a new leader that missed
+	 * its verdict) frees none of its copies, which a recovery may need. */
+	bool abandons_protected = !e->protected && s->protected_step != WIRE_NO_STEP &&
+				  e->step <= s->protected_step;
 	settle_own_round(s, e);
-	if (newer || !e->protected)
+	if (newer || (!e->protected && !abandons_protected))
 		snapshot_store_release(&s->store, copy_is_released, &f);
 }
 
