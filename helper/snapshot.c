@@ -15,6 +15,7 @@
 #include "internal/redundancy_plan.h"
 #include "internal/snapshot_rounds.h"
 #include "internal/util.h"
+#include "ckpt_restore.h"
 #include "control.h"
 #include "lcrd.h"
 #include "log.h"
@@ -390,6 +391,11 @@ static int gather_regions(struct snapshot *s, uint64_t step)
 					 "snapshots yet (host regions only)", r->name, r->owner_rank);
 			s->cuda_told = true;
 			continue;
+		}
+		if (ckpt_restore_uses(s->d, r)) {
+			set_error(s, "region '%s' of rank %" PRIu32 " is still being restored", r->name,
+				  r->owner_rank);
+			return -EBUSY;
 		}
 		struct snap_region *x = &s->pending.regions[s->pending.count++];
 		*x = (struct snap_region){ .region = r, .rank = r->owner_rank, .size = r->size };
