@@ -22,6 +22,11 @@ export LCR_BUILDDIR=${LCR_BUILDDIR:-$LCR_SRCDIR/build}
 PKG_DIR=${LCR_PKG_DIR:-$LCR_BUILDDIR/packages}
 MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 VERSION=$(sed -n 's/^PACKAGE_VERSION = //p' "$LCR_BUILDDIR/Makefile")
+# liblcr's file, from lib/local.am's -version-info current:revision:age (libtool names it
+# liblcr.so.<current - age>.<age>.<revision>).
+read -r LIB_CURRENT LIB_REVISION LIB_AGE < <(sed -n \
+	's/.*-version-info \([0-9]*\):\([0-9]*\):\([0-9]*\).*/\1 \2 \3/p' "$LCR_SRCDIR/lib/local.am")
+LIB_FILE=liblcr.so.$((LIB_CURRENT - LIB_AGE)).$LIB_AGE.$LIB_REVISION
 DEB_ARCH=$(dpkg --print-architecture)
 
 build_all() {
@@ -62,14 +67,14 @@ test_lcr_deb_holds_plugin_programs_man_pages_and_conffiles() {
 
 test_liblcr_debs_hold_the_library_headers_and_pkgconfig() {
 	deb_paths "liblcr1" | expect_paths liblcr1.deb "/usr/lib/$MULTIARCH/liblcr.so.1" \
-		"/usr/lib/$MULTIARCH/liblcr.so.1.0.0"
+		"/usr/lib/$MULTIARCH/$LIB_FILE"
 	deb_paths liblcr-dev | expect_paths liblcr-dev.deb /usr/include/lcr.h /usr/include/lcr_comm.h \
 		"/usr/lib/$MULTIARCH/liblcr.so" "/usr/lib/$MULTIARCH/pkgconfig/lcr.pc" \
 		/usr/share/man/man3/lcr.3.gz /usr/share/man/man3/lcr_comm.3.gz
 	local dir soname
 	dir=$(mktemp -d)
 	dpkg-deb -x "$(deb_of liblcr1)" "$dir"
-	soname=$(objdump -p "$dir/usr/lib/$MULTIARCH/liblcr.so.1.0.0" | awk '$1 == "SONAME" { print $2 }')
+	soname=$(objdump -p "$dir/usr/lib/$MULTIARCH/$LIB_FILE" | awk '$1 == "SONAME" { print $2 }')
 	rm -rf "$dir"
 	[ "$soname" = liblcr.so.1 ] || fail "liblcr's SONAME is '$soname', the package liblcr1 says liblcr.so.1"
 }
@@ -95,7 +100,7 @@ test_rpms_hold_plugin_programs_library_headers_and_conffiles() {
 		/etc/slurm/plugstack.conf.d/lcr.conf /etc/slurm/lcr.yaml
 	rpm -qcp "$PKG_DIR"/rpm/lcr-"$VERSION"-*.rpm | expect_paths "lcr.rpm's config files" \
 		/etc/slurm/plugstack.conf.d/lcr.conf /etc/slurm/lcr.yaml
-	rpm_paths lcr-libs | expect_paths lcr-libs.rpm "$libdir/liblcr.so.1" "$libdir/liblcr.so.1.0.0"
+	rpm_paths lcr-libs | expect_paths lcr-libs.rpm "$libdir/liblcr.so.1" "$libdir/$LIB_FILE"
 	rpm_paths lcr-devel | expect_paths lcr-devel.rpm /usr/include/lcr.h /usr/include/lcr_comm.h \
 		"$libdir/liblcr.so" "$libdir/pkgconfig/lcr.pc" /usr/share/man/man3/lcr.3 \
 		/usr/share/man/man3/lcr_comm.3
