@@ -34,6 +34,7 @@
 #include "lcrd.h"
 #include "log.h"
 #include "mesh.h"
+#include "recovery_timeline.h"
 #include "regions.h"
 #include "tasks.h"
 #include "transfer.h"
@@ -465,12 +466,14 @@ static void fill_done(void *arg, int rc)
 		transfer_describe(&f->stats, g->size, summary, sizeof(summary));
 		log_info("rank %u: region '%s' restored from the replicas (step %" PRIu64 "): %s",
 			 g->owner_rank, g->name, d->restore->m.step, summary);
+		recovery_timeline_on_fill(d, g->size, d->restore->m.step, f->peer_count);
 		if (f->c)
 			control_reply_region(f->c, f->seq, g, 0);
 	} else {
 		log_info("rank %u: region '%s' (%s) restored from %s in %.3f s", g->owner_rank,
 			 g->name, util_format_size(g->size, size, sizeof(size)), d->restore->path,
 			 (double)(util_now_ns() - f->started_ns) / 1e9);
+		recovery_timeline_on_fill(d, g->size, d->restore->m.step, 0);
 		if (f->c)
 			control_reply_region(f->c, f->seq, g, 0);
 	}

@@ -450,6 +450,7 @@ static const char *event_type_name(uint16_t type)
 	case WIRE_EVENT_NODE_JOINED: return "NODE_JOINED";
 	case WIRE_EVENT_RECOVERY_FAILED: return "RECOVERY_FAILED";
 	case WIRE_EVENT_PROTECTED: return "PROTECTED";
+	case WIRE_EVENT_RECOVERY_TIMELINE: return "RECOVERY_TIMELINE";
 	}
 	return "UNKNOWN";
 }

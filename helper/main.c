@@ -29,6 +29,7 @@
 #include "recovery.h"
 #include "requests.h"
 #include "rendezvous_server.h"
+#include "recovery_timeline.h"
 #include "snapshot.h"
 #include "tasks.h"
 #include "transfer.h"
@@ -111,7 +112,8 @@ static int start(struct lcrd *d)
 	if ((rc = mesh_create(d)) < 0 || (rc = mesh_ckpt_subscribe(d)) < 0 ||
 	    (rc = ckpt_restore_subscribe(d)) < 0 ||
 	    (rc = recovery_subscribe(d)) < 0 || (rc = transfer_server_register(d)) < 0 ||
-	    (rc = jobkv_subscribe(d)) < 0 || (rc = snapshot_create(d)) < 0) {
+	    (rc = jobkv_subscribe(d)) < 0 || (rc = snapshot_create(d)) < 0 ||
+	    (rc = recovery_timeline_create(d)) < 0) {
 		log_error("cannot set up the mesh: %s", strerror(-rc));
 		return rc;
 	}
@@ -132,6 +134,7 @@ static void stop(struct lcrd *d)
 {
 	d->state = WIRE_HELPER_STOPPING;
 	mesh_destroy(d);
+	recovery_timeline_destroy(d);
 	snapshot_destroy(d);
 	ckpt_destroy(d);
 	ckpt_restore_close(d);

@@ -76,10 +76,13 @@ void mesh_log_free(struct mesh *m)
 	m->log_cap = m->log_count = m->log_start = 0;
 }
 
-/* Whether the ranks are told of e: not of a NODE_JOINED that leaves a node down (a
- * communicator rebuilt at its epoch would miss that node's ranks). */
+/* Whether the ranks are told of e: not of a helper's recovery timeline (the log's only),
+ * nor of a NODE_JOINED that leaves a node down (a communicator rebuilt at its epoch would
+ * miss that node's ranks). */
 static bool told_to_ranks(const struct mesh *m, const struct wire_event_log_entry *e)
 {
+	if (e->type == WIRE_EVENT_RECOVERY_TIMELINE)
+		return false;
 	uint32_t down = mesh_nodes_down(m);
 	if (e->type != WIRE_EVENT_NODE_JOINED || down == 0)
 		return true;

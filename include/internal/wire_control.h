@@ -172,6 +172,8 @@ enum wire_event_type {
 	WIRE_EVENT_NODE_JOINED = 9, /* a replacement took node's place (epoch of the attempt) */
 	WIRE_EVENT_RECOVERY_FAILED = 10, /* no replacement for node: restart from a checkpoint */
 	WIRE_EVENT_PROTECTED = 11,  /* a newer step is protected: every node's copies are held */
+	WIRE_EVENT_RECOVERY_TIMELINE = 12, /* where a recovery's time went, as one helper saw it:
+					    * in the event log only, never sent to the ranks */
 };
 
 /* What detected an event. */

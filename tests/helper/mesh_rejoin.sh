@@ -86,9 +86,9 @@ all_events "gen 9 NODE_DOWN node 2 " 10 h0 h1 h3
 ok $? "the second replacement killed: NODE_DOWN at generation 9"
 all_events "gen 10 RECOVERY_FAILED node 2 .*cannot replace node s4 (2): no spare node left in --job-nodes; restart from scratch" 10 h0 h1 h3
 ok $? "no spare left: RECOVERY_FAILED at generation 10, with why and what to restart from"
-for name in h0 h1 h3; do events_of "$name" | grep " gen [0-9]* " | sed 's/^ *[^ ]* //'; done | sort | uniq -c |
+for name in h0 h1 h3; do events_of "$name" | grep " gen [0-9]* " | grep -v RECOVERY_TIMELINE | sed 's/^ *[^ ]* //'; done | sort | uniq -c |
 	awk '$1 != 3 { bad = 1 } END { exit bad }'
-ok $? "every survivor logged the same events with the same generations and epochs"
+ok $? "every survivor logged the same events with the same generations and epochs (its own recovery timelines aside)"
 events_of h1 | diag
 
 # --- JOINs that belong to no attempt ---

@@ -11,6 +11,9 @@
 #     hold step 20's bytes, the pages show step 20 committed, lcr_resume_step says 20;
 #   - the replacement on s1 fills rank 2's region from the copy h0 holds (checked against
 #     the server's hash): it holds step 20's bytes, resume step 20.
+#   - after one more step on every rank, each helper's `lcrctl events` and log hold its
+#     RECOVERY_TIMELINE (survivors: spare launched, joined, first step; the replacement:
+#     state filled with bytes, regions and peers, first step).
 # Without a protected step (--snapshot-every=100, 25 steps), the old path: the leader says
 # why, REPLACING names no step, nothing is rolled back, lcr_resume_step says none.
 . "$(dirname "$0")/lib.sh"
@@ -78,6 +81,19 @@ grep -q "rank 2: region 'w' restored from the replicas (step 20): 1 MiB in .* (h
 ok $? "the replacement took rank 2's region from h0's copy (h1 holds none)"
 grep -q "sent 1 MiB of region 'w' (shard 'own2', step 20, offset 0) from rank 2's held copy to s1" "$WORK/h0.log"
 ok $? "h0 served it from the copy it holds"
+# one step more on every rank: each helper writes where its recovery's time went
+for i in 0 1; do
+	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 21 21 0 >"$WORK/n$i" 2>&1 || echo "# rank $i: $(cat "$WORK/n$i")"
+done
+LCR_SOCKET=$(sock s1) "$CKPT_CLIENT" train 2 w 1M 21 21 0 >"$WORK/n2" 2>&1 || echo "# rank 2: $(cat "$WORK/n2")"
+all_events "RECOVERY_TIMELINE node 2 .*recovery of node h2 (2): spare launched +[0-9.]* s, joined +[0-9.]* s, first step (21) committed here +[0-9.]* s after its NODE_DOWN" 10 h0 h1
+ok $? "each survivor's lcrctl events shows its recovery timeline, to the first step committed after it"
+wait_events s1 "RECOVERY_TIMELINE node 2 .*this helper replaced node 2: ranks' state filled +[0-9.]* s, first step (21) committed here +[0-9.]* s after it started; 1 MiB in 1 region from 2 peers" 10
+ok $? "the replacement's shows its own: state filled (bytes, regions, peers), first step"
+grep -q "recovery timeline: recovery of node h2 (2): spare launched" "$WORK/h0.log" &&
+	grep -q "recovery timeline: this helper replaced node 2: ranks' state filled" "$WORK/lcr-$MESH_JOB.0.replacement-2.out"
+ok $? "... and the same lines are in the helpers' logs"
+{ events_of h0; events_of s1; } | grep RECOVERY_TIMELINE | diag
 diag "$(grep -h "recovered from\|rolled this node\|restored from the replicas" "$WORK"/h*.log \
 	"$WORK/lcr-$MESH_JOB.0.replacement-2.out")"
 reap -TERM "$(cat "$UID_ROOT/$MESH_JOB.0.s1/lcrd.pid")"
