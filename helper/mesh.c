@@ -332,20 +332,12 @@ static void on_hello(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 	struct wire_mesh_auth auth;
 	char err[512], claim[WIRE_NODE_NAME_MAX + 32];
 	struct frame_session *seal;
-	uint64_t nonce;
 	if (wire_decode_mesh_hello(msg->payload, msg->header.length, &hello) < 0) {
 		refuse(c, "", "malformed HELLO");
 		return;
 	}
-	snprintf(claim, sizeof(claim), " (claims to be node %" PRIu32 ")", hello.from_node);
-	if (hello.from_node >= m->count || hello.from_node == m->self || hello.to_node != m->self) {
-		refuse(c, claim, "not a node of this step, or not addressed to this node");
-		return;
-	}
-	struct mesh_auth_expect expect = { .purpose = WIRE_MESH_HELLO, .from_node = hello.from_node,
-					   .to_node = m->self, .echo = c->challenge };
-	int rc = mesh_open_credential(m, c, msg, hello.credential, &expect, &auth, err,
-				      sizeof(err));
+	int rc = mesh_hello_open(m, c, msg, WIRE_MESH_HELLO, hello.from_node, hello.to_node,
+				 hello.credential, &auth, claim, sizeof(claim), err, sizeof(err));
 	if (rc == -EINPROGRESS)
 		return;
 	if (rc < 0) {
@@ -358,16 +350,9 @@ static void on_hello(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 		mesh_conn_close(c, 0);
 		return;
 	}
-	if (mesh_auth_seal(m->auth, WIRE_MESH_WELCOME, m->self, hello.from_node, auth.nonce, &nonce,
-			   welcome.credential, err, sizeof(err)) < 0) {
+	if (mesh_hello_answer(m, c, WIRE_MESH_HELLO, hello.from_node, &auth, &welcome, &seal, err,
+			      sizeof(err)) < 0) {
 		/* Said, so that the peer does not take the closed connection for a dead node. */
-		refuse(c, claim, err);
-		return;
-	}
-	struct conn_seal_handshake h = { .opener = hello.from_node, .acceptor = m->self,
-					 .purpose = WIRE_MESH_HELLO, .challenge = c->challenge,
-					 .opener_nonce = auth.nonce, .acceptor_nonce = nonce };
-	if (mesh_seal_start(m, &h, false, &seal, err, sizeof(err)) < 0) {
 		refuse(c, claim, err);
 		return;
 	}
@@ -620,6 +605,36 @@ int mesh_open_credential(struct mesh *m, struct mesh_conn *c, const struct wire_
 	if (rc == -ENOMEM)
 		snprintf(err, errlen, "this helper is out of memory");
 	return rc;
+}
+
+int mesh_hello_open(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg,
+		    uint16_t purpose, uint32_t from, uint32_t to, const char *cred,
+		    struct wire_mesh_auth *auth, char *claim, size_t claimcap, char *err,
+		    size_t errlen)
+{
+	snprintf(claim, claimcap, " (claims to be node %" PRIu32 ")", from);
+	if (from >= m->count || from == m->self || to != m->self) {
+		snprintf(err, errlen, "not a node of this step, or not addressed to this node");
+		return -EACCES;
+	}
+	struct mesh_auth_expect expect = { .purpose = purpose, .from_node = from,
+					   .to_node = m->self, .echo = c->challenge };
+	return mesh_open_credential(m, c, msg, cred, &expect, auth, err, errlen);
+}
+
+int mesh_hello_answer(struct mesh *m, const struct mesh_conn *c, uint16_t purpose, uint32_t from,
+		      const struct wire_mesh_auth *auth, struct wire_mesh_welcome *welcome,
+		      struct frame_session **seal, char *err, size_t errlen)
+{
+	uint64_t nonce;
+	int rc = mesh_auth_seal(m->auth, WIRE_MESH_WELCOME, m->self, from, auth->nonce, &nonce,
+				welcome->credential, err, errlen);
+	if (rc < 0)
+		return rc;
+	struct conn_seal_handshake h = { .opener = from, .acceptor = m->self, .purpose = purpose,
+					 .challenge = c->challenge, .opener_nonce = auth->nonce,
+					 .acceptor_nonce = nonce };
+	return mesh_seal_start(m, &h, false, seal, err, errlen);
 }
 
 /* Connections turned away (closed to make room, or refused), logged at most once per

@@ -254,6 +254,21 @@ void mesh_fence_cut_off(struct mesh *m, const char *why);
 int mesh_open_credential(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg,
 			 const char *cred, const struct mesh_auth_expect *expect,
 			 struct wire_mesh_auth *out, char *err, size_t errlen);
+/* The acceptor's side of an opener's HELLO or XFER_HELLO (purpose), in two halves. Open:
+ * the claim that node `from` addresses this node as `to` is checked against the step's
+ * nodes, then the credential is opened (as mesh_open_credential: -EINPROGRESS first); 0
+ * with *auth, else -errno with the reason in err. claim gets " (claims to be node N)" for
+ * the refusal's log line. Answer: the WELCOME credential answering auth's nonce into
+ * *welcome and the connection's frame session; 0, or -errno with err. */
+struct wire_mesh_welcome;
+int mesh_hello_open(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg,
+		    uint16_t purpose, uint32_t from, uint32_t to, const char *cred,
+		    struct wire_mesh_auth *auth, char *claim, size_t claimcap, char *err,
+		    size_t errlen);
+struct frame_session;
+int mesh_hello_answer(struct mesh *m, const struct mesh_conn *c, uint16_t purpose, uint32_t from,
+		      const struct wire_mesh_auth *auth, struct wire_mesh_welcome *welcome,
+		      struct frame_session **seal, char *err, size_t errlen);
 /* The frame session of a connection of this step's mesh whose handshake is h (the caller
  * sets its ends, purpose, challenge and nonces; the job and step are filled in), with the
  * site's wire_encryption: 0, or -errno with err set. */

@@ -641,21 +641,13 @@ static void adopt(struct mesh *m, struct mesh_conn *c, const struct wire_msg *ms
 	struct wire_mesh_auth auth;
 	char err[512], claim[64], peer_text[sizeof(c->peer_text)];
 	struct frame_session *seal;
-	uint64_t nonce;
 	int n;
 	if (wire_decode_xfer_hello(msg->payload, msg->header.length, &hello) < 0) {
 		refuse(m, c, "", "malformed XFER_HELLO");
 		return;
 	}
-	snprintf(claim, sizeof(claim), " (claims to be node %" PRIu32 ")", hello.from_node);
-	if (hello.from_node >= m->count || hello.from_node == m->self || hello.to_node != m->self) {
-		refuse(m, c, claim, "not a node of this step, or not addressed to this node");
-		return;
-	}
-	struct mesh_auth_expect expect = { .purpose = WIRE_XFER_HELLO, .from_node = hello.from_node,
-					   .to_node = m->self, .echo = c->challenge };
-	int rc = mesh_open_credential(m, c, msg, hello.credential, &expect, &auth, err,
-				      sizeof(err));
+	int rc = mesh_hello_open(m, c, msg, WIRE_XFER_HELLO, hello.from_node, hello.to_node,
+				 hello.credential, &auth, claim, sizeof(claim), err, sizeof(err));
 	if (rc == -EINPROGRESS)
 		return;
 	if (rc < 0) {
@@ -666,25 +658,16 @@ static void adopt(struct mesh *m, struct mesh_conn *c, const struct wire_msg *ms
 		refuse(m, c, claim, "sent more than XFER_HELLO before the answer");
 		return;
 	}
-	if (mesh_auth_seal(m->auth, WIRE_MESH_WELCOME, m->self, hello.from_node, auth.nonce, &nonce,
-			   welcome.credential, err, sizeof(err)) < 0) {
+	if (mesh_hello_answer(m, c, WIRE_XFER_HELLO, hello.from_node, &auth, &welcome, &seal, err,
+			      sizeof(err)) < 0) {
 		refuse(m, c, claim, err);
 		return;
 	}
 	n = wire_encode_mesh_welcome(&welcome, payload, sizeof(payload));
 	n = n < 0 ? n : wire_frame(WIRE_MESH_WELCOME, 0, payload, (uint32_t)n, frame, sizeof(frame));
 	if (n < 0) {
+		frame_session_destroy(seal);
 		refuse(m, c, claim, "cannot encode the answer");
-		return;
-	}
-	struct conn_seal_handshake h = {
-		.job_id = m->d->opt.job_id, .step_id = m->d->opt.step_id, .opener = hello.from_node,
-		.acceptor = m->self, .purpose = WIRE_XFER_HELLO, .challenge = c->challenge,
-		.opener_nonce = auth.nonce, .acceptor_nonce = nonce,
-	};
-	if (conn_seal_start(&h, false, conn_seal_mode(m->d->opt.wire_encryption), &seal, err,
-			    sizeof(err)) < 0) {
-		refuse(m, c, claim, err);
 		return;
 	}
 	snprintf(peer_text, sizeof(peer_text), "%s", c->peer_text);
