@@ -6,7 +6,8 @@
 # committed state to members that lag, are torn or have none (tests/test_recovery.py), the
 # version check (tests/test_version.py), ending a broken group (tests/test_group.py), a
 # ZeroRedundancyOptimizer's per-rank shards through a checkpoint and its restore, and the
-# refusal of sharded members at different steps (tests/test_zero.py); then contrib/examples/torch_ddp.py trains 2 DDP
+# refusal of sharded members at different steps (tests/test_zero.py), FSDP's per-rank
+# shards through a checkpoint and its restore on PyTorch 2.x (tests/test_fsdp.py); then contrib/examples/torch_ddp.py trains 2 DDP
 # ranks (gloo, CPU) and rank 1 is SIGKILLed mid-training: every rank restarted, rank 1 alone
 # restarted and rejoining, or rank 0 going on alone. The final parameters are bit-identical
 # to a run without failure, except when the group shrinks. Speaks TAP; skipped when
@@ -217,6 +218,33 @@ lcrd_for zero-differ 11
 "$PY" "$TESTS/test_zero.py" prepare 5 0 && "$PY" "$TESTS/test_zero.py" prepare 3 1
 ok $? "ZeRO: two ranks leave their models at steps 4 and 2"
 py_ranks 2 test_zero.py differ
+
+# FullyShardedDataParallel (tests/test_fsdp.py, PyTorch 2.x: its FSDP runs on the CPU): each
+# rank's shard of the flat parameters and of Adam's state under its own shard key, through a
+# checkpoint and its restore, ends as a run without interruption does.
+if [ "$TORCH_MAJOR" -ge 2 ]; then
+	lcrd_for fsdp-clean 12
+	py_ranks 2 test_fsdp.py train $ZERO_STEPS -1
+	fsdp_reference=$(zero_results)
+	[ "$(wc -l <<<"$fsdp_reference")" = 2 ] && [ "$(awk '{print $4}' <<<"$fsdp_reference" | sort -u | wc -l)" = 1 ] &&
+		[ "$(awk '{print $5}' <<<"$fsdp_reference" | sort -u | wc -l)" = 2 ]
+	expect $? "FSDP: 2 ranks without interruption end with the same whole parameters, each with its own shard" "$WORK"/rank.*
+	stop_lcrd 2>/dev/null
+	start_lcrd fsdp-ckpt --job-id=13 --runtime-dir="$WORK/run/$(id -u)" --ckpt-dir="$WORK/fsdp-ckpt"
+	py_ranks 2 test_fsdp.py train 16 15
+	grep -c 'key: "fsdp-r[01]"' "$WORK/fsdp-ckpt/step-15/manifest.yaml" 2>/dev/null | grep -qx 2
+	expect $? "FSDP: the checkpoint of step 15 holds both ranks' shards" "$WORK/fsdp-ckpt.log"
+	stop_lcrd 2>/dev/null
+	start_lcrd fsdp-restore --job-id=14 --runtime-dir="$WORK/run/$(id -u)" --ckpt-dir="$WORK/fsdp-ckpt" \
+		--restore="$WORK/fsdp-ckpt/step-15"
+	py_ranks 2 test_fsdp.py restore $ZERO_STEPS 15
+	[ "$(zero_results)" = "$fsdp_reference" ] && [ "$(wc -l <<<"$fsdp_reference")" = 2 ]
+	expect $? "FSDP: restored from it, both ranks end with the parameters and shards of the run without interruption" \
+		"$WORK"/rank.*
+else
+	skip "FSDP's shards through a checkpoint and its restore (tests/test_fsdp.py)" \
+		"PyTorch $TORCH_MAJOR.x's FSDP does not run on the CPU (on Debian 12 it does not even import); run on PyTorch 2.x (contrib/check-trixie.sh python)"
+fi
 
 lcrd_for shrink 7
 train shrink shrink 0 1

@@ -1,7 +1,8 @@
 """lcr.torch: PyTorch training whose state lives in the helper's regions.
 
 - ``place_module`` / ``place_optimizer``: parameters, buffers and optimizer state as CPU
-  tensors over host regions; found again by a restarted process of the same rank;
+  tensors over host regions; found again by a restarted process of the same rank (a
+  ZeroRedundancyOptimizer's own shard, an FSDP module's flat shards: placed ``sharded``);
 - ``session.update(step)`` (a context manager) or ``mark_steps`` (a hook on
   ``optimizer.step``): the update marks that tell the helper which step the state holds;
 - ``Store``: a torch.distributed Store on the helper's key-value store; ``StoreError``, what

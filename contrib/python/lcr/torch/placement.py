@@ -19,6 +19,8 @@ state again and keep it instead of the fresh values.
 the state of its local optimizer (``optimizer.optim``): the state of the parameters this rank
 owns, which no other rank holds. Such a placement is ``sharded``: the rank should register a
 shard key of its own, and lcr.torch.Recovery never copies it from another member.
+``place_module`` of a FullyShardedDataParallel module places the rank's shard of its flat
+parameters (fsdp.py), and ``place_optimizer`` of an optimizer over them is sharded as well.
 """
 
 import errno
@@ -349,7 +351,12 @@ class StepMarks:
 def place_module(session, module, prefix="model"):
     """Moves `module`'s parameters and persistent buffers into region `prefix` of the
     session's rank. When the region exists (a restarted rank), the module takes the values
-    it holds; else the region takes the module's. Returns a ModulePlacement (`reattached`)."""
+    it holds; else the region takes the module's. Returns a ModulePlacement (`reattached`).
+    For a FullyShardedDataParallel module, the rank's own shard of its flat parameters
+    (fsdp.py), placed `sharded`: an FsdpPlacement."""
+    from .fsdp import FsdpPlacement, is_fsdp
+    if is_fsdp(module):
+        return FsdpPlacement(session, module, prefix)
     return ModulePlacement(session, module, prefix)
 
 
@@ -373,11 +380,14 @@ def place_optimizer(session, optimizer, prefix="optim"):
     state is moved there after each step(), inside its update mark. For a
     ZeroRedundancyOptimizer, the state of its local optimizer: this rank's shard, placed
     `sharded` (build it, and place it, after the process group, again after each rebuild).
-    Returns an OptimizerPlacement (`reattached`, `sharded`)."""
+    An optimizer over FSDP flat parameters holds this rank's shard of the state: placed
+    `sharded` too. Returns an OptimizerPlacement (`reattached`, `sharded`)."""
     local = _zero_local_optimizer(optimizer)
     if local is not None:
         return OptimizerPlacement(session, local, prefix, sharded=True)
-    return OptimizerPlacement(session, optimizer, prefix)
+    from .fsdp import is_flat_param
+    over_shards = any(is_flat_param(p) for group in optimizer.param_groups for p in group["params"])
+    return OptimizerPlacement(session, optimizer, prefix, sharded=over_shards)
 
 
 def mark_steps(session, optimizer, first_step=0):
