@@ -194,6 +194,43 @@ test_recovery_leader_killed_after_replacing_new_leader_takes_the_failure_over() 
 	jit_end n1 n2
 }
 
+# The leader's node dies right after its spare joined: n2 is killed, the leader (n1) replaces
+# it with spare n4 (node 1), and n1 is killed as soon as a survivor is told of n4's join,
+# while n4's ranks build their communicator at their LCR_REJOIN_EPOCH. That build cannot
+# finish (n1's rank is gone): n4's rank waits for the next join as the survivor (n3) does.
+# n4, the lowest live node, leads and replaces n1 on n5 with a new epoch; every rank, n4's
+# included, builds at it. Training finishes with the reference checksum, and the outcome
+# counts both failures recovered.
+test_recovery_leader_killed_after_its_spare_joined_replacement_waits_for_the_next_join() {
+	local file epoch
+	rec_start n1,n2,n3 "$(rec_trainer run n1,n2,n3 "$JIT/ckpt")"
+	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
+	"$TESTCLUSTER" kill-node n2
+	wait_for 60 grep -q "event: node 1 rejoined: n4" "$JIT/run.txt" ||
+		fail "n4 did not join: $(grep event "$JIT/run.txt" | sort -u | tail -n 8)"
+	"$TESTCLUSTER" kill-node n1
+	epoch=$(sed -n 's/.*event: node 1 rejoined: n4 .*epoch \([0-9]*\).*/\1/p' "$JIT/run.txt" | head -n 1)
+	wait_for 90 grep -q "event: node 0 rejoined: n5" "$JIT/run.txt" ||
+		fail "n1 was not replaced: $(grep event "$JIT/run.txt" | sort -u | tail -n 10)"
+	diag "$(grep -hE 'event: (replacing|node)|rebuil|failed' "$JIT/run.txt" "$JIT"/lcr-*.replacement-1.out |
+		sed 's/.*rank [0-9]*: //' | awk '!seen[$0]++')"
+	wait_for 180 rec_finished run 3 ||
+		fail "the run did not finish: $(rec_finals run); $(grep -hE 'rebuil|failed|resumes|join' "$JIT/run.txt" "$JIT"/lcr-*.replacement-*.out | tail -n 10)"
+	grep -q "building the communicator at epoch $epoch failed: .*waiting for the next join" \
+		"$JIT"/lcr-*.replacement-1.out ||
+		fail "n4's rank did not fail its first build at epoch $epoch and wait: $(grep -E 'rebuil|failed|event' "$JIT"/lcr-*.replacement-1.out)"
+	grep -q "communicator rebuilt at epoch" "$JIT"/lcr-*.replacement-1.out ||
+		fail "n4's rank did not build at the next join: $(grep -E 'rebuil|failed' "$JIT"/lcr-*.replacement-1.out)"
+	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
+		fail "checksum $(rec_checksum run) after the leader's death, reference $(rec_checksum ref)"
+	wait_for 20 rec_outcome_finished "$JIT/ckpt" || fail "no finished outcome: $(ls "$JIT/ckpt")"
+	file=$(rec_outcome "$JIT/ckpt")
+	diag "$(cat "$file")"
+	grep -qx 'status: 0' "$file" && grep -qx 'failures_recovered: 2' "$file" ||
+		fail "wrong outcome: $(cat "$file")"
+	jit_end n1 n2
+}
+
 test_recovery_without_spare_falls_back_to_the_checkpoint() {
 	local step restore
 	# Every node of the allocation runs the step: no spare. The restart runs the four ranks
