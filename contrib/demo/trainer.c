@@ -22,7 +22,11 @@
  * at), then exits with status 75. When the step replaces dead nodes (LCR_REPLACE=spare, set
  * by the plugin from --lcr-replace), it waits instead for the spare to join, rebuilds its
  * communicator at the epoch of the join and goes on in the same process; the replacement's
- * ranks start with LCR_REJOIN_EPOCH and find their state restored in their regions. When the
+ * ranks start with LCR_REJOIN_EPOCH and find their state restored in their regions; when
+ * their first build fails (a node died before every member came, such as the leader right
+ * after the join), they wait for the next join as the survivors do and build at its epoch
+ * (a join at or before the last epoch built at is skipped). Every build and exchange of a
+ * step with spares waits up to 60 s for the other members (15 s without spares). When the
  * helpers recovered the node from their in-memory copies (--lcr-redundancy=copy), they
  * rolled every rank's regions back to a protected step P: after the join lcr_resume_step
  * says P, the rank prints "the helpers rolled the state back to step P (K steps lost)" and
@@ -472,6 +476,7 @@ static int agree_on_first_step(struct trainer *t)
 	return 0;
 }
 
+/* Whether the step replaces dead nodes with spares (the plugin's LCR_REPLACE=spare). */
 static bool spare_expected(void)
 {
 	const char *replace = getenv("LCR_REPLACE");
