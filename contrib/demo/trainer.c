@@ -22,7 +22,11 @@
  * at), then exits with status 75. When the step replaces dead nodes (LCR_REPLACE=spare, set
  * by the plugin from --lcr-replace), it waits instead for the spare to join, rebuilds its
  * communicator at the epoch of the join and goes on in the same process; the replacement's
- * ranks start with LCR_REJOIN_EPOCH and find their state restored in their regions. When the
+ * ranks start with LCR_REJOIN_EPOCH and find their state restored in their regions; when
+ * their first build fails (a node died before every member came, such as the leader right
+ * after the join), they wait for the next join as the survivors do and build at its epoch
+ * (a join at or before the last epoch built at is skipped). Every build and exchange of a
+ * step with spares waits up to 60 s for the other members (15 s without spares). When the
  * helpers recovered the node from their in-memory copies (--lcr-redundancy=copy), they
  * rolled every rank's regions back to a protected step P: after the join lcr_resume_step
  * says P, the rank prints "the helpers rolled the state back to step P (K steps lost)" and
@@ -472,20 +476,26 @@ static int agree_on_first_step(struct trainer *t)
 	return 0;
 }
 
-/* After a failed exchange: stay paused (the helper's regions, and the helpers themselves,
- * must outlive the failure for LCR to save or hand over the state) and report what the
- * helper says. With a spare coming (LCR_REPLACE=spare), wait for it: true with *epoch set
- * when the replacement joined, and the communicators are to be rebuilt at that epoch.
- * False when training cannot go on here: the helper published a checkpoint and no spare
- * comes, recovery failed, the helper ends, or --recovery-wait passed without news. */
-static bool pause_after_failure(struct trainer *t, uint64_t step, int rc, uint64_t *epoch)
+/* Whether the step replaces dead nodes with spares (the plugin's LCR_REPLACE=spare). */
+static bool spare_expected(void)
+{
+	const char *replace = getenv("LCR_REPLACE");
+
+	return replace && strcmp(replace, "spare") == 0;
+}
+
+/* After a failure (an exchange, or a communicator build): stay paused (the helper's regions,
+ * and the helpers themselves, must outlive the failure for LCR to save or hand over the
+ * state) and report what the helper says. With a spare coming (LCR_REPLACE=spare), wait for
+ * it: true with *epoch set when a replacement joined at an epoch newer than the last build's
+ * (a NODE_JOINED at or before it is the join that build was for, such as a replacement's
+ * own), and the communicators are to be built at that epoch. False when training cannot go
+ * on here: the helper published a checkpoint and no spare comes, recovery failed, the
+ * helper ends, or --recovery-wait passed without news. */
+static bool pause_after_failure(struct trainer *t, uint64_t *epoch)
 {
 	double deadline = now_seconds() + t->opt.recovery_wait;
-	const char *replace = getenv("LCR_REPLACE");
-	bool spare_expected = replace && strcmp(replace, "spare") == 0;
 
-	fprintf(stderr, "trainer: rank %u: step %" PRIu64 ": gradient exchange failed: %s\n", t->opt.rank, step,
-		lcr_strerror(rc));
 	while (t->session && now_seconds() < deadline) {
 		struct pollfd pfd = { .fd = lcr_event_fd(t->session), .events = POLLIN };
 		struct lcr_event ev;
@@ -499,13 +509,15 @@ static bool pause_after_failure(struct trainer *t, uint64_t step, int rc, uint64
 			case LCR_EVENT_RECOVERY_FAILED:
 				return false;
 			case LCR_EVENT_CHECKPOINT:
-				if (!spare_expected && !t->opt.linger)
+				if (!spare_expected() && !t->opt.linger)
 					return false;
 				break;
 			case LCR_EVENT_REPLACING:
 				deadline = now_seconds() + t->opt.recovery_wait;
 				break;
 			case LCR_EVENT_NODE_JOINED:
+				if (ev.epoch <= t->epoch)
+					break;
 				*epoch = ev.epoch;
 				return true;
 			default:
@@ -516,33 +528,60 @@ static bool pause_after_failure(struct trainer *t, uint64_t step, int rc, uint64
 	return false;
 }
 
-/* A spare took the dead node's place: rebuild the communicator at the epoch every rank got
- * with the join, agree again on the step to go on from (ranks may stand one step apart),
- * and go on. 0; a negative errno when the communicator could not be rebuilt (another node
- * failed meanwhile: wait for the next join); or the trainer's exit status. */
+/* Builds the communicator at `epoch`: the first build of this process (a replacement's
+ * whose build at LCR_REJOIN_EPOCH failed has none yet), or a rebuild. 0 or as
+ * lcr_comm_init. */
+static int build_communicator(struct trainer *t, uint64_t epoch)
+{
+	t->epoch = epoch;
+	if (t->comm)
+		return lcr_comm_rebuild(t->comm, epoch);
+	return lcr_comm_init(t->session, "dp", t->opt.rank, t->opt.size, epoch, &t->comm_opt, &t->comm);
+}
+
+/* The protected step the helpers rolled this rank's regions back to, when they recovered
+ * from the in-memory copies: true with *step set. A replacement that has not built yet
+ * resumes at the step its state was restored at (lcr_resume_step says it, and
+ * `resuming_at` is already after it): nothing rolled back. */
+static bool rolled_back_to(struct trainer *t, uint64_t resuming_at, uint64_t *step)
+{
+	*step = LCR_NO_STEP;
+	if (!t->session || lcr_resume_step(t->session, step) < 0 || *step == LCR_NO_STEP)
+		return false;
+	return t->built || *step + 1 != resuming_at;
+}
+
+/* A spare took the dead node's place: (re)build the communicator at the epoch every rank
+ * got with the join, agree again on the step to go on from (ranks may stand one step
+ * apart), and go on. `failed_step` is the step that failed (a replacement whose first build
+ * failed: the step it resumes at). 0; a negative errno when the communicator could not be
+ * built (another node failed meanwhile: wait for the next join); or the trainer's exit
+ * status. */
 static int rejoin_after_failure(struct trainer *t, uint64_t failed_step, uint64_t epoch)
 {
-	int rc = lcr_comm_rebuild(t->comm, epoch);
+	int rc = build_communicator(t, epoch);
+	uint64_t rolled_back;
 
 	if (rc < 0) {
-		fprintf(stderr, "trainer: rank %u: rebuilding the communicator at epoch %" PRIu64 " failed: %s\n",
+		fprintf(stderr, "trainer: rank %u: building the communicator at epoch %" PRIu64 " failed: %s\n",
 			t->opt.rank, epoch, lcr_strerror(rc));
 		return rc;
 	}
 	t->first_step = failed_step;
-	uint64_t rolled_back = LCR_NO_STEP;
 	/* Recovered from the in-memory copies: the helper rolled this rank's regions back to a
 	 * protected step, and every rank goes on after it. */
-	if (t->session && lcr_resume_step(t->session, &rolled_back) == 0 && rolled_back != LCR_NO_STEP) {
+	if (rolled_back_to(t, failed_step, &rolled_back)) {
 		printf("trainer: rank %u: the helpers rolled the state back to step %" PRIu64
 		       " (%" PRIu64 " steps lost)\n", t->opt.rank, rolled_back, failed_step - rolled_back - 1);
 		t->first_step = rolled_back + 1;
 	}
 	rc = agree_on_first_step(t);
-	if (rc == 0)
+	if (rc == 0) {
+		t->built = true;
 		printf("trainer: rank %u pid %d: communicator rebuilt at epoch %" PRIu64
 		       ", training goes on at step %" PRIu64 "\n",
 		       t->opt.rank, (int)getpid(), epoch, t->first_step);
+	}
 	return rc;
 }
 
@@ -597,15 +636,15 @@ static bool checkpoint_agreed(struct trainer *t)
 	return true;
 }
 
-/* After a failed collective at `step`: pause, and rejoin when a spare took the dead node's
- * place (a node can fail again while the ranks rebuild: pause and wait again). 0 with
- * t->first_step the step to go on from, or the trainer's exit status. */
+/* After a failure at `step`: pause, and rejoin when a spare took the dead node's place (a
+ * node can fail again while the ranks build: pause and wait again). 0 with t->first_step
+ * the step to go on from, or the trainer's exit status. */
 static int recover_after_failure(struct trainer *t, uint64_t step, int rc)
 {
 	uint64_t epoch = 0;
 
 	do {
-		if (!pause_after_failure(t, step, rc, &epoch))
+		if (!pause_after_failure(t, &epoch))
 			return 75;
 		rc = rejoin_after_failure(t, step, epoch);
 		if (rc == -ENOTRECOVERABLE)
@@ -628,6 +667,8 @@ static int train(struct trainer *t)
 			rc = sharded_checkpoint_together(t, step);
 		}
 		if (rc < 0) {
+			fprintf(stderr, "trainer: rank %u: step %" PRIu64 ": gradient exchange failed: %s\n",
+				t->opt.rank, uncommitted, lcr_strerror(rc));
 			rc = recover_after_failure(t, uncommitted, rc);
 			if (rc)
 				return rc;
@@ -659,17 +700,38 @@ static int train(struct trainer *t)
 	return 0;
 }
 
+/* The first build, at --epoch (a replacement's LCR_REJOIN_EPOCH), and the agreement on the
+ * step to start from. A replacement's first build that fails (a node died before every
+ * member was there, such as the leader right after this replacement joined) is a failure
+ * like a survivor's: it waits for the next join and builds at its epoch. 0 or the trainer's
+ * exit status. */
+static int first_build(struct trainer *t)
+{
+	int rc = build_communicator(t, t->opt.epoch);
+
+	if (rc == 0) {
+		rc = agree_on_first_step(t);
+		t->built = rc == 0;
+	}
+	if (rc >= 0 || rc == -ENOTRECOVERABLE)
+		return rc == 0 ? 0 : 1;
+	if (!getenv("LCR_REJOIN") || !t->session)
+		return fail("building the communicator", rc);
+	fprintf(stderr, "trainer: rank %u: building the communicator at epoch %" PRIu64 " failed: %s; "
+			"waiting for the next join\n", t->opt.rank, t->opt.epoch, lcr_strerror(rc));
+	return recover_after_failure(t, t->first_step, rc);
+}
+
 int main(int argc, char **argv)
 {
-	struct lcr_comm_options comm_opt = LCR_COMM_OPTIONS_DEFAULT;
-	struct trainer t = { 0 };
+	struct trainer t = { .comm_opt = LCR_COMM_OPTIONS_DEFAULT };
 	int rc, status;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (parse_options(argc, argv, &t.opt) < 0)
 		return 2;
 	if (t.opt.without_lcr) {
-		comm_opt.rendezvous_dir = t.opt.without_lcr;
+		t.comm_opt.rendezvous_dir = t.opt.without_lcr;
 		status = setup_plain_state(&t);
 		if (status == 0 && t.opt.load_dir) {
 			struct baseline_state state = baseline_state_of(&t);
@@ -677,7 +739,7 @@ int main(int argc, char **argv)
 			status = baseline_ckpt_load(t.opt.load_dir, &state, &t.first_step);
 		}
 	} else {
-		comm_opt.rendezvous_dir = t.opt.rendezvous_dir;
+		t.comm_opt.rendezvous_dir = t.opt.rendezvous_dir;
 		rc = lcr_open(NULL, &t.session);
 		if (rc < 0)
 			return fail("cannot reach the node's helper (is the step running with --lcr?)", rc);
@@ -685,19 +747,15 @@ int main(int argc, char **argv)
 	}
 	if (status)
 		goto out;
-	/* Bounded waits: a rebuild that waits for a replacement which died meanwhile gives up
-	 * soon, to wait for the next one; a replacement waits longer for the survivors. */
-	comm_opt.timeout_ms = getenv("LCR_REJOIN") ? 60000 : 15000;
-	rc = lcr_comm_init(t.session, "dp", t.opt.rank, t.opt.size, t.opt.epoch, &comm_opt, &t.comm);
-	if (rc < 0) {
-		status = fail("lcr_comm_init", rc);
-		goto out;
-	}
-	status = agree_on_first_step(&t);
+	/* Bounded waits, the same for every member of a step with spares: a replacement's ranks
+	 * start after the survivors were told of its join, and when nodes are down together
+	 * the earlier replacements wait for the last one; a build at an epoch one of whose
+	 * members died meanwhile fails after it, and every member then builds at the next join,
+	 * whose own ranks wait as long. Without spares, a failed exchange is soon given up. */
+	t.comm_opt.timeout_ms = getenv("LCR_REJOIN") || spare_expected() ? 60000 : 15000;
+	status = first_build(&t);
 	if (status == 0)
 		status = train(&t);
-	else if (status < 0)
-		status = 1;
 out:
 	lcr_comm_destroy(t.comm);
 	free(t.grad);

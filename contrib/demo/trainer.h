@@ -43,6 +43,9 @@ struct trainer {
 	struct shard_slice own; /* the parameters this rank updates (all of them: replicated) */
 	lcr_session_t *session;
 	lcr_comm_t *comm;
+	struct lcr_comm_options comm_opt;
+	uint64_t epoch; /* the epoch of the last communicator build tried */
+	bool built;     /* a build and the agreement on the first step succeeded */
 	float *weights, *adam_m, *adam_v; /* the state: whole or this rank's slice (--shard) */
 	float *grad;                      /* params + 2: the gradient, the loss, a checkpoint wish */
 	float *full, *next_m, *next_v;    /* sharded: scratch for the whole weights and new moments */

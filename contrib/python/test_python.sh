@@ -3,7 +3,8 @@
 # real foreground lcrds. The binding's calls (tests/test_binding.py, checked with lcrctl
 # too), the torch.distributed Store (tests/test_store.py) and its conformance with PyTorch's
 # own stores (tests/test_store_conformance.py), Recovery's copy of the newest
-# committed state to members that lag, are torn or have none (tests/test_recovery.py), the
+# committed state to members that lag, are torn or have none, and a replacement's failed first
+# build waiting for the next join (tests/test_recovery.py), the
 # version check (tests/test_version.py), ending a broken group (tests/test_group.py), a
 # ZeroRedundancyOptimizer's per-rank shards through a checkpoint and its restore, and the
 # refusal of sharded members at different steps (tests/test_zero.py), FSDP's per-rank
@@ -111,6 +112,11 @@ if [ "$TORCH_MAJOR" -ge 2 ]; then
 else
 	py_ranks 3 test_recovery.py recover
 fi
+
+# Policy "replace": a replacement whose first build fails (its other member's node died)
+# waits for the next join and builds at its epoch (events stood in for, no lcrd).
+mkdir -p "$WORK/rdv-replacement"
+py_ranks 2 test_recovery.py replacement "$WORK/rdv-replacement"
 
 # train TAG POLICY RANK...: the example's ranks in the background; their pids in RANK_PIDS.
 declare -A RANK_PIDS

@@ -8,6 +8,13 @@
                               state is older, torn or missing; all must continue at the
                               same step with identical parameters and optimizer state, and
                               train on identically.
+  replacement DIR RANK SIZE   policy "replace" with a stand-in for the helper's events and
+                              no lcrd: rank 0 is a replacement launched at epoch 2 whose
+                              other member (rank 1) never comes at that epoch (its node
+                              died), and whose events then say so and name the next join,
+                              epoch 5 (its own join at epoch 2 first, which it must skip);
+                              rank 1 builds at epoch 5. Rank 0's first build fails, it waits
+                              for the join and both meet at epoch 5 in DIR.
 """
 
 import datetime
@@ -80,9 +87,64 @@ def recover(rank, size):
     dist.destroy_process_group()
 
 
+class EventsOnly:
+    """Stands in for lcr.Session where Recovery reads only events and an empty state: the
+    events queued at the start are what a replacement's helper would deliver."""
+
+    def __init__(self, events):
+        self.queue = list(events)
+
+    def events(self):
+        pending, self.queue = self.queue, []
+        return pending
+
+    def wait_event(self, timeout=None):
+        return self.queue.pop(0) if self.queue else None
+
+    def rank_state(self):
+        return None, lcr.Phase.COMMITTED
+
+    def checkpoint_step(self):
+        return None
+
+
+def event(kind, epoch, message):
+    return lcr.Event(type=kind, source=lcr.EventSource.HELPER, rank=0, pid=0, status=0, node="", message=message,
+                     node_id=0, generation=0, leader=1, epoch=epoch)
+
+
+def replacement(directory, rank, size):
+    if rank == 0:
+        os.environ.update(LCR_REJOIN="1", LCR_REJOIN_EPOCH="2", LCR_REPLACE="spare")
+        wait = 3.0
+    else:
+        os.environ.update(LCR_REJOIN_EPOCH="5", LCR_REPLACE="spare")
+        wait = 20.0
+    session = EventsOnly([event(lcr.EventType.NODE_JOINED, 2, "node 1 rejoined (this replacement)"),
+                          event(lcr.EventType.NODE_DOWN, 0, "node 0 is down"),
+                          event(lcr.EventType.REPLACING, 5, "replacing node 0"),
+                          event(lcr.EventType.NODE_JOINED, 5, "node 0 rejoined")] if rank == 0 else [])
+    recovery = lcr.torch.Recovery(session, None, rank, size, [], policy="replace", rendezvous_dir=directory,
+                                  recovery_wait=wait, timeout=datetime.timedelta(seconds=30))
+    try:
+        step = recovery.start()
+    except Exception as error:  # the check below says what went wrong
+        check(False, f"rank {rank} builds the group", f"{type(error).__name__}: {error}")
+        return
+    check(step == 0 and recovery.epoch == 5, f"rank {rank} builds the group at epoch 5",
+          f"step {step}, epoch {recovery.epoch}")
+    check(dist.get_world_size() == size, f"rank {rank}: the group has {size} members", str(dist.get_world_size()))
+    if rank == 0:
+        check(os.path.exists(os.path.join(directory, "epoch-2")), "rank 0 tried its first build at epoch 2",
+              str(os.listdir(directory)))
+    dist.destroy_process_group()
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "prepare":
         prepare(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:] == ["torn"])
+    elif sys.argv[1] == "replacement":
+        replacement(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
         recover(int(sys.argv[2]), int(sys.argv[3]))
     finish()

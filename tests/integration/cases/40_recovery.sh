@@ -194,6 +194,58 @@ test_recovery_leader_killed_after_replacing_new_leader_takes_the_failure_over() 
 	jit_end n1 n2
 }
 
+# The leader's node dies right after its spare joined: n2 is killed, the leader (n1) replaces
+# it with spare n4 (node 1), and n1 is killed as soon as a survivor is told of n4's join
+# and n4's rank has started, while that rank builds its communicator at its
+# LCR_REJOIN_EPOCH. n1's rank is stopped (SIGSTOP) from n2's death on, so that this build
+# cannot finish before n1 dies whatever the timing: n4's rank then waits for the next join as
+# the survivor (n3) does. n4, the lowest live node, leads and replaces n1 on n5 with a new
+# epoch; every rank, n4's included, builds at it. n4's rank was started by n1's srun, which
+# dies with n1: its output after that is lost, but the ring of three ranks cannot run a step
+# without it, so its survivors finishing shows it trained to the end, in the same process.
+# Training finishes with the reference checksum, and the outcome counts both failures
+# recovered.
+test_recovery_leader_killed_after_its_spare_joined_replacement_waits_for_the_next_join() {
+	local file epoch next leader_rank replacement
+	rec_start n1,n2,n3 "$(rec_trainer run n1,n2,n3 "$JIT/ckpt")"
+	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
+	leader_rank=$(rec_trainer_pids_on n1)
+	[ "$(wc -w <<<"$leader_rank")" = 1 ] || fail "expected one trainer on n1, found: $leader_rank"
+	"$TESTCLUSTER" kill-node n2
+	kill -STOP "$leader_rank"
+	wait_for 60 grep -q "event: node 1 rejoined: n4" "$JIT/run.txt" ||
+		fail "n4 did not join: $(grep event "$JIT/run.txt" | sort -u | tail -n 8)"
+	epoch=$(sed -n 's/.*event: node 1 rejoined: n4 .*epoch \([0-9]*\).*/\1/p' "$JIT/run.txt" | head -n 1)
+	wait_for 30 eval '[ -n "$(rec_trainer_pids_on n4)" ]' || fail "no trainer started on n4"
+	replacement=$(rec_trainer_pids_on n4)
+	"$TESTCLUSTER" kill-node n1
+	wait_for 90 grep -q "event: node 0 rejoined: n5" "$JIT/run.txt" ||
+		fail "n1 was not replaced: $(grep event "$JIT/run.txt" | sort -u | tail -n 10)"
+	next=$(sed -n 's/.*event: node 0 rejoined: n5 .*epoch \([0-9]*\).*/\1/p' "$JIT/run.txt" | head -n 1)
+	[ -n "$epoch" ] && [ -n "$next" ] && [ "$next" -gt "$epoch" ] ||
+		fail "n5 did not join at an epoch after n4's ($epoch): ${next:-none}"
+	wait_for 150 grep -q "communicator rebuilt at epoch $next" "$JIT/run.txt" ||
+		fail "the survivor did not build at epoch $next: $(grep -E 'rebuil|failed' "$JIT/run.txt" | tail -n 6)"
+	kill -0 "$replacement" 2>/dev/null ||
+		fail "n4's rank (pid $replacement) ended: $(grep -E 'rebuil|failed|event' "$JIT"/lcr-*.replacement-1.out)"
+	! grep -q "communicator rebuilt at epoch $epoch," "$JIT/run.txt" ||
+		fail "the build at epoch $epoch finished before n1 died: the phase was not reached"
+	diag "$(grep -hE 'event: (replacing|node)|rebuil|failed' "$JIT/run.txt" "$JIT"/lcr-*.replacement-*.out |
+		sed 's/.*rank [0-9]*: //' | awk '!seen[$0]++')"
+	wait_for 180 rec_finished run 2 ||
+		fail "the run did not finish: $(rec_finals run); $(grep -hE 'rebuil|failed|resumes' "$JIT/run.txt" "$JIT"/lcr-*.replacement-*.out | tail -n 10)"
+	rec_finals run | grep -q '^final rank 0 ' && rec_finals run | grep -q '^final rank 2 ' ||
+		fail "ranks 0 (on n5) and 2 did not finish: $(rec_finals run)"
+	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
+		fail "checksum $(rec_checksum run) after the leader's death, reference $(rec_checksum ref)"
+	wait_for 20 rec_outcome_finished "$JIT/ckpt" || fail "no finished outcome: $(ls "$JIT/ckpt")"
+	file=$(rec_outcome "$JIT/ckpt")
+	diag "$(cat "$file")"
+	grep -qx 'status: 0' "$file" && grep -qx 'failures_recovered: 2' "$file" ||
+		fail "wrong outcome: $(cat "$file")"
+	jit_end n1 n2
+}
+
 test_recovery_without_spare_falls_back_to_the_checkpoint() {
 	local step restore
 	# Every node of the allocation runs the step: no spare. The restart runs the four ranks

@@ -15,7 +15,9 @@ destroys the group and builds it again:
   lost node's ranks again on a spare node of the job. The survivors pause, in the same
   processes, until the helper says NODE_JOINED (bounded by ``recovery_wait``, which a
   REPLACING event starts again), then build the group at the event's ``epoch``; a
-  replacement (LCR_REJOIN=1) starts at LCR_REJOIN_EPOCH. Without a spare
+  replacement (LCR_REJOIN=1) starts at LCR_REJOIN_EPOCH, and when that first build fails
+  (a node died before every member came) it waits for the next NODE_JOINED as a survivor
+  does. Without a spare
   (LCR_REPLACE=none) they stop with lcr.RankFailure once the helpers published the
   just-in-time checkpoint (a new step with ``--lcr-restore=auto`` resumes from it), and
   likewise on RECOVERY_FAILED. The members of a group meet in a ``torch.distributed.FileStore``
@@ -114,8 +116,19 @@ class Recovery:
     # --- the loop ---
 
     def start(self):
-        """Builds the first group and synchronizes the state; returns the step to run next."""
-        return self._build()
+        """Builds the first group and synchronizes the state; returns the step to run next.
+        With policy "replace", a replacement's first build that fails (a node died before
+        every member came, such as the leader right after this replacement joined) is a
+        failure like a survivor's: it waits for the next join and builds at its epoch."""
+        if self.policy != "replace" or not self.replacement:
+            return self._build()
+        try:
+            return self._build()
+        except Exception as failed:  # a member died meanwhile: build at the next join
+            log.warning("lcr: rank %d (pid %d): building the group at epoch %d failed: %s; waiting for the next join",
+                        self.rank, os.getpid(), self.epoch, failed)
+            end_group()
+            return self._build_at_next_join(failed)
 
     def check(self):
         """Between steps: raises RankFailure when the helper reported a member's failure."""
@@ -195,6 +208,11 @@ class Recovery:
         log.warning("lcr: rank %d (pid %d): training stopped: %s; waiting for the helpers' recovery",
                     self.rank, os.getpid(), error)
         self._drop_group(error)
+        return self._build_at_next_join(error)
+
+    def _build_at_next_join(self, error):
+        """Builds the group at the epoch of the next NODE_JOINED newer than the last build's;
+        a build that fails waits for the join after it. Raises as _await_join."""
         while True:
             self.epoch = self._await_join(error)
             try:
@@ -215,8 +233,9 @@ class Recovery:
         gc.collect()
 
     def _await_join(self, error):
-        """The epoch of the next NODE_JOINED, waiting up to recovery_wait seconds (restarted
-        by REPLACING). Raises RankFailure when the helpers say no spare comes, `error` when
+        """The epoch of the next NODE_JOINED newer than the last build's (an older one is the
+        join that build was for, such as a replacement's own), waiting up to recovery_wait
+        seconds (restarted by REPLACING). Raises RankFailure when the helpers say no spare comes, `error` when
         nothing explains it within the wait."""
         spare_expected = os.environ.get("LCR_REPLACE", "spare") == "spare"
         explained = isinstance(error, RankFailure)
