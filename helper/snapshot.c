@@ -126,7 +126,9 @@ static void snapshot_free(struct local_snapshot *x)
 static void snapshot_retire(struct snapshot *s, struct local_snapshot *x)
 {
 	if (x == &s->kept && s->kept_readers) {
-		snapshot_free(&s->detached); /* its readers have ended: one pinned snapshot at a time */
+		/* Only a checkpoint writer pins the kept snapshot, one at a time on a node (a new
+		 * one starts once the old one is cancelled, unpinned): none reads the older one. */
+		snapshot_free(&s->detached);
 		s->detached = s->kept;
 		s->detached_readers = s->kept_readers;
 		s->kept_readers = 0;
