@@ -965,8 +965,13 @@ uint64_t snapshot_recovery_step(struct lcrd *d, uint32_t lost, char *why, size_t
 		return snprintf(why, cap, "node %" PRIu32 " has no copies of protected step %" PRIu64,
 				lost, s->protected_step), WIRE_NO_STEP;
 	for (uint32_t c = 0; c < held_by->count; c++)
-		if (node_is_live(d->mesh, held_by->nodes[c]))
+		if (node_is_live(d->mesh, held_by->nodes[c])) {
+			log_verbose("node %" PRIu32 "'s copies of protected step %" PRIu64 " are held "
+				    "by live node %" PRIu32 " (%s)", lost, s->protected_step,
+				    held_by->nodes[c], held_by == &placed ? "placed again over the "
+				    "live nodes of then" : "as its round reported");
 			return s->protected_step;
+		}
 	return snprintf(why, cap, "every node that held node %" PRIu32 "'s copies of protected "
 			"step %" PRIu64 " is lost too (two losses in one partner set)", lost,
 			s->protected_step), WIRE_NO_STEP;
