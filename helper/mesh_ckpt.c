@@ -487,8 +487,9 @@ static void on_write(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_
 		goto out;
 	}
 	*job = (struct write_job){ .m = m, .leader = from, .id = w->id };
-	rc = ckpt_write_start(m->d, &plan, w->snapshot_step != WIRE_NO_STEP, moved, w->lost_count ? moved_count : 0, checks,
-			      check_count, job_done, job, &job->writer, err, sizeof(err));
+	rc = ckpt_write_start(m->d, &plan, w->snapshot_step != WIRE_NO_STEP, moved,
+			      w->lost_count ? moved_count : 0, checks, check_count, job_done, job,
+			      &job->writer, err, sizeof(err));
 	if (rc == 0) {
 		job->next = k->jobs;
 		k->jobs = job;
@@ -744,6 +745,9 @@ static void start_writing(struct mesh *m)
 		snprintf(err, sizeof(err), "out of memory");
 	if (rc == 0)
 		rc = ckpt_plan_choose_step(reports, count, &step, err, sizeof(err));
+	if (rc == 0 && k->snapshot_step != WIRE_NO_STEP && step != k->snapshot_step)
+		rc = snprintf(err, sizeof(err), "the snapshots reported step %" PRIu64 ", not the "
+			      "protected step %" PRIu64, step, k->snapshot_step), -ENODATA;
 	bool may_commit = rc == -ENODATA && k->on_demand && replica_updating(reports, count);
 	if (rc == 0)
 		rc = ckpt_plan_build(reports, count, step, &params, &k->plan, err, sizeof(err));
