@@ -745,9 +745,11 @@ static void start_writing(struct mesh *m)
 		snprintf(err, sizeof(err), "out of memory");
 	if (rc == 0)
 		rc = ckpt_plan_choose_step(reports, count, &step, err, sizeof(err));
-	if (rc == 0 && k->snapshot_step != WIRE_NO_STEP && step != k->snapshot_step)
-		rc = snprintf(err, sizeof(err), "the snapshots reported step %" PRIu64 ", not the "
-			      "protected step %" PRIu64, step, k->snapshot_step), -ENODATA;
+	if (rc == 0 && k->snapshot_step != WIRE_NO_STEP && step != k->snapshot_step) {
+		snprintf(err, sizeof(err), "the snapshots reported step %" PRIu64 ", not the "
+			 "protected step %" PRIu64, step, k->snapshot_step);
+		rc = -ENODATA;
+	}
 	bool may_commit = rc == -ENODATA && k->on_demand && replica_updating(reports, count);
 	if (rc == 0)
 		rc = ckpt_plan_build(reports, count, step, &params, &k->plan, err, sizeof(err));
