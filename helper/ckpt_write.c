@@ -14,7 +14,14 @@
  * job sync the files (the reads are over, so the ranks may go on while it runs). The thread
  * ends its reads with an acquire fence and the rank's lcr_update_begin stores its phase
  * before a release fence, so a read that saw an update's store implies that the second look
- * sees UPDATING or a newer commit. */
+ * sees UPDATING or a newer commit.
+ *
+ * A checkpoint from the snapshots (the failure's, when a lost node held state no live rank
+ * holds: doc/checkpoint.md) binds each range to a snapshot of the step instead (this
+ * helper's own, or a copy it holds of a lost node's: snapshot_source_pin), pinned until
+ * the thread is done reading. The thread first checks each snapshot region against the
+ * hash it was taken (or received) with, then writes from it as from a region; no rank's
+ * page is read (the snapshot does not change), so such a writer is never -ESTALE. */
 #include "config.h"
 
 #include <dirent.h>
@@ -39,6 +46,7 @@
 #include "lcrd.h"
 #include "log.h"
 #include "regions.h"
+#include "snapshot.h"
 #include "tasks.h"
 #include "worker.h"
 
@@ -214,9 +222,10 @@ int ckpt_abandon(const struct lcrd_options *opt, uint64_t step, char *err, size_
 /* --- the writer --- */
 
 /* One range to write (or only to hash, when hash.checked), bound to the local region it is
- * read from. */
+ * read from, or to a snapshot of the step (source.data). */
 struct write_item {
 	struct region *region;
+	struct snapshot_source source;
 	uint64_t offset;
 	uint64_t length;
 	char file[MANIFEST_FILE_MAX + 1];
@@ -228,6 +237,7 @@ struct ckpt_writer {
 	char dir[PATH_MAX]; /* DIR/step-S.tmp, for messages */
 	int dir_fd;         /* DIR/step-S.tmp, opened as a trusted directory */
 	uint64_t step;
+	bool from_snapshots;      /* the ranges are read from snapshots of step */
 	struct write_item *items; /* the ranges to write, then those to check */
 	size_t item_count;
 	size_t write_count;       /* items[0 .. write_count) are written */
@@ -241,8 +251,16 @@ struct ckpt_writer {
 	char error[WIRE_TEXT_MAX + 1]; /* set by the thread */
 };
 
+/* The snapshots read are no longer pinned (the thread is done, or cancelled). */
+static void unpin_sources(struct ckpt_writer *w)
+{
+	for (size_t i = 0; i < w->item_count; i++)
+		snapshot_source_unpin(w->d, &w->items[i].source);
+}
+
 static void writer_free(struct ckpt_writer *w)
 {
+	unpin_sources(w);
 	if (w->dir_fd >= 0)
 		close(w->dir_fd);
 	free(w->items);
@@ -292,6 +310,35 @@ static bool range_wanted(const struct manifest *plan, uint32_t me, const struct 
 	return !only;
 }
 
+/* Binds range ref of the plan to a snapshot of the step that this helper keeps (of `rank`,
+ * or of any rank of the shard), pinned: to write it, or only to hash it (checked). */
+static int bind_snapshot(struct ckpt_writer *w, const struct manifest *plan,
+			 struct ckpt_range_ref ref, uint32_t rank, bool checked, char *err,
+			 size_t errlen)
+{
+	const struct manifest_shard *shard = &plan->shards[ref.shard];
+	const struct manifest_region *r = &shard->regions[ref.region];
+	struct write_item *item = &w->items[w->item_count];
+	if (snapshot_source_pin(w->d, shard->key, rank, r->name, plan->step, &item->source) < 0)
+		return write_fail(err, errlen, -ENODATA, "%s keeps no snapshot of region '%s' of "
+				  "shard '%s' at step %" PRIu64, w->d->opt.node_name, r->name,
+				  shard->key, plan->step);
+	w->item_count++;
+	if (item->source.size != r->size || r->kind != WIRE_REGION_HOST)
+		return write_fail(err, errlen, -ENODATA, "the snapshot of region '%s' of rank %"
+				  PRIu32 " at step %" PRIu64 " holds %" PRIu64 " bytes, the plan's "
+				  "%s region %" PRIu64, r->name, item->source.rank, plan->step,
+				  item->source.size, manifest_kind_name(r->kind), r->size);
+	item->offset = r->ranges[ref.range].offset;
+	item->length = r->ranges[ref.range].length;
+	strcpy(item->file, r->file);
+	item->hash = (struct ckpt_range_hash){ .ref = ref, .rank = item->source.rank,
+					       .checked = checked };
+	if (!checked)
+		w->bytes += item->length;
+	return 0;
+}
+
 /* Binds the ranges of one shard that this node writes. */
 static int bind_shard(struct ckpt_writer *w, const struct manifest *plan, uint32_t me,
 		      const struct ckpt_range_ref *only, size_t only_count, uint32_t s, char *err,
@@ -304,6 +351,13 @@ static int bind_shard(struct ckpt_writer *w, const struct manifest *plan, uint32
 		for (uint32_t k = 0; k < r->range_count; k++) {
 			if (!range_wanted(plan, me, only, only_count, s, j, k))
 				continue;
+			if (w->from_snapshots) {
+				int rc = bind_snapshot(w, plan, (struct ckpt_range_ref){ s, j, k },
+						       WIRE_NO_RANK, false, err, errlen);
+				if (rc < 0)
+					return rc;
+				continue;
+			}
 			if (!source && !(source = local_source(w->d, shard->key, plan->step)))
 				return write_fail(err, errlen, -ENODATA, "no local replica of shard "
 						  "'%s' holds step %" PRIu64, shard->key, plan->step);
@@ -336,6 +390,8 @@ static int bind_check(struct ckpt_writer *w, const struct manifest *plan,
 	const struct task *t = tasks_find(w->d->tasks, c->rank);
 	uint64_t committed = WIRE_NO_STEP;
 	uint16_t phase = WIRE_PHASE_RUNNING;
+	if (w->from_snapshots)
+		return bind_snapshot(w, plan, c->ref, c->rank, true, err, errlen);
 	if (t)
 		tasks_read_marks(t, &committed, &phase);
 	if (!t || !t->registered || strcmp(t->shard_key, shard->key) != 0 ||
@@ -398,10 +454,14 @@ static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t offset)
 }
 
 /* Points *out at the bytes [at, at + len) of item's region: in place where the backend
- * hands out its memory (a host region: no copy), else copied into buf (CUDA). */
+ * hands out its memory (a host region, a snapshot: no copy), else copied into buf (CUDA). */
 static int range_bytes(struct ckpt_writer *w, const struct write_item *item, uint64_t at,
 		       size_t len, uint8_t *buf, const uint8_t **out)
 {
+	if (item->source.data) {
+		*out = item->source.data + at;
+		return 0;
+	}
 	int rc = region_view(item->region, at, len, out);
 	if (rc == -EOPNOTSUPP && (rc = region_read(item->region, at, buf, len)) == 0)
 		*out = buf;
@@ -464,13 +524,39 @@ static int write_file(struct ckpt_writer *w, int dir_fd, struct write_item *item
 	return rc;
 }
 
+/* Each snapshot read still has the hash it was taken (or received) with: 0, or -EIO (its
+ * memory changed since). Each is hashed once, however many ranges it gives. */
+static int check_snapshots(struct ckpt_writer *w, const atomic_bool *cancel)
+{
+	for (size_t i = 0; i < w->item_count; i++) {
+		const struct snapshot_source *x = &w->items[i].source;
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = w->items[j].source.data == x->data;
+		if (!x->data || seen)
+			continue;
+		if (atomic_load(cancel))
+			return -ECANCELED;
+		uint64_t h = XXH3_64bits(x->data, (size_t)x->size);
+		if (h != x->xxh3)
+			return write_fail(w->error, sizeof(w->error), -EIO, "the %s read for %s "
+					  "(rank %" PRIu32 ", step %" PRIu64 ") has XXH3 %016" PRIx64
+					  ", not the %016" PRIx64 " it was taken with",
+					  x->copy ? "held copy" : "snapshot", w->items[i].file,
+					  x->rank, x->step, h, x->xxh3);
+	}
+	return 0;
+}
+
 /* The first job: every file in turn, then the ranges only checked. */
 static int write_all(void *arg, const atomic_bool *cancel)
 {
 	struct ckpt_writer *w = arg;
 	XXH3_state_t *state = XXH3_createState();
 	void *buf = NULL;
-	int rc = 0;
+	int rc = check_snapshots(w, cancel);
+	if (rc < 0)
+		goto out;
 	if (!state || posix_memalign(&buf, 4096, CKPT_IO_CHUNK) != 0) {
 		rc = write_fail(w->error, sizeof(w->error), -ENOMEM, "out of memory");
 		goto out;
@@ -560,6 +646,7 @@ static void synced(void *arg, int rc)
 static void written(void *arg, int rc)
 {
 	struct ckpt_writer *w = arg;
+	unpin_sources(w); /* the reads are over */
 	if (rc == 0)
 		rc = check_sources(w);
 	if (rc == 0 && w->write_count > 0) {
@@ -590,7 +677,7 @@ static int open_step_dir(struct ckpt_writer *w, char *err, size_t errlen)
 	return rc;
 }
 
-int ckpt_write_start(struct lcrd *d, const struct manifest *plan,
+int ckpt_write_start(struct lcrd *d, const struct manifest *plan, bool from_snapshots,
 		     const struct ckpt_range_ref *only, size_t only_count,
 		     const struct ckpt_check *checks, size_t check_count,
 		     ckpt_write_done_fn *done, void *arg, struct ckpt_writer **out, char *err,
@@ -602,6 +689,7 @@ int ckpt_write_start(struct lcrd *d, const struct manifest *plan,
 		return write_fail(err, errlen, -ENOMEM, "out of memory");
 	w->d = d;
 	w->step = plan->step;
+	w->from_snapshots = from_snapshots;
 	w->done = done;
 	w->done_arg = arg;
 	w->dir_fd = -1;

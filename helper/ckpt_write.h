@@ -79,13 +79,15 @@ int ckpt_gather_reports(struct lcrd *d, struct ckpt_report **out, size_t *count,
 int ckpt_prepare_dir(const struct lcrd_options *opt, uint64_t step, char *err, size_t errlen);
 
 /* Starts writing the ranges of `plan` whose writer is this node (d->opt.node_id) into
- * DIR/step-S.tmp/, each from a local replica that holds step S; with only != NULL, just
+ * DIR/step-S.tmp/, each from a local replica that holds step S (from_snapshots: from a
+ * snapshot of S this helper keeps, its own or a held copy, checked against its hash
+ * first: -EIO when it differs; snapshot.h); with only != NULL, just
  * those of only[only_count] (the ranges ckpt_plan_reassign moved here). Then, in the same
  * thread, hashes without writing the ranges of checks[check_count] whose node is this one,
  * each from the rank it names (-ESTALE when that rank no longer holds S). done runs on the
  * loop when finished. The plan may change or go once this returns. 0, or -errno with err
  * set (nothing started). */
-int ckpt_write_start(struct lcrd *d, const struct manifest *plan,
+int ckpt_write_start(struct lcrd *d, const struct manifest *plan, bool from_snapshots,
 		     const struct ckpt_range_ref *only, size_t only_count,
 		     const struct ckpt_check *checks, size_t check_count,
 		     ckpt_write_done_fn *done, void *arg, struct ckpt_writer **out, char *err,

@@ -27,6 +27,13 @@
  * A writer that finds a replica began an update while it was read (-ESTALE) makes the
  * leader remove the .tmp directory and start again from the gather, CKPT_ATTEMPTS tries
  * in all.
+ * A failure's checkpoint whose plan lacks state that no live rank holds (a lost node's
+ * shards without a replica) is written from the helpers' snapshots instead, with
+ * --redundancy=copy: the same flow, gathered again with the protected step P that every
+ * lost node's copies are held at (snapshot_checkpoint_step): each node reports its own
+ * snapshot of P and the copies it holds of lost nodes (snapshot_gather_reports), the plan
+ * is built from those at P, and each writer reads its ranges from the snapshots
+ * (ckpt_write_start, from_snapshots). Without such a step it is abandoned (-EHOSTDOWN).
  * A new leader starts a checkpoint of its own for the leader's death: its ckpt_prepare_dir
  * removes the old leader's .tmp directory, and a WRITE from it stops any writer of the old
  * one. Every wait has a bound: MESH_CKPT_GATHER_MS for the reports, MESH_CKPT_WRITE_MS for
@@ -50,6 +57,7 @@
 #include "mesh_ckpt.h"
 #include "mesh_internal.h"
 #include "recovery.h"
+#include "snapshot.h"
 
 #define MESH_CKPT_GATHER_MS 5000    /* for every live node's reports */
 #define MESH_CKPT_WRITE_MS 600000   /* for every writer's result */
@@ -75,6 +83,8 @@ struct mesh_ckpt {
 	uint64_t seq;
 	char reason[WIRE_TEXT_MAX + 1];
 	bool on_demand;          /* asked for: waits for a commit, a failure's does not */
+	uint64_t snapshot_step;  /* WIRE_NO_STEP: from the live ranks; else from the
+				  * snapshots of that protected step */
 	unsigned attempt;        /* 0, or the tries so far after stale copies */
 	uint64_t started_ns;
 	uint64_t timer;
@@ -477,12 +487,14 @@ static void on_write(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_
 		goto out;
 	}
 	*job = (struct write_job){ .m = m, .leader = from, .id = w->id };
-	rc = ckpt_write_start(m->d, &plan, moved, w->lost_count ? moved_count : 0, checks,
-			      check_count, job_done, job, &job->writer, err, sizeof(err));
+	rc = ckpt_write_start(m->d, &plan, w->snapshot_step != WIRE_NO_STEP, moved,
+			      w->lost_count ? moved_count : 0, checks, check_count, job_done, job,
+			      &job->writer, err, sizeof(err));
 	if (rc == 0) {
 		job->next = k->jobs;
 		k->jobs = job;
-		log_info("writing my part of the checkpoint of step %" PRIu64 "%s", w->step,
+		log_info("writing my part of the checkpoint of step %" PRIu64 "%s%s", w->step,
+			 w->snapshot_step != WIRE_NO_STEP ? " from the snapshots" : "",
 			 w->lost_count ? " (ranges of a lost writer)" : "");
 	}
 out:
@@ -505,7 +517,11 @@ static void on_ask(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_as
 	size_t count = 0;
 	memset(r, 0, sizeof(*r));
 	r->id = ask->id;
-	r->status = ckpt_gather_reports(m->d, &reports, &count, r->error, sizeof(r->error));
+	if (ask->snapshot_step != WIRE_NO_STEP)
+		r->status = snapshot_gather_reports(m->d, ask->snapshot_step, &reports, &count,
+						    r->error, sizeof(r->error));
+	else
+		r->status = ckpt_gather_reports(m->d, &reports, &count, r->error, sizeof(r->error));
 	if (r->status == 0 && replicas_append(&r->replicas, reports, count) < 0) {
 		r->status = -EMSGSIZE;
 		snprintf(r->error, sizeof(r->error), "%zu replicas: more than one message holds",
@@ -663,6 +679,55 @@ static int check_no_state_lost(struct mesh *m, char *err, size_t errlen)
 	return -EHOSTDOWN;
 }
 
+/* The failure's checkpoint lacks state no live rank holds: with the copies of every lost
+ * node held at a protected step P, it is gathered again from the snapshots of P (true);
+ * else err says why not too (false). */
+static bool from_snapshots_instead(struct mesh *m, char *err, size_t errlen)
+{
+	struct mesh_ckpt *k = m->ckpt;
+	char why[WIRE_TEXT_MAX + 1];
+	size_t used = strlen(err);
+	if (k->snapshot_step != WIRE_NO_STEP || m->d->opt.redundancy != LCR_REDUNDANCY_COPY)
+		return false;
+	uint64_t step = snapshot_checkpoint_step(m->d, why, sizeof(why));
+	if (step == WIRE_NO_STEP) {
+		util_format_text(err + used, errlen - used, "; nor can it be written from the "
+				 "in-memory snapshots: %s", why);
+		return false;
+	}
+	log_info("checkpoint (%s): %s; writing protected step %" PRIu64 " from the helpers' "
+		 "snapshots and the lost node's copies instead", k->reason, err, step);
+	k->snapshot_step = step;
+	plan_free(k);
+	memset(k->waiting, 0, m->count * sizeof(*k->waiting));
+	arm(m, MESH_CKPT_GATHER_MS);
+	gather(m);
+	return true;
+}
+
+/* Drops the reports of ranks reported before (the copies of one lost node that K partners
+ * hold: the first holder writes them). */
+static void replicas_drop_duplicate_ranks(struct wire_ckpt_replicas *w)
+{
+	uint32_t kept = 0, kept_regions = 0, region = 0;
+	for (uint32_t i = 0; i < w->count; i++) {
+		struct wire_ckpt_replica p = w->replicas[i];
+		uint32_t first = region;
+		bool seen = false;
+		region += p.region_count;
+		for (uint32_t j = 0; j < kept && !seen; j++)
+			seen = w->replicas[j].rank == p.rank;
+		if (seen)
+			continue;
+		memmove(&w->regions[kept_regions], &w->regions[first],
+			p.region_count * sizeof(*w->regions));
+		kept_regions += p.region_count;
+		w->replicas[kept++] = p;
+	}
+	w->count = kept;
+	w->region_count = kept_regions;
+}
+
 /* Every live node answered: plan and start the writers. */
 static void start_writing(struct mesh *m)
 {
@@ -673,11 +738,18 @@ static void start_writing(struct mesh *m)
 	size_t count = 0;
 	uint64_t step = WIRE_NO_STEP;
 	replicas_drop_removed(m, &k->write.replicas);
+	if (k->snapshot_step != WIRE_NO_STEP)
+		replicas_drop_duplicate_ranks(&k->write.replicas);
 	int rc = replicas_to_reports(&k->write.replicas, NULL, 0, &reports, &count);
 	if (rc < 0)
 		snprintf(err, sizeof(err), "out of memory");
 	if (rc == 0)
 		rc = ckpt_plan_choose_step(reports, count, &step, err, sizeof(err));
+	if (rc == 0 && k->snapshot_step != WIRE_NO_STEP && step != k->snapshot_step) {
+		snprintf(err, sizeof(err), "the snapshots reported step %" PRIu64 ", not the "
+			 "protected step %" PRIu64, step, k->snapshot_step);
+		rc = -ENODATA;
+	}
 	bool may_commit = rc == -ENODATA && k->on_demand && replica_updating(reports, count);
 	if (rc == 0)
 		rc = ckpt_plan_build(reports, count, step, &params, &k->plan, err, sizeof(err));
@@ -692,10 +764,12 @@ static void start_writing(struct mesh *m)
 		return;
 	}
 	k->write.step = step;
-	if (rc == 0)
+	if (rc == 0 && k->snapshot_step == WIRE_NO_STEP)
 		recovery_on_checkpoint_step(m, step, &k->plan);
 	if (rc == 0 && !k->on_demand)
 		rc = check_no_state_lost(m, err, sizeof(err));
+	if (rc == -EHOSTDOWN && from_snapshots_instead(m, err, sizeof(err)))
+		return;
 	if (rc == 0)
 		rc = ckpt_prepare_dir(&m->d->opt, step, err, sizeof(err));
 	if (rc == -EEXIST) {
@@ -709,10 +783,10 @@ static void start_writing(struct mesh *m)
 	}
 	k->phase = RUN_WRITE;
 	log_info("checkpoint (%s): saving step %" PRIu64 " of %" PRIu32 " ranks from %zu writer%s "
-		 "into %s%s; %zu of %zu ranges compared with a second replica", k->reason, step,
+		 "into %s%s%s; %zu of %zu ranges compared with a second replica", k->reason, step,
 		 k->plan.rank_count, k->plan.writer_count, k->plan.writer_count == 1 ? "" : "s",
-		 m->d->opt.ckpt_dir, k->attempt ? " (again)" : "", k->check_count,
-		 ckpt_plan_range_count(&k->plan));
+		 m->d->opt.ckpt_dir, k->snapshot_step != WIRE_NO_STEP ? " from the snapshots" : "",
+		 k->attempt ? " (again)" : "", k->check_count, ckpt_plan_range_count(&k->plan));
 	arm(m, MESH_CKPT_WRITE_MS);
 	for (uint32_t n = 0; n < m->count && k->phase == RUN_WRITE; n++)
 		if (takes_part(k, n))
@@ -945,8 +1019,9 @@ static void gather(struct mesh *m)
 	memset(&k->write, 0, sizeof(k->write));
 	k->write.id = k->id;
 	k->write.step = WIRE_NO_STEP;
-	struct wire_mesh_ckpt_ask ask = { .id = k->id };
-	uint8_t buf[16];
+	k->write.snapshot_step = k->snapshot_step;
+	struct wire_mesh_ckpt_ask ask = { .id = k->id, .snapshot_step = k->snapshot_step };
+	uint8_t buf[32];
 	int len = wire_encode_mesh_ckpt_ask(&ask, buf, sizeof(buf));
 	for (uint32_t i = 0; i < m->live_count; i++)
 		k->waiting[m->live[i]] = 1;
@@ -972,6 +1047,7 @@ static void run_start(struct mesh *m, const char *reason, bool on_demand)
 	}
 	k->phase = RUN_GATHER;
 	k->on_demand = on_demand;
+	k->snapshot_step = WIRE_NO_STEP;
 	k->attempt = 0;
 	k->no_commit[0] = '\0';
 	util_copy_string(k->reason, sizeof(k->reason), reason);

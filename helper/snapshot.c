@@ -12,6 +12,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "internal/ckpt_plan.h"
 #include "internal/redundancy_plan.h"
 #include "internal/snapshot_rounds.h"
 #include "internal/util.h"
@@ -34,6 +35,7 @@
 struct snap_region {
 	struct region *region; /* read during the round only */
 	uint32_t rank;
+	uint32_t dp_size;                  /* its rank's */
 	char shard_key[WIRE_NAME_MAX + 1]; /* its rank's */
 	char name[WIRE_NAME_MAX + 1];
 	uint64_t size;
@@ -61,6 +63,10 @@ struct snapshot {
 	enum round_state state;
 	uint64_t last_tried; /* the newest step a round began for, or WIRE_NO_STEP */
 	struct local_snapshot kept;    /* the newest protected step's */
+	unsigned kept_readers;         /* pins on kept (snapshot_source_pin) */
+	struct local_snapshot detached; /* a kept snapshot replaced while pinned: freed when
+					 * its last reader unpins it */
+	unsigned detached_readers;
 	struct local_snapshot pending; /* the round's */
 	struct local_snapshot spare;   /* the last one replaced: its buffers, already faulted in,
 					* are the next round's when the sizes match */
@@ -82,6 +88,9 @@ struct snapshot {
 	uint64_t protected_step;
 	uint32_t *protected_live;      /* the live nodes when it was protected (partners' basis) */
 	uint32_t protected_live_count;
+	/* the leader: per node, the partners its last round reported (SNAPSHOT_DONE) and those
+	 * of the protected step; a count of 0 where unknown (a round led by another leader) */
+	struct snapshot_partners *round_partners, *protected_partners;
 	uint64_t rollback_step;        /* a REPLACING's resume step not applied yet, or NO_STEP */
 	bool rollback_waits;           /* it waits for a rank's update or the round's worker */
 	struct snapshot_store store;
@@ -89,11 +98,19 @@ struct snapshot {
 	bool cuda_told;
 };
 
+/* The copy partners of one node's round, as it reported them. */
+struct snapshot_partners {
+	uint64_t step;
+	uint32_t count;
+	uint32_t nodes[WIRE_SNAPSHOT_PARTNERS_MAX];
+};
+
 /* --- memory --- */
 
 static uint64_t memory_in_use(const struct snapshot *s)
 {
-	return s->kept.bytes + s->pending.bytes + s->spare.bytes + s->store.bytes;
+	return s->kept.bytes + s->detached.bytes + s->pending.bytes + s->spare.bytes +
+	       s->store.bytes;
 }
 
 static void snapshot_free(struct local_snapshot *x)
@@ -104,9 +121,20 @@ static void snapshot_free(struct local_snapshot *x)
 	*x = (struct local_snapshot){ .step = WIRE_NO_STEP };
 }
 
-/* x is replaced: it becomes the spare (the older spare is freed). */
+/* x is replaced: it becomes the spare (the older spare is freed); the kept snapshot, while
+ * a reader pins it, is detached instead, and freed when its last reader unpins it. */
 static void snapshot_retire(struct snapshot *s, struct local_snapshot *x)
 {
+	if (x == &s->kept && s->kept_readers) {
+		/* Only a checkpoint writer pins the kept snapshot, one at a time on a node (a new
+		 * one starts once the old one is cancelled, unpinned): none reads the older one. */
+		snapshot_free(&s->detached);
+		s->detached = s->kept;
+		s->detached_readers = s->kept_readers;
+		s->kept_readers = 0;
+		s->kept = (struct local_snapshot){ .step = WIRE_NO_STEP };
+		return;
+	}
 	snapshot_free(&s->spare);
 	s->spare = *x;
 	s->spare.bytes = 0; /* what is allocated: a round that failed early has no buffers */
@@ -228,7 +256,8 @@ static int push_region(struct snapshot *s, struct transfer_conn *c, const struct
 		       const struct snap_region *x)
 {
 	struct wire_snapshot_put put = { .node = s->id.self, .incarnation = s->incarnation,
-					 .rank = x->rank, .step = s->pending.step, .size = x->size };
+					 .rank = x->rank, .dp_size = x->dp_size,
+					 .step = s->pending.step, .size = x->size };
 	char err[WIRE_TEXT_MAX + 1];
 	uint64_t held;
 	strcpy(put.region, x->name);
@@ -300,6 +329,8 @@ static void report(struct snapshot *s, int status, const char *why)
 {
 	s->report = (struct wire_snapshot_done){ .step = s->pending.step, .status = status,
 						 .bytes = s->pending.bytes };
+	for (size_t i = 0; status == 0 && i < s->partner_count; i++)
+		s->report.partners[s->report.partner_count++] = s->partners[i].node;
 	snprintf(s->report.message, sizeof(s->report.message), "%s", why);
 	s->state = ROUND_REPORTED;
 	send_report(s);
@@ -398,7 +429,8 @@ static int gather_regions(struct snapshot *s, uint64_t step)
 			return -EBUSY;
 		}
 		struct snap_region *x = &s->pending.regions[s->pending.count++];
-		*x = (struct snap_region){ .region = r, .rank = r->owner_rank, .size = r->size };
+		*x = (struct snap_region){ .region = r, .rank = r->owner_rank, .dp_size = t->dp_size,
+					   .size = r->size };
 		strcpy(x->name, r->name);
 		strcpy(x->shard_key, t->shard_key);
 		s->pending.bytes += r->size;
@@ -655,6 +687,32 @@ static void on_end(struct mesh *m, uint32_t from, const struct wire_msg *msg)
 
 /* --- the leader --- */
 
+/* The partners node's round reported (where its copies are held), for the verdict. */
+static void record_partners(struct snapshot *s, uint32_t node, const struct wire_snapshot_done *r)
+{
+	if (!s->round_partners)
+		s->round_partners = calloc(WIRE_MESH_NODES_MAX, sizeof(*s->round_partners));
+	if (!s->round_partners || node >= WIRE_MESH_NODES_MAX)
+		return;
+	struct snapshot_partners *p = &s->round_partners[node];
+	p->step = r->step;
+	p->count = r->status == 0 ? r->partner_count : 0;
+	memcpy(p->nodes, r->partners, p->count * sizeof(*p->nodes));
+}
+
+/* A newer step is protected: the partners its rounds reported are where its copies are. */
+static void keep_protected_partners(struct snapshot *s, uint64_t step)
+{
+	if (!s->round_partners)
+		return;
+	if (!s->protected_partners)
+		s->protected_partners = calloc(WIRE_MESH_NODES_MAX, sizeof(*s->protected_partners));
+	for (uint32_t n = 0; s->protected_partners && n < WIRE_MESH_NODES_MAX; n++)
+		s->protected_partners[n] = s->round_partners[n].step == step
+						   ? s->round_partners[n]
+						   : (struct snapshot_partners){ .step = WIRE_NO_STEP };
+}
+
 static void announce(struct snapshot *s, const struct snapshot_verdict *v)
 {
 	struct mesh *m = s->d->mesh;
@@ -662,6 +720,8 @@ static void announce(struct snapshot *s, const struct snapshot_verdict *v)
 				       .bytes = v->bytes };
 	uint8_t buf[sizeof(e) + 32];
 	snprintf(e.message, sizeof(e.message), "%s", v->why);
+	if (v->protected && (s->protected_step == WIRE_NO_STEP || v->step > s->protected_step))
+		keep_protected_partners(s, v->step);
 	int n = wire_encode_snapshot_end(&e, buf, sizeof(buf));
 	for (uint32_t i = 0; i < m->live_count; i++)
 		if (m->live[i] != m->self)
@@ -697,6 +757,7 @@ static void leader_on_done(struct snapshot *s, uint32_t from, const struct wire_
 		return;
 	}
 	snapshot_rounds_report(&s->rounds, from, r->step, r->status == 0, r->bytes, r->message);
+	record_partners(s, from, r);
 	leader_decide(s);
 }
 
@@ -859,41 +920,227 @@ static uint32_t place_of(const uint32_t *nodes, uint32_t count, uint32_t node)
 	return UINT32_MAX;
 }
 
+/* The partners that held node's copies of the protected step, as its round reported them
+ * to this leader (the partner set of the live nodes of its round), or NULL when unknown. */
+static const struct snapshot_partners *reported_partners(const struct snapshot *s,
+							 uint32_t node)
+{
+	const struct snapshot_partners *p = s->protected_partners && node < WIRE_MESH_NODES_MAX
+						    ? &s->protected_partners[node] : NULL;
+	return p && p->count && p->step == s->protected_step ? p : NULL;
+}
+
+/* The partners that held node's copies of the protected step, placed again over the live
+ * nodes of when it was protected: 0, or -ENOENT. */
+static int placed_partners(const struct snapshot *s, uint32_t node, struct snapshot_partners *out)
+{
+	uint32_t places[SNAPSHOT_PARTNERS_MAX];
+	unsigned copies = s->d->opt.redundancy_copies ? s->d->opt.redundancy_copies : 1;
+	uint32_t place = place_of(s->protected_live, s->protected_live_count, node);
+	struct redundancy_nodes nodes = { .count = s->protected_live_count };
+	char err[WIRE_TEXT_MAX + 1];
+	if (place == UINT32_MAX || copies > SNAPSHOT_PARTNERS_MAX ||
+	    redundancy_copy_partners(&nodes, place, copies, places, err, sizeof(err)) < 0)
+		return -ENOENT;
+	out->step = s->protected_step;
+	out->count = copies;
+	for (unsigned c = 0; c < copies; c++)
+		out->nodes[c] = s->protected_live[places[c]];
+	return 0;
+}
+
 uint64_t snapshot_recovery_step(struct lcrd *d, uint32_t lost, char *why, size_t cap)
 {
 	struct snapshot *s = d->snapshot;
-	uint32_t places[SNAPSHOT_PARTNERS_MAX], place;
-	unsigned copies = d->opt.redundancy_copies ? d->opt.redundancy_copies : 1;
-	char err[WIRE_TEXT_MAX + 1];
+	struct snapshot_partners placed;
+	const struct snapshot_partners *held_by;
 	if (!s)
 		return snprintf(why, cap, "no in-memory copies (--redundancy=none)"), WIRE_NO_STEP;
 	if (s->protected_step == WIRE_NO_STEP || !s->protected_live_count)
 		return snprintf(why, cap, "no step is protected yet"), WIRE_NO_STEP;
-	place = place_of(s->protected_live, s->protected_live_count, lost);
-	struct redundancy_nodes nodes = { .count = s->protected_live_count };
-	if (place == UINT32_MAX || copies > SNAPSHOT_PARTNERS_MAX ||
-	    redundancy_copy_partners(&nodes, place, copies, places, err, sizeof(err)) < 0)
+	held_by = reported_partners(s, lost);
+	if (!held_by && placed_partners(s, lost, &placed) == 0)
+		held_by = &placed;
+	if (!held_by)
 		return snprintf(why, cap, "node %" PRIu32 " has no copies of protected step %" PRIu64,
 				lost, s->protected_step), WIRE_NO_STEP;
-	for (unsigned c = 0; c < copies; c++)
-		if (node_is_live(d->mesh, s->protected_live[places[c]]))
+	for (uint32_t c = 0; c < held_by->count; c++)
+		if (node_is_live(d->mesh, held_by->nodes[c])) {
+			log_verbose("node %" PRIu32 "'s copies of protected step %" PRIu64 " are held "
+				    "by live node %" PRIu32 " (%s)", lost, s->protected_step,
+				    held_by->nodes[c], held_by == &placed ? "placed again over the "
+				    "live nodes of then" : "as its round reported");
 			return s->protected_step;
+		}
 	return snprintf(why, cap, "every node that held node %" PRIu32 "'s copies of protected "
 			"step %" PRIu64 " is lost too (two losses in one partner set)", lost,
 			s->protected_step), WIRE_NO_STEP;
 }
 
-int snapshot_copy_for(struct lcrd *d, const char *shard_key, const char *region, uint64_t step,
-		      const uint8_t **data, uint64_t *size, uint32_t *rank)
+/* --- the failure's checkpoint from the snapshots, and pinned sources --- */
+
+static int pin_copy(struct snapshot *s, const char *shard_key, uint32_t rank, const char *region,
+		    uint64_t step, struct snapshot_source *out)
 {
-	struct snapshot *s = d->snapshot;
-	const struct held_copy *c = s ? snapshot_store_find_shard(&s->store, shard_key, region, step)
-				      : NULL;
+	struct held_copy *c = snapshot_store_find_shard(&s->store, shard_key, region, step, rank);
 	if (!c)
 		return -ENOENT;
-	*data = c->data;
-	*size = c->size;
-	*rank = c->rank;
+	snapshot_store_pin(c);
+	*out = (struct snapshot_source){ .data = c->data, .size = c->size, .xxh3 = c->xxh3,
+					 .rank = c->rank, .step = step, .copy = c };
+	return 0;
+}
+
+int snapshot_copy_pin(struct lcrd *d, const char *shard_key, const char *region, uint64_t step,
+		      struct snapshot_source *out)
+{
+	return d->snapshot ? pin_copy(d->snapshot, shard_key, WIRE_NO_RANK, region, step, out)
+			   : -ENOENT;
+}
+
+/* The region of the kept snapshot of step, of rank (or of any rank of shard_key). */
+static const struct snap_region *kept_region(const struct snapshot *s, const char *shard_key,
+					     uint32_t rank, const char *region, uint64_t step)
+{
+	for (size_t i = 0; s->kept.step == step && i < s->kept.count; i++) {
+		const struct snap_region *x = &s->kept.regions[i];
+		if ((rank == WIRE_NO_RANK || x->rank == rank) && x->data &&
+		    strcmp(x->shard_key, shard_key) == 0 && strcmp(x->name, region) == 0)
+			return x;
+	}
+	return NULL;
+}
+
+int snapshot_source_pin(struct lcrd *d, const char *shard_key, uint32_t rank, const char *region,
+			uint64_t step, struct snapshot_source *out)
+{
+	struct snapshot *s = d->snapshot;
+	const struct snap_region *x = s ? kept_region(s, shard_key, rank, region, step) : NULL;
+	if (!s)
+		return -ENOENT;
+	if (!x)
+		return pin_copy(s, shard_key, rank, region, step, out);
+	s->kept_readers++;
+	*out = (struct snapshot_source){ .data = x->data, .size = x->size, .xxh3 = x->xxh3,
+					 .rank = x->rank, .step = step };
+	return 0;
+}
+
+void snapshot_source_unpin(struct lcrd *d, struct snapshot_source *src)
+{
+	struct snapshot *s = d->snapshot;
+	if (!s || !src->data)
+		return;
+	if (src->copy)
+		snapshot_store_unpin(&s->store, src->copy);
+	else if (s->detached_readers && s->detached.step == src->step) {
+		if (--s->detached_readers == 0)
+			snapshot_free(&s->detached);
+	} else if (s->kept_readers) {
+		s->kept_readers--;
+	}
+	*src = (struct snapshot_source){ 0 };
+}
+
+uint64_t snapshot_checkpoint_step(struct lcrd *d, char *why, size_t cap)
+{
+	struct snapshot *s = d->snapshot;
+	uint64_t step = s ? s->protected_step : WIRE_NO_STEP;
+	if (!s || step == WIRE_NO_STEP)
+		return snapshot_recovery_step(d, WIRE_NO_NODE, why, cap);
+	for (uint32_t i = 0; i < s->protected_live_count; i++) {
+		uint32_t node = s->protected_live[i];
+		if (!node_is_live(d->mesh, node) &&
+		    snapshot_recovery_step(d, node, why, cap) == WIRE_NO_STEP)
+			return WIRE_NO_STEP;
+	}
+	return step;
+}
+
+/* The report of (node, rank) in reports[count], or NULL. */
+static struct ckpt_report *report_of(struct ckpt_report *reports, size_t count, uint32_t rank)
+{
+	for (size_t i = 0; i < count; i++)
+		if (reports[i].rank == rank)
+			return &reports[i];
+	return NULL;
+}
+
+/* Adds region (name, size) of rank to the reports: a new report for a new rank. */
+static int report_region(struct lcrd *d, struct ckpt_report *reports, size_t *count,
+			 uint32_t rank, const char *shard_key, uint32_t dp_size, uint64_t step,
+			 const char *name, uint64_t size)
+{
+	struct ckpt_report *r = report_of(reports, *count, rank);
+	if (!r) {
+		r = &reports[(*count)++];
+		*r = (struct ckpt_report){ .rank = rank, .node_id = d->opt.node_id,
+					   .dp_size = dp_size, .phase = WIRE_PHASE_COMMITTED,
+					   .committed_step = step };
+		strcpy(r->node, d->opt.node_name);
+		strcpy(r->shard_key, shard_key);
+	}
+	struct ckpt_region_report *grown = realloc(r->regions, (r->region_count + 1) *
+						   sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	r->regions = grown;
+	struct ckpt_region_report *e = &grown[r->region_count++];
+	*e = (struct ckpt_region_report){ .kind = WIRE_REGION_HOST, .size = size };
+	strcpy(e->name, name);
+	return 0;
+}
+
+/* Every region of this node's ranks is in the kept snapshot of step, same size: 0, or
+ * -ENODATA with err (a CUDA region, or one registered since). */
+static int kept_covers_regions(struct snapshot *s, uint64_t step, char *err, size_t errlen)
+{
+	for (const struct region *r = s->d->regions.head; r; r = r->next) {
+		const struct task *t = tasks_find(s->d->tasks, r->owner_rank);
+		const struct snap_region *x = t ? kept_region(s, t->shard_key, r->owner_rank,
+							      r->name, step) : NULL;
+		if (t && t->registered && (!x || x->size != r->size))
+			return snprintf(err, errlen, "%s region '%s' of rank %" PRIu32 " is not in "
+					"%s's snapshot of step %" PRIu64 "%s",
+					r->kind == WIRE_REGION_HOST ? "host" : "CUDA", r->name,
+					r->owner_rank, s->d->opt.node_name, step,
+					r->kind == WIRE_REGION_HOST ? "" : " (host regions only)"),
+			       -ENODATA;
+	}
+	return 0;
+}
+
+int snapshot_gather_reports(struct lcrd *d, uint64_t step, struct ckpt_report **out,
+			    size_t *count, char *err, size_t errlen)
+{
+	struct snapshot *s = d->snapshot;
+	size_t n = 0;
+	int rc = 0;
+	*out = NULL;
+	*count = 0;
+	if (!s || s->kept.step != step)
+		return snprintf(err, errlen, "%s keeps no snapshot of step %" PRIu64,
+				d->opt.node_name, step), -ENODATA;
+	if ((rc = kept_covers_regions(s, step, err, errlen)) < 0)
+		return rc;
+	struct ckpt_report *reports = calloc(s->kept.count + s->store.count + 1, sizeof(*reports));
+	if (!reports)
+		return snprintf(err, errlen, "out of memory"), -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < s->kept.count; i++) {
+		const struct snap_region *x = &s->kept.regions[i];
+		rc = report_region(d, reports, &n, x->rank, x->shard_key, x->dp_size, step, x->name,
+				   x->size);
+	}
+	for (const struct held_copy *c = s->store.head; rc == 0 && c; c = c->next)
+		if (c->complete && !c->released && c->step == step && !node_is_live(d->mesh, c->node))
+			rc = report_region(d, reports, &n, c->rank, c->shard_key, c->dp_size, step,
+					   c->region, c->size);
+	if (rc < 0) {
+		ckpt_reports_free(reports, n);
+		return snprintf(err, errlen, "out of memory"), rc;
+	}
+	*out = reports;
+	*count = n;
 	return 0;
 }
 
@@ -991,10 +1238,13 @@ void snapshot_destroy(struct lcrd *d)
 	if (s->poll_timer)
 		loop_cancel_timer(d->loop, s->poll_timer);
 	snapshot_free(&s->kept);
+	snapshot_free(&s->detached);
 	snapshot_free(&s->pending);
 	snapshot_free(&s->spare);
 	snapshot_store_clear(&s->store);
 	free(s->protected_live);
+	free(s->round_partners);
+	free(s->protected_partners);
 	if (s->rounds.node_count)
 		snapshot_rounds_fini(&s->rounds);
 	free(s);

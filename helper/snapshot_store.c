@@ -1,5 +1,6 @@
 /* snapshot_store.c: the copies of other nodes' snapshots held here (see snapshot_store.h):
- * a list, newest first, of buffers from malloc. */
+ * a list, newest first, of buffers from malloc. A released copy that is still pinned stays
+ * in the list (and counts in `bytes`) until its last reader unpins it. */
 #include "config.h"
 
 #include <errno.h>
@@ -18,7 +19,7 @@ int snapshot_store_reserve(struct snapshot_store *st, const struct wire_snapshot
 			   uint8_t **dst)
 {
 	for (struct held_copy *c = st->head; c; c = c->next)
-		if (same_key(c, put)) {
+		if (!c->released && same_key(c, put)) {
 			if (!c->complete)
 				return -EBUSY; /* its bytes are being received */
 			snapshot_store_remove(st, c);
@@ -34,6 +35,7 @@ int snapshot_store_reserve(struct snapshot_store *st, const struct wire_snapshot
 	c->node = put->node;
 	c->incarnation = put->incarnation;
 	c->rank = put->rank;
+	c->dp_size = put->dp_size;
 	strcpy(c->region, put->region);
 	strcpy(c->shard_key, put->shard_key);
 	c->step = put->step;
@@ -49,33 +51,55 @@ int snapshot_store_reserve(struct snapshot_store *st, const struct wire_snapshot
 struct held_copy *snapshot_store_find(struct snapshot_store *st, const uint8_t *dst)
 {
 	for (struct held_copy *c = st->head; c; c = c->next)
-		if (c->data == dst)
+		if (c->data == dst && !c->released)
 			return c;
 	return NULL;
 }
 
-const struct held_copy *snapshot_store_find_shard(const struct snapshot_store *st,
-						  const char *shard_key, const char *region,
-						  uint64_t step)
+struct held_copy *snapshot_store_find_shard(const struct snapshot_store *st,
+					    const char *shard_key, const char *region,
+					    uint64_t step, uint32_t rank)
 {
-	for (const struct held_copy *c = st->head; c; c = c->next)
-		if (c->complete && c->step == step && strcmp(c->shard_key, shard_key) == 0 &&
-		    strcmp(c->region, region) == 0)
+	for (struct held_copy *c = st->head; c; c = c->next)
+		if (c->complete && !c->released && c->step == step &&
+		    (rank == WIRE_NO_RANK || c->rank == rank) &&
+		    strcmp(c->shard_key, shard_key) == 0 && strcmp(c->region, region) == 0)
 			return c;
 	return NULL;
+}
+
+/* Unlinks and frees the copy at *pos. */
+static void free_at(struct snapshot_store *st, struct held_copy **pos)
+{
+	struct held_copy *c = *pos;
+	*pos = c->next;
+	st->bytes -= c->size;
+	st->count--;
+	free(c->data);
+	free(c);
 }
 
 void snapshot_store_remove(struct snapshot_store *st, struct held_copy *c)
 {
 	for (struct held_copy **pos = &st->head; *pos; pos = &(*pos)->next)
 		if (*pos == c) {
-			*pos = c->next;
-			st->bytes -= c->size;
-			st->count--;
-			free(c->data);
-			free(c);
+			if (c->readers)
+				c->released = true;
+			else
+				free_at(st, pos);
 			return;
 		}
+}
+
+void snapshot_store_pin(struct held_copy *c)
+{
+	c->readers++;
+}
+
+void snapshot_store_unpin(struct snapshot_store *st, struct held_copy *c)
+{
+	if (c->readers && --c->readers == 0 && c->released)
+		snapshot_store_remove(st, c);
 }
 
 uint64_t snapshot_store_release(struct snapshot_store *st, snapshot_store_drop_fn *drop, void *arg)
@@ -84,16 +108,17 @@ uint64_t snapshot_store_release(struct snapshot_store *st, snapshot_store_drop_f
 	struct held_copy **pos = &st->head;
 	while (*pos) {
 		struct held_copy *c = *pos;
-		if (!c->complete || !drop(c, arg)) {
+		if (!c->complete || c->released || !drop(c, arg)) {
 			pos = &c->next;
 			continue;
 		}
-		*pos = c->next;
+		if (c->readers) {
+			c->released = true;
+			pos = &c->next;
+			continue;
+		}
 		freed += c->size;
-		st->bytes -= c->size;
-		st->count--;
-		free(c->data);
-		free(c);
+		free_at(st, pos);
 	}
 	return freed;
 }
@@ -101,5 +126,5 @@ uint64_t snapshot_store_release(struct snapshot_store *st, snapshot_store_drop_f
 void snapshot_store_clear(struct snapshot_store *st)
 {
 	while (st->head)
-		snapshot_store_remove(st, st->head);
+		free_at(st, &st->head);
 }

@@ -1,7 +1,12 @@
 /* snapshot_store.h: the copies of other nodes' snapshots that this helper holds in its own
  * memory (redundancy "copy", doc/redundancy.md), keyed by (node, incarnation, rank, region,
  * step). snapshot.c counts them against --redundancy-memory-max and releases them as
- * rounds end; the transfer server receives their bytes (transfer_server_take_copies). */
+ * rounds end; the transfer server receives their bytes (transfer_server_take_copies).
+ *
+ * A copy being read (served to a replacement by the transfer server's worker, or written
+ * into the failure's checkpoint) is pinned (snapshot_store_pin): a release or a
+ * replacement meanwhile only marks it released, hidden from every lookup, and the last
+ * reader's snapshot_store_unpin frees it. */
 #ifndef LCR_HELPER_SNAPSHOT_STORE_H
 #define LCR_HELPER_SNAPSHOT_STORE_H
 
@@ -15,12 +20,15 @@ struct held_copy {
 	uint32_t node;
 	uint64_t incarnation;
 	uint32_t rank;
+	uint32_t dp_size; /* the rank's data-parallel size */
 	char shard_key[WIRE_NAME_MAX + 1]; /* the rank's, as its helper sent it */
 	char region[WIRE_NAME_MAX + 1];
 	uint64_t step;
 	uint64_t size;
 	uint64_t xxh3;   /* of the bytes held, once complete */
 	bool complete;   /* every byte arrived */
+	unsigned readers; /* pins: it is not freed while one is held */
+	bool released;    /* freed once the last reader unpins; found by no lookup */
 	uint8_t *data;
 	struct held_copy *next;
 };
@@ -39,20 +47,27 @@ int snapshot_store_reserve(struct snapshot_store *st, const struct wire_snapshot
 /* The copy whose bytes are at dst, or NULL. */
 struct held_copy *snapshot_store_find(struct snapshot_store *st, const uint8_t *dst);
 
-/* Frees one copy. */
+/* Frees one copy (once its last reader unpins it, when it is pinned). */
 void snapshot_store_remove(struct snapshot_store *st, struct held_copy *c);
 
-/* Frees the complete copies `drop` says yes to (never one being received); returns the
- * bytes freed. */
+/* Keeps a complete copy's bytes while a reader reads them (off the loop, too). */
+void snapshot_store_pin(struct held_copy *c);
+
+/* A reader is done with c: freed when it was released meanwhile and no reader is left. */
+void snapshot_store_unpin(struct snapshot_store *st, struct held_copy *c);
+
+/* Frees the complete copies `drop` says yes to (never one being received; a pinned one
+ * once its last reader unpins it); returns the bytes freed now. */
 typedef bool snapshot_store_drop_fn(const struct held_copy *c, void *arg);
 uint64_t snapshot_store_release(struct snapshot_store *st, snapshot_store_drop_fn *drop, void *arg);
 
-/* The complete copy of a region of shard_key at step, or NULL. */
-const struct held_copy *snapshot_store_find_shard(const struct snapshot_store *st,
-						  const char *shard_key, const char *region,
-						  uint64_t step);
+/* The complete copy of a region of shard_key at step (of `rank`, or of any rank with
+ * WIRE_NO_RANK), or NULL. */
+struct held_copy *snapshot_store_find_shard(const struct snapshot_store *st,
+					    const char *shard_key, const char *region,
+					    uint64_t step, uint32_t rank);
 
-/* Frees every copy. */
+/* Frees every copy, pinned or not (the readers have ended). */
 void snapshot_store_clear(struct snapshot_store *st);
 
 #endif

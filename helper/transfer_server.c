@@ -57,7 +57,8 @@ struct session {
 	uint32_t seq;
 	struct region *region;
 	const struct task *task;
-	const uint8_t *copy;   /* or a held copy of another node's snapshot (snapshot.h) */
+	struct snapshot_source copy; /* or a held copy of another node's snapshot (snapshot.h),
+				      * pinned while it is served */
 	uint32_t copy_rank;
 	char error[WIRE_TEXT_MAX + 1];
 	/* the copy being received, while worker runs */
@@ -99,6 +100,7 @@ static void end_session(struct session *s, const char *why)
 		shutdown(s->fd, SHUT_RDWR);
 		worker_cancel(s->worker);
 	}
+	snapshot_source_unpin(s->d, &s->copy);
 	drop_copy(s);
 	log_info("transfer session with %s ended (%s): served %" PRIu64 " bytes (%s) in %" PRIu32
 		 " ranges, refused %" PRIu32, s->label, why, s->bytes_served,
@@ -226,8 +228,8 @@ static int stream_bytes(struct session *s, uint8_t *buf, XXH3_state_t *state,
 		size_t n = q->length - done < TRANSFER_CHUNK ? (size_t)(q->length - done)
 							     : TRANSFER_CHUNK;
 		int rc = 0;
-		if (s->copy)
-			memcpy(buf, s->copy + q->offset + done, n);
+		if (s->copy.data)
+			memcpy(buf, s->copy.data + q->offset + done, n);
 		else
 			rc = region_read(s->region, q->offset + done, buf, n);
 		if (rc < 0) {
@@ -275,7 +277,7 @@ static int stream_range(void *arg, const atomic_bool *cancel)
 	if (rc < 0)
 		goto out;
 	end.xxh3 = XXH3_64bits_digest(state);
-	if (!s->copy && !still_committed(s, end.message, sizeof(end.message)))
+	if (!s->copy.data && !still_committed(s, end.message, sizeof(end.message)))
 		end.status = -ESTALE;
 	rc = transfer_send_message(s->fd, s->seal, WIRE_XFER_END, s->seq, tail,
 				   wire_encode_xfer_end(&end, tail, sizeof(tail)));
@@ -314,7 +316,7 @@ static void range_streamed(void *arg, int rc)
 	char size[32];
 	s->worker = NULL;
 	s->region = NULL;
-	s->copy = NULL;
+	snapshot_source_unpin(s->d, &s->copy);
 	if (rc < 0) {
 		log_warning("transfer to %s stopped: %s", s->label, s->error);
 		end_session(s, "stream failed");
@@ -349,19 +351,19 @@ static void send_reply(struct session *s, uint32_t seq, int status, const char *
 }
 
 /* No local replica can serve q: a held copy of another node's snapshot of that step
- * (recovery from the copies) can. 0 with s->copy set, else the replica's refusal stays. */
+ * (recovery from the copies) can. 0 with s->copy pinned, else the replica's refusal stays. */
 static int find_copy(struct session *s, const struct wire_xfer_request *q, char *why, size_t cap)
 {
-	const uint8_t *data;
-	uint64_t size;
-	if (snapshot_copy_for(s->d, q->shard_key, q->region, q->step, &data, &size,
-			      &s->copy_rank) < 0)
+	if (snapshot_copy_pin(s->d, q->shard_key, q->region, q->step, &s->copy) < 0)
 		return -ENOENT;
-	if (q->offset > size || q->length > size - q->offset)
+	uint64_t size = s->copy.size;
+	if (q->offset > size || q->length > size - q->offset) {
+		snapshot_source_unpin(s->d, &s->copy);
 		return refusal(why, cap, -ERANGE, "bytes %" PRIu64 "..%" PRIu64 " are beyond the "
 			       "copy of region '%s' (%" PRIu64 " bytes)", q->offset,
 			       q->offset + q->length, q->region, size);
-	s->copy = data;
+	}
+	s->copy_rank = s->copy.rank;
 	s->task = NULL;
 	return 0;
 }
@@ -384,7 +386,7 @@ static void serve(struct session *s, uint32_t seq, const struct wire_xfer_reques
 			 s->d->opt.node_name, strerror(-rc));
 	}
 	s->region = NULL;
-	s->copy = NULL;
+	snapshot_source_unpin(s->d, &s->copy);
 	s->refusals++;
 	log_info("refused a transfer of region '%s' (shard '%s', step %" PRIu64 ") to %s: %s",
 		 q->region, q->shard_key, q->step, s->label, why);

@@ -82,7 +82,8 @@ static bool wire_mesh_ckpt_reports_valid(const struct wire_mesh_ckpt_reports *m)
 
 static bool wire_mesh_ckpt_write_valid(const struct wire_mesh_ckpt_write *m)
 {
-	return m->step != WIRE_NO_STEP;
+	return m->step != WIRE_NO_STEP &&
+	       (m->snapshot_step == WIRE_NO_STEP || m->snapshot_step == m->step);
 }
 
 static bool wire_mesh_ckpt_result_valid(const struct wire_mesh_ckpt_result *m)

@@ -56,7 +56,13 @@ struct wire_ckpt_replicas {
 	struct wire_ckpt_replica_region regions[WIRE_CKPT_REGIONS_MAX];
 };
 
-#define WIRE_FIELDS_mesh_ckpt_ask(F) F(u64, id)
+/* snapshot_step WIRE_NO_STEP: report the live ranks; else report the replicas of this
+ * helper's snapshots of that protected step (its own ranks' and the copies it holds of
+ * lost nodes' ranks: redundancy "copy"), as of a failure that left a shard without a live
+ * replica. */
+#define WIRE_FIELDS_mesh_ckpt_ask(F)                                                    \
+	F(u64, id)                                                                      \
+	F(u64, snapshot_step)
 
 /* A positive status is rejected by the decoder. */
 #define WIRE_FIELDS_mesh_ckpt_reports(F)                                                \
@@ -66,10 +72,13 @@ struct wire_ckpt_replicas {
 	F(part, replicas, ckpt_replicas)                                                \
 	F(valid_decoded, wire_mesh_ckpt_reports_valid)
 
-/* A step of WIRE_NO_STEP is rejected by the decoder. */
+/* A step of WIRE_NO_STEP, or a snapshot_step other than WIRE_NO_STEP and step, is
+ * rejected by the decoder. */
 #define WIRE_FIELDS_mesh_ckpt_write(F)                                                  \
 	F(u64, id)                                                                      \
 	F(u64, step)                                                                    \
+	/* step: the ranges are read from the helpers' snapshots of it, not the ranks */  \
+	F(u64, snapshot_step)                                                           \
 	/* writers lost, in the order they were lost */                                 \
 	F(u32s, lost, lost_count, WIRE_CKPT_LOST_MAX)                                   \
 	F(part, replicas, ckpt_replicas) /* every report the plan was built from */     \

@@ -36,6 +36,7 @@
 	F(u64, incarnation) /* its helper: 0, or the NODE_JOINED that brought it */     \
 	F(u32, rank)                                                                    \
 	F(str, shard_key, WIRE_NAME_MAX) /* the rank's: a replacement asks by it */     \
+	F(u32, dp_size)     /* the rank's data-parallel size (a checkpoint's manifest) */ \
 	F(str, region, WIRE_NAME_MAX)                                                   \
 	F(u64, step)                                                                    \
 	F(u64, size)        /* raw bytes that follow the partner's go-ahead */          \
@@ -48,11 +49,15 @@
 	F(str, message, WIRE_TEXT_MAX)                                                  \
 	F(valid, wire_snapshot_ack_valid)
 
+#define WIRE_SNAPSHOT_PARTNERS_MAX 8 /* copy partners of one node's round */
+
 /* A positive status or a step of WIRE_NO_STEP is refused. */
 #define WIRE_FIELDS_snapshot_done(F)                                                    \
 	F(u64, step)                                                                    \
 	F(i32, status) /* 0: every copy acknowledged; or a negative errno */            \
 	F(u64, bytes)  /* the node's snapshot */                                        \
+	/* the nodes that acknowledged its copies (status 0): where they are held */     \
+	F(u32s, partners, partner_count, WIRE_SNAPSHOT_PARTNERS_MAX)                    \
 	F(str, message, WIRE_TEXT_MAX) /* why not, when status < 0 */                   \
 	F(valid, wire_snapshot_done_valid)
 

@@ -180,7 +180,7 @@ static void test_too_many_lost_writers_are_rejected(void **state)
 	fill_mesh_ckpt_write(&m);
 	int n = wire_encode_mesh_ckpt_write(&m, buf, sizeof(buf));
 	assert_true(n > 0);
-	store_u32(buf + 16, WIRE_CKPT_LOST_MAX + 1);
+	store_u32(buf + 24, WIRE_CKPT_LOST_MAX + 1); /* after id, step, snapshot_step */
 	assert_int_equal(wire_decode_mesh_ckpt_write(buf, (size_t)n, &out), -EBADMSG);
 	m.lost_count = WIRE_CKPT_LOST_MAX + 1;
 	assert_int_equal(wire_encode_mesh_ckpt_write(&m, buf, sizeof(buf)), -EINVAL);
@@ -195,6 +195,22 @@ static void test_a_write_without_a_step_is_rejected(void **state)
 	int n = wire_encode_mesh_ckpt_write(&m, buf, sizeof(buf));
 	assert_true(n > 0);
 	assert_int_equal(wire_decode_mesh_ckpt_write(buf, (size_t)n, &out), -EBADMSG);
+}
+
+static void test_a_write_from_the_snapshots_of_another_step_is_rejected(void **state)
+{
+	(void)state;
+	static struct wire_mesh_ckpt_write m, out;
+	fill_mesh_ckpt_write(&m);
+	m.snapshot_step = m.step + 10;
+	int n = wire_encode_mesh_ckpt_write(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(wire_decode_mesh_ckpt_write(buf, (size_t)n, &out), -EBADMSG);
+	m.snapshot_step = WIRE_NO_STEP; /* from the live ranks */
+	n = wire_encode_mesh_ckpt_write(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(wire_decode_mesh_ckpt_write(buf, (size_t)n, &out), 0);
+	assert_true(out.snapshot_step == WIRE_NO_STEP);
 }
 
 static void test_too_many_hashes_are_rejected(void **state)
@@ -225,6 +241,7 @@ int main(void)
 		cmocka_unit_test(test_a_positive_status_is_rejected),
 		cmocka_unit_test(test_too_many_lost_writers_are_rejected),
 		cmocka_unit_test(test_a_write_without_a_step_is_rejected),
+		cmocka_unit_test(test_a_write_from_the_snapshots_of_another_step_is_rejected),
 		cmocka_unit_test(test_too_many_hashes_are_rejected),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,8 +21,9 @@
 #include "wire_codec.h"
 
 /* Byte offsets of fixed fields in the samples' encodings (wire_samples.h). */
-#define PUT_REGION_AT (16 + 2 + 8)       /* u32 node, u64 incarnation, u32 rank, the shard key
-					  * "zero1-r7" (u16 length first), then u16 length */
+#define PUT_REGION_AT (16 + 2 + 8 + 4)   /* u32 node, u64 incarnation, u32 rank, the shard key
+					  * "zero1-r7" (u16 length first), u32 dp_size, then
+					  * u16 length */
 #define PUT_STEP_AT (PUT_REGION_AT + 2 + 13) /* after "optim.exp_avg" */
 #define PUT_SIZE_AT (PUT_STEP_AT + 8)
 #define ACK_STATUS_AT 0
@@ -98,6 +99,7 @@ static void test_snapshot_fields_survive_decoding(void **state)
 	assert_int_equal(put.node, 3);
 	assert_int_equal(put.incarnation, 12);
 	assert_int_equal(put.rank, 7);
+	assert_int_equal(put.dp_size, 1);
 	assert_string_equal(put.region, "optim.exp_avg");
 	assert_int_equal(put.step, 40);
 	assert_int_equal(put.size, 4096);
@@ -105,6 +107,9 @@ static void test_snapshot_fields_survive_decoding(void **state)
 	assert_int_equal(done.step, 50);
 	assert_int_equal(done.status, -ESTALE);
 	assert_int_equal(done.bytes, 3ull << 20);
+	assert_int_equal(done.partner_count, 2);
+	assert_int_equal(done.partners[0], 4);
+	assert_int_equal(done.partners[1], 1);
 	assert_int_equal(decodes_with("snapshot_end", END_PROTECTED_AT, 0, 2, &end), 0);
 	assert_int_equal(end.step, 40);
 	assert_int_equal(end.protected, 0);
@@ -137,10 +142,10 @@ static void test_put_without_a_step_or_a_region_is_refused(void **state)
 	assert_int_equal(wire_encode_snapshot_put(&put, buf, sizeof(buf)), -EINVAL);
 	/* Hand-made: an empty region name. */
 	memset(buf, 0, sizeof(buf));
-	put_le(buf + 16, 0, 2);
-	put_le(buf + 18, 40, 8);
-	put_le(buf + 26, 4096, 8);
-	assert_int_equal(wire_decode_snapshot_put(buf, 34, &put), -EBADMSG);
+	put_le(buf + 20, 0, 2);
+	put_le(buf + 22, 40, 8);
+	put_le(buf + 30, 4096, 8);
+	assert_int_equal(wire_decode_snapshot_put(buf, 38, &put), -EBADMSG);
 }
 
 static void test_positive_statuses_are_refused(void **state)

@@ -57,9 +57,9 @@ static const struct wire_golden_payload wire_golden_payloads[] = {
 	{ "mesh_sync", 8, 0x0de21504f16dc720ull },
 	{ "event_log", 4, 0x4a7b7aaab8ac5c75ull },
 	{ "event_log_reply", 11121, 0x99ccff5373b0bf15ull },
-	{ "mesh_ckpt_ask", 8, 0xad36ccf62f39296bull },
+	{ "mesh_ckpt_ask", 16, 0x60816fb7bfd8afa3ull }, /* WIRE_VERSION 7: the snapshot step */
 	{ "mesh_ckpt_reports", 298, 0x72174aa3f1fb22b3ull },
-	{ "mesh_ckpt_write", 312, 0xedbb17098e41b029ull },
+	{ "mesh_ckpt_write", 320, 0x4c03ac8ee9b4e6b8ull }, /* WIRE_VERSION 7: the snapshot step */
 	/* WIRE_VERSION 3: each hash carries its rank and whether it was checked */
 	{ "mesh_ckpt_result", 183, 0x4959707c03b0e738ull },
 	{ "mesh_ckpt_request", 25, 0xd26186b3ffdc5a79ull },
@@ -82,9 +82,9 @@ static const struct wire_golden_payload wire_golden_payloads[] = {
 	{ "jobkv_snapshot_client", 32, 0xee0944cde46bea85ull },
 	{ "jobkv_snapshot_end", 24, 0xf799983801872206ull },
 	/* WIRE_VERSION 5: snapshots and their copies (wire_snapshot.h) */
-	{ "snapshot_put", 57, 0xaf0d8a4fb0643a80ull }, /* WIRE_VERSION 6: the shard key */
+	{ "snapshot_put", 61, 0x74158e97a2bbe1e7ull }, /* 6: the shard key; 7: dp_size */
 	{ "snapshot_ack", 80, 0xb424513c5aaef713ull },
-	{ "snapshot_done", 79, 0x540aeebd382085e2ull },
+	{ "snapshot_done", 91, 0xe468d3464ff9335full }, /* WIRE_VERSION 7: the partners */
 	{ "snapshot_end", 20, 0x83c29c6bd11c052cull },
 };
 

@@ -424,6 +424,7 @@ static inline void fill_mesh_ckpt_ask(void *p)
 {
 	struct wire_mesh_ckpt_ask *m = p;
 	m->id = 0x70001;
+	m->snapshot_step = 40;
 }
 
 static inline void fill_mesh_ckpt_reports(void *p)
@@ -437,7 +438,8 @@ static inline void fill_mesh_ckpt_write(void *p)
 {
 	struct wire_mesh_ckpt_write *m = p;
 	m->id = 0x70001;
-	m->step = 41;
+	m->step = 40;
+	m->snapshot_step = 40;
 	m->lost_count = 2;
 	m->lost[0] = 2;
 	m->lost[1] = 3;
@@ -598,8 +600,8 @@ static inline void fill_jobkv_snapshot_end(void *p)
 static inline void fill_snapshot_put(void *p)
 {
 	struct wire_snapshot_put *m = p;
-	*m = (struct wire_snapshot_put){ .node = 3, .incarnation = 12, .rank = 7, .step = 40,
-					 .size = 3ull << 20 };
+	*m = (struct wire_snapshot_put){ .node = 3, .incarnation = 12, .rank = 7, .dp_size = 1,
+					 .step = 40, .size = 3ull << 20 };
 	strcpy(m->shard_key, "zero1-r7");
 	strcpy(m->region, "optim.exp_avg");
 }
@@ -615,7 +617,8 @@ static inline void fill_snapshot_ack(void *p)
 static inline void fill_snapshot_done(void *p)
 {
 	struct wire_snapshot_done *m = p;
-	*m = (struct wire_snapshot_done){ .step = 40, .status = -ESTALE, .bytes = 3ull << 20 };
+	*m = (struct wire_snapshot_done){ .step = 40, .status = -ESTALE, .bytes = 3ull << 20,
+					  .partner_count = 2, .partners = { 4, 1 } };
 	strcpy(m->message, "rank 7 began another update while its regions were copied");
 }
 

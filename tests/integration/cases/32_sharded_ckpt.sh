@@ -7,9 +7,13 @@
 # failure-free run. A node killed mid-run takes the only copy of its rank's shard with
 # it: the ranks are told and end (status 75), nothing hangs, and the failure's checkpoint is
 # abandoned, saying why (one without rank 2's shard would not be complete), so nothing is
-# restored from it. Reuses the helpers of cases/30_jit_checkpoint.sh.
+# restored from it. With --lcr-redundancy=copy, the same loss publishes the failure's
+# checkpoint of the newest protected step instead, written from the survivors' snapshots
+# and from the killed node's copies (doc/checkpoint.md), and the next job restores it with
+# the failure-free checksum. Reuses the helpers of cases/30_jit_checkpoint.sh.
 
 SHD_STEPS=${SHD_STEPS:-1200}
+SHD_EVERY=${SHD_EVERY:-50}
 
 # shd_trainer NAME NODES CKPT_DIR [SRUN OPTIONS...] -- [TRAINER OPTIONS...]: the srun line of a
 # zero1 run on the comma-separated NODES, one rank each, no spare, output in NAME.txt.
@@ -91,5 +95,39 @@ test_sharded_zero1_node_killed_without_redundancy_ends_the_ranks_and_no_restore_
 		fail "the ranks were not told why the failure's checkpoint was abandoned: $(grep -m 3 'event' "$JIT/run.txt")"
 	diag "$(grep -m 1 'no live replica holds' "$JIT/run.txt")"
 	grep -q 'resumes at step' "$JIT/restore.txt" && fail "a rank resumed without a checkpoint"
+	jit_end n3
+}
+
+# With copies, the failure's checkpoint is written from the snapshots of the newest protected
+# step P (the survivors' own, and the killed node's copies that a survivor holds): the ranks
+# end once it is published, and the next job restores P bit-identically.
+test_sharded_zero1_node_killed_with_copies_publishes_the_protected_step_and_restores_identical() {
+	local run restore status step manifest
+	run=$(shd_trainer run n1,n2,n3 "$JIT/ckpt" --lcr-restore=never --lcr-redundancy=copy \
+		--lcr-snapshot-every=$SHD_EVERY -- --recovery-wait=20)
+	restore=$(shd_trainer restore n1,n2,n4 "$JIT/ckpt" --lcr-restore=auto --)
+	shd_start n1,n2,n3 "$run; echo run status \$? >>run.txt; $restore; echo restore status \$? >>restore.txt"
+	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
+	"$TESTCLUSTER" kill-node n3
+	wait_for 60 grep -q '^run status' "$JIT/run.txt" ||
+		fail "the survivors did not end: $(tail -n 12 "$JIT/run.txt")"
+	diag "$(grep -E 'event' "$JIT/run.txt" | sort -u | head -n 4)"
+	status=$(sed -n 's/^run status //p' "$JIT/run.txt")
+	[ "$status" = 75 ] || fail "the survivors ended with status '$status', not 75"
+	step=$(jit_steps_in "$JIT/ckpt" | sort -n | tail -n 1)
+	[ -n "$step" ] && [ $((step % SHD_EVERY)) = 0 ] ||
+		fail "no checkpoint of a protected step was published: '$step'; $(grep -m 3 'checkpoint' "$JIT/run.txt")"
+	manifest=$JIT/ckpt/step-$step/manifest.yaml
+	[ "$(grep -c 'key: "zero1-r[0-2]"' "$manifest")" = 3 ] ||
+		fail "step-$step does not hold the three shards: $(grep -E 'key|ranks' "$manifest")"
+	diag "published step-$step from the snapshots: $(grep -m 1 'published' "$JIT/run.txt")"
+	wait_for 120 grep -q '^restore status' "$JIT/restore.txt" ||
+		fail "the restore step did not end: $(tail -n 12 "$JIT/restore.txt")"
+	[ "$(sed -n 's/^restore status //p' "$JIT/restore.txt")" = 0 ] ||
+		fail "the restored run failed: $(tail -n 8 "$JIT/restore.txt")"
+	[ "$(grep -c "resumes at step $((step + 1)) " "$JIT/restore.txt")" = 3 ] ||
+		fail "not every rank resumed at step $((step + 1)): $(grep resumes "$JIT/restore.txt")"
+	[ "$(jit_checksum restore)" = "$(jit_checksum ref)" ] ||
+		fail "restored checksum $(jit_checksum restore), reference $(jit_checksum ref)"
 	jit_end n3
 }

@@ -1,0 +1,111 @@
+#!/bin/bash
+# snapshot_ckpt.sh: the failure's checkpoint written from the snapshots (redundancy "copy",
+# doc/checkpoint.md "A lost shard without a replica"). Three foreground helpers with
+# --redundancy=copy --snapshot-every=10 and no spare (--replace=none), one rank each with
+# its own shard (no replica), train to step 25 (step 20 protected). h2 is killed:
+#   - the failure's checkpoint, which would lack rank 2's shard, is written instead from
+#     the survivors' own snapshots of step 20 and from the copy of rank 2 that h0 holds;
+#   - DIR/step-20 is published complete (3 ranks), and every range's hash in its manifest
+#     is the XXH3 each rank printed for its region at step 20 (rank 2's included);
+#   - a new lcrd with --restore=auto restores it: every rank's region holds step 20's bytes
+#     and the ranks resume after step 20.
+# Without a protected step (--snapshot-every=100), the checkpoint is abandoned, saying why.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/mesh_lib.sh"
+MESH_JOB=4345
+MESH_PREFIX=j
+TIMEOUT=1
+CKPT_CLIENT=$LCR_BUILDDIR/tests/helper/ckpt_client
+CKPT=$WORK/ckpt
+start_munged
+mkdir -p "$CKPT"
+make_root "$WORK/root" "$(id -u)"
+start_rendezvous "rdv-$MESH_PREFIX"
+for i in 0 1 2; do
+	start_mesh_node "$i" 3 --ranks="$i" --detect-timeout="$TIMEOUT" --log-level=verbose \
+		--replace=none --redundancy=copy --snapshot-every=10 "--ckpt-dir=$CKPT" -- /bin/train
+done
+wait_mesh_up 3
+ok $? "three helpers with --redundancy=copy and --replace=none form a mesh"
+
+# 100 ms between updates, as in snapshot_recover.sh: step 20 must be protected.
+for i in 0 1 2; do
+	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 1 25 100 >"$WORK/r$i" 2>&1 &
+	R[$i]=$!
+	LCR_PIDS+=("${R[$i]}")
+done
+wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}"
+ok $? "ranks 0, 1 and 2 train to step 25, each its own shard"
+grep -q "step 20 is protected" "$WORK/j0.log"
+ok $? "step 20 is protected"
+
+reap -9 "${MESH_PIDS[2]}"
+for i in $(seq 100); do
+	[ -f "$CKPT/step-20/manifest.yaml" ] && break
+	sleep 0.1
+done
+[ -f "$CKPT/step-20/manifest.yaml" ] && [ ! -e "$CKPT/step-20.tmp" ]
+ok $? "the failure's checkpoint publishes step-20 complete"
+diag "$(grep -h "checkpoint" "$WORK/j0.log" | tail -5)"
+grep -q "1 rank of the step held state that no live replica holds (shards of the lost node): a checkpoint without it would not be complete; writing protected step 20 from the helpers' snapshots and the lost node's copies instead" "$WORK/j0.log"
+ok $? "the leader says why it writes step 20 from the snapshots"
+grep -q "node 2's copies of protected step 20 are held by live node 0 (as its round reported)" "$WORK/j0.log"
+ok $? "the leader finds h2's copies on the partner h2's round reported (SNAPSHOT_DONE)"
+grep -q "saving step 20 of 3 ranks from 2 writers into $CKPT from the snapshots" "$WORK/j0.log"
+ok $? "... 3 ranks, from the two survivors' snapshots"
+grep -q "^ranks: 3$" "$CKPT/step-20/manifest.yaml" && grep -q "^step: 20$" "$CKPT/step-20/manifest.yaml"
+ok $? "the manifest names step 20 and 3 ranks"
+for i in 0 1 2; do
+	h=$(sed -n 's/^step 20 xxh3 //p' "$WORK/r$i")
+	[ -n "$h" ] && grep -A9 "key: \"own$i\"\$" "$CKPT/step-20/manifest.yaml" | grep -q "xxh3: \"$h\"" ||
+		{ echo "# rank $i: step 20 xxh3 '$h' not in the manifest"; false; }
+done
+ok $? "each rank's range holds the bytes it had at step 20 (the XXH3 it printed then)"
+grep -A9 'key: "own2"$' "$CKPT/step-20/manifest.yaml" | grep -q 'writer: "j0"}'
+ok $? "rank 2's range is written by j0, from the copy it holds"
+grep -q "writing my part of the checkpoint of step 20 from the snapshots" "$WORK/j0.log" &&
+	grep -q "writing my part of the checkpoint of step 20 from the snapshots" "$WORK/j1.log"
+ok $? "h0 and h1 write their parts from the snapshots"
+"$LCRCTL" --ckpt-dir="$CKPT" ckpt verify 20 >"$WORK/verify" 2>&1
+ok $? "lcrctl ckpt verify 20: $(tail -1 "$WORK/verify")"
+for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
+
+# --- the next job restores it ---
+start_lcrd n --job-id="$MESH_JOB" --node-name=n1 --ranks=0-2 --runtime-dir="$WORK/root/$(id -u)" \
+	--ckpt-dir="$CKPT" --restore=auto
+ok $? "a new lcrd starts with --restore=auto"
+grep -q "restoring from $CKPT/step-20: step 20 of job $MESH_JOB, 3 ranks in 3 shards" "$WORK/n.log"
+ok $? "... and restores step-20"
+for i in 0 1 2; do
+	"$CKPT_CLIENT" resume $i w 1M 20 >"$WORK/s$i" 2>&1
+	grep -qx "w holds step 20, committed step 20, resume step 20" "$WORK/s$i" ||
+		{ echo "# rank $i: $(cat "$WORK/s$i")"; false; }
+done
+ok $? "ranks 0, 1 and 2 get step 20's bytes back (rank 2's too) and resume after step 20"
+stop_lcrd
+
+# --- no protected step: abandoned, saying why ---
+MESH_PREFIX=k
+mkdir -p "$WORK/ckpt-k"
+start_rendezvous "rdv-$MESH_PREFIX"
+for i in 0 1 2; do
+	start_mesh_node "$i" 3 --ranks="$i" --detect-timeout="$TIMEOUT" --log-level=verbose \
+		--replace=none --redundancy=copy --snapshot-every=100 "--ckpt-dir=$WORK/ckpt-k" -- /bin/train
+done
+wait_mesh_up 3
+ok $? "three helpers with --snapshot-every=100 form a mesh"
+for i in 0 1 2; do
+	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 1 25 0 >"$WORK/q$i" 2>&1 &
+	R[$i]=$!
+	LCR_PIDS+=("${R[$i]}")
+done
+wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}"
+ok $? "ranks 0, 1 and 2 train to step 25: no step is protected"
+reap -9 "${MESH_PIDS[2]}"
+wait_for "$WORK/k0.log" "checkpoint (.*) failed"
+grep -q "a checkpoint without it would not be complete; nor can it be written from the in-memory snapshots: no step is protected yet" "$WORK/k0.log"
+ok $? "the failure's checkpoint is abandoned, saying why the snapshots cannot write it"
+! ls "$WORK/ckpt-k" | grep -q '^step-'
+ok $? "nothing is published"
+for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
+finish
