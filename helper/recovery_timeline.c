@@ -35,7 +35,9 @@ struct recovery_timeline {
 	uint64_t fill_bytes;
 	unsigned fill_regions;
 	unsigned fill_peers;    /* the most peers one region was filled from */
+	uint64_t resume_step;   /* a survivor's: the REPLACING's rollback step, or WIRE_NO_STEP */
 	uint64_t baseline_step; /* the first step committed after it ends the timeline */
+	bool await_rollback;    /* the pages must first show the baseline (rolled back to it) */
 	uint64_t watch_timer;   /* polls the control pages, or 0 */
 	uint64_t watch_since_ns;
 };
@@ -137,7 +139,10 @@ static void poll_first_step(struct loop *loop, void *arg)
 	t->watch_timer = 0;
 	uint64_t now = util_now_ns();
 	uint64_t lowest = lowest_committed(t->d);
-	if (lowest != WIRE_NO_STEP && (t->baseline_step == WIRE_NO_STEP || lowest > t->baseline_step)) {
+	if (t->await_rollback && lowest != WIRE_NO_STEP && lowest <= t->baseline_step)
+		t->await_rollback = false;
+	if (!t->await_rollback && lowest != WIRE_NO_STEP &&
+	    (t->baseline_step == WIRE_NO_STEP || lowest > t->baseline_step)) {
 		char ended[48];
 		util_format_text(ended, sizeof(ended), "first step (%" PRIu64 ") committed here",
 				 lowest);
@@ -166,7 +171,7 @@ static void watch_first_step(struct recovery_timeline *t, uint64_t baseline)
 static void begin(struct recovery_timeline *t, struct mesh *m, uint32_t node)
 {
 	*t = (struct recovery_timeline){ .d = t->d, .active = true, .node = node,
-					 .start_ns = util_now_ns() };
+					 .start_ns = util_now_ns(), .resume_step = WIRE_NO_STEP };
 	util_format_text(t->name, sizeof(t->name), "%s", node < m->count ? m->nodes[node].name : "?");
 }
 
@@ -190,12 +195,19 @@ static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void
 	case WIRE_EVENT_REPLACING:
 		if (t->active && !t->replacing_ns)
 			t->replacing_ns = now;
+		if (t->active && ev->resume_step != WIRE_NO_STEP)
+			t->resume_step = ev->resume_step;
 		break;
 	case WIRE_EVENT_NODE_JOINED:
 		if (!t->active || mesh_nodes_down(m) > 0)
 			return;
 		t->joined_ns = now;
-		watch_first_step(t, highest_committed(m->d));
+		/* Rolled back to a protected step: the ranks commit again from the step after it,
+		 * once their pages show it (a rank's page may still show a later step while its
+		 * rollback waits). */
+		t->await_rollback = t->resume_step != WIRE_NO_STEP;
+		watch_first_step(t, t->resume_step != WIRE_NO_STEP ? t->resume_step :
+								 highest_committed(m->d));
 		break;
 	case WIRE_EVENT_RECOVERY_FAILED:
 		if (t->active)
