@@ -79,6 +79,7 @@ struct snapshot {
 	struct transfer_identity id;
 	uint64_t incarnation;
 	char error[WIRE_TEXT_MAX + 1];
+	const char *error_kind; /* the format that wrote error: what kind of problem it is */
 	uint64_t copy_ns, push_ns; /* the round's copy (and hash), and its pushes */
 	struct wire_snapshot_done report;
 	uint64_t reported_ms;
@@ -94,7 +95,8 @@ struct snapshot {
 	uint64_t rollback_step;        /* a REPLACING's resume step not applied yet, or NO_STEP */
 	bool rollback_waits;           /* it waits for a rank's update or the round's worker */
 	struct snapshot_store store;
-	char last_problem[WIRE_TEXT_MAX + 1]; /* logged once until another comes */
+	const char *problem_kind;  /* the last problem logged at warning level, or NULL */
+	unsigned problem_repeats;  /* how many times it came again since */
 	bool cuda_told;
 };
 
@@ -166,20 +168,28 @@ static const char *size_text(uint64_t bytes, char *buf, size_t cap)
 	return util_format_size(bytes, buf, cap);
 }
 
-/* A problem of the redundancy: a warning the first time, verbose while it repeats. */
-static void tell_problem(struct snapshot *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tell_problem(struct snapshot *s, const char *fmt, ...)
+/* A problem of the redundancy: a warning the first time, verbose while problems of the
+ * same kind (the format of their cause: a round torn, a partner out of reach, the budget)
+ * repeat, each with the count so far. */
+static void tell_problem(struct snapshot *s, const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void tell_problem(struct snapshot *s, const char *kind, const char *fmt, ...)
 {
 	char text[WIRE_TEXT_MAX + 1];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (strcmp(text, s->last_problem) == 0) {
-		log_verbose("%s", text);
+	if (!kind)
+		kind = fmt;
+	if (kind == s->problem_kind) {
+		s->problem_repeats++;
+		log_verbose("%s (the same problem %u time%s since its warning)", text,
+			    s->problem_repeats, s->problem_repeats == 1 ? "" : "s");
 		return;
 	}
-	snprintf(s->last_problem, sizeof(s->last_problem), "%s", text);
+	s->problem_kind = kind;
+	s->problem_repeats = 0;
 	log_warning("%s", text);
 }
 
@@ -191,6 +201,7 @@ static void set_error(struct snapshot *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->error, sizeof(s->error), fmt, ap);
 	va_end(ap);
+	s->error_kind = fmt;
 }
 
 /* --- the round's worker: copy, check, push --- */
@@ -342,8 +353,8 @@ static void round_done(void *arg, int rc)
 	char size[32];
 	s->worker = NULL;
 	if (rc < 0) {
-		tell_problem(s, "snapshot of step %" PRIu64 " not protected on this node: %s",
-			     s->pending.step, s->error);
+		tell_problem(s, s->error_kind, "snapshot of step %" PRIu64 " not protected on this "
+			     "node: %s", s->pending.step, s->error);
 		uint64_t step = s->pending.step;
 		snapshot_retire(s, &s->pending);
 		s->pending.step = step;
@@ -511,6 +522,7 @@ static void start_round(struct snapshot *s, uint64_t step)
 	int rc;
 	s->last_tried = step;
 	s->error[0] = '\0';
+	s->error_kind = NULL;
 	s->pending = (struct local_snapshot){ .step = step };
 	transfer_identity_of(s->d, &s->id);
 	s->incarnation = s->d->mesh->joined_generation;
@@ -1165,7 +1177,7 @@ static int reserve_copy(void *arg, uint32_t peer, const struct wire_snapshot_put
 			 "--redundancy-memory-max is %s", s->d->opt.node_name, put->region, put->rank,
 			 put->step, size_text(put->size, size, sizeof(size)),
 			 size_text(used, have, sizeof(have)), size_text(max, limit, sizeof(limit)));
-		tell_problem(s, "%s", why);
+		tell_problem(s, "a copy passes the budget", "%s", why);
 		return -ENOSPC;
 	}
 	int rc = snapshot_store_reserve(&s->store, put, dst);
