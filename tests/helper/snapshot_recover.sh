@@ -9,8 +9,6 @@
 #     of step 20, rank 2's shard from h0's copy: without it, it would not be complete);
 #   - the survivors roll their ranks back to step 20 from their own snapshots: the regions
 #     hold step 20's bytes, the pages show step 20 committed, lcr_resume_step says 20;
-#   - the replacement's srun gets the step's settings (--lcr-ckpt-dir, --lcr-detect-timeout,
-#     --lcr-redundancy, --lcr-snapshot-every, --lcr-replace) as the helpers were given them;
 #   - the replacement on s1 fills rank 2's region from the copy h0 holds (checked against
 #     the server's hash): it holds step 20's bytes, resume step 20.
 #   - after one more step on every rank, each helper's `lcrctl events` and log hold its
