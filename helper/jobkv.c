@@ -8,8 +8,11 @@
  * requests are in flight, each goes once to the new leader, a GET with what is left of its
  * wait; a write carries this helper's client id and its sequence number, so the new leader
  * answers a write that reached it through the old one as before instead of applying it
- * twice. A request whose leader changes a second time fails (-EHOSTUNREACH). Every request
- * has a deadline here: its own wait plus JOBKV_REPLY_MS. */
+ * twice. A request whose leader changes a second time fails (-EHOSTUNREACH). A request
+ * forwarded without an answer is sent again to the same leader every JOBKV_RESEND_MS (a
+ * forward lost with a connection would otherwise hang it until its deadline): the leader
+ * answers a write it has as the first time, and a waiting GET it has refreshes its wait.
+ * Every request has a deadline here: its own wait plus JOBKV_REPLY_MS. */
 #include "config.h"
 
 #include <errno.h>
@@ -39,6 +42,7 @@ struct jobkv_op {
 	uint64_t started_ms;
 	uint64_t timer;
 	uint32_t sent_to;      /* the leader it went to, WIRE_NO_NODE: not sent */
+	uint64_t sent_ms;      /* when it was last forwarded to that leader */
 	bool retried;          /* it went to a second leader */
 	bool to_send;          /* marked to go out (jobkv_send_marked) */
 	struct wire_store_request request;
@@ -151,8 +155,21 @@ static void op_send(struct jobkv *kv, struct jobkv_op *op)
 	f->client_seq = op->client_seq;
 	f->request = op->request;
 	int len = wire_encode_jobkv_forward(f, kv->buf, sizeof(kv->buf));
+	op->sent_ms = util_now_ms();
 	if (mesh_send(m, leader, WIRE_JOBKV_FORWARD, kv->buf, len) < 0)
 		op->sent_to = WIRE_NO_NODE;
+}
+
+/* Whether the next tick sends op (again): not sent yet, or forwarded JOBKV_RESEND_MS ago
+ * without an answer (the forward or its answer may have been lost with a connection: the
+ * leader answers a write it has as the first time, and a GET that waits for its key
+ * refreshes its wait). */
+static bool op_due(struct jobkv *kv, const struct jobkv_op *op, uint64_t now)
+{
+	struct mesh *m = jobkv_mesh(kv);
+	if (op->sent_to == WIRE_NO_NODE)
+		return true;
+	return m && op->sent_to != m->self && now - op->sent_ms >= JOBKV_RESEND_MS;
 }
 
 /* Sends every op marked to_send, one at a time from the start of the list: sending may
@@ -221,8 +238,9 @@ static void tick(struct loop *loop, void *arg)
 	struct jobkv *kv = arg;
 	kv->tick_timer = 0;
 	refresh_leader(kv);
+	uint64_t now = util_now_ms();
 	for (struct jobkv_op *op = kv->ops; op; op = op->next)
-		op->to_send = op->sent_to == WIRE_NO_NODE;
+		op->to_send = op_due(kv, op, now);
 	send_marked(kv);
 	jobkv_leader_tick(kv);
 	if (!kv->fenced && loop_add_timer(loop, JOBKV_TICK_MS, tick, kv, &kv->tick_timer) < 0)

@@ -253,10 +253,24 @@ static void waiter_timed_out(struct loop *loop, void *arg)
 	waiter_free(w);
 }
 
+/* The GET op_id of origin that waits here already, or NULL. */
+static struct jobkv_waiter *find_waiter(struct jobkv *kv, uint32_t origin, uint64_t op_id)
+{
+	for (struct jobkv_waiter *w = kv->waiters; w; w = w->next)
+		if (w->origin == origin && w->op_id == op_id)
+			return w;
+	return NULL;
+}
+
+/* Parks a GET until its key is written or its wait ends. The same GET sent again (its
+ * helper had no answer) replaces the one that waits: one answer, after the wait left. */
 static void park(struct jobkv *kv, uint32_t origin, uint64_t op_id,
 		 const struct wire_store_request *req)
 {
 	static const struct wire_store_reply none;
+	struct jobkv_waiter *again = find_waiter(kv, origin, op_id);
+	if (again)
+		waiter_free(again);
 	struct jobkv_waiter *w = calloc(1, sizeof(*w));
 	if (w) {
 		*w = (struct jobkv_waiter){ .kv = kv, .origin = origin, .op_id = op_id,
@@ -291,14 +305,12 @@ static void wake_waiters(struct jobkv *kv, const struct wire_jobkv_apply *a)
 	}
 }
 
-/* Keeps the write until every live helper has it, and sends it to the synced followers
- * that have every write before it. 0 or -ENOMEM. */
-static int replicate(struct jobkv *kv, const struct wire_jobkv_apply *a)
+/* Keeps the write in x (allocated before the write was applied, so that a write is never
+ * applied here without its record) until every live helper has it, and sends it to the
+ * synced followers that have every write before it. */
+static void replicate(struct jobkv *kv, struct jobkv_change *x, const struct wire_jobkv_apply *a)
 {
 	struct mesh *m = jobkv_mesh(kv);
-	struct jobkv_change *x = malloc(sizeof(*x));
-	if (!x)
-		return -ENOMEM;
 	x->apply = *a;
 	x->apply.term = kv->term;
 	x->next = NULL;
@@ -314,7 +326,6 @@ static int replicate(struct jobkv *kv, const struct wire_jobkv_apply *a)
 		    kv->followers[n].sent + 1 == x->apply.index)
 			send_change(kv, n, x);
 	}
-	return 0;
 }
 
 void jobkv_leader_execute(struct jobkv *kv, uint32_t origin, uint64_t op_id, uint64_t client,
@@ -328,18 +339,22 @@ void jobkv_leader_execute(struct jobkv *kv, uint32_t origin, uint64_t op_id, uin
 			 "other helpers' copies", req->key, JOBKV_LOG_MAX);
 		return jobkv_send_result(kv, origin, op_id, -EBUSY, message, &none);
 	}
+	struct jobkv_change *record = NULL;
+	if (req->op != WIRE_STORE_GET && !(record = malloc(sizeof(*record)))) {
+		snprintf(message, sizeof(message), "cannot write key '%s': the store's leader is "
+			 "out of memory", req->key);
+		return jobkv_send_result(kv, origin, op_id, -ENOMEM, message, &none);
+	}
 	jobkv_state_execute(&kv->state, req, client, client_seq, out);
 	if (req->op == WIRE_STORE_GET && out->status == -ENOENT && req->timeout_ms != 0)
 		return park(kv, origin, op_id, req);
 	if (out->changed) {
-		if (replicate(kv, &out->change) < 0) {
-			log_error("job-wide store: cannot keep write %llu for the other helpers: "
-				  "out of memory", (unsigned long long)out->change.index);
-			return; /* the forwarding helper's deadline answers the client */
-		}
+		replicate(kv, record, &out->change);
+		record = NULL;
 		if (out->change.change == WIRE_JOBKV_STORED)
 			wake_waiters(kv, &out->change);
 	}
+	free(record);
 	answer_when_committed(kv, origin, op_id, out->status, out->message, &out->reply);
 }
 

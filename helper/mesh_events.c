@@ -306,6 +306,7 @@ static void log_applied(struct mesh *m, const struct wire_mesh_event *ev)
 		le->entry = e;
 		le->sequenced = true;
 		le->leader_ms = ev->time_ms;
+		le->resume_step = ev->resume_step;
 	}
 	if (ev->type == WIRE_EVENT_NODE_DOWN || ev->type == WIRE_EVENT_RECOVERY_FAILED)
 		log_warning("generation %" PRIu64 ": %s; leader %s", ev->generation, ev->message,
@@ -430,6 +431,28 @@ void mesh_on_event(struct mesh *m, uint32_t from, const struct wire_mesh_event *
 	apply(m, ev, from);
 }
 
+bool mesh_logged_event(struct mesh *m, uint64_t g, struct wire_mesh_event *ev)
+{
+	const struct mesh_log_entry *le = log_find_generation(m, g);
+	if (!le)
+		return false;
+	const struct wire_event_log_entry *e = &le->entry;
+	const struct wire_rdv_node *joined = find_join(m, g);
+	if (!joined && e->type == WIRE_EVENT_NODE_JOINED)
+		return false; /* its node is not known any more */
+	*ev = (struct wire_mesh_event){ .generation = g, .leader = e->leader,
+					.time_ms = le->leader_ms, .type = e->type,
+					.node = e->node, .rank = e->rank, .pid = e->pid,
+					.status = e->status, .epoch = e->epoch,
+					.resume_step = le->resume_step };
+	ev->joined.node_id = WIRE_NO_NODE;
+	if (joined)
+		ev->joined = *joined;
+	strcpy(ev->message, e->message);
+	fill_removed(m, g, ev);
+	return true;
+}
+
 /* Sends a peer the numbered events after `after` that the log still has, in order. */
 static void send_events_after(struct mesh *m, uint32_t peer, uint64_t after)
 {
@@ -437,26 +460,11 @@ static void send_events_after(struct mesh *m, uint32_t peer, uint64_t after)
 	uint64_t last = after + MESH_SYNC_BATCH < m->generation ? after + MESH_SYNC_BATCH :
 								  m->generation;
 	for (uint64_t g = after + 1; g <= last; g++) {
-		const struct mesh_log_entry *le = log_find_generation(m, g);
-		if (!le) {
-			if (g < m->generation)
-				continue;
+		if (!mesh_logged_event(m, g, ev)) {
+			if (g < m->generation || log_find_generation(m, g))
+				continue; /* a NODE_JOINED's node is gone: the peer takes it as it is */
 			return;
 		}
-		const struct wire_event_log_entry *e = &le->entry;
-		const struct wire_rdv_node *joined = find_join(m, g);
-		*ev = (struct wire_mesh_event){ .generation = g, .leader = e->leader,
-						.time_ms = le->leader_ms, .type = e->type,
-						.node = e->node, .rank = e->rank, .pid = e->pid,
-						.status = e->status, .epoch = e->epoch,
-						.resume_step = WIRE_NO_STEP };
-		ev->joined.node_id = WIRE_NO_NODE;
-		if (joined)
-			ev->joined = *joined;
-		else if (e->type == WIRE_EVENT_NODE_JOINED)
-			continue; /* its node is not known any more: the peer takes it as it is */
-		strcpy(ev->message, e->message);
-		fill_removed(m, g, ev);
 		mesh_send(m, peer, WIRE_MESH_EVENT, m->scratch,
 			  wire_encode_mesh_event(ev, m->scratch, sizeof(m->scratch)));
 	}

@@ -110,6 +110,7 @@ struct mesh_log_entry {
 	struct wire_event_log_entry entry;
 	bool sequenced;      /* numbered by a leader (generation >= 1): can be sent on */
 	uint64_t leader_ms;  /* CLOCK_REALTIME at the leader */
+	uint64_t resume_step; /* a REPLACING's (wire_mesh_event.resume_step), else WIRE_NO_STEP */
 };
 
 /* The order in which nodes were removed: the membership at generation g is "every node
@@ -305,6 +306,10 @@ void mesh_on_event(struct mesh *m, uint32_t from, const struct wire_mesh_event *
 void mesh_on_peer_generation(struct mesh *m, uint32_t peer, uint64_t generation);
 /* A peer asks for the events after a generation. */
 void mesh_on_sync(struct mesh *m, uint32_t peer, uint64_t after);
+/* The numbered event of generation g as the log keeps it, as a peer that missed it gets it
+ * (with a REPLACING's resume step): false when the log no longer has it, or a NODE_JOINED
+ * whose node is not known any more. */
+bool mesh_logged_event(struct mesh *m, uint64_t g, struct wire_mesh_event *ev);
 /* A peer's rank exited (it reports to us as the leader). */
 void mesh_on_report(struct mesh *m, uint32_t peer, const struct wire_mesh_report *r);
 /* Sends the reports not yet numbered to the leader again. */

@@ -319,8 +319,10 @@ static int parse_address_option(const char *name, const char *value, bool port_r
 static int apply_option(int id, const char *value, struct lcrd_options *o, unsigned *seen,
 			char *err, size_t errlen)
 {
-	if (id >= OPT_SETTING)
+	if (id >= OPT_SETTING) {
+		o->setting_given[id - OPT_SETTING] = value;
 		return apply_setting((enum lcr_setting)(id - OPT_SETTING), value, o, err, errlen);
+	}
 	if (id >= OPT_JOB_ID && id <= OPT_RUNTIME_DIR)
 		*seen |= SEEN(id);
 	switch (id) {

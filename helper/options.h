@@ -59,6 +59,9 @@ struct lcrd_options {
 	uint32_t redundancy_copies;  /* with copy: nodes that hold each node's snapshot */
 	uint32_t snapshot_every;     /* committed steps between two snapshots */
 	uint64_t redundancy_memory_max; /* bytes of host memory for redundancy; 0: no limit */
+	/* each setting's text as the command line gave it (in argv, which outlives the
+	 * options), or NULL: lcrd's default; the replacement's launcher passes them on */
+	const char *setting_given[LCR_SETTING_COUNT];
 };
 
 enum options_result {

@@ -403,37 +403,69 @@ static char **build_env(struct recovery *r, const struct recovery_failure *f)
 	return NULL;
 }
 
+/* The replacement's argv; the strings it formats are its own. */
+struct launch_argv {
+	char **argv;
+	char jobid[64], ntasks[64], nodelist[WIRE_NODE_NAME_MAX + 16];
+	char *settings[LCR_SETTING_COUNT]; /* "--lcr-OPTION=TEXT", or NULL */
+};
+
+static void launch_argv_free(struct launch_argv *a)
+{
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++)
+		free(a->settings[i]);
+	free(a->argv);
+}
+
+/* Whether the replacement's srun gets the step's value of setting i: every user option that
+ * lcrd was given (the step may have had it from srun's command line, which the job's
+ * environment lacks), but --lcr-restore (the replacement restores the failure's step, from
+ * LCR_REJOIN_CKPT). */
+static bool passed_to_replacement(const struct lcrd_options *o, size_t i)
+{
+	return lcr_settings[i].option && lcr_settings[i].lcrd_arg && o->setting_given[i] &&
+	       i != LCR_SETTING_RESTORE;
+}
+
 /* LAUNCHER --jobid=J --overlap --nodes=1 --ntasks=N --nodelist=SPARE --lcr
- * [--lcr-ckpt-dir=DIR] -- PROGRAM ARGS. The step's checkpoint directory is passed on: the
- * step may have had it from srun's command line, which the job's environment lacks, and
- * the replacement's later checkpoints and the step's outcome belong there. */
-static char **build_argv(struct recovery *r, const struct recovery_failure *f, char *jobid,
-			 char *ntasks, char *nodelist, size_t cap, char *ckpt_dir, size_t ckpt_cap)
+ * [--lcr-OPTION=TEXT ...] -- PROGRAM ARGS: the step's settings as this helper was given them
+ * (--lcr-ckpt-dir, --lcr-detect-timeout, --lcr-redundancy, ...: the rows of lcr_settings[]
+ * with an option and an lcrd_arg), so that the replacement runs as the step did, and its
+ * later checkpoints and the step's outcome go to the step's directory. 0 or -ENOMEM. */
+static int build_argv(struct recovery *r, const struct recovery_failure *f, struct launch_argv *a)
 {
 	const struct lcrd_options *o = &r->m->d->opt;
 	const struct mesh_node *x = &r->m->nodes[f->node];
-	char **argv = calloc((size_t)o->program_argc + 11, sizeof(*argv));
 	size_t n = 0;
-	if (!argv)
-		return NULL;
-	util_format_text(jobid, cap, "--jobid=%" PRIu32, o->job_id);
-	util_format_text(ntasks, cap, "--ntasks=%" PRIu32, x->rank_count ? x->rank_count : 1);
-	util_format_text(nodelist, cap, "--nodelist=%s", r->spare);
-	argv[n++] = o->launcher;
-	argv[n++] = jobid;
-	argv[n++] = "--overlap";
-	argv[n++] = "--nodes=1";
-	argv[n++] = ntasks;
-	argv[n++] = nodelist;
-	argv[n++] = "--lcr";
-	if (o->ckpt_dir) {
-		util_format_text(ckpt_dir, ckpt_cap, "--lcr-ckpt-dir=%s", o->ckpt_dir);
-		argv[n++] = ckpt_dir;
+	*a = (struct launch_argv){ .argv = calloc((size_t)o->program_argc + 9 + LCR_SETTING_COUNT,
+						  sizeof(*a->argv)) };
+	if (!a->argv)
+		return -ENOMEM;
+	util_format_text(a->jobid, sizeof(a->jobid), "--jobid=%" PRIu32, o->job_id);
+	util_format_text(a->ntasks, sizeof(a->ntasks), "--ntasks=%" PRIu32,
+			 x->rank_count ? x->rank_count : 1);
+	util_format_text(a->nodelist, sizeof(a->nodelist), "--nodelist=%s", r->spare);
+	a->argv[n++] = o->launcher;
+	a->argv[n++] = a->jobid;
+	a->argv[n++] = "--overlap";
+	a->argv[n++] = "--nodes=1";
+	a->argv[n++] = a->ntasks;
+	a->argv[n++] = a->nodelist;
+	a->argv[n++] = "--lcr";
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		if (!passed_to_replacement(o, i))
+			continue;
+		if (asprintf(&a->settings[i], "--%s=%s", lcr_settings[i].option,
+			     o->setting_given[i]) < 0) {
+			a->settings[i] = NULL;
+			return -ENOMEM;
+		}
+		a->argv[n++] = a->settings[i];
 	}
-	argv[n++] = "--";
+	a->argv[n++] = "--";
 	for (int i = 0; i < o->program_argc; i++)
-		argv[n++] = o->program[i];
-	return argv;
+		a->argv[n++] = o->program[i];
+	return 0;
 }
 
 /* The launcher's output file: lcr-J.S.replacement-K.out in $SLURM_SUBMIT_DIR, or in the
@@ -474,15 +506,15 @@ static pid_t spawn(char **argv, char **env, int out_fd, char *why, size_t cap)
 /* Starts the launcher for f on r->spare: 0, or -errno with why. */
 static int launch(struct recovery *r, const struct recovery_failure *f, char *why, size_t cap)
 {
-	char jobid[64], ntasks[64], nodelist[WIRE_NODE_NAME_MAX + 16], path[4200];
-	char ckpt_dir[4200];
+	char path[4200];
+	struct launch_argv a;
 	char **env = build_env(r, f);
-	char **argv = build_argv(r, f, jobid, ntasks, nodelist, sizeof(nodelist), ckpt_dir,
-				 sizeof(ckpt_dir));
+	int argv_rc = build_argv(r, f, &a);
+	char **argv = a.argv;
 	struct recovery_child *c = calloc(1, sizeof(*c));
 	int rc = -ENOMEM, out_fd = -1;
 	util_format_text(why, cap, "out of memory");
-	if (!env || !argv || !c)
+	if (!env || argv_rc < 0 || !c)
 		goto out;
 	out_fd = open_output(r, f->node, path, sizeof(path));
 	if (out_fd < 0) {
@@ -516,7 +548,7 @@ out:
 	if (out_fd >= 0)
 		close(out_fd);
 	free(c);
-	free(argv);
+	launch_argv_free(&a);
 	env_free(env);
 	return rc;
 }

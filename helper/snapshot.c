@@ -13,9 +13,11 @@
 #include <xxhash.h>
 
 #include "internal/ckpt_plan.h"
+#include "internal/control_page.h"
 #include "internal/redundancy_plan.h"
 #include "internal/snapshot_rounds.h"
 #include "internal/util.h"
+#include "ckpt.h"
 #include "ckpt_restore.h"
 #include "control.h"
 #include "lcrd.h"
@@ -79,6 +81,7 @@ struct snapshot {
 	struct transfer_identity id;
 	uint64_t incarnation;
 	char error[WIRE_TEXT_MAX + 1];
+	const char *error_kind; /* the format that wrote error: what kind of problem it is */
 	uint64_t copy_ns, push_ns; /* the round's copy (and hash), and its pushes */
 	struct wire_snapshot_done report;
 	uint64_t reported_ms;
@@ -92,9 +95,11 @@ struct snapshot {
 	 * of the protected step; a count of 0 where unknown (a round led by another leader) */
 	struct snapshot_partners *round_partners, *protected_partners;
 	uint64_t rollback_step;        /* a REPLACING's resume step not applied yet, or NO_STEP */
-	bool rollback_waits;           /* it waits for a rank's update or the round's worker */
+	uint64_t rollback_since_ms;    /* when it came */
+	char rollback_wait[WIRE_TEXT_MAX + 1]; /* what it waits for, as last logged, or "" */
 	struct snapshot_store store;
-	char last_problem[WIRE_TEXT_MAX + 1]; /* logged once until another comes */
+	const char *problem_kind;  /* the last problem logged at warning level, or NULL */
+	unsigned problem_repeats;  /* how many times it came again since */
 	bool cuda_told;
 };
 
@@ -166,20 +171,28 @@ static const char *size_text(uint64_t bytes, char *buf, size_t cap)
 	return util_format_size(bytes, buf, cap);
 }
 
-/* A problem of the redundancy: a warning the first time, verbose while it repeats. */
-static void tell_problem(struct snapshot *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tell_problem(struct snapshot *s, const char *fmt, ...)
+/* A problem of the redundancy: a warning the first time, verbose while problems of the
+ * same kind (the format of their cause: a round torn, a partner out of reach, the budget)
+ * repeat, each with the count so far. */
+static void tell_problem(struct snapshot *s, const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void tell_problem(struct snapshot *s, const char *kind, const char *fmt, ...)
 {
 	char text[WIRE_TEXT_MAX + 1];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (strcmp(text, s->last_problem) == 0) {
-		log_verbose("%s", text);
+	if (!kind)
+		kind = fmt;
+	if (kind == s->problem_kind) {
+		s->problem_repeats++;
+		log_verbose("%s (the same problem %u time%s since its warning)", text,
+			    s->problem_repeats, s->problem_repeats == 1 ? "" : "s");
 		return;
 	}
-	snprintf(s->last_problem, sizeof(s->last_problem), "%s", text);
+	s->problem_kind = kind;
+	s->problem_repeats = 0;
 	log_warning("%s", text);
 }
 
@@ -191,6 +204,7 @@ static void set_error(struct snapshot *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->error, sizeof(s->error), fmt, ap);
 	va_end(ap);
+	s->error_kind = fmt;
 }
 
 /* --- the round's worker: copy, check, push --- */
@@ -342,8 +356,8 @@ static void round_done(void *arg, int rc)
 	char size[32];
 	s->worker = NULL;
 	if (rc < 0) {
-		tell_problem(s, "snapshot of step %" PRIu64 " not protected on this node: %s",
-			     s->pending.step, s->error);
+		tell_problem(s, s->error_kind, "snapshot of step %" PRIu64 " not protected on this "
+			     "node: %s", s->pending.step, s->error);
 		uint64_t step = s->pending.step;
 		snapshot_retire(s, &s->pending);
 		s->pending.step = step;
@@ -511,6 +525,7 @@ static void start_round(struct snapshot *s, uint64_t step)
 	int rc;
 	s->last_tried = step;
 	s->error[0] = '\0';
+	s->error_kind = NULL;
 	s->pending = (struct local_snapshot){ .step = step };
 	transfer_identity_of(s->d, &s->id);
 	s->incarnation = s->d->mesh->joined_generation;
@@ -790,7 +805,8 @@ static void on_membership(struct mesh *m, const struct wire_mesh_event *ev, void
 		if (s->rounds.node_count)
 			snapshot_rounds_rollback(&s->rounds, ev->resume_step);
 		s->rollback_step = ev->resume_step;
-		s->rollback_waits = false;
+		s->rollback_since_ms = util_now_ms();
+		s->rollback_wait[0] = '\0';
 		try_rollback(s);
 	}
 	leader_decide(s);
@@ -800,21 +816,53 @@ static void on_membership(struct mesh *m, const struct wire_mesh_event *ev, void
 
 /* --- recovery from the copies --- */
 
-/* Whether some local rank is in the middle of an update (its regions cannot be rolled
- * back under it). */
-static const struct task *rank_updating(struct snapshot *s)
+/* Claims every registered local rank's control page for the rollback (its phase becomes
+ * ROLLING_BACK: lcr_update_begin refuses to begin an update, see control_page.h), but those
+ * in the middle of an update (their regions cannot be rolled back under them): NULL, or the
+ * first of those. The ranks claimed stay so. */
+static const struct task *claim_ranks(struct snapshot *s)
 {
+	const struct task *updating = NULL;
 	for (size_t i = 0; i < tasks_count(s->d->tasks); i++) {
 		const struct task *t = tasks_at(s->d->tasks, i);
-		uint64_t committed;
-		uint16_t phase;
-		if (!t->registered || !t->page)
-			continue;
-		tasks_read_marks(t, &committed, &phase);
-		if (phase == WIRE_PHASE_UPDATING)
-			return t;
+		if (t->registered && t->page && !control_page_claim_rollback(t->page) && !updating)
+			updating = t;
 	}
+	return updating;
+}
+
+/* A host region of this node that a checkpoint's writer or a restore is using (the
+ * rollback would write under it): NULL when none is. */
+static const struct region *region_in_io(struct snapshot *s)
+{
+	for (const struct region *r = s->d->regions.head; r; r = r->next)
+		if (r->kind == WIRE_REGION_HOST && ckpt_region_busy(s->d, r))
+			return r;
 	return NULL;
+}
+
+/* What the rollback must wait for, into why: false when nothing. */
+static bool rollback_must_wait(struct snapshot *s, char *why, size_t cap)
+{
+	const struct task *busy = claim_ranks(s);
+	const struct region *r;
+	uint64_t committed;
+	uint16_t phase;
+	if (busy) {
+		tasks_read_marks(busy, &committed, &phase);
+		snprintf(why, cap, "rank %" PRIu32 "'s update to end (phase %s, step %" PRIu64 ")",
+			 busy->rank, wire_phase_name(phase),
+			 atomic_load_explicit(&busy->page->step, memory_order_relaxed));
+	} else if (s->state == ROUND_COPYING) {
+		snprintf(why, cap, "the snapshot round of step %" PRIu64 " in progress",
+			 s->pending.step);
+	} else if ((r = region_in_io(s))) {
+		snprintf(why, cap, "the checkpoint or restore that uses region '%s' of rank %" PRIu32,
+			 r->name, r->owner_rank);
+	} else {
+		return false;
+	}
+	return true;
 }
 
 /* Copies the kept snapshot back into the ranks' regions: 0, or -errno with why. Every
@@ -839,16 +887,14 @@ static int restore_kept_regions(struct snapshot *s, char *why, size_t cap)
 	return 0;
 }
 
-/* Every registered local rank's control page: step committed. */
+/* Every registered local rank's control page: step committed (which ends the rollback:
+ * the ranks may update again). */
 static void mark_committed(struct snapshot *s, uint64_t step)
 {
 	for (size_t i = 0; i < tasks_count(s->d->tasks); i++) {
 		const struct task *t = tasks_at(s->d->tasks, i);
-		if (!t->registered || !t->page)
-			continue;
-		atomic_store(&t->page->step, step);
-		atomic_store(&t->page->committed_step, step);
-		atomic_store_explicit(&t->page->phase, WIRE_PHASE_COMMITTED, memory_order_release);
+		if (t->registered && t->page)
+			control_page_mark_committed(t->page, step);
 	}
 }
 
@@ -868,21 +914,48 @@ static void drop_rounds_after(struct snapshot *s, uint64_t step)
 	snapshot_store_release(&s->store, copy_is_later, &step);
 }
 
-/* A REPLACING rolled the ranks back to s->rollback_step: once no round reads the regions
- * and no rank is updating (the ranks are paused after the failure), the kept snapshot of
- * that step goes back into their regions and their pages show it committed. */
+/* The rollback cannot wait any longer: these ranks must not go on from a later step than
+ * every other rank. Ending this helper ends them, and the others learn of it as of any
+ * node. */
+static void rollback_fail(struct snapshot *s, uint64_t step, const char *why)
+{
+	log_error("cannot roll the ranks back to step %" PRIu64 ": %s; ending this node's ranks "
+		  "rather than let them go on from another step", step, why);
+	s->rollback_step = WIRE_NO_STEP;
+	loop_request_stop(s->d->loop, "its ranks cannot be rolled back to the protected step");
+}
+
+/* Whether the rollback waits (for at most SNAPSHOT_ROLLBACK_WAIT_MS, saying what for each
+ * time that changes); it has failed when the wait is over. */
+static bool rollback_waits(struct snapshot *s)
+{
+	char why[WIRE_TEXT_MAX + 1], text[WIRE_TEXT_MAX + 64];
+	uint64_t waited = util_now_ms() - s->rollback_since_ms;
+	if (!rollback_must_wait(s, why, sizeof(why)))
+		return false;
+	if (waited >= SNAPSHOT_ROLLBACK_WAIT_MS) {
+		snprintf(text, sizeof(text), "it waited %.1f s for %s", (double)waited / 1e3, why);
+		rollback_fail(s, s->rollback_step, text);
+		return true;
+	}
+	if (strcmp(why, s->rollback_wait) != 0)
+		log_info("the rollback to step %" PRIu64 " waits for %s (at most %.0f s in all; the "
+			 "ranks may not begin an update meanwhile)", s->rollback_step, why,
+			 SNAPSHOT_ROLLBACK_WAIT_MS / 1e3);
+	snprintf(s->rollback_wait, sizeof(s->rollback_wait), "%s", why);
+	return true;
+}
+
+/* A REPLACING rolls the ranks back to s->rollback_step: the ranks' pages are claimed (no
+ * update may begin), and once no rank is updating, no round reads the regions and no
+ * checkpoint or restore uses them, the kept snapshot of that step goes back into their
+ * regions and their pages show it committed. */
 static void try_rollback(struct snapshot *s)
 {
 	uint64_t step = s->rollback_step, started = util_now_ns();
-	const struct task *busy = rank_updating(s);
 	char size[32];
-	if (s->state == ROUND_COPYING || busy) {
-		if (!s->rollback_waits)
-			log_info("the rollback to step %" PRIu64 " waits for %s", step,
-				 busy ? "a rank's update to end" : "the snapshot round in progress");
-		s->rollback_waits = true;
+	if (rollback_waits(s))
 		return;
-	}
 	s->rollback_step = WIRE_NO_STEP;
 	drop_rounds_after(s, step);
 	/* The leader rolls back only to a protected step: this node's round of it, reported ok
@@ -898,11 +971,7 @@ static void try_rollback(struct snapshot *s)
 		snprintf(why, sizeof(why), "this helper keeps the snapshot of %s",
 			 s->kept.step == WIRE_NO_STEP ? "no step" : "another step");
 	if (s->kept.step != step || restore_kept_regions(s, why, sizeof(why)) < 0) {
-		/* Every other rank resumes after the step: these ranks must not go on from a later
-		 * one. Ending this helper ends them, and the others learn of it as of any node. */
-		log_error("cannot roll the ranks back to step %" PRIu64 ": %s; ending this node's "
-			  "ranks rather than let them go on from another step", step, why);
-		loop_request_stop(s->d->loop, "its ranks cannot be rolled back to the protected step");
+		rollback_fail(s, step, why);
 		return;
 	}
 	mark_committed(s, step);
@@ -1165,7 +1234,7 @@ static int reserve_copy(void *arg, uint32_t peer, const struct wire_snapshot_put
 			 "--redundancy-memory-max is %s", s->d->opt.node_name, put->region, put->rank,
 			 put->step, size_text(put->size, size, sizeof(size)),
 			 size_text(used, have, sizeof(have)), size_text(max, limit, sizeof(limit)));
-		tell_problem(s, "%s", why);
+		tell_problem(s, "a copy passes the budget", "%s", why);
 		return -ENOSPC;
 	}
 	int rc = snapshot_store_reserve(&s->store, put, dst);

@@ -26,6 +26,8 @@ struct region;
 
 #define SNAPSHOT_POLL_MS 5          /* how often the control pages are read */
 #define SNAPSHOT_REPORT_AGAIN_MS 2000 /* a round's report without an answer is sent again */
+#define SNAPSHOT_ROLLBACK_WAIT_MS 30000 /* a rollback waits this long for a rank's update, the
+					 * round in progress and checkpoint I/O, then fails */
 #define SNAPSHOT_PARTNERS_MAX WIRE_SNAPSHOT_PARTNERS_MAX /* --redundancy-copies' bound */
 
 /* Starts the service with --redundancy=copy (else does nothing): registers its mesh

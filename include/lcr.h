@@ -47,8 +47,10 @@ extern "C" {
 /* Additions to this version of the API: each raises it, and a program that uses one checks
  * `#if LCR_API_REVISION >= N`. The library keeps its soname.
  * 1: the job-wide key-value store (lcr_store_*).
- * 2: lcr_resume_step answers, after a recovery, the step the ranks were rolled back to. */
-#define LCR_API_REVISION 2
+ * 2: lcr_resume_step answers, after a recovery, the step the ranks were rolled back to.
+ * 3: lcr_update_begin fails with -EINPROGRESS while the helper rolls the rank's regions
+ *    back (LCR_PHASE_ROLLING_BACK). */
+#define LCR_API_REVISION 3
 
 #define LCR_NAME_MAX 63      /* longest region name, key, barrier name or shard key */
 #define LCR_VALUE_MAX 32768  /* largest key-value store value */
@@ -69,6 +71,8 @@ enum lcr_phase {
 	LCR_PHASE_RUNNING = 0,   /* registered, no update marked since */
 	LCR_PHASE_UPDATING = 1,  /* between lcr_update_begin and lcr_update_end: torn state */
 	LCR_PHASE_COMMITTED = 2, /* the regions hold the committed state of committed_step */
+	LCR_PHASE_ROLLING_BACK = 3, /* the helper copies a protected step's snapshot into the
+				     * regions (a recovery; LCR_API_REVISION 3) */
 };
 
 /* lcr_region_alloc's return value when the region already existed (a reattach). */
@@ -215,8 +219,12 @@ int lcr_region_list(lcr_session_t *s, struct lcr_region *out, size_t max, size_t
 int lcr_region_free(lcr_session_t *s, const char *name);
 
 /* Marks the start of the optimizer update of `step`: the rank's regions are torn until
- * lcr_update_end. Two stores to the control page and a release fence; no system call, safe
- * from any thread. 0, or -EINVAL when the session has no registered rank. */
+ * lcr_update_end. A compare-and-swap and a store to the control page and a release fence;
+ * no system call, safe from any thread. 0; -EINVAL when the session has no registered rank;
+ * -EINPROGRESS (LCR_API_REVISION 3) while the helper rolls the rank's regions back to a
+ * protected step after LCR_EVENT_REPLACING (recovery from the in-memory copies): nothing is
+ * marked and the regions must not be written; wait for LCR_EVENT_NODE_JOINED, then continue
+ * after lcr_resume_step's step. */
 int lcr_update_begin(lcr_session_t *s, uint64_t step);
 
 /* Marks the update of `step` as committed: the regions hold the state after that step.

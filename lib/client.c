@@ -28,6 +28,8 @@ static const char *lcr_meaning(int err)
 	switch (err) {
 	case -EDQUOT: return "the helper's region quota does not allow this allocation";
 	case -EBUSY: return "a live process holds this rank";
+	case -EINPROGRESS: return "the helper is rolling the rank's regions back to a protected step "
+				  "(a recovery): wait for NODE_JOINED";
 	case -EPERM: return "the session has no registered rank";
 	case -ENOTCONN: return "the connection to the helper is lost";
 	case -EEXIST: return "the region exists with another size or kind";
@@ -259,10 +261,7 @@ int lcr_update_begin(lcr_session_t *s, uint64_t step)
 	struct control_page *p = s ? s->page : NULL;
 	if (!p)
 		return -EINVAL;
-	atomic_store_explicit(&p->step, step, memory_order_relaxed);
-	atomic_store_explicit(&p->phase, WIRE_PHASE_UPDATING, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-	return 0;
+	return control_page_begin_update(p, step);
 }
 
 int lcr_update_end(lcr_session_t *s, uint64_t step)

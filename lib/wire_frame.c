@@ -25,6 +25,7 @@ const char *wire_phase_name(uint16_t phase)
 	case WIRE_PHASE_RUNNING: return "running";
 	case WIRE_PHASE_UPDATING: return "updating";
 	case WIRE_PHASE_COMMITTED: return "committed";
+	case WIRE_PHASE_ROLLING_BACK: return "rolling back";
 	}
 	return "unknown";
 }

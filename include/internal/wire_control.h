@@ -130,6 +130,7 @@ enum wire_phase {
 	WIRE_PHASE_RUNNING = 0,
 	WIRE_PHASE_UPDATING = 1,
 	WIRE_PHASE_COMMITTED = 2,
+	WIRE_PHASE_ROLLING_BACK = 3, /* lcrd copies a protected step's snapshot into the regions */
 };
 
 #define WIRE_OWNER_ALIVE 0x1 /* wire_region_entry.flags: the owner rank holds a session */

@@ -12,6 +12,13 @@
  *   tear RANK NAME STEP              begin an update of STEP, scribble over NAME, and
  *                                    hold (never end it) until killed
  *   update-for RANK STEP MS          begin an update of STEP, say so, end it MS ms later
+ *   update-until RANK STEP PATH      as a rank of train (shard key "own<RANK>"): begin an
+ *                                    update of STEP, say so, end it once PATH exists
+ *   begin-in-rollback RANK NAME STEP as a rank of train: wait for a REPLACING event, then
+ *                                    try to begin an update of STEP every 20 ms (for at
+ *                                    most 60 s), saying so at the first refusal; once one
+ *                                    begins, print how many were refused and the committed
+ *                                    step region NAME shows, and end it
  *   restore RANK NAME SIZE SEED      allocate NAME and check it holds the pattern of SEED;
  *                                    print the resume step
  *   alloc RANK NAME SIZE             allocate NAME; print the error when it fails
@@ -410,6 +417,82 @@ static int cmd_signal(int argc, char **argv)
 	return 0;
 }
 
+static int open_as_trainer(uint32_t rank, lcr_session_t **s)
+{
+	char key[32];
+	snprintf(key, sizeof(key), "own%u", rank);
+	return open_as(rank, key, 1, s);
+}
+
+static int cmd_update_until(int argc, char **argv)
+{
+	uint32_t rank;
+	uint64_t step;
+	lcr_session_t *s;
+	int rc;
+	if (argc != 3 || util_parse_u32(argv[0], &rank) || util_parse_u64(argv[1], &step))
+		return 2;
+	if (open_as_trainer(rank, &s) < 0)
+		return 1;
+	if ((rc = lcr_update_begin(s, step)) < 0)
+		return failed(s, "update_begin", rc);
+	printf("rank %u updating step %" PRIu64 " until %s exists\n", rank, step, argv[2]);
+	fflush(stdout);
+	while (access(argv[2], F_OK) != 0)
+		usleep(10000);
+	if ((rc = lcr_update_end(s, step)) < 0)
+		return failed(s, "update_end", rc);
+	printf("rank %u committed step %" PRIu64 "\n", rank, step);
+	lcr_close(s);
+	return 0;
+}
+
+/* Waits (at most 60 s) for a REPLACING event: 0, or -ETIMEDOUT. */
+static int wait_replacing(lcr_session_t *s)
+{
+	struct lcr_event ev;
+	for (int i = 0; i < 6000; i++) {
+		while (lcr_event_next(s, &ev) == 0)
+			if (ev.type == LCR_EVENT_REPLACING)
+				return 0;
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+static int cmd_begin_in_rollback(int argc, char **argv)
+{
+	uint32_t rank, refused = 0;
+	uint64_t step;
+	struct lcr_region info;
+	char committed[24];
+	lcr_session_t *s;
+	int rc;
+	if (argc != 3 || util_parse_u32(argv[0], &rank) || util_parse_u64(argv[2], &step))
+		return 2;
+	if (open_as_trainer(rank, &s) < 0)
+		return 1;
+	printf("rank %u waits for REPLACING\n", rank);
+	if ((rc = wait_replacing(s)) < 0)
+		return failed(s, "waiting for REPLACING", rc);
+	usleep(200000); /* the helper claims the pages as the event comes */
+	while ((rc = lcr_update_begin(s, step)) == -EINPROGRESS && refused < 3000) {
+		if (refused++ == 0)
+			printf("update_begin of step %" PRIu64 " refused: %s\n", step, lcr_strerror(rc));
+		usleep(20000);
+	}
+	if (rc < 0)
+		return failed(s, "update_begin", rc);
+	if ((rc = lcr_region_lookup(s, argv[1], &info)) < 0)
+		return failed(s, "lookup", rc);
+	printf("update_begin of step %" PRIu64 " began after %u refusals, committed step %s\n", step,
+	       refused, step_text(info.committed_step, committed, sizeof(committed)));
+	if ((rc = lcr_update_end(s, step)) < 0)
+		return failed(s, "update_end", rc);
+	lcr_close(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -419,7 +502,8 @@ int main(int argc, char **argv)
 		{ "fill", cmd_fill }, { "commit", cmd_commit }, { "flip", cmd_flip },
 		{ "commit-when", cmd_commit_when },
 		{ "tear", cmd_tear },
-		{ "update-for", cmd_update_for },
+		{ "update-for", cmd_update_for }, { "update-until", cmd_update_until },
+		{ "begin-in-rollback", cmd_begin_in_rollback },
 		{ "restore", cmd_restore }, { "alloc", cmd_alloc }, { "register", cmd_register },
 		{ "checkpoint", cmd_checkpoint }, { "signal", cmd_signal }, { "train", cmd_train },
 		{ "resume", cmd_resume },

@@ -40,6 +40,20 @@ out=$(store 1 get never 300)
 grep -q "Connection timed out (-110): key 'never' did not appear within 300 ms" <<<"$out"
 ok $? "a GET that times out says so, with the wait it used"
 echo "$out" | diag
+# a GET that waits longer than JOBKV_RESEND_MS is forwarded again each second (a forward
+# lost with a connection would hang it): the leader refreshes its wait, and answers it once
+store 2 get slow 10000 >"$WORK/slow.out" &
+waiter=$!
+sleep 2.5
+store 0 set slow arrived >/dev/null
+wait "$waiter" && [ "$(cat "$WORK/slow.out")" = "value slow=arrived" ]
+ok $? "a GET on node 2 that waits across its forward's resends gets the value once: $(cat "$WORK/slow.out")"
+start_ms=$(date +%s%3N)
+out=$(store 1 get never 2500)
+elapsed=$(($(date +%s%3N) - start_ms))
+grep -q "Connection timed out (-110): key 'never' did not appear within [0-9]* ms" <<<"$out" &&
+	[ "$elapsed" -ge 2400 ] && [ "$elapsed" -lt 4500 ]
+ok $? "a GET forwarded again still times out after its own wait (${elapsed} ms of 2500)"
 
 # --- compare-and-set, delete ---
 [ "$(store 1 cas lock '' owner1)" = "swapped lock=owner1" ] &&

@@ -7,7 +7,8 @@
 #     bytes at that step, and the other way round; lcrctl status shows the protected step,
 #     the ranks get PROTECTED events.
 #   - A rank that updates all the time: every protected step's copies are the rank's bytes
-#     at that step (none torn), and the torn rounds are dropped, saying why.
+#     at that step (none torn), and the torn rounds are dropped, saying why: a warning the
+#     first time, verbose with a count while they repeat.
 #   - A partner killed while it receives: that round is not protected; with a third node,
 #     a later round is protected on the live nodes.
 #   - A memory budget too small for a snapshot and a copy: a message naming the sizes on
@@ -84,6 +85,12 @@ wait "$R0" && wait "$R1"
 ok $? "rank 0 updates all the time (1440 steps) while rank 1 trains"
 grep -q "snapshot of step [0-9]* not protected on this node: rank 0 began another update while its regions were copied" "$WORK/h0.log"
 ok $? "h0 dropped snapshots that an update of rank 0 overlapped"
+torn="snapshot of step [0-9]* not protected on this node: rank 0 began another update"
+warned=$(grep -c "warning: $torn" "$WORK/h0.log")
+repeats=$(grep -c "]: $torn.* (the same problem [0-9]* times\{0,1\} since its warning)$" "$WORK/h0.log")
+echo "# torn rounds on h0: $warned at warning level, $repeats at verbose with a count"
+[ "$warned" = 1 ] && [ "$repeats" -gt 0 ]
+ok $? "the first torn round is a warning, the ones that follow are verbose with their count"
 held=0 bad=0
 for s in $(sed -n "s/.*holding the copy of region 'w' of rank 0 at step \([0-9]*\) .*/\1/p" "$WORK/h1.log"); do
 	[ "$s" -le 60 ] && continue

@@ -14,8 +14,16 @@
 #   - after one more step on every rank, each helper's `lcrctl events` and log hold its
 #     RECOVERY_TIMELINE (survivors: spare launched, joined, first step; the replacement:
 #     state filled with bytes, regions and peers, first step).
+#   - the replacement's srun gets the step's settings (--lcr-ckpt-dir, --lcr-detect-timeout,
+#     --lcr-redundancy, --lcr-snapshot-every, --lcr-replace) as the helpers were given them.
 # Without a protected step (--snapshot-every=100, 25 steps), the old path: the leader says
 # why, REPLACING names no step, nothing is rolled back, lcr_resume_step says none.
+# A rollback and the ranks' updates (q0, q1 with ranks 1 and 3, q2; trained to step 20, which
+# is protected): rank 1 is in the middle
+# of an update when q2 is killed: q1's rollback waits for it; meanwhile rank 3, which tries
+# to begin an update, is refused (-EINPROGRESS), and is let in once its region holds step 20.
+# A rank whose update never ends (r1): the rollback waits 30 s for it, then its helper says
+# why and ends.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mesh_lib.sh"
 MESH_JOB=4344
@@ -72,6 +80,9 @@ all_events "NODE_JOINED node 2 " 20 h0 h1
 ok $? "the replacement s1 joins"
 grep -qx "LCR_REJOIN_CKPT=$WORK/ckpt/step-20" "$FAKE_LAUNCHER_DIR/s1.launch"
 ok $? "the replacement is told the step: LCR_REJOIN_CKPT=\$DIR/step-20"
+grep -qx "lcr_options=--lcr-ckpt-dir=$WORK/ckpt --lcr-detect-timeout=$TIMEOUT --lcr-redundancy=copy --lcr-snapshot-every=10 --lcr-replace=spare" \
+	"$FAKE_LAUNCHER_DIR/s1.launch"
+ok $? "the replacement's srun gets the step's settings: $(grep "^lcr_options=" "$FAKE_LAUNCHER_DIR/s1.launch")"
 LCR_SOCKET=$(sock s1) "$CKPT_CLIENT" resume 2 w 1M 20 >"$WORK/s2" 2>&1
 grep -qx "w holds step 20, committed step 20, resume step 20" "$WORK/s2"
 ok $? "rank 2 on the replacement holds step 20's bytes, from the copy: $(cat "$WORK/s2")"
@@ -130,5 +141,88 @@ ok $? "no survivor rolls back"
 LCR_SOCKET=$(socket_of 0) "$CKPT_CLIENT" resume 0 w 1M 25 >"$WORK/u0" 2>&1
 grep -qx "w holds step 25, committed step 25, resume step none" "$WORK/u0"
 ok $? "rank 0 keeps step 25, and resumes from no rollback: $(cat "$WORK/u0")"
+for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
+
+# wait_line FILE PATTERN SECONDS: until FILE has a line matching PATTERN.
+wait_line() {
+	local i
+	for i in $(seq $(($3 * 20))); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_trained_mesh PREFIX SPARE TO RANKS...: three helpers (node i holds RANKS[i]) with
+# --redundancy=copy, their ranks trained to step TO, step 20 protected (two ranks of one
+# helper show one step at once only while neither updates, and a loaded machine may tear
+# a round: with TO 20 they end there, and step 20 is surely taken).
+start_trained_mesh() {
+	local prefix=$1 spare=$2 to=$3 i r
+	shift 3
+	local ranks=("$@")
+	MESH_PREFIX=$prefix
+	use_fake_launcher "$prefix[0-2],$spare" 20
+	mkdir -p "$WORK/ckpt-$prefix"
+	start_rendezvous "rdv-$prefix"
+	for i in 0 1 2; do
+		start_mesh_node "$i" 3 --ranks="${ranks[$i]}" --detect-timeout="$TIMEOUT" --log-level=verbose \
+			"${RECOVERY_ARGS[@]}" --redundancy=copy --snapshot-every=10 "--ckpt-dir=$WORK/ckpt-$prefix" -- /bin/train
+	done
+	wait_mesh_up 3 || return 1
+	R=()
+	for i in 0 1 2; do
+		for r in ${ranks[$i]//,/ }; do
+			LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train "$r" w 1M 1 "$to" 100 >"$WORK/$prefix-r$r" 2>&1 &
+			R+=("$!")
+			LCR_PIDS+=("$!")
+		done
+	done
+	for r in "${R[@]}"; do wait "$r" || return 1; done
+	wait_line "$WORK/${prefix}0.log" "step 20 is protected" 10
+}
+
+# --- a rank that begins an update during the rollback ---
+start_trained_mesh q v1 20 0 1,3 2
+ok $? "three helpers (q1 with ranks 1 and 3) train to step 20, step 20 protected"
+LCR_SOCKET=$(socket_of 1) "$CKPT_CLIENT" update-until 1 26 "$WORK/end-update" >"$WORK/u1" 2>&1 &
+U1=$!
+LCR_SOCKET=$(socket_of 1) "$CKPT_CLIENT" begin-in-rollback 3 w 26 >"$WORK/b3" 2>&1 &
+B3=$!
+LCR_PIDS+=("$U1" "$B3")
+wait_line "$WORK/u1" "^rank 1 updating step 26" 10 && wait_line "$WORK/b3" "^rank 3 waits for REPLACING" 10
+ok $? "rank 1 (q1) is in the middle of an update of step 26; rank 3 (q1) waits for REPLACING"
+reap -9 "${MESH_PIDS[2]}"
+wait_line "$WORK/q1.log" "the rollback to step 20 waits for rank 1's update to end (phase updating, step 26)" 30
+ok $? "q1's rollback to step 20 waits for rank 1's update"
+wait_line "$WORK/b3" "^update_begin of step 26 refused: the helper is rolling the rank's regions back" 10
+ok $? "rank 3 may not begin an update meanwhile: $(sed -n 2p "$WORK/b3")"
+! grep -q "rolled this node's ranks back" "$WORK/q1.log"
+ok $? "q1 has not rolled back while rank 1 updates"
+touch "$WORK/end-update"
+wait "$U1" && wait "$B3"
+ok $? "rank 1 ends its update; rank 3 then begins one"
+grep -q "^update_begin of step 26 began after [1-9][0-9]* refusals, committed step 20$" "$WORK/b3"
+ok $? "rank 3's update began once its region held the rolled-back step 20: $(tail -1 "$WORK/b3")"
+grep -q "rolled this node's ranks back to protected step 20 from its snapshot" "$WORK/q1.log"
+ok $? "q1 rolled its ranks back to step 20"
+for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
+spare_pid=$(cat "$UID_ROOT/$MESH_JOB.0.v1/lcrd.pid" 2>/dev/null) && reap -TERM "$spare_pid"
+
+# --- a rank's update that never ends: the rollback's wait is bounded ---
+start_trained_mesh r w1 20 0 1 2
+ok $? "three helpers train to step 20 again, step 20 protected"
+LCR_SOCKET=$(socket_of 1) "$CKPT_CLIENT" update-until 1 26 "$WORK/never" >"$WORK/r1-hold" 2>&1 &
+HOLD=$!
+LCR_PIDS+=("$HOLD")
+wait_line "$WORK/r1-hold" "^rank 1 updating step 26" 10
+ok $? "rank 1 (r1) begins an update of step 26 that never ends"
+reap -9 "${MESH_PIDS[2]}"
+wait_line "$WORK/r1.log" "cannot roll the ranks back to step 20: it waited 3[0-9]\.[0-9] s for rank 1's update to end (phase updating, step 26); ending this node's ranks" 50
+ok $? "r1 gives the rollback up after 30 s, naming the rank's update: $(grep -o "cannot roll the ranks back.*" "$WORK/r1.log")"
+for i in $(seq 100); do process_gone "${MESH_PIDS[1]}" && break; sleep 0.1; done
+process_gone "${MESH_PIDS[1]}" && grep -q "rolled this node's ranks back to protected step 20" "$WORK/r0.log"
+ok $? "r1's helper has ended; r0 rolled back"
+reap -TERM "$HOLD"
 for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
 finish

@@ -9,7 +9,8 @@
  * after one loop round; a message from the suspect dismisses the case; only the decider
  * decides; the leader's successor decides for the leader and leads; events apply strictly
  * in generation order; a rank exit is numbered once; a helper that finds itself removed is
- * fenced. */
+ * fenced; an event sent on from the log to a peer that missed it is the one applied (a
+ * REPLACING with its resume step). */
 #include "config.h"
 
 #include <errno.h>
@@ -310,6 +311,7 @@ static void make_event(uint64_t generation, uint16_t type, uint32_t node, uint32
 	event.node = node;
 	event.rank = WIRE_NO_RANK;
 	event.status = -1;
+	event.resume_step = WIRE_NO_STEP;
 	snprintf(event.message, sizeof(event.message), "event %llu", (unsigned long long)generation);
 	for (uint32_t i = 0; i < removed; i++)
 		event.removed[event.removed_count++] =
@@ -367,6 +369,29 @@ static void test_a_helper_that_finds_itself_removed_is_fenced(void **state)
 	assert_int_equal(last_entry()->node, 4);
 }
 
+static void test_a_replacing_sent_to_a_peer_that_missed_it_keeps_its_resume_step(void **state)
+{
+	(void)state;
+	struct mesh *m = make_mesh(2, 5);
+	struct wire_mesh_event logged;
+	make_event(1, WIRE_EVENT_NODE_DOWN, 4, 1);
+	mesh_on_event(m, 0, &event);
+	make_event(2, WIRE_EVENT_REPLACING, 4, 0);
+	event.epoch = 2;
+	event.resume_step = 20;
+	mesh_on_event(m, 0, &event);
+	assert_int_equal(m->generation, 2);
+	assert_true(mesh_logged_event(m, 2, &logged));
+	assert_int_equal(logged.type, WIRE_EVENT_REPLACING);
+	assert_int_equal(logged.node, 4);
+	assert_int_equal(logged.epoch, 2);
+	assert_int_equal(logged.resume_step, 20);
+	assert_true(mesh_logged_event(m, 1, &logged));
+	assert_int_equal(logged.type, WIRE_EVENT_NODE_DOWN);
+	assert_true(logged.resume_step == WIRE_NO_STEP);
+	assert_false(mesh_logged_event(m, 3, &logged));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +419,9 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_a_helper_that_finds_itself_removed_is_fenced,
 					  teardown),
+		cmocka_unit_test_teardown(
+			test_a_replacing_sent_to_a_peer_that_missed_it_keeps_its_resume_step,
+			teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

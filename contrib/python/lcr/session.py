@@ -40,6 +40,7 @@ class Phase(enum.IntEnum):
     RUNNING = 0
     UPDATING = 1
     COMMITTED = 2
+    ROLLING_BACK = 3  # the helper rolls the regions back to a protected step (a recovery)
 
 
 class EventType(enum.IntEnum):

@@ -1,0 +1,44 @@
+/* control_page.c: the two sides' transitions of a rank's control page phase that must not
+ * cross (internal/control_page.h): the rank beginning an update, and lcrd claiming the page
+ * to roll the rank's regions back to a protected step. Both are one compare-and-swap on
+ * `phase`, so exactly one of them wins: a rank never writes its regions while lcrd copies a
+ * snapshot into them, and lcrd never copies into regions a rank is updating. */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal/control_page.h"
+#include "internal/wire.h"
+
+int control_page_begin_update(struct control_page *p, uint64_t step)
+{
+	uint32_t phase = atomic_load_explicit(&p->phase, memory_order_relaxed);
+	do {
+		if (phase == WIRE_PHASE_ROLLING_BACK)
+			return -EINPROGRESS;
+	} while (!atomic_compare_exchange_weak_explicit(&p->phase, &phase, WIRE_PHASE_UPDATING,
+							memory_order_acq_rel, memory_order_relaxed));
+	atomic_store_explicit(&p->step, step, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	return 0;
+}
+
+bool control_page_claim_rollback(struct control_page *p)
+{
+	uint32_t phase = atomic_load_explicit(&p->phase, memory_order_acquire);
+	do {
+		if (phase == WIRE_PHASE_UPDATING)
+			return false;
+		if (phase == WIRE_PHASE_ROLLING_BACK)
+			return true;
+	} while (!atomic_compare_exchange_weak_explicit(&p->phase, &phase, WIRE_PHASE_ROLLING_BACK,
+							memory_order_acq_rel, memory_order_acquire));
+	return true;
+}
+
+void control_page_mark_committed(struct control_page *p, uint64_t step)
+{
+	atomic_store_explicit(&p->step, step, memory_order_relaxed);
+	atomic_store_explicit(&p->committed_step, step, memory_order_relaxed);
+	atomic_store_explicit(&p->phase, WIRE_PHASE_COMMITTED, memory_order_release);
+}
