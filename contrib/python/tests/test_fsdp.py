@@ -2,6 +2,9 @@
 ranks each keep their shard of the flat parameters and of Adam's state in the helper's
 regions, under a shard key of their own; saved in a checkpoint and restored from it.
 
+The model has a BatchNorm layer: its running statistics (buffers, whole on every rank) are
+placed with the shard and part of the result.
+
   train STEPS CKPT_AT RANK SIZE    the ranks train STEPS steps; every rank asks for a
                                    checkpoint once step CKPT_AT is committed (-1: never).
                                    Prints "result RANK STEPS FULL_SHA256 SHARD_SHA256": the
@@ -30,8 +33,8 @@ def make_model():
     torch.manual_seed(11)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
-    return torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.Tanh(), torch.nn.Linear(32, 32), torch.nn.Tanh(),
-                               torch.nn.Linear(32, 1))
+    return torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.BatchNorm1d(32), torch.nn.Tanh(),
+                               torch.nn.Linear(32, 32), torch.nn.Tanh(), torch.nn.Linear(32, 1))
 
 
 class Trainer:
@@ -71,9 +74,12 @@ class Trainer:
         views = self.placement.pack.views
         check(self.placement.sharded and self.optimizer_placement.sharded,
               f"rank {self.rank}: the FSDP shard and Adam's state over it are placed as sharded")
-        check(len(views) == len(self.flat()) and
-              all(p.data_ptr() == v.data_ptr() for p, v in zip(self.flat(), views.values())),
+        check(all(p.data_ptr() == views[name].data_ptr() for name, p in zip(views, self.flat())),
               f"rank {self.rank}: after the steps, every flat parameter is still a view of the region")
+        buffers = list(self.model.buffers())
+        check(len(views) == len(self.flat()) + len(buffers) and
+              all(b.data_ptr() == views[name].data_ptr() for name, b in zip(list(views)[len(self.flat()):], buffers)),
+              f"rank {self.rank}: BatchNorm's running statistics are views of the region too")
         check(all(self.optimizer.state[p]["exp_avg"].data_ptr() ==
                   self.optimizer_placement.bound[(i, "exp_avg")].data_ptr() for i, p in enumerate(self.flat())),
               f"rank {self.rank}: Adam's moments are views of the regions")
@@ -86,6 +92,8 @@ class Trainer:
                 shard.update(key.encode() + value.numpy().tobytes())
         with FSDP.summon_full_params(self.model):  # clone(): numpy() would pin FSDP's gathered storage
             full = hashlib.sha256(b"".join(p.detach().clone().numpy().tobytes() for p in self.model.parameters()))
+        for b in self.model.buffers():  # BatchNorm's running statistics: this rank's own
+            shard.update(b.detach().numpy().tobytes())
         print(f"result {self.rank} {steps} {full.hexdigest()} {shard.hexdigest()}", flush=True)
 
 

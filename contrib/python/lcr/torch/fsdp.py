@@ -6,7 +6,9 @@ in the tensor it calls ``_local_shard`` (set from the flat parameter's data at t
 forward pass), and every re-shard makes the flat parameter a view of that tensor again.
 ``FsdpPlacement`` moves each local shard into a pack (see placement.py) and makes the flat
 parameter (and ``_local_shard`` once it exists) views of it, so FSDP gathers from, and the
-optimizer updates, the region's memory. No other rank holds this
+optimizer updates, the region's memory; the module's persistent buffers (whole on every
+rank) go into the same pack. Ignored modules or parameters (FSDP does not flatten them)
+and ``MixedPrecision(buffer_dtype=...)`` are refused rather than left out. No other rank holds this
 shard: the placement is ``sharded`` (register a shard key of the rank's own), and the
 optimizer over the flat parameters is placed sharded too (``place_optimizer``).
 
@@ -69,8 +71,35 @@ def _flat_params(module):
     return found
 
 
+def _persistent_buffers(module):
+    """[(name, buffer)] of `module`'s persistent buffers (BatchNorm's running statistics...),
+    which FSDP keeps whole on every rank, each once."""
+    found, seen = [], set()
+    for path, owner in module.named_modules():
+        for name, buffer in owner.named_buffers(recurse=False):
+            if name in getattr(owner, "_non_persistent_buffers_set", ()) or id(buffer) in seen:
+                continue
+            seen.add(id(buffer))
+            found.append((f"buffer.{path}.{name}" if path else f"buffer.{name}", buffer))
+    return found
+
+
+def _refuse_unplaced_state(module):
+    """Raises when the FSDP module holds state the placement would leave out."""
+    from torch.distributed.fsdp import FullyShardedDataParallel
+    for instance in FullyShardedDataParallel.fsdp_modules(module):
+        if getattr(instance, "_ignored_params", None):
+            raise Error.of(errno.EOPNOTSUPP, "placing an FSDP module's state in a region",
+                           "it has ignored modules or parameters (not flattened): they would not be kept")
+        precision = getattr(instance, "mixed_precision", None)
+        if precision is not None and getattr(precision, "buffer_dtype", None) is not None:
+            raise Error.of(errno.EOPNOTSUPP, "placing an FSDP module's state in a region",
+                           "MixedPrecision(buffer_dtype=...) replaces the buffers FSDP casts")
+
+
 class FsdpPlacement:
-    """Each FSDP flat parameter's local shard in region `prefix` (see place_module)."""
+    """Each FSDP flat parameter's local shard, and the module's persistent buffers, in
+    region `prefix` (see place_module)."""
 
     sharded = True  # this rank's shard of the parameters: no other rank holds it
 
@@ -81,7 +110,13 @@ class FsdpPlacement:
         flat = _flat_params(module)
         if not flat:
             raise Error.of(errno.EINVAL, "placing an FSDP module", "it holds no flat parameter")
-        specs = [(name, p.dtype, tuple(p.data.shape), None) for name, p in flat]
+        _refuse_unplaced_state(module)
+        buffers = _persistent_buffers(module)
+        for name, buffer in buffers:
+            if buffer.device.type != "cpu":
+                raise Error.of(errno.EOPNOTSUPP, f"placing buffer '{name}' in a host region",
+                               f"it is on {buffer.device}")
+        specs = [(name, p.dtype, tuple(p.data.shape), None) for name, p in flat + buffers]
         self.pack, fresh = Pack.create(session, prefix, specs)
         self.reattached = not fresh
         with torch.no_grad():
@@ -92,6 +127,10 @@ class FsdpPlacement:
                 if getattr(p, "_local_shard", None) is not None:
                     p._local_shard = view
                 p.data = view  # before FSDP's first forward, which takes it as _local_shard
+            for name, buffer in buffers:
+                if fresh:
+                    self.pack.views[name].copy_(buffer.detach())
+                buffer.data = self.pack.views[name]
 
     def regions(self):
         return [self.pack.region]

@@ -127,7 +127,7 @@ class Recovery:
         except Exception as failed:  # a member died meanwhile: build at the next join
             log.warning("lcr: rank %d (pid %d): building the group at epoch %d failed: %s; waiting for the next join",
                         self.rank, os.getpid(), self.epoch, failed)
-            end_group()
+            self._drop_group(failed)  # as a survivor does: release, frames cleared, group ended
             return self._build_at_next_join(failed)
 
     def check(self):
