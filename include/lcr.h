@@ -49,8 +49,9 @@ extern "C" {
  * 1: the job-wide key-value store (lcr_store_*).
  * 2: lcr_resume_step answers, after a recovery, the step the ranks were rolled back to.
  * 3: lcr_update_begin fails with -EINPROGRESS while the helper rolls the rank's regions
- *    back (LCR_PHASE_ROLLING_BACK). */
-#define LCR_API_REVISION 3
+ *    back (LCR_PHASE_ROLLING_BACK).
+ * 4: lcr_comm's members meet in the job-wide store by default, on any node (lcr_comm.h). */
+#define LCR_API_REVISION 4
 
 #define LCR_NAME_MAX 63      /* longest region name, key, barrier name or shard key */
 #define LCR_VALUE_MAX 32768  /* largest key-value store value */

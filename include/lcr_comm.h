@@ -3,10 +3,14 @@
  * test) and NCCL (device memory; built when NCCL is found).
  *
  * A communicator is built from a name, this process's rank in it, its size and an epoch.
- * The members find each other through the helper's key-value store (lcr_kv_put/get): each
- * publishes its address and a fresh key of its listener under "lcrc.<name>.<epoch>.<rank>"
- * (TCP: a peer is admitted only with an HMAC under that key, see lcr_comm(3)) or rank 0
- * publishes NCCL's unique id. After a failure, only the communicators that contained a dead rank
+ * The members find each other through the job-wide store of the helpers (lcr_store_*, one
+ * store for the whole step on every node, LCR_API_REVISION 4), or through files in a shared
+ * directory when opt->rendezvous_dir names one: each publishes its address and a fresh key
+ * of its listener under "lcrc.<name>.<epoch>.<rank>" (TCP: a peer is admitted only with an
+ * HMAC under that key, see lcr_comm(3)) or rank 0 publishes NCCL's unique id under
+ * "lcrc.<name>.<epoch>.4294967295". Every key names its epoch, so a build never reads an
+ * entry of another epoch; entries are removed once read (a built ring, an initialised NCCL
+ * communicator) and a rebuild removes what the failed epoch left. After a failure, only the communicators that contained a dead rank
  * need lcr_comm_rebuild (with a new epoch, agreed on by the application: typically the
  * membership generation of the failure event); the others keep their connections.
  *
@@ -53,9 +57,11 @@ struct lcr_comm_options {
 	int cuda_device;     /* NCCL: the device of this rank */
 	const char *address; /* TCP: the IPv4 address peers reach this rank at, the only one it
 				listens on; NULL: $LCR_COMM_ADDR, else this host name's address */
-	const char *rendezvous_dir; /* NULL: the members meet in the helper's key-value store;
-				       else a directory every member can read and write, where
-				       their entries are files (required without a helper) */
+	const char *rendezvous_dir; /* NULL or "": the members meet in the job-wide store
+				       (with a helper older than it, in the helper's per-node
+				       key-value store: one node only); else a directory every
+				       member can read and write, where their entries are files
+				       (required without a helper) */
 };
 
 #define LCR_COMM_OPTIONS_DEFAULT { LCR_COMM_TCP, 60000, 1, 0, NULL, NULL }

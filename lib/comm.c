@@ -171,18 +171,75 @@ static int file_kv_get(struct lcr_comm *c, const char *key, void *value, size_t 
 	}
 }
 
+/* The job-wide store, or the per-node one when this helper is older than the job-wide
+ * store (it answers -EOPNOTSUPP): the members then meet on this node only, as before. */
+static bool use_node_store(struct lcr_comm *c, int rc)
+{
+	if (rc != -EOPNOTSUPP || c->meeting != COMM_MEET_STORE)
+		return false;
+	c->meeting = COMM_MEET_NODE;
+	return true;
+}
+
 int comm_kv_put(struct lcr_comm *c, const char *key, const void *value, size_t len)
 {
-	if (c->rendezvous_dir[0])
+	int rc;
+
+	if (c->meeting == COMM_MEET_DIR)
 		return file_kv_put(c, key, value, len);
+	if (c->meeting == COMM_MEET_STORE) {
+		rc = lcr_store_set(c->session, key, value, len);
+		if (!use_node_store(c, rc))
+			return rc;
+	}
 	return lcr_kv_put(c->session, key, value, len);
 }
 
 int comm_kv_get(struct lcr_comm *c, const char *key, void *value, size_t cap, size_t *len, uint64_t deadline)
 {
-	if (c->rendezvous_dir[0])
+	int rc, remaining = comm_remaining_ms(c, deadline);
+
+	if (c->meeting == COMM_MEET_DIR)
 		return file_kv_get(c, key, value, cap, len, deadline);
-	return lcr_kv_get(c->session, key, value, cap, len, comm_remaining_ms(c, deadline));
+	if (remaining == 0)
+		return -ETIMEDOUT;
+	if (c->meeting == COMM_MEET_STORE) {
+		rc = lcr_store_get(c->session, key, value, cap, len, remaining);
+		if (!use_node_store(c, rc))
+			return rc;
+	}
+	return lcr_kv_get(c->session, key, value, cap, len, remaining);
+}
+
+/* Removes an entry that no member will read again; one already gone is no error. The
+ * per-node store cannot remove keys: its entries stay until the helper ends. */
+void comm_kv_delete(struct lcr_comm *c, const char *key)
+{
+	char path[4400];
+
+	if (c->meeting == COMM_MEET_STORE) {
+		lcr_store_delete(c->session, key);
+	} else if (c->meeting == COMM_MEET_DIR) {
+		snprintf(path, sizeof(path), "%s/%s", c->rendezvous_dir, key);
+		unlink(path);
+	}
+}
+
+/* Removes the entries of the current epoch that a failed build may have left: this rank's,
+ * the next rank's (which only this rank reads: a member that died before its build ended
+ * leaves one) and, on rank 0, NCCL's unique id. A successful build removed its own. */
+static void forget_epoch(struct lcr_comm *c)
+{
+	char key[COMM_KEY_MAX];
+
+	comm_member_key(c, c->rank, key, sizeof(key));
+	comm_kv_delete(c, key);
+	comm_member_key(c, (c->rank + 1) % c->size, key, sizeof(key));
+	comm_kv_delete(c, key);
+	if (c->rank == 0) {
+		comm_member_key(c, COMM_KEY_UNIQUE_ID, key, sizeof(key));
+		comm_kv_delete(c, key);
+	}
 }
 
 static const struct comm_backend *backend_for(enum lcr_comm_backend backend)
@@ -225,8 +282,11 @@ int lcr_comm_init(lcr_session_t *s, const char *name, uint32_t rank, uint32_t si
 	c->opt = *opt;
 	c->opt.address = NULL;
 	c->opt.rendezvous_dir = NULL;
-	if (opt->rendezvous_dir)
+	c->meeting = COMM_MEET_STORE;
+	if (opt->rendezvous_dir && opt->rendezvous_dir[0]) {
 		snprintf(c->rendezvous_dir, sizeof(c->rendezvous_dir), "%s", opt->rendezvous_dir);
+		c->meeting = COMM_MEET_DIR;
+	}
 	c->backend = backend_for(opt->backend);
 	if (opt->backend == LCR_COMM_TCP) {
 		c->opt.address = opt->address;
@@ -294,6 +354,7 @@ int lcr_comm_rebuild(lcr_comm_t *c, uint64_t epoch)
 {
 	if (!c || epoch <= c->epoch)
 		return -EINVAL;
+	forget_epoch(c);
 	c->epoch = epoch;
 	atomic_store(&c->aborted, false);
 	if (c->backend->rebuild)

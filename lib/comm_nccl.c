@@ -4,9 +4,10 @@
  * without NCCL; optional entry points (ncclCommRevoke, 2.28.7+) are looked up with dlsym.
  * Communicators are non-blocking (config.blocking = 0): every wait polls
  * ncclCommGetAsyncError against the operation's deadline, so a dead peer never hangs a rank
- * for longer than the timeout. Rank 0 publishes the unique id in the helper's key-value
- * store. A rebuild revokes (or aborts) the old communicator and initialises this one
- * communicator anew with the same ranks: ncclCommGrow would number the replacement after
+ * for longer than the timeout. Rank 0 publishes the unique id where the members meet (the
+ * job-wide store by default, comm.c) and removes it once the communicator is up. A rebuild
+ * revokes (or aborts) the old communicator and initialises this one communicator anew
+ * with the same ranks: ncclCommGrow would number the replacement after
  * the survivors, which would change the order of every reduction and so the results. */
 #include "config.h"
 
@@ -117,6 +118,15 @@ static int exchange_unique_id(struct lcr_comm *c, ncclUniqueId *id, uint64_t dea
 	return rc;
 }
 
+/* Once the communicator is initialised every member has used the unique id: remove it. */
+static void forget_unique_id(struct lcr_comm *c)
+{
+	char key[COMM_KEY_MAX];
+
+	comm_member_key(c, COMM_KEY_UNIQUE_ID, key, sizeof(key));
+	comm_kv_delete(c, key);
+}
+
 static void nccl_disconnect(struct lcr_comm *c)
 {
 	struct nccl_state *n = c->state;
@@ -158,6 +168,8 @@ static int nccl_connect(struct lcr_comm *c)
 	rc = nccl_errno(nccl.ncclCommInitRankConfig(&n->comm, (int)c->size, id, (int)c->rank, &config));
 	if (rc == -EINPROGRESS || rc == 0)
 		rc = wait_ready(c, n, deadline);
+	if (rc == 0 && c->rank == 0)
+		forget_unique_id(c);
 out:
 	if (rc < 0)
 		nccl_disconnect(c);

@@ -1,7 +1,8 @@
 /* comm_tcp.c: the TCP ring backend of liblcr's communicators, for host memory.
  *
  * Each rank listens on the address it publishes (not on every interface), publishes
- * "address:port key" in the job's store, where key is a fresh secret of its listener,
+ * "address:port key" where the members meet (the job-wide store by default, comm.c), where
+ * key is a fresh secret of its listener, removing the entry once its ring is built,
  * connects to the next rank of the ring and accepts the previous one. The acceptor opens
  * each connection with a challenge and admits only a peer whose hello carries an HMAC of it
  * under its key, then proves the key back (comm_auth.h): someone who cannot read the store
@@ -515,6 +516,17 @@ static void tcp_disconnect(struct lcr_comm *c)
 	c->state = NULL;
 }
 
+/* Once the ring is built, the previous rank has read this rank's entry (its hello proved
+ * the key in it), and no one else reads it: remove it, so that the store does not fill up
+ * with the entries of every epoch. */
+static void forget_own_address(struct lcr_comm *c)
+{
+	char key[COMM_KEY_MAX];
+
+	comm_member_key(c, c->rank, key, sizeof(key));
+	comm_kv_delete(c, key);
+}
+
 static int tcp_connect(struct lcr_comm *c)
 {
 	struct tcp_state *t = calloc(1, sizeof(*t));
@@ -536,8 +548,10 @@ static int tcp_connect(struct lcr_comm *c)
 		rc = connect_next(c, deadline);
 	if (rc == 0 && c->size > 1 && c->rank % 2 == 0)
 		rc = accept_prev(c, deadline);
-	if (rc == 0)
+	if (rc == 0) {
 		t->connected = true;
+		forget_own_address(c);
+	}
 	if (rc < 0)
 		tcp_disconnect(c);
 	return rc;

@@ -20,6 +20,15 @@ struct comm_backend {
 	void (*disconnect)(struct lcr_comm *c);
 };
 
+/* Where the members meet: the job-wide store (lcr_store_*, the default), the helper's
+ * per-node store (lcr_kv_*: a helper older than the job-wide store), or files in
+ * opt.rendezvous_dir. */
+enum comm_meeting {
+	COMM_MEET_STORE,
+	COMM_MEET_NODE,
+	COMM_MEET_DIR,
+};
+
 struct lcr_comm {
 	lcr_session_t *session;
 	char name[LCR_NAME_MAX + 1];
@@ -28,7 +37,8 @@ struct lcr_comm {
 	uint64_t epoch;
 	struct lcr_comm_options opt;
 	char address[256];
-	char rendezvous_dir[4096]; /* "" when the helper's key-value store is used */
+	char rendezvous_dir[4096]; /* "" unless meeting is COMM_MEET_DIR */
+	enum comm_meeting meeting;
 	atomic_bool aborted;
 	const struct comm_backend *backend;
 	void *state; /* the backend's own */
@@ -48,12 +58,15 @@ extern const struct comm_backend comm_nccl_backend;
 /* The key-value store key of `rank`'s entry for this communicator and epoch. */
 void comm_member_key(const struct lcr_comm *c, uint32_t rank, char *key, size_t keylen);
 
-/* Publishes `len` bytes under key, in the helper's key-value store or the rendezvous
- * directory. 0 or -errno. */
+/* Publishes `len` bytes under key, where the members meet (c->meeting). 0 or -errno. */
 int comm_kv_put(struct lcr_comm *c, const char *key, const void *value, size_t len);
 
 /* Reads key into value[cap] (*len: its length), waiting until the deadline. 0 or -errno. */
 int comm_kv_get(struct lcr_comm *c, const char *key, void *value, size_t cap, size_t *len, uint64_t deadline);
+
+/* Removes key once no member reads it any more (errors ignored: an entry left behind
+ * costs room, never correctness, since every key names its epoch). */
+void comm_kv_delete(struct lcr_comm *c, const char *key);
 
 /* How long an operation may make no progress before a waiting helper event stops it. */
 #define COMM_STALL_MS 500

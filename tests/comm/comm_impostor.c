@@ -45,7 +45,7 @@ static int victim_address(lcr_session_t *s, const char *name, uint32_t rank, str
 	size_t len = 0;
 
 	snprintf(key, sizeof(key), "lcrc.%s.0.%u", name, rank);
-	if (lcr_kv_get(s, key, value, sizeof(value) - 1, &len, 20000) < 0)
+	if (lcr_store_get(s, key, value, sizeof(value) - 1, &len, 20000) < 0)
 		return -1;
 	value[len] = '\0';
 	if ((space = strchr(value, ' ')))
