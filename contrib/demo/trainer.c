@@ -14,7 +14,8 @@
  *
  * --without-lcr runs the same training with its state in plain memory and no helper (the
  * ranks meet through files in a shared directory): the baseline of LCR's steady-state cost.
- * --rendezvous-dir makes an LCR run meet the same way instead of through the helpers.
+ * An LCR run meets in the helpers' job-wide store (no shared directory); --rendezvous-dir
+ * makes it meet through files in DIR instead, as the baseline does.
  * --checkpoint-on-usr1 turns SIGUSR1 (sbatch --signal=USR1@300) into a checkpoint.
  * After a failed gradient exchange a rank stays paused up to --recovery-wait seconds
  * (default 20), printing the helper's events, until the helpers have published a checkpoint
