@@ -1,16 +1,19 @@
-"""store_bench.py: lcr.torch.Store against PyTorch's TCPStore, in the same run.
+"""store_bench.py: lcr.torch.Store (the job-wide store) against PyTorch's TCPStore, in the
+same run.
 
 CLIENTS clients (PROCESSES processes of CLIENTS / PROCESSES threads each: PyTorch's store
 calls and liblcr's calls both let go of the GIL while they wait) each run OPS operations
 in turn: set of its own key, get of that key, add to one counter that every client shares.
-Each operation is timed on its own. Figures, one line each, the baseline being TCPStore
-(its server in a process of its own on 127.0.0.1) under the same load:
+Process p talks to the p-th helper of $LCR_BENCH_SOCKETS (colon-separated control sockets
+of the helpers of one mesh, round robin; $LCR_SOCKET when unset), as ranks on several nodes
+would. Each operation is timed on its own. Figures, one line each, the baseline being
+TCPStore (its server in a process of its own on 127.0.0.1) under the same load:
 
-  store_ops_per_s_<C>_clients   operations per second, all clients together
-  store_p50_us_<C>_clients      median latency of one operation, microseconds
-  store_p99_us_<C>_clients      99th percentile latency
+  store_job_ops_per_s_<C>_clients   operations per second, all clients together
+  store_job_p50_us_<C>_clients      median latency of one operation, microseconds
+  store_job_p99_us_<C>_clients      99th percentile latency
 
-Usage: store_bench.py CLIENTS [OPS]   ($LCR_SOCKET: a running lcrd; torch on the path)
+Usage: store_bench.py CLIENTS [OPS]   (torch on the path)
 """
 
 import datetime
@@ -57,8 +60,16 @@ def client(kind, port, name, client_id, ops, latencies, start):
         latencies.append(time.perf_counter_ns() - t0)
 
 
+def helper_sockets():
+    """The control sockets the processes spread over, in order."""
+    listed = os.environ.get("LCR_BENCH_SOCKETS")
+    return listed.split(":") if listed else [os.environ["LCR_SOCKET"]]
+
+
 def process(kind, port, name, first_id, threads, ops, ready, go, out):
     """One process of `threads` clients; sends back every latency and its wall time."""
+    sockets = helper_sockets()
+    os.environ["LCR_SOCKET"] = sockets[(first_id // threads) % len(sockets)]
     latencies = []
     start = threading.Barrier(threads + 1)
     workers = [threading.Thread(target=client, args=(kind, port, name, first_id + t, ops, latencies, start))
@@ -98,7 +109,7 @@ def measure(kind, clients, ops):
     if kind == "tcpstore":
         counter = int(server.get("counter"))
     else:
-        counter = int(lcr.torch.Store(lcr.Session(), name).get("counter"))
+        counter = int(lcr.torch.Store(lcr.Session(helper_sockets()[-1]), name).get("counter"))
     expected = sum(1 for i in range(ops) if i % 3 == 2) * clients
     if counter != expected:
         sys.exit(f"store_bench: {kind}: the shared counter is {counter}, not {expected}")
@@ -120,11 +131,13 @@ def main():
         sys.exit(f"store_bench: CLIENTS must be a multiple of {PROCESSES}")
     lcr_rate, lcr_lat = measure("lcr", clients, ops)
     tcp_rate, tcp_lat = measure("tcpstore", clients, ops)
-    print(f"# {clients} clients x {ops} operations: lcr.torch.Store {lcr_rate:.0f} ops/s, "
-          f"TCPStore {tcp_rate:.0f} ops/s")
-    result(f"store_ops_per_s_{clients}_clients", lcr_rate, "ops/s", tcp_rate)
-    result(f"store_p50_us_{clients}_clients", percentile(lcr_lat, 0.5) / 1e3, "us", percentile(tcp_lat, 0.5) / 1e3)
-    result(f"store_p99_us_{clients}_clients", percentile(lcr_lat, 0.99) / 1e3, "us", percentile(tcp_lat, 0.99) / 1e3)
+    print(f"# {clients} clients x {ops} operations on {len(helper_sockets())} helpers: lcr.torch.Store "
+          f"{lcr_rate:.0f} ops/s, TCPStore {tcp_rate:.0f} ops/s")
+    result(f"store_job_ops_per_s_{clients}_clients", lcr_rate, "ops/s", tcp_rate)
+    result(f"store_job_p50_us_{clients}_clients", percentile(lcr_lat, 0.5) / 1e3, "us",
+           percentile(tcp_lat, 0.5) / 1e3)
+    result(f"store_job_p99_us_{clients}_clients", percentile(lcr_lat, 0.99) / 1e3, "us",
+           percentile(tcp_lat, 0.99) / 1e3)
 
 
 if __name__ == "__main__":
