@@ -1,6 +1,7 @@
 /* comm_nccl_test.c: liblcr's NCCL communicator backend on a real GPU, as far as one GPU
  * allows: a one-rank communicator (NCCL refuses two ranks on one device). Its unique id
- * travels through a real lcrd's key-value store; allreduce, broadcast and barrier run on
+ * travels through a real lcrd's job-wide store, which holds it no more once the
+ * communicator is up; allreduce, broadcast and barrier run on
  * device memory; abort then rebuild for the next epoch gives a working communicator again.
  * No bandwidth is measured: a one-rank in-place allreduce moves no data. Prints TAP; exits
  * non-zero on failure.
@@ -41,6 +42,16 @@ static float allreduce_once(lcr_comm_t *c, float *device, size_t n, float value,
 	return first;
 }
 
+/* Whether the job-wide store no longer holds communicator "gpu"'s unique id of epoch. */
+static int unique_id_removed(lcr_session_t *s, unsigned epoch)
+{
+	char key[LCR_NAME_MAX + 1], value[256];
+	size_t len;
+
+	snprintf(key, sizeof(key), "lcrc.gpu.%u.4294967295", epoch);
+	return lcr_store_get(s, key, value, sizeof(value), &len, 0) == -ENOENT;
+}
+
 int main(void)
 {
 	struct lcr_comm_options opt = LCR_COMM_OPTIONS_DEFAULT;
@@ -60,11 +71,12 @@ int main(void)
 	opt.backend = LCR_COMM_NCCL;
 	opt.timeout_ms = 60000;
 	rc = lcr_comm_init(s, "gpu", 0, 1, 0, &opt, &c);
-	ok(rc == 0, "lcr_comm_init with the NCCL backend (unique id through the helper's key-value store)");
+	ok(rc == 0, "lcr_comm_init with the NCCL backend (unique id through the job-wide store)");
 	if (rc < 0) {
 		printf("# %s\n", lcr_strerror(rc));
 		return 1;
 	}
+	ok(unique_id_removed(s, 0), "the unique id of epoch 0 is removed from the store once the communicator is up");
 	ok(allreduce_once(c, device, 1024, 2.5f, &rc) == 2.5f && rc == 0, "allreduce on device memory");
 	ok(lcr_comm_broadcast(c, device, 4096, 0) == 0, "broadcast");
 	ok(lcr_comm_barrier(c) == 0, "barrier");
@@ -74,6 +86,7 @@ int main(void)
 	rc = lcr_comm_rebuild(c, 1);
 	ok(rc == 0, "rebuild for epoch 1 (revoke or abort, then a fresh init of this communicator)");
 	ok(allreduce_once(c, device, 1024, 4.0f, &rc) == 4.0f && rc == 0, "allreduce after the rebuild");
+	ok(unique_id_removed(s, 1), "the unique id of epoch 1 is removed too");
 
 	rc = lcr_comm_allreduce_sum(c, device, big, LCR_DTYPE_FLOAT32);
 	ok(rc == 0, "a 256 MiB allreduce");
