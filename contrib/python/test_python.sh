@@ -3,8 +3,9 @@
 # real foreground lcrds. The binding's calls (tests/test_binding.py, checked with lcrctl
 # too), the torch.distributed Store (tests/test_store.py) and its conformance with PyTorch's
 # own stores (tests/test_store_conformance.py), Recovery's copy of the newest
-# committed state to members that lag, are torn or have none, and a replacement's failed first
-# build waiting for the next join (tests/test_recovery.py), the
+# committed state to members that lag, are torn or have none, met through the store of
+# the policies rejoin and replace, and a replacement's failed first build waiting for the
+# next join (tests/test_recovery.py), the
 # version check (tests/test_version.py), ending a broken group (tests/test_group.py), a
 # ZeroRedundancyOptimizer's per-rank shards through a checkpoint and its restore, and the
 # refusal of sharded members at different steps (tests/test_zero.py), FSDP's per-rank
@@ -111,6 +112,17 @@ if [ "$TORCH_MAJOR" -ge 2 ]; then
 	skip "test_recovery.py recover (3 ranks)" "$KNOWN_FAILURE_2X"
 else
 	py_ranks 3 test_recovery.py recover
+fi
+# Policy "replace" meets in the job-wide store, with no rendezvous directory.
+lcrd_for recovery-replace 5
+"$PY" "$TESTS/test_recovery.py" prepare 0 5 &&
+	{ "$PY" "$TESTS/test_recovery.py" prepare 1 2 torn; [ $? -eq 9 ]; } &&
+	"$PY" "$TESTS/test_recovery.py" prepare 2 0
+ok $? "three ranks leave committed (step 4), torn (step 2) and empty state, for policy replace"
+if [ "$TORCH_MAJOR" -ge 2 ]; then
+	skip "test_recovery.py recover replace (3 ranks)" "$KNOWN_FAILURE_2X"
+else
+	py_ranks 3 test_recovery.py recover replace
 fi
 
 # Policy "replace": a replacement whose first build fails (its other member's node died)

@@ -3,11 +3,13 @@
   prepare RANK STEPS [torn]   rank RANK trains STEPS steps alone (the same data on every
                               rank, so all ranks' states are prefixes of one history); with
                               'torn', it then dies in the middle of the next update;
-  recover RANK SIZE           the ranks meet through Recovery.start(): the member with the
+  recover [replace] RANK SIZE the ranks meet through Recovery.start(): the member with the
                               newest committed step sends its regions to the others, whose
                               state is older, torn or missing; all must continue at the
                               same step with identical parameters and optimizer state, and
-                              train on identically.
+                              train on identically. With 'replace', Recovery's in-job
+                              policy, the ranks meet under the epoch's prefix of the
+                              job-wide store, with no rendezvous directory.
   replacement DIR RANK SIZE   policy "replace" with a stand-in for the helper's events and
                               no lcrd: rank 0 is a replacement launched at epoch 2 whose
                               other member (rank 1) never comes at that epoch (its node
@@ -70,11 +72,16 @@ def prepare(rank, steps, torn):
         os._exit(9)
 
 
-def recover(rank, size):
+def recover(rank, size, policy="rejoin"):
     session, model, optimizer, placements = setup(rank, size)
-    recovery = lcr.torch.Recovery(session, lcr.torch.Store(session, "rec"), rank, size, placements,
+    store = lcr.torch.Store(session, "rec")
+    recovery = lcr.torch.Recovery(session, store, rank, size, placements, policy=policy,
                                   timeout=datetime.timedelta(seconds=60))
     step = recovery.start()
+    if policy == "replace":
+        arrived = store.add("epoch-0.arrived", 0)
+        check(arrived == size, f"rank {rank}: every member counted itself in under epoch 0 of the job-wide store",
+              f"{arrived} of {size}")
     check(step == 5, f"rank {rank} continues at step 5, after the newest committed step", f"step {step}")
     check(session.rank_state() == (4, lcr.Phase.COMMITTED), f"rank {rank}'s regions hold step 4 committed",
           str(session.rank_state()))
@@ -145,6 +152,8 @@ if __name__ == "__main__":
         prepare(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:] == ["torn"])
     elif sys.argv[1] == "replacement":
         replacement(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[2] == "replace":
+        recover(int(sys.argv[3]), int(sys.argv[4]), "replace")
     else:
         recover(int(sys.argv[2]), int(sys.argv[3]))
     finish()

@@ -20,9 +20,13 @@ destroys the group and builds it again:
   does. Without a spare
   (LCR_REPLACE=none) they stop with lcr.RankFailure once the helpers published the
   just-in-time checkpoint (a new step with ``--lcr-restore=auto`` resumes from it), and
-  likewise on RECOVERY_FAILED. The members of a group meet in a ``torch.distributed.FileStore``
-  ``<rendezvous_dir>/epoch-<E>``, a directory every node can reach: the helper's key-value
-  store is per node; under Slurm the file is ``<rendezvous_dir>/<job>.<step>.epoch-<E>``.
+  likewise on RECOVERY_FAILED. The members of a group meet under the prefix ``epoch-<E>`` of
+  ``store`` when it is the job-wide store (``lcr.torch.Store``'s default scope "job": one
+  store for the step on every node, kept by the helpers, which a replacement's helper
+  receives whole), with no shared directory; or, with ``rendezvous_dir``, in a
+  ``torch.distributed.FileStore`` ``<rendezvous_dir>/epoch-<E>``, a directory every node can
+  reach (under Slurm ``<rendezvous_dir>/<job>.<step>.epoch-<E>``). Either way a build starts
+  once every member has counted itself in, bounded by ``recovery_wait``.
 
 Each build meets under its own PrefixStore ``<members digest>.<round>``; the round comes from
 an atomic count of the builds that joined, so the keys of an earlier group, still in the
@@ -80,9 +84,10 @@ class Recovery:
                       (1, 13))
         if policy not in POLICIES:
             raise Error.invalid(f"policy must be one of {', '.join(POLICIES)}: {policy!r}")
-        if policy == "replace" and not rendezvous_dir:
-            raise Error.invalid("policy 'replace' needs rendezvous_dir, a directory shared by the nodes: "
-                                "the helper's key-value store is per node")
+        if policy == "replace" and not rendezvous_dir and getattr(store, "scope", "job") != "job":
+            raise Error.invalid("policy 'replace' needs the job-wide store (lcr.torch.Store with scope 'job') "
+                                "or rendezvous_dir, a directory shared by the nodes: a store of scope "
+                                f"{store.scope!r} is per node")
         if store is None and not rendezvous_dir:
             raise Error.invalid("give a store (lcr.torch.Store) or a rendezvous_dir")
         self.session = session
@@ -277,20 +282,31 @@ class Recovery:
         return os.path.join(self.rendezvous_dir, f"{tag}epoch-{self.epoch}")
 
     def _file_store(self):
-        """The FileStore of this epoch's group, once every member has come (bounded by
-        recovery_wait: a replacement imports PyTorch first)."""
+        """The FileStore of this epoch's group, once every member has come."""
         path = self._rendezvous_path()
         store = dist.FileStore(path, -1)
         store.set_timeout(datetime.timedelta(seconds=self.recovery_wait))
-        store.add("arrived", 1)
+        self._await_members(store, "arrived", f"in {path}")
+        return store
+
+    def _epoch_store(self):
+        """This epoch's prefix of the job-wide store, once every member has come."""
+        prefix = f"epoch-{self.epoch}"
+        self.store.set_timeout(self.timeout)
+        self._await_members(self.store, f"{prefix}.arrived", "in the job-wide store")
+        return dist.PrefixStore(prefix, self.store)
+
+    def _await_members(self, store, key, where):
+        """Counts this member in under `key` and waits until the whole group has (bounded by
+        recovery_wait: a replacement imports PyTorch first)."""
+        store.add(key, 1)
         deadline = time.monotonic() + self.recovery_wait
-        while store.add("arrived", 0) < self.group_size:
+        while store.add(key, 0) < self.group_size:
             if time.monotonic() > deadline:
-                raise Error.of(errno.ETIMEDOUT, f"meeting the group of epoch {self.epoch} in {path}",
-                               f"{store.add('arrived', 0)} of {self.group_size} members came within "
+                raise Error.of(errno.ETIMEDOUT, f"meeting the group of epoch {self.epoch} {where}",
+                               f"{store.add(key, 0)} of {self.group_size} members came within "
                                f"{self.recovery_wait:g} s")
             time.sleep(_POLL_SECONDS)
-        return store
 
     def _lost_ranks(self, failures):
         if any(ev.type == EventType.NODE_DOWN for ev in failures):
@@ -302,9 +318,12 @@ class Recovery:
 
     def _group_store(self):
         """(store, name) where this build's members meet: the FileStore of the epoch in
-        rendezvous_dir, or a prefix of the helper's store counted per round."""
+        rendezvous_dir, the epoch's prefix of the job-wide store (policy replace), or a
+        prefix of the helper's store counted per round."""
         if self.rendezvous_dir:
             return dist.PrefixStore("pg", self._file_store()), f"epoch {self.epoch}"
+        if self.policy == "replace":
+            return dist.PrefixStore("pg", self._epoch_store()), f"epoch {self.epoch}"
         digest = hashlib.blake2b(",".join(map(str, self.members)).encode(), digest_size=4).hexdigest()
         joined = self.store.add(f"lcr.joins.{digest}", 1)
         prefix = f"{digest}.{(joined - 1) // self.group_size}"
