@@ -2,12 +2,14 @@
 # comm_ring.sh: liblcr's TCP ring communicators between real processes, bootstrapped
 # through a real lcrd's key-value store: every collective gives the right values, results
 # are bit-identical run to run, a member killed mid-training is replaced and only its
-# group's communicator is rebuilt (the other group's connections are kept), and the final
-# state equals a run without failure. Speaks TAP.
+# group's communicator is rebuilt (the other group's connections are kept), the final
+# state equals a run without failure, and the store keeps no entry of any epoch after.
+# Speaks TAP.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../helper/lib.sh"
 COMM_TEST=$LCR_BUILDDIR/tests/comm/comm_test
-echo "1..8"
+STORE=$LCR_BUILDDIR/tests/helper/store_client
+echo "1..9"
 
 make_root "$WORK/run" "$(id -u)"
 start_lcrd lcrd --job-id=9 --runtime-dir="$WORK/run/$(id -u)"
@@ -83,4 +85,10 @@ hash_of() { sed -n 's/.*hash //p' "$WORK/$1"; }
 [ "$(hash_of clean.gb.0.out)" = "$(hash_of failure.gb.0.out)" ] && [ "$(hash_of clean.gb.1.out)" = "$(hash_of failure.gb.1.out)" ] &&
 	[ "$(hash_of clean.ga.0.out)" = "$(hash_of failure.ga.0.out)" ] && [ -n "$(hash_of clean.gb.0.out)" ]
 ok $? "the final buffers are bit-identical to the run without failure"
+left=
+for key in lcrc.gbfailure.{0,1}.{0,1} lcrc.gafailure.0.{0,1} lcrc.world.0.{0,1,2,3}; do
+	"$STORE" get "$key" 0 | grep -q "no key '$key'" || left="$left $key"
+done
+[ -z "$left" ]
+ok $? "the job-wide store keeps no communicator entry of either epoch after the builds${left:+ (left:$left)}"
 [ $tap_failed -eq 0 ]
