@@ -10,9 +10,10 @@
  * HMAC under that key, see lcr_comm(3)) or rank 0 publishes NCCL's unique id under
  * "lcrc.<name>.<epoch>.4294967295". Every key names its epoch, so a build never reads an
  * entry of another epoch; entries are removed once read (a built ring, an initialised NCCL
- * communicator) and a rebuild removes what the failed epoch left. After a failure, only the communicators that contained a dead rank
- * need lcr_comm_rebuild (with a new epoch, agreed on by the application: typically the
- * membership generation of the failure event); the others keep their connections.
+ * communicator) and a rebuild removes what the failed epoch left. After a failure, only the
+ * communicators that contained a dead rank need lcr_comm_rebuild (with a new epoch, agreed
+ * on by the application: typically the membership generation of the failure event); the
+ * others keep their connections.
  *
  * Results are deterministic: the TCP ring always adds the ranks' contributions in the same
  * order for the same size, so a run with a failure and a replacement of the same rank

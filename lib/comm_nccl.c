@@ -7,8 +7,8 @@
  * for longer than the timeout. Rank 0 publishes the unique id where the members meet (the
  * job-wide store by default, comm.c) and removes it once the communicator is up. A rebuild
  * revokes (or aborts) the old communicator and initialises this one communicator anew
- * with the same ranks: ncclCommGrow would number the replacement after
- * the survivors, which would change the order of every reduction and so the results. */
+ * with the same ranks: ncclCommGrow would number the replacement after the survivors,
+ * which would change the order of every reduction and so the results. */
 #include "config.h"
 
 #include <dlfcn.h>
