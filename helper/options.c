@@ -67,6 +67,8 @@ static const size_t setting_field[LCR_SETTING_COUNT] = {
 	[LCR_SETTING_REPLACE] = offsetof(struct lcrd_options, replace),
 	[LCR_SETTING_REDUNDANCY] = offsetof(struct lcrd_options, redundancy),
 	[LCR_SETTING_REDUNDANCY_COPIES] = offsetof(struct lcrd_options, redundancy_copies),
+	[LCR_SETTING_REDUNDANCY_GROUP_SIZE] = offsetof(struct lcrd_options, redundancy_group_size),
+	[LCR_SETTING_REDUNDANCY_PARITY] = offsetof(struct lcrd_options, redundancy_parity),
 	[LCR_SETTING_SNAPSHOT_EVERY] = offsetof(struct lcrd_options, snapshot_every),
 	[LCR_SETTING_REDUNDANCY_MEMORY_MAX] = offsetof(struct lcrd_options, redundancy_memory_max),
 };
@@ -127,7 +129,8 @@ static const char usage[] =
 	"            [--ckpt-roots=DIR[:DIR...]]\n"
 	"            [--replace=spare|none] [--replace-timeout=SECONDS] [--launcher=PATH]\n"
 	"            [--rejoin=HOST:PORT] [--job-env-fd=FD]\n"
-	"            [--redundancy=none|copy] [--redundancy-copies=K] [--snapshot-every=N]\n"
+	"            [--redundancy=none|copy|erasure] [--redundancy-copies=K]\n"
+	"            [--redundancy-group-size=G] [--redundancy-parity=M] [--snapshot-every=N]\n"
 	"            [--redundancy-memory-max=BYTES] [-- PROGRAM ARGS...]\n"
 	"       lcrd --rendezvous-server --job-id=J --step-id=S (--listen-fd=FD | --listen=HOST:PORT)\n"
 	"            [--parent-pidfd=FD] [--munge-socket=PATH] [--rendezvous-wait=SECONDS]\n"
@@ -484,6 +487,11 @@ static int check_combination(struct lcrd_options *o, unsigned seen, char *err, s
 		return bad_option(err, errlen,
 				  "--rejoin needs --step-id, --node-id and --node-count: the step "
 				  "and the node this helper replaces");
+	if (o->redundancy == LCR_REDUNDANCY_ERASURE && o->redundancy_parity >= o->redundancy_group_size)
+		return bad_option(err, errlen,
+				  "--redundancy-parity=%u must be below --redundancy-group-size=%u: "
+				  "each node of a group gives at least one data chunk per stripe",
+				  o->redundancy_parity, o->redundancy_group_size);
 	return 0;
 }
 

@@ -55,8 +55,10 @@ struct lcrd_options {
 	char **program;             /* the step's program and arguments (after "--"), or NULL */
 	int program_argc;
 	/* redundancy for state without a replica (doc/redundancy.md) */
-	enum lcr_redundancy_mode redundancy; /* none or copy */
+	enum lcr_redundancy_mode redundancy; /* none, copy or erasure */
 	uint32_t redundancy_copies;  /* with copy: nodes that hold each node's snapshot */
+	uint32_t redundancy_group_size; /* with erasure: nodes per parity group (at least) */
+	uint32_t redundancy_parity;  /* with erasure: parity blocks per stripe */
 	uint32_t snapshot_every;     /* committed steps between two snapshots */
 	uint64_t redundancy_memory_max; /* bytes of host memory for redundancy; 0: no limit */
 	/* each setting's text as the command line gave it (in argv, which outlives the

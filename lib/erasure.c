@@ -69,6 +69,20 @@ void erasure_add_block(const struct erasure_code *code, size_t length, unsigned 
 	}
 }
 
+void erasure_add_block_to_row(const struct erasure_code *code, size_t length, unsigned index, unsigned row,
+			      const uint8_t *data, uint8_t *parity)
+{
+	/* ISA-L's tables hold 32 bytes per coefficient, data_count coefficients per row */
+	const uint8_t *row_tables = code->tables + (size_t)row * code->data_count * 32;
+
+	for (size_t done = 0; done < length; done += ERASURE_PIECE) {
+		size_t piece = length - done < ERASURE_PIECE ? length - done : ERASURE_PIECE;
+		uint8_t *out_at[1] = { parity + done };
+		ec_encode_data_update((int)piece, (int)code->data_count, 1, (int)index,
+				      (unsigned char *)row_tables, (unsigned char *)data + done, out_at);
+	}
+}
+
 /* The row that gives lost block `block` from the chosen survivors: for a data block, its
  * row of the inverse; for a parity block, its row of the matrix times the inverse. */
 static void recovery_row(const struct erasure_code *code, const uint8_t *inverse, unsigned block,

@@ -171,15 +171,16 @@ const struct lcr_setting_spec lcr_settings[LCR_SETTING_COUNT] = {
 	[LCR_SETTING_REDUNDANCY] = {
 		.type = LCR_TYPE_REDUNDANCY,
 		.doc = "how the helpers keep state that has no replica on another node, unless the "
-		       "user asks otherwise: none, or copy (snapshots held by other nodes' helpers)",
+		       "user asks otherwise: none, copy (snapshots held by other nodes' helpers), or "
+		       "erasure (parity of the snapshots held by the nodes of a group)",
 		.yaml_key = "redundancy.default", .site_field = SITE_FIELD(redundancy_default),
 		.default_text = "none",
-		.option = "lcr-redundancy", .option_rank = 6, .option_arg = "none|copy",
-		.option_help = "[lcr] Keep copies of the state in other nodes' helpers (copy), or "
-			       "not (none).",
-		.accepted = "none, copy", .env = "LCR_REDUNDANCY",
+		.option = "lcr-redundancy", .option_rank = 6, .option_arg = "none|copy|erasure",
+		.option_help = "[lcr] Keep copies of the state in other nodes' helpers (copy), "
+			       "parity of it (erasure), or neither (none).",
+		.accepted = "none, copy, erasure", .env = "LCR_REDUNDANCY",
 		.lcrd_arg = "redundancy", .lcrd_default = "none",
-		.lcrd_expects = "expected none or copy (" LCR_REDUNDANCY_NOT_BUILT ")",
+		.lcrd_expects = "expected none, copy or erasure (" LCR_REDUNDANCY_NOT_BUILT ")",
 	},
 	[LCR_SETTING_REDUNDANCY_COPIES] = {
 		.type = LCR_TYPE_COUNT,
@@ -187,6 +188,26 @@ const struct lcr_setting_spec lcr_settings[LCR_SETTING_COUNT] = {
 		.yaml_key = "redundancy.copies", .site_field = SITE_FIELD(redundancy_copies),
 		.default_text = "1", .bounds = { .min = 1, .max = 8 },
 		.lcrd_arg = "redundancy-copies", .lcrd_default = "1",
+		.lcrd_bounds = { .min = 1, .max = 8 },
+		.lcrd_expects = "expected 1 to 8",
+	},
+	[LCR_SETTING_REDUNDANCY_GROUP_SIZE] = {
+		.type = LCR_TYPE_COUNT,
+		.doc = "with erasure: nodes per parity group (at least this many, at most 32; the "
+		       "step's nodes are cut into groups of this size or one more)",
+		.yaml_key = "redundancy.group_size", .site_field = SITE_FIELD(redundancy_group_size),
+		.default_text = "4", .bounds = { .min = 2, .max = 32 },
+		.lcrd_arg = "redundancy-group-size", .lcrd_default = "4",
+		.lcrd_bounds = { .min = 2, .max = 32 },
+		.lcrd_expects = "expected 2 to 32",
+	},
+	[LCR_SETTING_REDUNDANCY_PARITY] = {
+		.type = LCR_TYPE_COUNT,
+		.doc = "with erasure: parity blocks per stripe, the nodes of one group that may be "
+		       "lost at once (below the group size)",
+		.yaml_key = "redundancy.parity", .site_field = SITE_FIELD(redundancy_parity),
+		.default_text = "1", .bounds = { .min = 1, .max = 8 },
+		.lcrd_arg = "redundancy-parity", .lcrd_default = "1",
 		.lcrd_bounds = { .min = 1, .max = 8 },
 		.lcrd_expects = "expected 1 to 8",
 	},
@@ -380,7 +401,7 @@ int lcr_redundancy_mode_parse(const char *text, enum lcr_redundancy_mode *out)
 	for (size_t i = 0; i < ARRAY_SIZE(redundancy_names); i++) {
 		if (strcmp(text, redundancy_names[i]) != 0)
 			continue;
-		if (i == LCR_REDUNDANCY_ERASURE || i == LCR_REDUNDANCY_AUTO)
+		if (i == LCR_REDUNDANCY_AUTO)
 			return -EOPNOTSUPP;
 		*out = (enum lcr_redundancy_mode)i;
 		return 0;

@@ -217,7 +217,7 @@ static int set_redundancy(enum lcr_redundancy_mode *field, const char *text, cha
 		return fail(why, whylen, rc, "%s: %s", lcr_printable(text, quoted, sizeof quoted),
 			    LCR_REDUNDANCY_NOT_BUILT);
 	if (rc < 0)
-		return fail(why, whylen, rc, "%s is not a redundancy method (accepted: none, copy)",
+		return fail(why, whylen, rc, "%s is not a redundancy method (accepted: none, copy, erasure)",
 			    lcr_printable(text, quoted, sizeof quoted));
 	return 0;
 }

@@ -73,7 +73,7 @@ static int parse_replace(const char *value, enum lcr_replace_mode *out, char *er
 	return invalid_value(LCR_SETTING_REPLACE, value, err, errlen);
 }
 
-/* none or copy; erasure and auto are named as not built yet. */
+/* none, copy or erasure; auto is named as not built yet. */
 static int parse_redundancy(const char *value, enum lcr_redundancy_mode *out, char *err, size_t errlen)
 {
 	int rc = lcr_redundancy_mode_parse(value, out);

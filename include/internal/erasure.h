@@ -37,6 +37,12 @@ void erasure_encode(const struct erasure_code *code, size_t length, uint8_t *con
 void erasure_add_block(const struct erasure_code *code, size_t length, unsigned index, const uint8_t *data,
 		       uint8_t *const parity[]);
 
+/* Adds data block `index`'s share to parity block `row` alone (0 .. parity_count - 1), for
+ * a node that holds one parity block of a stripe: once every data block was added, it holds
+ * erasure_encode's parity block `row`. */
+void erasure_add_block_to_row(const struct erasure_code *code, size_t length, unsigned index, unsigned row,
+			      const uint8_t *data, uint8_t *parity);
+
 /* Rebuilds the blocks marked lost: blocks[] holds data_count + parity_count buffers of
  * `length` bytes (data first, then parity); those not lost are read, the lost ones written.
  * 0, or -EINVAL with err set when more than parity_count blocks are lost. */

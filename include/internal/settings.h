@@ -69,6 +69,8 @@ enum lcr_setting {
 	LCR_SETTING_WIRE_ENCRYPTION,
 	LCR_SETTING_REDUNDANCY,
 	LCR_SETTING_REDUNDANCY_COPIES,
+	LCR_SETTING_REDUNDANCY_GROUP_SIZE,
+	LCR_SETTING_REDUNDANCY_PARITY,
 	LCR_SETTING_SNAPSHOT_EVERY,
 	LCR_SETTING_REDUNDANCY_MEMORY_MAX,
 	LCR_SETTING_RESTORE,
@@ -89,7 +91,7 @@ enum lcr_setting_type {
 	LCR_TYPE_COUNT,		/* a whole number */
 	LCR_TYPE_RESTORE,	/* auto, never or an absolute path (enum lcr_restore_mode) */
 	LCR_TYPE_REPLACE,	/* spare or none (enum lcr_replace_mode) */
-	LCR_TYPE_REDUNDANCY,	/* none or copy (enum lcr_redundancy_mode) */
+	LCR_TYPE_REDUNDANCY,	/* none, copy or erasure (enum lcr_redundancy_mode) */
 };
 
 /* Inclusive bounds of a number; max INFINITY: none. */
@@ -156,7 +158,7 @@ const char *lcr_replace_mode_name(enum lcr_replace_mode mode);
 const char *lcr_redundancy_mode_name(enum lcr_redundancy_mode mode);
 
 /* The message for a redundancy method that is named but not built yet. */
-#define LCR_REDUNDANCY_NOT_BUILT "erasure coding and auto are not built yet: use copy or none"
+#define LCR_REDUNDANCY_NOT_BUILT "auto is not built yet: use copy, erasure or none"
 
 /* Bytes as lcr.yaml writes them: "64GiB", "1048576". */
 void lcr_setting_format_bytes(unsigned long long bytes, char *buf, size_t buflen);

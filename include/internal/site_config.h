@@ -63,6 +63,8 @@ struct lcr_site_config {
 	bool wire_encryption;		/* encrypt the helpers' frames, not only authenticate */
 	enum lcr_redundancy_mode redundancy_default; /* unless the user asks otherwise */
 	unsigned redundancy_copies;	/* with copy: nodes that hold each node's snapshot */
+	unsigned redundancy_group_size;	/* with erasure: nodes per parity group (at least) */
+	unsigned redundancy_parity;	/* with erasure: parity blocks per stripe */
 	unsigned snapshot_every;	/* committed steps between snapshots, unless asked */
 	uint64_t redundancy_memory_max; /* bytes per helper for redundancy; 0: no limit */
 };

@@ -1,8 +1,8 @@
 /*
- * test_erasure.c: Reed–Solomon erasure coding (lib/erasure.c): parity computed at once and
- * block by block agree, every pattern of up to PARITY lost blocks is rebuilt bit-identical
- * (data and parity blocks alike), more losses are refused with a message, and bad counts
- * are named.
+ * test_erasure.c: Reed–Solomon erasure coding (lib/erasure.c): parity computed at once, block
+ * by block, and one parity row at a time agree, every pattern of up to PARITY lost blocks
+ * is rebuilt bit-identical (data and parity blocks alike), more losses are refused with a
+ * message, and bad counts are named.
  */
 #include "config.h"
 
@@ -64,6 +64,26 @@ static void test_block_by_block_parity_equals_encode(void **state)
 	assert_memory_not_equal(blocks[6], blocks[0], LENGTH);
 }
 
+/* Each parity holder of a stripe adds the chunks it gets to its own parity block only. */
+static void test_one_row_holder_gets_the_encoded_parity_block(void **state)
+{
+	static uint8_t rows[3][LENGTH];
+	const unsigned arrival[5] = { 4, 2, 0, 3, 1 };
+
+	(void)state;
+	assert_int_equal(erasure_init(&code, 5, 3, err, sizeof(err)), 0);
+	fill_data(5, 7);
+	erasure_encode(&code, LENGTH, pointers, pointers + 5);
+	memset(rows, 0, sizeof(rows));
+	for (unsigned row = 0; row < 3; row++)
+		for (unsigned i = 0; i < 5; i++)
+			erasure_add_block_to_row(&code, LENGTH, arrival[i], row, blocks[arrival[i]], rows[row]);
+	for (unsigned row = 0; row < 3; row++)
+		assert_memory_equal(rows[row], blocks[5 + row], LENGTH);
+	/* the rows differ: each holder's block is its own */
+	assert_memory_not_equal(rows[0], rows[1], LENGTH);
+}
+
 /* Loses every set of blocks given by the bits of `mask` and checks the rebuild. */
 static void lose_and_rebuild(unsigned total, unsigned mask)
 {
@@ -115,6 +135,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_counts_are_named),
 		cmocka_unit_test(test_block_by_block_parity_equals_encode),
+		cmocka_unit_test(test_one_row_holder_gets_the_encoded_parity_block),
 		cmocka_unit_test(test_every_loss_up_to_parity_is_rebuilt),
 		cmocka_unit_test(test_too_many_losses_are_refused),
 	};

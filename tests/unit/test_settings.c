@@ -219,7 +219,7 @@ static void test_choices_read_back_their_names(void **state)
 	assert_int_equal(lcr_restore_mode_parse("/ckpt/step-4", &restore), -EINVAL);
 }
 
-static void test_redundancy_names_and_the_methods_not_built_yet(void **state)
+static void test_redundancy_names_and_auto_not_built_yet(void **state)
 {
 	enum lcr_redundancy_mode mode = LCR_REDUNDANCY_NONE;
 
@@ -228,7 +228,9 @@ static void test_redundancy_names_and_the_methods_not_built_yet(void **state)
 	assert_int_equal(mode, LCR_REDUNDANCY_COPY);
 	assert_int_equal(lcr_redundancy_mode_parse(lcr_redundancy_mode_name(LCR_REDUNDANCY_NONE), &mode), 0);
 	assert_int_equal(mode, LCR_REDUNDANCY_NONE);
-	assert_int_equal(lcr_redundancy_mode_parse("erasure", &mode), -EOPNOTSUPP);
+	assert_int_equal(lcr_redundancy_mode_parse("erasure", &mode), 0);
+	assert_int_equal(mode, LCR_REDUNDANCY_ERASURE);
+	mode = LCR_REDUNDANCY_NONE;
 	assert_int_equal(lcr_redundancy_mode_parse("auto", &mode), -EOPNOTSUPP);
 	assert_int_equal(mode, LCR_REDUNDANCY_NONE);
 	assert_int_equal(lcr_redundancy_mode_parse("Copy", &mode), -EINVAL);
@@ -383,18 +385,33 @@ static void test_lcrd_help_names_every_setting_argument(void **state)
 	free(help);
 }
 
-static void test_lcrd_refuses_erasure_saying_it_is_not_built(void **state)
+static void test_lcrd_takes_erasure_and_refuses_auto_saying_it_is_not_built(void **state)
 {
 	struct lcrd_options o;
 	char err[512];
 
 	(void)state;
-	assert_int_equal(parse_lcrd("--redundancy=erasure", &o, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "--redundancy=erasure"));
+	assert_int_equal(parse_lcrd("--redundancy=auto", &o, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--redundancy=auto"));
 	assert_non_null(strstr(err, "not built yet"));
 	options_free(&o);
-	assert_int_equal(parse_lcrd("--redundancy=copy", &o, err, sizeof(err)), OPTIONS_RUN);
-	assert_int_equal(o.redundancy, LCR_REDUNDANCY_COPY);
+	assert_int_equal(parse_lcrd("--redundancy=erasure", &o, err, sizeof(err)), OPTIONS_RUN);
+	assert_int_equal(o.redundancy, LCR_REDUNDANCY_ERASURE);
+	assert_int_equal(o.redundancy_group_size, 4);
+	assert_int_equal(o.redundancy_parity, 1);
+	options_free(&o);
+}
+
+static void test_lcrd_refuses_parity_not_below_the_group_size(void **state)
+{
+	char *argv[] = { "lcrd", "--job-id=1", "--foreground", "--redundancy=erasure",
+			 "--redundancy-group-size=3", "--redundancy-parity=3", NULL };
+	struct lcrd_options o;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(options_parse(6, argv, &o, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--redundancy-parity=3 must be below --redundancy-group-size=3"));
 	options_free(&o);
 }
 
@@ -431,13 +448,14 @@ int main(void)
 		cmocka_unit_test(test_names_are_found_by_lookup),
 		cmocka_unit_test(test_every_name_is_documented),
 		cmocka_unit_test(test_choices_read_back_their_names),
-		cmocka_unit_test(test_redundancy_names_and_the_methods_not_built_yet),
+		cmocka_unit_test(test_redundancy_names_and_auto_not_built_yet),
 		cmocka_unit_test(test_lcrd_accepts_every_argument_the_plugin_passes),
 		cmocka_unit_test(test_lcrd_reads_the_sites_settings_as_the_plugin_writes_them),
 		cmocka_unit_test(test_lcrd_refuses_values_beyond_bounds_with_the_rows_message),
 		cmocka_unit_test(test_lcrd_help_names_every_setting_argument),
 		cmocka_unit_test(test_lcrd_defaults_are_the_tables),
-		cmocka_unit_test(test_lcrd_refuses_erasure_saying_it_is_not_built),
+		cmocka_unit_test(test_lcrd_takes_erasure_and_refuses_auto_saying_it_is_not_built),
+		cmocka_unit_test(test_lcrd_refuses_parity_not_below_the_group_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

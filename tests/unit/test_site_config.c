@@ -573,7 +573,8 @@ static void test_plugstack_unknown_key_lists_accepted_keys(void **state)
 			    "detect_timeout.default, detect_timeout.min, detect_timeout.max, "
 			    "enabled_by_default, required, log_level, munge_socket, region_quota, "
 			    "helper_start_timeout, helper_stop_timeout, heartbeat_peers, wire_encryption, "
-			    "redundancy.default, redundancy.copies, redundancy.snapshot_every, "
+			    "redundancy.default, redundancy.copies, redundancy.group_size, "
+			    "redundancy.parity, redundancy.snapshot_every, "
 			    "redundancy.memory_max)");
 }
 
