@@ -8,10 +8,20 @@
 #include "internal/wire.h"
 #include "wire_cursor.h"
 
+static bool wire_snapshot_chunk_valid(const struct wire_snapshot_put *m)
+{
+	return m->group_size >= 2 && m->group_size <= 32 && m->parity >= 1 &&
+	       m->parity < m->group_size && m->stripe < m->group_size &&
+	       m->chunk < m->group_size - m->parity;
+}
+
 static bool wire_snapshot_put_valid(const struct wire_snapshot_put *m)
 {
-	return m->region[0] && m->step != WIRE_NO_STEP && m->size > 0 &&
-	       m->size <= WIRE_SNAPSHOT_SIZE_MAX;
+	if (m->step == WIRE_NO_STEP || m->size == 0 || m->size > WIRE_SNAPSHOT_SIZE_MAX)
+		return false;
+	if (m->kind == WIRE_SNAPSHOT_CHUNK)
+		return wire_snapshot_chunk_valid(m);
+	return m->kind == WIRE_SNAPSHOT_COPY && m->region[0];
 }
 
 static bool wire_snapshot_ack_valid(const struct wire_snapshot_ack *m)

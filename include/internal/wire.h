@@ -46,13 +46,14 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC 0x5752434cu /* bytes "LCRW" on the wire */
-#define WIRE_VERSION 7 /* 2: mesh credentials seal their purpose and the acceptor's challenge;
+#define WIRE_VERSION 8 /* 2: mesh credentials seal their purpose and the acceptor's challenge;
 			 * 3: a checkpoint RESULT's hashes carry their rank and role;
 			 * 4: frames after a mesh or transfer handshake carry a seal;
 			 * 5: snapshots and their copies (wire_snapshot.h), the status' redundancy;
 			 * 6: REPLACING carries the step the ranks resume at, a copy its shard key;
 			 * 7: a checkpoint's ASK and WRITE may name a snapshot step, a copy its
-			 *    rank's data-parallel size, SNAPSHOT_DONE its copy partners */
+			 *    rank's data-parallel size, SNAPSHOT_DONE its copy partners;
+			 * 8: SNAPSHOT_PUT carries erasure-coded chunks, the status their groups */
 #define WIRE_HEADER_SIZE 16
 #define WIRE_MAX_PAYLOAD 65536
 #define WIRE_MAX_MESSAGE (WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD)

@@ -83,6 +83,8 @@ enum wire_task_state {
 	F(u64, region_quota) /* 0: unlimited */                                         \
 	F(u16, redundancy)   /* enum lcr_redundancy_mode */                             \
 	F(u32, redundancy_copies)                                                       \
+	F(u32, redundancy_group_size) /* with erasure */                                \
+	F(u32, redundancy_parity)     /* with erasure */                                \
 	F(u32, snapshot_every)                                                          \
 	F(u64, protected_step) /* the newest protected step, or WIRE_NO_STEP */         \
 	F(u64, redundancy_bytes) /* snapshots and copies held now */                    \

@@ -9,6 +9,10 @@
  * exactly `size` raw bytes, sealed in pieces as a transfer's range is, and the partner
  * answers SNAPSHOT_ACK with the XXH3-64 of the bytes it now holds, or a negative status.
  *
+ * Erasure coding. A helper pushes each data chunk of its snapshot of step P to the parity
+ * holders of the chunk's stripe the same way, SNAPSHOT_PUT of kind CHUNK; each holder adds
+ * it to the parity block it holds and acknowledges the chunk's XXH3 as for a copy.
+ *
  * Rounds. Each node tells the leader, over the mesh, how its round of step P ended
  * (SNAPSHOT_DONE: every copy acknowledged, or why not); the leader tells every live node
  * (SNAPSHOT_END) that P is protected (every live node's copies acknowledged) or abandoned. */
@@ -29,8 +33,17 @@
 
 #define WIRE_SNAPSHOT_SIZE_MAX (1ull << 40) /* bytes of one copy */
 
-/* Refused without a region, with a step of WIRE_NO_STEP, or a size of 0 or over the
- * maximum. */
+/* What a SNAPSHOT_PUT carries. */
+enum wire_snapshot_kind {
+	WIRE_SNAPSHOT_COPY = 0,  /* one region of the node's snapshot (redundancy copy) */
+	WIRE_SNAPSHOT_CHUNK = 1, /* one data chunk of an erasure-coded stripe, for its parity
+				  * holder (redundancy erasure; rank, shard_key, region unused) */
+};
+
+/* Refused with a step of WIRE_NO_STEP or a size of 0 or over the maximum; a copy without a
+ * region; a chunk whose group geometry is impossible (internal/redundancy_plan.h: groups of
+ * 2 to 32 nodes, parity below the group size, a stripe per member, a data chunk below
+ * group_size - parity). */
 #define WIRE_FIELDS_snapshot_put(F)                                                     \
 	F(u32, node)        /* the node whose state it is */                            \
 	F(u64, incarnation) /* its helper: 0, or the NODE_JOINED that brought it */     \
@@ -40,6 +53,12 @@
 	F(str, region, WIRE_NAME_MAX)                                                   \
 	F(u64, step)                                                                    \
 	F(u64, size)        /* raw bytes that follow the partner's go-ahead */          \
+	F(u16, kind)        /* enum wire_snapshot_kind */                               \
+	F(u32, group)       /* a chunk: the sender's erasure group */                   \
+	F(u16, group_size)  /* its node count */                                        \
+	F(u16, parity)      /* parity blocks per stripe */                              \
+	F(u16, stripe)      /* the stripe the chunk is a data block of */               \
+	F(u16, chunk)       /* which chunk of the sender's state: the data block index */ \
 	F(valid, wire_snapshot_put_valid)
 
 /* A positive status is refused. */

@@ -2,7 +2,7 @@
  * SNAPSHOT_ACK, SNAPSHOT_DONE, SNAPSHOT_END; wire_snapshot.h). Every message must survive
  * an encode/decode round trip, and every malformed form must be rejected: cut at any byte,
  * a trailing byte, a buffer too small for the encoder, and the decoders' own rules: a copy
- * names a region, a step and 1 .. WIRE_SNAPSHOT_SIZE_MAX bytes; statuses are 0 or
+ * names a region, a step and 1 .. WIRE_SNAPSHOT_SIZE_MAX bytes, a chunk a possible group; statuses are 0 or
  * negative; a round names a step; `protected` is 0 or 1. */
 #include "config.h"
 
@@ -130,6 +130,36 @@ static void test_put_of_no_bytes_or_too_many_is_refused(void **state)
 	assert_int_equal(wire_encode_snapshot_put(&put, buf, sizeof(buf)), -EINVAL);
 }
 
+/* A chunk of an erasure-coded stripe: encoded and decoded whole when its group geometry is
+ * possible, refused when it is not, and of no other kind than copy or chunk. */
+static void test_put_of_a_chunk_checks_its_group_geometry(void **state)
+{
+	(void)state;
+	struct wire_snapshot_put put, out;
+	uint8_t buf[256];
+	fill_snapshot_put(&put);
+	put = (struct wire_snapshot_put){ .node = 2, .step = 40, .size = 4096,
+					  .kind = WIRE_SNAPSHOT_CHUNK, .group = 1, .group_size = 4,
+					  .parity = 1, .stripe = 3, .chunk = 2, .rank = WIRE_NO_RANK };
+	int n = wire_encode_snapshot_put(&put, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(wire_decode_snapshot_put(buf, (size_t)n, &out), 0);
+	assert_int_equal(out.kind, WIRE_SNAPSHOT_CHUNK);
+	assert_int_equal(out.group, 1);
+	assert_int_equal(out.group_size, 4);
+	assert_int_equal(out.stripe, 3);
+	assert_int_equal(out.chunk, 2);
+	struct wire_snapshot_put bad[] = { put, put, put, put, put, put };
+	bad[0].chunk = 3;        /* 4 - 1 data chunks: 0 .. 2 */
+	bad[1].stripe = 4;       /* 4 stripes */
+	bad[2].parity = 4;       /* not below the group size */
+	bad[3].group_size = 33;  /* more blocks than one code */
+	bad[4].parity = 0;
+	bad[5].kind = 2;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(wire_encode_snapshot_put(&bad[i], buf, sizeof(buf)), -EINVAL);
+}
+
 static void test_put_without_a_step_or_a_region_is_refused(void **state)
 {
 	(void)state;
@@ -187,6 +217,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_fields_survive_decoding),
 		cmocka_unit_test(test_put_of_no_bytes_or_too_many_is_refused),
 		cmocka_unit_test(test_put_without_a_step_or_a_region_is_refused),
+		cmocka_unit_test(test_put_of_a_chunk_checks_its_group_geometry),
 		cmocka_unit_test(test_positive_statuses_are_refused),
 		cmocka_unit_test(test_rounds_without_a_step_are_refused),
 		cmocka_unit_test(test_end_protected_is_zero_or_one),

@@ -57,6 +57,8 @@ static inline void fill_status_reply(void *p)
 	m->region_quota = 1ull << 40;
 	m->redundancy = 1; /* copy */
 	m->redundancy_copies = 2;
+	m->redundancy_group_size = 8;
+	m->redundancy_parity = 2;
 	m->snapshot_every = 10;
 	m->protected_step = 40;
 	m->redundancy_bytes = 3ull << 30;
