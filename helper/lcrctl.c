@@ -321,10 +321,11 @@ static void print_task(const struct wire_task_status *t)
 }
 
 /* "redundancy: copy, 1 copy per node, protected step 40 (snapshot every 10), memory 2.1 GiB
- * of 8 GiB" (or "(no limit)"); nothing without redundancy. */
+ * of 8 GiB" (or "(no limit)"; erasure: "groups of 4 with 1 parity" for "1 copy per node");
+ * nothing without redundancy. */
 static void print_redundancy(const struct wire_status_reply *s)
 {
-	char used[32], max[48], step[32] = "none";
+	char used[32], max[48], step[32] = "none", how[64];
 	if (s->redundancy == LCR_REDUNDANCY_NONE)
 		return;
 	if (s->protected_step != WIRE_NO_STEP)
@@ -336,10 +337,15 @@ static void print_redundancy(const struct wire_status_reply *s)
 	} else {
 		snprintf(max, sizeof(max), "(no limit)");
 	}
-	printf("redundancy: %s, %" PRIu32 " cop%s per node, protected step %s (snapshot every %" PRIu32
-	       "), memory %s %s\n", lcr_redundancy_mode_name((enum lcr_redundancy_mode)s->redundancy),
-	       s->redundancy_copies, s->redundancy_copies == 1 ? "y" : "ies", step, s->snapshot_every,
-	       util_format_size(s->redundancy_bytes, used, sizeof(used)), max);
+	if (s->redundancy == LCR_REDUNDANCY_ERASURE)
+		snprintf(how, sizeof(how), "groups of %" PRIu32 " with %" PRIu32 " parity",
+			 s->redundancy_group_size, s->redundancy_parity);
+	else
+		snprintf(how, sizeof(how), "%" PRIu32 " cop%s per node", s->redundancy_copies,
+			 s->redundancy_copies == 1 ? "y" : "ies");
+	printf("redundancy: %s, %s, protected step %s (snapshot every %" PRIu32 "), memory %s %s\n",
+	       lcr_redundancy_mode_name((enum lcr_redundancy_mode)s->redundancy), how, step,
+	       s->snapshot_every, util_format_size(s->redundancy_bytes, used, sizeof(used)), max);
 }
 
 static int show_status(int fd, char *err, size_t errlen)

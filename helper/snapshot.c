@@ -26,6 +26,7 @@
 #include "mesh_internal.h"
 #include "regions.h"
 #include "snapshot.h"
+#include "snapshot_erasure.h"
 #include "snapshot_store.h"
 #include "tasks.h"
 #include "transfer.h"
@@ -98,6 +99,9 @@ struct snapshot {
 	uint64_t rollback_since_ms;    /* when it came */
 	char rollback_wait[WIRE_TEXT_MAX + 1]; /* what it waits for, as last logged, or "" */
 	struct snapshot_store store;
+	/* --redundancy=erasure (snapshot_erasure.h): the round's plan, the parity held here */
+	struct erasure_sending sending;
+	struct erasure_holder *holder;
 	const char *problem_kind;  /* the last problem logged at warning level, or NULL */
 	unsigned problem_repeats;  /* how many times it came again since */
 	bool cuda_told;
@@ -115,7 +119,12 @@ struct snapshot_partners {
 static uint64_t memory_in_use(const struct snapshot *s)
 {
 	return s->kept.bytes + s->detached.bytes + s->pending.bytes + s->spare.bytes +
-	       s->store.bytes;
+	       s->store.bytes + snapshot_erasure_bytes(s->holder);
+}
+
+static bool uses_erasure(const struct snapshot *s)
+{
+	return s->d->opt.redundancy == LCR_REDUNDANCY_ERASURE;
 }
 
 static void snapshot_free(struct local_snapshot *x)
@@ -308,6 +317,24 @@ static int push_to_partner(struct snapshot *s, const struct transfer_peer *p,
 	return rc;
 }
 
+/* Erasure: the snapshot's chunks to their parity holders. */
+static int push_chunks(struct snapshot *s, const atomic_bool *cancel)
+{
+	struct erasure_piece *pieces = calloc(s->pending.count ? s->pending.count : 1, sizeof(*pieces));
+	int rc;
+	if (!pieces) {
+		set_error(s, "cannot list the snapshot's regions: out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->pending.count; i++)
+		pieces[i] = (struct erasure_piece){ .data = s->pending.regions[i].data,
+						    .size = s->pending.regions[i].size };
+	rc = snapshot_erasure_push(&s->sending, &s->id, pieces, s->pending.count, cancel, s->error,
+				   sizeof(s->error));
+	free(pieces);
+	return rc;
+}
+
 static int run_round(void *arg, const atomic_bool *cancel)
 {
 	struct snapshot *s = arg;
@@ -318,6 +345,8 @@ static int run_round(void *arg, const atomic_bool *cancel)
 	s->copy_ns = util_now_ns() - start;
 	for (size_t i = 0; rc == 0 && i < s->partner_count; i++)
 		rc = push_to_partner(s, &s->partners[i], cancel);
+	if (rc == 0 && uses_erasure(s))
+		rc = push_chunks(s, cancel);
 	s->push_ns = util_now_ns() - start - s->copy_ns;
 	return rc;
 }
@@ -529,7 +558,10 @@ static void start_round(struct snapshot *s, uint64_t step)
 	s->pending = (struct local_snapshot){ .step = step };
 	transfer_identity_of(s->d, &s->id);
 	s->incarnation = s->d->mesh->joined_generation;
-	rc = choose_partners(s);
+	s->partner_count = 0;
+	rc = uses_erasure(s) ? snapshot_erasure_plan(s->d, step, s->incarnation, &s->sending, s->error,
+						     sizeof(s->error))
+			     : choose_partners(s);
 	if (rc == 0)
 		rc = gather_regions(s, step);
 	if (rc == 0 && (rc = check_budget(s)) == 0 && (rc = allocate_copies(s)) < 0)
@@ -626,9 +658,15 @@ static void tell_ranks_protected(struct snapshot *s, const struct wire_snapshot_
 				 .generation = m->generation, .leader = m->leader };
 	char size[32];
 	unsigned copies = s->d->opt.redundancy_copies ? s->d->opt.redundancy_copies : 1;
-	snprintf(ev.message, sizeof(ev.message), "step %" PRIu64 " is protected: every node's "
-		 "snapshot (%s in all) is held by %u other node%s", e->step,
-		 size_text(e->bytes, size, sizeof(size)), copies, copies == 1 ? "" : "s");
+	if (uses_erasure(s))
+		snprintf(ev.message, sizeof(ev.message), "step %" PRIu64 " is protected: every node's "
+			 "snapshot (%s in all) is in the parity of its group (groups of %u or more "
+			 "nodes, %u parity)", e->step, size_text(e->bytes, size, sizeof(size)),
+			 s->d->opt.redundancy_group_size, s->d->opt.redundancy_parity);
+	else
+		snprintf(ev.message, sizeof(ev.message), "step %" PRIu64 " is protected: every node's "
+			 "snapshot (%s in all) is held by %u other node%s", e->step,
+			 size_text(e->bytes, size, sizeof(size)), copies, copies == 1 ? "" : "s");
 	log_info("%s", ev.message);
 	control_broadcast_event(s->d, &ev);
 }
@@ -667,6 +705,13 @@ static void remember_protected_live(struct snapshot *s)
 	s->protected_live_count = m->live_count;
 }
 
+/* Protected: the parity of older steps goes; abandoned: the round's. */
+static bool parity_is_released(uint64_t step, void *arg)
+{
+	const struct release_filter *f = arg;
+	return f->protected ? step < f->step : step == f->step;
+}
+
 static void apply_end(struct snapshot *s, const struct wire_snapshot_end *e)
 {
 	struct release_filter f = { .m = s->d->mesh, .step = e->step, .protected = e->protected };
@@ -682,8 +727,11 @@ static void apply_end(struct snapshot *s, const struct wire_snapshot_end *e)
 	bool abandons_protected = !e->protected && s->protected_step != WIRE_NO_STEP &&
 				  e->step <= s->protected_step;
 	settle_own_round(s, e);
-	if (newer || (!e->protected && !abandons_protected))
+	if (newer || (!e->protected && !abandons_protected)) {
 		snapshot_store_release(&s->store, copy_is_released, &f);
+		if (s->holder)
+			snapshot_erasure_release(s->holder, parity_is_released, &f);
+	}
 }
 
 static void on_end(struct mesh *m, uint32_t from, const struct wire_msg *msg)
@@ -903,6 +951,11 @@ static bool copy_is_later(const struct held_copy *c, void *arg)
 	return c->step > *(const uint64_t *)arg;
 }
 
+static bool parity_is_later(uint64_t step, void *arg)
+{
+	return step > *(const uint64_t *)arg;
+}
+
 /* The state after step is gone: this node's round of a later step (reported, waiting for a
  * verdict the leader no longer gives) and the copies of later steps it holds. */
 static void drop_rounds_after(struct snapshot *s, uint64_t step)
@@ -912,6 +965,8 @@ static void drop_rounds_after(struct snapshot *s, uint64_t step)
 		s->state = ROUND_IDLE;
 	}
 	snapshot_store_release(&s->store, copy_is_later, &step);
+	if (s->holder)
+		snapshot_erasure_release(s->holder, parity_is_later, &step);
 }
 
 /* The rollback cannot wait any longer: these ranks must not go on from a later step than
@@ -1025,6 +1080,9 @@ uint64_t snapshot_recovery_step(struct lcrd *d, uint32_t lost, char *why, size_t
 	const struct snapshot_partners *held_by;
 	if (!s)
 		return snprintf(why, cap, "no in-memory copies (--redundancy=none)"), WIRE_NO_STEP;
+	if (uses_erasure(s))
+		return snprintf(why, cap, "recovery from erasure-coded parity is not built yet"),
+		       WIRE_NO_STEP;
 	if (s->protected_step == WIRE_NO_STEP || !s->protected_live_count)
 		return snprintf(why, cap, "no step is protected yet"), WIRE_NO_STEP;
 	held_by = reported_partners(s, lost);
@@ -1237,7 +1295,17 @@ static int reserve_copy(void *arg, uint32_t peer, const struct wire_snapshot_put
 		tell_problem(s, "a copy passes the budget", "%s", why);
 		return -ENOSPC;
 	}
-	int rc = snapshot_store_reserve(&s->store, put, dst);
+	int rc = put->kind == WIRE_SNAPSHOT_CHUNK
+		 ? (s->holder ? snapshot_erasure_reserve(s->holder, peer, put, dst, why, cap)
+			      : (snprintf(why, cap, "lcrd on %s holds no parity (its redundancy is "
+					  "copy)", s->d->opt.node_name), -EOPNOTSUPP))
+		 : snapshot_store_reserve(&s->store, put, dst);
+	if (put->kind == WIRE_SNAPSHOT_CHUNK) {
+		if (rc < 0)
+			tell_problem(s, "a chunk refused", "refused a chunk of node %" PRIu32 " at step "
+				     "%" PRIu64 ": %s", peer, put->step, why);
+		return rc;
+	}
 	if (rc < 0)
 		snprintf(why, cap, "lcrd on %s cannot hold the copy of region '%s' of rank %" PRIu32
 			 " (%" PRIu64 " bytes): %s", s->d->opt.node_name, put->region, put->rank,
@@ -1249,6 +1317,8 @@ static int copy_arrived(void *arg, uint32_t peer, const struct wire_snapshot_put
 			uint8_t *dst, int rc, uint64_t xxh3, char *why, size_t cap)
 {
 	struct snapshot *s = arg;
+	if (put->kind == WIRE_SNAPSHOT_CHUNK)
+		return snapshot_erasure_arrived(s->holder, peer, put, dst, rc, xxh3, why, cap);
 	struct held_copy *c = snapshot_store_find(&s->store, dst);
 	char size[32];
 	if (!c)
@@ -1271,7 +1341,7 @@ int snapshot_create(struct lcrd *d)
 {
 	struct snapshot *s;
 	int rc;
-	if (d->opt.redundancy != LCR_REDUNDANCY_COPY)
+	if (d->opt.redundancy != LCR_REDUNDANCY_COPY && d->opt.redundancy != LCR_REDUNDANCY_ERASURE)
 		return 0;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -1282,15 +1352,23 @@ int snapshot_create(struct lcrd *d)
 	s->rollback_step = WIRE_NO_STEP;
 	s->kept.step = s->pending.step = s->spare.step = WIRE_NO_STEP;
 	d->snapshot = s;
+	if (uses_erasure(s) && !(s->holder = snapshot_erasure_holder_create(d)))
+		return -ENOMEM;
 	if ((rc = mesh_handle_message(d, WIRE_SNAPSHOT_DONE, on_done)) < 0 ||
 	    (rc = mesh_handle_message(d, WIRE_SNAPSHOT_END, on_end)) < 0 ||
 	    (rc = mesh_subscribe(d, on_membership, NULL)) < 0 ||
 	    (rc = loop_add_timer(d->loop, SNAPSHOT_POLL_MS, poll_pages, s, &s->poll_timer)) < 0)
 		return rc;
 	transfer_server_take_copies(d, reserve_copy, copy_arrived, s);
-	log_info("redundancy: copy, %u cop%s of each node's state, a snapshot every %" PRIu32
-		 " steps", d->opt.redundancy_copies, d->opt.redundancy_copies == 1 ? "y" : "ies",
-		 d->opt.snapshot_every);
+	if (uses_erasure(s))
+		log_info("redundancy: erasure, groups of %u or more nodes with %u parity block%s per "
+			 "stripe, a snapshot every %" PRIu32 " steps", d->opt.redundancy_group_size,
+			 d->opt.redundancy_parity, d->opt.redundancy_parity == 1 ? "" : "s",
+			 d->opt.snapshot_every);
+	else
+		log_info("redundancy: copy, %u cop%s of each node's state, a snapshot every %" PRIu32
+			 " steps", d->opt.redundancy_copies, d->opt.redundancy_copies == 1 ? "y" : "ies",
+			 d->opt.snapshot_every);
 	return 0;
 }
 
@@ -1311,6 +1389,7 @@ void snapshot_destroy(struct lcrd *d)
 	snapshot_free(&s->pending);
 	snapshot_free(&s->spare);
 	snapshot_store_clear(&s->store);
+	snapshot_erasure_holder_destroy(s->holder);
 	free(s->protected_live);
 	free(s->round_partners);
 	free(s->protected_partners);
@@ -1336,6 +1415,8 @@ void snapshot_fill_status(struct lcrd *d, struct wire_status_reply *st)
 	struct snapshot *s = d->snapshot;
 	st->redundancy = (uint16_t)d->opt.redundancy;
 	st->redundancy_copies = d->opt.redundancy_copies;
+	st->redundancy_group_size = d->opt.redundancy_group_size;
+	st->redundancy_parity = d->opt.redundancy_parity;
 	st->snapshot_every = d->opt.snapshot_every;
 	st->redundancy_memory_max = d->opt.redundancy_memory_max;
 	st->protected_step = s ? s->protected_step : WIRE_NO_STEP;
