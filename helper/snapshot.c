@@ -394,9 +394,11 @@ static void round_done(void *arg, int rc)
 		return;
 	}
 	log_verbose("snapshot of step %" PRIu64 " taken (%s in %zu region%s, copied and hashed "
-		    "in %.3f s), its copies acknowledged by %s%s in %.3f s", s->pending.step,
+		    "in %.3f s), its %s acknowledged by %s%s in %.3f s", s->pending.step,
 		    size_text(s->pending.bytes, size, sizeof(size)), s->pending.count,
-		    s->pending.count == 1 ? "" : "s", (double)s->copy_ns / 1e9, s->partners[0].name,
+		    s->pending.count == 1 ? "" : "s", (double)s->copy_ns / 1e9,
+		    uses_erasure(s) ? "chunks" : "copies",
+		    uses_erasure(s) ? "the parity holders of its group" : s->partners[0].name,
 		    s->partner_count > 1 ? " and the other partners" : "", (double)s->push_ns / 1e9);
 	report(s, 0, "");
 }

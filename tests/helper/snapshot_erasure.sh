@@ -8,6 +8,8 @@
 #     protected step is the parity computed from the ranks' bytes at that step
 #     (parity_expect), one chunk long (the formula of doc/redundancy.md); lcrctl status shows
 #     the method, the protected step and the memory; the ranks get PROTECTED events.
+#   - Four helpers in groups of 2, one killed: a later step is protected over the three live
+#     nodes, now one group of 3, with the parity of their ranks' bytes.
 #   - Three helpers with groups of 4: no group, each round fails saying so, nothing protected.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mesh_lib.sh"
@@ -78,6 +80,42 @@ ok $? "lcrctl status shows the method, the groups, the protected step and the me
 grep -q "^event PROTECTED step 60 is protected: every node's snapshot (9.0 MiB in all) is in the parity of its group (groups of 4 or more nodes, 1 parity)$" "$WORK/r0"
 ok $? "rank 0 got the PROTECTED event of step 60"
 for p in "${MESH_PIDS[@]}"; do reap -TERM "$p"; done
+
+# --- a member lost: the next rounds are grouped over the live nodes ---
+# Four helpers in two groups of 2 with 1 parity; g3 is killed with its rank. The three live
+# nodes then make one group of 3, and a later step is protected with the parity of its
+# ranks' bytes.
+MESH_PREFIX=l
+start_mesh 4 --ranks=0,1,2,3 --detect-timeout=2 --redundancy=erasure --redundancy-group-size=2 \
+	--redundancy-parity=1 --snapshot-every=10 --log-level=verbose
+ok $? "a mesh of four helpers in two groups of 2 is up"
+for i in 0 1 2 3; do
+	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 1 100000 50 >"$WORK/l$i.r" 2>&1 &
+	L[$i]=$!
+	LCR_PIDS+=("${L[$i]}")
+done
+wait_protected "$WORK/l0.log" 10 60
+ok $? "a step is protected on the four nodes"
+grep -q "holding parity block 0 of stripe [01] of group 1 at step [0-9]* (chunks of nodes 2)" "$WORK/l3.log"
+ok $? "l3 holds parity of group 1 (nodes 2 and 3)"
+kill -KILL "${MESH_PIDS[3]}" "${L[3]}"
+wait "${MESH_PIDS[3]}" "${L[3]}" 2>/dev/null
+wait_events l0 "NODE_DOWN node 3 " 20
+ok $? "l0 finds l3 down"
+down=$(protected_steps "$WORK/l0.log" | tail -1)
+wait_protected "$WORK/l0.log" $((down + 20)) 90
+ok $? "a later step is protected on the three live nodes"
+step=$(protected_steps "$WORK/l0.log" | tail -1)
+"$PARITY_EXPECT" 3 1 "$step" 1M 1M 1M >"$WORK/expected3"
+bad=0
+while read -r _ pos _ stripe _ row _ bytes _ hash; do
+	[ "$(held_parity "$WORK/l$pos.log" "$row" "$stripe" "$step")" = "$hash" ] ||
+		{ echo "# l$pos: parity of stripe $stripe at step $step differs"; bad=$((bad + 1)); }
+done <"$WORK/expected3"
+[ "$bad" = 0 ] && grep -q "holding parity block 0 of stripe [0-2] of group 0 at step $step (chunks of nodes [0-2],[0-2])" "$WORK/l2.log"
+ok $? "at step $step the three nodes make one group of 3, each holding the parity of their bytes"
+kill "${L[0]}" "${L[1]}" "${L[2]}" 2>/dev/null
+for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}" "${MESH_PIDS[2]}"; do reap -TERM "$p"; done
 
 # --- fewer nodes than a group ---
 MESH_PREFIX=g
