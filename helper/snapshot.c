@@ -540,7 +540,8 @@ static int choose_partners(struct snapshot *s)
 static int check_budget(struct snapshot *s)
 {
 	/* the spare's buffers are this round's, or freed */
-	uint64_t max = s->d->opt.redundancy_memory_max, used = s->kept.bytes + s->store.bytes;
+	uint64_t max = s->d->opt.redundancy_memory_max,
+		 used = s->kept.bytes + s->store.bytes + snapshot_erasure_bytes(s->holder);
 	char need[32], have[32], limit[32];
 	if (max == 0 || used + s->pending.bytes <= max)
 		return 0;
@@ -1275,12 +1276,23 @@ int snapshot_gather_reports(struct lcrd *d, uint64_t step, struct ckpt_report **
 
 /* --- copies pushed here --- */
 
+/* "the copy of region 'w' of rank 0", or "chunk 1 of stripe 2 of node 3" */
+static const char *put_text(const struct wire_snapshot_put *put, char *buf, size_t cap)
+{
+	if (put->kind == WIRE_SNAPSHOT_CHUNK)
+		snprintf(buf, cap, "chunk %u of stripe %u of node %" PRIu32, put->chunk, put->stripe,
+			 put->node);
+	else
+		snprintf(buf, cap, "the copy of region '%s' of rank %" PRIu32, put->region, put->rank);
+	return buf;
+}
+
 static int reserve_copy(void *arg, uint32_t peer, const struct wire_snapshot_put *put,
 			uint8_t **dst, char *why, size_t cap)
 {
 	struct snapshot *s = arg;
 	uint64_t max = s->d->opt.redundancy_memory_max, used = memory_in_use(s);
-	char size[32], have[32], limit[32];
+	char size[32], have[32], limit[32], what[WIRE_NAME_MAX + 64];
 	if (put->node != peer)
 		return snprintf(why, cap, "node %" PRIu32 " sent a copy of node %" PRIu32 "'s state",
 				peer, put->node), -EPERM;
@@ -1289,10 +1301,9 @@ static int reserve_copy(void *arg, uint32_t peer, const struct wire_snapshot_put
 		used = memory_in_use(s);
 	}
 	if (max && used + put->size > max) {
-		snprintf(why, cap, "lcrd on %s cannot hold the copy of region '%s' of rank %" PRIu32
-			 " at step %" PRIu64 " (%s): it holds %s for redundancy already, and "
-			 "--redundancy-memory-max is %s", s->d->opt.node_name, put->region, put->rank,
-			 put->step, size_text(put->size, size, sizeof(size)),
+		snprintf(why, cap, "lcrd on %s cannot hold %s at step %" PRIu64 " (%s): it holds %s "
+			 "for redundancy already, and --redundancy-memory-max is %s", s->d->opt.node_name,
+			 put_text(put, what, sizeof(what)), put->step, size_text(put->size, size, sizeof(size)),
 			 size_text(used, have, sizeof(have)), size_text(max, limit, sizeof(limit)));
 		tell_problem(s, "a copy passes the budget", "%s", why);
 		return -ENOSPC;

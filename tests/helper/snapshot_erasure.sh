@@ -11,6 +11,8 @@
 #   - Four helpers in groups of 2, one killed: a later step is protected over the three live
 #     nodes, now one group of 3, with the parity of their ranks' bytes.
 #   - Three helpers with groups of 4: no group, each round fails saying so, nothing protected.
+#   - A memory budget too small for a snapshot and a chunk: a message naming the sizes, no
+#     step protected.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mesh_lib.sh"
 CKPT_CLIENT=$LCR_BUILDDIR/tests/helper/ckpt_client
@@ -132,5 +134,27 @@ sleep 1
 grep -q "snapshot of step 10 not protected on this node: erasure groups of 4 nodes with 1 parity: .*a step of 3 nodes holds no such group" "$WORK/g0.log"
 ok $? "g0's round fails, saying 3 nodes make no group of 4"
 [ -z "$(protected_steps "$WORK/g0.log")" ]
+ok $? "no step is protected"
+for p in "${MESH_PIDS[@]}"; do reap -TERM "$p"; done
+
+# --- a memory budget too small ---
+# 3 MiB of state per node and --redundancy-memory-max=3M: whichever comes first on a helper,
+# its own snapshot or a chunk of 1 MiB for its parity, the other passes the budget there.
+MESH_PREFIX=b
+start_mesh 4 --ranks=0,1,2,3 --redundancy-memory-max=3M "${REDUNDANCY[@]}"
+ok $? "a mesh of four helpers with --redundancy-memory-max=3M is up"
+for i in 0 1 2 3; do
+	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 3M 1 30 20 >"$WORK/b$i.r" 2>&1 &
+	R[$i]=$!
+	LCR_PIDS+=("${R[$i]}")
+done
+wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}" && wait "${R[3]}"
+ok $? "ranks 0 to 3 train 30 steps of 3 MiB"
+sleep 1
+budget="needs 3 MiB, but redundancy already holds 1 MiB of --redundancy-memory-max 3 MiB: step not protected"
+budget="$budget\|cannot hold chunk [0-2] of stripe [0-3] of node [0-3] at step [0-9]* (1 MiB): it holds 3 MiB for redundancy already, and --redundancy-memory-max is 3 MiB"
+cat "$WORK"/b[0-3].log | grep -q "warning: .*\($budget\)"
+ok $? "a helper says the budget is too small, naming the sizes"
+for i in 0 1 2 3; do [ -z "$(protected_steps "$WORK/b$i.log")" ] || false; done
 ok $? "no step is protected"
 finish
