@@ -631,13 +631,15 @@ static void attempt_failed(struct recovery *r, const char *why)
  * rolls every survivor back to it, and the replacement restores it (its checkpoint path
  * names that step: from the replicas and the copies only, unless a checkpoint of that step
  * exists). The failure's own checkpoint is waited for first, as the rollback changes the
- * regions its writers read. 0 to go on, 1 while it waits. */
+ * regions its writers read. With --redundancy=erasure, the leader says that recovery from
+ * the parity is not built yet and goes on without. 0 to go on, 1 while it waits. */
 static int choose_rollback(struct recovery *r, struct recovery_failure *f)
 {
 	char why[WIRE_TEXT_MAX + 1];
 	const char *dir = r->m->d->opt.ckpt_dir;
 	f->rollback_step = WIRE_NO_STEP;
-	if (r->m->d->opt.redundancy != LCR_REDUNDANCY_COPY)
+	if (r->m->d->opt.redundancy != LCR_REDUNDANCY_COPY &&
+	    r->m->d->opt.redundancy != LCR_REDUNDANCY_ERASURE)
 		return 0;
 	if (f->replicas_counted && f->ranks_without_replica == 0) {
 		log_info("every shard of node %s (%" PRIu32 ") has a live replica: it is recovered "
