@@ -321,13 +321,17 @@ static void print_task(const struct wire_task_status *t)
 }
 
 /* "redundancy: copy, 1 copy per node, protected step 40 (snapshot every 10), memory 2.1 GiB
- * of 8 GiB" (or "(no limit)"; erasure: "groups of 4 with 1 parity" for "1 copy per node");
- * nothing without redundancy. */
+ * of 8 GiB" (or "(no limit)"; erasure: "groups of 4 with 1 parity" for "1 copy per node";
+ * "copy (chosen by auto)" when auto chose it); nothing without redundancy, "redundancy: none
+ * (chosen by auto)" when auto chose none. */
 static void print_redundancy(const struct wire_status_reply *s)
 {
 	char used[32], max[48], step[32] = "none", how[64];
-	if (s->redundancy == LCR_REDUNDANCY_NONE)
+	if (s->redundancy == LCR_REDUNDANCY_NONE) {
+		if (s->redundancy_auto)
+			printf("redundancy: none (chosen by auto)\n");
 		return;
+	}
 	if (s->protected_step != WIRE_NO_STEP)
 		snprintf(step, sizeof(step), "%" PRIu64, s->protected_step);
 	if (s->redundancy_memory_max) {
@@ -343,8 +347,9 @@ static void print_redundancy(const struct wire_status_reply *s)
 	else
 		snprintf(how, sizeof(how), "%" PRIu32 " cop%s per node", s->redundancy_copies,
 			 s->redundancy_copies == 1 ? "y" : "ies");
-	printf("redundancy: %s, %s, protected step %s (snapshot every %" PRIu32 "), memory %s %s\n",
-	       lcr_redundancy_mode_name((enum lcr_redundancy_mode)s->redundancy), how, step,
+	printf("redundancy: %s%s, %s, protected step %s (snapshot every %" PRIu32 "), memory %s %s\n",
+	       lcr_redundancy_mode_name((enum lcr_redundancy_mode)s->redundancy),
+	       s->redundancy_auto ? " (chosen by auto)" : "", how, step,
 	       s->snapshot_every, util_format_size(s->redundancy_bytes, used, sizeof(used)), max);
 }
 

@@ -55,7 +55,8 @@ struct lcrd_options {
 	char **program;             /* the step's program and arguments (after "--"), or NULL */
 	int program_argc;
 	/* redundancy for state without a replica (doc/redundancy.md) */
-	enum lcr_redundancy_mode redundancy; /* none, copy or erasure */
+	enum lcr_redundancy_mode redundancy; /* none, copy, erasure, or auto until lcrd starts */
+	bool redundancy_auto;        /* redundancy was chosen by auto (snapshot_create) */
 	uint32_t redundancy_copies;  /* with copy: nodes that hold each node's snapshot */
 	uint32_t redundancy_group_size; /* with erasure: nodes per parity group (at least) */
 	uint32_t redundancy_parity;  /* with erasure: parity blocks per stripe */

@@ -1350,10 +1350,31 @@ static int copy_arrived(void *arg, uint32_t peer, const struct wire_snapshot_put
 
 /* --- the rest of lcrd --- */
 
+/* --redundancy=auto: the method the budget allows, the same on every helper (internal/
+ * redundancy_plan.h), said in the log; none with a warning. */
+static void choose_method(struct lcrd *d)
+{
+	struct redundancy_budget b = { .state_max = d->opt.region_quota,
+				       .memory_max = d->opt.redundancy_memory_max,
+				       .copies = d->opt.redundancy_copies,
+				       .group_size = d->opt.redundancy_group_size,
+				       .parity = d->opt.redundancy_parity, .node_count = d->opt.node_count };
+	char why[WIRE_TEXT_MAX + 1];
+	d->opt.redundancy = redundancy_choose(&b, why, sizeof(why));
+	d->opt.redundancy_auto = true;
+	if (d->opt.redundancy == LCR_REDUNDANCY_NONE)
+		log_warning("redundancy auto chose none: %s; state without a replica is not protected",
+			    why);
+	else
+		log_info("redundancy auto chose %s: %s", lcr_redundancy_mode_name(d->opt.redundancy), why);
+}
+
 int snapshot_create(struct lcrd *d)
 {
 	struct snapshot *s;
 	int rc;
+	if (d->opt.redundancy == LCR_REDUNDANCY_AUTO)
+		choose_method(d);
 	if (d->opt.redundancy != LCR_REDUNDANCY_COPY && d->opt.redundancy != LCR_REDUNDANCY_ERASURE)
 		return 0;
 	s = calloc(1, sizeof(*s));
@@ -1427,6 +1448,7 @@ void snapshot_fill_status(struct lcrd *d, struct wire_status_reply *st)
 {
 	struct snapshot *s = d->snapshot;
 	st->redundancy = (uint16_t)d->opt.redundancy;
+	st->redundancy_auto = d->opt.redundancy_auto;
 	st->redundancy_copies = d->opt.redundancy_copies;
 	st->redundancy_group_size = d->opt.redundancy_group_size;
 	st->redundancy_parity = d->opt.redundancy_parity;

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,4 +153,53 @@ size_t redundancy_chunk_bytes(size_t largest, uint32_t size, unsigned parity)
 size_t redundancy_parity_bytes_per_node(size_t largest, uint32_t size, unsigned parity)
 {
 	return parity * redundancy_chunk_bytes(largest, size, parity);
+}
+
+/* "1.5 MiB", for the chooser's reasons. */
+static const char *mib_text(uint64_t bytes, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%.1f MiB", (double)bytes / (1 << 20));
+	return buf;
+}
+
+enum lcr_redundancy_mode redundancy_choose(const struct redundancy_budget *b, char *why, size_t cap)
+{
+	uint64_t s = b->state_max, copy_needs = 2 * (1 + (uint64_t)b->copies) * s, erasure_needs = 0;
+	bool copy_fits = b->node_count > b->copies, erasure_fits = b->node_count >= b->group_size &&
+								  b->parity < b->group_size;
+	char a[32], c[32], m[32];
+	if (erasure_fits)
+		erasure_needs = 2 * s + 2 * (uint64_t)redundancy_parity_bytes_per_node(s, b->group_size, b->parity);
+	if (b->memory_max == 0 && copy_fits)
+		return snprintf(why, cap, "no memory budget: %u cop%s of each node's snapshot", b->copies,
+				b->copies == 1 ? "y" : "ies"), LCR_REDUNDANCY_COPY;
+	if (b->memory_max && s == 0)
+		return snprintf(why, cap, "the state per node is not bounded (no region quota), so no "
+				"method can be said to fit in the budget of %s",
+				mib_text(b->memory_max, m, sizeof(m))), LCR_REDUNDANCY_NONE;
+	if (copy_fits && (b->memory_max == 0 || copy_needs <= b->memory_max))
+		return snprintf(why, cap, "%u cop%s up to %s of the budget of %s", b->copies,
+				b->copies == 1 ? "y needs" : "ies need", mib_text(copy_needs, c, sizeof(c)),
+				mib_text(b->memory_max, m, sizeof(m))), LCR_REDUNDANCY_COPY;
+	if (erasure_fits && (b->memory_max == 0 || erasure_needs <= b->memory_max))
+		return snprintf(why, cap, "copies would need %s, erasure coding (groups of %u, %u parity) "
+				"needs up to %s of the budget of %s", mib_text(copy_needs, c, sizeof(c)),
+				b->group_size, b->parity, mib_text(erasure_needs, a, sizeof(a)),
+				mib_text(b->memory_max, m, sizeof(m))), LCR_REDUNDANCY_ERASURE;
+	char copy_text[96], erasure_text[96];
+	if (copy_fits)
+		snprintf(copy_text, sizeof(copy_text), "%u cop%s would need %s", b->copies,
+			 b->copies == 1 ? "y" : "ies", mib_text(copy_needs, c, sizeof(c)));
+	else
+		snprintf(copy_text, sizeof(copy_text), "%u cop%s more nodes than the step's %" PRIu32,
+			 b->copies, b->copies == 1 ? "y needs" : "ies need", b->node_count);
+	if (erasure_fits)
+		snprintf(erasure_text, sizeof(erasure_text), "erasure coding would need %s",
+			 mib_text(erasure_needs, a, sizeof(a)));
+	else
+		snprintf(erasure_text, sizeof(erasure_text), "erasure coding needs groups of %u nodes, "
+			 "and the step has %" PRIu32, b->group_size, b->node_count);
+	snprintf(why, cap, "neither fits: %s, %s, and the budget is %s", copy_text, erasure_text,
+		 b->memory_max ? mib_text(b->memory_max, m, sizeof(m)) : "unlimited");
+	return LCR_REDUNDANCY_NONE;
 }

@@ -171,16 +171,18 @@ const struct lcr_setting_spec lcr_settings[LCR_SETTING_COUNT] = {
 	[LCR_SETTING_REDUNDANCY] = {
 		.type = LCR_TYPE_REDUNDANCY,
 		.doc = "how the helpers keep state that has no replica on another node, unless the "
-		       "user asks otherwise: none, copy (snapshots held by other nodes' helpers), or "
-		       "erasure (parity of the snapshots held by the nodes of a group)",
+		       "user asks otherwise: none, copy (snapshots held by other nodes' helpers), "
+		       "erasure (parity of the snapshots held by the nodes of a group), or auto (copy "
+		       "when the memory budget allows it, else erasure, else none)",
 		.yaml_key = "redundancy.default", .site_field = SITE_FIELD(redundancy_default),
 		.default_text = "none",
-		.option = "lcr-redundancy", .option_rank = 6, .option_arg = "none|copy|erasure",
+		.option = "lcr-redundancy", .option_rank = 6, .option_arg = "none|copy|erasure|auto",
 		.option_help = "[lcr] Keep copies of the state in other nodes' helpers (copy), "
-			       "parity of it (erasure), or neither (none).",
-		.accepted = "none, copy, erasure", .env = "LCR_REDUNDANCY",
+			       "parity of it (erasure), neither (none), or what the memory budget "
+			       "allows (auto).",
+		.accepted = "none, copy, erasure, auto", .env = "LCR_REDUNDANCY",
 		.lcrd_arg = "redundancy", .lcrd_default = "none",
-		.lcrd_expects = "expected none, copy or erasure (" LCR_REDUNDANCY_NOT_BUILT ")",
+		.lcrd_expects = "expected none, copy, erasure or auto",
 	},
 	[LCR_SETTING_REDUNDANCY_COPIES] = {
 		.type = LCR_TYPE_COUNT,
@@ -401,8 +403,6 @@ int lcr_redundancy_mode_parse(const char *text, enum lcr_redundancy_mode *out)
 	for (size_t i = 0; i < ARRAY_SIZE(redundancy_names); i++) {
 		if (strcmp(text, redundancy_names[i]) != 0)
 			continue;
-		if (i == LCR_REDUNDANCY_AUTO)
-			return -EOPNOTSUPP;
 		*out = (enum lcr_redundancy_mode)i;
 		return 0;
 	}

@@ -213,11 +213,8 @@ static int set_redundancy(enum lcr_redundancy_mode *field, const char *text, cha
 	char quoted[256];
 	int rc = lcr_redundancy_mode_parse(text, field);
 
-	if (rc == -EOPNOTSUPP)
-		return fail(why, whylen, rc, "%s: %s", lcr_printable(text, quoted, sizeof quoted),
-			    LCR_REDUNDANCY_NOT_BUILT);
 	if (rc < 0)
-		return fail(why, whylen, rc, "%s is not a redundancy method (accepted: none, copy, erasure)",
+		return fail(why, whylen, rc, "%s is not a redundancy method (accepted: none, copy, erasure, auto)",
 			    lcr_printable(text, quoted, sizeof quoted));
 	return 0;
 }

@@ -73,16 +73,11 @@ static int parse_replace(const char *value, enum lcr_replace_mode *out, char *er
 	return invalid_value(LCR_SETTING_REPLACE, value, err, errlen);
 }
 
-/* none, copy or erasure; auto is named as not built yet. */
+/* none, copy, erasure or auto. */
 static int parse_redundancy(const char *value, enum lcr_redundancy_mode *out, char *err, size_t errlen)
 {
 	int rc = lcr_redundancy_mode_parse(value, out);
 
-	if (rc == -EOPNOTSUPP) {
-		snprintf(err, errlen, "lcr: invalid value '%s' for --%s: %s", value,
-			 lcr_settings[LCR_SETTING_REDUNDANCY].option, LCR_REDUNDANCY_NOT_BUILT);
-		return -EINVAL;
-	}
 	if (rc < 0)
 		return invalid_value(LCR_SETTING_REDUNDANCY, value, err, errlen);
 	return 0;

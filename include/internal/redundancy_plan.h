@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "internal/settings.h"
+
 struct redundancy_nodes {
 	uint32_t count;
 	const uint32_t *switch_of; /* count switch numbers, or NULL when all share one switch */
@@ -59,5 +61,20 @@ uint32_t redundancy_stripe_of_chunk(uint32_t size, unsigned parity, uint32_t pos
  * what the parity code works in), and the parity bytes each member then holds. */
 size_t redundancy_chunk_bytes(size_t largest, uint32_t size, unsigned parity);
 size_t redundancy_parity_bytes_per_node(size_t largest, uint32_t size, unsigned parity);
+
+/* What --redundancy=auto becomes, the same on every helper of the step (it depends on the
+ * options only): copy when K copies fit the budget, else erasure when its parity does, else
+ * none. The most a helper holds while a round is in flight is counted, for a state of
+ * state_max bytes per node (the region quota): 2 (1 + K) state_max for copy,
+ * 2 state_max + 2 redundancy_parity_bytes_per_node(state_max, G, m) for erasure. Without a
+ * budget (memory_max 0), copy; with a budget but no bound on the state, none. Copy needs
+ * more than K nodes, erasure at least G. Returns the method, with why into `why`. */
+struct redundancy_budget {
+	uint64_t state_max;  /* bytes of state per node (region quota); 0: not bounded */
+	uint64_t memory_max; /* bytes one helper may use for redundancy; 0: no limit */
+	unsigned copies, group_size, parity;
+	uint32_t node_count;
+};
+enum lcr_redundancy_mode redundancy_choose(const struct redundancy_budget *b, char *why, size_t cap);
 
 #endif

@@ -39,13 +39,13 @@ enum lcr_replace_mode {
 };
 
 /* How the helpers keep state that has no replica on another node (--lcr-redundancy, lcrd
- * --redundancy; doc/redundancy.md). Erasure coding and auto are names for what is to come:
- * the parsers refuse them with a message that says so. */
+ * --redundancy; doc/redundancy.md). */
 enum lcr_redundancy_mode {
 	LCR_REDUNDANCY_NONE = 0,    /* nothing beyond the ranks' own replicas */
 	LCR_REDUNDANCY_COPY = 1,    /* snapshots copied to K other nodes' helpers */
-	LCR_REDUNDANCY_ERASURE = 2, /* parity across groups of nodes (not built yet) */
-	LCR_REDUNDANCY_AUTO = 3,    /* copy, else erasure, else none (not built yet) */
+	LCR_REDUNDANCY_ERASURE = 2, /* parity of the snapshots across groups of nodes */
+	LCR_REDUNDANCY_AUTO = 3,    /* copy, else erasure, else none, as the budget allows
+				     * (redundancy_choose, chosen as lcrd starts) */
 };
 
 /* Every setting; the index of its row in lcr_settings[]. */
@@ -91,7 +91,7 @@ enum lcr_setting_type {
 	LCR_TYPE_COUNT,		/* a whole number */
 	LCR_TYPE_RESTORE,	/* auto, never or an absolute path (enum lcr_restore_mode) */
 	LCR_TYPE_REPLACE,	/* spare or none (enum lcr_replace_mode) */
-	LCR_TYPE_REDUNDANCY,	/* none, copy or erasure (enum lcr_redundancy_mode) */
+	LCR_TYPE_REDUNDANCY,	/* none, copy, erasure or auto (enum lcr_redundancy_mode) */
 };
 
 /* Inclusive bounds of a number; max INFINITY: none. */
@@ -149,16 +149,13 @@ int lcr_setting_check_range(const struct lcr_setting_spec *spec, double value, c
 int lcr_restore_mode_parse(const char *text, enum lcr_restore_mode *out);
 int lcr_replace_mode_parse(const char *text, enum lcr_replace_mode *out);
 
-/* "none", "copy": 0 and *out; "erasure", "auto": -EOPNOTSUPP (not built yet); else -EINVAL. */
+/* "none", "copy", "erasure", "auto": 0 and *out; else -EINVAL. */
 int lcr_redundancy_mode_parse(const char *text, enum lcr_redundancy_mode *out);
 
 /* The name of a mode as the options and lcrd read it ("" for LCR_RESTORE_PATH: the path). */
 const char *lcr_restore_mode_name(enum lcr_restore_mode mode);
 const char *lcr_replace_mode_name(enum lcr_replace_mode mode);
 const char *lcr_redundancy_mode_name(enum lcr_redundancy_mode mode);
-
-/* The message for a redundancy method that is named but not built yet. */
-#define LCR_REDUNDANCY_NOT_BUILT "auto is not built yet: use copy, erasure or none"
 
 /* Bytes as lcr.yaml writes them: "64GiB", "1048576". */
 void lcr_setting_format_bytes(unsigned long long bytes, char *buf, size_t buflen);

@@ -53,7 +53,8 @@
 			 * 6: REPLACING carries the step the ranks resume at, a copy its shard key;
 			 * 7: a checkpoint's ASK and WRITE may name a snapshot step, a copy its
 			 *    rank's data-parallel size, SNAPSHOT_DONE its copy partners;
-			 * 8: SNAPSHOT_PUT carries erasure-coded chunks, the status their groups */
+			 * 8: SNAPSHOT_PUT carries erasure-coded chunks, the status their groups
+			 *    and what auto chose */
 #define WIRE_HEADER_SIZE 16
 #define WIRE_MAX_PAYLOAD 65536
 #define WIRE_MAX_MESSAGE (WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD)

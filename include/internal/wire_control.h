@@ -82,6 +82,7 @@ enum wire_task_state {
 	F(u64, region_bytes)                                                            \
 	F(u64, region_quota) /* 0: unlimited */                                         \
 	F(u16, redundancy)   /* enum lcr_redundancy_mode */                             \
+	F(u16, redundancy_auto) /* 1: redundancy is what --redundancy=auto chose */     \
 	F(u32, redundancy_copies)                                                       \
 	F(u32, redundancy_group_size) /* with erasure */                                \
 	F(u32, redundancy_parity)     /* with erasure */                                \

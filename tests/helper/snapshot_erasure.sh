@@ -13,6 +13,8 @@
 #   - Three helpers with groups of 4: no group, each round fails saying so, nothing protected.
 #   - A node lost with a spare: recovery from the parity is not built yet; the leader says so,
 #     REPLACING names no step, nothing is rolled back (the path without redundancy).
+#   - auto with a region quota of 3 MiB and a budget of 10 MiB: erasure on four helpers (a
+#     step protected, status says so), none with a warning on three.
 #   - A memory budget too small for a snapshot and a chunk: a message naming the sizes, no
 #     step protected.
 . "$(dirname "$0")/lib.sh"
@@ -177,6 +179,38 @@ LCR_SOCKET=$(socket_of 0) "$CKPT_CLIENT" resume 0 w 1M 25 >"$WORK/u0" 2>&1
 grep -qx "w holds step 25, committed step 25, resume step none" "$WORK/u0"
 ok $? "rank 0 keeps step 25's bytes: $(cat "$WORK/u0")"
 for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
+
+# --- auto: what the budget allows, the same on every helper ---
+# A region quota of 3 MiB and a budget of 10 MiB: one copy would need 12 MiB, erasure coding
+# in a group of 4 with 1 parity 8 MiB: auto chooses erasure, and a step is protected.
+MESH_PREFIX=a
+start_mesh 4 --ranks=0,1,2,3 --redundancy=auto --region-quota=3M --redundancy-memory-max=10M \
+	--redundancy-group-size=4 --redundancy-parity=1 --snapshot-every=10
+ok $? "a mesh of four helpers with --redundancy=auto is up"
+for i in 0 1 2 3; do
+	grep -q "redundancy auto chose erasure: copies would need 12.0 MiB, erasure coding (groups of 4, 1 parity) needs up to 8.0 MiB of the budget of 10.0 MiB" "$WORK/a$i.log" ||
+		{ echo "# a$i: $(grep "redundancy auto" "$WORK/a$i.log")"; false; }
+done
+ok $? "each helper's log says auto chose erasure, and why"
+for i in 0 1 2 3; do
+	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 1 10 20 >"$WORK/a$i.r" 2>&1 &
+	R[$i]=$!
+	LCR_PIDS+=("${R[$i]}")
+done
+wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}" && wait "${R[3]}" && wait_protected "$WORK/a0.log" 10 15
+ok $? "step 10 is protected"
+"$LCRCTL" --socket="$(socket_of 0)" status | grep -q "^redundancy: erasure (chosen by auto), groups of 4 with 1 parity, protected step 10 (snapshot every 10), memory [0-9.]* [KM]i*B of 10 MiB$"
+ok $? "lcrctl status says erasure was chosen by auto"
+for p in "${MESH_PIDS[@]}"; do reap -TERM "$p"; done
+# Three helpers and the same budget: no group of 4, copies do not fit: none, with a warning.
+MESH_PREFIX=n
+start_mesh 3 --ranks=0,1,2 --redundancy=auto --region-quota=3M --redundancy-memory-max=10M
+ok $? "a mesh of three helpers with --redundancy=auto is up"
+grep -q "warning: redundancy auto chose none: neither fits: 1 copy would need 12.0 MiB, erasure coding needs groups of 4 nodes, and the step has 3, and the budget is 10.0 MiB; state without a replica is not protected" "$WORK/n0.log"
+ok $? "auto chooses none with a warning saying why"
+"$LCRCTL" --socket="$(socket_of 0)" status | grep -qx "redundancy: none (chosen by auto)"
+ok $? "lcrctl status says none was chosen by auto"
+for p in "${MESH_PIDS[@]}"; do reap -TERM "$p"; done
 
 # --- a memory budget too small ---
 # 3 MiB of state per node and --redundancy-memory-max=3M: whichever comes first on a helper,

@@ -94,7 +94,7 @@ static void test_options_are_registered_in_help_order_with_their_arguments(void 
 		{ "lcr-restore", "auto|never|PATH", 1 },
 		{ "lcr-replace", "spare|none", 1 },
 		{ "lcr-detect-timeout", "SECONDS", 1 },
-		{ "lcr-redundancy", "none|copy", 1 },
+		{ "lcr-redundancy", "none|copy|erasure|auto", 1 },
 		{ "lcr-snapshot-every", "STEPS", 1 },
 		{ "lcr-verbose", NULL, 0 },
 	};

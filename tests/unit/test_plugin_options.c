@@ -142,9 +142,8 @@ static void test_bad_values_name_the_option_and_accepted_values(void **state)
 		{ "lcr-detect-timeout", "soon", "--lcr-detect-timeout" },
 		{ "lcr-ckpt-dir", "relative/dir", "absolute" },
 		{ "lcr-ckpt-dir", "/scratch/%x", "--lcr-ckpt-dir" },
-		{ "lcr-redundancy", "mirror", "accepted: none, copy" },
-		{ "lcr-redundancy", "erasure", "erasure coding and auto are not built yet" },
-		{ "lcr-redundancy", "auto", "--lcr-redundancy" },
+		{ "lcr-redundancy", "mirror", "accepted: none, copy, erasure, auto" },
+		{ "lcr-redundancy", "Erasure", "--lcr-redundancy" },
 		{ "lcr-snapshot-every", "0", "accepted: a whole number from 1 to 1000000" },
 		{ "lcr-snapshot-every", "ten", "--lcr-snapshot-every" },
 	};
@@ -169,6 +168,8 @@ static void test_good_values_are_accepted(void **state)
 	assert_int_equal(options_check_value("lcr-detect-timeout", "2.5", &f->site, f->err, sizeof(f->err)), 0);
 	assert_int_equal(options_check_value("lcr-ckpt-dir", "/scratch/%u/%j", &f->site, f->err, sizeof(f->err)), 0);
 	assert_int_equal(options_check_value("lcr-redundancy", "copy", &f->site, f->err, sizeof(f->err)), 0);
+	assert_int_equal(options_check_value("lcr-redundancy", "erasure", &f->site, f->err, sizeof(f->err)), 0);
+	assert_int_equal(options_check_value("lcr-redundancy", "auto", &f->site, f->err, sizeof(f->err)), 0);
 	assert_int_equal(options_check_value("lcr-snapshot-every", "1", &f->site, f->err, sizeof(f->err)), 0);
 }
 

@@ -218,6 +218,40 @@ static void test_group_survives_any_two_lost_members(void **state)
 	}
 }
 
+/* auto: copy while the budget holds 2 (1 + K) times the region quota, else erasure while it
+ * holds 2 S + 2 parity, else none; no budget: copy; a budget without a quota: none. */
+static void test_auto_chooses_what_the_budget_holds(void **state)
+{
+	const uint64_t mib = 1 << 20;
+	struct redundancy_budget b = { .state_max = 3 * mib, .memory_max = 12 * mib, .copies = 1,
+				       .group_size = 4, .parity = 1, .node_count = 4 };
+	char why[256];
+	(void)state;
+	assert_int_equal(redundancy_choose(&b, why, sizeof(why)), LCR_REDUNDANCY_COPY);
+	assert_non_null(strstr(why, "1 copy needs up to 12.0 MiB of the budget of 12.0 MiB"));
+	b.memory_max = 12 * mib - 1;
+	/* erasure: 2 * 3 MiB + 2 * 1 MiB of parity */
+	assert_int_equal(redundancy_choose(&b, why, sizeof(why)), LCR_REDUNDANCY_ERASURE);
+	assert_non_null(strstr(why, "needs up to 8.0 MiB"));
+	b.memory_max = 8 * mib - 1;
+	assert_int_equal(redundancy_choose(&b, why, sizeof(why)), LCR_REDUNDANCY_NONE);
+	assert_non_null(strstr(why, "neither fits: 1 copy would need 12.0 MiB, erasure coding would "
+				    "need 8.0 MiB, and the budget is 8.0 MiB"));
+	b.memory_max = 10 * mib;
+	b.node_count = 3; /* no group of 4 */
+	assert_int_equal(redundancy_choose(&b, why, sizeof(why)), LCR_REDUNDANCY_NONE);
+	assert_non_null(strstr(why, "erasure coding needs groups of 4 nodes, and the step has 3"));
+	b.memory_max = 0;
+	assert_int_equal(redundancy_choose(&b, why, sizeof(why)), LCR_REDUNDANCY_COPY);
+	b.node_count = 1; /* no other node for a copy, no group */
+	assert_int_equal(redundancy_choose(&b, why, sizeof(why)), LCR_REDUNDANCY_NONE);
+	assert_non_null(strstr(why, "1 copy needs more nodes than the step's 1"));
+	b = (struct redundancy_budget){ .memory_max = 64 * mib, .copies = 1, .group_size = 4,
+					.parity = 1, .node_count = 8 };
+	assert_int_equal(redundancy_choose(&b, why, sizeof(why)), LCR_REDUNDANCY_NONE);
+	assert_non_null(strstr(why, "not bounded (no region quota)"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_bad_erasure_groups_are_refused),
 		cmocka_unit_test(test_each_member_has_one_block_per_stripe),
 		cmocka_unit_test(test_group_survives_any_two_lost_members),
+		cmocka_unit_test(test_auto_chooses_what_the_budget_holds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

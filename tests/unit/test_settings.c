@@ -219,7 +219,7 @@ static void test_choices_read_back_their_names(void **state)
 	assert_int_equal(lcr_restore_mode_parse("/ckpt/step-4", &restore), -EINVAL);
 }
 
-static void test_redundancy_names_and_auto_not_built_yet(void **state)
+static void test_redundancy_names_read_back(void **state)
 {
 	enum lcr_redundancy_mode mode = LCR_REDUNDANCY_NONE;
 
@@ -230,10 +230,10 @@ static void test_redundancy_names_and_auto_not_built_yet(void **state)
 	assert_int_equal(mode, LCR_REDUNDANCY_NONE);
 	assert_int_equal(lcr_redundancy_mode_parse("erasure", &mode), 0);
 	assert_int_equal(mode, LCR_REDUNDANCY_ERASURE);
-	mode = LCR_REDUNDANCY_NONE;
-	assert_int_equal(lcr_redundancy_mode_parse("auto", &mode), -EOPNOTSUPP);
-	assert_int_equal(mode, LCR_REDUNDANCY_NONE);
+	assert_int_equal(lcr_redundancy_mode_parse("auto", &mode), 0);
+	assert_int_equal(mode, LCR_REDUNDANCY_AUTO);
 	assert_int_equal(lcr_redundancy_mode_parse("Copy", &mode), -EINVAL);
+	assert_int_equal(mode, LCR_REDUNDANCY_AUTO);
 }
 
 /* Runs lcrd's parser on a foreground helper with one more argument. */
@@ -385,15 +385,18 @@ static void test_lcrd_help_names_every_setting_argument(void **state)
 	free(help);
 }
 
-static void test_lcrd_takes_erasure_and_refuses_auto_saying_it_is_not_built(void **state)
+static void test_lcrd_takes_erasure_and_auto(void **state)
 {
 	struct lcrd_options o;
 	char err[512];
 
 	(void)state;
-	assert_int_equal(parse_lcrd("--redundancy=auto", &o, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "--redundancy=auto"));
-	assert_non_null(strstr(err, "not built yet"));
+	assert_int_equal(parse_lcrd("--redundancy=auto", &o, err, sizeof(err)), OPTIONS_RUN);
+	assert_int_equal(o.redundancy, LCR_REDUNDANCY_AUTO);
+	options_free(&o);
+	assert_int_equal(parse_lcrd("--redundancy=Auto", &o, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--redundancy=Auto"));
+	assert_non_null(strstr(err, "expected none, copy, erasure or auto"));
 	options_free(&o);
 	assert_int_equal(parse_lcrd("--redundancy=erasure", &o, err, sizeof(err)), OPTIONS_RUN);
 	assert_int_equal(o.redundancy, LCR_REDUNDANCY_ERASURE);
@@ -448,13 +451,13 @@ int main(void)
 		cmocka_unit_test(test_names_are_found_by_lookup),
 		cmocka_unit_test(test_every_name_is_documented),
 		cmocka_unit_test(test_choices_read_back_their_names),
-		cmocka_unit_test(test_redundancy_names_and_auto_not_built_yet),
+		cmocka_unit_test(test_redundancy_names_read_back),
 		cmocka_unit_test(test_lcrd_accepts_every_argument_the_plugin_passes),
 		cmocka_unit_test(test_lcrd_reads_the_sites_settings_as_the_plugin_writes_them),
 		cmocka_unit_test(test_lcrd_refuses_values_beyond_bounds_with_the_rows_message),
 		cmocka_unit_test(test_lcrd_help_names_every_setting_argument),
 		cmocka_unit_test(test_lcrd_defaults_are_the_tables),
-		cmocka_unit_test(test_lcrd_takes_erasure_and_refuses_auto_saying_it_is_not_built),
+		cmocka_unit_test(test_lcrd_takes_erasure_and_auto),
 		cmocka_unit_test(test_lcrd_refuses_parity_not_below_the_group_size),
 	};
 

@@ -22,7 +22,7 @@ static const struct wire_golden_payload wire_golden_payloads[] = {
 	{ "task_exited", 12, 0xdbaf644e3a2cf425ull },
 	{ "reply", 56, 0xd0d013f019267256ull },
 	/* WIRE_VERSION 5: the status carries the redundancy */
-	{ "status_reply", 1184, 0xb706c8782d85db42ull }, /* WIRE_VERSION 7: erasure groups */
+	{ "status_reply", 1186, 0x8f8aa28f6fad9de3ull }, /* WIRE_VERSION 7: erasure groups, auto */
 	{ "register", 21, 0x90e47a0531d4685bull },
 	{ "region_alloc", 41, 0x18e01e59dd45e45bull },
 	{ "region_name", 65, 0x722fc9cc4bdcc556ull },

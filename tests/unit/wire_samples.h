@@ -58,6 +58,7 @@ static inline void fill_status_reply(void *p)
 	m->redundancy = 1; /* copy */
 	m->redundancy_copies = 2;
 	m->redundancy_group_size = 8;
+	m->redundancy_auto = 1;
 	m->redundancy_parity = 2;
 	m->snapshot_every = 10;
 	m->protected_step = 40;
