@@ -129,7 +129,7 @@ static const char usage[] =
 	"            [--ckpt-roots=DIR[:DIR...]]\n"
 	"            [--replace=spare|none] [--replace-timeout=SECONDS] [--launcher=PATH]\n"
 	"            [--rejoin=HOST:PORT] [--job-env-fd=FD]\n"
-	"            [--redundancy=none|copy|erasure] [--redundancy-copies=K]\n"
+	"            [--redundancy=none|copy|erasure|auto] [--redundancy-copies=K]\n"
 	"            [--redundancy-group-size=G] [--redundancy-parity=M] [--snapshot-every=N]\n"
 	"            [--redundancy-memory-max=BYTES] [-- PROGRAM ARGS...]\n"
 	"       lcrd --rendezvous-server --job-id=J --step-id=S (--listen-fd=FD | --listen=HOST:PORT)\n"
