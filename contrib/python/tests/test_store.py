@@ -1,6 +1,7 @@
 """test_store.py: lcr.torch.Store against a real lcrd ($LCR_SOCKET).
 
   semantics     set/get/check/wait/delete_key/num_keys/compare_set, long keys, timeouts;
+                forget(prefix) deletes only the keys this Store wrote under the prefix;
   atomic        4 processes add 1 to one key 200 times each, concurrently: the sum is 800
                 and every add returned a different value (no increment lost or doubled);
   gloo RANK     one of 2 ranks: init_process_group(gloo) on the Store, all_reduce, destroy,
@@ -46,6 +47,26 @@ def semantics():
     s.set(long_key, b"long")
     check(s.get(long_key) == b"long", "a key longer than the helper's 63 bytes works")
     check(store("other").check(["b"]) is False, "stores with other prefixes do not see each other's keys")
+    forgetting()
+
+
+def forgetting():
+    """forget(prefix): the keys this Store wrote under a prefix (as a PrefixStore's and a
+    counter's), and no other."""
+    s, other = store("forget"), store("forget")
+    dist.PrefixStore("epoch-1", s).set("pg/addr0", b"x")
+    s.add("epoch-1.arrived", 1)
+    other.set("epoch-1/pg/addr1", b"y")  # another process's key
+    s.set("epoch-2/pg/addr0", b"z")
+    s.set("epoch-10/pg/addr0", b"w")
+    before = s.num_keys()
+    check(s.forget("epoch-1") == 2, "forget deletes the two keys this Store wrote under epoch-1")
+    check(not s.check(["epoch-1/pg/addr0"]) and not s.check(["epoch-1.arrived"]),
+          "... the prefixed key and the counter are gone")
+    check(s.check(["epoch-1/pg/addr1", "epoch-2/pg/addr0", "epoch-10/pg/addr0"]),
+          "... another writer's key, epoch-2's and epoch-10's stay")
+    check(s.num_keys() == before - 2 and s.written_keys() == {"epoch-2/pg/addr0", "epoch-10/pg/addr0"},
+          "... num_keys and the written keys follow", f"{s.num_keys()} keys, {sorted(s.written_keys())}")
 
 
 def atomic():

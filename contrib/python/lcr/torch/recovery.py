@@ -334,12 +334,24 @@ class Recovery:
         store, name = self._group_store()
         dist.init_process_group(self.backend, store=store, rank=self.group_rank, world_size=self.group_size,
                                 timeout=self.timeout)
+        self._forget_older_epochs()
         self.next_step = self._synchronize()
         log.info("lcr: rank %d: process group %s built: %d members, continuing at step %d", self.rank, name,
                  self.group_size, self.next_step)
         if self.rebuild:
             self.rebuild(self)
         return self.next_step
+
+    def _forget_older_epochs(self):
+        """Policy replace through the job-wide store: once the group of this epoch is built,
+        nobody reads an older epoch's keys; this member deletes the ones it wrote, so that
+        rebuilds do not fill the store's bounded keys."""
+        if self.rendezvous_dir or self.policy != "replace" or not hasattr(self.store, "forget"):
+            return
+        for key in self.store.written_keys():
+            epoch = key.split("/", 1)[0].split(".", 1)[0]
+            if epoch.startswith("epoch-") and epoch != f"epoch-{self.epoch}":
+                self.store.forget(epoch)
 
     def _inventory(self):
         return [(region.name, region.size) for placement in self.placements for region in placement.regions()]

@@ -116,6 +116,7 @@ class Store(dist.Store):
         self.prefix = prefix
         self.scope = scope
         self._job = _JobStore(session) if scope == "job" else None
+        self._written = set()  # the keys this Store wrote (set, add, compare_set): forget()
         self.set_timeout(timeout)
         self._thread_lock = threading.Lock()
         self._lock_fd = os.open(os.path.dirname(os.path.abspath(session.socket_path)),
@@ -206,8 +207,24 @@ class Store(dist.Store):
 
     # --- torch.distributed.Store ---
 
+    def forget(self, prefix):
+        """Deletes the keys this Store wrote that belong to `prefix`: the key `prefix.NAME`
+        and every key under `prefix/` (a PrefixStore(prefix, store)'s). What a group built
+        under a prefix left (gloo's addresses, counters) is then not kept for ever, which the
+        job-wide store's bound on keys would feel after many rebuilds. Keys other processes
+        wrote stay. Returns how many keys were deleted."""
+        mine = sorted(k for k in self._written if k.startswith(prefix) and k[len(prefix):len(prefix) + 1] in ("/", "."))
+        deleted = sum(1 for key in mine if self.delete_key(key))
+        self._written.difference_update(mine)
+        return deleted
+
+    def written_keys(self):
+        """The keys this Store wrote and has not deleted or forgotten."""
+        return set(self._written)
+
     @_store_errors
     def set(self, key, value):
+        self._written.add(key)
         if self._job:
             return self._job.set(self._key(key), _bytes(value), self._count_key())
         with self._locked():
@@ -222,6 +239,8 @@ class Store(dist.Store):
 
     @_store_errors
     def add(self, key, amount):
+        if amount:
+            self._written.add(key)
         if self._job:
             return self._job.add(self._key(key), int(amount), self._count_key())
         with self._locked():
@@ -235,6 +254,7 @@ class Store(dist.Store):
         """Sets `key` to desired_value when it holds expected_value (or is absent and
         expected_value is empty); returns the value it holds afterwards."""
         expected, desired = _bytes(expected_value), _bytes(desired_value)
+        self._written.add(key)
         if self._job:
             return self._job.compare_set(self._key(key), expected, desired, self._count_key())
         with self._locked():
@@ -263,6 +283,7 @@ class Store(dist.Store):
 
     @_store_errors
     def delete_key(self, key):
+        self._written.discard(key)
         if self._job:
             return self._job.delete(self._key(key), self._count_key())
         with self._locked():
