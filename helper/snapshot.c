@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1262,7 +1263,8 @@ int snapshot_gather_reports(struct lcrd *d, uint64_t step, struct ckpt_report **
 				   x->size);
 	}
 	for (const struct held_copy *c = s->store.head; rc == 0 && c; c = c->next)
-		if (c->complete && !c->released && c->step == step && !node_is_live(d->mesh, c->node))
+		if (c->complete && !c->released && c->step == step && !node_is_live(d->mesh, c->node) &&
+		    !snapshot_store_superseded(&s->store, c))
 			rc = report_region(d, reports, &n, c->rank, c->shard_key, c->dp_size, step,
 					   c->region, c->size);
 	if (rc < 0) {
@@ -1369,6 +1371,15 @@ static void choose_method(struct lcrd *d)
 		log_info("redundancy auto chose %s: %s", lcr_redundancy_mode_name(d->opt.redundancy), why);
 }
 
+/* A replacement (--rejoin) resumes at the step it restores, protected already (its copies
+ * are those it was filled from): its first round is at a later step, else none. A round at
+ * that step would be protected at once and leave a second copy of it with its partners. */
+static uint64_t replacement_resume_step(struct lcrd *d)
+{
+	char path[PATH_MAX];
+	return d->opt.rejoin ? ckpt_restore_step(d, path, sizeof(path)) : WIRE_NO_STEP;
+}
+
 int snapshot_create(struct lcrd *d)
 {
 	struct snapshot *s;
@@ -1381,7 +1392,7 @@ int snapshot_create(struct lcrd *d)
 	if (!s)
 		return -ENOMEM;
 	s->d = d;
-	s->last_tried = WIRE_NO_STEP;
+	s->last_tried = replacement_resume_step(d);
 	s->protected_step = WIRE_NO_STEP;
 	s->rollback_step = WIRE_NO_STEP;
 	s->kept.step = s->pending.step = s->spare.step = WIRE_NO_STEP;
