@@ -142,7 +142,8 @@ static void snapshot_retire(struct snapshot *s, struct local_snapshot *x)
 {
 	if (x == &s->kept && s->kept_readers) {
 		/* Only a checkpoint writer pins the kept snapshot, one at a time on a node (a new
-		 * one starts once the old one is cancelled, unpinned): none reads the older one. */
+		 * one starts once the old one is cancelled, unpinned): none reads the older one,
+		 * and keep_pending retires no kept snapshot while one does. */
 		snapshot_free(&s->detached);
 		s->detached = s->kept;
 		s->detached_readers = s->kept_readers;
@@ -675,6 +676,25 @@ static void tell_ranks_protected(struct snapshot *s, const struct wire_snapshot_
 	control_broadcast_event(s->d, &ev);
 }
 
+/* The round's snapshot, protected, becomes the kept one. Not while both the kept one and
+ * the one detached before are read (one writer at a time pins them: it does not happen), as
+ * a second detach would free the older one under its reader: the round's is dropped, and
+ * the kept one stays. */
+static void keep_pending(struct snapshot *s)
+{
+	if (s->kept_readers && s->detached_readers) {
+		log_error("cannot keep the snapshot of step %" PRIu64 ": the kept one (step %" PRIu64
+			  ") and the one it replaced (step %" PRIu64 ") are both still being read; "
+			  "keeping step %" PRIu64 "'s", s->pending.step, s->kept.step,
+			  s->detached.step, s->kept.step);
+		snapshot_retire(s, &s->pending);
+		return;
+	}
+	snapshot_retire(s, &s->kept);
+	s->kept = s->pending;
+	s->pending = (struct local_snapshot){ .step = WIRE_NO_STEP };
+}
+
 /* This node's own round, once the leader decided it. */
 static void settle_own_round(struct snapshot *s, const struct wire_snapshot_end *e)
 {
@@ -682,9 +702,7 @@ static void settle_own_round(struct snapshot *s, const struct wire_snapshot_end 
 	    (s->report.step < e->step && !e->protected))
 		return;
 	if (e->protected && s->report.step == e->step && s->report.status == 0) {
-		snapshot_retire(s, &s->kept);
-		s->kept = s->pending;
-		s->pending = (struct local_snapshot){ .step = WIRE_NO_STEP };
+		keep_pending(s);
 	} else {
 		if (!e->protected && s->report.status == 0)
 			log_verbose("the round of step %" PRIu64 " is abandoned: %s", e->step,
@@ -1020,9 +1038,7 @@ static void try_rollback(struct snapshot *s)
 	/* The leader rolls back only to a protected step: this node's round of it, reported ok
 	 * and still waiting for its verdict (which may come after the REPLACING), is the one. */
 	if (round_awaits_verdict(s) && s->report.step == step) {
-		snapshot_retire(s, &s->kept);
-		s->kept = s->pending;
-		s->pending = (struct local_snapshot){ .step = WIRE_NO_STEP };
+		keep_pending(s);
 		s->state = ROUND_IDLE;
 	}
 	char why[WIRE_TEXT_MAX + 1];
