@@ -541,9 +541,11 @@ static int choose_partners(struct snapshot *s)
 /* The memory budget allows the round: 0, or -ENOSPC with s->error set. */
 static int check_budget(struct snapshot *s)
 {
-	/* the spare's buffers are this round's, or freed */
+	/* the spare's buffers are this round's, or freed; a detached snapshot is held until
+	 * its reader ends */
 	uint64_t max = s->d->opt.redundancy_memory_max,
-		 used = s->kept.bytes + s->store.bytes + snapshot_erasure_bytes(s->holder);
+		 used = s->kept.bytes + s->detached.bytes + s->store.bytes +
+			snapshot_erasure_bytes(s->holder);
 	char need[32], have[32], limit[32];
 	if (max == 0 || used + s->pending.bytes <= max)
 		return 0;
