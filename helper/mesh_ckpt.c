@@ -679,9 +679,28 @@ static int check_no_state_lost(struct mesh *m, char *err, size_t errlen)
 	return -EHOSTDOWN;
 }
 
+/* A complete checkpoint at or after the protected step P is saved already (a newer
+ * periodic one): the run ends naming it instead of writing P, which ckpt_keep would prune
+ * at once (true). */
+static bool saved_at_or_after(struct mesh *m, uint64_t step, const char *err)
+{
+	char path[PATH_MAX], why[WIRE_TEXT_MAX + 1];
+	uint64_t saved;
+	if (!m->d->opt.ckpt_dir || ckpt_newest_complete(&m->d->opt, &saved, why, sizeof(why)) < 0 ||
+	    saved < step)
+		return false;
+	ckpt_store_path(path, sizeof(path), m->d->opt.ckpt_dir, saved, false);
+	log_info("checkpoint (%s): %s; the snapshots of protected step %" PRIu64 " are not "
+		 "written: complete checkpoint %s (step %" PRIu64 ") is not older", m->ckpt->reason,
+		 err, step, path, saved);
+	run_finish(m, 0, path, "step %" PRIu64 ", at or after protected step %" PRIu64 ", is saved "
+		   "already in %s", saved, step, path);
+	return true;
+}
+
 /* The failure's checkpoint lacks state no live rank holds: with the copies of every lost
- * node held at a protected step P, it is gathered again from the snapshots of P (true);
- * else err says why not too (false). */
+ * node held at a protected step P, it is gathered again from the snapshots of P, or it ends
+ * naming a complete checkpoint at or after P (true); else err says why not too (false). */
 static bool from_snapshots_instead(struct mesh *m, char *err, size_t errlen)
 {
 	struct mesh_ckpt *k = m->ckpt;
@@ -695,6 +714,8 @@ static bool from_snapshots_instead(struct mesh *m, char *err, size_t errlen)
 				 "in-memory snapshots: %s", why);
 		return false;
 	}
+	if (saved_at_or_after(m, step, err))
+		return true;
 	log_info("checkpoint (%s): %s; writing protected step %" PRIu64 " from the helpers' "
 		 "snapshots and the lost node's copies instead", k->reason, err, step);
 	k->snapshot_step = step;
