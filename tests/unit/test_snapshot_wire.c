@@ -205,6 +205,26 @@ static void test_put_without_a_step_or_a_region_is_refused(void **state)
 	assert_int_equal(wire_decode_snapshot_put(buf, n, &put), -EBADMSG);
 }
 
+/* A copy is asked for by its shard key, and a checkpoint's manifest needs its rank's
+ * data-parallel size. */
+static void test_put_without_a_shard_key_or_a_dp_size_is_refused(void **state)
+{
+	(void)state;
+	struct wire_snapshot_put put;
+	uint8_t buf[256];
+	assert_int_equal(wire_decode_snapshot_put(buf, hand_made_put(buf, "", 1, "w"), &put),
+			 -EBADMSG);
+	assert_int_equal(wire_decode_snapshot_put(buf, hand_made_put(buf, "own7", 0, "w"), &put),
+			 -EBADMSG);
+	assert_int_equal(wire_decode_snapshot_put(buf, hand_made_put(buf, "own7", 2, "w"), &put),
+			 0);
+	assert_int_equal(put.dp_size, 2);
+	assert_string_equal(put.shard_key, "own7");
+	fill_snapshot_put(&put);
+	put.shard_key[0] = '\0';
+	assert_int_equal(wire_encode_snapshot_put(&put, buf, sizeof(buf)), -EINVAL);
+}
+
 static void test_positive_statuses_are_refused(void **state)
 {
 	(void)state;
@@ -245,6 +265,7 @@ int main(void)
 		cmocka_unit_test(test_put_of_no_bytes_or_too_many_is_refused),
 		cmocka_unit_test(test_put_without_a_step_or_a_region_is_refused),
 		cmocka_unit_test(test_put_of_a_chunk_checks_its_group_geometry),
+		cmocka_unit_test(test_put_without_a_shard_key_or_a_dp_size_is_refused),
 		cmocka_unit_test(test_positive_statuses_are_refused),
 		cmocka_unit_test(test_rounds_without_a_step_are_refused),
 		cmocka_unit_test(test_end_protected_is_zero_or_one),
