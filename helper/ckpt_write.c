@@ -870,6 +870,19 @@ static int prune_in(int dir_fd, const char *ckpt_dir, uint32_t keep, char *err, 
 	return rc < 0 ? rc : removed;
 }
 
+int ckpt_newest_complete(const struct lcrd_options *opt, uint64_t *step, char *err,
+			 size_t errlen)
+{
+	int rc, dir_fd = open_job_dir(opt, TRUSTED_OPEN_EXISTING, err, errlen);
+	if (dir_fd < 0)
+		return dir_fd;
+	rc = ckpt_store_newest(dir_fd, step);
+	if (rc < 0 && rc != -ENOENT)
+		snprintf(err, errlen, "cannot list %s: %s", opt->ckpt_dir, strerror(-rc));
+	close(dir_fd);
+	return rc;
+}
+
 int ckpt_prune(const struct lcrd_options *opt, uint32_t keep, char *err, size_t errlen)
 {
 	int rc, dir_fd;

@@ -113,6 +113,11 @@ int ckpt_publish(const struct lcrd_options *opt, struct manifest *m, char *err, 
 /* Removes DIR/step-<step>.tmp/ and what it holds. */
 int ckpt_abandon(const struct lcrd_options *opt, uint64_t step, char *err, size_t errlen);
 
+/* The step of the newest complete checkpoint in DIR: 0, -ENOENT when there is none (or no
+ * DIR), or -errno with err set. */
+int ckpt_newest_complete(const struct lcrd_options *opt, uint64_t *step, char *err,
+			 size_t errlen);
+
 /* Removes complete checkpoints older than the newest `keep` (0: keep all): each is first
  * renamed out of sight, so no reader sees one half removed. The number removed, or -errno. */
 int ckpt_prune(const struct lcrd_options *opt, uint32_t keep, char *err, size_t errlen);

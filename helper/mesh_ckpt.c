@@ -236,6 +236,24 @@ static int replicas_to_reports(const struct wire_ckpt_replicas *w, const uint32_
 	return 0;
 }
 
+/* From the snapshots, a lost node's rank is reported by each of its K holders: the plan is
+ * built from the first holder's report only, the others (still in the WRITE's replicas)
+ * taking its ranges if that holder is lost while writing (ckpt_plan_reassign). */
+static void reports_keep_first_holders(struct ckpt_report *reports, size_t *count)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < *count; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < kept && !seen; j++)
+			seen = reports[j].rank == reports[i].rank;
+		if (seen)
+			free(reports[i].regions);
+		else
+			reports[kept++] = reports[i];
+	}
+	*count = kept;
+}
+
 /* The plan of a WRITE: built from every report, then each lost writer's ranges moved, in
  * the order they were lost. *moved lists the ranges the last move gave new writers. The
  * checks (*checks, when not NULL) are those of the plan as built: a WRITE after a loss
@@ -248,6 +266,8 @@ static int plan_of_write(const struct wire_mesh_ckpt_write *w, uint32_t job_id,
 	struct ckpt_report *reports = NULL;
 	size_t count = 0;
 	int rc = replicas_to_reports(&w->replicas, NULL, 0, &reports, &count);
+	if (rc == 0 && w->snapshot_step != WIRE_NO_STEP)
+		reports_keep_first_holders(reports, &count);
 	*moved = NULL;
 	*moved_count = 0;
 	if (rc == 0)
@@ -679,9 +699,28 @@ static int check_no_state_lost(struct mesh *m, char *err, size_t errlen)
 	return -EHOSTDOWN;
 }
 
+/* A complete checkpoint at or after the protected step P is saved already (a newer
+ * periodic one): the run ends naming it instead of writing P, which ckpt_keep would prune
+ * at once (true). */
+static bool saved_at_or_after(struct mesh *m, uint64_t step, const char *err)
+{
+	char path[PATH_MAX], why[WIRE_TEXT_MAX + 1];
+	uint64_t saved;
+	if (!m->d->opt.ckpt_dir || ckpt_newest_complete(&m->d->opt, &saved, why, sizeof(why)) < 0 ||
+	    saved < step)
+		return false;
+	ckpt_store_path(path, sizeof(path), m->d->opt.ckpt_dir, saved, false);
+	log_info("checkpoint (%s): %s; the snapshots of protected step %" PRIu64 " are not "
+		 "written: complete checkpoint %s (step %" PRIu64 ") is not older", m->ckpt->reason,
+		 err, step, path, saved);
+	run_finish(m, 0, path, "step %" PRIu64 ", at or after protected step %" PRIu64 ", is saved "
+		   "already in %s", saved, step, path);
+	return true;
+}
+
 /* The failure's checkpoint lacks state no live rank holds: with the copies of every lost
- * node held at a protected step P, it is gathered again from the snapshots of P (true);
- * else err says why not too (false). */
+ * node held at a protected step P, it is gathered again from the snapshots of P, or it ends
+ * naming a complete checkpoint at or after P (true); else err says why not too (false). */
 static bool from_snapshots_instead(struct mesh *m, char *err, size_t errlen)
 {
 	struct mesh_ckpt *k = m->ckpt;
@@ -695,6 +734,8 @@ static bool from_snapshots_instead(struct mesh *m, char *err, size_t errlen)
 				 "in-memory snapshots: %s", why);
 		return false;
 	}
+	if (saved_at_or_after(m, step, err))
+		return true;
 	log_info("checkpoint (%s): %s; writing protected step %" PRIu64 " from the helpers' "
 		 "snapshots and the lost node's copies instead", k->reason, err, step);
 	k->snapshot_step = step;
@@ -703,29 +744,6 @@ static bool from_snapshots_instead(struct mesh *m, char *err, size_t errlen)
 	arm(m, MESH_CKPT_GATHER_MS);
 	gather(m);
 	return true;
-}
-
-/* Drops the reports of ranks reported before (the copies of one lost node that K partners
- * hold: the first holder writes them). */
-static void replicas_drop_duplicate_ranks(struct wire_ckpt_replicas *w)
-{
-	uint32_t kept = 0, kept_regions = 0, region = 0;
-	for (uint32_t i = 0; i < w->count; i++) {
-		struct wire_ckpt_replica p = w->replicas[i];
-		uint32_t first = region;
-		bool seen = false;
-		region += p.region_count;
-		for (uint32_t j = 0; j < kept && !seen; j++)
-			seen = w->replicas[j].rank == p.rank;
-		if (seen)
-			continue;
-		memmove(&w->regions[kept_regions], &w->regions[first],
-			p.region_count * sizeof(*w->regions));
-		kept_regions += p.region_count;
-		w->replicas[kept++] = p;
-	}
-	w->count = kept;
-	w->region_count = kept_regions;
 }
 
 /* Every live node answered: plan and start the writers. */
@@ -738,9 +756,9 @@ static void start_writing(struct mesh *m)
 	size_t count = 0;
 	uint64_t step = WIRE_NO_STEP;
 	replicas_drop_removed(m, &k->write.replicas);
-	if (k->snapshot_step != WIRE_NO_STEP)
-		replicas_drop_duplicate_ranks(&k->write.replicas);
 	int rc = replicas_to_reports(&k->write.replicas, NULL, 0, &reports, &count);
+	if (rc == 0 && k->snapshot_step != WIRE_NO_STEP)
+		reports_keep_first_holders(reports, &count);
 	if (rc < 0)
 		snprintf(err, sizeof(err), "out of memory");
 	if (rc == 0)

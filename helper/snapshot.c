@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,7 +142,8 @@ static void snapshot_retire(struct snapshot *s, struct local_snapshot *x)
 {
 	if (x == &s->kept && s->kept_readers) {
 		/* Only a checkpoint writer pins the kept snapshot, one at a time on a node (a new
-		 * one starts once the old one is cancelled, unpinned): none reads the older one. */
+		 * one starts once the old one is cancelled, unpinned): none reads the older one,
+		 * and keep_pending retires no kept snapshot while one does. */
 		snapshot_free(&s->detached);
 		s->detached = s->kept;
 		s->detached_readers = s->kept_readers;
@@ -539,9 +541,11 @@ static int choose_partners(struct snapshot *s)
 /* The memory budget allows the round: 0, or -ENOSPC with s->error set. */
 static int check_budget(struct snapshot *s)
 {
-	/* the spare's buffers are this round's, or freed */
+	/* the spare's buffers are this round's, or freed; a detached snapshot is held until
+	 * its reader ends */
 	uint64_t max = s->d->opt.redundancy_memory_max,
-		 used = s->kept.bytes + s->store.bytes + snapshot_erasure_bytes(s->holder);
+		 used = s->kept.bytes + s->detached.bytes + s->store.bytes +
+			snapshot_erasure_bytes(s->holder);
 	char need[32], have[32], limit[32];
 	if (max == 0 || used + s->pending.bytes <= max)
 		return 0;
@@ -674,6 +678,25 @@ static void tell_ranks_protected(struct snapshot *s, const struct wire_snapshot_
 	control_broadcast_event(s->d, &ev);
 }
 
+/* The round's snapshot, protected, becomes the kept one. Not while both the kept one and
+ * the one detached before are read (one writer at a time pins them: it does not happen), as
+ * a second detach would free the older one under its reader: the round's is dropped, and
+ * the kept one stays. */
+static void keep_pending(struct snapshot *s)
+{
+	if (s->kept_readers && s->detached_readers) {
+		log_error("cannot keep the snapshot of step %" PRIu64 ": the kept one (step %" PRIu64
+			  ") and the one it replaced (step %" PRIu64 ") are both still being read; "
+			  "keeping step %" PRIu64 "'s", s->pending.step, s->kept.step,
+			  s->detached.step, s->kept.step);
+		snapshot_retire(s, &s->pending);
+		return;
+	}
+	snapshot_retire(s, &s->kept);
+	s->kept = s->pending;
+	s->pending = (struct local_snapshot){ .step = WIRE_NO_STEP };
+}
+
 /* This node's own round, once the leader decided it. */
 static void settle_own_round(struct snapshot *s, const struct wire_snapshot_end *e)
 {
@@ -681,9 +704,7 @@ static void settle_own_round(struct snapshot *s, const struct wire_snapshot_end 
 	    (s->report.step < e->step && !e->protected))
 		return;
 	if (e->protected && s->report.step == e->step && s->report.status == 0) {
-		snapshot_retire(s, &s->kept);
-		s->kept = s->pending;
-		s->pending = (struct local_snapshot){ .step = WIRE_NO_STEP };
+		keep_pending(s);
 	} else {
 		if (!e->protected && s->report.status == 0)
 			log_verbose("the round of step %" PRIu64 " is abandoned: %s", e->step,
@@ -1019,9 +1040,7 @@ static void try_rollback(struct snapshot *s)
 	/* The leader rolls back only to a protected step: this node's round of it, reported ok
 	 * and still waiting for its verdict (which may come after the REPLACING), is the one. */
 	if (round_awaits_verdict(s) && s->report.step == step) {
-		snapshot_retire(s, &s->kept);
-		s->kept = s->pending;
-		s->pending = (struct local_snapshot){ .step = WIRE_NO_STEP };
+		keep_pending(s);
 		s->state = ROUND_IDLE;
 	}
 	char why[WIRE_TEXT_MAX + 1];
@@ -1262,7 +1281,8 @@ int snapshot_gather_reports(struct lcrd *d, uint64_t step, struct ckpt_report **
 				   x->size);
 	}
 	for (const struct held_copy *c = s->store.head; rc == 0 && c; c = c->next)
-		if (c->complete && !c->released && c->step == step && !node_is_live(d->mesh, c->node))
+		if (c->complete && !c->released && c->step == step && !node_is_live(d->mesh, c->node) &&
+		    !snapshot_store_superseded(&s->store, c))
 			rc = report_region(d, reports, &n, c->rank, c->shard_key, c->dp_size, step,
 					   c->region, c->size);
 	if (rc < 0) {
@@ -1369,6 +1389,15 @@ static void choose_method(struct lcrd *d)
 		log_info("redundancy auto chose %s: %s", lcr_redundancy_mode_name(d->opt.redundancy), why);
 }
 
+/* A replacement (--rejoin) resumes at the step it restores, protected already (its copies
+ * are those it was filled from): its first round is at a later step, else none. A round at
+ * that step would be protected at once and leave a second copy of it with its partners. */
+static uint64_t replacement_resume_step(struct lcrd *d)
+{
+	char path[PATH_MAX];
+	return d->opt.rejoin ? ckpt_restore_step(d, path, sizeof(path)) : WIRE_NO_STEP;
+}
+
 int snapshot_create(struct lcrd *d)
 {
 	struct snapshot *s;
@@ -1381,7 +1410,7 @@ int snapshot_create(struct lcrd *d)
 	if (!s)
 		return -ENOMEM;
 	s->d = d;
-	s->last_tried = WIRE_NO_STEP;
+	s->last_tried = replacement_resume_step(d);
 	s->protected_step = WIRE_NO_STEP;
 	s->rollback_step = WIRE_NO_STEP;
 	s->kept.step = s->pending.step = s->spare.step = WIRE_NO_STEP;

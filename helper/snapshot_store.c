@@ -68,6 +68,16 @@ struct held_copy *snapshot_store_find_shard(const struct snapshot_store *st,
 	return NULL;
 }
 
+bool snapshot_store_superseded(const struct snapshot_store *st, const struct held_copy *c)
+{
+	for (const struct held_copy *o = st->head; o; o = o->next)
+		if (o != c && o->complete && !o->released && o->node == c->node &&
+		    o->rank == c->rank && o->step == c->step && o->incarnation > c->incarnation &&
+		    strcmp(o->region, c->region) == 0)
+			return true;
+	return false;
+}
+
 /* Unlinks and frees the copy at *pos. */
 static void free_at(struct snapshot_store *st, struct held_copy **pos)
 {

@@ -67,6 +67,11 @@ struct held_copy *snapshot_store_find_shard(const struct snapshot_store *st,
 					    const char *shard_key, const char *region,
 					    uint64_t step, uint32_t rank);
 
+/* Whether the store holds a complete copy of c's rank, region and step from a newer
+ * incarnation of its node (a replacement that was protected at the same step): a report of
+ * the rank names each region once, from that one. */
+bool snapshot_store_superseded(const struct snapshot_store *st, const struct held_copy *c);
+
 /* Frees every copy, pinned or not (the readers have ended). */
 void snapshot_store_clear(struct snapshot_store *st);
 

@@ -1,6 +1,7 @@
 /* wire_snapshot.c: the snapshot payloads (wire_snapshot.h), from their descriptions, with
- * the rules those name: a copy names a region, a step and 1 .. WIRE_SNAPSHOT_SIZE_MAX
- * bytes; statuses are 0 or negative; a round names a step; `protected` is 0 or 1. */
+ * the rules those name: a copy names a shard key, a data-parallel size of 1 or more, a
+ * region, a step and 1 .. WIRE_SNAPSHOT_SIZE_MAX bytes; statuses are 0 or negative; a round
+ * names a step; `protected` is 0 or 1. */
 #include "config.h"
 
 #include <stdbool.h>
@@ -21,7 +22,8 @@ static bool wire_snapshot_put_valid(const struct wire_snapshot_put *m)
 		return false;
 	if (m->kind == WIRE_SNAPSHOT_CHUNK)
 		return wire_snapshot_chunk_valid(m);
-	return m->kind == WIRE_SNAPSHOT_COPY && m->region[0];
+	return m->kind == WIRE_SNAPSHOT_COPY && m->shard_key[0] && m->dp_size > 0 &&
+	       m->region[0];
 }
 
 static bool wire_snapshot_ack_valid(const struct wire_snapshot_ack *m)

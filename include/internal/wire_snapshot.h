@@ -41,9 +41,9 @@ enum wire_snapshot_kind {
 };
 
 /* Refused with a step of WIRE_NO_STEP or a size of 0 or over the maximum; a copy without a
- * region; a chunk whose group geometry is impossible (internal/redundancy_plan.h: groups of
- * 2 to 32 nodes, parity below the group size, a stripe per member, a data chunk below
- * group_size - parity). */
+ * shard key or a region, or with a dp_size of 0; a chunk whose group geometry is impossible
+ * (internal/redundancy_plan.h: groups of 2 to 32 nodes, parity below the group size, a
+ * stripe per member, a data chunk below group_size - parity). */
 #define WIRE_FIELDS_snapshot_put(F)                                                     \
 	F(u32, node)        /* the node whose state it is */                            \
 	F(u64, incarnation) /* its helper: 0, or the NODE_JOINED that brought it */     \

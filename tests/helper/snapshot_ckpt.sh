@@ -10,6 +10,8 @@
 #   - a new lcrd with --restore=auto restores it: every rank's region holds step 20's bytes
 #     and the ranks resume after step 20.
 # Without a protected step (--snapshot-every=100), the checkpoint is abandoned, saying why.
+# With a complete checkpoint newer than the protected step (step-22), the failure's
+# checkpoint names it, and step 20 is not written (--ckpt-keep=1 would prune it at once).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mesh_lib.sh"
 MESH_JOB=4345
@@ -107,5 +109,34 @@ grep -q "a checkpoint without it would not be complete; nor can it be written fr
 ok $? "the failure's checkpoint is abandoned, saying why the snapshots cannot write it"
 ! ls "$WORK/ckpt-k" | grep -q '^step-'
 ok $? "nothing is published"
+for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
+
+# --- a complete checkpoint after the protected step is saved already: P is not written ---
+# step-22 is step-20 published above, renamed (a periodic checkpoint newer than step 20).
+MESH_PREFIX=q
+mkdir -p "$WORK/ckpt-q"
+cp -r "$CKPT/step-20" "$WORK/ckpt-q/step-22"
+sed -i 's/^step: 20$/step: 22/' "$WORK/ckpt-q/step-22/manifest.yaml"
+start_rendezvous "rdv-$MESH_PREFIX"
+for i in 0 1 2; do
+	start_mesh_node "$i" 3 --ranks="$i" --detect-timeout="$TIMEOUT" --log-level=verbose \
+		--replace=none --redundancy=copy --snapshot-every=10 --ckpt-keep=1 \
+		"--ckpt-dir=$WORK/ckpt-q" -- /bin/train
+done
+wait_mesh_up 3
+ok $? "three helpers whose checkpoint directory holds a complete step-22 form a mesh"
+for i in 0 1 2; do
+	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 1 25 100 >"$WORK/t$i" 2>&1 &
+	R[$i]=$!
+	LCR_PIDS+=("${R[$i]}")
+done
+wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}" && grep -q "step 20 is protected" "$WORK/q0.log"
+ok $? "ranks 0, 1 and 2 train to step 25, step 20 protected"
+reap -9 "${MESH_PIDS[2]}"
+wait_for "$WORK/q0.log" "checkpoint (.*): step 22, at or after protected step 20, is saved already in $WORK/ckpt-q/step-22"
+grep -q "the snapshots of protected step 20 are not written: complete checkpoint $WORK/ckpt-q/step-22 (step 22) is not older" "$WORK/q0.log"
+ok $? "the failure's checkpoint names step-22 instead of writing step 20 from the snapshots"
+[ "$(ls "$WORK/ckpt-q" | grep '^step-')" = step-22 ]
+ok $? "step-22 alone is in the directory: step 20 was neither written nor pruned"
 for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
 finish

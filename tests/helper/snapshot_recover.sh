@@ -16,6 +16,8 @@
 #     state filled with bytes, regions and peers, first step).
 #   - the replacement's srun gets the step's settings (--lcr-ckpt-dir, --lcr-detect-timeout,
 #     --lcr-redundancy, --lcr-snapshot-every, --lcr-replace) as the helpers were given them.
+#   - the replacement takes no round of the step it resumed at (protected already): no
+#     holder keeps a second copy of rank 2's step 20.
 # Without a protected step (--snapshot-every=100, 25 steps), the old path: the leader says
 # why, REPLACING names no step, nothing is rolled back, lcr_resume_step says none.
 # A rollback and the ranks' updates (q0, q1 with ranks 1 and 3, q2; trained to step 20, which
@@ -104,6 +106,8 @@ ok $? "the replacement's shows its own: state filled (bytes, regions, peers), fi
 grep -q "recovery timeline: recovery of node h2 (2): spare launched" "$WORK/h0.log" &&
 	grep -q "recovery timeline: this helper replaced node 2: ranks' state filled" "$WORK/lcr-$MESH_JOB.0.replacement-2.out"
 ok $? "... and the same lines are in the helpers' logs"
+[ "$(cat "$WORK/h0.log" "$WORK/h1.log" | grep -c "holding the copy of region 'w' of rank 2 at step 20 ")" = 1 ]
+ok $? "the replacement takes no round of step 20, which it resumed at: rank 2's copy of step 20 is held once"
 { events_of h0; events_of s1; } | grep RECOVERY_TIMELINE | diag
 diag "$(grep -h "recovered from\|rolled this node\|restored from the replicas" "$WORK"/h*.log \
 	"$WORK/lcr-$MESH_JOB.0.replacement-2.out")"

@@ -365,10 +365,43 @@ static void test_lost_writer_is_covered_by_the_other_replicas(void **state)
 	free_reports(r, 5);
 }
 
+/* A checkpoint from the snapshots, K = 2: lost node 2's rank 2 (shard s2, no replica) is
+ * held by nodes 0 and 1. The plan is built from the first holder's report; when that
+ * holder is lost while writing, the other holder's report (kept for it) takes its ranges. */
+static void test_a_lost_copy_holder_is_covered_by_the_next_holder(void **state)
+{
+	static const uint64_t sizes[] = { 8 * MiB };
+	struct ckpt_report r[] = {
+		replica(0, 0, "s0", COMMITTED, 20, sizes, 1),
+		replica(1, 1, "s0", COMMITTED, 20, sizes, 1),
+		replica(2, 0, "s2", COMMITTED, 20, sizes, 1), /* the first holder's copy */
+		replica(2, 1, "s2", COMMITTED, 20, sizes, 1), /* the second holder's */
+	};
+	struct manifest m;
+	(void)state;
+	r[2].dp_size = r[3].dp_size = 1;
+	if (ckpt_plan_build(r, 3, 20, &params, &m, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	struct ckpt_report without_node0[] = { r[1], r[3] };
+	if (ckpt_plan_reassign(&m, without_node0, 2, 0, NULL, NULL, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(m.writer_count, 1);
+	assert_string_equal(m.writers[0].node, "n1");
+	assert_int_equal(m.writers[0].bytes, 16 * MiB);
+	manifest_free(&m);
+	struct ckpt_report first_holder_only[] = { r[1] };
+	assert_int_equal(ckpt_plan_build(r, 3, 20, &params, &m, err, sizeof(err)), 0);
+	assert_int_equal(ckpt_plan_reassign(&m, first_holder_only, 1, 0, NULL, NULL, err,
+					    sizeof(err)), -EHOSTDOWN);
+	manifest_free(&m);
+	free_reports(r, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_newest_step_committed_everywhere_is_chosen),
+		cmocka_unit_test(test_a_lost_copy_holder_is_covered_by_the_next_holder),
 		cmocka_unit_test(test_replica_in_an_update_is_never_chosen),
 		cmocka_unit_test(test_older_common_step_is_chosen_when_replicas_differ),
 		cmocka_unit_test(test_shard_without_a_commit_is_named),

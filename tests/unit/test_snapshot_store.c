@@ -114,6 +114,29 @@ static void test_a_new_copy_with_the_key_of_a_pinned_one_does_not_touch_it(void 
 	snapshot_store_clear(&st);
 }
 
+/* A replacement protected at the step its node was recovered at: its holder keeps both
+ * incarnations' copies of the step, and reports only the newer one. */
+static void test_the_older_incarnation_of_a_step_is_superseded(void **state)
+{
+	struct snapshot_store st = { 0 };
+	(void)state;
+	struct held_copy *old = hold(&st, "w", 20, 0x33);
+	struct wire_snapshot_put put = { .node = 3, .incarnation = 1, .rank = 7, .dp_size = 1,
+					 .step = 20, .size = SIZE };
+	uint8_t *dst;
+	strcpy(put.shard_key, "own7");
+	strcpy(put.region, "w");
+	assert_int_equal(snapshot_store_reserve(&st, &put, &dst), 0);
+	struct held_copy *fresh = snapshot_store_find(&st, dst);
+	assert_false(snapshot_store_superseded(&st, old)); /* the newer one is not whole yet */
+	fresh->complete = true;
+	assert_true(snapshot_store_superseded(&st, old));
+	assert_false(snapshot_store_superseded(&st, fresh));
+	struct held_copy *other_region = hold(&st, "v", 20, 0x55);
+	assert_false(snapshot_store_superseded(&st, other_region));
+	snapshot_store_clear(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -122,6 +145,7 @@ int main(void)
 		cmocka_unit_test(test_a_copy_is_freed_when_its_last_reader_ends),
 		cmocka_unit_test(test_a_pinned_copy_that_is_not_released_stays_found),
 		cmocka_unit_test(test_a_new_copy_with_the_key_of_a_pinned_one_does_not_touch_it),
+		cmocka_unit_test(test_the_older_incarnation_of_a_step_is_superseded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -160,6 +160,30 @@ static void test_put_of_a_chunk_checks_its_group_geometry(void **state)
 		assert_int_equal(wire_encode_snapshot_put(&bad[i], buf, sizeof(buf)), -EINVAL);
 }
 
+/* A SNAPSHOT_PUT (a copy) of rank 7 of node 3, step 20, 4096 bytes, laid out by hand in
+ * buf (u32 node, u64 incarnation, u32 rank, u16 length and the shard key, u32 dp_size, u16
+ * length and the region's name, u64 step, u64 size, then kind 0 = copy and the chunk's
+ * fields, 14 bytes of zeros): its length. */
+static size_t hand_made_put(uint8_t *buf, const char *shard_key, uint32_t dp_size,
+			    const char *region)
+{
+	size_t at = 16, shard_len = strlen(shard_key), region_len = strlen(region);
+	memset(buf, 0, at);
+	put_le(buf, 3, 4);
+	put_le(buf + 12, 7, 4);
+	put_le(buf + at, shard_len, 2);
+	memcpy(buf + at + 2, shard_key, shard_len);
+	at += 2 + shard_len;
+	put_le(buf + at, dp_size, 4);
+	put_le(buf + at + 4, region_len, 2);
+	memcpy(buf + at + 6, region, region_len);
+	at += 6 + region_len;
+	put_le(buf + at, 20, 8);
+	put_le(buf + at + 8, 4096, 8);
+	memset(buf + at + 16, 0, 14);
+	return at + 30;
+}
+
 static void test_put_without_a_step_or_a_region_is_refused(void **state)
 {
 	(void)state;
@@ -170,12 +194,35 @@ static void test_put_without_a_step_or_a_region_is_refused(void **state)
 	fill_snapshot_put(&put);
 	put.region[0] = '\0';
 	assert_int_equal(wire_encode_snapshot_put(&put, buf, sizeof(buf)), -EINVAL);
-	/* Hand-made: an empty region name. */
-	memset(buf, 0, sizeof(buf));
-	put_le(buf + 20, 0, 2);
-	put_le(buf + 22, 40, 8);
-	put_le(buf + 30, 4096, 8);
-	assert_int_equal(wire_decode_snapshot_put(buf, 38, &put), -EBADMSG);
+	/* Hand-made, the encoder refusing it: the same PUT decodes with a region name, and is
+	 * refused with an empty one. */
+	size_t n = hand_made_put(buf, "own7", 1, "w");
+	assert_int_equal(wire_decode_snapshot_put(buf, n, &put), 0);
+	assert_string_equal(put.region, "w");
+	assert_int_equal(put.step, 20);
+	assert_int_equal(put.size, 4096);
+	n = hand_made_put(buf, "own7", 1, "");
+	assert_int_equal(wire_decode_snapshot_put(buf, n, &put), -EBADMSG);
+}
+
+/* A copy is asked for by its shard key, and a checkpoint's manifest needs its rank's
+ * data-parallel size. */
+static void test_put_without_a_shard_key_or_a_dp_size_is_refused(void **state)
+{
+	(void)state;
+	struct wire_snapshot_put put;
+	uint8_t buf[256];
+	assert_int_equal(wire_decode_snapshot_put(buf, hand_made_put(buf, "", 1, "w"), &put),
+			 -EBADMSG);
+	assert_int_equal(wire_decode_snapshot_put(buf, hand_made_put(buf, "own7", 0, "w"), &put),
+			 -EBADMSG);
+	assert_int_equal(wire_decode_snapshot_put(buf, hand_made_put(buf, "own7", 2, "w"), &put),
+			 0);
+	assert_int_equal(put.dp_size, 2);
+	assert_string_equal(put.shard_key, "own7");
+	fill_snapshot_put(&put);
+	put.shard_key[0] = '\0';
+	assert_int_equal(wire_encode_snapshot_put(&put, buf, sizeof(buf)), -EINVAL);
 }
 
 static void test_positive_statuses_are_refused(void **state)
@@ -218,6 +265,7 @@ int main(void)
 		cmocka_unit_test(test_put_of_no_bytes_or_too_many_is_refused),
 		cmocka_unit_test(test_put_without_a_step_or_a_region_is_refused),
 		cmocka_unit_test(test_put_of_a_chunk_checks_its_group_geometry),
+		cmocka_unit_test(test_put_without_a_shard_key_or_a_dp_size_is_refused),
 		cmocka_unit_test(test_positive_statuses_are_refused),
 		cmocka_unit_test(test_rounds_without_a_step_are_refused),
 		cmocka_unit_test(test_end_protected_is_zero_or_one),
