@@ -92,6 +92,14 @@ void mesh_on_join(struct lcrd *d, mesh_admit_fn *admit, mesh_joined_fn *joined);
 typedef int mesh_ready_fn(struct lcrd *d);
 void mesh_on_joined(struct lcrd *d, mesh_ready_fn *fn);
 
+/* A service that must hold the ranks' news of a join back (the snapshot's rollback, until
+ * the protected step is in their regions): hold is asked before this helper tells its ranks
+ * of a NODE_JOINED; while it answers true the join is kept, and the service calls
+ * mesh_release_held_join once it no longer must (the join is then told). */
+typedef bool mesh_hold_fn(struct lcrd *d);
+void mesh_on_hold_join(struct lcrd *d, mesh_hold_fn *hold);
+void mesh_release_held_join(struct lcrd *d);
+
 /* A replacement's side (--rejoin): it is a member at the generation of its NODE_JOINED,
  * which it applied from no event of its own, with that event's epoch (recovery.c: the
  * epoch its ranks share with the replacements of the nodes still down, which it takes over

@@ -92,10 +92,23 @@ static bool told_to_ranks(const struct mesh *m, const struct wire_event_log_entr
 	return false;
 }
 
+/* Whether the ranks' news of e waits for a service (mesh_on_hold_join): kept in
+ * m->held_join (a later join replaces an earlier one) until mesh_release_held_join. */
+static bool held_back(struct mesh *m, const struct wire_event_log_entry *e)
+{
+	if (e->type != WIRE_EVENT_NODE_JOINED || !m->hooks.hold_join || !m->hooks.hold_join(m->d))
+		return false;
+	m->held_join = *e;
+	m->join_held = true;
+	log_info("the ranks are told of the join of generation %" PRIu64 " once this node's "
+		 "rollback is done", e->generation);
+	return true;
+}
+
 /* Sends a log entry to the subscribed ranks. */
 static void deliver(struct mesh *m, const struct wire_event_log_entry *e)
 {
-	if (!told_to_ranks(m, e))
+	if (!told_to_ranks(m, e) || held_back(m, e))
 		return;
 	struct wire_event ev = {
 		.type = e->type,
@@ -135,6 +148,17 @@ void mesh_log_local(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank,
 	if (le)
 		le->entry = e;
 	deliver(m, &e);
+}
+
+void mesh_release_held_join(struct lcrd *d)
+{
+	struct mesh *m = mesh_of(d);
+	if (!m || !m->join_held)
+		return;
+	m->join_held = false;
+	log_info("telling the ranks of the join of generation %" PRIu64 ": this node's rollback "
+		 "is done", m->held_join.generation);
+	deliver(m, &m->held_join);
 }
 
 void mesh_log_joined(struct mesh *m, uint64_t epoch, const char *message)

@@ -72,6 +72,11 @@ void mesh_on_member(struct lcrd *d, mesh_member_fn *fn)
 	mesh_of(d)->hooks.member = fn;
 }
 
+void mesh_on_hold_join(struct lcrd *d, mesh_hold_fn *hold)
+{
+	mesh_of(d)->hooks.hold_join = hold;
+}
+
 bool mesh_hooks_message(struct mesh *m, uint32_t from, const struct wire_msg *msg)
 {
 	const struct mesh_hooks *h = &m->hooks;

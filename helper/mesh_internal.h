@@ -152,6 +152,7 @@ struct mesh_hooks {
 	mesh_joined_fn *joined;
 	mesh_ready_fn *ready;
 	mesh_member_fn *member;
+	mesh_hold_fn *hold_join;
 };
 
 struct mesh {
@@ -202,6 +203,8 @@ struct mesh {
 	} subscribers[MESH_SUBSCRIBERS_MAX]; /* told of each applied event (mesh_subscribe) */
 	uint32_t subscriber_count;
 	struct mesh_hooks hooks;     /* the services' handlers and hooks (mesh_hooks.c) */
+	bool join_held;              /* held_join waits for the hold_join hook to let it go */
+	struct wire_event_log_entry held_join;
 	uint32_t sync_peer;          /* the peer last asked for a catch-up */
 	uint64_t sync_after;         /* and from which generation */
 	struct wire_mesh_event event; /* scratch for one event (about 64 KiB) */

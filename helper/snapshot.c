@@ -993,6 +993,13 @@ static void drop_rounds_after(struct snapshot *s, uint64_t step)
 		snapshot_erasure_release(s->holder, parity_is_later, &step);
 }
 
+/* Whether this node's ranks must not hear of a join yet: their rollback is not done (they
+ * would resume from regions it is about to overwrite). */
+static bool rollback_pending(struct lcrd *d)
+{
+	return d->snapshot && d->snapshot->rollback_step != WIRE_NO_STEP;
+}
+
 /* The rollback cannot wait any longer: these ranks must not go on from a later step than
  * every other rank. Ending this helper ends them, and the others learn of it as of any
  * node. */
@@ -1056,6 +1063,7 @@ static void try_rollback(struct snapshot *s)
 	log_info("rolled this node's ranks back to protected step %" PRIu64 " from its snapshot "
 		 "(%s in %.3f s)", step, size_text(s->kept.bytes, size, sizeof(size)),
 		 (double)(util_now_ns() - started) / 1e9);
+	mesh_release_held_join(s->d); /* their regions hold the step: they may hear of the join */
 }
 
 static uint32_t place_of(const uint32_t *nodes, uint32_t count, uint32_t node)
@@ -1423,6 +1431,7 @@ int snapshot_create(struct lcrd *d)
 	    (rc = loop_add_timer(d->loop, SNAPSHOT_POLL_MS, poll_pages, s, &s->poll_timer)) < 0)
 		return rc;
 	transfer_server_take_copies(d, reserve_copy, copy_arrived, s);
+	mesh_on_hold_join(d, rollback_pending);
 	if (uses_erasure(s))
 		log_info("redundancy: erasure, groups of %u or more nodes with %u parity block%s per "
 			 "stripe, a snapshot every %" PRIu32 " steps", d->opt.redundancy_group_size,

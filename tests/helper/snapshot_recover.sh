@@ -23,7 +23,8 @@
 # A rollback and the ranks' updates (q0, q1 with ranks 1 and 3, q2; trained to step 20, which
 # is protected): rank 1 is in the middle
 # of an update when q2 is killed: q1's rollback waits for it; meanwhile rank 3, which tries
-# to begin an update, is refused (-EINPROGRESS), and is let in once its region holds step 20.
+# to begin an update, is refused (-EINPROGRESS), and is let in once its region holds step 20;
+# the spare's NODE_JOINED is held back from q1's ranks until the rollback is done.
 # A rank whose update never ends (r1): the rollback waits 30 s for it, then its helper says
 # why and ends.
 . "$(dirname "$0")/lib.sh"
@@ -203,6 +204,8 @@ wait_line "$WORK/b3" "^update_begin of step 26 refused: the helper is rolling th
 ok $? "rank 3 may not begin an update meanwhile: $(sed -n 2p "$WORK/b3")"
 ! grep -q "rolled this node's ranks back" "$WORK/q1.log"
 ok $? "q1 has not rolled back while rank 1 updates"
+wait_line "$WORK/q1.log" "the ranks are told of the join of generation [0-9]* once this node's rollback is done" 20
+ok $? "the spare joins meanwhile: q1 holds the NODE_JOINED back from its ranks"
 touch "$WORK/end-update"
 wait "$U1" && wait "$B3"
 ok $? "rank 1 ends its update; rank 3 then begins one"
@@ -210,6 +213,9 @@ grep -q "^update_begin of step 26 began after [1-9][0-9]* refusals, committed st
 ok $? "rank 3's update began once its region held the rolled-back step 20: $(tail -1 "$WORK/b3")"
 grep -q "rolled this node's ranks back to protected step 20 from its snapshot" "$WORK/q1.log"
 ok $? "q1 rolled its ranks back to step 20"
+awk '/rolled this node.s ranks back to protected step 20/ { rolled = NR } /telling the ranks of the join of generation [0-9]*: this node.s rollback is done/ { told = NR }
+	END { exit !(rolled && told > rolled) }' "$WORK/q1.log"
+ok $? "... and only then tells its ranks of the join"
 for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
 spare_pid=$(cat "$UID_ROOT/$MESH_JOB.0.v1/lcrd.pid" 2>/dev/null) && reap -TERM "$spare_pid"
 
