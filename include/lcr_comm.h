@@ -59,8 +59,8 @@ struct lcr_comm_options {
 	const char *address; /* TCP: the IPv4 address peers reach this rank at, the only one it
 				listens on; NULL: $LCR_COMM_ADDR, else this host name's address */
 	const char *rendezvous_dir; /* NULL or "": the members meet in the job-wide store
-				       (with a helper older than it, in the helper's per-node
-				       key-value store: one node only); else a directory every
+				       (with a helper that does not serve it, in the helper's
+				       per-node key-value store: one node only); else a directory every
 				       member can read and write, where their entries are files
 				       (required without a helper) */
 };
