@@ -3,8 +3,8 @@
  * verdicts as for copies; this module is what differs: where a node's snapshot goes, and
  * the parity this helper holds for its group.
  *
- * Sending. The live nodes (mesh order, internal/redundancy_plan.h) are cut into groups of
- * --redundancy-group-size nodes or one more. A node's snapshot, its regions one after the
+ * Sending. The live nodes (mesh order, internal/redundancy_plan.h) are cut into N / G groups
+ * (G = --redundancy-group-size) as even as can be: each of G to 2G - 1 nodes. A node's snapshot, its regions one after the
  * other, is cut into g - m chunks of redundancy_chunk_bytes (the last one zero-padded);
  * chunk c is the data block of the stripe redundancy_stripe_of_chunk names, and goes to the
  * m members that hold that stripe's parity blocks (SNAPSHOT_PUT of kind CHUNK on a transfer

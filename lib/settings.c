@@ -196,7 +196,8 @@ const struct lcr_setting_spec lcr_settings[LCR_SETTING_COUNT] = {
 	[LCR_SETTING_REDUNDANCY_GROUP_SIZE] = {
 		.type = LCR_TYPE_COUNT,
 		.doc = "with erasure: nodes per parity group (at least this many, at most 32; the "
-		       "step's nodes are cut into groups of this size or one more)",
+		       "step's N nodes are cut into N / size groups as even as can be, each of "
+		       "this size to twice it less one)",
 		.yaml_key = "redundancy.group_size", .site_field = SITE_FIELD(redundancy_group_size),
 		.default_text = "4", .bounds = { .min = 2, .max = 32 },
 		.lcrd_arg = "redundancy-group-size", .lcrd_default = "4",
