@@ -106,7 +106,8 @@ int ckpt_store_list(int dir_fd, struct ckpt_entry **out, size_t *count)
 		}
 		entries[n++] = entry;
 	}
-	qsort(entries, n, sizeof(*entries), compare_entries);
+	if (n > 1) /* qsort of no array: entries is NULL when the directory holds none */
+		qsort(entries, n, sizeof(*entries), compare_entries);
 out:
 	closedir(d);
 	if (rc < 0) {
