@@ -32,6 +32,7 @@ if ! make -j"$JOBS" check; then
 	find . -name 'test-suite.log' -path '*' -maxdepth 1 -exec cat {} + >&2 || true
 	exit 1
 fi
+echo "check: Debian 12 built and tested in $((SECONDS / 60)) min"
 if [ "${CHECK_DISTCHECK:-0}" = 1 ]; then
 	make -j"$JOBS" distcheck
 fi
@@ -43,6 +44,8 @@ if [ -n "$trixie_root" ]; then
 	fi
 	trixie_root=
 	rm -f "$trixie_log"
+	trixie_start=$SECONDS
 	"$SRCDIR/contrib/check-trixie.sh"
+	echo "check: Debian 13 built and tested in $(((SECONDS - trixie_start) / 60)) min"
 fi
 echo "check: all tests passed"

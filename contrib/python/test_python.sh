@@ -26,6 +26,11 @@ if ldd "$LCR_BUILDDIR/lib/.libs/liblcr.so.1" 2>/dev/null | grep -q 'libasan\|lib
 	exit 0
 fi
 export LCR_BUILDDIR PYTHONPATH=$LCR_SRCDIR/contrib/python PYTHONDONTWRITEBYTECODE=1
+# A test that hangs fails after PY_TIMEOUT seconds and shows where each of its threads was
+# (faulthandler answers the SIGABRT), instead of holding the suite and CI forever.
+export PYTHONFAULTHANDLER=1
+PY_TIMEOUT=${LCR_PY_TIMEOUT:-300}
+py_bounded() { timeout -s ABRT -k 10 "$PY_TIMEOUT" "$PY" "$@"; }
 TESTS=$LCR_SRCDIR/contrib/python/tests
 EXAMPLE=$LCR_SRCDIR/contrib/examples/torch_ddp.py
 STEPS=2000
@@ -48,7 +53,7 @@ report() {
 # py NAME ARGS...: runs a Python test in the foreground and reports it.
 py() {
 	local out=$WORK/py.$tap_count.out status
-	"$PY" "$TESTS/$1" "${@:2}" >"$out" 2>&1
+	py_bounded "$TESTS/$1" "${@:2}" >"$out" 2>&1
 	status=$?
 	report "$out" "$status" "$*"
 }
@@ -59,7 +64,7 @@ py_ranks() {
 	local size=$1 rank pids=() status
 	shift
 	for rank in $(seq 0 $((size - 1))); do
-		"$PY" "$TESTS/$1" "${@:2}" "$rank" "$size" >"$WORK/rank.$rank.out" 2>&1 &
+		py_bounded "$TESTS/$1" "${@:2}" "$rank" "$size" >"$WORK/rank.$rank.out" 2>&1 &
 		pids+=($!)
 		LCR_PIDS+=($!)
 	done
@@ -99,31 +104,18 @@ py_ranks 2 test_store.py gloo
 py test_store_conformance.py all "$WORK"
 
 lcrd_for recovery 3
-"$PY" "$TESTS/test_recovery.py" prepare 0 5 &&
-	{ "$PY" "$TESTS/test_recovery.py" prepare 1 2 torn; [ $? -eq 9 ]; } &&
-	"$PY" "$TESTS/test_recovery.py" prepare 2 0
+py_bounded "$TESTS/test_recovery.py" prepare 0 5 &&
+	{ py_bounded "$TESTS/test_recovery.py" prepare 1 2 torn; [ $? -eq 9 ]; } &&
+	py_bounded "$TESTS/test_recovery.py" prepare 2 0
 ok $? "three ranks leave committed (step 4), torn (step 2) and empty state"
-# Known failure on PyTorch 2.x (2.6, Debian 13), not fixed: after Recovery's copy to the
-# lagging ranks, one rank's destroy_process_group never returns. Skipped there, so that it
-# cannot hang CI.
-TORCH_MAJOR=$("$PY" -c 'import torch; print(torch.__version__.split(".")[0])')
-KNOWN_FAILURE_2X="fails on PyTorch 2.x, not fixed (contrib/python/README.md, Limits)"
-if [ "$TORCH_MAJOR" -ge 2 ]; then
-	skip "test_recovery.py recover (3 ranks)" "$KNOWN_FAILURE_2X"
-else
-	py_ranks 3 test_recovery.py recover
-fi
+py_ranks 3 test_recovery.py recover
 # Policy "replace" meets in the job-wide store, with no rendezvous directory.
 lcrd_for recovery-replace 5
-"$PY" "$TESTS/test_recovery.py" prepare 0 5 &&
-	{ "$PY" "$TESTS/test_recovery.py" prepare 1 2 torn; [ $? -eq 9 ]; } &&
-	"$PY" "$TESTS/test_recovery.py" prepare 2 0
+py_bounded "$TESTS/test_recovery.py" prepare 0 5 &&
+	{ py_bounded "$TESTS/test_recovery.py" prepare 1 2 torn; [ $? -eq 9 ]; } &&
+	py_bounded "$TESTS/test_recovery.py" prepare 2 0
 ok $? "three ranks leave committed (step 4), torn (step 2) and empty state, for policy replace"
-if [ "$TORCH_MAJOR" -ge 2 ]; then
-	skip "test_recovery.py recover replace (3 ranks)" "$KNOWN_FAILURE_2X"
-else
-	py_ranks 3 test_recovery.py recover replace
-fi
+py_ranks 3 test_recovery.py recover replace
 
 # Policy "replace": a replacement whose first build fails (its other member's node died)
 # waits for the next join and builds at its epoch (events stood in for, no lcrd).
@@ -140,6 +132,24 @@ train() {
 		RANK_PIDS[$rank]=$!
 		LCR_PIDS+=($!)
 	done
+}
+# wait_bounded PID...: `wait PID...` (its status is the last one's), but a rank still running
+# after PY_TIMEOUT seconds gets SIGABRT, so that the suite goes on and shows its stacks.
+wait_bounded() {
+	local watchdog status
+	(
+		trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+		sleep "$PY_TIMEOUT" &
+		sleeper=$!
+		wait "$sleeper"
+		kill -ABRT "$@" 2>/dev/null
+	) &
+	watchdog=$!
+	wait "$@"
+	status=$?
+	kill "$watchdog" 2>/dev/null
+	wait "$watchdog" 2>/dev/null
+	return $status
 }
 # kill_at TAG RANK STEP: SIGKILLs the rank once it has logged STEP, between two optimizer
 # steps: it is stopped, and killed only when none of its regions is mid-update (a rank
@@ -171,7 +181,7 @@ start_step() { sed -n "s/^rank $2 starts at step \([0-9]*\) with .*/\1/p" "$WORK
 
 lcrd_for clean 4
 train clean rejoin 0 1
-wait "${RANK_PIDS[@]}"
+wait_bounded "${RANK_PIDS[@]}"
 reference=$(final_hash clean 0)
 [ -n "$reference" ] && [ "$reference" = "$(final_hash clean 1)" ]
 expect $? "2 DDP ranks without failure end with the same parameters (sha256 ${reference:0:16})" "$WORK"/clean.*
@@ -179,13 +189,13 @@ expect $? "2 DDP ranks without failure end with the same parameters (sha256 ${re
 lcrd_for restart 5
 train first exit 0 1
 kill_at first 1 300
-wait "${RANK_PIDS[0]}"
+wait_bounded "${RANK_PIDS[0]}"
 ok_exit 75 $? "rank 1 SIGKILLed mid-training: with --policy=exit rank 0 stops (status 75)"
 "$LCRCTL" --socket="$LCR_SOCKET" regions >"$WORK/regions.txt"
 [ "$(grep -Ec '^ +(model|adam\.0) .* committed ' "$WORK/regions.txt")" = 4 ]
 expect $? "the helper still holds both ranks' parameters and Adam state, committed" "$WORK/regions.txt"
 train second exit 0 1
-wait "${RANK_PIDS[@]}"
+wait_bounded "${RANK_PIDS[@]}"
 resumed=$(start_step second 0)
 [ "${resumed:-0}" -gt 300 ] && [ "$resumed" = "$(start_step second 1)" ]
 expect $? "both restarted ranks resume after the committed step (at step ${resumed:-none})" "$WORK"/second.*
@@ -195,9 +205,9 @@ expect $? "their final parameters are bit-identical to the run without failure" 
 lcrd_for rejoin 6
 train rejoin rejoin 0 1
 kill_at rejoin 1 300
-wait "${RANK_PIDS[1]}"
+wait_bounded "${RANK_PIDS[1]}"
 train rejoined rejoin 1
-wait "${RANK_PIDS[0]}" "${RANK_PIDS[1]}"
+wait_bounded "${RANK_PIDS[0]}" "${RANK_PIDS[1]}"
 grep -q "rank 1 (pid [0-9]*).*rebuilding the process group (rejoin)" "$WORK/rejoin.0.out"
 expect $? "rank 0 sees rank 1's death as an event and rebuilds the group" "$WORK"/rejoin*
 [ "$(start_step rejoin 0)" -gt 300 ] && [ "$(start_step rejoin 0)" = "$(start_step rejoined 1)" ]
@@ -205,6 +215,8 @@ expect $? "rank 0 and the restarted rank 1 meet again and continue at the same s
 [ "$(final_hash rejoin 0)" = "$reference" ] && [ "$(final_hash rejoined 1)" = "$reference" ]
 expect $? "with only rank 1 restarted, the final parameters are bit-identical to the run without failure" \
 	"$WORK"/rejoin*
+
+TORCH_MAJOR=$("$PY" -c 'import torch; print(torch.__version__.split(".")[0])')
 
 # ZeroRedundancyOptimizer (tests/test_zero.py): each rank's optimizer shard under its own
 # shard key; a checkpoint taken mid-run by every rank together, restored into a new helper,
@@ -229,7 +241,7 @@ py_ranks 2 test_zero.py restore $ZERO_STEPS 15
 expect $? "ZeRO: restored from it, both ranks end with the parameters and shards of the run without interruption" \
 	"$WORK"/rank.*
 lcrd_for zero-differ 11
-"$PY" "$TESTS/test_zero.py" prepare 5 0 && "$PY" "$TESTS/test_zero.py" prepare 3 1
+py_bounded "$TESTS/test_zero.py" prepare 5 0 && py_bounded "$TESTS/test_zero.py" prepare 3 1
 ok $? "ZeRO: two ranks leave their models at steps 4 and 2"
 py_ranks 2 test_zero.py differ
 
@@ -263,7 +275,7 @@ fi
 lcrd_for shrink 7
 train shrink shrink 0 1
 kill_at shrink 1 300
-wait "${RANK_PIDS[0]}"
+wait_bounded "${RANK_PIDS[0]}"
 expect $? "with --policy=shrink rank 0 goes on alone after rank 1's death" "$WORK"/shrink.*
 grep -q "^final rank 0 step $STEPS members 1 " "$WORK/shrink.0.out" && [ "$(start_step shrink 0)" -gt 300 ]
 expect $? "it finishes in a group of 1, from the step after its last committed one" "$WORK"/shrink.*

@@ -26,7 +26,7 @@ from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
 import lcr
 import lcr.torch
-from checks import check, finish
+from checks import check, finish, leave
 
 
 def make_model():
@@ -104,7 +104,7 @@ def train(steps, checkpoint_at, rank, size):
     check(first == 0, f"rank {rank} starts at step 0", f"step {first}")
     t.check_placed()
     t.result(steps)
-    dist.destroy_process_group()
+    leave()
 
 
 def restore(steps, restored, rank, size):
@@ -116,7 +116,7 @@ def restore(steps, restored, rank, size):
           f"step {first}")
     t.check_placed()
     t.result(steps)
-    dist.destroy_process_group()
+    leave()
 
 
 if __name__ == "__main__":

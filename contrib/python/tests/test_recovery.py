@@ -29,7 +29,7 @@ import torch.distributed as dist
 
 import lcr
 import lcr.torch
-from checks import check, finish
+from checks import check, finish, leave
 
 
 def setup(rank, size):
@@ -91,7 +91,7 @@ def recover(rank, size, policy="rejoin"):
     train_step(session, model, optimizer, step)
     dist.all_gather_object(hashes, state_hash(model, optimizer))
     check(len(set(hashes)) == 1, f"rank {rank}: the members train on identically from there")
-    dist.destroy_process_group()
+    leave()
 
 
 class EventsOnly:
@@ -144,7 +144,10 @@ def replacement(directory, rank, size):
     if rank == 0:
         check(os.path.exists(os.path.join(directory, "epoch-2")), "rank 0 tried its first build at epoch 2",
               str(os.listdir(directory)))
-    dist.destroy_process_group()
+    total = torch.ones(1)
+    dist.all_reduce(total)
+    check(total.item() == size, f"rank {rank}: an all_reduce over the group sums {size}", str(total.item()))
+    leave()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ under its own shard key, saved in a checkpoint and restored from it.
 import datetime
 import errno
 import hashlib
-import os
 import sys
 
 import torch
@@ -30,7 +29,7 @@ from torch.distributed.optim import ZeroRedundancyOptimizer
 
 import lcr
 import lcr.torch
-from checks import check, failed, finish
+from checks import check, finish, leave
 
 
 def make_model():
@@ -108,7 +107,7 @@ def train(steps, checkpoint_at, rank, size):
     check(first == 0, f"rank {rank} starts at step 0", f"step {first}")
     check_shard(t, size)
     t.result(steps)
-    dist.destroy_process_group()
+    leave()
 
 
 def restore(steps, restored, rank, size):
@@ -118,7 +117,7 @@ def restore(steps, restored, rank, size):
           f"step {first}")
     check_shard(t, size)
     t.result(steps)
-    dist.destroy_process_group()
+    leave()
 
 
 def prepare(steps, rank):
@@ -138,10 +137,7 @@ def differ(rank, size):
               f"rank {rank}: members at different steps refuse sharded state", str(error))
     else:
         check(False, f"rank {rank}: members at different steps refuse sharded state", "the group was built")
-    # No destroy_process_group: on PyTorch 2.6 one rank's never returns once the other has
-    # left (contrib/python/README.md, Limits); the process ends without tearing gloo down.
-    sys.stdout.flush()
-    os._exit(1 if failed() else 0)
+    leave()
 
 
 if __name__ == "__main__":
