@@ -959,14 +959,15 @@ static int restore_kept_regions(struct snapshot *s, char *why, size_t cap)
 	return 0;
 }
 
-/* Every registered local rank's control page: step committed (which ends the rollback:
- * the ranks may update again). */
-static void mark_committed(struct snapshot *s, uint64_t step)
+/* Every registered local rank's control page: the rollback ended, step committed. The
+ * ranks may update again once they acknowledged it (lcr_resume_step): a rank that goes on
+ * from its own later step is refused (-ESTALE) instead of committing on top of step. */
+static void end_rollback(struct snapshot *s, uint64_t step)
 {
 	for (size_t i = 0; i < tasks_count(s->d->tasks); i++) {
 		const struct task *t = tasks_at(s->d->tasks, i);
 		if (t->registered && t->page)
-			control_page_mark_committed(t->page, step);
+			control_page_end_rollback(t->page, step);
 	}
 }
 
@@ -1058,7 +1059,7 @@ static void try_rollback(struct snapshot *s)
 		rollback_fail(s, step, why);
 		return;
 	}
-	mark_committed(s, step);
+	end_rollback(s, step);
 	s->last_tried = step; /* the rounds of later steps are taken again */
 	log_info("rolled this node's ranks back to protected step %" PRIu64 " from its snapshot "
 		 "(%s in %.3f s)", step, size_text(s->kept.bytes, size, sizeof(size)),

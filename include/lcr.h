@@ -50,8 +50,10 @@ extern "C" {
  * 2: lcr_resume_step answers, after a recovery, the step the ranks were rolled back to.
  * 3: lcr_update_begin fails with -EINPROGRESS while the helper rolls the rank's regions
  *    back (LCR_PHASE_ROLLING_BACK).
- * 4: lcr_comm's members meet in the job-wide store by default, on any node (lcr_comm.h). */
-#define LCR_API_REVISION 4
+ * 4: lcr_comm's members meet in the job-wide store by default, on any node (lcr_comm.h).
+ * 5: lcr_update_begin fails with -ESTALE after the helper rolled the rank's regions back,
+ *    until the rank asks lcr_resume_step (which acknowledges the rollback). */
+#define LCR_API_REVISION 5
 
 #define LCR_NAME_MAX 63      /* longest region name, key, barrier name or shard key */
 #define LCR_VALUE_MAX 32768  /* largest key-value store value */
@@ -225,7 +227,12 @@ int lcr_region_free(lcr_session_t *s, const char *name);
  * -EINPROGRESS (LCR_API_REVISION 3) while the helper rolls the rank's regions back to a
  * protected step after LCR_EVENT_REPLACING (recovery from the in-memory copies): nothing is
  * marked and the regions must not be written; wait for LCR_EVENT_NODE_JOINED, then continue
- * after lcr_resume_step's step. */
+ * after lcr_resume_step's step. -ESTALE (LCR_API_REVISION 5) once the helper has rolled the
+ * regions back to a protected step P that this session has not acknowledged: nothing is
+ * marked, the regions hold P and must not be written from the rank's own later state; call
+ * lcr_resume_step (which acknowledges every rollback ended before it) and continue after
+ * its step. lcr_register acknowledges the rollbacks ended before it. lcr_last_error says
+ * why for both refusals. */
 int lcr_update_begin(lcr_session_t *s, uint64_t step);
 
 /* Marks the update of `step` as committed: the regions hold the state after that step.
@@ -330,7 +337,9 @@ int lcr_store_delete(lcr_session_t *s, const char *key);
  * the recoveries instead: the protected step the helpers last rolled this rank's host
  * regions back to (recovery from the in-memory copies: continue with step + 1) while the
  * rank has committed no other step since, else LCR_NO_STEP; ask it after NODE_JOINED.
- * 0; -EPERM (not registered), or another -errno. */
+ * Asking it acknowledges the rollbacks the helper ended before it (LCR_API_REVISION 5):
+ * lcr_update_begin refuses with -ESTALE a rank that has not. 0; -EPERM (not registered),
+ * or another -errno. */
 int lcr_resume_step(lcr_session_t *s, uint64_t *step);
 
 /* Asks the helper to take a checkpoint now and waits until it is saved (which takes as

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,9 @@ static const char *lcr_meaning(int err)
 	case -EBUSY: return "a live process holds this rank";
 	case -EINPROGRESS: return "the helper is rolling the rank's regions back to a protected step "
 				  "(a recovery): wait for NODE_JOINED";
+	case -ESTALE: return "the state changed under the call (lcr_update_begin: the helper rolled the "
+			     "rank's regions back to a protected step; call lcr_resume_step and "
+			     "continue after it)";
 	case -EPERM: return "the session has no registered rank";
 	case -ENOTCONN: return "the connection to the helper is lost";
 	case -EEXIST: return "the region exists with another size or kind";
@@ -220,6 +224,9 @@ static int map_control_page(struct lcr_session *s, int fd)
 	if (s->page)
 		munmap(s->page, CONTROL_PAGE_SIZE);
 	s->page = p;
+	/* A new process of the rank starts from what the regions hold now. */
+	atomic_store_explicit(&s->rollback_acknowledged, control_page_rollback_generation(p),
+			      memory_order_relaxed);
 	return 0;
 }
 
@@ -256,12 +263,30 @@ int lcr_register(lcr_session_t *s, const struct lcr_rank_info *info)
 	return rc;
 }
 
+/* lcr_update_begin's refusals, said in last_error (without the lock: the update marks
+ * never wait for a request in flight). */
+static void explain_refused_update(struct lcr_session *s, int rc)
+{
+	uint64_t committed = atomic_load_explicit(&s->page->committed_step, memory_order_relaxed);
+	if (rc == -EINPROGRESS)
+		client_set_error(s, "the helper is rolling this rank's regions back to a protected "
+				 "step: wait for NODE_JOINED, then call lcr_resume_step");
+	else if (rc == -ESTALE)
+		client_set_error(s, "the helper rolled this rank's regions back to step %" PRIu64
+				 "; call lcr_resume_step and continue after it", committed);
+}
+
 int lcr_update_begin(lcr_session_t *s, uint64_t step)
 {
 	struct control_page *p = s ? s->page : NULL;
+	int rc;
 	if (!p)
 		return -EINVAL;
-	return control_page_begin_update(p, step);
+	rc = control_page_begin_update(p, step, atomic_load_explicit(&s->rollback_acknowledged,
+								     memory_order_relaxed));
+	if (rc < 0)
+		explain_refused_update(s, rc);
+	return rc;
 }
 
 int lcr_update_end(lcr_session_t *s, uint64_t step)

@@ -1,6 +1,7 @@
 /* client_ckpt.c: liblcr's checkpoint calls (see lcr.h): the step a restored rank resumes
- * from, asking the helper for a checkpoint, and the opt-in forwarding of a signal to the
- * helper as a checkpoint request. */
+ * from (which acknowledges the helper's rollbacks of the rank's regions), asking the helper
+ * for a checkpoint, and the opt-in forwarding of a signal to the helper as a checkpoint
+ * request. */
 #include "config.h"
 
 #include <errno.h>
@@ -15,15 +16,21 @@
 int lcr_resume_step(lcr_session_t *s, uint64_t *step)
 {
 	struct wire_resume_info info;
+	uint32_t generation = 0;
 	int rc;
 	if (!s || !step)
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
+	/* Read before the helper answers: a rollback that ends after it is not acknowledged. */
+	if (s->page)
+		generation = control_page_rollback_generation(s->page);
 	rc = client_request(s, WIRE_RESUME_STEP, NULL, 0, WIRE_RESUME_INFO, CLIENT_REPLY_TIMEOUT_MS);
 	if (rc == 0 && wire_decode_resume_info(s->reply.payload, s->reply.header.length, &info) < 0) {
 		client_set_error(s, "the helper sent a malformed RESUME_INFO");
 		rc = -EPROTO;
 	}
+	if (rc == 0 && s->page)
+		atomic_store_explicit(&s->rollback_acknowledged, generation, memory_order_relaxed);
 	pthread_mutex_unlock(&s->lock);
 	if (rc == 0)
 		*step = info.step;

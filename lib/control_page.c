@@ -2,7 +2,9 @@
  * cross (internal/control_page.h): the rank beginning an update, and lcrd claiming the page
  * to roll the rank's regions back to a protected step. Both are one compare-and-swap on
  * `phase`, so exactly one of them wins: a rank never writes its regions while lcrd copies a
- * snapshot into them, and lcrd never copies into regions a rank is updating. */
+ * snapshot into them, and lcrd never copies into regions a rank is updating. lcrd ends a
+ * rollback by raising the page's rollback generation, and a rank that has not acknowledged
+ * the new generation is refused the update (the phase is put back as the swap found it). */
 #include "config.h"
 
 #include <errno.h>
@@ -10,7 +12,7 @@
 #include "internal/control_page.h"
 #include "internal/wire.h"
 
-int control_page_begin_update(struct control_page *p, uint64_t step)
+int control_page_begin_update(struct control_page *p, uint64_t step, uint32_t acknowledged)
 {
 	uint32_t phase = atomic_load_explicit(&p->phase, memory_order_relaxed);
 	do {
@@ -18,6 +20,11 @@ int control_page_begin_update(struct control_page *p, uint64_t step)
 			return -EINPROGRESS;
 	} while (!atomic_compare_exchange_weak_explicit(&p->phase, &phase, WIRE_PHASE_UPDATING,
 							memory_order_acq_rel, memory_order_relaxed));
+	/* UPDATING now: lcrd cannot claim the page, so no rollback ends after this read. */
+	if (control_page_rollback_generation(p) != acknowledged) {
+		atomic_store_explicit(&p->phase, phase, memory_order_release);
+		return -ESTALE;
+	}
 	atomic_store_explicit(&p->step, step, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
 	return 0;
@@ -36,8 +43,14 @@ bool control_page_claim_rollback(struct control_page *p)
 	return true;
 }
 
-void control_page_mark_committed(struct control_page *p, uint64_t step)
+uint32_t control_page_rollback_generation(const struct control_page *p)
 {
+	return atomic_load_explicit(&p->rollback_generation, memory_order_acquire);
+}
+
+void control_page_end_rollback(struct control_page *p, uint64_t step)
+{
+	atomic_fetch_add_explicit(&p->rollback_generation, 1, memory_order_relaxed);
 	atomic_store_explicit(&p->step, step, memory_order_relaxed);
 	atomic_store_explicit(&p->committed_step, step, memory_order_relaxed);
 	atomic_store_explicit(&p->phase, WIRE_PHASE_COMMITTED, memory_order_release);

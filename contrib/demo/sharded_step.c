@@ -26,13 +26,15 @@ int sharded_gather_weights(struct trainer *t)
 	return shard_allgather(broadcast_for_gather, t, t->full, t->params, t->opt.size);
 }
 
-/* Copies the new state of `step` from scratch memory into the regions, marked. */
-static void commit_update(struct trainer *t, uint64_t step)
+/* Copies the new state of `step` from scratch memory into the regions, marked: 0, or
+ * trainer_update_begin's error (nothing copied). */
+static int commit_update(struct trainer *t, uint64_t step)
 {
 	size_t bytes = t->own.count * sizeof(float);
+	int rc = trainer_update_begin(t, step);
 
-	if (t->session)
-		lcr_update_begin(t->session, step);
+	if (rc < 0)
+		return rc;
 	if (t->opt.shard == SHARD_ZERO1)
 		memcpy(t->weights, t->full, t->params * sizeof(float));
 	else
@@ -41,6 +43,7 @@ static void commit_update(struct trainer *t, uint64_t step)
 	memcpy(t->adam_v, t->next_v, bytes);
 	if (t->session)
 		lcr_update_end(t->session, step);
+	return 0;
 }
 
 int sharded_update(struct trainer *t, uint64_t step)
@@ -59,8 +62,7 @@ int sharded_update(struct trainer *t, uint64_t step)
 		if (rc < 0)
 			return rc;
 	}
-	commit_update(t, step);
-	return 0;
+	return commit_update(t, step);
 }
 
 int sharded_checkpoint_together(struct trainer *t, uint64_t step)

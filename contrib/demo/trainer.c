@@ -31,7 +31,10 @@
  * helpers recovered the node from their in-memory copies (--lcr-redundancy=copy), they
  * rolled every rank's regions back to a protected step P: after the join lcr_resume_step
  * says P, the rank prints "the helpers rolled the state back to step P (K steps lost)" and
- * every rank goes on from P + 1, in every --shard mode.
+ * every rank goes on from P + 1, in every --shard mode. A rank whose update mark is refused
+ * (-EINPROGRESS while the helpers roll its regions back, -ESTALE once they did and it has
+ * not asked lcr_resume_step) writes nothing, says so, and waits for the join as after a
+ * failed exchange; another refusal stops it.
  *
  * --save-dir and --load-dir (with --without-lcr only) make the baseline the conventional way
  * to survive a failure, periodic checkpoints, that contrib/bench/recovery.sh compares LCR
@@ -457,8 +460,9 @@ static int agree_on_first_step(struct trainer *t)
 	if (behind) {
 		printf("trainer: rank %u catches up from step %" PRIu64 " to step %" PRIu64 " with rank %u's state\n",
 		       t->opt.rank, t->first_step, agreed, source);
-		if (t->session)
-			lcr_update_begin(t->session, agreed - 1);
+		rc = trainer_update_begin(t, agreed - 1);
+		if (rc < 0)
+			return rc; /* a recovery began meanwhile: the regions are not written */
 	}
 	size_t bytes = t->params * sizeof(float);
 	rc = lcr_comm_broadcast(t->comm, t->weights, bytes, source);
@@ -586,25 +590,42 @@ static int rejoin_after_failure(struct trainer *t, uint64_t failed_step, uint64_
 	return rc;
 }
 
-/* The replicated update of `step`: in place, inside the update mark. */
-static void replicated_update(struct trainer *t, uint64_t step)
+int trainer_update_begin(struct trainer *t, uint64_t step)
 {
-	if (t->session)
-		lcr_update_begin(t->session, step);
+	int rc = t->session ? lcr_update_begin(t->session, step) : 0;
+
+	t->update_refused = rc < 0;
+	if (rc < 0)
+		fprintf(stderr, "trainer: rank %u: step %" PRIu64 ": the update was not begun, the state is "
+				"left as it is: %s: %s\n", t->opt.rank, step, lcr_strerror(rc),
+			lcr_last_error(t->session));
+	return rc;
+}
+
+/* The replicated update of `step`: in place, inside the update mark. 0, or
+ * trainer_update_begin's error (nothing written). */
+static int replicated_update(struct trainer *t, uint64_t step)
+{
+	int rc = trainer_update_begin(t, step);
+
+	if (rc < 0)
+		return rc;
 	mlp_adam_update(t->params, t->weights, t->adam_m, t->adam_v, t->grad, t->opt.lr, step);
 	if (t->session)
 		lcr_update_end(t->session, step);
+	return 0;
 }
 
 /* One step: forward and backward, the gradient averaged over the ranks (with, sharded,
  * whether a rank wishes for a checkpoint), the update. 0, or a collective's negative errno
- * (the regions then hold the step before). */
+ * (the regions then hold the step before), or trainer_update_begin's (t->update_refused). */
 static int train_step(struct trainer *t, uint64_t step)
 {
 	size_t extra = sharded(t) ? 2 : 1; /* the loss, and sharded the checkpoint wish */
 	const float *weights = t->weights;
 	int rc;
 
+	t->update_refused = false;
 	if (t->opt.shard == SHARD_NONE) {
 		rc = sharded_gather_weights(t);
 		if (rc < 0)
@@ -620,10 +641,8 @@ static int train_step(struct trainer *t, uint64_t step)
 		return rc;
 	for (size_t i = 0; i < t->params + extra; i++)
 		t->grad[i] /= (float)t->opt.size;
-	if (!sharded(t)) {
-		replicated_update(t, step);
-		return 0;
-	}
+	if (!sharded(t))
+		return replicated_update(t, step);
 	return sharded_update(t, step);
 }
 
@@ -667,9 +686,13 @@ static int train(struct trainer *t)
 			uncommitted = step + 1;
 			rc = sharded_checkpoint_together(t, step);
 		}
+		if (rc < 0 && t->update_refused && rc != -EINPROGRESS && rc != -ESTALE)
+			return 1; /* trainer_update_begin said why */
 		if (rc < 0) {
-			fprintf(stderr, "trainer: rank %u: step %" PRIu64 ": gradient exchange failed: %s\n",
-				t->opt.rank, uncommitted, lcr_strerror(rc));
+			if (!t->update_refused)
+				fprintf(stderr, "trainer: rank %u: step %" PRIu64 ": gradient exchange failed: %s\n",
+					t->opt.rank, uncommitted, lcr_strerror(rc));
+			t->update_refused = false;
 			rc = recover_after_failure(t, uncommitted, rc);
 			if (rc)
 				return rc;

@@ -46,6 +46,7 @@ struct trainer {
 	struct lcr_comm_options comm_opt;
 	uint64_t epoch; /* the epoch of the last communicator build tried */
 	bool built;     /* a build and the agreement on the first step succeeded */
+	bool update_refused; /* the last step failed at trainer_update_begin, not a collective */
 	float *weights, *adam_m, *adam_v; /* the state: whole or this rank's slice (--shard) */
 	float *grad;                      /* params + 2: the gradient, the loss, a checkpoint wish */
 	float *full, *next_m, *next_v;    /* sharded: scratch for the whole weights and new moments */
@@ -61,6 +62,14 @@ int trainer_allreduce(struct trainer *t, void *buf, size_t count, enum lcr_dtype
 int trainer_broadcast(struct trainer *t, void *buf, size_t bytes, uint32_t root);
 int trainer_barrier(struct trainer *t);
 
+/* Marks the update of `step` begun (nothing to mark without a helper): 0, or
+ * lcr_update_begin's error, printed with lcr_last_error and t->update_refused set; the
+ * caller must not write the regions then. -EINPROGRESS (the helpers are rolling the regions
+ * back) and -ESTALE (they did, and this rank has not asked lcr_resume_step since) make the
+ * trainer wait for the join and go on after lcr_resume_step's step, as after a failed
+ * exchange; another error stops it. */
+int trainer_update_begin(struct trainer *t, uint64_t step);
+
 /* --- sharded_step.c: --shard=zero1 and --shard=none --- */
 
 /* none: the whole weights of this step, gathered from their owners into t->full. */
@@ -68,8 +77,8 @@ int sharded_gather_weights(struct trainer *t);
 
 /* The update of `step` with the averaged gradient in t->grad: this rank's slice is updated
  * in scratch memory, zero1 gathers the new weight slices, and only then is the update
- * marked and copied into the regions. 0, or a collective's error (the regions then hold
- * the last committed step). */
+ * marked and copied into the regions. 0, or a collective's or trainer_update_begin's error
+ * (the regions then hold the last committed step, or the one the helpers rolled back to). */
 int sharded_update(struct trainer *t, uint64_t step);
 
 /* After every rank committed `step`: a barrier, then every rank asks the helper for a

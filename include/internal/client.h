@@ -6,6 +6,7 @@
 #define LCR_INTERNAL_CLIENT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,6 +36,8 @@ struct lcr_session {
 	bool events_lost;     /* HELPER_LOST was returned */
 	uint32_t seq;
 	struct control_page *page; /* NULL until registered */
+	/* the page's rollback generation the rank knows of: lcr_update_begin refuses another */
+	_Atomic uint32_t rollback_acknowledged;
 	uint32_t rank;
 	struct client_region *regions;
 	char last_error[WIRE_TEXT_MAX + 1];

@@ -14,8 +14,19 @@
  * Rollback (recovery from the in-memory copies, doc/redundancy.md): lcrd claims the page by
  * a compare-and-swap of `phase` to ROLLING_BACK, which fails while the rank is UPDATING;
  * the rank begins an update by a compare-and-swap to UPDATING, which it refuses to do while
- * the phase is ROLLING_BACK. lcrd ends the rollback by marking the rolled-back step
- * committed. */
+ * the phase is ROLLING_BACK. lcrd ends the rollback by raising `rollback_generation` and
+ * then marking the rolled-back step committed (release order).
+ *
+ * Fencing: the rank's library remembers the rollback generation it last acknowledged (at
+ * registration, and when the rank asks lcr_resume_step). An update is begun only while the
+ * page's generation is that one, so a rank that did not learn of a rollback cannot commit a
+ * step of its own on top of the rolled-back state. The generation is read after the
+ * compare-and-swap to UPDATING (acquire order: it sees the raise of every rollback whose
+ * end the swap read), because lcrd cannot claim the page then; a stale one puts the phase
+ * back as it was, so nothing is marked.
+ *
+ * Layout: version 2 added `rollback_generation` in what was padding after `phase`; a
+ * version 1 page (an older lcrd) keeps it 0, which never fences. */
 #ifndef LCR_INTERNAL_CONTROL_PAGE_H
 #define LCR_INTERNAL_CONTROL_PAGE_H
 
@@ -24,7 +35,7 @@
 #include <stdint.h>
 
 #define CONTROL_PAGE_MAGIC 0x4352434cu /* "LCRC" */
-#define CONTROL_PAGE_VERSION 1
+#define CONTROL_PAGE_VERSION 2
 #define CONTROL_PAGE_SIZE 4096
 
 struct control_page {
@@ -35,21 +46,30 @@ struct control_page {
 	_Atomic uint64_t step;           /* the update in progress, or the last one */
 	_Atomic uint64_t committed_step; /* last committed step, WIRE_NO_STEP when none */
 	_Atomic uint32_t phase;          /* enum wire_phase */
+	_Atomic uint32_t rollback_generation; /* rollbacks lcrd ended on this page (version 2) */
 };
 
 _Static_assert(sizeof(struct control_page) <= CONTROL_PAGE_SIZE, "control page too large");
 
 /* The rank's lcr_update_begin: the page shows the update of `step` begun (release order
- * before the update's stores). 0, or -EINPROGRESS while lcrd rolls the regions back (the
- * page is left as it is). */
-int control_page_begin_update(struct control_page *p, uint64_t step);
+ * before the update's stores). 0; -EINPROGRESS while lcrd rolls the regions back, or
+ * -ESTALE when lcrd ended a rollback since the rank acknowledged `acknowledged` (a
+ * generation of control_page_rollback_generation): the page is left as it is. */
+int control_page_begin_update(struct control_page *p, uint64_t step, uint32_t acknowledged);
+
+/* The page's rollback generation (acquire order), for the rank to acknowledge once it knows
+ * the state the rollbacks up to it left: at registration, and before it asks for its resume
+ * step (a rollback that ends after the read makes the next update -ESTALE again). */
+uint32_t control_page_rollback_generation(const struct control_page *p);
 
 /* lcrd, before it rolls the rank's regions back: the page now shows ROLLING_BACK (true,
  * also when it did already), or the rank is updating (false: nothing changed; ask again
  * once the update ended). */
 bool control_page_claim_rollback(struct control_page *p);
 
-/* lcrd: `step` committed (release order after the regions were written); ends a rollback. */
-void control_page_mark_committed(struct control_page *p, uint64_t step);
+/* lcrd, once it rolled the rank's regions back to `step`: raises the rollback generation
+ * (a rank that has not acknowledged it may not begin an update), then shows `step`
+ * committed (release order after the regions were written), which ends the rollback. */
+void control_page_end_rollback(struct control_page *p, uint64_t step);
 
 #endif

@@ -16,9 +16,12 @@
  *                                    update of STEP, say so, end it once PATH exists
  *   begin-in-rollback RANK NAME STEP as a rank of train: wait for a REPLACING event, then
  *                                    try to begin an update of STEP every 20 ms (for at
- *                                    most 60 s), saying so at the first refusal; once one
- *                                    begins, print how many were refused and the committed
- *                                    step region NAME shows, and end it
+ *                                    most 60 s), saying so at the first refusal. Once the
+ *                                    rollback is over, STEP is refused again (-ESTALE: the
+ *                                    rank did not ask lcr_resume_step), which it prints
+ *                                    with lcr_last_error; it then asks lcr_resume_step and
+ *                                    begins the step after it, prints how many were refused
+ *                                    and the committed step region NAME shows, and ends it
  *   restore RANK NAME SIZE SEED      allocate NAME and check it holds the pattern of SEED;
  *                                    print the resume step
  *   alloc RANK NAME SIZE             allocate NAME; print the error when it fails
@@ -463,7 +466,7 @@ static int wait_replacing(lcr_session_t *s)
 static int cmd_begin_in_rollback(int argc, char **argv)
 {
 	uint32_t rank, refused = 0;
-	uint64_t step;
+	uint64_t step, resume;
 	struct lcr_region info;
 	char committed[24];
 	lcr_session_t *s;
@@ -481,12 +484,19 @@ static int cmd_begin_in_rollback(int argc, char **argv)
 			printf("update_begin of step %" PRIu64 " refused: %s\n", step, lcr_strerror(rc));
 		usleep(20000);
 	}
-	if (rc < 0)
-		return failed(s, "update_begin", rc);
+	if (rc != -ESTALE)
+		return failed(s, "update_begin after the rollback (-ESTALE expected)", rc);
+	printf("update_begin of step %" PRIu64 " after the rollback: %s\n", step, lcr_last_error(s));
+	if ((rc = lcr_resume_step(s, &resume)) < 0 || resume == LCR_NO_STEP)
+		return failed(s, "resume_step", rc < 0 ? rc : -ENODATA);
+	step = resume + 1;
+	if ((rc = lcr_update_begin(s, step)) < 0)
+		return failed(s, "update_begin after lcr_resume_step", rc);
 	if ((rc = lcr_region_lookup(s, argv[1], &info)) < 0)
 		return failed(s, "lookup", rc);
-	printf("update_begin of step %" PRIu64 " began after %u refusals, committed step %s\n", step,
-	       refused, step_text(info.committed_step, committed, sizeof(committed)));
+	printf("resume step %" PRIu64 "; update_begin of step %" PRIu64 " began after %u refusals, "
+	       "committed step %s\n", resume, step, refused,
+	       step_text(info.committed_step, committed, sizeof(committed)));
 	if ((rc = lcr_update_end(s, step)) < 0)
 		return failed(s, "update_end", rc);
 	lcr_close(s);

@@ -23,8 +23,10 @@
 # A rollback and the ranks' updates (q0, q1 with ranks 1 and 3, q2; trained to step 20, which
 # is protected): rank 1 is in the middle
 # of an update when q2 is killed: q1's rollback waits for it; meanwhile rank 3, which tries
-# to begin an update, is refused (-EINPROGRESS), and is let in once its region holds step 20;
-# the spare's NODE_JOINED is held back from q1's ranks until the rollback is done.
+# to begin an update, is refused (-EINPROGRESS); once its region holds step 20 it is refused
+# again (-ESTALE: it did not ask lcr_resume_step, so it would commit its own step 26 on top
+# of step 20), and is let in after lcr_resume_step (20) at step 21; the spare's NODE_JOINED
+# is held back from q1's ranks until the rollback is done.
 # A rank whose update never ends (r1): the rollback waits 30 s for it, then its helper says
 # why and ends.
 . "$(dirname "$0")/lib.sh"
@@ -209,8 +211,10 @@ ok $? "the spare joins meanwhile: q1 holds the NODE_JOINED back from its ranks"
 touch "$WORK/end-update"
 wait "$U1" && wait "$B3"
 ok $? "rank 1 ends its update; rank 3 then begins one"
-grep -q "^update_begin of step 26 began after [1-9][0-9]* refusals, committed step 20$" "$WORK/b3"
-ok $? "rank 3's update began once its region held the rolled-back step 20: $(tail -1 "$WORK/b3")"
+grep -qx "update_begin of step 26 after the rollback: the helper rolled this rank's regions back to step 20; call lcr_resume_step and continue after it" "$WORK/b3"
+ok $? "rank 3, which did not ask lcr_resume_step, may not go on from its own step 26 on top of step 20 (-ESTALE)"
+grep -q "^resume step 20; update_begin of step 21 began after [1-9][0-9]* refusals, committed step 20$" "$WORK/b3"
+ok $? "after lcr_resume_step, rank 3's update of step 21 began on the rolled-back step 20: $(tail -1 "$WORK/b3")"
 grep -q "rolled this node's ranks back to protected step 20 from its snapshot" "$WORK/q1.log"
 ok $? "q1 rolled its ranks back to step 20"
 awk '/rolled this node.s ranks back to protected step 20/ { rolled = NR } /telling the ranks of the join of generation [0-9]*: this node.s rollback is done/ { told = NR }

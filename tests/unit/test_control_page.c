@@ -1,8 +1,11 @@
 /* test_control_page.c: the control page's rollback phase (internal/control_page.h). A rank
  * and lcrd change the phase with one compare-and-swap each, so a rollback and an update
  * never overlap: lcrd cannot claim a page whose rank is updating; a rank cannot begin an
- * update on a page lcrd claimed, and the page is left as it was; marking the rolled-back
- * step committed lets the rank update again. */
+ * update on a page lcrd claimed, and the page is left as it was; ending the rollback shows
+ * the rolled-back step committed and raises the page's rollback generation: a rank that has
+ * not acknowledged it (lcr_resume_step) is refused (-ESTALE) with the page left as it was,
+ * so it cannot commit a step of its own on top of the rolled-back state; once it has, it
+ * updates again. A rank whose page was never rolled back is not affected. */
 #include "config.h"
 
 #include <errno.h>
@@ -29,12 +32,12 @@ static void test_update_begins_on_committed_or_running_page(void **state)
 {
 	(void)state;
 	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 25, 25);
-	assert_int_equal(control_page_begin_update(&p, 26), 0);
+	assert_int_equal(control_page_begin_update(&p, 26, 0), 0);
 	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_UPDATING);
 	assert_int_equal(atomic_load(&p.step), 26);
 	assert_int_equal(atomic_load(&p.committed_step), 25);
 	p = page_at(WIRE_PHASE_RUNNING, 0, WIRE_NO_STEP);
-	assert_int_equal(control_page_begin_update(&p, 1), 0);
+	assert_int_equal(control_page_begin_update(&p, 1, 0), 0);
 	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_UPDATING);
 }
 
@@ -55,7 +58,7 @@ static void test_rollback_cannot_claim_a_rank_updating(void **state)
 {
 	(void)state;
 	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 25, 25);
-	assert_int_equal(control_page_begin_update(&p, 26), 0);
+	assert_int_equal(control_page_begin_update(&p, 26, 0), 0);
 	assert_false(control_page_claim_rollback(&p));
 	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_UPDATING);
 	assert_int_equal(atomic_load(&p.step), 26);
@@ -66,23 +69,73 @@ static void test_update_refused_while_rolling_back(void **state)
 	(void)state;
 	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 25, 25);
 	assert_true(control_page_claim_rollback(&p));
-	assert_int_equal(control_page_begin_update(&p, 26), -EINPROGRESS);
+	assert_int_equal(control_page_begin_update(&p, 26, 0), -EINPROGRESS);
 	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_ROLLING_BACK);
 	assert_int_equal(atomic_load(&p.step), 25);
 	assert_int_equal(atomic_load(&p.committed_step), 25);
 }
 
-static void test_marking_the_step_committed_ends_the_rollback(void **state)
+static void test_ending_the_rollback_shows_the_step_committed(void **state)
+{
+	(void)state;
+	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 25, 25);
+	uint32_t before = control_page_rollback_generation(&p);
+	assert_true(control_page_claim_rollback(&p));
+	control_page_end_rollback(&p, 20);
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_COMMITTED);
+	assert_int_equal(atomic_load(&p.step), 20);
+	assert_int_equal(atomic_load(&p.committed_step), 20);
+	assert_int_equal(control_page_rollback_generation(&p), before + 1);
+}
+
+static void test_rank_unaware_of_the_rollback_cannot_commit_on_top_of_it(void **state)
+{
+	(void)state;
+	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 25, 25);
+	uint32_t acknowledged = control_page_rollback_generation(&p); /* at registration */
+	assert_true(control_page_claim_rollback(&p));
+	control_page_end_rollback(&p, 20);
+	/* the rank goes on from its own step 25 without asking lcr_resume_step */
+	assert_int_equal(control_page_begin_update(&p, 26, acknowledged), -ESTALE);
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_COMMITTED);
+	assert_int_equal(atomic_load(&p.step), 20);
+	assert_int_equal(atomic_load(&p.committed_step), 20);
+	assert_true(control_page_claim_rollback(&p)); /* the refusal left no claim in the way */
+	control_page_end_rollback(&p, 20); /* a second rollback: still unacknowledged */
+	assert_int_equal(control_page_begin_update(&p, 21, acknowledged), -ESTALE);
+}
+
+static void test_rank_that_acknowledged_the_rollback_updates_again(void **state)
 {
 	(void)state;
 	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 25, 25);
 	assert_true(control_page_claim_rollback(&p));
-	control_page_mark_committed(&p, 20);
-	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_COMMITTED);
-	assert_int_equal(atomic_load(&p.step), 20);
-	assert_int_equal(atomic_load(&p.committed_step), 20);
-	assert_int_equal(control_page_begin_update(&p, 21), 0);
+	control_page_end_rollback(&p, 20);
+	uint32_t acknowledged = control_page_rollback_generation(&p); /* lcr_resume_step */
+	assert_int_equal(control_page_begin_update(&p, 21, acknowledged), 0);
 	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_UPDATING);
+	assert_int_equal(atomic_load(&p.step), 21);
+	atomic_store(&p.committed_step, 21);
+	atomic_store(&p.phase, WIRE_PHASE_COMMITTED);
+	assert_int_equal(control_page_begin_update(&p, 22, acknowledged), 0);
+}
+
+static void test_page_never_rolled_back_keeps_its_generation(void **state)
+{
+	(void)state;
+	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 25, 25);
+	uint32_t acknowledged = control_page_rollback_generation(&p);
+	for (uint64_t step = 26; step < 30; step++) {
+		assert_int_equal(control_page_begin_update(&p, step, acknowledged), 0);
+		atomic_store(&p.committed_step, step);
+		atomic_store(&p.phase, WIRE_PHASE_COMMITTED);
+	}
+	assert_int_equal(control_page_rollback_generation(&p), acknowledged);
+	/* a rollback of another rank's page does not touch this one */
+	struct control_page other = page_at(WIRE_PHASE_COMMITTED, 29, 29);
+	assert_true(control_page_claim_rollback(&other));
+	control_page_end_rollback(&other, 20);
+	assert_int_equal(control_page_begin_update(&p, 30, acknowledged), 0);
 }
 
 int main(void)
@@ -92,7 +145,10 @@ int main(void)
 		cmocka_unit_test(test_rollback_claims_a_page_not_updating),
 		cmocka_unit_test(test_rollback_cannot_claim_a_rank_updating),
 		cmocka_unit_test(test_update_refused_while_rolling_back),
-		cmocka_unit_test(test_marking_the_step_committed_ends_the_rollback),
+		cmocka_unit_test(test_ending_the_rollback_shows_the_step_committed),
+		cmocka_unit_test(test_rank_unaware_of_the_rollback_cannot_commit_on_top_of_it),
+		cmocka_unit_test(test_rank_that_acknowledged_the_rollback_updates_again),
+		cmocka_unit_test(test_page_never_rolled_back_keeps_its_generation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

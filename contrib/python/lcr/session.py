@@ -259,6 +259,11 @@ class Session:
     # --- update marks ---
 
     def update_begin(self, step):
+        """lcr_update_begin. lcr.Error EINPROGRESS while the helper rolls this rank's regions
+        back to a protected step (a recovery), ESTALE once it did and this session has not
+        asked resume_step() or checkpoint_step() since (lcr_resume_step acknowledges the
+        rollback): nothing is marked, the regions must not be written; `detail` says which
+        step the regions hold."""
         self._check(LIB.lcr_update_begin(self.handle, step), f"lcr_update_begin({step})")
 
     def update_end(self, step):
@@ -286,14 +291,19 @@ class Session:
         """The step to start training at: the one after the step this rank's regions hold
         committed (kept by the helper, or restored from a checkpoint), 0 when there is none.
         lcr.Error (ENOTRECOVERABLE) when the rank was stopped during an update: its regions
-        are torn and need a replica's copy (lcr.torch.Recovery brings one)."""
+        are torn and need a replica's copy (lcr.torch.Recovery brings one). It asks
+        lcr_resume_step first, which acknowledges the helper's rollbacks of the regions (a
+        recovery from the in-memory copies), so update_begin of the step it returns is let in."""
+        if self.rank is None:
+            raise Error.of(errno.EPERM, "resume_step", "the session has no registered rank")
+        restored = self.checkpoint_step()
         committed, phase = self.rank_state()
         if phase == Phase.UPDATING:
             raise Error.of(errno.ENOTRECOVERABLE, "resume_step",
                            f"rank {self.rank} was stopped during an update after step {committed}: "
                            "its regions are torn and need a replica's copy")
         if committed is None:
-            committed = self.checkpoint_step()
+            committed = restored
         return 0 if committed is None else committed + 1
 
     # --- events ---
@@ -408,8 +418,9 @@ class Session:
     # --- checkpoints ---
 
     def checkpoint_step(self):
-        """The step of the checkpoint the helper restored this rank from, or None
-        (lcr_resume_step)."""
+        """The step of the checkpoint the helper restored this rank from, or after a recovery
+        the protected step the helper rolled this rank's regions back to, or None
+        (lcr_resume_step, which acknowledges those rollbacks: see update_begin)."""
         step = ctypes.c_uint64()
         self._check(LIB.lcr_resume_step(self.handle, ctypes.byref(step)), "lcr_resume_step")
         return _optional_step(step.value)

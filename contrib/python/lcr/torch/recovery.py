@@ -358,9 +358,12 @@ class Recovery:
 
     def _synchronize(self):
         """Brings every member to the newest committed state; returns the next step."""
+        # lcr_resume_step first: it acknowledges a rollback of this rank's regions (recovery
+        # from the in-memory copies), without which update_begin raises ESTALE
+        restored = self.session.checkpoint_step()  # restored from a checkpoint or replicas
         committed, phase = self.session.rank_state()
         if committed is None and phase != Phase.UPDATING:
-            committed = self.session.checkpoint_step()  # restored from a checkpoint or replicas
+            committed = restored
         mine = {"committed": committed, "phase": int(phase), "regions": self._inventory(), "pid": os.getpid()}
         states = [None] * self.group_size
         dist.all_gather_object(states, mine)
