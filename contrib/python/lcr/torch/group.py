@@ -8,9 +8,26 @@ block in the communicator's teardown), then forgets every group as
 other backends (it warns and returns), so ``end_group`` aborts only an NCCL group on a
 PyTorch that has it, and destroys any other group (gloo, and every group on PyTorch 1.13):
 gloo's connections to a dead rank break by themselves.
+
+A destroyed group's C++ teardown runs in a thread of its own (``lcr-group-teardown``, a
+daemon): on PyTorch 2.6 the teardown of a gloo group whose peer left at the same moment
+sometimes never returns (pytorch/pytorch#75097; 2 runs in 20 of ``tests/test_group.py
+peer``), and the rank must go on to build the next group. PyTorch's own bookkeeping is done
+on the caller's thread as before; the thread only lets go of the last references.
+``end_group`` waits for it up to TEARDOWN_WAIT seconds (it takes milliseconds), so that no
+teardown is left running when the process ends (PyTorch 1.13 aborts then); a teardown that
+hangs past it is left to its thread, with a warning, and holds that thread and a few
+sockets, not the training.
 """
 
+import logging
+import threading
+
 import torch.distributed as dist
+
+log = logging.getLogger("lcr.torch")
+
+TEARDOWN_WAIT = 5.0
 
 ABORTED = "aborted"
 DESTROYED = "destroyed"
@@ -29,5 +46,20 @@ def end_group():
     if can_abort(dist.get_backend()):
         dist.distributed_c10d._abort_process_group(dist.group.WORLD)
         return ABORTED
+    groups = _live_groups()
     dist.destroy_process_group()
+    teardown = threading.Thread(target=groups.clear, name="lcr-group-teardown", daemon=True)
+    teardown.start()
+    teardown.join(TEARDOWN_WAIT)
+    if teardown.is_alive():
+        log.warning("lcr: the ended process group's teardown did not finish within %g s "
+                    "(pytorch/pytorch#75097); it goes on in the background", TEARDOWN_WAIT)
     return DESTROYED
+
+
+def _live_groups():
+    """Every process group PyTorch knows of (the default one and those built on it)."""
+    c10d = dist.distributed_c10d
+    world = getattr(c10d, "_world", None)  # PyTorch 2.x
+    groups = world.pg_map if world is not None else getattr(c10d, "_pg_map", {})
+    return list(groups) or [dist.group.WORLD]
