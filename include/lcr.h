@@ -52,7 +52,8 @@ extern "C" {
  *    back (LCR_PHASE_ROLLING_BACK).
  * 4: lcr_comm's members meet in the job-wide store by default, on any node (lcr_comm.h).
  * 5: lcr_update_begin fails with -ESTALE after the helper rolled the rank's regions back,
- *    until the rank asks lcr_resume_step (which acknowledges the rollback). */
+ *    until the rank asks lcr_resume_step (which acknowledges the rollback). The helper of
+ *    this release raises the fence; one of revision 3 or 4 does not, and nothing is refused. */
 #define LCR_API_REVISION 5
 
 #define LCR_NAME_MAX 63      /* longest region name, key, barrier name or shard key */

@@ -31,9 +31,9 @@ static const char *lcr_meaning(int err)
 	case -EBUSY: return "a live process holds this rank";
 	case -EINPROGRESS: return "the helper is rolling the rank's regions back to a protected step "
 				  "(a recovery): wait for NODE_JOINED";
-	case -ESTALE: return "the state changed under the call (lcr_update_begin: the helper rolled the "
-			     "rank's regions back to a protected step; call lcr_resume_step and "
-			     "continue after it)";
+	case -ESTALE: return "the state changed under the call (the helper rolled the rank's regions "
+			     "back, or ranks kept updating during a checkpoint): lcr_last_error says "
+			     "which";
 	case -EPERM: return "the session has no registered rank";
 	case -ENOTCONN: return "the connection to the helper is lost";
 	case -EEXIST: return "the region exists with another size or kind";
@@ -263,17 +263,21 @@ int lcr_register(lcr_session_t *s, const struct lcr_rank_info *info)
 	return rc;
 }
 
-/* lcr_update_begin's refusals, said in last_error (without the lock: the update marks
- * never wait for a request in flight). */
+/* lcr_update_begin's refusals, said in last_error when no other thread's request holds the
+ * session (the update marks never wait for a request in flight: the detail is then left
+ * out, the return value still says what happened). */
 static void explain_refused_update(struct lcr_session *s, int rc)
 {
 	uint64_t committed = atomic_load_explicit(&s->page->committed_step, memory_order_relaxed);
+	if (pthread_mutex_trylock(&s->lock) != 0)
+		return; /* another thread's request owns last_error now; never wait for it here */
 	if (rc == -EINPROGRESS)
 		client_set_error(s, "the helper is rolling this rank's regions back to a protected "
 				 "step: wait for NODE_JOINED, then call lcr_resume_step");
 	else if (rc == -ESTALE)
 		client_set_error(s, "the helper rolled this rank's regions back to step %" PRIu64
 				 "; call lcr_resume_step and continue after it", committed);
+	pthread_mutex_unlock(&s->lock);
 }
 
 int lcr_update_begin(lcr_session_t *s, uint64_t step)

@@ -14,13 +14,19 @@
 
 int control_page_begin_update(struct control_page *p, uint64_t step, uint32_t acknowledged)
 {
-	uint32_t phase = atomic_load_explicit(&p->phase, memory_order_relaxed);
+	uint32_t phase = atomic_load_explicit(&p->phase, memory_order_acquire);
+	/* A rollback already ended is refused without touching the page: lcrd's readers never
+	 * see an UPDATING that nothing will end (a refused rank killed right there would leave
+	 * its regions looking torn). */
+	if (phase != WIRE_PHASE_ROLLING_BACK && control_page_rollback_generation(p) != acknowledged)
+		return -ESTALE;
 	do {
 		if (phase == WIRE_PHASE_ROLLING_BACK)
 			return -EINPROGRESS;
 	} while (!atomic_compare_exchange_weak_explicit(&p->phase, &phase, WIRE_PHASE_UPDATING,
 							memory_order_acq_rel, memory_order_relaxed));
-	/* UPDATING now: lcrd cannot claim the page, so no rollback ends after this read. */
+	/* UPDATING now: lcrd cannot claim the page, so no rollback ends after this read; one
+	 * that ended between the check above and the swap is caught here. */
 	if (control_page_rollback_generation(p) != acknowledged) {
 		atomic_store_explicit(&p->phase, phase, memory_order_release);
 		return -ESTALE;

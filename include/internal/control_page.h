@@ -5,8 +5,8 @@
  * one. The page outlives the rank's process, so a rank that reattaches finds its last
  * committed step again.
  *
- * Ordering: update_begin stores `step`, then `phase = UPDATING`, then issues a release
- * fence, so the mark is visible before any store of the update itself. update_end stores
+ * Ordering: update_begin swaps `phase` to UPDATING, then stores `step` and issues a
+ * release fence, so the mark is visible before any store of the update itself. update_end stores
  * `committed_step` then `phase = COMMITTED` with release order, so a reader that sees
  * COMMITTED with acquire order also sees every store of the update. lcrd treats the page as
  * untrusted input: it only reports the values.
@@ -20,10 +20,11 @@
  * Fencing: the rank's library remembers the rollback generation it last acknowledged (at
  * registration, and when the rank asks lcr_resume_step). An update is begun only while the
  * page's generation is that one, so a rank that did not learn of a rollback cannot commit a
- * step of its own on top of the rolled-back state. The generation is read after the
- * compare-and-swap to UPDATING (acquire order: it sees the raise of every rollback whose
- * end the swap read), because lcrd cannot claim the page then; a stale one puts the phase
- * back as it was, so nothing is marked.
+ * step of its own on top of the rolled-back state. The generation is read before the
+ * compare-and-swap (a stale one is refused without touching the page) and again after it
+ * (acquire order: it sees the raise of every rollback whose end the swap read; lcrd cannot
+ * claim the page then), which catches a rollback that ended in between: that rare refusal
+ * puts the phase back as it was, so nothing is marked.
  *
  * Layout: version 2 added `rollback_generation` in what was padding after `phase`; a
  * version 1 page (an older lcrd) keeps it 0, which never fences. */

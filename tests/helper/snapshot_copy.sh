@@ -88,8 +88,11 @@ ok $? "h0 dropped snapshots that an update of rank 0 overlapped"
 torn="snapshot of step [0-9]* not protected on this node: rank 0 began another update"
 warned=$(grep -c "warning: $torn" "$WORK/h0.log")
 repeats=$(grep -c "]: $torn.* (the same problem [0-9]* times\{0,1\} since its warning)$" "$WORK/h0.log")
-echo "# torn rounds on h0: $warned at warning level, $repeats at verbose with a count"
-[ "$warned" = 1 ] && [ "$repeats" -gt 0 ]
+all_torn=$(grep -c "$torn" "$WORK/h0.log")
+echo "# torn rounds on h0: $all_torn, $warned at warning level, $repeats at verbose with a count"
+# How many rounds an update tears depends on the machine's load (one only, on a loaded CI):
+# every one after the first must be verbose with its count, however many there are.
+[ "$warned" = 1 ] && [ "$repeats" = $((all_torn - 1)) ]
 ok $? "the first torn round is a warning, the ones that follow are verbose with their count"
 held=0 bad=0
 for s in $(sed -n "s/.*holding the copy of region 'w' of rank 0 at step \([0-9]*\) .*/\1/p" "$WORK/h1.log"); do

@@ -239,4 +239,7 @@ process_gone "${MESH_PIDS[1]}" && grep -q "rolled this node's ranks back to prot
 ok $? "r1's helper has ended; r0 rolled back"
 reap -TERM "$HOLD"
 for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
+# The spare the leader launched (the fake srun execs its lcrd) is no child of this script:
+# end it too, or it outlives the test.
+spare_pid=$(cat "$FAKE_LAUNCHER_DIR/w1.pid" 2>/dev/null) && reap -TERM "$spare_pid"
 finish

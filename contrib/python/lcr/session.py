@@ -292,8 +292,10 @@ class Session:
         committed (kept by the helper, or restored from a checkpoint), 0 when there is none.
         lcr.Error (ENOTRECOVERABLE) when the rank was stopped during an update: its regions
         are torn and need a replica's copy (lcr.torch.Recovery brings one). It asks
-        lcr_resume_step first, which acknowledges the helper's rollbacks of the regions (a
-        recovery from the in-memory copies), so update_begin of the step it returns is let in."""
+        lcr_resume_step first, which acknowledges the helper's rollbacks of the regions ended
+        by then (a recovery from the in-memory copies), so update_begin of the step it
+        returns is let in unless a rollback is still going on (EINPROGRESS: wait for
+        NODE_JOINED and ask again)."""
         if self.rank is None:
             raise Error.of(errno.EPERM, "resume_step", "the session has no registered rank")
         restored = self.checkpoint_step()

@@ -13,13 +13,16 @@ A destroyed group's C++ teardown runs in a thread of its own (``lcr-group-teardo
 daemon): on PyTorch 2.6 the teardown of a gloo group whose peer left at the same moment
 sometimes never returns (pytorch/pytorch#75097; 2 runs in 20 of ``tests/test_group.py
 peer``), and the rank must go on to build the next group. PyTorch's own bookkeeping is done
-on the caller's thread as before; the thread only lets go of the last references.
+on the caller's thread as before; the thread lets go of end_group's references and
+collects cycles. A group that something else still holds (a DDP module the program keeps)
+is torn down where that lets go of it: ``Recovery`` calls ``release`` first where it can.
 ``end_group`` waits for it up to TEARDOWN_WAIT seconds (it takes milliseconds), so that no
 teardown is left running when the process ends (PyTorch 1.13 aborts then); a teardown that
 hangs past it is left to its thread, with a warning, and holds that thread and a few
 sockets, not the training.
 """
 
+import gc
 import logging
 import threading
 
@@ -48,13 +51,21 @@ def end_group():
         return ABORTED
     groups = _live_groups()
     dist.destroy_process_group()
-    teardown = threading.Thread(target=groups.clear, name="lcr-group-teardown", daemon=True)
+    teardown = threading.Thread(target=_let_go, args=(groups,), name="lcr-group-teardown", daemon=True)
     teardown.start()
     teardown.join(TEARDOWN_WAIT)
     if teardown.is_alive():
         log.warning("lcr: the ended process group's teardown did not finish within %g s "
                     "(pytorch/pytorch#75097); it goes on in the background", TEARDOWN_WAIT)
     return DESTROYED
+
+
+def _let_go(groups):
+    """The teardown thread: drops end_group's references, then collects the cycles that
+    may hold the group too (a DDP wrapper in a traceback's frames), so that their teardown
+    runs here as well."""
+    groups.clear()
+    gc.collect()
 
 
 def _live_groups():

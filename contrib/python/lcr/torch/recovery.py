@@ -53,7 +53,6 @@ until ``timeout``. Every wait is bounded.
 
 import datetime
 import errno
-import gc
 import hashlib
 import logging
 import os
@@ -234,8 +233,7 @@ class Recovery:
             traceback.clear_frames(error.__traceback__)  # the frames hold the DDP wrapper
         if self.release:
             self.release()
-        end_group()
-        gc.collect()
+        end_group()  # collects the cycles too, in its teardown thread
 
     def _await_join(self, error):
         """The epoch of the next NODE_JOINED newer than the last build's (an older one is the
