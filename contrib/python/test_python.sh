@@ -30,49 +30,7 @@ export LCR_BUILDDIR PYTHONPATH=$LCR_SRCDIR/contrib/python PYTHONDONTWRITEBYTECOD
 # (faulthandler answers the SIGABRT), instead of holding the suite and CI forever.
 export PYTHONFAULTHANDLER=1
 PY_TIMEOUT=${LCR_PY_TIMEOUT:-300}
-
-# signal_children SIGNAL PID...: sends SIGNAL to each PID that is still a child of this
-# script (a rank reaped long ago may have left its pid to another process).
-signal_children() {
-	local signal=$1 pid
-	shift
-	for pid in "$@"; do
-		[ "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$$" ] && kill -"$signal" "$pid"
-	done
-	return 0
-}
-
-# wait_bounded PID...: `wait PID...` (its status is the last one's), but a rank still running
-# after PY_TIMEOUT seconds gets SIGABRT, so that the suite goes on and shows its stacks, and
-# SIGKILL 10 s later.
-wait_bounded() {
-	local watchdog status
-	(
-		trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-		sleep "$PY_TIMEOUT" &
-		sleeper=$!
-		wait "$sleeper"
-		signal_children ABRT "$@"
-		sleep 10 &
-		sleeper=$!
-		wait "$sleeper"
-		signal_children KILL "$@"
-	) >/dev/null 2>&1 &
-	watchdog=$!
-	wait "$@"
-	status=$?
-	kill "$watchdog" 2>/dev/null
-	wait "$watchdog" 2>/dev/null
-	return $status
-}
-
-# py_bounded ARGS...: "$PY" ARGS... as a child of this script (in LCR_PIDS, so that cleanup
-# ends it), waited for with wait_bounded; its status.
-py_bounded() {
-	"$PY" "$@" &
-	LCR_PIDS+=($!)
-	wait_bounded $!
-}
+py_bounded() { timeout -s ABRT -k 10 "$PY_TIMEOUT" "$PY" "$@"; }
 TESTS=$LCR_SRCDIR/contrib/python/tests
 EXAMPLE=$LCR_SRCDIR/contrib/examples/torch_ddp.py
 STEPS=2000
@@ -106,12 +64,12 @@ py_ranks() {
 	local size=$1 rank pids=() status
 	shift
 	for rank in $(seq 0 $((size - 1))); do
-		"$PY" "$TESTS/$1" "${@:2}" "$rank" "$size" >"$WORK/rank.$rank.out" 2>&1 &
+		py_bounded "$TESTS/$1" "${@:2}" "$rank" "$size" >"$WORK/rank.$rank.out" 2>&1 &
 		pids+=($!)
 		LCR_PIDS+=($!)
 	done
 	for rank in $(seq 0 $((size - 1))); do
-		wait_bounded "${pids[$rank]}"
+		wait "${pids[$rank]}"
 		status=$?
 		report "$WORK/rank.$rank.out" "$status" "$* (rank $rank)"
 	done
@@ -174,6 +132,24 @@ train() {
 		RANK_PIDS[$rank]=$!
 		LCR_PIDS+=($!)
 	done
+}
+# wait_bounded PID...: `wait PID...` (its status is the last one's), but a rank still running
+# after PY_TIMEOUT seconds gets SIGABRT, so that the suite goes on and shows its stacks.
+wait_bounded() {
+	local watchdog status
+	(
+		trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+		sleep "$PY_TIMEOUT" &
+		sleeper=$!
+		wait "$sleeper"
+		kill -ABRT "$@" 2>/dev/null
+	) &
+	watchdog=$!
+	wait "$@"
+	status=$?
+	kill "$watchdog" 2>/dev/null
+	wait "$watchdog" 2>/dev/null
+	return $status
 }
 # kill_at TAG RANK STEP: SIGKILLs the rank once it has logged STEP, between two optimizer
 # steps: it is stopped, and killed only when none of its regions is mid-update (a rank
