@@ -15,7 +15,8 @@ sometimes never returns (pytorch/pytorch#75097; 2 runs in 20 of ``tests/test_gro
 peer``), and the rank must go on to build the next group. PyTorch's own bookkeeping is done
 on the caller's thread as before; the thread lets go of end_group's references and
 collects cycles. A group that something else still holds (a DDP module the program keeps)
-is torn down where that lets go of it: ``Recovery`` calls ``release`` first where it can.
+is torn down where that lets go of it: ``Recovery`` calls ``release`` first under the
+replace policy (under rejoin and shrink, ``rebuild`` replacing the DDP module lets go).
 ``end_group`` waits for it up to TEARDOWN_WAIT seconds (it takes milliseconds), so that no
 teardown is left running when the process ends (PyTorch 1.13 aborts then); a teardown that
 hangs past it is left to its thread, with a warning, and holds that thread and a few
