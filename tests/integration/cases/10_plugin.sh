@@ -20,6 +20,18 @@ runtime_entries() { find "$BASE/run/lcr" -mindepth 2 -maxdepth 2 ! -name "*.${DE
 
 no_helper_left() { [ -z "$(helpers_of_test_user)" ] && [ -z "$(runtime_entries)" ]; }
 
+# What a failed no_helper_left found: each helper's pid, state, job, step and node, then the
+# runtime entries.
+left_behind() {
+	local pid
+	for pid in $(helpers_of_test_user); do
+		echo "lcrd $pid ($(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)):" \
+			"$({ tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null |
+				grep -E '^(SLURM_JOB_ID|SLURM_STEP_ID|SLURMD_NODENAME)=' | tr '\n' ' ')"
+	done
+	echo "runtime entries: $(runtime_entries | tr '\n' ' ')"
+}
+
 # No helper, and no runtime entry other than those in $1 (the entries before a step).
 no_helper_left_since() {
 	[ -z "$(helpers_of_test_user)" ] && [ -z "$(comm -13 <(sort <<<"$1") <(runtime_entries | sort))" ]
@@ -75,7 +87,7 @@ test_srun_lcr_starts_one_helper_per_node_as_the_user() {
 			fail "no helper of $TEST_USER with id $((i - 1)) on n$i"
 	done
 	! grep -q "user root" <<<"$output" || fail "a helper runs as root"
-	wait_for 10 no_helper_left || fail "helper or runtime directory left after the step: $(runtime_entries)"
+	wait_for 10 no_helper_left || fail "helper or runtime directory left after the step: $(left_behind)"
 }
 
 test_tasks_get_lcr_socket_of_their_own_node() {
@@ -97,7 +109,7 @@ test_lcrctl_finds_helpers_from_another_step() {
 	diag "$output"
 	grep -q "node $node .*job $job step 0" <<<"$output" || fail "lcrctl did not find step 0's helper on $node"
 	as_user scancel "$job"
-	wait_for 15 no_helper_left || fail "helper or runtime directory left after scancel"
+	wait_for 15 no_helper_left || fail "helper or runtime directory left after scancel: $(left_behind)"
 }
 
 test_sbatch_lcr_line_gives_steps_helpers() {
@@ -122,7 +134,7 @@ test_no_helper_left_after_a_task_is_killed() {
 	wait_for 15 at_least lcrd "$TEST_USER" 2 || fail "helpers did not start"
 	wait_for 5 at_least sleep "$TEST_USER" 1 || fail "tasks did not start"
 	kill -KILL $(pids_of sleep "$TEST_USER")
-	wait_for 15 no_helper_left || fail "helper or runtime directory left after SIGKILL of a task"
+	wait_for 15 no_helper_left || fail "helper or runtime directory left after SIGKILL of a task: $(left_behind)"
 }
 
 test_other_user_cannot_reach_the_helper() {
@@ -134,7 +146,7 @@ test_other_user_cannot_reach_the_helper() {
 	grep -qiE "permission denied|refused|not allowed" <<<"$output" || fail "no clear refusal: $output"
 	pkill -u "$TEST_USER" -x sleep || true
 	rm -f "$socket_file"
-	wait_for 15 no_helper_left || fail "helper left"
+	wait_for 15 no_helper_left || fail "helper left: $(left_behind)"
 }
 
 test_broken_helper_without_required_runs_with_one_warning() {
@@ -143,7 +155,7 @@ test_broken_helper_without_required_runs_with_one_warning() {
 	diag "$output"
 	grep -qx ran <<<"$output" || fail "the step did not run"
 	[ "$(grep -c 'runs without LCR' <<<"$output")" = 1 ] || fail "expected exactly one warning"
-	wait_for 10 no_helper_left || fail "helper files left"
+	wait_for 10 no_helper_left || fail "helper files left: $(left_behind)"
 }
 
 test_broken_helper_with_required_fails_the_step() {
@@ -177,7 +189,7 @@ test_lcr_implies_no_kill_survivors_outlive_node_down() {
 	[ "$sleepers" = 4 ] || fail "expected the 4 surviving tasks alive, found $sleepers"
 	as_user scancel "$job"
 	"$TESTCLUSTER" start-node n5
-	DEAD_NODE=n5 wait_for 30 no_helper_left || fail "helpers of the surviving nodes left after scancel"
+	DEAD_NODE=n5 wait_for 30 no_helper_left || fail "helpers of the surviving nodes left after scancel: $(DEAD_NODE=n5 left_behind)"
 }
 
 # Issue 18, 3: a helper stopped by its user while a step with more tasks than its channel
