@@ -94,4 +94,7 @@ ring again s1 h1 h2 s1
 ok $? "after the leader's death, four ranks on the survivors and the replacement build a ring again"
 no_entries again 0 4 h2
 ok $? "... leaving no entry behind"
+# The spare the leader launched (the fake srun execs its lcrd) is no child of this script:
+# end it too, or it outlives the test.
+spare_pid=$(cat "$FAKE_LAUNCHER_DIR/s1.pid" 2>/dev/null) && reap -TERM "$spare_pid"
 finish
