@@ -427,17 +427,26 @@ static bool passed_to_replacement(const struct lcrd_options *o, size_t i)
 	       i != LCR_SETTING_RESTORE;
 }
 
+/* Whether the step ran with --lcr-verbose, which reaches lcrd as --log-level=verbose (a
+ * site's log_level of verbose reads the same, and the flag gives the replacement no more). */
+static bool step_was_verbose(const struct lcrd_options *o)
+{
+	const char *level = o->setting_given[LCR_SETTING_LOG_LEVEL];
+	return level && strcmp(level, "verbose") == 0;
+}
+
 /* LAUNCHER --jobid=J --overlap --nodes=1 --ntasks=N --nodelist=SPARE --lcr
  * [--lcr-OPTION=TEXT ...] -- PROGRAM ARGS: the step's settings as this helper was given them
  * (--lcr-ckpt-dir, --lcr-detect-timeout, --lcr-redundancy, ...: the rows of lcr_settings[]
- * with an option and an lcrd_arg), so that the replacement runs as the step did, and its
- * later checkpoints and the step's outcome go to the step's directory. 0 or -ENOMEM. */
+ * with an option and an lcrd_arg, and --lcr-verbose), so that the replacement runs as the
+ * step did, and its later checkpoints and the step's outcome go to the step's directory.
+ * 0 or -ENOMEM. */
 static int build_argv(struct recovery *r, const struct recovery_failure *f, struct launch_argv *a)
 {
 	const struct lcrd_options *o = &r->m->d->opt;
 	const struct mesh_node *x = &r->m->nodes[f->node];
 	size_t n = 0;
-	*a = (struct launch_argv){ .argv = calloc((size_t)o->program_argc + 9 + LCR_SETTING_COUNT,
+	*a = (struct launch_argv){ .argv = calloc((size_t)o->program_argc + 10 + LCR_SETTING_COUNT,
 						  sizeof(*a->argv)) };
 	if (!a->argv)
 		return -ENOMEM;
@@ -462,6 +471,8 @@ static int build_argv(struct recovery *r, const struct recovery_failure *f, stru
 		}
 		a->argv[n++] = a->settings[i];
 	}
+	if (step_was_verbose(o))
+		a->argv[n++] = "--lcr-verbose";
 	a->argv[n++] = "--";
 	for (int i = 0; i < o->program_argc; i++)
 		a->argv[n++] = o->program[i];
