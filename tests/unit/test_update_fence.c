@@ -3,7 +3,8 @@
  * page the stand-in passes, and lcr_resume_step asks it for the resume step. The test plays
  * lcrd's rollback with the control page functions lcrd uses (claim, then end). A rank that
  * did not ask lcr_resume_step after the rollback is refused (-ESTALE, nothing marked,
- * lcr_last_error names the step); once it asked, it updates; a rank that registers after
+ * lcr_last_error names the step); once it asked, it updates (a rollback that ended while the
+ * helper answered is not acknowledged by that answer); a rank that registers after
  * the rollback, or whose page was never rolled back, is not affected. */
 #include "config.h"
 
@@ -34,6 +35,8 @@ struct helper {
 	struct control_page *page;
 	pthread_t thread;
 	struct wire_msg msg;
+	uint64_t roll_back_while_answering; /* a rollback to this step ends as the stand-in
+					     * answers lcr_resume_step (0: none) */
 };
 
 static void answer_register(struct helper *h, uint32_t seq)
@@ -44,11 +47,14 @@ static void answer_register(struct helper *h, uint32_t seq)
 			   h->page_fd);
 }
 
-/* As lcrd after a REPLACING: the step the page shows committed. */
+/* As lcrd after a REPLACING: the step the page shows committed (read before a rollback that
+ * ends while the stand-in answers, which the answer then does not tell of). */
 static void answer_resume_step(struct helper *h, uint32_t seq)
 {
 	struct wire_resume_info info = { .step = atomic_load(&h->page->committed_step) };
 	uint8_t buf[sizeof(info)];
+	if (h->roll_back_while_answering && control_page_claim_rollback(h->page))
+		control_page_end_rollback(h->page, h->roll_back_while_answering);
 	wire_send_msg_full(h->fd, WIRE_RESUME_INFO, seq, buf,
 			   (uint32_t)wire_encode_resume_info(&info, buf, sizeof(buf)), -1);
 }
@@ -123,7 +129,7 @@ static void commit(lcr_session_t *s, uint64_t step)
 static void test_rank_that_skips_resume_step_is_refused_after_a_rollback(void **state)
 {
 	(void)state;
-	struct helper h;
+	struct helper h = { 0 };
 	helper_start(&h);
 	lcr_session_t *s = rank_registers(&h);
 	commit(s, 26);
@@ -142,7 +148,7 @@ static void test_rank_that_skips_resume_step_is_refused_after_a_rollback(void **
 static void test_rank_that_asked_resume_step_updates_after_it(void **state)
 {
 	(void)state;
-	struct helper h;
+	struct helper h = { 0 };
 	uint64_t resume = 0;
 	helper_start(&h);
 	lcr_session_t *s = rank_registers(&h);
@@ -159,10 +165,32 @@ static void test_rank_that_asked_resume_step_updates_after_it(void **state)
 	helper_stop(&h, s);
 }
 
+/* lcr_resume_step acknowledges the rollbacks that ended before its request, not one that
+ * ends while the helper answers: its answer does not tell of that one. */
+static void test_rollback_ending_during_resume_step_is_not_acknowledged(void **state)
+{
+	(void)state;
+	struct helper h = { 0 };
+	uint64_t resume = 0;
+	helper_start(&h);
+	lcr_session_t *s = rank_registers(&h);
+	commit(s, 26);
+	h.roll_back_while_answering = 20;
+	assert_int_equal(lcr_resume_step(s, &resume), 0);
+	assert_int_equal(resume, 26); /* the answer was read before the rollback */
+	assert_int_equal(lcr_update_begin(s, 27), -ESTALE);
+	assert_int_equal(atomic_load(&h.page->committed_step), 20);
+	h.roll_back_while_answering = 0;
+	assert_int_equal(lcr_resume_step(s, &resume), 0);
+	assert_int_equal(resume, 20);
+	commit(s, 21);
+	helper_stop(&h, s);
+}
+
 static void test_rank_registered_after_the_rollback_starts_from_it(void **state)
 {
 	(void)state;
-	struct helper h;
+	struct helper h = { 0 };
 	helper_start(&h);
 	helper_rolls_back(&h, 20);
 	lcr_session_t *s = rank_registers(&h); /* a new process of the rank */
@@ -173,7 +201,7 @@ static void test_rank_registered_after_the_rollback_starts_from_it(void **state)
 static void test_ordinary_update_cycle_without_rollback(void **state)
 {
 	(void)state;
-	struct helper h;
+	struct helper h = { 0 };
 	helper_start(&h);
 	lcr_session_t *s = rank_registers(&h);
 	for (uint64_t step = 26; step < 40; step++)
@@ -188,6 +216,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rank_that_skips_resume_step_is_refused_after_a_rollback),
 		cmocka_unit_test(test_rank_that_asked_resume_step_updates_after_it),
+		cmocka_unit_test(test_rollback_ending_during_resume_step_is_not_acknowledged),
 		cmocka_unit_test(test_rank_registered_after_the_rollback_starts_from_it),
 		cmocka_unit_test(test_ordinary_update_cycle_without_rollback),
 	};
