@@ -26,7 +26,6 @@
 
 #include "helper_launch.h"
 #include "internal/fd_close.h"
-#include "internal/process_start.h"
 #include "internal/wire.h"
 
 /* lcrd's options, before "--" and the step's program: its own and the settings' */
@@ -570,35 +569,6 @@ out:
 	}
 	free_plan(&plan);
 	return rc;
-}
-
-/* process_start's setup for the removal: the helper's user, without its groups. */
-static int become_file_owner(void *arg, const char **what)
-{
-	const struct helper_handle *helper = arg;
-
-	return become_user(helper->uid, helper->gid, NULL, 0, what);
-}
-
-void helper_remove_files(struct helper_handle *helper)
-{
-	char *const argv[] = { "rm", "-rf", "--one-file-system", "--", helper->node_dir, helper->log_path, NULL };
-	char *const envp[] = { "PATH=/usr/bin:/bin", NULL };
-	struct process_plan plan = PROCESS_PLAN_INIT;
-	char why[256];
-	pid_t pid;
-
-	if (!helper->node_dir[0])
-		return;
-	plan.path = "/bin/rm";
-	plan.argv = argv;
-	plan.envp = envp;
-	plan.stdout_fd = STDOUT_FILENO;
-	plan.stderr_fd = STDERR_FILENO;
-	plan.setup = become_file_owner;
-	plan.setup_arg = helper;
-	if (process_start(&plan, &pid, why, sizeof(why)) == 0)
-		process_wait(pid, -1, false, NULL);
 }
 
 void helper_log_tail(const struct helper_handle *helper, char *out, size_t outlen)

@@ -110,7 +110,8 @@ int helper_report_task_exited(struct helper_handle *helper, uint32_t global_rank
  * wait up to timeout seconds for it to exit, then SIGKILL it through its pidfd. */
 void helper_stop(struct helper_handle *helper, double timeout);
 
-/* Remove the helper's directory and log, as the job's user (never as root). */
+/* Remove the helper's directory and log, as the job's user (never as root), in this process
+ * (helper_files.c). */
 void helper_remove_files(struct helper_handle *helper);
 
 /* The last lines of the helper's log, for an error message; "" when there is none. */
