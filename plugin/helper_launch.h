@@ -111,8 +111,9 @@ int helper_report_task_exited(struct helper_handle *helper, uint32_t global_rank
 void helper_stop(struct helper_handle *helper, double timeout);
 
 /* Remove the helper's directory and log, as the job's user (never as root), in this process
- * (helper_files.c). */
-void helper_remove_files(struct helper_handle *helper);
+ * (helper_files.c): 0, or -errno when nothing could be removed (-EPERM: the user's identity
+ * could not be taken; -ETIMEDOUT: the file system did not answer within 10 s). */
+int helper_remove_files(const struct helper_handle *helper);
 
 /* The last lines of the helper's log, for an error message; "" when there is none. */
 void helper_log_tail(const struct helper_handle *helper, char *out, size_t outlen);

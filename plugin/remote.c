@@ -136,6 +136,15 @@ static int export_to_tasks(struct plugin_state *state, spank_t sp)
 	return 0;
 }
 
+/* The helper's directory and log go; a failure is logged, as it leaves them behind. */
+static void remove_files(const struct plugin_state *state)
+{
+	int rc = helper_remove_files(&state->helper);
+	if (rc < 0)
+		slurm_error("lcr: cannot remove the helper's files %s and %s: %s", state->helper.node_dir,
+			    state->helper.log_path, strerror(-rc));
+}
+
 static int start_helper(struct plugin_state *state, spank_t sp, struct helper_identity *id)
 {
 	char err[PLUGIN_ERROR_MAX], message[PLUGIN_ERROR_MAX + 1100], tail[1024];
@@ -146,7 +155,7 @@ static int start_helper(struct plugin_state *state, spank_t sp, struct helper_id
 		helper_log_tail(&state->helper, tail, sizeof(tail));
 		snprintf(message, sizeof(message), "%s%s%s", err, tail[0] ? "; helper log:\n" : "", tail);
 		helper_stop(&state->helper, 0.5);
-		helper_remove_files(&state->helper);
+		remove_files(state);
 		return fail(state, rc, message);
 	}
 	if (export_to_tasks(state, sp) < 0)
@@ -467,7 +476,7 @@ int remote_exit(struct plugin_state *state, spank_t sp)
 	if (!state->active)
 		return 0;
 	helper_stop(&state->helper, state->site.helper_stop_timeout);
-	helper_remove_files(&state->helper);
+	remove_files(state);
 	state->active = false;
 	return 0;
 }

@@ -3,7 +3,7 @@
  * its log, and nothing else of the user's directory; a link in the directory's place is
  * removed, not followed; it starts no process (an `rm` child could be killed by Slurm halfway,
  * which left logs behind); and, run as root, it removes nothing that the job's user could not
- * remove. */
+ * remove, and leaves the caller root. */
 #include "config.h"
 
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,7 +103,7 @@ static void test_removes_the_directory_and_the_log_and_nothing_else(void **state
 	char other[PATH_MAX + 16];
 	make_tree(&t);
 	children_ended = 0;
-	helper_remove_files(&t.helper);
+	assert_int_equal(helper_remove_files(&t.helper), 0);
 	assert_int_equal(children_ended, 0); /* no rm child that Slurm could kill halfway */
 	assert_false(exists(t.helper.node_dir));
 	assert_false(exists(t.helper.log_path));
@@ -137,8 +138,9 @@ static void test_a_link_in_the_directorys_place_is_removed_not_followed(void **s
 	remove_tree(&t);
 }
 
-/* As root, with a job's user who may not write the directory: nothing is removed. */
-static void test_removes_only_what_the_user_may(void **state)
+/* As root, with a job's user who may not write the directory: nothing is removed, and the
+ * caller hears why. */
+static void test_removes_nothing_the_user_may_not(void **state)
 {
 	(void)state;
 	struct tree t;
@@ -147,9 +149,36 @@ static void test_removes_only_what_the_user_may(void **state)
 	make_tree(&t); /* owned by root, 0700 */
 	t.helper.uid = NOBODY;
 	t.helper.gid = NOBODY;
-	helper_remove_files(&t.helper);
+	assert_int_equal(helper_remove_files(&t.helper), -EACCES);
 	assert_true(exists(t.helper.node_dir));
 	assert_true(exists(t.helper.log_path));
+	remove_tree(&t);
+}
+
+/* As root, the user's tree with a directory of root's in it: the user's files go, root's
+ * directory and what it holds stay, and the caller is still root for the file system. */
+static void test_removes_as_the_user_only(void **state)
+{
+	(void)state;
+	struct tree t;
+	char command[PATH_MAX + 64], roots[PATH_MAX + 16], kept[PATH_MAX + 32], sock[PATH_MAX + 16];
+	if (geteuid() != 0)
+		skip();
+	make_tree(&t);
+	FORMAT(command, "chmod 755 %s && chown -R %d:%d %s", t.root, NOBODY, NOBODY, t.helper.user_dir);
+	assert_int_equal(system(command), 0);
+	FORMAT(roots, "%s/roots", t.helper.node_dir);
+	assert_int_equal(mkdir(roots, 0755), 0); /* root's, in the user's directory */
+	make_file(roots, "kept");
+	FORMAT(kept, "%s/kept", roots);
+	FORMAT(sock, "%s/lcrd.sock", t.helper.node_dir);
+	t.helper.uid = NOBODY;
+	t.helper.gid = NOBODY;
+	assert_int_equal(helper_remove_files(&t.helper), 0);
+	assert_false(exists(t.helper.log_path));
+	assert_false(exists(sock));
+	assert_true(exists(kept)); /* the user could not remove it, so nor could the removal */
+	assert_int_equal(setfsuid((uid_t)-1), 0);
 	remove_tree(&t);
 }
 
@@ -158,7 +187,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_removes_the_directory_and_the_log_and_nothing_else),
 		cmocka_unit_test(test_a_link_in_the_directorys_place_is_removed_not_followed),
-		cmocka_unit_test(test_removes_only_what_the_user_may),
+		cmocka_unit_test(test_removes_nothing_the_user_may_not),
+		cmocka_unit_test(test_removes_as_the_user_only),
 	};
 	struct sigaction on_child = { .sa_handler = count_child };
 	sigaction(SIGCHLD, &on_child, NULL);

@@ -35,8 +35,8 @@ struct helper {
 	struct control_page *page;
 	pthread_t thread;
 	struct wire_msg msg;
-	uint64_t roll_back_while_answering; /* a rollback to this step ends as the stand-in
-					     * answers lcr_resume_step (0: none) */
+	_Atomic uint64_t roll_back_while_answering; /* a rollback to this step ends as the
+						     * stand-in answers lcr_resume_step (0: none) */
 };
 
 static void answer_register(struct helper *h, uint32_t seq)
@@ -53,8 +53,9 @@ static void answer_resume_step(struct helper *h, uint32_t seq)
 {
 	struct wire_resume_info info = { .step = atomic_load(&h->page->committed_step) };
 	uint8_t buf[sizeof(info)];
-	if (h->roll_back_while_answering && control_page_claim_rollback(h->page))
-		control_page_end_rollback(h->page, h->roll_back_while_answering);
+	uint64_t to = atomic_load(&h->roll_back_while_answering);
+	if (to && control_page_claim_rollback(h->page))
+		control_page_end_rollback(h->page, to);
 	wire_send_msg_full(h->fd, WIRE_RESUME_INFO, seq, buf,
 			   (uint32_t)wire_encode_resume_info(&info, buf, sizeof(buf)), -1);
 }
@@ -175,12 +176,12 @@ static void test_rollback_ending_during_resume_step_is_not_acknowledged(void **s
 	helper_start(&h);
 	lcr_session_t *s = rank_registers(&h);
 	commit(s, 26);
-	h.roll_back_while_answering = 20;
+	atomic_store(&h.roll_back_while_answering, 20);
 	assert_int_equal(lcr_resume_step(s, &resume), 0);
 	assert_int_equal(resume, 26); /* the answer was read before the rollback */
 	assert_int_equal(lcr_update_begin(s, 27), -ESTALE);
 	assert_int_equal(atomic_load(&h.page->committed_step), 20);
-	h.roll_back_while_answering = 0;
+	atomic_store(&h.roll_back_while_answering, 0);
 	assert_int_equal(lcr_resume_step(s, &resume), 0);
 	assert_int_equal(resume, 20);
 	commit(s, 21);
