@@ -11,7 +11,15 @@
  *
  * Erasure coding. A helper pushes each data chunk of its snapshot of step P to the parity
  * holders of the chunk's stripe the same way, SNAPSHOT_PUT of kind CHUNK; each holder adds
- * it to the parity block it holds and acknowledges the chunk's XXH3 as for a copy.
+ * it to the parity block it holds and acknowledges the chunk's XXH3 as for a copy. Before
+ * its chunks, it sends every other member of its group its snapshot's layout (kind LAYOUT:
+ * the bytes are a wire_snapshot_layout, below), which a rebuild of its state needs.
+ *
+ * Rebuild. After a member of a group is lost, each live member sends the leader its block
+ * of every stripe the lost member gave data to (kind REBUILD: its data chunk, rebuilt from
+ * its snapshot, or its parity block; `chunk` is the block's index in the stripe's code,
+ * data chunks first, then parity rows), and the first live member sends the lost member's
+ * layout (kind REBUILD_LAYOUT, `node` the lost member). The leader decodes the lost chunks.
  *
  * Rounds. Each node tells the leader, over the mesh, how its round of step P ended
  * (SNAPSHOT_DONE: every copy acknowledged, or why not); the leader tells every live node
@@ -38,12 +46,45 @@ enum wire_snapshot_kind {
 	WIRE_SNAPSHOT_COPY = 0,  /* one region of the node's snapshot (redundancy copy) */
 	WIRE_SNAPSHOT_CHUNK = 1, /* one data chunk of an erasure-coded stripe, for its parity
 				  * holder (redundancy erasure; rank, shard_key, region unused) */
+	WIRE_SNAPSHOT_LAYOUT = 2, /* the sender's snapshot layout, for its group (stripe,
+				   * chunk, rank, shard_key, region unused) */
+	WIRE_SNAPSHOT_REBUILD = 3, /* a block of a stripe, for the leader's rebuild of a lost
+				    * member (chunk: the block's index in the code) */
+	WIRE_SNAPSHOT_REBUILD_LAYOUT = 4, /* a lost member's layout, for the leader's rebuild
+					   * (node: the lost member) */
 };
+
+/* The layout of one node's snapshot: its regions, one after the other in this order, make
+ * up the bytes that are cut into chunks. */
+struct wire_snapshot_layout_region {
+	uint32_t rank;
+	uint32_t dp_size;
+	char shard_key[WIRE_NAME_MAX + 1];
+	char name[WIRE_NAME_MAX + 1];
+	uint64_t size;
+	uint64_t xxh3; /* of the region's bytes at the step */
+};
+
+#define WIRE_SNAPSHOT_LAYOUT_MAX 4096 /* regions of one node's snapshot */
+
+/* The encoded length of a layout of `count` regions, at most. */
+#define WIRE_SNAPSHOT_LAYOUT_BYTES(count) (4 + 8 + (size_t)(count) * (4 + 4 + 2 + WIRE_NAME_MAX + 2 + WIRE_NAME_MAX + 8 + 8))
+
+/* A layout's bytes: u64 incarnation of the sender's helper, u32 count, then each region
+ * (u32 rank, u32 dp_size, string shard key, string name, u64 size, u64 xxh3). Encode: the
+ * length, or -EINVAL (too many regions) / -EMSGSIZE (cap). Decode: 0 with *regions (the caller's to free) and *count,
+ * or -EBADMSG (malformed: a count over the maximum, an empty name or shard key, a size of 0
+ * or over WIRE_SNAPSHOT_SIZE_MAX, bytes left over) or -ENOMEM. */
+int wire_encode_snapshot_layout(uint64_t incarnation, const struct wire_snapshot_layout_region *regions,
+				uint32_t count, uint8_t *buf, size_t cap);
+int wire_decode_snapshot_layout(const uint8_t *buf, size_t len, uint64_t *incarnation,
+				struct wire_snapshot_layout_region **regions, uint32_t *count);
 
 /* Refused with a step of WIRE_NO_STEP or a size of 0 or over the maximum; a copy without a
  * shard key or a region, or with a dp_size of 0; a chunk whose group geometry is impossible
  * (internal/redundancy_plan.h: groups of 2 to 32 nodes, parity below the group size, a
- * stripe per member, a data chunk below group_size - parity). */
+ * stripe per member, a data chunk below group_size - parity); a layout or rebuild with an
+ * impossible geometry, a rebuild block not below group_size. */
 #define WIRE_FIELDS_snapshot_put(F)                                                     \
 	F(u32, node)        /* the node whose state it is */                            \
 	F(u64, incarnation) /* its helper: 0, or the NODE_JOINED that brought it */     \

@@ -155,9 +155,104 @@ static void test_put_of_a_chunk_checks_its_group_geometry(void **state)
 	bad[2].parity = 4;       /* not below the group size */
 	bad[3].group_size = 33;  /* more blocks than one code */
 	bad[4].parity = 0;
-	bad[5].kind = 2;
+	bad[5].kind = 5;         /* copy, chunk, layout, rebuild, rebuild layout */
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(wire_encode_snapshot_put(&bad[i], buf, sizeof(buf)), -EINVAL);
+}
+
+/* A rebuild block names any block of its stripe's code (data chunks, then parity rows), a
+ * layout a possible group. */
+static void test_put_of_a_rebuild_block_or_a_layout_checks_its_geometry(void **state)
+{
+	(void)state;
+	struct wire_snapshot_put put, out;
+	uint8_t buf[256];
+	put = (struct wire_snapshot_put){ .node = 2, .step = 40, .size = 4096,
+					  .kind = WIRE_SNAPSHOT_REBUILD, .group = 0, .group_size = 4,
+					  .parity = 1, .stripe = 1, .chunk = 3, .rank = WIRE_NO_RANK };
+	int n = wire_encode_snapshot_put(&put, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(wire_decode_snapshot_put(buf, (size_t)n, &out), 0);
+	assert_int_equal(out.kind, WIRE_SNAPSHOT_REBUILD);
+	assert_int_equal(out.chunk, 3); /* the parity row: block 3 of 3 data + 1 parity */
+	put.chunk = 4;
+	assert_int_equal(wire_encode_snapshot_put(&put, buf, sizeof(buf)), -EINVAL);
+	put.chunk = 0;
+	put.stripe = 4;
+	assert_int_equal(wire_encode_snapshot_put(&put, buf, sizeof(buf)), -EINVAL);
+	put = (struct wire_snapshot_put){ .node = 2, .step = 40, .size = 100,
+					  .kind = WIRE_SNAPSHOT_LAYOUT, .group_size = 4, .parity = 1,
+					  .rank = WIRE_NO_RANK };
+	assert_true(wire_encode_snapshot_put(&put, buf, sizeof(buf)) > 0);
+	put.kind = WIRE_SNAPSHOT_REBUILD_LAYOUT;
+	assert_true(wire_encode_snapshot_put(&put, buf, sizeof(buf)) > 0);
+	put.parity = 4;
+	assert_int_equal(wire_encode_snapshot_put(&put, buf, sizeof(buf)), -EINVAL);
+}
+
+static const struct wire_snapshot_layout_region sample_layout[2] = {
+	{ .rank = 4, .dp_size = 1, .shard_key = "zero1-r4", .name = "optim", .size = 3000000,
+	  .xxh3 = 0x1122334455667788ull },
+	{ .rank = 5, .dp_size = 2, .shard_key = "zero1-r5", .name = "w", .size = 64,
+	  .xxh3 = 42 },
+};
+
+/* A layout names every region of a node's snapshot, in order, with its size and hash. */
+static void test_snapshot_layout_round_trips(void **state)
+{
+	(void)state;
+	uint8_t buf[WIRE_SNAPSHOT_LAYOUT_BYTES(2)];
+	struct wire_snapshot_layout_region *out = NULL;
+	uint32_t count = 0;
+	uint64_t incarnation = 0;
+	int n = wire_encode_snapshot_layout(9, sample_layout, 2, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(wire_decode_snapshot_layout(buf, (size_t)n, &incarnation, &out, &count), 0);
+	assert_int_equal(incarnation, 9);
+	assert_int_equal(count, 2);
+	assert_memory_equal(out, sample_layout, sizeof(sample_layout));
+	free(out);
+	/* an empty snapshot has an empty layout */
+	n = wire_encode_snapshot_layout(0, NULL, 0, buf, sizeof(buf));
+	assert_int_equal(n, 12);
+	assert_int_equal(wire_decode_snapshot_layout(buf, (size_t)n, &incarnation, &out, &count), 0);
+	assert_int_equal(count, 0);
+	free(out);
+}
+
+/* Cut at any byte, with a byte more, a region of size 0, an empty name or shard key, or
+ * a count over the maximum: refused, nothing returned. */
+static void test_malformed_snapshot_layouts_are_refused(void **state)
+{
+	(void)state;
+	uint8_t buf[WIRE_SNAPSHOT_LAYOUT_BYTES(2) + 1];
+	struct wire_snapshot_layout_region *out = NULL, bad[2];
+	uint32_t count;
+	uint64_t incarnation;
+	int n = wire_encode_snapshot_layout(9, sample_layout, 2, buf, sizeof(buf));
+	for (int cut = 0; cut < n; cut++)
+		assert_int_equal(wire_decode_snapshot_layout(buf, (size_t)cut, &incarnation, &out,
+							     &count), -EBADMSG);
+	assert_int_equal(wire_decode_snapshot_layout(buf, (size_t)n + 1, &incarnation, &out, &count),
+			 -EBADMSG);
+	assert_int_equal(wire_encode_snapshot_layout(9, sample_layout, 2, buf, 20), -EMSGSIZE);
+	for (int which = 0; which < 3; which++) {
+		memcpy(bad, sample_layout, sizeof(bad));
+		if (which == 0)
+			bad[1].size = 0;
+		else if (which == 1)
+			bad[1].name[0] = '\0';
+		else
+			bad[0].shard_key[0] = '\0';
+		n = wire_encode_snapshot_layout(9, bad, 2, buf, sizeof(buf));
+		assert_true(n > 0);
+		assert_int_equal(wire_decode_snapshot_layout(buf, (size_t)n, &incarnation, &out,
+							     &count), -EBADMSG);
+	}
+	put_le(buf + 8, WIRE_SNAPSHOT_LAYOUT_MAX + 1, 4);
+	assert_int_equal(wire_decode_snapshot_layout(buf, 12, &incarnation, &out, &count), -EBADMSG);
+	assert_int_equal(wire_encode_snapshot_layout(9, sample_layout, WIRE_SNAPSHOT_LAYOUT_MAX + 1,
+						     buf, sizeof(buf)), -EINVAL);
 }
 
 /* A SNAPSHOT_PUT (a copy) of rank 7 of node 3, step 20, 4096 bytes, laid out by hand in
@@ -258,6 +353,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_snapshot_message_round_trips),
+		cmocka_unit_test(test_put_of_a_rebuild_block_or_a_layout_checks_its_geometry),
+		cmocka_unit_test(test_snapshot_layout_round_trips),
+		cmocka_unit_test(test_malformed_snapshot_layouts_are_refused),
 		cmocka_unit_test(test_every_cut_snapshot_message_is_rejected),
 		cmocka_unit_test(test_trailing_bytes_after_a_snapshot_message_are_rejected),
 		cmocka_unit_test(test_snapshot_encoders_refuse_a_small_buffer),
