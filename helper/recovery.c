@@ -67,6 +67,7 @@
 #include "snapshot.h"
 
 #define RECOVERY_KILL_GRACE_MS 2000
+#define RECOVERY_REBUILD_POLL_MS 100
 
 
 extern char **environ;
@@ -122,9 +123,11 @@ struct recovery {
 	struct hostlist orphans;    /* spares of the old leader's unfinished attempts: tried last */
 	size_t orphans_cap;
 	uint64_t shared_epoch;      /* the epoch of the nodes down together; 0: none fixed */
+	uint64_t rebuild_timer;     /* asks again whether the head's rebuild is done */
 };
 
 static void kick(struct recovery *r);
+static void rebuild_due(struct loop *loop, void *arg);
 static void attempt_joined(struct mesh *m, uint32_t node, uint64_t g);
 
 /* --- names --- */
@@ -642,8 +645,10 @@ static void attempt_failed(struct recovery *r, const char *why)
  * rolls every survivor back to it, and the replacement restores it (its checkpoint path
  * names that step: from the replicas and the copies only, unless a checkpoint of that step
  * exists). The failure's own checkpoint is waited for first, as the rollback changes the
- * regions its writers read. With --redundancy=erasure, the leader says that recovery from
- * the parity is not built yet and goes on without. 0 to go on, 1 while it waits. */
+ * regions its writers read. With --redundancy=erasure, the same once this leader has
+ * rebuilt the lost node's snapshot from the parity of its group: while its blocks are on
+ * their way, the attempt is tried again every RECOVERY_REBUILD_POLL_MS. 0 to go on, 1
+ * while it waits. */
 static int choose_rollback(struct recovery *r, struct recovery_failure *f)
 {
 	char why[WIRE_TEXT_MAX + 1];
@@ -656,6 +661,13 @@ static int choose_rollback(struct recovery *r, struct recovery_failure *f)
 		log_info("every shard of node %s (%" PRIu32 ") has a live replica: it is recovered "
 			 "from the replicas, no rank is rolled back", f->name, f->node);
 		return 0;
+	}
+	if (snapshot_rebuild_pending(r->m->d, f->node)) {
+		if (!r->rebuild_timer &&
+		    loop_add_timer(r->m->d->loop, RECOVERY_REBUILD_POLL_MS, rebuild_due, r,
+				   &r->rebuild_timer) < 0)
+			r->rebuild_timer = 0;
+		return 1;
 	}
 	uint64_t step = snapshot_recovery_step(r->m->d, f->node, why, sizeof(why));
 	if (step == WIRE_NO_STEP) {
@@ -681,6 +693,14 @@ static int choose_rollback(struct recovery *r, struct recovery_failure *f)
 }
 
 /* Tries the spares for the head failure until a launcher runs, or gives up. */
+static void rebuild_due(struct loop *loop, void *arg)
+{
+	struct recovery *r = arg;
+	(void)loop;
+	r->rebuild_timer = 0;
+	kick(r);
+}
+
 static void start_attempt(struct recovery *r)
 {
 	struct mesh *m = r->m;
@@ -1006,6 +1026,8 @@ void recovery_destroy(struct mesh *m)
 		child_free(r, r->children);
 	while (r->queue)
 		pop_failure(r);
+	if (r->rebuild_timer)
+		loop_cancel_timer(m->d->loop, r->rebuild_timer);
 	if (r->timeout_timer)
 		loop_cancel_timer(m->d->loop, r->timeout_timer);
 	outcome_destroy(&r->outcome);

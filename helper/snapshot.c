@@ -28,6 +28,7 @@
 #include "regions.h"
 #include "snapshot.h"
 #include "snapshot_erasure.h"
+#include "snapshot_rebuild.h"
 #include "snapshot_store.h"
 #include "tasks.h"
 #include "transfer.h"
@@ -103,6 +104,7 @@ struct snapshot {
 	/* --redundancy=erasure (snapshot_erasure.h): the round's plan, the parity held here */
 	struct erasure_sending sending;
 	struct erasure_holder *holder;
+	struct snapshot_rebuild *rebuild; /* lost members' snapshots rebuilt from the parity */
 	const char *problem_kind;  /* the last problem logged at warning level, or NULL */
 	unsigned problem_repeats;  /* how many times it came again since */
 	bool cuda_told;
@@ -120,7 +122,7 @@ struct snapshot_partners {
 static uint64_t memory_in_use(const struct snapshot *s)
 {
 	return s->kept.bytes + s->detached.bytes + s->pending.bytes + s->spare.bytes +
-	       s->store.bytes + snapshot_erasure_bytes(s->holder);
+	       s->store.bytes + snapshot_erasure_bytes(s->holder) + snapshot_rebuild_bytes(s->rebuild);
 }
 
 static bool uses_erasure(const struct snapshot *s)
@@ -319,20 +321,47 @@ static int push_to_partner(struct snapshot *s, const struct transfer_peer *p,
 	return rc;
 }
 
-/* Erasure: the snapshot's chunks to their parity holders. */
+/* The layout of a snapshot (its regions in order, with their hashes), encoded into a
+ * buffer of the caller's to free: its length, or -errno. */
+static int encode_layout(const struct local_snapshot *x, uint64_t incarnation, uint8_t **out)
+{
+	struct wire_snapshot_layout_region *regions = calloc(x->count ? x->count : 1, sizeof(*regions));
+	size_t cap = WIRE_SNAPSHOT_LAYOUT_BYTES(x->count);
+	int n = -ENOMEM;
+	*out = regions ? malloc(cap) : NULL;
+	for (size_t i = 0; *out && i < x->count; i++) {
+		const struct snap_region *r = &x->regions[i];
+		regions[i] = (struct wire_snapshot_layout_region){ .rank = r->rank, .dp_size = r->dp_size,
+								   .size = r->size, .xxh3 = r->xxh3 };
+		strcpy(regions[i].shard_key, r->shard_key);
+		strcpy(regions[i].name, r->name);
+	}
+	if (*out && (n = wire_encode_snapshot_layout(incarnation, regions, (uint32_t)x->count, *out,
+						     cap)) < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	free(regions);
+	return n;
+}
+
+/* Erasure: the snapshot's layout to its group, its chunks to their parity holders. */
 static int push_chunks(struct snapshot *s, const atomic_bool *cancel)
 {
 	struct erasure_piece *pieces = calloc(s->pending.count ? s->pending.count : 1, sizeof(*pieces));
-	int rc;
-	if (!pieces) {
-		set_error(s, "cannot list the snapshot's regions: out of memory");
-		return -ENOMEM;
+	uint8_t *layout = NULL;
+	int rc, layout_len = pieces ? encode_layout(&s->pending, s->incarnation, &layout) : -ENOMEM;
+	if (layout_len < 0) {
+		free(pieces);
+		set_error(s, "cannot list the snapshot's regions: %s", strerror(-layout_len));
+		return layout_len;
 	}
 	for (size_t i = 0; i < s->pending.count; i++)
 		pieces[i] = (struct erasure_piece){ .data = s->pending.regions[i].data,
 						    .size = s->pending.regions[i].size };
-	rc = snapshot_erasure_push(&s->sending, &s->id, pieces, s->pending.count, cancel, s->error,
-				   sizeof(s->error));
+	rc = snapshot_erasure_push(&s->sending, &s->id, pieces, s->pending.count, layout,
+				   (size_t)layout_len, cancel, s->error, sizeof(s->error));
+	free(layout);
 	free(pieces);
 	return rc;
 }
@@ -860,6 +889,23 @@ static void on_done(struct mesh *m, uint32_t from, const struct wire_msg *msg)
 	leader_on_done(m->d->snapshot, from, &r);
 }
 
+/* Erasure: a node is lost while a step is protected: its group's members send the leader
+ * their blocks of that step, from which the leader rebuilds the lost node's snapshot. */
+static void start_rebuild(struct snapshot *s, uint32_t lost)
+{
+	struct erasure_piece *pieces = NULL;
+	if (s->protected_step == WIRE_NO_STEP)
+		return;
+	if (s->kept.step == s->protected_step &&
+	    (pieces = calloc(s->kept.count ? s->kept.count : 1, sizeof(*pieces))))
+		for (size_t i = 0; i < s->kept.count; i++)
+			pieces[i] = (struct erasure_piece){ .data = s->kept.regions[i].data,
+							    .size = s->kept.regions[i].size };
+	snapshot_rebuild_node_lost(s->rebuild, lost, s->protected_step, pieces, s->kept.count,
+				   s->protected_live, s->protected_live_count);
+	free(pieces);
+}
+
 /* A membership change: a round that a lost node had not reported ok is abandoned (its
  * state at that step is nowhere), a lost node no longer holds up the others, and a new
  * leader gets the reports again. */
@@ -872,6 +918,8 @@ static void on_membership(struct mesh *m, const struct wire_mesh_event *ev, void
 	if (s->rounds.node_count &&
 	    (ev->type == WIRE_EVENT_NODE_DOWN || ev->type == WIRE_EVENT_NODE_LEFT))
 		snapshot_rounds_node_lost(&s->rounds, ev->node);
+	if (s->rebuild && (ev->type == WIRE_EVENT_NODE_DOWN || ev->type == WIRE_EVENT_NODE_LEFT))
+		start_rebuild(s, ev->node);
 	if (ev->type == WIRE_EVENT_REPLACING && ev->resume_step != WIRE_NO_STEP &&
 	    ev->node != m->self) {
 		if (s->rounds.node_count)
@@ -1111,11 +1159,11 @@ uint64_t snapshot_recovery_step(struct lcrd *d, uint32_t lost, char *why, size_t
 	const struct snapshot_partners *held_by;
 	if (!s)
 		return snprintf(why, cap, "no in-memory copies (--redundancy=none)"), WIRE_NO_STEP;
-	if (uses_erasure(s))
-		return snprintf(why, cap, "recovery from erasure-coded parity is not built yet"),
-		       WIRE_NO_STEP;
 	if (s->protected_step == WIRE_NO_STEP || !s->protected_live_count)
 		return snprintf(why, cap, "no step is protected yet"), WIRE_NO_STEP;
+	if (uses_erasure(s))
+		return snapshot_rebuild_state(s->rebuild, lost, s->protected_step, why, cap) == 0
+			       ? s->protected_step : WIRE_NO_STEP;
 	held_by = reported_partners(s, lost);
 	if (!held_by && placed_partners(s, lost, &placed) == 0)
 		held_by = &placed;
@@ -1133,6 +1181,15 @@ uint64_t snapshot_recovery_step(struct lcrd *d, uint32_t lost, char *why, size_t
 	return snprintf(why, cap, "every node that held node %" PRIu32 "'s copies of protected "
 			"step %" PRIu64 " is lost too (two losses in one partner set)", lost,
 			s->protected_step), WIRE_NO_STEP;
+}
+
+bool snapshot_rebuild_pending(struct lcrd *d, uint32_t lost)
+{
+	struct snapshot *s = d->snapshot;
+	char why[WIRE_TEXT_MAX + 1];
+	return s && s->rebuild && s->protected_step != WIRE_NO_STEP &&
+	       snapshot_rebuild_state(s->rebuild, lost, s->protected_step, why, sizeof(why)) ==
+		       -EINPROGRESS;
 }
 
 /* --- the failure's checkpoint from the snapshots, and pinned sources --- */
@@ -1305,11 +1362,17 @@ int snapshot_gather_reports(struct lcrd *d, uint64_t step, struct ckpt_report **
 
 /* --- copies pushed here --- */
 
-/* "the copy of region 'w' of rank 0", or "chunk 1 of stripe 2 of node 3" */
+/* "the copy of region 'w' of rank 0", "chunk 1 of stripe 2 of node 3", "the layout of
+ * node 3", or "block 1 of stripe 2 from node 3" */
 static const char *put_text(const struct wire_snapshot_put *put, char *buf, size_t cap)
 {
 	if (put->kind == WIRE_SNAPSHOT_CHUNK)
 		snprintf(buf, cap, "chunk %u of stripe %u of node %" PRIu32, put->chunk, put->stripe,
+			 put->node);
+	else if (put->kind == WIRE_SNAPSHOT_LAYOUT || put->kind == WIRE_SNAPSHOT_REBUILD_LAYOUT)
+		snprintf(buf, cap, "the layout of node %" PRIu32, put->node);
+	else if (put->kind == WIRE_SNAPSHOT_REBUILD)
+		snprintf(buf, cap, "block %u of stripe %u from node %" PRIu32, put->chunk, put->stripe,
 			 put->node);
 	else
 		snprintf(buf, cap, "the copy of region '%s' of rank %" PRIu32, put->region, put->rank);
@@ -1322,7 +1385,7 @@ static int reserve_copy(void *arg, uint32_t peer, const struct wire_snapshot_put
 	struct snapshot *s = arg;
 	uint64_t max = s->d->opt.redundancy_memory_max, used = memory_in_use(s);
 	char size[32], have[32], limit[32], what[WIRE_NAME_MAX + 64];
-	if (put->node != peer)
+	if (put->node != peer && put->kind != WIRE_SNAPSHOT_REBUILD_LAYOUT)
 		return snprintf(why, cap, "node %" PRIu32 " sent a copy of node %" PRIu32 "'s state",
 				peer, put->node), -EPERM;
 	if (max && used + put->size > max && used - s->spare.bytes + put->size <= max) {
@@ -1337,12 +1400,15 @@ static int reserve_copy(void *arg, uint32_t peer, const struct wire_snapshot_put
 		tell_problem(s, "a copy passes the budget", "%s", why);
 		return -ENOSPC;
 	}
-	int rc = put->kind == WIRE_SNAPSHOT_CHUNK
-		 ? (s->holder ? snapshot_erasure_reserve(s->holder, peer, put, dst, why, cap)
-			      : (snprintf(why, cap, "lcrd on %s holds no parity (its redundancy is "
-					  "copy)", s->d->opt.node_name), -EOPNOTSUPP))
-		 : snapshot_store_reserve(&s->store, put, dst);
-	if (put->kind == WIRE_SNAPSHOT_CHUNK) {
+	bool erasure_kind = put->kind != WIRE_SNAPSHOT_COPY;
+	if (erasure_kind && !s->holder)
+		return snprintf(why, cap, "lcrd on %s holds no parity (its redundancy is copy)",
+				s->d->opt.node_name), -EOPNOTSUPP;
+	int rc = put->kind == WIRE_SNAPSHOT_CHUNK || put->kind == WIRE_SNAPSHOT_LAYOUT
+		 ? snapshot_erasure_reserve(s->holder, peer, put, dst, why, cap)
+		 : erasure_kind ? snapshot_rebuild_reserve(s->rebuild, peer, put, dst, why, cap)
+				: snapshot_store_reserve(&s->store, put, dst);
+	if (erasure_kind) {
 		if (rc < 0)
 			tell_problem(s, "a chunk refused", "refused a chunk of node %" PRIu32 " at step "
 				     "%" PRIu64 ": %s", peer, put->step, why);
@@ -1359,8 +1425,10 @@ static int copy_arrived(void *arg, uint32_t peer, const struct wire_snapshot_put
 			uint8_t *dst, int rc, uint64_t xxh3, char *why, size_t cap)
 {
 	struct snapshot *s = arg;
-	if (put->kind == WIRE_SNAPSHOT_CHUNK)
+	if (put->kind == WIRE_SNAPSHOT_CHUNK || put->kind == WIRE_SNAPSHOT_LAYOUT)
 		return snapshot_erasure_arrived(s->holder, peer, put, dst, rc, xxh3, why, cap);
+	if (put->kind != WIRE_SNAPSHOT_COPY)
+		return snapshot_rebuild_arrived(s->rebuild, peer, put, dst, rc, why, cap);
 	struct held_copy *c = snapshot_store_find(&s->store, dst);
 	char size[32];
 	if (!c)
@@ -1374,6 +1442,38 @@ static int copy_arrived(void *arg, uint32_t peer, const struct wire_snapshot_put
 	log_verbose("holding the copy of region '%s' of rank %" PRIu32 " at step %" PRIu64
 		    " from node %" PRIu32 ": %s, xxh3 %016" PRIx64, put->region, put->rank, put->step,
 		    peer, size_text(put->size, size, sizeof(size)), xxh3);
+	return 0;
+}
+
+/* A region of a lost node's snapshot, rebuilt from the parity by this leader: held as its
+ * copy, as a copy partner holds one, counted against the budget. */
+static int keep_rebuilt(void *arg, uint32_t node, uint64_t incarnation, uint64_t step,
+			const struct wire_snapshot_layout_region *x, const uint8_t *data, char *why,
+			size_t cap)
+{
+	struct snapshot *s = arg;
+	struct wire_snapshot_put put = { .node = node, .incarnation = incarnation, .rank = x->rank,
+					 .dp_size = x->dp_size, .step = step, .size = x->size,
+					 .kind = WIRE_SNAPSHOT_COPY };
+	uint64_t max = s->d->opt.redundancy_memory_max, used = memory_in_use(s);
+	char size[32], have[32], limit[32];
+	uint8_t *dst;
+	struct held_copy *c;
+	if (max && used + x->size > max)
+		return snprintf(why, cap, "lcrd on %s cannot hold region '%s' of rank %" PRIu32 " (%s): "
+				"it holds %s for redundancy already, and --redundancy-memory-max is %s",
+				s->d->opt.node_name, x->name, x->rank, size_text(x->size, size, sizeof(size)),
+				size_text(used, have, sizeof(have)), size_text(max, limit, sizeof(limit))),
+		       -ENOSPC;
+	strcpy(put.shard_key, x->shard_key);
+	strcpy(put.region, x->name);
+	int rc = snapshot_store_reserve(&s->store, &put, &dst);
+	if (rc < 0 || !(c = snapshot_store_find(&s->store, dst)))
+		return snprintf(why, cap, "cannot hold region '%s' of rank %" PRIu32 ": %s", x->name,
+				x->rank, strerror(rc < 0 ? -rc : ENOENT)), rc < 0 ? rc : -ENOENT;
+	memcpy(dst, data, x->size);
+	c->complete = true;
+	c->xxh3 = x->xxh3;
 	return 0;
 }
 
@@ -1424,7 +1524,8 @@ int snapshot_create(struct lcrd *d)
 	s->rollback_step = WIRE_NO_STEP;
 	s->kept.step = s->pending.step = s->spare.step = WIRE_NO_STEP;
 	d->snapshot = s;
-	if (uses_erasure(s) && !(s->holder = snapshot_erasure_holder_create(d)))
+	if (uses_erasure(s) && (!(s->holder = snapshot_erasure_holder_create(d)) ||
+				!(s->rebuild = snapshot_rebuild_create(d, s->holder, keep_rebuilt, s))))
 		return -ENOMEM;
 	if ((rc = mesh_handle_message(d, WIRE_SNAPSHOT_DONE, on_done)) < 0 ||
 	    (rc = mesh_handle_message(d, WIRE_SNAPSHOT_END, on_end)) < 0 ||
@@ -1462,6 +1563,7 @@ void snapshot_destroy(struct lcrd *d)
 	snapshot_free(&s->pending);
 	snapshot_free(&s->spare);
 	snapshot_store_clear(&s->store);
+	snapshot_rebuild_destroy(s->rebuild);
 	snapshot_erasure_holder_destroy(s->holder);
 	free(s->protected_live);
 	free(s->round_partners);

@@ -43,10 +43,17 @@ bool snapshot_uses(struct lcrd *d, const struct region *r);
 /* The leader, after node `lost` died: the protected step at which it can be recovered from
  * the copies (some partner that acknowledged its copies of that step, as its SNAPSHOT_DONE
  * named them, is live; where this leader did not get that report, the partners placed
- * over the live nodes of then), or WIRE_NO_STEP with why. Every helper rolls its ranks back to the
+ * over the live nodes of then), or, with --redundancy=erasure, at which this leader has
+ * rebuilt its snapshot from the parity of its group (snapshot_rebuild.h), or WIRE_NO_STEP
+ * with why. Every helper rolls its ranks back to the
  * step that a REPLACING names (wire_mesh_event.resume_step), from its own snapshot of it,
  * once its ranks are between updates; the ranks' pages then show it committed. */
 uint64_t snapshot_recovery_step(struct lcrd *d, uint32_t lost, char *why, size_t cap);
+
+/* The leader, --redundancy=erasure: whether lost's snapshot of the protected step is being
+ * rebuilt from the parity of its group (its blocks on their way, for a bounded time): the
+ * recovery waits for it before it asks snapshot_recovery_step. */
+bool snapshot_rebuild_pending(struct lcrd *d, uint32_t lost);
 
 /* The bytes of a region at a step in a snapshot, pinned while they are read (off the loop
  * too): a release meanwhile (a newer protected step, an abandoned round) frees them only

@@ -21,39 +21,37 @@
 
 /* --- the group, as this helper sees the live nodes --- */
 
-/* The spread order of the live nodes (places, redundancy_spread_order) and node's place in
- * the live list: 0, -ENOENT (not live) or -ENOMEM. *order is the caller's to free. */
-static int live_order(const struct mesh *m, uint32_t node, uint32_t **order, uint32_t *place)
+int snapshot_erasure_group_over(const uint32_t *live, uint32_t live_count, uint32_t node,
+				unsigned group_size, unsigned parity, struct erasure_membership *g,
+				uint32_t members[ERASURE_MAX_BLOCKS], char *why, size_t cap)
 {
-	struct redundancy_nodes nodes = { .count = m->live_count };
-	*order = malloc((m->live_count ? m->live_count : 1) * sizeof(**order));
-	if (!*order)
-		return -ENOMEM;
-	if (redundancy_spread_order(&nodes, *order) < 0)
-		return -ENOENT;
-	for (*place = 0; *place < m->live_count; (*place)++)
-		if (m->live[*place] == node)
-			return 0;
-	return -ENOENT;
+	struct redundancy_nodes nodes = { .count = live_count };
+	uint32_t *order = malloc((live_count ? live_count : 1) * sizeof(*order)), place;
+	int rc = order ? 0 : -ENOMEM;
+	if (!order)
+		snprintf(why, cap, "out of memory");
+	for (place = 0; rc == 0 && place < live_count && live[place] != node; place++)
+		;
+	if (rc == 0 && (place == live_count || redundancy_spread_order(&nodes, order) < 0)) {
+		snprintf(why, cap, "node %" PRIu32 " is not live", node);
+		rc = -ENOENT;
+	}
+	if (rc == 0 && (rc = redundancy_erasure_membership(&nodes, place, group_size, parity, g, why,
+							   cap)) == 0)
+		for (uint32_t p = 0; p < g->size; p++)
+			members[p] = live[order[g->first + p]];
+	free(order);
+	return rc;
 }
 
-/* Node's erasure group over the live nodes, and the node at each position of it: 0, or
+/* Node's erasure group over d's live nodes, and the node at each position of it: 0, or
  * -errno with why. */
 static int group_of(const struct lcrd *d, uint32_t node, struct erasure_membership *g,
 		    uint32_t members[ERASURE_MAX_BLOCKS], char *why, size_t cap)
 {
 	const struct mesh *m = d->mesh;
-	struct redundancy_nodes nodes = { .count = m->live_count };
-	uint32_t *order = NULL, place;
-	int rc = live_order(m, node, &order, &place);
-	if (rc == -ENOENT)
-		snprintf(why, cap, "node %" PRIu32 " is not live", node);
-	if (rc == 0 && (rc = redundancy_erasure_membership(&nodes, place, d->opt.redundancy_group_size,
-							   d->opt.redundancy_parity, g, why, cap)) == 0)
-		for (uint32_t p = 0; p < g->size; p++)
-			members[p] = m->live[order[g->first + p]];
-	free(order);
-	return rc;
+	return snapshot_erasure_group_over(m->live, m->live_count, node, d->opt.redundancy_group_size,
+					   d->opt.redundancy_parity, g, members, why, cap);
 }
 
 /* --- sending --- */
@@ -86,9 +84,7 @@ int snapshot_erasure_plan(struct lcrd *d, uint64_t step, uint64_t incarnation,
 	return 0;
 }
 
-/* Bytes [offset, offset + len) of the snapshot (its pieces one after the other) into out,
- * zero past its end. */
-static void gather(const struct erasure_piece *pieces, size_t count, uint64_t offset, uint8_t *out,
+void snapshot_erasure_gather(const struct erasure_piece *pieces, size_t count, uint64_t offset, uint8_t *out,
 		   uint64_t len)
 {
 	uint64_t at = 0, done = 0;
@@ -124,9 +120,15 @@ static int push_chunk(const struct erasure_sending *plan, const struct transfer_
 	if (rc < 0) {
 		transfer_conn_close(conns->conn[holder]);
 		conns->conn[holder] = NULL;
-		return snprintf(why, cap, "%s (%" PRIu32 ") did not add chunk %u of stripe %u: %s",
-				p->name, p->node, put->chunk, put->stripe, err), rc;
+		return put->kind == WIRE_SNAPSHOT_CHUNK
+		       ? snprintf(why, cap, "%s (%" PRIu32 ") did not add chunk %u of stripe %u: %s",
+				  p->name, p->node, put->chunk, put->stripe, err), rc
+		       : snprintf(why, cap, "%s (%" PRIu32 ") did not keep the snapshot's layout: %s",
+				  p->name, p->node, err), rc;
 	}
+	if (held != xxh3 && put->kind != WIRE_SNAPSHOT_CHUNK)
+		return snprintf(why, cap, "%s (%" PRIu32 ") kept the layout with XXH3 %016" PRIx64
+				", but it was %016" PRIx64, p->name, p->node, held, xxh3), -EILSEQ;
 	if (held != xxh3)
 		return snprintf(why, cap, "%s (%" PRIu32 ") added chunk %u of stripe %u with XXH3 %016"
 				PRIx64 ", but the snapshot's is %016" PRIx64, p->name, p->node,
@@ -148,16 +150,35 @@ static int push_one_chunk(const struct erasure_sending *plan, const struct trans
 	uint32_t stripe = redundancy_stripe_of_chunk(g->size, plan->parity, g->position, chunk);
 	int rc = 0;
 	put.stripe = (uint16_t)stripe;
-	gather(pieces, count, chunk * chunk_bytes, buf, chunk_bytes);
+	snapshot_erasure_gather(pieces, count, chunk * chunk_bytes, buf, chunk_bytes);
 	uint64_t xxh3 = XXH3_64bits(buf, chunk_bytes);
 	for (unsigned row = 0; rc == 0 && row < plan->parity; row++)
 		rc = push_chunk(plan, id, conns, (stripe + row) % g->size, &put, buf, xxh3, why, cap);
 	return rc;
 }
 
+/* The snapshot's layout to every other member of the group: a rebuild of this node's state
+ * needs it. */
+static int push_layout(const struct erasure_sending *plan, const struct transfer_identity *id,
+		       struct member_conns *conns, const uint8_t *layout, size_t layout_len,
+		       char *why, size_t cap)
+{
+	const struct erasure_membership *g = &plan->group;
+	struct wire_snapshot_put put = { .node = plan->node, .incarnation = plan->incarnation,
+					 .rank = WIRE_NO_RANK, .step = plan->step, .size = layout_len,
+					 .kind = WIRE_SNAPSHOT_LAYOUT, .group = g->group,
+					 .group_size = (uint16_t)g->size, .parity = (uint16_t)plan->parity };
+	uint64_t xxh3 = XXH3_64bits(layout, layout_len);
+	int rc = 0;
+	for (uint32_t p = 0; rc == 0 && p < g->size; p++)
+		if (p != g->position)
+			rc = push_chunk(plan, id, conns, p, &put, layout, xxh3, why, cap);
+	return rc;
+}
+
 int snapshot_erasure_push(const struct erasure_sending *plan, const struct transfer_identity *id,
-			  const struct erasure_piece *pieces, size_t count, const atomic_bool *cancel,
-			  char *why, size_t cap)
+			  const struct erasure_piece *pieces, size_t count, const uint8_t *layout,
+			  size_t layout_len, const atomic_bool *cancel, char *why, size_t cap)
 {
 	struct member_conns conns = { { NULL } };
 	uint64_t total = 0;
@@ -167,7 +188,7 @@ int snapshot_erasure_push(const struct erasure_sending *plan, const struct trans
 	/* a node without state still gives its (zero) chunks: each stripe needs every one */
 	uint64_t chunk_bytes = redundancy_chunk_bytes(total ? total : 1, plan->group.size, plan->parity);
 	uint8_t *buf = malloc(chunk_bytes);
-	int rc = buf ? 0 : -ENOMEM;
+	int rc = buf ? push_layout(plan, id, &conns, layout, layout_len, why, cap) : -ENOMEM;
 	if (!buf)
 		snprintf(why, cap, "cannot allocate a chunk of %" PRIu64 " bytes", chunk_bytes);
 	for (unsigned c = 0; rc == 0 && c < chunks; c++)
@@ -204,9 +225,16 @@ struct chunk_buffer {
 	struct chunk_buffer *next;
 };
 
+/* A group member's snapshot layout at one step, and the group as this helper saw it then. */
+struct member_layout {
+	struct erasure_layout layout;
+	struct member_layout *next;
+};
+
 struct erasure_holder {
 	struct lcrd *d;
 	struct parity_block *blocks;
+	struct member_layout *layouts;
 	struct chunk_buffer *receiving;
 	uint64_t bytes; /* both */
 	struct erasure_code code; /* of the last geometry used */
@@ -246,9 +274,25 @@ uint64_t snapshot_erasure_bytes(const struct erasure_holder *h)
 	return h ? h->bytes : 0;
 }
 
+static uint64_t layout_bytes(const struct erasure_layout *l)
+{
+	return sizeof(*l) + l->count * sizeof(*l->regions);
+}
+
 uint64_t snapshot_erasure_release(struct erasure_holder *h, snapshot_erasure_drop_fn *drop, void *arg)
 {
 	uint64_t freed = 0;
+	for (struct member_layout **at = &h->layouts; *at;) {
+		struct member_layout *x = *at;
+		if (!drop(x->layout.step, arg)) {
+			at = &x->next;
+			continue;
+		}
+		*at = x->next;
+		freed += layout_bytes(&x->layout);
+		free(x->layout.regions);
+		free(x);
+	}
 	for (struct parity_block **at = &h->blocks; *at;) {
 		struct parity_block *b = *at;
 		if (!drop(b->step, arg)) {
@@ -300,24 +344,38 @@ static struct parity_block *find_block(struct erasure_holder *h, const struct wi
 	return NULL;
 }
 
-int snapshot_erasure_reserve(struct erasure_holder *h, uint32_t peer, const struct wire_snapshot_put *put,
-			     uint8_t **dst, char *why, size_t cap)
+/* The layout's sender is a member of this helper's group as it computes it: 0 with the
+ * group, or -ESTALE with why. */
+static int check_member(struct erasure_holder *h, uint32_t peer, const struct wire_snapshot_put *put,
+			struct erasure_membership *mine, uint32_t members[ERASURE_MAX_BLOCKS], char *why,
+			size_t cap)
 {
-	unsigned row;
-	const struct parity_block *b;
-	int rc = check_roles(h, peer, put, &row, why, cap);
-	if (rc < 0)
-		return rc;
-	if ((b = find_block(h, put)) && (b->added & (1u << put->chunk)))
-		return snprintf(why, cap, "chunk %u of stripe %u at step %" PRIu64 " is in its parity "
-				"already", put->chunk, put->stripe, put->step), -EALREADY;
+	char err[WIRE_TEXT_MAX + 1];
+	if (group_of(h->d, h->d->mesh->self, mine, members, err, sizeof(err)) < 0)
+		return snprintf(why, cap, "this helper is in no erasure group: %s", err), -ESTALE;
+	if (mine->group != put->group || mine->size != put->group_size ||
+	    h->d->opt.redundancy_parity != put->parity)
+		return snprintf(why, cap, "a layout for group %u of %u nodes with %u parity, but this "
+				"helper is in group %" PRIu32 " of %" PRIu32 " with %u", put->group,
+				put->group_size, put->parity, mine->group, mine->size,
+				h->d->opt.redundancy_parity), -ESTALE;
+	for (uint32_t p = 0; p < mine->size; p++)
+		if (members[p] == peer)
+			return 0;
+	return snprintf(why, cap, "node %" PRIu32 " is not in group %u", peer, put->group), -ESTALE;
+}
+
+/* A chunk buffer of put->size bytes for what is being received. */
+static int receive_into(struct erasure_holder *h, const struct wire_snapshot_put *put, uint8_t **dst,
+			char *why, size_t cap)
+{
 	struct chunk_buffer *c = calloc(1, sizeof(*c));
 	if (c)
 		c->data = malloc(put->size);
 	if (!c || !c->data) {
 		free(c);
-		return snprintf(why, cap, "lcrd on %s cannot hold a chunk of %" PRIu64 " bytes",
-				h->d->opt.node_name, put->size), -ENOMEM;
+		return snprintf(why, cap, "lcrd on %s cannot hold %" PRIu64 " bytes of node %" PRIu32
+				"'s snapshot", h->d->opt.node_name, put->size, put->node), -ENOMEM;
 	}
 	c->size = put->size;
 	c->next = h->receiving;
@@ -325,6 +383,26 @@ int snapshot_erasure_reserve(struct erasure_holder *h, uint32_t peer, const stru
 	h->bytes += c->size;
 	*dst = c->data;
 	return 0;
+}
+
+int snapshot_erasure_reserve(struct erasure_holder *h, uint32_t peer, const struct wire_snapshot_put *put,
+			     uint8_t **dst, char *why, size_t cap)
+{
+	unsigned row;
+	const struct parity_block *b;
+	struct erasure_membership mine;
+	uint32_t members[ERASURE_MAX_BLOCKS];
+	if (put->kind == WIRE_SNAPSHOT_LAYOUT) {
+		int rc = check_member(h, peer, put, &mine, members, why, cap);
+		return rc < 0 ? rc : receive_into(h, put, dst, why, cap);
+	}
+	int rc = check_roles(h, peer, put, &row, why, cap);
+	if (rc < 0)
+		return rc;
+	if ((b = find_block(h, put)) && (b->added & (1u << put->chunk)))
+		return snprintf(why, cap, "chunk %u of stripe %u at step %" PRIu64 " is in its parity "
+				"already", put->chunk, put->stripe, put->step), -EALREADY;
+	return receive_into(h, put, dst, why, cap);
 }
 
 /* The chunk buffer at data, unlinked and freed. */
@@ -388,6 +466,81 @@ static void tell_complete(const struct parity_block *b)
 		    (uint64_t)XXH3_64bits(b->data, b->length));
 }
 
+static struct member_layout *find_layout(const struct erasure_holder *h, uint64_t step, uint32_t node)
+{
+	for (struct member_layout *x = h->layouts; x; x = x->next)
+		if (x->layout.step == step && x->layout.node == node)
+			return x;
+	return NULL;
+}
+
+/* A member's layout arrived: kept (replacing one of the same node and step), with the
+ * group as this helper sees it now. */
+static int keep_layout(struct erasure_holder *h, uint32_t peer, const struct wire_snapshot_put *put,
+		       const uint8_t *bytes, char *why, size_t cap)
+{
+	struct member_layout *x = calloc(1, sizeof(*x)), *old;
+	struct erasure_membership mine;
+	int rc = x ? check_member(h, peer, put, &mine, x->layout.members, why, cap) : -ENOMEM;
+	if (rc == 0 && (rc = wire_decode_snapshot_layout(bytes, put->size, &x->layout.incarnation,
+							 &x->layout.regions, &x->layout.count)) < 0)
+		snprintf(why, cap, "the layout of node %" PRIu32 " is malformed", peer);
+	if (rc < 0) {
+		if (rc == -ENOMEM)
+			snprintf(why, cap, "out of memory");
+		free(x);
+		return rc;
+	}
+	x->layout.step = put->step;
+	x->layout.node = peer;
+	x->layout.group = mine.group;
+	x->layout.group_size = mine.size;
+	x->layout.parity = put->parity;
+	if ((old = find_layout(h, put->step, peer))) {
+		h->bytes -= layout_bytes(&old->layout);
+		free(old->layout.regions);
+		old->layout = x->layout;
+		free(x);
+		x = old;
+	} else {
+		x->next = h->layouts;
+		h->layouts = x;
+	}
+	h->bytes += layout_bytes(&x->layout);
+	return 0;
+}
+
+const struct erasure_layout *snapshot_erasure_layout(const struct erasure_holder *h, uint64_t step,
+						     uint32_t node)
+{
+	const struct member_layout *x = h ? find_layout(h, step, node) : NULL;
+	return x ? &x->layout : NULL;
+}
+
+const struct erasure_layout *snapshot_erasure_any_layout(const struct erasure_holder *h, uint64_t step)
+{
+	for (const struct member_layout *x = h ? h->layouts : NULL; x; x = x->next)
+		if (x->layout.step == step)
+			return &x->layout;
+	return NULL;
+}
+
+int snapshot_erasure_parity_copy(const struct erasure_holder *h, uint64_t step, uint32_t group,
+				 uint32_t stripe, uint8_t **data, uint64_t *length, unsigned *row)
+{
+	for (const struct parity_block *b = h->blocks; b; b = b->next)
+		if (b->step == step && b->group == group && b->stripe == stripe &&
+		    b->added == (1u << (b->group_size - b->parity)) - 1) {
+			if (!(*data = malloc(b->length)))
+				return -ENOMEM;
+			memcpy(*data, b->data, b->length);
+			*length = b->length;
+			*row = b->row;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 int snapshot_erasure_arrived(struct erasure_holder *h, uint32_t peer, const struct wire_snapshot_put *put,
 			     uint8_t *dst, int rc, uint64_t xxh3, char *why, size_t cap)
 {
@@ -397,6 +550,11 @@ int snapshot_erasure_arrived(struct erasure_holder *h, uint32_t peer, const stru
 	if (rc < 0) {
 		drop_chunk(h, dst);
 		return snprintf(why, cap, "the chunk did not arrive whole: %s", strerror(-rc)), rc;
+	}
+	if (put->kind == WIRE_SNAPSHOT_LAYOUT) {
+		rc = keep_layout(h, peer, put, dst, why, cap);
+		drop_chunk(h, dst);
+		return rc;
 	}
 	/* the roles again: the live nodes may have changed while it arrived */
 	if ((rc = check_roles(h, peer, put, &row, why, cap)) < 0 ||

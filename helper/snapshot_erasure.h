@@ -40,6 +40,11 @@ struct erasure_piece {
 	uint64_t size;
 };
 
+/* Bytes [offset, offset + len) of a snapshot (its pieces one after the other) into out,
+ * zero past its end: its chunk `c` is at offset c * chunk bytes. */
+void snapshot_erasure_gather(const struct erasure_piece *pieces, size_t count, uint64_t offset,
+			     uint8_t *out, uint64_t len);
+
 /* Where this node's chunks of one round go, computed on the loop before the round. */
 struct erasure_sending {
 	struct erasure_membership group; /* this node's */
@@ -55,15 +60,44 @@ struct erasure_sending {
 int snapshot_erasure_plan(struct lcrd *d, uint64_t step, uint64_t incarnation,
 			  struct erasure_sending *out, char *why, size_t cap);
 
-/* Pushes every chunk of the snapshot to its parity holders (blocking: on the round's
- * worker). 0, or -errno with why: a holder that cannot be reached, refused a chunk, or
- * acknowledged another hash than the chunk's. */
+/* Pushes the snapshot's layout (wire_encode_snapshot_layout's bytes) to every other member
+ * of the group, then every chunk of the snapshot to its parity holders (blocking: on the
+ * round's worker). 0, or -errno with why: a member that cannot be reached, refused a chunk
+ * or the layout, or acknowledged another hash than the one sent. */
 int snapshot_erasure_push(const struct erasure_sending *plan, const struct transfer_identity *id,
-			  const struct erasure_piece *pieces, size_t count, const atomic_bool *cancel,
-			  char *why, size_t cap);
+			  const struct erasure_piece *pieces, size_t count, const uint8_t *layout,
+			  size_t layout_len, const atomic_bool *cancel, char *why, size_t cap);
 
-/* The parity this helper holds for the members of its group. */
+/* Node's erasure group over the live nodes `live` (in the mesh's order), and the node at
+ * each position of it: 0, or -errno with why. */
+int snapshot_erasure_group_over(const uint32_t *live, uint32_t live_count, uint32_t node,
+				unsigned group_size, unsigned parity, struct erasure_membership *g,
+				uint32_t members[ERASURE_MAX_BLOCKS], char *why, size_t cap);
+
+/* The parity this helper holds for the members of its group, and the layouts of their
+ * snapshots (kind LAYOUT), kept as long as the parity of their step. */
 struct erasure_holder;
+
+/* One member's snapshot layout at one step, and the group as this helper saw it then. */
+struct erasure_layout {
+	uint64_t step;
+	uint32_t node;
+	uint64_t incarnation; /* of the member's helper */
+	uint32_t group, group_size, parity;
+	uint32_t members[ERASURE_MAX_BLOCKS]; /* the node at each position of the group */
+	uint32_t count;
+	struct wire_snapshot_layout_region *regions;
+};
+
+/* The layout of node's snapshot at step that this helper holds, or NULL; any one of step. */
+const struct erasure_layout *snapshot_erasure_layout(const struct erasure_holder *h, uint64_t step,
+						     uint32_t node);
+const struct erasure_layout *snapshot_erasure_any_layout(const struct erasure_holder *h, uint64_t step);
+
+/* A copy of the complete parity block this helper holds of stripe of group at step: 0 with
+ * *data (the caller's to free), *length and *row, or -ENOENT / -ENOMEM. */
+int snapshot_erasure_parity_copy(const struct erasure_holder *h, uint64_t step, uint32_t group,
+				 uint32_t stripe, uint8_t **data, uint64_t *length, unsigned *row);
 
 struct erasure_holder *snapshot_erasure_holder_create(struct lcrd *d);
 void snapshot_erasure_holder_destroy(struct erasure_holder *h);
@@ -71,14 +105,15 @@ void snapshot_erasure_holder_destroy(struct erasure_holder *h);
 /* Bytes held: parity blocks, and chunks being received. */
 uint64_t snapshot_erasure_bytes(const struct erasure_holder *h);
 
-/* A SNAPSHOT_PUT of kind CHUNK from node `peer` (transfer_server_take_copies' reserve and
+/* A SNAPSHOT_PUT of kind CHUNK or LAYOUT from node `peer` (transfer_server_take_copies' reserve and
  * done, after snapshot.c checked the memory budget): see transfer.h. */
 int snapshot_erasure_reserve(struct erasure_holder *h, uint32_t peer, const struct wire_snapshot_put *put,
 			     uint8_t **dst, char *why, size_t cap);
 int snapshot_erasure_arrived(struct erasure_holder *h, uint32_t peer, const struct wire_snapshot_put *put,
 			     uint8_t *dst, int rc, uint64_t xxh3, char *why, size_t cap);
 
-/* Frees the parity blocks of the steps `drop` says yes to; returns the bytes freed. */
+/* Frees the parity blocks and layouts of the steps `drop` says yes to; returns the bytes
+ * freed. */
 typedef bool snapshot_erasure_drop_fn(uint64_t step, void *arg);
 uint64_t snapshot_erasure_release(struct erasure_holder *h, snapshot_erasure_drop_fn *drop, void *arg);
 

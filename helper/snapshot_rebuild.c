@@ -1,0 +1,743 @@
+/* snapshot_rebuild.c: a lost node's snapshot rebuilt from the parity of its group (see
+ * snapshot_rebuild.h). Two halves: the members' (the blocks each sends the leader, pushed
+ * on a worker) and the leader's (the blocks gathered per stripe, decoded once enough are
+ * in). The arithmetic is lib/erasure.c's, the placement lib/redundancy_plan.c's. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "internal/erasure.h"
+#include "internal/util.h"
+#include "lcrd.h"
+#include "log.h"
+#include "mesh_internal.h"
+#include "snapshot_rebuild.h"
+#include "worker.h"
+
+/* --- the leader's side: one group's lost members at one step --- */
+
+struct stripe_blocks {
+	uint8_t *data[ERASURE_MAX_BLOCKS];    /* by block: data chunks, then parity rows */
+	uint64_t length[ERASURE_MAX_BLOCKS];
+	uint32_t have;                        /* bit b: block b is in */
+};
+
+struct lost_layout {
+	bool have;
+	uint64_t incarnation;
+	uint32_t count;
+	struct wire_snapshot_layout_region *regions;
+};
+
+struct assembly {
+	uint64_t step;
+	uint32_t group, size, parity;
+	uint32_t members[ERASURE_MAX_BLOCKS];
+	uint32_t lost;                         /* bit p: the member at position p is lost */
+	struct lost_layout layouts[ERASURE_MAX_BLOCKS];
+	struct stripe_blocks stripes[ERASURE_MAX_BLOCKS];
+	int status;                            /* 1: gathering, 0: rebuilt, < 0: failed */
+	char why[WIRE_TEXT_MAX + 1];           /* why it failed */
+	uint64_t started_ms;
+	struct assembly *next;
+};
+
+/* A member's blocks on their way to the leader. */
+struct send_job {
+	struct snapshot_rebuild *r;
+	struct transfer_peer leader;
+	struct transfer_identity id;
+	size_t count;
+	struct wire_snapshot_put puts[2 * ERASURE_MAX_BLOCKS];
+	uint8_t *data[2 * ERASURE_MAX_BLOCKS];
+	char error[WIRE_TEXT_MAX + 1];
+	struct worker *worker;
+	struct send_job *next;
+};
+
+/* A block or layout being received by the leader. */
+struct receiving {
+	uint8_t *data;
+	uint64_t size;
+	struct receiving *next;
+};
+
+struct snapshot_rebuild {
+	struct lcrd *d;
+	struct erasure_holder *holder;
+	snapshot_rebuild_keep_fn *keep;
+	void *keep_arg;
+	struct assembly *assemblies;
+	struct send_job *jobs;
+	struct receiving *receiving;
+	uint64_t bytes;
+};
+
+static bool is_live(const struct mesh *m, uint32_t node)
+{
+	for (uint32_t i = 0; i < m->live_count; i++)
+		if (m->live[i] == node)
+			return true;
+	return false;
+}
+
+/* The stripes in which a lost member gives a data chunk: bit s. */
+static uint32_t stripes_needed(uint32_t size, unsigned parity, uint32_t lost)
+{
+	uint32_t needed = 0;
+	unsigned index;
+	for (uint32_t s = 0; s < size; s++)
+		for (uint32_t p = 0; p < size; p++)
+			if ((lost & (1u << p)) && redundancy_stripe_role(size, parity, p, s, &index) == 0)
+				needed |= 1u << s;
+	return needed;
+}
+
+/* The block index of the member at position in stripe: data chunks first, then parity. */
+static unsigned block_of(uint32_t size, unsigned parity, uint32_t position, uint32_t stripe)
+{
+	unsigned index;
+	return redundancy_stripe_role(size, parity, position, stripe, &index) == 1
+		       ? size - parity + index : index;
+}
+
+static uint32_t lost_mask(const struct mesh *m, const uint32_t *members, uint32_t size)
+{
+	uint32_t lost = 0;
+	for (uint32_t p = 0; p < size; p++)
+		if (!is_live(m, members[p]))
+			lost |= 1u << p;
+	return lost;
+}
+
+static void format_nodes(char *out, size_t cap, const uint32_t *members, uint32_t mask)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (uint32_t p = 0; p < ERASURE_MAX_BLOCKS && n < cap; p++)
+		if (mask & (1u << p))
+			n += (size_t)snprintf(out + n, cap - n, "%s%" PRIu32, n ? ", " : "", members[p]);
+}
+
+static void free_stripes(struct snapshot_rebuild *r, struct assembly *a)
+{
+	for (uint32_t s = 0; s < ERASURE_MAX_BLOCKS; s++)
+		for (uint32_t b = 0; b < ERASURE_MAX_BLOCKS; b++) {
+			r->bytes -= a->stripes[s].length[b];
+			free(a->stripes[s].data[b]);
+			a->stripes[s].data[b] = NULL;
+			a->stripes[s].length[b] = 0;
+		}
+}
+
+static void fail(struct snapshot_rebuild *r, struct assembly *a, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void fail(struct snapshot_rebuild *r, struct assembly *a, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(a->why, sizeof(a->why), fmt, ap);
+	va_end(ap);
+	a->status = rc;
+	free_stripes(r, a);
+	log_warning("cannot rebuild from the parity of erasure group %" PRIu32 " at step %" PRIu64
+		    ": %s", a->group, a->step, a->why);
+}
+
+/* The layout of the lost member at position, from this helper's own holder when it has it. */
+static void take_own_layout(struct snapshot_rebuild *r, struct assembly *a, uint32_t position)
+{
+	const struct erasure_layout *l = snapshot_erasure_layout(r->holder, a->step, a->members[position]);
+	struct lost_layout *x = &a->layouts[position];
+	if (x->have || !l || !(x->regions = calloc(l->count ? l->count : 1, sizeof(*x->regions))))
+		return;
+	memcpy(x->regions, l->regions, l->count * sizeof(*x->regions));
+	x->count = l->count;
+	x->incarnation = l->incarnation;
+	x->have = true;
+}
+
+static struct assembly *find_assembly(struct snapshot_rebuild *r, uint64_t step, uint32_t node)
+{
+	for (struct assembly *a = r->assemblies; a; a = a->next)
+		for (uint32_t p = 0; a->step == step && p < a->size; p++)
+			if (a->members[p] == node)
+				return a;
+	return NULL;
+}
+
+/* The group's lost members as of now: more than its parity fails the rebuild. */
+static void update_lost(struct snapshot_rebuild *r, struct assembly *a)
+{
+	char nodes[WIRE_TEXT_MAX / 2];
+	a->lost |= lost_mask(r->d->mesh, a->members, a->size);
+	for (uint32_t p = 0; p < a->size; p++)
+		if (a->lost & (1u << p))
+			take_own_layout(r, a, p);
+	if (a->status == 1 && (unsigned)__builtin_popcount(a->lost) > a->parity) {
+		format_nodes(nodes, sizeof(nodes), a->members, a->lost);
+		fail(r, a, -EHOSTDOWN, "nodes %s of the group are lost, and its parity (%" PRIu32
+		     " block%s per stripe) rebuilds at most %" PRIu32, nodes, a->parity,
+		     a->parity == 1 ? "" : "s", a->parity);
+	}
+}
+
+/* The leader's rebuild of lost's group at step, created over `live` when new: NULL with
+ * why when lost was in no group then. */
+static struct assembly *expect(struct snapshot_rebuild *r, uint32_t lost, uint64_t step,
+			       const uint32_t *live, uint32_t live_count, char *why, size_t cap)
+{
+	struct assembly *a = find_assembly(r, step, lost);
+	struct erasure_membership g;
+	uint32_t members[ERASURE_MAX_BLOCKS];
+	if (a)
+		return a;
+	if (snapshot_erasure_group_over(live, live_count, lost, r->d->opt.redundancy_group_size,
+					r->d->opt.redundancy_parity, &g, members, why, cap) < 0)
+		return NULL;
+	if (!(a = calloc(1, sizeof(*a))))
+		return snprintf(why, cap, "out of memory"), NULL;
+	*a = (struct assembly){ .step = step, .group = g.group, .size = g.size,
+				.parity = r->d->opt.redundancy_parity, .status = 1,
+				.started_ms = util_now_ms(), .next = r->assemblies };
+	memcpy(a->members, members, sizeof(members));
+	r->assemblies = a;
+	log_info("rebuilding the snapshot of node %" PRIu32 " at protected step %" PRIu64 " from the "
+		 "parity of erasure group %" PRIu32 " (%" PRIu32 " nodes, %" PRIu32 " parity)", lost, step,
+		 a->group, a->size, a->parity);
+	return a;
+}
+
+/* Whether every needed stripe has as many blocks as data chunks and every lost member's
+ * layout is in; else why not. */
+static bool ready(const struct assembly *a, char *why, size_t cap)
+{
+	uint32_t needed = stripes_needed(a->size, a->parity, a->lost), k = a->size - a->parity;
+	for (uint32_t p = 0; p < a->size; p++)
+		if ((a->lost & (1u << p)) && !a->layouts[p].have)
+			return snprintf(why, cap, "the layout of node %" PRIu32 " has not come",
+					a->members[p]), false;
+	for (uint32_t s = 0; s < a->size; s++)
+		if ((needed & (1u << s)) && (uint32_t)__builtin_popcount(a->stripes[s].have) < k)
+			return snprintf(why, cap, "stripe %" PRIu32 " has %d of the %" PRIu32 " blocks it "
+					"needs", s, __builtin_popcount(a->stripes[s].have), k), false;
+	return true;
+}
+
+static uint64_t layout_total(const struct lost_layout *l)
+{
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < l->count; i++)
+		total += l->regions[i].size;
+	return total;
+}
+
+/* Decodes the lost blocks of stripe s: every block padded with zeros to the longest (the
+ * lost members' chunks included). */
+static int decode_stripe(struct snapshot_rebuild *r, struct assembly *a, uint32_t s,
+			 const struct erasure_code *code, char *why, size_t cap)
+{
+	struct stripe_blocks *x = &a->stripes[s];
+	uint64_t longest = 64;
+	bool lost[ERASURE_MAX_BLOCKS] = { false };
+	for (uint32_t b = 0; b < a->size; b++)
+		if (x->length[b] > longest)
+			longest = x->length[b];
+	for (uint32_t p = 0; p < a->size; p++)
+		if (a->lost & (1u << p)) {
+			uint64_t total = layout_total(&a->layouts[p]);
+			uint64_t chunk = redundancy_chunk_bytes(total ? total : 1, a->size, a->parity);
+			longest = chunk > longest ? chunk : longest;
+		}
+	for (uint32_t b = 0; b < a->size; b++) {
+		uint8_t *grown = realloc(x->data[b], longest);
+		if (!grown)
+			return snprintf(why, cap, "out of memory"), -ENOMEM;
+		memset(grown + x->length[b], 0, longest - x->length[b]);
+		r->bytes += longest - x->length[b];
+		x->data[b] = grown;
+		x->length[b] = longest;
+		lost[b] = !(x->have & (1u << b));
+	}
+	return erasure_recover(code, longest, x->data, lost, why, cap);
+}
+
+/* The lost member at position: its snapshot from its decoded chunks, each region checked
+ * and kept. */
+static int keep_member(struct snapshot_rebuild *r, struct assembly *a, uint32_t position, char *why,
+		       size_t cap)
+{
+	const struct lost_layout *l = &a->layouts[position];
+	uint64_t total = layout_total(l), at = 0, k = a->size - a->parity;
+	uint64_t chunk = redundancy_chunk_bytes(total ? total : 1, a->size, a->parity);
+	uint8_t *bytes = malloc(total ? total : 1);
+	int rc = bytes ? 0 : -ENOMEM;
+	for (unsigned c = 0; bytes && c < k && c * chunk < total; c++) {
+		uint32_t s = redundancy_stripe_of_chunk(a->size, a->parity, position, c);
+		uint64_t n = total - c * chunk < chunk ? total - c * chunk : chunk;
+		memcpy(bytes + c * chunk, a->stripes[s].data[c], n);
+	}
+	for (uint32_t i = 0; rc == 0 && i < l->count; at += l->regions[i++].size) {
+		const struct wire_snapshot_layout_region *x = &l->regions[i];
+		if (XXH3_64bits(bytes + at, x->size) != x->xxh3) {
+			snprintf(why, cap, "region '%s' of rank %" PRIu32 " decodes with another XXH3 "
+				 "than node %" PRIu32 "'s snapshot gave", x->name, x->rank,
+				 a->members[position]);
+			rc = -EILSEQ;
+		} else {
+			rc = r->keep(r->keep_arg, a->members[position], l->incarnation, a->step, x,
+				     bytes + at, why, cap);
+		}
+	}
+	if (!bytes)
+		snprintf(why, cap, "out of memory");
+	free(bytes);
+	return rc;
+}
+
+/* Every block needed is in: decode, check, keep. */
+static void finish(struct snapshot_rebuild *r, struct assembly *a)
+{
+	uint32_t needed = stripes_needed(a->size, a->parity, a->lost);
+	struct erasure_code code;
+	char why[WIRE_TEXT_MAX + 1], nodes[WIRE_TEXT_MAX / 2], size[32];
+	uint64_t started = util_now_ns(), bytes = 0;
+	int rc = erasure_init(&code, a->size - a->parity, a->parity, why, sizeof(why));
+	for (uint32_t s = 0; rc == 0 && s < a->size; s++)
+		if (needed & (1u << s))
+			rc = decode_stripe(r, a, s, &code, why, sizeof(why));
+	for (uint32_t p = 0; rc == 0 && p < a->size; p++)
+		if (a->lost & (1u << p)) {
+			rc = keep_member(r, a, p, why, sizeof(why));
+			bytes += layout_total(&a->layouts[p]);
+		}
+	if (rc < 0) {
+		fail(r, a, rc, "%s", why);
+		return;
+	}
+	a->status = 0;
+	free_stripes(r, a);
+	format_nodes(nodes, sizeof(nodes), a->members, a->lost);
+	log_info("rebuilt the snapshot of node %s at step %" PRIu64 " from the parity of erasure group "
+		 "%" PRIu32 " (%s in %.3f s, every region checked against its XXH3): held as its copies",
+		 nodes, a->step, a->group, util_format_size(bytes, size, sizeof(size)),
+		 (double)(util_now_ns() - started) / 1e9);
+}
+
+static void try_finish(struct snapshot_rebuild *r, struct assembly *a)
+{
+	char why[WIRE_TEXT_MAX + 1];
+	if (a->status == 1 && ready(a, why, sizeof(why)))
+		finish(r, a);
+}
+
+/* One block of stripe s into the leader's rebuild (replacing one already there). */
+static void add_block(struct snapshot_rebuild *r, struct assembly *a, uint32_t s, unsigned b,
+		      uint8_t *data, uint64_t length)
+{
+	struct stripe_blocks *x = &a->stripes[s];
+	r->bytes -= x->length[b];
+	free(x->data[b]);
+	x->data[b] = data;
+	x->length[b] = length;
+	x->have |= 1u << b;
+	r->bytes += length;
+}
+
+/* --- the members' side --- */
+
+static int push_all(void *arg, const atomic_bool *cancel)
+{
+	struct send_job *j = arg;
+	struct transfer_conn *c;
+	char err[WIRE_TEXT_MAX + 1];
+	uint64_t held;
+	int rc = transfer_conn_open(&j->leader, &j->id, &c, err, sizeof(err));
+	if (rc < 0) {
+		util_format_text(j->error, sizeof(j->error), "cannot reach the leader %s: %s",
+				 j->leader.name, err);
+		return rc;
+	}
+	for (size_t i = 0; rc == 0 && i < j->count; i++) {
+		rc = atomic_load(cancel) ? -ECANCELED
+					 : transfer_conn_put(c, &j->puts[i], j->data[i], &held, err, sizeof(err));
+		if (rc == 0 && held != XXH3_64bits(j->data[i], j->puts[i].size))
+			rc = -EILSEQ, snprintf(err, sizeof(err), "the leader acknowledged another XXH3");
+		if (rc < 0)
+			util_format_text(j->error, sizeof(j->error), "block %u of stripe %u: %s",
+					 j->puts[i].chunk, j->puts[i].stripe, err);
+	}
+	transfer_conn_close(c);
+	return rc;
+}
+
+static void free_job(struct send_job *j)
+{
+	for (size_t i = 0; i < j->count; i++)
+		free(j->data[i]);
+	free(j);
+}
+
+static void job_done(void *arg, int rc)
+{
+	struct send_job *j = arg;
+	struct snapshot_rebuild *r = j->r;
+	for (struct send_job **at = &r->jobs; *at; at = &(*at)->next)
+		if (*at == j) {
+			*at = j->next;
+			break;
+		}
+	if (rc < 0)
+		log_warning("cannot send the leader this node's blocks for the rebuild at step %" PRIu64
+			    ": %s", j->puts[0].step, j->error);
+	else
+		log_verbose("sent the leader %zu block%s for the rebuild at step %" PRIu64, j->count,
+			    j->count == 1 ? "" : "s", j->puts[0].step);
+	free_job(j);
+}
+
+static int add_to_job(struct send_job *j, const struct wire_snapshot_put *put, uint8_t *data)
+{
+	if (!data)
+		return -ENOMEM;
+	j->puts[j->count] = *put;
+	j->data[j->count++] = data;
+	return 0;
+}
+
+/* This member's block of stripe s (its data chunk, or its parity block): 0, -ENOENT (it
+ * holds none), -ENOMEM. */
+static int own_block(struct snapshot_rebuild *r, const struct erasure_layout *g, uint32_t position,
+		     uint32_t s, const struct erasure_piece *pieces, size_t count,
+		     struct wire_snapshot_put *put, uint8_t **data)
+{
+	unsigned index;
+	if (redundancy_stripe_role(g->group_size, g->parity, position, s, &index) == 1)
+		return snapshot_erasure_parity_copy(r->holder, g->step, g->group, s, data, &put->size, &index);
+	uint64_t total = 0;
+	if (!pieces)
+		return -ENOENT; /* it keeps no snapshot of the step */
+	for (size_t i = 0; i < count; i++)
+		total += pieces[i].size;
+	put->size = redundancy_chunk_bytes(total ? total : 1, g->group_size, g->parity);
+	if (!(*data = malloc(put->size)))
+		return -ENOMEM;
+	snapshot_erasure_gather(pieces, count, index * put->size, *data, put->size);
+	return 0;
+}
+
+static int add_layouts(struct snapshot_rebuild *r, struct send_job *j, const struct erasure_layout *g,
+		       uint32_t lost)
+{
+	for (uint32_t p = 0; p < g->group_size; p++) {
+		const struct erasure_layout *l = (lost & (1u << p))
+							 ? snapshot_erasure_layout(r->holder, g->step, g->members[p])
+							 : NULL;
+		if (!l)
+			continue;
+		size_t cap = WIRE_SNAPSHOT_LAYOUT_BYTES(l->count);
+		uint8_t *buf = malloc(cap);
+		int n = buf ? wire_encode_snapshot_layout(l->incarnation, l->regions, l->count, buf, cap)
+			    : -ENOMEM;
+		struct wire_snapshot_put put = { .node = l->node, .rank = WIRE_NO_RANK, .step = g->step,
+						 .size = (uint64_t)n, .kind = WIRE_SNAPSHOT_REBUILD_LAYOUT,
+						 .group = g->group, .group_size = (uint16_t)g->group_size,
+						 .parity = (uint16_t)g->parity };
+		if (n < 0) {
+			free(buf);
+			return n;
+		}
+		add_to_job(j, &put, buf);
+	}
+	return 0;
+}
+
+/* The blocks this member owes the leader for its group's lost members at step. */
+static int build_job(struct snapshot_rebuild *r, struct send_job *j, const struct erasure_layout *g,
+		     uint32_t position, uint32_t lost, const struct erasure_piece *pieces, size_t count)
+{
+	uint32_t needed = stripes_needed(g->group_size, g->parity, lost), first = 0;
+	int rc = 0;
+	while (lost & (1u << first))
+		first++;
+	for (uint32_t s = 0; rc == 0 && s < g->group_size; s++) {
+		struct wire_snapshot_put put = { .node = r->d->mesh->self, .rank = WIRE_NO_RANK,
+						 .step = g->step, .kind = WIRE_SNAPSHOT_REBUILD,
+						 .group = g->group, .group_size = (uint16_t)g->group_size,
+						 .parity = (uint16_t)g->parity, .stripe = (uint16_t)s,
+						 .chunk = (uint16_t)block_of(g->group_size, g->parity, position, s) };
+		uint8_t *data = NULL;
+		if (!(needed & (1u << s)))
+			continue;
+		rc = own_block(r, g, position, s, pieces, count, &put, &data);
+		if (rc == -ENOENT) {
+			log_warning("this helper has no block of stripe %" PRIu32 " at step %" PRIu64
+				    " for the rebuild", s, g->step);
+			rc = 0;
+			continue;
+		}
+		if (rc == 0)
+			rc = add_to_job(j, &put, data);
+	}
+	return rc == 0 && position == first ? add_layouts(r, j, g, lost) : rc;
+}
+
+static struct assembly *assembly_of_group(struct snapshot_rebuild *r, uint64_t step, uint32_t group,
+					  uint32_t size)
+{
+	for (struct assembly *a = r->assemblies; a; a = a->next)
+		if (a->step == step && a->group == group && a->size == size)
+			return a;
+	return NULL;
+}
+
+/* The leader's own blocks go straight into its rebuild. */
+static void deliver_locally(struct snapshot_rebuild *r, struct send_job *j)
+{
+	struct assembly *a = assembly_of_group(r, j->puts[0].step, j->puts[0].group, j->puts[0].group_size);
+	for (size_t i = 0; a && i < j->count; i++) {
+		if (j->puts[i].kind == WIRE_SNAPSHOT_REBUILD) {
+			add_block(r, a, j->puts[i].stripe, j->puts[i].chunk, j->data[i], j->puts[i].size);
+			j->data[i] = NULL;
+		}
+	}
+	if (a)
+		try_finish(r, a);
+	free_job(j);
+}
+
+static void send_blocks(struct snapshot_rebuild *r, uint32_t lost, uint64_t step,
+			const struct erasure_piece *pieces, size_t count)
+{
+	struct mesh *m = r->d->mesh;
+	const struct erasure_layout *g = snapshot_erasure_any_layout(r->holder, step);
+	uint32_t position = UINT32_MAX, in_group = 0;
+	for (uint32_t p = 0; g && p < g->group_size; p++) {
+		position = g->members[p] == m->self ? p : position;
+		in_group |= g->members[p] == lost;
+	}
+	if (!g || !in_group || position == UINT32_MAX)
+		return;
+	struct send_job *j = calloc(1, sizeof(*j));
+	int rc = j ? build_job(r, j, g, position, lost_mask(m, g->members, g->group_size), pieces,
+			       count) : -ENOMEM;
+	if (rc < 0 || j->count == 0) {
+		if (rc < 0)
+			log_warning("cannot send the leader this node's blocks for the rebuild of node %"
+				    PRIu32 " at step %" PRIu64 ": %s", lost, step, strerror(-rc));
+		if (j)
+			free_job(j);
+		return;
+	}
+	if (m->leader == m->self) {
+		deliver_locally(r, j);
+		return;
+	}
+	const struct mesh_node *x = &m->nodes[m->leader];
+	j->r = r;
+	j->leader = (struct transfer_peer){ .node = x->id, .sa = x->sa, .sa_len = x->sa_len };
+	snprintf(j->leader.name, sizeof(j->leader.name), "%s", x->name[0] ? x->name : "?");
+	transfer_identity_of(r->d, &j->id);
+	if ((rc = worker_start(r->d->loop, push_all, job_done, j, &j->worker)) < 0) {
+		log_warning("cannot start the thread that sends the rebuild's blocks: %s", strerror(-rc));
+		free_job(j);
+		return;
+	}
+	j->next = r->jobs;
+	r->jobs = j;
+}
+
+void snapshot_rebuild_node_lost(struct snapshot_rebuild *r, uint32_t lost, uint64_t step,
+				const struct erasure_piece *pieces, size_t count, const uint32_t *live,
+				uint32_t live_count)
+{
+	struct mesh *m = r->d->mesh;
+	char why[WIRE_TEXT_MAX + 1];
+	if (m->leader == m->self) {
+		struct assembly *a = expect(r, lost, step, live, live_count, why, sizeof(why));
+		if (a)
+			update_lost(r, a);
+		else
+			log_verbose("no rebuild of node %" PRIu32 " at step %" PRIu64 ": %s", lost, step, why);
+	}
+	send_blocks(r, lost, step, pieces, count);
+}
+
+int snapshot_rebuild_state(struct snapshot_rebuild *r, uint32_t lost, uint64_t step, char *why,
+			   size_t cap)
+{
+	struct assembly *a = find_assembly(r, step, lost);
+	char waiting[WIRE_TEXT_MAX + 1];
+	if (!a)
+		return snprintf(why, cap, "node %" PRIu32 " was in no erasure group at protected step %"
+				PRIu64, lost, step), -ENOENT;
+	update_lost(r, a);
+	try_finish(r, a);
+	if (a->status == 1 && !ready(a, waiting, sizeof(waiting)) &&
+	    util_now_ms() - a->started_ms > SNAPSHOT_REBUILD_WAIT_MS)
+		fail(r, a, -ETIMEDOUT, "its blocks did not come in %.0f s: %s",
+		     SNAPSHOT_REBUILD_WAIT_MS / 1e3, waiting);
+	if (a->status == 1)
+		return snprintf(why, cap, "its rebuild from the parity of erasure group %" PRIu32
+				" is not done: %s", a->group, waiting), -EINPROGRESS;
+	if (a->status < 0)
+		return snprintf(why, cap, "%s", a->why), a->status;
+	return 0;
+}
+
+/* --- blocks and layouts pushed to the leader --- */
+
+static int check_sender(struct snapshot_rebuild *r, uint32_t peer, const struct wire_snapshot_put *put,
+			struct assembly **out, char *why, size_t cap)
+{
+	struct mesh *m = r->d->mesh;
+	struct assembly *a = assembly_of_group(r, put->step, put->group, put->group_size);
+	uint32_t position = UINT32_MAX;
+	if (m->leader != m->self)
+		return snprintf(why, cap, "this helper is not the leader"), -EPERM;
+	if (!a || a->status != 1)
+		return snprintf(why, cap, "no rebuild of group %u at step %" PRIu64 " is under way",
+				put->group, put->step), -ESTALE;
+	for (uint32_t p = 0; p < a->size; p++)
+		position = a->members[p] == peer ? p : position;
+	if (position == UINT32_MAX)
+		return snprintf(why, cap, "node %" PRIu32 " is not in group %u", peer, put->group), -EPERM;
+	if (put->kind == WIRE_SNAPSHOT_REBUILD &&
+	    (put->chunk != block_of(a->size, a->parity, position, put->stripe) ||
+	     !(stripes_needed(a->size, a->parity, a->lost) & (1u << put->stripe))))
+		return snprintf(why, cap, "node %" PRIu32 " owes no block %u of stripe %u", peer,
+				put->chunk, put->stripe), -EPERM;
+	if (put->kind == WIRE_SNAPSHOT_REBUILD_LAYOUT) {
+		bool lost = false;
+		for (uint32_t p = 0; p < a->size; p++)
+			lost |= a->members[p] == put->node && (a->lost & (1u << p));
+		if (!lost)
+			return snprintf(why, cap, "node %" PRIu32 " is not a lost member of group %u",
+					put->node, put->group), -EPERM;
+	}
+	*out = a;
+	return 0;
+}
+
+int snapshot_rebuild_reserve(struct snapshot_rebuild *r, uint32_t peer, const struct wire_snapshot_put *put,
+			     uint8_t **dst, char *why, size_t cap)
+{
+	struct assembly *a;
+	int rc = check_sender(r, peer, put, &a, why, cap);
+	struct receiving *x = rc == 0 ? calloc(1, sizeof(*x)) : NULL;
+	if (rc < 0)
+		return rc;
+	if (!x || !(x->data = malloc(put->size))) {
+		free(x);
+		return snprintf(why, cap, "lcrd on %s cannot hold %" PRIu64 " bytes for the rebuild",
+				r->d->opt.node_name, put->size), -ENOMEM;
+	}
+	x->size = put->size;
+	x->next = r->receiving;
+	r->receiving = x;
+	r->bytes += x->size;
+	*dst = x->data;
+	return 0;
+}
+
+/* The receiving buffer at data, unlinked (its bytes now the caller's). */
+static uint8_t *take_received(struct snapshot_rebuild *r, uint8_t *data)
+{
+	for (struct receiving **at = &r->receiving; *at; at = &(*at)->next)
+		if ((*at)->data == data) {
+			struct receiving *x = *at;
+			*at = x->next;
+			r->bytes -= x->size;
+			free(x);
+			return data;
+		}
+	return NULL;
+}
+
+static int keep_sent_layout(struct assembly *a, const struct wire_snapshot_put *put, const uint8_t *bytes,
+			    char *why, size_t cap)
+{
+	for (uint32_t p = 0; p < a->size; p++) {
+		struct lost_layout *l = &a->layouts[p];
+		if (a->members[p] != put->node || l->have)
+			continue;
+		if (wire_decode_snapshot_layout(bytes, put->size, &l->incarnation, &l->regions,
+						&l->count) < 0)
+			return snprintf(why, cap, "the layout of node %" PRIu32 " is malformed",
+					put->node), -EBADMSG;
+		l->have = true;
+	}
+	return 0;
+}
+
+int snapshot_rebuild_arrived(struct snapshot_rebuild *r, uint32_t peer, const struct wire_snapshot_put *put,
+			     uint8_t *dst, int rc, char *why, size_t cap)
+{
+	struct assembly *a;
+	uint8_t *data = take_received(r, dst);
+	if (rc < 0) {
+		free(data);
+		return snprintf(why, cap, "the block did not arrive whole: %s", strerror(-rc)), rc;
+	}
+	if ((rc = check_sender(r, peer, put, &a, why, cap)) < 0) {
+		free(data);
+		return rc;
+	}
+	if (put->kind == WIRE_SNAPSHOT_REBUILD_LAYOUT) {
+		rc = keep_sent_layout(a, put, data, why, cap);
+		free(data);
+	} else {
+		add_block(r, a, put->stripe, put->chunk, data, put->size);
+	}
+	if (rc == 0)
+		try_finish(r, a);
+	return rc;
+}
+
+/* --- the module --- */
+
+struct snapshot_rebuild *snapshot_rebuild_create(struct lcrd *d, struct erasure_holder *h,
+						 snapshot_rebuild_keep_fn *keep, void *arg)
+{
+	struct snapshot_rebuild *r = calloc(1, sizeof(*r));
+	if (r)
+		*r = (struct snapshot_rebuild){ .d = d, .holder = h, .keep = keep, .keep_arg = arg };
+	return r;
+}
+
+void snapshot_rebuild_destroy(struct snapshot_rebuild *r)
+{
+	if (!r)
+		return;
+	while (r->jobs) {
+		struct send_job *j = r->jobs;
+		r->jobs = j->next;
+		worker_cancel(j->worker);
+		free_job(j);
+	}
+	while (r->assemblies) {
+		struct assembly *a = r->assemblies;
+		r->assemblies = a->next;
+		free_stripes(r, a);
+		for (uint32_t p = 0; p < ERASURE_MAX_BLOCKS; p++)
+			free(a->layouts[p].regions);
+		free(a);
+	}
+	for (struct receiving *x = r->receiving, *next; x; x = next) {
+		next = x->next;
+		free(x->data);
+		free(x);
+	}
+	free(r);
+}
+
+uint64_t snapshot_rebuild_bytes(const struct snapshot_rebuild *r)
+{
+	return r ? r->bytes : 0;
+}
