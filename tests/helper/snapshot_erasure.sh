@@ -11,8 +11,7 @@
 #   - Four helpers in groups of 2, one killed: a later step is protected over the three live
 #     nodes, now one group of 3, with the parity of their ranks' bytes.
 #   - Three helpers with groups of 4: no group, each round fails saying so, nothing protected.
-#   - A node lost with a spare: recovery from the parity is not built yet; the leader says so,
-#     REPLACING names no step, nothing is rolled back (the path without redundancy).
+#   (A node lost with a spare, recovered from the parity: snapshot_erasure_recover.sh.)
 #   - auto with a region quota of 3 MiB and a budget of 10 MiB: erasure on four helpers (a
 #     step protected, status says so), none with a warning on three.
 #   - A memory budget too small for a snapshot and a chunk: a message naming the sizes, no
@@ -140,45 +139,6 @@ ok $? "g0's round fails, saying 3 nodes make no group of 4"
 [ -z "$(protected_steps "$WORK/g0.log")" ]
 ok $? "no step is protected"
 for p in "${MESH_PIDS[@]}"; do reap -TERM "$p"; done
-
-# --- a node lost: recovery from the parity is not built yet, the old path says so ---
-# Three helpers in one group of 3 with 1 parity and a spare (fake srun); step 20 protected,
-# p2 killed: REPLACING names no step, the leader says why, no survivor rolls back.
-MESH_PREFIX=p
-TIMEOUT=1
-use_fake_launcher "p[0-2],t1" 20
-echo fail >"$FAKE_LAUNCHER_DIR/t1"
-mkdir -p "$WORK/ckpt-p"
-start_rendezvous "rdv-$MESH_PREFIX"
-for i in 0 1 2; do
-	start_mesh_node "$i" 3 --ranks="$i" --detect-timeout="$TIMEOUT" --log-level=verbose \
-		"${RECOVERY_ARGS[@]}" --redundancy=erasure --redundancy-group-size=3 --snapshot-every=10 \
-		"--ckpt-dir=$WORK/ckpt-p" -- /bin/train
-done
-wait_mesh_up 3
-ok $? "three helpers with --redundancy=erasure and --replace=spare form a mesh"
-for i in 0 1 2; do
-	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 1 25 100 >"$WORK/q$i" 2>&1 &
-	R[$i]=$!
-	LCR_PIDS+=("${R[$i]}")
-done
-wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}"
-ok $? "ranks 0, 1 and 2 train to step 25"
-grep -q "step 20 is protected" "$WORK/p0.log"
-ok $? "step 20 is protected"
-reap -9 "${MESH_PIDS[2]}"
-all_events "REPLACING node 2 .*replacing node p2 (2) with spare t1" 20 p0 p1
-ok $? "the survivors get REPLACING"
-! events_of p0 | grep -q "resuming after protected step"
-ok $? "... which names no protected step"
-grep -q "node p2 (2) cannot be recovered from the in-memory copies: recovery from erasure-coded parity is not built yet; only the live replicas can fill its replacement" "$WORK/p0.log"
-ok $? "the leader says recovery from the parity is not built yet"
-! grep -q "rolled this node's ranks back" "$WORK/p0.log" "$WORK/p1.log"
-ok $? "no survivor rolls back"
-LCR_SOCKET=$(socket_of 0) "$CKPT_CLIENT" resume 0 w 1M 25 >"$WORK/u0" 2>&1
-grep -qx "w holds step 25, committed step 25, resume step none" "$WORK/u0"
-ok $? "rank 0 keeps step 25's bytes: $(cat "$WORK/u0")"
-for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
 
 # --- auto: what the budget allows, the same on every helper ---
 # A region quota of 3 MiB and a budget of 10 MiB: one copy would need 12 MiB, erasure coding

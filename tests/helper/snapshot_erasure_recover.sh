@@ -3,7 +3,8 @@
 # doc/redundancy.md, "Recovery from the parity"). Four foreground helpers with
 # --redundancy=erasure in one group of 4 with 1 parity, --snapshot-every=10 --replace=spare,
 # one rank each with its own shard (no replica) and regions of different sizes (3 MiB,
-# 2 MiB, 3 MiB, 1000000 bytes), train to step 25 (step 20 protected); the job's spare s1
+# 2 MiB, 3 MiB, 1000000 bytes), train to step 20, wait for it to be protected, and go on to
+# step 25; the job's spare s1
 # runs the fake srun (fake_launcher.sh). h2 is killed:
 #   - the survivors send the leader h0 their blocks of h2's stripes (their data chunks cut
 #     from their snapshots of step 20, their parity blocks) and the first one h2's layout;
@@ -39,19 +40,38 @@ done
 wait_mesh_up 4
 ok $? "four helpers with --redundancy=erasure (a group of 4, 1 parity) and --replace=spare form a mesh"
 
-# train RANK FIRST LAST PAUSE_MS on its helper, in the background (sets R[RANK])
-for i in 0 1 2 3; do
-	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w "${SIZES[$i]}" 1 25 100 >"$WORK/r$i" 2>&1 &
-	R[$i]=$!
-	LCR_PIDS+=("${R[$i]}")
-done
-wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}" && wait "${R[3]}"
-ok $? "ranks 0 to 3 (${SIZES[*]} bytes) train to step 25, each its own shard"
-grep -q "step 20 is protected: every node's snapshot .* is in the parity of its group" "$WORK/h0.log"
+# train_all PREFIX FIRST LAST PAUSE_MS: every rank trains on its helper, in parallel.
+train_all() {
+	local i
+	for i in 0 1 2 3; do
+		LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w "${SIZES[$i]}" "$2" "$3" "$4" \
+			>"$WORK/$1$i" 2>&1 &
+		R[$i]=$!
+		LCR_PIDS+=("${R[$i]}")
+	done
+	wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}" && wait "${R[3]}"
+}
+# wait_log LOG PATTERN SECONDS: until LOG has a line matching PATTERN.
+wait_log() {
+	local i
+	for i in $(seq $(($3 * 10))); do
+		grep -q "$2" "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The ranks pause at step 20 until it is protected (no update tears its round), then go on
+# to step 25 (no round of a later step is taken).
+train_all r 1 20 0
+ok $? "ranks 0 to 3 (${SIZES[*]} bytes) train to step 20, each its own shard"
+wait_log "$WORK/h0.log" "step 20 is protected: every node's snapshot .* is in the parity of its group" 20
 ok $? "step 20 is protected"
+train_all r 21 25 0
+ok $? "... and go on to step 25"
 
 reap -9 "${MESH_PIDS[2]}"
-all_events "REPLACING node 2 .*replacing node h2 (2), every rank resuming after protected step 20, with spare s1" 30 h0 h1 h3
+all_events "REPLACING node 2 .*replacing node h2 (2), every rank resuming after protected step 20, with spare s1" 20 h0 h1 h3
 ok $? "the survivors get REPLACING naming the protected step 20"
 grep -q "rebuilt the snapshot of node 2 at step 20 from the parity of erasure group 0 (3 MiB in .* s, every region checked against its XXH3): held as its copies" "$WORK/h0.log"
 ok $? "the leader rebuilt h2's snapshot of step 20 from the parity, each region checked"
@@ -94,21 +114,11 @@ for i in 0 1 2 3; do
 done
 wait_mesh_up 4
 ok $? "four helpers in a group of 4 with 1 parity form a mesh"
-for i in 0 1 2 3; do
-	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w "${SIZES[$i]}" 1 25 100 >"$WORK/q$i" 2>&1 &
-	R[$i]=$!
-	LCR_PIDS+=("${R[$i]}")
-done
-wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}" && wait "${R[3]}"
-ok $? "ranks 0 to 3 train to step 25"
-grep -q "step 20 is protected" "$WORK/q0.log"
-ok $? "step 20 is protected"
+train_all q 1 20 0 && wait_log "$WORK/q0.log" "step 20 is protected" 20 && train_all q 21 25 0
+ok $? "ranks 0 to 3 train to step 25, step 20 protected"
 kill -9 "${MESH_PIDS[2]}" "${MESH_PIDS[3]}"
 wait "${MESH_PIDS[2]}" "${MESH_PIDS[3]}" 2>/dev/null
-for i in $(seq 300); do
-	grep -q "cannot be recovered from the in-memory copies" "$WORK/q0.log" && break
-	sleep 0.1
-done
+wait_log "$WORK/q0.log" "cannot be recovered from the in-memory copies" 30
 grep -q "node q[23] ([23]) cannot be recovered from the in-memory copies: nodes 2, 3 of the group are lost, and its parity (1 block per stripe) rebuilds at most 1" "$WORK/q0.log"
 ok $? "the leader says why: two nodes of the group are lost, its parity rebuilds one"
 ! events_of q0 | grep -q "resuming after protected step"
@@ -120,5 +130,4 @@ grep -qx "w holds step 25, committed step 25, resume step none" "$WORK/u0"
 ok $? "rank 0 keeps step 25's bytes: $(cat "$WORK/u0")"
 grep -h "rebuil\|cannot be recovered" "$WORK"/q0.log | diag
 for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
-spare_pid=$(cat "$FAKE_LAUNCHER_DIR/t1.pid" 2>/dev/null) && reap -TERM "$spare_pid"
 finish
