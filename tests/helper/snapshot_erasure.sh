@@ -174,7 +174,8 @@ for p in "${MESH_PIDS[@]}"; do reap -TERM "$p"; done
 
 # --- a memory budget too small ---
 # 3 MiB of state per node and --redundancy-memory-max=3M: whichever comes first on a helper,
-# its own snapshot or a chunk of 1 MiB for its parity, the other passes the budget there.
+# its own snapshot or a chunk of 1 MiB for its parity (or a member's layout, some hundred
+# bytes), the other passes the budget there.
 MESH_PREFIX=b
 start_mesh 4 --ranks=0,1,2,3 --redundancy-memory-max=3M "${REDUNDANCY[@]}"
 ok $? "a mesh of four helpers with --redundancy-memory-max=3M is up"
@@ -186,8 +187,10 @@ done
 wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}" && wait "${R[3]}"
 ok $? "ranks 0 to 3 train 30 steps of 3 MiB"
 sleep 1
-budget="needs 3 MiB, but redundancy already holds 1 MiB of --redundancy-memory-max 3 MiB: step not protected"
-budget="$budget\|cannot hold chunk [0-2] of stripe [0-3] of node [0-3] at step [0-9]* (1 MiB): it holds 3 MiB for redundancy already, and --redundancy-memory-max is 3 MiB"
+held="[0-9.]* [KMGi]*B"
+budget="needs 3 MiB, but redundancy already holds $held of --redundancy-memory-max 3 MiB: step not protected"
+budget="$budget\|cannot hold chunk [0-2] of stripe [0-3] of node [0-3] at step [0-9]* (1 MiB): it holds $held for redundancy already, and --redundancy-memory-max is 3 MiB"
+budget="$budget\|cannot hold the layout of node [0-3] at step [0-9]* ([0-9]* B): it holds $held for redundancy already, and --redundancy-memory-max is 3 MiB"
 cat "$WORK"/b[0-3].log | grep -q "warning: .*\($budget\)"
 ok $? "a helper says the budget is too small, naming the sizes"
 for i in 0 1 2 3; do [ -z "$(protected_steps "$WORK/b$i.log")" ] || false; done
