@@ -1410,8 +1410,8 @@ static int reserve_copy(void *arg, uint32_t peer, const struct wire_snapshot_put
 				: snapshot_store_reserve(&s->store, put, dst);
 	if (erasure_kind) {
 		if (rc < 0)
-			tell_problem(s, "a chunk refused", "refused a chunk of node %" PRIu32 " at step "
-				     "%" PRIu64 ": %s", peer, put->step, why);
+			tell_problem(s, "a chunk refused", "refused %s at step %" PRIu64 ": %s",
+				     put_text(put, what, sizeof(what)), put->step, why);
 		return rc;
 	}
 	if (rc < 0)

@@ -2,8 +2,10 @@
  * name of a message kind ("mesh_hello"), a newline, then a payload. The payload goes to
  * that kind's decoder; what it accepts must round-trip: its encoder takes the decoded
  * struct back (a decoder that accepts what the encoder refuses is a bug), the encoding
- * decodes again to the same struct, and encodes again to the same bytes. Seeds in
- * tests/fuzz/corpus/wire/ are the unit tests' samples (doc/fuzzing.md). */
+ * decodes again to the same struct, and encodes again to the same bytes. The kind
+ * "snapshot_layout" is the layout codec (a SNAPSHOT_PUT's bytes, wire_snapshot.h), checked
+ * the same way. Seeds in tests/fuzz/corpus/wire/ are the unit tests' samples
+ * (doc/fuzzing.md). */
 #include "config.h"
 
 #include <stdint.h>
@@ -75,6 +77,31 @@ static void check_round_trip(const struct fuzz_codec *c, const uint8_t *payload,
 	free(second);
 }
 
+/* The same for a snapshot's layout, whose decoder allocates its regions. */
+static void check_layout_round_trip(const uint8_t *payload, size_t len)
+{
+	static const struct fuzz_codec layout = { "snapshot_layout", 0, NULL, NULL };
+	struct wire_snapshot_layout_region *first = NULL, *second = NULL;
+	uint64_t incarnation, again;
+	uint32_t count, count_again;
+	int n;
+
+	if (wire_decode_snapshot_layout(payload, len, &incarnation, &first, &count) != 0)
+		return;
+	n = wire_encode_snapshot_layout(incarnation, first, count, encoded, sizeof(encoded));
+	if (n < 0)
+		fail(&layout, "the decoder accepts what the encoder refuses");
+	if (wire_decode_snapshot_layout(encoded, (size_t)n, &again, &second, &count_again) != 0)
+		fail(&layout, "the encoder's output does not decode");
+	if (again != incarnation || count_again != count ||
+	    memcmp(first, second, count * sizeof(*first)) != 0)
+		fail(&layout, "a field changed on the way through encode and decode");
+	if ((size_t)n != len || memcmp(encoded, payload, len) != 0)
+		fail(&layout, "the same layout encodes two ways");
+	free(first);
+	free(second);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -84,6 +111,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!newline)
 		return 0;
+	if ((size_t)(newline - data) == strlen("snapshot_layout") &&
+	    memcmp(data, "snapshot_layout", strlen("snapshot_layout")) == 0) {
+		check_layout_round_trip(newline + 1, size - (size_t)(newline - data) - 1);
+		return 0;
+	}
 	c = codec_named(data, (size_t)(newline - data));
 	if (c)
 		check_round_trip(c, newline + 1, size - (size_t)(newline - data) - 1);

@@ -1,8 +1,9 @@
 /*
  * test_erasure.c: Reed–Solomon erasure coding (lib/erasure.c): parity computed at once, block
  * by block, and one parity row at a time agree, every pattern of up to PARITY lost blocks
- * is rebuilt bit-identical (data and parity blocks alike), more losses are refused with a
- * message, and bad counts are named.
+ * is rebuilt bit-identical (data and parity blocks alike), chunks of different lengths
+ * added to their rows as they come are rebuilt from blocks padded with zeros (a lost
+ * node's rebuild), more losses are refused with a message, and bad counts are named.
  */
 #include "config.h"
 
@@ -118,6 +119,47 @@ static void test_every_loss_up_to_parity_is_rebuilt(void **state)
 	assert_int_equal(patterns, 8 + 28 + 56); /* C(8,1) + C(8,2) + C(8,3) */
 }
 
+/* The rebuild of a lost node (helper/snapshot_rebuild.c): the members' chunks differ in
+ * length, each parity holder added them to its row as they came (zero-padded to the
+ * longest), and the leader pads every surviving block to the parity's length and decodes.
+ * Two lost data chunks of a stripe with 2 parity come back byte for byte, and past each
+ * lost chunk's own length the decoded block is zero. */
+static void test_chunks_of_different_lengths_are_rebuilt_from_padded_blocks(void **state)
+{
+	enum { DATA = 4, PARITY = 2 };
+	static const size_t lengths[DATA] = { 4160, 1024, 3008, 64 };
+	static uint8_t chunks[DATA][LENGTH], rows[PARITY][LENGTH], padded[DATA + PARITY][LENGTH];
+	uint8_t *decoded[DATA + PARITY];
+	bool lost[DATA + PARITY] = { false, true, false, true, false, false };
+
+	(void)state;
+	assert_int_equal(erasure_init(&code, DATA, PARITY, err, sizeof(err)), 0);
+	srand(11);
+	memset(chunks, 0, sizeof(chunks));
+	memset(rows, 0, sizeof(rows));
+	for (unsigned c = 0; c < DATA; c++) {
+		for (size_t i = 0; i < lengths[c]; i++)
+			chunks[c][i] = (uint8_t)rand();
+		/* a holder adds a chunk of its own length to its row */
+		for (unsigned row = 0; row < PARITY; row++)
+			erasure_add_block_to_row(&code, lengths[c], c, row, chunks[c], rows[row]);
+	}
+	/* the survivors' blocks, padded with zeros to the parity's length; the lost ones junk */
+	memset(padded, 0xa5, sizeof(padded));
+	for (unsigned c = 0; c < DATA; c++)
+		if (!lost[c]) {
+			memset(padded[c], 0, LENGTH);
+			memcpy(padded[c], chunks[c], lengths[c]);
+		}
+	memcpy(padded[DATA], rows[0], LENGTH);
+	memcpy(padded[DATA + 1], rows[1], LENGTH);
+	for (unsigned b = 0; b < DATA + PARITY; b++)
+		decoded[b] = padded[b];
+	assert_int_equal(erasure_recover(&code, LENGTH, decoded, lost, err, sizeof(err)), 0);
+	for (unsigned c = 0; c < DATA; c++)
+		assert_memory_equal(padded[c], chunks[c], LENGTH); /* zero past its length */
+}
+
 static void test_too_many_losses_are_refused(void **state)
 {
 	bool lost[ERASURE_MAX_BLOCKS] = { true, false, true, false, true };
@@ -137,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_block_by_block_parity_equals_encode),
 		cmocka_unit_test(test_one_row_holder_gets_the_encoded_parity_block),
 		cmocka_unit_test(test_every_loss_up_to_parity_is_rebuilt),
+		cmocka_unit_test(test_chunks_of_different_lengths_are_rebuilt_from_padded_blocks),
 		cmocka_unit_test(test_too_many_losses_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
