@@ -46,7 +46,7 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC 0x5752434cu /* bytes "LCRW" on the wire */
-#define WIRE_VERSION 8 /* 2: mesh credentials seal their purpose and the acceptor's challenge;
+#define WIRE_VERSION 9 /* 2: mesh credentials seal their purpose and the acceptor's challenge;
 			 * 3: a checkpoint RESULT's hashes carry their rank and role;
 			 * 4: frames after a mesh or transfer handshake carry a seal;
 			 * 5: snapshots and their copies (wire_snapshot.h), the status' redundancy;
@@ -54,7 +54,9 @@
 			 * 7: a checkpoint's ASK and WRITE may name a snapshot step, a copy its
 			 *    rank's data-parallel size, SNAPSHOT_DONE its copy partners;
 			 * 8: SNAPSHOT_PUT carries erasure-coded chunks, the status their groups
-			 *    and what auto chose */
+			 *    and what auto chose;
+			 * 9: SNAPSHOT_PUT carries a snapshot's layout and the blocks of a
+			 *    lost node's rebuild */
 #define WIRE_HEADER_SIZE 16
 #define WIRE_MAX_PAYLOAD 65536
 #define WIRE_MAX_MESSAGE (WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD)
