@@ -90,6 +90,8 @@ struct mesh_ckpt {
 	uint64_t timer;
 	uint64_t regather_timer; /* the next gather, while waiting for a commit */
 	char no_commit[WIRE_TEXT_MAX + 1]; /* why the last gather could not be planned */
+	char lacks[WIRE_TEXT_MAX + 1]; /* what the failure's checkpoint lacks, while it waits
+					* for a lost node's snapshot rebuilt from the parity */
 	uint32_t *waiting;       /* per node: answers still expected from it */
 	struct manifest plan;
 	struct ckpt_check *checks; /* which replica checks which range (ckpt_verify.h) */
@@ -718,16 +720,42 @@ static bool saved_at_or_after(struct mesh *m, uint64_t step, const char *err)
 	return true;
 }
 
+static bool from_snapshots_instead(struct mesh *m, char *err, size_t errlen);
+
+/* The wait for a rebuild from the parity: ask again. */
+static void rebuild_due(struct loop *loop, void *arg)
+{
+	struct mesh *m = arg;
+	char err[WIRE_TEXT_MAX + 1];
+	(void)loop;
+	m->ckpt->regather_timer = 0;
+	util_copy_string(err, sizeof(err), m->ckpt->lacks);
+	if (!from_snapshots_instead(m, err, sizeof(err)))
+		run_finish(m, -EHOSTDOWN, "", "no checkpoint taken: %s", err);
+}
+
 /* The failure's checkpoint lacks state no live rank holds: with the copies of every lost
- * node held at a protected step P, it is gathered again from the snapshots of P, or it ends
- * naming a complete checkpoint at or after P (true); else err says why not too (false). */
+ * node held at a protected step P (with erasure coding, rebuilt from the parity by this
+ * leader: waited for while its blocks are on their way), it is gathered again from the
+ * snapshots of P, or it ends naming a complete checkpoint at or after P (true); else err
+ * says why not too (false). */
 static bool from_snapshots_instead(struct mesh *m, char *err, size_t errlen)
 {
 	struct mesh_ckpt *k = m->ckpt;
 	char why[WIRE_TEXT_MAX + 1];
 	size_t used = strlen(err);
-	if (k->snapshot_step != WIRE_NO_STEP || m->d->opt.redundancy != LCR_REDUNDANCY_COPY)
+	if (k->snapshot_step != WIRE_NO_STEP || (m->d->opt.redundancy != LCR_REDUNDANCY_COPY &&
+						 m->d->opt.redundancy != LCR_REDUNDANCY_ERASURE))
 		return false;
+	if (snapshot_rebuild_pending(m->d, WIRE_NO_NODE)) {
+		if (!k->lacks[0])
+			log_info("checkpoint (%s): %s; waiting for the lost node's snapshot to be "
+				 "rebuilt from the parity", k->reason, err);
+		util_copy_string(k->lacks, sizeof(k->lacks), err);
+		return loop_add_timer(m->d->loop, MESH_CKPT_COMMIT_POLL_MS, rebuild_due, m,
+				      &k->regather_timer) == 0;
+	}
+	k->lacks[0] = '\0';
 	uint64_t step = snapshot_checkpoint_step(m->d, why, sizeof(why));
 	if (step == WIRE_NO_STEP) {
 		util_format_text(err + used, errlen - used, "; nor can it be written from the "
@@ -1068,6 +1096,7 @@ static void run_start(struct mesh *m, const char *reason, bool on_demand)
 	k->snapshot_step = WIRE_NO_STEP;
 	k->attempt = 0;
 	k->no_commit[0] = '\0';
+	k->lacks[0] = '\0';
 	util_copy_string(k->reason, sizeof(k->reason), reason);
 	k->started_ns = util_now_ns();
 	k->confirmed = 0;

@@ -1183,13 +1183,25 @@ uint64_t snapshot_recovery_step(struct lcrd *d, uint32_t lost, char *why, size_t
 			s->protected_step), WIRE_NO_STEP;
 }
 
+static bool rebuild_pending(struct snapshot *s, uint32_t lost)
+{
+	char why[WIRE_TEXT_MAX + 1];
+	return snapshot_rebuild_state(s->rebuild, lost, s->protected_step, why, sizeof(why)) ==
+	       -EINPROGRESS;
+}
+
 bool snapshot_rebuild_pending(struct lcrd *d, uint32_t lost)
 {
 	struct snapshot *s = d->snapshot;
-	char why[WIRE_TEXT_MAX + 1];
-	return s && s->rebuild && s->protected_step != WIRE_NO_STEP &&
-	       snapshot_rebuild_state(s->rebuild, lost, s->protected_step, why, sizeof(why)) ==
-		       -EINPROGRESS;
+	if (!s || !s->rebuild || s->protected_step == WIRE_NO_STEP)
+		return false;
+	if (lost != WIRE_NO_NODE)
+		return rebuild_pending(s, lost);
+	for (uint32_t i = 0; i < s->protected_live_count; i++)
+		if (!node_is_live(d->mesh, s->protected_live[i]) &&
+		    rebuild_pending(s, s->protected_live[i]))
+			return true;
+	return false;
 }
 
 /* --- the failure's checkpoint from the snapshots, and pinned sources --- */

@@ -50,9 +50,10 @@ bool snapshot_uses(struct lcrd *d, const struct region *r);
  * once its ranks are between updates; the ranks' pages then show it committed. */
 uint64_t snapshot_recovery_step(struct lcrd *d, uint32_t lost, char *why, size_t cap);
 
-/* The leader, --redundancy=erasure: whether lost's snapshot of the protected step is being
- * rebuilt from the parity of its group (its blocks on their way, for a bounded time): the
- * recovery waits for it before it asks snapshot_recovery_step. */
+/* The leader, --redundancy=erasure: whether lost's snapshot of the protected step (with
+ * WIRE_NO_NODE: any lost node's) is being rebuilt from the parity of its group (its blocks
+ * on their way, for a bounded time): the recovery and the failure's checkpoint wait for it
+ * before they ask snapshot_recovery_step or snapshot_checkpoint_step. */
 bool snapshot_rebuild_pending(struct lcrd *d, uint32_t lost);
 
 /* The bytes of a region at a step in a snapshot, pinned while they are read (off the loop

@@ -10,6 +10,8 @@
 #     from their snapshots of step 20, their parity blocks) and the first one h2's layout;
 #     h0 decodes h2's chunks, checks each region against h2's XXH3 and holds them as h2's
 #     copies of step 20;
+#   - the failure's checkpoint, which would lack rank 2's shard, waits for the rebuild and
+#     is written from the snapshots of step 20, rank 2's from h0's rebuilt copy;
 #   - REPLACING names protected step 20; the survivors roll their ranks back to it: their
 #     regions hold step 20's bytes, lcr_resume_step says 20;
 #   - the replacement on s1 fills rank 2's region from h0's rebuilt copy: it holds step
@@ -77,6 +79,10 @@ grep -q "rebuilt the snapshot of node 2 at step 20 from the parity of erasure gr
 ok $? "the leader rebuilt h2's snapshot of step 20 from the parity, each region checked"
 grep -q "node h2 (2) is recovered from the in-memory copies of protected step 20" "$WORK/h0.log"
 ok $? "the leader recovers h2 at step 20"
+grep -q "1 rank of the step held state that no live replica holds (shards of the lost node): a checkpoint without it would not be complete; waiting for the lost node's snapshot to be rebuilt from the parity" "$WORK/h0.log" &&
+	grep -q "writing protected step 20 from the helpers' snapshots and the lost node's copies instead" "$WORK/h0.log" &&
+	[ "$(ls "$WORK/ckpt" | grep '^step-[0-9]*$')" = step-20 ]
+ok $? "the failure's checkpoint, which would lack rank 2's shard, waits for the rebuild and is written from the snapshots of step 20"
 for i in 0 1 3; do
 	grep -q "rolled this node's ranks back to protected step 20 from its snapshot" "$WORK/h$i.log" ||
 		{ echo "# h$i did not roll back"; false; }
