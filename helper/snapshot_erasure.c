@@ -84,8 +84,8 @@ int snapshot_erasure_plan(struct lcrd *d, uint64_t step, uint64_t incarnation,
 	return 0;
 }
 
-void snapshot_erasure_gather(const struct erasure_piece *pieces, size_t count, uint64_t offset, uint8_t *out,
-		   uint64_t len)
+void snapshot_erasure_gather(const struct erasure_piece *pieces, size_t count, uint64_t offset,
+			     uint8_t *out, uint64_t len)
 {
 	uint64_t at = 0, done = 0;
 	for (size_t i = 0; i < count && done < len; at += pieces[i].size, i++) {
