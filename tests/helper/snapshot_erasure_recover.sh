@@ -16,6 +16,9 @@
 #     regions hold step 20's bytes, lcr_resume_step says 20;
 #   - the replacement on s1 fills rank 2's region from h0's rebuilt copy: it holds step
 #     20's bytes, resume step 20.
+# The leader outside the lost node's group: four helpers in groups of 2 with 1 parity
+# ({g0, g1} and {g2, g3}), g2 killed: g3 alone holds its parity and sends it, and g2's
+# layout, to the leader g0, which rebuilds g2's snapshot and serves the replacement.
 # Two helpers of the group of 4 (1 parity) killed at once (q2, q3): the leader says the
 # parity rebuilds at most one lost node of the group, REPLACING names no step, no survivor
 # rolls back.
@@ -105,6 +108,36 @@ ok $? "the replacement took rank 2's region from h0, which rebuilt it"
 grep -h "rebuil\|recovered from\|rolled this node\|restored from the replicas" "$WORK"/h*.log \
 	"$WORK/lcr-$MESH_JOB.0.replacement-2.out" | diag
 reap -TERM "$(cat "$UID_ROOT/$MESH_JOB.0.s1/lcrd.pid")"
+for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}" "${MESH_PIDS[3]}"; do reap -TERM "$p"; done
+
+# --- the leader is not in the lost node's group ---
+MESH_PREFIX=g
+use_fake_launcher "g[0-3],u1" 20
+FAKE_LAUNCHER_LCRD_ARGS="$FAKE_LAUNCHER_LCRD_ARGS --redundancy=erasure --redundancy-group-size=2 --snapshot-every=10 --ckpt-dir=$WORK/ckpt-g"
+mkdir -p "$WORK/ckpt-g"
+start_rendezvous "rdv-$MESH_PREFIX"
+for i in 0 1 2 3; do
+	start_mesh_node "$i" 4 --ranks="$i" --detect-timeout="$TIMEOUT" --log-level=verbose \
+		"${RECOVERY_ARGS[@]}" --redundancy=erasure --redundancy-group-size=2 --snapshot-every=10 \
+		"--ckpt-dir=$WORK/ckpt-g" -- /bin/train
+done
+wait_mesh_up 4
+ok $? "four helpers in groups of 2 with 1 parity form a mesh"
+train_all g 1 20 0 && wait_log "$WORK/g0.log" "step 20 is protected" 20 && train_all g 21 25 0
+ok $? "ranks 0 to 3 train to step 25, step 20 protected"
+reap -9 "${MESH_PIDS[2]}"
+all_events "REPLACING node 2 .*every rank resuming after protected step 20, with spare u1" 20 g0 g1 g3
+ok $? "the survivors get REPLACING naming the protected step 20"
+grep -q "rebuilt the snapshot of node 2 at step 20 from the parity of erasure group 1 (3 MiB in .* s, every region checked against its XXH3)" "$WORK/g0.log" &&
+	grep -q "sent the leader 2 blocks for the rebuild at step 20" "$WORK/g3.log" &&
+	! grep -q "for the rebuild" "$WORK/g1.log"
+ok $? "the leader g0 rebuilt g2's snapshot from what g3, the other member of its group, sent (its parity block and g2's layout)"
+all_events "NODE_JOINED node 2 " 20 g0 g1 g3
+LCR_SOCKET=$(sock u1) "$CKPT_CLIENT" resume 2 w 3M 20 >"$WORK/g-s2" 2>&1
+grep -qx "w holds step 20, committed step 20, resume step 20" "$WORK/g-s2"
+ok $? "rank 2 on the replacement holds step 20's bytes: $(cat "$WORK/g-s2")"
+grep -h "rebuil" "$WORK"/g[013].log | diag
+reap -TERM "$(cat "$UID_ROOT/$MESH_JOB.0.u1/lcrd.pid")"
 for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}" "${MESH_PIDS[3]}"; do reap -TERM "$p"; done
 
 # --- two lost in one group of 1 parity: nothing to rebuild from, said so ---
