@@ -889,7 +889,7 @@ static void on_done(struct mesh *m, uint32_t from, const struct wire_msg *msg)
 	leader_on_done(m->d->snapshot, from, &r);
 }
 
-/* Erasure: a node is lost while a step is protected: its group's members send the leader
+/* Erasure: a node is down while a step is protected: its group's members send the leader
  * their blocks of that step, from which the leader rebuilds the lost node's snapshot. */
 static void start_rebuild(struct snapshot *s, uint32_t lost)
 {
@@ -918,7 +918,8 @@ static void on_membership(struct mesh *m, const struct wire_mesh_event *ev, void
 	if (s->rounds.node_count &&
 	    (ev->type == WIRE_EVENT_NODE_DOWN || ev->type == WIRE_EVENT_NODE_LEFT))
 		snapshot_rounds_node_lost(&s->rounds, ev->node);
-	if (s->rebuild && (ev->type == WIRE_EVENT_NODE_DOWN || ev->type == WIRE_EVENT_NODE_LEFT))
+	/* a node down is recovered (recovery.c); one that left ended normally */
+	if (s->rebuild && ev->type == WIRE_EVENT_NODE_DOWN)
 		start_rebuild(s, ev->node);
 	if (ev->type == WIRE_EVENT_REPLACING && ev->resume_step != WIRE_NO_STEP &&
 	    ev->node != m->self) {

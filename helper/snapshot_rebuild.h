@@ -1,9 +1,10 @@
 /* snapshot_rebuild.h: a lost node's snapshot rebuilt from the erasure-coded parity of its
  * group (issue 13, --redundancy=erasure; doc/redundancy.md, "Recovery from the parity").
  *
- * When a node is lost while step P is protected, every live member of its group at P sends
- * the leader, on a transfer connection, its block of each stripe a lost member gave a data
- * chunk to (SNAPSHOT_PUT of kind REBUILD): its own data chunk of that stripe, cut again from
+ * When a node is down (NODE_DOWN: a failure, not a helper that ended normally) while step P
+ * is protected, every live member of its group at P sends the leader, on a transfer
+ * connection, its block of each stripe a lost member gave a data chunk to (SNAPSHOT_PUT of
+ * kind REBUILD): its own data chunk of that stripe, cut again from
  * its snapshot of P, or the parity block it holds. The first live member of the group also
  * sends the lost members' layouts (kind REBUILD_LAYOUT), which every member received with
  * their chunks. The leader, once each such stripe has as many blocks as it has data chunks
