@@ -784,6 +784,8 @@ static void apply_end(struct snapshot *s, const struct wire_snapshot_end *e)
 		snapshot_store_release(&s->store, copy_is_released, &f);
 		if (s->holder)
 			snapshot_erasure_release(s->holder, parity_is_released, &f);
+		if (newer)
+			snapshot_rebuild_release_before(s->rebuild, e->step);
 	}
 }
 
@@ -1163,7 +1165,8 @@ uint64_t snapshot_recovery_step(struct lcrd *d, uint32_t lost, char *why, size_t
 	if (s->protected_step == WIRE_NO_STEP || !s->protected_live_count)
 		return snprintf(why, cap, "no step is protected yet"), WIRE_NO_STEP;
 	if (uses_erasure(s))
-		return snapshot_rebuild_state(s->rebuild, lost, s->protected_step, why, cap) == 0
+		return snapshot_rebuild_state(s->rebuild, lost, s->protected_step, s->protected_live,
+					      s->protected_live_count, why, cap) == 0
 			       ? s->protected_step : WIRE_NO_STEP;
 	held_by = reported_partners(s, lost);
 	if (!held_by && placed_partners(s, lost, &placed) == 0)
@@ -1187,8 +1190,8 @@ uint64_t snapshot_recovery_step(struct lcrd *d, uint32_t lost, char *why, size_t
 static bool rebuild_pending(struct snapshot *s, uint32_t lost)
 {
 	char why[WIRE_TEXT_MAX + 1];
-	return snapshot_rebuild_state(s->rebuild, lost, s->protected_step, why, sizeof(why)) ==
-	       -EINPROGRESS;
+	return snapshot_rebuild_state(s->rebuild, lost, s->protected_step, s->protected_live,
+				      s->protected_live_count, why, sizeof(why)) == -EINPROGRESS;
 }
 
 bool snapshot_rebuild_pending(struct lcrd *d, uint32_t lost)

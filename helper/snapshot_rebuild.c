@@ -40,6 +40,7 @@ struct assembly {
 	uint32_t group, size, parity;
 	uint32_t members[ERASURE_MAX_BLOCKS];
 	uint32_t lost;                         /* bit p: the member at position p is lost */
+	uint32_t rebuilt;                      /* the lost members when the rebuild ended */
 	struct lost_layout layouts[ERASURE_MAX_BLOCKS];
 	struct stripe_blocks stripes[ERASURE_MAX_BLOCKS];
 	int status;                            /* 1: gathering, 0: rebuilt, < 0: failed */
@@ -186,6 +187,13 @@ static void update_lost(struct snapshot_rebuild *r, struct assembly *a)
 		     " block%s per stripe) rebuilds at most %" PRIu32, nodes, a->parity,
 		     a->parity == 1 ? "" : "s", a->parity);
 	}
+	/* A loss after the rebuild ended: this step's blocks were gathered without it. */
+	uint32_t after = lost_mask(r->d->mesh, a->members, a->size) & ~a->rebuilt;
+	if (a->status == 0 && after) {
+		format_nodes(nodes, sizeof(nodes), a->members, after);
+		fail(r, a, -EHOSTDOWN, "node %s of the group was lost after the rebuild at this step "
+		     "ended; it is not rebuilt from it", nodes);
+	}
 }
 
 /* The leader's rebuild of lost's group at step, created over `live` when new: NULL with
@@ -283,6 +291,7 @@ static int keep_member(struct snapshot_rebuild *r, struct assembly *a, uint32_t 
 		uint64_t n = total - c * chunk < chunk ? total - c * chunk : chunk;
 		memcpy(bytes + c * chunk, a->stripes[s].data[c], n);
 	}
+	/* Every region checked before any is kept: no part of a wrong rebuild is held. */
 	for (uint32_t i = 0; rc == 0 && i < l->count; at += l->regions[i++].size) {
 		const struct wire_snapshot_layout_region *x = &l->regions[i];
 		if (XXH3_64bits(bytes + at, x->size) != x->xxh3) {
@@ -290,11 +299,12 @@ static int keep_member(struct snapshot_rebuild *r, struct assembly *a, uint32_t 
 				 "than node %" PRIu32 "'s snapshot gave", x->name, x->rank,
 				 a->members[position]);
 			rc = -EILSEQ;
-		} else {
-			rc = r->keep(r->keep_arg, a->members[position], l->incarnation, a->step, x,
-				     bytes + at, why, cap);
 		}
 	}
+	at = 0;
+	for (uint32_t i = 0; rc == 0 && i < l->count; at += l->regions[i++].size)
+		rc = r->keep(r->keep_arg, a->members[position], l->incarnation, a->step, &l->regions[i],
+			     bytes + at, why, cap);
 	if (!bytes)
 		snprintf(why, cap, "out of memory");
 	free(bytes);
@@ -322,6 +332,7 @@ static void finish(struct snapshot_rebuild *r, struct assembly *a)
 		return;
 	}
 	a->status = 0;
+	a->rebuilt = a->lost;
 	free_stripes(r, a);
 	format_nodes(nodes, sizeof(nodes), a->members, a->lost);
 	log_info("rebuilt the snapshot of node %s at step %" PRIu64 " from the parity of erasure group "
@@ -462,10 +473,8 @@ static int add_layouts(struct snapshot_rebuild *r, struct send_job *j, const str
 static int build_job(struct snapshot_rebuild *r, struct send_job *j, const struct erasure_layout *g,
 		     uint32_t position, uint32_t lost, const struct erasure_piece *pieces, size_t count)
 {
-	uint32_t needed = stripes_needed(g->group_size, g->parity, lost), first = 0;
+	uint32_t needed = stripes_needed(g->group_size, g->parity, lost);
 	int rc = 0;
-	while (lost & (1u << first))
-		first++;
 	for (uint32_t s = 0; rc == 0 && s < g->group_size; s++) {
 		struct wire_snapshot_put put = { .node = r->d->mesh->self, .rank = WIRE_NO_RANK,
 						 .step = g->step, .kind = WIRE_SNAPSHOT_REBUILD,
@@ -485,7 +494,9 @@ static int build_job(struct snapshot_rebuild *r, struct send_job *j, const struc
 		if (rc == 0)
 			rc = add_to_job(j, &put, data);
 	}
-	return rc == 0 && position == first ? add_layouts(r, j, g, lost) : rc;
+	/* Every member sends the lost members' layouts (the leader keeps the first), so that
+	 * one member's failed send does not hold the rebuild for its whole wait. */
+	return rc == 0 ? add_layouts(r, j, g, lost) : rc;
 }
 
 static struct assembly *assembly_of_group(struct snapshot_rebuild *r, uint64_t step, uint32_t group,
@@ -569,14 +580,18 @@ void snapshot_rebuild_node_lost(struct snapshot_rebuild *r, uint32_t lost, uint6
 	send_blocks(r, lost, step, pieces, count);
 }
 
-int snapshot_rebuild_state(struct snapshot_rebuild *r, uint32_t lost, uint64_t step, char *why,
-			   size_t cap)
+int snapshot_rebuild_state(struct snapshot_rebuild *r, uint32_t lost, uint64_t step,
+			   const uint32_t *live, uint32_t live_count, char *why, size_t cap)
 {
-	struct assembly *a = find_assembly(r, step, lost);
-	char waiting[WIRE_TEXT_MAX + 1];
+	struct mesh *m = r->d->mesh;
+	char waiting[WIRE_TEXT_MAX + 1] = "";
+	/* The leader makes it here too when the recovery asks before it heard of the loss. */
+	struct assembly *a = m->leader == m->self
+				     ? expect(r, lost, step, live, live_count, waiting, sizeof(waiting))
+				     : find_assembly(r, step, lost);
 	if (!a)
 		return snprintf(why, cap, "node %" PRIu32 " was in no erasure group at protected step %"
-				PRIu64, lost, step), -ENOENT;
+				PRIu64 "%s%s", lost, step, waiting[0] ? ": " : "", waiting), -ENOENT;
 	update_lost(r, a);
 	try_finish(r, a);
 	if (a->status == 1 && !ready(a, waiting, sizeof(waiting)) &&
@@ -700,6 +715,27 @@ int snapshot_rebuild_arrived(struct snapshot_rebuild *r, uint32_t peer, const st
 	return rc;
 }
 
+static void free_assembly(struct snapshot_rebuild *r, struct assembly *a)
+{
+	free_stripes(r, a);
+	for (uint32_t p = 0; p < ERASURE_MAX_BLOCKS; p++)
+		free(a->layouts[p].regions);
+	free(a);
+}
+
+void snapshot_rebuild_release_before(struct snapshot_rebuild *r, uint64_t step)
+{
+	for (struct assembly **at = r ? &r->assemblies : NULL; at && *at;) {
+		struct assembly *a = *at;
+		if (a->step < step) {
+			*at = a->next;
+			free_assembly(r, a);
+		} else {
+			at = &a->next;
+		}
+	}
+}
+
 /* --- the module --- */
 
 struct snapshot_rebuild *snapshot_rebuild_create(struct lcrd *d, struct erasure_holder *h,
@@ -724,10 +760,7 @@ void snapshot_rebuild_destroy(struct snapshot_rebuild *r)
 	while (r->assemblies) {
 		struct assembly *a = r->assemblies;
 		r->assemblies = a->next;
-		free_stripes(r, a);
-		for (uint32_t p = 0; p < ERASURE_MAX_BLOCKS; p++)
-			free(a->layouts[p].regions);
-		free(a);
+		free_assembly(r, a);
 	}
 	for (struct receiving *x = r->receiving, *next; x; x = next) {
 		next = x->next;

@@ -50,8 +50,11 @@ void snapshot_rebuild_node_lost(struct snapshot_rebuild *r, uint32_t lost, uint6
 /* The leader: whether lost's snapshot of step is rebuilt: 0 (held as copies), -EINPROGRESS
  * (blocks are on their way, for at most SNAPSHOT_REBUILD_WAIT_MS), or another -errno; why
  * says what, but for 0. */
-int snapshot_rebuild_state(struct snapshot_rebuild *r, uint32_t lost, uint64_t step, char *why,
-			   size_t cap);
+int snapshot_rebuild_state(struct snapshot_rebuild *r, uint32_t lost, uint64_t step,
+			   const uint32_t *live, uint32_t live_count, char *why, size_t cap);
+
+/* Frees the leader's rebuilds of steps before step (a newer step is protected). */
+void snapshot_rebuild_release_before(struct snapshot_rebuild *r, uint64_t step);
 
 /* A SNAPSHOT_PUT of kind REBUILD or REBUILD_LAYOUT from node `peer`: see transfer.h. */
 int snapshot_rebuild_reserve(struct snapshot_rebuild *r, uint32_t peer, const struct wire_snapshot_put *put,

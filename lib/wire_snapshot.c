@@ -30,7 +30,8 @@ static bool wire_snapshot_put_valid(const struct wire_snapshot_put *m)
 	if (m->kind == WIRE_SNAPSHOT_CHUNK)
 		return wire_snapshot_chunk_valid(m);
 	if (m->kind == WIRE_SNAPSHOT_LAYOUT || m->kind == WIRE_SNAPSHOT_REBUILD_LAYOUT)
-		return wire_snapshot_geometry_valid(m);
+		return wire_snapshot_geometry_valid(m) &&
+		       m->size <= WIRE_SNAPSHOT_LAYOUT_BYTES(WIRE_SNAPSHOT_LAYOUT_MAX);
 	if (m->kind == WIRE_SNAPSHOT_REBUILD)
 		return wire_snapshot_geometry_valid(m) && m->stripe < m->group_size &&
 		       m->chunk < m->group_size;

@@ -15,7 +15,9 @@
 #   - REPLACING names protected step 20; the survivors roll their ranks back to it: their
 #     regions hold step 20's bytes, lcr_resume_step says 20;
 #   - the replacement on s1 fills rank 2's region from h0's rebuilt copy: it holds step
-#     20's bytes, resume step 20.
+#     20's bytes, resume step 20;
+#   - h3 killed then (no newer step protected): not rebuilt from step 20's rebuild, which
+#     was gathered without its loss; the leader says so.
 # The leader outside the lost node's group: four helpers in groups of 2 with 1 parity
 # ({g0, g1} and {g2, g3}), g2 killed: g3 alone holds its parity and sends it, and g2's
 # layout, to the leader g0, which rebuilds g2's snapshot and serves the replacement.
@@ -105,10 +107,17 @@ ok $? "rank 2 on the replacement holds step 20's bytes, decoded from the parity:
 grep -q "rank 2: region 'w' restored from the replicas (step 20): 3 MiB in .* (h0: 3145728 bytes" \
 	"$WORK/lcr-$MESH_JOB.0.replacement-2.out"
 ok $? "the replacement took rank 2's region from h0, which rebuilt it"
+# A second loss in the group once the rebuild of step 20 ended (before a newer step is
+# protected): the rebuild was gathered without h3's loss, so h3 is not recovered from it,
+# and the leader says so instead of naming step 20 for copies it does not hold.
+reap -9 "${MESH_PIDS[3]}"
+wait_log "$WORK/h0.log" "node h3 (3) cannot be recovered from the in-memory copies" 30
+grep -q "node h3 (3) cannot be recovered from the in-memory copies: node 3 of the group was lost after the rebuild at this step ended; it is not rebuilt from it" "$WORK/h0.log"
+ok $? "h3 lost after the rebuild of step 20 ended: the leader says it is not rebuilt from it"
 grep -h "rebuil\|recovered from\|rolled this node\|restored from the replicas" "$WORK"/h*.log \
 	"$WORK/lcr-$MESH_JOB.0.replacement-2.out" | diag
 reap -TERM "$(cat "$UID_ROOT/$MESH_JOB.0.s1/lcrd.pid")"
-for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}" "${MESH_PIDS[3]}"; do reap -TERM "$p"; done
+for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
 
 # --- the leader is not in the lost node's group ---
 MESH_PREFIX=g

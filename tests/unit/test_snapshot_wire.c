@@ -186,6 +186,15 @@ static void test_put_of_a_rebuild_block_or_a_layout_checks_its_geometry(void **s
 	assert_true(wire_encode_snapshot_put(&put, buf, sizeof(buf)) > 0);
 	put.kind = WIRE_SNAPSHOT_REBUILD_LAYOUT;
 	assert_true(wire_encode_snapshot_put(&put, buf, sizeof(buf)) > 0);
+	/* A layout no longer than the longest one: the receiver allocates what a put names. */
+	put.size = WIRE_SNAPSHOT_LAYOUT_BYTES(WIRE_SNAPSHOT_LAYOUT_MAX);
+	assert_true(wire_encode_snapshot_put(&put, buf, sizeof(buf)) > 0);
+	put.size++;
+	assert_int_equal(wire_encode_snapshot_put(&put, buf, sizeof(buf)), -EINVAL);
+	put.kind = WIRE_SNAPSHOT_LAYOUT;
+	assert_int_equal(wire_encode_snapshot_put(&put, buf, sizeof(buf)), -EINVAL);
+	put.size = 100;
+	put.kind = WIRE_SNAPSHOT_REBUILD_LAYOUT;
 	put.parity = 4;
 	assert_int_equal(wire_encode_snapshot_put(&put, buf, sizeof(buf)), -EINVAL);
 }
