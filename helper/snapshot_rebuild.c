@@ -700,6 +700,8 @@ int snapshot_rebuild_arrived(struct snapshot_rebuild *r, uint32_t peer, const st
 		free(data);
 		return snprintf(why, cap, "the block did not arrive whole: %s", strerror(-rc)), rc;
 	}
+	if (!data)
+		return snprintf(why, cap, "no rebuild buffer was reserved for this put"), -EPROTO;
 	if ((rc = check_sender(r, peer, put, &a, why, cap)) < 0) {
 		free(data);
 		return rc;
