@@ -212,6 +212,15 @@ struct mesh {
 	uint8_t scratch[WIRE_MAX_PAYLOAD];
 };
 
+/* Whether node is in the live list (m->live). */
+static inline bool mesh_is_listed_live(const struct mesh *m, uint32_t node)
+{
+	for (uint32_t i = 0; i < m->live_count; i++)
+		if (m->live[i] == node)
+			return true;
+	return false;
+}
+
 /* --- mesh.c --- */
 
 /* The mesh of the helper. */

@@ -80,14 +80,6 @@ struct snapshot_rebuild {
 	uint64_t bytes;
 };
 
-static bool is_live(const struct mesh *m, uint32_t node)
-{
-	for (uint32_t i = 0; i < m->live_count; i++)
-		if (m->live[i] == node)
-			return true;
-	return false;
-}
-
 /* The stripes in which a lost member gives a data chunk: bit s. */
 static uint32_t stripes_needed(uint32_t size, unsigned parity, uint32_t lost)
 {
@@ -112,7 +104,7 @@ static uint32_t lost_mask(const struct mesh *m, const uint32_t *members, uint32_
 {
 	uint32_t lost = 0;
 	for (uint32_t p = 0; p < size; p++)
-		if (!is_live(m, members[p]))
+		if (!mesh_is_listed_live(m, members[p]))
 			lost |= 1u << p;
 	return lost;
 }
