@@ -69,8 +69,8 @@ rcp_zero1_recovers() {
 	[ "$(rcp_lost_steps | wc -l)" = "$1" ] ||
 		fail "not all $1 survivors were rolled back: $(grep -E 'rolled|rebuilt' "$JIT/run.txt")"
 	for lost in $(rcp_lost_steps); do
-		[ "$lost" -le $((RCP_EVERY + 1)) ] ||
-			fail "$lost steps lost, more than --lcr-snapshot-every + 1 = $((RCP_EVERY + 1))"
+		[ "$lost" -le "${RCP_LOST_MAX:-$((RCP_EVERY + 1))}" ] ||
+			fail "$lost steps lost, more than ${RCP_LOST_MAX:-$((RCP_EVERY + 1))}"
 	done
 	diag "steps lost by the rollback: $(rcp_lost_steps | sort -u | tr '\n' ' ')"
 	step=$(sed -n 's/.*rolled the state back to step \([0-9]*\) .*/\1/p' "$JIT/run.txt" | sort -u)
@@ -92,7 +92,10 @@ test_recovery_copies_zero1_rolls_back_to_the_protected_step_and_finishes_identic
 
 test_recovery_erasure_zero1_rebuilds_from_the_parity_and_finishes_identical() {
 	RCP_METHOD=erasure RCP_NODES=n1,n2,n3,n4 rcp_run n2 --shard=zero1
-	rcp_zero1_recovers 3
+	# An erasure round pushes every chunk to its group's holders: on a loaded machine the
+	# round of the newest multiple of RCP_EVERY can still be in flight at the kill (CI: 53
+	# steps lost, back to step 50 at step 103), so the bound is one interval more.
+	RCP_LOST_MAX=$((2 * RCP_EVERY + 1)) rcp_zero1_recovers 3
 	jit_end n2
 }
 
