@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "internal/parse.h"
+#include "internal/trusted_path.h"
 #include "internal/util.h"
 #include "lcrctl_wait.h"
 #include "outcome_file.h"
@@ -85,15 +87,21 @@ static int parse_target(const char *dir, const char *job, const char *step,
 	return resolve_dir(dir, t);
 }
 
-/* The highest step of the job that has an outcome file in the directory: 0, or -ENOENT. */
-static int newest_step(const struct wait_target *t, uint32_t *step)
+/* The highest step of the job that has an outcome file in the directory dir_fd: 0, or
+ * -ENOENT. */
+static int newest_step(int dir_fd, const struct wait_target *t, uint32_t *step)
 {
 	char prefix[32];
 	bool found = false;
-	DIR *d = opendir(t->dir);
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *e;
-	if (!d)
-		return -errno;
+	if (!d) {
+		int rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	snprintf(prefix, sizeof(prefix), "outcome.%" PRIu32 ".", t->job);
 	while ((e = readdir(d))) {
 		uint32_t v;
@@ -115,22 +123,20 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* One look: 1 when a finished outcome is in rec, 0 when not yet (running is set when a
- * running one is), or -EINVAL for a file that is no outcome (err set). */
-static int look(struct wait_target *t, struct outcome_record *rec, bool *running, char *err,
-		size_t errlen)
+/* One look at the outcome in dir_fd: 1 when a finished one is in rec, 0 when not yet
+ * (running is set when a running one is), or -EINVAL for a file that is no outcome or that
+ * nobody should trust (err set). */
+static int look_in(int dir_fd, struct wait_target *t, struct outcome_record *rec,
+		   bool *running, char *err, size_t errlen)
 {
 	char path[4200];
-	if (!t->step_given && newest_step(t, &t->step) < 0)
+	if (!t->step_given && newest_step(dir_fd, t, &t->step) < 0)
 		return 0;
-	if (outcome_file_path(t->dir, t->job, t->step, path, sizeof(path)) < 0) {
-		snprintf(err, errlen, "the path of the outcome in %s is too long", t->dir);
-		return -EINVAL;
-	}
-	int rc = outcome_file_read(path, rec, err, errlen);
+	int rc = outcome_file_read(dir_fd, t->dir, t->job, t->step, getuid(), rec, err, errlen);
 	if (rc == -EINVAL)
 		return rc;
 	if (rc == 0 && (rec->job != t->job || rec->step != t->step)) {
+		outcome_file_path(t->dir, t->job, t->step, path, sizeof(path));
 		snprintf(err, errlen, "%s names job %" PRIu32 " step %" PRIu32, path, rec->job,
 			 rec->step);
 		return -EINVAL;
@@ -139,6 +145,23 @@ static int look(struct wait_target *t, struct outcome_record *rec, bool *running
 		return 0;
 	*running = !rec->finished;
 	return rec->finished ? 1 : 0;
+}
+
+/* One look: the directory is opened as lcrd opens it (internal/trusted_path.h), so that an
+ * outcome another user planted or redirected is refused, not printed; a directory not made
+ * yet is "not yet". */
+static int look(struct wait_target *t, struct outcome_record *rec, bool *running, char *err,
+		size_t errlen)
+{
+	int rc, dir_fd = trusted_dir_open(t->dir, getuid(), TRUSTED_OPEN_EXISTING, NULL, 0, err,
+					  errlen);
+	if (dir_fd == -ENOENT)
+		return 0;
+	if (dir_fd < 0)
+		return -EINVAL;
+	rc = look_in(dir_fd, t, rec, running, err, errlen);
+	close(dir_fd);
+	return rc;
 }
 
 int lcrctl_wait(const char *dir, const char *job, const char *step, const char *timeout)

@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ckpt_dir.h"
 #include "internal/process_start.h"
 #include "lcrd.h"
 #include "log.h"
@@ -133,11 +134,21 @@ static uint32_t recovered_before_join(const struct mesh *m)
 {
 	const struct lcrd_options *opt = &m->d->opt;
 	struct outcome_record old;
-	char path[4200], err[256];
-	if (!opt->ckpt_dir ||
-	    outcome_file_path(opt->ckpt_dir, opt->job_id, opt->step_id, path, sizeof(path)) < 0 ||
-	    outcome_file_read(path, &old, err, sizeof(err)) < 0 || old.job != opt->job_id ||
-	    old.step != opt->step_id || old.failures_recovered < 1)
+	char err[4400];
+	int rc, dir_fd;
+	if (!opt->ckpt_dir)
+		return 1;
+	dir_fd = ckpt_dir_open(opt->ckpt_dir, &opt->ckpt_roots, TRUSTED_OPEN_EXISTING,
+			       "checkpoint directory", err, sizeof(err));
+	if (dir_fd < 0)
+		return 1;
+	rc = outcome_file_read(dir_fd, opt->ckpt_dir, opt->job_id, opt->step_id, getuid(), &old,
+			       err, sizeof(err));
+	close(dir_fd);
+	if (rc == -EINVAL)
+		log_warning("the step's earlier outcome is not taken: %s", err);
+	if (rc < 0 || old.job != opt->job_id || old.step != opt->step_id ||
+	    old.failures_recovered < 1)
 		return 1;
 	return old.failures_recovered;
 }
@@ -220,12 +231,18 @@ static void describe(struct outcome_record *rec, const char *lost_node)
 }
 
 /* A replacement missed the events before its join: it takes what the file says of them. */
-static void merge_earlier(const struct outcome *o, const char *path, struct outcome_record *rec)
+static void merge_earlier(const struct outcome *o, int dir_fd, struct outcome_record *rec)
 {
 	struct outcome_record old;
-	char err[256];
-	if (!o->m->joined_generation || outcome_file_read(path, &old, err, sizeof(err)) < 0 ||
-	    old.job != rec->job || old.step != rec->step)
+	char err[4400];
+	int rc;
+	if (!o->m->joined_generation)
+		return;
+	rc = outcome_file_read(dir_fd, o->m->d->opt.ckpt_dir, rec->job, rec->step, getuid(), &old,
+			       err, sizeof(err));
+	if (rc == -EINVAL)
+		log_warning("the step's earlier outcome is not taken: %s", err);
+	if (rc < 0 || old.job != rec->job || old.step != rec->step)
 		return;
 	if (old.failures_recovered > rec->failures_recovered)
 		rec->failures_recovered = old.failures_recovered;
@@ -275,9 +292,17 @@ static int write_record(struct outcome *o, struct outcome_record *rec)
 	const char *lost_node = rec->rank != OUTCOME_NO_RANK && rec->rank < o->rank_cap &&
 				o->ranks[rec->rank].state == RANK_LOST ?
 				o->m->nodes[o->ranks[rec->rank].node].name : NULL;
-	merge_earlier(o, path, rec);
+	/* Opened as the checkpoints are: level by level, under the site's roots. */
+	int rc, dir_fd = ckpt_dir_open(opt->ckpt_dir, &opt->ckpt_roots, TRUSTED_CREATE_MISSING,
+				       "checkpoint directory", err, sizeof(err));
+	if (dir_fd < 0) {
+		log_error("cannot report the step's outcome: %s", err);
+		return dir_fd;
+	}
+	merge_earlier(o, dir_fd, rec);
 	describe(rec, lost_node);
-	int rc = outcome_file_write(path, rec, err, sizeof(err));
+	rc = outcome_file_write(dir_fd, opt->ckpt_dir, rec, err, sizeof(err));
+	close(dir_fd);
 	if (rc < 0)
 		log_error("cannot report the step's outcome: %s", err);
 	else if (rec->finished)

@@ -1,7 +1,9 @@
 /* outcome_file.c: formats, parses, reads and writes the step's outcome file (see
  * outcome_file.h and lcrd(8), "Outcome"). The parser is strict: every key once, known keys
  * only, numbers in range, the message double-quoted with \" and \\ as its only escapes,
- * so that a torn or foreign file is refused with the line that is wrong. */
+ * so that a torn or foreign file is refused with the line that is wrong. Reads and writes go
+ * relative to a directory opened as a trusted one (internal/trusted_path.h), as checkpoints
+ * do: nobody else can redirect them. */
 #include "config.h"
 
 #include <errno.h>
@@ -11,13 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal/trusted_path.h"
 #include "internal/util.h"
 #include "outcome_file.h"
 
 #define OUTCOME_FILE_MAX 4096
+#define OUTCOME_FILE_NAME_MAX 32 /* "outcome." and two 10-digit numbers */
 
 enum outcome_key {
 	KEY_VERSION,
@@ -53,9 +58,17 @@ static int parse_error(char *err, size_t errlen, int line, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* outcome.<job>.<step>: the file's name in its directory. */
+static void outcome_file_name(uint32_t job, uint32_t step, char *name, size_t cap)
+{
+	snprintf(name, cap, "outcome.%" PRIu32 ".%" PRIu32, job, step);
+}
+
 int outcome_file_path(const char *dir, uint32_t job, uint32_t step, char *path, size_t cap)
 {
-	int n = snprintf(path, cap, "%s/outcome.%" PRIu32 ".%" PRIu32, dir, job, step);
+	char name[OUTCOME_FILE_NAME_MAX];
+	outcome_file_name(job, step, name, sizeof(name));
+	int n = snprintf(path, cap, "%s/%s", dir, name);
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
@@ -226,74 +239,72 @@ int outcome_file_parse(const char *text, struct outcome_record *r, char *err, si
 	return 0;
 }
 
-int outcome_file_read(const char *path, struct outcome_record *r, char *err, size_t errlen)
+/* The text of the outcome file fd (a regular file, opened) into text[cap]: 0, or -errno. */
+static int read_text(int fd, char *text, size_t cap)
 {
-	char text[OUTCOME_FILE_MAX];
-	struct stat st;
-	/* O_NONBLOCK: a FIFO planted there must not hang the reader. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	ssize_t n = read(fd, text, cap - 1);
+	if (n < 0)
 		return -errno;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		snprintf(err, errlen, "%s is not a regular file", path);
-		return -EINVAL;
-	}
-	ssize_t n = read(fd, text, sizeof(text) - 1);
-	int e = errno;
-	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
-		return -e;
-	}
 	text[n] = '\0';
-	char why[256];
+	return 0;
+}
+
+int outcome_file_read(int dir_fd, const char *dir, uint32_t job, uint32_t step, uid_t uid,
+		      struct outcome_record *r, char *err, size_t errlen)
+{
+	char text[OUTCOME_FILE_MAX], name[OUTCOME_FILE_NAME_MAX], what[4200], why[4400];
+	outcome_file_name(job, step, name, sizeof(name));
+	snprintf(what, sizeof(what), "%s/%s", dir, name);
+	/* No link followed, a regular file of uid's that nobody else may write, and a FIFO
+	 * refused without waiting on it: nobody else chose what is read. */
+	int rc, fd = trusted_open_at(dir_fd, name, O_RDONLY, uid, what, why, sizeof(why));
+	if (fd < 0) {
+		snprintf(err, errlen, "%s", why);
+		return fd == -EPERM || fd == -ELOOP ? -EINVAL : fd;
+	}
+	rc = read_text(fd, text, sizeof(text));
+	close(fd);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", what, strerror(-rc));
+		return rc;
+	}
 	if (outcome_file_parse(text, r, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "%s is not an LCR outcome: %s", path, why);
+		snprintf(err, errlen, "%s is not an LCR outcome: %s", what, why);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-/* mkdir -p of path's directory, 0700 for what it creates. */
-static int make_parent(const char *path)
+/* A new file of a random name in dir_fd, O_EXCL|O_NOFOLLOW, mode 0600: its descriptor, with
+ * its name in tmp[cap], or -errno. Never a file or a link that was there before. */
+static int create_temporary(int dir_fd, const char *name, char *tmp, size_t cap)
 {
-	char dir[4096];
-	if (util_copy_string(dir, sizeof(dir), path) < 0)
-		return -ENAMETOOLONG;
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
+	for (int attempt = 0; attempt < 16; attempt++) {
+		uint64_t random;
+		if (getrandom(&random, sizeof(random), 0) != (ssize_t)sizeof(random))
+			return -EIO;
+		snprintf(tmp, cap, "%s.tmp.%016" PRIx64, name, random);
+		int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd < 0 ? -errno : fd;
 	}
-	return mkdir(dir, 0700) < 0 && errno != EEXIST ? -errno : 0;
+	return -EEXIST;
 }
 
-int outcome_file_write(const char *path, const struct outcome_record *r, char *err,
+int outcome_file_write(int dir_fd, const char *dir, const struct outcome_record *r, char *err,
 		       size_t errlen)
 {
-	char text[OUTCOME_FILE_MAX], tmp[4200];
-	int len = outcome_file_format(r, text, sizeof(text)), rc = 0, fd = -1;
-	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
+	char text[OUTCOME_FILE_MAX], name[OUTCOME_FILE_NAME_MAX], tmp[OUTCOME_FILE_NAME_MAX + 24];
+	int len = outcome_file_format(r, text, sizeof(text)), rc = 0, fd;
+	outcome_file_name(r->job, r->step, name, sizeof(name));
 	if (len < 0) {
 		snprintf(err, errlen, "the outcome does not fit %d bytes", OUTCOME_FILE_MAX);
 		return len;
 	}
-	rc = make_parent(path);
-	if (rc == 0) {
-		/* A new file of a name nobody can guess (O_EXCL, 0600): never one planted there. */
-		fd = mkostemp(tmp, O_CLOEXEC);
-		rc = fd < 0 ? -errno : 0;
-	}
+	fd = create_temporary(dir_fd, name, tmp, sizeof(tmp));
+	if (fd < 0)
+		rc = fd;
 	errno = EIO;
 	if (rc == 0 && write(fd, text, (size_t)len) != len)
 		rc = -errno;
@@ -301,12 +312,14 @@ int outcome_file_write(const char *path, const struct outcome_record *r, char *e
 		rc = -errno;
 	if (fd >= 0 && close(fd) < 0 && rc == 0)
 		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
+	/* Relative to dir_fd: a name in the directory that was checked, whatever its path
+	 * leads to now. A link put at name is replaced, never written through. */
+	if (rc == 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
 		rc = -errno;
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+		snprintf(err, errlen, "cannot write %s/%s: %s", dir, name, strerror(-rc));
 		if (fd >= 0)
-			unlink(tmp);
+			unlinkat(dir_fd, tmp, 0);
 	}
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define OUTCOME_FILE_VERSION 1
 #define OUTCOME_MESSAGE_MAX 512
@@ -26,7 +27,7 @@ struct outcome_record {
 	char message[OUTCOME_MESSAGE_MAX + 1];
 };
 
-/* <dir>/outcome.<job>.<step> into path[cap]: 0, or -ENAMETOOLONG. */
+/* <dir>/outcome.<job>.<step> into path[cap], for messages: 0, or -ENAMETOOLONG. */
 int outcome_file_path(const char *dir, uint32_t job, uint32_t step, char *path, size_t cap);
 
 /* The file's text into buf[cap]: its length, or -ENOSPC. */
@@ -35,13 +36,18 @@ int outcome_file_format(const struct outcome_record *r, char *buf, size_t cap);
 /* Parses a file's text: 0, or -EINVAL with the line and the reason in err. */
 int outcome_file_parse(const char *text, struct outcome_record *r, char *err, size_t errlen);
 
-/* Reads and parses path: 0, -errno (-ENOENT: no file yet), or -EINVAL with err set (also
- * for what is not a regular file: a FIFO is refused, never waited on). */
-int outcome_file_read(const char *path, struct outcome_record *r, char *err, size_t errlen);
+/* Reads and parses outcome.<job>.<step> in dir_fd, a directory opened as a trusted one
+ * (internal/trusted_path.h; dir names it in err): 0, -errno (-ENOENT: no file yet), or
+ * -EINVAL with err set, also for what nobody else may be trusted with: a symbolic link, a
+ * file owned by another uid than uid or writable by others, what is not a regular file (a
+ * FIFO is refused, never waited on). */
+int outcome_file_read(int dir_fd, const char *dir, uint32_t job, uint32_t step, uid_t uid,
+		      struct outcome_record *r, char *err, size_t errlen);
 
-/* Writes r to path atomically (a new path.tmp.XXXXXX of a random name, mode 0600, fsync,
- * rename), creating the directory (0700) when it is missing: 0, or -errno with err set. */
-int outcome_file_write(const char *path, const struct outcome_record *r, char *err,
+/* Writes r to outcome.<r->job>.<r->step> in dir_fd, a trusted directory as above,
+ * atomically: a new file of a random name created there (O_EXCL | O_NOFOLLOW, mode 0600),
+ * fsync, renamed over the name relative to dir_fd. 0, or -errno with err set. */
+int outcome_file_write(int dir_fd, const char *dir, const struct outcome_record *r, char *err,
 		       size_t errlen);
 
 #endif

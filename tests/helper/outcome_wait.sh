@@ -2,8 +2,9 @@
 # outcome_wait.sh: `lcrctl wait` against outcome files written by hand (the format of
 # lcrd(8), OUTCOME): it exits with the training's status, picks the job's highest step by
 # default, waits for a running step, gives up in time, and refuses a file that is no
-# outcome, naming the line. The helpers' side is tested on the cluster
-# (tests/integration/cases/50_outcome.sh).
+# outcome, naming the line, and one another user could have chosen: a symbolic link at the
+# outcome's name, a file or a directory level another user owns (these need root). The
+# helpers' side is tested on the cluster (tests/integration/cases/50_outcome.sh).
 . "$(dirname "$0")/lib.sh"
 DIR=$WORK/ckpt
 mkdir -p "$DIR"
@@ -73,6 +74,32 @@ outcome 6 finished 0 none 'x'
 mv "$DIR/outcome.7.6" "$DIR/outcome.8.6"
 "$LCRCTL" --job=8 --ckpt-dir="$DIR" wait --step=6 2>"$WORK/e9"
 grep -q "names job 7 step 6" "$WORK/e9"; ok $? "a file that names another job is refused"
+
+outcome 10 finished 0 none 'planted'
+mv "$DIR/outcome.7.10" "$WORK/planted"
+ln -s "$WORK/planted" "$DIR/outcome.7.10"
+"$LCRCTL" --job=7 --ckpt-dir="$DIR" wait --step=10 >"$WORK/o13" 2>"$WORK/e13"
+ok_exit 1 $? "a symbolic link at the outcome's name is refused: exit 1"
+grep -q "cannot open $DIR/outcome.7.10: it is a symbolic link" "$WORK/e13" && [ ! -s "$WORK/o13" ]
+ok $? "... saying so, and what it leads to is not printed"
+if [ "$(id -u)" -eq 0 ]; then
+	outcome 11 finished 0 none 'theirs'
+	chown 65534 "$DIR/outcome.7.11"
+	"$LCRCTL" --job=7 --ckpt-dir="$DIR" wait --step=11 2>"$WORK/e14"
+	ok_exit 1 $? "an outcome another user owns is refused: exit 1"
+	grep -q "$DIR/outcome.7.11 is owned by uid 65534, not by you" "$WORK/e14"; ok $? "... saying so"
+	mkdir -p "$WORK/theirs/7"
+	cp "$DIR/outcome.7.0" "$WORK/theirs/7/"
+	chown 65534 "$WORK/theirs"
+	"$LCRCTL" --job=7 --ckpt-dir="$WORK/theirs/7" wait --step=0 2>"$WORK/e15"
+	ok_exit 1 $? "a directory level another user owns is refused: exit 1"
+	grep -q "$WORK/theirs is owned by uid 65534, neither you (uid 0) nor root" "$WORK/e15"
+	ok $? "... naming the level"
+else
+	for what in "file of another user" "... said" "level of another user" "... named"; do
+		skip "$what" "needs root"
+	done
+fi
 
 env -u SLURM_JOB_ID "$LCRCTL" --ckpt-dir="$DIR" wait 2>"$WORK/e10"
 ok_exit 2 $? "no job: a usage error"
