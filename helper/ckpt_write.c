@@ -502,11 +502,14 @@ static int write_range(struct ckpt_writer *w, int fd, struct write_item *item, u
 static int write_file(struct ckpt_writer *w, int dir_fd, struct write_item *items, size_t n,
 		      uint8_t *buf, XXH3_state_t *state, const atomic_bool *cancel)
 {
-	int rc = 0, fd = openat(dir_fd, items[0].file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-				0600);
+	char why[512];
+	/* A new file, or one another writer of this checkpoint (a range of the same region)
+	 * created: never a link, a FIFO or a file of someone else's put in the name's place. */
+	int rc = 0, fd = trusted_create_at(dir_fd, items[0].file, O_WRONLY, geteuid(),
+					   items[0].file, why, sizeof(why));
 	if (fd < 0)
-		return write_fail(w->error, sizeof(w->error), -errno, "cannot create %s/%s: %s",
-				  w->dir, items[0].file, strerror(errno));
+		return write_fail(w->error, sizeof(w->error), fd, "checkpoint directory %s: %s",
+				  w->dir, why);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = posix_fallocate(fd, (off_t)items[i].offset, (off_t)items[i].length);
 		if (rc == EOPNOTSUPP || rc == EINVAL)

@@ -260,3 +260,14 @@ int trusted_open_at(int dir_fd, const char *name, int flags, uid_t uid, const ch
 	}
 	return fd;
 }
+
+int trusted_create_at(int dir_fd, const char *name, int flags, uid_t uid, const char *what,
+		      char *err, size_t errlen)
+{
+	int fd = openat(dir_fd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	if (errno != EEXIST)
+		return fail(err, errlen, -errno, "cannot create %s: %s", what, strerror(errno));
+	return trusted_open_at(dir_fd, name, flags, uid, what, err, errlen);
+}

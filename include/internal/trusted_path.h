@@ -40,4 +40,12 @@ int trusted_dir_open(const char *path, uid_t uid, enum trusted_create create, ch
 int trusted_open_at(int dir_fd, const char *name, int flags, uid_t uid, const char *what,
 		    char *err, size_t errlen);
 
+/* Creates name (one component) in the trusted directory dir_fd as a new file of mode 0600
+ * (O_CREAT | O_EXCL | O_NOFOLLOW, opened with flags: O_WRONLY or O_RDWR). When name exists
+ * already (a file that several writers share, or one written in several passes), it is
+ * opened as trusted_open_at opens it: never through a link, only a regular file of uid's
+ * that nobody else may write, and a FIFO is refused without waiting on it. */
+int trusted_create_at(int dir_fd, const char *name, int flags, uid_t uid, const char *what,
+		      char *err, size_t errlen);
+
 #endif

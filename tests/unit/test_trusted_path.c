@@ -3,7 +3,10 @@
  * without the sticky bit, a level or a symbolic link another user owns, and a last level
  * that is not the user's are refused with the level named; links the user owns are
  * followed and the real path is returned; files are opened without following links and a
- * FIFO does not hang. The cases that give a file to another user need root (CI is root). */
+ * FIFO does not hang; a file to write is created new, mode 0600, or else opened only when it
+ * is the user's own regular file (a checkpoint's data file that several writers share),
+ * never through a link, a FIFO or a file someone else owns or may write. The cases that give
+ * a file to another user need root (CI is root). */
 #include "config.h"
 
 #include <errno.h>
@@ -208,6 +211,68 @@ static void test_files_are_opened_without_links_and_fifos_do_not_hang(void **sta
 	close(dir_fd);
 }
 
+/* trusted_create_at on name, expected to fail with rc and why in the message. */
+static void expect_not_created(struct fixture *f, int dir_fd, const char *name, int rc,
+			       const char *why)
+{
+	alarm(5); /* an open that blocks on a FIFO fails the test instead of hanging it */
+	int fd = trusted_create_at(dir_fd, name, O_WRONLY, geteuid(), name, f->err,
+				   sizeof(f->err));
+	alarm(0);
+	if (fd >= 0)
+		close(fd);
+	assert_int_equal(fd, rc);
+	if (!strstr(f->err, why))
+		fail_msg("expected \"%s\" in \"%s\"", why, f->err);
+}
+
+static void test_files_to_write_are_new_or_the_users_own(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+	char text[16] = "", victim_path[PATH_MAX];
+	int fd, dir_fd = open_dir(f, "d", TRUSTED_CREATE_MISSING);
+	assert_true(dir_fd >= 0);
+	fd = trusted_create_at(dir_fd, "new", O_WRONLY, geteuid(), "new", f->err, sizeof(f->err));
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	close(fd);
+	/* A second writer of the same file opens the one the first created. */
+	fd = trusted_create_at(dir_fd, "new", O_WRONLY, geteuid(), "new", f->err, sizeof(f->err));
+	assert_true(fd >= 0);
+	close(fd);
+
+	snprintf(victim_path, sizeof(victim_path), "%s", at(f, "victim"));
+	FILE *victim = fopen(victim_path, "w");
+	assert_non_null(victim);
+	fputs("precious\n", victim);
+	fclose(victim);
+	assert_int_equal(symlink(victim_path, at(f, "d/link")), 0);
+	expect_not_created(f, dir_fd, "link", -ELOOP, "cannot open link: it is a symbolic link");
+	victim = fopen(victim_path, "r");
+	assert_non_null(victim);
+	assert_non_null(fgets(text, sizeof(text), victim));
+	fclose(victim);
+	assert_string_equal(text, "precious\n");
+
+	assert_int_equal(mkfifo(at(f, "d/fifo"), 0600), 0);
+	expect_not_created(f, dir_fd, "fifo", -ENXIO, "cannot open fifo");
+	fd = open(at(f, "d/shared"), O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0666), 0);
+	close(fd);
+	expect_not_created(f, dir_fd, "shared", -EPERM, "shared is writable by others (mode 0666)");
+	if (geteuid() == 0) {
+		fd = open(at(f, "d/theirs"), O_WRONLY | O_CREAT, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(fchown(fd, OTHER_UID, OTHER_UID), 0);
+		close(fd);
+		expect_not_created(f, dir_fd, "theirs", -EPERM, "theirs is owned by uid 65534");
+	}
+	close(dir_fd);
+}
+
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -221,6 +286,7 @@ int main(void)
 		TEST(test_a_link_loop_ends),
 		cmocka_unit_test(test_a_relative_path_is_refused),
 		TEST(test_files_are_opened_without_links_and_fifos_do_not_hang),
+		TEST(test_files_to_write_are_new_or_the_users_own),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
