@@ -4,9 +4,9 @@
  *
  * Every row must be complete and its defaults within its bounds; every lcr.yaml key, option,
  * environment variable and lcrd argument it names must be documented where users and sites
- * read them (the man pages in doc/, README.md, etc/lcr.yaml, read from $LCR_SRCDIR); and lcrd
- * must accept, with the row's default, bounds and message, every argument the plugin passes
- * it. A setting added to the table but not to the documentation fails here.
+ * read them (the man pages in doc/, README.md, etc/lcr.yaml, the "every key" table of
+ * doc/admin.md, read from $LCR_SRCDIR); and lcrd must accept, with the row's default, bounds
+ * and message, every argument the plugin passes it. A setting added to the table but not to the documentation fails here.
  */
 #include "config.h"
 
@@ -165,6 +165,7 @@ static void test_every_name_is_documented(void **state)
 	char *plugin_page = read_source_file("doc/spank_lcr.8");
 	char *lcrd_page = read_source_file("doc/lcrd.8");
 	char *readme = read_source_file("README.md");
+	char *admin = read_source_file("doc/admin.md");
 	char name[128];
 
 	(void)state;
@@ -176,6 +177,8 @@ static void test_every_name_is_documented(void **state)
 			snprintf(name, sizeof(name), "%s:", leaf ? leaf + 1 : spec->yaml_key);
 			assert_documented("etc/lcr.yaml", example, "key", name);
 			assert_documented("doc/lcr.yaml.5", yaml_page, "key", leaf ? leaf + 1 : spec->yaml_key);
+			snprintf(name, sizeof(name), "| `%s` |", spec->yaml_key);
+			assert_documented("doc/admin.md", admin, "key", name);
 		}
 		if (spec->option) {
 			man_escape(spec->option, name, sizeof(name));
@@ -198,6 +201,7 @@ static void test_every_name_is_documented(void **state)
 	free(example);
 	free(plugin_page);
 	free(lcrd_page);
+	free(admin);
 	free(readme);
 }
 
