@@ -25,7 +25,9 @@
  * A helper that leads because the old leader was removed takes over every node that is down
  * and neither replaced nor given up, in node order, before the old leader's own failure: a
  * REPLACING that no NODE_JOINED followed is tried again with a new REPLACING and epoch. The
- * spare of that unfinished attempt is tried last (take_over says why).
+ * spare of that unfinished attempt goes to recovery_orphan.c, which cancels the step the old
+ * leader may have started there and keeps the spare out of use until Slurm lists it gone
+ * (take_over says why); a failure with no other spare left waits for that.
  *
  * Nodes down together share one communicator epoch. The ranks are told of a NODE_JOINED
  * only once no node is left down (mesh_events.c), and a replacement's ranks build their
@@ -62,6 +64,7 @@
 #include "outcome.h"
 #include "pidfd_watch.h"
 #include "recovery.h"
+#include "recovery_orphan.h"
 #include "recovery_track.h"
 #include "slurm_query.h"
 #include "snapshot.h"
@@ -87,6 +90,7 @@ struct recovery_failure {
 	uint64_t launched_ns;              /* the last attempt's launcher started; 0: none yet */
 	uint64_t rollback_step;            /* recovery from the copies: the protected step every
 					    * rank resumes after, or WIRE_NO_STEP */
+	bool waits_for_orphan;             /* no spare left but one whose cancelled step runs */
 	bool replicas_counted;             /* its checkpoint's plan counted the ranks below */
 	uint32_t ranks_without_replica;    /* lost ranks whose shard no live rank holds */
 	struct recovery_failure *next;
@@ -120,8 +124,7 @@ struct recovery {
 	uint32_t replaced;          /* nodes replaced so far */
 	struct recovery_track *tracks; /* every node's recovery from the events, on every helper */
 	uint32_t track_count;
-	struct hostlist orphans;    /* spares of the old leader's unfinished attempts: tried last */
-	size_t orphans_cap;
+	struct recovery_orphans orphans; /* spares of the old leader's unfinished attempts */
 	uint64_t shared_epoch;      /* the epoch of the nodes down together; 0: none fixed */
 	uint64_t rebuild_timer;     /* asks again whether the head's rebuild is done */
 };
@@ -195,7 +198,8 @@ static void refresh_from_slurm(struct recovery *r)
 	hostlist_fini(&bad);
 }
 
-/* The first usable spare into out, a spare of the old leader's unfinished attempts only
+/* The first usable spare into out: never one whose cancelled orphan step Slurm still
+ * lists, one of the old leader's unfinished attempts that Slurm could not tell about only
  * when no other is left; false when none is left. */
 static bool pick_spare(struct recovery *r, char *out, size_t cap)
 {
@@ -203,12 +207,22 @@ static bool pick_spare(struct recovery *r, char *out, size_t cap)
 		for (size_t i = 0; i < r->job.count; i++) {
 			const char *name = r->job.names[i];
 			if (in_table(r->m, name) || hostlist_contains(&r->used, name) ||
-			    (!orphans_too && hostlist_contains(&r->orphans, name)))
+			    recovery_orphans_busy(&r->orphans, name) ||
+			    (!orphans_too && recovery_orphans_tried_last(&r->orphans, name)))
 				continue;
 			util_format_text(out, cap, "%s", name);
 			return true;
 		}
 	return false;
+}
+
+/* A spare whose orphan step was cancelled is settled: usable again, or not used. */
+static void orphan_settled(void *arg, const char *spare, bool usable)
+{
+	struct recovery *r = arg;
+	if (!usable)
+		add_used(r, spare);
+	kick(r);
 }
 
 static struct recovery *get(struct mesh *m)
@@ -229,6 +243,8 @@ static struct recovery *get(struct mesh *m)
 		return NULL;
 	}
 	r->track_count = m->count;
+	recovery_orphans_init(&r->orphans, m->d->loop, m->d->opt.job_id, m->d->opt.step_id,
+			      m->d->opt.replace_timeout_s * 1000, orphan_settled, r);
 	const char *job_nodes = m->d->opt.job_nodes;
 	if (job_nodes && *job_nodes && hostlist_expand(job_nodes, &r->job, err, sizeof(err)) < 0)
 		log_error("cannot read --job-nodes=%s: %s; no spare node is known", job_nodes, err);
@@ -732,6 +748,13 @@ static void start_attempt(struct recovery *r)
 			    f->name, f->node, r->spare, why);
 		add_used(r, r->spare);
 	}
+	if (recovery_orphans_cancelling(&r->orphans)) {
+		if (!f->waits_for_orphan)
+			log_info("node %s (%" PRIu32 ") waits for a spare: the only one left runs a "
+				 "cancelled step of the old leader's", f->name, f->node);
+		f->waits_for_orphan = true;
+		return;
+	}
 	give_up(r, r->job.count ? "no spare node left in --job-nodes" :
 				  "no spare node: --job-nodes names none");
 }
@@ -841,9 +864,11 @@ static bool queued(const struct recovery *r, uint32_t node)
 
 /* This helper leads since the old leader's removal (ev): it takes over every node the table
  * shows down and not replaced nor given up, except ev's own, which is queued after them.
- * The spare of an attempt the old leader left unfinished is tried last: its launcher died
- * with the old leader, and the replacement it may have started knows no address but the
- * old leader's, so it can never join (it exits when --replace-timeout passes). */
+ * The spare of an attempt the old leader left unfinished goes to recovery_orphan.c: its
+ * launcher died with the old leader, and the replacement it may have started knows no
+ * address but the old leader's, so it can never join (it would run beside a new one on
+ * that spare until --replace-timeout ends it): its step is cancelled, and the spare waits
+ * until Slurm lists it gone. */
 static void take_over(struct recovery *r, const struct wire_mesh_event *ev)
 {
 	struct mesh *m = r->m;
@@ -855,9 +880,8 @@ static void take_over(struct recovery *r, const struct wire_mesh_event *ev)
 		const char *orphan = recovery_track_orphan_spare(t);
 		if (orphan) {
 			log_info("the old leader's attempt for node %" PRIu32 " (epoch %" PRIu64 ") on "
-				 "%s did not end: its launcher died with it; %s is tried last",
-				 node, t->epoch, orphan, orphan);
-			add_name(&r->orphans, &r->orphans_cap, orphan);
+				 "%s did not end: its launcher died with it", node, t->epoch, orphan);
+			recovery_orphans_add(&r->orphans, orphan);
 		}
 		queue_failure(r, node, true);
 	}
@@ -875,6 +899,7 @@ static bool leads_after_leader_removed(const struct mesh *m, const struct wire_m
  * queue over (recovery_on_member_started); an attempt still in flight here is abandoned. */
 static void hand_over(struct recovery *r)
 {
+	recovery_orphans_clear(&r->orphans);
 	if (!r->queue)
 		return;
 	log_info("%s leads now: the failures queued here are left to it", r->m->nodes[r->m->leader].name);
@@ -1033,7 +1058,7 @@ void recovery_destroy(struct mesh *m)
 	outcome_destroy(&r->outcome);
 	hostlist_fini(&r->job);
 	free(r->used.names);
-	free(r->orphans.names);
+	recovery_orphans_fini(&r->orphans);
 	free(r->tracks);
 	free(r);
 	m->recovery = NULL;

@@ -1,11 +1,13 @@
-/* slurm_query.c: bounded runs of squeue and sinfo for lcrd (see slurm_query.h), started
- * with process_start. */
+/* slurm_query.c: bounded runs of squeue, sinfo and scancel for lcrd (see slurm_query.h),
+ * started with process_start. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,4 +124,52 @@ int slurm_query_unusable_nodes(const char *nodes, char *out, size_t cap, char *e
 		if (*c == '\n')
 			*c = ',';
 	return rc;
+}
+
+/* Whether the squeue line "JOB.STEP NODES" is a numbered step of job_id other than
+ * except_step, run on node alone; its step id into *step. */
+static bool step_line_on_node(const char *line, uint32_t job_id, uint32_t except_step,
+			      const char *node, uint32_t *step)
+{
+	char *end;
+	errno = 0;
+	unsigned long job = strtoul(line, &end, 10);
+	if (errno || end == line || job != job_id || *end != '.' || !isdigit((unsigned char)end[1]))
+		return false;
+	unsigned long id = strtoul(end + 1, &end, 10);
+	if (errno || *end != ' ' || id > UINT32_MAX || id == except_step)
+		return false;
+	while (*end == ' ')
+		end++;
+	*step = (uint32_t)id;
+	return strcmp(end, node) == 0;
+}
+
+int slurm_query_steps_on_node(uint32_t job_id, uint32_t except_step, const char *node,
+			      uint32_t *steps, size_t cap, size_t *count, char *err, size_t errlen)
+{
+	char job[32], out[8192];
+	char *const argv[] = { "squeue", "--noheader", "--steps", job, "--format=%i %N", NULL };
+	*count = 0;
+	snprintf(job, sizeof(job), "--jobs=%" PRIu32, job_id);
+	int rc = slurm_query_run(argv, SLURM_QUERY_TIMEOUT_MS, out, sizeof(out), err, errlen);
+	if (rc < 0)
+		return rc;
+	char *save = NULL;
+	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		uint32_t step;
+		while (*line == ' ')
+			line++;
+		if (step_line_on_node(line, job_id, except_step, node, &step) && *count < cap)
+			steps[(*count)++] = step;
+	}
+	return 0;
+}
+
+int slurm_query_cancel_step(uint32_t job_id, uint32_t step_id, char *err, size_t errlen)
+{
+	char step[48], out[256];
+	char *const argv[] = { "scancel", "--quiet", step, NULL };
+	snprintf(step, sizeof(step), "%" PRIu32 ".%" PRIu32, job_id, step_id);
+	return slurm_query_run(argv, SLURM_QUERY_TIMEOUT_MS, out, sizeof(out), err, errlen);
 }

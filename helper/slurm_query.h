@@ -1,9 +1,10 @@
 /* slurm_query.h: what lcrd asks Slurm itself, as the job's user, when it needs the truth
  * about the allocation rather than what the step's environment says: the job's nodes (a
  * step started with `srun --jobid` from outside the allocation only sees its own nodes in
- * SLURM_JOB_NODELIST) and which of them Slurm considers unusable. Each query runs a Slurm
- * command (squeue, sinfo) with a bounded wait; a failure leaves the caller with what it
- * knew. */
+ * SLURM_JOB_NODELIST), which of them Slurm considers unusable, and the job's steps on a
+ * spare node (a replacement step whose srun died with a former leader), which it may
+ * cancel. Each query runs a Slurm command (squeue, sinfo, scancel) with a bounded wait; a
+ * failure leaves the caller with what it knew. */
 #ifndef LCR_HELPER_SLURM_QUERY_H
 #define LCR_HELPER_SLURM_QUERY_H
 
@@ -17,6 +18,17 @@ int slurm_query_job_nodes(uint32_t job_id, char *out, size_t cap, char *err, siz
 /* Those of `nodes` (a hostlist) that Slurm reports down, drained, draining, failing or not
  * responding, as a comma-separated list into out[cap] ("" when none). 0 or -errno. */
 int slurm_query_unusable_nodes(const char *nodes, char *out, size_t cap, char *err, size_t errlen);
+
+/* The numbered steps of job job_id (not its batch, extern or interactive step), other than
+ * except_step, that run on node alone (squeue --steps: "JOB.STEP NODES"), at most cap ids
+ * into steps[], their number into *count. 0 (none is 0 with *count 0), or -errno with err
+ * set (squeue missing, timed out or failed: whether a step runs there is unknown). */
+int slurm_query_steps_on_node(uint32_t job_id, uint32_t except_step, const char *node,
+			      uint32_t *steps, size_t cap, size_t *count, char *err, size_t errlen);
+
+/* Cancels step JOB.STEP (scancel --quiet), waiting a bounded time for scancel itself, not
+ * for the step's end. 0, or -errno with err set. */
+int slurm_query_cancel_step(uint32_t job_id, uint32_t step_id, char *err, size_t errlen);
 
 /* Runs argv[0] (searched in PATH) with argv, stdout captured into out[cap] (NUL-terminated,
  * trailing newlines removed), stderr discarded, killed after timeout_ms. 0 when it exited 0;

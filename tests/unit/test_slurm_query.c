@@ -126,6 +126,69 @@ static void unusable_nodes_come_back_comma_separated(void **state)
 	assert_string_equal(out, "n2,n4");
 }
 
+/* The file fake_dir/name, whitespace at its end removed, into out. */
+static void read_fake_file(const char *name, char *out, size_t cap)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", fake_dir, name);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = fread(out, 1, cap - 1, f);
+	fclose(f);
+	while (n && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		n--;
+	out[n] = '\0';
+}
+
+static void steps_on_node_are_the_numbered_steps_of_the_job_on_that_node_alone(void **state)
+{
+	char err[256], args[256];
+	uint32_t steps[4];
+	size_t count = 9;
+
+	(void)state;
+	write_script("squeue", "echo \"$*\" >\"$(dirname \"$0\")/squeue.args\"\n"
+		     "printf '%s\\n' '    4345.0 h[0-3]' '4345.3 s1' '4345.batch s1' '4345.extern s1' "
+		     "'4345.4 s[1-2]' '4346.5 s1' '4345.7 s10' '4345.9 s1' '4345.1 s1'");
+	assert_int_equal(slurm_query_steps_on_node(4345, 1, "s1", steps, 4, &count, err,
+						   sizeof(err)), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(steps[0], 3);
+	assert_int_equal(steps[1], 9);
+	read_fake_file("squeue.args", args, sizeof(args));
+	assert_string_equal(args, "--noheader --steps --jobs=4345 --format=%i %N");
+	assert_int_equal(slurm_query_steps_on_node(4345, 1, "s2", steps, 4, &count, err,
+						   sizeof(err)), 0);
+	assert_int_equal(count, 0);
+}
+
+static void steps_on_node_fail_when_squeue_fails(void **state)
+{
+	char err[256];
+	uint32_t steps[4];
+	size_t count = 9;
+
+	(void)state;
+	write_script("squeue", "echo '4345.3 s1'; exit 1");
+	assert_int_equal(slurm_query_steps_on_node(4345, 0, "s1", steps, 4, &count, err,
+						   sizeof(err)), -EIO);
+	assert_int_equal(count, 0);
+}
+
+static void cancel_step_runs_scancel_on_job_dot_step(void **state)
+{
+	char err[256], args[256];
+
+	(void)state;
+	write_script("scancel", "echo \"$*\" >\"$(dirname \"$0\")/scancel.args\"");
+	assert_int_equal(slurm_query_cancel_step(4345, 3, err, sizeof(err)), 0);
+	read_fake_file("scancel.args", args, sizeof(args));
+	assert_string_equal(args, "--quiet 4345.3");
+	write_script("scancel", "exit 1");
+	assert_int_equal(slurm_query_cancel_step(4345, 3, err, sizeof(err)), -EIO);
+	assert_non_null(strstr(err, "scancel failed"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +199,10 @@ int main(void)
 		cmocka_unit_test(run_kills_a_command_past_its_timeout),
 		cmocka_unit_test(job_nodes_asks_squeue_for_the_job),
 		cmocka_unit_test(unusable_nodes_come_back_comma_separated),
+		/* these rewrite squeue and scancel: last */
+		cmocka_unit_test(steps_on_node_are_the_numbered_steps_of_the_job_on_that_node_alone),
+		cmocka_unit_test(steps_on_node_fail_when_squeue_fails),
+		cmocka_unit_test(cancel_step_runs_scancel_on_job_dot_step),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
