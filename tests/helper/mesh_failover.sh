@@ -4,9 +4,11 @@
 # hangs on s1. h1 is killed: h0 sequences REPLACING with spare s1, whose launcher hangs;
 # then h0 and that launcher are killed together, as a node's death takes both. h2 leads and
 # takes h1's failure over: a new REPLACING and epoch on s2 (s1, the spare of the unfinished
-# attempt, comes last). s2 joins as node 1, below h2, and leads from then on: h2 leaves its
-# queue to it, and s2 takes h0's failure over (it tries s1 first: it joined after the
-# REPLACING that named s1) and replaces it on s3. Every survivor logs the same events.
+# attempt, comes last: Slurm cannot be asked here whether its step runs there; with Slurm's
+# answer the step is cancelled instead, as mesh_failover_orphan.sh shows). s2 joins as
+# node 1, below h2, and leads from then on: h2 leaves its queue to it, and s2 takes h0's
+# failure over (it tries s1 first: it joined after the REPLACING that named s1) and
+# replaces it on s3. Every survivor logs the same events.
 # The two nodes were down together: s2's join, which leaves h0 down, is not told to the
 # ranks; h0's replacements get s2's epoch (4), and the ranks are told of s3's join alone,
 # at that epoch, which every rank (survivors, s2's, s3's) builds its communicator at.
@@ -17,6 +19,12 @@ MESH_PREFIX=h
 TIMEOUT=1
 REPLACE_TIMEOUT=5
 start_munged
+# Slurm cannot be asked (an squeue that fails): the helpers keep --job-nodes, and cannot
+# tell whether the old leader's step runs on its spare.
+mkdir -p "$WORK/bin"
+printf '#!/bin/sh\nexit 1\n' >"$WORK/bin/squeue"
+chmod 755 "$WORK/bin/squeue"
+export PATH=$WORK/bin:$PATH
 # The spares come first in the job's list: s2, a replacement that joined after h1's failure,
 # cannot know that h1 is dead (only Slurm's list of down nodes would tell it, and there is
 # none here), and would try h1 before the spares behind it.
@@ -47,6 +55,8 @@ ok $? "the new leader h2 takes h1 over: REPLACING with spare s2, epoch 4"
 grep -q "node h1 (1) is queued for replacement, taken over from the old leader" "$WORK/h2.log" &&
 	grep -q "the old leader's attempt for node 1 (epoch 2) on s1 did not end" "$WORK/h2.log"
 ok $? "... and logs that it took over the old leader's unfinished attempt on s1"
+grep -q "cannot ask Slurm for the steps on spare s1 (.*): it is tried after every other spare" "$WORK/h2.log"
+ok $? "... and that Slurm cannot tell whether a step runs on s1, so s1 comes last"
 all_events "gen 5 NODE_JOINED node 1 epoch 4 .*rejoined: s2" 15 h2 h3
 ok $? "s2 joins as node 1: NODE_JOINED at generation 5, epoch 4"
 grep -q "the ranks are not told of the join of generation 5: 1 node is still down" "$WORK/h3.log"
