@@ -6,8 +6,11 @@
 # down, is told to the ranks. Then h0 is killed: s1, the lowest live node, leads, takes h0
 # over and replaces it on s2 with a new epoch. That is a new failure: every rank, s1's
 # included, is told of s2's join with its new epoch. (A replacement's rank whose first
-# build at its LCR_REJOIN_EPOCH failed must wait for that join as a survivor does: the demo
-# trainer and lcr.torch.Recovery do not yet; doc/mesh.md, "Limits".)
+# build at its LCR_REJOIN_EPOCH failed waits for that join as a survivor does, and builds
+# at its epoch: lcr-demo-trainer (contrib/demo/trainer.c, tested on the cluster by
+# cases/40_recovery.sh) and lcr.torch.Recovery (Recovery.start, tested with the events stood
+# in for by contrib/python/tests/test_recovery.py); doc/mesh.md, "The leader's death after
+# a join".)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mesh_lib.sh"
 MESH_JOB=4347
