@@ -155,12 +155,13 @@ test_recovery_replacement_killed_while_joining_then_next_spare() {
 # REPLACING with spare n4 and launches it, and n1 is killed before the spare can join (n4's
 # slurmd is stopped meanwhile, so the phase does not depend on timing). The new leader (n3)
 # takes n2 over with a new REPLACING and epoch on n5; n5 joins as node 1 and leads from then
-# on, takes n1 over and replaces it (n4, the spare of the unfinished attempt, is tried last
-# by n3; n5 never saw that attempt). The step that n1's srun had asked for on n4 fails in
-# Slurm ("could not connect IO": its srun is dead) and starts no task. The two nodes were
-# down together: n5's join is not told to the ranks, n1's replacement gets n5's epoch (4),
-# and every rank builds its communicator at it once both have joined. Training finishes
-# with the reference checksum, and the outcome counts both failures recovered.
+# on, takes n1 over and replaces it (n3 cancelled the step that n1's srun had asked for on
+# n4, and did not use n4 while Slurm listed it; n5 never saw that attempt). That step, had
+# it not been cancelled, fails in Slurm ("could not connect IO": its srun is dead) and
+# starts no task. The two nodes were down together: n5's join is not told to the ranks,
+# n1's replacement gets n5's epoch (4), and every rank builds its communicator at it once
+# both have joined. Training finishes with the reference checksum, and the outcome counts
+# both failures recovered.
 test_recovery_leader_killed_after_replacing_new_leader_takes_the_failure_over() {
 	local file
 	rec_start n1,n2,n3 "$(rec_trainer run n1,n2,n3 "$JIT/ckpt")"
@@ -192,6 +193,55 @@ test_recovery_leader_killed_after_replacing_new_leader_takes_the_failure_over() 
 	grep -qx 'status: 0' "$file" && grep -qx 'failures_recovered: 2' "$file" ||
 		fail "wrong outcome: $(cat "$file")"
 	jit_end n1 n2
+}
+
+# The leader's node dies right after it launched its spare, and Slurm lists the spare's
+# step: n3 is killed, the leader (n1) sequences REPLACING with spare n4 and launches it (n4's
+# slurmd is stopped meanwhile, so that the step Slurm created there can neither start nor
+# join, whatever the timing), and n1 is killed once Slurm lists that step. The new leader
+# (n2) takes n3 over: it finds the step that n1's srun had asked for on n4 (squeue --steps)
+# and cancels it, and replaces n3 on n5 (n4 runs the cancelled step); n4's slurmd goes on,
+# the step ends, and only once Slurm no longer lists it does n2 launch anything on n4: it
+# replaces n1 there, so the old leader's spare is used again and two replacements never
+# share it. Training finishes with the reference checksum, and the outcome counts both
+# failures recovered.
+test_recovery_leader_killed_after_launching_its_spare_the_orphan_step_is_cancelled() {
+	local file job log gone launched
+	rec_start n1,n2,n3 "$(rec_trainer run n1,n2,n3 "$JIT/ckpt")"
+	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
+	job=$(as_user squeue -h -o %i | head -n 1)
+	log=$(jit_helper_log "$job" 1 n2)
+	trap '"$TESTCLUSTER" cont-node n4 >/dev/null 2>&1 || true' EXIT
+	"$TESTCLUSTER" stop-node n4
+	"$TESTCLUSTER" kill-node n3
+	wait_for 30 grep -q "replacing node n3 (2) with spare n4" "$JIT/run.txt" ||
+		fail "the leader launched no replacement: $(tail -n 8 "$JIT/run.txt")"
+	wait_for 20 eval 'SLURM_CONF=$BASE/etc/slurm.conf squeue -h -s -j "$job" -o "%i %N" | grep -q "^$job\.[0-9]* n4$"' ||
+		fail "Slurm lists no step on n4: $(SLURM_CONF=$BASE/etc/slurm.conf squeue -h -s -j "$job" -o "%i %N")"
+	"$TESTCLUSTER" kill-node n1
+	wait_for 30 grep -q "spare n4: the replacement step $job\.[0-9]* the former leader launched was cancelled" "$log" ||
+		fail "n2 cancelled no step on n4: $(grep -E 'spare n4|old leader' "$log")"
+	wait_for 60 grep -q "replacing node n3 (2) with spare n5" "$JIT/run.txt" ||
+		fail "the new leader did not take n3 over on n5: $(grep event "$JIT/run.txt" | sort -u | tail -n 8)"
+	"$TESTCLUSTER" cont-node n4
+	trap - EXIT
+	wait_for 120 grep -q "event: node 0 rejoined: n4 " "$JIT/run.txt" ||
+		fail "the old leader's node was not replaced on n4: $(grep event "$JIT/run.txt" | sort -u | tail -n 10); $(grep -E 'spare n4|waits' "$log")"
+	diag "$(grep -E 'spare n4|waits for a spare|launched .* on n' "$log" | sed 's/^[^ ]* //')"
+	gone=$(grep -n -m 1 "spare n4: the cancelled step $job\.[0-9]* is gone" "$log" | cut -d: -f1)
+	launched=$(grep -n -m 1 "launched .* for node 0 on n4" "$log" | cut -d: -f1)
+	[ -n "$gone" ] && [ -n "$launched" ] && [ "$gone" -lt "$launched" ] ||
+		fail "n2 launched on n4 (log line ${launched:-none}) before Slurm no longer listed the cancelled step (line ${gone:-none})"
+	wait_for 120 rec_finished run 3 ||
+		fail "the run did not finish: $(rec_finals run); $(grep -hE 'rebuil|failed|resumes' "$JIT/run.txt" "$JIT"/lcr-*.replacement-*.out | tail -n 8)"
+	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
+		fail "checksum $(rec_checksum run) after the leader's death, reference $(rec_checksum ref)"
+	wait_for 20 rec_outcome_finished "$JIT/ckpt" || fail "no finished outcome: $(ls "$JIT/ckpt")"
+	file=$(rec_outcome "$JIT/ckpt")
+	diag "$(cat "$file")"
+	grep -qx 'status: 0' "$file" && grep -qx 'failures_recovered: 2' "$file" ||
+		fail "wrong outcome: $(cat "$file")"
+	jit_end n1 n3
 }
 
 # The leader's node dies right after its spare joined: n2 is killed, the leader (n1) replaces
