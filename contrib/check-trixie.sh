@@ -3,15 +3,21 @@
 # PyTorch 2.6. Run as root on the Debian 12 machine (contrib/check.sh runs it after the
 # Debian 12 suite; CHECK_TRIXIE=0 leaves it out):
 #
-#   contrib/check-trixie.sh [root|build|python|cluster|all]     (default: all)
+#   contrib/check-trixie.sh [root|build|python|packages|cluster|all]     (default: all)
 #
 #   root   makes the Debian 13 root with mmdebstrap from Debian's archive, once: it is kept
 #          in LCR_TRIXIE_ROOT (default /var/cache/lcr/trixie); when the package list below
-#          changes, what it adds is installed into the kept root with apt-get
+#          changes, what it adds is installed into the kept root with apt-get. Also makes,
+#          once, the clean Debian 13 root the packages stage installs into
+#          (tests/packaging/install_root.sh --prepare)
 #   build  copies the source tree into the root and builds it there with warnings as
 #          errors, against Slurm 24.11's headers (a fresh build each time)
 #   python runs, inside the root, the Python binding's tests (lcr.torch with PyTorch 2.6 on
 #          the CPU)
+#   packages builds LCR's Debian packages inside the root from the `make dist` tarball of the
+#          root's build (tests/packaging/build_packages.sh), installs them into a clean
+#          Debian 13 root and runs one protected step there on Slurm 24.11
+#          (tests/packaging/install_root.sh with LCR_PKG_SUITE=trixie)
 #   cluster runs, inside the root, the cluster suite on a local Slurm 24.11 cluster, limited
 #          to the tests TRIXIE_TEST_MATCH names (default below: the plugin and helper lifecycle,
 #          the SPANK failure paths, detection, the just-in-time checkpoint, in-job
@@ -36,7 +42,7 @@ TEST_MATCH=${TRIXIE_TEST_MATCH:-$DEFAULT_MATCH}
 # What LCR needs in the root to build and to run its tests there (contrib/install-deps.sh
 # for Debian 12, less the fuzzing, plotting and valgrind tools that CI runs on Debian 12).
 PACKAGES=(
-	build-essential autoconf automake libtool pkg-config
+	build-essential autoconf automake libtool pkg-config debhelper
 	libslurm-dev slurmctld slurmd slurm-client
 	libpmix-dev libyaml-dev libcmocka-dev munge libmunge-dev libxxhash-dev libssl-dev libisal-dev
 	iproute2 procps psmisc util-linux passwd stress-ng python3 python3-torch
@@ -124,6 +130,24 @@ test_python() {
 	run_test contrib/python/test_python.sh
 }
 
+# The Debian packages, built in the root as a site builds them and run in a clean Debian 13
+# root: one helper per node for one step, from the packaged /usr/sbin/lcrd.
+test_packages() {
+	local version output
+	say "Debian 13 packages: built from make dist in the root, run in a clean trixie root"
+	version=$(sed -n 's/^PACKAGE_VERSION = //p' "$ROOT/lcr/build/Makefile")
+	in_root bash -euc '
+		make -C /lcr/build -s dist >/lcr/build/dist.out 2>&1 || { tail -n 40 /lcr/build/dist.out; exit 1; }
+		LCR_PKG_KINDS=deb /lcr/src/tests/packaging/build_packages.sh "/lcr/build/lcr-$1.tar.gz" /lcr/packages
+	' _ "$version"
+	output=$(LCR_PKG_SUITE=trixie "$SRCDIR/tests/packaging/install_root.sh" "$ROOT/lcr/packages/deb" 2>&1) ||
+		{ echo "$output"; die "the Debian 13 packages did not run a step in a clean root"; }
+	[ "$(grep -cE '^node n[12] .*job [0-9]+ step 0 .*state running' <<<"$output")" = 2 ] &&
+		grep -q "helper /usr/sbin/lcrd" <<<"$output" ||
+		{ echo "$output"; die "expected a running helper from /usr/sbin/lcrd on each of n1 and n2"; }
+	grep -E '^node n[12] ' <<<"$output"
+}
+
 test_cluster() {
 	say "cluster suite on Slurm $(in_root slurmd -V | awk '{print $2}'): tests matching $TEST_MATCH"
 	run_test tests/integration/cluster-suite.sh "$TEST_MATCH"
@@ -132,11 +156,12 @@ test_cluster() {
 [ "$(id -u)" = 0 ] || die "needs root (mmdebstrap, chroot and the local Slurm cluster)"
 stage=${1:-all}
 case $stage in
-root) make_root ;;
+root) make_root; LCR_PKG_SUITE=trixie "$SRCDIR/tests/packaging/install_root.sh" --prepare ;;
 build) make_root; build_lcr ;;
 python) test_python ;;
+packages) test_packages ;;
 cluster) test_cluster ;;
-all) make_root; build_lcr; test_python; test_cluster ;;
-*) die "unknown stage '$stage': root, build, python, cluster or all" ;;
+all) make_root; LCR_PKG_SUITE=trixie "$SRCDIR/tests/packaging/install_root.sh" --prepare; build_lcr; test_python; test_packages; test_cluster ;;
+*) die "unknown stage '$stage': root, build, python, packages, cluster or all" ;;
 esac
 say "$stage passed"

@@ -9,6 +9,7 @@
 #         DEB_BUILD_OPTIONS=nocheck (contrib/check.sh runs the tests) unless set
 #   rpm/  the RPMs (rpmbuild -bb contrib/rpm/lcr.spec); on a machine without an RPM
 #         database of the build requirements (Debian) it passes --nodeps
+# LCR_PKG_KINDS: which of them to build, "deb rpm" (the default), "deb" or "rpm".
 # Needs the Debian packages debhelper (or dh-autoreconf) and rpm, and LCR's build
 # dependencies (contrib/install-deps.sh).
 set -euo pipefail
@@ -21,9 +22,18 @@ TOP=$(basename "$TARBALL" .tar.gz)
 VERSION=${TOP#lcr-}
 
 die() { echo "build_packages: $*" >&2; exit 1; }
-command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null ||
-	die "dpkg-buildpackage and dh not found: apt-get install dpkg-dev debhelper"
-command -v rpmbuild >/dev/null || die "rpmbuild not found: apt-get install rpm"
+KINDS=${LCR_PKG_KINDS:-deb rpm}
+wants() { [[ " $KINDS " == *" $1 "* ]]; }
+for kind in $KINDS; do
+	case $kind in deb|rpm) ;; *) die "LCR_PKG_KINDS: unknown kind '$kind' (deb, rpm)" ;; esac
+done
+if wants deb; then
+	command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null ||
+		die "dpkg-buildpackage and dh not found: apt-get install dpkg-dev debhelper"
+fi
+if wants rpm; then
+	command -v rpmbuild >/dev/null || die "rpmbuild not found: apt-get install rpm"
+fi
 
 rm -rf "$OUTDIR/work" "$OUTDIR/deb" "$OUTDIR/rpm"
 mkdir -p "$OUTDIR/work/deb" "$OUTDIR/work/rpm/SOURCES" "$OUTDIR/deb" "$OUTDIR/rpm"
@@ -54,7 +64,7 @@ build_rpms() {
 	die "debian/changelog's first version is not $VERSION (configure.ac's): add an entry"
 [ "$(tar -xzOf "$TARBALL" "$TOP/contrib/rpm/lcr.spec" | awk '$1 == "Version:" { print $2 }')" = "$VERSION" ] ||
 	die "contrib/rpm/lcr.spec's Version is not $VERSION (configure.ac's): change it"
-build_debs
-build_rpms
+if wants deb; then build_debs; fi
+if wants rpm; then build_rpms; fi
 rm -rf "$OUTDIR/work"
 echo "build_packages: $(ls "$OUTDIR/deb" | wc -l) Debian packages in $OUTDIR/deb, $(ls "$OUTDIR/rpm" | wc -l) RPMs in $OUTDIR/rpm"

@@ -6,25 +6,32 @@
 # every process of its cluster ends with it).
 #
 #   install_root.sh DEBDIR     (DEBDIR holds lcr_*.deb, liblcr1_*.deb, liblcr-dev_*.deb)
+#   install_root.sh --prepare  only makes the clean root's tarball when it is missing
 #
 # The clean root is a minimal Debian with Slurm and MUNGE from the archive, made once with
 # mmdebstrap into LCR_PKG_ROOT (default /var/cache/lcr/pkgtest-SUITE.tar) and unpacked
 # afresh for every run. LCR_PKG_SUITE: the Debian release (default: this machine's).
 set -euo pipefail
 
-DEBDIR=$(realpath "${1:?usage: install_root.sh DEBDIR}")
+PREPARE_ONLY=0
+if [ "${1:-}" = --prepare ]; then PREPARE_ONLY=1; else DEBDIR=$(realpath "${1:?usage: install_root.sh DEBDIR|--prepare}"); fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SUITE=${LCR_PKG_SUITE:-$(. /etc/os-release && echo "$VERSION_CODENAME")}
 ROOT_TAR=${LCR_PKG_ROOT:-/var/cache/lcr/pkgtest-$SUITE.tar}
 MIRROR=${LCR_PKG_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${LCR_PKG_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 # Slurm's daemons and clients, MUNGE, and the libraries LCR's packages link, so that
-# installing them needs no download.
-ROOT_PACKAGES=slurmd,slurmctld,slurm-client,munge,libyaml-0-2,libxxhash0,libpmix2,libssl3,libmunge2,libisal2
+# installing them needs no download (Debian 13 renamed two for its 64-bit time_t).
+case $SUITE in
+bookworm) ROOT_LIBS=libpmix2,libssl3 ;;
+*) ROOT_LIBS=libpmix2t64,libssl3t64 ;;
+esac
+ROOT_PACKAGES=slurmd,slurmctld,slurm-client,munge,libyaml-0-2,libxxhash0,libmunge2,libisal2,$ROOT_LIBS
 
 die() { echo "install_root: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (chroot, namespaces)"
-ls "$DEBDIR"/lcr_*.deb "$DEBDIR"/liblcr1_*.deb >/dev/null 2>&1 || die "no lcr_*.deb and liblcr1_*.deb in $DEBDIR"
+[ "$PREPARE_ONLY" = 1 ] || ls "$DEBDIR"/lcr_*.deb "$DEBDIR"/liblcr1_*.deb >/dev/null 2>&1 ||
+	die "no lcr_*.deb and liblcr1_*.deb in $DEBDIR"
 
 make_root_tarball() {
 	command -v mmdebstrap >/dev/null || die "mmdebstrap not found: apt-get install mmdebstrap"
@@ -41,6 +48,7 @@ cleanup() { [ -z "$ROOT" ] || rm -rf --one-file-system "$ROOT"; }
 trap cleanup EXIT
 
 [ -s "$ROOT_TAR" ] || make_root_tarball
+[ "$PREPARE_ONLY" = 0 ] || exit 0
 ROOT=$(mktemp -d /var/tmp/lcr-pkgroot.XXXXXX)
 tar -xf "$ROOT_TAR" -C "$ROOT"
 mkdir -p "$ROOT/tmp/lcr-debs"
