@@ -3,7 +3,9 @@
  *
  * Failures wait in a queue and are handled one after another. The head waits only until
  * the leader's just-in-time checkpoint of that failure has chosen its step S (a round trip
- * to every live helper, not the disk), then an attempt starts while the checkpoint is
+ * to every live helper, not the disk; a lone survivor chooses it at once, while the
+ * NODE_DOWN is applied, and the failure takes that step when it is queued), then an
+ * attempt starts while the checkpoint is
  * written: the replacement is told where the checkpoint of S is to be published
  * (LCR_REJOIN_CKPT), and fills its regions from the replicas that hold S whether or not it
  * is there yet (ckpt_restore.c). The ranks stay paused at S meanwhile, so the writers and the
@@ -127,6 +129,15 @@ struct recovery {
 	struct recovery_orphans orphans; /* spares of the old leader's unfinished attempts */
 	uint64_t shared_epoch;      /* the epoch of the nodes down together; 0: none fixed */
 	uint64_t rebuild_timer;     /* asks again whether the head's rebuild is done */
+	/* The step the leader's last checkpoint chose, at which generation, and its end: a
+	 * lone survivor gathers its own report at once, so its failure's checkpoint chooses
+	 * its step (and may end) while the NODE_DOWN is applied, before the failure is queued
+	 * here (note_checkpoint). */
+	uint64_t chosen_step;       /* WIRE_NO_STEP: none chosen yet */
+	uint64_t chosen_generation;
+	uint32_t chosen_without_replica;
+	bool chosen_ended;
+	struct wire_ckpt_result chosen_end;
 };
 
 static void kick(struct recovery *r);
@@ -236,6 +247,7 @@ static struct recovery *get(struct mesh *m)
 		return NULL;
 	}
 	r->m = m;
+	r->chosen_step = WIRE_NO_STEP;
 	r->tracks = calloc(m->count ? m->count : 1, sizeof(*r->tracks));
 	if (!r->tracks) {
 		log_error("cannot start recovery: out of memory");
@@ -788,14 +800,6 @@ static void checkpoint_planned(struct mesh *m, struct recovery_failure *f, uint6
 		 f->name, f->node);
 }
 
-/* Whether f waits for the leader's checkpoint to choose a step: one runs. One that chose
- * its step already (it began before this failure, or a lone survivor planned it at once)
- * may hold a step the survivors have gone past: f then waits for its end, as before. */
-static void note_checkpoint(struct mesh *m, struct recovery_failure *f)
-{
-	f->ckpt_unplanned = m->d->opt.ckpt_dir && mesh_ckpt_running(m);
-}
-
 /* f's checkpoint ended. Published: the fallback is there. Failed before its step was
  * chosen: the replacement starts without one, as without --ckpt-dir. Failed while the
  * replacement was on its way: reported, and the replacement still fills from the replicas
@@ -814,6 +818,24 @@ static void checkpoint_ended(struct recovery_failure *f, const struct wire_ckpt_
 			    "still fills from the replicas; no checkpoint is left to fall back on",
 			    f->name, f->node, result->message);
 	}
+}
+
+/* Whether f waits for the leader's checkpoint to choose a step: one runs. One that chose
+ * its step while f's NODE_DOWN was applied (a lone survivor plans at once) is f's: f goes on
+ * at that step, whether the checkpoint is still written or ended already. One that chose
+ * its step before (it began before this failure) may hold a step the survivors have gone
+ * past: f then waits for its end, as before. */
+static void note_checkpoint(struct mesh *m, struct recovery *r, struct recovery_failure *f)
+{
+	f->ckpt_unplanned = m->d->opt.ckpt_dir && mesh_ckpt_running(m);
+	if (!m->d->opt.ckpt_dir || r->chosen_step == WIRE_NO_STEP ||
+	    r->chosen_generation != m->generation)
+		return;
+	f->replicas_counted = true;
+	f->ranks_without_replica = r->chosen_without_replica;
+	checkpoint_planned(m, f, r->chosen_step);
+	if (r->chosen_ended)
+		checkpoint_ended(f, &r->chosen_end);
 }
 
 /* The leader's phases of f's recovery, from its NODE_DOWN: where the time went. */
@@ -843,7 +865,7 @@ static void queue_failure(struct recovery *r, uint32_t node, bool adopted)
 	f->node = node;
 	f->queued_ns = util_now_ns();
 	util_format_text(f->name, sizeof(f->name), "%s", m->nodes[node].name);
-	note_checkpoint(m, f);
+	note_checkpoint(m, r, f);
 	add_used(r, f->name);
 	struct recovery_failure **pos = &r->queue;
 	while (*pos)
@@ -966,14 +988,17 @@ void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 
 void recovery_on_checkpoint_step(struct mesh *m, uint64_t step, const struct manifest *plan)
 {
-	struct recovery *r = m->recovery;
+	struct recovery *r = get(m);
 	if (!r || !m->d->opt.ckpt_dir)
 		return;
+	r->chosen_step = step;
+	r->chosen_generation = m->generation;
+	r->chosen_without_replica = ckpt_plan_ranks_without_replica(plan, mesh_total_ranks(m));
+	r->chosen_ended = false;
 	for (struct recovery_failure *f = r->queue; f; f = f->next)
 		if (f->ckpt_unplanned) {
 			f->replicas_counted = true;
-			f->ranks_without_replica = ckpt_plan_ranks_without_replica(plan,
-										   mesh_total_ranks(m));
+			f->ranks_without_replica = r->chosen_without_replica;
 			checkpoint_planned(m, f, step);
 		}
 	kick(r);
@@ -984,6 +1009,8 @@ void recovery_on_checkpoint_end(struct mesh *m, const struct wire_ckpt_result *r
 	struct recovery *r = m->recovery;
 	if (!r)
 		return;
+	r->chosen_ended = true;
+	r->chosen_end = *result;
 	if (result->status < 0 && !r->queue && r->replaced)
 		log_warning("the checkpoint after the last failure failed (%s): the replacement "
 			    "already took its state from the replicas; no checkpoint is left to fall "

@@ -1,6 +1,7 @@
 /* ckpt_client.c: a rank, as the checkpoint tests (tests/helper/ckpt_*.sh) drive it. Each
- * subcommand registers rank RANK (shard key "shard<RANK % 2>", data-parallel size 2,
- * unless told otherwise) with the helper at $LCR_SOCKET, does one thing, and reports on
+ * subcommand registers rank RANK (shard key "shard<RANK % 2>", data-parallel size 2 or
+ * $CKPT_CLIENT_DP_SIZE, unless told otherwise) with the helper at $LCR_SOCKET, does one
+ * thing, and reports on
  * stdout; the exit status is 0 on success, 1 on failure, 2 on bad usage.
  *
  *   fill RANK NAME SIZE SEED STEP    allocate (or reattach) NAME, then one update of STEP
@@ -65,7 +66,12 @@ static int failed(lcr_session_t *s, const char *what, int rc)
 static int open_as(uint32_t rank, const char *shard, uint32_t dp_size, lcr_session_t **s)
 {
 	char key[32];
+	const char *dp_env = getenv("CKPT_CLIENT_DP_SIZE");
 	snprintf(key, sizeof(key), "shard%u", rank % 2);
+	if (!shard && dp_env && util_parse_u32(dp_env, &dp_size) < 0) {
+		printf("error CKPT_CLIENT_DP_SIZE=%s: not a number\n", dp_env);
+		return -EINVAL;
+	}
 	struct lcr_rank_info me = { .global_rank = rank, .dp_index = rank / 2,
 				    .dp_size = dp_size, .shard_key = shard ? shard : key };
 	int rc = lcr_open(NULL, s);
