@@ -8,8 +8,10 @@
 # by the fake srun (fake_launcher.sh). A node is killed with step 7 committed everywhere.
 #   slow: the checkpoint directory is an ext4 on a loop device whose writes the helpers'
 #         blkio cgroup throttles to 64 KiB/s (the 2 x 4 MiB of step 7 would take two
-#         minutes to sync). With 2 and with 3 helpers (a lone survivor plans its checkpoint
-#         at once, two survivors after a round trip): the spare is launched, joins and holds
+#         minutes to sync; the kernel's flusher, which the cgroup does not throttle, writes
+#         them back after about 30 s). With 2 and with 3 helpers (a lone survivor chooses
+#         its checkpoint's step at once, before its failure is queued for replacement; two
+#         survivors after a round trip): the spare is launched, joins and holds
 #         ranks 2 and 3's step 7 from the replicas while the checkpoint is still being
 #         written; the leader's recovery timeline says so. Once the throttle is lifted, the
 #         checkpoint of step 7 is published and verifies.
