@@ -5,10 +5,10 @@
  * the leader's just-in-time checkpoint of that failure has chosen its step S (a round trip
  * to every live helper, not the disk; a lone survivor chooses it at once, while the
  * NODE_DOWN is applied, and the failure takes that step when it is queued), then an
- * attempt starts while the checkpoint is
- * written: the replacement is told where the checkpoint of S is to be published
- * (LCR_REJOIN_CKPT), and fills its regions from the replicas that hold S whether or not it
- * is there yet (ckpt_restore.c). The ranks stay paused at S meanwhile, so the writers and the
+ * attempt starts while the checkpoint is written: the replacement is told where the
+ * checkpoint of S is to be published (LCR_REJOIN_CKPT), and fills its regions from the
+ * replicas that hold S whether or not it is there yet (ckpt_restore.c). The ranks stay
+ * paused at S meanwhile, so the writers and the
  * transfer read the same committed state. A checkpoint that fails (a full or unwritable
  * disk) is logged here and by mesh_ckpt.c (a CHECKPOINT event with its error) and does not
  * stop the replacement; it only takes away the fallback that RECOVERY_FAILED names. A
