@@ -8,14 +8,13 @@
  * attempt starts while the checkpoint is written: the replacement is told where the
  * checkpoint of S is to be published (LCR_REJOIN_CKPT), and fills its regions from the
  * replicas that hold S whether or not it is there yet (ckpt_restore.c). The ranks stay
- * paused at S meanwhile, so the writers and the
- * transfer read the same committed state. A checkpoint that fails (a full or unwritable
- * disk) is logged here and by mesh_ckpt.c (a CHECKPOINT event with its error) and does not
- * stop the replacement; it only takes away the fallback that RECOVERY_FAILED names. A
- * checkpoint that ends before its step was chosen here (no step to save) lets the attempt
- * go on without one, as does a step without --ckpt-dir. An attempt: the first spare of
- * --job-nodes that is neither a node of the step's
- * table, nor a node replaced earlier, nor a spare that failed; a REPLACING event whose
+ * paused at S meanwhile, so the writers and the transfer read the same committed state. A
+ * checkpoint that fails (a full or unwritable disk) is logged here and by mesh_ckpt.c (a
+ * CHECKPOINT event with its error) and does not stop the replacement; it only takes away
+ * the fallback that RECOVERY_FAILED names. A checkpoint that ends before its step was
+ * chosen here (no step to save) lets the attempt go on without one, as does a step without
+ * --ckpt-dir. An attempt: the first spare of --job-nodes that is neither a node of the
+ * step's table, nor a node replaced earlier, nor a spare that failed; a REPLACING event whose
  * generation is the attempt's epoch; the launcher (srun) as a child in its own process
  * group, its output appended to a file, watched with a pidfd. The attempt ends when the
  * replacement joins (mesh_join.c calls the joined hook), or fails when the launcher exits
