@@ -222,7 +222,7 @@ lcr_run() {
 	run=$!
 	poll 120 test -s "$WORK/lcr$i.kill" || die "the LCR run did not reach step $KILL_AT: $(tail -n 5 "$L")"
 	job=$(sed -n 's/.*Granted job allocation \([0-9]*\).*/\1/p' "$L" | head -n 1)
-	replacement_out() { ls "$WORK/lcr$i"/lcr-"$job".*.replacement-$VICTIM_ID.out 2>/dev/null | head -n 1; }
+	replacement_out() { ls "$WORK/lcr$i/lcr-$job".*".replacement-$VICTIM_ID.out" 2>/dev/null | head -n 1; }
 	replacement_resumed() { grep -qs 'resumes at step' "$(replacement_out)"; }
 	rebuilt_everywhere() { [ "$(grep -c 'communicator rebuilt' "$L")" -ge 3 ]; }
 	# The replacement's rank says "resumes" once its regions hold the state it received.
@@ -293,7 +293,7 @@ figures_of() {
 	conv_kill=$(cat "$WORK/conv$i.kill" 2>/dev/null)
 	conv_restart=$(cat "$WORK/conv$i.restart" 2>/dev/null)
 	job=$(sed -n 's/.*Granted job allocation \([0-9]*\).*/\1/p' "$L" | head -n 1)
-	rep_out=$(ls "$WORK/lcr$i"/lcr-"$job".*.replacement-$VICTIM_ID.out 2>/dev/null | head -n 1)
+	rep_out=$(ls "$WORK/lcr$i/lcr-$job".*".replacement-$VICTIM_ID.out" 2>/dev/null | head -n 1)
 	lcr_failed=$(failed_step "$L")
 	lcr_detected=$(awk -v re="event: node $VICTIM \\\\($VICTIM_ID\\\\) is down" \
 		'$0 ~ re && !seen[$4]++ { t = $1 } END { if (t != "") print t }' "$L") # the last survivor's first
