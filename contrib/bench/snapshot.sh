@@ -20,7 +20,7 @@
 # Usage: contrib/bench/snapshot.sh [BUILDDIR]   (LCR_SNAPSHOT_BENCH_METHOD, copy or erasure,
 #        default copy; LCR_SNAPSHOT_BENCH_MIB, default 128; LCR_SNAPSHOT_BENCH_ROUNDS,
 #        default 4)
-# Build first: make tests/helper/ckpt_client contrib/bench/memcpy_baseline
+# Build first: make (ckpt_client and memcpy_baseline are built with the rest)
 set -e
 LCR_BUILDDIR=$(cd "${1:-.}" && pwd)
 LCR_SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)

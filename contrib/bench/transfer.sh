@@ -14,7 +14,7 @@
 #        LCR_XFER_BENCH_PEERS, 1 or 2 (default): the peers the replacement fills from;
 #        LCR_XFER_BENCH_ROUNDS, default "b false c true d true e false": the meshes run, a
 #        name and the wire_encryption setting each)
-# Build first: make tests/helper/xfer_client tests/helper/ckpt_client contrib/bench/tcp_baseline
+# Build first: make (xfer_client, ckpt_client and tcp_baseline are built with the rest)
 set -e
 LCR_BUILDDIR=$(cd "${1:-.}" && pwd)
 LCR_SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
