@@ -1,8 +1,8 @@
 /* backend.h: where a region's memory lives. A backend allocates the memory, hands out a
  * descriptor the client maps, and copies bytes in and out for lcrd itself; checkpoint and
  * transfer code calls region_read / region_write (regions.h) and never needs to know which
- * backend holds a region; code that can read host memory in place (the checkpoint writer)
- * asks region_view first and falls back to region_read.
+ * backend holds a region; code that can read or write host memory in place (the checkpoint
+ * writer, state transfer) asks region_view first and falls back to region_read / write.
  *
  *   host: a sealed memfd (F_SEAL_SHRINK | F_SEAL_GROW), mapped MAP_SHARED in lcrd and in
  *         the client; backend_host.c.
@@ -25,9 +25,10 @@ struct region_backend {
 	/* A new descriptor of the memory to pass to a client; the caller closes it. */
 	int (*export_fd)(struct region *r, int *fd_out);
 	int (*read)(struct region *r, uint64_t offset, void *dst, size_t len);
-	/* The region's bytes in lcrd's own address space, readable in place, or NULL where the
-	 * CPU cannot read them directly (a CUDA region: use read). NULL op: the same. */
-	const uint8_t *(*view)(struct region *r);
+	/* The region's bytes in lcrd's own address space, readable and writable in place, or
+	 * NULL where the CPU cannot reach them directly (a CUDA region: use read and write).
+	 * NULL op: the same. */
+	uint8_t *(*view)(struct region *r);
 	int (*write)(struct region *r, uint64_t offset, const void *src, size_t len);
 	void (*destroy)(struct region *r);
 };

@@ -99,7 +99,7 @@ static int host_read(struct region *r, uint64_t offset, void *dst, size_t len)
 	return 0;
 }
 
-static const uint8_t *host_view(struct region *r)
+static uint8_t *host_view(struct region *r)
 {
 	const struct host_state *st = r->backend_state;
 	return st->map;

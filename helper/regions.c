@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "internal/util.h"
@@ -212,14 +214,53 @@ int region_write(struct region *r, uint64_t offset, const void *src, size_t len)
 	return len ? r->backend->write(r, offset, src, len) : 0;
 }
 
-int region_view(struct region *r, uint64_t offset, uint64_t len, const uint8_t **out)
+int region_view_writable(struct region *r, uint64_t offset, uint64_t len, uint8_t **out)
 {
-	const uint8_t *base;
+	uint8_t *base;
 	if (offset > r->size || len > r->size - offset)
 		return -ERANGE;
 	if (!r->backend->view || !(base = r->backend->view(r)))
 		return -EOPNOTSUPP;
 	*out = base + offset;
+	return 0;
+}
+
+int region_view(struct region *r, uint64_t offset, uint64_t len, const uint8_t **out)
+{
+	uint8_t *view;
+	int rc = region_view_writable(r, offset, len, &view);
+	if (rc == 0)
+		*out = view;
+	return rc;
+}
+
+/* A store to each page that starts in [start, end): the fallback where the kernel has no
+ * MADV_POPULATE_WRITE (before Linux 5.14). A byte is written back as it was read, and only
+ * in the range, where no other thread writes meanwhile. */
+static void touch_pages(uintptr_t start, uintptr_t end, uintptr_t page)
+{
+	for (uintptr_t at = (start + page - 1) & ~(page - 1); at < end; at += page) {
+		volatile uint8_t *p = (volatile uint8_t *)at;
+		*p = *p;
+	}
+}
+
+int region_populate(struct region *r, uint64_t offset, uint64_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), start, end;
+	uint8_t *view;
+	int rc = region_view_writable(r, offset, len, &view);
+	if (rc < 0 || len == 0)
+		return rc;
+	start = (uintptr_t)view & ~(page - 1);
+	end = ((uintptr_t)view + len + page - 1) & ~(page - 1);
+#ifdef MADV_POPULATE_WRITE
+	if (madvise((void *)start, end - start, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+#endif
+	touch_pages((uintptr_t)view, (uintptr_t)view + len, page);
 	return 0;
 }
 

@@ -71,6 +71,15 @@ int region_write(struct region *r, uint64_t offset, const void *src, size_t len)
  * region is freed. */
 int region_view(struct region *r, uint64_t offset, uint64_t len, const uint8_t **out);
 
+/* The same view, to write the bytes in place (state transfer receives into it): 0, -ERANGE
+ * or -EOPNOTSUPP as region_view. */
+int region_view_writable(struct region *r, uint64_t offset, uint64_t len, uint8_t **out);
+
+/* Maps the pages of [offset, offset + len) of a region's view in lcrd's address space ahead
+ * of writing them (MADV_POPULATE_WRITE, else a store to each page), so that the writer
+ * takes no page fault per page: 0, -ERANGE, -EOPNOTSUPP (no view) or -errno. */
+int region_populate(struct region *r, uint64_t offset, uint64_t len);
+
 /* XXH3 64-bit hash of the region's `size` bytes, read through region_read. */
 int region_checksum(struct region *r, uint64_t *hash);
 

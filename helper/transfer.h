@@ -88,10 +88,11 @@ int transfer_recv_all(int fd, void *buf, size_t len);
 int transfer_send_message(int fd, struct frame_session *seal, uint16_t type, uint32_t seq,
 			  const uint8_t *payload, int payload_len);
 
-/* Seals and sends len bytes of a range in place (buf is altered when the session
- * encrypts), their offset authenticated with them. */
-int transfer_send_sealed_bytes(int fd, struct frame_session *seal, uint64_t offset, uint8_t *buf,
-			       size_t len);
+/* Seals and sends len bytes of a range, their offset authenticated with them. bytes stay
+ * unchanged: they go on the wire from where they are when the session only authenticates,
+ * else encrypted into scratch (len bytes, which may be bytes itself) first. */
+int transfer_send_sealed_bytes(int fd, struct frame_session *seal, uint64_t offset,
+			       const uint8_t *bytes, uint8_t *scratch, size_t len);
 
 /* Receives len bytes of a range sealed by transfer_send_sealed_bytes at offset, and opens
  * them in place: 0, -EACCES (they do not open), or the socket's -errno. read(arg, buf, n)
@@ -156,6 +157,12 @@ struct transfer_fetched {
 int transfer_conn_fetch(struct transfer_conn *c, const struct wire_xfer_request *req,
 			transfer_sink_fn *sink, void *arg, struct transfer_fetched *f, char *err,
 			size_t errlen);
+
+/* The same, the bytes received straight into dst (req->length bytes of host memory, such as
+ * a region's view): no copy after the socket's, each chunk opened and hashed where it
+ * landed. dst holds bytes that are not checked yet until the fetch returns 0. */
+int transfer_conn_fetch_into(struct transfer_conn *c, const struct wire_xfer_request *req,
+			     uint8_t *dst, struct transfer_fetched *f, char *err, size_t errlen);
 
 /* Pushes one copy (SNAPSHOT_PUT): put->size bytes of data, which stay unchanged. 0 with
  * *held_xxh3 the hash of what the peer now holds; the peer's negative status when it

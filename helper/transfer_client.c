@@ -1,16 +1,19 @@
 /* transfer_client.c: the fetching end of state transfer (see transfer.h), and the socket
  * helpers both ends use.
  *
- * transfer_fill cuts the region's checkpoint ranges into pieces and starts one thread per
- * peer. Each thread opens its own authenticated connection (and its own MUNGE context:
- * contexts are not shared between threads) and takes the next piece it has not failed yet,
- * under one mutex; the bytes go straight into the region (region_write) while they are
- * hashed. A piece whose bytes differ from the server's hash is retried elsewhere; a peer that
- * refuses, voids a range, stalls or drops is given up for this fill. When the last piece of
- * a range is in, the whole range is hashed back from the region and compared with the
- * manifest. A mismatch cannot be pinned on one piece, so a range that several peers served
- * is fetched again by one peer alone (it becomes exclusive); a range that one peer served
- * wrong is not asked of that peer again. A range no peer is left for is read from the
+ * transfer_fill cuts the region's checkpoint ranges into pieces (whole ranges where there
+ * are enough) and starts one thread per peer. Each thread opens its own authenticated
+ * connection (and its own MUNGE context: contexts are not shared between threads) and takes
+ * the next piece it has not failed yet, under one mutex. A host region's piece is received
+ * straight into the region's own mapping, its pages mapped ahead, each chunk opened and
+ * hashed there while it is in the cache; a CUDA region's goes through region_write. A piece
+ * whose bytes differ from the server's hash is retried elsewhere; a peer that refuses, voids
+ * a range, stalls or drops is given up for this fill. When the last piece of a range is in,
+ * the range is compared with the manifest's hash: a range that came whole into the mapping
+ * with the hash taken as it arrived (one pass over its bytes), else the range is hashed back
+ * from the region. A mismatch cannot be pinned on one piece, so a range that several peers
+ * served is fetched again by one peer alone (it becomes exclusive); a range that one peer
+ * served wrong is not asked of that peer again. A range no peer is left for is read from the
  * checkpoint file (ckpt_store_read_range, checked the same way) once the threads are done. */
 #include "config.h"
 
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -127,16 +131,48 @@ static void piece_header(uint64_t offset, uint8_t header[8])
 		header[i] = (uint8_t)(offset >> (8 * i));
 }
 
-int transfer_send_sealed_bytes(int fd, struct frame_session *seal, uint64_t offset, uint8_t *buf,
-			       size_t len)
+/* Sends every byte of iov[0 .. count) (which it advances), as transfer_send_all. */
+static int send_iov_all(int fd, struct iovec *iov, int count)
+{
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)count };
+	while (msg.msg_iovlen > 0) {
+		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int rc = wait_for(fd, POLLOUT);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (n < 0)
+			return errno == EPIPE ? -ECONNRESET : -errno;
+		for (size_t sent = (size_t)n; sent > 0;) {
+			size_t part = sent < msg.msg_iov->iov_len ? sent : msg.msg_iov->iov_len;
+			msg.msg_iov->iov_base = (uint8_t *)msg.msg_iov->iov_base + part;
+			msg.msg_iov->iov_len -= part;
+			sent -= part;
+			if (msg.msg_iov->iov_len == 0) {
+				msg.msg_iov++;
+				msg.msg_iovlen--;
+			}
+		}
+	}
+	return 0;
+}
+
+int transfer_send_sealed_bytes(int fd, struct frame_session *seal, uint64_t offset,
+			       const uint8_t *bytes, uint8_t *scratch, size_t len)
 {
 	uint8_t header[8], tag[WIRE_SEAL_SIZE];
-	int rc;
+	bool encrypts = frame_session_encrypts(seal);
+	struct iovec iov[2] = { { .iov_base = (void *)(encrypts ? scratch : bytes), .iov_len = len },
+				{ .iov_base = tag, .iov_len = sizeof(tag) } };
 	piece_header(offset, header);
-	if (frame_seal(seal, header, sizeof(header), buf, len, tag) < 0)
+	if (frame_seal_from(seal, header, sizeof(header), bytes, encrypts ? scratch : NULL, len,
+			    tag) < 0)
 		return -EIO;
-	rc = transfer_send_all(fd, buf, len);
-	return rc < 0 ? rc : transfer_send_all(fd, tag, sizeof(tag));
+	return send_iov_all(fd, iov, 2);
 }
 
 static int recv_from_fd(void *arg, void *buf, size_t len)
@@ -352,16 +388,27 @@ void transfer_conn_close(struct transfer_conn *c)
 	free(c);
 }
 
-/* The raw bytes of a range, into sink while hashed. */
+/* Where the bytes of a range go: straight into dst (host memory, the range's length), else
+ * through c->chunk to sink (NULL: nowhere). */
+struct destination {
+	uint8_t *dst;
+	transfer_sink_fn *sink;
+	void *arg;
+};
+
+/* The raw bytes of a range, TRANSFER_CHUNK at a time: received where they go, opened there
+ * and hashed while they are still in the cache; each chunk is handed on (sink) only once it
+ * opened. */
 static int receive_bytes(struct transfer_conn *c, const struct wire_xfer_data *data,
-			 transfer_sink_fn *sink, void *arg, char *err, size_t errlen)
+			 const struct destination *to, char *err, size_t errlen)
 {
 	XXH3_64bits_reset(c->hash);
 	for (uint64_t done = 0; done < data->length;) {
 		size_t n = data->length - done < TRANSFER_CHUNK ? (size_t)(data->length - done)
 								: TRANSFER_CHUNK;
+		uint8_t *at = to->dst ? to->dst + done : c->chunk;
 		int rc = transfer_recv_sealed_bytes(recv_from_fd, &c->fd, c->seal, data->offset + done,
-						    c->chunk, n);
+						    at, n);
 		if (rc == -EACCES)
 			return fail(err, errlen, -EACCES, "the bytes at offset %" PRIu64 " failed "
 				    "authentication (altered, replayed or out of order): closing the "
@@ -369,8 +416,8 @@ static int receive_bytes(struct transfer_conn *c, const struct wire_xfer_data *d
 		if (rc < 0)
 			return fail(err, errlen, rc, "the stream stopped at offset %" PRIu64 ": %s",
 				    data->offset + done, strerror(-rc));
-		XXH3_64bits_update(c->hash, c->chunk, n);
-		rc = sink ? sink(arg, data->offset + done, c->chunk, n) : 0;
+		XXH3_64bits_update(c->hash, at, n);
+		rc = to->sink ? to->sink(to->arg, data->offset + done, at, n) : 0;
 		if (rc < 0)
 			return fail(err, errlen, rc, "cannot store bytes at offset %" PRIu64 ": %s",
 				    data->offset + done, strerror(-rc));
@@ -381,7 +428,7 @@ static int receive_bytes(struct transfer_conn *c, const struct wire_xfer_data *d
 
 /* The answer to a request: REPLY (refused) or DATA + bytes + END. */
 static int receive_answer(struct transfer_conn *c, const struct wire_xfer_request *req,
-			  transfer_sink_fn *sink, void *arg, struct transfer_fetched *f, char *err,
+			  const struct destination *to, struct transfer_fetched *f, char *err,
 			  size_t errlen)
 {
 	struct wire_reply reply;
@@ -402,7 +449,7 @@ static int receive_answer(struct transfer_conn *c, const struct wire_xfer_reques
 		return fail(err, errlen, -EPROTO, "answered XFER_REQUEST with a wrong %s",
 			    wire_type_name(c->header.type));
 	f->rank = data.rank;
-	rc = receive_bytes(c, &data, sink, arg, err, errlen);
+	rc = receive_bytes(c, &data, to, err, errlen);
 	if (rc < 0)
 		return rc;
 	f->received_xxh3 = XXH3_64bits_digest(c->hash);
@@ -424,9 +471,8 @@ static int receive_answer(struct transfer_conn *c, const struct wire_xfer_reques
 	return 0;
 }
 
-int transfer_conn_fetch(struct transfer_conn *c, const struct wire_xfer_request *req,
-			transfer_sink_fn *sink, void *arg, struct transfer_fetched *f, char *err,
-			size_t errlen)
+static int fetch(struct transfer_conn *c, const struct wire_xfer_request *req,
+		 const struct destination *to, struct transfer_fetched *f, char *err, size_t errlen)
 {
 	uint8_t buf[2 * WIRE_NAME_MAX + 64];
 	int rc;
@@ -435,7 +481,22 @@ int transfer_conn_fetch(struct transfer_conn *c, const struct wire_xfer_request 
 				   wire_encode_xfer_request(req, buf, sizeof(buf)));
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot send XFER_REQUEST: %s", strerror(-rc));
-	return receive_answer(c, req, sink, arg, f, err, errlen);
+	return receive_answer(c, req, to, f, err, errlen);
+}
+
+int transfer_conn_fetch(struct transfer_conn *c, const struct wire_xfer_request *req,
+			transfer_sink_fn *sink, void *arg, struct transfer_fetched *f, char *err,
+			size_t errlen)
+{
+	const struct destination to = { .sink = sink, .arg = arg };
+	return fetch(c, req, &to, f, err, errlen);
+}
+
+int transfer_conn_fetch_into(struct transfer_conn *c, const struct wire_xfer_request *req,
+			     uint8_t *dst, struct transfer_fetched *f, char *err, size_t errlen)
+{
+	const struct destination to = { .dst = dst };
+	return fetch(c, req, &to, f, err, errlen);
 }
 
 /* --- pushing a copy --- */
@@ -462,8 +523,7 @@ static int send_copy_bytes(struct transfer_conn *c, const struct wire_snapshot_p
 	for (uint64_t done = 0; done < put->size;) {
 		size_t n = put->size - done < TRANSFER_CHUNK ? (size_t)(put->size - done)
 							     : TRANSFER_CHUNK;
-		memcpy(c->chunk, data + done, n); /* sealing may encrypt it in place */
-		int rc = transfer_send_sealed_bytes(c->fd, c->seal, done, c->chunk, n);
+		int rc = transfer_send_sealed_bytes(c->fd, c->seal, done, data + done, c->chunk, n);
 		if (rc < 0)
 			return fail(err, errlen, rc, "the copy stopped at offset %" PRIu64 ": %s",
 				    done, strerror(-rc));
@@ -536,6 +596,15 @@ struct piece {
 	enum piece_state state;
 	uint32_t tried;     /* peers that failed it (bit per peer index) */
 	int served_by;      /* the peer index that brought it in, -1 */
+	bool in_place;      /* received straight into the region, hashed there: */
+	uint64_t xxh3;      /* the hash of its bytes as they are in the region */
+};
+
+/* The outcome of one piece. */
+struct piece_result {
+	bool peer_gone;     /* the peer cannot go on */
+	bool in_place;      /* received into the region's view, xxh3 its hash */
+	uint64_t xxh3;
 };
 
 struct range_state {
@@ -583,10 +652,15 @@ static uint64_t piece_size_for(uint64_t total, size_t peers)
 	return (size + 4095) & ~(uint64_t)4095;
 }
 
+/* Pieces are whole ranges where there are enough of them to keep every peer busy (a range
+ * of one piece is checked against the manifest with the hash taken as it arrived, not read
+ * back), else smaller. */
 static int cut_pieces(struct fill_job *job, size_t peers)
 {
 	const struct transfer_want *w = job->want;
-	uint64_t size = piece_size_for(job->region->size, peers), count = 0;
+	bool whole_ranges = w->range_count >= 2 * peers;
+	uint64_t size = whole_ranges ? TRANSFER_PIECE_MAX : piece_size_for(job->region->size, peers);
+	uint64_t count = 0;
 	for (size_t k = 0; k < w->range_count; k++)
 		count += (w->ranges[k].length + size - 1) / size;
 	job->pieces = calloc(count ? count : 1, sizeof(*job->pieces));
@@ -725,14 +799,20 @@ static void check_range(struct fill_job *job, struct transfer_conn *c, size_t k)
 {
 	const struct manifest_range *g = &job->want->ranges[k];
 	struct range_state *rs = &job->ranges[k];
+	const struct piece *only = rs->piece_count == 1 ? &job->pieces[rs->first_piece] : NULL;
 	uint64_t hash = 0;
+	int rc = 0;
 	if (job->want->no_hashes) {
 		rs->verified = true; /* every piece matched its server's hash */
 		return;
 	}
-	pthread_mutex_unlock(&job->lock);
-	int rc = hash_region_range(job->region, g, c->chunk, c->hash, &hash);
-	pthread_mutex_lock(&job->lock);
+	if (only && only->in_place) {
+		hash = only->xxh3;
+	} else {
+		pthread_mutex_unlock(&job->lock);
+		rc = hash_region_range(job->region, g, c->chunk, c->hash, &hash);
+		pthread_mutex_lock(&job->lock);
+	}
 	if (rc == 0 && hash == g->xxh3) {
 		rs->verified = true;
 		return;
@@ -757,16 +837,20 @@ static void check_range(struct fill_job *job, struct transfer_conn *c, size_t k)
 	settle(job);
 }
 
-/* The end of one piece on peer t: rc 0 (in), else why it failed; whether the peer goes. */
+/* The end of one piece on peer t: rc 0 (in), else why it failed; r says whether the peer
+ * goes and where the bytes went. */
 static void piece_finished(struct fill_job *job, struct peer_thread *t, struct transfer_conn *c,
-			   struct piece *p, int rc, bool peer_gone)
+			   struct piece *p, int rc, const struct piece_result *r)
 {
+	bool peer_gone = r->peer_gone;
 	pthread_mutex_lock(&job->lock);
 	if (peer_gone)
 		job->alive &= ~(1u << t->index);
 	if (rc == 0) {
 		p->state = PIECE_DONE;
 		p->served_by = t->index;
+		p->in_place = r->in_place;
+		p->xxh3 = r->xxh3;
 		job->stats->peer_bytes[t->index] += p->length;
 		/* check_range drops the lock while it hashes: the piece stays counted busy until
 		 * then, so that no other peer takes "nothing left" for the end and leaves. */
@@ -786,23 +870,36 @@ static int sink_into_region(void *arg, uint64_t offset, const void *data, size_t
 	return region_write(arg, offset, data, len);
 }
 
-/* Fetches one piece; whether the peer can go on is told through *peer_gone. */
+/* Fetches one piece: into the region's own mapping where lcrd can write it in place (its
+ * pages mapped ahead), else through region_write. */
 static int fetch_piece(struct fill_job *job, struct peer_thread *t, struct transfer_conn *c,
-		       const struct piece *p, bool *peer_gone)
+		       const struct piece *p, struct piece_result *out)
 {
 	struct wire_xfer_request req = { .step = job->want->step, .offset = p->offset,
 					 .length = p->length };
 	struct transfer_fetched f;
 	char err[WIRE_TEXT_MAX + 64];
+	uint8_t *dst;
+	int rc;
 	snprintf(req.shard_key, sizeof(req.shard_key), "%s", job->want->shard_key);
 	snprintf(req.region, sizeof(req.region), "%s", job->want->region_name);
-	int rc = transfer_conn_fetch(c, &req, sink_into_region, job->region, &f, err, sizeof(err));
-	*peer_gone = rc < 0 && rc != -EILSEQ;
+	out->in_place = region_view_writable(job->region, p->offset, p->length, &dst) == 0;
+	if (out->in_place) {
+		/* Best effort: pages it could not map are faulted in as the bytes arrive. */
+		region_populate(job->region, p->offset, p->length);
+		rc = transfer_conn_fetch_into(c, &req, dst, &f, err, sizeof(err));
+	} else {
+		rc = transfer_conn_fetch(c, &req, sink_into_region, job->region, &f, err,
+					 sizeof(err));
+	}
+	out->xxh3 = f.received_xxh3;
+	out->peer_gone = rc < 0 && rc != -EILSEQ;
 	if (rc == 0)
 		return 0;
 	log_warning("%s (%" PRIu32 ") could not serve region '%s' bytes %" PRIu64 "..%" PRIu64
 		    "%s: %s", t->peer->name, t->peer->node, req.region, p->offset,
-		    p->offset + p->length, *peer_gone ? ", no more asked of it" : ", retrying", err);
+		    p->offset + p->length, out->peer_gone ? ", no more asked of it" : ", retrying",
+		    err);
 	return rc;
 }
 
@@ -812,7 +909,6 @@ static void *peer_main(void *arg)
 	struct fill_job *job = t->job;
 	struct transfer_conn *c = NULL;
 	char err[WIRE_TEXT_MAX + 64];
-	bool gone = false;
 	int rc = transfer_conn_open(t->peer, job->id, &c, err, sizeof(err));
 	if (rc < 0) {
 		log_warning("cannot fetch state from %s (%" PRIu32 "): %s", t->peer->name,
@@ -825,9 +921,10 @@ static void *peer_main(void *arg)
 		return NULL;
 	}
 	struct piece *p;
-	while (!gone && (p = next_piece(job, t->index))) {
-		rc = fetch_piece(job, t, c, p, &gone);
-		piece_finished(job, t, c, p, rc, gone);
+	struct piece_result result = { .peer_gone = false };
+	while (!result.peer_gone && (p = next_piece(job, t->index))) {
+		rc = fetch_piece(job, t, c, p, &result);
+		piece_finished(job, t, c, p, rc, &result);
 	}
 	transfer_conn_close(c);
 	return NULL;

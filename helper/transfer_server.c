@@ -6,7 +6,8 @@
  * client wanting more parallelism opens more sessions, on other peers.
  *
  * Answers: REPLY with a negative errno and a sentence for a request that cannot be served;
- * else XFER_DATA, the raw bytes read with region_read, then XFER_END with their XXH3-64. The
+ * else XFER_DATA, the raw bytes (from the region's own mapping where lcrd can read it in
+ * place, else copied out with region_read), then XFER_END with their XXH3-64. The
  * control page is checked before and after the read: a replica that began another update
  * meanwhile voids the bytes (XFER_END status -ESTALE). A region being streamed cannot be
  * freed (transfer_server_uses).
@@ -220,6 +221,26 @@ static bool still_committed(const struct session *s, char *why, size_t cap)
 	return false;
 }
 
+/* Where the n bytes of the range at offset `at` are: in place (a host region's view, a held
+ * copy) or, where the CPU cannot read the region (a CUDA region), copied into buf. */
+static int source_bytes(struct session *s, uint64_t at, size_t n, uint8_t *buf,
+			const uint8_t **out)
+{
+	if (s->copy.data) {
+		*out = s->copy.data + at;
+		return 0;
+	}
+	int rc = region_view(s->region, at, n, out);
+	if (rc != -EOPNOTSUPP)
+		return rc;
+	*out = buf;
+	return region_read(s->region, at, buf, n);
+}
+
+/* The range's bytes, TRANSFER_CHUNK at a time: hashed and sealed where they are, and sent
+ * from there when the session only authenticates (buf holds them encrypted otherwise). A
+ * replica that changes them meanwhile makes the client's check fail, and XFER_END voids
+ * them anyway (still_committed). */
 static int stream_bytes(struct session *s, uint8_t *buf, XXH3_state_t *state,
 			const atomic_bool *cancel)
 {
@@ -227,19 +248,16 @@ static int stream_bytes(struct session *s, uint8_t *buf, XXH3_state_t *state,
 	for (uint64_t done = 0; done < q->length;) {
 		size_t n = q->length - done < TRANSFER_CHUNK ? (size_t)(q->length - done)
 							     : TRANSFER_CHUNK;
-		int rc = 0;
-		if (s->copy.data)
-			memcpy(buf, s->copy.data + q->offset + done, n);
-		else
-			rc = region_read(s->region, q->offset + done, buf, n);
+		const uint8_t *bytes;
+		int rc = source_bytes(s, q->offset + done, n, buf, &bytes);
 		if (rc < 0) {
 			snprintf(s->error, sizeof(s->error), "cannot read region '%s' of rank %" PRIu32
 				 " at offset %" PRIu64 ": %s", q->region, s->copy_rank, q->offset + done,
 				 strerror(-rc));
 			return rc;
 		}
-		XXH3_64bits_update(state, buf, n);
-		rc = transfer_send_sealed_bytes(s->fd, s->seal, q->offset + done, buf, n);
+		XXH3_64bits_update(state, bytes, n);
+		rc = transfer_send_sealed_bytes(s->fd, s->seal, q->offset + done, bytes, buf, n);
 		if (rc < 0) {
 			snprintf(s->error, sizeof(s->error), "cannot send region '%s' at offset %" PRIu64
 				 ": %s", q->region, q->offset + done, strerror(-rc));

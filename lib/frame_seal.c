@@ -20,6 +20,7 @@
 struct direction {
 	EVP_CIPHER_CTX *ctx;
 	uint8_t key[KEY_BYTES];
+	bool keyed;       /* ctx holds the key's schedule: each frame sets only its nonce */
 	uint64_t counter; /* the next frame's number */
 };
 
@@ -128,28 +129,49 @@ static void nonce_of(uint64_t counter, uint8_t nonce[NONCE_BYTES])
 		nonce[4 + i] = (uint8_t)(counter >> (56 - 8 * i));
 }
 
-/* Runs one frame through GCM: encrypting (or decrypting) when the mode encrypts, else
- * only authenticating the payload. */
-static int run_gcm(struct direction *d, enum frame_seal_mode mode, bool sealing, const uint8_t *header,
-		   size_t header_len, uint8_t *payload, size_t payload_len)
+/* Starts frame `counter` of direction d: the key's schedule is made once, then each frame
+ * gives only its nonce. */
+static int start_frame(struct direction *d, bool sealing)
 {
 	uint8_t nonce[NONCE_BYTES];
-	int n, (*init)(EVP_CIPHER_CTX *, const EVP_CIPHER *, ENGINE *, const unsigned char *,
-		       const unsigned char *) = sealing ? EVP_EncryptInit_ex : EVP_DecryptInit_ex;
-	int (*update)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int) =
+	int (*init)(EVP_CIPHER_CTX *, const EVP_CIPHER *, ENGINE *, const unsigned char *,
+		    const unsigned char *) = sealing ? EVP_EncryptInit_ex : EVP_DecryptInit_ex;
+
+	if (!d->keyed && init(d->ctx, EVP_aes_256_gcm(), NULL, d->key, NULL) != 1)
+		return -EIO;
+	d->keyed = true;
+	nonce_of(d->counter, nonce);
+	return init(d->ctx, NULL, NULL, NULL, nonce) == 1 ? 0 : -EIO;
+}
+
+/* Runs one frame through GCM: in[len] is encrypted (or decrypted) into out when the mode
+ * encrypts (out may be in), else only authenticated (out unused). */
+static int run_gcm(struct direction *d, enum frame_seal_mode mode, bool sealing, const uint8_t *header,
+		   size_t header_len, const uint8_t *in, uint8_t *out, size_t len)
+{
+	int n, (*update)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int) =
 		sealing ? EVP_EncryptUpdate : EVP_DecryptUpdate;
 
-	nonce_of(d->counter, nonce);
-	if (init(d->ctx, EVP_aes_256_gcm(), NULL, d->key, nonce) != 1 ||
-	    update(d->ctx, NULL, &n, header, (int)header_len) != 1)
+	if (start_frame(d, sealing) < 0 || update(d->ctx, NULL, &n, header, (int)header_len) != 1)
 		return -EIO;
-	for (size_t done = 0; done < payload_len;) {
-		int piece = payload_len - done > (1u << 30) ? 1 << 30 : (int)(payload_len - done);
-		if (mode == FRAME_SEAL_ENCRYPT ? update(d->ctx, payload + done, &n, payload + done, piece) != 1 :
-						 update(d->ctx, NULL, &n, payload + done, piece) != 1)
+	for (size_t done = 0; done < len;) {
+		int piece = len - done > (1u << 30) ? 1 << 30 : (int)(len - done);
+		if (mode == FRAME_SEAL_ENCRYPT ? update(d->ctx, out + done, &n, in + done, piece) != 1 :
+						 update(d->ctx, NULL, &n, in + done, piece) != 1)
 			return -EIO;
 		done += (size_t)piece;
 	}
+	return 0;
+}
+
+static int finish_seal(struct direction *d, uint8_t tag[FRAME_SEAL_TAG_BYTES])
+{
+	int n;
+
+	if (EVP_EncryptFinal_ex(d->ctx, NULL, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_GCM_GET_TAG, FRAME_SEAL_TAG_BYTES, tag) != 1)
+		return -EIO;
+	d->counter++;
 	return 0;
 }
 
@@ -157,14 +179,27 @@ int frame_seal(struct frame_session *session, const uint8_t *header, size_t head
 	       size_t payload_len, uint8_t tag[FRAME_SEAL_TAG_BYTES])
 {
 	struct direction *d = &session->out;
-	int n;
 
-	if (run_gcm(d, session->mode, true, header, header_len, payload, payload_len) < 0 ||
-	    EVP_EncryptFinal_ex(d->ctx, NULL, &n) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_GCM_GET_TAG, FRAME_SEAL_TAG_BYTES, tag) != 1)
+	if (run_gcm(d, session->mode, true, header, header_len, payload, payload, payload_len) < 0)
 		return -EIO;
-	d->counter++;
-	return 0;
+	return finish_seal(d, tag);
+}
+
+int frame_seal_from(struct frame_session *session, const uint8_t *header, size_t header_len,
+		    const uint8_t *payload, uint8_t *out, size_t payload_len,
+		    uint8_t tag[FRAME_SEAL_TAG_BYTES])
+{
+	struct direction *d = &session->out;
+
+	if ((session->mode == FRAME_SEAL_ENCRYPT && !out) ||
+	    run_gcm(d, session->mode, true, header, header_len, payload, out, payload_len) < 0)
+		return -EIO;
+	return finish_seal(d, tag);
+}
+
+bool frame_session_encrypts(const struct frame_session *session)
+{
+	return session->mode == FRAME_SEAL_ENCRYPT;
 }
 
 int frame_open(struct frame_session *session, const uint8_t *header, size_t header_len, uint8_t *payload,
@@ -174,7 +209,7 @@ int frame_open(struct frame_session *session, const uint8_t *header, size_t head
 	int n;
 
 	if (session->refused ||
-	    run_gcm(d, session->mode, false, header, header_len, payload, payload_len) < 0 ||
+	    run_gcm(d, session->mode, false, header, header_len, payload, payload, payload_len) < 0 ||
 	    EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_GCM_SET_TAG, FRAME_SEAL_TAG_BYTES, (void *)tag) != 1 ||
 	    EVP_DecryptFinal_ex(d->ctx, NULL, &n) != 1) {
 		session->refused = true;

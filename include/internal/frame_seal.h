@@ -48,6 +48,18 @@ void frame_session_destroy(struct frame_session *session);
 int frame_seal(struct frame_session *session, const uint8_t *header, size_t header_len, uint8_t *payload,
 	       size_t payload_len, uint8_t tag[FRAME_SEAL_TAG_BYTES]);
 
+/* Seals the next outgoing frame from payload[payload_len], which stays unchanged: the
+ * same frame as frame_seal's, its payload as it goes on the wire written to out when the
+ * session encrypts (out unused, and may be NULL, when it only authenticates), so that
+ * bytes that travel in the clear are sent from where they are. 0, or -EIO (also for an
+ * encrypting session without out). */
+int frame_seal_from(struct frame_session *session, const uint8_t *header, size_t header_len,
+		    const uint8_t *payload, uint8_t *out, size_t payload_len,
+		    uint8_t tag[FRAME_SEAL_TAG_BYTES]);
+
+/* Whether the session's payloads travel encrypted (FRAME_SEAL_ENCRYPT). */
+bool frame_session_encrypts(const struct frame_session *session);
+
 /* Opens the next incoming frame: checks the tag over header and payload and decrypts the
  * payload in place. 0, or -EBADMSG (altered, out of order, replayed, reflected, or the
  * session already refused a frame). */

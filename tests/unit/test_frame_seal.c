@@ -2,11 +2,14 @@
  * test_frame_seal.c: per-frame sealing of helper connections (lib/frame_seal.c): frames go
  * through in order in both modes; an altered header, payload or tag, a replayed, dropped,
  * reordered or reflected frame, a session with another secret or identity are all refused;
- * once refused, a session stays refused; encryption hides the payload.
+ * once refused, a session stays refused; encryption hides the payload. frame_seal_from seals
+ * from bytes it leaves unchanged (sent as they are, or encrypted into another buffer), and
+ * its frames open like frame_seal's, in order with them.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,6 +161,44 @@ static void test_short_secret_is_refused(void **state)
 	assert_null(s);
 }
 
+static void test_frames_sealed_from_unchanged_bytes_open(void **state)
+{
+	static const uint8_t source[300] = "bytes of a region, sealed where they are";
+	uint8_t cipher[300];
+	struct frame f;
+
+	(void)state;
+	for (int mode = FRAME_SEAL_MAC; mode <= FRAME_SEAL_ENCRYPT; mode++) {
+		bool encrypts = mode == FRAME_SEAL_ENCRYPT;
+		make_pair((enum frame_seal_mode)mode);
+		assert_int_equal(frame_session_encrypts(opener), encrypts);
+		for (uint8_t i = 0; i < 3; i++) {
+			memset(f.header, i, sizeof(f.header));
+			assert_int_equal(frame_seal_from(opener, f.header, sizeof(f.header), source,
+							 encrypts ? cipher : NULL, sizeof(source), f.tag), 0);
+			memcpy(f.payload, encrypts ? cipher : source, sizeof(f.payload));
+			if (encrypts)
+				assert_memory_not_equal(f.payload, source, sizeof(source));
+			assert_int_equal(open_frame(acceptor, &f), 0);
+			assert_memory_equal(f.payload, source, sizeof(source));
+			/* frame_seal's frames follow in the same counter */
+			seal(opener, &f, i);
+			assert_int_equal(open_frame(acceptor, &f), 0);
+		}
+		/* a byte of the source changed after sealing: the frame does not open */
+		memset(f.header, 9, sizeof(f.header));
+		assert_int_equal(frame_seal_from(opener, f.header, sizeof(f.header), source,
+						 encrypts ? cipher : NULL, sizeof(source), f.tag), 0);
+		memcpy(f.payload, encrypts ? cipher : source, sizeof(f.payload));
+		f.payload[7] ^= 1;
+		assert_int_equal(open_frame(acceptor, &f), -EBADMSG);
+		if (encrypts)
+			assert_int_equal(frame_seal_from(opener, f.header, sizeof(f.header), source, NULL,
+							 sizeof(source), f.tag), -EIO);
+		teardown(NULL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_replayed_dropped_and_reflected_frames_are_refused),
 		cmocka_unit_test_teardown(test_other_secret_or_identity_is_refused, teardown),
 		cmocka_unit_test(test_short_secret_is_refused),
+		cmocka_unit_test_teardown(test_frames_sealed_from_unchanged_bytes_open, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
