@@ -234,18 +234,20 @@ int region_view(struct region *r, uint64_t offset, uint64_t len, const uint8_t *
 	return rc;
 }
 
-/* A store to each page that starts in [start, end): the fallback where the kernel has no
- * MADV_POPULATE_WRITE (before Linux 5.14). A byte is written back as it was read, and only
- * in the range, where no other thread writes meanwhile. */
-static void touch_pages(uintptr_t start, uintptr_t end, uintptr_t page)
+/* A load from, or a store to, each page that starts in [start, end): the fallback where the
+ * kernel has no MADV_POPULATE_READ / _WRITE (before Linux 5.14). A byte is written back as
+ * it was read, and only in the range, whose writer is the caller. */
+static void touch_pages(uintptr_t start, uintptr_t end, uintptr_t page, bool writing)
 {
 	for (uintptr_t at = (start + page - 1) & ~(page - 1); at < end; at += page) {
 		volatile uint8_t *p = (volatile uint8_t *)at;
-		*p = *p;
+		uint8_t byte = *p;
+		if (writing)
+			*p = byte;
 	}
 }
 
-int region_populate(struct region *r, uint64_t offset, uint64_t len)
+int region_populate(struct region *r, uint64_t offset, uint64_t len, bool writing)
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), start, end;
 	uint8_t *view;
@@ -254,13 +256,13 @@ int region_populate(struct region *r, uint64_t offset, uint64_t len)
 		return rc;
 	start = (uintptr_t)view & ~(page - 1);
 	end = ((uintptr_t)view + len + page - 1) & ~(page - 1);
-#ifdef MADV_POPULATE_WRITE
-	if (madvise((void *)start, end - start, MADV_POPULATE_WRITE) == 0)
+#if defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
+	if (madvise((void *)start, end - start, writing ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)
 		return 0;
 	if (errno != EINVAL)
 		return -errno;
 #endif
-	touch_pages((uintptr_t)view, (uintptr_t)view + len, page);
+	touch_pages((uintptr_t)view, (uintptr_t)view + len, page, writing);
 	return 0;
 }
 

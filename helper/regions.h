@@ -76,9 +76,10 @@ int region_view(struct region *r, uint64_t offset, uint64_t len, const uint8_t *
 int region_view_writable(struct region *r, uint64_t offset, uint64_t len, uint8_t **out);
 
 /* Maps the pages of [offset, offset + len) of a region's view in lcrd's address space ahead
- * of writing them (MADV_POPULATE_WRITE, else a store to each page), so that the writer
- * takes no page fault per page: 0, -ERANGE, -EOPNOTSUPP (no view) or -errno. */
-int region_populate(struct region *r, uint64_t offset, uint64_t len);
+ * of reading them or, with `writing`, of writing them (MADV_POPULATE_READ / _WRITE, else a
+ * load / store to each page), so that the reader or writer takes no page fault per page: 0,
+ * -ERANGE, -EOPNOTSUPP (no view) or -errno. */
+int region_populate(struct region *r, uint64_t offset, uint64_t len, bool writing);
 
 /* XXH3 64-bit hash of the region's `size` bytes, read through region_read. */
 int region_checksum(struct region *r, uint64_t *hash);

@@ -193,6 +193,8 @@ struct transfer_stats {
 	uint64_t bytes_from_file;
 	uint32_t ranges_from_file;
 	uint32_t pieces_retried;
+	uint64_t bytes_hashed_again; /* read back from the region to check a range (not hashed
+				      * as they arrived: a range of several pieces, a CUDA region) */
 	uint64_t elapsed_ns;
 };
 

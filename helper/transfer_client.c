@@ -812,6 +812,7 @@ static void check_range(struct fill_job *job, struct transfer_conn *c, size_t k)
 		pthread_mutex_unlock(&job->lock);
 		rc = hash_region_range(job->region, g, c->chunk, c->hash, &hash);
 		pthread_mutex_lock(&job->lock);
+		job->stats->bytes_hashed_again += g->length;
 	}
 	if (rc == 0 && hash == g->xxh3) {
 		rs->verified = true;
@@ -886,7 +887,7 @@ static int fetch_piece(struct fill_job *job, struct peer_thread *t, struct trans
 	out->in_place = region_view_writable(job->region, p->offset, p->length, &dst) == 0;
 	if (out->in_place) {
 		/* Best effort: pages it could not map are faulted in as the bytes arrive. */
-		region_populate(job->region, p->offset, p->length);
+		region_populate(job->region, p->offset, p->length, true);
 		rc = transfer_conn_fetch_into(c, &req, dst, &f, err, sizeof(err));
 	} else {
 		rc = transfer_conn_fetch(c, &req, sink_into_region, job->region, &f, err,

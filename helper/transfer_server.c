@@ -285,6 +285,10 @@ static int stream_range(void *arg, const atomic_bool *cancel)
 		goto out;
 	}
 	XXH3_64bits_reset(state);
+	/* A host region's pages mapped ahead in one call, not faulted in one by one (lcrd may
+	 * never have read them: its ranks write them through their own mapping). Best effort. */
+	if (!s->copy.data)
+		region_populate(s->region, s->req.offset, s->req.length, false);
 	rc = transfer_send_message(s->fd, s->seal, WIRE_XFER_DATA, s->seq, head,
 				   wire_encode_xfer_data(&data, head, sizeof(head)));
 	if (rc < 0) {

@@ -105,6 +105,15 @@ ok $? "... each peer serving a part ($b1 + $b2 bytes)"
 wait_for "$WORK/h2.log" "transfer session with h0 (0) .*served $b2 bytes"
 ok $? "... as h2's log counts it too"
 
+# --- a whole region from one peer: each range in one piece, checked as it arrives ---
+xfer --peer=1@127.0.0.1:"$P1" fill "$CKPT/step-7" shard0 model.weights >"$WORK/f4" 2>"$WORK/f4.err"
+ok $? "transfer_fill fills shard0's model.weights from h1 alone"
+diag <"$WORK/f4"
+grep -q "^filled model.weights xxh3 $GOOD$" "$WORK/f4" && grep -q "^from-peers $SIZE$" "$WORK/f4"
+ok $? "... with the replicas' bytes, all from h1"
+grep -q "^hashed-again 0$" "$WORK/f4"
+ok $? "... each range checked against the checkpoint's hash taken as it arrived, none read back"
+
 # --- a replica whose bytes differ from the checkpoint ---
 LCR_SOCKET=$(socket_of 1) "$CKPT_CLIENT" fill 2 model.weights 24M 99 7 >/dev/null
 ok $? "rank 2 on h1 overwrites model.weights with other bytes, still at step 7"
@@ -115,6 +124,13 @@ diag <"$WORK/f2.err"
 grep -q "^filled model.weights xxh3 $GOOD$" "$WORK/f2"; ok $? "... with the checkpoint's bytes"
 grep -q "^from-file 0$" "$WORK/f2" && grep -q "do not match the checkpoint's hash" "$WORK/f2.err"
 ok $? "... the mismatching ranges fetched again from h2, not from the file"
+
+xfer --peer=1@127.0.0.1:"$P1" fill "$CKPT/step-7" shard0 model.weights >"$WORK/f5" 2>"$WORK/f5.err"
+ok $? "from h1 alone, transfer_fill still fills the region"
+diag <"$WORK/f5"
+grep -q "^filled model.weights xxh3 $GOOD$" "$WORK/f5" && grep -q "^from-file $SIZE$" "$WORK/f5" &&
+	grep -q "^hashed-again 0$" "$WORK/f5" && grep -q "do not match the checkpoint's hash" "$WORK/f5.err"
+ok $? "... h1's ranges, checked as they arrived, do not match the checkpoint: read from the file"
 
 # --- a torn replica ---
 LCR_SOCKET=$(socket_of 2) "$CKPT_CLIENT" tear 4 model.weights 8 >"$WORK/tear" &

@@ -10,8 +10,9 @@
  *   fill CKPT_DIR SHARD REGION            fills a local copy of REGION (as checkpoint
  *                                         CKPT_DIR describes it) from every --peer with
  *                                         transfer_fill, falling back to CKPT_DIR's file;
- *                                         prints where the bytes came from and the region's
- *                                         xxh3
+ *                                         prints where the bytes came from, the bytes
+ *                                         hashed a second time to check them, and the
+ *                                         region's xxh3
  * Options: --peer=NODE@HOST:PORT (repeatable) --self=NODE --job=J --step=S
  *          --munge-socket=PATH --wire-encryption (the site's wire_encryption: true)
  * Exit status: 0 done, 1 refused or failed, 2 usage or local error. */
@@ -143,8 +144,9 @@ static void print_stats(const struct transfer_stats *st, uint64_t size)
 	printf("%s\n", line);
 	for (size_t i = 0; i < st->peer_count; i++)
 		printf("peer %s bytes %" PRIu64 "\n", st->peer_name[i], st->peer_bytes[i]);
-	printf("from-peers %" PRIu64 "\nfrom-file %" PRIu64 "\nseconds %.6f\n",
-	       st->bytes_from_peers, st->bytes_from_file, (double)st->elapsed_ns / 1e9);
+	printf("from-peers %" PRIu64 "\nfrom-file %" PRIu64 "\nhashed-again %" PRIu64
+	       "\nseconds %.6f\n", st->bytes_from_peers, st->bytes_from_file,
+	       st->bytes_hashed_again, (double)st->elapsed_ns / 1e9);
 }
 
 static int fill_region(const struct settings *s, char **argv)
