@@ -34,6 +34,7 @@
 
 #include "internal/ckpt_store.h"
 #include "internal/util.h"
+#include "internal/xxh3_stream.h"
 #include "conn_seal.h"
 #include "lcrd.h"
 #include "log.h"
@@ -416,7 +417,7 @@ static int receive_bytes(struct transfer_conn *c, const struct wire_xfer_data *d
 		if (rc < 0)
 			return fail(err, errlen, rc, "the stream stopped at offset %" PRIu64 ": %s",
 				    data->offset + done, strerror(-rc));
-		XXH3_64bits_update(c->hash, at, n);
+		xxh3_stream_update(c->hash, at, n);
 		rc = to->sink ? to->sink(to->arg, data->offset + done, at, n) : 0;
 		if (rc < 0)
 			return fail(err, errlen, rc, "cannot store bytes at offset %" PRIu64 ": %s",
@@ -747,17 +748,25 @@ static struct piece *next_piece(struct fill_job *job, int index)
 	return p;
 }
 
+/* XXH3 of range g as it is in region r: in place where lcrd can read the region, else
+ * copied out through buf. */
 static int hash_region_range(struct region *r, const struct manifest_range *g, uint8_t *buf,
 			     XXH3_state_t *state, uint64_t *hash)
 {
+	const uint8_t *view;
 	XXH3_64bits_reset(state);
+	if (region_view(r, g->offset, g->length, &view) == 0) {
+		xxh3_stream_update(state, view, g->length);
+		*hash = XXH3_64bits_digest(state);
+		return 0;
+	}
 	for (uint64_t done = 0; done < g->length;) {
 		size_t n = g->length - done < TRANSFER_CHUNK ? (size_t)(g->length - done)
 							     : TRANSFER_CHUNK;
 		int rc = region_read(r, g->offset + done, buf, n);
 		if (rc < 0)
 			return rc;
-		XXH3_64bits_update(state, buf, n);
+		xxh3_stream_update(state, buf, n);
 		done += n;
 	}
 	*hash = XXH3_64bits_digest(state);

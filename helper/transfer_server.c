@@ -30,6 +30,7 @@
 #include <xxhash.h>
 
 #include "internal/util.h"
+#include "internal/xxh3_stream.h"
 #include "conn_seal.h"
 #include "lcrd.h"
 #include "log.h"
@@ -256,7 +257,7 @@ static int stream_bytes(struct session *s, uint8_t *buf, XXH3_state_t *state,
 				 strerror(-rc));
 			return rc;
 		}
-		XXH3_64bits_update(state, bytes, n);
+		xxh3_stream_update(state, bytes, n);
 		rc = transfer_send_sealed_bytes(s->fd, s->seal, q->offset + done, bytes, buf, n);
 		if (rc < 0) {
 			snprintf(s->error, sizeof(s->error), "cannot send region '%s' at offset %" PRIu64
@@ -441,7 +442,7 @@ static int receive_copy(void *arg, const atomic_bool *cancel)
 							       : TRANSFER_CHUNK;
 		rc = transfer_recv_sealed_bytes(session_read, s, s->seal, done, s->put_dst + done, n);
 		if (rc == 0)
-			XXH3_64bits_update(state, s->put_dst + done, n);
+			xxh3_stream_update(state, s->put_dst + done, n);
 		else
 			snprintf(s->error, sizeof(s->error), "the copy stopped at offset %" PRIu64
 				 ": %s", done, rc == -EACCES ? "its bytes failed authentication"

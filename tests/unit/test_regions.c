@@ -1,8 +1,10 @@
 /* test_regions.c: the helper's region table with the host backend: allocation, reattach,
  * quota (an allocation beyond it fails with a message naming the region and the sizes, and
  * nothing else changes), names and sizes, access through region_read / region_write, the
- * sealed descriptor handed to clients, checksums, and region_view (host memory read in place,
- * within the region's size; no view from a backend without one). */
+ * sealed descriptor handed to clients, checksums, region_view (host memory read in place,
+ * within the region's size; no view from a backend without one), region_view_writable (the
+ * same memory, written in place), region_populate (pages mapped ahead, their bytes kept),
+ * and xxh3_stream_update (the same hash as XXH3_64bits, whatever the vector width). */
 #include "config.h"
 
 #include <errno.h>
@@ -20,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "internal/xxh3_stream.h"
 #include "regions.h"
 
 #define MiB (1024ull * 1024ull)
@@ -277,6 +280,46 @@ static void test_backend_without_view_is_read_through_a_copy(void **state)
 	assert_int_equal(region_view(&r, 0, 101, &view), -ERANGE);
 }
 
+static void test_writable_view_and_populate_keep_the_region_bytes(void **state)
+{
+	struct region_table *t = *state;
+	uint64_t size = 3 * 4096 + 100;
+	struct region *r = alloc_ok(t, 0, "p", size);
+	const uint8_t *view = NULL;
+	uint8_t *writable = NULL, byte = 0x77, back = 0;
+	assert_int_equal(region_write(r, 5000, &byte, 1), 0);
+	assert_int_equal(region_populate(r, 0, size, false), 0);
+	assert_int_equal(region_populate(r, 4000, 5000, true), 0); /* not page-aligned */
+	assert_int_equal(region_view_writable(r, 0, size, &writable), 0);
+	assert_int_equal(region_view(r, 0, size, &view), 0);
+	assert_ptr_equal(writable, view);
+	assert_int_equal(writable[5000], 0x77); /* populating changed no byte */
+	writable[size - 1] = 0x42;
+	assert_int_equal(region_read(r, size - 1, &back, 1), 0);
+	assert_int_equal(back, 0x42);
+	assert_int_equal(region_populate(r, 1, size, true), -ERANGE);
+	assert_int_equal(region_view_writable(r, size, 1, &writable), -ERANGE);
+}
+
+static void test_xxh3_stream_is_xxh3(void **state)
+{
+	static uint8_t bytes[3 << 20];
+	XXH3_state_t *stream = XXH3_createState();
+	const size_t cuts[] = { 0, 1, 63, 240, 4096, 1 << 20, sizeof(bytes) };
+	(void)state;
+	assert_non_null(stream);
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (uint8_t)(i * 13 + (i >> 11));
+	for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
+		XXH3_64bits_reset(stream);
+		/* in two uneven parts, as a stream arrives */
+		xxh3_stream_update(stream, bytes, cuts[k] / 3);
+		xxh3_stream_update(stream, bytes + cuts[k] / 3, cuts[k] - cuts[k] / 3);
+		assert_int_equal(XXH3_64bits_digest(stream), XXH3_64bits(bytes, cuts[k]));
+	}
+	XXH3_freeState(stream);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +337,8 @@ int main(void)
 		T(test_checksum_hashes_the_region_bytes),
 		T(test_host_view_is_the_region_memory_within_its_size),
 		cmocka_unit_test(test_backend_without_view_is_read_through_a_copy),
+		T(test_writable_view_and_populate_keep_the_region_bytes),
+		cmocka_unit_test(test_xxh3_stream_is_xxh3),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
