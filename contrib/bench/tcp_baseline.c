@@ -1,8 +1,9 @@
 /* tcp_baseline.c: the raw loopback TCP throughput between two processes, the baseline of
  * contrib/bench/transfer.sh. A child process sends SIZE bytes from one buffer through a
  * TCP connection on 127.0.0.1; the parent receives them into a buffer of the same chunk size
- * as state transfer uses (4 MiB) and prints "bytes B seconds S", timed from connect to the
- * last byte. Usage: tcp_baseline SIZE_IN_MIB */
+ * as state transfer uses (4 MiB) and prints "bytes B seconds S cpu C", timed from connect to
+ * the last byte, C the CPU seconds both processes took (user and system, the whole run).
+ * Usage: tcp_baseline SIZE_IN_MIB */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +55,18 @@ static int receive_bytes(int listener, uint64_t size, uint8_t *buf, double *seco
 	return 0;
 }
 
+/* The CPU seconds of this process and of its children waited for. */
+static double cpu_seconds(void)
+{
+	struct rusage self, children;
+	if (getrusage(RUSAGE_SELF, &self) < 0 || getrusage(RUSAGE_CHILDREN, &children) < 0)
+		return 0;
+	return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + children.ru_utime.tv_sec +
+			children.ru_stime.tv_sec) +
+	       (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + children.ru_utime.tv_usec +
+			children.ru_stime.tv_usec) / 1e6;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -79,6 +93,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcp_baseline: the transfer failed\n");
 		return 1;
 	}
-	printf("bytes %llu seconds %.6f\n", (unsigned long long)(mib << 20), seconds);
+	printf("bytes %llu seconds %.6f cpu %.6f\n", (unsigned long long)(mib << 20), seconds,
+	       cpu_seconds());
 	return 0;
 }

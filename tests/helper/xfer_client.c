@@ -11,7 +11,8 @@
  *                                         CKPT_DIR describes it) from every --peer with
  *                                         transfer_fill, falling back to CKPT_DIR's file;
  *                                         prints where the bytes came from, the bytes
- *                                         hashed a second time to check them, and the
+ *                                         hashed a second time to check them, the CPU
+ *                                         time the fill took (all threads) and the
  *                                         region's xxh3
  * Options: --peer=NODE@HOST:PORT (repeatable) --self=NODE --job=J --step=S
  *          --munge-socket=PATH --wire-encryption (the site's wire_encryption: true)
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "internal/ckpt_store.h"
@@ -137,6 +139,16 @@ static int send_garbage(const struct settings *s)
 	return 0;
 }
 
+/* The CPU time of this process so far (every thread, user and system), in seconds. */
+static double cpu_seconds(void)
+{
+	struct rusage u;
+	if (getrusage(RUSAGE_SELF, &u) < 0)
+		return 0;
+	return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+	       (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 static void print_stats(const struct transfer_stats *st, uint64_t size)
 {
 	char line[1024];
@@ -180,7 +192,9 @@ static int fill_region(const struct settings *s, char **argv)
 	struct transfer_want w = { .shard_key = sh->key, .region_name = g->name, .step = m.step,
 				   .ranges = g->ranges, .range_count = g->range_count,
 				   .file_fd = open(file, O_RDONLY | O_CLOEXEC), .file = file };
+	double cpu_before = cpu_seconds();
 	rc = transfer_fill(r, &w, &s->id, s->peers, s->peer_count, &cancel, &st, err, sizeof(err));
+	printf("cpu-seconds %.6f\n", cpu_seconds() - cpu_before);
 	if (w.file_fd >= 0)
 		close(w.file_fd);
 	print_stats(&st, g->size);
