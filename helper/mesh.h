@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "internal/wire.h"
 
@@ -106,5 +107,91 @@ void mesh_release_held_join(struct lcrd *d);
  * if it leads). Called before the ready hook. */
 typedef void mesh_member_fn(struct mesh *m, uint64_t epoch);
 void mesh_on_member(struct lcrd *d, mesh_member_fn *fn);
+
+
+/* --- What the services read of the membership (mesh_view.c) ---
+ *
+ * The services never reach into struct mesh (mesh_internal.h is the mesh layer's own):
+ * they read it through these. Node ids are the step's (0 .. mesh_node_count() - 1, as
+ * Slurm numbers them); a node id passed to a mesh_node_* function must be one of them. */
+
+/* The helper this mesh belongs to. */
+struct lcrd *mesh_lcrd(const struct mesh *m);
+/* The mesh's own state: standalone, joining, up, failed, fenced (enum wire_mesh_state). */
+enum wire_mesh_state mesh_state(const struct mesh *m);
+/* This helper's node id, the number of nodes of the step's table, and the leader's id. */
+uint32_t mesh_self(const struct mesh *m);
+uint32_t mesh_node_count(const struct mesh *m);
+uint32_t mesh_leader(const struct mesh *m);
+/* The membership generation applied here (mesh_generation, for a mesh that exists). */
+uint64_t mesh_applied_generation(const struct mesh *m);
+/* The live nodes' ids, ascending, mesh_live_count() of them: the membership after the
+ * last event applied (the array changes with the next one). */
+uint32_t mesh_live_count(const struct mesh *m);
+const uint32_t *mesh_live_ids(const struct mesh *m);
+/* Whether node is in that list. */
+bool mesh_is_live(const struct mesh *m, uint32_t node);
+/* The generation at which this helper replaced a node (a --rejoin helper's NODE_JOINED),
+ * 0 for a helper of the step's start. */
+uint64_t mesh_joined_generation(const struct mesh *m);
+/* Where this helper's mesh listens: its address (numeric) and port. */
+const char *mesh_address(const struct mesh *m);
+uint16_t mesh_port(const struct mesh *m);
+
+/* A node of the table: its name ("" while unknown), its state (enum wire_node_state), its
+ * global ranks (*count of them), the NODE_JOINED that brought its helper (0: its first
+ * helper), whether it said LEAVE (its helper ends normally), and where its mesh listens
+ * (*sa; returns the length, 0 while unknown). */
+const char *mesh_node_name(const struct mesh *m, uint32_t node);
+enum wire_node_state mesh_node_state(const struct mesh *m, uint32_t node);
+const uint32_t *mesh_node_ranks(const struct mesh *m, uint32_t node, uint32_t *count);
+uint64_t mesh_node_joined_generation(const struct mesh *m, uint32_t node);
+bool mesh_node_leaving(const struct mesh *m, uint32_t node);
+socklen_t mesh_node_sockaddr(const struct mesh *m, uint32_t node, struct sockaddr_storage *sa);
+
+/* --- What the services may ask of the mesh --- */
+
+/* The mesh of the helper. */
+struct mesh *mesh_of(struct lcrd *d);
+
+/* "n5 (4)" for logs, into buf[cap]. */
+const char *mesh_node_label(const struct mesh *m, uint32_t node, char *buf, size_t cap);
+
+/* Sends a message to a live node, connecting first when needed (the message waits for the
+ * handshake). 0, or -errno when it cannot go now (the callers repeat what matters). */
+int mesh_send(struct mesh *m, uint32_t node, uint16_t type, const uint8_t *payload, int len);
+
+/* How many nodes of the table are down (removed by a NODE_DOWN and not brought back). */
+uint32_t mesh_nodes_down(const struct mesh *m);
+
+/* The step's ranks: every node's of the table, live or not. */
+uint32_t mesh_total_ranks(const struct mesh *m);
+
+/* Whether this helper may write what the job shares: not once it is fenced. The fence tears
+ * the checkpoint and recovery work down, so nothing new starts; this guards what their
+ * teardown would still write (removing a checkpoint's .tmp directory, the outcome,
+ * scancel). A refusal is logged with `what` ("writing the step's outcome"). */
+bool mesh_may_write_shared(struct mesh *m, const char *what);
+
+/* The leader numbers a recovery event (REPLACING: its epoch is `epoch`, or its own
+ * generation when 0; NODE_JOINED: joined is the node's new helper), applies it and sends
+ * it down the tree. Returns its generation. */
+uint64_t mesh_sequence_recovery(struct mesh *m, uint16_t type, uint32_t node, uint64_t epoch,
+				const struct wire_rdv_node *joined, const char *message);
+
+/* The same, for a REPLACING that rolls every rank back to resume_step (the protected step
+ * of recovery from the copies; WIRE_NO_STEP: no rollback). */
+uint64_t mesh_sequence_replacement(struct mesh *m, uint16_t type, uint32_t node, uint64_t epoch,
+				   const struct wire_rdv_node *joined, uint64_t resume_step,
+				   const char *message);
+
+/* Adds a local entry to the event log and tells the subscribed ranks (generation 0 events:
+ * MESH_UP, exits before the mesh is up). */
+void mesh_log_local(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank, uint32_t pid,
+		    int32_t status, const char *message);
+
+/* The entries of the event log kept now, and the i-th of them, oldest first. */
+uint32_t mesh_log_length(const struct mesh *m);
+const struct wire_event_log_entry *mesh_log_entry(const struct mesh *m, uint32_t i);
 
 #endif

@@ -212,30 +212,14 @@ struct mesh {
 	uint8_t scratch[WIRE_MAX_PAYLOAD];
 };
 
-/* Whether node is in the live list (m->live). */
-static inline bool mesh_is_listed_live(const struct mesh *m, uint32_t node)
-{
-	for (uint32_t i = 0; i < m->live_count; i++)
-		if (m->live[i] == node)
-			return true;
-	return false;
-}
-
 /* --- mesh.c --- */
 
-/* The mesh of the helper. */
-struct mesh *mesh_of(struct lcrd *d);
 /* Copies a table entry's ranks into x. */
 void mesh_node_set_ranks(struct mesh_node *x, const uint32_t *ranks, uint32_t count);
-/* "n5 (4)" for logs, into buf[cap]. */
-const char *mesh_node_label(const struct mesh *m, uint32_t node, char *buf, size_t cap);
 /* Starts the mesh from the rendezvous' table (m->nodes filled): listener already open. */
 int mesh_start(struct mesh *m);
 /* The rendezvous failed: this helper runs alone. */
 void mesh_give_up(struct mesh *m, const char *why);
-/* Sends a message to a live node, connecting first when needed (the message waits for the
- * handshake). 0, or -errno when it cannot go now (the callers repeat what matters). */
-int mesh_send(struct mesh *m, uint32_t node, uint16_t type, const uint8_t *payload, int len);
 /* Opens the mesh listener on the address this helper reached the rendezvous from. */
 int mesh_listen(struct mesh *m, const struct sockaddr *local, socklen_t len);
 /* The same on the local address of the connected socket fd: where the others reach us. */
@@ -251,10 +235,6 @@ int mesh_node_take(struct mesh *m, struct mesh_node *x, const struct wire_rdv_no
 int mesh_start_joined(struct mesh *m, uint64_t generation, uint64_t epoch);
 /* Rebuilds the sorted live list and the leader from the nodes' states. */
 void mesh_rebuild_live(struct mesh *m);
-/* How many nodes of the table are down (removed by a NODE_DOWN and not brought back). */
-uint32_t mesh_nodes_down(const struct mesh *m);
-/* The step's ranks: every node's of the table, live or not. */
-uint32_t mesh_total_ranks(const struct mesh *m);
 /* This node is no member of the mesh any more: the others removed it (at generation), or it
  * is cut off from the majority (quorum.c). Either way its checkpoint writers and recovery
  * stop, it refuses every shared write, and it stops its ranks and ends (fence.h). */
@@ -289,24 +269,9 @@ struct conn_seal_handshake;
 struct frame_session;
 int mesh_seal_start(struct mesh *m, struct conn_seal_handshake *h, bool is_opener,
 		    struct frame_session **seal, char *err, size_t errlen);
-/* Whether this helper may write what the job shares: not once it is fenced. The fence tears
- * the checkpoint and recovery work down, so nothing new starts; this guards what their
- * teardown would still write (removing a checkpoint's .tmp directory, the outcome,
- * scancel). A refusal is logged with `what` ("writing the step's outcome"). */
-bool mesh_may_write_shared(struct mesh *m, const char *what);
 
 /* --- mesh_events.c --- */
 
-/* The leader numbers a recovery event (REPLACING: its epoch is `epoch`, or its own
- * generation when 0; NODE_JOINED: joined is the node's new helper), applies it and sends
- * it down the tree. Returns its generation. */
-uint64_t mesh_sequence_recovery(struct mesh *m, uint16_t type, uint32_t node, uint64_t epoch,
-				const struct wire_rdv_node *joined, const char *message);
-/* The same, for a REPLACING that rolls every rank back to resume_step (the protected step
- * of recovery from the copies; WIRE_NO_STEP: no rollback). */
-uint64_t mesh_sequence_replacement(struct mesh *m, uint16_t type, uint32_t node, uint64_t epoch,
-				   const struct wire_rdv_node *joined, uint64_t resume_step,
-				   const char *message);
 /* Records that node was removed at generation g (the membership of later events). */
 void mesh_record_removal(struct mesh *m, uint32_t node, uint16_t state, uint64_t g);
 /* The leader numbers a change, applies it here and sends it down the tree. */
@@ -326,16 +291,9 @@ bool mesh_logged_event(struct mesh *m, uint64_t g, struct wire_mesh_event *ev);
 void mesh_on_report(struct mesh *m, uint32_t peer, const struct wire_mesh_report *r);
 /* Sends the reports not yet numbered to the leader again. */
 void mesh_resend_reports(struct mesh *m);
-/* Adds a local entry to the event log and tells the subscribed ranks (generation 0 events:
- * MESH_UP, exits before the mesh is up). */
-void mesh_log_local(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank, uint32_t pid,
-		    int32_t status, const char *message);
 /* Adds the local NODE_JOINED of a replacement (its own join) and tells its ranks. */
 void mesh_log_joined(struct mesh *m, uint64_t epoch, const char *message);
 void mesh_log_free(struct mesh *m);
-/* The entries of the event log kept now, and the i-th of them, oldest first. */
-uint32_t mesh_log_length(const struct mesh *m);
-const struct wire_event_log_entry *mesh_log_entry(const struct mesh *m, uint32_t i);
 
 /* --- mesh_hooks.c: calling what the services registered --- */
 

@@ -675,7 +675,7 @@ static bool copy_is_released(const struct held_copy *c, void *arg)
 	const struct release_filter *f = arg;
 	if (!f->protected)
 		return c->step == f->step;
-	return c->step < f->step && mesh_is_listed_live(f->m, c->node);
+	return c->step < f->step && mesh_is_live(f->m, c->node);
 }
 
 static void tell_ranks_protected(struct snapshot *s, const struct wire_snapshot_end *e)
@@ -1167,7 +1167,7 @@ uint64_t snapshot_recovery_step(struct lcrd *d, uint32_t lost, char *why, size_t
 		return snprintf(why, cap, "node %" PRIu32 " has no copies of protected step %" PRIu64,
 				lost, s->protected_step), WIRE_NO_STEP;
 	for (uint32_t c = 0; c < held_by->count; c++)
-		if (mesh_is_listed_live(d->mesh, held_by->nodes[c])) {
+		if (mesh_is_live(d->mesh, held_by->nodes[c])) {
 			log_verbose("node %" PRIu32 "'s copies of protected step %" PRIu64 " are held "
 				    "by live node %" PRIu32 " (%s)", lost, s->protected_step,
 				    held_by->nodes[c], held_by == &placed ? "placed again over the "
@@ -1194,7 +1194,7 @@ bool snapshot_rebuild_pending(struct lcrd *d, uint32_t lost)
 	if (lost != WIRE_NO_NODE)
 		return rebuild_pending(s, lost);
 	for (uint32_t i = 0; i < s->protected_live_count; i++)
-		if (!mesh_is_listed_live(d->mesh, s->protected_live[i]) &&
+		if (!mesh_is_live(d->mesh, s->protected_live[i]) &&
 		    rebuild_pending(s, s->protected_live[i]))
 			return true;
 	return false;
@@ -1273,7 +1273,7 @@ uint64_t snapshot_checkpoint_step(struct lcrd *d, char *why, size_t cap)
 		return snapshot_recovery_step(d, WIRE_NO_NODE, why, cap);
 	for (uint32_t i = 0; i < s->protected_live_count; i++) {
 		uint32_t node = s->protected_live[i];
-		if (!mesh_is_listed_live(d->mesh, node) &&
+		if (!mesh_is_live(d->mesh, node) &&
 		    snapshot_recovery_step(d, node, why, cap) == WIRE_NO_STEP)
 			return WIRE_NO_STEP;
 	}
@@ -1355,7 +1355,7 @@ int snapshot_gather_reports(struct lcrd *d, uint64_t step, struct ckpt_report **
 				   x->size);
 	}
 	for (const struct held_copy *c = s->store.head; rc == 0 && c; c = c->next)
-		if (c->complete && !c->released && c->step == step && !mesh_is_listed_live(d->mesh, c->node) &&
+		if (c->complete && !c->released && c->step == step && !mesh_is_live(d->mesh, c->node) &&
 		    !snapshot_store_superseded(&s->store, c))
 			rc = report_region(d, reports, &n, c->rank, c->shard_key, c->dp_size, step,
 					   c->region, c->size);

@@ -104,7 +104,7 @@ static uint32_t lost_mask(const struct mesh *m, const uint32_t *members, uint32_
 {
 	uint32_t lost = 0;
 	for (uint32_t p = 0; p < size; p++)
-		if (!mesh_is_listed_live(m, members[p]))
+		if (!mesh_is_live(m, members[p]))
 			lost |= 1u << p;
 	return lost;
 }

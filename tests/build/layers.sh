@@ -16,8 +16,8 @@ layer_names=(- "loop/connection" "mesh" "services" "control" "main")
 add 1 loop log worker listener conn_gate auth_queue mesh_auth conn_seal mesh_conn pidfd_watch options \
 	runtime_dir regions backend backend_host backend_cuda job_env slurm_query outcome_file \
 	ckpt_dir control lcrd
-add 2 mesh mesh_internal mesh_events mesh_hooks mesh_join mesh_dialer rendezvous_client quorum detector
-add 3 tasks kv jobkv jobkv_internal jobkv_replica jobkv_state fence ckpt ckpt_write ckpt_restore mesh_ckpt recovery recovery_track recovery_timeline outcome transfer \
+add 2 mesh mesh_internal mesh_view mesh_events mesh_hooks mesh_join mesh_dialer rendezvous_client quorum detector
+add 3 tasks kv jobkv jobkv_internal jobkv_replica jobkv_state fence ckpt ckpt_write ckpt_restore mesh_ckpt recovery recovery_track recovery_orphan recovery_timeline outcome transfer \
 	transfer_client transfer_server rendezvous_server snapshot snapshot_store snapshot_erasure snapshot_rebuild
 add 4 requests pmix_events plugin_channel
 add 5 main lcrctl lcrctl_ckpt lcrctl_wait
