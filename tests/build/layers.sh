@@ -3,8 +3,9 @@
 # headers of its own layer or of lower ones only. Reads every `#include "x.h"` line of
 # helper/*.c and helper/*.h whose header is in helper/, and fails on a file that is in no
 # layer, and on any include of a higher layer's header: a lower layer reaches a higher one
-# only through what the higher one registered with it. LAYERS_DIR checks another copy of
-# helper/. Speaks TAP.
+# only through what the higher one registered with it. And struct mesh is the mesh layer's:
+# a file outside mesh_internal_users (below) that includes mesh_internal.h fails; services
+# read the membership through mesh.h. LAYERS_DIR checks another copy of helper/. Speaks TAP.
 set -uo pipefail
 : "${LCR_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 dir=${LAYERS_DIR:-$LCR_SRCDIR/helper}
@@ -22,6 +23,14 @@ add 3 tasks kv jobkv jobkv_internal jobkv_replica jobkv_state fence ckpt ckpt_wr
 add 4 requests pmix_events plugin_channel
 add 5 main lcrctl lcrctl_ckpt lcrctl_wait
 
+# The files that may include mesh_internal.h: the mesh layer's own, and the services not
+# yet moved onto mesh.h's accessors (doc/architecture.md, issue 15). This list only shrinks.
+mesh_internal_users=" mesh.c mesh_view.c mesh_events.c mesh_hooks.c mesh_join.c mesh_dialer.c
+	rendezvous_client.c quorum.c detector.c
+	jobkv.c jobkv_replica.c mesh_ckpt.c outcome.c recovery.c recovery_timeline.c snapshot.c
+	snapshot_erasure.c snapshot_rebuild.c transfer_client.c transfer_server.c "
+mesh_internal_users=$(echo $mesh_internal_users)
+
 n=0
 check() { # check OK DESCRIPTION
 	n=$((n + 1))
@@ -29,7 +38,7 @@ check() { # check OK DESCRIPTION
 }
 
 files=$(cd "$dir" && ls ./*.c ./*.h | sed 's|^\./||' | sort)
-echo "1..$(wc -l <<<"$files")"
+echo "1..$(($(wc -l <<<"$files") + 1))"
 for f in $files; do
 	mod=${f%.*}
 	if [ -z "${layer[$mod]:-}" ]; then
@@ -49,4 +58,13 @@ for f in $files; do
 		check 0 "$f (${layer_names[${layer[$mod]}]}) includes no header of a higher layer"
 	fi
 done
+
+intruders=""
+for f in $files; do
+	grep -q '^#include "mesh_internal.h"' "$dir/$f" || continue
+	[[ " $mesh_internal_users " == *" $f "* ]] || intruders+=" $f"
+done
+[ -z "$intruders" ]
+check $? "only the mesh layer (and the services listed as not yet moved) include \
+mesh_internal.h${intruders:+: not$intruders}"
 exit 0

@@ -1,0 +1,35 @@
+#!/bin/bash
+# layers_catches.sh: tests/build/layers.sh fails where it should. On a copy of helper/ it
+# passes; with a service that includes mesh_internal.h (ckpt.c, which has no need of it)
+# it fails and names that file; with a mesh-layer file that includes a
+# service's header it fails too. Speaks TAP.
+set -uo pipefail
+: "${LCR_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+layers=$LCR_SRCDIR/tests/build/layers.sh
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+n=0
+check() { # check OK DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+}
+# Runs layers.sh on a fresh copy of helper/ after the command "$@" (run in the copy).
+layers_after() {
+	rm -rf "$tmp/helper" && cp -r "$LCR_SRCDIR/helper" "$tmp/helper" &&
+		(cd "$tmp/helper" && "$@") && LAYERS_DIR=$tmp/helper bash "$layers"
+}
+
+echo 1..3
+out=$(layers_after true)
+! grep -q '^not ok' <<<"$out"
+check $? "the unchanged helper/ passes"
+
+out=$(layers_after sed -i '0,/^#include "config.h"/s//&\n#include "mesh_internal.h"/' ckpt.c)
+grep -q '^not ok .*mesh_internal.h: not ckpt.c$' <<<"$out"
+check $? "a service that includes mesh_internal.h fails, named"
+
+out=$(layers_after sed -i '0,/^#include "mesh_internal.h"/s//&\n#include "recovery.h"/' mesh.c)
+grep -q '^not ok .*mesh.c (mesh) includes no header of a higher layer: it includes recovery.h' <<<"$out"
+check $? "a mesh file that includes a service's header fails, named"
+exit 0
