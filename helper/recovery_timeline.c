@@ -14,7 +14,7 @@
 #include "lcrd.h"
 #include "log.h"
 #include "loop.h"
-#include "mesh_internal.h"
+#include "mesh.h"
 #include "recovery_timeline.h"
 #include "tasks.h"
 
@@ -77,7 +77,7 @@ static void emit(struct recovery_timeline *t, const char *ended, uint64_t ended_
 		add_phase(phases, sizeof(phases), &used, t, ended, ended_ns);
 		util_format_text(message, sizeof(message), "this helper replaced node %" PRIu32
 				 ": %s after it started; %s in %u region%s from %u peer%s",
-				 m ? m->self : 0, phases, util_format_size(t->fill_bytes, size,
+				 m ? mesh_self(m) : 0, phases, util_format_size(t->fill_bytes, size,
 									  sizeof(size)),
 				 t->fill_regions, t->fill_regions == 1 ? "" : "s", t->fill_peers,
 				 t->fill_peers == 1 ? "" : "s");
@@ -94,8 +94,9 @@ static void emit(struct recovery_timeline *t, const char *ended, uint64_t ended_
 	}
 	log_info("recovery timeline: %s", message);
 	if (m)
-		mesh_log_local(m, WIRE_EVENT_RECOVERY_TIMELINE, t->replacement ? m->self : t->node,
-			       WIRE_NO_RANK, 0, 0, message);
+		mesh_log_local(m, WIRE_EVENT_RECOVERY_TIMELINE,
+			       t->replacement ? mesh_self(m) : t->node, WIRE_NO_RANK, 0, 0,
+			       message);
 	stop_watching(t);
 	*t = (struct recovery_timeline){ .d = t->d }; /* later failures: timed as a survivor */
 }
@@ -172,7 +173,8 @@ static void begin(struct recovery_timeline *t, struct mesh *m, uint32_t node)
 {
 	*t = (struct recovery_timeline){ .d = t->d, .active = true, .node = node,
 					 .start_ns = util_now_ns(), .resume_step = WIRE_NO_STEP };
-	util_format_text(t->name, sizeof(t->name), "%s", node < m->count ? m->nodes[node].name : "?");
+	util_format_text(t->name, sizeof(t->name), "%s",
+			 node < mesh_node_count(m) ? mesh_node_name(m, node) : "?");
 }
 
 static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void *arg)
@@ -183,7 +185,7 @@ static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void
 	uint64_t now = util_now_ns();
 	switch (ev->type) {
 	case WIRE_EVENT_NODE_DOWN:
-		if (ev->node == m->self)
+		if (ev->node == mesh_self(m))
 			return;
 		if (t->active && t->joined_ns)
 			emit(t, "interrupted by another NODE_DOWN", now);
@@ -207,7 +209,7 @@ static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void
 		 * rollback waits). */
 		t->await_rollback = t->resume_step != WIRE_NO_STEP;
 		watch_first_step(t, t->resume_step != WIRE_NO_STEP ? t->resume_step :
-								 highest_committed(m->d));
+								 highest_committed(mesh_lcrd(m)));
 		break;
 	case WIRE_EVENT_RECOVERY_FAILED:
 		if (t->active)
