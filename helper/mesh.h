@@ -123,6 +123,8 @@ enum wire_mesh_state mesh_state(const struct mesh *m);
 uint32_t mesh_self(const struct mesh *m);
 uint32_t mesh_node_count(const struct mesh *m);
 uint32_t mesh_leader(const struct mesh *m);
+/* Whether this helper is the leader. */
+bool mesh_is_leader(const struct mesh *m);
 /* The membership generation applied here (mesh_generation, for a mesh that exists). */
 uint64_t mesh_applied_generation(const struct mesh *m);
 /* The live nodes' ids, ascending, mesh_live_count() of them: the membership after the

@@ -30,6 +30,11 @@ uint32_t mesh_leader(const struct mesh *m)
 	return m->leader;
 }
 
+bool mesh_is_leader(const struct mesh *m)
+{
+	return m->leader == m->self;
+}
+
 uint64_t mesh_applied_generation(const struct mesh *m)
 {
 	return m->generation;

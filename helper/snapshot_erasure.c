@@ -16,7 +16,7 @@
 #include "internal/util.h"
 #include "lcrd.h"
 #include "log.h"
-#include "mesh_internal.h"
+#include "mesh.h"
 #include "snapshot_erasure.h"
 
 /* --- the group, as this helper sees the live nodes --- */
@@ -50,7 +50,8 @@ static int group_of(const struct lcrd *d, uint32_t node, struct erasure_membersh
 		    uint32_t members[ERASURE_MAX_BLOCKS], char *why, size_t cap)
 {
 	const struct mesh *m = d->mesh;
-	return snapshot_erasure_group_over(m->live, m->live_count, node, d->opt.redundancy_group_size,
+	return snapshot_erasure_group_over(mesh_live_ids(m), mesh_live_count(m), node,
+					   d->opt.redundancy_group_size,
 					   d->opt.redundancy_parity, g, members, why, cap);
 }
 
@@ -61,25 +62,27 @@ int snapshot_erasure_plan(struct lcrd *d, uint64_t step, uint64_t incarnation,
 {
 	const struct mesh *m = d->mesh;
 	uint32_t members[ERASURE_MAX_BLOCKS];
-	int rc = group_of(d, m->self, &out->group, members, why, cap);
+	int rc = group_of(d, mesh_self(m), &out->group, members, why, cap);
 	if (rc < 0)
 		return rc;
 	out->parity = d->opt.redundancy_parity;
-	out->node = m->self;
+	out->node = mesh_self(m);
 	out->incarnation = incarnation;
 	out->step = step;
 	for (uint32_t p = 0; p < out->group.size; p++) {
-		const struct mesh_node *x = &m->nodes[members[p]];
 		struct transfer_peer *peer = &out->members[p];
 		if (p == out->group.position)
 			continue;
-		if (x->sa_len == 0)
+		struct sockaddr_storage sa;
+		socklen_t sa_len = mesh_node_sockaddr(m, members[p], &sa);
+		if (sa_len == 0)
 			return snprintf(why, cap, "the address of group member %" PRIu32 " is not known",
 					members[p]), -EHOSTUNREACH;
-		peer->node = x->id;
-		snprintf(peer->name, sizeof(peer->name), "%s", x->name[0] ? x->name : "?");
-		peer->sa = x->sa;
-		peer->sa_len = x->sa_len;
+		const char *name = mesh_node_name(m, members[p]);
+		peer->node = members[p];
+		snprintf(peer->name, sizeof(peer->name), "%s", name[0] ? name : "?");
+		peer->sa = sa;
+		peer->sa_len = sa_len;
 	}
 	return 0;
 }
@@ -317,7 +320,7 @@ static int check_roles(struct erasure_holder *h, uint32_t peer, const struct wir
 	uint32_t members[ERASURE_MAX_BLOCKS];
 	unsigned chunk;
 	char err[WIRE_TEXT_MAX + 1];
-	if (group_of(h->d, h->d->mesh->self, &mine, members, err, sizeof(err)) < 0)
+	if (group_of(h->d, mesh_self(h->d->mesh), &mine, members, err, sizeof(err)) < 0)
 		return snprintf(why, cap, "this helper is in no erasure group: %s", err), -ESTALE;
 	if (mine.group != put->group || mine.size != put->group_size ||
 	    h->d->opt.redundancy_parity != put->parity)
@@ -351,7 +354,7 @@ static int check_member(struct erasure_holder *h, uint32_t peer, const struct wi
 			size_t cap)
 {
 	char err[WIRE_TEXT_MAX + 1];
-	if (group_of(h->d, h->d->mesh->self, mine, members, err, sizeof(err)) < 0)
+	if (group_of(h->d, mesh_self(h->d->mesh), mine, members, err, sizeof(err)) < 0)
 		return snprintf(why, cap, "this helper is in no erasure group: %s", err), -ESTALE;
 	if (mine->group != put->group || mine->size != put->group_size ||
 	    h->d->opt.redundancy_parity != put->parity)

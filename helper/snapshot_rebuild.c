@@ -16,7 +16,7 @@
 #include "internal/util.h"
 #include "lcrd.h"
 #include "log.h"
-#include "mesh_internal.h"
+#include "mesh.h"
 #include "snapshot_rebuild.h"
 #include "worker.h"
 
@@ -468,7 +468,8 @@ static int build_job(struct snapshot_rebuild *r, struct send_job *j, const struc
 	uint32_t needed = stripes_needed(g->group_size, g->parity, lost);
 	int rc = 0;
 	for (uint32_t s = 0; rc == 0 && s < g->group_size; s++) {
-		struct wire_snapshot_put put = { .node = r->d->mesh->self, .rank = WIRE_NO_RANK,
+		struct wire_snapshot_put put = { .node = mesh_self(r->d->mesh),
+						 .rank = WIRE_NO_RANK,
 						 .step = g->step, .kind = WIRE_SNAPSHOT_REBUILD,
 						 .group = g->group, .group_size = (uint16_t)g->group_size,
 						 .parity = (uint16_t)g->parity, .stripe = (uint16_t)s,
@@ -522,7 +523,7 @@ static void send_blocks(struct snapshot_rebuild *r, uint32_t lost, uint64_t step
 	const struct erasure_layout *g = snapshot_erasure_any_layout(r->holder, step);
 	uint32_t position = UINT32_MAX, in_group = 0;
 	for (uint32_t p = 0; g && p < g->group_size; p++) {
-		position = g->members[p] == m->self ? p : position;
+		position = g->members[p] == mesh_self(m) ? p : position;
 		in_group |= g->members[p] == lost;
 	}
 	if (!g || !in_group || position == UINT32_MAX)
@@ -538,14 +539,16 @@ static void send_blocks(struct snapshot_rebuild *r, uint32_t lost, uint64_t step
 			free_job(j);
 		return;
 	}
-	if (m->leader == m->self) {
+	if (mesh_is_leader(m)) {
 		deliver_locally(r, j);
 		return;
 	}
-	const struct mesh_node *x = &m->nodes[m->leader];
+	uint32_t leader = mesh_leader(m);
+	const char *name = mesh_node_name(m, leader);
 	j->r = r;
-	j->leader = (struct transfer_peer){ .node = x->id, .sa = x->sa, .sa_len = x->sa_len };
-	snprintf(j->leader.name, sizeof(j->leader.name), "%s", x->name[0] ? x->name : "?");
+	j->leader = (struct transfer_peer){ .node = leader };
+	j->leader.sa_len = mesh_node_sockaddr(m, leader, &j->leader.sa);
+	snprintf(j->leader.name, sizeof(j->leader.name), "%s", name[0] ? name : "?");
 	transfer_identity_of(r->d, &j->id);
 	if ((rc = worker_start(r->d->loop, push_all, job_done, j, &j->worker)) < 0) {
 		log_warning("cannot start the thread that sends the rebuild's blocks: %s", strerror(-rc));
@@ -562,7 +565,7 @@ void snapshot_rebuild_node_lost(struct snapshot_rebuild *r, uint32_t lost, uint6
 {
 	struct mesh *m = r->d->mesh;
 	char why[WIRE_TEXT_MAX + 1];
-	if (m->leader == m->self) {
+	if (mesh_is_leader(m)) {
 		struct assembly *a = expect(r, lost, step, live, live_count, why, sizeof(why));
 		if (a)
 			update_lost(r, a);
@@ -578,7 +581,7 @@ int snapshot_rebuild_state(struct snapshot_rebuild *r, uint32_t lost, uint64_t s
 	struct mesh *m = r->d->mesh;
 	char waiting[WIRE_TEXT_MAX + 1] = "";
 	/* The leader makes it here too when the recovery asks before it heard of the loss. */
-	struct assembly *a = m->leader == m->self
+	struct assembly *a = mesh_is_leader(m)
 				     ? expect(r, lost, step, live, live_count, waiting, sizeof(waiting))
 				     : find_assembly(r, step, lost);
 	if (!a)
@@ -606,7 +609,7 @@ static int check_sender(struct snapshot_rebuild *r, uint32_t peer, const struct 
 	struct mesh *m = r->d->mesh;
 	struct assembly *a = assembly_of_group(r, put->step, put->group, put->group_size);
 	uint32_t position = UINT32_MAX;
-	if (m->leader != m->self)
+	if (!mesh_is_leader(m))
 		return snprintf(why, cap, "this helper is not the leader"), -EPERM;
 	if (!a || a->status != 1)
 		return snprintf(why, cap, "no rebuild of group %u at step %" PRIu64 " is under way",

@@ -28,7 +28,7 @@ add 5 main lcrctl lcrctl_ckpt lcrctl_wait
 mesh_internal_users=" mesh.c mesh_view.c mesh_events.c mesh_hooks.c mesh_join.c mesh_dialer.c
 	rendezvous_client.c quorum.c detector.c
 	jobkv.c jobkv_replica.c mesh_ckpt.c outcome.c recovery.c snapshot.c
-	snapshot_erasure.c snapshot_rebuild.c transfer_client.c transfer_server.c "
+	transfer_client.c transfer_server.c "
 mesh_internal_users=$(echo $mesh_internal_users)
 
 n=0
