@@ -27,7 +27,7 @@
 #include "jobkv_internal.h"
 #include "lcrd.h"
 #include "log.h"
-#include "mesh_internal.h"
+#include "mesh.h"
 
 /* The not-the-leader refusal between helpers: the forwarding helper sends it again. */
 #define JOBKV_NOT_LEADER (-EREMCHG)
@@ -70,14 +70,14 @@ static uint32_t store_leader(struct jobkv *kv)
 	uint32_t best = WIRE_NO_NODE;
 	if (!m || kv->fenced)
 		return WIRE_NO_NODE;
-	if (m->state == WIRE_MESH_STANDALONE || m->state == WIRE_MESH_FAILED)
-		return m->self;
-	if (m->state != WIRE_MESH_UP)
+	if (mesh_state(m) == WIRE_MESH_STANDALONE || mesh_state(m) == WIRE_MESH_FAILED)
+		return mesh_self(m);
+	if (mesh_state(m) != WIRE_MESH_UP)
 		return WIRE_NO_NODE;
-	for (uint32_t i = 0; i < m->live_count; i++) {
-		uint32_t n = m->live[i];
+	for (uint32_t i = 0; i < mesh_live_count(m); i++) {
+		uint32_t n = mesh_live_ids(m)[i];
 		if (best == WIRE_NO_NODE ||
-		    m->nodes[n].joined_generation < m->nodes[best].joined_generation)
+		    mesh_node_joined_generation(m, n) < mesh_node_joined_generation(m, best))
 			best = n;
 	}
 	return best;
@@ -144,7 +144,7 @@ static void op_send(struct jobkv *kv, struct jobkv_op *op)
 		return;
 	op->request.timeout_ms = wait_left(op);
 	op->sent_to = leader;
-	if (m && leader == m->self) {
+	if (m && leader == mesh_self(m)) {
 		jobkv_leader_execute(kv, leader, op->id, kv->client_id, op->client_seq,
 				     &op->request);
 		return;
@@ -169,7 +169,7 @@ static bool op_due(struct jobkv *kv, const struct jobkv_op *op, uint64_t now)
 	struct mesh *m = jobkv_mesh(kv);
 	if (op->sent_to == WIRE_NO_NODE)
 		return true;
-	return m && op->sent_to != m->self && now - op->sent_ms >= JOBKV_RESEND_MS;
+	return m && op->sent_to != mesh_self(m) && now - op->sent_ms >= JOBKV_RESEND_MS;
 }
 
 /* Sends every op marked to_send, one at a time from the start of the list: sending may
@@ -221,14 +221,14 @@ static void refresh_leader(struct jobkv *kv)
 	char label[WIRE_NODE_NAME_MAX + 16];
 	if (leader == kv->leader)
 		return;
-	if (m && kv->leader == m->self)
+	if (m && kv->leader == mesh_self(m))
 		jobkv_leader_end(kv);
 	kv->leader = leader;
 	if (leader != WIRE_NO_NODE)
 		log_verbose("the job-wide store's leader is %s",
 			    mesh_node_label(m, leader, label, sizeof(label)));
-	if (m && leader == m->self)
-		jobkv_leader_begin(kv, m->generation);
+	if (m && leader == mesh_self(m))
+		jobkv_leader_begin(kv, mesh_applied_generation(m));
 	mark_for_new_leader(kv);
 	send_marked(kv);
 }
@@ -324,7 +324,7 @@ void jobkv_send_result(struct jobkv *kv, uint32_t origin, uint64_t op_id, int st
 {
 	struct mesh *m = jobkv_mesh(kv);
 	static struct wire_jobkv_result r;
-	if (!m || origin == m->self)
+	if (!m || origin == mesh_self(m))
 		return jobkv_op_answered(kv, op_id, status, message, reply);
 	memset(&r, 0, offsetof(struct wire_jobkv_result, reply));
 	r.op_id = op_id;
@@ -340,7 +340,7 @@ static void on_forward(struct jobkv *kv, uint32_t from, const struct wire_jobkv_
 {
 	static const struct wire_store_reply none;
 	struct mesh *m = jobkv_mesh(kv);
-	if (kv->leader != m->self) {
+	if (kv->leader != mesh_self(m)) {
 		jobkv_send_result(kv, from, f->op_id, JOBKV_NOT_LEADER,
 				  "this helper does not lead the job-wide store", &none);
 		return;
@@ -361,7 +361,7 @@ static void on_result(struct jobkv *kv, uint32_t from, const struct wire_jobkv_r
 /* A WIRE_JOBKV_* message from a peer (registered with the mesh). */
 static void on_message(struct mesh *m, uint32_t from, const struct wire_msg *msg)
 {
-	struct jobkv *kv = m->d->jobkv;
+	struct jobkv *kv = mesh_lcrd(m)->jobkv;
 	char label[WIRE_NODE_NAME_MAX + 16];
 	int rc = 0;
 	if (!kv || kv->fenced)
@@ -389,11 +389,11 @@ static void on_message(struct mesh *m, uint32_t from, const struct wire_msg *msg
 /* Fenced, or the mesh ends: the requests in flight fail, nothing more is served. */
 static void stop(struct mesh *m)
 {
-	struct jobkv *kv = m->d->jobkv;
-	bool fenced = m->state == WIRE_MESH_FENCED_STATE;
+	struct jobkv *kv = mesh_lcrd(m)->jobkv;
+	bool fenced = mesh_state(m) == WIRE_MESH_FENCED_STATE;
 	if (!kv)
 		return;
-	if (kv->leader == m->self)
+	if (kv->leader == mesh_self(m))
 		jobkv_leader_end(kv);
 	kv->leader = WIRE_NO_NODE;
 	kv->fenced = true;
@@ -411,7 +411,7 @@ static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void
 	if (kv->fenced)
 		return;
 	refresh_leader(kv);
-	if (ev->type == WIRE_EVENT_NODE_JOINED && kv->leader == m->self)
+	if (ev->type == WIRE_EVENT_NODE_JOINED && kv->leader == mesh_self(m))
 		jobkv_leader_forget(kv, ev->node);
 	jobkv_leader_tick(kv);
 }

@@ -23,7 +23,7 @@
 #include "jobkv_internal.h"
 #include "lcrd.h"
 #include "log.h"
-#include "mesh_internal.h"
+#include "mesh.h"
 
 struct jobkv_answer {
 	uint32_t origin;
@@ -53,17 +53,12 @@ struct jobkv_change {
 static bool leads(struct jobkv *kv)
 {
 	struct mesh *m = jobkv_mesh(kv);
-	return m && kv->leader == m->self;
+	return m && kv->leader == mesh_self(m);
 }
 
 static bool is_live_peer(struct mesh *m, uint32_t node)
 {
-	if (node == m->self)
-		return false;
-	for (uint32_t i = 0; i < m->live_count; i++)
-		if (m->live[i] == node)
-			return true;
-	return false;
+	return node != mesh_self(m) && mesh_is_live(m, node);
 }
 
 /* --- answers: sent once every live helper has what they read --- */
@@ -73,9 +68,9 @@ static uint64_t committed(struct jobkv *kv)
 {
 	struct mesh *m = jobkv_mesh(kv);
 	uint64_t c = kv->state.index;
-	for (uint32_t i = 0; m && kv->followers && i < m->live_count; i++) {
-		uint32_t n = m->live[i];
-		if (n == m->self || n >= kv->follower_count)
+	for (uint32_t i = 0; m && kv->followers && i < mesh_live_count(m); i++) {
+		uint32_t n = mesh_live_ids(m)[i];
+		if (n == mesh_self(m) || n >= kv->follower_count)
 			continue;
 		const struct jobkv_follower *f = &kv->followers[n];
 		uint64_t has = f->term == kv->term ? f->acked : 0;
@@ -320,9 +315,10 @@ static void replicate(struct jobkv *kv, struct jobkv_change *x, const struct wir
 		kv->changes = x;
 	kv->last_change = x;
 	kv->change_count++;
-	for (uint32_t i = 0; i < m->live_count; i++) {
-		uint32_t n = m->live[i];
-		if (n != m->self && n < kv->follower_count && kv->followers[n].term == kv->term &&
+	for (uint32_t i = 0; i < mesh_live_count(m); i++) {
+		uint32_t n = mesh_live_ids(m)[i];
+		if (n != mesh_self(m) && n < kv->follower_count &&
+		    kv->followers[n].term == kv->term &&
 		    kv->followers[n].sent + 1 == x->apply.index)
 			send_change(kv, n, x);
 	}
@@ -363,20 +359,22 @@ void jobkv_leader_begin(struct jobkv *kv, uint64_t term)
 	struct mesh *m = jobkv_mesh(kv);
 	jobkv_replica_free(kv);
 	kv->term = term;
-	kv->follower_count = m->count;
-	kv->followers = calloc(m->count ? m->count : 1, sizeof(*kv->followers));
+	kv->follower_count = mesh_node_count(m);
+	kv->followers = calloc(kv->follower_count ? kv->follower_count : 1, sizeof(*kv->followers));
 	if (!kv->followers) {
 		log_error("job-wide store: cannot lead: out of memory");
 		kv->follower_count = 0;
 		return;
 	}
-	for (uint32_t n = 0; n < m->count; n++)
+	for (uint32_t n = 0; n < mesh_node_count(m); n++)
 		kv->followers[n].term = JOBKV_NO_TERM;
 	log_info("leading the job-wide store from generation %llu (%u keys, write %llu)",
 		 (unsigned long long)term, kv->state.keys, (unsigned long long)kv->state.index);
-	for (uint32_t i = 0; i < m->live_count; i++)
-		if (m->live[i] != m->self)
-			send_snapshot(kv, m->live[i]);
+	for (uint32_t i = 0; i < mesh_live_count(m); i++) {
+		uint32_t n = mesh_live_ids(m)[i];
+		if (n != mesh_self(m))
+			send_snapshot(kv, n);
+	}
 }
 
 void jobkv_leader_end(struct jobkv *kv)
@@ -398,12 +396,14 @@ void jobkv_leader_tick(struct jobkv *kv)
 	uint64_t now = util_now_ms();
 	if (!leads(kv) || !kv->followers)
 		return;
-	for (uint32_t i = 0; i < m->live_count; i++)
-		if (m->live[i] != m->self && m->live[i] < kv->follower_count)
-			resend_lagging(kv, m->live[i], now);
+	for (uint32_t i = 0; i < mesh_live_count(m); i++) {
+		uint32_t n = mesh_live_ids(m)[i];
+		if (n != mesh_self(m) && n < kv->follower_count)
+			resend_lagging(kv, n, now);
+	}
 	for (struct jobkv_waiter *w = kv->waiters, *next; w; w = next) {
 		next = w->next;
-		if (w->origin != m->self && !is_live_peer(m, w->origin))
+		if (w->origin != mesh_self(m) && !is_live_peer(m, w->origin))
 			waiter_free(w);
 	}
 	release_answers(kv);
