@@ -33,7 +33,7 @@
 #include "internal/process_start.h"
 #include "lcrd.h"
 #include "log.h"
-#include "mesh_internal.h"
+#include "mesh.h"
 #include "outcome.h"
 #include "outcome_file.h"
 #include "pidfd_watch.h"
@@ -56,6 +56,7 @@ struct outcome_rank {
 };
 
 struct outcome {
+	struct lcrd *d;
 	struct mesh *m;
 	struct outcome_rank *ranks; /* indexed by global rank */
 	uint32_t rank_cap;
@@ -83,9 +84,10 @@ static int32_t exit_code(int32_t wait_status)
 static void set_node_ranks(struct outcome *o, uint32_t node, enum rank_state to, int32_t status,
 			   uint64_t g, bool only_unended)
 {
-	const struct mesh_node *x = &o->m->nodes[node];
-	for (uint32_t i = 0; i < x->rank_count; i++) {
-		uint32_t r = x->ranks[i];
+	uint32_t count;
+	const uint32_t *ranks = mesh_node_ranks(o->m, node, &count);
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t r = ranks[i];
 		if (r >= o->rank_cap)
 			continue;
 		struct outcome_rank *k = &o->ranks[r];
@@ -100,22 +102,25 @@ static void set_node_ranks(struct outcome *o, uint32_t node, enum rank_state to,
 static int build_ranks(struct outcome *o)
 {
 	struct mesh *m = o->m;
-	uint32_t cap = 0;
-	for (uint32_t n = 0; n < m->count; n++)
-		for (uint32_t i = 0; i < m->nodes[n].rank_count; i++)
-			if (m->nodes[n].ranks[i] + 1 > cap)
-				cap = m->nodes[n].ranks[i] + 1;
+	uint32_t cap = 0, count;
+	for (uint32_t n = 0; n < mesh_node_count(m); n++) {
+		const uint32_t *ranks = mesh_node_ranks(m, n, &count);
+		for (uint32_t i = 0; i < count; i++)
+			if (ranks[i] + 1 > cap)
+				cap = ranks[i] + 1;
+	}
 	o->ranks = calloc(cap ? cap : 1, sizeof(*o->ranks));
 	if (!o->ranks)
 		return -ENOMEM;
 	o->rank_cap = cap;
-	for (uint32_t n = 0; n < m->count; n++) {
-		const struct mesh_node *x = &m->nodes[n];
-		enum rank_state s = x->state == WIRE_NODE_DOWN ?
-			(m->d->opt.replace == LCR_REPLACE_SPARE ? RANK_AWAITING : RANK_LOST) :
-			x->state == WIRE_NODE_LEFT ? RANK_ENDED : RANK_RUNNING;
-		set_node_ranks(o, n, s, -1, m->generation, false);
-		o->rank_count += x->rank_count;
+	for (uint32_t n = 0; n < mesh_node_count(m); n++) {
+		enum wire_node_state state = mesh_node_state(m, n);
+		enum rank_state s = state == WIRE_NODE_DOWN ?
+			(o->d->opt.replace == LCR_REPLACE_SPARE ? RANK_AWAITING : RANK_LOST) :
+			state == WIRE_NODE_LEFT ? RANK_ENDED : RANK_RUNNING;
+		set_node_ranks(o, n, s, -1, mesh_applied_generation(m), false);
+		mesh_node_ranks(m, n, &count);
+		o->rank_count += count;
 	}
 	return 0;
 }
@@ -132,7 +137,7 @@ static void find_batch_host(struct outcome *o)
  * which the helper that sequenced the join wrote; 1 (its own) without a file. */
 static uint32_t recovered_before_join(const struct mesh *m)
 {
-	const struct lcrd_options *opt = &m->d->opt;
+	const struct lcrd_options *opt = &mesh_lcrd(m)->opt;
 	struct outcome_record old;
 	char err[4400];
 	int rc, dir_fd;
@@ -158,13 +163,13 @@ static struct outcome *outcome_get(struct mesh *m, struct outcome **slot)
 	if (*slot)
 		return *slot;
 	struct outcome *o = calloc(1, sizeof(*o));
-	if (!o || (o->m = m, build_ranks(o) < 0)) {
+	if (!o || (o->d = mesh_lcrd(m), o->m = m, build_ranks(o) < 0)) {
 		log_error("cannot follow the step's ranks for its outcome: out of memory");
 		free(o);
 		return NULL;
 	}
 	pid_watch_init(&o->scancel);
-	o->recovered = m->joined_generation ? recovered_before_join(m) : 0;
+	o->recovered = mesh_joined_generation(m) ? recovered_before_join(m) : 0;
 	find_batch_host(o);
 	if (o->batch_host[0])
 		log_verbose("the batch script runs on %s", o->batch_host);
@@ -236,9 +241,9 @@ static void merge_earlier(const struct outcome *o, int dir_fd, struct outcome_re
 	struct outcome_record old;
 	char err[4400];
 	int rc;
-	if (!o->m->joined_generation)
+	if (!mesh_joined_generation(o->m))
 		return;
-	rc = outcome_file_read(dir_fd, o->m->d->opt.ckpt_dir, rec->job, rec->step, getuid(), &old,
+	rc = outcome_file_read(dir_fd, o->d->opt.ckpt_dir, rec->job, rec->step, getuid(), &old,
 			       err, sizeof(err));
 	if (rc == -EINVAL)
 		log_warning("the step's earlier outcome is not taken: %s", err);
@@ -261,7 +266,7 @@ static void merge_earlier(const struct outcome *o, int dir_fd, struct outcome_re
 /* The outcome as this helper knows it, into rec (its message is written later). */
 static void fill_record(const struct outcome *o, struct outcome_record *rec)
 {
-	const struct lcrd_options *opt = &o->m->d->opt;
+	const struct lcrd_options *opt = &o->d->opt;
 	uint32_t r = deciding_rank(o);
 	*rec = (struct outcome_record){ .job = opt->job_id, .step = opt->step_id,
 					.finished = o->done, .rank = r,
@@ -276,7 +281,7 @@ static void fill_record(const struct outcome *o, struct outcome_record *rec)
 /* Writes the file (leader only); 0, or -errno (logged). */
 static int write_record(struct outcome *o, struct outcome_record *rec)
 {
-	const struct lcrd_options *opt = &o->m->d->opt;
+	const struct lcrd_options *opt = &o->d->opt;
 	char path[4200], err[4400];
 	if (!opt->ckpt_dir) {
 		if (!o->warned_no_dir)
@@ -291,7 +296,7 @@ static int write_record(struct outcome *o, struct outcome_record *rec)
 		return -ENAMETOOLONG;
 	const char *lost_node = rec->rank != OUTCOME_NO_RANK && rec->rank < o->rank_cap &&
 				o->ranks[rec->rank].state == RANK_LOST ?
-				o->m->nodes[o->ranks[rec->rank].node].name : NULL;
+				mesh_node_name(o->m, o->ranks[rec->rank].node) : NULL;
 	/* Opened as the checkpoints are: level by level, under the site's roots. */
 	int rc, dir_fd = ckpt_dir_open(opt->ckpt_dir, &opt->ckpt_roots, TRUSTED_CREATE_MISSING,
 				       "checkpoint directory", err, sizeof(err));
@@ -318,10 +323,10 @@ static void scancel_exited(struct pid_watch *w, void *arg)
 	int status = 0;
 	if (waitpid(w->pid, &status, WNOHANG) != w->pid)
 		status = w->exit_status;
-	log_info("scancel %" PRIu32 " ended with status %d", o->m->d->opt.job_id,
+	log_info("scancel %" PRIu32 " ended with status %d", o->d->opt.job_id,
 		 status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	if (o->scancel_timer)
-		loop_cancel_timer(o->m->d->loop, o->scancel_timer);
+		loop_cancel_timer(o->d->loop, o->scancel_timer);
 	o->scancel_timer = 0;
 	pid_watch_stop(w);
 }
@@ -331,7 +336,7 @@ static void scancel_overdue(struct loop *loop, void *arg)
 	struct outcome *o = arg;
 	(void)loop;
 	o->scancel_timer = 0;
-	log_warning("scancel %" PRIu32 " still runs after %d s: SIGKILL", o->m->d->opt.job_id,
+	log_warning("scancel %" PRIu32 " still runs after %d s: SIGKILL", o->d->opt.job_id,
 		    OUTCOME_SCANCEL_TIMEOUT_MS / 1000);
 	kill(o->scancel.pid, SIGKILL);
 }
@@ -373,8 +378,8 @@ static void end_job(struct outcome *o, const struct outcome_record *rec, bool no
 		wait_scancel(pid);
 		return;
 	}
-	if (pid_watch_start(&o->scancel, o->m->d->loop, pid, scancel_exited, o) < 0 ||
-	    loop_add_timer(o->m->d->loop, OUTCOME_SCANCEL_TIMEOUT_MS, scancel_overdue, o,
+	if (pid_watch_start(&o->scancel, o->d->loop, pid, scancel_exited, o) < 0 ||
+	    loop_add_timer(o->d->loop, OUTCOME_SCANCEL_TIMEOUT_MS, scancel_overdue, o,
 			   &o->scancel_timer) < 0)
 		o->scancel_timer = 0;
 }
@@ -384,9 +389,9 @@ static void end_job(struct outcome *o, const struct outcome_record *rec, bool no
 /* The lowest live node but `except`: the one that led before except's NODE_JOINED. */
 static uint32_t lowest_live_but(const struct mesh *m, uint32_t except)
 {
-	for (uint32_t i = 0; i < m->live_count; i++)
-		if (m->live[i] != except)
-			return m->live[i];
+	for (uint32_t i = 0; i < mesh_live_count(m); i++)
+		if (mesh_live_ids(m)[i] != except)
+			return mesh_live_ids(m)[i];
 	return WIRE_NO_NODE;
 }
 
@@ -396,8 +401,8 @@ static void write_progress(struct outcome *o, const struct wire_mesh_event *ev)
 {
 	struct outcome_record rec;
 	uint32_t writer = ev->type == WIRE_EVENT_NODE_JOINED ? lowest_live_but(o->m, ev->node) :
-							       o->m->leader;
-	if (writer != o->m->self || o->done)
+							       mesh_leader(o->m);
+	if (writer != mesh_self(o->m) || o->done)
 		return;
 	fill_record(o, &rec);
 	write_record(o, &rec);
@@ -416,7 +421,7 @@ static void finish(struct outcome *o, bool last)
 {
 	struct outcome_record rec;
 	o->done = true;
-	if (o->m->leader != o->m->self && !last)
+	if (mesh_leader(o->m) != mesh_self(o->m) && !last)
 		return;
 	if (unreported(o))
 		log_warning("%" PRIu32 " of the step's ranks ended with their helper, their exit "
@@ -430,10 +435,10 @@ static void finish(struct outcome *o, bool last)
 
 static void on_node_down(struct outcome *o, const struct wire_mesh_event *ev)
 {
-	bool spare = o->m->d->opt.replace == LCR_REPLACE_SPARE;
+	bool spare = o->d->opt.replace == LCR_REPLACE_SPARE;
 	set_node_ranks(o, ev->node, spare ? RANK_AWAITING : RANK_LOST, 1, ev->generation,
 		       true);
-	if (o->batch_host[0] && strcmp(o->m->nodes[ev->node].name, o->batch_host) == 0) {
+	if (o->batch_host[0] && strcmp(mesh_node_name(o->m, ev->node), o->batch_host) == 0) {
 		snprintf(o->batch_host_died, sizeof(o->batch_host_died), "%s", o->batch_host);
 		log_warning("the batch host %s is down: its script and srun are gone; LCR will end "
 			    "the job when the training finishes", o->batch_host);
@@ -454,7 +459,7 @@ void outcome_on_event(struct mesh *m, struct outcome **slot, const struct wire_m
 {
 	struct outcome *o = outcome_get(m, slot);
 	bool failure = false;
-	if (!o || o->done || ev->node >= m->count)
+	if (!o || o->done || ev->node >= mesh_node_count(m))
 		return;
 	switch (ev->type) {
 	case WIRE_EVENT_RANK_EXITED:
@@ -490,10 +495,11 @@ void outcome_on_event(struct mesh *m, struct outcome **slot, const struct wire_m
 /* Whether every rank of node n has ended (its helper is about to leave). */
 static bool node_ended(const struct outcome *o, uint32_t n)
 {
-	const struct mesh_node *x = &o->m->nodes[n];
-	for (uint32_t i = 0; i < x->rank_count; i++)
-		if (x->ranks[i] < o->rank_cap && o->ranks[x->ranks[i]].state != RANK_ENDED &&
-		    o->ranks[x->ranks[i]].state != RANK_LOST)
+	uint32_t count;
+	const uint32_t *ranks = mesh_node_ranks(o->m, n, &count);
+	for (uint32_t i = 0; i < count; i++)
+		if (ranks[i] < o->rank_cap && o->ranks[ranks[i]].state != RANK_ENDED &&
+		    o->ranks[ranks[i]].state != RANK_LOST)
 			return false;
 	return true;
 }
@@ -503,17 +509,18 @@ static bool node_ended(const struct outcome *o, uint32_t n)
 static bool take_own_exits(struct outcome *o)
 {
 	struct mesh *m = o->m;
-	const struct mesh_node *x = &m->nodes[m->self];
+	uint32_t self = mesh_self(m), count;
+	const uint32_t *ranks = mesh_node_ranks(m, self, &count);
 	for (uint32_t i = 0; i < mesh_log_length(m); i++) {
 		const struct wire_event_log_entry *e = mesh_log_entry(m, i);
-		if (e->type == WIRE_EVENT_RANK_EXITED && e->node == m->self && e->rank < o->rank_cap &&
+		if (e->type == WIRE_EVENT_RANK_EXITED && e->node == self && e->rank < o->rank_cap &&
 		    o->ranks[e->rank].state == RANK_RUNNING)
 			o->ranks[e->rank] = (struct outcome_rank){ .state = RANK_ENDED,
-				.status = exit_code(e->status), .generation = m->generation + 1,
-				.node = m->self };
+				.status = exit_code(e->status),
+				.generation = mesh_applied_generation(m) + 1, .node = self };
 	}
-	for (uint32_t i = 0; i < x->rank_count; i++)
-		if (x->ranks[i] < o->rank_cap && o->ranks[x->ranks[i]].state == RANK_RUNNING)
+	for (uint32_t i = 0; i < count; i++)
+		if (ranks[i] < o->rank_cap && o->ranks[ranks[i]].state == RANK_RUNNING)
 			return false;
 	return true;
 }
@@ -521,7 +528,7 @@ static bool take_own_exits(struct outcome *o)
 void outcome_on_member(struct mesh *m, struct outcome **slot)
 {
 	struct outcome *o = outcome_get(m, slot);
-	if (o && m->joined_generation)
+	if (o && mesh_joined_generation(m))
 		log_verbose("failures recovered in this step up to this replacement's join: %" PRIu32,
 			    o->recovered);
 }
@@ -531,13 +538,12 @@ void outcome_on_shutdown(struct mesh *m, struct outcome **slot)
 	struct outcome *o = *slot;
 	if (!o || o->done || !take_own_exits(o))
 		return;
-	for (uint32_t n = 0; n < m->count; n++) {
-		const struct mesh_node *x = &m->nodes[n];
-		if (n == m->self || x->state != WIRE_NODE_LIVE)
+	for (uint32_t n = 0; n < mesh_node_count(m); n++) {
+		if (n == mesh_self(m) || mesh_node_state(m, n) != WIRE_NODE_LIVE)
 			continue;
-		if (!x->leaving && !node_ended(o, n))
+		if (!mesh_node_leaving(m, n) && !node_ended(o, n))
 			return; /* a helper that goes on decides later */
-		set_node_ranks(o, n, RANK_ENDED, -1, m->generation + 1, true);
+		set_node_ranks(o, n, RANK_ENDED, -1, mesh_applied_generation(m) + 1, true);
 	}
 	if (all_ended(o)) {
 		log_info("this helper ends last: it writes the step's outcome");
@@ -551,7 +557,7 @@ void outcome_destroy(struct outcome **slot)
 	if (!o)
 		return;
 	if (o->scancel_timer)
-		loop_cancel_timer(o->m->d->loop, o->scancel_timer);
+		loop_cancel_timer(o->d->loop, o->scancel_timer);
 	pid_watch_stop(&o->scancel);
 	free(o->ranks);
 	free(o);
