@@ -22,6 +22,7 @@ struct mesh;
 struct ckpt;
 struct ckpt_restore;
 struct snapshot;
+struct recovery;
 struct recovery_timeline;
 
 struct lcrd {
@@ -39,6 +40,7 @@ struct lcrd {
 	struct ckpt_restore *restore;  /* the checkpoint restored from (ckpt_restore.c) */
 	struct snapshot *snapshot;     /* snapshots and their copies (snapshot.c), or NULL */
 	struct recovery_timeline *timeline; /* this helper's timing of a recovery */
+	struct recovery *recovery;     /* replacing failed nodes (recovery.c), NULL until used */
 	uint64_t started_ms;
 	enum wire_helper_state state;
 	int signal_fd;

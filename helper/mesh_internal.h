@@ -131,7 +131,6 @@ struct detector;
 struct quorum;
 struct mesh_ckpt;
 struct mesh_joiner;
-struct recovery;
 
 /* What the services registered (mesh.h, mesh_hooks.c). */
 struct mesh_hooks {
@@ -195,7 +194,6 @@ struct mesh {
 	uint32_t join_count;
 	uint64_t joined_generation;  /* this helper replaced a node at this generation, or 0 */
 	struct mesh_joiner *joiner;  /* --rejoin: joining through a live helper (mesh_join.c) */
-	struct recovery *recovery;   /* the leader's replacements (recovery.c), NULL until used */
 	struct mesh_stats stats;
 	struct {
 		mesh_event_fn *fn;

@@ -60,8 +60,8 @@
 #include "job_env.h"
 #include "lcrd.h"
 #include "log.h"
+#include "mesh.h"
 #include "mesh_ckpt.h"
-#include "mesh_internal.h"
 #include "outcome.h"
 #include "pidfd_watch.h"
 #include "recovery.h"
@@ -110,6 +110,7 @@ struct recovery_child {
 };
 
 struct recovery {
+	struct lcrd *d;
 	struct mesh *m;
 	struct hostlist job;        /* --job-nodes expanded */
 	struct hostlist used;       /* failed spares and replaced nodes' names */
@@ -169,8 +170,8 @@ static void add_used(struct recovery *r, const char *name)
 
 static bool in_table(const struct mesh *m, const char *name)
 {
-	for (uint32_t node = 0; node < m->count; node++)
-		if (strcmp(m->nodes[node].name, name) == 0)
+	for (uint32_t node = 0; node < mesh_node_count(m); node++)
+		if (strcmp(mesh_node_name(m, node), name) == 0)
 			return true;
 	return false;
 }
@@ -183,9 +184,9 @@ static void refresh_from_slurm(struct recovery *r)
 	char nodes[4096], unusable[4096], err[256];
 	struct hostlist job = { 0 }, bad = { 0 };
 
-	const char *given = r->m->d->opt.job_nodes;
+	const char *given = r->d->opt.job_nodes;
 
-	if (slurm_query_job_nodes(r->m->d->opt.job_id, nodes, sizeof(nodes), err, sizeof(err)) < 0) {
+	if (slurm_query_job_nodes(r->d->opt.job_id, nodes, sizeof(nodes), err, sizeof(err)) < 0) {
 		log_verbose("cannot ask Slurm for the job's nodes (%s): using --job-nodes", err);
 		if (!given || !*given)
 			return;
@@ -237,29 +238,31 @@ static void orphan_settled(void *arg, const char *spare, bool usable)
 
 static struct recovery *get(struct mesh *m)
 {
+	struct lcrd *d = mesh_lcrd(m);
 	char err[256];
-	if (m->recovery)
-		return m->recovery;
+	if (d->recovery)
+		return d->recovery;
 	struct recovery *r = calloc(1, sizeof(*r));
 	if (!r) {
 		log_error("cannot start recovery: out of memory");
 		return NULL;
 	}
+	r->d = d;
 	r->m = m;
 	r->chosen_step = WIRE_NO_STEP;
-	r->tracks = calloc(m->count ? m->count : 1, sizeof(*r->tracks));
+	r->tracks = calloc(mesh_node_count(m) ? mesh_node_count(m) : 1, sizeof(*r->tracks));
 	if (!r->tracks) {
 		log_error("cannot start recovery: out of memory");
 		free(r);
 		return NULL;
 	}
-	r->track_count = m->count;
-	recovery_orphans_init(&r->orphans, m->d->loop, m->d->opt.job_id, m->d->opt.step_id,
-			      m->d->opt.replace_timeout_s * 1000, orphan_settled, r);
-	const char *job_nodes = m->d->opt.job_nodes;
+	r->track_count = mesh_node_count(m);
+	recovery_orphans_init(&r->orphans, r->d->loop, r->d->opt.job_id, r->d->opt.step_id,
+			      r->d->opt.replace_timeout_s * 1000, orphan_settled, r);
+	const char *job_nodes = r->d->opt.job_nodes;
 	if (job_nodes && *job_nodes && hostlist_expand(job_nodes, &r->job, err, sizeof(err)) < 0)
 		log_error("cannot read --job-nodes=%s: %s; no spare node is known", job_nodes, err);
-	m->recovery = r;
+	d->recovery = r;
 	return r;
 }
 
@@ -276,7 +279,7 @@ static void child_free(struct recovery *r, struct recovery_child *c)
 		r->attempt = NULL;
 	pid_watch_stop(&c->watch);
 	if (c->kill_timer)
-		loop_cancel_timer(r->m->d->loop, c->kill_timer);
+		loop_cancel_timer(r->d->loop, c->kill_timer);
 	free(c);
 }
 
@@ -296,7 +299,7 @@ static void child_terminate(struct recovery *r, struct recovery_child *c)
 {
 	kill(-c->watch.pid, SIGTERM);
 	if (!c->kill_timer &&
-	    loop_add_timer(r->m->d->loop, RECOVERY_KILL_GRACE_MS, kill_due, c, &c->kill_timer) < 0)
+	    loop_add_timer(r->d->loop, RECOVERY_KILL_GRACE_MS, kill_due, c, &c->kill_timer) < 0)
 		c->kill_timer = 0;
 }
 
@@ -366,9 +369,9 @@ static void format_nodes(const struct mesh *m, uint32_t node, const char *spare,
 {
 	size_t len = 0;
 	buf[0] = '\0';
-	for (uint32_t i = 0; i < m->count && len + 1 < cap; i++) {
+	for (uint32_t i = 0; i < mesh_node_count(m) && len + 1 < cap; i++) {
 		int n = snprintf(buf + len, cap - len, "%s%s", i ? "," : "",
-				 i == node ? spare : m->nodes[i].name);
+				 i == node ? spare : mesh_node_name(m, i));
 		len += n > 0 ? (size_t)n : 0;
 	}
 }
@@ -399,33 +402,34 @@ static char **copy_source_env(const struct lcrd_options *o, size_t extra, size_t
 static char **build_env(struct recovery *r, const struct recovery_failure *f)
 {
 	struct mesh *m = r->m;
-	const struct mesh_node *x = &m->nodes[f->node];
+	uint32_t rank_count;
+	const uint32_t *ranks = mesh_node_ranks(m, f->node, &rank_count);
 	size_t n = 0;
 	char value[4096];
 	static char nodes[WIRE_MESH_NODES_MAX * (WIRE_NODE_NAME_MAX + 1)];
-	char **env = copy_source_env(&m->d->opt, 16, &n);
+	char **env = copy_source_env(&r->d->opt, 16, &n);
 	if (!env)
 		return NULL;
 	int rc = 0;
-	util_format_text(value, sizeof(value), "%" PRIu32, m->d->opt.step_id);
+	util_format_text(value, sizeof(value), "%" PRIu32, r->d->opt.step_id);
 	rc |= env_add(env, &n, "LCR_REJOIN_STEP", value);
 	util_format_text(value, sizeof(value), "%" PRIu32, f->node);
 	rc |= env_add(env, &n, "LCR_REJOIN_NODE_ID", value);
-	util_format_text(value, sizeof(value), "%" PRIu32, m->count);
+	util_format_text(value, sizeof(value), "%" PRIu32, mesh_node_count(m));
 	rc |= env_add(env, &n, "LCR_REJOIN_NODE_COUNT", value);
-	util_format_rank_list(x->ranks, x->rank_count, value, sizeof(value));
+	util_format_rank_list(ranks, rank_count, value, sizeof(value));
 	rc |= env_add(env, &n, "LCR_REJOIN_RANKS", value);
 	util_format_text(value, sizeof(value), "%" PRIu32, mesh_total_ranks(m));
 	rc |= env_add(env, &n, "LCR_REJOIN_NTASKS", value);
 	format_nodes(m, f->node, r->spare, nodes, sizeof(nodes));
 	rc |= env_add(env, &n, "LCR_REJOIN_NODES", nodes);
-	util_format_text(value, sizeof(value), strchr(m->address, ':') ? "[%s]:%u" : "%s:%u", m->address,
-		 m->port);
+	util_format_text(value, sizeof(value), strchr(mesh_address(m), ':') ? "[%s]:%u" : "%s:%u",
+			 mesh_address(m), mesh_port(m));
 	rc |= env_add(env, &n, "LCR_REJOIN_PEER", value);
 	util_format_text(value, sizeof(value), "%" PRIu64, r->epoch);
 	rc |= env_add(env, &n, "LCR_REJOIN_EPOCH", value);
 	if (f->rollback_step != WIRE_NO_STEP) /* a path that names the step */
-		ckpt_store_path(value, sizeof(value), m->d->opt.ckpt_dir, f->rollback_step, false);
+		ckpt_store_path(value, sizeof(value), r->d->opt.ckpt_dir, f->rollback_step, false);
 	rc |= env_add(env, &n, "LCR_REJOIN_CKPT", f->rollback_step != WIRE_NO_STEP ? value : f->ckpt);
 	if (rc == 0)
 		return env;
@@ -473,8 +477,9 @@ static bool step_was_verbose(const struct lcrd_options *o)
  * 0 or -ENOMEM. */
 static int build_argv(struct recovery *r, const struct recovery_failure *f, struct launch_argv *a)
 {
-	const struct lcrd_options *o = &r->m->d->opt;
-	const struct mesh_node *x = &r->m->nodes[f->node];
+	const struct lcrd_options *o = &r->d->opt;
+	uint32_t rank_count;
+	mesh_node_ranks(r->m, f->node, &rank_count);
 	size_t n = 0;
 	*a = (struct launch_argv){ .argv = calloc((size_t)o->program_argc + 10 + LCR_SETTING_COUNT,
 						  sizeof(*a->argv)) };
@@ -482,7 +487,7 @@ static int build_argv(struct recovery *r, const struct recovery_failure *f, stru
 		return -ENOMEM;
 	util_format_text(a->jobid, sizeof(a->jobid), "--jobid=%" PRIu32, o->job_id);
 	util_format_text(a->ntasks, sizeof(a->ntasks), "--ntasks=%" PRIu32,
-			 x->rank_count ? x->rank_count : 1);
+			 rank_count ? rank_count : 1);
 	util_format_text(a->nodelist, sizeof(a->nodelist), "--nodelist=%s", r->spare);
 	a->argv[n++] = o->launcher;
 	a->argv[n++] = a->jobid;
@@ -515,7 +520,7 @@ static int build_argv(struct recovery *r, const struct recovery_failure *f, stru
  * open descriptor, or -errno. */
 static int open_output(struct recovery *r, uint32_t node, char *path, size_t cap)
 {
-	const struct lcrd_options *o = &r->m->d->opt;
+	const struct lcrd_options *o = &r->d->opt;
 	const char *submit = getenv("SLURM_SUBMIT_DIR");
 	if (!submit || !*submit)
 		submit = getenv("PWD");
@@ -523,7 +528,7 @@ static int open_output(struct recovery *r, uint32_t node, char *path, size_t cap
 		util_format_text(path, cap, "%s/lcr-%" PRIu32 ".%" PRIu32 ".replacement-%" PRIu32 ".out",
 			 submit, o->job_id, o->step_id, node);
 	else
-		util_format_text(path, cap, "%s/replacement-%" PRIu32 ".out", r->m->d->dir.dir, node);
+		util_format_text(path, cap, "%s/replacement-%" PRIu32 ".out", r->d->dir.dir, node);
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
 	return fd < 0 ? -errno : fd;
 }
@@ -572,7 +577,7 @@ static int launch(struct recovery *r, const struct recovery_failure *f, char *wh
 	*c = (struct recovery_child){ .r = r, .node = f->node, .next = r->children };
 	util_format_text(c->spare, sizeof(c->spare), "%s", r->spare);
 	pid_watch_init(&c->watch);
-	rc = pid_watch_start(&c->watch, r->m->d->loop, pid, child_exited, c);
+	rc = pid_watch_start(&c->watch, r->d->loop, pid, child_exited, c);
 	if (rc < 0) {
 		util_format_text(why, cap, "cannot watch the launcher (pid %d): %s", (int)pid,
 			 strerror(-rc));
@@ -614,7 +619,7 @@ static void give_up(struct recovery *r, const char *why)
 	struct mesh *m = r->m;
 	struct recovery_failure *f = r->queue;
 	char message[WIRE_TEXT_MAX + 1], restart[WIRE_CKPT_PATH_MAX + 64];
-	const char *dir = m->d->opt.ckpt_dir;
+	const char *dir = r->d->opt.ckpt_dir;
 	if (f->ckpt_writing) {
 		if (!f->gives_up)
 			log_info("node %s (%" PRIu32 ") cannot be replaced (%s): RECOVERY_FAILED "
@@ -630,7 +635,7 @@ static void give_up(struct recovery *r, const char *why)
 		util_format_text(restart, sizeof(restart), "scratch (no checkpoint directory)");
 	util_format_text(message, sizeof(message), "cannot replace node %s (%" PRIu32 "): %s; restart "
 		 "from %s", f->name, f->node, why, restart);
-	if (m->state == WIRE_MESH_UP && m->leader == m->self)
+	if (mesh_state(m) == WIRE_MESH_UP && mesh_leader(m) == mesh_self(m))
 		mesh_sequence_recovery(m, WIRE_EVENT_RECOVERY_FAILED, f->node, 0, NULL, message);
 	pop_failure(r);
 }
@@ -642,7 +647,7 @@ static void timeout_due(struct loop *loop, void *arg)
 	(void)loop;
 	r->timeout_timer = 0;
 	util_format_text(why, sizeof(why), "no JOIN within --replace-timeout=%" PRIu32 " s",
-		 r->m->d->opt.replace_timeout_s);
+		 r->d->opt.replace_timeout_s);
 	if (r->attempt) {
 		child_terminate(r, r->attempt);
 		r->attempt = NULL; /* abandoned: still watched until it is gone */
@@ -658,7 +663,7 @@ static void attempt_failed(struct recovery *r, const char *why)
 		    f->node, r->spare, why);
 	add_used(r, r->spare);
 	if (r->timeout_timer)
-		loop_cancel_timer(r->m->d->loop, r->timeout_timer);
+		loop_cancel_timer(r->d->loop, r->timeout_timer);
 	r->timeout_timer = 0;
 	r->in_flight = false;
 	r->attempt = NULL;
@@ -679,24 +684,24 @@ static void attempt_failed(struct recovery *r, const char *why)
 static int choose_rollback(struct recovery *r, struct recovery_failure *f)
 {
 	char why[WIRE_TEXT_MAX + 1];
-	const char *dir = r->m->d->opt.ckpt_dir;
+	const char *dir = r->d->opt.ckpt_dir;
 	f->rollback_step = WIRE_NO_STEP;
-	if (r->m->d->opt.redundancy != LCR_REDUNDANCY_COPY &&
-	    r->m->d->opt.redundancy != LCR_REDUNDANCY_ERASURE)
+	if (r->d->opt.redundancy != LCR_REDUNDANCY_COPY &&
+	    r->d->opt.redundancy != LCR_REDUNDANCY_ERASURE)
 		return 0;
 	if (f->replicas_counted && f->ranks_without_replica == 0) {
 		log_info("every shard of node %s (%" PRIu32 ") has a live replica: it is recovered "
 			 "from the replicas, no rank is rolled back", f->name, f->node);
 		return 0;
 	}
-	if (snapshot_rebuild_pending(r->m->d, f->node)) {
+	if (snapshot_rebuild_pending(r->d, f->node)) {
 		if (!r->rebuild_timer &&
-		    loop_add_timer(r->m->d->loop, RECOVERY_REBUILD_POLL_MS, rebuild_due, r,
+		    loop_add_timer(r->d->loop, RECOVERY_REBUILD_POLL_MS, rebuild_due, r,
 				   &r->rebuild_timer) < 0)
 			r->rebuild_timer = 0;
 		return 1;
 	}
-	uint64_t step = snapshot_recovery_step(r->m->d, f->node, why, sizeof(why));
+	uint64_t step = snapshot_recovery_step(r->d, f->node, why, sizeof(why));
 	if (step == WIRE_NO_STEP) {
 		log_warning("node %s (%" PRIu32 ") cannot be recovered from the in-memory copies: "
 			    "%s; only the live replicas can fill its replacement", f->name, f->node,
@@ -733,7 +738,7 @@ static void start_attempt(struct recovery *r)
 	struct mesh *m = r->m;
 	struct recovery_failure *f = r->queue;
 	char message[WIRE_TEXT_MAX + 1], why[WIRE_TEXT_MAX + 1];
-	if (!m->d->opt.program_argc) {
+	if (!r->d->opt.program_argc) {
 		give_up(r, "lcrd has no program to launch (nothing after '--')");
 		return;
 	}
@@ -746,11 +751,11 @@ static void start_attempt(struct recovery *r)
 		uint64_t g = mesh_sequence_replacement(m, WIRE_EVENT_REPLACING, f->node,
 						       r->shared_epoch, NULL, f->rollback_step, message);
 		r->epoch = r->shared_epoch ? r->shared_epoch : g;
-		if (m->leader != m->self || m->state != WIRE_MESH_UP)
+		if (mesh_leader(m) != mesh_self(m) || mesh_state(m) != WIRE_MESH_UP)
 			return;
 		if (launch(r, f, why, sizeof(why)) == 0) {
 			r->in_flight = true;
-			if (loop_add_timer(m->d->loop, (uint64_t)m->d->opt.replace_timeout_s * 1000,
+			if (loop_add_timer(r->d->loop, (uint64_t)r->d->opt.replace_timeout_s * 1000,
 					   timeout_due, r, &r->timeout_timer) < 0)
 				r->timeout_timer = 0;
 			return;
@@ -774,7 +779,7 @@ static void start_attempt(struct recovery *r)
  * ended, or none runs). */
 static void kick(struct recovery *r)
 {
-	if (r->m->leader != r->m->self || r->m->state != WIRE_MESH_UP)
+	if (mesh_leader(r->m) != mesh_self(r->m) || mesh_state(r->m) != WIRE_MESH_UP)
 		return;
 	while (!r->in_flight && r->queue && !r->queue->ckpt_unplanned &&
 	       !(r->queue->waits_for_checkpoint && r->queue->ckpt_writing)) {
@@ -793,7 +798,7 @@ static void checkpoint_planned(struct mesh *m, struct recovery_failure *f, uint6
 	f->planned_ns = util_now_ns();
 	f->ckpt_unplanned = false;
 	f->ckpt_writing = true;
-	ckpt_store_path(f->ckpt, sizeof(f->ckpt), m->d->opt.ckpt_dir, step, false);
+	ckpt_store_path(f->ckpt, sizeof(f->ckpt), mesh_lcrd(m)->opt.ckpt_dir, step, false);
 	log_info("the checkpoint of step %" PRIu64 " for node %s (%" PRIu32 ") is written while "
 		 "it is replaced: the replacement fills from the replicas at that step", step,
 		 f->name, f->node);
@@ -826,9 +831,9 @@ static void checkpoint_ended(struct recovery_failure *f, const struct wire_ckpt_
  * past: f then waits for its end, as before. */
 static void note_checkpoint(struct mesh *m, struct recovery *r, struct recovery_failure *f)
 {
-	f->ckpt_unplanned = m->d->opt.ckpt_dir && mesh_ckpt_running(m);
-	if (!m->d->opt.ckpt_dir || r->chosen_step == WIRE_NO_STEP ||
-	    r->chosen_generation != m->generation)
+	f->ckpt_unplanned = r->d->opt.ckpt_dir && mesh_ckpt_running(m);
+	if (!r->d->opt.ckpt_dir || r->chosen_step == WIRE_NO_STEP ||
+	    r->chosen_generation != mesh_applied_generation(m))
 		return;
 	f->replicas_counted = true;
 	f->ranks_without_replica = r->chosen_without_replica;
@@ -863,7 +868,7 @@ static void queue_failure(struct recovery *r, uint32_t node, bool adopted)
 	}
 	f->node = node;
 	f->queued_ns = util_now_ns();
-	util_format_text(f->name, sizeof(f->name), "%s", m->nodes[node].name);
+	util_format_text(f->name, sizeof(f->name), "%s", mesh_node_name(m, node));
 	note_checkpoint(m, r, f);
 	add_used(r, f->name);
 	struct recovery_failure **pos = &r->queue;
@@ -893,10 +898,10 @@ static bool queued(const struct recovery *r, uint32_t node)
 static void take_over(struct recovery *r, const struct wire_mesh_event *ev)
 {
 	struct mesh *m = r->m;
-	for (uint32_t node = 0; node < m->count && node < r->track_count; node++) {
+	for (uint32_t node = 0; node < mesh_node_count(m) && node < r->track_count; node++) {
 		const struct recovery_track *t = &r->tracks[node];
-		if (node == ev->node || node == m->self || queued(r, node) ||
-		    !recovery_track_adoptable(t, m->nodes[node].state))
+		if (node == ev->node || node == mesh_self(m) || queued(r, node) ||
+		    !recovery_track_adoptable(t, mesh_node_state(m, node)))
 			continue;
 		const char *orphan = recovery_track_orphan_spare(t);
 		if (orphan) {
@@ -913,7 +918,7 @@ static void take_over(struct recovery *r, const struct wire_mesh_event *ev)
 static bool leads_after_leader_removed(const struct mesh *m, const struct wire_mesh_event *ev)
 {
 	return (ev->type == WIRE_EVENT_NODE_DOWN || ev->type == WIRE_EVENT_NODE_LEFT) &&
-	       m->leader == m->self && ev->node < m->self;
+	       mesh_leader(m) == mesh_self(m) && ev->node < mesh_self(m);
 }
 
 /* This helper no longer leads (a replacement below it joined): the new leader takes the
@@ -923,13 +928,14 @@ static void hand_over(struct recovery *r)
 	recovery_orphans_clear(&r->orphans);
 	if (!r->queue)
 		return;
-	log_info("%s leads now: the failures queued here are left to it", r->m->nodes[r->m->leader].name);
+	log_info("%s leads now: the failures queued here are left to it",
+		 mesh_node_name(r->m, mesh_leader(r->m)));
 	if (r->attempt) {
 		child_terminate(r, r->attempt);
 		r->attempt = NULL;
 	}
 	if (r->timeout_timer)
-		loop_cancel_timer(r->m->d->loop, r->timeout_timer);
+		loop_cancel_timer(r->d->loop, r->timeout_timer);
 	r->timeout_timer = 0;
 	r->in_flight = false;
 	while (r->queue)
@@ -964,19 +970,19 @@ void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 		recovery_track_apply(&r->tracks[ev->node], ev->type, ev->epoch, ev->message);
 	if (ev->type == WIRE_EVENT_NODE_JOINED)
 		follow_shared_epoch(r, ev->epoch);
-	if (m->d->opt.replace != LCR_REPLACE_SPARE)
+	if (r->d->opt.replace != LCR_REPLACE_SPARE)
 		return;
-	if (ev->type == WIRE_EVENT_NODE_DOWN && ev->node < m->count)
-		add_used(r, m->nodes[ev->node].name); /* no spare, whoever leads later */
+	if (ev->type == WIRE_EVENT_NODE_DOWN && ev->node < mesh_node_count(m))
+		add_used(r, mesh_node_name(m, ev->node)); /* no spare, whoever leads later */
 	if (ev->type == WIRE_EVENT_NODE_JOINED)
 		attempt_joined(m, ev->node, ev->generation);
-	if (m->leader != m->self) {
+	if (mesh_leader(m) != mesh_self(m)) {
 		hand_over(r);
 		return;
 	}
 	bool took_over = leads_after_leader_removed(m, ev);
-	bool node_down = ev->type == WIRE_EVENT_NODE_DOWN && ev->node < m->count &&
-			 ev->node != m->self;
+	bool node_down = ev->type == WIRE_EVENT_NODE_DOWN && ev->node < mesh_node_count(m) &&
+			 ev->node != mesh_self(m);
 	if (took_over)
 		take_over(r, ev);
 	if (node_down)
@@ -988,10 +994,10 @@ void recovery_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 void recovery_on_checkpoint_step(struct mesh *m, uint64_t step, const struct manifest *plan)
 {
 	struct recovery *r = get(m);
-	if (!r || !m->d->opt.ckpt_dir)
+	if (!r || !r->d->opt.ckpt_dir)
 		return;
 	r->chosen_step = step;
-	r->chosen_generation = m->generation;
+	r->chosen_generation = mesh_applied_generation(m);
 	r->chosen_without_replica = ckpt_plan_ranks_without_replica(plan, mesh_total_ranks(m));
 	r->chosen_ended = false;
 	for (struct recovery_failure *f = r->queue; f; f = f->next)
@@ -1005,7 +1011,7 @@ void recovery_on_checkpoint_step(struct mesh *m, uint64_t step, const struct man
 
 void recovery_on_checkpoint_end(struct mesh *m, const struct wire_ckpt_result *result)
 {
-	struct recovery *r = m->recovery;
+	struct recovery *r = mesh_lcrd(m)->recovery;
 	if (!r)
 		return;
 	r->chosen_ended = true;
@@ -1023,7 +1029,7 @@ void recovery_on_checkpoint_end(struct mesh *m, const struct wire_ckpt_result *r
 int recovery_admit(struct mesh *m, uint32_t node, const char *name, uint64_t *epoch,
 		   char *why, size_t cap)
 {
-	struct recovery *r = m->recovery;
+	struct recovery *r = mesh_lcrd(m)->recovery;
 	if (!r || !r->in_flight || !r->queue || r->queue->node != node) {
 		util_format_text(why, cap, "no replacement of node %" PRIu32 " is in flight", node);
 		return -EPERM;
@@ -1041,7 +1047,7 @@ int recovery_admit(struct mesh *m, uint32_t node, const char *name, uint64_t *ep
  * attempt starts from recovery_joined, once NODE_JOINED is applied everywhere here). */
 static void attempt_joined(struct mesh *m, uint32_t node, uint64_t g)
 {
-	struct recovery *r = m->recovery;
+	struct recovery *r = mesh_lcrd(m)->recovery;
 	if (!r || !r->in_flight || !r->queue || r->queue->node != node)
 		return;
 	log_info("node %" PRIu32 " was replaced by %s at generation %" PRIu64 " (epoch %" PRIu64
@@ -1052,7 +1058,7 @@ static void attempt_joined(struct mesh *m, uint32_t node, uint64_t g)
 	r->attempt = NULL;
 	r->replaced++;
 	if (r->timeout_timer)
-		loop_cancel_timer(m->d->loop, r->timeout_timer);
+		loop_cancel_timer(r->d->loop, r->timeout_timer);
 	r->timeout_timer = 0;
 	r->in_flight = false;
 	pop_failure(r);
@@ -1061,13 +1067,14 @@ static void attempt_joined(struct mesh *m, uint32_t node, uint64_t g)
 void recovery_joined(struct mesh *m, uint32_t node, uint64_t g)
 {
 	attempt_joined(m, node, g);
-	if (m->recovery)
-		kick(m->recovery);
+	struct recovery *r = mesh_lcrd(m)->recovery;
+	if (r)
+		kick(r);
 }
 
 void recovery_destroy(struct mesh *m)
 {
-	struct recovery *r = m->recovery;
+	struct recovery *r = mesh_lcrd(m)->recovery;
 	if (!r)
 		return;
 	outcome_on_shutdown(m, &r->outcome);
@@ -1078,16 +1085,16 @@ void recovery_destroy(struct mesh *m)
 	while (r->queue)
 		pop_failure(r);
 	if (r->rebuild_timer)
-		loop_cancel_timer(m->d->loop, r->rebuild_timer);
+		loop_cancel_timer(r->d->loop, r->rebuild_timer);
 	if (r->timeout_timer)
-		loop_cancel_timer(m->d->loop, r->timeout_timer);
+		loop_cancel_timer(r->d->loop, r->timeout_timer);
 	outcome_destroy(&r->outcome);
 	hostlist_fini(&r->job);
 	free(r->used.names);
 	recovery_orphans_fini(&r->orphans);
 	free(r->tracks);
 	free(r);
-	m->recovery = NULL;
+	mesh_lcrd(m)->recovery = NULL;
 }
 
 /* Every applied event; a one-node step follows its ranks for the outcome as a mesh's leader
@@ -1095,7 +1102,7 @@ void recovery_destroy(struct mesh *m)
 static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void *arg)
 {
 	(void)arg;
-	if (m->state != WIRE_MESH_STANDALONE || m->count == 1)
+	if (mesh_state(m) != WIRE_MESH_STANDALONE || mesh_node_count(m) == 1)
 		recovery_on_membership(m, ev);
 }
 
@@ -1109,10 +1116,10 @@ static void member_started(struct mesh *m, uint64_t epoch)
 	if (!r)
 		return;
 	outcome_on_member(m, &r->outcome);
-	if (m->d->opt.replace != LCR_REPLACE_SPARE)
+	if (r->d->opt.replace != LCR_REPLACE_SPARE)
 		return;
 	follow_shared_epoch(r, epoch);
-	if (m->leader != m->self)
+	if (mesh_leader(m) != mesh_self(m))
 		return;
 	struct wire_mesh_event none = { .node = WIRE_NO_NODE, .type = WIRE_EVENT_NODE_JOINED };
 	take_over(r, &none);
