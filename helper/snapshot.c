@@ -24,7 +24,7 @@
 #include "lcrd.h"
 #include "log.h"
 #include "loop.h"
-#include "mesh_internal.h"
+#include "mesh.h"
 #include "regions.h"
 #include "snapshot.h"
 #include "snapshot_erasure.h"
@@ -391,11 +391,11 @@ static void send_report(struct snapshot *s)
 	struct mesh *m = s->d->mesh;
 	uint8_t buf[sizeof(s->report) + 32];
 	s->reported_ms = util_now_ms();
-	if (m->leader == m->self) {
-		leader_on_done(s, m->self, &s->report);
+	if (mesh_is_leader(m)) {
+		leader_on_done(s, mesh_self(m), &s->report);
 		return;
 	}
-	mesh_send(m, m->leader, WIRE_SNAPSHOT_DONE, buf,
+	mesh_send(m, mesh_leader(m), WIRE_SNAPSHOT_DONE, buf,
 		  wire_encode_snapshot_done(&s->report, buf, sizeof(buf)));
 }
 
@@ -529,13 +529,15 @@ static int allocate_copies(struct snapshot *s)
 /* Where a live node's helper listens, as a transfer peer: false when it is not known. */
 static bool peer_of(const struct mesh *m, uint32_t node, struct transfer_peer *out)
 {
-	const struct mesh_node *x = &m->nodes[node];
-	if (x->sa_len == 0)
+	struct sockaddr_storage sa;
+	socklen_t sa_len = mesh_node_sockaddr(m, node, &sa);
+	if (sa_len == 0)
 		return false;
-	out->node = x->id;
-	snprintf(out->name, sizeof(out->name), "%s", x->name[0] ? x->name : "?");
-	out->sa = x->sa;
-	out->sa_len = x->sa_len;
+	const char *name = mesh_node_name(m, node);
+	out->node = node;
+	snprintf(out->name, sizeof(out->name), "%s", name[0] ? name : "?");
+	out->sa = sa;
+	out->sa_len = sa_len;
 	return true;
 }
 
@@ -545,20 +547,21 @@ static int choose_partners(struct snapshot *s)
 {
 	struct mesh *m = s->d->mesh;
 	uint32_t places[SNAPSHOT_PARTNERS_MAX], self_place = 0;
-	struct redundancy_nodes nodes = { .count = m->live_count };
+	struct redundancy_nodes nodes = { .count = mesh_live_count(m) };
 	char err[WIRE_TEXT_MAX + 1];
 	unsigned copies = s->d->opt.redundancy_copies ? s->d->opt.redundancy_copies : 1;
-	for (uint32_t i = 0; i < m->live_count; i++)
-		if (m->live[i] == m->self)
+	for (uint32_t i = 0; i < mesh_live_count(m); i++)
+		if (mesh_live_ids(m)[i] == mesh_self(m))
 			self_place = i;
 	if (copies > SNAPSHOT_PARTNERS_MAX ||
 	    redundancy_copy_partners(&nodes, self_place, copies, places, err, sizeof(err)) < 0) {
 		set_error(s, "no room for %u copies among the %" PRIu32 " live nodes: %s", copies,
-			  m->live_count, copies > SNAPSHOT_PARTNERS_MAX ? "too many copies" : err);
+			  mesh_live_count(m),
+			  copies > SNAPSHOT_PARTNERS_MAX ? "too many copies" : err);
 		return -EINVAL;
 	}
 	for (s->partner_count = 0; s->partner_count < copies; s->partner_count++) {
-		uint32_t node = m->live[places[s->partner_count]];
+		uint32_t node = mesh_live_ids(m)[places[s->partner_count]];
 		if (!peer_of(m, node, &s->partners[s->partner_count])) {
 			set_error(s, "the address of copy partner %" PRIu32 " is not known", node);
 			return -EHOSTUNREACH;
@@ -593,7 +596,7 @@ static void start_round(struct snapshot *s, uint64_t step)
 	s->error_kind = NULL;
 	s->pending = (struct local_snapshot){ .step = step };
 	transfer_identity_of(s->d, &s->id);
-	s->incarnation = s->d->mesh->joined_generation;
+	s->incarnation = mesh_joined_generation(s->d->mesh);
 	s->partner_count = 0;
 	rc = uses_erasure(s) ? snapshot_erasure_plan(s->d, step, s->incarnation, &s->sending, s->error,
 						     sizeof(s->error))
@@ -645,7 +648,7 @@ static void poll_pages(struct loop *loop, void *arg)
 	s->poll_timer = 0;
 	if (s->rollback_step != WIRE_NO_STEP)
 		try_rollback(s);
-	if (m && m->state == WIRE_MESH_UP && s->state != ROUND_COPYING &&
+	if (m && mesh_state(m) == WIRE_MESH_UP && s->state != ROUND_COPYING &&
 	    s->rollback_step == WIRE_NO_STEP) {
 		step = step_to_snapshot(s);
 		if (step != WIRE_NO_STEP && !round_awaits_verdict(s)) {
@@ -683,7 +686,8 @@ static void tell_ranks_protected(struct snapshot *s, const struct wire_snapshot_
 	struct mesh *m = s->d->mesh;
 	struct wire_event ev = { .type = WIRE_EVENT_PROTECTED, .source = WIRE_SOURCE_HELPER,
 				 .rank = WIRE_NO_RANK, .status = 0, .node_id = WIRE_NO_NODE,
-				 .generation = m->generation, .leader = m->leader };
+				 .generation = mesh_applied_generation(m),
+				 .leader = mesh_leader(m) };
 	char size[32];
 	unsigned copies = s->d->opt.redundancy_copies ? s->d->opt.redundancy_copies : 1;
 	if (uses_erasure(s))
@@ -746,8 +750,9 @@ static void remember_protected_live(struct snapshot *s)
 		s->protected_live_count = 0;
 		return;
 	}
-	memcpy(s->protected_live, m->live, m->live_count * sizeof(*m->live));
-	s->protected_live_count = m->live_count;
+	memcpy(s->protected_live, mesh_live_ids(m),
+	       mesh_live_count(m) * sizeof(*s->protected_live));
+	s->protected_live_count = mesh_live_count(m);
 }
 
 /* Protected: the parity of older steps goes; abandoned: the round's. */
@@ -783,11 +788,12 @@ static void apply_end(struct snapshot *s, const struct wire_snapshot_end *e)
 
 static void on_end(struct mesh *m, uint32_t from, const struct wire_msg *msg)
 {
-	struct snapshot *s = m->d->snapshot;
+	struct snapshot *s = mesh_lcrd(m)->snapshot;
 	struct wire_snapshot_end e;
 	if (!s)
 		return;
-	if (from != m->leader || wire_decode_snapshot_end(msg->payload, msg->header.length, &e) < 0) {
+	if (from != mesh_leader(m) ||
+	    wire_decode_snapshot_end(msg->payload, msg->header.length, &e) < 0) {
 		log_warning("ignored a SNAPSHOT_END from node %" PRIu32 " (not the leader, or "
 			    "malformed)", from);
 		return;
@@ -833,9 +839,11 @@ static void announce(struct snapshot *s, const struct snapshot_verdict *v)
 	if (v->protected && (s->protected_step == WIRE_NO_STEP || v->step > s->protected_step))
 		keep_protected_partners(s, v->step);
 	int n = wire_encode_snapshot_end(&e, buf, sizeof(buf));
-	for (uint32_t i = 0; i < m->live_count; i++)
-		if (m->live[i] != m->self)
-			mesh_send(m, m->live[i], WIRE_SNAPSHOT_END, buf, n);
+	for (uint32_t i = 0; i < mesh_live_count(m); i++) {
+		uint32_t node = mesh_live_ids(m)[i];
+		if (node != mesh_self(m))
+			mesh_send(m, node, WIRE_SNAPSHOT_END, buf, n);
+	}
 	apply_end(s, &e);
 }
 
@@ -843,9 +851,9 @@ static void leader_decide(struct snapshot *s)
 {
 	struct mesh *m = s->d->mesh;
 	struct snapshot_verdict v[SNAPSHOT_ROUNDS_OPEN_MAX];
-	if (s->rounds.node_count == 0 || m->leader != m->self)
+	if (s->rounds.node_count == 0 || !mesh_is_leader(m))
 		return;
-	size_t n = snapshot_rounds_decide(&s->rounds, m->live, m->live_count, v,
+	size_t n = snapshot_rounds_decide(&s->rounds, mesh_live_ids(m), mesh_live_count(m), v,
 					  SNAPSHOT_ROUNDS_OPEN_MAX);
 	for (size_t i = 0; i < n; i++)
 		announce(s, &v[i]);
@@ -854,7 +862,7 @@ static void leader_decide(struct snapshot *s)
 static void leader_on_done(struct snapshot *s, uint32_t from, const struct wire_snapshot_done *r)
 {
 	struct mesh *m = s->d->mesh;
-	if (s->rounds.node_count == 0 && snapshot_rounds_init(&s->rounds, m->count) < 0) {
+	if (s->rounds.node_count == 0 && snapshot_rounds_init(&s->rounds, mesh_node_count(m)) < 0) {
 		log_error("cannot account for snapshot rounds: out of memory");
 		return;
 	}
@@ -874,13 +882,13 @@ static void leader_on_done(struct snapshot *s, uint32_t from, const struct wire_
 static void on_done(struct mesh *m, uint32_t from, const struct wire_msg *msg)
 {
 	struct wire_snapshot_done r;
-	if (!m->d->snapshot)
+	if (!mesh_lcrd(m)->snapshot)
 		return;
 	if (wire_decode_snapshot_done(msg->payload, msg->header.length, &r) < 0) {
 		log_warning("ignored a malformed SNAPSHOT_DONE from node %" PRIu32, from);
 		return;
 	}
-	leader_on_done(m->d->snapshot, from, &r);
+	leader_on_done(mesh_lcrd(m)->snapshot, from, &r);
 }
 
 /* Erasure: a node is down while a step is protected: its group's members send the leader
@@ -905,7 +913,7 @@ static void start_rebuild(struct snapshot *s, uint32_t lost)
  * leader gets the reports again. */
 static void on_membership(struct mesh *m, const struct wire_mesh_event *ev, void *arg)
 {
-	struct snapshot *s = m->d->snapshot;
+	struct snapshot *s = mesh_lcrd(m)->snapshot;
 	(void)arg;
 	if (!s)
 		return;
@@ -916,7 +924,7 @@ static void on_membership(struct mesh *m, const struct wire_mesh_event *ev, void
 	if (s->rebuild && ev->type == WIRE_EVENT_NODE_DOWN)
 		start_rebuild(s, ev->node);
 	if (ev->type == WIRE_EVENT_REPLACING && ev->resume_step != WIRE_NO_STEP &&
-	    ev->node != m->self) {
+	    ev->node != mesh_self(m)) {
 		if (s->rounds.node_count)
 			snapshot_rounds_rollback(&s->rounds, ev->resume_step);
 		s->rollback_step = ev->resume_step;
