@@ -22,6 +22,7 @@ struct mesh;
 struct ckpt;
 struct ckpt_restore;
 struct snapshot;
+struct mesh_ckpt;
 struct recovery;
 struct recovery_timeline;
 
@@ -38,6 +39,9 @@ struct lcrd {
 	struct mesh *mesh;             /* the step's helpers, failure detection (mesh.c) */
 	struct ckpt *ckpt;             /* checkpoints (ckpt.c) */
 	struct ckpt_restore *restore;  /* the checkpoint restored from (ckpt_restore.c) */
+	struct mesh_ckpt *mesh_ckpt;   /* the checkpoint flow (mesh_ckpt.c), NULL until used */
+	/* told of each checkpoint's end on this helper (mesh_ckpt_on_end), or NULL */
+	void (*mesh_ckpt_ended)(struct lcrd *d, const struct wire_ckpt_result *r);
 	struct snapshot *snapshot;     /* snapshots and their copies (snapshot.c), or NULL */
 	struct recovery_timeline *timeline; /* this helper's timing of a recovery */
 	struct recovery *recovery;     /* replacing failed nodes (recovery.c), NULL until used */

@@ -55,7 +55,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mesh_ckpt.h"
-#include "mesh_internal.h"
+#include "mesh.h"
 #include "recovery.h"
 #include "snapshot.h"
 
@@ -111,20 +111,28 @@ struct mesh_ckpt {
 	uint8_t buf[WIRE_MAX_PAYLOAD];
 };
 
+/* The checkpoints' state (struct lcrd's mesh_ckpt), NULL until the first use. */
+static struct mesh_ckpt *state_of(const struct mesh *m)
+{
+	return mesh_lcrd(m)->mesh_ckpt;
+}
+
 static struct mesh_ckpt *get(struct mesh *m)
 {
-	if (!m->ckpt) {
-		m->ckpt = calloc(1, sizeof(*m->ckpt));
-		if (m->ckpt)
-			m->ckpt->waiting = calloc(m->count + 1, sizeof(*m->ckpt->waiting));
-		if (m->ckpt && !m->ckpt->waiting) {
-			free(m->ckpt);
-			m->ckpt = NULL;
+	struct lcrd *d = mesh_lcrd(m);
+	if (!d->mesh_ckpt) {
+		d->mesh_ckpt = calloc(1, sizeof(*d->mesh_ckpt));
+		if (d->mesh_ckpt)
+			d->mesh_ckpt->waiting = calloc(mesh_node_count(m) + 1,
+						       sizeof(*d->mesh_ckpt->waiting));
+		if (d->mesh_ckpt && !d->mesh_ckpt->waiting) {
+			free(d->mesh_ckpt);
+			d->mesh_ckpt = NULL;
 		}
-		if (!m->ckpt)
+		if (!d->mesh_ckpt)
 			log_error("cannot set up the mesh's checkpoints: out of memory");
 	}
-	return m->ckpt;
+	return d->mesh_ckpt;
 }
 
 static const char *label_of(struct mesh *m, uint32_t node, char *buf, size_t cap)
@@ -182,7 +190,8 @@ static void replicas_drop_removed(const struct mesh *m, struct wire_ckpt_replica
 		struct wire_ckpt_replica p = w->replicas[i];
 		uint32_t first = region;
 		region += p.region_count;
-		if (p.node_id < m->count && m->nodes[p.node_id].state != WIRE_NODE_LIVE)
+		if (p.node_id < mesh_node_count(m) &&
+		    mesh_node_state(m, p.node_id) != WIRE_NODE_LIVE)
 			continue;
 		memmove(&w->regions[kept_regions], &w->regions[first],
 			p.region_count * sizeof(*w->regions));
@@ -317,29 +326,30 @@ static void plan_free(struct mesh_ckpt *k)
 
 void mesh_ckpt_on_end(struct lcrd *d, mesh_ckpt_end_fn *fn)
 {
-	mesh_of(d)->ckpt_ended = fn;
+	d->mesh_ckpt_ended = fn;
 }
 
 /* Tells the end callback (ckpt.c) that a checkpoint ended. */
 static void tell_end(struct mesh *m, const struct wire_ckpt_result *r)
 {
-	if (m->ckpt_ended)
-		m->ckpt_ended(m->d, r);
+	struct lcrd *d = mesh_lcrd(m);
+	if (d->mesh_ckpt_ended)
+		d->mesh_ckpt_ended(d, r);
 }
 
 /* A checkpoint ended (published or abandoned): log it, tell the ranks and the requesters. */
 static void checkpoint_ended(struct mesh *m, uint32_t leader, const struct wire_ckpt_result *r)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct mesh_ckpt *k = state_of(m);
 	char label[WIRE_NODE_NAME_MAX + 16];
-	if (leader != m->self && r->status < 0)
+	if (leader != mesh_self(m) && r->status < 0)
 		log_error("checkpoint led by %s: %s", label_of(m, leader, label, sizeof(label)),
 			  r->message);
-	else if (leader != m->self)
+	else if (leader != mesh_self(m))
 		log_info("checkpoint led by %s: %s", label_of(m, leader, label, sizeof(label)),
 			 r->message);
 	if (k && k->request_timer) {
-		loop_cancel_timer(m->d->loop, k->request_timer);
+		loop_cancel_timer(mesh_lcrd(m)->loop, k->request_timer);
 		k->request_timer = 0;
 	}
 	mesh_log_local(m, WIRE_EVENT_CHECKPOINT, leader, WIRE_NO_RANK, 0, r->status, r->message);
@@ -355,7 +365,8 @@ static void run_finish(struct mesh *m, int status, const char *path, const char 
 
 static void run_finish(struct mesh *m, int status, const char *path, const char *fmt, ...)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct lcrd *d = mesh_lcrd(m);
+	struct mesh_ckpt *k = state_of(m);
 	static struct wire_ckpt_result r;
 	char err[WIRE_TEXT_MAX + 1];
 	va_list ap;
@@ -369,26 +380,28 @@ static void run_finish(struct mesh *m, int status, const char *path, const char 
 	vsnprintf(r.message, sizeof(r.message), fmt, ap);
 	va_end(ap);
 	if (status < 0)
-		stop_jobs(m, m->self, k->id, false);
+		stop_jobs(m, mesh_self(m), k->id, false);
 	if (status < 0 && k->phase == RUN_WRITE &&
-	    ckpt_abandon(&m->d->opt, k->write.step, err, sizeof(err)) < 0)
+	    ckpt_abandon(&d->opt, k->write.step, err, sizeof(err)) < 0)
 		log_error("cannot remove the abandoned checkpoint: %s", err);
 	if (status < 0)
 		log_error("checkpoint (%s) failed: %s", k->reason, r.message);
 	else
 		log_info("checkpoint (%s): %s", k->reason, r.message);
-	loop_cancel_timer(m->d->loop, k->timer);
+	loop_cancel_timer(d->loop, k->timer);
 	k->timer = 0;
-	loop_cancel_timer(m->d->loop, k->regather_timer);
+	loop_cancel_timer(d->loop, k->regather_timer);
 	k->regather_timer = 0;
 	k->phase = RUN_IDLE;
 	plan_free(k);
-	memset(k->waiting, 0, m->count * sizeof(*k->waiting));
+	memset(k->waiting, 0, mesh_node_count(m) * sizeof(*k->waiting));
 	int len = wire_encode_ckpt_result(&r, k->buf, sizeof(k->buf));
-	for (uint32_t i = 0; len > 0 && i < m->live_count; i++)
-		if (m->live[i] != m->self)
-			mesh_send(m, m->live[i], WIRE_MESH_CKPT_DONE, k->buf, len);
-	checkpoint_ended(m, m->self, &r);
+	for (uint32_t i = 0; len > 0 && i < mesh_live_count(m); i++) {
+		uint32_t node = mesh_live_ids(m)[i];
+		if (node != mesh_self(m))
+			mesh_send(m, node, WIRE_MESH_CKPT_DONE, k->buf, len);
+	}
+	checkpoint_ended(m, mesh_self(m), &r);
 	recovery_on_checkpoint_end(m, &r);
 }
 
@@ -415,14 +428,14 @@ static void job_done(struct lcrd *d, const struct ckpt_write_result *result, voi
 {
 	struct write_job *job = arg;
 	struct mesh *m = job->m;
-	struct mesh_ckpt *k = m->ckpt;
+	struct mesh_ckpt *k = state_of(m);
 	struct wire_mesh_ckpt_result *r = &k->result;
 	(void)d;
-	if (job->leader == m->self) {
+	if (job->leader == mesh_self(m)) {
 		uint64_t id = job->id;
 		job->writer = NULL;
 		job_free(k, job);
-		apply_result(m, m->self, id, result);
+		apply_result(m, mesh_self(m), id, result);
 		return;
 	}
 	memset(r, 0, offsetof(struct wire_mesh_ckpt_result, hashes));
@@ -453,7 +466,7 @@ static void job_done(struct lcrd *d, const struct ckpt_write_result *result, voi
 static void stop_jobs(struct mesh *m, uint32_t leader, uint64_t id, bool keep)
 {
 	char label[WIRE_NODE_NAME_MAX + 16];
-	struct mesh_ckpt *k = m->ckpt;
+	struct mesh_ckpt *k = state_of(m);
 	for (struct write_job *job = k->jobs, *next; job; job = next) {
 		next = job->next;
 		if ((job->leader == leader && job->id == id) == keep)
@@ -471,7 +484,7 @@ static void stop_jobs(struct mesh *m, uint32_t leader, uint64_t id, bool keep)
 static void refuse_write(struct mesh *m, uint32_t leader, const struct wire_mesh_ckpt_write *w,
 			 int status, const char *why)
 {
-	struct wire_mesh_ckpt_result *r = &m->ckpt->result;
+	struct wire_mesh_ckpt_result *r = &state_of(m)->result;
 	memset(r, 0, offsetof(struct wire_mesh_ckpt_result, hashes));
 	r->id = w->id;
 	r->status = status;
@@ -483,20 +496,21 @@ static void refuse_write(struct mesh *m, uint32_t leader, const struct wire_mesh
 
 static void on_write(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_write *w)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct lcrd *d = mesh_lcrd(m);
+	struct mesh_ckpt *k = state_of(m);
 	char err[WIRE_TEXT_MAX + 1], label[WIRE_NODE_NAME_MAX + 16];
 	struct manifest plan = { 0 };
 	struct ckpt_range_ref *moved = NULL;
 	struct ckpt_check *checks = NULL;
 	size_t moved_count = 0, check_count = 0;
 	struct write_job *job;
-	if (from != m->leader) {
+	if (from != mesh_leader(m)) {
 		log_warning("ignoring a checkpoint WRITE from %s, which does not lead",
 			    label_of(m, from, label, sizeof(label)));
 		return;
 	}
 	stop_jobs(m, from, w->id, true);
-	int rc = plan_of_write(w, m->d->opt.job_id, &plan, &moved, &moved_count,
+	int rc = plan_of_write(w, d->opt.job_id, &plan, &moved, &moved_count,
 			       w->lost_count ? NULL : &checks, &check_count, err, sizeof(err));
 	if (rc < 0) {
 		refuse_write(m, from, w, rc, err);
@@ -509,7 +523,7 @@ static void on_write(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_
 		goto out;
 	}
 	*job = (struct write_job){ .m = m, .leader = from, .id = w->id };
-	rc = ckpt_write_start(m->d, &plan, w->snapshot_step != WIRE_NO_STEP, moved,
+	rc = ckpt_write_start(d, &plan, w->snapshot_step != WIRE_NO_STEP, moved,
 			      w->lost_count ? moved_count : 0, checks, check_count, job_done, job,
 			      &job->writer, err, sizeof(err));
 	if (rc == 0) {
@@ -533,17 +547,18 @@ static void on_reports(struct mesh *m, uint32_t from, const struct wire_mesh_ckp
 
 static void on_ask(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_ask *ask)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct lcrd *d = mesh_lcrd(m);
+	struct mesh_ckpt *k = state_of(m);
 	struct wire_mesh_ckpt_reports *r = &k->reports;
 	struct ckpt_report *reports = NULL;
 	size_t count = 0;
 	memset(r, 0, sizeof(*r));
 	r->id = ask->id;
 	if (ask->snapshot_step != WIRE_NO_STEP)
-		r->status = snapshot_gather_reports(m->d, ask->snapshot_step, &reports, &count,
+		r->status = snapshot_gather_reports(d, ask->snapshot_step, &reports, &count,
 						    r->error, sizeof(r->error));
 	else
-		r->status = ckpt_gather_reports(m->d, &reports, &count, r->error, sizeof(r->error));
+		r->status = ckpt_gather_reports(d, &reports, &count, r->error, sizeof(r->error));
 	if (r->status == 0 && replicas_append(&r->replicas, reports, count) < 0) {
 		r->status = -EMSGSIZE;
 		snprintf(r->error, sizeof(r->error), "%zu replicas: more than one message holds",
@@ -552,8 +567,8 @@ static void on_ask(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_as
 	ckpt_reports_free(reports, count);
 	if (r->status < 0)
 		memset(&r->replicas, 0, sizeof(r->replicas));
-	if (from == m->self) {
-		on_reports(m, m->self, r);
+	if (from == mesh_self(m)) {
+		on_reports(m, mesh_self(m), r);
 		return;
 	}
 	int len = wire_encode_mesh_ckpt_reports(r, k->buf, sizeof(k->buf));
@@ -569,9 +584,9 @@ static void on_result(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt
 
 static void send_result(struct mesh *m, uint32_t leader, const struct wire_mesh_ckpt_result *r)
 {
-	struct mesh_ckpt *k = m->ckpt;
-	if (leader == m->self) {
-		on_result(m, m->self, r);
+	struct mesh_ckpt *k = state_of(m);
+	if (leader == mesh_self(m)) {
+		on_result(m, mesh_self(m), r);
 		return;
 	}
 	int len = wire_encode_mesh_ckpt_result(r, k->buf, sizeof(k->buf));
@@ -586,8 +601,8 @@ static void describe_waiting(struct mesh *m, char *out, size_t cap)
 	char label[WIRE_NODE_NAME_MAX + 16];
 	size_t used = 0;
 	out[0] = '\0';
-	for (uint32_t n = 0; n < m->count && used < cap; n++)
-		if (m->ckpt->waiting[n])
+	for (uint32_t n = 0; n < mesh_node_count(m) && used < cap; n++)
+		if (state_of(m)->waiting[n])
 			used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? ", " : "",
 						 label_of(m, n, label, sizeof(label)));
 }
@@ -595,37 +610,39 @@ static void describe_waiting(struct mesh *m, char *out, size_t cap)
 static void run_timeout(struct loop *loop, void *arg)
 {
 	struct mesh *m = arg;
+	struct mesh_ckpt *k = state_of(m);
 	char nodes[WIRE_TEXT_MAX + 1];
 	(void)loop;
-	m->ckpt->timer = 0;
-	if (m->ckpt->phase == RUN_GATHER && m->ckpt->no_commit[0]) {
+	k->timer = 0;
+	if (k->phase == RUN_GATHER && k->no_commit[0]) {
 		run_finish(m, -ENODATA, "", "no checkpoint taken: %s (no new step committed within "
-			   "%u s)", m->ckpt->no_commit, MESH_CKPT_GATHER_MS / 1000);
+			   "%u s)", k->no_commit, MESH_CKPT_GATHER_MS / 1000);
 		return;
 	}
 	describe_waiting(m, nodes, sizeof(nodes));
 	run_finish(m, -ETIMEDOUT, "", "checkpoint %s abandoned: no answer from %s within %u s",
-		   m->ckpt->phase == RUN_GATHER ? "gathering" : "writing", nodes,
-		   (m->ckpt->phase == RUN_GATHER ? MESH_CKPT_GATHER_MS : MESH_CKPT_WRITE_MS) / 1000);
+		   k->phase == RUN_GATHER ? "gathering" : "writing", nodes,
+		   (k->phase == RUN_GATHER ? MESH_CKPT_GATHER_MS : MESH_CKPT_WRITE_MS) / 1000);
 }
 
 static void arm(struct mesh *m, uint64_t ms)
 {
-	struct mesh_ckpt *k = m->ckpt;
-	loop_cancel_timer(m->d->loop, k->timer);
+	struct lcrd *d = mesh_lcrd(m);
+	struct mesh_ckpt *k = state_of(m);
+	loop_cancel_timer(d->loop, k->timer);
 	k->timer = 0;
-	if (loop_add_timer(m->d->loop, ms, run_timeout, m, &k->timer) < 0)
+	if (loop_add_timer(d->loop, ms, run_timeout, m, &k->timer) < 0)
 		log_warning("cannot arm the checkpoint's timer: it waits for its answers unbounded");
 }
 
 /* Sends the WRITE to node (or starts it here). */
 static void send_write(struct mesh *m, uint32_t node)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct mesh_ckpt *k = state_of(m);
 	char label[WIRE_NODE_NAME_MAX + 16];
 	k->waiting[node]++;
-	if (node == m->self) {
-		on_write(m, m->self, &k->write);
+	if (node == mesh_self(m)) {
+		on_write(m, mesh_self(m), &k->write);
 		return;
 	}
 	int len = wire_encode_mesh_ckpt_write(&k->write, k->buf, sizeof(k->buf));
@@ -666,9 +683,10 @@ static bool replica_updating(const struct ckpt_report *reports, size_t count)
 static void regather(struct loop *loop, void *arg)
 {
 	struct mesh *m = arg;
+	struct mesh_ckpt *k = state_of(m);
 	(void)loop;
-	m->ckpt->regather_timer = 0;
-	if (m->ckpt->phase == RUN_GATHER)
+	k->regather_timer = 0;
+	if (k->phase == RUN_GATHER)
 		gather(m);
 }
 
@@ -676,11 +694,11 @@ static void regather(struct loop *loop, void *arg)
  * bounds the wait, and its message then says why). */
 static void wait_for_commit(struct mesh *m, const char *why)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct mesh_ckpt *k = state_of(m);
 	if (!k->no_commit[0])
 		log_info("checkpoint (%s): %s; waiting for the next commit", k->reason, why);
 	util_copy_string(k->no_commit, sizeof(k->no_commit), why);
-	if (loop_add_timer(m->d->loop, MESH_CKPT_COMMIT_POLL_MS, regather, m,
+	if (loop_add_timer(mesh_lcrd(m)->loop, MESH_CKPT_COMMIT_POLL_MS, regather, m,
 			   &k->regather_timer) < 0)
 		run_finish(m, -ENOMEM, "", "no checkpoint taken: %s", why);
 }
@@ -691,7 +709,7 @@ static void wait_for_commit(struct mesh *m, const char *why)
  * complete one. Recovery has been told the step before: it may recover from the copies. */
 static int check_no_state_lost(struct mesh *m, char *err, size_t errlen)
 {
-	uint32_t lost = ckpt_plan_ranks_without_replica(&m->ckpt->plan, mesh_total_ranks(m));
+	uint32_t lost = ckpt_plan_ranks_without_replica(&state_of(m)->plan, mesh_total_ranks(m));
 	if (lost == 0)
 		return 0;
 	snprintf(err, errlen, "%" PRIu32 " rank%s of the step held state that no live replica "
@@ -706,15 +724,16 @@ static int check_no_state_lost(struct mesh *m, char *err, size_t errlen)
  * at once (true). */
 static bool saved_at_or_after(struct mesh *m, uint64_t step, const char *err)
 {
+	struct lcrd *d = mesh_lcrd(m);
 	char path[PATH_MAX], why[WIRE_TEXT_MAX + 1];
 	uint64_t saved;
-	if (!m->d->opt.ckpt_dir || ckpt_newest_complete(&m->d->opt, &saved, why, sizeof(why)) < 0 ||
+	if (!d->opt.ckpt_dir || ckpt_newest_complete(&d->opt, &saved, why, sizeof(why)) < 0 ||
 	    saved < step)
 		return false;
-	ckpt_store_path(path, sizeof(path), m->d->opt.ckpt_dir, saved, false);
+	ckpt_store_path(path, sizeof(path), d->opt.ckpt_dir, saved, false);
 	log_info("checkpoint (%s): %s; the snapshots of protected step %" PRIu64 " are not "
-		 "written: complete checkpoint %s (step %" PRIu64 ") is not older", m->ckpt->reason,
-		 err, step, path, saved);
+		 "written: complete checkpoint %s (step %" PRIu64 ") is not older",
+		 state_of(m)->reason, err, step, path, saved);
 	run_finish(m, 0, path, "step %" PRIu64 ", at or after protected step %" PRIu64 ", is saved "
 		   "already in %s", saved, step, path);
 	return true;
@@ -726,10 +745,11 @@ static bool from_snapshots_instead(struct mesh *m, char *err, size_t errlen);
 static void rebuild_due(struct loop *loop, void *arg)
 {
 	struct mesh *m = arg;
+	struct mesh_ckpt *k = state_of(m);
 	char err[WIRE_TEXT_MAX + 1];
 	(void)loop;
-	m->ckpt->regather_timer = 0;
-	util_copy_string(err, sizeof(err), m->ckpt->lacks);
+	k->regather_timer = 0;
+	util_copy_string(err, sizeof(err), k->lacks);
 	if (!from_snapshots_instead(m, err, sizeof(err)))
 		run_finish(m, -EHOSTDOWN, "", "no checkpoint taken: %s", err);
 }
@@ -741,22 +761,23 @@ static void rebuild_due(struct loop *loop, void *arg)
  * says why not too (false). */
 static bool from_snapshots_instead(struct mesh *m, char *err, size_t errlen)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct lcrd *d = mesh_lcrd(m);
+	struct mesh_ckpt *k = state_of(m);
 	char why[WIRE_TEXT_MAX + 1];
 	size_t used = strlen(err);
-	if (k->snapshot_step != WIRE_NO_STEP || (m->d->opt.redundancy != LCR_REDUNDANCY_COPY &&
-						 m->d->opt.redundancy != LCR_REDUNDANCY_ERASURE))
+	if (k->snapshot_step != WIRE_NO_STEP || (d->opt.redundancy != LCR_REDUNDANCY_COPY &&
+						 d->opt.redundancy != LCR_REDUNDANCY_ERASURE))
 		return false;
-	if (snapshot_rebuild_pending(m->d, WIRE_NO_NODE)) {
+	if (snapshot_rebuild_pending(d, WIRE_NO_NODE)) {
 		if (!k->lacks[0])
 			log_info("checkpoint (%s): %s; waiting for the lost node's snapshot to be "
 				 "rebuilt from the parity", k->reason, err);
 		util_copy_string(k->lacks, sizeof(k->lacks), err);
-		return loop_add_timer(m->d->loop, MESH_CKPT_COMMIT_POLL_MS, rebuild_due, m,
+		return loop_add_timer(d->loop, MESH_CKPT_COMMIT_POLL_MS, rebuild_due, m,
 				      &k->regather_timer) == 0;
 	}
 	k->lacks[0] = '\0';
-	uint64_t step = snapshot_checkpoint_step(m->d, why, sizeof(why));
+	uint64_t step = snapshot_checkpoint_step(d, why, sizeof(why));
 	if (step == WIRE_NO_STEP) {
 		util_format_text(err + used, errlen - used, "; nor can it be written from the "
 				 "in-memory snapshots: %s", why);
@@ -768,7 +789,7 @@ static bool from_snapshots_instead(struct mesh *m, char *err, size_t errlen)
 		 "snapshots and the lost node's copies instead", k->reason, err, step);
 	k->snapshot_step = step;
 	plan_free(k);
-	memset(k->waiting, 0, m->count * sizeof(*k->waiting));
+	memset(k->waiting, 0, mesh_node_count(m) * sizeof(*k->waiting));
 	arm(m, MESH_CKPT_GATHER_MS);
 	gather(m);
 	return true;
@@ -777,8 +798,9 @@ static bool from_snapshots_instead(struct mesh *m, char *err, size_t errlen)
 /* Every live node answered: plan and start the writers. */
 static void start_writing(struct mesh *m)
 {
-	struct mesh_ckpt *k = m->ckpt;
-	struct ckpt_plan_params params = { m->d->opt.job_id, CKPT_ALIGNMENT, CKPT_RANGE_MAX };
+	struct lcrd *d = mesh_lcrd(m);
+	struct mesh_ckpt *k = state_of(m);
+	struct ckpt_plan_params params = { d->opt.job_id, CKPT_ALIGNMENT, CKPT_RANGE_MAX };
 	char err[WIRE_TEXT_MAX + 1], path[PATH_MAX];
 	struct ckpt_report *reports = NULL;
 	size_t count = 0;
@@ -817,9 +839,9 @@ static void start_writing(struct mesh *m)
 	if (rc == -EHOSTDOWN && from_snapshots_instead(m, err, sizeof(err)))
 		return;
 	if (rc == 0)
-		rc = ckpt_prepare_dir(&m->d->opt, step, err, sizeof(err));
+		rc = ckpt_prepare_dir(&d->opt, step, err, sizeof(err));
 	if (rc == -EEXIST) {
-		ckpt_store_path(path, sizeof(path), m->d->opt.ckpt_dir, step, false);
+		ckpt_store_path(path, sizeof(path), d->opt.ckpt_dir, step, false);
 		run_finish(m, 0, path, "step %" PRIu64 " is saved already in %s", step, path);
 		return;
 	}
@@ -831,25 +853,25 @@ static void start_writing(struct mesh *m)
 	log_info("checkpoint (%s): saving step %" PRIu64 " of %" PRIu32 " ranks from %zu writer%s "
 		 "into %s%s%s; %zu of %zu ranges compared with a second replica", k->reason, step,
 		 k->plan.rank_count, k->plan.writer_count, k->plan.writer_count == 1 ? "" : "s",
-		 m->d->opt.ckpt_dir, k->snapshot_step != WIRE_NO_STEP ? " from the snapshots" : "",
+		 d->opt.ckpt_dir, k->snapshot_step != WIRE_NO_STEP ? " from the snapshots" : "",
 		 k->attempt ? " (again)" : "", k->check_count, ckpt_plan_range_count(&k->plan));
 	arm(m, MESH_CKPT_WRITE_MS);
-	for (uint32_t n = 0; n < m->count && k->phase == RUN_WRITE; n++)
+	for (uint32_t n = 0; n < mesh_node_count(m) && k->phase == RUN_WRITE; n++)
 		if (takes_part(k, n))
 			send_write(m, n);
 }
 
 static void gathered_maybe(struct mesh *m)
 {
-	for (uint32_t n = 0; n < m->count; n++)
-		if (m->ckpt->waiting[n])
+	for (uint32_t n = 0; n < mesh_node_count(m); n++)
+		if (state_of(m)->waiting[n])
 			return;
 	start_writing(m);
 }
 
 static void on_reports(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_reports *r)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct mesh_ckpt *k = state_of(m);
 	char label[WIRE_NODE_NAME_MAX + 16];
 	if (k->phase != RUN_GATHER || r->id != k->id || !k->waiting[from])
 		return;
@@ -870,18 +892,19 @@ static void on_reports(struct mesh *m, uint32_t from, const struct wire_mesh_ckp
 
 static void publish(struct mesh *m)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct lcrd *d = mesh_lcrd(m);
+	struct mesh_ckpt *k = state_of(m);
 	char err[WIRE_TEXT_MAX + 1], path[PATH_MAX], size[32];
-	k->plan.generation = m->generation;
-	int rc = ckpt_publish(&m->d->opt, &k->plan, err, sizeof(err));
+	k->plan.generation = mesh_applied_generation(m);
+	int rc = ckpt_publish(&d->opt, &k->plan, err, sizeof(err));
 	if (rc < 0) {
 		run_finish(m, rc, "", "checkpoint of step %" PRIu64 " abandoned: %s",
 			   k->write.step, err);
 		return;
 	}
 	double seconds = (double)(util_now_ns() - k->started_ns) / 1e9;
-	ckpt_store_path(path, sizeof(path), m->d->opt.ckpt_dir, k->write.step, false);
-	if (ckpt_prune(&m->d->opt, m->d->opt.ckpt_keep, err, sizeof(err)) < 0)
+	ckpt_store_path(path, sizeof(path), d->opt.ckpt_dir, k->write.step, false);
+	if (ckpt_prune(&d->opt, d->opt.ckpt_keep, err, sizeof(err)) < 0)
 		log_warning("checkpoint retention: %s", err);
 	run_finish(m, 0, path, "checkpoint of step %" PRIu64 " published in %s: %s from %zu "
 		   "writer%s in %.3f s (%.2f GB/s)", k->write.step, path,
@@ -893,10 +916,10 @@ static void publish(struct mesh *m)
 /* Publishes once every range is written and every node that writes or checks answered. */
 static void finish_maybe(struct mesh *m)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct mesh_ckpt *k = state_of(m);
 	if (k->phase != RUN_WRITE || k->confirmed != ckpt_plan_range_count(&k->plan))
 		return;
-	for (uint32_t n = 0; n < m->count; n++)
+	for (uint32_t n = 0; n < mesh_node_count(m); n++)
 		if (k->waiting[n])
 			return;
 	size_t compared = ckpt_verify_compared(&k->verify);
@@ -911,7 +934,7 @@ static void finish_maybe(struct mesh *m)
  * a shard differ, -EUCLEAN and the checkpoint abandoned (neither copy can be trusted). */
 static int compare_replicas(struct mesh *m, uint32_t from, const struct ckpt_write_result *result)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct mesh_ckpt *k = state_of(m);
 	char label[WIRE_NODE_NAME_MAX + 16], what[WIRE_TEXT_MAX + 1];
 	struct ckpt_divergence d;
 	for (size_t i = 0; i < result->hash_count; i++) {
@@ -940,12 +963,12 @@ static int compare_replicas(struct mesh *m, uint32_t from, const struct ckpt_wri
  * the checkpoint starts again from the gather (the next committed step). */
 static void retry_stale(struct mesh *m, const struct ckpt_write_result *result)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct mesh_ckpt *k = state_of(m);
 	char err[WIRE_TEXT_MAX + 1];
 	log_warning("checkpoint of step %" PRIu64 ": %s; trying again", result->step,
 		    result->error);
-	stop_jobs(m, m->self, k->id, false);
-	if (ckpt_abandon(&m->d->opt, k->write.step, err, sizeof(err)) < 0) {
+	stop_jobs(m, mesh_self(m), k->id, false);
+	if (ckpt_abandon(&mesh_lcrd(m)->opt, k->write.step, err, sizeof(err)) < 0) {
 		run_finish(m, -EIO, "", "checkpoint of step %" PRIu64 " abandoned: %s",
 			   k->write.step, err);
 		return;
@@ -953,7 +976,7 @@ static void retry_stale(struct mesh *m, const struct ckpt_write_result *result)
 	k->attempt++;
 	k->phase = RUN_GATHER;
 	plan_free(k);
-	memset(k->waiting, 0, m->count * sizeof(*k->waiting));
+	memset(k->waiting, 0, mesh_node_count(m) * sizeof(*k->waiting));
 	arm(m, MESH_CKPT_GATHER_MS);
 	gather(m);
 }
@@ -962,7 +985,7 @@ static void retry_stale(struct mesh *m, const struct ckpt_write_result *result)
 static void apply_result(struct mesh *m, uint32_t from, uint64_t id,
 			 const struct ckpt_write_result *result)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct mesh_ckpt *k = state_of(m);
 	char err[WIRE_TEXT_MAX + 1], label[WIRE_NODE_NAME_MAX + 16];
 	if (k->phase != RUN_WRITE || id != k->id || !k->waiting[from])
 		return;
@@ -991,7 +1014,7 @@ static void apply_result(struct mesh *m, uint32_t from, uint64_t id,
 
 static void on_result(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt_result *r)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct mesh_ckpt *k = state_of(m);
 	struct ckpt_write_result result = { .status = r->status, .node_id = from,
 					    .step = r->step, .bytes = r->bytes,
 					    .seconds = (double)r->elapsed_us / 1e6 };
@@ -1016,7 +1039,7 @@ static void on_result(struct mesh *m, uint32_t from, const struct wire_mesh_ckpt
 /* A writer's node was removed while it wrote: move its ranges or abandon. */
 static void writer_lost(struct mesh *m, uint32_t node)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct mesh_ckpt *k = state_of(m);
 	char err[WIRE_TEXT_MAX + 1], label[WIRE_NODE_NAME_MAX + 16];
 	struct ckpt_report *reports = NULL;
 	struct ckpt_range_ref *moved = NULL;
@@ -1060,8 +1083,8 @@ out:
 /* Asks every live node for its reports (this node's are a call). */
 static void gather(struct mesh *m)
 {
-	struct mesh_ckpt *k = m->ckpt;
-	k->id = (m->generation << 16) | (++k->seq & 0xffff);
+	struct mesh_ckpt *k = state_of(m);
+	k->id = (mesh_applied_generation(m) << 16) | (++k->seq & 0xffff);
 	memset(&k->write, 0, sizeof(k->write));
 	k->write.id = k->id;
 	k->write.step = WIRE_NO_STEP;
@@ -1069,15 +1092,15 @@ static void gather(struct mesh *m)
 	struct wire_mesh_ckpt_ask ask = { .id = k->id, .snapshot_step = k->snapshot_step };
 	uint8_t buf[32];
 	int len = wire_encode_mesh_ckpt_ask(&ask, buf, sizeof(buf));
-	for (uint32_t i = 0; i < m->live_count; i++)
-		k->waiting[m->live[i]] = 1;
-	for (uint32_t i = 0; i < m->live_count && k->phase == RUN_GATHER; i++) {
-		uint32_t node = m->live[i];
-		if (node != m->self) {
+	for (uint32_t i = 0; i < mesh_live_count(m); i++)
+		k->waiting[mesh_live_ids(m)[i]] = 1;
+	for (uint32_t i = 0; i < mesh_live_count(m) && k->phase == RUN_GATHER; i++) {
+		uint32_t node = mesh_live_ids(m)[i];
+		if (node != mesh_self(m)) {
 			mesh_send(m, node, WIRE_MESH_CKPT_ASK, buf, len);
 			continue;
 		}
-		on_ask(m, m->self, &ask);
+		on_ask(m, mesh_self(m), &ask);
 	}
 }
 
@@ -1109,20 +1132,20 @@ static void run_start(struct mesh *m, const char *reason, bool on_demand)
 
 bool mesh_ckpt_running(struct mesh *m)
 {
-	return m->ckpt && m->ckpt->phase != RUN_IDLE;
+	return state_of(m) && state_of(m)->phase != RUN_IDLE;
 }
 
 /* Whether this mesh can take a checkpoint: it is up, or it is a mesh of one (a step on one
  * node, whose helper leads it whatever its rendezvous does). */
 static bool can_checkpoint(const struct mesh *m)
 {
-	return m->state == WIRE_MESH_UP || m->count == 1;
+	return mesh_state(m) == WIRE_MESH_UP || mesh_node_count(m) == 1;
 }
 
 bool mesh_ckpt_in_progress(struct lcrd *d, uint64_t *step)
 {
 	struct mesh *m = mesh_of(d);
-	struct mesh_ckpt *k = m ? m->ckpt : NULL;
+	struct mesh_ckpt *k = m ? state_of(m) : NULL;
 	*step = WIRE_NO_STEP;
 	if (!k || (k->phase == RUN_IDLE && !k->jobs))
 		return false;
@@ -1132,17 +1155,17 @@ bool mesh_ckpt_in_progress(struct lcrd *d, uint64_t *step)
 
 void mesh_ckpt_on_membership(struct mesh *m, const struct wire_mesh_event *ev)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct mesh_ckpt *k = state_of(m);
 	bool removed = ev->type == WIRE_EVENT_NODE_DOWN || ev->type == WIRE_EVENT_NODE_LEFT;
 	bool failure = ev->type == WIRE_EVENT_NODE_DOWN ||
 		       (ev->type == WIRE_EVENT_RANK_EXITED && ev->status > 0);
-	if (!m->d->opt.ckpt_dir)
+	if (!mesh_lcrd(m)->opt.ckpt_dir)
 		return;
 	if (failure && !can_checkpoint(m)) {
 		log_warning("no checkpoint taken (%s): the helpers' mesh is not up", ev->message);
 		return;
 	}
-	if (m->leader != m->self)
+	if (!mesh_is_leader(m))
 		return;
 	if (k && removed && k->phase == RUN_GATHER && k->waiting[ev->node]) {
 		k->waiting[ev->node] = 0;
@@ -1186,7 +1209,7 @@ static void on_message(struct mesh *m, uint32_t from, const struct wire_msg *msg
 		break;
 	case WIRE_MESH_CKPT_REQUEST:
 		if ((rc = wire_decode_mesh_ckpt_request(msg->payload, msg->header.length,
-							&request)) == 0 && m->leader == m->self)
+							&request)) == 0 && mesh_is_leader(m))
 			run_start(m, request.reason, true);
 		break;
 	case WIRE_MESH_CKPT_DONE:
@@ -1206,7 +1229,7 @@ static void request_timeout(struct loop *loop, void *arg)
 	struct mesh *m = arg;
 	static struct wire_ckpt_result r;
 	(void)loop;
-	m->ckpt->request_timer = 0;
+	state_of(m)->request_timer = 0;
 	memset(&r, 0, sizeof(r));
 	r.status = -ETIMEDOUT;
 	r.step = WIRE_NO_STEP;
@@ -1227,15 +1250,15 @@ int mesh_ckpt_request(struct lcrd *d, const char *reason, char *err, size_t errl
 		snprintf(err, errlen, "the helpers' mesh is not up: no multi-node checkpoint");
 		return -ENOTCONN;
 	}
-	if (m->leader == m->self) {
+	if (mesh_is_leader(m)) {
 		run_start(m, reason, true);
 		return 0;
 	}
 	util_copy_string(request.reason, sizeof(request.reason), reason);
 	int len = wire_encode_mesh_ckpt_request(&request, buf, sizeof(buf));
-	if (len < 0 || mesh_send(m, m->leader, WIRE_MESH_CKPT_REQUEST, buf, len) < 0) {
+	if (len < 0 || mesh_send(m, mesh_leader(m), WIRE_MESH_CKPT_REQUEST, buf, len) < 0) {
 		snprintf(err, errlen, "cannot send the request to the leader %s",
-			 label_of(m, m->leader, label, sizeof(label)));
+			 label_of(m, mesh_leader(m), label, sizeof(label)));
 		return -EHOSTUNREACH;
 	}
 	if (!k->request_timer &&
@@ -1247,7 +1270,8 @@ int mesh_ckpt_request(struct lcrd *d, const char *reason, char *err, size_t errl
 bool mesh_ckpt_uses(struct lcrd *d, const struct region *r)
 {
 	struct mesh *m = mesh_of(d);
-	for (struct write_job *job = m && m->ckpt ? m->ckpt->jobs : NULL; job; job = job->next)
+	for (struct write_job *job = m && state_of(m) ? state_of(m)->jobs : NULL; job;
+	     job = job->next)
 		if (ckpt_write_uses(job->writer, r))
 			return true;
 	return false;
@@ -1259,7 +1283,7 @@ static void tell_shutdown(struct mesh *m)
 	static struct wire_ckpt_result r;
 	memset(&r, 0, sizeof(r));
 	r.status = -ECANCELED;
-	r.step = m->ckpt->write.step;
+	r.step = state_of(m)->write.step;
 	if (r.step == WIRE_NO_STEP)
 		snprintf(r.message, sizeof(r.message), "no checkpoint taken: lcrd is shutting down");
 	else
@@ -1272,7 +1296,8 @@ static void tell_shutdown(struct mesh *m)
  * mesh stops (registered with it). */
 static void destroy(struct mesh *m)
 {
-	struct mesh_ckpt *k = m->ckpt;
+	struct lcrd *d = mesh_lcrd(m);
+	struct mesh_ckpt *k = state_of(m);
 	if (!k)
 		return;
 	while (k->jobs) {
@@ -1284,18 +1309,18 @@ static void destroy(struct mesh *m)
 		log_warning("checkpoint of step %" PRIu64 " abandoned: lcrd is shutting down",
 			    k->write.step);
 		if (mesh_may_write_shared(m, "removing the abandoned checkpoint's directory") &&
-		    ckpt_abandon(&m->d->opt, k->write.step, err, sizeof(err)) < 0)
+		    ckpt_abandon(&d->opt, k->write.step, err, sizeof(err)) < 0)
 			log_error("cannot remove the abandoned checkpoint: %s", err);
 	}
 	if (k->phase != RUN_IDLE)
 		tell_shutdown(m);
-	loop_cancel_timer(m->d->loop, k->regather_timer);
-	loop_cancel_timer(m->d->loop, k->timer);
-	loop_cancel_timer(m->d->loop, k->request_timer);
+	loop_cancel_timer(d->loop, k->regather_timer);
+	loop_cancel_timer(d->loop, k->timer);
+	loop_cancel_timer(d->loop, k->request_timer);
 	plan_free(k);
 	free(k->waiting);
 	free(k);
-	m->ckpt = NULL;
+	d->mesh_ckpt = NULL;
 }
 
 static void event_applied(struct mesh *m, const struct wire_mesh_event *ev, void *arg)

@@ -129,7 +129,6 @@ struct mesh_join_record {
 
 struct detector;
 struct quorum;
-struct mesh_ckpt;
 struct mesh_joiner;
 
 /* What the services registered (mesh.h, mesh_hooks.c). */
@@ -180,9 +179,6 @@ struct mesh {
 	struct detector *detector;
 	struct quorum *quorum;       /* the majority check (quorum.c), NULL until up */
 	struct mesh_report *reports;
-	struct mesh_ckpt *ckpt;      /* multi-node checkpoints (mesh_ckpt.c), NULL until used */
-	/* told of each checkpoint's end on this helper (mesh_ckpt_on_end), or NULL */
-	void (*ckpt_ended)(struct lcrd *d, const struct wire_ckpt_result *r);
 	struct mesh_log_entry *log;  /* a ring of log_cap entries, log_count used */
 	uint32_t log_cap;
 	uint32_t log_start;          /* index of the oldest entry */
