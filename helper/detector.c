@@ -194,13 +194,13 @@ static void confirm_with_majority(struct mesh *m, uint32_t node)
 	char why[WIRE_NODE_NAME_MAX + 64], label[WIRE_NODE_NAME_MAX + 16];
 	if (!c->ready_ms)
 		c->ready_ms = util_now_ms();
-	if (quorum_reached_since(m, c->ready_ms)) {
+	if (quorum_reached_since(m->quorum, c->ready_ms)) {
 		confirm(m, node);
 		return;
 	}
 	snprintf(why, sizeof(why), "before declaring %s down",
 		 mesh_node_label(m, node, label, sizeof(label)));
-	quorum_check(m, why);
+	quorum_check(m->quorum, why);
 }
 
 /* A third live node (not this one, not the suspect) to probe for us, or WIRE_NO_NODE. */
@@ -471,14 +471,14 @@ static void check_predecessors(struct mesh *m, uint64_t now)
 static void check_isolation(struct mesh *m, uint64_t now)
 {
 	struct detector *det = m->detector;
-	if (det->npred == 0 || quorum_in_flight(m) ||
+	if (det->npred == 0 || quorum_in_flight(m->quorum) ||
 	    now - det->isolation_checked_ms < m->timeout_ms)
 		return;
 	for (uint32_t i = 0; i < det->npred; i++)
 		if (!m->nodes[det->predecessors[i]].watch.suspected)
 			return;
 	det->isolation_checked_ms = now;
-	quorum_check(m, "every watched peer is silent");
+	quorum_check(m->quorum, "every watched peer is silent");
 }
 
 static void tick_due(struct loop *loop, void *arg)

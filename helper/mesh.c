@@ -489,7 +489,7 @@ static void dispatch(struct mesh *m, struct mesh_conn *c, const struct wire_msg 
 		return;
 	case WIRE_MESH_PONG:
 		DECODE_OR_CLOSE(mesh_ping, &ping);
-		if (!quorum_on_pong(m, node, ping.nonce))
+		if (!quorum_on_pong(m->quorum, node, ping.nonce))
 			detector_on_pong(m, node, ping.nonce);
 		return;
 	case WIRE_MESH_PROBE:
@@ -804,7 +804,8 @@ static int go_up(struct mesh *m)
 	m->state = WIRE_MESH_UP;
 	m->up_since_ms = util_now_ms();
 	memset(&m->stats, 0, sizeof(m->stats));
-	rc = quorum_create(m);
+	rc = quorum_create(m, m->timeout_ms, detector_quorum_reached, mesh_fence_cut_off,
+			   &m->quorum);
 	if (rc == 0)
 		rc = detector_create(m);
 	if (rc < 0) {
@@ -942,7 +943,7 @@ static void fence(struct mesh *m, uint64_t generation, const char *message, cons
 	m->state = WIRE_MESH_FENCED_STATE;
 	m->fenced_generation = generation;
 	log_error("%s; stopping this node's ranks and ending this helper", message);
-	quorum_destroy(m);
+	quorum_destroy(&m->quorum);
 	detector_destroy(m);
 	close_all_conns(m);
 	close_listener(m);
@@ -1129,7 +1130,7 @@ void mesh_destroy(struct lcrd *d)
 		say_leave(m);
 	m->state = WIRE_MESH_FAILED;
 	mesh_hooks_stop(m, false);
-	quorum_destroy(m);
+	quorum_destroy(&m->quorum);
 	detector_destroy(m);
 	rendezvous_client_destroy(m);
 	mesh_join_destroy(m);

@@ -385,7 +385,7 @@ static void apply(struct mesh *m, const struct wire_mesh_event *ev, uint32_t fro
 	forward(m, ev);
 	if (changed) {
 		detector_membership_changed(m);
-		quorum_membership_changed(m);
+		quorum_membership_changed(m->quorum);
 	}
 	settle_reports(m, ev);
 	if (m->leader != old_leader)

@@ -19,6 +19,7 @@
 #include "internal/wire.h"
 #include "mesh.h"
 #include "mesh_conn.h"
+#include "quorum.h"
 
 struct lcrd;
 struct auth_queue;
@@ -316,27 +317,6 @@ int mesh_join_start(struct mesh *m, const char *target);
 /* A JOIN on an incoming connection (this helper should be the leader). */
 void mesh_join_on_request(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg);
 void mesh_join_destroy(struct mesh *m);
-
-/* --- quorum.c --- */
-
-int quorum_create(struct mesh *m);
-void quorum_destroy(struct mesh *m);
-/* Starts a round that asks every live peer whether this helper is on the majority side,
- * unless one is in flight; a round without a majority within the timeout fences this
- * helper. why is for the log. */
-void quorum_check(struct mesh *m, const char *why);
-/* Whether a round that started at or after since_ms (util_now_ms) reached a majority. */
-bool quorum_reached_since(const struct mesh *m, uint64_t since_ms);
-bool quorum_in_flight(const struct mesh *m);
-/* The nonce of the round in flight, 0 when none (its PINGs carry it). */
-uint64_t quorum_round(const struct mesh *m);
-/* A PONG from node: true when it answers the round in flight (not the detector's probe). */
-bool quorum_on_pong(struct mesh *m, uint32_t node, uint64_t nonce);
-/* The live list changed: the round in flight is judged again, new members asked. */
-void quorum_membership_changed(struct mesh *m);
-/* The majority rule: `reached` live helpers (this one included) of `live`, more than half,
- * or exactly half holding the leader. */
-bool quorum_is_majority(uint32_t reached, uint32_t live, bool leader_reached);
 
 /* --- detector.c --- */
 

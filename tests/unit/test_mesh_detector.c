@@ -126,10 +126,10 @@ static void suspect(struct mesh *m, uint32_t observer, uint32_t node, uint16_t e
 /* The helpers named answer the majority check in flight (their PONGs arrive). */
 static void answer_majority_check(struct mesh *m, uint32_t count, const uint32_t *nodes)
 {
-	uint64_t round = quorum_round(m);
+	uint64_t round = quorum_round(m->quorum);
 	assert_true(round != 0);
 	for (uint32_t i = 0; i < count; i++)
-		quorum_on_pong(m, nodes[i], round);
+		quorum_on_pong(m->quorum, nodes[i], round);
 }
 
 #define ANSWER(m, ...)                                                                      \
