@@ -108,12 +108,12 @@ void mesh_release_held_join(struct lcrd *d);
 typedef void mesh_member_fn(struct mesh *m, uint64_t epoch);
 void mesh_on_member(struct lcrd *d, mesh_member_fn *fn);
 
-
 /* --- What the services read of the membership (mesh_view.c) ---
  *
- * The services never reach into struct mesh (mesh_internal.h is the mesh layer's own):
- * they read it through these. Node ids are the step's (0 .. mesh_node_count() - 1, as
- * Slurm numbers them); a node id passed to a mesh_node_* function must be one of them. */
+ * A service reads the membership through these, not through struct mesh (mesh_internal.h
+ * is the mesh layer's own; tests/build/layers.sh lists the files that still include it).
+ * Node ids are the step's (0 .. mesh_node_count() - 1, as Slurm numbers them); a node id
+ * passed to a mesh_node_* function must be one of them. */
 
 /* The helper this mesh belongs to. */
 struct lcrd *mesh_lcrd(const struct mesh *m);

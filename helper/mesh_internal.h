@@ -1,7 +1,9 @@
-/* mesh_internal.h: the mesh's shared state, for mesh.c (membership, connections,
- * handshake, dispatch), mesh_events.c (sequencing, broadcast, catch-up, the event log),
- * mesh_hooks.c (what the services registered), detector.c (heartbeats, suspicion, confirmation) and rendezvous_client.c. Not for the
- * rest of lcrd, which uses mesh.h.
+/* mesh_internal.h: the mesh's shared state, for the mesh layer's own files: mesh.c
+ * (membership, connections, handshake, dispatch), mesh_view.c (the read-only accessors of
+ * mesh.h), mesh_events.c (sequencing, broadcast, catch-up, the event log), mesh_hooks.c
+ * (what the services registered), mesh_join.c, mesh_dialer.c, rendezvous_client.c and
+ * detector.c (heartbeats, suspicion, confirmation). Not for the rest of lcrd, which uses
+ * mesh.h (tests/build/layers.sh keeps the list of the files that include this one).
  *
  * Nodes are the step's nodes, indexed by node id (0 .. count-1, as Slurm numbers them).
  * A node is live until the leader removes it, as DOWN (dead or hung) or LEFT (its helper
