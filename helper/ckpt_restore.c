@@ -532,6 +532,20 @@ static int source_from_replicas(struct fill *f, char *err, size_t errlen)
 	return 0;
 }
 
+/* The fill's start, for whoever watches its phase (the tests kill a peer during it). */
+static void log_fill_started(const struct fill *f)
+{
+	char size[32];
+	const struct region *g = f->region;
+	util_format_size(g->size, size, sizeof(size));
+	if (f->peer_count > 0)
+		log_info("rank %u: filling region '%s' (%s) from %zu replicas (step %" PRIu64 ")",
+			 g->owner_rank, g->name, size, f->peer_count, f->d->restore->m.step);
+	else
+		log_info("rank %u: filling region '%s' (%s) from %s", g->owner_rank, g->name, size,
+			 f->d->restore->path);
+}
+
 int ckpt_restore_fill(struct client *c, uint32_t seq, struct region *region, char *err,
 		      size_t errlen)
 {
@@ -561,6 +575,7 @@ int ckpt_restore_fill(struct client *c, uint32_t seq, struct region *region, cha
 	}
 	f->next = d->restore->fills;
 	d->restore->fills = f;
+	log_fill_started(f);
 	return 0;
 }
 
