@@ -6,8 +6,8 @@
  * client wanting more parallelism opens more sessions, on other peers.
  *
  * Answers: REPLY with a negative errno and a sentence for a request that cannot be served;
- * else XFER_DATA, the raw bytes (from the region's own mapping where lcrd can read it in
- * place, else copied out with region_read), then XFER_END with their XXH3-64. The
+ * else XFER_DATA, the raw bytes (a held copy's sent in place; a live region's read once,
+ * into the cipher or into a buffer: source_bytes), then XFER_END with their XXH3-64. The
  * control page is checked before and after the read: a replica that began another update
  * meanwhile voids the bytes (XFER_END status -ESTALE). A region being streamed cannot be
  * freed (transfer_server_uses).
@@ -222,8 +222,13 @@ static bool still_committed(const struct session *s, char *why, size_t cap)
 	return false;
 }
 
-/* Where the n bytes of the range at offset `at` are: in place (a host region's view, a held
- * copy) or, where the CPU cannot read the region (a CUDA region), copied into buf. */
+/* Where the n bytes of the range at offset `at` are: in place where they cannot change
+ * under the send (a held copy), or read once into buf. A live host region is read in place
+ * only when the session encrypts: the cipher reads each byte once into buf, so a rank that
+ * writes meanwhile makes the bytes differ from the hash (a piece the client fetches again),
+ * never the tag from the bytes sent. Authenticated only, the tag and the kernel's send
+ * would read the mapping at two moments: such a change would look like tampering and end
+ * the session, so the bytes are copied into buf first. A CUDA region is always copied. */
 static int source_bytes(struct session *s, uint64_t at, size_t n, uint8_t *buf,
 			const uint8_t **out)
 {
@@ -231,17 +236,23 @@ static int source_bytes(struct session *s, uint64_t at, size_t n, uint8_t *buf,
 		*out = s->copy.data + at;
 		return 0;
 	}
-	int rc = region_view(s->region, at, n, out);
-	if (rc != -EOPNOTSUPP)
-		return rc;
+	const uint8_t *view;
+	int rc = region_view(s->region, at, n, &view);
+	if (rc == 0 && frame_session_encrypts(s->seal)) {
+		*out = view;
+		return 0;
+	}
 	*out = buf;
-	return region_read(s->region, at, buf, n);
+	if (rc == 0) {
+		memcpy(buf, view, n);
+		return 0;
+	}
+	return rc == -EOPNOTSUPP ? region_read(s->region, at, buf, n) : rc;
 }
 
-/* The range's bytes, TRANSFER_CHUNK at a time: hashed and sealed where they are, and sent
- * from there when the session only authenticates (buf holds them encrypted otherwise). A
- * replica that changes them meanwhile makes the client's check fail, and XFER_END voids
- * them anyway (still_committed). */
+/* The range's bytes, TRANSFER_CHUNK at a time, hashed and sealed from where source_bytes
+ * put them. A replica that changes them meanwhile makes the client's hash check fail, and
+ * XFER_END voids them anyway (still_committed). */
 static int stream_bytes(struct session *s, uint8_t *buf, XXH3_state_t *state,
 			const atomic_bool *cancel)
 {
