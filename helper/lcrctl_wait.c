@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal/parse.h"
@@ -60,7 +61,27 @@ static int resolve_dir(const char *given, struct wait_target *t)
 	if (lcr_expand_ckpt_pattern(pattern, pw->pw_name, pw->pw_dir ? pw->pw_dir : "", t->job,
 				    t->dir, sizeof(t->dir), err, sizeof(err)) < 0)
 		return wait_usage("checkpoint directory: %s", err);
+	if (t->dir[0] != '/') { /* relative to where lcrctl runs, as the user means it */
+		char cwd[4096], rel[4096];
+		snprintf(rel, sizeof(rel), "%s", t->dir);
+		int n = getcwd(cwd, sizeof(cwd)) ? snprintf(t->dir, sizeof(t->dir), "%s/%s", cwd, rel)
+						 : -1;
+		if (n < 0 || (size_t)n >= sizeof(t->dir))
+			return wait_usage("checkpoint directory %s: cannot make it absolute", rel);
+	}
 	return 0;
+}
+
+/* Whose outcome is read: the caller's own; for root, the owner of the directory (an
+ * administrator waiting for a user's step), every level still checked against that owner
+ * and root. */
+static uid_t reader_uid(const struct wait_target *t)
+{
+	struct stat st;
+	uid_t uid = getuid();
+	if (uid == 0 && stat(t->dir, &st) == 0)
+		uid = st.st_uid;
+	return uid;
 }
 
 static int parse_target(const char *dir, const char *job, const char *step,
@@ -132,7 +153,8 @@ static int look_in(int dir_fd, struct wait_target *t, struct outcome_record *rec
 	char path[4200];
 	if (!t->step_given && newest_step(dir_fd, t, &t->step) < 0)
 		return 0;
-	int rc = outcome_file_read(dir_fd, t->dir, t->job, t->step, getuid(), rec, err, errlen);
+	int rc = outcome_file_read(dir_fd, t->dir, t->job, t->step, reader_uid(t), rec, err,
+				   errlen);
 	if (rc == -EINVAL)
 		return rc;
 	if (rc == 0 && (rec->job != t->job || rec->step != t->step)) {
@@ -153,8 +175,8 @@ static int look_in(int dir_fd, struct wait_target *t, struct outcome_record *rec
 static int look(struct wait_target *t, struct outcome_record *rec, bool *running, char *err,
 		size_t errlen)
 {
-	int rc, dir_fd = trusted_dir_open(t->dir, getuid(), TRUSTED_OPEN_EXISTING, NULL, 0, err,
-					  errlen);
+	int rc, dir_fd = trusted_dir_open(t->dir, reader_uid(t), TRUSTED_OPEN_EXISTING, NULL, 0,
+					  err, errlen);
 	if (dir_fd == -ENOENT)
 		return 0;
 	if (dir_fd < 0)

@@ -95,11 +95,23 @@ if [ "$(id -u)" -eq 0 ]; then
 	ok_exit 1 $? "a directory level another user owns is refused: exit 1"
 	grep -q "$WORK/theirs is owned by uid 65534, neither you (uid 0) nor root" "$WORK/e15"
 	ok $? "... naming the level"
+	# An administrator waits for a user's step: the user's own directory and outcome.
+	mkdir -p "$WORK/user/7"
+	cp "$DIR/outcome.7.0" "$WORK/user/7/"
+	chown -R 65534 "$WORK/user"
+	out=$("$LCRCTL" --job=7 --ckpt-dir="$WORK/user/7" wait --step=0 2>"$WORK/e16")
+	ok_exit 0 $? "root waits for a step in a directory its user owns: exit 0"
+	[ "$out" = "job 7 step 0 finished: all 4 ranks exited 0 (1 recovered node failure)" ]
+	ok $? "... and prints its sentence"
 else
-	for what in "file of another user" "... said" "level of another user" "... named"; do
+	for what in "file of another user" "... said" "level of another user" "... named" \
+		"root waits in a user's directory" "... printed"; do
 		skip "$what" "needs root"
 	done
 fi
+
+(cd "$WORK" && "$LCRCTL" --job=7 --ckpt-dir=ckpt wait --step=0 >/dev/null)
+ok_exit 0 $? "a relative --ckpt-dir is the directory under the current one"
 
 env -u SLURM_JOB_ID "$LCRCTL" --ckpt-dir="$DIR" wait 2>"$WORK/e10"
 ok_exit 2 $? "no job: a usage error"
