@@ -604,7 +604,9 @@ static int sync_all(void *arg, const atomic_bool *cancel)
 			continue;
 		if (atomic_load(cancel))
 			return -ECANCELED;
-		int fd = openat(w->dir_fd, w->items[i].file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* O_NONBLOCK: a FIFO put in a data file's place fails here instead of waiting. */
+		int fd = openat(w->dir_fd, w->items[i].file,
+				O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		int rc = fd < 0 || fsync(fd) < 0 ? -errno : 0;
 		if (fd >= 0)
 			close(fd);

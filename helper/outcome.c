@@ -145,8 +145,12 @@ static uint32_t recovered_before_join(const struct mesh *m)
 		return 1;
 	dir_fd = ckpt_dir_open(opt->ckpt_dir, &opt->ckpt_roots, TRUSTED_OPEN_EXISTING,
 			       "checkpoint directory", err, sizeof(err));
-	if (dir_fd < 0)
+	if (dir_fd == -ENOENT)
 		return 1;
+	if (dir_fd < 0) {
+		log_warning("the step's earlier outcome is not read: %s", err);
+		return 1;
+	}
 	rc = outcome_file_read(dir_fd, opt->ckpt_dir, opt->job_id, opt->step_id, getuid(), &old,
 			       err, sizeof(err));
 	close(dir_fd);

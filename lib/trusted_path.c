@@ -269,5 +269,13 @@ int trusted_create_at(int dir_fd, const char *name, int flags, uid_t uid, const 
 		return fd;
 	if (errno != EEXIST)
 		return fail(err, errlen, -errno, "cannot create %s: %s", what, strerror(errno));
-	return trusted_open_at(dir_fd, name, flags, uid, what, err, errlen);
+	fd = trusted_open_at(dir_fd, name, flags, uid, what, err, errlen);
+	/* trusted_open_at opened it O_NONBLOCK (no FIFO waited on): give the writer the same
+	 * descriptor as a new file's. */
+	if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		int e = errno;
+		close(fd);
+		return fail(err, errlen, -e, "cannot use %s: %s", what, strerror(e));
+	}
+	return fd;
 }

@@ -16,7 +16,8 @@ check() { # check OK DESCRIPTION
 }
 # Runs layers.sh on a fresh copy of helper/ after the command "$@" (run in the copy).
 layers_after() {
-	rm -rf "$tmp/helper" && cp -r "$LCR_SRCDIR/helper" "$tmp/helper" &&
+	# --no-preserve=mode: make distcheck's source tree is read-only, the copy must not be.
+	rm -rf "$tmp/helper" && cp -r --no-preserve=mode "$LCR_SRCDIR/helper" "$tmp/helper" &&
 		(cd "$tmp/helper" && "$@") && LAYERS_DIR=$tmp/helper bash "$layers"
 }
 

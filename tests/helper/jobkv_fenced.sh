@@ -25,14 +25,20 @@ store() {
 
 [ "$(store 2 set before fence)" = "set before" ] && [ "$(store 1 get before 0)" = "value before=fence" ]
 ok $? "a key set on node 2 reads on node 1"
-LCR_SOCKET=$(socket_of 2) "$LCR_BUILDDIR/tests/helper/lcr_test_client" register 5 --hold >"$WORK/r5" 2>&1 &
+# The holder ignores SIGTERM: the fenced helper's grace then lasts until its SIGKILL (2 s
+# more), so that the request made during the grace below is not late on a loaded machine.
+(trap '' TERM; LCR_SOCKET=$(socket_of 2) exec "$LCR_BUILDDIR/tests/helper/lcr_test_client" \
+	register 5 --hold) >"$WORK/r5" 2>&1 &
 holder=$!
 LCR_PIDS+=("$holder")
 wait_for "$WORK/r5" "registered"
 ok $? "a rank of node 2 holds its registration"
 store 2 get later 60000 >"$WORK/later.out" 2>&1 &
 waiter=$!
-sleep 0.3
+LCR_PIDS+=("$waiter")
+# Time for the GET to reach the leader and wait there (nothing logs it; a GET that came
+# after the fence would be refused with the same words).
+sleep 1
 
 kill -STOP "${MESH_PIDS[2]}"
 for i in $(seq 100); do grep -q "is down: silent for" "$WORK/h0.log" && break; sleep 0.1; done
