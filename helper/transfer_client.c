@@ -887,7 +887,7 @@ static int fetch_piece(struct fill_job *job, struct peer_thread *t, struct trans
 {
 	struct wire_xfer_request req = { .step = job->want->step, .offset = p->offset,
 					 .length = p->length };
-	struct transfer_fetched f;
+	struct transfer_fetched f = { 0 };
 	char err[WIRE_TEXT_MAX + 64];
 	uint8_t *dst;
 	int rc;
