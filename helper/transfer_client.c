@@ -57,11 +57,20 @@ static int wait_for(int fd, short events)
 	return n == 0 ? -ETIMEDOUT : 0;
 }
 
-int transfer_send_all(int fd, const void *buf, size_t len)
+/* Sends every byte of iov[0 .. count) (which it advances) on the non-blocking fd, waiting
+ * for room as long as the socket's timeout allows: 0, or -errno (-ECONNRESET for a closed
+ * peer). */
+static int send_iov_all(int fd, struct iovec *iov, int count)
 {
-	const uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)count };
+	for (;;) {
+		while (msg.msg_iovlen > 0 && msg.msg_iov->iov_len == 0) { /* nothing left there */
+			msg.msg_iov++;
+			msg.msg_iovlen--;
+		}
+		if (msg.msg_iovlen == 0)
+			return 0;
+		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -72,10 +81,23 @@ int transfer_send_all(int fd, const void *buf, size_t len)
 		}
 		if (n < 0)
 			return errno == EPIPE ? -ECONNRESET : -errno;
-		p += n;
-		len -= (size_t)n;
+		for (size_t sent = (size_t)n; sent > 0;) {
+			size_t part = sent < msg.msg_iov->iov_len ? sent : msg.msg_iov->iov_len;
+			msg.msg_iov->iov_base = (uint8_t *)msg.msg_iov->iov_base + part;
+			msg.msg_iov->iov_len -= part;
+			sent -= part;
+			if (msg.msg_iov->iov_len == 0) {
+				msg.msg_iov++;
+				msg.msg_iovlen--;
+			}
+		}
 	}
-	return 0;
+}
+
+int transfer_send_all(int fd, const void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	return send_iov_all(fd, &iov, 1);
 }
 
 int transfer_recv_all(int fd, void *buf, size_t len)
@@ -130,36 +152,6 @@ static void piece_header(uint64_t offset, uint8_t header[8])
 {
 	for (int i = 0; i < 8; i++)
 		header[i] = (uint8_t)(offset >> (8 * i));
-}
-
-/* Sends every byte of iov[0 .. count) (which it advances), as transfer_send_all. */
-static int send_iov_all(int fd, struct iovec *iov, int count)
-{
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)count };
-	while (msg.msg_iovlen > 0) {
-		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int rc = wait_for(fd, POLLOUT);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		if (n < 0)
-			return errno == EPIPE ? -ECONNRESET : -errno;
-		for (size_t sent = (size_t)n; sent > 0;) {
-			size_t part = sent < msg.msg_iov->iov_len ? sent : msg.msg_iov->iov_len;
-			msg.msg_iov->iov_base = (uint8_t *)msg.msg_iov->iov_base + part;
-			msg.msg_iov->iov_len -= part;
-			sent -= part;
-			if (msg.msg_iov->iov_len == 0) {
-				msg.msg_iov++;
-				msg.msg_iovlen--;
-			}
-		}
-	}
-	return 0;
 }
 
 int transfer_send_sealed_bytes(int fd, struct frame_session *seal, uint64_t offset,
