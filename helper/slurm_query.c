@@ -126,13 +126,14 @@ int slurm_query_unusable_nodes(const char *nodes, char *out, size_t cap, char *e
 	return rc;
 }
 
-/* Whether the squeue line "JOB.STEP NODES" is a numbered step other than except_step, run
- * on node alone; its step id into *step. squeue was asked for job_id's steps only, and
- * names the job as its users know it: "7", "100_3" for an array's task, "7+0" for a
- * heterogeneous job's part; the step is the number after the id's last dot ("batch",
- * "extern" and "interactive" are not numbered). */
-static bool step_line_on_node(const char *line, uint32_t except_step, const char *node,
-			      uint32_t *step)
+/* Whether the squeue line "JOB.STEP NODES" is a numbered step of job_id other than
+ * except_step, run on node alone; its step id into *step. squeue names the job as its
+ * users know it: "7", or "100_3" for an array's task and "7+0" for a heterogeneous job's
+ * part, whose own id it does not print (squeue was asked for job_id's steps only: those are
+ * taken); the step is the number after the id's last dot ("batch", "extern" and
+ * "interactive" are not numbered). */
+static bool step_line_on_node(const char *line, uint32_t job_id, uint32_t except_step,
+			      const char *node, uint32_t *step)
 {
 	const char *space = strchr(line, ' '), *dot = NULL;
 	for (const char *c = line; space && c < space; c++)
@@ -141,6 +142,12 @@ static bool step_line_on_node(const char *line, uint32_t except_step, const char
 	if (!dot || dot == line || !isdigit((unsigned char)dot[1]))
 		return false;
 	char *end;
+	errno = 0;
+	unsigned long job = strtoul(line, &end, 10);
+	if (end == dot && (errno || job != job_id))
+		return false; /* a plain job id: it must be this job's */
+	if (end != dot && *end != '_' && *end != '+')
+		return false;
 	errno = 0;
 	unsigned long id = strtoul(dot + 1, &end, 10);
 	if (errno || *end != ' ' || id > UINT32_MAX || id == except_step)
@@ -166,7 +173,7 @@ int slurm_query_steps_on_node(uint32_t job_id, uint32_t except_step, const char 
 		uint32_t step;
 		while (*line == ' ')
 			line++;
-		if (step_line_on_node(line, except_step, node, &step) && *count < cap)
+		if (step_line_on_node(line, job_id, except_step, node, &step) && *count < cap)
 			steps[(*count)++] = step;
 	}
 	return 0;

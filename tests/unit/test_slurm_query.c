@@ -149,8 +149,8 @@ static void steps_on_node_are_the_numbered_steps_of_the_job_on_that_node_alone(v
 	(void)state;
 	write_script("squeue", "echo \"$*\" >\"$(dirname \"$0\")/squeue.args\"\n"
 		     "printf '%s\\n' '    4345.0 h[0-3]' '4345.3 s1' '4345.batch s1' '4345.extern s1' "
-		     "'4345.4 s[1-2]' '4340_5.5 s1' '4345.7 s10' '4345+0.6 s1' '4345.9 s1' "
-		     "'4345.1 s1'");
+		     "'4345.4 s[1-2]' '4340_5.5 s1' '4346.8 s1' '4345.7 s10' '4345+0.6 s1' "
+		     "'4345.9 s1' '4345.1 s1'");
 	/* squeue names an array's task 4340_5 and a heterogeneous job's part 4345+0: their
 	 * steps count as well (squeue was asked for this job's steps only). */
 	assert_int_equal(slurm_query_steps_on_node(4345, 1, "s1", steps, 4, &count, err,
