@@ -83,17 +83,25 @@ R1=$!
 LCR_PIDS+=("$R0" "$R1")
 wait "$R0" && wait "$R1"
 ok $? "rank 0 updates all the time (1440 steps) while rank 1 trains"
-grep -q "snapshot of step [0-9]* not protected on this node: rank 0 began another update while its regions were copied" "$WORK/h0.log"
-ok $? "h0 dropped snapshots that an update of rank 0 overlapped"
 torn="snapshot of step [0-9]* not protected on this node: rank 0 began another update"
 warned=$(grep -c "warning: $torn" "$WORK/h0.log")
 repeats=$(grep -c "]: $torn.* (the same problem [0-9]* times\{0,1\} since its warning)$" "$WORK/h0.log")
 all_torn=$(grep -c "$torn" "$WORK/h0.log")
 echo "# torn rounds on h0: $all_torn, $warned at warning level, $repeats at verbose with a count"
-# How many rounds an update tears depends on the machine's load (one only, on a loaded CI):
-# every one after the first must be verbose with its count, however many there are.
-[ "$warned" = 1 ] && [ "$repeats" = $((all_torn - 1)) ]
-ok $? "the first torn round is a warning, the ones that follow are verbose with their count"
+# Whether a round overlaps one of rank 0's updates depends on when h0 sees a commit and on
+# the machine's load: most rounds do, but a run where none did (seen on a loaded CI: 0 torn,
+# 2 rounds held) proves nothing about the check, so it is skipped, not passed.
+if [ "$all_torn" -gt 0 ]; then
+	grep -q "snapshot of step [0-9]* not protected on this node: rank 0 began another update while its regions were copied" "$WORK/h0.log"
+	ok $? "h0 dropped snapshots that an update of rank 0 overlapped"
+	# How many rounds an update tears depends on the machine's load (one only, on a loaded
+	# CI): every one after the first must be verbose with its count, however many there are.
+	[ "$warned" = 1 ] && [ "$repeats" = $((all_torn - 1)) ]
+	ok $? "the first torn round is a warning, the ones that follow are verbose with their count"
+else
+	skip "h0 dropped snapshots that an update of rank 0 overlapped" "no round overlapped an update in this run"
+	skip "the first torn round is a warning, the ones that follow are verbose" "no torn round in this run"
+fi
 held=0 bad=0
 for s in $(sed -n "s/.*holding the copy of region 'w' of rank 0 at step \([0-9]*\) .*/\1/p" "$WORK/h1.log"); do
 	[ "$s" -le 60 ] && continue
