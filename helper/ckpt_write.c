@@ -43,6 +43,7 @@
 #include "ckpt_write.h"
 #include "internal/ckpt_store.h"
 #include "internal/util.h"
+#include "internal/xxh3_stream.h"
 #include "lcrd.h"
 #include "log.h"
 #include "regions.h"
@@ -485,7 +486,7 @@ static int write_range(struct ckpt_writer *w, int fd, struct write_item *item, u
 		int rc = range_bytes(w, item, at, len, buf, &bytes);
 		if (rc < 0)
 			return rc;
-		XXH3_64bits_update(state, bytes, len);
+		xxh3_stream_update(state, bytes, len);
 		if (fd >= 0 && (rc = pwrite_all(fd, bytes, len, at)) < 0)
 			return write_fail(w->error, sizeof(w->error), rc, "cannot write %s/%s at "
 					  "offset %" PRIu64 ": %s", w->dir, item->file, at,

@@ -11,6 +11,7 @@
 #include <xxhash.h>
 
 #include "internal/util.h"
+#include "internal/xxh3_stream.h"
 #include "regions.h"
 
 #define CHECKSUM_CHUNK (8u << 20)
@@ -283,7 +284,7 @@ int region_checksum(struct region *r, uint64_t *hash)
 		rc = region_read(r, off, buf, len);
 		if (rc < 0)
 			goto out;
-		XXH3_64bits_update(state, buf, len);
+		xxh3_stream_update(state, buf, len);
 	}
 	*hash = XXH3_64bits_digest(state);
 out:

@@ -18,6 +18,7 @@
 #include "internal/redundancy_plan.h"
 #include "internal/snapshot_rounds.h"
 #include "internal/util.h"
+#include "internal/xxh3_stream.h"
 #include "ckpt.h"
 #include "ckpt_restore.h"
 #include "control.h"
@@ -232,7 +233,7 @@ static int copy_and_hash(struct snap_region *x, const uint8_t *view)
 	for (uint64_t done = 0; done < x->size;) {
 		size_t n = x->size - done < SNAPSHOT_PIECE ? (size_t)(x->size - done) : SNAPSHOT_PIECE;
 		memcpy(x->data + done, view + done, n);
-		XXH3_64bits_update(state, x->data + done, n);
+		xxh3_stream_update(state, x->data + done, n);
 		done += n;
 	}
 	x->xxh3 = XXH3_64bits_digest(state);

@@ -19,6 +19,7 @@
 #include "internal/ckpt_store.h"
 #include "internal/trusted_path.h"
 #include "internal/util.h"
+#include "internal/xxh3_stream.h"
 
 #define PROBLEM_MAX 512
 
@@ -252,7 +253,7 @@ int ckpt_store_read_range(int fd, const struct manifest_range *g, void *buf, siz
 			rc = -ENODATA;
 			goto out;
 		}
-		XXH3_64bits_update(state, buf, (size_t)n);
+		xxh3_stream_update(state, buf, (size_t)n);
 		if (sink && (rc = sink(arg, g->offset + done, buf, (size_t)n)) < 0)
 			goto out;
 		done += (uint64_t)n;
