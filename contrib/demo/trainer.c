@@ -10,7 +10,7 @@
  *                    [--lr=LR] [--print-every=MS] [--rank=R --size=N] [--epoch=E]
  *                    [--without-lcr=RENDEZVOUS_DIR] [--rendezvous-dir=DIR] [--checkpoint-on-usr1]
  *                    [--recovery-wait=SECONDS] [--linger]
- *                    [--save-dir=DIR [--save-every=N]] [--load-dir=DIR]
+ *                    [--save-dir=DIR [--save-every=N]] [--load-dir=DIR] [--stop-at=RANK:STEP]
  *
  * --without-lcr runs the same training with its state in plain memory and no helper (the
  * ranks meet through files in a shared directory): the baseline of LCR's steady-state cost.
@@ -64,6 +64,10 @@
  * it is taken while every shard holds the same step. --state-mb is the whole model's
  * state, whatever the mode; --save-dir and --load-dir need --shard=replicated.
  *
+ * --stop-at=RANK:STEP is for tests of a failure inside a step: rank RANK stops itself
+ * (SIGSTOP) before it computes step STEP (a replacement's rank never does), so that every
+ * other rank waits in that step's exchange with step STEP-1 committed, whatever the timing.
+ *
  * Rank and size come from SLURM_PROCID / SLURM_NTASKS unless given. One progress line per
  * --print-every milliseconds: step, loss, steps/s. At the end, replicated: "final rank R
  * step N steps/s X checksum C", C the XXH3 of the weights (the same on every replica);
@@ -114,6 +118,27 @@ static uint32_t env_uint(const char *name, uint32_t fallback)
 	return value ? (uint32_t)strtoul(value, NULL, 10) : fallback;
 }
 
+/* --stop-at=RANK:STEP into opt. 0 or -EINVAL. */
+static int parse_stop_at(const char *value, struct trainer_options *opt)
+{
+	char *end;
+	unsigned long rank;
+	unsigned long long step;
+
+	errno = 0;
+	rank = strtoul(value, &end, 10);
+	if (end == value || *end != ':' || errno || rank > UINT32_MAX)
+		return -EINVAL;
+	value = end + 1;
+	step = strtoull(value, &end, 10);
+	if (end == value || *end || errno)
+		return -EINVAL;
+	opt->stop_at_set = true;
+	opt->stop_rank = (uint32_t)rank;
+	opt->stop_step = step;
+	return 0;
+}
+
 static int parse_options(int argc, char **argv, struct trainer_options *opt)
 {
 	static const struct option longopts[] = {
@@ -126,7 +151,8 @@ static int parse_options(int argc, char **argv, struct trainer_options *opt)
 		{ "checkpoint-on-usr1", no_argument, NULL, 'U' }, { "recovery-wait", required_argument, NULL, 'W' },
 		{ "linger", no_argument, NULL, 'L' },            { "save-dir", required_argument, NULL, 'D' },
 		{ "save-every", required_argument, NULL, 'I' },  { "load-dir", required_argument, NULL, 'O' },
-		{ "shard", required_argument, NULL, 'H' },       { NULL, 0, NULL, 0 },
+		{ "shard", required_argument, NULL, 'H' },       { "stop-at", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -155,6 +181,12 @@ static int parse_options(int argc, char **argv, struct trainer_options *opt)
 		case 'D': opt->save_dir = optarg; break;
 		case 'I': opt->save_every = strtoull(optarg, NULL, 10); break;
 		case 'O': opt->load_dir = optarg; break;
+		case 'T':
+			if (parse_stop_at(optarg, opt) < 0) {
+				fprintf(stderr, "trainer: bad --stop-at '%s': RANK:STEP, two numbers\n", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'H':
 			if (shard_mode_parse(optarg, &opt->shard) < 0) {
 				fprintf(stderr, "trainer: bad --shard '%s': replicated, zero1 or none\n", optarg);
@@ -619,6 +651,18 @@ static int replicated_update(struct trainer *t, uint64_t step)
 /* One step: forward and backward, the gradient averaged over the ranks (with, sharded,
  * whether a rank wishes for a checkpoint), the update. 0, or a collective's negative errno
  * (the regions then hold the step before), or trainer_update_begin's (t->update_refused). */
+/* --stop-at: the chosen rank stops itself (SIGSTOP) before it computes `step`, so that the
+ * other ranks wait in that step's exchange, all at the same committed step, until the test
+ * kills the stopped rank's node. A replacement (LCR_REJOIN) never stops. */
+static void stop_if_asked(const struct trainer *t, uint64_t step)
+{
+	if (!t->opt.stop_at_set || t->opt.rank != t->opt.stop_rank || step != t->opt.stop_step ||
+	    getenv("LCR_REJOIN"))
+		return;
+	fprintf(stderr, "trainer: rank %u: stopping before step %" PRIu64 " (--stop-at)\n", t->opt.rank, step);
+	raise(SIGSTOP);
+}
+
 static int train_step(struct trainer *t, uint64_t step)
 {
 	size_t extra = sharded(t) ? 2 : 1; /* the loss, and sharded the checkpoint wish */
@@ -626,6 +670,7 @@ static int train_step(struct trainer *t, uint64_t step)
 	int rc;
 
 	t->update_refused = false;
+	stop_if_asked(t, step);
 	if (t->opt.shard == SHARD_NONE) {
 		rc = sharded_gather_weights(t);
 		if (rc < 0)

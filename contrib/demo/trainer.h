@@ -34,6 +34,9 @@ struct trainer_options {
 	const char *save_dir;   /* baseline: periodic checkpoints go there, or NULL */
 	uint64_t save_every;    /* baseline: steps between two periodic checkpoints */
 	const char *load_dir;   /* baseline: start from the checkpoint there, or NULL */
+	bool stop_at_set;       /* --stop-at: rank stop_rank stops itself before step stop_step */
+	uint32_t stop_rank;
+	uint64_t stop_step;
 };
 
 struct trainer {
