@@ -764,7 +764,7 @@ static void start_attempt(struct recovery *r)
 			    f->name, f->node, r->spare, why);
 		add_used(r, r->spare);
 	}
-	if (recovery_orphans_cancelling(&r->orphans)) {
+	if (recovery_orphans_busy_count(&r->orphans)) {
 		if (!f->waits_for_orphan)
 			log_info("node %s (%" PRIu32 ") waits for a spare: the only one left runs a "
 				 "cancelled step of the old leader's", f->name, f->node);

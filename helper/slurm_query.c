@@ -18,9 +18,6 @@
 #include "internal/process_start.h"
 #include "slurm_query.h"
 
-/* lcrd asks from its event loop: short, or heartbeats would be late. */
-#define SLURM_QUERY_TIMEOUT_MS 1000
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -158,17 +155,18 @@ static bool step_line_on_node(const char *line, uint32_t job_id, uint32_t except
 	return strcmp(end, node) == 0;
 }
 
-int slurm_query_steps_on_node(uint32_t job_id, uint32_t except_step, const char *node,
-			      uint32_t *steps, size_t cap, size_t *count, char *err, size_t errlen)
+void slurm_query_steps_command(struct slurm_query_command *c, uint32_t job_id)
 {
-	char job[32], out[8192];
-	char *const argv[] = { "squeue", "--noheader", "--steps", job, "--format=%i %N", NULL };
-	*count = 0;
-	snprintf(job, sizeof(job), "--jobs=%" PRIu32, job_id);
-	int rc = slurm_query_run(argv, SLURM_QUERY_TIMEOUT_MS, out, sizeof(out), err, errlen);
-	if (rc < 0)
-		return rc;
+	*c = (struct slurm_query_command){ .argv = { "squeue", "--noheader", "--steps", c->value,
+						     "--format=%i %N", NULL } };
+	snprintf(c->value, sizeof(c->value), "--jobs=%" PRIu32, job_id);
+}
+
+void slurm_query_read_steps(char *out, uint32_t job_id, uint32_t except_step, const char *node,
+			    uint32_t *steps, size_t cap, size_t *count)
+{
 	char *save = NULL;
+	*count = 0;
 	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		uint32_t step;
 		while (*line == ' ')
@@ -176,13 +174,32 @@ int slurm_query_steps_on_node(uint32_t job_id, uint32_t except_step, const char 
 		if (step_line_on_node(line, job_id, except_step, node, &step) && *count < cap)
 			steps[(*count)++] = step;
 	}
-	return 0;
+}
+
+int slurm_query_steps_on_node(uint32_t job_id, uint32_t except_step, const char *node,
+			      uint32_t *steps, size_t cap, size_t *count, char *err, size_t errlen)
+{
+	struct slurm_query_command c;
+	char out[SLURM_QUERY_STEPS_OUT_MAX];
+	*count = 0;
+	slurm_query_steps_command(&c, job_id);
+	int rc = slurm_query_run(c.argv, SLURM_QUERY_TIMEOUT_MS, out, sizeof(out), err, errlen);
+	if (rc == 0)
+		slurm_query_read_steps(out, job_id, except_step, node, steps, cap, count);
+	return rc;
+}
+
+void slurm_query_cancel_command(struct slurm_query_command *c, uint32_t job_id,
+				uint32_t step_id)
+{
+	*c = (struct slurm_query_command){ .argv = { "scancel", "--quiet", c->value, NULL } };
+	snprintf(c->value, sizeof(c->value), "%" PRIu32 ".%" PRIu32, job_id, step_id);
 }
 
 int slurm_query_cancel_step(uint32_t job_id, uint32_t step_id, char *err, size_t errlen)
 {
-	char step[48], out[256];
-	char *const argv[] = { "scancel", "--quiet", step, NULL };
-	snprintf(step, sizeof(step), "%" PRIu32 ".%" PRIu32, job_id, step_id);
-	return slurm_query_run(argv, SLURM_QUERY_TIMEOUT_MS, out, sizeof(out), err, errlen);
+	struct slurm_query_command c;
+	char out[256];
+	slurm_query_cancel_command(&c, job_id, step_id);
+	return slurm_query_run(c.argv, SLURM_QUERY_TIMEOUT_MS, out, sizeof(out), err, errlen);
 }
