@@ -67,7 +67,7 @@
 #include "recovery.h"
 #include "recovery_orphan.h"
 #include "recovery_track.h"
-#include "slurm_query.h"
+#include "slurm_nodes.h"
 #include "snapshot.h"
 
 #define RECOVERY_KILL_GRACE_MS 2000
@@ -127,6 +127,8 @@ struct recovery {
 	struct recovery_track *tracks; /* every node's recovery from the events, on every helper */
 	uint32_t track_count;
 	struct recovery_orphans orphans; /* spares of the old leader's unfinished attempts */
+	struct slurm_nodes slurm;   /* asks Slurm for the job's nodes before a spare is picked */
+	bool spares_fresh;          /* its answer is in, not yet used by an attempt */
 	uint64_t shared_epoch;      /* the epoch of the nodes down together; 0: none fixed */
 	uint64_t rebuild_timer;     /* asks again whether the head's rebuild is done */
 	/* The step the leader's last checkpoint chose, at which generation, and its end: a
@@ -176,37 +178,36 @@ static bool in_table(const struct mesh *m, const char *name)
 	return false;
 }
 
-/* Asks Slurm for the job's nodes (the step's environment may list only the step's: a step
- * started with srun --jobid from outside the allocation) and which of them it considers
- * unusable. What cannot be asked stays as --job-nodes said. */
-static void refresh_from_slurm(struct recovery *r)
+/* Slurm's answer to what the leader asks before it picks a spare (slurm_nodes.h): the job's
+ * nodes (the step's environment may list only the step's: a step started with srun --jobid
+ * from outside the allocation) and which of them it considers unusable. What could not be
+ * asked stays as --job-nodes said. Then the attempt that waited for it goes on. */
+static void slurm_nodes_answered(void *arg, const char *nodes, const char *err,
+				 const char *unusable)
 {
-	char nodes[4096], unusable[4096], err[256];
+	struct recovery *r = arg;
+	char why[256];
 	struct hostlist job = { 0 }, bad = { 0 };
-
-	const char *given = r->d->opt.job_nodes;
-
-	if (slurm_query_job_nodes(r->d->opt.job_id, nodes, sizeof(nodes), err, sizeof(err)) < 0) {
+	if (!nodes)
 		log_verbose("cannot ask Slurm for the job's nodes (%s): using --job-nodes", err);
-		if (!given || !*given)
-			return;
-		snprintf(nodes, sizeof(nodes), "%s", given);
-	} else if (hostlist_expand(nodes, &job, err, sizeof(err)) < 0) {
-		log_warning("Slurm's node list '%s' for the job is unreadable (%s): using --job-nodes", nodes,
-			    err);
-	} else {
+	else if (hostlist_expand(nodes, &job, why, sizeof(why)) < 0)
+		log_warning("Slurm's node list '%s' for the job is unreadable (%s): using --job-nodes",
+			    nodes, why);
+	else {
 		hostlist_fini(&r->job);
 		r->job = job;
 	}
-	if (slurm_query_unusable_nodes(nodes, unusable, sizeof(unusable), err, sizeof(err)) < 0 ||
-	    !unusable[0] || hostlist_expand(unusable, &bad, err, sizeof(err)) < 0)
-		return;
-	for (size_t i = 0; i < bad.count; i++) {
-		if (!in_table(r->m, bad.names[i]) && !hostlist_contains(&r->used, bad.names[i]))
-			log_info("Slurm reports node %s down or drained: not a spare", bad.names[i]);
-		add_used(r, bad.names[i]);
+	if (unusable && unusable[0] && hostlist_expand(unusable, &bad, why, sizeof(why)) == 0) {
+		for (size_t i = 0; i < bad.count; i++) {
+			if (!in_table(r->m, bad.names[i]) && !hostlist_contains(&r->used, bad.names[i]))
+				log_info("Slurm reports node %s down or drained: not a spare",
+					 bad.names[i]);
+			add_used(r, bad.names[i]);
+		}
+		hostlist_fini(&bad);
 	}
-	hostlist_fini(&bad);
+	r->spares_fresh = true;
+	kick(r);
 }
 
 /* The first usable spare into out: never one whose cancelled orphan step Slurm still
@@ -259,6 +260,7 @@ static struct recovery *get(struct mesh *m)
 	r->track_count = mesh_node_count(m);
 	recovery_orphans_init(&r->orphans, r->d->loop, r->d->opt.job_id, r->d->opt.step_id,
 			      r->d->opt.replace_timeout_s * 1000, orphan_settled, r);
+	slurm_nodes_init(&r->slurm, r->d->loop, r->d->opt.job_id, slurm_nodes_answered, r);
 	const char *job_nodes = r->d->opt.job_nodes;
 	if (job_nodes && *job_nodes && hostlist_expand(job_nodes, &r->job, err, sizeof(err)) < 0)
 		log_error("cannot read --job-nodes=%s: %s; no spare node is known", job_nodes, err);
@@ -744,7 +746,11 @@ static void start_attempt(struct recovery *r)
 	}
 	if (choose_rollback(r, f) != 0)
 		return;
-	refresh_from_slurm(r);
+	if (!r->spares_fresh) {
+		slurm_nodes_ask(&r->slurm, r->d->opt.job_nodes);
+		return; /* slurm_nodes_answered kicks again */
+	}
+	r->spares_fresh = false;
 	while (pick_spare(r, r->spare, sizeof(r->spare))) {
 		recovery_track_format_replacing(message, sizeof(message), f->name, f->node,
 						f->rollback_step, r->spare);
@@ -926,6 +932,8 @@ static bool leads_after_leader_removed(const struct mesh *m, const struct wire_m
 static void hand_over(struct recovery *r)
 {
 	recovery_orphans_clear(&r->orphans);
+	slurm_nodes_cancel(&r->slurm);
+	r->spares_fresh = false;
 	if (!r->queue)
 		return;
 	log_info("%s leads now: the failures queued here are left to it",
@@ -1092,6 +1100,7 @@ void recovery_destroy(struct mesh *m)
 	hostlist_fini(&r->job);
 	free(r->used.names);
 	recovery_orphans_fini(&r->orphans);
+	slurm_nodes_cancel(&r->slurm);
 	free(r->tracks);
 	free(r);
 	mesh_lcrd(m)->recovery = NULL;

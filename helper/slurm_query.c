@@ -96,30 +96,51 @@ int slurm_query_run(char *const argv[], int timeout_ms, char *out, size_t cap, c
 	return rc;
 }
 
+void slurm_query_job_nodes_command(struct slurm_query_command *c, uint32_t job_id)
+{
+	*c = (struct slurm_query_command){ .argv = { "squeue", "--noheader", "--jobs", c->value,
+						     "--format=%N", NULL } };
+	snprintf(c->value, sizeof(c->value), "%" PRIu32, job_id);
+}
+
+int slurm_query_read_job_nodes(const char *out, uint32_t job_id, char *err, size_t errlen)
+{
+	if (out[0] && !strchr(out, '\n'))
+		return 0;
+	snprintf(err, errlen, "squeue printed no single node list for job %" PRIu32, job_id);
+	return -ENODATA;
+}
+
 int slurm_query_job_nodes(uint32_t job_id, char *out, size_t cap, char *err, size_t errlen)
 {
-	char job[16];
-	char *const argv[] = { "squeue", "--noheader", "--jobs", job, "--format=%N", NULL };
-	int rc;
+	struct slurm_query_command c;
+	slurm_query_job_nodes_command(&c, job_id);
+	int rc = slurm_query_run(c.argv, SLURM_QUERY_TIMEOUT_MS, out, cap, err, errlen);
+	return rc < 0 ? rc : slurm_query_read_job_nodes(out, job_id, err, errlen);
+}
 
-	snprintf(job, sizeof(job), "%" PRIu32, job_id);
-	rc = slurm_query_run(argv, SLURM_QUERY_TIMEOUT_MS, out, cap, err, errlen);
-	if (rc == 0 && (!out[0] || strchr(out, '\n'))) {
-		snprintf(err, errlen, "squeue printed no single node list for job %" PRIu32, job_id);
-		return -ENODATA;
-	}
-	return rc;
+void slurm_query_unusable_command(struct slurm_query_command *c, const char *nodes)
+{
+	*c = (struct slurm_query_command){ .argv = { "sinfo", "--noheader", "--Node", "--nodes",
+						     (char *)nodes,
+						     "--states=down,drained,draining,fail,failing,no_respond",
+						     "--format=%N", NULL } };
+}
+
+void slurm_query_read_unusable(char *out)
+{
+	for (char *c = out; *c; c++)
+		if (*c == '\n')
+			*c = ',';
 }
 
 int slurm_query_unusable_nodes(const char *nodes, char *out, size_t cap, char *err, size_t errlen)
 {
-	char *const argv[] = { "sinfo", "--noheader", "--Node", "--nodes", (char *)nodes,
-			       "--states=down,drained,draining,fail,failing,no_respond", "--format=%N", NULL };
-	int rc = slurm_query_run(argv, SLURM_QUERY_TIMEOUT_MS, out, cap, err, errlen);
-
-	for (char *c = out; rc == 0 && *c; c++)
-		if (*c == '\n')
-			*c = ',';
+	struct slurm_query_command c;
+	slurm_query_unusable_command(&c, nodes);
+	int rc = slurm_query_run(c.argv, SLURM_QUERY_TIMEOUT_MS, out, cap, err, errlen);
+	if (rc == 0)
+		slurm_query_read_unusable(out);
 	return rc;
 }
 

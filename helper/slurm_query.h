@@ -32,9 +32,21 @@ struct slurm_query_command {
  * 0, or -errno with err set (squeue missing, timed out, failed, or printed nothing). */
 int slurm_query_job_nodes(uint32_t job_id, char *out, size_t cap, char *err, size_t errlen);
 
+/* The command slurm_query_job_nodes runs (squeue --jobs), into c. */
+void slurm_query_job_nodes_command(struct slurm_query_command *c, uint32_t job_id);
+
+/* Whether out, that command's output, is one node list: 0, or -ENODATA with err set. */
+int slurm_query_read_job_nodes(const char *out, uint32_t job_id, char *err, size_t errlen);
+
 /* Those of `nodes` (a hostlist) that Slurm reports down, drained, draining, failing or not
  * responding, as a comma-separated list into out[cap] ("" when none). 0 or -errno. */
 int slurm_query_unusable_nodes(const char *nodes, char *out, size_t cap, char *err, size_t errlen);
+
+/* The command slurm_query_unusable_nodes runs (sinfo), into c; nodes must outlive c. */
+void slurm_query_unusable_command(struct slurm_query_command *c, const char *nodes);
+
+/* That command's output made a comma-separated list, in place. */
+void slurm_query_read_unusable(char *out);
 
 /* The numbered steps of job job_id (not its batch, extern or interactive step), other than
  * except_step, that run on node alone (squeue --steps: "JOB.STEP NODES"), at most cap ids
