@@ -2,9 +2,10 @@
 # mesh_failover_before_launch.sh: the leader dies before it launches a spare for a failure
 # (lcrd --replace=spare). Four foreground helpers h0..h3 (h0 leads), spares s1 and s2, a fake
 # srun (fake_launcher.sh), and an squeue that answers nothing: before it picks a spare, a
-# leader asks squeue for the job's nodes, which blocks it for the 1 s bound. h1 is killed,
-# h0 sequences its NODE_DOWN and is killed during that second: it never sequences a
-# REPLACING. h2 leads, takes h1 over, and the two nodes are replaced one after the other. They
+# leader asks squeue for the job's nodes and waits for the answer up to the 1 s bound, its
+# event loop serving heartbeats meanwhile (a 1 s detector timeout: a leader whose loop
+# waited in squeue would be declared down). h1 is killed, h0 sequences its NODE_DOWN and is
+# killed during that second: it never sequences a REPLACING. h2 leads, takes h1 over, and the two nodes are replaced one after the other. They
 # were down together: the first join, which leaves the other node down, is not told to the
 # ranks, and both replacements get its epoch; the ranks are told of the second join alone,
 # at that epoch, which every rank builds its communicator at.
@@ -12,7 +13,7 @@
 . "$(dirname "$0")/mesh_lib.sh"
 MESH_JOB=4346
 MESH_PREFIX=h
-TIMEOUT=2 # above the 1 s that each leader spends in squeue
+TIMEOUT=1
 REPLACE_TIMEOUT=10
 start_munged
 mkdir -p "$WORK/bin"
