@@ -139,9 +139,18 @@ static int command_spawn(struct command_async *c, char *const argv[], char *err,
 	struct process_plan plan = PROCESS_PLAN_INIT;
 	int fds[2];
 	pid_t pid;
-	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+	/* Only lcrd's end is non-blocking: a command writing more than the pipe holds must
+	 * wait for lcrd to read, not fail with EAGAIN. */
+	if (pipe2(fds, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(errno));
 		return -errno;
+	}
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
+		int e = errno;
+		close(fds[0]);
+		close(fds[1]);
+		snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(e));
+		return -e;
 	}
 	plan.path = argv[0];
 	plan.argv = argv;
