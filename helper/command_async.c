@@ -1,7 +1,8 @@
 /* command_async.c: a command run from the event loop, its output and exit watched there
  * (see command_async.h). It ends when both its stdout pipe has reached EOF and its pidfd
- * said it exited (reaped then with waitpid, as it is lcrd's child), or when its timer
- * strikes first: then its group gets SIGKILL and is reaped at once. */
+ * said it exited, or when its timer strikes first. Either way its process group then gets
+ * SIGKILL (a child it left in the background dies with it) and it is reaped: the exited
+ * command stays a zombie until then, so that its group id cannot be reused meanwhile. */
 #include "config.h"
 
 #include <errno.h>
@@ -23,7 +24,8 @@ struct command_async {
 	struct loop *loop;
 	struct pid_watch watch; /* the command's exit */
 	int out_fd;             /* its stdout's read end; -1 once at EOF */
-	bool exited;            /* reaped, its wait status in status */
+	bool exited;            /* its pidfd said it exited: a zombie until command_stop */
+	bool reaped;            /* its wait status in status */
 	int status;
 	uint64_t timer;         /* the timeout, 0 once struck */
 	int timeout_ms;
@@ -34,13 +36,14 @@ struct command_async {
 	void *arg;
 };
 
-/* Stops watching, closes the pipe; kills and reaps the command first when it still runs. */
+/* Stops watching, closes the pipe; kills the command's group and reaps the command. */
 static void command_stop(struct command_async *c)
 {
-	if (!c->exited && c->watch.pid > 0) {
+	if (!c->reaped && c->watch.pid > 0) {
 		kill(-c->watch.pid, SIGKILL);
+		c->status = -1; /* stays so when it cannot be reaped: a failure */
 		process_wait(c->watch.pid, -1, false, &c->status);
-		c->exited = true;
+		c->reaped = true;
 	}
 	pid_watch_stop(&c->watch);
 	if (c->out_fd >= 0) {
@@ -119,8 +122,7 @@ static void output_ready(struct loop *loop, int fd, short revents, void *arg)
 static void command_exited(struct pid_watch *w, void *arg)
 {
 	struct command_async *c = arg;
-	if (waitpid(w->pid, &c->status, WNOHANG) != w->pid)
-		c->status = w->exit_status;
+	(void)w;
 	c->exited = true;
 	maybe_finish(c);
 }

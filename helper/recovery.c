@@ -72,6 +72,8 @@
 
 #define RECOVERY_KILL_GRACE_MS 2000
 #define RECOVERY_REBUILD_POLL_MS 100
+/* How long Slurm's answer about the job's nodes serves a pick (above its 1 s bound). */
+#define RECOVERY_SPARES_FRESH_MS 2000
 
 
 extern char **environ;
@@ -128,7 +130,7 @@ struct recovery {
 	uint32_t track_count;
 	struct recovery_orphans orphans; /* spares of the old leader's unfinished attempts */
 	struct slurm_nodes slurm;   /* asks Slurm for the job's nodes before a spare is picked */
-	bool spares_fresh;          /* its answer is in, not yet used by an attempt */
+	uint64_t spares_answered_ns; /* when its answer came, not yet used by an attempt; 0: none */
 	uint64_t shared_epoch;      /* the epoch of the nodes down together; 0: none fixed */
 	uint64_t rebuild_timer;     /* asks again whether the head's rebuild is done */
 	/* The step the leader's last checkpoint chose, at which generation, and its end: a
@@ -206,8 +208,16 @@ static void slurm_nodes_answered(void *arg, const char *nodes, const char *err,
 		}
 		hostlist_fini(&bad);
 	}
-	r->spares_fresh = true;
+	r->spares_answered_ns = util_now_ns();
 	kick(r);
+}
+
+/* Whether Slurm's answer is recent enough for a pick: one that waited for the head failure's
+ * checkpoint or rebuild is asked again. */
+static bool spares_fresh(const struct recovery *r)
+{
+	return r->spares_answered_ns &&
+	       util_now_ns() - r->spares_answered_ns < RECOVERY_SPARES_FRESH_MS * 1000000ull;
 }
 
 /* The first usable spare into out: never one whose cancelled orphan step Slurm still
@@ -746,11 +756,11 @@ static void start_attempt(struct recovery *r)
 	}
 	if (choose_rollback(r, f) != 0)
 		return;
-	if (!r->spares_fresh) {
+	if (!spares_fresh(r)) {
 		slurm_nodes_ask(&r->slurm, r->d->opt.job_nodes);
 		return; /* slurm_nodes_answered kicks again */
 	}
-	r->spares_fresh = false;
+	r->spares_answered_ns = 0;
 	while (pick_spare(r, r->spare, sizeof(r->spare))) {
 		recovery_track_format_replacing(message, sizeof(message), f->name, f->node,
 						f->rollback_step, r->spare);
@@ -933,7 +943,7 @@ static void hand_over(struct recovery *r)
 {
 	recovery_orphans_clear(&r->orphans);
 	slurm_nodes_cancel(&r->slurm);
-	r->spares_fresh = false;
+	r->spares_answered_ns = 0;
 	if (!r->queue)
 		return;
 	log_info("%s leads now: the failures queued here are left to it",
