@@ -152,6 +152,61 @@ test_recovery_replacement_killed_while_joining_then_next_spare() {
 	jit_end n2 n4
 }
 
+# The leader's node dies during a recovery attempt before it launched its spare: n2's rank
+# stops itself before a step (--stop-at, so that the survivors hold the same committed step)
+# and slurmctld is stopped (SIGSTOP) before n2 is killed, so that the leader (n1), which asks
+# Slurm for the job's nodes before it picks a spare, gets no answer (its query ends after
+# its 1 s bound, then the next one); n1 is killed as soon as the survivors are told of n2's
+# NODE_DOWN, while it waits for Slurm. slurmctld goes on. The new leader (n3) takes over n2,
+# which n1 never sequenced a REPLACING for, then n1; the two nodes were down together, so
+# the survivor is told of the second join alone and every rank builds at its epoch (as in
+# tests/helper/mesh_failover_before_launch.sh, with foreground helpers). The phase is
+# checked: the survivor was told of no REPLACING before n1's NODE_DOWN. Training finishes
+# with the reference checksum, and the outcome counts both failures recovered.
+REC_STOP_STEP=${REC_STOP_STEP:-150}
+rec_stopped() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ]; }
+rec_first_line() { grep -n -m 1 "$1" "$JIT/run.txt" | cut -d: -f1; }
+test_recovery_leader_killed_before_launching_its_spare_new_leader_takes_both_over() {
+	local file doomed ctld down replacing
+	rec_start n1,n2,n3 "$(REC_TRAINER_ARGS="--stop-at=1:$REC_STOP_STEP" rec_trainer run n1,n2,n3 "$JIT/ckpt")"
+	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
+	doomed=$(rec_trainer_pids_on n2)
+	[ "$(wc -w <<<"$doomed")" = 1 ] || fail "expected one trainer on n2, found: $doomed"
+	wait_for 60 rec_stopped "$doomed" ||
+		fail "n2's rank did not stop itself before step $REC_STOP_STEP: $(tail -n 3 "$JIT/run.txt")"
+	sleep 1
+	ctld=$(cat "$BASE/run/slurmctld.pid")
+	trap 'kill -CONT '"$ctld"' 2>/dev/null || true' EXIT
+	kill -STOP "$ctld"
+	"$TESTCLUSTER" kill-node n2
+	wait_for 30 grep -q "rank 2: event: node n2 (1) is down" "$JIT/run.txt" ||
+		fail "the survivors were not told of n2's death: $(tail -n 5 "$JIT/run.txt")"
+	"$TESTCLUSTER" kill-node n1
+	kill -CONT "$ctld"
+	trap - EXIT
+	wait_for 60 grep -q "rank 2: event: node n1 (0) is down" "$JIT/run.txt" ||
+		fail "n1's death was not told: $(grep 'rank 2: event' "$JIT/run.txt" | tail -n 5)"
+	down=$(rec_first_line "rank 2: event: node n1 (0) is down")
+	replacing=$(rec_first_line "rank 2: event: replacing node")
+	[ -z "$replacing" ] || [ "$replacing" -gt "$down" ] ||
+		fail "n1 sequenced a REPLACING before it died (the phase was not reached): $(grep 'rank 2: event' "$JIT/run.txt" | head -n 4)"
+	wait_for 120 grep -q "rank 2: event: replacing node n2 (1) with spare" "$JIT/run.txt" ||
+		fail "the new leader did not take n2 over: $(grep 'rank 2: event' "$JIT/run.txt" | tail -n 6)"
+	wait_for 180 grep -q "rank 2: event: node 0 rejoined" "$JIT/run.txt" ||
+		fail "n1 was not replaced: $(grep 'rank 2: event' "$JIT/run.txt" | tail -n 8)"
+	diag "$(grep -E 'rank 2: (event: (replacing|node)|.*rebuil|.*failed)' "$JIT/run.txt" | sed 's/.*rank 2: //')"
+	wait_for 300 rec_finished run 3 ||
+		fail "the run did not finish: $(rec_finals run); $(grep -hE 'rebuil|failed|resumes' "$JIT/run.txt" "$JIT"/lcr-*.replacement-*.out | tail -n 10)"
+	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
+		fail "checksum $(rec_checksum run) after the leader's death, reference $(rec_checksum ref)"
+	wait_for 20 rec_outcome_finished "$JIT/ckpt" || fail "no finished outcome: $(ls "$JIT/ckpt")"
+	file=$(rec_outcome "$JIT/ckpt")
+	diag "$(cat "$file")"
+	grep -qx 'status: 0' "$file" && grep -qx 'failures_recovered: 2' "$file" ||
+		fail "wrong outcome: $(cat "$file")"
+	jit_end n1 n2
+}
+
 # The leader's node dies during an attempt: n2 is killed, the leader (n1) sequences
 # REPLACING with spare n4 and launches it, and n1 is killed before the spare can join (n4's
 # slurmd is stopped meanwhile, so the phase does not depend on timing). The new leader (n3)
@@ -315,20 +370,18 @@ test_recovery_leader_killed_after_its_spare_joined_replacement_waits_for_the_nex
 # lost with n1's srun, so the finals are n5's rank 0 and n3's rank 2. Training finishes with
 # the reference checksum, and the outcome counts both failures recovered.
 REC_FILL_BALLAST_MB=${REC_FILL_BALLAST_MB:-1536}
-REC_FILL_STOP_STEP=${REC_FILL_STOP_STEP:-150}
 rec_replacement_log() { ls "$BASE/run/lcr/$(id -u "$TEST_USER")/$1".*".$2.log" 2>/dev/null | head -n 1; }
 rec_fill_started() { grep -qs "rank $3: filling region 'ballast' .* from [0-9]* replicas" "$(rec_replacement_log "$1" "$2")"; }
-rec_stopped() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ]; }
 test_recovery_leader_killed_while_its_spare_fills_from_the_replicas_the_fill_goes_on_elsewhere() {
 	local file job log epoch next summary doomed
-	rec_start n1,n2,n3 "$(REC_TRAINER_ARGS="--ballast-mb=$REC_FILL_BALLAST_MB --stop-at=1:$REC_FILL_STOP_STEP" \
+	rec_start n1,n2,n3 "$(REC_TRAINER_ARGS="--ballast-mb=$REC_FILL_BALLAST_MB --stop-at=1:$REC_STOP_STEP" \
 		rec_trainer run n1,n2,n3 "$JIT/ckpt")"
 	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
 	job=$(as_user squeue -h -o %i | head -n 1)
 	doomed=$(rec_trainer_pids_on n2)
 	[ "$(wc -w <<<"$doomed")" = 1 ] || fail "expected one trainer on n2, found: $doomed"
 	wait_for 60 rec_stopped "$doomed" ||
-		fail "n2's rank did not stop itself before step $REC_FILL_STOP_STEP: $(tail -n 3 "$JIT/run.txt")"
+		fail "n2's rank did not stop itself before step $REC_STOP_STEP: $(tail -n 3 "$JIT/run.txt")"
 	sleep 1
 	"$TESTCLUSTER" kill-node n2
 	wait_for 90 rec_fill_started "$job" n4 1 ||
