@@ -62,7 +62,7 @@ static void command_free(struct command_async *c)
 	free(c);
 }
 
-/* The result as slurm_query_run gives it: rc, err set when it is not 0. */
+/* The result the done callback gets: rc, err set when it is not 0. */
 static int command_result(const struct command_async *c, bool timed_out, char *err,
 			  size_t errlen)
 {

@@ -1,10 +1,10 @@
 /* command_async.h: a short command run from lcrd's event loop without blocking it (the
- * Slurm queries a leader makes during a recovery: squeue, scancel). The command is started
- * with process_start in a process group of its own, its stdout captured through a pipe the
- * loop watches, stderr discarded, its exit watched with a pidfd (pidfd_watch.h), and it is
- * killed (its whole group) after a timeout. When it has exited and its output has ended, or
- * the timeout struck, a callback gets the result on the loop, as slurm_query_run would have
- * returned it. Meanwhile the loop serves heartbeats, clients and the mesh as usual. */
+ * Slurm queries a leader makes during a recovery: squeue, sinfo, scancel, slurm_query.h).
+ * The command is started with process_start in a process group of its own, its stdout
+ * captured through a pipe the loop watches, stderr discarded, its exit watched with a pidfd
+ * (pidfd_watch.h), and it is killed (its whole group) after a timeout. When it has exited
+ * and its output has ended, or the timeout struck, a callback gets the result on the loop.
+ * Meanwhile the loop serves heartbeats, clients and the mesh as usual. */
 #ifndef LCR_HELPER_COMMAND_ASYNC_H
 #define LCR_HELPER_COMMAND_ASYNC_H
 

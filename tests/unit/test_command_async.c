@@ -137,6 +137,17 @@ static void a_failing_command_is_eio(void **state)
 	assert_true(no_child_left());
 }
 
+static void a_command_killed_by_a_signal_is_eio(void **state)
+{
+	struct result r = { 0 };
+	(void)state;
+	run_script(&r, "echo half; kill -KILL $$", 1000, 256);
+	assert_int_equal(r.rc, -EIO);
+	assert_string_equal(r.err, "sh failed (wait status 9)");
+	assert_string_equal(r.out, "half");
+	assert_true(no_child_left());
+}
+
 static void a_missing_command_is_enoent_at_once(void **state)
 {
 	char *const argv[] = { "lcr-no-such-command", NULL };
@@ -232,6 +243,7 @@ int main(void)
 		cmocka_unit_test(the_output_arrives_without_trailing_newlines),
 		cmocka_unit_test(output_beyond_its_room_is_dropped),
 		cmocka_unit_test(a_failing_command_is_eio),
+		cmocka_unit_test(a_command_killed_by_a_signal_is_eio),
 		cmocka_unit_test(a_missing_command_is_enoent_at_once),
 		cmocka_unit_test(the_loop_serves_while_a_slow_command_runs),
 		cmocka_unit_test(a_command_past_its_timeout_is_killed),
