@@ -56,7 +56,7 @@ static void command_done(struct command_async *c, void *arg, int rc, char *out,
 static int run_for(struct recovery_orphans *o, struct recovery_orphan *x, char *const argv[],
 		   size_t out_cap, char *err, size_t errlen)
 {
-	return command_async_start(o->loop, argv, SLURM_QUERY_ASYNC_TIMEOUT_MS, out_cap,
+	return command_async_start(o->loop, argv, SLURM_QUERY_ORPHAN_TIMEOUT_MS, out_cap,
 				   command_done, o, &x->command, err, errlen);
 }
 

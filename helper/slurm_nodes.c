@@ -59,7 +59,7 @@ static void ask_sinfo(struct slurm_nodes *s)
 	char err[256];
 	if (s->job_nodes[0]) {
 		slurm_query_unusable_command(&c, s->job_nodes);
-		if (command_async_start(s->loop, c.argv, SLURM_QUERY_TIMEOUT_MS, sizeof(s->unusable),
+		if (command_async_start(s->loop, c.argv, SLURM_QUERY_NODES_TIMEOUT_MS, sizeof(s->unusable),
 					sinfo_done, s, &s->command, err, sizeof(err)) == 0)
 			return;
 	}
@@ -90,7 +90,7 @@ void slurm_nodes_ask(struct slurm_nodes *s, const char *fallback)
 	s->job_err[0] = '\0';
 	snprintf(s->job_nodes, sizeof(s->job_nodes), "%s", fallback ? fallback : "");
 	slurm_query_job_nodes_command(&c, s->job_id);
-	if (command_async_start(s->loop, c.argv, SLURM_QUERY_TIMEOUT_MS, sizeof(s->job_nodes),
+	if (command_async_start(s->loop, c.argv, SLURM_QUERY_NODES_TIMEOUT_MS, sizeof(s->job_nodes),
 				squeue_done, s, &s->command, s->job_err, sizeof(s->job_err)) < 0)
 		ask_sinfo(s);
 }

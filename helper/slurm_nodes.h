@@ -1,7 +1,7 @@
 /* slurm_nodes.h: the job's nodes and those of them Slurm considers unusable, asked from
  * lcrd's event loop without blocking it, before a leader picks a spare: squeue --jobs, then
  * sinfo on the node list it printed (or on the caller's own list when squeue could not
- * tell), each run as a command_async.h bounded by SLURM_QUERY_TIMEOUT_MS, their output read
+ * tell), each run as a command_async.h bounded by SLURM_QUERY_NODES_TIMEOUT_MS, their output read
  * by slurm_query.h. One question at a time; the answer comes through a callback on the
  * loop, never from within slurm_nodes_ask. */
 #ifndef LCR_HELPER_SLURM_NODES_H

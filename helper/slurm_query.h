@@ -14,10 +14,10 @@
 
 /* How long the questions asked before a spare is picked wait for their command
  * (slurm_nodes.h): the recovery attempt waits for their answer. */
-#define SLURM_QUERY_TIMEOUT_MS 1000
+#define SLURM_QUERY_NODES_TIMEOUT_MS 1000
 /* How long the questions about a spare's orphaned steps, and their cancelling, wait
  * (recovery_orphan.h): a loaded slurmctld may be slow, and the loop serves on meanwhile. */
-#define SLURM_QUERY_ASYNC_TIMEOUT_MS 5000
+#define SLURM_QUERY_ORPHAN_TIMEOUT_MS 5000
 /* Room for the output of squeue --steps. */
 #define SLURM_QUERY_STEPS_OUT_MAX 8192
 
