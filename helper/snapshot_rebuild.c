@@ -1,7 +1,9 @@
 /* snapshot_rebuild.c: a lost node's snapshot rebuilt from the parity of its group (see
  * snapshot_rebuild.h). Two halves: the members' (the blocks each sends the leader, pushed
- * on a worker) and the leader's (the blocks gathered per stripe, decoded once enough are
- * in). The arithmetic is lib/erasure.c's, the placement lib/redundancy_plan.c's. */
+ * on a worker) and the leader's (the blocks gathered per stripe, decoded and checked on a
+ * worker once enough are in, so that the event loop keeps its heartbeats meanwhile; the
+ * regions kept on the loop once the worker ended). The arithmetic is lib/erasure.c's, the
+ * placement lib/redundancy_plan.c's. */
 #include "config.h"
 
 #include <errno.h>
@@ -35,6 +37,27 @@ struct lost_layout {
 	struct wire_snapshot_layout_region *regions;
 };
 
+/* An assembly's status, or < 0: the rebuild failed (why says why). */
+enum {
+	ASSEMBLY_REBUILT = 0,
+	ASSEMBLY_GATHERING = 1,
+	ASSEMBLY_DECODING = 2, /* its worker owns the stripes, layouts and lost mask */
+};
+
+/* The decode of an assembly on its worker: what the job writes, read on the loop once it
+ * ended. */
+struct decoding {
+	struct snapshot_rebuild *r;
+	struct worker *worker;                 /* NULL once the job ended */
+	uint8_t *snapshots[ERASURE_MAX_BLOCKS]; /* by position: a lost member's bytes, checked */
+	uint64_t padding;                      /* bytes the blocks grew by, zero padded */
+	uint64_t started_ns;
+	char why[WIRE_TEXT_MAX + 1];           /* why the job failed */
+};
+
+/* One group's lost members at one step. While DECODING, the job alone reads or writes its
+ * stripes, layouts and lost mask: every path on the loop leaves them alone (update_lost,
+ * add_block's callers) or cancels the job before it frees them (free_assembly). */
 struct assembly {
 	uint64_t step;
 	uint32_t group, size, parity;
@@ -43,7 +66,8 @@ struct assembly {
 	uint32_t rebuilt;                      /* the lost members when the rebuild ended */
 	struct lost_layout layouts[ERASURE_MAX_BLOCKS];
 	struct stripe_blocks stripes[ERASURE_MAX_BLOCKS];
-	int status;                            /* 1: gathering, 0: rebuilt, < 0: failed */
+	struct decoding decoding;
+	int status;                            /* ASSEMBLY_*, or < 0: failed */
 	char why[WIRE_TEXT_MAX + 1];           /* why it failed */
 	uint64_t started_ms;
 	struct assembly *next;
@@ -165,15 +189,18 @@ static struct assembly *find_assembly(struct snapshot_rebuild *r, uint64_t step,
 	return NULL;
 }
 
-/* The group's lost members as of now: more than its parity fails the rebuild. */
+/* The group's lost members as of now: more than its parity fails the rebuild. While the
+ * blocks are decoded, nothing: a loss then is one after the rebuild ended, seen once it has. */
 static void update_lost(struct snapshot_rebuild *r, struct assembly *a)
 {
 	char nodes[WIRE_TEXT_MAX / 2];
+	if (a->status == ASSEMBLY_DECODING)
+		return;
 	a->lost |= lost_mask(r->d->mesh, a->members, a->size);
 	for (uint32_t p = 0; p < a->size; p++)
 		if (a->lost & (1u << p))
 			take_own_layout(r, a, p);
-	if (a->status == 1 && (unsigned)__builtin_popcount(a->lost) > a->parity) {
+	if (a->status == ASSEMBLY_GATHERING && (unsigned)__builtin_popcount(a->lost) > a->parity) {
 		format_nodes(nodes, sizeof(nodes), a->members, a->lost);
 		fail(r, a, -EHOSTDOWN, "nodes %s of the group are lost, and its parity (%" PRIu32
 		     " block%s per stripe) rebuilds at most %" PRIu32, nodes, a->parity,
@@ -181,7 +208,7 @@ static void update_lost(struct snapshot_rebuild *r, struct assembly *a)
 	}
 	/* A loss after the rebuild ended: this step's blocks were gathered without it. */
 	uint32_t after = lost_mask(r->d->mesh, a->members, a->size) & ~a->rebuilt;
-	if (a->status == 0 && after) {
+	if (a->status == ASSEMBLY_REBUILT && after) {
 		format_nodes(nodes, sizeof(nodes), a->members, after);
 		fail(r, a, -EHOSTDOWN, "node %s of the group was lost after the rebuild at this step "
 		     "ended; it is not rebuilt from it", nodes);
@@ -204,7 +231,7 @@ static struct assembly *expect(struct snapshot_rebuild *r, uint32_t lost, uint64
 	if (!(a = calloc(1, sizeof(*a))))
 		return snprintf(why, cap, "out of memory"), NULL;
 	*a = (struct assembly){ .step = step, .group = g.group, .size = g.size,
-				.parity = r->d->opt.redundancy_parity, .status = 1,
+				.parity = r->d->opt.redundancy_parity, .status = ASSEMBLY_GATHERING,
 				.started_ms = util_now_ms(), .next = r->assemblies };
 	memcpy(a->members, members, sizeof(members));
 	r->assemblies = a;
@@ -239,9 +266,9 @@ static uint64_t layout_total(const struct lost_layout *l)
 }
 
 /* Decodes the lost blocks of stripe s: every block padded with zeros to the longest (the
- * lost members' chunks included). */
-static int decode_stripe(struct snapshot_rebuild *r, struct assembly *a, uint32_t s,
-			 const struct erasure_code *code, char *why, size_t cap)
+ * lost members' chunks included). On the worker. */
+static int decode_stripe(struct assembly *a, uint32_t s, const struct erasure_code *code, char *why,
+			 size_t cap)
 {
 	struct stripe_blocks *x = &a->stripes[s];
 	uint64_t longest = 64;
@@ -260,7 +287,7 @@ static int decode_stripe(struct snapshot_rebuild *r, struct assembly *a, uint32_
 		if (!grown)
 			return snprintf(why, cap, "out of memory"), -ENOMEM;
 		memset(grown + x->length[b], 0, longest - x->length[b]);
-		r->bytes += longest - x->length[b];
+		a->decoding.padding += longest - x->length[b];
 		x->data[b] = grown;
 		x->length[b] = longest;
 		lost[b] = !(x->have & (1u << b));
@@ -268,76 +295,130 @@ static int decode_stripe(struct snapshot_rebuild *r, struct assembly *a, uint32_
 	return erasure_recover(code, longest, x->data, lost, why, cap);
 }
 
-/* The lost member at position: its snapshot from its decoded chunks, each region checked
- * and kept. */
-static int keep_member(struct snapshot_rebuild *r, struct assembly *a, uint32_t position, char *why,
-		       size_t cap)
+/* The lost member at position: its snapshot put together from its decoded chunks, every
+ * region checked against its XXH3. On the worker. */
+static int put_member_together(struct assembly *a, uint32_t position, const atomic_bool *cancel,
+			       char *why, size_t cap)
 {
 	const struct lost_layout *l = &a->layouts[position];
 	uint64_t total = layout_total(l), at = 0, k = a->size - a->parity;
 	uint64_t chunk = redundancy_chunk_bytes(total ? total : 1, a->size, a->parity);
 	uint8_t *bytes = malloc(total ? total : 1);
-	int rc = bytes ? 0 : -ENOMEM;
-	for (unsigned c = 0; bytes && c < k && c * chunk < total; c++) {
+	if (!bytes)
+		return snprintf(why, cap, "out of memory"), -ENOMEM;
+	a->decoding.snapshots[position] = bytes;
+	for (unsigned c = 0; c < k && c * chunk < total; c++) {
 		uint32_t s = redundancy_stripe_of_chunk(a->size, a->parity, position, c);
 		uint64_t n = total - c * chunk < chunk ? total - c * chunk : chunk;
 		memcpy(bytes + c * chunk, a->stripes[s].data[c], n);
 	}
-	/* Every region checked before any is kept: no part of a wrong rebuild is held. */
-	for (uint32_t i = 0; rc == 0 && i < l->count; at += l->regions[i++].size) {
+	for (uint32_t i = 0; i < l->count; at += l->regions[i++].size) {
 		const struct wire_snapshot_layout_region *x = &l->regions[i];
-		if (XXH3_64bits(bytes + at, x->size) != x->xxh3) {
-			snprintf(why, cap, "region '%s' of rank %" PRIu32 " decodes with another XXH3 "
-				 "than node %" PRIu32 "'s snapshot gave", x->name, x->rank,
-				 a->members[position]);
-			rc = -EILSEQ;
-		}
+		if (atomic_load(cancel))
+			return -ECANCELED;
+		if (XXH3_64bits(bytes + at, x->size) != x->xxh3)
+			return snprintf(why, cap, "region '%s' of rank %" PRIu32 " decodes with another "
+					"XXH3 than node %" PRIu32 "'s snapshot gave", x->name, x->rank,
+					a->members[position]), -EILSEQ;
 	}
-	at = 0;
-	for (uint32_t i = 0; rc == 0 && i < l->count; at += l->regions[i++].size)
-		rc = r->keep(r->keep_arg, a->members[position], l->incarnation, a->step, &l->regions[i],
-			     bytes + at, why, cap);
-	if (!bytes)
-		snprintf(why, cap, "out of memory");
-	free(bytes);
+	return 0;
+}
+
+/* The worker's job: every needed stripe decoded, every lost member's snapshot put together
+ * and checked (the cancel flag looked at between stripes and between regions). */
+static int decode_all(void *arg, const atomic_bool *cancel)
+{
+	struct assembly *a = arg;
+	char *why = a->decoding.why;
+	size_t cap = sizeof(a->decoding.why);
+	uint32_t needed = stripes_needed(a->size, a->parity, a->lost);
+	struct erasure_code code;
+	int rc = erasure_init(&code, a->size - a->parity, a->parity, why, cap);
+	for (uint32_t s = 0; rc == 0 && s < a->size; s++)
+		if (needed & (1u << s))
+			rc = atomic_load(cancel) ? -ECANCELED : decode_stripe(a, s, &code, why, cap);
+	for (uint32_t p = 0; rc == 0 && p < a->size; p++)
+		if (a->lost & (1u << p))
+			rc = put_member_together(a, p, cancel, why, cap);
 	return rc;
 }
 
-/* Every block needed is in: decode, check, keep. */
-static void finish(struct snapshot_rebuild *r, struct assembly *a)
+/* The decode's leftovers, once its job ended or was cancelled: the padding counted with the
+ * blocks it grew (free_stripes takes it off), the put-together snapshots freed. */
+static void end_decoding(struct snapshot_rebuild *r, struct assembly *a)
 {
-	uint32_t needed = stripes_needed(a->size, a->parity, a->lost);
-	struct erasure_code code;
+	struct decoding *x = &a->decoding;
+	if (x->worker)
+		worker_cancel(x->worker);
+	x->worker = NULL;
+	r->bytes += x->padding;
+	x->padding = 0;
+	for (uint32_t p = 0; p < ERASURE_MAX_BLOCKS; p++) {
+		free(x->snapshots[p]);
+		x->snapshots[p] = NULL;
+	}
+}
+
+/* Keeps the checked regions of every lost member, on the loop: 0 or -errno with why. */
+static int keep_members(struct snapshot_rebuild *r, struct assembly *a, uint64_t *bytes, char *why,
+			size_t cap)
+{
+	int rc = 0;
+	for (uint32_t p = 0; p < a->size; p++) {
+		const struct lost_layout *l = &a->layouts[p];
+		uint64_t at = 0;
+		if (!(a->lost & (1u << p)))
+			continue;
+		for (uint32_t i = 0; rc == 0 && i < l->count; at += l->regions[i++].size)
+			rc = r->keep(r->keep_arg, a->members[p], l->incarnation, a->step, &l->regions[i],
+				     a->decoding.snapshots[p] + at, why, cap);
+		*bytes += layout_total(l);
+	}
+	return rc;
+}
+
+/* The worker ended, on the loop: the rebuilt regions kept, or the rebuild failed. */
+static void decoded(void *arg, int rc)
+{
+	struct assembly *a = arg;
+	struct snapshot_rebuild *r = a->decoding.r;
 	char why[WIRE_TEXT_MAX + 1], nodes[WIRE_TEXT_MAX / 2], size[32];
-	uint64_t started = util_now_ns(), bytes = 0;
-	int rc = erasure_init(&code, a->size - a->parity, a->parity, why, sizeof(why));
-	for (uint32_t s = 0; rc == 0 && s < a->size; s++)
-		if (needed & (1u << s))
-			rc = decode_stripe(r, a, s, &code, why, sizeof(why));
-	for (uint32_t p = 0; rc == 0 && p < a->size; p++)
-		if (a->lost & (1u << p)) {
-			rc = keep_member(r, a, p, why, sizeof(why));
-			bytes += layout_total(&a->layouts[p]);
-		}
+	uint64_t bytes = 0;
+	a->decoding.worker = NULL; /* freed by worker.c */
+	/* The padded blocks are held while the regions are kept: counted for their budget. */
+	r->bytes += a->decoding.padding;
+	a->decoding.padding = 0;
+	if (rc < 0)
+		util_copy_string(why, sizeof(why), a->decoding.why);
+	else
+		rc = keep_members(r, a, &bytes, why, sizeof(why));
+	end_decoding(r, a);
 	if (rc < 0) {
 		fail(r, a, rc, "%s", why);
 		return;
 	}
-	a->status = 0;
+	a->status = ASSEMBLY_REBUILT;
 	a->rebuilt = a->lost;
 	free_stripes(r, a);
 	format_nodes(nodes, sizeof(nodes), a->members, a->lost);
 	log_info("rebuilt the snapshot of node %s at step %" PRIu64 " from the parity of erasure group "
 		 "%" PRIu32 " (%s in %.3f s, every region checked against its XXH3): held as its copies",
 		 nodes, a->step, a->group, util_format_size(bytes, size, sizeof(size)),
-		 (double)(util_now_ns() - started) / 1e9);
+		 (double)(util_now_ns() - a->decoding.started_ns) / 1e9);
 }
 
+/* Every block needed is in: decode and check on a worker, keep once it ended. */
 static void try_finish(struct snapshot_rebuild *r, struct assembly *a)
 {
 	char why[WIRE_TEXT_MAX + 1];
-	if (a->status == 1 && ready(a, why, sizeof(why)))
-		finish(r, a);
+	int rc;
+	if (a->status != ASSEMBLY_GATHERING || !ready(a, why, sizeof(why)))
+		return;
+	a->decoding = (struct decoding){ .r = r, .started_ns = util_now_ns() };
+	a->status = ASSEMBLY_DECODING;
+	rc = worker_start(r->d->loop, decode_all, decoded, a, &a->decoding.worker);
+	if (rc < 0)
+		fail(r, a, rc, "cannot start the thread that decodes its blocks: %s", strerror(-rc));
 }
 
 /* One block of stripe s into the leader's rebuild (replacing one already there). */
@@ -501,10 +582,12 @@ static struct assembly *assembly_of_group(struct snapshot_rebuild *r, uint64_t s
 	return NULL;
 }
 
-/* The leader's own blocks go straight into its rebuild. */
+/* The leader's own blocks go straight into its rebuild while it gathers them. */
 static void deliver_locally(struct snapshot_rebuild *r, struct send_job *j)
 {
 	struct assembly *a = assembly_of_group(r, j->puts[0].step, j->puts[0].group, j->puts[0].group_size);
+	if (a && a->status != ASSEMBLY_GATHERING)
+		a = NULL;
 	for (size_t i = 0; a && i < j->count; i++) {
 		if (j->puts[i].kind == WIRE_SNAPSHOT_REBUILD) {
 			add_block(r, a, j->puts[i].stripe, j->puts[i].chunk, j->data[i], j->puts[i].size);
@@ -589,11 +672,13 @@ int snapshot_rebuild_state(struct snapshot_rebuild *r, uint32_t lost, uint64_t s
 				PRIu64 "%s%s", lost, step, waiting[0] ? ": " : "", waiting), -ENOENT;
 	update_lost(r, a);
 	try_finish(r, a);
-	if (a->status == 1 && !ready(a, waiting, sizeof(waiting)) &&
+	if (a->status == ASSEMBLY_GATHERING && !ready(a, waiting, sizeof(waiting)) &&
 	    util_now_ms() - a->started_ms > SNAPSHOT_REBUILD_WAIT_MS)
 		fail(r, a, -ETIMEDOUT, "its blocks did not come in %.0f s: %s",
 		     SNAPSHOT_REBUILD_WAIT_MS / 1e3, waiting);
-	if (a->status == 1)
+	if (a->status == ASSEMBLY_DECODING)
+		snprintf(waiting, sizeof(waiting), "its blocks are being decoded");
+	if (a->status == ASSEMBLY_GATHERING || a->status == ASSEMBLY_DECODING)
 		return snprintf(why, cap, "its rebuild from the parity of erasure group %" PRIu32
 				" is not done: %s", a->group, waiting), -EINPROGRESS;
 	if (a->status < 0)
@@ -611,7 +696,10 @@ static int check_sender(struct snapshot_rebuild *r, uint32_t peer, const struct 
 	uint32_t position = UINT32_MAX;
 	if (!mesh_is_leader(m))
 		return snprintf(why, cap, "this helper is not the leader"), -EPERM;
-	if (!a || a->status != 1)
+	if (a && a->status == ASSEMBLY_DECODING)
+		return snprintf(why, cap, "the rebuild of group %u at step %" PRIu64 " has its blocks "
+				"already: they are being decoded", put->group, put->step), -ESTALE;
+	if (!a || a->status != ASSEMBLY_GATHERING)
 		return snprintf(why, cap, "no rebuild of group %u at step %" PRIu64 " is under way",
 				put->group, put->step), -ESTALE;
 	for (uint32_t p = 0; p < a->size; p++)
@@ -712,8 +800,10 @@ int snapshot_rebuild_arrived(struct snapshot_rebuild *r, uint32_t peer, const st
 	return rc;
 }
 
+/* Frees a, its decode cancelled first when one runs. */
 static void free_assembly(struct snapshot_rebuild *r, struct assembly *a)
 {
+	end_decoding(r, a);
 	free_stripes(r, a);
 	for (uint32_t p = 0; p < ERASURE_MAX_BLOCKS; p++)
 		free(a->layouts[p].regions);

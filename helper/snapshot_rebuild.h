@@ -9,9 +9,10 @@
  * sends the lost members' layouts (kind REBUILD_LAYOUT), which every member received with
  * their chunks. The leader, once each such stripe has as many blocks as it has data chunks
  * and every lost member's layout is in, decodes the lost chunks (erasure_recover), puts
- * each lost member's snapshot together, checks each region against the XXH3 its layout
- * gives, and keeps the regions as held copies of that node at P (the keep callback:
- * snapshot.c's store), from which the replacement fills as from a copy partner's. More
+ * each lost member's snapshot together and checks each region against the XXH3 its layout
+ * gives, on a worker thread (its event loop serves meanwhile), then keeps the regions as
+ * held copies of that node at P (the keep callback: snapshot.c's store, on the loop), from
+ * which the replacement fills as from a copy partner's. More
  * lost members in one group than its parity blocks per stripe cannot be rebuilt, and the
  * leader says so. snapshot.c asks snapshot_rebuild_state before it names P as a recovery
  * step. */
@@ -48,8 +49,9 @@ void snapshot_rebuild_node_lost(struct snapshot_rebuild *r, uint32_t lost, uint6
 				uint32_t live_count);
 
 /* The leader: whether lost's snapshot of step is rebuilt: 0 (held as copies), -EINPROGRESS
- * (blocks are on their way, for at most SNAPSHOT_REBUILD_WAIT_MS), or another -errno; why
- * says what, but for 0. */
+ * (blocks are on their way, for at most SNAPSHOT_REBUILD_WAIT_MS, or being decoded on a
+ * worker thread), or another -errno; why says what, but for 0. Once every block is in, the
+ * call (or the block's arrival) that sees it starts the decode; a later call sees its end. */
 int snapshot_rebuild_state(struct snapshot_rebuild *r, uint32_t lost, uint64_t step,
 			   const uint32_t *live, uint32_t live_count, char *why, size_t cap);
 
