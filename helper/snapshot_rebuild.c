@@ -51,6 +51,7 @@ struct decoding {
 	struct worker *worker;                 /* NULL once the job ended */
 	uint8_t *snapshots[ERASURE_MAX_BLOCKS]; /* by position: a lost member's bytes, checked */
 	uint64_t padding;                      /* bytes the blocks grew by, zero padded */
+	uint64_t padding_counted;              /* what r->bytes counted for it at the start */
 	uint64_t started_ns;
 	char why[WIRE_TEXT_MAX + 1];           /* why the job failed */
 };
@@ -265,14 +266,12 @@ static uint64_t layout_total(const struct lost_layout *l)
 	return total;
 }
 
-/* Decodes the lost blocks of stripe s: every block padded with zeros to the longest (the
- * lost members' chunks included). On the worker. */
-static int decode_stripe(struct assembly *a, uint32_t s, const struct erasure_code *code, char *why,
-			 size_t cap)
+/* The length every block of stripe s is padded to: the longest (the lost members' chunks
+ * included). */
+static uint64_t stripe_longest(const struct assembly *a, uint32_t s)
 {
-	struct stripe_blocks *x = &a->stripes[s];
+	const struct stripe_blocks *x = &a->stripes[s];
 	uint64_t longest = 64;
-	bool lost[ERASURE_MAX_BLOCKS] = { false };
 	for (uint32_t b = 0; b < a->size; b++)
 		if (x->length[b] > longest)
 			longest = x->length[b];
@@ -282,6 +281,28 @@ static int decode_stripe(struct assembly *a, uint32_t s, const struct erasure_co
 			uint64_t chunk = redundancy_chunk_bytes(total ? total : 1, a->size, a->parity);
 			longest = chunk > longest ? chunk : longest;
 		}
+	return longest;
+}
+
+/* The bytes the decode will pad the needed stripes' blocks with, counted before it starts. */
+static uint64_t padding_of(const struct assembly *a)
+{
+	uint32_t needed = stripes_needed(a->size, a->parity, a->lost);
+	uint64_t padding = 0;
+	for (uint32_t s = 0; s < a->size; s++)
+		for (uint32_t b = 0; (needed & (1u << s)) && b < a->size; b++)
+			padding += stripe_longest(a, s) - a->stripes[s].length[b];
+	return padding;
+}
+
+/* Decodes the lost blocks of stripe s, every block padded with zeros to the stripe's
+ * longest. On the worker. */
+static int decode_stripe(struct assembly *a, uint32_t s, const struct erasure_code *code, char *why,
+			 size_t cap)
+{
+	struct stripe_blocks *x = &a->stripes[s];
+	uint64_t longest = stripe_longest(a, s);
+	bool lost[ERASURE_MAX_BLOCKS] = { false };
 	for (uint32_t b = 0; b < a->size; b++) {
 		uint8_t *grown = realloc(x->data[b], longest);
 		if (!grown)
@@ -343,16 +364,17 @@ static int decode_all(void *arg, const atomic_bool *cancel)
 	return rc;
 }
 
-/* The decode's leftovers, once its job ended or was cancelled: the padding counted with the
- * blocks it grew (free_stripes takes it off), the put-together snapshots freed. */
+/* The decode's leftovers, once its job ended or was cancelled: r->bytes counts the padding
+ * the blocks got (free_stripes takes it off with them) instead of the padding planned, the
+ * put-together snapshots freed. */
 static void end_decoding(struct snapshot_rebuild *r, struct assembly *a)
 {
 	struct decoding *x = &a->decoding;
 	if (x->worker)
 		worker_cancel(x->worker);
 	x->worker = NULL;
-	r->bytes += x->padding;
-	x->padding = 0;
+	r->bytes = r->bytes - x->padding_counted + x->padding;
+	x->padding = x->padding_counted = 0;
 	for (uint32_t p = 0; p < ERASURE_MAX_BLOCKS; p++) {
 		free(x->snapshots[p]);
 		x->snapshots[p] = NULL;
@@ -385,9 +407,6 @@ static void decoded(void *arg, int rc)
 	char why[WIRE_TEXT_MAX + 1], nodes[WIRE_TEXT_MAX / 2], size[32];
 	uint64_t bytes = 0;
 	a->decoding.worker = NULL; /* freed by worker.c */
-	/* The padded blocks are held while the regions are kept: counted for their budget. */
-	r->bytes += a->decoding.padding;
-	a->decoding.padding = 0;
 	if (rc < 0)
 		util_copy_string(why, sizeof(why), a->decoding.why);
 	else
@@ -414,11 +433,16 @@ static void try_finish(struct snapshot_rebuild *r, struct assembly *a)
 	int rc;
 	if (a->status != ASSEMBLY_GATHERING || !ready(a, why, sizeof(why)))
 		return;
-	a->decoding = (struct decoding){ .r = r, .started_ns = util_now_ns() };
+	/* The padding is counted now: the budget sees it while the worker adds it. */
+	a->decoding = (struct decoding){ .r = r, .started_ns = util_now_ns(),
+					 .padding_counted = padding_of(a) };
+	r->bytes += a->decoding.padding_counted;
 	a->status = ASSEMBLY_DECODING;
 	rc = worker_start(r->d->loop, decode_all, decoded, a, &a->decoding.worker);
-	if (rc < 0)
+	if (rc < 0) {
+		end_decoding(r, a);
 		fail(r, a, rc, "cannot start the thread that decodes its blocks: %s", strerror(-rc));
+	}
 }
 
 /* One block of stripe s into the leader's rebuild (replacing one already there). */

@@ -328,8 +328,11 @@ static void test_decode_runs_off_the_loop_and_keeps_the_checked_regions(void **s
 {
 	struct fixture *f = *state;
 	char why[WIRE_TEXT_MAX + 1];
+	size_t chunk = redundancy_chunk_bytes(REGION_BYTES, GROUP, PARITY);
 	deliver_every_block(f);
 	assert_int_equal(f->kept, 0);
+	/* The blocks of its GROUP - PARITY stripes, the lost one's padded in: counted already. */
+	assert_int_equal(snapshot_rebuild_bytes(f->r), (GROUP - PARITY) * GROUP * chunk);
 	assert_int_equal(snapshot_rebuild_state(f->r, LOST, STEP, live_at_step, GROUP, why, sizeof(why)),
 			 -EINPROGRESS);
 	assert_non_null(strstr(why, "its blocks are being decoded"));
