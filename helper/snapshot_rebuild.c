@@ -289,9 +289,11 @@ static uint64_t padding_of(const struct assembly *a)
 {
 	uint32_t needed = stripes_needed(a->size, a->parity, a->lost);
 	uint64_t padding = 0;
-	for (uint32_t s = 0; s < a->size; s++)
-		for (uint32_t b = 0; (needed & (1u << s)) && b < a->size; b++)
-			padding += stripe_longest(a, s) - a->stripes[s].length[b];
+	for (uint32_t s = 0; s < a->size; s++) {
+		uint64_t longest = (needed & (1u << s)) ? stripe_longest(a, s) : 0;
+		for (uint32_t b = 0; longest && b < a->size; b++)
+			padding += longest - a->stripes[s].length[b];
+	}
 	return padding;
 }
 
