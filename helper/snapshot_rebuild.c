@@ -409,10 +409,14 @@ static void decoded(void *arg, int rc)
 	char why[WIRE_TEXT_MAX + 1], nodes[WIRE_TEXT_MAX / 2], size[32];
 	uint64_t bytes = 0;
 	a->decoding.worker = NULL; /* freed by worker.c */
-	if (rc < 0)
+	if (rc < 0) {
 		util_copy_string(why, sizeof(why), a->decoding.why);
-	else
+	} else {
+		/* The blocks are decoded into the snapshots: freed before the regions are kept,
+		 * so that the budget the keeping checks no longer counts them. */
+		free_stripes(r, a);
 		rc = keep_members(r, a, &bytes, why, sizeof(why));
+	}
 	end_decoding(r, a);
 	if (rc < 0) {
 		fail(r, a, rc, "%s", why);
@@ -420,7 +424,6 @@ static void decoded(void *arg, int rc)
 	}
 	a->status = ASSEMBLY_REBUILT;
 	a->rebuilt = a->lost;
-	free_stripes(r, a);
 	format_nodes(nodes, sizeof(nodes), a->members, a->lost);
 	log_info("rebuilt the snapshot of node %s at step %" PRIu64 " from the parity of erasure group "
 		 "%" PRIu32 " (%s in %.3f s, every region checked against its XXH3): held as its copies",
@@ -442,8 +445,12 @@ static void try_finish(struct snapshot_rebuild *r, struct assembly *a)
 	a->status = ASSEMBLY_DECODING;
 	rc = worker_start(r->d->loop, decode_all, decoded, a, &a->decoding.worker);
 	if (rc < 0) {
-		end_decoding(r, a);
-		fail(r, a, rc, "cannot start the thread that decodes its blocks: %s", strerror(-rc));
+		/* The members do not send their blocks again: decode here rather than fail. */
+		atomic_bool never = false;
+		log_warning("cannot start the thread that decodes the blocks of erasure group %" PRIu32
+			    " at step %" PRIu64 " (%s): decoding them on the event loop", a->group,
+			    a->step, strerror(-rc));
+		decoded(a, decode_all(a, &never));
 	}
 }
 
