@@ -37,6 +37,19 @@ rec_checksum() {
 rec_outcome() { ls "$1"/outcome.*.1 2>/dev/null | head -n 1; }
 rec_outcome_finished() { grep -qx 'state: finished' "$(rec_outcome "$1")" 2>/dev/null; }
 
+# The leader cases' end: run's checksum is the reference's, and its outcome says that the
+# step finished with both failures (the node's and the leader's) recovered.
+rec_identical_with_two_recovered() {
+	local file
+	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
+		fail "checksum $(rec_checksum run) after the leader's death, reference $(rec_checksum ref)"
+	wait_for 20 rec_outcome_finished "$JIT/ckpt" || fail "no finished outcome: $(ls "$JIT/ckpt")"
+	file=$(rec_outcome "$JIT/ckpt")
+	diag "$(cat "$file")"
+	grep -qx 'status: 0' "$file" && grep -qx 'failures_recovered: 2' "$file" ||
+		fail "wrong outcome: $(cat "$file")"
+}
+
 # The pids of the trainers running on node $1.
 rec_trainer_pids_on() {
 	local pid
@@ -167,7 +180,7 @@ REC_STOP_STEP=${REC_STOP_STEP:-150}
 rec_stopped() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ]; }
 rec_first_line() { grep -n -m 1 "$1" "$JIT/run.txt" | cut -d: -f1; }
 test_recovery_leader_killed_before_launching_its_spare_new_leader_takes_both_over() {
-	local file doomed ctld down replacing
+	local doomed ctld down replacing
 	rec_start n1,n2,n3 "$(REC_TRAINER_ARGS="--stop-at=1:$REC_STOP_STEP" rec_trainer run n1,n2,n3 "$JIT/ckpt")"
 	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
 	doomed=$(rec_trainer_pids_on n2)
@@ -197,13 +210,7 @@ test_recovery_leader_killed_before_launching_its_spare_new_leader_takes_both_ove
 	diag "$(grep -E 'rank 2: (event: (replacing|node)|.*rebuil|.*failed)' "$JIT/run.txt" | sed 's/.*rank 2: //')"
 	wait_for 300 rec_finished run 3 ||
 		fail "the run did not finish: $(rec_finals run); $(grep -hE 'rebuil|failed|resumes' "$JIT/run.txt" "$JIT"/lcr-*.replacement-*.out | tail -n 10)"
-	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
-		fail "checksum $(rec_checksum run) after the leader's death, reference $(rec_checksum ref)"
-	wait_for 20 rec_outcome_finished "$JIT/ckpt" || fail "no finished outcome: $(ls "$JIT/ckpt")"
-	file=$(rec_outcome "$JIT/ckpt")
-	diag "$(cat "$file")"
-	grep -qx 'status: 0' "$file" && grep -qx 'failures_recovered: 2' "$file" ||
-		fail "wrong outcome: $(cat "$file")"
+	rec_identical_with_two_recovered
 	jit_end n1 n2
 }
 
@@ -219,7 +226,6 @@ test_recovery_leader_killed_before_launching_its_spare_new_leader_takes_both_ove
 # both have joined. Training finishes with the reference checksum, and the outcome counts
 # both failures recovered.
 test_recovery_leader_killed_after_replacing_new_leader_takes_the_failure_over() {
-	local file
 	rec_start n1,n2,n3 "$(rec_trainer run n1,n2,n3 "$JIT/ckpt")"
 	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
 	trap '"$TESTCLUSTER" cont-node n4 >/dev/null 2>&1 || true' EXIT
@@ -241,13 +247,7 @@ test_recovery_leader_killed_after_replacing_new_leader_takes_the_failure_over() 
 		fail "the run did not finish: $(rec_finals run); $(grep -hE 'rebuil|failed|resumes' "$JIT/run.txt" "$JIT"/lcr-*.replacement-*.out | tail -n 8)"
 	grep -q "communicator rebuilt at epoch 4" "$JIT/run.txt" ||
 		fail "the survivor did not rebuild at epoch 4: $(grep -E 'rebuil' "$JIT/run.txt")"
-	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
-		fail "checksum $(rec_checksum run) after the leader's death, reference $(rec_checksum ref)"
-	wait_for 20 rec_outcome_finished "$JIT/ckpt" || fail "no finished outcome: $(ls "$JIT/ckpt")"
-	file=$(rec_outcome "$JIT/ckpt")
-	diag "$(cat "$file")"
-	grep -qx 'status: 0' "$file" && grep -qx 'failures_recovered: 2' "$file" ||
-		fail "wrong outcome: $(cat "$file")"
+	rec_identical_with_two_recovered
 	jit_end n1 n2
 }
 
@@ -262,7 +262,7 @@ test_recovery_leader_killed_after_replacing_new_leader_takes_the_failure_over() 
 # share it. Training finishes with the reference checksum, and the outcome counts both
 # failures recovered.
 test_recovery_leader_killed_after_launching_its_spare_the_orphan_step_is_cancelled() {
-	local file job log gone launched
+	local job log gone launched
 	rec_start n1,n2,n3 "$(rec_trainer run n1,n2,n3 "$JIT/ckpt")"
 	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
 	job=$(as_user squeue -h -o %i | head -n 1)
@@ -290,13 +290,7 @@ test_recovery_leader_killed_after_launching_its_spare_the_orphan_step_is_cancell
 		fail "n2 launched on n4 (log line ${launched:-none}) before Slurm no longer listed the cancelled step (line ${gone:-none})"
 	wait_for 120 rec_finished run 3 ||
 		fail "the run did not finish: $(rec_finals run); $(grep -hE 'rebuil|failed|resumes' "$JIT/run.txt" "$JIT"/lcr-*.replacement-*.out | tail -n 8)"
-	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
-		fail "checksum $(rec_checksum run) after the leader's death, reference $(rec_checksum ref)"
-	wait_for 20 rec_outcome_finished "$JIT/ckpt" || fail "no finished outcome: $(ls "$JIT/ckpt")"
-	file=$(rec_outcome "$JIT/ckpt")
-	diag "$(cat "$file")"
-	grep -qx 'status: 0' "$file" && grep -qx 'failures_recovered: 2' "$file" ||
-		fail "wrong outcome: $(cat "$file")"
+	rec_identical_with_two_recovered
 	jit_end n1 n3
 }
 
@@ -312,7 +306,7 @@ test_recovery_leader_killed_after_launching_its_spare_the_orphan_step_is_cancell
 # Training finishes with the reference checksum, and the outcome counts both failures
 # recovered.
 test_recovery_leader_killed_after_its_spare_joined_replacement_waits_for_the_next_join() {
-	local file epoch next leader_rank replacement
+	local epoch next leader_rank replacement
 	rec_start n1,n2,n3 "$(rec_trainer run n1,n2,n3 "$JIT/ckpt")"
 	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
 	leader_rank=$(rec_trainer_pids_on n1)
@@ -342,13 +336,7 @@ test_recovery_leader_killed_after_its_spare_joined_replacement_waits_for_the_nex
 		fail "the run did not finish: $(rec_finals run); $(grep -hE 'rebuil|failed|resumes' "$JIT/run.txt" "$JIT"/lcr-*.replacement-*.out | tail -n 10)"
 	rec_finals run | grep -q '^final rank 0 ' && rec_finals run | grep -q '^final rank 2 ' ||
 		fail "ranks 0 (on n5) and 2 did not finish: $(rec_finals run)"
-	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
-		fail "checksum $(rec_checksum run) after the leader's death, reference $(rec_checksum ref)"
-	wait_for 20 rec_outcome_finished "$JIT/ckpt" || fail "no finished outcome: $(ls "$JIT/ckpt")"
-	file=$(rec_outcome "$JIT/ckpt")
-	diag "$(cat "$file")"
-	grep -qx 'status: 0' "$file" && grep -qx 'failures_recovered: 2' "$file" ||
-		fail "wrong outcome: $(cat "$file")"
+	rec_identical_with_two_recovered
 	jit_end n1 n2
 }
 
@@ -373,7 +361,7 @@ REC_FILL_BALLAST_MB=${REC_FILL_BALLAST_MB:-1536}
 rec_replacement_log() { ls "$BASE/run/lcr/$(id -u "$TEST_USER")/$1".*".$2.log" 2>/dev/null | head -n 1; }
 rec_fill_started() { grep -qs "rank $3: filling region 'ballast' .* from [0-9]* replicas" "$(rec_replacement_log "$1" "$2")"; }
 test_recovery_leader_killed_while_its_spare_fills_from_the_replicas_the_fill_goes_on_elsewhere() {
-	local file job log epoch next summary doomed
+	local job log epoch next summary doomed
 	rec_start n1,n2,n3 "$(REC_TRAINER_ARGS="--ballast-mb=$REC_FILL_BALLAST_MB --stop-at=1:$REC_STOP_STEP" \
 		rec_trainer run n1,n2,n3 "$JIT/ckpt")"
 	wait_for 30 jit_progressed run 2 || fail "the run does not train: $(tail -n 5 "$JIT/run.txt")"
@@ -417,13 +405,7 @@ test_recovery_leader_killed_while_its_spare_fills_from_the_replicas_the_fill_goe
 		fail "the run did not finish: $(rec_finals run); $(grep -hE 'rebuil|failed|resumes' "$JIT/run.txt" "$JIT"/lcr-*.replacement-*.out | tail -n 10)"
 	rec_finals run | grep -q '^final rank 0 ' && rec_finals run | grep -q '^final rank 2 ' ||
 		fail "ranks 0 (on n5) and 2 did not finish: $(rec_finals run)"
-	[ "$(rec_checksum run)" = "$(rec_checksum ref)" ] ||
-		fail "checksum $(rec_checksum run) after the leader's death, reference $(rec_checksum ref)"
-	wait_for 20 rec_outcome_finished "$JIT/ckpt" || fail "no finished outcome: $(ls "$JIT/ckpt")"
-	file=$(rec_outcome "$JIT/ckpt")
-	diag "$(cat "$file")"
-	grep -qx 'status: 0' "$file" && grep -qx 'failures_recovered: 2' "$file" ||
-		fail "wrong outcome: $(cat "$file")"
+	rec_identical_with_two_recovered
 	jit_end n1 n2
 }
 
