@@ -648,9 +648,6 @@ static int replicated_update(struct trainer *t, uint64_t step)
 	return 0;
 }
 
-/* One step: forward and backward, the gradient averaged over the ranks (with, sharded,
- * whether a rank wishes for a checkpoint), the update. 0, or a collective's negative errno
- * (the regions then hold the step before), or trainer_update_begin's (t->update_refused). */
 /* --stop-at: the chosen rank stops itself (SIGSTOP) before it computes `step`, so that the
  * other ranks wait in that step's exchange, all at the same committed step, until the test
  * kills the stopped rank's node. A replacement (LCR_REJOIN) never stops. */
@@ -663,6 +660,9 @@ static void stop_if_asked(const struct trainer *t, uint64_t step)
 	raise(SIGSTOP);
 }
 
+/* One step: forward and backward, the gradient averaged over the ranks (with, sharded,
+ * whether a rank wishes for a checkpoint), the update. 0, or a collective's negative errno
+ * (the regions then hold the step before), or trainer_update_begin's (t->update_refused). */
 static int train_step(struct trainer *t, uint64_t step)
 {
 	size_t extra = sharded(t) ? 2 : 1; /* the loss, and sharded the checkpoint wish */
