@@ -15,7 +15,7 @@ declare -A layer=()
 add() { local n=$1 m; shift; for m in "$@"; do layer[$m]=$n; done; }
 layer_names=(- "loop/connection" "mesh" "services" "control" "main")
 add 1 loop log worker listener conn_gate auth_queue mesh_auth conn_seal mesh_conn pidfd_watch options \
-	runtime_dir regions backend backend_host backend_cuda job_env slurm_query outcome_file \
+	runtime_dir regions backend backend_host backend_cuda job_env slurm_query command_async slurm_nodes outcome_file \
 	ckpt_dir control lcrd
 add 2 mesh mesh_internal mesh_view mesh_events mesh_hooks mesh_join mesh_dialer rendezvous_client quorum detector
 add 3 tasks kv jobkv jobkv_internal jobkv_replica jobkv_state fence ckpt ckpt_write ckpt_restore mesh_ckpt recovery recovery_track recovery_orphan recovery_timeline outcome transfer \
