@@ -31,13 +31,60 @@
 
 #include "internal/util.h"
 #include "lcrd.h"
+#include "detector.h"
 #include "log.h"
 #include "mesh_auth.h"
 #include "mesh_internal.h"
 
 #define DETECTOR_MAX_PEERS 16
+#define DETECTOR_MAX_OBSERVERS 17 /* distinct observers a decider keeps per suspect */
+
+/* What this node, as a watcher, knows of a ring predecessor's heartbeats. */
+struct detector_watch {
+	bool watched;
+	bool suspected;
+	uint64_t last_heard_ms;
+	uint64_t next_report_ms; /* when to repeat the suspicion to the decider */
+};
+
+struct detector_observer {
+	uint32_t node;
+	uint64_t at_ms;
+	uint16_t evidence; /* enum wire_evidence */
+	uint32_t silent_ms;
+};
+
+/* What this node, as the decider for a suspect, has gathered against it. */
+struct detector_case {
+	uint32_t count;
+	struct detector_observer observers[DETECTOR_MAX_OBSERVERS];
+	uint64_t confirm_timer; /* a confirmation due at once (refused, left), 0 when none */
+	uint64_t asked_ms;      /* when a third node was last asked to probe */
+	uint64_t ready_ms;      /* when it first had enough to confirm on silence, 0: not yet;
+				 * a majority check that started after it must agree */
+};
+
+/* A PING this node sent and waits to see answered. */
+struct detector_probe {
+	uint64_t nonce;   /* 0 when none is in flight */
+	uint64_t timer;   /* its deadline */
+	uint32_t decider; /* who gets a failure: this node for its own case, or the decider
+			   * that asked with PROBE */
+};
+
+/* What the detector keeps of one node of the step's table. A replacement that takes a
+ * node's id finds its entry cleared: the node's removal dropped its case and probe, and
+ * its watch starts over when it is watched again (detector_membership_changed). */
+struct detector_node {
+	struct mesh *mesh;
+	uint32_t id;
+	struct detector_watch watch;
+	struct detector_case suspicion;
+	struct detector_probe probe;
+};
 
 struct detector {
+	struct detector_node *nodes; /* the table's nodes (m->count, fixed), by node id */
 	uint32_t successors[DETECTOR_MAX_PEERS];
 	uint32_t nsucc;
 	uint32_t predecessors[DETECTOR_MAX_PEERS];
@@ -95,16 +142,22 @@ static bool is_predecessor(const struct detector *det, uint32_t node)
 	return false;
 }
 
+/* The detector's entry for node (< m->count), the detector running. */
+static struct detector_node *node_of(const struct mesh *m, uint32_t node)
+{
+	return &m->detector->nodes[node];
+}
+
 /* --- the decider's cases --- */
 
-static void case_clear(struct mesh *m, struct mesh_node *x)
+static void case_clear(struct mesh *m, struct detector_node *x)
 {
 	if (x->suspicion.confirm_timer)
 		loop_cancel_timer(m->d->loop, x->suspicion.confirm_timer);
 	memset(&x->suspicion, 0, sizeof(x->suspicion));
 }
 
-static void probe_cancel(struct mesh *m, struct mesh_node *x)
+static void probe_cancel(struct mesh *m, struct detector_node *x)
 {
 	if (x->probe.timer)
 		loop_cancel_timer(m->d->loop, x->probe.timer);
@@ -162,7 +215,7 @@ static void describe_case(const struct mesh *m, const struct detector_case *c, c
 
 static void confirm(struct mesh *m, uint32_t node)
 {
-	struct mesh_node *x = &m->nodes[node];
+	struct detector_node *x = node_of(m, node);
 	char why[WIRE_TEXT_MAX + 1], label[WIRE_NODE_NAME_MAX + 16], message[WIRE_TEXT_MAX + 1];
 	bool left = case_has(&x->suspicion, WIRE_EVIDENCE_LEFT);
 	describe_case(m, &x->suspicion, why, sizeof(why));
@@ -176,7 +229,7 @@ static void confirm(struct mesh *m, uint32_t node)
 
 static void confirm_due(struct loop *loop, void *arg)
 {
-	struct mesh_node *x = arg;
+	struct detector_node *x = arg;
 	struct mesh *m = x->mesh;
 	(void)loop;
 	x->suspicion.confirm_timer = 0;
@@ -190,7 +243,7 @@ static void probe_start(struct mesh *m, uint32_t node, uint32_t decider);
  * majority check that started after the case was ready must agree (quorum.c). */
 static void confirm_with_majority(struct mesh *m, uint32_t node)
 {
-	struct detector_case *c = &m->nodes[node].suspicion;
+	struct detector_case *c = &node_of(m, node)->suspicion;
 	char why[WIRE_NODE_NAME_MAX + 64], label[WIRE_NODE_NAME_MAX + 16];
 	if (!c->ready_ms)
 		c->ready_ms = util_now_ms();
@@ -215,7 +268,7 @@ static uint32_t third_node(const struct mesh *m, uint32_t suspect)
 	return WIRE_NO_NODE;
 }
 
-static void ask_third_node(struct mesh *m, struct mesh_node *x, uint64_t now)
+static void ask_third_node(struct mesh *m, struct detector_node *x, uint64_t now)
 {
 	struct wire_mesh_probe probe = { .node = x->id };
 	uint8_t buf[16];
@@ -229,7 +282,7 @@ static void ask_third_node(struct mesh *m, struct mesh_node *x, uint64_t now)
 /* Decides what the case against node needs now. */
 static void case_evaluate(struct mesh *m, uint32_t node)
 {
-	struct mesh_node *x = &m->nodes[node];
+	struct detector_node *x = node_of(m, node);
 	struct detector_case *c = &x->suspicion;
 	uint64_t now = util_now_ms();
 	case_prune(m, c, now);
@@ -258,13 +311,13 @@ static void case_evaluate(struct mesh *m, uint32_t node)
 static void case_add(struct mesh *m, uint32_t observer, uint32_t node, uint16_t evidence,
 		     uint32_t silent_ms)
 {
-	struct detector_case *c = &m->nodes[node].suspicion;
+	struct detector_case *c = &node_of(m, node)->suspicion;
 	char who[WIRE_NODE_NAME_MAX + 16], whom[WIRE_NODE_NAME_MAX + 16];
 	struct detector_observer *o = NULL;
 	for (uint32_t i = 0; i < c->count; i++)
 		if (c->observers[i].node == observer)
 			o = &c->observers[i];
-	if (!o && c->count < MESH_MAX_OBSERVERS) {
+	if (!o && c->count < DETECTOR_MAX_OBSERVERS) {
 		o = &c->observers[c->count++];
 		o->node = observer;
 		o->evidence = evidence;
@@ -303,7 +356,7 @@ static void report(struct mesh *m, uint32_t node, uint16_t evidence, uint32_t si
 
 static void probe_expired(struct loop *loop, void *arg)
 {
-	struct mesh_node *x = arg;
+	struct detector_node *x = arg;
 	struct mesh *m = x->mesh;
 	uint32_t decider = x->probe.decider;
 	(void)loop;
@@ -324,7 +377,7 @@ static void probe_expired(struct loop *loop, void *arg)
 
 static void probe_start(struct mesh *m, uint32_t node, uint32_t decider)
 {
-	struct mesh_node *x = &m->nodes[node];
+	struct detector_node *x = node_of(m, node);
 	struct wire_mesh_ping ping;
 	uint8_t buf[16];
 	if (x->probe.nonce)
@@ -338,23 +391,25 @@ static void probe_start(struct mesh *m, uint32_t node, uint32_t decider)
 
 void detector_quorum_reached(struct mesh *m)
 {
+	if (!m->detector)
+		return;
 	for (uint32_t node = 0; node < m->count; node++)
-		if (is_live(m, node) && m->nodes[node].suspicion.count &&
+		if (is_live(m, node) && node_of(m, node)->suspicion.count &&
 		    detector_decider(m, node) == m->self)
 			case_evaluate(m, node);
 }
 
 void detector_on_pong(struct mesh *m, uint32_t node, uint64_t nonce)
 {
-	struct mesh_node *x = &m->nodes[node];
-	if (!x->probe.nonce || x->probe.nonce != nonce)
+	struct detector_node *x = m->detector ? node_of(m, node) : NULL;
+	if (!x || !x->probe.nonce || x->probe.nonce != nonce)
 		return;
 	probe_cancel(m, x);
 }
 
 void detector_on_probe_request(struct mesh *m, uint32_t decider, uint32_t node)
 {
-	if (node == m->self || !is_live(m, node))
+	if (!m->detector || node == m->self || !is_live(m, node))
 		return;
 	probe_start(m, node, decider);
 }
@@ -363,9 +418,11 @@ void detector_on_probe_request(struct mesh *m, uint32_t decider, uint32_t node)
 
 void detector_on_heard(struct mesh *m, uint32_t node)
 {
-	struct mesh_node *x = &m->nodes[node];
+	struct detector_node *x = m->detector ? node_of(m, node) : NULL;
 	char label[WIRE_NODE_NAME_MAX + 16];
 	uint64_t now = util_now_ms();
+	if (!x)
+		return;
 	if (x->watch.suspected)
 		log_info("heard from %s again after %.1f s: suspicion withdrawn",
 			 mesh_node_label(m, node, label, sizeof(label)),
@@ -384,6 +441,8 @@ void detector_on_heard(struct mesh *m, uint32_t node)
 void detector_on_suspect(struct mesh *m, uint32_t observer, const struct wire_mesh_suspect *s)
 {
 	char label[WIRE_NODE_NAME_MAX + 16];
+	if (!m->detector)
+		return;
 	if (s->node == m->self) {
 		log_verbose("%s suspects this node: it will hear from it",
 			    mesh_node_label(m, observer, label, sizeof(label)));
@@ -396,7 +455,7 @@ void detector_on_suspect(struct mesh *m, uint32_t observer, const struct wire_me
 
 void detector_on_refused(struct mesh *m, uint32_t node)
 {
-	if (node == m->self || !is_live(m, node))
+	if (!m->detector || node == m->self || !is_live(m, node))
 		return;
 	report(m, node, m->nodes[node].leaving ? WIRE_EVIDENCE_LEFT : WIRE_EVIDENCE_REFUSED, 0);
 }
@@ -406,7 +465,8 @@ void detector_on_leave(struct mesh *m, uint32_t node)
 	if (node == m->self || !is_live(m, node))
 		return;
 	m->nodes[node].leaving = true;
-	report(m, node, WIRE_EVIDENCE_LEFT, 0);
+	if (m->detector)
+		report(m, node, WIRE_EVIDENCE_LEFT, 0);
 }
 
 /* --- timers --- */
@@ -437,7 +497,7 @@ static void restart_silence_clocks(struct mesh *m, uint64_t now, uint64_t gap)
 		    "the heartbeat clocks instead of suspecting its peers",
 		    gap / 1000.0);
 	for (uint32_t i = 0; i < m->detector->npred; i++) {
-		struct mesh_node *x = &m->nodes[m->detector->predecessors[i]];
+		struct detector_node *x = node_of(m, m->detector->predecessors[i]);
 		x->watch.last_heard_ms = now;
 		x->watch.suspected = false;
 	}
@@ -449,7 +509,7 @@ static void check_predecessors(struct mesh *m, uint64_t now)
 	char label[WIRE_NODE_NAME_MAX + 16];
 	for (uint32_t i = 0; i < det->npred; i++) {
 		uint32_t node = det->predecessors[i];
-		struct detector_watch *w = &m->nodes[node].watch;
+		struct detector_watch *w = &node_of(m, node)->watch;
 		uint64_t silent = now - w->last_heard_ms;
 		if (silent < m->timeout_ms)
 			continue;
@@ -475,7 +535,7 @@ static void check_isolation(struct mesh *m, uint64_t now)
 	    now - det->isolation_checked_ms < m->timeout_ms)
 		return;
 	for (uint32_t i = 0; i < det->npred; i++)
-		if (!m->nodes[det->predecessors[i]].watch.suspected)
+		if (!node_of(m, det->predecessors[i])->watch.suspected)
 			return;
 	det->isolation_checked_ms = now;
 	quorum_check(m->quorum, "every watched peer is silent");
@@ -510,7 +570,7 @@ void detector_membership_changed(struct mesh *m)
 		return;
 	compute_ring(m, det);
 	for (uint32_t node = 0; node < m->count; node++) {
-		struct mesh_node *x = &m->nodes[node];
+		struct detector_node *x = &det->nodes[node];
 		bool watched = is_live(m, node) && is_predecessor(det, node);
 		if (watched && !x->watch.watched) {
 			x->watch.last_heard_ms = now;
@@ -530,6 +590,15 @@ int detector_create(struct mesh *m)
 	int rc;
 	if (!det)
 		return -ENOMEM;
+	det->nodes = calloc(m->count ? m->count : 1, sizeof(*det->nodes));
+	if (!det->nodes) {
+		free(det);
+		return -ENOMEM;
+	}
+	for (uint32_t node = 0; node < m->count; node++) {
+		det->nodes[node].mesh = m;
+		det->nodes[node].id = node;
+	}
 	m->detector = det;
 	det->tick_ms = m->timeout_ms / 10 ? m->timeout_ms / 10 : 1;
 	det->last_tick_ms = util_now_ms();
@@ -555,9 +624,20 @@ void detector_destroy(struct mesh *m)
 	if (det->heartbeat_timer)
 		loop_cancel_timer(m->d->loop, det->heartbeat_timer);
 	for (uint32_t node = 0; node < m->count; node++) {
-		case_clear(m, &m->nodes[node]);
-		probe_cancel(m, &m->nodes[node]);
+		case_clear(m, &det->nodes[node]);
+		probe_cancel(m, &det->nodes[node]);
 	}
+	free(det->nodes);
 	free(det);
 	m->detector = NULL;
+}
+
+uint32_t detector_case_observers(const struct mesh *m, uint32_t node)
+{
+	return m->detector && node < m->count ? node_of(m, node)->suspicion.count : 0;
+}
+
+uint64_t detector_probe_in_flight(const struct mesh *m, uint32_t node)
+{
+	return m->detector && node < m->count ? node_of(m, node)->probe.nonce : 0;
 }

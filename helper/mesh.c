@@ -38,6 +38,7 @@
 #include "auth_queue.h"
 #include "conn_gate.h"
 #include "conn_seal.h"
+#include "detector.h"
 #include "lcrd.h"
 #include "listener.h"
 #include "log.h"

@@ -66,6 +66,24 @@ struct mesh_conn;
 typedef void mesh_adopt_fn(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg);
 int mesh_handle_connection(struct lcrd *d, uint16_t type, mesh_adopt_fn *fn);
 
+/* What an adopter (above) calls to authenticate the connection it was handed, as the mesh
+ * does an opener's HELLO (purpose: the first message's type, WIRE_XFER_HELLO), in two
+ * halves. Open: the claim that node `from` addresses this node as `to` is checked against
+ * the step's nodes, then the credential is opened off the loop: -EINPROGRESS the first
+ * time (the adopter returns; it is called again with the same msg once the credential is
+ * opened); then 0 with *auth, else -errno with the reason in err. claim gets " (claims to
+ * be node N)" for the refusal's log line. Answer: the WELCOME credential answering auth's
+ * nonce into *welcome and the connection's frame session; 0, or -errno with err. The
+ * adopter then takes the connection's socket with mesh_conn_detach (mesh_conn.h). */
+struct frame_session;
+int mesh_hello_open(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg,
+		    uint16_t purpose, uint32_t from, uint32_t to, const char *cred,
+		    struct wire_mesh_auth *auth, char *claim, size_t claimcap, char *err,
+		    size_t errlen);
+int mesh_hello_answer(struct mesh *m, const struct mesh_conn *c, uint16_t purpose, uint32_t from,
+		      const struct wire_mesh_auth *auth, struct wire_mesh_welcome *welcome,
+		      struct frame_session **seal, char *err, size_t errlen);
+
 /* A service's work that must stop with the mesh: when this helper is fenced, in the order
  * of registration, and when the mesh is destroyed, the last registered first.
  * 0 or -ENOSPC. */

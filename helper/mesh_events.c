@@ -27,6 +27,7 @@
 
 #include "control.h"
 #include "internal/util.h"
+#include "detector.h"
 #include "lcrd.h"
 #include "log.h"
 #include "mesh_internal.h"

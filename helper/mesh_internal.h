@@ -2,7 +2,8 @@
  * (membership, connections, handshake, dispatch), mesh_view.c (the read-only accessors of
  * mesh.h), mesh_events.c (sequencing, broadcast, catch-up, the event log), mesh_hooks.c
  * (what the services registered), mesh_join.c, mesh_dialer.c, rendezvous_client.c and
- * detector.c (heartbeats, suspicion, confirmation). Not for the rest of lcrd, which uses
+ * detector.c (heartbeats, suspicion, confirmation: what it keeps per node is its own, and
+ * the mesh's files call it through detector.h). Not for the rest of lcrd, which uses
  * mesh.h (tests/build/layers.sh keeps the list of the files that include this one).
  *
  * Nodes are the step's nodes, indexed by node id (0 .. count-1, as Slurm numbers them).
@@ -31,7 +32,6 @@ struct mesh_auth_expect;
 struct rendezvous_client;
 
 #define MESH_TREE_FANOUT 4       /* children per node in the broadcast tree */
-#define MESH_MAX_OBSERVERS 17    /* distinct observers a decider keeps per suspect */
 #define MESH_LOG_MAX 4096        /* event log entries kept */
 #define MESH_SYNC_BATCH 64       /* events sent per catch-up */
 #define MESH_DRAIN_MS 2000       /* a stopping helper's wait for its exits to be numbered */
@@ -45,39 +45,6 @@ struct rendezvous_client;
 /* An unauthenticated connection is not closed to make room before this (the time a peer
  * needs to answer the challenge with its HELLO). */
 #define MESH_PREAUTH_GRACE_MS 1000
-
-/* What this node, as a watcher, knows of a ring predecessor's heartbeats. */
-struct detector_watch {
-	bool watched;
-	bool suspected;
-	uint64_t last_heard_ms;
-	uint64_t next_report_ms; /* when to repeat the suspicion to the decider */
-};
-
-struct detector_observer {
-	uint32_t node;
-	uint64_t at_ms;
-	uint16_t evidence; /* enum wire_evidence */
-	uint32_t silent_ms;
-};
-
-/* What this node, as the decider for a suspect, has gathered against it. */
-struct detector_case {
-	uint32_t count;
-	struct detector_observer observers[MESH_MAX_OBSERVERS];
-	uint64_t confirm_timer; /* a confirmation due at once (refused, left), 0 when none */
-	uint64_t asked_ms;      /* when a third node was last asked to probe */
-	uint64_t ready_ms;      /* when it first had enough to confirm on silence, 0: not yet;
-				 * a majority check that started after it must agree */
-};
-
-/* A PING this node sent and waits to see answered. */
-struct detector_probe {
-	uint64_t nonce;   /* 0 when none is in flight */
-	uint64_t timer;   /* its deadline */
-	uint32_t decider; /* who gets a failure: this node for its own case, or the decider
-			   * that asked with PROBE */
-};
 
 struct mesh_node {
 	uint32_t id;
@@ -94,10 +61,8 @@ struct mesh_node {
 	struct mesh_conn *conn;     /* an established connection, used to send */
 	struct mesh_conn *dialing;  /* this node's connection to it being set up */
 	uint64_t next_dial_ms;      /* no new attempt before (one per heartbeat period) */
-	struct detector_watch watch;
-	struct detector_case suspicion;
-	struct detector_probe probe;
-	uint64_t refused_timer;     /* a refused connection, to report from the loop */
+	uint64_t refused_timer;     /* a refused connection, to report to the detector from the
+				     * loop (mesh.c) */
 	struct mesh *mesh;
 };
 
@@ -244,21 +209,6 @@ void mesh_fence_cut_off(struct mesh *m, const char *why);
 int mesh_open_credential(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg,
 			 const char *cred, const struct mesh_auth_expect *expect,
 			 struct wire_mesh_auth *out, char *err, size_t errlen);
-/* The acceptor's side of an opener's HELLO or XFER_HELLO (purpose), in two halves. Open:
- * the claim that node `from` addresses this node as `to` is checked against the step's
- * nodes, then the credential is opened (as mesh_open_credential: -EINPROGRESS first); 0
- * with *auth, else -errno with the reason in err. claim gets " (claims to be node N)" for
- * the refusal's log line. Answer: the WELCOME credential answering auth's nonce into
- * *welcome and the connection's frame session; 0, or -errno with err. */
-struct wire_mesh_welcome;
-int mesh_hello_open(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg,
-		    uint16_t purpose, uint32_t from, uint32_t to, const char *cred,
-		    struct wire_mesh_auth *auth, char *claim, size_t claimcap, char *err,
-		    size_t errlen);
-struct frame_session;
-int mesh_hello_answer(struct mesh *m, const struct mesh_conn *c, uint16_t purpose, uint32_t from,
-		      const struct wire_mesh_auth *auth, struct wire_mesh_welcome *welcome,
-		      struct frame_session **seal, char *err, size_t errlen);
 /* The frame session of a connection of this step's mesh whose handshake is h (the caller
  * sets its ends, purpose, challenge and nonces; the job and step are filled in), with the
  * site's wire_encryption: 0, or -errno with err set. */
@@ -319,26 +269,5 @@ int mesh_join_start(struct mesh *m, const char *target);
 /* A JOIN on an incoming connection (this helper should be the leader). */
 void mesh_join_on_request(struct mesh *m, struct mesh_conn *c, const struct wire_msg *msg);
 void mesh_join_destroy(struct mesh *m);
-
-/* --- detector.c --- */
-
-int detector_create(struct mesh *m);
-void detector_destroy(struct mesh *m);
-/* The ring changed: new successors, new predecessors to watch, cases to drop. */
-void detector_membership_changed(struct mesh *m);
-/* Any message from node proves it alive. */
-void detector_on_heard(struct mesh *m, uint32_t node);
-/* A watcher's suspicion reached this node, the decider. */
-void detector_on_suspect(struct mesh *m, uint32_t observer, const struct wire_mesh_suspect *s);
-void detector_on_pong(struct mesh *m, uint32_t node, uint64_t nonce);
-/* The decider asks this node to probe a suspect. */
-void detector_on_probe_request(struct mesh *m, uint32_t decider, uint32_t node);
-/* node's helper refused or reset a connection / said LEAVE on one. */
-void detector_on_refused(struct mesh *m, uint32_t node);
-void detector_on_leave(struct mesh *m, uint32_t node);
-/* A majority check reached a majority: the cases waiting for one are decided. */
-void detector_quorum_reached(struct mesh *m);
-/* The node that decides about suspect: the lowest live node other than it. */
-uint32_t detector_decider(const struct mesh *m, uint32_t suspect);
 
 #endif

@@ -38,8 +38,8 @@
 #include "conn_seal.h"
 #include "lcrd.h"
 #include "log.h"
+#include "mesh.h"
 #include "mesh_auth.h"
-#include "mesh_internal.h"
 #include "regions.h"
 #include "transfer.h"
 
@@ -555,24 +555,27 @@ size_t transfer_peers_of(struct lcrd *d, struct transfer_peer *out, size_t cap)
 {
 	struct mesh *m = d->mesh;
 	size_t count = 0;
-	if (!m || m->state != WIRE_MESH_UP)
+	if (!m || mesh_state(m) != WIRE_MESH_UP)
 		return 0;
-	for (uint32_t i = 0; i < m->live_count && count < cap; i++) {
-		const struct mesh_node *x = &m->nodes[m->live[i]];
-		if (x->id == m->self || x->sa_len == 0)
+	const uint32_t *live = mesh_live_ids(m);
+	for (uint32_t i = 0; i < mesh_live_count(m) && count < cap; i++) {
+		struct transfer_peer *p = &out[count];
+		const char *name = mesh_node_name(m, live[i]);
+		if (live[i] == mesh_self(m))
 			continue;
-		struct transfer_peer *p = &out[count++];
-		p->node = x->id;
-		snprintf(p->name, sizeof(p->name), "%s", x->name[0] ? x->name : "?");
-		p->sa = x->sa;
-		p->sa_len = x->sa_len;
+		p->sa_len = mesh_node_sockaddr(m, live[i], &p->sa);
+		if (p->sa_len == 0)
+			continue;
+		p->node = live[i];
+		snprintf(p->name, sizeof(p->name), "%s", name[0] ? name : "?");
+		count++;
 	}
 	return count;
 }
 
 void transfer_identity_of(struct lcrd *d, struct transfer_identity *out)
 {
-	*out = (struct transfer_identity){ .self = d->mesh ? d->mesh->self : d->opt.node_id,
+	*out = (struct transfer_identity){ .self = d->mesh ? mesh_self(d->mesh) : d->opt.node_id,
 					   .job_id = d->opt.job_id, .step_id = d->opt.step_id,
 					   .munge_socket = d->opt.munge_socket,
 					   .wire_encryption = d->opt.wire_encryption };

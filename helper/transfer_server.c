@@ -34,8 +34,9 @@
 #include "conn_seal.h"
 #include "lcrd.h"
 #include "log.h"
+#include "mesh.h"
 #include "mesh_auth.h"
-#include "mesh_internal.h"
+#include "mesh_conn.h"
 #include "regions.h"
 #include "snapshot.h"
 #include "tasks.h"
@@ -627,7 +628,7 @@ static void refuse(struct mesh *m, struct mesh_conn *c, const char *claim, const
 	uint8_t buf[sizeof(reply)];
 	log_warning("refused a transfer connection from %s%s: %s", c->peer_text, claim, why);
 	snprintf(reply.message, sizeof(reply.message), "lcrd on %s refused the transfer "
-		 "connection: %s", m->d->opt.node_name, why);
+		 "connection: %s", mesh_lcrd(m)->opt.node_name, why);
 	mesh_conn_send(c, WIRE_REPLY, buf, wire_encode_reply(&reply, buf, sizeof(buf)));
 	mesh_conn_close(c, 0);
 }
@@ -641,7 +642,7 @@ static void start_session(struct mesh *m, int fd, uint32_t peer, const char *pee
 	struct session *s = calloc(1, sizeof(*s));
 	int rc = s ? 0 : -ENOMEM;
 	if (rc == 0) {
-		s->d = m->d;
+		s->d = mesh_lcrd(m);
 		s->fd = fd;
 		s->peer = peer;
 		s->seal = seal;
@@ -651,7 +652,7 @@ static void start_session(struct mesh *m, int fd, uint32_t peer, const char *pee
 		rc = transfer_send_all(fd, frame, len);
 	}
 	if (rc == 0)
-		rc = loop_add_fd(m->d->loop, fd, POLLIN, session_readable, s);
+		rc = loop_add_fd(mesh_lcrd(m)->loop, fd, POLLIN, session_readable, s);
 	if (rc < 0) {
 		log_warning("cannot start a transfer session with %s: %s", peer_text, strerror(-rc));
 		close(fd);

@@ -1,8 +1,8 @@
 #!/bin/bash
 # layers_catches.sh: tests/build/layers.sh fails where it should. On a copy of helper/ it
-# passes; with a service that includes mesh_internal.h (ckpt.c, which has no need of it)
-# it fails and names that file; with a mesh-layer file that includes a
-# service's header it fails too. Speaks TAP.
+# passes; with a service that includes mesh_internal.h (ckpt.c, which has no need of it;
+# transfer_server.c, which adopts its connections through mesh.h) it fails and names that
+# file; with a mesh-layer file that includes a service's header it fails too. Speaks TAP.
 set -uo pipefail
 : "${LCR_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 layers=$LCR_SRCDIR/tests/build/layers.sh
@@ -21,7 +21,7 @@ layers_after() {
 		(cd "$tmp/helper" && "$@") && LAYERS_DIR=$tmp/helper bash "$layers"
 }
 
-echo 1..3
+echo 1..4
 out=$(layers_after true)
 ! grep -q '^not ok' <<<"$out"
 check $? "the unchanged helper/ passes"
@@ -29,6 +29,10 @@ check $? "the unchanged helper/ passes"
 out=$(layers_after sed -i '0,/^#include "config.h"/s//&\n#include "mesh_internal.h"/' ckpt.c)
 grep -q '^not ok .*mesh_internal.h: not ckpt.c$' <<<"$out"
 check $? "a service that includes mesh_internal.h fails, named"
+
+out=$(layers_after sed -i '0,/^#include "config.h"/s//&\n#include "mesh_internal.h"/' transfer_server.c)
+grep -q '^not ok .*mesh_internal.h: not transfer_server.c$' <<<"$out"
+check $? "a transfer service that includes mesh_internal.h fails, named (it uses mesh.h)"
 
 out=$(layers_after sed -i '0,/^#include "mesh_internal.h"/s//&\n#include "recovery.h"/' mesh.c)
 grep -q '^not ok .*mesh.c (mesh) includes no header of a higher layer: it includes recovery.h' <<<"$out"

@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "detector.h"
 #include "fence.h"
 #include "lcrd.h"
 #include "mesh_auth.h"
@@ -170,7 +171,7 @@ static void test_one_observer_and_the_deciders_failed_probe_confirm(void **state
 	struct mesh *m = make_mesh(0, 5);
 	suspect(m, 4, 3, WIRE_EVIDENCE_SILENT);
 	assert_int_equal(m->generation, 0);
-	assert_true(m->nodes[3].probe.nonce != 0);
+	assert_true(detector_probe_in_flight(m, 3) != 0);
 	run_loop_for(TIMEOUT_MS / 4 + 30);
 	ANSWER(m, 1, 4);
 	assert_int_equal(m->generation, 1);
@@ -184,9 +185,9 @@ static void test_a_message_from_the_suspect_dismisses_the_case(void **state)
 	struct mesh *m = make_mesh(0, 5);
 	suspect(m, 4, 3, WIRE_EVIDENCE_SILENT);
 	detector_on_heard(m, 3);
-	detector_on_pong(m, 3, m->nodes[3].probe.nonce);
-	assert_int_equal(m->nodes[3].suspicion.count, 0);
-	assert_int_equal(m->nodes[3].probe.nonce, 0);
+	detector_on_pong(m, 3, detector_probe_in_flight(m, 3));
+	assert_int_equal(detector_case_observers(m, 3), 0);
+	assert_int_equal(detector_probe_in_flight(m, 3), 0);
 	run_loop_for(TIMEOUT_MS / 4 + 30);
 	assert_int_equal(m->generation, 0);
 	assert_int_equal(m->nodes[3].state, WIRE_NODE_LIVE);
@@ -225,7 +226,7 @@ static void test_only_the_decider_decides(void **state)
 	suspect(m, 3, 1, WIRE_EVIDENCE_REFUSED); /* this node itself */
 	run_loop_for(TIMEOUT_MS / 4 + 30);
 	assert_int_equal(m->generation, 0);
-	assert_int_equal(m->nodes[4].suspicion.count, 0);
+	assert_int_equal(detector_case_observers(m, 4), 0);
 	assert_int_equal(m->nodes[4].state, WIRE_NODE_LIVE);
 }
 
