@@ -30,8 +30,8 @@
 #include <string.h>
 
 #include "internal/util.h"
-#include "lcrd.h"
 #include "detector.h"
+#include "lcrd.h"
 #include "log.h"
 #include "mesh_auth.h"
 #include "mesh_internal.h"

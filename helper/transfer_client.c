@@ -559,14 +559,15 @@ size_t transfer_peers_of(struct lcrd *d, struct transfer_peer *out, size_t cap)
 		return 0;
 	const uint32_t *live = mesh_live_ids(m);
 	for (uint32_t i = 0; i < mesh_live_count(m) && count < cap; i++) {
+		uint32_t node = live[i];
 		struct transfer_peer *p = &out[count];
-		const char *name = mesh_node_name(m, live[i]);
-		if (live[i] == mesh_self(m))
+		if (node == mesh_self(m))
 			continue;
-		p->sa_len = mesh_node_sockaddr(m, live[i], &p->sa);
+		p->sa_len = mesh_node_sockaddr(m, node, &p->sa);
 		if (p->sa_len == 0)
-			continue;
-		p->node = live[i];
+			continue; /* its address is not known yet: the slot is reused */
+		const char *name = mesh_node_name(m, node);
+		p->node = node;
 		snprintf(p->name, sizeof(p->name), "%s", name[0] ? name : "?");
 		count++;
 	}
