@@ -73,8 +73,9 @@ struct detector_probe {
 };
 
 /* What the detector keeps of one node of the step's table. A replacement that takes a
- * node's id finds its entry cleared: the node's removal dropped its case and probe, and
- * its watch starts over when it is watched again (detector_membership_changed). */
+ * node's id does not inherit it: its join clears the entry (detector_node_replaced), even
+ * when the old helper was still live here and no removal came between, and the watch
+ * starts over when it is watched again (detector_membership_changed). */
 struct detector_node {
 	struct mesh *mesh;
 	uint32_t id;
@@ -582,6 +583,17 @@ void detector_membership_changed(struct mesh *m)
 		if (!is_live(m, node))
 			probe_cancel(m, x);
 	}
+}
+
+void detector_node_replaced(struct mesh *m, uint32_t node)
+{
+	struct detector_node *x;
+	if (!m->detector || node >= m->count)
+		return;
+	x = node_of(m, node);
+	case_clear(m, x);
+	probe_cancel(m, x);
+	memset(&x->watch, 0, sizeof(x->watch)); /* unwatched: the next watch starts afresh */
 }
 
 int detector_create(struct mesh *m)

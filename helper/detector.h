@@ -17,6 +17,10 @@ int detector_create(struct mesh *m);
 void detector_destroy(struct mesh *m);
 /* The ring changed: new successors, new predecessors to watch, cases to drop. */
 void detector_membership_changed(struct mesh *m);
+/* A new helper takes node's id (a NODE_JOINED), perhaps while the old one is still live
+ * here: what was kept of the old one (case, probe, watch) is dropped, the watch starts over
+ * at the next detector_membership_changed. */
+void detector_node_replaced(struct mesh *m, uint32_t node);
 /* Any message from node proves it alive. */
 void detector_on_heard(struct mesh *m, uint32_t node);
 /* A watcher's suspicion reached this node, the decider. */

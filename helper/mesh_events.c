@@ -259,6 +259,9 @@ static bool apply_join(struct mesh *m, const struct wire_mesh_event *ev)
 	if (x->state == WIRE_NODE_LIVE)
 		mesh_remove_node(m, ev->node, WIRE_NODE_DOWN);
 	forget_removal(m, ev->node);
+	/* The detector hears of the change once, after it, and may have seen the node live
+	 * all along: what it kept of the old helper goes now. */
+	detector_node_replaced(m, ev->node);
 	if (mesh_node_take(m, x, n, ev->generation) < 0)
 		return false;
 	remember_join(m, ev->generation, n);

@@ -2,7 +2,8 @@
 # layers_catches.sh: tests/build/layers.sh fails where it should. On a copy of helper/ it
 # passes; with a service that includes mesh_internal.h (ckpt.c, which has no need of it;
 # transfer_server.c, which adopts its connections through mesh.h) it fails and names that
-# file; with a mesh-layer file that includes a service's header it fails too. Speaks TAP.
+# file; with a mesh-layer file that includes a service's header it fails too; with a
+# service that includes detector.h (kv.c) it fails and names that file. Speaks TAP.
 set -uo pipefail
 : "${LCR_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 layers=$LCR_SRCDIR/tests/build/layers.sh
@@ -21,7 +22,7 @@ layers_after() {
 		(cd "$tmp/helper" && "$@") && LAYERS_DIR=$tmp/helper bash "$layers"
 }
 
-echo 1..4
+echo 1..5
 out=$(layers_after true)
 ! grep -q '^not ok' <<<"$out"
 check $? "the unchanged helper/ passes"
@@ -37,4 +38,8 @@ check $? "a transfer service that includes mesh_internal.h fails, named (it uses
 out=$(layers_after sed -i '0,/^#include "mesh_internal.h"/s//&\n#include "recovery.h"/' mesh.c)
 grep -q '^not ok .*mesh.c (mesh) includes no header of a higher layer: it includes recovery.h' <<<"$out"
 check $? "a mesh file that includes a service's header fails, named"
+
+out=$(layers_after sed -i '0,/^#include "config.h"/s//&\n#include "detector.h"/' kv.c)
+grep -q '^not ok .*detector.h: not kv.c$' <<<"$out"
+check $? "a service that includes detector.h fails, named"
 exit 0

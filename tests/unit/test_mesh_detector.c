@@ -6,7 +6,8 @@
  * majority of the mesh has answered the decider's majority check; a decider cut off from
  * the majority removes nobody and fences itself, as does a helper whose watched peers all
  * fall silent; of two equal halves, the leader's goes on; a refused connection confirms
- * after one loop round; a message from the suspect dismisses the case; only the decider
+ * after one loop round; a message from the suspect dismisses the case, and a new helper's
+ * join drops what was kept of the old one (case, probe); only the decider
  * decides; the leader's successor decides for the leader and leads; events apply strictly
  * in generation order; a rank exit is numbered once; a helper that finds itself removed is
  * fenced; an event sent on from the log to a peer that missed it is the one applied (a
@@ -106,6 +107,7 @@ static struct mesh *make_mesh(uint32_t self, uint32_t count)
 	assert_int_equal(mesh_start(m), 0);
 	assert_int_equal(m->state, WIRE_MESH_UP);
 	assert_int_equal(m->generation, 0);
+	assert_non_null(m->detector); /* else the detector's accessors read 0 whatever happens */
 	return m;
 }
 
@@ -191,6 +193,30 @@ static void test_a_message_from_the_suspect_dismisses_the_case(void **state)
 	run_loop_for(TIMEOUT_MS / 4 + 30);
 	assert_int_equal(m->generation, 0);
 	assert_int_equal(m->nodes[3].state, WIRE_NODE_LIVE);
+}
+
+/* A new helper for node 3 joins while the old one is still live here, suspected by n4 and
+ * probed by this node (the decider): the join drops the case and the probe, and the old
+ * helper's unanswered PING does not count against the new one. */
+static void test_a_join_drops_what_was_kept_of_the_old_helper(void **state)
+{
+	(void)state;
+	struct mesh *m = make_mesh(0, 5);
+	struct wire_rdv_node joined = { .node_id = 3, .port = black_hole_port,
+					.state = WIRE_NODE_LIVE };
+	snprintf(joined.node_name, sizeof(joined.node_name), "n3");
+	strcpy(joined.address, "127.0.0.1");
+	suspect(m, 4, 3, WIRE_EVIDENCE_SILENT);
+	assert_int_equal(detector_case_observers(m, 3), 1);
+	assert_true(detector_probe_in_flight(m, 3) != 0);
+	mesh_sequence_recovery(m, WIRE_EVENT_NODE_JOINED, 3, 0, &joined, "n3 joins again");
+	assert_int_equal(m->generation, 1);
+	assert_int_equal(m->nodes[3].state, WIRE_NODE_LIVE);
+	assert_int_equal(detector_case_observers(m, 3), 0);
+	assert_int_equal(detector_probe_in_flight(m, 3), 0);
+	run_loop_for(TIMEOUT_MS / 4 + 30); /* past the old PING's deadline */
+	assert_int_equal(detector_case_observers(m, 3), 0);
+	assert_int_equal(m->generation, 1);
 }
 
 static void test_a_refused_connection_confirms_after_one_loop_round(void **state)
@@ -400,6 +426,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_one_observer_and_the_deciders_failed_probe_confirm,
 					  teardown),
 		cmocka_unit_test_teardown(test_a_message_from_the_suspect_dismisses_the_case,
+					  teardown),
+		cmocka_unit_test_teardown(test_a_join_drops_what_was_kept_of_the_old_helper,
 					  teardown),
 		cmocka_unit_test_teardown(test_a_refused_connection_confirms_after_one_loop_round,
 					  teardown),
