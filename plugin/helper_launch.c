@@ -1,17 +1,20 @@
 /*
  * helper_launch.c: the helper's lifecycle as seen from slurmstepd (see helper_launch.h).
  *
- * Everything between fork() and execve() in the helper's process uses only system calls
- * and memory prepared beforehand: slurmstepd has threads, and a lock held by one of them at
- * fork time would never be released in the child.
+ * The helper is started with process_start_detached (process_start.h): a grandchild in a
+ * session of its own that slurmstepd never waits for, whose pidfd is opened while the
+ * intermediate process still holds its number. This file gives the start its two hooks:
+ * before the descriptors are set, take root back, reset oom_score_adj, become the job's
+ * user and open the log as that user; after every other descriptor is closed, apply the
+ * tasks' resource limits. The hooks use only system calls and memory prepared beforehand:
+ * slurmstepd has threads, and a lock held by one of them at fork time would never be
+ * released in the child.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,26 +23,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "helper_launch.h"
-#include "internal/fd_close.h"
+#include "internal/process_start.h"
 #include "internal/wire.h"
 
 /* lcrd's options, before "--" and the step's program: its own and the settings' */
 #define HELPER_OPTION_MAX (16 + LCR_SETTING_COUNT)
 #define HELPER_CHANNEL_FD 3
 #define HELPER_JOB_ENV_FD 4
-#define LIFTED_FD_MIN 10 /* above every descriptor the helper is given */
-#define PID_REPORT_TAG '#' /* the launcher's message with the helper's pid; failures are text */
-
-/* What the launcher and the helper's process say on the report socket. */
-struct launch_report {
-	pid_t helper_pid; /* -1 until the launcher sent it */
-	char why[512];    /* why the helper could not start, or "" */
-};
 
 /* Everything the child needs, built before fork(). */
 struct launch_plan {
@@ -54,8 +47,6 @@ struct launch_plan {
 	gid_t gid;
 	const gid_t *groups;
 	int group_count;
-	int channel_fd;
-	int report_fd;
 };
 
 static int ensure_root_dir(const char *path, char *err, size_t errlen)
@@ -121,44 +112,21 @@ out:
 	return rc;
 }
 
-/* Async-signal-safe: report why the child could not become the helper, in one message, then exit. */
-static void child_fail(int report_fd, const char *what)
+/* 0, or -1 with errno set. */
+static int reset_oom_score(void)
 {
-	char message[256], digits[16];
-	size_t length = 0;
-	int error = errno, at = (int)sizeof(digits);
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC), error;
 
-	digits[--at] = '\0';
-	do {
-		digits[--at] = (char)('0' + error % 10);
-		error /= 10;
-	} while (error && at > 0);
-	for (const char *part[] = { what, ": errno ", digits + at, NULL }, **p = part; *p; p++)
-		for (const char *c = *p; *c && length < sizeof(message); c++)
-			message[length++] = *c;
-	if (write(report_fd, message, length) < 0)
-		_exit(126);
-	_exit(127);
-}
-
-static void child_reset_signals(void)
-{
-	sigset_t none;
-	int sig;
-
-	for (sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-static void child_reset_oom_score(int report_fd)
-{
-	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0 || write(fd, "0", 1) != 1)
-		child_fail(report_fd, "cannot reset oom_score_adj");
+	if (fd < 0)
+		return -1;
+	if (write(fd, "0", 1) != 1) {
+		error = errno;
+		close(fd);
+		errno = error;
+		return -1;
+	}
 	close(fd);
+	return 0;
 }
 
 /*
@@ -188,86 +156,55 @@ static int become_user(uid_t uid, gid_t gid, const gid_t *groups, int group_coun
 	return 0;
 }
 
-static void child_drop_privileges(const struct launch_plan *plan)
+/* The prepare hook, before the descriptors are set: root again, oom_score_adj reset, the
+ * job's user for good, then the log opened as that user for the helper's stdout and stderr. */
+static int helper_prepare(struct process_plan *exec_plan, const char **what)
 {
-	const char *what;
+	const struct launch_plan *plan = exec_plan->setup_arg;
+	int log_fd;
 
-	if (become_user(plan->uid, plan->gid, plan->groups, plan->group_count, &what) < 0)
-		child_fail(plan->report_fd, what);
-}
-
-/* Moves fd above every number the helper is given, so the dup2 calls cannot clobber it. */
-static int lift(int fd)
-{
-	return fcntl(fd, F_DUPFD_CLOEXEC, LIFTED_FD_MIN);
-}
-
-/* Descriptors 0-4 as lcrd expects them, and nothing else inherited but the report socket. */
-static void child_set_descriptors(const struct launch_plan *plan, int *report)
-{
-	int channel = lift(plan->channel_fd), job_env = lift(plan->job_env_fd);
-	int log_fd, null_fd;
-
-	*report = lift(plan->report_fd);
-	if (*report < 0 || channel < 0 || job_env < 0)
-		child_fail(*report >= 0 ? *report : plan->report_fd, "cannot move descriptors");
+	*what = "setresuid root";
+	if (geteuid() != 0 && setresuid(0, 0, 0) < 0)
+		return -1;
+	*what = "cannot reset oom_score_adj";
+	if (reset_oom_score() < 0)
+		return -1;
+	if (become_user(plan->uid, plan->gid, plan->groups, plan->group_count, what) < 0)
+		return -1;
+	*what = "cannot create the helper's log";
 	log_fd = open(plan->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (log_fd < 0)
-		child_fail(*report, "cannot create the helper's log");
-	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null_fd < 0)
-		child_fail(*report, "cannot open /dev/null");
-	if (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
-	    dup2(channel, HELPER_CHANNEL_FD) < 0 || dup2(job_env, HELPER_JOB_ENV_FD) < 0)
-		child_fail(*report, "dup2");
-	/* Keep the report socket (close-on-exec) to say whether execve failed. */
-	if (fd_close_from(HELPER_JOB_ENV_FD + 1, *report) < 0)
-		child_fail(*report, "cannot close inherited descriptors");
+		return -1;
+	exec_plan->stdout_fd = log_fd;
+	exec_plan->stderr_fd = log_fd;
+	return 0;
 }
 
-/* The helper's process: becomes the user with the tasks' limits, keeps only its channel,
- * the job's environment and its log, runs lcrd with the allowed environment. */
-static void run_helper_child(const struct launch_plan *plan)
+/* The setup hook, once only descriptors 0-4 are left: slurmstepd's descriptors may be
+ * numbered above the tasks' RLIMIT_NOFILE. */
+static int helper_setup(void *arg, const char **what)
 {
-	int report;
+	const struct launch_plan *plan = arg;
 
-	child_reset_signals();
-	if (geteuid() != 0 && setresuid(0, 0, 0) < 0)
-		child_fail(plan->report_fd, "setresuid root");
-	child_reset_oom_score(plan->report_fd);
-	child_drop_privileges(plan);
-	child_set_descriptors(plan, &report);
-	/* Only now: slurmstepd's descriptors may be numbered above the tasks' RLIMIT_NOFILE. */
-	if (helper_apply_rlimits(plan->limits, plan->limit_count) < 0)
-		child_fail(report, "cannot set the tasks' resource limits");
-	if (chdir("/") < 0)
-		child_fail(report, "chdir /");
-	execve(plan->helper_path, plan->argv, plan->envp);
-	child_fail(report, "cannot execute the helper");
+	*what = "cannot set the tasks' resource limits";
+	return helper_apply_rlimits(plan->limits, plan->limit_count);
 }
 
-/*
- * First child: a new session, then the helper as a grandchild that slurmstepd never waits
- * for. It stays until slurmstepd has the helper's pidfd (or gives up): while it lives and
- * has not waited for the helper, the helper's number cannot name another process.
- */
-static void run_intermediate_child(const struct launch_plan *plan)
+/* How process_start runs the helper: stdin /dev/null, stdout and stderr the log (opened by
+ * helper_prepare), its channel at 3 and the job's environment at 4, nothing else, in /. */
+static void describe_start(struct launch_plan *plan, int channel_fd, struct process_plan *exec_plan)
 {
-	char message[1 + sizeof(pid_t)] = { PID_REPORT_TAG }, release;
-	pid_t helper_pid;
-
-	setsid();
-	helper_pid = fork();
-	if (helper_pid < 0)
-		child_fail(plan->report_fd, "fork");
-	if (helper_pid == 0)
-		run_helper_child(plan);
-	memcpy(message + 1, &helper_pid, sizeof(helper_pid));
-	if (write(plan->report_fd, message, sizeof(message)) != sizeof(message))
-		_exit(1);
-	while (read(plan->report_fd, &release, 1) < 0 && errno == EINTR)
-		;
-	_exit(0);
+	*exec_plan = (struct process_plan)PROCESS_PLAN_INIT;
+	exec_plan->path = plan->helper_path;
+	exec_plan->argv = plan->argv;
+	exec_plan->envp = plan->envp;
+	exec_plan->keep[0] = (struct process_fd){ channel_fd, HELPER_CHANNEL_FD };
+	exec_plan->keep[1] = (struct process_fd){ plan->job_env_fd, HELPER_JOB_ENV_FD };
+	exec_plan->keep_count = 2;
+	exec_plan->dir = "/";
+	exec_plan->prepare = helper_prepare;
+	exec_plan->setup = helper_setup;
+	exec_plan->setup_arg = plan;
 }
 
 static int format_arg(char **slot, const char *format, ...) __attribute__((format(printf, 2, 3)));
@@ -347,92 +284,30 @@ static int build_plan(const struct helper_identity *id, struct helper_handle *he
 	return rc < 0 ? -ENOMEM : 0;
 }
 
-static double seconds_since(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
-}
-
-/* Reads one message of the report socket: 1, 0 at its end, or -errno (-ETIMEDOUT). */
-static int read_report_message(int report_fd, int wait_ms, struct launch_report *report)
-{
-	char message[sizeof(report->why)];
-	struct pollfd pfd = { .fd = report_fd, .events = POLLIN };
-	ssize_t n;
-	int rc = poll(&pfd, 1, wait_ms);
-
-	if (rc == 0)
-		return -ETIMEDOUT;
-	n = rc < 0 ? -1 : recv(report_fd, message, sizeof(message) - 1, 0);
-	if (n < 0)
-		return errno == EINTR ? 1 : -errno;
-	if (n == 0)
-		return 0;
-	if ((size_t)n == 1 + sizeof(pid_t) && message[0] == PID_REPORT_TAG) {
-		memcpy(&report->helper_pid, message + 1, sizeof(pid_t));
-	} else {
-		message[n] = '\0';
-		snprintf(report->why, sizeof(report->why), "%s", message);
-	}
-	return 1;
-}
-
 /*
- * Reads the report socket until the helper's pid came (until_end false) or until both
- * children have closed it (until_end true): then why holds nothing (execve succeeded) or
- * the reason the helper could not start.
+ * Starts the helper and opens its pidfd while the intermediate process still holds its
+ * number, then waits for its execve: 0, or -errno with why.
  */
-static int read_launch_report(int report_fd, bool until_end, const struct timespec *start, double timeout,
-			      struct launch_report *report)
+static int launch_helper(const struct process_plan *exec_plan, double timeout, struct helper_handle *helper,
+			 char *why, size_t whylen)
 {
-	for (;;) {
-		int wait_ms = (int)((timeout - seconds_since(start)) * 1000), rc;
+	struct process_detached started;
+	int rc, pidfd_error = 0;
 
-		if (!until_end && report->helper_pid > 0)
-			return 0;
-		if (wait_ms <= 0)
-			return -ETIMEDOUT;
-		rc = read_report_message(report_fd, wait_ms, report);
-		if (rc <= 0)
-			return rc;
-	}
-}
-
-/*
- * The helper's pidfd, opened while the launcher still holds the helper's number, then the
- * rest of the report once the launcher is released.
- */
-static int receive_helper(int report_fd, pid_t launcher, double timeout, struct helper_handle *helper,
-			  struct launch_report *report)
-{
-	struct timespec start;
-	int rc;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	rc = read_launch_report(report_fd, false, &start, timeout, report);
-	if (rc == 0 && report->helper_pid > 0) {
-		helper->pid = report->helper_pid;
-		helper->pidfd = (int)syscall(SYS_pidfd_open, helper->pid, 0);
-		if (helper->pidfd < 0)
-			snprintf(report->why, sizeof(report->why), "cannot open a pidfd for the helper (pid %d): %s",
-				 (int)helper->pid, strerror(errno));
-	}
-	shutdown(report_fd, SHUT_WR);
-	/* slurmstepd may reap the launcher first; either way it is gone. */
-	waitpid(launcher, NULL, 0);
-	if (rc == 0)
-		rc = read_launch_report(report_fd, true, &start, timeout, report);
+	rc = process_start_detached(exec_plan, (int)(timeout * 1000), &started, why, whylen);
 	if (rc < 0)
 		return rc;
-	if (report->why[0])
-		return -ENOEXEC;
-	if (helper->pidfd < 0) {
-		snprintf(report->why, sizeof(report->why), "the helper's launcher died before it started the helper");
-		return -ECHILD;
+	helper->pid = started.pid;
+	helper->pidfd = (int)syscall(SYS_pidfd_open, helper->pid, 0);
+	if (helper->pidfd < 0)
+		pidfd_error = errno;
+	rc = process_detached_finish(&started, why, whylen);
+	if (rc == 0 && pidfd_error) {
+		rc = -pidfd_error;
+		snprintf(why, whylen, "cannot open a pidfd for the helper (pid %d): %s", (int)helper->pid,
+			 strerror(pidfd_error));
 	}
-	return 0;
+	return rc;
 }
 
 static int wait_ready(struct helper_handle *helper, double timeout, char *err, size_t errlen)
@@ -515,9 +390,9 @@ int helper_start(const struct helper_identity *id, double timeout, struct helper
 		 char *err, size_t errlen)
 {
 	struct launch_plan plan;
-	struct launch_report report = { .helper_pid = -1 };
-	int channel[2] = { -1, -1 }, report_pair[2] = { -1, -1 };
-	pid_t launcher;
+	struct process_plan exec_plan;
+	int channel[2] = { -1, -1 };
+	char why[512];
 	int rc;
 
 	helper->uid = id->uid;
@@ -531,42 +406,28 @@ int helper_start(const struct helper_identity *id, double timeout, struct helper
 		return rc;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) < 0 ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report_pair) < 0 ||
 	    helper_channel_make_nonblocking(channel[0]) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "lcr: cannot create the helper's channel: %s", strerror(errno));
 		goto out;
 	}
-	plan.channel_fd = channel[1];
-	plan.report_fd = report_pair[1];
-	launcher = fork();
-	if (launcher < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "lcr: cannot fork the helper: %s", strerror(errno));
-		goto out;
-	}
-	if (launcher == 0)
-		run_intermediate_child(&plan);
-	close(report_pair[1]);
-	report_pair[1] = -1;
+	describe_start(&plan, channel[1], &exec_plan);
+	rc = launch_helper(&exec_plan, timeout, helper, why, sizeof(why));
+	/* The helper's end: only the helper holds it now, so its exit closes the channel. */
 	close(channel[1]);
 	channel[1] = -1;
 	helper->channel_fd = channel[0];
 	channel[0] = -1;
-	rc = receive_helper(report_pair[0], launcher, timeout, helper, &report);
 	if (rc < 0) {
 		snprintf(err, errlen, "lcr: cannot start helper %s as uid %u: %s", id->helper_path,
-			 (unsigned)id->uid, report.why[0] ? report.why : strerror(-rc));
+			 (unsigned)id->uid, why[0] ? why : strerror(-rc));
 		goto out;
 	}
 	rc = wait_ready(helper, timeout, err, errlen);
 out:
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++)
 		if (channel[i] >= 0)
 			close(channel[i]);
-		if (report_pair[i] >= 0)
-			close(report_pair[i]);
-	}
 	free_plan(&plan);
 	return rc;
 }

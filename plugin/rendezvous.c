@@ -1,18 +1,17 @@
 /*
  * rendezvous.c: starting the step's rendezvous from srun (see rendezvous.h).
  *
- * srun has threads, so between fork() and execve() the children use only system calls on
- * memory prepared before the fork. The server must not hold anything of srun's: it runs in
- * a session of its own, as a grandchild (srun never waits for it), with the signal mask
- * srun gave its threads cleared, its standard streams on /dev/null (or `$(srun ...)` would
- * wait for its stdout to close) and every descriptor closed but three: the listening socket
- * (3), a pidfd of srun (4) and, until execve succeeds, a close-on-exec pipe that says why it
- * failed (process_start.h does the grandchild's part).
+ * The server must not hold anything of srun's: process_start_detached (process_start.h)
+ * runs it in a session of its own, as a grandchild (srun never waits for it), with the
+ * signal mask srun gave its threads cleared, its standard streams on /dev/null (or
+ * `$(srun ...)` would wait for its stdout to close) and every descriptor closed but three:
+ * the listening socket (3), a pidfd of srun (4) and, until execve succeeds, a close-on-exec
+ * socket that says why it failed. srun has threads: everything the children need is
+ * prepared here, before the fork.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,7 +20,6 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal/process_start.h"
@@ -40,7 +38,6 @@ struct server_plan {
 	const char *path;
 	int listen_fd;
 	int pidfd;
-	int report_fd;
 };
 
 static int format_arg(char **slot, const char *format, ...) __attribute__((format(printf, 2, 3)));
@@ -128,10 +125,12 @@ static int make_token(char *out, size_t outlen)
 	return 0;
 }
 
-/* The server's process: detached, clean signals, descriptors 0-4 only, then lcrd. */
-static void run_server_child(const struct server_plan *plan)
+/* Starts the server detached: 0 once it was executed, or -errno with why. */
+static int launch(const struct server_plan *plan, char *why, size_t whylen)
 {
 	struct process_plan exec_plan = PROCESS_PLAN_INIT;
+	struct process_detached started;
+	int rc;
 
 	exec_plan.path = plan->path;
 	exec_plan.argv = plan->argv;
@@ -140,46 +139,10 @@ static void run_server_child(const struct server_plan *plan)
 	exec_plan.keep[1] = (struct process_fd){ plan->pidfd, PARENT_PIDFD };
 	exec_plan.keep_count = 2;
 	exec_plan.dir = "/";
-	process_exec_child(&exec_plan, plan->report_fd);
-}
-
-/* First child: a session of its own, then the server as a grandchild. */
-static void run_intermediate_child(const struct server_plan *plan)
-{
-	pid_t pid;
-
-	setsid();
-	pid = fork();
-	if (pid < 0)
-		process_report_failure(plan->report_fd, "fork");
-	if (pid == 0)
-		run_server_child(plan);
-	_exit(0);
-}
-
-static int launch(struct server_plan *plan, char *why, size_t whylen)
-{
-	int report[2];
-	pid_t child;
-	int rc;
-
-	if (pipe2(report, O_CLOEXEC) < 0)
-		return -errno;
-	plan->report_fd = report[1];
-	child = fork();
-	if (child < 0) {
-		rc = -errno;
-		close(report[0]);
-		close(report[1]);
+	rc = process_start_detached(&exec_plan, EXEC_REPORT_MS, &started, why, whylen);
+	if (rc < 0)
 		return rc;
-	}
-	if (child == 0)
-		run_intermediate_child(plan);
-	close(report[1]);
-	waitpid(child, NULL, 0);
-	rc = process_read_report(report[0], EXEC_REPORT_MS, why, whylen);
-	close(report[0]);
-	return rc;
+	return process_detached_finish(&started, why, whylen);
 }
 
 int rendezvous_start(const struct lcr_site_config *site, uint32_t job_id, uint32_t step_id,

@@ -1,19 +1,27 @@
 /* process_start.h: the one way LCR starts another program: lcrd's replacement launcher
  * (srun), scancel and the Slurm queries, and, inside slurmstepd and srun, the plugin's
- * rendezvous server and the removal of the helper's files.
+ * helper, its rendezvous server and the removal of the helper's files.
  *
  * The child resets every signal to its default and clears its signal mask, optionally
- * enters a session or process group of its own, gets its standard streams (or /dev/null)
+ * enters a session or process group of its own, runs the plan's prepare hook (to become the
+ * user and open what it must open as the user), gets its standard streams (or /dev/null)
  * and the descriptors the plan keeps at the numbers it names, closes every other descriptor
- * (fd_close.h), changes directory, runs the plan's setup (to drop privileges) and executes
- * the program. When any step fails, it reports the errno and what it was doing on a
- * close-on-exec pipe, which the parent reads: so a program that could not be executed is an
- * error of process_start with its errno, not an exit status to interpret later.
+ * (fd_close.h), changes directory, runs the plan's setup hook (what must come after the
+ * closing, such as resource limits) and executes the program. When any step fails, it
+ * reports the errno and what it was doing on a close-on-exec pipe or socket, which the
+ * parent reads: so a program that could not be executed is an error with its errno, not an
+ * exit status to interpret later.
  *
- * Between fork() and execve() the child makes only async-signal-safe system calls on memory
- * prepared before the fork: the plugin forks inside slurmstepd and srun, which have
+ * process_start runs the program as the caller's child. process_start_detached runs it as a
+ * grandchild in a session of its own, which the caller never waits for (the plugin's
+ * helper and rendezvous server): the intermediate child reports the program's pid and stays
+ * until released, so that the number cannot name another process before the caller has a
+ * pidfd of it.
+ *
+ * Between fork() and execve() the children make only async-signal-safe system calls on
+ * memory prepared before the fork: the plugin forks inside slurmstepd and srun, which have
  * threads, and a lock held by another thread at fork time would never be released in the
- * child. The setup hook must keep to that too. */
+ * child. The hooks must keep to that too. */
 #ifndef LCR_INTERNAL_PROCESS_START_H
 #define LCR_INTERNAL_PROCESS_START_H
 
@@ -40,11 +48,16 @@ struct process_plan {
 	int keep_count;
 	bool new_session;   /* setsid(): detached from the parent's terminal and group */
 	bool new_group;     /* setpgid(0, 0): killable as one group */
-	const char *dir;    /* chdir() there first, or NULL */
-	/* Called last before execve, in the child (async-signal-safe only): 0, or -1 with errno
-	 * set and *what saying what failed. */
+	const char *dir;    /* chdir() there, after the descriptors are set, or NULL */
+	/* Called in the child (async-signal-safe only) before its descriptors are set, with the
+	 * child's own copy of the plan: it may change the process's ids, open descriptors (as
+	 * the user it became) and name them in the copy (stdout_fd, keep, ...). 0, or -1 with
+	 * errno set and *what saying what failed. */
+	int (*prepare)(struct process_plan *plan, const char **what);
+	/* Called last before execve, in the child (async-signal-safe only), once every other
+	 * descriptor is closed: 0, or -1 with errno set and *what saying what failed. */
 	int (*setup)(void *arg, const char **what);
-	void *setup_arg;
+	void *setup_arg;    /* setup's argument; prepare finds it in its copy of the plan */
 };
 
 /* A plan with nothing set: standard streams on /dev/null, no descriptor kept. */
@@ -60,18 +73,26 @@ int process_start(const struct process_plan *plan, pid_t *pid, char *why, size_t
  * *status, -ETIMEDOUT when it had to be killed (*status then says so), or -errno. */
 int process_wait(pid_t pid, int timeout_ms, bool kill_group, int *status);
 
-/* --- for children that fork again before they execute (the plugin's detached servers) --- */
+/* A program started by process_start_detached, until its start is finished. */
+struct process_detached {
+	pid_t pid;          /* the program's */
+	pid_t intermediate; /* its parent, which holds pid's number until released */
+	int report_fd;      /* the caller's end of the report socket */
+	long long deadline_ms; /* CLOCK_MONOTONIC, or -1: none */
+};
 
-/* In a forked child: carries out the plan and executes it, reporting a failure on
- * report_fd (a pipe or socket the parent reads with process_read_report). Never returns. */
-void process_exec_child(const struct process_plan *plan, int report_fd) __attribute__((noreturn));
+/* Starts the plan's program detached: an intermediate child enters a new session, starts
+ * the program as its own child and reports its pid. 0 with it in started->pid (the program
+ * may not have been executed yet: process_detached_finish says), or -errno with why it could
+ * not be started (the intermediate child then reaped). timeout_ms (-1: none) bounds the
+ * whole start, finish included. */
+int process_start_detached(const struct process_plan *plan, int timeout_ms, struct process_detached *started,
+			   char *why, size_t whylen);
 
-/* In a forked child: reports errno and what failed on report_fd, then _exit(127). */
-void process_report_failure(int report_fd, const char *what) __attribute__((noreturn));
-
-/* In the parent: waits at most timeout_ms (-1: for ever) for report_fd to close (0: the
- * program was executed) or to carry a report (-errno of the failure, with why). -ETIMEDOUT
- * when neither came in time. */
-int process_read_report(int report_fd, int timeout_ms, char *why, size_t whylen);
+/* Releases the intermediate child and reaps it (a bounded wait; someone else may have
+ * reaped it), then waits, until the start's deadline, for the program to be executed: 0 when
+ * it was, -errno with why when it could not be (a failed program has ended), -ETIMEDOUT
+ * when no word came in time. */
+int process_detached_finish(struct process_detached *started, char *why, size_t whylen);
 
 #endif

@@ -1,7 +1,10 @@
 /* test_process_start.c: the one way LCR starts a program (lib/process_start.c). A program
  * that cannot be executed, or a setup that fails, is an error of process_start with its
  * errno; the child keeps only its standard streams and the descriptors its plan names; a
- * bounded wait kills what overruns it; an exit status comes back as it was. */
+ * bounded wait kills what overruns it; an exit status comes back as it was. A detached start
+ * reports the program's pid while its intermediate process, in a new session, holds the
+ * number until released; the program is not the caller's child; the prepare hook runs
+ * before the descriptors are set, the setup hook after every other one is closed. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,7 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -173,6 +179,182 @@ static void test_a_bounded_wait_kills_what_overruns_it(void **state)
 	assert_int_equal(WTERMSIG(status), SIGKILL);
 }
 
+/* The parent process id of pid, from /proc/pid/stat. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], stat[512], *end;
+	int fd, ppid = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	assert_true(n > 0);
+	stat[n] = '\0';
+	end = strrchr(stat, ')'); /* after the command's name: " S ppid ..." */
+	assert_non_null(end);
+	assert_int_equal(sscanf(end + 1, " %*c %d", &ppid), 1);
+	return ppid;
+}
+
+/* `sh -c script` started detached, stdin from *feed (closing it lets the script end) and
+ * stdout to *out. */
+static void start_detached_shell(const char *script, struct process_detached *started, int *feed, int *out)
+{
+	static char *argv[] = { "sh", "-c", NULL, NULL };
+	struct process_plan plan = PROCESS_PLAN_INIT;
+	int in_pipe[2], out_pipe[2];
+
+	argv[2] = (char *)script;
+	assert_int_equal(pipe2(in_pipe, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(out_pipe, O_CLOEXEC), 0);
+	plan.path = "sh";
+	plan.argv = argv;
+	plan.stdin_fd = in_pipe[0];
+	plan.stdout_fd = out_pipe[1];
+	assert_int_equal(process_start_detached(&plan, 10000, started, why, sizeof(why)), 0);
+	close(in_pipe[0]);
+	close(out_pipe[1]);
+	*feed = in_pipe[1];
+	*out = out_pipe[0];
+}
+
+static void test_a_detached_start_reports_the_programs_pid_from_a_new_session(void **state)
+{
+	struct process_detached started;
+	char line[32] = "";
+	int feed, out;
+	(void)state;
+	start_detached_shell("echo $$; read line", &started, &feed, &out);
+	assert_true(read(out, line, sizeof(line) - 1) > 0);
+	assert_int_equal(atoi(line), started.pid); /* the pid reported is the program's */
+	assert_int_equal(getsid(started.pid), started.intermediate);
+	assert_int_not_equal(getsid(started.pid), getsid(0));
+	/* Not the caller's child: the caller could never reap it. */
+	assert_int_equal(waitpid(started.pid, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	assert_int_equal(process_detached_finish(&started, why, sizeof(why)), 0);
+	close(feed);
+	close(out);
+}
+
+static void test_the_intermediate_process_holds_the_number_until_released(void **state)
+{
+	struct process_detached started;
+	char line[32] = "";
+	int feed, out, intermediate_fd;
+	pid_t intermediate;
+	(void)state;
+	start_detached_shell("echo started; read line", &started, &feed, &out);
+	assert_true(read(out, line, sizeof(line) - 1) > 0); /* the program runs */
+	intermediate = started.intermediate;
+	intermediate_fd = (int)syscall(SYS_pidfd_open, intermediate, 0);
+	assert_true(intermediate_fd >= 0);
+	/* Still the program's parent, and it does not end by itself. */
+	assert_int_equal(parent_of(started.pid), intermediate);
+	struct pollfd ended = { .fd = intermediate_fd, .events = POLLIN };
+	assert_int_equal(poll(&ended, 1, 200), 0);
+	assert_int_equal(process_detached_finish(&started, why, sizeof(why)), 0);
+	/* Released: it ended and was reaped; the program goes on without it. */
+	assert_int_equal(waitpid(intermediate, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	assert_int_not_equal(parent_of(started.pid), intermediate);
+	close(intermediate_fd);
+	close(feed);
+	close(out);
+}
+
+static void test_a_detached_program_that_cannot_be_executed_is_an_error_with_its_text(void **state)
+{
+	struct process_plan plan = PROCESS_PLAN_INIT;
+	char *const argv[] = { "lcr-no-such-program", NULL };
+	struct process_detached started;
+	int rc;
+	(void)state;
+	plan.path = "/nonexistent/lcr-no-such-program";
+	plan.argv = argv;
+	/* The failure may come before the pid or after it: either way it is the start's. */
+	rc = process_start_detached(&plan, 10000, &started, why, sizeof(why));
+	if (rc == 0)
+		rc = process_detached_finish(&started, why, sizeof(why));
+	assert_int_equal(rc, -ENOENT);
+	assert_non_null(strstr(why, "cannot execute the program"));
+	assert_non_null(strstr(why, strerror(ENOENT)));
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* the intermediate was reaped */
+	assert_int_equal(errno, ECHILD);
+}
+
+/* Opens a pipe's write end (setup_arg) as the program's stdout, as the helper opens its log. */
+static int open_output(struct process_plan *plan, const char **what)
+{
+	const int *pipe_ends = plan->setup_arg;
+
+	*what = "cannot open the output";
+	plan->stdout_fd = fcntl(pipe_ends[1], F_DUPFD_CLOEXEC, 0);
+	return plan->stdout_fd < 0 ? -1 : 0;
+}
+
+/* Fails unless every descriptor above the standard streams is closed but the report's (at
+ * 16 or above), as the helper needs before it lowers RLIMIT_NOFILE. */
+static int check_closed(void *arg, const char **what)
+{
+	(void)arg;
+	*what = "a descriptor was still open";
+	for (int fd = 3; fd < 16; fd++)
+		if (fcntl(fd, F_GETFD) >= 0) {
+			errno = EEXIST;
+			return -1;
+		}
+	return 0;
+}
+
+static void test_the_prepare_hook_names_descriptors_and_setup_runs_after_the_closing(void **state)
+{
+	struct process_plan plan = PROCESS_PLAN_INIT;
+	char *const argv[] = { "sh", "-c", "echo prepared", NULL };
+	struct process_detached started;
+	int output[2], leaked = open("/dev/null", O_RDONLY);
+	char got[32] = "";
+	(void)state;
+	assert_true(leaked > 2 && leaked < 16); /* not close-on-exec: the closing must catch it */
+	assert_int_equal(pipe2(output, O_CLOEXEC), 0);
+	plan.path = "sh";
+	plan.argv = argv;
+	plan.prepare = open_output;
+	plan.setup = check_closed;
+	plan.setup_arg = output;
+	assert_int_equal(process_start_detached(&plan, 10000, &started, why, sizeof(why)), 0);
+	assert_int_equal(process_detached_finish(&started, why, sizeof(why)), 0);
+	close(output[1]);
+	assert_int_equal(read(output[0], got, sizeof(got) - 1), 9);
+	assert_string_equal(got, "prepared\n");
+	close(output[0]);
+	close(leaked);
+}
+
+static int refuse_early(struct process_plan *plan, const char **what)
+{
+	(void)plan;
+	*what = "cannot become the user";
+	errno = EPERM;
+	return -1;
+}
+
+static void test_a_failing_prepare_hook_is_an_error_with_what_failed(void **state)
+{
+	struct process_plan plan = PROCESS_PLAN_INIT;
+	char *const argv[] = { "true", NULL };
+	pid_t pid;
+	(void)state;
+	plan.path = "true";
+	plan.argv = argv;
+	plan.prepare = refuse_early;
+	assert_int_equal(process_start(&plan, &pid, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "cannot become the user"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +366,11 @@ int main(void)
 		cmocka_unit_test(test_a_stream_that_is_not_open_becomes_dev_null),
 		cmocka_unit_test(test_signals_are_reset_to_their_defaults),
 		cmocka_unit_test(test_a_bounded_wait_kills_what_overruns_it),
+		cmocka_unit_test(test_a_detached_start_reports_the_programs_pid_from_a_new_session),
+		cmocka_unit_test(test_the_intermediate_process_holds_the_number_until_released),
+		cmocka_unit_test(test_a_detached_program_that_cannot_be_executed_is_an_error_with_its_text),
+		cmocka_unit_test(test_the_prepare_hook_names_descriptors_and_setup_runs_after_the_closing),
+		cmocka_unit_test(test_a_failing_prepare_hook_is_an_error_with_what_failed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
