@@ -3,7 +3,9 @@
  * stopped helper end within the bounded wait however many tasks there are (a blocking
  * channel held slurmstepd for ever once its queue was full), the stopped helper is killed
  * through its pidfd, nothing is ever signalled by number, a helper that reads gets every
- * report, and node names that would leave the runtime directory are refused. Each test
+ * report, and node names that would leave the runtime directory are refused. As root: a
+ * helper that cannot be executed is an error that says why, after its log was created as
+ * the job's user (0600), and a log path that is a symbolic link is refused. Each test
  * runs under alarm(), so a report that blocks fails the test instead of hanging it. */
 #include "config.h"
 
@@ -14,8 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -242,6 +246,81 @@ static void test_helper_start_refuses_a_bad_node_name(void **state)
 	assert_int_equal(helper.pid, -1);
 }
 
+#define NOBODY 65534
+
+/* helper_start of helper_path for uid NOBODY, its files in a fresh directory of NOBODY's:
+ * the error, with the handle and the directory for the caller to check. */
+static int start_as_nobody(const char *helper_path, const char *planted_link, struct helper_handle *helper,
+			   char *err, size_t errlen)
+{
+	static char *environment[] = { "PATH=/usr/bin:/bin", NULL };
+	struct helper_identity id = { .uid = NOBODY, .gid = NOBODY, .node_name = "n1", .ranks = "0",
+				      .step_nodes = "n1", .job_nodes = "n1", .node_count = 1,
+				      .helper_path = helper_path, .environment = environment };
+	char log_path[sizeof(helper->user_dir) + 32];
+
+	*helper = (struct helper_handle){ .pid = -1, .pidfd = -1, .channel_fd = -1 };
+	snprintf(helper->user_dir, sizeof(helper->user_dir), "/tmp/lcr-test-helper-XXXXXX");
+	assert_non_null(mkdtemp(helper->user_dir));
+	assert_int_equal(chown(helper->user_dir, NOBODY, NOBODY), 0);
+	snprintf(log_path, sizeof(log_path), "%s/0.0.n1.log", helper->user_dir);
+	if (planted_link)
+		assert_int_equal(symlink(planted_link, log_path), 0);
+	return helper_start(&id, 5.0, helper, err, errlen);
+}
+
+static void remove_files(struct helper_handle *helper)
+{
+	char log_path[sizeof(helper->user_dir) + 32];
+
+	snprintf(log_path, sizeof(log_path), "%s/0.0.n1.log", helper->user_dir);
+	unlink(log_path);
+	rmdir(helper->user_dir);
+	if (helper->pidfd >= 0)
+		close(helper->pidfd);
+	if (helper->channel_fd >= 0)
+		close(helper->channel_fd);
+}
+
+static void test_a_helper_that_cannot_be_executed_is_an_error_after_its_log_was_made_as_the_user(void **state)
+{
+	struct helper_handle helper;
+	struct stat log;
+	char err[512] = "", log_path[sizeof(helper.user_dir) + 32];
+	(void)state;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start_as_nobody("/nonexistent/lcrd", NULL, &helper, err, sizeof(err)), -ENOENT);
+	if (!strstr(err, "lcr: cannot start helper /nonexistent/lcrd as uid 65534: cannot execute the program: ") ||
+	    !strstr(err, strerror(ENOENT)))
+		fail_msg("unexpected error: %s", err);
+	assert_true(helper.pid > 0); /* its pid came before its execve failed */
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* nothing left to reap */
+	snprintf(log_path, sizeof(log_path), "%s/0.0.n1.log", helper.user_dir);
+	assert_int_equal(lstat(log_path, &log), 0);
+	assert_int_equal(log.st_uid, NOBODY);
+	assert_int_equal(log.st_mode & 07777, 0600);
+	remove_files(&helper);
+}
+
+static void test_a_helper_log_that_is_a_symbolic_link_is_refused(void **state)
+{
+	struct helper_handle helper;
+	char err[512] = "";
+	(void)state;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start_as_nobody("/nonexistent/lcrd", "/tmp/lcr-test-planted-target", &helper, err,
+					 sizeof(err)),
+			 -ELOOP);
+	if (!strstr(err, "cannot create the helper's log"))
+		fail_msg("unexpected error: %s", err);
+	assert_int_equal(access("/tmp/lcr-test-planted-target", F_OK), -1);
+	remove_files(&helper);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +330,8 @@ int main(void)
 		cmocka_unit_test(test_a_helper_that_reads_gets_every_report),
 		cmocka_unit_test(test_node_names_that_leave_the_runtime_directory_are_refused),
 		cmocka_unit_test(test_helper_start_refuses_a_bad_node_name),
+		cmocka_unit_test(test_a_helper_that_cannot_be_executed_is_an_error_after_its_log_was_made_as_the_user),
+		cmocka_unit_test(test_a_helper_log_that_is_a_symbolic_link_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
