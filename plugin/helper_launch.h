@@ -1,10 +1,11 @@
 /*
  * helper_launch.h: start, talk to, stop and clean up after one lcrd, from slurmstepd.
  *
- * slurmstepd runs as root; lcrd must not. helper_start() forks twice (so slurmstepd never
- * waits for or reaps the helper), drops to the job's user and groups, resets the
- * oom_score_adj slurmstepd gave it, closes every inherited descriptor but one end of a
- * socketpair, and executes lcrd in a session of its own. The socketpair is the plugin's
+ * slurmstepd runs as root; lcrd must not. helper_start() starts it detached, with
+ * process_start_detached (a grandchild in a session of its own, so slurmstepd never waits
+ * for or reaps it), drops to the job's user and groups, resets the oom_score_adj
+ * slurmstepd gave it, closes every inherited descriptor but one end of a socketpair (and
+ * the job's environment), and executes lcrd. The socketpair is the plugin's
  * channel to its helper: READY comes back on it, task starts and exits go out on it, and
  * when slurmstepd goes away the helper sees it close and ends.
  */
