@@ -16,7 +16,11 @@
  * grandchild in a session of its own, which the caller never waits for (the plugin's
  * helper and rendezvous server): the intermediate child reports the program's pid and stays
  * until released, so that the number cannot name another process before the caller has a
- * pidfd of it.
+ * pidfd of it. The caller holds a pidfd of the intermediate child from its fork on and
+ * signals it only through that, never by number (it may run as root inside slurmstepd). When
+ * the caller gives a start up, or the intermediate child cannot report the pid, the
+ * intermediate child kills the program before it ends: no program is left running whose pid
+ * the caller does not know.
  *
  * Between fork() and execve() the children make only async-signal-safe system calls on
  * memory prepared before the fork: the plugin forks inside slurmstepd and srun, which have
@@ -77,6 +81,7 @@ int process_wait(pid_t pid, int timeout_ms, bool kill_group, int *status);
 struct process_detached {
 	pid_t pid;          /* the program's */
 	pid_t intermediate; /* its parent, which holds pid's number until released */
+	int intermediate_pidfd; /* the intermediate's, opened as soon as it was forked */
 	int report_fd;      /* the caller's end of the report socket */
 	long long deadline_ms; /* CLOCK_MONOTONIC, or -1: none */
 };
@@ -84,15 +89,19 @@ struct process_detached {
 /* Starts the plan's program detached: an intermediate child enters a new session, starts
  * the program as its own child and reports its pid. 0 with it in started->pid (the program
  * may not have been executed yet: process_detached_finish says), or -errno with why it could
- * not be started (the intermediate child then reaped). timeout_ms (-1: none) bounds the
- * whole start, finish included. */
+ * not be started (the program, if it was started, killed and the intermediate child reaped).
+ * timeout_ms (-1: none) bounds the whole start, finish included, with one exception: a start
+ * that failed waits up to 2 s more for the intermediate child to kill the program and end
+ * (then SIGKILLs it), so that no program is left running unknown. */
 int process_start_detached(const struct process_plan *plan, int timeout_ms, struct process_detached *started,
 			   char *why, size_t whylen);
 
-/* Releases the intermediate child and reaps it (a bounded wait; someone else may have
- * reaped it), then waits, until the start's deadline, for the program to be executed: 0 when
+/* Releases the intermediate child and reaps it (it may have been reaped by someone else),
+ * waiting for it to end until the start's deadline but at most 2 s, then SIGKILLing it
+ * through its pidfd; then waits, until the deadline, for the program to be executed: 0 when
  * it was, -errno with why when it could not be (a failed program has ended), -ETIMEDOUT
- * when no word came in time. */
+ * when no word came in time (the program then SIGKILLed, through a pidfd opened before the
+ * release). */
 int process_detached_finish(struct process_detached *started, char *why, size_t whylen);
 
 #endif

@@ -306,18 +306,19 @@ static void test_a_helper_that_cannot_be_executed_is_an_error_after_its_log_was_
 static void test_a_helper_log_that_is_a_symbolic_link_is_refused(void **state)
 {
 	struct helper_handle helper;
-	char err[512] = "";
+	char err[512] = "", planted_dir[] = "/tmp/lcr-test-planted-XXXXXX", target[sizeof(planted_dir) + 8];
 	(void)state;
 
 	if (geteuid() != 0)
 		skip();
-	assert_int_equal(start_as_nobody("/nonexistent/lcrd", "/tmp/lcr-test-planted-target", &helper, err,
-					 sizeof(err)),
-			 -ELOOP);
+	assert_non_null(mkdtemp(planted_dir));
+	snprintf(target, sizeof(target), "%s/target", planted_dir);
+	assert_int_equal(start_as_nobody("/nonexistent/lcrd", target, &helper, err, sizeof(err)), -ELOOP);
 	if (!strstr(err, "cannot create the helper's log"))
 		fail_msg("unexpected error: %s", err);
-	assert_int_equal(access("/tmp/lcr-test-planted-target", F_OK), -1);
+	assert_int_equal(access(target, F_OK), -1);
 	remove_files(&helper);
+	assert_int_equal(rmdir(planted_dir), 0);
 }
 
 int main(void)

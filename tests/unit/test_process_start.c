@@ -355,6 +355,112 @@ static void test_a_failing_prepare_hook_is_an_error_with_what_failed(void **stat
 	assert_non_null(strstr(why, "cannot become the user"));
 }
 
+/* A kept descriptor that is not open fails the start: the program must not get /dev/null
+ * (or anything else) at the number its caller gives it a channel on. */
+static void test_a_kept_descriptor_that_is_not_open_fails_the_start(void **state)
+{
+	struct process_plan plan = PROCESS_PLAN_INIT;
+	char *const argv[] = { "true", NULL };
+	const int closed = 900; /* high: process_start's own pipe does not take this number */
+	pid_t pid = 0;
+	(void)state;
+	close(closed);
+	plan.path = "true";
+	plan.argv = argv;
+	plan.keep[0] = (struct process_fd){ closed, 3 };
+	plan.keep_count = 1;
+	assert_int_equal(process_start(&plan, &pid, why, sizeof(why)), -EBADF);
+	if (!strstr(why, "cannot move a kept descriptor"))
+		fail_msg("unexpected report: %s", why);
+	assert_int_equal(pid, 0);
+}
+
+/* The descriptors the program has after execve, as `sh` lists them ("0 1 2 3 "), less the
+ * one that its listing of /proc/$$/fd opened and closed again. */
+#define LIST_DESCRIPTORS "for f in /proc/$$/fd/*; do test -L \"$f\" && printf '%s ' \"${f##*/}\"; done; true"
+
+static void assert_only_streams_and_the_kept_one(int out)
+{
+	char got[128] = "";
+	ssize_t n, total = 0;
+
+	while ((n = read(out, got + total, sizeof(got) - 1 - (size_t)total)) > 0)
+		total += n;
+	if (strcmp(got, "0 1 2 3 ") != 0)
+		fail_msg("the program has descriptors %s instead of 0 1 2 3", got);
+}
+
+/* The report socket of a detached start (at 16 or above in the children) is gone after
+ * execve: the program holds only its streams and what its plan keeps. */
+static void test_a_detached_program_does_not_hold_the_report_socket(void **state)
+{
+	char *const argv[] = { "sh", "-c", LIST_DESCRIPTORS, NULL };
+	struct process_plan plan = PROCESS_PLAN_INIT;
+	struct process_detached started;
+	int out[2], kept = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	(void)state;
+	assert_true(kept >= 0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	plan.path = "sh";
+	plan.argv = argv;
+	plan.stdout_fd = out[1];
+	plan.keep[0] = (struct process_fd){ kept, 3 };
+	plan.keep_count = 1;
+	assert_int_equal(process_start_detached(&plan, 10000, &started, why, sizeof(why)), 0);
+	assert_int_equal(process_detached_finish(&started, why, sizeof(why)), 0);
+	close(out[1]);
+	assert_only_streams_and_the_kept_one(out[0]);
+	close(out[0]);
+	close(kept);
+}
+
+/* A prepare hook that waits on a pipe nobody writes to (setup_arg): the program is never
+ * executed. */
+static int wait_for_ever(struct process_plan *plan, const char **what)
+{
+	const int *gate = plan->setup_arg;
+	char byte;
+
+	*what = "the gate was opened";
+	errno = EIO;
+	while (read(gate[0], &byte, 1) < 0 && errno == EINTR)
+		;
+	return -1;
+}
+
+/* A start whose deadline passes (here at once: the program is held in its prepare hook and
+ * never executed) is -ETIMEDOUT, whether the start or its finish sees it, and leaves nothing
+ * behind: the program and the intermediate process ended (the `life` pipe, which both hold,
+ * reaches its end) and nothing left for the caller to reap. */
+static void test_a_start_past_its_deadline_leaves_nothing_running(void **state)
+{
+	char *const argv[] = { "true", NULL };
+	struct process_plan plan = PROCESS_PLAN_INIT;
+	struct process_detached started;
+	int gate[2], life[2], rc;
+	char byte;
+	(void)state;
+	assert_int_equal(pipe2(gate, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(life, O_CLOEXEC), 0);
+	plan.path = "true";
+	plan.argv = argv;
+	plan.prepare = wait_for_ever;
+	plan.setup_arg = gate;
+	rc = process_start_detached(&plan, 0, &started, why, sizeof(why));
+	if (rc == 0)
+		rc = process_detached_finish(&started, why, sizeof(why));
+	assert_int_equal(rc, -ETIMEDOUT);
+	close(life[1]);
+	alarm(10); /* a program left running would hold `life` open for ever */
+	assert_int_equal(read(life[0], &byte, 1), 0);
+	alarm(0);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	close(life[0]);
+	close(gate[0]);
+	close(gate[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +477,9 @@ int main(void)
 		cmocka_unit_test(test_a_detached_program_that_cannot_be_executed_is_an_error_with_its_text),
 		cmocka_unit_test(test_the_prepare_hook_names_descriptors_and_setup_runs_after_the_closing),
 		cmocka_unit_test(test_a_failing_prepare_hook_is_an_error_with_what_failed),
+		cmocka_unit_test(test_a_kept_descriptor_that_is_not_open_fails_the_start),
+		cmocka_unit_test(test_a_detached_program_does_not_hold_the_report_socket),
+		cmocka_unit_test(test_a_start_past_its_deadline_leaves_nothing_running),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
