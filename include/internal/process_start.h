@@ -48,7 +48,9 @@ struct process_plan {
 	int stdin_fd;       /* the child's standard streams; -1, or one not open: /dev/null */
 	int stdout_fd;
 	int stderr_fd;
-	struct process_fd keep[PROCESS_KEEP_MAX]; /* more descriptors, keep_count of them */
+	/* More descriptors, keep_count of them. Unlike a stream, a kept descriptor that is not
+	 * open fails the start ("cannot move a kept descriptor: Bad file descriptor"). */
+	struct process_fd keep[PROCESS_KEEP_MAX];
 	int keep_count;
 	bool new_session;   /* setsid(): detached from the parent's terminal and group */
 	bool new_group;     /* setpgid(0, 0): killable as one group */
