@@ -1,6 +1,6 @@
 /* client_store.c: liblcr's calls of the job-wide key-value store (lcr_store_*, lcr.h): one
  * STORE_REQUEST to the node's helper each, which forwards it to the store's leader
- * (helper/jobkv.h); the answer is a STORE_REPLY, or a WIRE_REPLY with the error. */
+ * (helper/services/jobkv.h); the answer is a STORE_REPLY, or a WIRE_REPLY with the error. */
 #include "config.h"
 
 #include <errno.h>

@@ -31,7 +31,7 @@
 
 #include "internal/util.h"
 #include "lcr.h"
-#include "regions.h"
+#include "loop/regions.h"
 
 #define REPEATS 5
 

@@ -37,7 +37,7 @@ for p in "$TRAINER" "$LCRD"; do
 	[ -x "$p" ] || { echo "redundancy_overhead.sh: $p is not built (see the top of this script)" >&2; exit 2; }
 done
 # lcrd's default interval: its row in the settings table.
-DEFAULT_EVERY=$(sed -n '/"snapshot-every"/s/.*lcrd_default = "\([0-9]*\)".*/\1/p' "$LCR_SRCDIR/lib/settings.c")
+DEFAULT_EVERY=$(sed -n '/"snapshot-every"/s/.*lcrd_default = "\([0-9]*\)".*/\1/p' "$LCR_SRCDIR/common/settings.c")
 EVERY=$(printf '%s\n' ${LCR_REDUNDANCY_BENCH_EVERY:-1 10} "$DEFAULT_EVERY" | sort -nu | tr '\n' ' ')
 start_munged >/dev/null
 make_root "$WORK/root" "$(id -u)"

@@ -1,6 +1,6 @@
 #!/bin/bash
-# snapshot.sh: a snapshot round of redundancy "copy" or "erasure" (helper/snapshot.c,
-# helper/snapshot_erasure.c) against memcpy of the same bytes, measured in the same run,
+# snapshot.sh: a snapshot round of redundancy "copy" or "erasure" (helper/services/snapshot.c,
+# helper/services/snapshot_erasure.c) against memcpy of the same bytes, measured in the same run,
 # and the extra host memory per node.
 # Helpers in the foreground form a mesh (a private munged, as the tests use) with
 # --snapshot-every=1: two with --redundancy=copy, or four with --redundancy=erasure in one

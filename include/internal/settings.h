@@ -4,13 +4,13 @@
  *
  * A setting can be written in up to four places: a key of lcr.yaml (and of the plugstack
  * arguments), a --lcr-* option of srun/sbatch/salloc, an LCR_* environment variable, and
- * an argument that the plugin passes to lcrd. One row of lcr_settings[] (lib/settings.c)
+ * an argument that the plugin passes to lcrd. One row of lcr_settings[] (common/settings.c)
  * names all of them, with the setting's type, default and bounds, so that:
- *   - lib/site_config.c reads, checks, defaults and writes every row with a yaml_key;
+ *   - common/site_config.c reads, checks, defaults and writes every row with a yaml_key;
  *   - plugin/options.c registers a Slurm option for every row with an option, and
  *     plugin/option_values.c reads its environment variable and checks its value;
  *   - plugin/helper_launch.c passes every row with an lcrd_arg as --<lcrd_arg>=TEXT;
- *   - helper/options.c accepts every row with an lcrd_arg, with its lcrd default and bounds.
+ *   - helper/loop/options.c accepts every row with an lcrd_arg, with its lcrd default and bounds.
  * Adding a setting means one row here, a field where its value is kept (struct
  * lcr_site_config, struct lcr_user_options or struct lcrd_options) and its lines in the
  * documentation (etc/lcr.yaml, doc/lcr.yaml.5, doc/spank_lcr.8, doc/lcrd.8), which

@@ -1,5 +1,5 @@
 /* snapshot_rounds.h: the leader's account of snapshot rounds (issue 13, redundancy "copy";
- * helper/snapshot.c uses it, doc/redundancy.md describes it). No I/O, no clock: the
+ * helper/services/snapshot.c uses it, doc/redundancy.md describes it). No I/O, no clock: the
  * helper feeds it the nodes' reports and the live nodes, and announces what it decides.
  *
  * Each node reports how its round of step P ended: ok (its snapshot taken and every copy

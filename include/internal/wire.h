@@ -61,7 +61,7 @@
 #define WIRE_MAX_PAYLOAD 65536
 #define WIRE_MAX_MESSAGE (WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD)
 /* After the handshake of a connection between helpers (or with the rendezvous), every frame
- * is followed by a seal of this many bytes (helper/conn_seal.h), which the length field
+ * is followed by a seal of this many bytes (helper/loop/conn_seal.h), which the length field
  * does not count. */
 #define WIRE_SEAL_SIZE 16
 

@@ -23,7 +23,7 @@
  * A part (a record inside a message) is described the same way, without checks, or coded by
  * hand where its rules need more. From a description, WIRE_FLAT_STRUCT(k) defines
  * struct wire_k, WIRE_FLAT_DECLARE(k) also declares wire_encode_k and wire_decode_k, and
- * WIRE_FLAT_CODEC(k) (lib/wire_cursor.h) defines them. Each link lists its message kinds in
+ * WIRE_FLAT_CODEC(k) (common/wire_cursor.h) defines them. Each link lists its message kinds in
  * one macro, WIRE_<LINK>_MESSAGES(X), from which its structs, codecs, the codec unit tests'
  * tables and the fuzz target's table all come. */
 #ifndef LCR_INTERNAL_WIRE_DESCRIBE_H

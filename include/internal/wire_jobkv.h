@@ -1,5 +1,5 @@
 /* wire_jobkv.h: the job-wide key-value store's messages (part of wire.h: include
- * internal/wire.h; helper/jobkv.h and doc/mesh.md, "The job-wide store").
+ * internal/wire.h; helper/services/jobkv.h and doc/mesh.md, "The job-wide store").
  *
  * A rank asks its helper with STORE_REQUEST on the control socket; the answer is a
  * STORE_REPLY, or a WIRE_REPLY with a negative errno and a message. A helper that is not

@@ -1,6 +1,6 @@
 /* wire_snapshot.h: the messages of in-memory snapshots and their copies on other nodes
  * (issue 13, redundancy "copy"; part of wire.h: include internal/wire.h; see
- * helper/snapshot.h and doc/redundancy.md).
+ * helper/services/snapshot.h and doc/redundancy.md).
  *
  * Copies. A helper pushes each region of its snapshot of step P to its copy partners on a
  * state-transfer connection (XFER_HELLO's handshake, wire_xfer.h): SNAPSHOT_PUT names the

@@ -1,5 +1,5 @@
 /* wire_xfer.h: the state transfer messages between helpers (part of wire.h: include
- * internal/wire.h; see helper/transfer.h).
+ * internal/wire.h; see helper/services/transfer.h).
  *
  * A helper that needs a rank's state (the replacement of a lost node) fetches it from the
  * memory of surviving replicas. It connects to a peer's mesh listener and opens with

@@ -1,9 +1,11 @@
 #!/bin/bash
 # layers_catches.sh: tests/build/layers.sh fails where it should. On a copy of helper/ it
-# passes; with a service that includes mesh_internal.h (ckpt.c, which has no need of it;
-# transfer_server.c, which adopts its connections through mesh.h) it fails and names that
-# file; with a mesh-layer file that includes a service's header it fails too; with a
-# service that includes detector.h (kv.c) it fails and names that file. Speaks TAP.
+# passes; with a service that includes mesh_internal.h (services/ckpt.c, which has no need
+# of it; services/transfer_server.c, which adopts its connections through mesh.h) it fails
+# and names that file; with a mesh-layer file that includes a service's header, a helper
+# header included without its folder, or a file outside the layers' folders, it fails too;
+# with a service that includes detector.h (services/kv.c) it fails and names that file.
+# Speaks TAP.
 set -uo pipefail
 : "${LCR_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 layers=$LCR_SRCDIR/tests/build/layers.sh
@@ -22,24 +24,32 @@ layers_after() {
 		(cd "$tmp/helper" && "$@") && LAYERS_DIR=$tmp/helper bash "$layers"
 }
 
-echo 1..5
+echo 1..7
 out=$(layers_after true)
 ! grep -q '^not ok' <<<"$out"
 check $? "the unchanged helper/ passes"
 
-out=$(layers_after sed -i '0,/^#include "config.h"/s//&\n#include "mesh_internal.h"/' ckpt.c)
-grep -q '^not ok .*mesh_internal.h: not ckpt.c$' <<<"$out"
+out=$(layers_after sed -i '0,/^#include "config.h"/s//&\n#include "mesh\/mesh_internal.h"/' services/ckpt.c)
+grep -q '^not ok .*mesh_internal.h: not services/ckpt.c$' <<<"$out"
 check $? "a service that includes mesh_internal.h fails, named"
 
-out=$(layers_after sed -i '0,/^#include "config.h"/s//&\n#include "mesh_internal.h"/' transfer_server.c)
-grep -q '^not ok .*mesh_internal.h: not transfer_server.c$' <<<"$out"
+out=$(layers_after sed -i '0,/^#include "config.h"/s//&\n#include "mesh\/mesh_internal.h"/' services/transfer_server.c)
+grep -q '^not ok .*mesh_internal.h: not services/transfer_server.c$' <<<"$out"
 check $? "a transfer service that includes mesh_internal.h fails, named (it uses mesh.h)"
 
-out=$(layers_after sed -i '0,/^#include "mesh_internal.h"/s//&\n#include "recovery.h"/' mesh.c)
-grep -q '^not ok .*mesh.c (mesh) includes no header of a higher layer: it includes recovery.h' <<<"$out"
+out=$(layers_after sed -i '0,/^#include "mesh\/mesh_internal.h"/s//&\n#include "services\/recovery.h"/' mesh/mesh.c)
+grep -q '^not ok .*mesh/mesh.c (mesh) includes no header of a higher layer: it includes services/recovery.h' <<<"$out"
 check $? "a mesh file that includes a service's header fails, named"
 
-out=$(layers_after sed -i '0,/^#include "config.h"/s//&\n#include "detector.h"/' kv.c)
-grep -q '^not ok .*detector.h: not kv.c$' <<<"$out"
+out=$(layers_after sed -i 's|^#include "loop/log.h"|#include "log.h"|' services/ckpt.c)
+grep -q '^not ok .*services/ckpt.c (services) includes no header of a higher layer: it includes log.h (without its folder)' <<<"$out"
+check $? "a helper header included without its folder fails, named"
+
+out=$(layers_after cp services/kv.c stray.c)
+grep -q '^not ok .* stray.c is in a layer.s folder' <<<"$out"
+check $? "a file outside the layers' folders fails, named"
+
+out=$(layers_after sed -i '0,/^#include "config.h"/s//&\n#include "mesh\/detector.h"/' services/kv.c)
+grep -q '^not ok .*detector.h: not services/kv.c$' <<<"$out"
 check $? "a service that includes detector.h fails, named"
 exit 0

@@ -1,4 +1,4 @@
-/* fuzz_hostlist.c: libFuzzer target for the Slurm host list parser (lib/hostlist.c), which
+/* fuzz_hostlist.c: libFuzzer target for the Slurm host list parser (common/hostlist.c), which
  * lcrd runs on SLURM_JOB_NODELIST and the step's node list. The input is the list's text.
  * Every expanded name must be terminated and found again (hostlist_contains), and a list's
  * spares against itself must be none. The lookups are linear: they run on short lists only. */

@@ -1,4 +1,4 @@
-/* fuzz_manifest.c: libFuzzer target for the checkpoint manifest parser (lib/manifest.c).
+/* fuzz_manifest.c: libFuzzer target for the checkpoint manifest parser (common/manifest.c).
  * The input is the text of a manifest.yaml. What manifest_decode accepts must round-trip:
  * manifest_encode writes it (the decoder checked every rule the encoder checks), that text
  * decodes again, and encodes again to the same text. Seeds: tests/fuzz/corpus/manifest/. */

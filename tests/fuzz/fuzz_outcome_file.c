@@ -1,5 +1,5 @@
 /* fuzz_outcome_file.c: libFuzzer target for the parser of the step's outcome file
- * (helper/outcome_file.c), which `lcrctl wait` reads from the checkpoint directory. The
+ * (helper/loop/outcome_file.c), which `lcrctl wait` reads from the checkpoint directory. The
  * input is the file's text. What outcome_file_parse accepts must round-trip:
  * outcome_file_format writes it, and that text parses back to the same record. */
 #include "config.h"
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outcome_file.h"
+#include "loop/outcome_file.h"
 
 static void fail(const char *what, const char *detail)
 {

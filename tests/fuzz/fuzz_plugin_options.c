@@ -4,7 +4,7 @@
  * The input is the values of the variables below (env_input.h); each is also tried as the
  * value of its option. The site configuration has checkpoint roots: a resolved checkpoint
  * directory must be absolute, terminated and, read component by component here
- * independently of lib/parse.c, inside one of them (no '..' anywhere). */
+ * independently of common/parse.c, inside one of them (no '..' anywhere). */
 #include "config.h"
 
 #include <stdint.h>

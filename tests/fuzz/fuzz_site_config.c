@@ -1,5 +1,5 @@
 /* fuzz_site_config.c: libFuzzer target for the site configuration parser
- * (lib/site_config.c), which reads lcr.yaml in srun, slurmstepd and lcrctl. The input is
+ * (common/site_config.c), which reads lcr.yaml in srun, slurmstepd and lcrctl. The input is
  * the file's text, handed over as a memfd. A configuration it accepts must round-trip:
  * lcr_site_config_write_yaml writes it, that file loads, and writes again the same text.
  * Seeds: tests/fuzz/corpus/site_config/ (etc/lcr.yaml and the unit tests' files). */

@@ -1,4 +1,4 @@
-/* fuzz_wire_frame.c: libFuzzer target for the framing of lib/wire_frame.c: the header check of a
+/* fuzz_wire_frame.c: libFuzzer target for the framing of common/wire_frame.c: the header check of a
  * datagram (wire_parse_header) and the reassembly of a TCP stream (wire_stream_next). The
  * input's first byte sets how many bytes arrive per read (1 to 256), the rest is the stream.
  * Every message taken out must frame again (wire_frame) into a datagram that

@@ -8,7 +8,7 @@
 set -u
 build=${LCR_GPU_BUILDDIR:?set LCR_GPU_BUILDDIR to a build configured with CUDA}
 LCRD=$build/helper/lcrd
-LCRCTL=$build/helper/lcrctl
+LCRCTL=$build/lcrctl/lcrctl
 CLIENT=$build/tests/gpu/ckpt_gpu_client
 work=$(mktemp -d /tmp/lcr-gpu-ckpt.XXXXXX)
 chmod 700 "$work"

@@ -6,7 +6,7 @@
 : "${LCR_BUILDDIR:=$PWD}"
 : "${LCR_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 LCRD=$LCR_BUILDDIR/helper/lcrd
-LCRCTL=$LCR_BUILDDIR/helper/lcrctl
+LCRCTL=$LCR_BUILDDIR/lcrctl/lcrctl
 CLIENT=$LCR_BUILDDIR/tests/helper/lcr_test_client
 
 tap_count=0

@@ -1,5 +1,5 @@
 #!/bin/bash
-# snapshot_copy.sh: redundancy "copy" (helper/snapshot.c). Helpers with --redundancy=copy
+# snapshot_copy.sh: redundancy "copy" (helper/services/snapshot.c). Helpers with --redundancy=copy
 # snapshot their ranks' regions at every 10th committed step and push them to their copy
 # partner; once every node's copies are acknowledged, the step is protected.
 #   - Two helpers, rank 0 on h0 and rank 1 on h1, each with its own shard (no replica):

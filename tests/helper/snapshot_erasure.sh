@@ -1,5 +1,5 @@
 #!/bin/bash
-# snapshot_erasure.sh: redundancy "erasure" (helper/snapshot_erasure.c). Helpers with
+# snapshot_erasure.sh: redundancy "erasure" (helper/services/snapshot_erasure.c). Helpers with
 # --redundancy=erasure snapshot their ranks' regions at every 10th committed step and push
 # each chunk of the snapshot to the parity holders of its stripe; each holder adds it to the
 # one parity block it holds; once every node's chunks are acknowledged, the step is protected.

@@ -1,7 +1,7 @@
 /* xfer_client.c: plays the fetching end of state transfer against running helpers, as mesh
  * node --self of their step, so that the transfer tests (tests/helper/transfer.sh) and the
  * benchmark (contrib/bench/transfer.sh) need no replacement helper. It links the helper's
- * own client code (helper/transfer_client.c).
+ * own client code (helper/services/transfer_client.c).
  *
  *   get SHARD REGION STEP OFFSET LENGTH   one range from the first --peer; prints
  *                                         "got N bytes xxh3 H from rank R", or "refused: why"
@@ -35,10 +35,10 @@
 #include "internal/manifest.h"
 #include "internal/util.h"
 #include "internal/wire.h"
-#include "log.h"
-#include "options.h"
-#include "regions.h"
-#include "transfer.h"
+#include "loop/log.h"
+#include "loop/options.h"
+#include "loop/regions.h"
+#include "services/transfer.h"
 
 struct settings {
 	struct transfer_peer peers[TRANSFER_MAX_PEERS];

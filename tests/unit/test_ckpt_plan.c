@@ -1,4 +1,4 @@
-/* test_ckpt_plan.c: planning a checkpoint (lib/ckpt_plan.c): which step is chosen from the
+/* test_ckpt_plan.c: planning a checkpoint (common/ckpt_plan.c): which step is chosen from the
  * replicas' marks (never a replica in the middle of an update), what is said when no step
  * can be chosen, how shards are split across writers (disjoint, aligned, covering, about
  * equal, the same whatever the order of the reports), and how a lost writer's ranges are

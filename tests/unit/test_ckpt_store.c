@@ -1,5 +1,5 @@
 /* test_ckpt_store.c: the checkpoint directory as lcrctl and lcrd read it
- * (lib/ckpt_store.c): names, listing and the newest complete checkpoint; range hashes are
+ * (common/ckpt_store.c): names, listing and the newest complete checkpoint; range hashes are
  * XXH3-64 of the bytes; verification passes on intact data and reports a flipped byte and a
  * truncated or missing file by file and offset; a step directory, manifest or data file that
  * another user owns, or a symbolic link in their place, does not count. */

@@ -1,4 +1,4 @@
-/* test_ckpt_verify.c: comparing the replicas of a checkpoint (lib/ckpt_verify.c): every
+/* test_ckpt_verify.c: comparing the replicas of a checkpoint (common/ckpt_verify.c): every
  * range of a shard with two or more replicas at the step gets a checker that is not the
  * replica its writer reads (on another node when one holds the step, else another rank of
  * the writer's node), checkers rotate over the replicas, a shard with one replica at the

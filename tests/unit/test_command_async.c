@@ -1,4 +1,4 @@
-/* test_command_async.c: commands run from the event loop (helper/command_async.c), against
+/* test_command_async.c: commands run from the event loop (helper/loop/command_async.c), against
  * real processes (/bin/sh scripts): their output and status arrive through the loop, which
  * keeps serving its timers while they run; a slow one is killed after its timeout, a
  * cancelled one at once, and neither leaves a child or a descriptor behind. */
@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "command_async.h"
-#include "loop.h"
+#include "loop/command_async.h"
+#include "loop/loop.h"
 
 /* What the done callback saw; it stops the loop. */
 struct result {

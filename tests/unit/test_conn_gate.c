@@ -1,4 +1,4 @@
-/* test_conn_gate.c: the cap on unauthenticated connections (helper/conn_gate.c): a full
+/* test_conn_gate.c: the cap on unauthenticated connections (helper/loop/conn_gate.c): a full
  * address or a full gate makes room by naming its oldest idle connection, never one that
  * spoke, has bytes waiting or is still in its grace, and refuses when none is idle; other
  * addresses are not touched; members' addresses do not count against the cap in all; the
@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "conn_gate.h"
+#include "loop/conn_gate.h"
 
 #define CONNS 4
 

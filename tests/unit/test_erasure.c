@@ -1,5 +1,5 @@
 /*
- * test_erasure.c: Reed–Solomon erasure coding (lib/erasure.c): parity computed at once, block
+ * test_erasure.c: Reed–Solomon erasure coding (common/erasure.c): parity computed at once, block
  * by block, and one parity row at a time agree, every pattern of up to PARITY lost blocks
  * is rebuilt bit-identical (data and parity blocks alike), chunks of different lengths
  * added to their rows as they come are rebuilt from blocks padded with zeros (a lost
@@ -119,7 +119,7 @@ static void test_every_loss_up_to_parity_is_rebuilt(void **state)
 	assert_int_equal(patterns, 8 + 28 + 56); /* C(8,1) + C(8,2) + C(8,3) */
 }
 
-/* The rebuild of a lost node (helper/snapshot_rebuild.c): the members' chunks differ in
+/* The rebuild of a lost node (helper/services/snapshot_rebuild.c): the members' chunks differ in
  * length, each parity holder added them to its row as they came (zero-padded to the
  * longest), and the leader pads every surviving block to the parity's length and decodes.
  * Two lost data chunks of a stripe with 2 parity come back byte for byte, and past each

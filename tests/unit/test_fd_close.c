@@ -1,4 +1,4 @@
-/* test_fd_close.c: closing inherited descriptors before execve (lib/fd_close.c). Every
+/* test_fd_close.c: closing inherited descriptors before execve (common/fd_close.c). Every
  * descriptor from the lowest number up is closed but the one kept, also where close_range(2)
  * fails: a seccomp filter makes it fail with ENOSYS, as on a kernel before 5.9, and the
  * descriptors must still be closed (an unchecked close_range left them all open). Each case

@@ -1,5 +1,5 @@
 /*
- * test_frame_seal.c: per-frame sealing of helper connections (lib/frame_seal.c): frames go
+ * test_frame_seal.c: per-frame sealing of helper connections (common/frame_seal.c): frames go
  * through in order in both modes; an altered header, payload or tag, a replayed, dropped,
  * reordered or reflected frame, a session with another secret or identity are all refused;
  * once refused, a session stays refused; encryption hides the payload. frame_seal_from seals

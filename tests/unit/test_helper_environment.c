@@ -1,6 +1,6 @@
 /* test_helper_environment.c: what of the job's environment and limits lcrd gets
  * (plugin/helper_environment.c) and how the replacement launcher gets the rest back
- * (helper/job_env.c). lcrd's own environment is allow-listed (no LD_PRELOAD, no
+ * (helper/loop/job_env.c). lcrd's own environment is allow-listed (no LD_PRELOAD, no
  * CUDA_INJECTION64_PATH, no variable it does not read), the whole environment goes over as
  * a sealed memfd that reads back entry for entry, and the tasks' propagated soft limits
  * (SLURM_RLIMIT_*) are parsed and set, never above the hard limit. */
@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "helper_launch.h"
-#include "job_env.h"
+#include "loop/job_env.h"
 
 static char *job_environment[] = {
 	"PATH=/usr/bin:/bin",

@@ -1,5 +1,5 @@
-/* test_jobkv_fence.c: the job-wide store's fencing by generation (helper/jobkv.c,
- * helper/jobkv_replica.c), on a mesh of three helpers whose peers all sit behind one
+/* test_jobkv_fence.c: the job-wide store's fencing by generation (helper/services/jobkv.c,
+ * helper/services/jobkv_replica.c), on a mesh of three helpers whose peers all sit behind one
  * listening socket that never accepts (nothing answers, no handshake completes), fed with
  * the store's mesh messages directly, and with a rank's requests through the real control
  * socket. A follower takes writes of the reign it was synced in only: an APPLY or a copy of
@@ -23,12 +23,12 @@
 
 #include <cmocka.h>
 
-#include "control.h"
+#include "loop/control.h"
 #include "internal/wire_control.h"
-#include "jobkv_internal.h"
-#include "lcrd.h"
-#include "mesh_auth.h"
-#include "mesh_internal.h"
+#include "services/jobkv_internal.h"
+#include "loop/lcrd.h"
+#include "loop/mesh_auth.h"
+#include "mesh/mesh_internal.h"
 
 #define LEADER 0 /* the lowest node of a mesh whose helpers all joined at generation 0 */
 

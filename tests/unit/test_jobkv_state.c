@@ -1,4 +1,4 @@
-/* test_jobkv_state.c: the job-wide store's contents and ordering (helper/jobkv_state.c):
+/* test_jobkv_state.c: the job-wide store's contents and ordering (helper/services/jobkv_state.c):
  * the leader numbers each write that changes the store and a follower that applies those
  * changes in order holds the same store; a change out of order is ignored; a retried write
  * is answered as the first time and not applied twice, also by a copy made from a
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "jobkv_state.h"
+#include "services/jobkv_state.h"
 
 static struct jobkv_state leader, follower;
 static struct jobkv_outcome out;

@@ -1,4 +1,4 @@
-/* test_listener.c: a listener out of descriptors does not spin (helper/listener.c): accept
+/* test_listener.c: a listener out of descriptors does not spin (helper/loop/listener.c): accept
  * fails with EMFILE and leaves the connection waiting, the listener is paused instead of
  * being polled again at once, and the waiting connection is taken once descriptors are
  * back. A paused descriptor (loop_pause_fd) is not dispatched until its pause ends. */
@@ -19,8 +19,8 @@
 #include <cmocka.h>
 
 #include "internal/util.h"
-#include "listener.h"
-#include "loop.h"
+#include "loop/listener.h"
+#include "loop/loop.h"
 
 struct counts {
 	int calls;

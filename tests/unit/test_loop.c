@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "loop.h"
+#include "loop/loop.h"
 
 static int order[8];
 static int fired;

@@ -1,4 +1,4 @@
-/* test_manifest.c: the checkpoint manifest (lib/manifest.c): a manifest written and read
+/* test_manifest.c: the checkpoint manifest (common/manifest.c): a manifest written and read
  * back is the same; a hand-written one reads as expected; and every kind of malformed
  * manifest is rejected with a message naming the file, the line and the key. The malformed
  * cases are one edit each of a valid manifest, so each case shows exactly what is wrong. */

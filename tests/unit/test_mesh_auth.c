@@ -1,4 +1,4 @@
-/* test_mesh_auth.c: the checks a mesh credential's payload must pass (helper/mesh_auth.c,
+/* test_mesh_auth.c: the checks a mesh credential's payload must pass (helper/loop/mesh_auth.c,
  * issue 18 item 5): a credential is valid only for the message type it was sealed for, so a
  * rendezvous REGISTER (addressed to no node) or a transfer's HELLO does not pass for a JOIN
  * or a mesh HELLO; only a REGISTER may be addressed to the rendezvous and only a WELCOME
@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <munge.h>
 
-#include "mesh_auth.h"
+#include "loop/mesh_auth.h"
 
 #define UID 1000
 #define JOB 77

@@ -27,11 +27,11 @@
 
 #include <cmocka.h>
 
-#include "detector.h"
-#include "fence.h"
-#include "lcrd.h"
-#include "mesh_auth.h"
-#include "mesh_internal.h"
+#include "mesh/detector.h"
+#include "services/fence.h"
+#include "loop/lcrd.h"
+#include "loop/mesh_auth.h"
+#include "mesh/mesh_internal.h"
 
 #define TIMEOUT_MS 200 /* so a probe period is 50 ms */
 

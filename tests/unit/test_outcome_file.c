@@ -25,8 +25,8 @@
 
 #include <cmocka.h>
 
-#include "ckpt_dir.h"
-#include "outcome_file.h"
+#include "loop/ckpt_dir.h"
+#include "loop/outcome_file.h"
 
 #define OTHER_UID 65534 /* nobody: the other user of these tests */
 

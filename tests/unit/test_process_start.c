@@ -1,4 +1,4 @@
-/* test_process_start.c: the one way LCR starts a program (lib/process_start.c). A program
+/* test_process_start.c: the one way LCR starts a program (common/process_start.c). A program
  * that cannot be executed, or a setup that fails, is an error of process_start with its
  * errno; the child keeps only its standard streams and the descriptors its plan names; a
  * bounded wait kills what overruns it; an exit status comes back as it was. A detached start

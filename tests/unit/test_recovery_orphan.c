@@ -1,8 +1,8 @@
 /* test_recovery_orphan.c: the spares of a former leader's unfinished attempts
- * (helper/recovery_orphan.c), against a fake Slurm put first in PATH: squeue prints the file
+ * (helper/services/recovery_orphan.c), against a fake Slurm put first in PATH: squeue prints the file
  * "steps" of its directory (the job's steps as "JOB.STEP NODES"), or fails when the file
  * "fail" is there, after 2 s when the file "slow" is there; scancel appends its arguments to
- * "scancel.args". The commands run from a real event loop (helper/loop.c), which must keep
+ * "scancel.args". The commands run from a real event loop (helper/loop/loop.c), which must keep
  * serving while they run. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,8 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "loop.h"
-#include "recovery_orphan.h"
+#include "loop/loop.h"
+#include "services/recovery_orphan.h"
 
 #define JOB 42
 #define OWN_STEP 1

@@ -1,5 +1,5 @@
 /* test_recovery_track.c: every helper's record of each node's recovery, from which a new
- * leader decides which nodes to take over from the old one (helper/recovery_track.c). */
+ * leader decides which nodes to take over from the old one (helper/services/recovery_track.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "recovery_track.h"
+#include "services/recovery_track.h"
 
 static void replacing(struct recovery_track *t, uint64_t epoch, const char *spare)
 {

@@ -1,5 +1,5 @@
 /*
- * test_redundancy_plan.c: where copies and parity go (lib/redundancy_plan.c): copies never
+ * test_redundancy_plan.c: where copies and parity go (common/redundancy_plan.c): copies never
  * on their own node, spread over other switches, every node holding as many as it gives;
  * erasure groups that cover every node once; and, through the real code, that a group
  * loses no state to any PARITY lost members.

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "internal/xxh3_stream.h"
-#include "regions.h"
+#include "loop/regions.h"
 
 #define MiB (1024ull * 1024ull)
 

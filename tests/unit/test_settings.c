@@ -1,6 +1,6 @@
 /*
- * test_settings.c: the table of settings (lib/settings.c) against itself, the documentation
- * and lcrd's command line (helper/options.c).
+ * test_settings.c: the table of settings (common/settings.c) against itself, the documentation
+ * and lcrd's command line (helper/loop/options.c).
  *
  * Every row must be complete and its defaults within its bounds; every lcr.yaml key, option,
  * environment variable and lcrd argument it names must be documented where users and sites
@@ -28,7 +28,7 @@
 #include "internal/parse.h"
 #include "internal/settings.h"
 #include "internal/site_config.h"
-#include "options.h"
+#include "loop/options.h"
 
 static char *read_source_file(const char *relative)
 {

@@ -1,6 +1,6 @@
 /*
- * test_site_config.c: unit tests of the site configuration (lib/site_config.c) and the
- * value parsers (lib/parse.c).
+ * test_site_config.c: unit tests of the site configuration (common/site_config.c) and the
+ * value parsers (common/parse.c).
  *
  * Each test that reads YAML writes it to its own temporary file, so a case reads in one
  * place. The last group reads the shipped etc/lcr.yaml and doc/lcr.yaml.5 from

@@ -1,5 +1,5 @@
 /* test_slurm_nodes.c: the job's nodes and the unusable ones, asked from the event loop
- * (helper/slurm_nodes.c), against a fake Slurm first in PATH: squeue prints the file
+ * (helper/loop/slurm_nodes.c), against a fake Slurm first in PATH: squeue prints the file
  * "nodes" of its directory, fails when the file "fail" is there and sleeps 3 s first when
  * "slow" is; sinfo writes its arguments to "sinfo.args" and prints "n2" and "n4". The loop
  * must keep serving its timers while they run. */
@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "loop.h"
-#include "slurm_nodes.h"
+#include "loop/loop.h"
+#include "loop/slurm_nodes.h"
 
 #define JOB 42
 

@@ -1,4 +1,4 @@
-/* test_slurm_query.c: the Slurm commands lcrd runs (helper/slurm_query.c): each builder's
+/* test_slurm_query.c: the Slurm commands lcrd runs (helper/loop/slurm_query.c): each builder's
  * argv, and each reader on output as squeue and sinfo print it, edge cases included.
  * Running the commands (output captured, failures, timeouts, missing commands) is
  * test_command_async.c's; asking them from a recovery, test_slurm_nodes.c's and
@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "slurm_query.h"
+#include "loop/slurm_query.h"
 
 /* c's argv is expected[] and ends there with NULL. */
 static void assert_argv(const struct slurm_query_command *c, const char *const expected[],

@@ -1,5 +1,5 @@
 /* test_snapshot_rebuild.c: the leader's rebuild of a lost member's snapshot from the blocks
- * of its erasure group (helper/snapshot_rebuild.c), driven the way lcrd's event loop drives
+ * of its erasure group (helper/services/snapshot_rebuild.c), driven the way lcrd's event loop drives
  * it. The decode and the XXH3 checks run on a worker: the call that brings the last block
  * returns before anything is kept, the rebuild says it is decoding, the loop serves until
  * the worker ends and keeps the regions there; a newer protected step or the module's end
@@ -8,7 +8,7 @@
  * What the rebuild calls outside itself is a stub here: this node (0) leads a group of 3
  * nodes with 1 parity block per stripe ({0, 1, 2} at the protected step), node 2 is lost,
  * each member's snapshot is one region of REGION_BYTES; the blocks of the stripes the lost
- * node gave data to are computed here with lib/erasure.c and delivered as the transfer
+ * node gave data to are computed here with common/erasure.c and delivered as the transfer
  * server would (snapshot_rebuild_reserve, then snapshot_rebuild_arrived). */
 #include "config.h"
 
@@ -26,12 +26,12 @@
 
 #include "internal/erasure.h"
 #include "internal/redundancy_plan.h"
-#include "lcrd.h"
-#include "loop.h"
-#include "mesh.h"
-#include "snapshot_erasure.h"
-#include "snapshot_rebuild.h"
-#include "transfer.h"
+#include "loop/lcrd.h"
+#include "loop/loop.h"
+#include "mesh/mesh.h"
+#include "services/snapshot_erasure.h"
+#include "services/snapshot_rebuild.h"
+#include "services/transfer.h"
 
 #define GROUP 3
 #define PARITY 1

@@ -1,5 +1,5 @@
 /* test_snapshot_store.c: the copies a helper holds of other nodes' snapshots
- * (helper/snapshot_store.c), and their pins: a copy being read (served by the transfer
+ * (helper/services/snapshot_store.c), and their pins: a copy being read (served by the transfer
  * server's worker, or written into the failure's checkpoint) is not freed by a release that
  * comes meanwhile, is hidden from every lookup, and is freed when its last reader is done. */
 #include "config.h"
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "snapshot_store.h"
+#include "services/snapshot_store.h"
 
 #define SIZE 4096
 

@@ -1,5 +1,5 @@
 /* test_trusted_path.c: opening a user's directory so that nobody else can redirect or
- * replace it (lib/trusted_path.c): missing levels are made 0700, a level others may write
+ * replace it (common/trusted_path.c): missing levels are made 0700, a level others may write
  * without the sticky bit, a level or a symbolic link another user owns, and a last level
  * that is not the user's are refused with the level named; links the user owns are
  * followed and the real path is returned; files are opened without following links and a

@@ -1,5 +1,5 @@
 /* test_wire_ckpt.c: the checkpoint messages of the wire protocol (CKPT_RESULT, CKPT_INFO,
- * RESUME_INFO, lib/wire_control.c): each decodes to what was encoded; a truncated payload, trailing
+ * RESUME_INFO, common/wire_control.c): each decodes to what was encoded; a truncated payload, trailing
  * bytes and a path longer than WIRE_CKPT_PATH_MAX are refused. */
 #include "config.h"
 

@@ -1,5 +1,5 @@
 /* test_xfer_wire.c: the state-transfer messages of the wire protocol (XFER_HELLO,
- * XFER_REQUEST, XFER_DATA, XFER_END; see wire.h, "state transfer", and helper/transfer.h).
+ * XFER_REQUEST, XFER_DATA, XFER_END; see wire.h, "state transfer", and helper/services/transfer.h).
  * Every message must survive an encode/decode round trip, and every malformed form must be
  * rejected: cut at any byte, a trailing byte, a buffer too small for the encoder, strings
  * over their limits or with an embedded NUL, and the decoders' own rules: a request or a

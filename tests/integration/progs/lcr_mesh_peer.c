@@ -29,8 +29,8 @@
 
 #include "internal/util.h"
 #include "internal/wire.h"
-#include "mesh_auth.h"
-#include "options.h"
+#include "loop/mesh_auth.h"
+#include "loop/options.h"
 
 #define ANSWER_MS 5000
 
