@@ -1,7 +1,7 @@
 /*
  * settings.c: the table of LCR's settings (see include/internal/settings.h) and the checks
- * that every reader of a setting shares: bounds, and the names of the restore and replace
- * choices.
+ * that every reader of a setting shares: bounds, the names of the restore and replace
+ * choices, and the check of a value by its type (lcr_setting_canonical).
  *
  * Rows with a yaml_key come in lcr.yaml's order (lcrctl config writes them so); keys of
  * one mapping ("detect_timeout.*", "redundancy.*") are adjacent. The rows without a key
@@ -12,6 +12,8 @@
 #include "internal/settings.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,6 +82,7 @@ const struct lcr_setting_spec lcr_settings[LCR_SETTING_COUNT] = {
 		.option = "lcr-detect-timeout", .option_rank = 5, .option_arg = "SECONDS",
 		.option_help = "[lcr] Declare a silent node dead after SECONDS.",
 		.env = "LCR_DETECT_TIMEOUT",
+		.user_min_key = "detect_timeout.min", .user_max_key = "detect_timeout.max",
 		.lcrd_arg = "detect-timeout", .lcrd_default = "2",
 		.lcrd_bounds = { .min = 0.1, .max = 3600 },
 		.lcrd_expects = "expected seconds from 0.1 to 3600, such as 2 or 0.5",
@@ -323,9 +326,9 @@ void lcr_setting_format_bytes(unsigned long long bytes, char *buf, size_t buflen
 	snprintf(buf, buflen, "%llu", bytes);
 }
 
-static void describe_range(const struct lcr_setting_spec *spec, char *buf, size_t buflen)
+static void describe_range(const struct lcr_setting_spec *spec, const struct lcr_setting_bounds *b,
+			   char *buf, size_t buflen)
 {
-	const struct lcr_setting_bounds *b = &spec->bounds;
 	const char *unit = spec->type == LCR_TYPE_SECONDS ? " seconds" : "";
 	char low[32];
 	char high[32];
@@ -344,19 +347,25 @@ static void describe_range(const struct lcr_setting_spec *spec, char *buf, size_
 		snprintf(buf, buflen, "%s..%s%s", low, high, unit);
 }
 
-int lcr_setting_check_range(const struct lcr_setting_spec *spec, double value, const char *text,
-			    char *why, size_t whylen)
+static int check_bounds(const struct lcr_setting_spec *spec, const struct lcr_setting_bounds *bounds,
+			double value, const char *text, char *why, size_t whylen)
 {
 	char quoted[QUOTE_MAX];
 	char range[128];
 
-	if (lcr_setting_in_bounds(&spec->bounds, value))
+	if (lcr_setting_in_bounds(bounds, value))
 		return 0;
-	describe_range(spec, range, sizeof range);
+	describe_range(spec, bounds, range, sizeof range);
 	if (why && whylen > 0)
 		snprintf(why, whylen, "%s is out of range (accepted: %s)",
 			 lcr_printable(text, quoted, sizeof quoted), range);
 	return -ERANGE;
+}
+
+int lcr_setting_check_range(const struct lcr_setting_spec *spec, double value, const char *text,
+			    char *why, size_t whylen)
+{
+	return check_bounds(spec, &spec->bounds, value, text, why, whylen);
 }
 
 static const char *const restore_names[] = {
@@ -423,4 +432,154 @@ const char *lcr_replace_mode_name(enum lcr_replace_mode mode)
 const char *lcr_redundancy_mode_name(enum lcr_redundancy_mode mode)
 {
 	return (size_t)mode < ARRAY_SIZE(redundancy_names) ? redundancy_names[mode] : "none";
+}
+
+/* Writes text into out[cap]: 0, or -ENAMETOOLONG. */
+static int put_text(const char *text, char *out, size_t cap, char *why, size_t whylen)
+{
+	int len = snprintf(out, cap, "%s", text);
+
+	if (len < 0 || (size_t)len >= cap) {
+		snprintf(why, whylen, "value too long (%zu bytes)", strlen(text));
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* A whole number, seconds or bytes within bounds, written back as lcrd reads it. */
+static int canonical_number(const struct lcr_setting_spec *spec, const char *text,
+			    const struct lcr_setting_bounds *bounds, char *out, size_t cap, char *why,
+			    size_t whylen)
+{
+	char number[48];
+	uint64_t whole = 0;
+	double seconds = 0;
+	int rc;
+
+	if (spec->type == LCR_TYPE_SECONDS)
+		rc = lcr_parse_seconds(text, &seconds, why, whylen);
+	else if (spec->type == LCR_TYPE_BYTES)
+		rc = lcr_parse_bytes(text, &whole, why, whylen);
+	else
+		rc = lcr_parse_uint(text, &whole, why, whylen);
+	if (rc < 0)
+		return rc;
+	if (spec->type != LCR_TYPE_SECONDS)
+		seconds = (double)whole;
+	rc = check_bounds(spec, bounds, seconds, text, why, whylen);
+	if (rc < 0)
+		return rc;
+	if (spec->type == LCR_TYPE_SECONDS)
+		snprintf(number, sizeof number, "%.3f", seconds);
+	else
+		snprintf(number, sizeof number, "%" PRIu64, whole);
+	return put_text(number, out, cap, why, whylen);
+}
+
+/* A name of the setting's choices (names[i], i < count), as written. */
+static int canonical_choice(const char *const *names, size_t count, const char *text, char *out,
+			    size_t cap, char *why, size_t whylen)
+{
+	char quoted[QUOTE_MAX];
+
+	for (size_t i = 0; i < count; i++)
+		if (names[i][0] && strcmp(text, names[i]) == 0)
+			return put_text(names[i], out, cap, why, whylen);
+	snprintf(why, whylen, "%s is not one of the accepted names",
+		 lcr_printable(text, quoted, sizeof quoted));
+	return -EINVAL;
+}
+
+/* An absolute path pattern, or one that starts in the user's home ("%h/..."). */
+static int canonical_pattern(const char *text, char *out, size_t cap, char *why, size_t whylen)
+{
+	size_t home = strncmp(text, "%h/", 3) == 0 ? 2 : 0;
+	char normal[PATH_MAX];
+	int rc;
+
+	memcpy(normal, text, home);
+	rc = lcr_path_normalize(text + home, normal + home, sizeof normal - home, why, whylen);
+	if (rc == 0)
+		rc = lcr_check_ckpt_pattern(normal, why, whylen);
+	return rc < 0 ? rc : put_text(normal, out, cap, why, whylen);
+}
+
+static int canonical_path(const char *text, bool allow_empty, char *out, size_t cap, char *why,
+			  size_t whylen)
+{
+	if (allow_empty && text[0] == '\0')
+		return put_text("", out, cap, why, whylen);
+	return lcr_path_normalize(text, out, cap, why, whylen);
+}
+
+static int canonical_path_list(const char *text, char *out, size_t cap, char *why, size_t whylen)
+{
+	struct lcr_path_list list = { 0 };
+	int rc = lcr_parse_path_list(text, &list, why, whylen);
+
+	if (rc == 0)
+		rc = lcr_path_list_join(&list, out, cap, why, whylen);
+	lcr_path_list_clear(&list);
+	return rc;
+}
+
+static int canonical_bool(const char *text, char *out, size_t cap, char *why, size_t whylen)
+{
+	bool value;
+	int rc = lcr_parse_bool(text, &value, why, whylen);
+
+	return rc < 0 ? rc : put_text(value ? "true" : "false", out, cap, why, whylen);
+}
+
+static int canonical_log_level(const char *text, char *out, size_t cap, char *why, size_t whylen)
+{
+	enum lcr_log_level level;
+	int rc = lcr_parse_log_level(text, &level, why, whylen);
+
+	return rc < 0 ? rc : put_text(lcr_log_level_name(level), out, cap, why, whylen);
+}
+
+/* auto, never, or the absolute path of a checkpoint. */
+static int canonical_restore(const char *text, char *out, size_t cap, char *why, size_t whylen)
+{
+	if (text[0] == '/')
+		return lcr_path_normalize(text, out, cap, why, whylen);
+	return canonical_choice(restore_names, ARRAY_SIZE(restore_names), text, out, cap, why,
+				whylen);
+}
+
+int lcr_setting_canonical(const struct lcr_setting_spec *spec, const char *text,
+			  const struct lcr_setting_bounds *bounds, char *out, size_t cap, char *why,
+			  size_t whylen)
+{
+	if (!bounds)
+		bounds = &spec->bounds;
+	switch (spec->type) {
+	case LCR_TYPE_PATH:
+		return canonical_path(text, false, out, cap, why, whylen);
+	case LCR_TYPE_PATH_OR_EMPTY:
+		return canonical_path(text, true, out, cap, why, whylen);
+	case LCR_TYPE_PATTERN:
+		return canonical_pattern(text, out, cap, why, whylen);
+	case LCR_TYPE_PATH_LIST:
+		return canonical_path_list(text, out, cap, why, whylen);
+	case LCR_TYPE_SECONDS:
+	case LCR_TYPE_BYTES:
+	case LCR_TYPE_COUNT:
+		return canonical_number(spec, text, bounds, out, cap, why, whylen);
+	case LCR_TYPE_BOOL:
+		return canonical_bool(text, out, cap, why, whylen);
+	case LCR_TYPE_LOG_LEVEL:
+		return canonical_log_level(text, out, cap, why, whylen);
+	case LCR_TYPE_RESTORE:
+		return canonical_restore(text, out, cap, why, whylen);
+	case LCR_TYPE_REPLACE:
+		return canonical_choice(replace_names, ARRAY_SIZE(replace_names), text, out, cap, why,
+					whylen);
+	case LCR_TYPE_REDUNDANCY:
+		return canonical_choice(redundancy_names, ARRAY_SIZE(redundancy_names), text, out,
+					cap, why, whylen);
+	}
+	snprintf(why, whylen, "a setting of type %d has no value", (int)spec->type);
+	return -EINVAL;
 }

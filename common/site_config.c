@@ -151,19 +151,10 @@ static int set_path(char *field, const char *text, bool allow_empty, char *why, 
 }
 
 /* An absolute path pattern, or one that starts in the user's home ("%h/..."). */
-static int set_pattern(char *field, const char *text, char *why, size_t whylen)
+static int set_pattern(char *field, const struct lcr_setting_spec *key, const char *text,
+		       char *why, size_t whylen)
 {
-	size_t home = strncmp(text, "%h/", 3) == 0 ? 2 : 0;
-	char normal[PATH_MAX];
-	int rc;
-
-	memcpy(normal, text, home);
-	rc = lcr_path_normalize(text + home, normal + home, sizeof normal - home, why, whylen);
-	if (rc == 0)
-		rc = lcr_check_ckpt_pattern(normal, why, whylen);
-	if (rc == 0)
-		memcpy(field, normal, strlen(normal) + 1);
-	return rc;
+	return lcr_setting_canonical(key, text, NULL, field, PATH_MAX, why, whylen);
 }
 
 static int set_seconds(double *field, const struct lcr_setting_spec *key, const char *text,
@@ -231,7 +222,7 @@ static int key_set(struct lcr_site_config *cfg, const struct lcr_setting_spec *k
 	case LCR_TYPE_PATH_OR_EMPTY:
 		return set_path(field, text, true, why, whylen);
 	case LCR_TYPE_PATTERN:
-		return set_pattern(field, text, why, whylen);
+		return set_pattern(field, key, text, why, whylen);
 	case LCR_TYPE_PATH_LIST:
 		return lcr_parse_path_list(text, field, why, whylen);
 	case LCR_TYPE_SECONDS:
@@ -824,6 +815,38 @@ static void write_value(FILE *out, const struct lcr_site_config *cfg,
 		return;
 	}
 	fprintf(out, " %s\n", text);
+}
+
+/* The site's value of a row that is a number, as a double. */
+static double site_number(const struct lcr_site_config *cfg, const struct lcr_setting_spec *spec)
+{
+	const void *field = (const char *)cfg + spec->site_field;
+
+	switch (spec->type) {
+	case LCR_TYPE_SECONDS:
+		return *(const double *)field;
+	case LCR_TYPE_BYTES:
+		return (double)*(const uint64_t *)field;
+	case LCR_TYPE_COUNT:
+		return *(const unsigned *)field;
+	default:
+		return NAN;
+	}
+}
+
+void lcr_site_config_user_bounds(const struct lcr_site_config *cfg, const struct lcr_setting_spec *spec,
+				 struct lcr_setting_bounds *out)
+{
+	const struct lcr_setting_spec *min = spec->user_min_key ? lcr_setting_by_yaml_key(spec->user_min_key) : NULL;
+	const struct lcr_setting_spec *max = spec->user_max_key ? lcr_setting_by_yaml_key(spec->user_max_key) : NULL;
+
+	*out = spec->bounds;
+	if (min) {
+		out->min = site_number(cfg, min);
+		out->min_exclusive = false;
+	}
+	if (max)
+		out->max = site_number(cfg, max);
 }
 
 int lcr_site_config_value_text(const struct lcr_site_config *cfg, const struct lcr_setting_spec *spec,

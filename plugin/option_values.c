@@ -2,8 +2,12 @@
  * option_values.c: what the --lcr* values mean. Checks each value where it is parsed and
  * merges command line, LCR_* environment and site configuration into one
  * struct lcr_user_options. No Slurm calls here, so the unit tests exercise all of it.
- * Which options there are, their LCR_* variables, defaults and accepted values come from
- * lcr_settings[] (settings.h); the choices are read by settings.c, as lcrd reads them.
+ *
+ * Nothing here is written for one option: which options there are, their LCR_* variables,
+ * types, bounds, defaults and accepted values are rows of lcr_settings[] (settings.h), and
+ * a value is checked and kept as the text lcrd reads by lcr_setting_canonical (settings.c).
+ * Two types ask more of the plugin: a checkpoint directory pattern is expanded for the
+ * step's owner and job, and it and a restore path must lie under the site's ckpt_roots.
  */
 #include "config.h"
 
@@ -15,159 +19,87 @@
 #include "internal/parse.h"
 #include "options.h"
 
-/* "lcr: invalid value 'VALUE' for --OPTION (accepted: ...)", and -EINVAL. */
-static int invalid_value(enum lcr_setting setting, const char *value, char *err, size_t errlen)
-{
-	const struct lcr_setting_spec *spec = &lcr_settings[setting];
+#define WHY_MAX 512
 
-	snprintf(err, errlen, "lcr: invalid value '%s' for --%s (accepted: %s)", value, spec->option,
-		 spec->accepted);
+/* "lcr: invalid value 'VALUE' for --OPTION (accepted: ...)", and -EINVAL. */
+static int invalid_value(const struct lcr_setting_spec *spec, const struct lcr_setting_bounds *bounds,
+			 const char *value, char *err, size_t errlen)
+{
+	char range[96];
+	const char *accepted = spec->accepted;
+
+	if (!accepted) {
+		snprintf(range, sizeof(range), "%g to %g%s", bounds->min, bounds->max,
+			 spec->type == LCR_TYPE_SECONDS ? " seconds" : "");
+		accepted = range;
+	}
+	snprintf(err, errlen, "lcr: invalid value '%s' for --%s (accepted: %s)", value, spec->option, accepted);
 	return -EINVAL;
 }
 
-static int parse_switch(enum lcr_setting setting, const char *value, bool *out, char *err,
-			size_t errlen)
-{
-	if (strcmp(value, "on") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "1") == 0) {
-		*out = true;
-		return 0;
-	}
-	if (strcmp(value, "off") == 0 || strcmp(value, "no") == 0 || strcmp(value, "0") == 0) {
-		*out = false;
-		return 0;
-	}
-	return invalid_value(setting, value, err, errlen);
-}
-
-/*
- * auto, never, or the absolute path of a checkpoint, which must lie under one of the site's
- * ckpt_roots (as written: lcrd checks it again with every link resolved).
- */
-static int parse_restore(const char *value, const struct lcr_site_config *site, struct lcr_user_options *out,
+/* "lcr: invalid value 'VALUE' for --OPTION: WHY", and rc. */
+static int refused_value(const struct lcr_setting_spec *spec, const char *value, const char *why, int rc,
 			 char *err, size_t errlen)
 {
-	char why[512] = "";
-	int rc;
-
-	if (lcr_restore_mode_parse(value, &out->restore) == 0)
-		return 0;
-	if (value[0] != '/')
-		return invalid_value(LCR_SETTING_RESTORE, value, err, errlen);
-	if (strlen(value) >= sizeof(out->restore_path)) {
-		snprintf(err, errlen, "lcr: --lcr-restore path is too long (%zu bytes)", strlen(value));
-		return -ENAMETOOLONG;
-	}
-	if (site && (rc = lcr_path_under_roots(value, &site->ckpt_roots, why, sizeof(why))) < 0) {
-		snprintf(err, errlen, "lcr: invalid value '%s' for --lcr-restore: %s", value, why);
-		return rc;
-	}
-	out->restore = LCR_RESTORE_PATH;
-	strcpy(out->restore_path, value);
-	return 0;
+	snprintf(err, errlen, "lcr: invalid value '%s' for --%s: %s", value, spec->option, why);
+	return rc;
 }
 
-static int parse_replace(const char *value, enum lcr_replace_mode *out, char *err, size_t errlen)
-{
-	if (lcr_replace_mode_parse(value, out) == 0)
-		return 0;
-	return invalid_value(LCR_SETTING_REPLACE, value, err, errlen);
-}
-
-/* none, copy, erasure or auto. */
-static int parse_redundancy(const char *value, enum lcr_redundancy_mode *out, char *err, size_t errlen)
-{
-	int rc = lcr_redundancy_mode_parse(value, out);
-
-	if (rc < 0)
-		return invalid_value(LCR_SETTING_REDUNDANCY, value, err, errlen);
-	return 0;
-}
-
-/* A whole number within the site's bounds of the setting. */
-static int parse_count(enum lcr_setting setting, const char *value, unsigned *out, char *err, size_t errlen)
-{
-	char why[256];
-	uint64_t number;
-
-	if (lcr_parse_uint(value, &number, why, sizeof(why)) < 0 ||
-	    !lcr_setting_in_bounds(&lcr_settings[setting].bounds, (double)number))
-		return invalid_value(setting, value, err, errlen);
-	*out = (unsigned)number;
-	return 0;
-}
-
-static int parse_detect_timeout(const char *value, const struct lcr_site_config *site, double *out,
-				char *err, size_t errlen)
-{
-	const struct lcr_setting_spec *spec = &lcr_settings[LCR_SETTING_DETECT_TIMEOUT];
-	double min = site ? site->detect_timeout_min : 0.5;
-	double max = site ? site->detect_timeout_max : spec->bounds.max;
-	double seconds;
-
-	char why[256];
-
-	if (lcr_parse_seconds(value, &seconds, why, sizeof(why)) < 0 || seconds < min || seconds > max) {
-		snprintf(err, errlen,
-			 "lcr: invalid value '%s' for --%s (accepted: %g to %g seconds)", value,
-			 spec->option, min, max);
-		return -EINVAL;
-	}
-	*out = seconds;
-	return 0;
-}
-
-static int parse_ckpt_dir(const char *pattern, const struct lcr_site_config *site,
-			  const struct options_job_owner *owner, uint32_t job_id, char *out, size_t outlen,
+/* A checked pattern (in text) expanded in place for owner and job_id; it must be absolute. */
+static int expand_pattern(const struct lcr_setting_spec *spec, const char *value,
+			  const struct options_job_owner *owner, uint32_t job_id, char *text, size_t cap,
 			  char *err, size_t errlen)
 {
-	char why[512] = "";
+	char pattern[OPTIONS_TEXT_MAX], why[WHY_MAX] = "";
 	int rc;
 
-	rc = lcr_expand_ckpt_pattern(pattern, owner->user, owner->home, job_id, out, outlen, why,
-				     sizeof(why));
-	if (rc < 0) {
-		snprintf(err, errlen, "lcr: invalid value '%s' for --lcr-ckpt-dir: %s", pattern, why);
-		return rc;
-	}
-	if (out[0] != '/')
-		return invalid_value(LCR_SETTING_CKPT_DIR, pattern, err, errlen);
-	if (site && (rc = lcr_path_under_roots(out, &site->ckpt_roots, why, sizeof(why))) < 0) {
-		snprintf(err, errlen, "lcr: invalid value '%s' for --lcr-ckpt-dir: %s", pattern, why);
-		return rc;
-	}
+	snprintf(pattern, sizeof(pattern), "%s", text);
+	rc = lcr_expand_ckpt_pattern(pattern, owner->user, owner->home, job_id, text, cap, why, sizeof(why));
+	if (rc < 0)
+		return refused_value(spec, value, why, rc, err, errlen);
+	if (text[0] != '/')
+		return invalid_value(spec, &spec->bounds, value, err, errlen);
 	return 0;
+}
+
+/* A checkpoint directory, or a checkpoint to restore, lies under one of the site's roots
+ * (as written: lcrd checks it again with every link resolved). */
+static int check_under_roots(const struct lcr_setting_spec *spec, const char *value, const char *path,
+			     const struct lcr_site_config *site, char *err, size_t errlen)
+{
+	char why[WHY_MAX] = "";
+	int rc;
+
+	if (!site || path[0] != '/')
+		return 0;
+	rc = lcr_path_under_roots(path, &site->ckpt_roots, why, sizeof(why));
+	return rc < 0 ? refused_value(spec, value, why, rc, err, errlen) : 0;
 }
 
 /*
- * Reads the value of one option into out. The checkpoint directory is expanded for owner
- * and job_id.
+ * Checks value as the user's value of spec and writes it into text[cap] as lcrd reads it,
+ * a checkpoint directory expanded for owner and job_id.
  */
-static int parse_option(enum lcr_setting setting, const char *value, const struct lcr_site_config *site,
-			const struct options_job_owner *owner, uint32_t job_id, struct lcr_user_options *out,
-			char *err, size_t errlen)
+static int read_value(const struct lcr_setting_spec *spec, const char *value, const struct lcr_site_config *site,
+		      const struct options_job_owner *owner, uint32_t job_id, char *text, size_t cap, char *err,
+		      size_t errlen)
 {
-	switch (setting) {
-	case LCR_SETTING_ENABLED:
-		return parse_switch(setting, value, &out->enabled, err, errlen);
-	case LCR_SETTING_VERBOSE:
-		return parse_switch(setting, value, &out->verbose, err, errlen);
-	case LCR_SETTING_RESTORE:
-		return parse_restore(value, site, out, err, errlen);
-	case LCR_SETTING_REPLACE:
-		return parse_replace(value, &out->replace, err, errlen);
-	case LCR_SETTING_DETECT_TIMEOUT:
-		return parse_detect_timeout(value, site, &out->detect_timeout, err, errlen);
-	case LCR_SETTING_REDUNDANCY:
-		return parse_redundancy(value, &out->redundancy, err, errlen);
-	case LCR_SETTING_SNAPSHOT_EVERY:
-		return parse_count(setting, value, &out->snapshot_every, err, errlen);
-	case LCR_SETTING_CKPT_DIR:
-		return parse_ckpt_dir(value, site, owner, job_id, out->ckpt_dir, sizeof(out->ckpt_dir), err,
-				      errlen);
-	default:
-		snprintf(err, errlen, "lcr: setting '%s' is not a user option", lcr_settings[setting].doc);
-		return -EINVAL;
+	struct lcr_setting_bounds bounds = spec->bounds;
+	char why[WHY_MAX] = "";
+	int rc;
+
+	if (site)
+		lcr_site_config_user_bounds(site, spec, &bounds);
+	if (lcr_setting_canonical(spec, value, &bounds, text, cap, why, sizeof(why)) < 0)
+		return invalid_value(spec, &bounds, value, err, errlen);
+	if (spec->type == LCR_TYPE_PATTERN) {
+		rc = expand_pattern(spec, value, owner, job_id, text, cap, err, errlen);
+		if (rc < 0)
+			return rc;
 	}
+	if (spec->type == LCR_TYPE_PATTERN || spec->type == LCR_TYPE_RESTORE)
+		return check_under_roots(spec, value, text, site, err, errlen);
+	return 0;
 }
 
 int options_check_value(const char *option, const char *value, const struct lcr_site_config *site, char *err,
@@ -175,11 +107,11 @@ int options_check_value(const char *option, const char *value, const struct lcr_
 {
 	static const struct options_job_owner someone = { .user = "user", .home = "/home/user" };
 	const struct lcr_setting_spec *spec = lcr_setting_by_option(option);
-	struct lcr_user_options scratch;
+	char text[OPTIONS_TEXT_MAX];
 
 	if (!spec || !spec->option_arg)
 		return 0;
-	return parse_option(lcr_setting_id(spec), value, site, &someone, 0, &scratch, err, errlen);
+	return read_value(spec, value, site, &someone, 0, text, sizeof(text), err, errlen);
 }
 
 /* The typed value if any, else the option's LCR_* environment variable, else NULL. */
@@ -193,16 +125,15 @@ static const char *pick(const struct lcr_option_values *values, enum lcr_setting
 	return NULL;
 }
 
-/*
- * The text of an option nobody gave: the site's checkpoint directory (expanded as a user's
- * would be), the table's default for a setting of the user's alone, or NULL where the
- * site's value is already in place.
- */
-static const char *unset_value(const struct lcr_setting_spec *spec, const struct lcr_site_config *site)
+/* The value of an option nobody gave: the site's (a key of lcr.yaml), else the table's. */
+static const char *unset_value(const struct lcr_setting_spec *spec, const struct lcr_site_config *site,
+			       char *buf, size_t buflen)
 {
-	if (lcr_setting_id(spec) == LCR_SETTING_CKPT_DIR)
-		return site->ckpt_dir;
-	return spec->yaml_key ? NULL : spec->default_text;
+	char why[WHY_MAX];
+
+	if (spec->yaml_key && lcr_site_config_value_text(site, spec, buf, buflen, why, sizeof(why)) == 0)
+		return buf;
+	return spec->default_text;
 }
 
 /* The flag --lcr-verbose beats LCR_VERBOSE, whose bad value is named as such. */
@@ -211,9 +142,10 @@ static int resolve_verbose(const struct lcr_option_values *values, options_geten
 {
 	const char *env = lcr_settings[LCR_SETTING_VERBOSE].env;
 	const char *value = getenv_fn ? getenv_fn(env_ctx, env) : NULL;
+	char why[WHY_MAX];
 
 	out->verbose = values->verbose;
-	if (!out->verbose && value && parse_switch(LCR_SETTING_VERBOSE, value, &out->verbose, err, errlen) < 0) {
+	if (!out->verbose && value && lcr_parse_bool(value, &out->verbose, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "lcr: invalid value '%s' for %s (accepted: %s)", value, env,
 			 lcr_settings[LCR_SETTING_VERBOSE].accepted);
 		return -EINVAL;
@@ -226,13 +158,36 @@ static int resolve_option(const struct lcr_option_values *values, enum lcr_setti
 			  void *env_ctx, const struct lcr_site_config *site, const struct options_job_owner *owner,
 			  uint32_t job_id, struct lcr_user_options *out, char *err, size_t errlen)
 {
+	const struct lcr_setting_spec *spec = &lcr_settings[setting];
+	char unset[OPTIONS_TEXT_MAX];
 	const char *value = pick(values, setting, getenv_fn, env_ctx);
 
 	if (!value)
-		value = unset_value(&lcr_settings[setting], site);
-	if (!value)
-		return 0;
-	return parse_option(setting, value, site, owner, job_id, out, err, errlen);
+		value = unset_value(spec, site, unset, sizeof(unset));
+	return read_value(spec, value, site, owner, job_id, out->text[setting], sizeof(out->text[setting]), err,
+			  errlen);
+}
+
+/* Reads, in --help order, the options that take a value and are (or are not) patterns. */
+static int resolve_in_help_order(const struct lcr_option_values *values, bool patterns, options_getenv_fn getenv_fn,
+				 void *env_ctx, const struct lcr_site_config *site,
+				 const struct options_job_owner *owner, uint32_t job_id, struct lcr_user_options *out,
+				 char *err, size_t errlen)
+{
+	for (int rank = 1; rank <= LCR_SETTING_COUNT; rank++)
+		for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+			const struct lcr_setting_spec *spec = &lcr_settings[i];
+			int rc;
+
+			if (spec->option_rank != rank || !spec->option_arg ||
+			    (spec->type == LCR_TYPE_PATTERN) != patterns)
+				continue;
+			rc = resolve_option(values, (enum lcr_setting)i, getenv_fn, env_ctx, site, owner, job_id, out,
+					    err, errlen);
+			if (rc < 0)
+				return rc;
+		}
+	return 0;
 }
 
 /*
@@ -246,23 +201,20 @@ int options_resolve(const struct lcr_option_values *values, options_getenv_fn ge
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	out->enabled = site->enabled_by_default;
-	out->detect_timeout = site->detect_timeout_default;
-	out->redundancy = site->redundancy_default;
-	out->snapshot_every = site->snapshot_every;
-	for (int rank = 1; rank <= LCR_SETTING_COUNT; rank++)
-		for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
-			const struct lcr_setting_spec *spec = &lcr_settings[i];
-
-			if (spec->option_rank != rank || !spec->option_arg || i == LCR_SETTING_CKPT_DIR)
-				continue;
-			rc = resolve_option(values, (enum lcr_setting)i, getenv_fn, env_ctx, site, owner, job_id, out,
-					    err, errlen);
-			if (rc < 0)
-				return rc;
-		}
-	rc = resolve_option(values, LCR_SETTING_CKPT_DIR, getenv_fn, env_ctx, site, owner, job_id, out, err, errlen);
+	rc = resolve_in_help_order(values, false, getenv_fn, env_ctx, site, owner, job_id, out, err, errlen);
+	if (rc == 0)
+		rc = resolve_in_help_order(values, true, getenv_fn, env_ctx, site, owner, job_id, out, err, errlen);
 	if (rc < 0)
 		return rc;
+	out->enabled = strcmp(out->text[LCR_SETTING_ENABLED], "true") == 0;
 	return resolve_verbose(values, getenv_fn, env_ctx, out, err, errlen);
+}
+
+void options_pass_to_lcrd(const struct lcr_user_options *options, const char *settings[LCR_SETTING_COUNT])
+{
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++)
+		if (lcr_settings[i].option && lcr_settings[i].lcrd_arg && options->text[i][0])
+			settings[i] = options->text[i];
+	if (options->verbose)
+		settings[LCR_SETTING_LOG_LEVEL] = "verbose";
 }

@@ -5,7 +5,8 @@
  * LCR_* environment variable, and the site configuration. options_resolve() merges them
  * into one struct lcr_user_options, and every value is checked where it is parsed, so an
  * invalid value stops srun or sbatch before anything is launched. The options, their
- * variables, defaults and accepted values are rows of lcr_settings[] (settings.h).
+ * variables, types, bounds, defaults and accepted values are rows of lcr_settings[]
+ * (settings.h); the plugin has no code of its own for any one option.
  */
 #ifndef LCR_PLUGIN_OPTIONS_H
 #define LCR_PLUGIN_OPTIONS_H
@@ -19,17 +20,19 @@
 #include "internal/settings.h"
 #include "internal/site_config.h"
 
-/* The options of one srun/sbatch/step, after merging command line, environment and site. */
+/* The longest text of one option's value, a path included. */
+#define OPTIONS_TEXT_MAX 4096
+
+/*
+ * The options of one srun/sbatch/step, after merging command line, environment and site.
+ * Every option's value is kept as the text lcrd reads (lcr_setting_canonical), so a new
+ * option needs no field here; the plugin reads only the few it acts on itself.
+ */
 struct lcr_user_options {
-	bool enabled;
-	char ckpt_dir[4096];
-	enum lcr_restore_mode restore;
-	char restore_path[4096];
-	enum lcr_replace_mode replace;
-	double detect_timeout;
-	enum lcr_redundancy_mode redundancy;
-	unsigned snapshot_every; /* committed steps between two snapshots */
-	bool verbose;
+	char text[LCR_SETTING_COUNT][OPTIONS_TEXT_MAX]; /* by setting; "" without an option.
+							  * The checkpoint directory expanded */
+	bool enabled; /* --lcr */
+	bool verbose; /* --lcr-verbose */
 };
 
 /* What the user typed, before defaults, by setting: NULL where an option was not given. */
@@ -66,6 +69,12 @@ struct options_job_owner {
 int options_resolve(const struct lcr_option_values *values, options_getenv_fn getenv_fn, void *env_ctx,
 		    const struct lcr_site_config *site, const struct options_job_owner *owner,
 		    uint32_t job_id, struct lcr_user_options *out, char *err, size_t errlen);
+
+/*
+ * Points settings[i] (lcrd --<lcrd_arg>=settings[i]) at options' text of every option that
+ * lcrd gets; --lcr-verbose makes lcrd's log level verbose. Others are left as they are.
+ */
+void options_pass_to_lcrd(const struct lcr_user_options *options, const char *settings[LCR_SETTING_COUNT]);
 
 /* Check one typed value; the option callbacks use it to stop srun/sbatch early. */
 int options_check_value(const char *option, const char *value, const struct lcr_site_config *site, char *err,

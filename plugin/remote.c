@@ -88,13 +88,6 @@ static void user_name_and_home(uid_t uid, char *name, size_t name_len, char *hom
 	}
 }
 
-/* lcrd's --restore value for the user's --lcr-restore. */
-static const char *restore_argument(const struct lcr_user_options *options)
-{
-	return options->restore == LCR_RESTORE_PATH ? options->restore_path
-						    : lcr_restore_mode_name(options->restore);
-}
-
 static int fail(struct plugin_state *state, int rc, const char *message)
 {
 	state->user_init_status = rc;
@@ -128,9 +121,9 @@ static int export_to_tasks(struct plugin_state *state, spank_t sp)
 	snprintf(pid_text, sizeof(pid_text), "%d", (int)state->helper.pid);
 	if (spank_setenv(sp, "LCR_SOCKET", state->helper.socket_path, 1) != ESPANK_SUCCESS ||
 	    spank_setenv(sp, "LCR_RUNTIME_DIR", state->site.runtime_dir, 1) != ESPANK_SUCCESS ||
-	    spank_setenv(sp, "LCR_CKPT_DIR", state->options.ckpt_dir, 1) != ESPANK_SUCCESS ||
+	    spank_setenv(sp, "LCR_CKPT_DIR", state->options.text[LCR_SETTING_CKPT_DIR], 1) != ESPANK_SUCCESS ||
 	    spank_setenv(sp, "LCR_HELPER_PID", pid_text, 1) != ESPANK_SUCCESS ||
-	    spank_setenv(sp, lcr_settings[LCR_SETTING_REPLACE].env, lcr_replace_mode_name(state->options.replace), 1) !=
+	    spank_setenv(sp, lcr_settings[LCR_SETTING_REPLACE].env, state->options.text[LCR_SETTING_REPLACE], 1) !=
 		    ESPANK_SUCCESS)
 		return -EIO;
 	return 0;
@@ -257,12 +250,10 @@ static void take_over_dead_node(struct plugin_state *state, struct helper_identi
 		id->settings[LCR_SETTING_RESTORE] = plan->ckpt;
 }
 
-/* The text of the settings lcrd gets, one after the other. */
+/* The text of the site's settings lcrd gets, one after the other. */
 struct helper_setting_texts {
 	char pool[CKPT_ROOTS_TEXT_MAX + 1024];
 	size_t used;
-	char detect_timeout[32];
-	char snapshot_every[16];
 };
 
 /* The site's settings that lcrd gets and no user option overrides, each as lcrd reads it;
@@ -294,21 +285,10 @@ static int pass_site_settings(const struct lcr_site_config *site, struct helper_
 static int pass_settings(const struct plugin_state *state, struct helper_setting_texts *t,
 			 struct helper_identity *id, char *err, size_t errlen)
 {
-	const struct lcr_user_options *user = &state->options;
-
 	t->used = 0;
 	if (pass_site_settings(&state->site, t, id, err, errlen) < 0)
 		return -EINVAL;
-	snprintf(t->detect_timeout, sizeof(t->detect_timeout), "%.3f", user->detect_timeout);
-	if (user->verbose)
-		id->settings[LCR_SETTING_LOG_LEVEL] = "verbose";
-	id->settings[LCR_SETTING_CKPT_DIR] = user->ckpt_dir;
-	id->settings[LCR_SETTING_RESTORE] = restore_argument(user);
-	id->settings[LCR_SETTING_DETECT_TIMEOUT] = t->detect_timeout;
-	id->settings[LCR_SETTING_REPLACE] = lcr_replace_mode_name(user->replace);
-	id->settings[LCR_SETTING_REDUNDANCY] = lcr_redundancy_mode_name(user->redundancy);
-	snprintf(t->snapshot_every, sizeof(t->snapshot_every), "%u", user->snapshot_every);
-	id->settings[LCR_SETTING_SNAPSHOT_EVERY] = t->snapshot_every;
+	options_pass_to_lcrd(&state->options, id->settings);
 	return 0;
 }
 

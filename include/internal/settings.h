@@ -11,8 +11,9 @@
  *     plugin/option_values.c reads its environment variable and checks its value;
  *   - plugin/helper_launch.c passes every row with an lcrd_arg as --<lcrd_arg>=TEXT;
  *   - helper/loop/options.c accepts every row with an lcrd_arg, with its lcrd default and bounds.
- * Adding a setting means one row here, a field where its value is kept (struct
- * lcr_site_config, struct lcr_user_options or struct lcrd_options) and its lines in the
+ * The plugin keeps a user option's value as text (lcr_setting_canonical), so a user option
+ * needs no code in plugin/. Adding a setting means one row here, a field where its value is
+ * kept (struct lcr_site_config, struct lcrd_options) and its lines in the
  * documentation (etc/lcr.yaml, doc/lcr.yaml.5, doc/spank_lcr.8, doc/lcrd.8), which
  * tests/unit/test_settings.c checks against the table.
  *
@@ -115,8 +116,10 @@ struct lcr_setting_spec {
 	int option_rank;	 /* its place among the options in --help, from 1 */
 	const char *option_arg;	 /* the argument as --help shows it; NULL: a flag */
 	const char *option_help; /* --help's line */
-	const char *accepted;	 /* what a bad value's message says is accepted */
+	const char *accepted;	 /* what a bad value's message says is accepted; NULL: the bounds */
 	const char *env;	 /* "LCR_REPLACE", or NULL */
+	/* yaml_keys whose site values bound the user's value (numbers); NULL: bounds' own */
+	const char *user_min_key, *user_max_key;
 
 	/* how the plugin passes it to lcrd */
 	const char *lcrd_arg;		       /* without "--" ("replace"), or NULL */
@@ -144,6 +147,18 @@ bool lcr_setting_in_bounds(const struct lcr_setting_bounds *bounds, double value
  */
 int lcr_setting_check_range(const struct lcr_setting_spec *spec, double value, const char *text,
 			    char *why, size_t whylen);
+
+/*
+ * Checks text as a value of the setting and writes it into out[cap] as lcrd reads it: a
+ * number within bounds (spec->bounds when bounds is NULL), a boolean as true or false, a
+ * choice by its name, a path normalised, a checkpoint directory pattern checked (not
+ * expanded), a restore value as auto, never or a normalised absolute path. The one check of
+ * a value by its type that the plugin's user options use. On error returns -EINVAL, -ERANGE
+ * or -ENAMETOOLONG and writes why ("'ten' is not a whole number ...").
+ */
+int lcr_setting_canonical(const struct lcr_setting_spec *spec, const char *text,
+			  const struct lcr_setting_bounds *bounds, char *out, size_t cap, char *why,
+			  size_t whylen);
 
 /* "auto", "never" or "spare", "none": 0 and *out, or -EINVAL. */
 int lcr_restore_mode_parse(const char *text, enum lcr_restore_mode *out);

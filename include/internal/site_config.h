@@ -39,6 +39,7 @@
 #include "internal/settings.h"
 
 struct lcr_setting_spec;
+struct lcr_setting_bounds;
 
 /* A size for error buffers that holds every message of this module in full. */
 #define LCR_SITE_CONFIG_ERRLEN 2048
@@ -125,6 +126,13 @@ int lcr_site_config_write_yaml(const struct lcr_site_config *cfg, FILE *out);
  */
 int lcr_site_config_value_text(const struct lcr_site_config *cfg, const struct lcr_setting_spec *spec,
 			       char *out, size_t cap, char *err, size_t errlen);
+
+/*
+ * The bounds of a user's value of a setting: the row's own, or the site's values of its
+ * user_min_key and user_max_key (--lcr-detect-timeout lies within detect_timeout.min..max).
+ */
+void lcr_site_config_user_bounds(const struct lcr_site_config *cfg, const struct lcr_setting_spec *spec,
+				 struct lcr_setting_bounds *out);
 
 /*
  * The dotted name of the index-th key of the schema, in table order, or NULL past the

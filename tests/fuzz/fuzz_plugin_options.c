@@ -65,9 +65,9 @@ static void collapse(const char *path, char *out, size_t cap)
 
 static void check_ckpt_dir(const char *path)
 {
-	char collapsed[sizeof(resolved.ckpt_dir)];
+	char collapsed[OPTIONS_TEXT_MAX];
 
-	if (path[0] != '/' || strnlen(path, sizeof(resolved.ckpt_dir)) == sizeof(resolved.ckpt_dir))
+	if (path[0] != '/' || strnlen(path, OPTIONS_TEXT_MAX) == OPTIONS_TEXT_MAX)
 		fail("a checkpoint directory is not an absolute path", path);
 	collapse(path, collapsed, sizeof(collapsed));
 	for (size_t i = 0; roots[i]; i++) {
@@ -111,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						  sizeof(err));
 	if (options_resolve(&typed, env_input_lookup, &env, &site, &owner, 42, &resolved, err,
 			    sizeof(err)) == 0)
-		check_ckpt_dir(resolved.ckpt_dir);
+		check_ckpt_dir(resolved.text[LCR_SETTING_CKPT_DIR]);
 	env_input_fini(&env);
 	return 0;
 }

@@ -1,11 +1,12 @@
 /*
  * test_plugin_options.c: the plugin's reading of --lcr* options: srun command lines (for
  * the implied --no-kill), every accepted and rejected value, and the order of strength
- * command line > LCR_* environment > site configuration.
+ * command line > LCR_* environment > site configuration, and what of them reaches lcrd.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,10 +109,10 @@ static void test_site_defaults_apply_when_nothing_is_given(void **state)
 
 	assert_int_equal(resolve(f, NULL), 0);
 	assert_false(f->options.enabled);
-	assert_int_equal(f->options.restore, LCR_RESTORE_AUTO);
-	assert_int_equal(f->options.replace, LCR_REPLACE_SPARE);
-	assert_true(f->options.detect_timeout == f->site.detect_timeout_default);
-	assert_string_equal(f->options.ckpt_dir, "/home/alice/.lcr/checkpoints/42");
+	assert_string_equal(f->options.text[LCR_SETTING_RESTORE], "auto");
+	assert_string_equal(f->options.text[LCR_SETTING_REPLACE], "spare");
+	assert_string_equal(f->options.text[LCR_SETTING_DETECT_TIMEOUT], "2.000");
+	assert_string_equal(f->options.text[LCR_SETTING_CKPT_DIR], "/home/alice/.lcr/checkpoints/42");
 }
 
 static void test_command_line_beats_environment_beats_site(void **state)
@@ -123,8 +124,8 @@ static void test_command_line_beats_environment_beats_site(void **state)
 	f->typed.text[LCR_SETTING_DETECT_TIMEOUT] = "1.5";
 	assert_int_equal(resolve(f, environment), 0);
 	assert_true(f->options.enabled);
-	assert_true(f->options.detect_timeout == 1.5);
-	assert_int_equal(f->options.replace, LCR_REPLACE_NONE);
+	assert_string_equal(f->options.text[LCR_SETTING_DETECT_TIMEOUT], "1.500");
+	assert_string_equal(f->options.text[LCR_SETTING_REPLACE], "none");
 	f->typed.text[LCR_SETTING_DETECT_TIMEOUT] = NULL;
 }
 
@@ -179,17 +180,17 @@ static void test_redundancy_comes_from_the_site_unless_the_user_asks(void **stat
 	const char *environment[] = { "LCR_SNAPSHOT_EVERY", "25", NULL };
 
 	assert_int_equal(resolve(f, NULL), 0);
-	assert_int_equal(f->options.redundancy, LCR_REDUNDANCY_NONE);
-	assert_int_equal(f->options.snapshot_every, 10);
+	assert_string_equal(f->options.text[LCR_SETTING_REDUNDANCY], "none");
+	assert_string_equal(f->options.text[LCR_SETTING_SNAPSHOT_EVERY], "10");
 	f->site.redundancy_default = LCR_REDUNDANCY_COPY;
 	f->site.snapshot_every = 5;
 	assert_int_equal(resolve(f, NULL), 0);
-	assert_int_equal(f->options.redundancy, LCR_REDUNDANCY_COPY);
-	assert_int_equal(f->options.snapshot_every, 5);
+	assert_string_equal(f->options.text[LCR_SETTING_REDUNDANCY], "copy");
+	assert_string_equal(f->options.text[LCR_SETTING_SNAPSHOT_EVERY], "5");
 	f->typed.text[LCR_SETTING_REDUNDANCY] = "none";
 	assert_int_equal(resolve(f, environment), 0);
-	assert_int_equal(f->options.redundancy, LCR_REDUNDANCY_NONE);
-	assert_int_equal(f->options.snapshot_every, 25);
+	assert_string_equal(f->options.text[LCR_SETTING_REDUNDANCY], "none");
+	assert_string_equal(f->options.text[LCR_SETTING_SNAPSHOT_EVERY], "25");
 	f->typed.text[LCR_SETTING_REDUNDANCY] = NULL;
 }
 
@@ -204,7 +205,7 @@ static void test_ckpt_dir_outside_site_roots_is_refused(void **state)
 	assert_non_null(strstr(f->err, "--lcr-ckpt-dir"));
 	f->typed.text[LCR_SETTING_CKPT_DIR] = "/scratch/%u";
 	assert_int_equal(resolve(f, NULL), 0);
-	assert_string_equal(f->options.ckpt_dir, "/scratch/alice");
+	assert_string_equal(f->options.text[LCR_SETTING_CKPT_DIR], "/scratch/alice");
 	f->typed.text[LCR_SETTING_CKPT_DIR] = NULL;
 }
 
@@ -221,8 +222,7 @@ static void test_restore_path_outside_site_roots_is_refused(void **state)
 	assert_non_null(strstr(f->err, "/home/alice/ckpt/step-4"));
 	f->typed.text[LCR_SETTING_RESTORE] = "/scratch/alice/step-4";
 	assert_int_equal(resolve(f, NULL), 0);
-	assert_int_equal(f->options.restore, LCR_RESTORE_PATH);
-	assert_string_equal(f->options.restore_path, "/scratch/alice/step-4");
+	assert_string_equal(f->options.text[LCR_SETTING_RESTORE], "/scratch/alice/step-4");
 	f->typed.text[LCR_SETTING_RESTORE] = "never";
 	assert_int_equal(resolve(f, NULL), 0);
 	f->typed.text[LCR_SETTING_RESTORE] = NULL;
@@ -250,6 +250,89 @@ static void test_a_wrong_value_is_named_before_a_wrong_checkpoint_directory(void
 	assert_non_null(strstr(f->err, "--lcr-restore"));
 }
 
+/* A value of spec's type other than its default, as a user types it, and as lcrd gets it. */
+static void value_other_than_default(const struct lcr_setting_spec *spec, const struct lcr_site_config *site,
+				     char *typed, char *expected, size_t len)
+{
+	struct lcr_setting_bounds bounds;
+
+	lcr_site_config_user_bounds(site, spec, &bounds);
+	switch (spec->type) {
+	case LCR_TYPE_SECONDS:
+		snprintf(typed, len, "%g", bounds.max);
+		snprintf(expected, len, "%.3f", bounds.max);
+		return;
+	case LCR_TYPE_COUNT:
+	case LCR_TYPE_BYTES:
+		snprintf(typed, len, "%.0f", isinf(bounds.max) ? bounds.min + 1 : bounds.max);
+		strcpy(expected, typed);
+		return;
+	case LCR_TYPE_PATTERN:
+		snprintf(typed, len, "/scratch/%%u/%%j");
+		snprintf(expected, len, "/scratch/alice/42");
+		return;
+	case LCR_TYPE_RESTORE:
+		snprintf(typed, len, "/scratch/alice/step-4");
+		strcpy(expected, typed);
+		return;
+	case LCR_TYPE_REPLACE:
+		snprintf(typed, len, "none");
+		snprintf(expected, len, "none");
+		return;
+	case LCR_TYPE_REDUNDANCY:
+		snprintf(typed, len, "erasure");
+		snprintf(expected, len, "erasure");
+		return;
+	default:
+		fail_msg("--%s: a user option of type %d lcrd gets has no test value", spec->option, (int)spec->type);
+	}
+}
+
+static void test_every_option_lcrd_gets_reaches_its_argument(void **state)
+{
+	struct fixture *f = *state;
+	char typed[LCR_SETTING_COUNT][256], expected[LCR_SETTING_COUNT][256];
+	const char *settings[LCR_SETTING_COUNT] = { 0 };
+	size_t passed = 0;
+
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		if (!lcr_settings[i].option || !lcr_settings[i].lcrd_arg)
+			continue;
+		value_other_than_default(&lcr_settings[i], &f->site, typed[i], expected[i], sizeof(typed[i]));
+		assert_string_not_equal(typed[i], lcr_settings[i].default_text);
+		f->typed.text[i] = typed[i];
+		passed++;
+	}
+	assert_int_equal(resolve(f, NULL), 0);
+	options_pass_to_lcrd(&f->options, settings);
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++) {
+		f->typed.text[i] = NULL;
+		if (!lcr_settings[i].option || !lcr_settings[i].lcrd_arg) {
+			assert_null(settings[i]);
+			continue;
+		}
+		if (!settings[i] || strcmp(settings[i], expected[i]) != 0)
+			fail_msg("--%s=%s reached lcrd --%s as '%s', not '%s'", lcr_settings[i].option, typed[i],
+				 lcr_settings[i].lcrd_arg, settings[i] ? settings[i] : "(nothing)", expected[i]);
+	}
+	assert_true(passed >= 6);
+}
+
+static void test_options_nobody_gives_reach_lcrd_as_defaults(void **state)
+{
+	struct fixture *f = *state;
+	const char *settings[LCR_SETTING_COUNT] = { 0 };
+
+	f->typed.verbose = true;
+	assert_int_equal(resolve(f, NULL), 0);
+	options_pass_to_lcrd(&f->options, settings);
+	for (size_t i = 0; i < LCR_SETTING_COUNT; i++)
+		if (lcr_settings[i].option && lcr_settings[i].lcrd_arg && !settings[i])
+			fail_msg("--%s: lcrd gets no --%s", lcr_settings[i].option, lcr_settings[i].lcrd_arg);
+	assert_string_equal(settings[LCR_SETTING_SNAPSHOT_EVERY], "10");
+	assert_string_equal(settings[LCR_SETTING_LOG_LEVEL], "verbose");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +351,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_environment_value_is_an_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_wrong_value_is_named_before_a_wrong_checkpoint_directory, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_every_option_lcrd_gets_reaches_its_argument, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_options_nobody_gives_reach_lcrd_as_defaults, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
