@@ -21,9 +21,9 @@
 
 #define WHY_MAX 512
 
-/* "lcr: invalid value 'VALUE' for --OPTION (accepted: ...)", and -EINVAL. */
-static int invalid_value(const struct lcr_setting_spec *spec, const struct lcr_setting_bounds *bounds,
-			 const char *value, char *err, size_t errlen)
+/* "lcr: invalid value 'VALUE' for --OPTION (accepted: ...)[: WHY]", and -EINVAL. */
+static int invalid_value_because(const struct lcr_setting_spec *spec, const struct lcr_setting_bounds *bounds,
+				 const char *value, const char *why, char *err, size_t errlen)
 {
 	char range[96];
 	const char *accepted = spec->accepted;
@@ -33,8 +33,16 @@ static int invalid_value(const struct lcr_setting_spec *spec, const struct lcr_s
 			 spec->type == LCR_TYPE_SECONDS ? " seconds" : "");
 		accepted = range;
 	}
-	snprintf(err, errlen, "lcr: invalid value '%s' for --%s (accepted: %s)", value, spec->option, accepted);
+	snprintf(err, errlen, "lcr: invalid value '%s' for --%s (accepted: %s)%s%s", value, spec->option, accepted,
+		 why ? ": " : "", why ? why : "");
 	return -EINVAL;
+}
+
+/* "lcr: invalid value 'VALUE' for --OPTION (accepted: ...)", and -EINVAL. */
+static int invalid_value(const struct lcr_setting_spec *spec, const struct lcr_setting_bounds *bounds,
+			 const char *value, char *err, size_t errlen)
+{
+	return invalid_value_because(spec, bounds, value, NULL, err, errlen);
 }
 
 /* "lcr: invalid value 'VALUE' for --OPTION: WHY", and rc. */
@@ -76,6 +84,12 @@ static int check_under_roots(const struct lcr_setting_spec *spec, const char *va
 	return rc < 0 ? refused_value(spec, value, why, rc, err, errlen) : 0;
 }
 
+/* Whether value is meant as a path, whose refusal says why (the accepted list does not). */
+static bool is_path(const struct lcr_setting_spec *spec, const char *value)
+{
+	return spec->type == LCR_TYPE_PATTERN || (spec->type == LCR_TYPE_RESTORE && value[0] == '/');
+}
+
 /*
  * Checks value as the user's value of spec and writes it into text[cap] as lcrd reads it,
  * a checkpoint directory expanded for owner and job_id.
@@ -91,7 +105,7 @@ static int read_value(const struct lcr_setting_spec *spec, const char *value, co
 	if (site)
 		lcr_site_config_user_bounds(site, spec, &bounds);
 	if (lcr_setting_canonical(spec, value, &bounds, text, cap, why, sizeof(why)) < 0)
-		return invalid_value(spec, &bounds, value, err, errlen);
+		return invalid_value_because(spec, &bounds, value, is_path(spec, value) ? why : NULL, err, errlen);
 	if (spec->type == LCR_TYPE_PATTERN) {
 		rc = expand_pattern(spec, value, owner, job_id, text, cap, err, errlen);
 		if (rc < 0)

@@ -143,6 +143,8 @@ static void test_bad_values_name_the_option_and_accepted_values(void **state)
 		{ "lcr-detect-timeout", "soon", "--lcr-detect-timeout" },
 		{ "lcr-ckpt-dir", "relative/dir", "absolute" },
 		{ "lcr-ckpt-dir", "/scratch/%x", "--lcr-ckpt-dir" },
+		{ "lcr-ckpt-dir", "/scratch/%x", "unknown conversion '%x'" },
+		{ "lcr-restore", "/scratch/../step-4", "contains a '..' component" },
 		{ "lcr-redundancy", "mirror", "accepted: none, copy, erasure, auto" },
 		{ "lcr-redundancy", "Erasure", "--lcr-redundancy" },
 		{ "lcr-snapshot-every", "0", "accepted: a whole number from 1 to 1000000" },
