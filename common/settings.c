@@ -507,9 +507,13 @@ static int canonical_pattern(const char *text, char *out, size_t cap, char *why,
 static int canonical_path(const char *text, bool allow_empty, char *out, size_t cap, char *why,
 			  size_t whylen)
 {
+	char normal[PATH_MAX];
+	int rc;
+
 	if (allow_empty && text[0] == '\0')
 		return put_text("", out, cap, why, whylen);
-	return lcr_path_normalize(text, out, cap, why, whylen);
+	rc = lcr_path_normalize(text, normal, sizeof normal, why, whylen);
+	return rc < 0 ? rc : put_text(normal, out, cap, why, whylen);
 }
 
 static int canonical_path_list(const char *text, char *out, size_t cap, char *why, size_t whylen)
@@ -543,7 +547,7 @@ static int canonical_log_level(const char *text, char *out, size_t cap, char *wh
 static int canonical_restore(const char *text, char *out, size_t cap, char *why, size_t whylen)
 {
 	if (text[0] == '/')
-		return lcr_path_normalize(text, out, cap, why, whylen);
+		return canonical_path(text, false, out, cap, why, whylen);
 	return canonical_choice(restore_names, ARRAY_SIZE(restore_names), text, out, cap, why,
 				whylen);
 }

@@ -135,24 +135,9 @@ static void format_seconds(double seconds, char *buf, size_t buflen)
 		buf[--len] = '\0';
 }
 
-static int set_path(char *field, const char *text, bool allow_empty, char *why, size_t whylen)
-{
-	char normal[PATH_MAX];
-	int rc;
-
-	if (allow_empty && text[0] == '\0') {
-		field[0] = '\0';
-		return 0;
-	}
-	rc = lcr_path_normalize(text, normal, sizeof normal, why, whylen);
-	if (rc == 0)
-		memcpy(field, normal, strlen(normal) + 1);
-	return rc;
-}
-
-/* An absolute path pattern, or one that starts in the user's home ("%h/..."). */
-static int set_pattern(char *field, const struct lcr_setting_spec *key, const char *text,
-		       char *why, size_t whylen)
+/* A path, a checkpoint directory pattern: as lcr_setting_canonical writes them. */
+static int set_path(char *field, const struct lcr_setting_spec *key, const char *text,
+		    char *why, size_t whylen)
 {
 	return lcr_setting_canonical(key, text, NULL, field, PATH_MAX, why, whylen);
 }
@@ -218,11 +203,9 @@ static int key_set(struct lcr_site_config *cfg, const struct lcr_setting_spec *k
 
 	switch (key->type) {
 	case LCR_TYPE_PATH:
-		return set_path(field, text, false, why, whylen);
 	case LCR_TYPE_PATH_OR_EMPTY:
-		return set_path(field, text, true, why, whylen);
 	case LCR_TYPE_PATTERN:
-		return set_pattern(field, key, text, why, whylen);
+		return set_path(field, key, text, why, whylen);
 	case LCR_TYPE_PATH_LIST:
 		return lcr_parse_path_list(text, field, why, whylen);
 	case LCR_TYPE_SECONDS:

@@ -152,9 +152,10 @@ int lcr_setting_check_range(const struct lcr_setting_spec *spec, double value, c
  * Checks text as a value of the setting and writes it into out[cap] as lcrd reads it: a
  * number within bounds (spec->bounds when bounds is NULL), a boolean as true or false, a
  * choice by its name, a path normalised, a checkpoint directory pattern checked (not
- * expanded), a restore value as auto, never or a normalised absolute path. The one check of
- * a value by its type that the plugin's user options use. On error returns -EINVAL, -ERANGE
- * or -ENAMETOOLONG and writes why ("'ten' is not a whole number ...").
+ * expanded), a restore value as auto, never or a normalised absolute path. The one check
+ * of a value by its type, shared by the site configuration's paths and the plugin's user
+ * options. On error returns -EINVAL, -ERANGE or -ENAMETOOLONG, writes why ("'ten' is not a
+ * whole number ...") and leaves out as it was (but for a path list).
  */
 int lcr_setting_canonical(const struct lcr_setting_spec *spec, const char *text,
 			  const struct lcr_setting_bounds *bounds, char *out, size_t cap, char *why,
