@@ -386,6 +386,24 @@ static const char *const redundancy_names[] = {
 	[LCR_REDUNDANCY_AUTO] = "auto",
 };
 
+static const char *const switch_on[] = { "on", "yes", "1" };
+static const char *const switch_off[] = { "off", "no", "0" };
+
+int lcr_setting_parse_switch(const char *text, bool *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(switch_on); i++) {
+		if (strcmp(text, switch_on[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcmp(text, switch_off[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 int lcr_restore_mode_parse(const char *text, enum lcr_restore_mode *out)
 {
 	if (strcmp(text, restore_names[LCR_RESTORE_AUTO]) == 0)
@@ -434,15 +452,20 @@ const char *lcr_redundancy_mode_name(enum lcr_redundancy_mode mode)
 	return (size_t)mode < ARRAY_SIZE(redundancy_names) ? redundancy_names[mode] : "none";
 }
 
-/* Writes text into out[cap]: 0, or -ENAMETOOLONG. */
+static int too_long(const char *text, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "value too long (%zu bytes)", strlen(text));
+	return -ENAMETOOLONG;
+}
+
+/* Writes text into out[cap]: 0, or -ENAMETOOLONG with out as it was. */
 static int put_text(const char *text, char *out, size_t cap, char *why, size_t whylen)
 {
-	int len = snprintf(out, cap, "%s", text);
+	size_t len = strlen(text);
 
-	if (len < 0 || (size_t)len >= cap) {
-		snprintf(why, whylen, "value too long (%zu bytes)", strlen(text));
-		return -ENAMETOOLONG;
-	}
+	if (len >= cap)
+		return too_long(text, why, whylen);
+	memcpy(out, text, len + 1);
 	return 0;
 }
 
@@ -490,17 +513,38 @@ static int canonical_choice(const char *const *names, size_t count, const char *
 	return -EINVAL;
 }
 
-/* An absolute path pattern, or one that starts in the user's home ("%h/..."). */
+/* A path normalised as if it began at the root ("/" added where it has none). */
+static int normalize_from_root(const char *text, char *out, size_t cap, char *why, size_t whylen)
+{
+	char rooted[PATH_MAX];
+
+	if (text[0] == '/')
+		return lcr_path_normalize(text, out, cap, why, whylen);
+	if (snprintf(rooted, sizeof rooted, "/%s", text) >= (int)sizeof rooted)
+		return too_long(text, why, whylen);
+	return lcr_path_normalize(rooted, out, cap, why, whylen);
+}
+
+/*
+ * An absolute path pattern, or one that starts with the user's home ("%h", "%h/...",
+ * "%h.lcr/..."): the home is absolute, so what follows %h is normalised as if it began at
+ * the root, and written after %h without the root's '/' where it had none.
+ */
 static int canonical_pattern(const char *text, char *out, size_t cap, char *why, size_t whylen)
 {
-	size_t home = strncmp(text, "%h/", 3) == 0 ? 2 : 0;
-	char normal[PATH_MAX];
+	bool home = strncmp(text, "%h", 2) == 0;
+	const char *rest = home ? text + 2 : text;
+	char tail[PATH_MAX], normal[PATH_MAX + 2];
 	int rc;
 
-	memcpy(normal, text, home);
-	rc = lcr_path_normalize(text + home, normal + home, sizeof normal - home, why, whylen);
-	if (rc == 0)
-		rc = lcr_check_ckpt_pattern(normal, why, whylen);
+	if (home)
+		rc = normalize_from_root(rest, tail, sizeof tail, why, whylen);
+	else
+		rc = lcr_path_normalize(rest, tail, sizeof tail, why, whylen);
+	if (rc < 0)
+		return rc;
+	snprintf(normal, sizeof normal, "%s%s", home ? "%h" : "", home && rest[0] != '/' ? tail + 1 : tail);
+	rc = lcr_check_ckpt_pattern(normal, why, whylen);
 	return rc < 0 ? rc : put_text(normal, out, cap, why, whylen);
 }
 

@@ -161,6 +161,14 @@ int lcr_setting_canonical(const struct lcr_setting_spec *spec, const char *text,
 			  const struct lcr_setting_bounds *bounds, char *out, size_t cap, char *why,
 			  size_t whylen);
 
+/*
+ * A user's switch (--lcr=X, LCR_ENABLE, LCR_VERBOSE): "on", "yes", "1" or "off", "no",
+ * "0", as written: 0 and *out, or -EINVAL. The one reading of a switch, shared by the
+ * options' check and the early --no-kill decision (plugin/local.c); the site's booleans
+ * (lcr.yaml) are read by lcr_parse_bool.
+ */
+int lcr_setting_parse_switch(const char *text, bool *out);
+
 /* "auto", "never" or "spare", "none": 0 and *out, or -EINVAL. */
 int lcr_restore_mode_parse(const char *text, enum lcr_restore_mode *out);
 int lcr_replace_mode_parse(const char *text, enum lcr_replace_mode *out);

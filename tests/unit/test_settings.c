@@ -446,6 +446,59 @@ static void test_lcrd_defaults_are_the_tables(void **state)
 	options_free(&o);
 }
 
+static void test_a_checkpoint_pattern_may_start_with_home_alone(void **state)
+{
+	const struct lcr_setting_spec *spec = &lcr_settings[LCR_SETTING_CKPT_DIR];
+	char out[256];
+	char why[512];
+
+	(void)state;
+	assert_int_equal(lcr_setting_canonical(spec, "%h", NULL, out, sizeof(out), why, sizeof(why)), 0);
+	assert_string_equal(out, "%h");
+	assert_int_equal(lcr_setting_canonical(spec, "%h.lcr", NULL, out, sizeof(out), why, sizeof(why)), 0);
+	assert_string_equal(out, "%h.lcr");
+	assert_int_equal(lcr_setting_canonical(spec, "%h.lcr//ckpt/./%j", NULL, out, sizeof(out), why, sizeof(why)),
+			 0);
+	assert_string_equal(out, "%h.lcr/ckpt/%j");
+	assert_int_equal(lcr_setting_canonical(spec, "%h/ckpt/", NULL, out, sizeof(out), why, sizeof(why)), 0);
+	assert_string_equal(out, "%h/ckpt");
+	assert_int_equal(lcr_setting_canonical(spec, "%u/ckpt", NULL, out, sizeof(out), why, sizeof(why)), -EINVAL);
+	assert_int_equal(lcr_setting_canonical(spec, "%h/../x", NULL, out, sizeof(out), why, sizeof(why)), -EINVAL);
+}
+
+static void test_a_value_too_long_for_out_leaves_out_as_it_was(void **state)
+{
+	char out[8] = "kept";
+	char why[512];
+
+	(void)state;
+	assert_int_equal(lcr_setting_canonical(&lcr_settings[LCR_SETTING_HELPER], "/usr/sbin/lcrd", NULL, out,
+					       sizeof(out), why, sizeof(why)),
+			 -ENAMETOOLONG);
+	assert_string_equal(out, "kept");
+	assert_int_equal(lcr_setting_canonical(&lcr_settings[LCR_SETTING_REDUNDANCY], "erasure", NULL, out, 7, why,
+					       sizeof(why)),
+			 -ENAMETOOLONG);
+	assert_string_equal(out, "kept");
+}
+
+static void test_a_users_switch_is_on_off_yes_no_1_0_as_written(void **state)
+{
+	static const char *const refused[] = { "true", "false", "On", "YES", "", "2", "onn" };
+	bool on = false;
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(lcr_setting_parse_switch((const char *[]){ "on", "yes", "1" }[i], &on), 0);
+		assert_true(on);
+		assert_int_equal(lcr_setting_parse_switch((const char *[]){ "off", "no", "0" }[i], &on), 0);
+		assert_false(on);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (lcr_setting_parse_switch(refused[i], &on) != -EINVAL)
+			fail_msg("'%s' is taken as a switch", refused[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +516,9 @@ int main(void)
 		cmocka_unit_test(test_lcrd_defaults_are_the_tables),
 		cmocka_unit_test(test_lcrd_takes_erasure_and_auto),
 		cmocka_unit_test(test_lcrd_refuses_parity_not_below_the_group_size),
+		cmocka_unit_test(test_a_checkpoint_pattern_may_start_with_home_alone),
+		cmocka_unit_test(test_a_value_too_long_for_out_leaves_out_as_it_was),
+		cmocka_unit_test(test_a_users_switch_is_on_off_yes_no_1_0_as_written),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
