@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal/settings.h"
 #include "plugin.h"
 #include "rendezvous.h"
 #include "srun_cmdline.h"
@@ -25,10 +26,10 @@
 /* What sbatch passes to the steps of a batch script for `#SBATCH --lcr[=X]`. */
 #define INHERITED_LCR_OPTION "SLURM_SPANK__SLURM_SPANK_OPTION_lcr_lcr"
 
-static bool switch_is_on(const char *value)
+/* The text of `--lcr[=X]` as options.c keeps it: a bare or empty --lcr is "on". */
+static char *lcr_option_text(const char *value)
 {
-	return value && (strcmp(value, "on") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "1") == 0 ||
-			 value[0] == '\0');
+	return strdup(value && value[0] ? value : "on");
 }
 
 /* The --lcr value of an `#SBATCH` line in the batch script, or NULL. */
@@ -51,7 +52,7 @@ static char *batch_script_lcr_value(const char *path)
 				break;
 			if (strcmp(token, "--lcr") == 0 || strncmp(token, "--lcr=", 6) == 0) {
 				free(found);
-				found = strdup(token[5] == '=' ? token + 6 : "on");
+				found = lcr_option_text(token[5] == '=' ? token + 6 : NULL);
 			}
 		}
 	}
@@ -71,7 +72,7 @@ static char *requested_lcr_value(const struct plugin_state *state, spank_context
 	if (argv) {
 		value = srun_cmdline_lcr_value(argc, argv);
 		if (value)
-			result = strdup(value);
+			result = lcr_option_text(value);
 		else if (context == S_CTX_ALLOCATOR && srun_cmdline_first_operand(argc, argv))
 			result = batch_script_lcr_value(srun_cmdline_first_operand(argc, argv));
 		free(argv);
@@ -100,9 +101,13 @@ int local_init(struct plugin_state *state, spank_context_t context)
 {
 	char *value = requested_lcr_value(state, context);
 	const char *variable = no_kill_variable();
+	bool on = false;
 
-	/* srun accepts only "set" or an empty value: "1" or "yes" make it abort. */
-	if (switch_is_on(value) && !getenv(variable))
+	/*
+	 * Read as the options are (a value they refuse stops the command after this). srun
+	 * accepts only "set" or an empty value: "1" or "yes" make it abort.
+	 */
+	if (value && lcr_setting_parse_switch(value, &on) == 0 && on && !getenv(variable))
 		setenv(variable, "set", 1);
 	free(value);
 	return 0;

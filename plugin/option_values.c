@@ -21,11 +21,14 @@
 
 #define WHY_MAX 512
 
-/* "lcr: invalid value 'VALUE' for --OPTION (accepted: ...)[: WHY]", and -EINVAL. */
-static int invalid_value_because(const struct lcr_setting_spec *spec, const struct lcr_setting_bounds *bounds,
-				 const char *value, const char *why, char *err, size_t errlen)
+/* The value as a message shows it: at most VALUE_SHOWN_MAX - 1 bytes, so the reason fits after it. */
+#define VALUE_SHOWN_MAX 256
+
+/* "lcr: invalid value 'VALUE' for --OPTION (accepted: ...)", and -EINVAL. */
+static int invalid_value(const struct lcr_setting_spec *spec, const struct lcr_setting_bounds *bounds,
+			 const char *value, char *err, size_t errlen)
 {
-	char range[96];
+	char range[96], shown[VALUE_SHOWN_MAX];
 	const char *accepted = spec->accepted;
 
 	if (!accepted) {
@@ -33,24 +36,39 @@ static int invalid_value_because(const struct lcr_setting_spec *spec, const stru
 			 spec->type == LCR_TYPE_SECONDS ? " seconds" : "");
 		accepted = range;
 	}
-	snprintf(err, errlen, "lcr: invalid value '%s' for --%s (accepted: %s)%s%s", value, spec->option, accepted,
-		 why ? ": " : "", why ? why : "");
+	snprintf(err, errlen, "lcr: invalid value '%s' for --%s (accepted: %s)",
+		 lcr_printable(value, shown, sizeof(shown)), spec->option, accepted);
 	return -EINVAL;
-}
-
-/* "lcr: invalid value 'VALUE' for --OPTION (accepted: ...)", and -EINVAL. */
-static int invalid_value(const struct lcr_setting_spec *spec, const struct lcr_setting_bounds *bounds,
-			 const char *value, char *err, size_t errlen)
-{
-	return invalid_value_because(spec, bounds, value, NULL, err, errlen);
 }
 
 /* "lcr: invalid value 'VALUE' for --OPTION: WHY", and rc. */
 static int refused_value(const struct lcr_setting_spec *spec, const char *value, const char *why, int rc,
 			 char *err, size_t errlen)
 {
-	snprintf(err, errlen, "lcr: invalid value '%s' for --%s: %s", value, spec->option, why);
+	char shown[VALUE_SHOWN_MAX];
+
+	snprintf(err, errlen, "lcr: invalid value '%s' for --%s: %s", lcr_printable(value, shown, sizeof(shown)),
+		 spec->option, why);
 	return rc;
+}
+
+/* Whether value is meant as a path, whose refusal says why (the accepted list does not). */
+static bool is_path(const struct lcr_setting_spec *spec, const char *value)
+{
+	return spec->type == LCR_TYPE_PATTERN || (spec->type == LCR_TYPE_RESTORE && value[0] == '/');
+}
+
+/* The message of a value that lcr_setting_canonical refused with rc and why, and its code. */
+static int refused_canonical(const struct lcr_setting_spec *spec, const struct lcr_setting_bounds *bounds,
+			     const char *value, int rc, const char *why, char *err, size_t errlen)
+{
+	if (!is_path(spec, value))
+		return invalid_value(spec, bounds, value, err, errlen);
+	if (rc == -ENAMETOOLONG) {
+		snprintf(err, errlen, "lcr: --%s path is too long (%zu bytes)", spec->option, strlen(value));
+		return rc;
+	}
+	return refused_value(spec, value, why, -EINVAL, err, errlen);
 }
 
 /* A checked pattern (in text) expanded in place for owner and job_id; it must be absolute. */
@@ -84,28 +102,44 @@ static int check_under_roots(const struct lcr_setting_spec *spec, const char *va
 	return rc < 0 ? refused_value(spec, value, why, rc, err, errlen) : 0;
 }
 
-/* Whether value is meant as a path, whose refusal says why (the accepted list does not). */
-static bool is_path(const struct lcr_setting_spec *spec, const char *value)
+/*
+ * A user's switch (--lcr=X, LCR_ENABLE) as the table's "true" or "false", read by
+ * lcr_setting_parse_switch as local.c reads it for --no-kill; any other value as it is.
+ * NULL for a switch spelt otherwise.
+ */
+static const char *users_text(const struct lcr_setting_spec *spec, const char *value)
 {
-	return spec->type == LCR_TYPE_PATTERN || (spec->type == LCR_TYPE_RESTORE && value[0] == '/');
+	bool on;
+
+	if (spec->type != LCR_TYPE_BOOL)
+		return value;
+	if (lcr_setting_parse_switch(value, &on) < 0)
+		return NULL;
+	return on ? "true" : "false";
 }
 
 /*
- * Checks value as the user's value of spec and writes it into text[cap] as lcrd reads it,
- * a checkpoint directory expanded for owner and job_id.
+ * Checks value as the setting's value and writes it into text[cap] as lcrd reads it, a
+ * checkpoint directory expanded for owner and job_id. A user's value (given) is spelt as
+ * a user's and lies within the site's user bounds; a default (the site's, checked when its
+ * configuration was read, or the table's) is checked by its type alone.
  */
-static int read_value(const struct lcr_setting_spec *spec, const char *value, const struct lcr_site_config *site,
-		      const struct options_job_owner *owner, uint32_t job_id, char *text, size_t cap, char *err,
-		      size_t errlen)
+static int read_value(const struct lcr_setting_spec *spec, const char *value, bool given,
+		      const struct lcr_site_config *site, const struct options_job_owner *owner, uint32_t job_id,
+		      char *text, size_t cap, char *err, size_t errlen)
 {
 	struct lcr_setting_bounds bounds = spec->bounds;
+	const char *checked = given ? users_text(spec, value) : value;
 	char why[WHY_MAX] = "";
 	int rc;
 
-	if (site)
+	if (site && given)
 		lcr_site_config_user_bounds(site, spec, &bounds);
-	if (lcr_setting_canonical(spec, value, &bounds, text, cap, why, sizeof(why)) < 0)
-		return invalid_value_because(spec, &bounds, value, is_path(spec, value) ? why : NULL, err, errlen);
+	if (!checked)
+		return invalid_value(spec, &bounds, value, err, errlen);
+	rc = lcr_setting_canonical(spec, checked, &bounds, text, cap, why, sizeof(why));
+	if (rc < 0)
+		return refused_canonical(spec, &bounds, value, rc, why, err, errlen);
 	if (spec->type == LCR_TYPE_PATTERN) {
 		rc = expand_pattern(spec, value, owner, job_id, text, cap, err, errlen);
 		if (rc < 0)
@@ -125,7 +159,7 @@ int options_check_value(const char *option, const char *value, const struct lcr_
 
 	if (!spec || !spec->option_arg)
 		return 0;
-	return read_value(spec, value, site, &someone, 0, text, sizeof(text), err, errlen);
+	return read_value(spec, value, true, site, &someone, 0, text, sizeof(text), err, errlen);
 }
 
 /* The typed value if any, else the option's LCR_* environment variable, else NULL. */
@@ -156,12 +190,12 @@ static int resolve_verbose(const struct lcr_option_values *values, options_geten
 {
 	const char *env = lcr_settings[LCR_SETTING_VERBOSE].env;
 	const char *value = getenv_fn ? getenv_fn(env_ctx, env) : NULL;
-	char why[WHY_MAX];
+	char shown[VALUE_SHOWN_MAX];
 
 	out->verbose = values->verbose;
-	if (!out->verbose && value && lcr_parse_bool(value, &out->verbose, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "lcr: invalid value '%s' for %s (accepted: %s)", value, env,
-			 lcr_settings[LCR_SETTING_VERBOSE].accepted);
+	if (!out->verbose && value && lcr_setting_parse_switch(value, &out->verbose) < 0) {
+		snprintf(err, errlen, "lcr: invalid value '%s' for %s (accepted: %s)",
+			 lcr_printable(value, shown, sizeof(shown)), env, lcr_settings[LCR_SETTING_VERBOSE].accepted);
 		return -EINVAL;
 	}
 	return 0;
@@ -175,11 +209,12 @@ static int resolve_option(const struct lcr_option_values *values, enum lcr_setti
 	const struct lcr_setting_spec *spec = &lcr_settings[setting];
 	char unset[OPTIONS_TEXT_MAX];
 	const char *value = pick(values, setting, getenv_fn, env_ctx);
+	bool given = value != NULL;
 
-	if (!value)
+	if (!given)
 		value = unset_value(spec, site, unset, sizeof(unset));
-	return read_value(spec, value, site, owner, job_id, out->text[setting], sizeof(out->text[setting]), err,
-			  errlen);
+	return read_value(spec, value, given, site, owner, job_id, out->text[setting], sizeof(out->text[setting]),
+			  err, errlen);
 }
 
 /* Reads, in --help order, the options that take a value and are (or are not) patterns. */

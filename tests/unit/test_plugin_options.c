@@ -335,6 +335,77 @@ static void test_options_nobody_gives_reach_lcrd_as_defaults(void **state)
 	assert_string_equal(settings[LCR_SETTING_LOG_LEVEL], "verbose");
 }
 
+static void test_lcr_and_its_variables_take_only_the_documented_switch_spellings(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const refused[] = { "true", "false", "TRUE", "On" };
+	const char *enable[] = { "LCR_ENABLE", "true", NULL };
+	const char *verbose[] = { "LCR_VERBOSE", "true", NULL };
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		f->err[0] = '\0';
+		assert_int_equal(options_check_value("lcr", refused[i], &f->site, f->err, sizeof(f->err)), -EINVAL);
+		if (!strstr(f->err, "accepted: on, off"))
+			fail_msg("--lcr=%s: message '%s' lacks the accepted spellings", refused[i], f->err);
+	}
+	assert_int_equal(resolve(f, enable), -EINVAL);
+	assert_non_null(strstr(f->err, "--lcr"));
+	assert_int_equal(resolve(f, verbose), -EINVAL);
+	assert_non_null(strstr(f->err, "LCR_VERBOSE"));
+	f->site.enabled_by_default = true;
+	assert_int_equal(resolve(f, NULL), 0);
+	assert_true(f->options.enabled);
+}
+
+static void test_a_site_default_at_the_users_minimum_passes_unchecked(void **state)
+{
+	struct fixture *f = *state;
+
+	f->site.detect_timeout_min = 1.2344;
+	f->site.detect_timeout_default = 1.2344;
+	assert_int_equal(resolve(f, NULL), 0);
+	assert_string_equal(f->options.text[LCR_SETTING_DETECT_TIMEOUT], "1.234");
+	f->typed.text[LCR_SETTING_DETECT_TIMEOUT] = "1.234";
+	assert_int_equal(resolve(f, NULL), -EINVAL);
+	assert_non_null(strstr(f->err, "--lcr-detect-timeout"));
+	f->typed.text[LCR_SETTING_DETECT_TIMEOUT] = NULL;
+}
+
+static void test_a_checkpoint_directory_may_start_with_home(void **state)
+{
+	struct fixture *f = *state;
+
+	f->typed.text[LCR_SETTING_CKPT_DIR] = "%h.lcr/%j";
+	assert_int_equal(resolve(f, NULL), 0);
+	assert_string_equal(f->options.text[LCR_SETTING_CKPT_DIR], "/home/alice.lcr/42");
+	f->typed.text[LCR_SETTING_CKPT_DIR] = "%h";
+	assert_int_equal(resolve(f, NULL), 0);
+	assert_string_equal(f->options.text[LCR_SETTING_CKPT_DIR], "/home/alice");
+	f->typed.text[LCR_SETTING_CKPT_DIR] = NULL;
+}
+
+static void test_a_refused_path_says_why_before_the_value(void **state)
+{
+	struct fixture *f = *state;
+	char long_path[4200];
+
+	assert_int_equal(options_check_value("lcr-ckpt-dir", "/scratch/%x", &f->site, f->err, sizeof(f->err)),
+			 -EINVAL);
+	assert_null(strstr(f->err, "accepted: an absolute path"));
+	memset(long_path, 'a', sizeof(long_path));
+	memcpy(long_path, "/scratch/", 9);
+	strcpy(long_path + 4000, "/%x");
+	assert_int_equal(options_check_value("lcr-ckpt-dir", long_path, &f->site, f->err, sizeof(f->err)), -EINVAL);
+	if (!strstr(f->err, "unknown conversion '%x'"))
+		fail_msg("the reason is cut: '%s'", f->err);
+	long_path[4000] = '\0';
+	memset(long_path + 4000, 'b', 199);
+	long_path[4199] = '\0';
+	assert_int_equal(options_check_value("lcr-restore", long_path, &f->site, f->err, sizeof(f->err)),
+			 -ENAMETOOLONG);
+	assert_string_equal(f->err, "lcr: --lcr-restore path is too long (4199 bytes)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +426,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_every_option_lcrd_gets_reaches_its_argument, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_options_nobody_gives_reach_lcrd_as_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lcr_and_its_variables_take_only_the_documented_switch_spellings,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_site_default_at_the_users_minimum_passes_unchecked, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_checkpoint_directory_may_start_with_home, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_refused_path_says_why_before_the_value, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
