@@ -58,15 +58,23 @@ static bool is_path(const struct lcr_setting_spec *spec, const char *value)
 	return spec->type == LCR_TYPE_PATTERN || (spec->type == LCR_TYPE_RESTORE && value[0] == '/');
 }
 
-/* The message of a value that lcr_setting_canonical refused with rc and why, and its code. */
+/*
+ * The message of a value that lcr_setting_canonical refused with rc and why[WHY_MAX], and
+ * its code. A path's says why first, then what is accepted unless why says it.
+ */
 static int refused_canonical(const struct lcr_setting_spec *spec, const struct lcr_setting_bounds *bounds,
-			     const char *value, int rc, const char *why, char *err, size_t errlen)
+			     const char *value, int rc, char *why, char *err, size_t errlen)
 {
 	if (!is_path(spec, value))
 		return invalid_value(spec, bounds, value, err, errlen);
 	if (rc == -ENAMETOOLONG) {
 		snprintf(err, errlen, "lcr: --%s path is too long (%zu bytes)", spec->option, strlen(value));
 		return rc;
+	}
+	if (!strstr(why, "accepted")) {
+		size_t len = strlen(why);
+
+		snprintf(why + len, WHY_MAX - len, " (accepted: %s)", spec->accepted);
 	}
 	return refused_value(spec, value, why, -EINVAL, err, errlen);
 }

@@ -392,6 +392,9 @@ static void test_a_refused_path_says_why_before_the_value(void **state)
 	assert_int_equal(options_check_value("lcr-ckpt-dir", "/scratch/%x", &f->site, f->err, sizeof(f->err)),
 			 -EINVAL);
 	assert_null(strstr(f->err, "accepted: an absolute path"));
+	assert_int_equal(options_check_value("lcr-ckpt-dir", "relative", &f->site, f->err, sizeof(f->err)), -EINVAL);
+	assert_string_equal(f->err, "lcr: invalid value 'relative' for --lcr-ckpt-dir: 'relative' is not an absolute "
+				    "path (accepted: an absolute path)");
 	memset(long_path, 'a', sizeof(long_path));
 	memcpy(long_path, "/scratch/", 9);
 	strcpy(long_path + 4000, "/%x");
