@@ -48,7 +48,7 @@ test_srun_help_lists_options_under_lcr_prefix() {
 
 test_invalid_option_values_stop_srun_before_launch() {
 	local output
-	for bad in --lcr=maybe --lcr-restore=later --lcr-replace=always --lcr-detect-timeout=0.01 \
+	for bad in --lcr=maybe --lcr=true --lcr-restore=later --lcr-replace=always --lcr-detect-timeout=0.01 \
 		--lcr-detect-timeout=soon --lcr-ckpt-dir=relative; do
 		output=$(as_user srun -N1 "$bad" touch "$BASE/work/launched" 2>&1) && fail "srun $bad succeeded"
 		grep -q "lcr: invalid value" <<<"$output" || fail "srun $bad: no clear message: $output"
