@@ -14,7 +14,9 @@
  * the fallback that RECOVERY_FAILED names. A checkpoint that ends before its step was
  * chosen here (no step to save) lets the attempt go on without one, as does a step without
  * --ckpt-dir. An attempt: the first spare of --job-nodes that is neither a node of the
- * step's table, nor a node replaced earlier, nor a spare that failed; a REPLACING event whose
+ * step's table, nor a node replaced earlier, nor a spare that failed (a replacement learns
+ * its leader's list from LCR_REJOIN_EXCLUDE, so that it never tries a dead node as a spare
+ * once it leads); a REPLACING event whose
  * generation is the attempt's epoch; the launcher (srun) as a child in its own process
  * group, its output appended to a file, watched with a pidfd. The attempt ends when the
  * replacement joins (mesh_join.c calls the joined hook), or fails when the launcher exits
@@ -172,6 +174,35 @@ static void add_used(struct recovery *r, const char *name)
 	add_name(&r->used, &r->used_cap, name);
 }
 
+/* A replacement's helper has not seen the failures before its join: the nodes its leader
+ * had replaced or found unusable come in its step's environment (LCR_REJOIN_EXCLUDE, names
+ * separated by commas, as build_env writes them), and are never its spares should it lead. */
+static void learn_excluded(struct recovery *r)
+{
+	const struct lcrd_options *o = &r->d->opt;
+	char **env = o->job_env_fd >= 0 ? job_env_read(o->job_env_fd) : NULL;
+	const char *value = NULL;
+	static const char prefix[] = "LCR_REJOIN_EXCLUDE=";
+	for (char **e = env ? env : environ; *e && !value; e++)
+		if (strncmp(*e, prefix, sizeof(prefix) - 1) == 0)
+			value = *e + sizeof(prefix) - 1;
+	char names[WIRE_MESH_NODES_MAX * (WIRE_NODE_NAME_MAX + 1)];
+	util_format_text(names, sizeof(names), "%s", value ? value : "");
+	char *save = NULL;
+	for (char *name = strtok_r(names, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		if (strlen(name) > HOSTLIST_NAME_MAX) {
+			log_warning("LCR_REJOIN_EXCLUDE names a node longer than %d bytes: ignored",
+				    HOSTLIST_NAME_MAX);
+			continue;
+		}
+		add_used(r, name);
+	}
+	if (r->used.count)
+		log_info("not a spare should this helper lead (its leader's replaced or failed "
+			 "nodes): %s", value);
+	job_env_free(env);
+}
+
 static bool in_table(const struct mesh *m, const char *name)
 {
 	for (uint32_t node = 0; node < mesh_node_count(m); node++)
@@ -274,6 +305,8 @@ static struct recovery *get(struct mesh *m)
 	const char *job_nodes = r->d->opt.job_nodes;
 	if (job_nodes && *job_nodes && hostlist_expand(job_nodes, &r->job, err, sizeof(err)) < 0)
 		log_error("cannot read --job-nodes=%s: %s; no spare node is known", job_nodes, err);
+	if (r->d->opt.rejoin)
+		learn_excluded(r);
 	d->recovery = r;
 	return r;
 }
@@ -388,6 +421,20 @@ static void format_nodes(const struct mesh *m, uint32_t node, const char *spare,
 	}
 }
 
+/* The names of r->used, comma-separated, as many whole names as cap holds (one left out
+ * only costs the replacement, should it lead, a failed attempt on that node). */
+static void format_used(const struct recovery *r, char *buf, size_t cap)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->used.count; i++) {
+		size_t need = strlen(r->used.names[i]) + (len ? 1 : 0);
+		if (len + need + 1 > cap)
+			break;
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? "," : "", r->used.names[i]);
+	}
+}
+
 /* The launcher's first entries: the job's environment from the plugin (job_env.h), or
  * lcrd's own in foreground mode, less SLURM_NTASKS and SLURM_NPROCS. NULL when out of memory. */
 static char **copy_source_env(const struct lcrd_options *o, size_t extra, size_t *n)
@@ -443,6 +490,8 @@ static char **build_env(struct recovery *r, const struct recovery_failure *f)
 	if (f->rollback_step != WIRE_NO_STEP) /* a path that names the step */
 		ckpt_store_path(value, sizeof(value), r->d->opt.ckpt_dir, f->rollback_step, false);
 	rc |= env_add(env, &n, "LCR_REJOIN_CKPT", f->rollback_step != WIRE_NO_STEP ? value : f->ckpt);
+	format_used(r, nodes, sizeof(nodes));
+	rc |= env_add(env, &n, "LCR_REJOIN_EXCLUDE", nodes);
 	if (rc == 0)
 		return env;
 	env_free(env);

@@ -18,7 +18,9 @@ MESH_PREFIX=h
 TIMEOUT=1
 REPLACE_TIMEOUT=10
 start_munged
-use_fake_launcher "s[1-2],h[0-3]" "$REPLACE_TIMEOUT"
+# h1 comes before s2 in the job's nodes: s1, which joined after h1's death, would pick it
+# as h0's spare did s1's leader not name it in LCR_REJOIN_EXCLUDE.
+use_fake_launcher "s1,h1,s2,h0,h2,h3" "$REPLACE_TIMEOUT"
 
 start_recovery_mesh /bin/train --epochs=3
 ok $? "four helpers with --replace=spare form a mesh"
@@ -45,6 +47,9 @@ all_events "gen 5 REPLACING node 0 epoch 5 leader 1: replacing node h0 (0) with 
 ok $? "s1 replaces h0 on s2 with a new epoch, 5 (the first failure was over)"
 all_events "gen 6 NODE_JOINED node 0 epoch 5 .*rejoined: s2" 15 h2 h3 s1
 ok $? "s2 joins: NODE_JOINED at generation 6, epoch 5"
+grep -qx "LCR_REJOIN_EXCLUDE=h1" "$FAKE_LAUNCHER_DIR/s1.launch" &&
+	grep -qx "LCR_REJOIN_EXCLUDE=h1,h0" "$FAKE_LAUNCHER_DIR/s2.launch" && [ ! -e "$FAKE_LAUNCHER_DIR/h1.launch" ]
+ok $? "s1 was told h1 is no spare, and never tried it; s2 was told h1 and h0"
 grep -qx "LCR_REJOIN_EPOCH=5" "$FAKE_LAUNCHER_DIR/s2.launch"
 ok $? "s2's ranks were launched with LCR_REJOIN_EPOCH=5"
 wait_event "$WORK/w6" NODE_JOINED "gen=6" 5 && grep " NODE_JOINED " "$WORK/w6" | grep -q " gen=6 .* epoch=5 "

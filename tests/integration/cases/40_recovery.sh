@@ -353,7 +353,7 @@ test_recovery_leader_killed_after_its_spare_joined_replacement_waits_for_the_nex
 # would not ask n1 again) and takes the rest from n3 (or, where no replica is left for a
 # range, from the checkpoint file), each piece checked against its server's hash.
 # Then as after a join: n4, the lowest live node, leads and replaces n1 on n5 with a new
-# epoch; n4's rank, whose first build at its LCR_REJOIN_EPOCH cannot finish without n1's
+# epoch (never on n2, down before n4 joined: n1 named it in n4's LCR_REJOIN_EXCLUDE); n4's rank, whose first build at its LCR_REJOIN_EPOCH cannot finish without n1's
 # rank, builds at n5's epoch as the survivor (n3) does. n4's output after n1's death is
 # lost with n1's srun, so the finals are n5's rank 0 and n3's rank 2. Training finishes with
 # the reference checksum, and the outcome counts both failures recovered.
@@ -392,6 +392,10 @@ test_recovery_leader_killed_while_its_spare_fills_from_the_replicas_the_fill_goe
 	epoch=$(sed -n 's/.*event: node 1 rejoined: n4 .*epoch \([0-9]*\).*/\1/p' "$JIT/run.txt" | head -n 1)
 	wait_for 180 grep -q "event: node 0 rejoined: n5" "$JIT/run.txt" ||
 		fail "n1 was not replaced: $(grep event "$JIT/run.txt" | sort -u | tail -n 10)"
+	! grep -q "with spare n2" "$log" ||
+		fail "n4 tried n2, down before n4 joined, as a spare: $(grep 'with spare' "$log")"
+	grep -q "not a spare should this helper lead .*n2" "$log" ||
+		fail "n4 was not told that n2 is no spare: $(grep -m 1 'not a spare' "$log")"
 	next=$(sed -n 's/.*event: node 0 rejoined: n5 .*epoch \([0-9]*\).*/\1/p' "$JIT/run.txt" | head -n 1)
 	[ -n "$epoch" ] && [ -n "$next" ] && [ "$next" -gt "$epoch" ] ||
 		fail "n5 did not join at an epoch after n4's ($epoch): ${next:-none}"
