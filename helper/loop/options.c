@@ -52,6 +52,10 @@ _Static_assert((int)LCR_RESTORE_NEVER == (int)WIRE_RESTORE_NEVER &&
 		       (int)LCR_RESTORE_PATH == (int)WIRE_RESTORE_PATH,
 	       "lcrd puts its restore mode on the wire as it is");
 
+/* How much longer a setting's canonical text may be than the value given: a byte count's
+ * digits ("1G" is 1073741824), seconds' decimals ("2" is 2.000), "true" for "1". */
+#define LCRD_CANONICAL_GROWTH 32
+
 /* Where struct lcrd_options keeps each setting lcrd takes; 0: lcrd does not take it. */
 static const size_t setting_field[LCR_SETTING_COUNT] = {
 	[LCR_SETTING_CKPT_DIR] = offsetof(struct lcrd_options, ckpt_dir),
@@ -208,91 +212,104 @@ static int replace_string(char **slot, const char *value, char *err, size_t errl
 	return *slot ? 0 : bad_option(err, errlen, "out of memory");
 }
 
-/* "--ARG=VALUE: " and the setting's message (or why, when the row has none). */
+/* "--ARG=VALUE: " and the row's message, then why (as the plugin's check words it); why
+ * alone when the row has no message. */
 static int bad_setting(const struct lcr_setting_spec *spec, const char *value, const char *why, char *err,
 		       size_t errlen)
 {
-	return bad_option(err, errlen, "--%s=%s: %s", spec->lcrd_arg, value,
-			  spec->lcrd_expects ? spec->lcrd_expects : why);
+	if (!spec->lcrd_expects)
+		return bad_option(err, errlen, "--%s=%s: %s", spec->lcrd_arg, value, why);
+	return bad_option(err, errlen, "--%s=%s: %s (%s)", spec->lcrd_arg, value, spec->lcrd_expects, why);
 }
 
-/* Decimal seconds ("2", "0.5") within the row's bounds into milliseconds. */
-static int parse_milliseconds(const struct lcr_setting_spec *spec, const char *value, uint32_t *out_ms)
+/*
+ * The row as lcrd checks it: the plugin passes the checkpoint directory with its pattern
+ * expanded (a literal '%' may be left, from "%%"), so lcrd checks that one as a path.
+ */
+static struct lcr_setting_spec as_lcrd_reads_it(const struct lcr_setting_spec *spec)
 {
-	char *end;
-	errno = 0;
-	double seconds = strtod(value, &end);
-	if (errno || end == value || *end || !lcr_setting_in_bounds(&spec->lcrd_bounds, seconds))
-		return -EINVAL;
-	*out_ms = (uint32_t)(seconds * 1000 + 0.5);
-	return 0;
+	struct lcr_setting_spec lcrd_spec = *spec;
+
+	if (lcrd_spec.type == LCR_TYPE_PATTERN)
+		lcrd_spec.type = LCR_TYPE_PATH;
+	return lcrd_spec;
 }
 
-/* auto, never, or the absolute path of a checkpoint (kept in restore_path). */
-static int parse_restore(const char *value, struct lcrd_options *o, char *err, size_t errlen)
+/* Seconds written by lcr_setting_canonical ("2.000"), within lcrd's bounds, into ms. */
+static void store_milliseconds(const char *seconds, uint32_t *out_ms)
 {
-	if (lcr_restore_mode_parse(value, &o->restore) == 0)
+	*out_ms = (uint32_t)(strtod(seconds, NULL) * 1000 + 0.5);
+}
+
+/* auto, never, or the path of a checkpoint (kept in restore_path). */
+static int store_restore(const char *text, struct lcrd_options *o, char *why, size_t whylen)
+{
+	if (lcr_restore_mode_parse(text, &o->restore) == 0)
 		return 0;
-	if (*value != '/')
-		return -EINVAL;
 	o->restore = LCR_RESTORE_PATH;
-	return replace_string(&o->restore_path, value, err, errlen);
+	return replace_string(&o->restore_path, text, why, whylen);
 }
 
-/* Reads value into field by the setting's type; -EINVAL when it is not accepted. */
-static int parse_setting(const struct lcr_setting_spec *spec, const char *value, void *field,
+/*
+ * Stores a setting's canonical text (lcr_setting_canonical, already checked against
+ * lcrd's bounds) into field, by the row's type: a conversion, not a second check.
+ */
+static int store_setting(const struct lcr_setting_spec *spec, const char *text, void *field,
 			 struct lcrd_options *o, char *why, size_t whylen)
 {
-	uint64_t number;
-
 	switch (spec->type) {
 	case LCR_TYPE_PATH:
 	case LCR_TYPE_PATTERN:
 	case LCR_TYPE_PATH_OR_EMPTY:
-		if (*value != '/' && !(spec->type == LCR_TYPE_PATH_OR_EMPTY && *value == '\0'))
-			return -EINVAL;
-		return replace_string(field, value, why, whylen);
+		return replace_string(field, text, why, whylen);
 	case LCR_TYPE_PATH_LIST:
-		return lcr_parse_path_list(value, field, why, whylen);
+		return lcr_parse_path_list(text, field, why, whylen);
 	case LCR_TYPE_SECONDS:
-		return parse_milliseconds(spec, value, field);
+		store_milliseconds(text, field);
+		return 0;
 	case LCR_TYPE_COUNT:
-		if (util_parse_u32(value, field) < 0 ||
-		    !lcr_setting_in_bounds(&spec->lcrd_bounds, *(uint32_t *)field))
-			return -EINVAL;
-		return 0;
+		return util_parse_u32(text, field);
 	case LCR_TYPE_BYTES:
-		if (util_parse_size(value, &number) < 0 ||
-		    !lcr_setting_in_bounds(&spec->lcrd_bounds, (double)number))
-			return -EINVAL;
-		*(uint64_t *)field = number;
-		return 0;
+		return util_parse_u64(text, field);
 	case LCR_TYPE_LOG_LEVEL:
-		return log_level_parse(value, field) < 0 ? -EINVAL : 0;
+		return log_level_parse(text, field);
 	case LCR_TYPE_RESTORE:
-		return parse_restore(value, o, why, whylen);
+		return store_restore(text, o, why, whylen);
 	case LCR_TYPE_REPLACE:
-		return lcr_replace_mode_parse(value, field);
+		return lcr_replace_mode_parse(text, field);
 	case LCR_TYPE_REDUNDANCY:
-		return lcr_redundancy_mode_parse(value, field);
+		return lcr_redundancy_mode_parse(text, field);
 	case LCR_TYPE_BOOL:
-		return lcr_parse_bool(value, field, why, whylen);
+		*(bool *)field = strcmp(text, "true") == 0;
+		return 0;
 	}
 	return -EINVAL;
 }
 
-/* One option that carries a setting; on error the message names it and what is accepted. */
+/*
+ * One option that carries a setting: checked by lcr_setting_canonical, as the plugin and
+ * the site configuration check it but within lcrd's bounds, then stored. On error the
+ * message names the option and what is accepted.
+ */
 static int apply_setting(enum lcr_setting setting, const char *value, struct lcrd_options *o, char *err,
 			 size_t errlen)
 {
-	const struct lcr_setting_spec *spec = &lcr_settings[setting];
+	const struct lcr_setting_spec lcrd_spec = as_lcrd_reads_it(&lcr_settings[setting]);
+	size_t cap = strlen(value) + LCRD_CANONICAL_GROWTH;
 	char why[512] = "not accepted";
+	char *text;
+	int rc;
 
 	if (!setting_field[setting])
-		return bad_option(err, errlen, "--%s: lcrd keeps no field for this setting", spec->lcrd_arg);
-	if (parse_setting(spec, value, (char *)o + setting_field[setting], o, why, sizeof(why)) < 0)
-		return bad_setting(spec, value, why, err, errlen);
-	return 0;
+		return bad_option(err, errlen, "--%s: lcrd keeps no field for this setting", lcrd_spec.lcrd_arg);
+	text = malloc(cap);
+	if (!text)
+		return bad_option(err, errlen, "--%s: out of memory", lcrd_spec.lcrd_arg);
+	rc = lcr_setting_canonical(&lcrd_spec, value, &lcrd_spec.lcrd_bounds, text, cap, why, sizeof(why));
+	if (rc == 0)
+		rc = store_setting(&lcrd_spec, text, (char *)o + setting_field[setting], o, why, sizeof(why));
+	free(text);
+	return rc < 0 ? bad_setting(&lcrd_spec, value, why, err, errlen) : 0;
 }
 
 /* Bit of an identity option (--job-id ... --runtime-dir) in the `seen` mask. */
