@@ -10,7 +10,9 @@
  *   - plugin/options.c registers a Slurm option for every row with an option, and
  *     plugin/option_values.c reads its environment variable and checks its value;
  *   - plugin/helper_launch.c passes every row with an lcrd_arg as --<lcrd_arg>=TEXT;
- *   - helper/loop/options.c accepts every row with an lcrd_arg, with its lcrd default and bounds.
+ *   - helper/loop/options.c accepts every row with an lcrd_arg, with its lcrd default, checked
+ *     by lcr_setting_canonical within its lcrd bounds (the checkpoint directory, which the
+ *     plugin passes expanded, as a path).
  * The plugin keeps a user option's value as text (lcr_setting_canonical), so a user option
  * needs no code in plugin/. Adding a setting means one row here, a field where its value is
  * kept (struct lcr_site_config, struct lcrd_options) and its lines in the
@@ -153,8 +155,8 @@ int lcr_setting_check_range(const struct lcr_setting_spec *spec, double value, c
  * number within bounds (spec->bounds when bounds is NULL), a boolean as true or false, a
  * choice by its name, a path normalised, a checkpoint directory pattern checked (not
  * expanded), a restore value as auto, never or a normalised absolute path. The one check
- * of a value by its type, shared by the site configuration's paths and the plugin's user
- * options. On error returns -EINVAL, -ERANGE or -ENAMETOOLONG, writes why ("'ten' is not a
+ * of a value by its type, shared by the site configuration's paths, the plugin's user
+ * options and lcrd's arguments (with lcrd_bounds). On error returns -EINVAL, -ERANGE or -ENAMETOOLONG, writes why ("'ten' is not a
  * whole number ...") and leaves out as it was (but for a path list).
  */
 int lcr_setting_canonical(const struct lcr_setting_spec *spec, const char *text,
