@@ -769,14 +769,42 @@ static int train(struct trainer *t)
 	return 0;
 }
 
-/* The first build, at --epoch (a replacement's LCR_REJOIN_EPOCH), and the agreement on the
- * step to start from. A replacement's first build that fails (a node died before every
- * member was there, such as the leader right after this replacement joined) is a failure
- * like a survivor's: it waits for the next join and builds at its epoch. 0 or the trainer's
- * exit status. */
+/* A replacement's rank starts once its state is filled, which takes seconds: a node may
+ * have died meanwhile and been replaced again, and that join been told already. The build
+ * at its own join's epoch could then only time out, while the others build at the newer
+ * one and wait for it. Reads the waiting events (printed as pause_after_failure prints
+ * them) and raises *epoch to the newest join told; false when the helper ends or recovery
+ * failed. */
+static bool newest_join_told(struct trainer *t, uint64_t *epoch)
+{
+	struct lcr_event ev;
+
+	while (lcr_event_next(t->session, &ev) == 0) {
+		fprintf(stderr, "trainer: rank %u: event: %s\n", t->opt.rank, ev.message);
+		if (ev.type == LCR_EVENT_HELPER_SHUTDOWN || ev.type == LCR_EVENT_RECOVERY_FAILED)
+			return false;
+		if (ev.type == LCR_EVENT_NODE_JOINED && ev.epoch > *epoch)
+			*epoch = ev.epoch;
+	}
+	return true;
+}
+
+/* The first build, at --epoch (a replacement's LCR_REJOIN_EPOCH) or at the epoch of a newer
+ * join told before it (newest_join_told), and the agreement on the step to start from. A
+ * replacement's first build that fails (a node died before every member was there, such as
+ * the leader right after this replacement joined) is a failure like a survivor's: it waits
+ * for the next join and builds at its epoch. 0 or the trainer's exit status. */
 static int first_build(struct trainer *t)
 {
-	int rc = build_communicator(t, t->opt.epoch);
+	uint64_t epoch = t->opt.epoch;
+
+	if (getenv("LCR_REJOIN") && t->session && !newest_join_told(t, &epoch))
+		return 75;
+	if (epoch != t->opt.epoch)
+		fprintf(stderr, "trainer: rank %u: a node failed and was replaced again before this rank's "
+				"first build: building at epoch %" PRIu64 ", not %" PRIu64 "\n",
+			t->opt.rank, epoch, t->opt.epoch);
+	int rc = build_communicator(t, epoch);
 
 	if (rc == 0) {
 		rc = agree_on_first_step(t);
@@ -787,7 +815,7 @@ static int first_build(struct trainer *t)
 	if (!getenv("LCR_REJOIN") || !t->session)
 		return fail("building the communicator", rc);
 	fprintf(stderr, "trainer: rank %u: building the communicator at epoch %" PRIu64 " failed: %s; "
-			"waiting for the next join\n", t->opt.rank, t->opt.epoch, lcr_strerror(rc));
+			"waiting for the next join\n", t->opt.rank, epoch, lcr_strerror(rc));
 	return recover_after_failure(t, t->first_step, rc);
 }
 
