@@ -186,9 +186,13 @@ static void learn_excluded(struct recovery *r)
 	for (char **e = env ? env : environ; *e && !value; e++)
 		if (strncmp(*e, prefix, sizeof(prefix) - 1) == 0)
 			value = *e + sizeof(prefix) - 1;
-	char names[WIRE_MESH_NODES_MAX * (WIRE_NODE_NAME_MAX + 1)];
-	util_format_text(names, sizeof(names), "%s", value ? value : "");
-	char *save = NULL;
+	char *names = strdup(value ? value : ""), *save = NULL;
+	if (!names) {
+		log_error("cannot read LCR_REJOIN_EXCLUDE: out of memory; a node it names may be "
+			  "tried as a spare");
+		job_env_free(env);
+		return;
+	}
 	for (char *name = strtok_r(names, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
 		if (strlen(name) > HOSTLIST_NAME_MAX) {
 			log_warning("LCR_REJOIN_EXCLUDE names a node longer than %d bytes: ignored",
@@ -200,6 +204,7 @@ static void learn_excluded(struct recovery *r)
 	if (r->used.count)
 		log_info("not a spare should this helper lead (its leader's replaced or failed "
 			 "nodes): %s", value);
+	free(names);
 	job_env_free(env);
 }
 
@@ -423,6 +428,7 @@ static void format_nodes(const struct mesh *m, uint32_t node, const char *spare,
 
 /* The names of r->used, comma-separated, as many whole names as cap holds (one left out
  * only costs the replacement, should it lead, a failed attempt on that node). */
+#define EXCLUDE_TEXT_MAX 65536 /* well below execve's 128 KiB for one environment string */
 static void format_used(const struct recovery *r, char *buf, size_t cap)
 {
 	size_t len = 0;
@@ -490,7 +496,7 @@ static char **build_env(struct recovery *r, const struct recovery_failure *f)
 	if (f->rollback_step != WIRE_NO_STEP) /* a path that names the step */
 		ckpt_store_path(value, sizeof(value), r->d->opt.ckpt_dir, f->rollback_step, false);
 	rc |= env_add(env, &n, "LCR_REJOIN_CKPT", f->rollback_step != WIRE_NO_STEP ? value : f->ckpt);
-	format_used(r, nodes, sizeof(nodes));
+	format_used(r, nodes, sizeof(nodes) < EXCLUDE_TEXT_MAX ? sizeof(nodes) : EXCLUDE_TEXT_MAX);
 	rc |= env_add(env, &n, "LCR_REJOIN_EXCLUDE", nodes);
 	if (rc == 0)
 		return env;
