@@ -353,8 +353,10 @@ test_recovery_leader_killed_after_its_spare_joined_replacement_waits_for_the_nex
 # would not ask n1 again) and takes the rest from n3 (or, where no replica is left for a
 # range, from the checkpoint file), each piece checked against its server's hash.
 # Then as after a join: n4, the lowest live node, leads and replaces n1 on n5 with a new
-# epoch (never on n2, down before n4 joined: n1 named it in n4's LCR_REJOIN_EXCLUDE); n4's rank, whose first build at its LCR_REJOIN_EPOCH cannot finish without n1's
-# rank, builds at n5's epoch as the survivor (n3) does. n4's output after n1's death is
+# epoch (never on n2, down before n4 joined: n1 named it in n4's LCR_REJOIN_EXCLUDE). n4's
+# rank builds at n5's epoch as the survivor (n3) does: at once when that join was told
+# before its fill ended (the trainer reads the waiting events first), else once its first
+# build, at its LCR_REJOIN_EPOCH, fails without n1's rank. n4's output after n1's death is
 # lost with n1's srun, so the finals are n5's rank 0 and n3's rank 2. Training finishes with
 # the reference checksum, and the outcome counts both failures recovered.
 REC_FILL_BALLAST_MB=${REC_FILL_BALLAST_MB:-1536}
