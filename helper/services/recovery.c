@@ -19,9 +19,10 @@
  * once it leads); a REPLACING event whose generation is the attempt's epoch; the launcher
  * (srun) as a child in its own process group, its output appended to a file, watched with
  * a pidfd. The attempt ends when the replacement joins (mesh_join.c calls the joined
- * hook), or fails when the launcher exits first or --replace-timeout passes (SIGTERM to its group, SIGKILL 2 s later): that spare
- * is marked failed and the next is tried. With no spare left or no program to launch, the
- * leader says RECOVERY_FAILED, naming the checkpoint to restart from.
+ * hook), or fails when the launcher exits first or --replace-timeout passes (SIGTERM to
+ * its group, SIGKILL 2 s later): that spare is marked failed and the next is tried. With no
+ * spare left or no program to launch, the leader says RECOVERY_FAILED, naming the
+ * checkpoint to restart from.
  *
  * Every helper follows each node's recovery from the events it applies (recovery_track.h).
  * A helper that leads because the old leader was removed takes over every node that is down
