@@ -30,6 +30,7 @@ struct plugin_state {
 	int user_init_status;             /* kept for task_init: a failed user_init does not fail a step */
 	bool rejoining;                   /* this step replaces a dead node of a running step */
 	bool helper_given_up;             /* it did not read its channel in time: killed (helper_channel.c) */
+	uint32_t tasks_exited;            /* local tasks whose exit was collected */
 	struct rejoin_plan rejoin;        /* then: whom it replaces (rejoin.h) */
 	char user_init_error[PLUGIN_ERROR_MAX];
 };

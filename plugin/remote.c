@@ -431,6 +431,22 @@ int remote_task_post_fork(struct plugin_state *state, spank_t sp)
 	return 0;
 }
 
+/* The node's last task has exited: the helper is stopped in order now (its exits reported,
+ * SHUTDOWN, a bounded wait), not in slurm_spank_exit. Slurm kills the step's processes
+ * between the two: with cgroup v2 and proctrack/cgroup, every process of the step's cgroup
+ * but slurmstepd is SIGKILLed, the helper included (it is in step_S/slurm, with
+ * slurmstepd), which would end it before it hands its last exits to the leader or writes
+ * the step's outcome (spank_lcr(8), "The helper's environment and limits"). */
+static void stop_after_last_task(struct plugin_state *state, spank_t sp)
+{
+	uint32_t local_tasks = 0;
+
+	if (spank_get_item(sp, S_JOB_LOCAL_TASK_COUNT, &local_tasks) != ESPANK_SUCCESS ||
+	    ++state->tasks_exited < local_tasks)
+		return;
+	helper_stop(&state->helper, state->site.helper_stop_timeout);
+}
+
 int remote_task_exit(struct plugin_state *state, spank_t sp)
 {
 	uint32_t global_rank = 0;
@@ -447,6 +463,7 @@ int remote_task_exit(struct plugin_state *state, spank_t sp)
 		global_rank = step_rank(state, (uint32_t)local_id, global_rank);
 	report_failure(state, helper_report_task_exited(&state->helper, global_rank, pid, status), "exited",
 		       global_rank, pid);
+	stop_after_last_task(state, sp);
 	return 0;
 }
 
@@ -455,7 +472,7 @@ int remote_exit(struct plugin_state *state, spank_t sp)
 	(void)sp;
 	if (!state->active)
 		return 0;
-	helper_stop(&state->helper, state->site.helper_stop_timeout);
+	helper_stop(&state->helper, state->site.helper_stop_timeout); /* stopped already, mostly */
 	remove_files(state);
 	state->active = false;
 	return 0;

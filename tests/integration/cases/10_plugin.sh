@@ -90,6 +90,21 @@ test_srun_lcr_starts_one_helper_per_node_as_the_user() {
 	wait_for 10 no_helper_left || fail "helper or runtime directory left after the step: $(left_behind)"
 }
 
+# Slurm kills what is left of a step between the last task's exit and slurm_spank_exit
+# (with cgroup v2 and proctrack/cgroup, lcrd too: it is in the step's cgroup with
+# slurmstepd), so the plugin stops the helper in order at the node's last task's exit. The
+# test cluster stacks spank_order_probe.so after spank_lcr.so: its task_exit of the last
+# task, which runs just after LCR's, says whether the step's lcrd still runs then.
+test_helper_is_stopped_when_the_nodes_last_task_exits() {
+	local probe=$BASE/work/order-probe.txt
+	rm -f "$probe"
+	as_user env LCR_TEST_ORDER_PROBE="$probe" srun -N2 -n4 --lcr true ||
+		fail "the step failed"
+	diag "$(cat "$probe" 2>/dev/null)"
+	[ "$(grep -c '^node [01] lcrd gone$' "$probe" 2>/dev/null)" = 2 ] ||
+		fail "lcrd was not stopped by the last task's exit on both nodes: $(cat "$probe" 2>/dev/null)"
+}
+
 test_tasks_get_lcr_socket_of_their_own_node() {
 	local output
 	output=$(as_user srun -N3 -n3 --lcr bash -c 'echo "$SLURMD_NODENAME $LCR_SOCKET"; test -S "$LCR_SOCKET"')
