@@ -5,7 +5,8 @@
 # own stores (tests/test_store_conformance.py), Recovery's copy of the newest
 # committed state to members that lag, are torn or have none, met through the store of
 # the policies rejoin and replace, and a replacement's failed first build waiting for the
-# next join (tests/test_recovery.py), the
+# next join, or one told of that join before it starts building at its epoch at once
+# (tests/test_recovery.py), the
 # version check (tests/test_version.py), ending a broken group (tests/test_group.py), a
 # ZeroRedundancyOptimizer's per-rank shards through a checkpoint and its restore, and the
 # refusal of sharded members at different steps (tests/test_zero.py), FSDP's per-rank
@@ -121,6 +122,9 @@ py_ranks 3 test_recovery.py recover replace
 # waits for the next join and builds at its epoch (events stood in for, no lcrd).
 mkdir -p "$WORK/rdv-replacement"
 py_ranks 2 test_recovery.py replacement "$WORK/rdv-replacement"
+# ... and one told of that join before it starts builds at its epoch at once.
+mkdir -p "$WORK/rdv-replacement-told"
+py_ranks 2 test_recovery.py replacement-told "$WORK/rdv-replacement-told"
 
 # train TAG POLICY RANK...: the example's ranks in the background; their pids in RANK_PIDS.
 declare -A RANK_PIDS

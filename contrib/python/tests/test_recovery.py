@@ -17,6 +17,9 @@
                               epoch 5 (its own join at epoch 2 first, which it must skip);
                               rank 1 builds at epoch 5. Rank 0's first build fails, it waits
                               for the join and both meet at epoch 5 in DIR.
+  replacement-told DIR RANK SIZE  the same, but those events were told before rank 0
+                              starts (its state took long to fill): it builds at epoch 5 at
+                              once, never at 2.
 """
 
 import datetime
@@ -96,16 +99,21 @@ def recover(rank, size, policy="rejoin"):
 
 class EventsOnly:
     """Stands in for lcr.Session where Recovery reads only events and an empty state: the
-    events queued at the start are what a replacement's helper would deliver."""
+    events queued at the start are what a replacement's helper would deliver, already told
+    when the rank starts, or (told_at_start False) only once it waits for events."""
 
-    def __init__(self, events):
+    def __init__(self, events, told_at_start=True):
         self.queue = list(events)
+        self.held = not told_at_start
 
     def events(self):
+        if self.held:
+            return []
         pending, self.queue = self.queue, []
         return pending
 
     def wait_event(self, timeout=None):
+        self.held = False
         return self.queue.pop(0) if self.queue else None
 
     def rank_state(self):
@@ -120,7 +128,7 @@ def event(kind, epoch, message):
                      node_id=0, generation=0, leader=1, epoch=epoch)
 
 
-def replacement(directory, rank, size):
+def replacement(directory, rank, size, told_at_start=False):
     if rank == 0:
         os.environ.update(LCR_REJOIN="1", LCR_REJOIN_EPOCH="2", LCR_REPLACE="spare")
         wait = 3.0
@@ -130,7 +138,8 @@ def replacement(directory, rank, size):
     session = EventsOnly([event(lcr.EventType.NODE_JOINED, 2, "node 1 rejoined (this replacement)"),
                           event(lcr.EventType.NODE_DOWN, 0, "node 0 is down"),
                           event(lcr.EventType.REPLACING, 5, "replacing node 0"),
-                          event(lcr.EventType.NODE_JOINED, 5, "node 0 rejoined")] if rank == 0 else [])
+                          event(lcr.EventType.NODE_JOINED, 5, "node 0 rejoined")] if rank == 0 else [],
+                         told_at_start)
     recovery = lcr.torch.Recovery(session, None, rank, size, [], policy="replace", rendezvous_dir=directory,
                                   recovery_wait=wait, timeout=datetime.timedelta(seconds=30))
     try:
@@ -141,7 +150,11 @@ def replacement(directory, rank, size):
     check(step == 0 and recovery.epoch == 5, f"rank {rank} builds the group at epoch 5",
           f"step {step}, epoch {recovery.epoch}")
     check(dist.get_world_size() == size, f"rank {rank}: the group has {size} members", str(dist.get_world_size()))
-    if rank == 0:
+    if rank == 0 and told_at_start:
+        check(not os.path.exists(os.path.join(directory, "epoch-2")),
+              "rank 0, told of the join at epoch 5 before it started, never built at epoch 2",
+              str(os.listdir(directory)))
+    elif rank == 0:
         check(os.path.exists(os.path.join(directory, "epoch-2")), "rank 0 tried its first build at epoch 2",
               str(os.listdir(directory)))
     total = torch.ones(1)
@@ -155,6 +168,8 @@ if __name__ == "__main__":
         prepare(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:] == ["torn"])
     elif sys.argv[1] == "replacement":
         replacement(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[1] == "replacement-told":
+        replacement(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), told_at_start=True)
     elif sys.argv[2] == "replace":
         recover(int(sys.argv[3]), int(sys.argv[4]), "replace")
     else:

@@ -107,7 +107,7 @@ class Recovery:
         self.replacement = os.environ.get("LCR_REJOIN") == "1"
         self.pids = {}  # member rank -> its process, to tell a dead process from its successor
         self.next_step = None  # the step the last build continues at
-        self._backlog = []  # events read between steps that recovery still needs (policy replace)
+        self._backlog = []  # events read but not yet looked at by check() or recovery (policy replace)
 
     @property
     def group_rank(self):
@@ -121,11 +121,13 @@ class Recovery:
 
     def start(self):
         """Builds the first group and synchronizes the state; returns the step to run next.
-        With policy "replace", a replacement's first build that fails (a node died before
-        every member came, such as the leader right after this replacement joined) is a
-        failure like a survivor's: it waits for the next join and builds at its epoch."""
+        With policy "replace", a replacement builds at the newest join already told when it
+        starts (_take_newest_join), and a first build that fails (a node died before every
+        member came, such as the leader right after this replacement joined) is a failure
+        like a survivor's: it waits for the next join and builds at its epoch."""
         if self.policy != "replace" or not self.replacement:
             return self._build()
+        self._take_newest_join()
         try:
             return self._build()
         except Exception as failed:  # a member died meanwhile: build at the next join
@@ -134,9 +136,28 @@ class Recovery:
             self._drop_group(failed)  # as a survivor does: release, frames cleared, group ended
             return self._build_at_next_join(failed)
 
+    def _take_newest_join(self):
+        """A replacement starts once its state is filled, which takes seconds: a node may have
+        died meanwhile and been replaced again, and that join been told already. A build at
+        its own join's epoch could then only time out while the others wait for it at the
+        newer one: self.epoch becomes the newest join's. The events before that join are
+        over (printed); the others wait in the backlog for check() and recovery."""
+        events = self.session.events()
+        joins = [i for i, ev in enumerate(events) if ev.type == EventType.NODE_JOINED and ev.epoch > self.epoch]
+        if not joins:
+            self._backlog.extend(events)
+            return
+        newest = max(joins, key=lambda i: events[i].epoch)
+        for ev in events[:newest + 1]:
+            log.warning("lcr: rank %d: event: %s", self.rank, ev.message)
+        log.warning("lcr: rank %d (pid %d): a node failed and was replaced again before this rank's first "
+                    "build: building at epoch %d, not %d", self.rank, os.getpid(), events[newest].epoch, self.epoch)
+        self.epoch = events[newest].epoch
+        self._backlog.extend(events[newest + 1:])
+
     def check(self):
         """Between steps: raises RankFailure when the helper reported a member's failure."""
-        events = self.session.events()
+        events, self._backlog = self._backlog + self.session.events(), []
         failures = self._failures(events)
         if failures:
             if self.policy == "replace":
