@@ -241,8 +241,9 @@ int lcr_update_begin(lcr_session_t *s, uint64_t step);
  * registered rank or `step` is not the update in progress. */
 int lcr_update_end(lcr_session_t *s, uint64_t step);
 
-/* A descriptor that becomes readable (POLLIN) when an event is waiting; for poll/epoll
- * only, do not read it. Owned by the session. */
+/* A descriptor that becomes readable (POLLIN) when an event is waiting, on the helper's
+ * connection or read ahead by a communicator's build (lcr_comm.h) and queued in the
+ * session; for poll/epoll only, do not read it. Owned by the session. */
 int lcr_event_fd(lcr_session_t *s);
 
 /* Takes the next event without blocking: 0 with *ev filled, -EAGAIN when none is waiting,

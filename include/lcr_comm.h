@@ -53,8 +53,9 @@ struct lcr_comm_options {
 	enum lcr_comm_backend backend;
 	int timeout_ms;      /* bound on init and on every operation; -1: none */
 	int watch_events;    /* 1: an operation does not start while a helper event waits
-				(-ECANCELED: read the events, then call it again), and one that
-				stalls while an event waits aborts the communicator */
+				(-ECANCELED: read the events, then call it again), one that
+				stalls while an event waits aborts the communicator, and a build
+				ends once a join at a newer epoch was told (-ECONNABORTED) */
 	int cuda_device;     /* NCCL: the device of this rank */
 	const char *address; /* TCP: the IPv4 address peers reach this rank at, the only one it
 				listens on; NULL: $LCR_COMM_ADDR, else this host name's address */
@@ -71,7 +72,11 @@ struct lcr_comm_options {
  * being `rank`, for `epoch`: waits until every member has joined or opt->timeout_ms passes.
  * s may be NULL for a program that runs without LCR's helper (a baseline): the members then
  * meet through files in opt->rendezvous_dir, and no event is watched.
- * 0; -EINVAL, -ETIMEDOUT, -EOPNOTSUPP (backend not built), or another -errno. */
+ * 0; -EINVAL, -ETIMEDOUT, -EOPNOTSUPP (backend not built), -ECONNABORTED (with
+ * opt->watch_events: a join at a newer epoch was told: build at its epoch. Helpers tell an
+ * LCR_EVENT_NODE_JOINED only once no node is down, so no member comes at this epoch any
+ * more; the build looks at least every half second, and the events it read wait for
+ * lcr_event_next, lcr_event_fd staying readable), or another -errno. */
 int lcr_comm_init(lcr_session_t *s, const char *name, uint32_t rank, uint32_t size, uint64_t epoch,
 		  const struct lcr_comm_options *opt, lcr_comm_t **out);
 

@@ -154,8 +154,7 @@ static int subscribe(struct lcr_session *s, const char *path)
 		close(fd);
 		return rc == -ECONNRESET ? -ECONNREFUSED : rc;
 	}
-	s->event_fd = fd;
-	return 0;
+	return client_events_open(s, fd);
 }
 
 int lcr_open(const char *socket_path, lcr_session_t **out)
@@ -200,8 +199,7 @@ int lcr_close(lcr_session_t *s)
 		munmap(s->page, CONTROL_PAGE_SIZE);
 	if (s->fd >= 0)
 		close(s->fd);
-	if (s->event_fd >= 0)
-		close(s->event_fd);
+	client_events_close(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	return 0;

@@ -1,10 +1,14 @@
 /* client_events.c: liblcr's event interface (a second connection on which the helper only
- * pushes events), and the key-value store and barrier calls. */
+ * pushes events, with a queue of the events read ahead of the application, see struct
+ * lcr_session), and the key-value store and barrier calls. */
 #include "config.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "internal/client.h"
@@ -14,34 +18,67 @@ int lcr_event_fd(lcr_session_t *s)
 	return s ? s->event_fd : -EINVAL;
 }
 
-/* The helper went away: one HELPER_LOST event, then -ENOTCONN. */
-static int helper_lost(struct lcr_session *s, struct lcr_event *ev)
+int client_events_open(struct lcr_session *s, int socket)
 {
-	if (s->events_lost)
-		return -ENOTCONN;
-	s->events_lost = true;
-	memset(ev, 0, sizeof(*ev));
-	ev->type = LCR_EVENT_HELPER_LOST;
-	ev->status = -1;
-	ev->node_id = ev->leader = LCR_NO_NODE;
-	snprintf(ev->message, sizeof(ev->message), "the connection to the helper is lost");
+	struct epoll_event watch = { .events = EPOLLIN };
+	int ready = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), set = epoll_create1(EPOLL_CLOEXEC);
+	int rc = 0;
+
+	if (ready < 0 || set < 0)
+		rc = -errno;
+	if (rc == 0 && (epoll_ctl(set, EPOLL_CTL_ADD, socket, &watch) < 0 ||
+			epoll_ctl(set, EPOLL_CTL_ADD, ready, &watch) < 0))
+		rc = -errno;
+	if (rc < 0) {
+		close(socket);
+		if (ready >= 0)
+			close(ready);
+		if (set >= 0)
+			close(set);
+		return rc;
+	}
+	pthread_mutex_init(&s->events_lock, NULL);
+	s->event_socket = socket;
+	s->event_ready = ready;
+	s->event_fd = set;
 	return 0;
 }
 
-int lcr_event_next(lcr_session_t *s, struct lcr_event *ev)
+void client_events_close(struct lcr_session *s)
+{
+	if (s->event_fd < 0)
+		return;
+	while (s->queued_first) {
+		struct client_queued_event *q = s->queued_first;
+
+		s->queued_first = q->next;
+		free(q);
+	}
+	close(s->event_fd);
+	close(s->event_ready);
+	close(s->event_socket);
+	s->event_fd = -1;
+	pthread_mutex_destroy(&s->events_lock);
+}
+
+/* Reads one event from the event socket without blocking: 0 with *ev filled, -EAGAIN when
+ * none is waiting, -ENOTCONN when the socket ended (events_ended set), or -errno. Messages
+ * that are not events are skipped. Hold events_lock. */
+static int read_event(struct lcr_session *s, struct lcr_event *ev)
 {
 	struct wire_event m;
 	int rc;
-	if (!s || !ev)
-		return -EINVAL;
-	if (s->events_lost)
+
+	if (s->events_ended)
 		return -ENOTCONN;
 	for (;;) {
-		rc = wire_recv_msg(s->event_fd, &s->event, 0);
+		rc = wire_recv_msg(s->event_socket, &s->event, 0);
 		if (rc == -ETIMEDOUT)
 			return -EAGAIN;
-		if (rc == -ECONNRESET || rc == -ENOTCONN)
-			return helper_lost(s, ev);
+		if (rc == -ECONNRESET || rc == -ENOTCONN) {
+			s->events_ended = true;
+			return -ENOTCONN;
+		}
 		if (rc < 0)
 			return rc;
 		if (s->event.fd >= 0)
@@ -62,6 +99,89 @@ int lcr_event_next(lcr_session_t *s, struct lcr_event *ev)
 	ev->leader = m.leader;
 	ev->epoch = m.epoch;
 	return 0;
+}
+
+/* Appends q to the queue; the eventfd becomes readable with the first. Hold events_lock. */
+static void queue_push(struct lcr_session *s, struct client_queued_event *q)
+{
+	q->next = NULL;
+	if (s->queued_last)
+		s->queued_last->next = q;
+	else
+		s->queued_first = q;
+	s->queued_last = q;
+	if (s->queued_first == q)
+		eventfd_write(s->event_ready, 1);
+}
+
+/* Takes the oldest queued event into *ev; the eventfd is reset with the last. Hold
+ * events_lock; the queue is not empty. */
+static void queue_pop(struct lcr_session *s, struct lcr_event *ev)
+{
+	struct client_queued_event *q = s->queued_first;
+	eventfd_t count;
+
+	*ev = q->event;
+	s->queued_first = q->next;
+	if (!s->queued_first) {
+		s->queued_last = NULL;
+		eventfd_read(s->event_ready, &count);
+	}
+	free(q);
+}
+
+bool client_event_join_told_after(struct lcr_session *s, uint64_t epoch)
+{
+	struct client_queued_event *q;
+	bool told = false;
+
+	if (s->event_fd < 0)
+		return false;
+	pthread_mutex_lock(&s->events_lock);
+	while ((q = malloc(sizeof(*q))) && read_event(s, &q->event) == 0)
+		queue_push(s, q);
+	free(q);
+	for (q = s->queued_first; q && !told; q = q->next)
+		told = q->event.type == LCR_EVENT_NODE_JOINED && q->event.epoch > epoch;
+	pthread_mutex_unlock(&s->events_lock);
+	return told;
+}
+
+/* The helper went away: one HELPER_LOST event, then -ENOTCONN. */
+static int helper_lost(struct lcr_session *s, struct lcr_event *ev)
+{
+	if (s->events_lost)
+		return -ENOTCONN;
+	s->events_lost = true;
+	memset(ev, 0, sizeof(*ev));
+	ev->type = LCR_EVENT_HELPER_LOST;
+	ev->status = -1;
+	ev->node_id = ev->leader = LCR_NO_NODE;
+	snprintf(ev->message, sizeof(ev->message), "the connection to the helper is lost");
+	return 0;
+}
+
+int lcr_event_next(lcr_session_t *s, struct lcr_event *ev)
+{
+	int rc;
+
+	if (!s || !ev)
+		return -EINVAL;
+	if (s->event_fd < 0)
+		return -ENOTCONN;
+	pthread_mutex_lock(&s->events_lock);
+	if (s->events_lost) {
+		rc = -ENOTCONN;
+	} else if (s->queued_first) {
+		queue_pop(s, ev);
+		rc = 0;
+	} else {
+		rc = read_event(s, ev);
+		if (rc == -ENOTCONN)
+			rc = helper_lost(s, ev);
+	}
+	pthread_mutex_unlock(&s->events_lock);
+	return rc;
 }
 
 /* A client-side wait in milliseconds for a request the helper parks for timeout_ms. */

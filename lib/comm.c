@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal/client.h"
 #include "internal/comm.h"
 
 uint64_t comm_now_ms(void)
@@ -97,6 +98,15 @@ int comm_check_stall(struct lcr_comm *c, uint64_t deadline_ms, uint64_t last_pro
 	return 0;
 }
 
+int comm_check_build(struct lcr_comm *c, uint64_t deadline_ms)
+{
+	if (comm_remaining_ms(c, deadline_ms) == 0)
+		return -ETIMEDOUT;
+	if (c->session && c->opt.watch_events && client_event_join_told_after(c->session, c->epoch))
+		return -ECONNABORTED;
+	return 0;
+}
+
 int comm_poll_timeout(const struct lcr_comm *c, uint64_t deadline_ms)
 {
 	int remaining = comm_remaining_ms(c, deadline_ms);
@@ -165,8 +175,9 @@ static int file_kv_get(struct lcr_comm *c, const char *key, void *value, size_t 
 		}
 		if (errno != ENOENT)
 			return -errno;
-		if (comm_remaining_ms(c, deadline) == 0)
-			return -ETIMEDOUT;
+		int rc = comm_check_build(c, deadline);
+		if (rc < 0)
+			return rc;
 		nanosleep(&pause, NULL);
 	}
 }
@@ -195,20 +206,38 @@ int comm_kv_put(struct lcr_comm *c, const char *key, const void *value, size_t l
 	return lcr_kv_put(c->session, key, value, len);
 }
 
-int comm_kv_get(struct lcr_comm *c, const char *key, void *value, size_t cap, size_t *len, uint64_t deadline)
+/* One wait of at most timeout_ms (-1: no bound) for key in the store: -ETIMEDOUT when it
+ * did not appear, and the wait can be made again. */
+static int store_get(struct lcr_comm *c, const char *key, void *value, size_t cap, size_t *len, int timeout_ms)
 {
-	int rc, remaining = comm_remaining_ms(c, deadline);
+	int rc;
 
-	if (c->meeting == COMM_MEET_DIR)
-		return file_kv_get(c, key, value, cap, len, deadline);
-	if (remaining == 0)
-		return -ETIMEDOUT;
 	if (c->meeting == COMM_MEET_STORE) {
-		rc = lcr_store_get(c->session, key, value, cap, len, remaining);
+		rc = lcr_store_get(c->session, key, value, cap, len, timeout_ms);
 		if (!use_node_store(c, rc))
 			return rc;
 	}
-	return lcr_kv_get(c->session, key, value, cap, len, remaining);
+	return lcr_kv_get(c->session, key, value, cap, len, timeout_ms);
+}
+
+/* In the store, the wait is made in slices of at most COMM_STALL_MS when events are
+ * watched, so that a build a newer join made obsolete ends (comm_check_build). */
+int comm_kv_get(struct lcr_comm *c, const char *key, void *value, size_t cap, size_t *len, uint64_t deadline)
+{
+	int rc;
+
+	if (c->meeting == COMM_MEET_DIR)
+		return file_kv_get(c, key, value, cap, len, deadline);
+	for (;;) {
+		if (comm_remaining_ms(c, deadline) == 0)
+			return -ETIMEDOUT;
+		rc = store_get(c, key, value, cap, len, comm_poll_timeout(c, deadline));
+		if (rc != -ETIMEDOUT)
+			return rc;
+		rc = comm_check_build(c, deadline);
+		if (rc < 0)
+			return rc;
+	}
 }
 
 /* Removes an entry that no member will read again; one already gone is no error. The

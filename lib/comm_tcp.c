@@ -12,7 +12,8 @@
  * Allreduce is a ring reduce-scatter then all-gather: each of the size chunks is
  * summed in the same ring order on every run, so results are bit-identical run to run.
  * Every wait is a poll() bounded by the operation's deadline that also wakes on abort
- * and, when asked, on a pending helper event. */
+ * and, when asked, on a pending helper event; when events are watched, the build's waits
+ * also end once a join at a newer epoch was told (comm_check_build). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -92,7 +93,8 @@ static void set_nodelay(int fd)
 }
 
 /* Waits for `events` on fd until the deadline, or abort; during operations, a wait that
- * stalls while a helper event is waiting aborts the communicator (comm_check_stall). */
+ * stalls while a helper event is waiting aborts the communicator (comm_check_stall); during
+ * the build, a join at a newer epoch ends it (comm_check_build). */
 static int wait_fd(struct lcr_comm *c, int fd, short events, uint64_t deadline)
 {
 	uint64_t since = comm_now_ms();
@@ -100,7 +102,7 @@ static int wait_fd(struct lcr_comm *c, int fd, short events, uint64_t deadline)
 
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = events };
-		int rc = poll(&pfd, 1, operating ? comm_poll_timeout(c, deadline) : comm_remaining_ms(c, deadline));
+		int rc = poll(&pfd, 1, comm_poll_timeout(c, deadline));
 
 		if (rc < 0 && errno == EINTR)
 			continue;
@@ -110,7 +112,7 @@ static int wait_fd(struct lcr_comm *c, int fd, short events, uint64_t deadline)
 			return -errno;
 		if (rc > 0)
 			return 0;
-		rc = operating ? comm_check_stall(c, deadline, since) : -ETIMEDOUT;
+		rc = operating ? comm_check_stall(c, deadline, since) : comm_check_build(c, deadline);
 		if (rc < 0)
 			return rc;
 	}
@@ -358,8 +360,9 @@ static int connect_next(struct lcr_comm *c, uint64_t deadline)
 		if (rc != -ECONNREFUSED && rc != -ECONNRESET)
 			return rc;
 		close_fd(&t->next_fd);
-		if (comm_remaining_ms(c, deadline) == 0)
-			return -ETIMEDOUT;
+		rc = comm_check_build(c, deadline);
+		if (rc < 0)
+			return rc;
 		nanosleep(&pause, NULL);
 	}
 }
@@ -430,10 +433,11 @@ static int pending_answer(struct lcr_comm *c, struct pending *p, uint64_t deadli
 	return rc < 0 ? rc : send_all(c, p->fd, &answer, sizeof(answer), deadline);
 }
 
-/* How long the acceptor may sleep: until the deadline or the first hello timeout. */
+/* How long the acceptor may sleep: until the deadline, the first hello timeout, or the next
+ * look at the events (comm_poll_timeout). */
 static int pending_poll_timeout(const struct lcr_comm *c, const struct pending *p, unsigned count, uint64_t deadline)
 {
-	int timeout = comm_remaining_ms(c, deadline);
+	int timeout = comm_poll_timeout(c, deadline);
 	uint64_t now = comm_now_ms();
 
 	for (unsigned i = 0; i < count; i++) {
@@ -494,8 +498,8 @@ static int accept_prev(struct lcr_comm *c, uint64_t deadline)
 		rc = pending_serve(c, pending, &count, pfd, deadline);
 		if (rc == 0 && listener_ready)
 			pending_admit(t, pending, &count);
-		if (rc == 0 && comm_remaining_ms(c, deadline) == 0)
-			rc = -ETIMEDOUT;
+		if (rc == 0)
+			rc = comm_check_build(c, deadline);
 	}
 	while (count > 0)
 		pending_drop(pending, &count, 0);

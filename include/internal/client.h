@@ -18,6 +18,12 @@
  * hung (a large CUDA allocation or a checksum of a large region can take seconds). */
 #define CLIENT_REPLY_TIMEOUT_MS 120000
 
+/* An event read from the helper and not yet returned by lcr_event_next. */
+struct client_queued_event {
+	struct lcr_event event;
+	struct client_queued_event *next;
+};
+
 /* A region this process has mapped. */
 struct client_region {
 	char name[WIRE_NAME_MAX + 1];
@@ -32,7 +38,17 @@ struct client_region {
 struct lcr_session {
 	pthread_mutex_t lock; /* serializes requests; update marks do not take it */
 	int fd;               /* requests and replies */
-	int event_fd;         /* events only */
+	/* Events: the helper pushes them on event_socket; the ones read from it before the
+	 * application asked (client_event_join_told_after) wait in a queue, and event_ready (an
+	 * eventfd) is readable while the queue holds one. event_fd, what lcr_event_fd gives,
+	 * is an epoll set of both: readable while an event waits in either place. The three
+	 * are valid together, when event_fd >= 0. events_lock guards the queue and the socket. */
+	int event_fd;
+	int event_socket;
+	int event_ready;
+	pthread_mutex_t events_lock;
+	struct client_queued_event *queued_first, *queued_last;
+	bool events_ended;    /* the event socket reached its end; HELPER_LOST not yet returned */
 	bool events_lost;     /* HELPER_LOST was returned */
 	uint32_t seq;
 	struct control_page *page; /* NULL until registered */
@@ -67,6 +83,19 @@ void client_set_error(struct lcr_session *s, const char *fmt, ...)
 
 /* Copies a name of 1 to WIRE_NAME_MAX bytes: 0 or -EINVAL (last_error set). */
 int client_copy_name(struct lcr_session *s, char *dst, const char *name, const char *what);
+
+/* Makes socket (subscribed to the helper's events) the session's event connection, with
+ * its queue, eventfd and epoll set: 0, or -errno with socket closed. */
+int client_events_open(struct lcr_session *s, int socket);
+
+/* Closes the event connection and frees the queued events (at close). */
+void client_events_close(struct lcr_session *s);
+
+/* Reads every event waiting on the event socket into the queue without blocking, then says
+ * whether a queued LCR_EVENT_NODE_JOINED has an epoch greater than `epoch`: helpers tell a
+ * join only once no node is down, so a build at `epoch` is then obsolete (no member comes
+ * at it any more). The events stay queued for lcr_event_next. */
+bool client_event_join_told_after(struct lcr_session *s, uint64_t epoch);
 
 /* Unmaps every region of the session (at close). */
 void client_unmap_all(struct lcr_session *s);

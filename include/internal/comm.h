@@ -61,7 +61,8 @@ void comm_member_key(const struct lcr_comm *c, uint32_t rank, char *key, size_t 
 /* Publishes `len` bytes under key, where the members meet (c->meeting). 0 or -errno. */
 int comm_kv_put(struct lcr_comm *c, const char *key, const void *value, size_t len);
 
-/* Reads key into value[cap] (*len: its length), waiting until the deadline. 0 or -errno. */
+/* Reads key into value[cap] (*len: its length), waiting until the deadline. 0, -ETIMEDOUT,
+ * -ECONNABORTED (comm_check_build) or -errno. */
 int comm_kv_get(struct lcr_comm *c, const char *key, void *value, size_t cap, size_t *len, uint64_t deadline);
 
 /* Removes key once no member reads it any more (errors ignored: an entry left behind
@@ -82,7 +83,15 @@ uint64_t comm_now_ms(void);
  * since a peer may be dead with nothing to tell it but the helper; else 0 (wait more). */
 int comm_check_stall(struct lcr_comm *c, uint64_t deadline_ms, uint64_t last_progress_ms);
 
-/* How long the next poll of a wait may sleep. */
+/* For a wait of a build that has got nothing yet: -ETIMEDOUT past the deadline;
+ * -ECONNABORTED when events are watched and a join at an epoch newer than the build's was
+ * told (client_event_join_told_after: no member comes at this epoch any more, the build
+ * must be made at the join's epoch); else 0 (wait more). The waits of a build wake at least
+ * every COMM_STALL_MS (comm_poll_timeout) to ask. */
+int comm_check_build(struct lcr_comm *c, uint64_t deadline_ms);
+
+/* How long the next poll of a wait may sleep: at most COMM_STALL_MS when events are
+ * watched. */
 int comm_poll_timeout(const struct lcr_comm *c, uint64_t deadline_ms);
 
 /* Milliseconds left before deadline_ms (monotonic), or -1 without a timeout. */

@@ -11,6 +11,11 @@
 # cases/40_recovery.sh) and lcr.torch.Recovery (Recovery.start, tested with the events stood
 # in for by contrib/python/tests/test_recovery.py); doc/mesh.md, "The leader's death after
 # a join".)
+# Ranks that build a communicator at epoch 2 whose other member never comes
+# (comm_build_probe, watch_events=1, timeout 60 s) are told s2's join at epoch 5 during the
+# build: the build ends with -ECONNABORTED within seconds of that join, not at its timeout,
+# and the join waits for lcr_event_next at once. With no newer join, such a build still
+# times out at its own timeout.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mesh_lib.sh"
 MESH_JOB=4347
@@ -28,12 +33,25 @@ ok $? "four helpers with --replace=spare form a mesh"
 LCR_SOCKET=$(socket_of 3) "$WATCH" 120 6 >"$WORK/w6" 2>&1 &
 LCR_PIDS+=("$!")
 wait_for "$WORK/w6" "^ready"
+# Ranks of h3 that build, when told the first join, at its epoch (2) as rank 0 (waiting for
+# the other's address in the store) and as rank 1 (waiting for the other's connection).
+for rank in 0 1; do
+	LCR_SOCKET=$(socket_of 3) "$PROBE" 60000 "$rank" >"$WORK/probe$rank" 2>&1 &
+	LCR_PIDS+=("$!")
+	wait_for "$WORK/probe$rank" "^ready"
+done
 
 reap -9 "${MESH_PIDS[1]}"
 all_events "gen 3 NODE_JOINED node 1 epoch 2 .*rejoined: s1" 15 h0 h2 h3
 ok $? "h1 killed and replaced by s1: NODE_JOINED at generation 3, epoch 2"
 wait_event "$WORK/w6" NODE_JOINED "gen=3" 5
 ok $? "... told to the ranks: no node is left down"
+wait_for "$WORK/probe0" "^building p60000r0 epoch=2 " && wait_for "$WORK/probe1" "^building p60000r1 epoch=2 "
+ok $? "the probes build at the join's epoch, 2"
+LCR_SOCKET=$(socket_of 3) "$PROBE" 3000 0 2 >"$WORK/probe_short" 2>&1
+awk '$1 == "build" { split($4, ms, "="); exit !($2 == "rc=-110" && ms[2] >= 2900 && ms[2] < 5000) }
+     END { if (NR == 0) exit 1 }' "$WORK/probe_short"
+ok $? "with no newer join, a build whose member never comes times out at its own 3 s"
 # A rank of the replacement s1, once it is a member.
 wait_events s1 "mesh up generation 3 " 10
 LCR_SOCKET=$(sock s1) "$WATCH" 120 2 >"$WORK/w2" 2>&1 &
@@ -56,6 +74,18 @@ wait_event "$WORK/w6" NODE_JOINED "gen=6" 5 && grep " NODE_JOINED " "$WORK/w6" |
 ok $? "a survivor's rank is told of the second join, epoch 5"
 wait_event "$WORK/w2" NODE_JOINED "gen=6" 5 && grep " NODE_JOINED " "$WORK/w2" | grep -q " gen=6 .* epoch=5 "
 ok $? "so is a rank of s1, which started at epoch 2"
+joined_ms=$(event_time_ms "$WORK/w6" NODE_JOINED "gen=6")
+for rank in 0 1; do
+	for i in $(seq 300); do grep -q "^after " "$WORK/probe$rank" && break; sleep 0.2; done
+	end_ms=$(awk '$1 == "build" && $2 == "rc=-103" { sub("end=", "", $6); print $6 }' "$WORK/probe$rank")
+	[ -n "$end_ms" ] && [ -n "$joined_ms" ] && [ $((end_ms - joined_ms)) -gt -250 ] &&
+		[ $((end_ms - joined_ms)) -lt 10000 ]
+	ok $? "rank $rank's build at epoch 2 ends with -ECONNABORTED $((${end_ms:-0} - ${joined_ms:-0})) ms after the join at epoch 5, not at 60 s"
+	grep "^queued " "$WORK/probe$rank" | tail -1 | grep -q "^queued readable=1 NODE_JOINED epoch=5 gen=6$" &&
+		grep -q "^after readable=0$" "$WORK/probe$rank"
+	ok $? "... and the join waits for it, its event fd readable, the last of the events in order"
+	diag <"$WORK/probe$rank"
+done
 diag <"$WORK/w6"
 diag <"$WORK/w2"
 for name in h2 h3; do events_of "$name" | grep " gen [0-9]* " | grep -v RECOVERY_TIMELINE | sed 's/^ *[^ ]* //'; done | sort | uniq -c |

@@ -4,6 +4,7 @@
 
 PEER=$LCR_BUILDDIR/tests/integration/progs/lcr_mesh_peer
 WATCH=$LCR_BUILDDIR/tests/integration/progs/lcr_event_watch
+PROBE=$LCR_BUILDDIR/tests/helper/comm_build_probe
 MESH_JOB=${MESH_JOB:-4242}
 export LCR_RENDEZVOUS_TOKEN=${LCR_RENDEZVOUS_TOKEN:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
 MUNGE_SOCKET=$WORK/munge/munge.socket
