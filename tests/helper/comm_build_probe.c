@@ -8,7 +8,7 @@
  *     ready pid 4242
  *     joined epoch=2 gen=3
  *     building p60000r0 epoch=2 timeout=60000
- *     build rc=-103 (Software caused connection abort) ms=7412 end=1718000000123
+ *     build rc=-103 ms=7412 end=1718000000123 (Software caused connection abort)
  *     queued readable=1 NODE_JOINED epoch=5 gen=6
  *
  * (end: the wall-clock time in ms the build ended.) Usage: comm_build_probe TIMEOUT_MS RANK
@@ -108,8 +108,8 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	started = clock_ms(CLOCK_MONOTONIC);
 	rc = lcr_comm_init(s, name, (uint32_t)atoi(argv[2]), 2, epoch, &opt, &comm);
-	printf("build rc=%d (%s) ms=%" PRIu64 " end=%" PRIu64 "\n", rc, strerror(-rc),
-	       clock_ms(CLOCK_MONOTONIC) - started, clock_ms(CLOCK_REALTIME));
+	printf("build rc=%d ms=%" PRIu64 " end=%" PRIu64 " (%s)\n", rc,
+	       clock_ms(CLOCK_MONOTONIC) - started, clock_ms(CLOCK_REALTIME), strerror(-rc));
 	print_queued(s);
 	lcr_comm_destroy(comm);
 	lcr_close(s);
