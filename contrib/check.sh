@@ -28,24 +28,11 @@ mkdir -p "$BUILD_DIR"
 cd "$BUILD_DIR"
 [ -f Makefile ] || "$SRCDIR/configure" --enable-werror ${CONFIGURE_FLAGS:-}
 make -j"$JOBS"
-# After the whole failed suite's log, each failed test's own reasons once more, last, where a
-# log cut to its tail (CI's) still shows them: a TAP test's failed cases with the lines that
-# follow them, any other test's last lines.
-print_failures() {
-	local trs log
-	grep -rlE '^:test-result: (FAIL|ERROR|XPASS)' --include='*.trs' . | while read -r trs; do
-		log=${trs%.trs}.log
-		echo "check: failed: ${log#./}"
-		if grep -q '^not ok' "$log"; then
-			grep -A 12 '^not ok' "$log" | head -n 120
-		else
-			tail -n 30 "$log"
-		fi
-	done
-}
+# After the whole failed suite's log, each failed test's own reasons once more, last
+# (contrib/print-failures.sh).
 if ! make -j"$JOBS" check; then
 	find . -maxdepth 1 -name 'test-suite.log' -exec cat {} + >&2 || true
-	print_failures >&2 || true
+	bash "$SRCDIR/contrib/print-failures.sh" >&2 || true
 	exit 1
 fi
 echo "check: Debian 12 built and tested in $((SECONDS / 60)) min"

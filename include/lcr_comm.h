@@ -76,7 +76,9 @@ struct lcr_comm_options {
  * opt->watch_events: a join at a newer epoch was told: build at its epoch. Helpers tell an
  * LCR_EVENT_NODE_JOINED only once no node is down, so no member comes at this epoch any
  * more; the build looks at least every half second, and the events it read wait for
- * lcr_event_next, lcr_event_fd staying readable), or another -errno. */
+ * lcr_event_next, lcr_event_fd staying readable; so does a build whose wait in the store
+ * failed, the store's leader having died with the node that join replaced), or another
+ * -errno. */
 int lcr_comm_init(lcr_session_t *s, const char *name, uint32_t rank, uint32_t size, uint64_t epoch,
 		  const struct lcr_comm_options *opt, lcr_comm_t **out);
 

@@ -98,13 +98,17 @@ int comm_check_stall(struct lcr_comm *c, uint64_t deadline_ms, uint64_t last_pro
 	return 0;
 }
 
+/* Whether a join at a newer epoch than the build's was told (events watched). */
+static bool build_obsolete(struct lcr_comm *c)
+{
+	return c->session && c->opt.watch_events && client_event_join_told_after(c->session, c->epoch);
+}
+
 int comm_check_build(struct lcr_comm *c, uint64_t deadline_ms)
 {
 	if (comm_remaining_ms(c, deadline_ms) == 0)
 		return -ETIMEDOUT;
-	if (c->session && c->opt.watch_events && client_event_join_told_after(c->session, c->epoch))
-		return -ECONNABORTED;
-	return 0;
+	return build_obsolete(c) ? -ECONNABORTED : 0;
 }
 
 int comm_poll_timeout(const struct lcr_comm *c, uint64_t deadline_ms)
@@ -221,7 +225,11 @@ static int store_get(struct lcr_comm *c, const char *key, void *value, size_t ca
 }
 
 /* In the store, the wait is made in slices of at most COMM_STALL_MS when events are
- * watched, so that a build a newer join made obsolete ends (comm_check_build). */
+ * watched, so that a build a newer join made obsolete ends (comm_check_build), whatever the
+ * slice's own end: the store's leader may have died with the failure that join repaired.
+ * A slice the store's leader change cut off (-EHOSTUNREACH: it changed twice while the
+ * helper forwarded it, jobkv.c) is waited again, as one that timed out: reading is
+ * harmless to repeat, and the new leader holds the entries. */
 int comm_kv_get(struct lcr_comm *c, const char *key, void *value, size_t cap, size_t *len, uint64_t deadline)
 {
 	int rc;
@@ -232,10 +240,11 @@ int comm_kv_get(struct lcr_comm *c, const char *key, void *value, size_t cap, si
 		if (comm_remaining_ms(c, deadline) == 0)
 			return -ETIMEDOUT;
 		rc = store_get(c, key, value, cap, len, comm_poll_timeout(c, deadline));
-		if (rc != -ETIMEDOUT)
-			return rc;
-		rc = comm_check_build(c, deadline);
-		if (rc < 0)
+		if (rc == 0)
+			return 0;
+		if (build_obsolete(c))
+			return -ECONNABORTED;
+		if (rc != -ETIMEDOUT && rc != -EHOSTUNREACH)
 			return rc;
 	}
 }
