@@ -231,6 +231,18 @@ const struct lcr_setting_spec lcr_settings[LCR_SETTING_COUNT] = {
 		.lcrd_bounds = { .min = 1, .max = 1000000 },
 		.lcrd_expects = "expected committed steps from 1 to 1000000",
 	},
+	[LCR_SETTING_SNAPSHOT_HOLD_MAX] = {
+		.type = LCR_TYPE_SECONDS,
+		.doc = "with redundancy: the longest a rank's next update waits for its helper to "
+		       "finish copying the committed state for a snapshot, in seconds; 0: the "
+		       "update never waits, and a copy it overlaps is torn and dropped",
+		.yaml_key = "redundancy.snapshot_hold_max",
+		.site_field = SITE_FIELD(snapshot_hold_max),
+		.default_text = "1", .bounds = { .min = 0, .max = 60 },
+		.lcrd_arg = "snapshot-hold-max", .lcrd_default = "1",
+		.lcrd_bounds = { .min = 0, .max = 60 },
+		.lcrd_expects = "expected seconds from 0 to 60, such as 1 or 0.25",
+	},
 	[LCR_SETTING_REDUNDANCY_MEMORY_MAX] = {
 		.type = LCR_TYPE_BYTES,
 		.doc = "most host memory one helper may use for redundancy (its snapshots and the "

@@ -74,6 +74,7 @@ static const size_t setting_field[LCR_SETTING_COUNT] = {
 	[LCR_SETTING_REDUNDANCY_GROUP_SIZE] = offsetof(struct lcrd_options, redundancy_group_size),
 	[LCR_SETTING_REDUNDANCY_PARITY] = offsetof(struct lcrd_options, redundancy_parity),
 	[LCR_SETTING_SNAPSHOT_EVERY] = offsetof(struct lcrd_options, snapshot_every),
+	[LCR_SETTING_SNAPSHOT_HOLD_MAX] = offsetof(struct lcrd_options, snapshot_hold_max_ms),
 	[LCR_SETTING_REDUNDANCY_MEMORY_MAX] = offsetof(struct lcrd_options, redundancy_memory_max),
 };
 
@@ -135,6 +136,7 @@ static const char usage[] =
 	"            [--rejoin=HOST:PORT] [--job-env-fd=FD]\n"
 	"            [--redundancy=none|copy|erasure|auto] [--redundancy-copies=K]\n"
 	"            [--redundancy-group-size=G] [--redundancy-parity=M] [--snapshot-every=N]\n"
+	"            [--snapshot-hold-max=SECONDS]\n"
 	"            [--redundancy-memory-max=BYTES] [-- PROGRAM ARGS...]\n"
 	"       lcrd --rendezvous-server --job-id=J --step-id=S (--listen-fd=FD | --listen=HOST:PORT)\n"
 	"            [--parent-pidfd=FD] [--munge-socket=PATH] [--rendezvous-wait=SECONDS]\n"

@@ -61,6 +61,7 @@ struct lcrd_options {
 	uint32_t redundancy_group_size; /* with erasure: nodes per parity group (at least) */
 	uint32_t redundancy_parity;  /* with erasure: parity blocks per stripe */
 	uint32_t snapshot_every;     /* committed steps between two snapshots */
+	uint32_t snapshot_hold_max_ms; /* the longest an update waits for a snapshot's copy */
 	uint64_t redundancy_memory_max; /* bytes of host memory for redundancy; 0: no limit */
 	/* each setting's text as the command line gave it (in argv, which outlives the
 	 * options), or NULL: lcrd's default; the replacement's launcher passes them on */

@@ -262,6 +262,28 @@ static int copy_regions(struct snapshot *s)
 	return 0;
 }
 
+/* Holds every rank's next update back while its regions are copied (control_page.h), as
+ * soon as the poll saw them all committed at `step`: false, nothing held, when a rank began
+ * another update meanwhile (the round is not begun; a later poll finds the next step). */
+static bool hold_ranks(struct snapshot *s, uint64_t step)
+{
+	for (size_t i = 0; i < s->task_count; i++) {
+		if (control_page_hold_snapshot(s->tasks[i]->page, step))
+			continue;
+		while (i-- > 0)
+			control_page_release_snapshot(s->tasks[i]->page);
+		return false;
+	}
+	return true;
+}
+
+/* The copy is done, or the round ended before it: the ranks' updates go on. */
+static void release_ranks(struct snapshot *s)
+{
+	for (size_t i = 0; i < s->task_count; i++)
+		control_page_release_snapshot(s->tasks[i]->page);
+}
+
 /* The ranks' pages read again: each still shows the round's step committed. */
 static int check_still_committed(struct snapshot *s)
 {
@@ -271,9 +293,11 @@ static int check_still_committed(struct snapshot *s)
 		tasks_read_marks(s->tasks[i], &committed, &phase);
 		if (phase != WIRE_PHASE_COMMITTED || committed != s->pending.step) {
 			set_error(s, "rank %" PRIu32 " began another update "
-				 "while its regions were copied (phase %s, committed step %" PRIu64 "): "
+				 "while its regions were copied (phase %s, committed step %" PRIu64
+				 "; an update waits at most %.3g s for a copy, --snapshot-hold-max): "
 				 "the snapshot of step %" PRIu64 " is torn and dropped",
-				 s->tasks[i]->rank, wire_phase_name(phase), committed, s->pending.step);
+				 s->tasks[i]->rank, wire_phase_name(phase), committed,
+				 (double)s->d->opt.snapshot_hold_max_ms / 1e3, s->pending.step);
 			return -ESTALE;
 		}
 	}
@@ -374,6 +398,7 @@ static int run_round(void *arg, const atomic_bool *cancel)
 	int rc = copy_regions(s);
 	if (rc == 0)
 		rc = check_still_committed(s);
+	release_ranks(s);
 	s->copy_ns = util_now_ns() - start;
 	for (size_t i = 0; rc == 0 && i < s->partner_count; i++)
 		rc = push_to_partner(s, &s->partners[i], cancel);
@@ -425,13 +450,21 @@ static void round_done(void *arg, int rc)
 		report(s, rc, s->error);
 		return;
 	}
+	uint64_t waits = 0, waited_us = 0;
+	for (size_t i = 0; i < s->task_count; i++) {
+		waits += atomic_load_explicit(&s->tasks[i]->page->hold_waits, memory_order_relaxed);
+		waited_us += atomic_load_explicit(&s->tasks[i]->page->hold_waited_us,
+						  memory_order_relaxed);
+	}
 	log_verbose("snapshot of step %" PRIu64 " taken (%s in %zu region%s, copied and hashed "
-		    "in %.3f s), its %s acknowledged by %s%s in %.3f s", s->pending.step,
+		    "in %.3f s), its %s acknowledged by %s%s in %.3f s; the ranks' updates have "
+		    "waited for this node's copies %" PRIu64 " time%s, %.3f s in all", s->pending.step,
 		    size_text(s->pending.bytes, size, sizeof(size)), s->pending.count,
 		    s->pending.count == 1 ? "" : "s", (double)s->copy_ns / 1e9,
 		    uses_erasure(s) ? "chunks" : "copies",
 		    uses_erasure(s) ? "the parity holders of its group" : s->partners[0].name,
-		    s->partner_count > 1 ? " and the other partners" : "", (double)s->push_ns / 1e9);
+		    s->partner_count > 1 ? " and the other partners" : "", (double)s->push_ns / 1e9,
+		    waits, waits == 1 ? "" : "s", (double)waited_us / 1e6);
 	report(s, 0, "");
 }
 
@@ -589,6 +622,9 @@ static int check_budget(struct snapshot *s)
 	return -ENOSPC;
 }
 
+/* The round of step, its ranks held (hold_ranks): the worker copies their regions and lets
+ * them go on (release_ranks), then pushes the copies; a round that cannot begin lets them go
+ * on at once. */
 static void start_round(struct snapshot *s, uint64_t step)
 {
 	int rc;
@@ -614,6 +650,7 @@ static void start_round(struct snapshot *s, uint64_t step)
 		s->state = ROUND_COPYING;
 		return;
 	}
+	release_ranks(s);
 	if (!s->error[0])
 		set_error(s, "%s", strerror(-rc));
 	round_done(s, rc);
@@ -652,7 +689,7 @@ static void poll_pages(struct loop *loop, void *arg)
 	if (m && mesh_state(m) == WIRE_MESH_UP && s->state != ROUND_COPYING &&
 	    s->rollback_step == WIRE_NO_STEP) {
 		step = step_to_snapshot(s);
-		if (step != WIRE_NO_STEP && !round_awaits_verdict(s)) {
+		if (step != WIRE_NO_STEP && !round_awaits_verdict(s) && hold_ranks(s, step)) {
 			give_up_own_round(s, step);
 			start_round(s, step);
 		} else if (s->state == ROUND_REPORTED &&

@@ -278,7 +278,8 @@ void tasks_on_exited(struct lcrd *d, const struct wire_task_exited *m)
 }
 
 /* Creates and maps the rank's control page. */
-static int create_control_page(struct task *task, char *err, size_t errlen)
+static int create_control_page(struct task *task, uint32_t snapshot_hold_max_ms, char *err,
+			       size_t errlen)
 {
 	char name[64];
 	int fd, rc;
@@ -302,6 +303,7 @@ static int create_control_page(struct task *task, char *err, size_t errlen)
 	task->page->magic = CONTROL_PAGE_MAGIC;
 	task->page->version = CONTROL_PAGE_VERSION;
 	task->page->global_rank = task->rank;
+	task->page->snapshot_hold_max_ms = snapshot_hold_max_ms;
 	atomic_store(&task->page->committed_step, WIRE_NO_STEP);
 	atomic_store(&task->page->phase, WIRE_PHASE_RUNNING);
 	return 0;
@@ -340,7 +342,7 @@ int tasks_register(struct lcrd *d, struct client *c, pid_t pid, const struct wir
 		return -EBUSY;
 	}
 	if (!task->page) {
-		rc = create_control_page(task, err, errlen);
+		rc = create_control_page(task, d->opt.snapshot_hold_max_ms, err, errlen);
 		if (rc < 0)
 			return rc;
 	}

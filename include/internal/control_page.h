@@ -26,8 +26,21 @@
  * claim the page then), which catches a rollback that ended in between: that rare refusal
  * puts the phase back as it was, so nothing is marked.
  *
+ * Snapshot hold (doc/redundancy.md): while lcrd copies the regions of the committed step
+ * for a snapshot, `snapshot_hold` is odd (lcrd raises it once to hold, once to release), and
+ * a rank's update_begin waits for the release, up to `snapshot_hold_max_ms`, so that the
+ * copy is not torn. lcrd raises the hold, then reads the phase; the rank swaps the phase to
+ * UPDATING, then reads the hold (both sequentially consistent), so at least one sees the
+ * other: lcrd finds the rank updating (the round is torn and the hold released at once), or
+ * the rank finds the hold, puts the phase back as it was before it wrote anything, and
+ * waits. A rank that waited a hold out (lcrd never released it in time) notes it in
+ * `hold_given_up` and does not wait for that hold again; the copy it then tears is dropped.
+ * The rank adds each wait to `hold_waits` and `hold_waited_us`, which lcrd reports.
+ *
  * Layout: version 2 added `rollback_generation` in what was padding after `phase`; a
- * version 1 page (an older lcrd) keeps it 0, which never fences. */
+ * version 1 page (an older lcrd) keeps it 0, which never fences. Version 3 added the hold
+ * after it; an older lcrd's page keeps it 0, which never holds, and an older library never
+ * waits (its updates tear the copies, which are dropped as before). */
 #ifndef LCR_INTERNAL_CONTROL_PAGE_H
 #define LCR_INTERNAL_CONTROL_PAGE_H
 
@@ -36,7 +49,7 @@
 #include <stdint.h>
 
 #define CONTROL_PAGE_MAGIC 0x4352434cu /* "LCRC" */
-#define CONTROL_PAGE_VERSION 2
+#define CONTROL_PAGE_VERSION 3
 #define CONTROL_PAGE_SIZE 4096
 
 struct control_page {
@@ -48,14 +61,21 @@ struct control_page {
 	_Atomic uint64_t committed_step; /* last committed step, WIRE_NO_STEP when none */
 	_Atomic uint32_t phase;          /* enum wire_phase */
 	_Atomic uint32_t rollback_generation; /* rollbacks lcrd ended on this page (version 2) */
+	_Atomic uint32_t snapshot_hold;  /* odd while lcrd copies for a snapshot (version 3) */
+	uint32_t snapshot_hold_max_ms;   /* the longest an update waits for it, set by lcrd */
+	_Atomic uint32_t hold_given_up;  /* the rank's: the last hold it waited out */
+	uint32_t reserved2;
+	_Atomic uint64_t hold_waits;     /* the rank's: updates that waited for a hold */
+	_Atomic uint64_t hold_waited_us; /* the rank's: their waits, in all */
 };
 
 _Static_assert(sizeof(struct control_page) <= CONTROL_PAGE_SIZE, "control page too large");
 
 /* The rank's lcr_update_begin: the page shows the update of `step` begun (release order
- * before the update's stores). 0; -EINPROGRESS while lcrd rolls the regions back, or
- * -ESTALE when lcrd ended a rollback since the rank acknowledged `acknowledged` (a
- * generation of control_page_rollback_generation): the page is left as it is. */
+ * before the update's stores), after waiting for a snapshot hold (at most
+ * snapshot_hold_max_ms). 0; -EINPROGRESS while lcrd rolls the regions back, or -ESTALE when
+ * lcrd ended a rollback since the rank acknowledged `acknowledged` (a generation of
+ * control_page_rollback_generation): the page is left as it is. */
 int control_page_begin_update(struct control_page *p, uint64_t step, uint32_t acknowledged);
 
 /* The page's rollback generation (acquire order), for the rank to acknowledge once it knows
@@ -72,5 +92,13 @@ bool control_page_claim_rollback(struct control_page *p);
  * (a rank that has not acknowledged it may not begin an update), then shows `step`
  * committed (release order after the regions were written), which ends the rollback. */
 void control_page_end_rollback(struct control_page *p, uint64_t step);
+
+/* lcrd, before it copies the rank's regions for a snapshot of `step`: holds the rank's
+ * next update back. True when the page still shows `step` committed (the copy may begin);
+ * false when the rank began another update (the hold is already released). */
+bool control_page_hold_snapshot(struct control_page *p, uint64_t step);
+
+/* lcrd, once the copy is done (or given up): the rank's waiting update goes on. */
+void control_page_release_snapshot(struct control_page *p);
 
 #endif

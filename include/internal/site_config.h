@@ -67,6 +67,7 @@ struct lcr_site_config {
 	unsigned redundancy_group_size;	/* with erasure: nodes per parity group (at least) */
 	unsigned redundancy_parity;	/* with erasure: parity blocks per stripe */
 	unsigned snapshot_every;	/* committed steps between snapshots, unless asked */
+	double snapshot_hold_max;	/* seconds an update waits for a snapshot's copy */
 	uint64_t redundancy_memory_max; /* bytes per helper for redundancy; 0: no limit */
 };
 

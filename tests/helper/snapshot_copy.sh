@@ -6,9 +6,12 @@
 #     the copy h1 holds of rank 0's region at a protected step hashes equal to rank 0's
 #     bytes at that step, and the other way round; lcrctl status shows the protected step,
 #     the ranks get PROTECTED events.
-#   - A rank that updates all the time: every protected step's copies are the rank's bytes
-#     at that step (none torn), and the torn rounds are dropped, saying why: a warning the
-#     first time, verbose with a count while they repeat.
+#   - A rank that updates all the time, its updates not held back (--snapshot-hold-max=0):
+#     every protected step's copies are the rank's bytes at that step (none torn), and the
+#     torn rounds are dropped, saying why: a warning the first time, verbose with a count
+#     while they repeat.
+#   - The same with the hold (the default, 1 s): the rank's next update waits while the
+#     helper copies, so rounds are taken and none is torn, the waits counted in the log.
 #   - A partner killed while it receives: that round is not protected; with a third node,
 #     a later round is protected on the live nodes.
 #   - A memory budget too small for a snapshot and a copy: a message naming the sizes on
@@ -39,7 +42,7 @@ wait_protected() {
 }
 
 start_munged
-start_mesh 2 --ranks=0,1 "${REDUNDANCY[@]}"
+start_mesh 2 --ranks=0,1 --snapshot-hold-max=0 "${REDUNDANCY[@]}"
 ok $? "a mesh of two helpers with --redundancy=copy is up"
 
 # --- copies equal the ranks' bytes ---
@@ -73,9 +76,10 @@ ok $? "lcrctl status shows the protected step and the memory"
 grep -q "^event PROTECTED step 60 is protected: every node's snapshot (6 MiB in all) is held by 1 other node$" "$WORK/r0"
 ok $? "rank 0 got the PROTECTED event of step 60"
 
-# --- constant updates: no copy is torn ---
-# Rank 0 begins its next update as soon as one ends: most copies overlap an update and are
-# dropped; every copy h1 holds is rank 0's bytes at its step.
+# --- constant updates, not held back: no copy is torn ---
+# Rank 0 begins its next update as soon as one ends, and these helpers do not hold it back
+# (--snapshot-hold-max=0): most copies overlap an update and are dropped; every copy h1
+# holds is rank 0's bytes at its step.
 LCR_SOCKET=$(socket_of 0) "$CKPT_CLIENT" train 0 w 3M 61 1500 0 >"$WORK/c0" 2>&1 &
 R0=$!
 LCR_SOCKET=$(socket_of 1) "$CKPT_CLIENT" train 1 w 3M 61 400 5 >"$WORK/c1" 2>&1 &
@@ -118,6 +122,40 @@ for s in $(protected_steps "$WORK/h0.log"); do
 		{ echo "# protected step $s: h1's copy of rank 0 does not match"; false; }
 done
 ok $? "every protected step's copy of rank 0 matches rank 0's bytes"
+for p in "${MESH_PIDS[@]}"; do reap -TERM "$p"; done
+
+# --- constant updates, held back while the helper copies (--snapshot-hold-max 1 s) ---
+# Both ranks update all the time. A round is begun the moment the poll sees every rank of
+# the node committed at a multiple of 10; each rank's next update then waits until the copy
+# is done: rounds are taken, none torn, the waits counted.
+MESH_PREFIX=q
+start_mesh 2 --ranks=0,1 "${REDUNDANCY[@]}"
+ok $? "a mesh of two helpers with the default --snapshot-hold-max is up"
+for i in 0 1; do
+	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 3M 1 3000 0 >"$WORK/q_c$i" 2>&1 &
+	Q[$i]=$!
+	LCR_PIDS+=("${Q[$i]}")
+done
+wait "${Q[0]}" && wait "${Q[1]}"
+ok $? "ranks 0 (q0) and 1 (q1) update all the time (3000 steps)"
+taken=$(grep -c "snapshot of step [0-9]* taken" "$WORK/q0.log")
+torn_rounds=$(grep -c "began another update while its regions were copied" "$WORK/q0.log")
+waits=$(sed -n "s/.* the ranks' updates have waited for this node's copies \([0-9]*\) time.*/\1/p" \
+	"$WORK/q0.log" | tail -1)
+echo "# q0: $taken rounds taken, $torn_rounds torn; rank 0's updates waited ${waits:-0} times"
+[ "$taken" -ge 3 ] && [ "$torn_rounds" = 0 ]
+ok $? "q0 takes rounds of a rank that updates all the time, and none is torn"
+[ "${waits:-0}" -gt 0 ]
+ok $? "... holding the rank's next update back while it copies, and saying how often"
+held=0 bad=0
+for s in $(sed -n "s/.*holding the copy of region 'w' of rank 0 at step \([0-9]*\) .*/\1/p" "$WORK/q1.log"); do
+	held=$((held + 1))
+	[ "$(held_hash "$WORK/q1.log" 0 "$s")" = "$(rank_hash "$WORK/q_c0" "$s")" ] ||
+		{ echo "# q1's copy of rank 0 at step $s is torn"; bad=$((bad + 1)); }
+done
+echo "# q1 took $held copies of rank 0"
+[ "$held" -gt 0 ] && [ "$bad" = 0 ]
+ok $? "every copy q1 holds of rank 0 is rank 0's bytes at its step"
 for p in "${MESH_PIDS[@]}"; do reap -TERM "$p"; done
 
 # --- a partner lost while it receives ---

@@ -5,7 +5,11 @@
  * the rolled-back step committed and raises the page's rollback generation: a rank that has
  * not acknowledged it (lcr_resume_step) is refused (-ESTALE) with the page left as it was,
  * so it cannot commit a step of its own on top of the rolled-back state; once it has, it
- * updates again. A rank whose page was never rolled back is not affected. */
+ * updates again. A rank whose page was never rolled back is not affected.
+ * The snapshot hold: lcrd holds a page only while it shows the round's step committed; a
+ * rank's update waits for the release (counted on the page), at most the page's
+ * snapshot_hold_max_ms, after which it goes on and does not wait for that hold again; with
+ * a maximum of 0 it never waits. */
 #include "config.h"
 
 #include <errno.h>
@@ -13,6 +17,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -138,6 +145,102 @@ static void test_page_never_rolled_back_keeps_its_generation(void **state)
 	assert_int_equal(control_page_begin_update(&p, 30, acknowledged), 0);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void test_hold_is_taken_on_the_rounds_committed_step_only(void **state)
+{
+	(void)state;
+	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 20, 20);
+	assert_true(control_page_hold_snapshot(&p, 20));
+	assert_int_equal(atomic_load(&p.snapshot_hold), 1);
+	control_page_release_snapshot(&p);
+	assert_int_equal(atomic_load(&p.snapshot_hold), 2);
+	assert_false(control_page_hold_snapshot(&p, 30));
+	assert_int_equal(atomic_load(&p.snapshot_hold), 4);
+	p = page_at(WIRE_PHASE_UPDATING, 21, 20);
+	assert_false(control_page_hold_snapshot(&p, 20));
+	assert_int_equal(atomic_load(&p.snapshot_hold) % 2, 0);
+}
+
+struct begin_in_thread {
+	struct control_page *p;
+	uint64_t step;
+	int rc;
+	uint64_t done_ms;
+	pthread_t thread;
+};
+
+static void *begin_update_thread(void *arg)
+{
+	struct begin_in_thread *b = arg;
+
+	b->rc = control_page_begin_update(b->p, b->step, 0);
+	b->done_ms = now_ms();
+	return NULL;
+}
+
+static void test_update_waits_for_the_release(void **state)
+{
+	(void)state;
+	static struct control_page p;
+	p = page_at(WIRE_PHASE_COMMITTED, 20, 20);
+	p.snapshot_hold_max_ms = 10000;
+	assert_true(control_page_hold_snapshot(&p, 20));
+	struct begin_in_thread b = { .p = &p, .step = 21, .rc = 1 };
+	uint64_t started = now_ms();
+	assert_int_equal(pthread_create(&b.thread, NULL, begin_update_thread, &b), 0);
+	usleep(200 * 1000);
+	/* still waiting: the page shows step 20 committed, nothing of the update */
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_COMMITTED);
+	assert_int_equal(atomic_load(&p.step), 20);
+	uint64_t released = now_ms();
+	control_page_release_snapshot(&p);
+	pthread_join(b.thread, NULL);
+	assert_int_equal(b.rc, 0);
+	assert_true(b.done_ms >= released);
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_UPDATING);
+	assert_int_equal(atomic_load(&p.step), 21);
+	assert_int_equal(atomic_load(&p.hold_waits), 1);
+	assert_true(atomic_load(&p.hold_waited_us) >= 150 * 1000);
+	assert_true(atomic_load(&p.hold_waited_us) <= (b.done_ms - started + 1) * 1000);
+}
+
+static void test_update_goes_on_once_the_hold_max_passed(void **state)
+{
+	(void)state;
+	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 20, 20);
+	p.snapshot_hold_max_ms = 100;
+	assert_true(control_page_hold_snapshot(&p, 20));
+	uint64_t started = now_ms();
+	assert_int_equal(control_page_begin_update(&p, 21, 0), 0);
+	assert_true(now_ms() - started >= 100);
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_UPDATING);
+	assert_int_equal(atomic_load(&p.hold_given_up), atomic_load(&p.snapshot_hold));
+	/* the same hold, never released, does not hold the next update back */
+	atomic_store(&p.committed_step, 21);
+	atomic_store(&p.phase, WIRE_PHASE_COMMITTED);
+	started = now_ms();
+	assert_int_equal(control_page_begin_update(&p, 22, 0), 0);
+	assert_true(now_ms() - started < 50);
+	assert_int_equal(atomic_load(&p.hold_waits), 1);
+}
+
+static void test_a_hold_max_of_zero_never_waits(void **state)
+{
+	(void)state;
+	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 20, 20);
+	assert_true(control_page_hold_snapshot(&p, 20));
+	assert_int_equal(control_page_begin_update(&p, 21, 0), 0);
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_UPDATING);
+	assert_int_equal(atomic_load(&p.hold_waits), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +252,10 @@ int main(void)
 		cmocka_unit_test(test_rank_unaware_of_the_rollback_cannot_commit_on_top_of_it),
 		cmocka_unit_test(test_rank_that_acknowledged_the_rollback_updates_again),
 		cmocka_unit_test(test_page_never_rolled_back_keeps_its_generation),
+		cmocka_unit_test(test_hold_is_taken_on_the_rounds_committed_step_only),
+		cmocka_unit_test(test_update_waits_for_the_release),
+		cmocka_unit_test(test_update_goes_on_once_the_hold_max_passed),
+		cmocka_unit_test(test_a_hold_max_of_zero_never_waits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -575,7 +575,7 @@ static void test_plugstack_unknown_key_lists_accepted_keys(void **state)
 			    "helper_start_timeout, helper_stop_timeout, heartbeat_peers, wire_encryption, "
 			    "redundancy.default, redundancy.copies, redundancy.group_size, "
 			    "redundancy.parity, redundancy.snapshot_every, "
-			    "redundancy.memory_max)");
+			    "redundancy.snapshot_hold_max, redundancy.memory_max)");
 }
 
 static void test_plugstack_bad_value_names_argument_and_key(void **state)
