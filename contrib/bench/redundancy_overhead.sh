@@ -11,15 +11,18 @@
 # 0's steps/s (the trainer's final line: the steps after the first build over their time),
 # the best of the rounds (the run least slowed by whatever else the machine runs), against
 # the best without redundancy; and how many rounds node 0's helper saw protected (the best
-# run), against the rounds the interval asked for (a round whose copy a rank's next update
-# overlapped is torn and dropped: the ranks never wait for it). Every run's figures are
-# printed too, with the load average.
+# run), against the rounds the interval asked for. A rank's next update waits for its
+# helper's copy at most --snapshot-hold-max (lcrd's default); the default interval is also
+# run with --snapshot-hold-max=0, where a round whose copy a rank's next update overlapped
+# is torn and dropped (the figures named _no_hold). Every run's figures are printed too,
+# with the load average.
 # Prints RESULT lines.
 #
 # Usage: contrib/bench/redundancy_overhead.sh [BUILDDIR]   (LCR_REDUNDANCY_BENCH_MIB, default
 #        64; LCR_REDUNDANCY_BENCH_MODEL_MIB, default 4; LCR_REDUNDANCY_BENCH_STEPS, default
 #        100; LCR_REDUNDANCY_BENCH_ROUNDS, default 2; LCR_REDUNDANCY_BENCH_EVERY, default
-#        "1 10" and lcrd's default). About three minutes on two cores.
+#        "1 10" and lcrd's default, then the default without the hold). About four
+#        minutes on two cores.
 # Build first: make contrib/demo/lcr-demo-trainer
 set -e
 LCR_BUILDDIR=$(cd "${1:-.}" && pwd)
@@ -80,17 +83,21 @@ for ((round = 0; round < ROUNDS; round++)); do
 		speeds[$every]+="$SPEED "
 		protected_steps[$every]+="$PROTECTED "
 	done
+	run_once "copy${DEFAULT_EVERY}_no_hold" --redundancy=copy --snapshot-every="$DEFAULT_EVERY" \
+		--snapshot-hold-max=0
+	speeds[${DEFAULT_EVERY}_no_hold]+="$SPEED "
+	protected_steps[${DEFAULT_EVERY}_no_hold]+="$PROTECTED "
 done
 baseline=$(printf '%s\n' ${speeds[none]} | best)
 echo "# 2 ranks on 2 helpers, --shard=zero1, $STATE_MB MiB per rank ($MODEL_MB MiB model), $STEPS steps," \
 	"$ROUNDS rounds; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# steps/s without redundancy: ${speeds[none]}"
-for every in $EVERY; do
+for every in $EVERY "${DEFAULT_EVERY}_no_hold"; do
 	value=$(printf '%s\n' ${speeds[$every]} | best)
 	echo "# copy every $every: steps/s ${speeds[$every]}; rounds protected in each run: ${protected_steps[$every]}"
 	echo "RESULT name=trainer_steps_per_s_copy_every_$every value=$value unit=steps/s baseline=$baseline" \
 		"ratio=$(awk -v v="$value" -v b="$baseline" 'BEGIN { if (b > 0) printf "%.3f", v / b; else print "nan" }')"
-	asked=$((STEPS / every))
+	asked=$((STEPS / ${every%_no_hold}))
 	value=$(printf '%s\n' ${protected_steps[$every]} | best)
 	echo "RESULT name=rounds_protected_copy_every_$every value=$value unit=rounds baseline=$asked" \
 		"ratio=$(awk -v v="$value" -v b="$asked" 'BEGIN { printf "%.3f", v / b }')"
