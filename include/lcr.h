@@ -5,8 +5,9 @@
  * helper can read them at any moment without the rank's help, and they outlive a crashed or
  * hung rank: a new process that registers the same rank and asks for the same names gets
  * the same memory and data back. Around each optimizer update the rank marks its control
- * page with lcr_update_begin / lcr_update_end (two plain stores, no system call), so the
- * helper knows which step each replica's state holds.
+ * page with lcr_update_begin / lcr_update_end (two plain stores, no system call but a wait
+ * while the helper copies the committed state for a snapshot), so the helper knows which
+ * step each replica's state holds.
  *
  * Typical use:
  *
@@ -223,11 +224,12 @@ int lcr_region_list(lcr_session_t *s, struct lcr_region *out, size_t max, size_t
 int lcr_region_free(lcr_session_t *s, const char *name);
 
 /* Marks the start of the optimizer update of `step`: the rank's regions are torn until
- * lcr_update_end. A compare-and-swap and a store to the control page and a release fence;
- * no system call, safe from any thread. While the helper copies the committed state for a
- * snapshot (with redundancy, every --lcr-snapshot-every steps), it waits for the copy to end
- * (a futex wait, at most the site's redundancy.snapshot_hold_max, 1 s by default; a helper
- * older than this library never holds an update back) so that the copy is not torn. 0; -EINVAL when the session has no registered rank;
+ * lcr_update_end. A compare-and-swap and a store to the control page and a release fence,
+ * safe from any thread. No system call, but while the helper copies the committed state for
+ * a snapshot (with redundancy, every --lcr-snapshot-every steps) it waits for the copy to
+ * end (a futex wait, at most the site's redundancy.snapshot_hold_max, 1 s by default; a
+ * helper older than this library never holds an update back), so that the copy is not
+ * torn. 0; -EINVAL when the session has no registered rank;
  * -EINPROGRESS (LCR_API_REVISION 3) while the helper rolls the rank's regions back to a
  * protected step after LCR_EVENT_REPLACING (recovery from the in-memory copies): nothing is
  * marked and the regions must not be written; wait for LCR_EVENT_NODE_JOINED, then continue
