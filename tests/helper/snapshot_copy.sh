@@ -31,6 +31,20 @@ rank_hash() { sed -n "s/^step $2 xxh3 \([0-9a-f]*\)$/\1/p" "$1"; }
 # protected_steps LOG: every step LOG says is protected.
 protected_steps() { sed -n 's/.*step \([0-9]*\) is protected: .*/\1/p' "$1"; }
 
+# copies_are_the_ranks HOLDER OUT AFTER: the helper HOLDER took copies of rank 0's region
+# at steps after AFTER, and each hashes as rank 0's bytes at its step (as $WORK/OUT says).
+copies_are_the_ranks() {
+	local s held=0 bad=0
+	for s in $(sed -n "s/.*holding the copy of region 'w' of rank 0 at step \([0-9]*\) .*/\1/p" "$WORK/$1.log"); do
+		[ "$s" -le "$3" ] && continue
+		held=$((held + 1))
+		[ "$(held_hash "$WORK/$1.log" 0 "$s")" = "$(rank_hash "$WORK/$2" "$s")" ] ||
+			{ echo "# $1's copy of rank 0 at step $s is torn"; bad=$((bad + 1)); }
+	done
+	echo "# $1 took $held copies of rank 0 after step $3"
+	[ "$held" -gt 0 ] && [ "$bad" = 0 ]
+}
+
 # wait_protected LOG STEP SECONDS: until LOG says some step >= STEP is protected.
 wait_protected() {
 	local i s
@@ -106,15 +120,7 @@ else
 	skip "h0 dropped snapshots that an update of rank 0 overlapped" "no round overlapped an update in this run"
 	skip "the first torn round is a warning, the ones that follow are verbose" "no torn round in this run"
 fi
-held=0 bad=0
-for s in $(sed -n "s/.*holding the copy of region 'w' of rank 0 at step \([0-9]*\) .*/\1/p" "$WORK/h1.log"); do
-	[ "$s" -le 60 ] && continue
-	held=$((held + 1))
-	[ "$(held_hash "$WORK/h1.log" 0 "$s")" = "$(rank_hash "$WORK/c0" "$s")" ] ||
-		{ echo "# h1's copy of rank 0 at step $s is torn"; bad=$((bad + 1)); }
-done
-echo "# h1 took $held copies of rank 0 after step 60"
-[ "$held" -gt 0 ] && [ "$bad" = 0 ]
+copies_are_the_ranks h1 c0 60
 ok $? "every copy h1 holds of rank 0 is rank 0's bytes at its step"
 for s in $(protected_steps "$WORK/h0.log"); do
 	[ "$s" -le 60 ] && continue
@@ -147,14 +153,7 @@ echo "# q0: $taken rounds taken, $torn_rounds torn; rank 0's updates waited ${wa
 ok $? "q0 takes rounds of a rank that updates all the time, and none is torn"
 [ "${waits:-0}" -gt 0 ]
 ok $? "... holding the rank's next update back while it copies, and saying how often"
-held=0 bad=0
-for s in $(sed -n "s/.*holding the copy of region 'w' of rank 0 at step \([0-9]*\) .*/\1/p" "$WORK/q1.log"); do
-	held=$((held + 1))
-	[ "$(held_hash "$WORK/q1.log" 0 "$s")" = "$(rank_hash "$WORK/q_c0" "$s")" ] ||
-		{ echo "# q1's copy of rank 0 at step $s is torn"; bad=$((bad + 1)); }
-done
-echo "# q1 took $held copies of rank 0"
-[ "$held" -gt 0 ] && [ "$bad" = 0 ]
+copies_are_the_ranks q1 q_c0 0
 ok $? "every copy q1 holds of rank 0 is rank 0's bytes at its step"
 for p in "${MESH_PIDS[@]}"; do reap -TERM "$p"; done
 
