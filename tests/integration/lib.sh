@@ -30,6 +30,7 @@ run_suite() {
 	for name in "${tests[@]}"; do
 		tap_count=$((tap_count + 1))
 		local output status
+		touch "$BASE/case-start" 2>/dev/null
 		# Not inside && or ||: there, bash would ignore set -e in the test.
 		output=$( (set -e; "$name") 2>&1)
 		status=$?
@@ -41,9 +42,23 @@ run_suite() {
 			echo "not ok $tap_count - $name"
 			tap_failed=$((tap_failed + 1))
 			diag "$output"
+			helper_log_ends
 		fi
 	done
 	[ $tap_failed = 0 ]
+}
+
+# After a failed case: how each helper of its steps ended, from the copies of their logs
+# that the test cluster keeps (tests/cluster/spank_order_probe.c) once a node's last task
+# exited (a helper still running at the failure has none).
+helper_log_ends() {
+	local log
+	[ -f "$BASE/case-start" ] || return 0
+	find "$BASE/helper-logs-kept" -name '*.log' -newer "$BASE/case-start" 2>/dev/null | sort |
+		while read -r log; do
+			diag "helper log ${log##*/}, its last lines:"
+			diag "$(tail -n 6 "$log")"
+		done
 }
 
 skip() { echo "$*"; return 77; }
