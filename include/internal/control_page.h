@@ -31,7 +31,7 @@
  * a rank's update_begin waits for the release, up to `snapshot_hold_max_ms`, so that the
  * copy is not torn. lcrd raises the hold, then reads the phase; the rank swaps the phase to
  * UPDATING, then reads the hold (both sequentially consistent), so at least one sees the
- * other: lcrd finds the rank updating (the round is torn and the hold released at once), or
+ * other: lcrd finds the rank updating (the round is not begun, the hold released at once), or
  * the rank finds the hold, puts the phase back as it was before it wrote anything, and
  * waits. A rank that waited a hold out (lcrd never released it in time) notes it in
  * `hold_given_up` and does not wait for that hold again; the copy it then tears is dropped.
