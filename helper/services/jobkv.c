@@ -117,6 +117,14 @@ void jobkv_op_answered(struct jobkv *kv, uint64_t op_id, int status, const char 
 	struct jobkv_op *op = find_op(kv, op_id);
 	if (!op)
 		return; /* its session closed, or it timed out */
+	/* A GET that asked to wait went to a new leader with its wait used up (timeout 0):
+	 * an absent key is then the end of its wait, as lcr_store_get says. */
+	if (status == -ENOENT && op->request.op == WIRE_STORE_GET && op->timeout_ms != 0) {
+		char why[WIRE_TEXT_MAX + 1];
+		snprintf(why, sizeof(why), "key '%s' did not appear within %u ms", op->request.key,
+			 op->timeout_ms);
+		return op_fail(op, -ETIMEDOUT, why);
+	}
 	if (status < 0)
 		return op_fail(op, status, message);
 	int len = wire_encode_store_reply(reply, kv->buf, sizeof(kv->buf));

@@ -5,7 +5,9 @@
  * socket. A follower takes writes of the reign it was synced in only: an APPLY or a copy of
  * another term (an earlier leader's, delayed) changes nothing; the leader counts no
  * acknowledgement of an earlier reign; a fenced helper fails the requests in flight and
- * refuses new ones with -ESHUTDOWN, and takes no more writes from the leader. */
+ * refuses new ones with -ESHUTDOWN, and takes no more writes from the leader. A GET that
+ * asked to wait and is answered that its key is absent (it reached a new leader with its
+ * wait used up) times out, as lcr_store_get promises; one that did not ask keeps -ENOENT. */
 #include "config.h"
 
 #include <errno.h>
@@ -314,6 +316,34 @@ static void test_a_fenced_helper_fails_and_refuses_requests_with_eshutdown(void 
 	assert_int_equal(d.jobkv->state.index, 0);
 }
 
+static void test_a_get_whose_wait_ran_out_on_the_way_times_out(void **state)
+{
+	(void)state;
+	struct mesh *m = make_mesh(1, 5);
+	char message[WIRE_TEXT_MAX + 1];
+	static struct wire_jobkv_result r;
+	deliver_snapshot(m, 5, 5, 0, "synced", "yes");
+	/* a GET that waits 100 ms for its key, forwarded to the leader */
+	uint32_t seq = send_request(WIRE_STORE_GET, "later", "", 100);
+	run_loop_for(50);
+	assert_false(answer_waiting());
+	/* the leader (say, a new one it went to with its wait used up) answers that the key
+	 * is absent: for the rank, whose GET asked to wait, that is the end of its wait */
+	memset(&r, 0, sizeof(r));
+	r.op_id = d.jobkv->next_op_id;
+	r.status = -ENOENT;
+	snprintf(r.message, sizeof(r.message), "no key 'later'");
+	deliver(m, LEADER, WIRE_JOBKV_RESULT, wire_encode_jobkv_result(&r, BUF));
+	assert_int_equal(answer_status(seq, message, sizeof(message)), -ETIMEDOUT);
+	assert_string_equal(message, "key 'later' did not appear within 100 ms");
+	/* one that did not ask to wait keeps -ENOENT */
+	seq = send_request(WIRE_STORE_GET, "absent", "", 0);
+	run_loop_for(50);
+	r.op_id = d.jobkv->next_op_id;
+	deliver(m, LEADER, WIRE_JOBKV_RESULT, wire_encode_jobkv_result(&r, BUF));
+	assert_int_equal(answer_status(seq, message, sizeof(message)), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +352,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_a_copy_with_pieces_of_another_term_is_not_taken,
 					  teardown),
 		cmocka_unit_test_teardown(test_the_leader_counts_no_acknowledgement_of_an_earlier_reign,
+					  teardown),
+		cmocka_unit_test_teardown(test_a_get_whose_wait_ran_out_on_the_way_times_out,
 					  teardown),
 		cmocka_unit_test_teardown(test_a_fenced_helper_fails_and_refuses_requests_with_eshutdown,
 					  teardown),
