@@ -6,9 +6,10 @@
  * JOBKV_FORWARD over the mesh. Without a leader yet (the mesh is bootstrapping) or when the
  * send fails, it waits for the next tick (JOBKV_TICK_MS). When the leader changes while
  * requests are in flight, each goes once to the new leader, a GET with what is left of its
- * wait; a write carries this helper's client id and its sequence number, so the new leader
- * answers a write that reached it through the old one as before instead of applying it
- * twice. A request whose leader changes a second time fails (-EHOSTUNREACH). A request
+ * wait (an absent key then ends a GET that asked to wait with -ETIMEDOUT, never -ENOENT,
+ * even when nothing was left); a write carries this helper's client id and its sequence
+ * number, so the new leader answers a write that reached it through the old one as before
+ * instead of applying it twice. A request whose leader changes a second time fails (-EHOSTUNREACH). A request
  * forwarded without an answer is sent again to the same leader every JOBKV_RESEND_MS (a
  * forward lost with a connection would otherwise hang it until its deadline): the leader
  * answers a write it has as the first time, and a waiting GET it has refreshes its wait.
