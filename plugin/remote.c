@@ -5,7 +5,8 @@
  * the user's runtime directory (the only thing done as root). slurm_spank_user_init, which
  * slurmstepd calls with its effective ids already the user's, starts one lcrd per node per
  * step (not for the batch or extern step) and exports LCR_SOCKET to the tasks; task_post_fork and task_exit report the
- * tasks to it; slurm_spank_exit stops it and removes its files. A failure in user_init
+ * tasks to it; the node's last task_exit stops it (it is in the step's cgroups, which Slurm
+ * removes next), and slurm_spank_exit removes its files. A failure in user_init
  * does not fail an srun step by itself, so it is kept and returned from task_init: the
  * step fails loudly when the site says LCR is `required`, else it runs without LCR and
  * says so once.
