@@ -1502,7 +1502,7 @@ static int copy_arrived(void *arg, uint32_t peer, const struct wire_snapshot_put
 /* A region of a lost node's snapshot, rebuilt from the parity by this leader: held as its
  * copy, as a copy partner holds one, counted against the budget. */
 static int keep_rebuilt(void *arg, uint32_t node, uint64_t incarnation, uint64_t step,
-			const struct wire_snapshot_layout_region *x, const uint8_t *data, char *why,
+			const struct wire_snapshot_layout_region *x, uint8_t **data, char *why,
 			size_t cap)
 {
 	struct snapshot *s = arg;
@@ -1511,8 +1511,6 @@ static int keep_rebuilt(void *arg, uint32_t node, uint64_t incarnation, uint64_t
 					 .kind = WIRE_SNAPSHOT_COPY };
 	uint64_t max = s->d->opt.redundancy_memory_max, used = memory_in_use(s);
 	char size[32], have[32], limit[32];
-	uint8_t *dst;
-	struct held_copy *c;
 	if (max && used + x->size > max)
 		return snprintf(why, cap, "lcrd on %s cannot hold region '%s' of rank %" PRIu32 " (%s): "
 				"it holds %s for redundancy already, and --redundancy-memory-max is %s",
@@ -1521,13 +1519,11 @@ static int keep_rebuilt(void *arg, uint32_t node, uint64_t incarnation, uint64_t
 		       -ENOSPC;
 	strcpy(put.shard_key, x->shard_key);
 	strcpy(put.region, x->name);
-	int rc = snapshot_store_reserve(&s->store, &put, &dst);
-	if (rc < 0 || !(c = snapshot_store_find(&s->store, dst)))
+	int rc = snapshot_store_adopt(&s->store, &put, *data, x->xxh3);
+	if (rc < 0)
 		return snprintf(why, cap, "cannot hold region '%s' of rank %" PRIu32 ": %s", x->name,
-				x->rank, strerror(rc < 0 ? -rc : ENOENT)), rc < 0 ? rc : -ENOENT;
-	memcpy(dst, data, x->size);
-	c->complete = true;
-	c->xxh3 = x->xxh3;
+				x->rank, strerror(-rc)), rc;
+	*data = NULL; /* the store's now */
 	return 0;
 }
 

@@ -1,8 +1,10 @@
 /* snapshot_rebuild.c: a lost node's snapshot rebuilt from the parity of its group (see
  * snapshot_rebuild.h). Two halves: the members' (the blocks each sends the leader, pushed
  * on a worker) and the leader's (the blocks gathered per stripe, decoded and checked on a
- * worker once enough are in, so that the event loop keeps its heartbeats meanwhile; the
- * regions kept on the loop once the worker ended). The arithmetic is common/erasure.c's, the
+ * worker once enough are in, so that the event loop keeps its heartbeats meanwhile; each
+ * region put together into a buffer of its own there too, which the loop hands over to the
+ * keep callback once the worker ended, no byte copied on the loop). The arithmetic is
+ * common/erasure.c's, the
  * placement common/redundancy_plan.c's. */
 #include "config.h"
 
@@ -49,7 +51,8 @@ enum {
 struct decoding {
 	struct snapshot_rebuild *r;
 	struct worker *worker;                 /* NULL once the job ended */
-	uint8_t *snapshots[ERASURE_MAX_BLOCKS]; /* by position: a lost member's bytes, checked */
+	uint8_t **regions[ERASURE_MAX_BLOCKS]; /* by position: a lost member's regions' bytes,
+						* checked, by its layout's order; NULL once kept */
 	uint64_t padding;                      /* bytes the blocks grew by, zero padded */
 	uint64_t padding_counted;              /* what r->bytes counted for it at the start */
 	uint64_t started_ns;
@@ -318,28 +321,41 @@ static int decode_stripe(struct assembly *a, uint32_t s, const struct erasure_co
 	return erasure_recover(code, longest, x->data, lost, why, cap);
 }
 
-/* The lost member at position: its snapshot put together from its decoded chunks, every
- * region checked against its XXH3. On the worker. */
+/* Bytes [at, at + len) of the lost member at position's snapshot (its data chunks one
+ * after the other, chunk bytes each), gathered from the decoded stripes into out. */
+static void gather_member_bytes(const struct assembly *a, uint32_t position, uint64_t chunk,
+				uint64_t at, uint8_t *out, uint64_t len)
+{
+	for (uint64_t done = 0; done < len;) {
+		unsigned c = (unsigned)((at + done) / chunk);
+		uint64_t within = (at + done) % chunk;
+		uint64_t n = chunk - within < len - done ? chunk - within : len - done;
+		uint32_t s = redundancy_stripe_of_chunk(a->size, a->parity, position, c);
+		memcpy(out + done, a->stripes[s].data[c] + within, n);
+		done += n;
+	}
+}
+
+/* The lost member at position: each region of its snapshot put together from its decoded
+ * chunks into a buffer of its own, and checked against its XXH3. On the worker. */
 static int put_member_together(struct assembly *a, uint32_t position, const atomic_bool *cancel,
 			       char *why, size_t cap)
 {
 	const struct lost_layout *l = &a->layouts[position];
-	uint64_t total = layout_total(l), at = 0, k = a->size - a->parity;
+	uint64_t total = layout_total(l), at = 0;
 	uint64_t chunk = redundancy_chunk_bytes(total ? total : 1, a->size, a->parity);
-	uint8_t *bytes = malloc(total ? total : 1);
-	if (!bytes)
+	uint8_t **regions = calloc(l->count ? l->count : 1, sizeof(*regions));
+	if (!regions)
 		return snprintf(why, cap, "out of memory"), -ENOMEM;
-	a->decoding.snapshots[position] = bytes;
-	for (unsigned c = 0; c < k && c * chunk < total; c++) {
-		uint32_t s = redundancy_stripe_of_chunk(a->size, a->parity, position, c);
-		uint64_t n = total - c * chunk < chunk ? total - c * chunk : chunk;
-		memcpy(bytes + c * chunk, a->stripes[s].data[c], n);
-	}
+	a->decoding.regions[position] = regions;
 	for (uint32_t i = 0; i < l->count; at += l->regions[i++].size) {
 		const struct wire_snapshot_layout_region *x = &l->regions[i];
 		if (atomic_load(cancel))
 			return -ECANCELED;
-		if (XXH3_64bits(bytes + at, x->size) != x->xxh3)
+		if (!(regions[i] = malloc(x->size ? x->size : 1)))
+			return snprintf(why, cap, "out of memory"), -ENOMEM;
+		gather_member_bytes(a, position, chunk, at, regions[i], x->size);
+		if (XXH3_64bits(regions[i], x->size) != x->xxh3)
 			return snprintf(why, cap, "region '%s' of rank %" PRIu32 " decodes with another "
 					"XXH3 than node %" PRIu32 "'s snapshot gave", x->name, x->rank,
 					a->members[position]), -EILSEQ;
@@ -368,7 +384,7 @@ static int decode_all(void *arg, const atomic_bool *cancel)
 
 /* The decode's leftovers, once its job ended or was cancelled: r->bytes counts the padding
  * the blocks got (free_stripes takes it off with them) instead of the padding planned, the
- * put-together snapshots freed. */
+ * put-together regions that were not kept freed. */
 static void end_decoding(struct snapshot_rebuild *r, struct assembly *a)
 {
 	struct decoding *x = &a->decoding;
@@ -378,24 +394,26 @@ static void end_decoding(struct snapshot_rebuild *r, struct assembly *a)
 	r->bytes = r->bytes - x->padding_counted + x->padding;
 	x->padding = x->padding_counted = 0;
 	for (uint32_t p = 0; p < ERASURE_MAX_BLOCKS; p++) {
-		free(x->snapshots[p]);
-		x->snapshots[p] = NULL;
+		for (uint32_t i = 0; x->regions[p] && i < a->layouts[p].count; i++)
+			free(x->regions[p][i]);
+		free(x->regions[p]);
+		x->regions[p] = NULL;
 	}
 }
 
-/* Keeps the checked regions of every lost member, on the loop: 0 or -errno with why. */
+/* Hands the checked regions of every lost member over to the keep callback, on the loop
+ * (their buffers, not their bytes): 0 or -errno with why. */
 static int keep_members(struct snapshot_rebuild *r, struct assembly *a, uint64_t *bytes, char *why,
 			size_t cap)
 {
 	int rc = 0;
 	for (uint32_t p = 0; p < a->size; p++) {
 		const struct lost_layout *l = &a->layouts[p];
-		uint64_t at = 0;
 		if (!(a->lost & (1u << p)))
 			continue;
-		for (uint32_t i = 0; rc == 0 && i < l->count; at += l->regions[i++].size)
+		for (uint32_t i = 0; rc == 0 && i < l->count; i++)
 			rc = r->keep(r->keep_arg, a->members[p], l->incarnation, a->step, &l->regions[i],
-				     a->decoding.snapshots[p] + at, why, cap);
+				     &a->decoding.regions[p][i], why, cap);
 		*bytes += layout_total(l);
 	}
 	return rc;
@@ -412,8 +430,8 @@ static void decoded(void *arg, int rc)
 	if (rc < 0) {
 		util_copy_string(why, sizeof(why), a->decoding.why);
 	} else {
-		/* The blocks are decoded into the snapshots: freed before the regions are kept,
-		 * so that the budget the keeping checks no longer counts them. */
+		/* The blocks are decoded into the regions' buffers: freed before the regions are
+		 * kept, so that the budget the keeping checks no longer counts them. */
 		free_stripes(r, a);
 		rc = keep_members(r, a, &bytes, why, sizeof(why));
 	}

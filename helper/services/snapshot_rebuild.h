@@ -30,11 +30,13 @@ struct snapshot_rebuild;
 
 #define SNAPSHOT_REBUILD_WAIT_MS 15000 /* the leader waits this long for the blocks */
 
-/* Keeps one region of a lost node's rebuilt snapshot of step (its bytes checked already):
- * 0, or -errno with why. */
+/* Keeps one region of a lost node's rebuilt snapshot of step (its bytes checked already, in
+ * *data, a buffer from malloc of region->size bytes): 0 with *data taken (set to NULL), or
+ * -errno with why and *data left to the rebuild, which frees it. On the loop: it must not
+ * copy the bytes (a snapshot can be gigabytes, and the loop keeps the heartbeats). */
 typedef int snapshot_rebuild_keep_fn(void *arg, uint32_t node, uint64_t incarnation, uint64_t step,
 				     const struct wire_snapshot_layout_region *region,
-				     const uint8_t *data, char *why, size_t cap);
+				     uint8_t **data, char *why, size_t cap);
 
 struct snapshot_rebuild *snapshot_rebuild_create(struct lcrd *d, struct erasure_holder *h,
 						 snapshot_rebuild_keep_fn *keep, void *arg);

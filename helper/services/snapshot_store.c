@@ -15,23 +15,27 @@ static bool same_key(const struct held_copy *c, const struct wire_snapshot_put *
 	       c->step == put->step && strcmp(c->region, put->region) == 0;
 }
 
-int snapshot_store_reserve(struct snapshot_store *st, const struct wire_snapshot_put *put,
-			   uint8_t **dst)
+/* A new copy for `put` whose bytes are `data`, first in the list (replacing a complete one
+ * with the same key): NULL when one with that key is being received (*rc -EBUSY) or memory
+ * is short (*rc -ENOMEM). */
+static struct held_copy *insert(struct snapshot_store *st, const struct wire_snapshot_put *put,
+				uint8_t *data, int *rc)
 {
 	for (struct held_copy *c = st->head; c; c = c->next)
 		if (!c->released && same_key(c, put)) {
-			if (!c->complete)
-				return -EBUSY; /* its bytes are being received */
+			if (!c->complete) {
+				*rc = -EBUSY; /* its bytes are being received */
+				return NULL;
+			}
 			snapshot_store_remove(st, c);
 			break;
 		}
-	struct held_copy *c = calloc(1, sizeof(*c));
-	if (c)
-		c->data = malloc(put->size);
-	if (!c || !c->data) {
-		free(c);
-		return -ENOMEM;
+	struct held_copy *c = data ? calloc(1, sizeof(*c)) : NULL;
+	if (!c) {
+		*rc = -ENOMEM;
+		return NULL;
 	}
+	c->data = data;
 	c->node = put->node;
 	c->incarnation = put->incarnation;
 	c->rank = put->rank;
@@ -44,7 +48,32 @@ int snapshot_store_reserve(struct snapshot_store *st, const struct wire_snapshot
 	st->head = c;
 	st->bytes += c->size;
 	st->count++;
+	return c;
+}
+
+int snapshot_store_reserve(struct snapshot_store *st, const struct wire_snapshot_put *put,
+			   uint8_t **dst)
+{
+	int rc = 0;
+	uint8_t *data = malloc(put->size ? put->size : 1);
+	struct held_copy *c = insert(st, put, data, &rc);
+	if (!c) {
+		free(data);
+		return rc;
+	}
 	*dst = c->data;
+	return 0;
+}
+
+int snapshot_store_adopt(struct snapshot_store *st, const struct wire_snapshot_put *put,
+			 uint8_t *data, uint64_t xxh3)
+{
+	int rc = 0;
+	struct held_copy *c = insert(st, put, data, &rc);
+	if (!c)
+		return rc;
+	c->xxh3 = xxh3;
+	c->complete = true;
 	return 0;
 }
 

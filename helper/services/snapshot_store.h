@@ -44,6 +44,13 @@ struct snapshot_store {
 int snapshot_store_reserve(struct snapshot_store *st, const struct wire_snapshot_put *put,
 			   uint8_t **dst);
 
+/* Holds the complete copy `put` describes whose bytes are already in `data` (from malloc,
+ * put->size bytes, with XXH3 xxh3), without copying them: 0 with data owned by the store
+ * (replacing a complete copy with the same key), or -EBUSY (a copy with that key is being
+ * received) or -ENOMEM, data still the caller's. */
+int snapshot_store_adopt(struct snapshot_store *st, const struct wire_snapshot_put *put,
+			 uint8_t *data, uint64_t xxh3);
+
 /* The copy whose bytes are at dst, or NULL. */
 struct held_copy *snapshot_store_find(struct snapshot_store *st, const uint8_t *dst);
 

@@ -7,7 +7,8 @@
  *
  * What the rebuild calls outside itself is a stub here: this node (0) leads a group of 3
  * nodes with 1 parity block per stripe ({0, 1, 2} at the protected step), node 2 is lost,
- * each member's snapshot is one region of REGION_BYTES; the blocks of the stripes the lost
+ * each member's snapshot is REGION_BYTES, the lost one's in three regions of sizes that
+ * cross the boundary between its two chunks; the blocks of the stripes the lost
  * node gave data to are computed here with common/erasure.c and delivered as the transfer
  * server would (snapshot_rebuild_reserve, then snapshot_rebuild_arrived). */
 #include "config.h"
@@ -42,7 +43,12 @@
 
 static const uint32_t live_at_step[GROUP] = { 0, 1, 2 };
 static uint8_t *snapshots[GROUP];
-static struct wire_snapshot_layout_region lost_region;
+#define LOST_REGIONS 3
+static const uint64_t lost_region_sizes[LOST_REGIONS] = {
+	(3u << 20) + 5, (1u << 20) - 3, REGION_BYTES - (4u << 20) - 2 /* the rest */
+};
+static const char *const lost_region_names[LOST_REGIONS] = { "w", "m", "v" };
+static struct wire_snapshot_layout_region lost_regions[LOST_REGIONS];
 static struct erasure_layout lost_layout;
 
 /* --- stubs: the mesh (this node leads, LOST is down), the parity holder, the transfer
@@ -173,21 +179,35 @@ struct fixture {
 	struct snapshot_rebuild *r;
 	unsigned kept;
 	bool kept_bytes_match;
+	unsigned refuse_from; /* keep_region refuses the regions from this index on */
 	int state;
 	char why[WIRE_TEXT_MAX + 1];
 };
 
+/* Takes each region's buffer (freed here) and checks its bytes against the lost member's
+ * snapshot at the region's place, the regions in the layout's order. */
 static int keep_region(void *arg, uint32_t node, uint64_t incarnation, uint64_t step,
-		       const struct wire_snapshot_layout_region *region, const uint8_t *data,
+		       const struct wire_snapshot_layout_region *region, uint8_t **data,
 		       char *why, size_t cap)
 {
 	struct fixture *f = arg;
+	unsigned index = 0;
+	uint64_t at = 0;
 	(void)incarnation;
-	(void)why;
-	(void)cap;
+	while (index < LOST_REGIONS && strcmp(region->name, lost_region_names[index]) != 0)
+		index++;
+	assert_true(index < LOST_REGIONS);
+	assert_int_equal(index, f->kept); /* in order, each once */
+	if (index >= f->refuse_from)
+		return snprintf(why, cap, "no room for region '%s'", region->name), -ENOSPC;
+	for (unsigned i = 0; i < index; i++)
+		at += lost_region_sizes[i];
+	f->kept_bytes_match = (index == 0 || f->kept_bytes_match) && node == LOST && step == STEP &&
+			      region->size == lost_region_sizes[index] &&
+			      memcmp(*data, snapshots[LOST] + at, region->size) == 0;
 	f->kept++;
-	f->kept_bytes_match = node == LOST && step == STEP && region->size == REGION_BYTES &&
-			      memcmp(data, snapshots[LOST], REGION_BYTES) == 0;
+	free(*data);
+	*data = NULL;
 	return 0;
 }
 
@@ -212,14 +232,18 @@ static int setup(void **state)
 		assert_non_null(snapshots[p] = malloc(REGION_BYTES));
 		fill_pseudo_random(snapshots[p], REGION_BYTES, p + 1);
 	}
-	lost_region = (struct wire_snapshot_layout_region){ .rank = LOST, .dp_size = 1,
-							    .size = REGION_BYTES,
-							    .xxh3 = XXH3_64bits(snapshots[LOST], REGION_BYTES) };
-	snprintf(lost_region.shard_key, sizeof(lost_region.shard_key), "rank-2");
-	snprintf(lost_region.name, sizeof(lost_region.name), "w");
+	for (unsigned i = 0, at = 0; i < LOST_REGIONS; at += lost_region_sizes[i++]) {
+		struct wire_snapshot_layout_region *x = &lost_regions[i];
+		*x = (struct wire_snapshot_layout_region){
+			.rank = LOST, .dp_size = 1, .size = lost_region_sizes[i],
+			.xxh3 = XXH3_64bits(snapshots[LOST] + at, lost_region_sizes[i]) };
+		snprintf(x->shard_key, sizeof(x->shard_key), "rank-2");
+		snprintf(x->name, sizeof(x->name), "%s", lost_region_names[i]);
+	}
+	f->refuse_from = LOST_REGIONS;
 	lost_layout = (struct erasure_layout){ .step = STEP, .node = LOST, .incarnation = 7,
-					       .group_size = GROUP, .parity = PARITY, .count = 1,
-					       .regions = &lost_region };
+					       .group_size = GROUP, .parity = PARITY,
+					       .count = LOST_REGIONS, .regions = lost_regions };
 	memcpy(lost_layout.members, live_at_step, sizeof(live_at_step));
 	assert_non_null(f->r = snapshot_rebuild_create(&f->d, NULL, keep_region, f));
 	*state = f;
@@ -338,9 +362,23 @@ static void test_decode_runs_off_the_loop_and_keeps_the_checked_regions(void **s
 	assert_non_null(strstr(why, "its blocks are being decoded"));
 	run_until_rebuild_ends(f);
 	assert_int_equal(f->state, 0);
-	assert_int_equal(f->kept, 1);
+	assert_int_equal(f->kept, LOST_REGIONS);
 	assert_true(f->kept_bytes_match);
 	assert_int_equal(snapshot_rebuild_bytes(f->r), 0);
+}
+
+/* A region the keeper refuses (its budget, say) fails the rebuild; the regions it did not
+ * take are freed by the rebuild (the sanitizer build finds a leak). */
+static void test_region_refused_by_the_keeper_fails_the_rebuild(void **state)
+{
+	struct fixture *f = *state;
+	f->refuse_from = 1;
+	deliver_every_block(f);
+	run_until_rebuild_ends(f);
+	assert_int_equal(f->state, -ENOSPC);
+	assert_non_null(strstr(f->why, "no room for region 'm'"));
+	assert_int_equal(f->kept, 1);
+	assert_true(f->kept_bytes_match);
 }
 
 static void test_block_arriving_while_decoding_is_refused(void **state)
@@ -359,7 +397,7 @@ static void test_block_arriving_while_decoding_is_refused(void **state)
 static void test_wrong_xxh3_fails_the_rebuild_once_decoded(void **state)
 {
 	struct fixture *f = *state;
-	lost_region.xxh3 ^= 1;
+	lost_regions[0].xxh3 ^= 1;
 	deliver_every_block(f);
 	run_until_rebuild_ends(f);
 	assert_int_equal(f->state, -EILSEQ);
@@ -396,6 +434,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_decode_runs_off_the_loop_and_keeps_the_checked_regions,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_region_refused_by_the_keeper_fails_the_rebuild,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_arriving_while_decoding_is_refused, setup,
 						teardown),

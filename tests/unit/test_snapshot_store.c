@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -137,6 +138,40 @@ static void test_the_older_incarnation_of_a_step_is_superseded(void **state)
 	snapshot_store_clear(&st);
 }
 
+/* A rebuilt region is adopted, not copied: the store holds the very buffer, complete, found
+ * by its shard, counted; it replaces a complete copy of the same key, and is refused (the
+ * buffer still the caller's) while a copy of that key is being received. */
+static void test_an_adopted_buffer_is_held_as_a_complete_copy(void **state)
+{
+	struct snapshot_store st = { 0 };
+	struct wire_snapshot_put put = { .node = 3, .rank = 7, .dp_size = 1, .step = 20,
+					 .size = SIZE };
+	uint8_t *data = malloc(SIZE), *receiving;
+	(void)state;
+	assert_non_null(data);
+	strcpy(put.shard_key, "own7");
+	strcpy(put.region, "w");
+	hold(&st, "w", 20, 0x11);
+	assert_int_equal(snapshot_store_adopt(&st, &put, data, 0x1234), 0);
+	assert_int_equal(st.count, 1);
+	assert_int_equal(st.bytes, SIZE);
+	struct held_copy *c = snapshot_store_find_shard(&st, "own7", "w", 20, 7);
+	assert_non_null(c);
+	assert_ptr_equal(c->data, data);
+	assert_true(c->complete);
+	assert_int_equal(c->xxh3, 0x1234);
+
+	strcpy(put.region, "m");
+	assert_int_equal(snapshot_store_reserve(&st, &put, &receiving), 0); /* not complete */
+	uint8_t *second = malloc(SIZE);
+	assert_non_null(second);
+	assert_int_equal(snapshot_store_adopt(&st, &put, second, 0x5678), -EBUSY);
+	free(second);
+	snapshot_store_clear(&st);
+	assert_int_equal(st.count, 0);
+	assert_int_equal(st.bytes, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +181,7 @@ int main(void)
 		cmocka_unit_test(test_a_pinned_copy_that_is_not_released_stays_found),
 		cmocka_unit_test(test_a_new_copy_with_the_key_of_a_pinned_one_does_not_touch_it),
 		cmocka_unit_test(test_the_older_incarnation_of_a_step_is_superseded),
+		cmocka_unit_test(test_an_adopted_buffer_is_held_as_a_complete_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
