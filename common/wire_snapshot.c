@@ -1,6 +1,6 @@
 /* wire_snapshot.c: the snapshot payloads (wire_snapshot.h), from their descriptions, with
  * the rules those name: a copy names a shard key, a data-parallel size of 1 or more, a
- * region, a step and 1 .. WIRE_SNAPSHOT_SIZE_MAX bytes; statuses are 0 or negative; a round
+ * region of a known kind, a step and 1 .. WIRE_SNAPSHOT_SIZE_MAX bytes; statuses are 0 or negative; a round
  * names a step; `protected` is 0 or 1. */
 #include "config.h"
 
@@ -9,6 +9,11 @@
 
 #include "internal/wire.h"
 #include "wire_cursor.h"
+
+static bool region_kind_valid(uint16_t kind)
+{
+	return kind == WIRE_REGION_HOST || kind == WIRE_REGION_CUDA;
+}
 
 static bool wire_snapshot_chunk_valid(const struct wire_snapshot_put *m)
 {
@@ -36,7 +41,7 @@ static bool wire_snapshot_put_valid(const struct wire_snapshot_put *m)
 		return wire_snapshot_geometry_valid(m) && m->stripe < m->group_size &&
 		       m->chunk < m->group_size;
 	return m->kind == WIRE_SNAPSHOT_COPY && m->shard_key[0] && m->dp_size > 0 &&
-	       m->region[0];
+	       m->region[0] && region_kind_valid(m->region_kind);
 }
 
 static bool wire_snapshot_ack_valid(const struct wire_snapshot_ack *m)
@@ -69,6 +74,7 @@ int wire_encode_snapshot_layout(uint64_t incarnation, const struct wire_snapshot
 			wire_put_u32(&w, regions[i].dp_size);
 			wire_put_string(&w, regions[i].shard_key, WIRE_NAME_MAX);
 			wire_put_string(&w, regions[i].name, WIRE_NAME_MAX);
+			wire_put_u16(&w, regions[i].kind);
 			wire_put_u64(&w, regions[i].size);
 			wire_put_u64(&w, regions[i].xxh3);
 		}
@@ -77,7 +83,8 @@ int wire_encode_snapshot_layout(uint64_t incarnation, const struct wire_snapshot
 
 static bool layout_region_valid(const struct wire_snapshot_layout_region *x)
 {
-	return x->shard_key[0] && x->name[0] && x->dp_size > 0 && x->size > 0 &&
+	return x->shard_key[0] && x->name[0] && x->dp_size > 0 && region_kind_valid(x->kind) &&
+	       x->size > 0 &&
 	       x->size <= WIRE_SNAPSHOT_SIZE_MAX;
 }
 
@@ -95,6 +102,7 @@ int wire_decode_snapshot_layout(const uint8_t *buf, size_t len, uint64_t *incarn
 		out[i].dp_size = wire_get_u32(&r);
 		wire_get_string(&r, out[i].shard_key, WIRE_NAME_MAX);
 		wire_get_string(&r, out[i].name, WIRE_NAME_MAX);
+		out[i].kind = wire_get_u16(&r);
 		out[i].size = wire_get_u64(&r);
 		out[i].xxh3 = wire_get_u64(&r);
 		if (r.err == 0 && !layout_region_valid(&out[i]))

@@ -325,7 +325,7 @@ static int bind_snapshot(struct ckpt_writer *w, const struct manifest *plan,
 				  "shard '%s' at step %" PRIu64, w->d->opt.node_name, r->name,
 				  shard->key, plan->step);
 	w->item_count++;
-	if (item->source.size != r->size || r->kind != WIRE_REGION_HOST)
+	if (item->source.size != r->size || item->source.kind != r->kind)
 		return write_fail(err, errlen, -ENODATA, "the snapshot of region '%s' of rank %"
 				  PRIu32 " at step %" PRIu64 " holds %" PRIu64 " bytes, the plan's "
 				  "%s region %" PRIu64, r->name, item->source.rank, plan->step,

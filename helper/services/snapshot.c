@@ -36,6 +36,7 @@
 #include "services/transfer.h"
 
 #define SNAPSHOT_PIECE (256u << 10) /* bytes copied, then hashed, at a time */
+#define SNAPSHOT_DEVICE_PIECE (8u << 20) /* the same, read from a CUDA region */
 
 /* One region of a local snapshot. */
 struct snap_region {
@@ -44,6 +45,7 @@ struct snap_region {
 	uint32_t dp_size;                  /* its rank's */
 	char shard_key[WIRE_NAME_MAX + 1]; /* its rank's */
 	char name[WIRE_NAME_MAX + 1];
+	enum wire_region_kind kind;
 	uint64_t size;
 	uint8_t *data;
 	uint64_t xxh3;
@@ -108,7 +110,6 @@ struct snapshot {
 	struct snapshot_rebuild *rebuild; /* lost members' snapshots rebuilt from the parity */
 	const char *problem_kind;  /* the last problem logged at warning level, or NULL */
 	unsigned problem_repeats;  /* how many times it came again since */
-	bool cuda_told;
 };
 
 /* The copy partners of one node's round, as it reported them. */
@@ -223,39 +224,43 @@ static void set_error(struct snapshot *s, const char *fmt, ...)
 
 /* --- the round's worker: copy, check, push --- */
 
-/* Copies a region in pieces small enough to be hashed while they are in the cache. */
+/* Copies a region in pieces small enough to be hashed while they are in the cache: from
+ * lcrd's own mapping (view) for a host region, else (view NULL: a CUDA region) through the
+ * region's backend, device to host. 0, or -errno. */
 static int copy_and_hash(struct snap_region *x, const uint8_t *view)
 {
+	size_t piece = view ? SNAPSHOT_PIECE : SNAPSHOT_DEVICE_PIECE;
 	XXH3_state_t *state = XXH3_createState();
+	int rc = 0;
 	if (!state)
 		return -ENOMEM;
 	XXH3_64bits_reset(state);
-	for (uint64_t done = 0; done < x->size;) {
-		size_t n = x->size - done < SNAPSHOT_PIECE ? (size_t)(x->size - done) : SNAPSHOT_PIECE;
-		memcpy(x->data + done, view + done, n);
-		xxh3_stream_update(state, x->data + done, n);
+	for (uint64_t done = 0; rc == 0 && done < x->size;) {
+		size_t n = x->size - done < piece ? (size_t)(x->size - done) : piece;
+		if (view)
+			memcpy(x->data + done, view + done, n);
+		else
+			rc = region_read(x->region, done, x->data + done, n);
+		if (rc == 0)
+			xxh3_stream_update(state, x->data + done, n);
 		done += n;
 	}
 	x->xxh3 = XXH3_64bits_digest(state);
 	XXH3_freeState(state);
-	return 0;
+	return rc;
 }
 
 static int copy_regions(struct snapshot *s)
 {
 	for (size_t i = 0; i < s->pending.count; i++) {
 		struct snap_region *x = &s->pending.regions[i];
-		const uint8_t *view;
+		const uint8_t *view = NULL;
 		int rc = region_view(x->region, 0, x->size, &view);
+		if (rc == 0 || rc == -EOPNOTSUPP)
+			rc = copy_and_hash(x, rc == 0 ? view : NULL);
 		if (rc < 0) {
-			set_error(s, "cannot read region '%s' of rank %" PRIu32
-				 ": %s", x->name, x->rank, strerror(-rc));
-			return rc;
-		}
-		rc = copy_and_hash(x, view);
-		if (rc < 0) {
-			set_error(s, "cannot hash region '%s' of rank %" PRIu32 ": out of memory", x->name,
-				  x->rank);
+			set_error(s, "cannot copy region '%s' of rank %" PRIu32 " (%s): %s", x->name,
+				  x->rank, region_kind_name(x->region->kind), strerror(-rc));
 			return rc;
 		}
 	}
@@ -309,7 +314,8 @@ static int push_region(struct snapshot *s, struct transfer_conn *c, const struct
 {
 	struct wire_snapshot_put put = { .node = s->id.self, .incarnation = s->incarnation,
 					 .rank = x->rank, .dp_size = x->dp_size,
-					 .step = s->pending.step, .size = x->size };
+					 .step = s->pending.step, .size = x->size,
+					 .region_kind = (uint16_t)x->kind };
 	char err[WIRE_TEXT_MAX + 1];
 	uint64_t held;
 	strcpy(put.region, x->name);
@@ -357,6 +363,7 @@ static int encode_layout(const struct local_snapshot *x, uint64_t incarnation, u
 	for (size_t i = 0; *out && i < x->count; i++) {
 		const struct snap_region *r = &x->regions[i];
 		regions[i] = (struct wire_snapshot_layout_region){ .rank = r->rank, .dp_size = r->dp_size,
+								   .kind = (uint16_t)r->kind,
 								   .size = r->size, .xxh3 = r->xxh3 };
 		strcpy(regions[i].shard_key, r->shard_key);
 		strcpy(regions[i].name, r->name);
@@ -512,12 +519,12 @@ static const struct task *local_task(const struct snapshot *s, uint32_t rank)
 	return NULL;
 }
 
-/* The round's regions (host regions of the registered ranks), their memory allocated. */
+/* The round's regions (host and CUDA regions of the registered ranks). */
 static int gather_regions(struct snapshot *s, uint64_t step)
 {
 	size_t n = 0;
 	for (struct region *r = s->d->regions.head; r; r = r->next)
-		n += local_task(s, r->owner_rank) && r->kind == WIRE_REGION_HOST;
+		n += local_task(s, r->owner_rank) != NULL;
 	s->pending = (struct local_snapshot){ .step = step };
 	s->pending.regions = calloc(n ? n : 1, sizeof(*s->pending.regions));
 	if (!s->pending.regions)
@@ -526,13 +533,6 @@ static int gather_regions(struct snapshot *s, uint64_t step)
 		const struct task *t = local_task(s, r->owner_rank);
 		if (!t)
 			continue;
-		if (r->kind != WIRE_REGION_HOST) {
-			if (!s->cuda_told)
-				log_info("CUDA region '%s' of rank %" PRIu32 " is not protected by "
-					 "snapshots yet (host regions only)", r->name, r->owner_rank);
-			s->cuda_told = true;
-			continue;
-		}
 		if (ckpt_restore_uses(s->d, r)) {
 			set_error(s, "region '%s' of rank %" PRIu32 " is still being restored", r->name,
 				  r->owner_rank);
@@ -540,7 +540,7 @@ static int gather_regions(struct snapshot *s, uint64_t step)
 		}
 		struct snap_region *x = &s->pending.regions[s->pending.count++];
 		*x = (struct snap_region){ .region = r, .rank = r->owner_rank, .dp_size = t->dp_size,
-					   .size = r->size };
+					   .kind = r->kind, .size = r->size };
 		strcpy(x->name, r->name);
 		strcpy(x->shard_key, t->shard_key);
 		s->pending.bytes += r->size;
@@ -992,12 +992,12 @@ static const struct task *claim_ranks(struct snapshot *s)
 	return updating;
 }
 
-/* A host region of this node that a checkpoint's writer or a restore is using (the
- * rollback would write under it): NULL when none is. */
+/* A region of this node that a checkpoint's writer or a restore is using (the rollback
+ * would write under it): NULL when none is. */
 static const struct region *region_in_io(struct snapshot *s)
 {
 	for (const struct region *r = s->d->regions.head; r; r = r->next)
-		if (r->kind == WIRE_REGION_HOST && ckpt_region_busy(s->d, r))
+		if (ckpt_region_busy(s->d, r))
 			return r;
 	return NULL;
 }
@@ -1255,8 +1255,8 @@ static int pin_copy(struct snapshot *s, const char *shard_key, uint32_t rank, co
 	if (!c)
 		return -ENOENT;
 	snapshot_store_pin(c);
-	*out = (struct snapshot_source){ .data = c->data, .size = c->size, .xxh3 = c->xxh3,
-					 .rank = c->rank, .step = step, .copy = c };
+	*out = (struct snapshot_source){ .data = c->data, .size = c->size, .kind = c->kind,
+					 .xxh3 = c->xxh3, .rank = c->rank, .step = step, .copy = c };
 	return 0;
 }
 
@@ -1290,8 +1290,8 @@ int snapshot_source_pin(struct lcrd *d, const char *shard_key, uint32_t rank, co
 	if (!x)
 		return pin_copy(s, shard_key, rank, region, step, out);
 	s->kept_readers++;
-	*out = (struct snapshot_source){ .data = x->data, .size = x->size, .xxh3 = x->xxh3,
-					 .rank = x->rank, .step = step };
+	*out = (struct snapshot_source){ .data = x->data, .size = x->size, .kind = x->kind,
+					 .xxh3 = x->xxh3, .rank = x->rank, .step = step };
 	return 0;
 }
 
@@ -1335,10 +1335,10 @@ static struct ckpt_report *report_of(struct ckpt_report *reports, size_t count, 
 	return NULL;
 }
 
-/* Adds region (name, size) of rank to the reports: a new report for a new rank. */
+/* Adds region (name, kind, size) of rank to the reports: a new report for a new rank. */
 static int report_region(struct lcrd *d, struct ckpt_report *reports, size_t *count,
 			 uint32_t rank, const char *shard_key, uint32_t dp_size, uint64_t step,
-			 const char *name, uint64_t size)
+			 const char *name, enum wire_region_kind kind, uint64_t size)
 {
 	struct ckpt_report *r = report_of(reports, *count, rank);
 	if (!r) {
@@ -1355,13 +1355,13 @@ static int report_region(struct lcrd *d, struct ckpt_report *reports, size_t *co
 		return -ENOMEM;
 	r->regions = grown;
 	struct ckpt_region_report *e = &grown[r->region_count++];
-	*e = (struct ckpt_region_report){ .kind = WIRE_REGION_HOST, .size = size };
+	*e = (struct ckpt_region_report){ .kind = kind, .size = size };
 	strcpy(e->name, name);
 	return 0;
 }
 
 /* Every region of this node's ranks is in the kept snapshot of step, same size: 0, or
- * -ENODATA with err (a CUDA region, or one registered since). */
+ * -ENODATA with err (one registered since). */
 static int kept_covers_regions(struct snapshot *s, uint64_t step, char *err, size_t errlen)
 {
 	for (const struct region *r = s->d->regions.head; r; r = r->next) {
@@ -1370,10 +1370,8 @@ static int kept_covers_regions(struct snapshot *s, uint64_t step, char *err, siz
 							      r->name, step) : NULL;
 		if (t && t->registered && (!x || x->size != r->size))
 			return snprintf(err, errlen, "%s region '%s' of rank %" PRIu32 " is not in "
-					"%s's snapshot of step %" PRIu64 "%s",
-					r->kind == WIRE_REGION_HOST ? "host" : "CUDA", r->name,
-					r->owner_rank, s->d->opt.node_name, step,
-					r->kind == WIRE_REGION_HOST ? "" : " (host regions only)"),
+					"%s's snapshot of step %" PRIu64, region_kind_name(r->kind),
+					r->name, r->owner_rank, s->d->opt.node_name, step),
 			       -ENODATA;
 	}
 	return 0;
@@ -1398,13 +1396,13 @@ int snapshot_gather_reports(struct lcrd *d, uint64_t step, struct ckpt_report **
 	for (size_t i = 0; rc == 0 && i < s->kept.count; i++) {
 		const struct snap_region *x = &s->kept.regions[i];
 		rc = report_region(d, reports, &n, x->rank, x->shard_key, x->dp_size, step, x->name,
-				   x->size);
+				   x->kind, x->size);
 	}
 	for (const struct held_copy *c = s->store.head; rc == 0 && c; c = c->next)
 		if (c->complete && !c->released && c->step == step && !mesh_is_live(d->mesh, c->node) &&
 		    !snapshot_store_superseded(&s->store, c))
 			rc = report_region(d, reports, &n, c->rank, c->shard_key, c->dp_size, step,
-					   c->region, c->size);
+					   c->region, c->kind, c->size);
 	if (rc < 0) {
 		ckpt_reports_free(reports, n);
 		return snprintf(err, errlen, "out of memory"), rc;
@@ -1508,7 +1506,7 @@ static int keep_rebuilt(void *arg, uint32_t node, uint64_t incarnation, uint64_t
 	struct snapshot *s = arg;
 	struct wire_snapshot_put put = { .node = node, .incarnation = incarnation, .rank = x->rank,
 					 .dp_size = x->dp_size, .step = step, .size = x->size,
-					 .kind = WIRE_SNAPSHOT_COPY };
+					 .kind = WIRE_SNAPSHOT_COPY, .region_kind = x->kind };
 	uint64_t max = s->d->opt.redundancy_memory_max, used = memory_in_use(s);
 	char size[32], have[32], limit[32];
 	if (max && used + x->size > max)

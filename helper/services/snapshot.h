@@ -63,6 +63,7 @@ struct held_copy;
 struct snapshot_source {
 	const uint8_t *data;
 	uint64_t size;
+	enum wire_region_kind kind; /* where the rank holds the region (host or CUDA) */
 	uint64_t xxh3;          /* of the whole region: as the snapshot took it, or the copy arrived */
 	uint32_t rank;
 	uint64_t step;

@@ -41,6 +41,7 @@ static struct held_copy *insert(struct snapshot_store *st, const struct wire_sna
 	c->rank = put->rank;
 	c->dp_size = put->dp_size;
 	strcpy(c->region, put->region);
+	c->kind = (enum wire_region_kind)put->region_kind;
 	strcpy(c->shard_key, put->shard_key);
 	c->step = put->step;
 	c->size = put->size;

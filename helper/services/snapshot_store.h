@@ -23,6 +23,7 @@ struct held_copy {
 	uint32_t dp_size; /* the rank's data-parallel size */
 	char shard_key[WIRE_NAME_MAX + 1]; /* the rank's, as its helper sent it */
 	char region[WIRE_NAME_MAX + 1];
+	enum wire_region_kind kind; /* where the rank holds the region (host or CUDA) */
 	uint64_t step;
 	uint64_t size;
 	uint64_t xxh3;   /* of the bytes held, once complete */

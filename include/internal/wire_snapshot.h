@@ -61,6 +61,7 @@ struct wire_snapshot_layout_region {
 	uint32_t dp_size;
 	char shard_key[WIRE_NAME_MAX + 1];
 	char name[WIRE_NAME_MAX + 1];
+	uint16_t kind; /* enum wire_region_kind: where the rank holds it (host or CUDA) */
 	uint64_t size;
 	uint64_t xxh3; /* of the region's bytes at the step */
 };
@@ -68,20 +69,21 @@ struct wire_snapshot_layout_region {
 #define WIRE_SNAPSHOT_LAYOUT_MAX 4096 /* regions of one node's snapshot */
 
 /* The encoded length of a layout of `count` regions, at most. */
-#define WIRE_SNAPSHOT_LAYOUT_BYTES(count) (4 + 8 + (size_t)(count) * (4 + 4 + 2 + WIRE_NAME_MAX + 2 + WIRE_NAME_MAX + 8 + 8))
+#define WIRE_SNAPSHOT_LAYOUT_BYTES(count) (4 + 8 + (size_t)(count) * (4 + 4 + 2 + WIRE_NAME_MAX + 2 + WIRE_NAME_MAX + 2 + 8 + 8))
 
 /* A layout's bytes: u64 incarnation of the sender's helper, u32 count, then each region
- * (u32 rank, u32 dp_size, string shard key, string name, u64 size, u64 xxh3). Encode: the
- * length, or -EINVAL (too many regions) / -EMSGSIZE (cap). Decode: 0 with *regions (the caller's to free) and *count,
- * or -EBADMSG (malformed: a count over the maximum, an empty name or shard key, a size of 0
- * or over WIRE_SNAPSHOT_SIZE_MAX, bytes left over) or -ENOMEM. */
+ * (u32 rank, u32 dp_size, string shard key, string name, u16 kind, u64 size, u64 xxh3).
+ * Encode: the length, or -EINVAL (too many regions) / -EMSGSIZE (cap). Decode: 0 with
+ * *regions (the caller's to free) and *count, or -EBADMSG (malformed: a count over the
+ * maximum, an empty name or shard key, a kind neither host nor CUDA, a size of 0 or over
+ * WIRE_SNAPSHOT_SIZE_MAX, bytes left over) or -ENOMEM. */
 int wire_encode_snapshot_layout(uint64_t incarnation, const struct wire_snapshot_layout_region *regions,
 				uint32_t count, uint8_t *buf, size_t cap);
 int wire_decode_snapshot_layout(const uint8_t *buf, size_t len, uint64_t *incarnation,
 				struct wire_snapshot_layout_region **regions, uint32_t *count);
 
 /* Refused with a step of WIRE_NO_STEP or a size of 0 or over the maximum; a copy without a
- * shard key or a region, or with a dp_size of 0; a chunk whose group geometry is impossible
+ * shard key or a region, with a dp_size of 0 or a region kind neither host nor CUDA; a chunk whose group geometry is impossible
  * (internal/redundancy_plan.h: groups of 2 to 32 nodes, parity below the group size, a
  * stripe per member, a data chunk below group_size - parity); a layout or rebuild with an
  * impossible geometry, a rebuild block not below group_size. */
@@ -92,6 +94,7 @@ int wire_decode_snapshot_layout(const uint8_t *buf, size_t len, uint64_t *incarn
 	F(str, shard_key, WIRE_NAME_MAX) /* the rank's: a replacement asks by it */     \
 	F(u32, dp_size)     /* the rank's data-parallel size (a checkpoint's manifest) */ \
 	F(str, region, WIRE_NAME_MAX)                                                   \
+	F(u16, region_kind) /* a copy: its region's enum wire_region_kind */            \
 	F(u64, step)                                                                    \
 	F(u64, size)        /* raw bytes that follow the partner's go-ahead */          \
 	F(u16, kind)        /* enum wire_snapshot_kind */                               \

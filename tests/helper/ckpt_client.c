@@ -40,6 +40,10 @@
  *   resume RANK NAME SIZE SEED       as a rank of train (shard key "own<RANK>"): allocate
  *                                    (or reattach) NAME, check it holds the pattern of SEED,
  *                                    print the resume step and the region's committed step
+ *
+ * With CKPT_CLIENT_REGION_KIND=cuda, the regions are CUDA regions: only under the stand-in
+ * driver (tests/helper/fake_libcuda.c), whose device memory is host memory that these
+ * commands read and write through the pointer liblcr gives.
  */
 #include "config.h"
 
@@ -55,6 +59,13 @@
 
 #include "internal/util.h"
 #include "lcr.h"
+
+/* The kind of the regions this rank allocates: host, or CUDA (CKPT_CLIENT_REGION_KIND). */
+static enum lcr_region_kind region_kind(void)
+{
+	const char *kind = getenv("CKPT_CLIENT_REGION_KIND");
+	return kind && strcmp(kind, "cuda") == 0 ? LCR_REGION_CUDA : LCR_REGION_HOST;
+}
 
 static int failed(lcr_session_t *s, const char *what, int rc)
 {
@@ -127,7 +138,7 @@ static int cmd_fill(int argc, char **argv)
 		return 2;
 	if (open_as(rank, NULL, 2, &s) < 0)
 		return 1;
-	if ((rc = lcr_region_alloc(s, argv[1], size, LCR_REGION_HOST, -1, &p)) < 0)
+	if ((rc = lcr_region_alloc(s, argv[1], size, region_kind(), -1, &p)) < 0)
 		return failed(s, "alloc", rc);
 	lcr_update_begin(s, step);
 	fill(p, size, seed);
@@ -169,7 +180,7 @@ static int cmd_flip(int argc, char **argv)
 		return 2;
 	if (open_as(rank, NULL, 2, &s) < 0)
 		return 1;
-	if ((rc = lcr_region_alloc(s, argv[1], size, LCR_REGION_HOST, -1, &p)) < 0)
+	if ((rc = lcr_region_alloc(s, argv[1], size, region_kind(), -1, &p)) < 0)
 		return failed(s, "alloc", rc);
 	lcr_update_begin(s, step);
 	((uint8_t *)p)[offset] ^= 0xff;
@@ -249,7 +260,7 @@ static int cmd_train(int argc, char **argv)
 	snprintf(key, sizeof(key), "own%u", rank);
 	if (open_as(rank, key, 1, &s) < 0)
 		return 1;
-	if ((rc = lcr_region_alloc(s, argv[1], size, LCR_REGION_HOST, -1, &p)) < 0)
+	if ((rc = lcr_region_alloc(s, argv[1], size, region_kind(), -1, &p)) < 0)
 		return failed(s, "alloc", rc);
 	for (uint64_t step = from; step <= to; step++) {
 		lcr_update_begin(s, step);
@@ -304,7 +315,7 @@ static int cmd_restore(int argc, char **argv)
 		return 2;
 	if (open_as(rank, NULL, 2, &s) < 0)
 		return 1;
-	if ((rc = lcr_region_alloc(s, argv[1], size, LCR_REGION_HOST, -1, &p)) < 0)
+	if ((rc = lcr_region_alloc(s, argv[1], size, region_kind(), -1, &p)) < 0)
 		return failed(s, "alloc", rc);
 	if ((rc = lcr_resume_step(s, &step)) < 0)
 		return failed(s, "resume_step", rc);
@@ -344,7 +355,7 @@ static int cmd_resume(int argc, char **argv)
 	snprintf(key, sizeof(key), "own%u", rank);
 	if (open_as(rank, key, 1, &s) < 0)
 		return 1;
-	if ((rc = lcr_region_alloc(s, argv[1], size, LCR_REGION_HOST, -1, &p)) < 0)
+	if ((rc = lcr_region_alloc(s, argv[1], size, region_kind(), -1, &p)) < 0)
 		return failed(s, "alloc", rc);
 	if ((rc = lcr_resume_step(s, &step)) < 0)
 		return failed(s, "resume_step", rc);
@@ -372,7 +383,7 @@ static int cmd_alloc(int argc, char **argv)
 		return 2;
 	if (open_as(rank, NULL, 2, &s) < 0)
 		return 1;
-	if ((rc = lcr_region_alloc(s, argv[1], size, LCR_REGION_HOST, -1, &p)) < 0)
+	if ((rc = lcr_region_alloc(s, argv[1], size, region_kind(), -1, &p)) < 0)
 		return failed(s, "alloc", rc);
 	printf("allocated %s\n", argv[1]);
 	lcr_close(s);

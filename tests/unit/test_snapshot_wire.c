@@ -24,7 +24,8 @@
 #define PUT_REGION_AT (16 + 2 + 8 + 4)   /* u32 node, u64 incarnation, u32 rank, the shard key
 					  * "zero1-r7" (u16 length first), u32 dp_size, then
 					  * u16 length */
-#define PUT_STEP_AT (PUT_REGION_AT + 2 + 13) /* after "optim.exp_avg" */
+#define PUT_REGION_KIND_AT (PUT_REGION_AT + 2 + 13) /* after "optim.exp_avg" */
+#define PUT_STEP_AT (PUT_REGION_KIND_AT + 2)
 #define PUT_SIZE_AT (PUT_STEP_AT + 8)
 #define ACK_STATUS_AT 0
 #define DONE_STEP_AT 0
@@ -101,6 +102,7 @@ static void test_snapshot_fields_survive_decoding(void **state)
 	assert_int_equal(put.rank, 7);
 	assert_int_equal(put.dp_size, 1);
 	assert_string_equal(put.region, "optim.exp_avg");
+	assert_int_equal(put.region_kind, WIRE_REGION_CUDA);
 	assert_int_equal(put.step, 40);
 	assert_int_equal(put.size, 4096);
 	assert_int_equal(decodes_with("snapshot_done", DONE_STEP_AT, 50, 8, &done), 0);
@@ -114,6 +116,18 @@ static void test_snapshot_fields_survive_decoding(void **state)
 	assert_int_equal(end.step, 40);
 	assert_int_equal(end.protected, 0);
 	assert_int_equal(end.bytes, 12ull << 20);
+}
+
+/* A copy names the kind of its region (host or CUDA), which a checkpoint written from it
+ * records: any other is refused. */
+static void test_put_of_a_copy_names_a_known_region_kind(void **state)
+{
+	(void)state;
+	struct wire_snapshot_put put;
+	assert_int_equal(decodes_with("snapshot_put", PUT_REGION_KIND_AT, WIRE_REGION_HOST, 2, &put), 0);
+	assert_int_equal(put.region_kind, WIRE_REGION_HOST);
+	assert_int_equal(decodes_with("snapshot_put", PUT_REGION_KIND_AT, 0, 2, &put), -EBADMSG);
+	assert_int_equal(decodes_with("snapshot_put", PUT_REGION_KIND_AT, 3, 2, &put), -EBADMSG);
 }
 
 static void test_put_of_no_bytes_or_too_many_is_refused(void **state)
@@ -200,10 +214,10 @@ static void test_put_of_a_rebuild_block_or_a_layout_checks_its_geometry(void **s
 }
 
 static const struct wire_snapshot_layout_region sample_layout[2] = {
-	{ .rank = 4, .dp_size = 1, .shard_key = "zero1-r4", .name = "optim", .size = 3000000,
-	  .xxh3 = 0x1122334455667788ull },
-	{ .rank = 5, .dp_size = 2, .shard_key = "zero1-r5", .name = "w", .size = 64,
-	  .xxh3 = 42 },
+	{ .rank = 4, .dp_size = 1, .shard_key = "zero1-r4", .name = "optim",
+	  .kind = WIRE_REGION_HOST, .size = 3000000, .xxh3 = 0x1122334455667788ull },
+	{ .rank = 5, .dp_size = 2, .shard_key = "zero1-r5", .name = "w",
+	  .kind = WIRE_REGION_CUDA, .size = 64, .xxh3 = 42 },
 };
 
 /* A layout names every region of a node's snapshot, in order, with its size and hash. */
@@ -229,8 +243,8 @@ static void test_snapshot_layout_round_trips(void **state)
 	free(out);
 }
 
-/* Cut at any byte, with a byte more, a region of size 0, an empty name or shard key, or
- * a count over the maximum: refused, nothing returned. */
+/* Cut at any byte, with a byte more, a region of size 0, an empty name or shard key, a
+ * kind neither host nor CUDA, or a count over the maximum: refused, nothing returned. */
 static void test_malformed_snapshot_layouts_are_refused(void **state)
 {
 	(void)state;
@@ -245,14 +259,16 @@ static void test_malformed_snapshot_layouts_are_refused(void **state)
 	assert_int_equal(wire_decode_snapshot_layout(buf, (size_t)n + 1, &incarnation, &out, &count),
 			 -EBADMSG);
 	assert_int_equal(wire_encode_snapshot_layout(9, sample_layout, 2, buf, 20), -EMSGSIZE);
-	for (int which = 0; which < 3; which++) {
+	for (int which = 0; which < 4; which++) {
 		memcpy(bad, sample_layout, sizeof(bad));
 		if (which == 0)
 			bad[1].size = 0;
 		else if (which == 1)
 			bad[1].name[0] = '\0';
-		else
+		else if (which == 2)
 			bad[0].shard_key[0] = '\0';
+		else
+			bad[1].kind = 0;
 		n = wire_encode_snapshot_layout(9, bad, 2, buf, sizeof(buf));
 		assert_true(n > 0);
 		assert_int_equal(wire_decode_snapshot_layout(buf, (size_t)n, &incarnation, &out,
@@ -266,8 +282,8 @@ static void test_malformed_snapshot_layouts_are_refused(void **state)
 
 /* A SNAPSHOT_PUT (a copy) of rank 7 of node 3, step 20, 4096 bytes, laid out by hand in
  * buf (u32 node, u64 incarnation, u32 rank, u16 length and the shard key, u32 dp_size, u16
- * length and the region's name, u64 step, u64 size, then kind 0 = copy and the chunk's
- * fields, 14 bytes of zeros): its length. */
+ * length and the region's name, u16 region kind (host), u64 step, u64 size, then kind 0 =
+ * copy and the chunk's fields, 14 bytes of zeros): its length. */
 static size_t hand_made_put(uint8_t *buf, const char *shard_key, uint32_t dp_size,
 			    const char *region)
 {
@@ -282,6 +298,8 @@ static size_t hand_made_put(uint8_t *buf, const char *shard_key, uint32_t dp_siz
 	put_le(buf + at + 4, region_len, 2);
 	memcpy(buf + at + 6, region, region_len);
 	at += 6 + region_len;
+	put_le(buf + at, WIRE_REGION_HOST, 2);
+	at += 2;
 	put_le(buf + at, 20, 8);
 	put_le(buf + at + 8, 4096, 8);
 	memset(buf + at + 16, 0, 14);
@@ -369,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_trailing_bytes_after_a_snapshot_message_are_rejected),
 		cmocka_unit_test(test_snapshot_encoders_refuse_a_small_buffer),
 		cmocka_unit_test(test_snapshot_fields_survive_decoding),
+		cmocka_unit_test(test_put_of_a_copy_names_a_known_region_kind),
 		cmocka_unit_test(test_put_of_no_bytes_or_too_many_is_refused),
 		cmocka_unit_test(test_put_without_a_step_or_a_region_is_refused),
 		cmocka_unit_test(test_put_of_a_chunk_checks_its_group_geometry),

@@ -604,7 +604,8 @@ static inline void fill_snapshot_put(void *p)
 {
 	struct wire_snapshot_put *m = p;
 	*m = (struct wire_snapshot_put){ .node = 3, .incarnation = 12, .rank = 7, .dp_size = 1,
-					 .step = 40, .size = 3ull << 20 };
+					 .region_kind = WIRE_REGION_CUDA, .step = 40,
+					 .size = 3ull << 20 };
 	strcpy(m->shard_key, "zero1-r7");
 	strcpy(m->region, "optim.exp_avg");
 }
