@@ -2,8 +2,8 @@
 # tests/gpu/all.sh: every GPU check of LCR in one run, for the days a GPU machine is lent:
 # the device proxy (run.sh: CUDA regions, SIGKILLed rank, device-to-host bandwidth), CUDA
 # regions in checkpoints (ckpt.sh), state transfer from and into CUDA regions (transfer.sh;
-# its skip, 77, is not a failure), and liblcr's NCCL communicator (comm_nccl_test, one
-# rank). Builds LCR with CUDA first unless LCR_GPU_BUILDDIR names a build made with CUDA.
+# its skip, 77, is not a failure), snapshots of CUDA regions (snapshot.sh), and liblcr's
+# NCCL communicator (comm_nccl_test, one rank). Builds LCR with CUDA first unless LCR_GPU_BUILDDIR names a build made with CUDA.
 # Prints each part's TAP and RESULT lines; exits non-zero if any part failed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +22,8 @@ echo "== checkpoints of CUDA regions (ckpt.sh)"
 timeout 120 "$here/ckpt.sh" || status=1
 echo "== state transfer between helpers, CUDA regions (transfer.sh)"
 timeout 120 "$here/transfer.sh" || [ $? -eq 77 ] || status=1
+echo "== snapshots of CUDA regions: recovery from copies and parity, checkpoint (snapshot.sh)"
+timeout 600 "$here/snapshot.sh" || status=1
 
 echo "== NCCL communicator (comm_nccl_test)"
 work=$(mktemp -d /tmp/lcr-gpu-nccl.XXXXXX)

@@ -41,15 +41,18 @@
  *                                    (or reattach) NAME, check it holds the pattern of SEED,
  *                                    print the resume step and the region's committed step
  *
- * With CKPT_CLIENT_REGION_KIND=cuda, the regions are CUDA regions: only under the stand-in
- * driver (tests/helper/fake_libcuda.c), whose device memory is host memory that these
- * commands read and write through the pointer liblcr gives.
+ * With CKPT_CLIENT_REGION_KIND=cuda, the regions are CUDA regions (on the device of the
+ * current context, else device 0), read and written through the CUDA driver, device to
+ * host and back: on a GPU (tests/gpu/snapshot.sh) or under the stand-in driver
+ * (tests/helper/fake_libcuda.c).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +60,7 @@
 
 #include <xxhash.h>
 
+#include "internal/cuda_driver.h"
 #include "internal/util.h"
 #include "lcr.h"
 
@@ -126,6 +130,85 @@ static int verify(const uint8_t *p, uint64_t size, uint64_t seed)
 	return 0;
 }
 
+/* --- the region's bytes, host or device --- */
+
+#ifdef HAVE_CUDA
+static const struct cuda_driver *cu;
+#endif
+
+/* A host buffer of the region's `size` bytes at p, to read (its bytes copied from the
+ * device first, when `read`) or to write (then region_write_back): p itself for a host
+ * region. Exits on failure. */
+static uint8_t *region_bytes(void *p, uint64_t size, bool read)
+{
+	if (region_kind() == LCR_REGION_HOST)
+		return p;
+#ifdef HAVE_CUDA
+	char err[256];
+	uint8_t *buf = malloc(size ? size : 1);
+	if (!buf || (!cu && cuda_driver_load(&cu, err, sizeof(err)) < 0)) {
+		fprintf(stderr, "ckpt_client: %s\n", buf ? err : "out of memory");
+		exit(1);
+	}
+	CUresult res = read ? cu->cuMemcpyDtoH(buf, (CUdeviceptr)(uintptr_t)p, size) : CUDA_SUCCESS;
+	if (res != CUDA_SUCCESS) {
+		fprintf(stderr, "ckpt_client: cuMemcpyDtoH: %s\n", cuda_result_name(cu, res));
+		exit(1);
+	}
+	return buf;
+#else
+	(void)size;
+	(void)read;
+	fprintf(stderr, "ckpt_client: built without CUDA: no CUDA regions\n");
+	exit(2);
+#endif
+}
+
+/* The buffer of region_bytes is done with: its bytes written to the device first, when
+ * `written`. Exits on failure. */
+static void region_bytes_done(void *p, uint8_t *buf, uint64_t size, bool written)
+{
+	if (buf == p)
+		return;
+#ifdef HAVE_CUDA
+	CUresult res = written ? cu->cuMemcpyHtoD((CUdeviceptr)(uintptr_t)p, buf, size)
+			       : CUDA_SUCCESS;
+	if (res != CUDA_SUCCESS) {
+		fprintf(stderr, "ckpt_client: cuMemcpyHtoD: %s\n", cuda_result_name(cu, res));
+		exit(1);
+	}
+#else
+	(void)size;
+	(void)written;
+#endif
+	free(buf);
+}
+
+/* The pattern of seed written into the region at p. */
+static void region_fill(void *p, uint64_t size, uint64_t seed)
+{
+	uint8_t *buf = region_bytes(p, size, false);
+	fill(buf, size, seed);
+	region_bytes_done(p, buf, size, true);
+}
+
+/* 0 when the region at p holds the pattern of seed, else 1 (saying where it differs). */
+static int region_verify(void *p, uint64_t size, uint64_t seed)
+{
+	uint8_t *buf = region_bytes(p, size, true);
+	int rc = verify(buf, size, seed);
+	region_bytes_done(p, buf, size, false);
+	return rc;
+}
+
+static uint64_t region_xxh3(void *p, uint64_t size)
+{
+	uint8_t *buf = region_bytes(p, size, true);
+	uint64_t h = XXH3_64bits(buf, size);
+	region_bytes_done(p, buf, size, false);
+	return h;
+}
+
 static int cmd_fill(int argc, char **argv)
 {
 	uint32_t rank;
@@ -141,7 +224,7 @@ static int cmd_fill(int argc, char **argv)
 	if ((rc = lcr_region_alloc(s, argv[1], size, region_kind(), -1, &p)) < 0)
 		return failed(s, "alloc", rc);
 	lcr_update_begin(s, step);
-	fill(p, size, seed);
+	region_fill(p, size, seed);
 	if ((rc = lcr_update_end(s, step)) < 0)
 		return failed(s, "update_end", rc);
 	printf("filled %s of rank %u with seed %" PRIu64 ", committed step %" PRIu64 "\n", argv[1],
@@ -183,7 +266,9 @@ static int cmd_flip(int argc, char **argv)
 	if ((rc = lcr_region_alloc(s, argv[1], size, region_kind(), -1, &p)) < 0)
 		return failed(s, "alloc", rc);
 	lcr_update_begin(s, step);
-	((uint8_t *)p)[offset] ^= 0xff;
+	uint8_t *bytes = region_bytes(p, size, true);
+	bytes[offset] ^= 0xff;
+	region_bytes_done(p, bytes, size, true);
 	if ((rc = lcr_update_end(s, step)) < 0)
 		return failed(s, "update_end", rc);
 	printf("flipped byte %" PRIu64 " of %s of rank %u, committed step %" PRIu64 "\n", offset,
@@ -264,10 +349,10 @@ static int cmd_train(int argc, char **argv)
 		return failed(s, "alloc", rc);
 	for (uint64_t step = from; step <= to; step++) {
 		lcr_update_begin(s, step);
-		fill(p, size, step);
+		region_fill(p, size, step);
 		if ((rc = lcr_update_end(s, step)) < 0)
 			return failed(s, "update_end", rc);
-		printf("step %" PRIu64 " xxh3 %016" PRIx64 "\n", step, (uint64_t)XXH3_64bits(p, size));
+		printf("step %" PRIu64 " xxh3 %016" PRIx64 "\n", step, region_xxh3(p, size));
 		print_protected_events(s);
 		fflush(stdout);
 		if (ms)
@@ -296,7 +381,9 @@ static int cmd_tear(int argc, char **argv)
 	if ((rc = lcr_region_lookup(s, argv[1], &info)) < 0)
 		return failed(s, "lookup", rc);
 	lcr_update_begin(s, step);
-	memset(info.ptr, 0xee, info.size / 2);
+	uint8_t *bytes = region_bytes(info.ptr, info.size, true);
+	memset(bytes, 0xee, info.size / 2);
+	region_bytes_done(info.ptr, bytes, info.size, true);
 	printf("holding rank %u in the middle of step %" PRIu64 "\n", rank, step);
 	fflush(stdout);
 	for (;;)
@@ -319,7 +406,7 @@ static int cmd_restore(int argc, char **argv)
 		return failed(s, "alloc", rc);
 	if ((rc = lcr_resume_step(s, &step)) < 0)
 		return failed(s, "resume_step", rc);
-	if (verify(p, size, seed)) {
+	if (region_verify(p, size, seed)) {
 		lcr_close(s);
 		return 1;
 	}
@@ -361,7 +448,7 @@ static int cmd_resume(int argc, char **argv)
 		return failed(s, "resume_step", rc);
 	if ((rc = lcr_region_lookup(s, argv[1], &info)) < 0)
 		return failed(s, "lookup", rc);
-	if (verify(p, size, seed)) {
+	if (region_verify(p, size, seed)) {
 		lcr_close(s);
 		return 1;
 	}
