@@ -6,8 +6,10 @@
 # from the checkpoint's is refused with a clear error and nothing is overwritten; a flipped
 # byte and a truncated file are reported by `lcrctl ckpt verify` with file and offset and
 # refused at restore; retention keeps the newest N; SIGUSR1 and lcr_checkpoint save too.
+# The regions are host regions, or CUDA ones under ckpt_save_restore_cuda.sh.
 . "$(dirname "$0")/lib.sh"
 CKPT_CLIENT=$LCR_BUILDDIR/tests/helper/ckpt_client
+KIND=${CKPT_CLIENT_REGION_KIND:-host} # the regions' kind, as lcrctl names it
 uid=$(id -u)
 make_root "$WORK/root" "$uid"
 CKPT=$WORK/ckpt/30
@@ -53,7 +55,7 @@ LCR_CKPT_DIR="$CKPT" "$LCRCTL" ckpt show 7 >"$WORK/show"
 ok $? "lcrctl ckpt show 7 (directory from LCR_CKPT_DIR)"
 diag <"$WORK/show"
 grep -q "^  shard shard0 ranks 0,2 dp_size 2 regions 2$" "$WORK/show" &&
-	grep -q "^    region model.weights host 3 MiB file s0-model.weights ranges 1 written by n1$" "$WORK/show"
+	grep -q "^    region model.weights $KIND 3 MiB file s0-model.weights ranges 1 written by n1$" "$WORK/show"
 ok $? "... shows shards, ranks, regions, files and writers"
 "$LCRCTL" --socket="$LCR_SOCKET" ckpt verify 7 >"$WORK/verify"
 ok $? "lcrctl ckpt verify 7 (directory from the helper)"
@@ -74,7 +76,7 @@ for r in 0 1 2 3; do
 	[ $r -eq 0 ] || "$CKPT_CLIENT" restore $r model.weights 3M $((11 + r % 2)) >/dev/null || ok_r=1
 done
 ok $ok_r "every rank gets every region back"
-"$LCRCTL" --socket="$LCR_SOCKET" regions | grep -Eq "^  model.weights +3 MiB +host +2 +shard0 +7 +committed"
+"$LCRCTL" --socket="$LCR_SOCKET" regions | grep -Eq "^  model.weights +3 MiB +$KIND +2 +shard0 +7 +committed"
 ok $? "restored ranks show step 7 committed"
 
 "$CKPT_CLIENT" alloc 1 extra 1M >"$WORK/m1"
