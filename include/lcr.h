@@ -242,8 +242,12 @@ int lcr_region_free(lcr_session_t *s, const char *name);
 int lcr_update_begin(lcr_session_t *s, uint64_t step);
 
 /* Marks the update of `step` as committed: the regions hold the state after that step.
- * Stores with release order; no system call. 0, or -EINVAL when the session has no
- * registered rank or `step` is not the update in progress. */
+ * Stores with release order; no system call. The helper may read the regions from then on
+ * (a checkpoint, a snapshot), so the work that writes a CUDA region must have completed on
+ * the device first (cudaStreamSynchronize of its streams, or an event waited for): the
+ * helper's own device-to-host copies are not ordered after the rank's streams. 0, or
+ * -EINVAL when the session has no registered rank or `step` is not the update in
+ * progress. */
 int lcr_update_end(lcr_session_t *s, uint64_t step);
 
 /* A descriptor that becomes readable (POLLIN) when an event is waiting, on the helper's

@@ -1645,4 +1645,14 @@ void snapshot_fill_status(struct lcrd *d, struct wire_status_reply *st)
 	st->redundancy_memory_max = d->opt.redundancy_memory_max;
 	st->protected_step = s ? s->protected_step : WIRE_NO_STEP;
 	st->redundancy_bytes = s ? memory_in_use(s) : 0;
+	st->snapshot_hold_max_ms = d->opt.snapshot_hold_max_ms;
+	/* The ranks' own counts (control_page.h), kept with their pages when they exit. */
+	for (size_t i = 0; i < tasks_count(d->tasks); i++) {
+		const struct task *t = tasks_at(d->tasks, i);
+		if (!t->page)
+			continue;
+		st->hold_waits += atomic_load_explicit(&t->page->hold_waits, memory_order_relaxed);
+		st->hold_waited_us += atomic_load_explicit(&t->page->hold_waited_us,
+							   memory_order_relaxed);
+	}
 }

@@ -46,7 +46,7 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC 0x5752434cu /* bytes "LCRW" on the wire */
-#define WIRE_VERSION 9 /* 2: mesh credentials seal their purpose and the acceptor's challenge;
+#define WIRE_VERSION 10 /* 2: mesh credentials seal their purpose and the acceptor's challenge;
 			 * 3: a checkpoint RESULT's hashes carry their rank and role;
 			 * 4: frames after a mesh or transfer handshake carry a seal;
 			 * 5: snapshots and their copies (wire_snapshot.h), the status' redundancy;
@@ -56,7 +56,9 @@
 			 * 8: SNAPSHOT_PUT carries erasure-coded chunks, the status their groups
 			 *    and what auto chose;
 			 * 9: SNAPSHOT_PUT carries a snapshot's layout and the blocks of a
-			 *    lost node's rebuild */
+			 *    lost node's rebuild;
+			 * 10: a snapshot's copy and layout carry their regions' kind (host or
+			 *    CUDA), the status the snapshot hold's waits */
 #define WIRE_HEADER_SIZE 16
 #define WIRE_MAX_PAYLOAD 65536
 #define WIRE_MAX_MESSAGE (WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD)

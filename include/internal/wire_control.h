@@ -90,6 +90,9 @@ enum wire_task_state {
 	F(u64, protected_step) /* the newest protected step, or WIRE_NO_STEP */         \
 	F(u64, redundancy_bytes) /* snapshots and copies held now */                    \
 	F(u64, redundancy_memory_max) /* 0: no limit */                                 \
+	F(u32, snapshot_hold_max_ms) /* 0: updates never wait for a snapshot's copy */  \
+	F(u64, hold_waits)     /* updates of this node's ranks that waited for one */  \
+	F(u64, hold_waited_us) /* ... and how long, in all */                           \
 	F(str, node_name, WIRE_NODE_NAME_MAX)                                           \
 	F(u32s, ranks, rank_count, WIRE_MAX_LOCAL_RANKS)                                \
 	F(parts, tasks, task_count, WIRE_MAX_LOCAL_RANKS, task_status)

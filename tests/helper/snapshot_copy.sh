@@ -85,8 +85,9 @@ ok $? "h0's copy of rank 1's region at step 60 hashes as rank 1's bytes at step 
 diag <"$WORK/status"
 # h0's snapshot and h1's copy, 3 MiB each, and the next round's buffers once a round
 # replaced another
-grep -q "^redundancy: copy, 1 copy per node, protected step 60 (snapshot every 10), memory [69] MiB (no limit)$" "$WORK/status"
-ok $? "lcrctl status shows the protected step and the memory"
+grep -q "^redundancy: copy, 1 copy per node, protected step 60 (snapshot every 10), memory [69] MiB (no limit)$" "$WORK/status" &&
+	grep -q "^snapshot hold: off (updates never wait for a copy)$" "$WORK/status"
+ok $? "lcrctl status shows the protected step, the memory, and the hold off"
 grep -q "^event PROTECTED step 60 is protected: every node's snapshot (6 MiB in all) is held by 1 other node$" "$WORK/r0"
 ok $? "rank 0 got the PROTECTED event of step 60"
 
@@ -153,6 +154,12 @@ echo "# q0: $taken rounds taken, $torn_rounds torn; rank 0's updates waited ${wa
 ok $? "q0 takes rounds of a rank that updates all the time, and none is torn"
 [ "${waits:-0}" -gt 0 ]
 ok $? "... holding the rank's next update back while it copies, and saying how often"
+"$LCRCTL" --socket="$(socket_of 0)" status >"$WORK/q_status" 2>&1
+diag <"$WORK/q_status"
+status_waits=$(sed -n "s/^snapshot hold: updates of this node's ranks waited \([0-9]*\) times\{0,1\} for its copies, [0-9.]* s in all (at most 1 s each)$/\1/p" "$WORK/q_status")
+# The log line is the last round's count; the ranks may have waited once more since.
+[ -n "$status_waits" ] && [ "$status_waits" -ge "$waits" ]
+ok $? "lcrctl status says how often and how long the ranks' updates waited ($status_waits times)"
 copies_are_the_ranks q1 q_c0 0
 ok $? "every copy q1 holds of rank 0 is rank 0's bytes at its step"
 for p in "${MESH_PIDS[@]}"; do reap -TERM "$p"; done

@@ -91,7 +91,7 @@ static void test_a_frame_header_is_laid_out_as_documented(void **state)
 {
 	static const uint8_t expected[] = {
 		0x4c, 0x43, 0x52, 0x57, /* magic "LCRW" */
-		0x09, 0x00,             /* version 9: layouts and rebuilds of erasure-coded snapshots */
+		0x0a, 0x00,             /* version 10: the region kind of snapshot copies */
 		0x28, 0x00,             /* type 40, MESH_HELLO */
 		0x02, 0x00, 0x00, 0x00, /* length 2 */
 		0x07, 0x00, 0x00, 0x00, /* seq 7 */

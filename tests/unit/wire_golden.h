@@ -22,7 +22,8 @@ static const struct wire_golden_payload wire_golden_payloads[] = {
 	{ "task_exited", 12, 0xdbaf644e3a2cf425ull },
 	{ "reply", 56, 0xd0d013f019267256ull },
 	/* WIRE_VERSION 5: the status carries the redundancy */
-	{ "status_reply", 1186, 0x8f8aa28f6fad9de3ull }, /* WIRE_VERSION 8: erasure groups, auto */
+	{ "status_reply", 1206, 0xcd11f83427b4f247ull }, /* WIRE_VERSION 8: erasure groups, auto;
+							 * 10: the snapshot hold */
 	{ "register", 21, 0x90e47a0531d4685bull },
 	{ "region_alloc", 41, 0x18e01e59dd45e45bull },
 	{ "region_name", 65, 0x722fc9cc4bdcc556ull },
@@ -82,7 +83,8 @@ static const struct wire_golden_payload wire_golden_payloads[] = {
 	{ "jobkv_snapshot_client", 32, 0xee0944cde46bea85ull },
 	{ "jobkv_snapshot_end", 24, 0xf799983801872206ull },
 	/* WIRE_VERSION 5: snapshots and their copies (wire_snapshot.h) */
-	{ "snapshot_put", 75, 0xf39a04422980da4full }, /* 6: the shard key; 7: dp_size; 8: chunks */
+	{ "snapshot_put", 77, 0x6ce60b0fba899095ull }, /* 6: the shard key; 7: dp_size; 8: chunks;
+							 * 10: region kind */
 	{ "snapshot_ack", 80, 0xb424513c5aaef713ull },
 	{ "snapshot_done", 91, 0xe468d3464ff9335full }, /* WIRE_VERSION 7: the partners */
 	{ "snapshot_end", 20, 0x83c29c6bd11c052cull },

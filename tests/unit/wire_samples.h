@@ -57,6 +57,9 @@ static inline void fill_status_reply(void *p)
 	m->region_quota = 1ull << 40;
 	m->redundancy = 1; /* copy */
 	m->redundancy_copies = 2;
+	m->snapshot_hold_max_ms = 1000;
+	m->hold_waits = 37;
+	m->hold_waited_us = 81234;
 	m->redundancy_group_size = 8;
 	m->redundancy_auto = 1;
 	m->redundancy_parity = 2;
