@@ -6,8 +6,10 @@
 # step time, and with it the time a snapshot has between two updates) plus STATE_MB -
 # MODEL_MB of ballast (a region the steps leave alone but every snapshot copies, hashes and
 # pushes): STATE_MB per node. First with
-# --redundancy=none, then with --redundancy=copy at each --snapshot-every of EVERY (lcrd's
-# default among them), ROUNDS times in turn; a fresh mesh for each run. The figure is rank
+# --redundancy=none, then with --redundancy=copy and with --redundancy=erasure (one group of
+# the two nodes with 1 parity block per stripe: each node holds the parity of a stripe
+# whose data chunks are halves of the two snapshots) at each --snapshot-every of EVERY
+# (lcrd's default among them), ROUNDS times in turn; a fresh mesh for each run. The figure is rank
 # 0's steps/s (the trainer's final line: the steps after the first build over their time),
 # the best of the rounds (the run least slowed by whatever else the machine runs), against
 # the best without redundancy; and how many rounds node 0's helper saw protected (the best
@@ -21,7 +23,7 @@
 # Usage: contrib/bench/redundancy_overhead.sh [BUILDDIR]   (LCR_REDUNDANCY_BENCH_MIB, default
 #        64; LCR_REDUNDANCY_BENCH_MODEL_MIB, default 4; LCR_REDUNDANCY_BENCH_STEPS, default
 #        100; LCR_REDUNDANCY_BENCH_ROUNDS, default 2; LCR_REDUNDANCY_BENCH_EVERY, default
-#        "1 10" and lcrd's default, then the default without the hold). About four
+#        "1 10" and lcrd's default, then the default without the hold). About six
 #        minutes on two cores.
 # Build first: make contrib/demo/lcr-demo-trainer
 set -e
@@ -80,26 +82,32 @@ for ((round = 0; round < ROUNDS; round++)); do
 	speeds[none]+="$SPEED "
 	for every in $EVERY; do
 		run_once "copy$every" --redundancy=copy --snapshot-every="$every"
-		speeds[$every]+="$SPEED "
-		protected_steps[$every]+="$PROTECTED "
+		speeds[copy_every_$every]+="$SPEED "
+		protected_steps[copy_every_$every]+="$PROTECTED "
+		run_once "erasure$every" --redundancy=erasure --redundancy-group-size=2 \
+			--redundancy-parity=1 --snapshot-every="$every"
+		speeds[erasure_every_$every]+="$SPEED "
+		protected_steps[erasure_every_$every]+="$PROTECTED "
 	done
 	run_once "copy${DEFAULT_EVERY}_no_hold" --redundancy=copy --snapshot-every="$DEFAULT_EVERY" \
 		--snapshot-hold-max=0
-	speeds[${DEFAULT_EVERY}_no_hold]+="$SPEED "
-	protected_steps[${DEFAULT_EVERY}_no_hold]+="$PROTECTED "
+	speeds[copy_every_${DEFAULT_EVERY}_no_hold]+="$SPEED "
+	protected_steps[copy_every_${DEFAULT_EVERY}_no_hold]+="$PROTECTED "
 done
 baseline=$(printf '%s\n' ${speeds[none]} | best)
 echo "# 2 ranks on 2 helpers, --shard=zero1, $STATE_MB MiB per rank ($MODEL_MB MiB model), $STEPS steps," \
 	"$ROUNDS rounds; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# steps/s without redundancy: ${speeds[none]}"
-for every in $EVERY "${DEFAULT_EVERY}_no_hold"; do
-	value=$(printf '%s\n' ${speeds[$every]} | best)
-	echo "# copy every $every: steps/s ${speeds[$every]}; rounds protected in each run: ${protected_steps[$every]}"
-	echo "RESULT name=trainer_steps_per_s_copy_every_$every value=$value unit=steps/s baseline=$baseline" \
+for case in $(for every in $EVERY; do echo "copy_every_$every erasure_every_$every"; done) \
+	"copy_every_${DEFAULT_EVERY}_no_hold"; do
+	value=$(printf '%s\n' ${speeds[$case]} | best)
+	echo "# ${case//_/ }: steps/s ${speeds[$case]}; rounds protected in each run: ${protected_steps[$case]}"
+	echo "RESULT name=trainer_steps_per_s_$case value=$value unit=steps/s baseline=$baseline" \
 		"ratio=$(awk -v v="$value" -v b="$baseline" 'BEGIN { if (b > 0) printf "%.3f", v / b; else print "nan" }')"
+	every=${case#*_every_}
 	asked=$((STEPS / ${every%_no_hold}))
-	value=$(printf '%s\n' ${protected_steps[$every]} | best)
-	echo "RESULT name=rounds_protected_copy_every_$every value=$value unit=rounds baseline=$asked" \
+	value=$(printf '%s\n' ${protected_steps[$case]} | best)
+	echo "RESULT name=rounds_protected_$case value=$value unit=rounds baseline=$asked" \
 		"ratio=$(awk -v v="$value" -v b="$asked" 'BEGIN { printf "%.3f", v / b }')"
 done
 [ -n "$baseline" ] && [ "$baseline" != 0 ]
