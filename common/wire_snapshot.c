@@ -1,7 +1,7 @@
 /* wire_snapshot.c: the snapshot payloads (wire_snapshot.h), from their descriptions, with
  * the rules those name: a copy names a shard key, a data-parallel size of 1 or more, a
- * region of a known kind, a step and 1 .. WIRE_SNAPSHOT_SIZE_MAX bytes; statuses are 0 or negative; a round
- * names a step; `protected` is 0 or 1. */
+ * region of a known kind (host or CUDA), a step and 1 .. WIRE_SNAPSHOT_SIZE_MAX bytes;
+ * statuses are 0 or negative; a round names a step; `protected` is 0 or 1. */
 #include "config.h"
 
 #include <stdbool.h>
@@ -84,8 +84,7 @@ int wire_encode_snapshot_layout(uint64_t incarnation, const struct wire_snapshot
 static bool layout_region_valid(const struct wire_snapshot_layout_region *x)
 {
 	return x->shard_key[0] && x->name[0] && x->dp_size > 0 && region_kind_valid(x->kind) &&
-	       x->size > 0 &&
-	       x->size <= WIRE_SNAPSHOT_SIZE_MAX;
+	       x->size > 0 && x->size <= WIRE_SNAPSHOT_SIZE_MAX;
 }
 
 int wire_decode_snapshot_layout(const uint8_t *buf, size_t len, uint64_t *incarnation,

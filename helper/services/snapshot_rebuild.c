@@ -4,8 +4,7 @@
  * worker once enough are in, so that the event loop keeps its heartbeats meanwhile; each
  * region put together into a buffer of its own there too, which the loop hands over to the
  * keep callback once the worker ended, no byte copied on the loop). The arithmetic is
- * common/erasure.c's, the
- * placement common/redundancy_plan.c's. */
+ * common/erasure.c's, the placement common/redundancy_plan.c's. */
 #include "config.h"
 
 #include <errno.h>
