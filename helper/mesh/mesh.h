@@ -214,4 +214,8 @@ void mesh_log_local(struct mesh *m, uint16_t type, uint32_t node, uint32_t rank,
 uint32_t mesh_log_length(const struct mesh *m);
 const struct wire_event_log_entry *mesh_log_entry(const struct mesh *m, uint32_t i);
 
+/* Whether this node reported the exit of its rank `rank` to the leader and has not seen it
+ * numbered yet (a report still pending), with the process's wait status. */
+bool mesh_exit_reported(const struct mesh *m, uint32_t rank, int32_t *wait_status);
+
 #endif

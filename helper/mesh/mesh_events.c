@@ -667,3 +667,13 @@ const struct wire_event_log_entry *mesh_log_entry(const struct mesh *m, uint32_t
 {
 	return &m->log[(m->log_start + i) % m->log_cap].entry;
 }
+
+bool mesh_exit_reported(const struct mesh *m, uint32_t rank, int32_t *wait_status)
+{
+	for (const struct mesh_report *r = m->reports; r; r = r->next)
+		if (r->report.type == WIRE_EVENT_RANK_EXITED && r->report.rank == rank) {
+			*wait_status = r->report.status;
+			return true;
+		}
+	return false;
+}

@@ -508,24 +508,40 @@ static bool node_ended(const struct outcome *o, uint32_t n)
 	return true;
 }
 
-/* This node's ranks whose exits it saw (its event log, numbered or not) end with them;
- * false when one of them has no exit there. */
+/* Rank r of this node ended with wait status `status`, as this helper saw it. */
+static void own_rank_ended(struct outcome *o, uint32_t r, int32_t status)
+{
+	struct mesh *m = o->m;
+	if (r < o->rank_cap && o->ranks[r].state == RANK_RUNNING)
+		o->ranks[r] = (struct outcome_rank){ .state = RANK_ENDED, .status = exit_code(status),
+						     .generation = mesh_applied_generation(m) + 1,
+						     .node = mesh_self(m) };
+}
+
+/* This node's ranks whose exits it saw end with them: those in its event log (numbered, or
+ * logged before the mesh was up) and those it reported to a leader that did not number them
+ * (one that left or died meanwhile); false, saying which, when one of them has no exit
+ * here. */
 static bool take_own_exits(struct outcome *o)
 {
 	struct mesh *m = o->m;
 	uint32_t self = mesh_self(m), count;
 	const uint32_t *ranks = mesh_node_ranks(m, self, &count);
+	int32_t status;
 	for (uint32_t i = 0; i < mesh_log_length(m); i++) {
 		const struct wire_event_log_entry *e = mesh_log_entry(m, i);
-		if (e->type == WIRE_EVENT_RANK_EXITED && e->node == self && e->rank < o->rank_cap &&
-		    o->ranks[e->rank].state == RANK_RUNNING)
-			o->ranks[e->rank] = (struct outcome_rank){ .state = RANK_ENDED,
-				.status = exit_code(e->status),
-				.generation = mesh_applied_generation(m) + 1, .node = self };
+		if (e->type == WIRE_EVENT_RANK_EXITED && e->node == self)
+			own_rank_ended(o, e->rank, e->status);
 	}
 	for (uint32_t i = 0; i < count; i++)
-		if (ranks[i] < o->rank_cap && o->ranks[ranks[i]].state == RANK_RUNNING)
+		if (mesh_exit_reported(m, ranks[i], &status))
+			own_rank_ended(o, ranks[i], status);
+	for (uint32_t i = 0; i < count; i++)
+		if (ranks[i] < o->rank_cap && o->ranks[ranks[i]].state == RANK_RUNNING) {
+			log_verbose("the step's outcome is left to another helper: this node's rank "
+				    "%" PRIu32 " has not exited", ranks[i]);
 			return false;
+		}
 	return true;
 }
 
@@ -545,8 +561,11 @@ void outcome_on_shutdown(struct mesh *m, struct outcome **slot)
 	for (uint32_t n = 0; n < mesh_node_count(m); n++) {
 		if (n == mesh_self(m) || mesh_node_state(m, n) != WIRE_NODE_LIVE)
 			continue;
-		if (!mesh_node_leaving(m, n) && !node_ended(o, n))
+		if (!mesh_node_leaving(m, n) && !node_ended(o, n)) {
+			log_verbose("the step's outcome is left to %s (%" PRIu32 "), whose ranks go on",
+				    mesh_node_name(m, n), n);
 			return; /* a helper that goes on decides later */
+		}
 		set_node_ranks(o, n, RANK_ENDED, -1, mesh_applied_generation(m) + 1, true);
 	}
 	if (all_ended(o)) {

@@ -8,7 +8,8 @@
  * must have stopped its helper in order by then (cases/10_plugin.sh).
  *
  * With the arguments runtime_dir=DIR (spank_lcr.so's) and keep_logs=KEEP, it also copies the
- * step's helper log on this node, DIR/UID/JOB.STEP.NODE.log, to KEEP/JOB.STEP.NODE.log at
+ * step's helper log on this node, DIR/UID/JOB.STEP.NODE.log, to KEEP/JOB.STEP.NODE.log (a
+ * replacement step's: JOB.STEP.NODE.replacement-ITS_STEP.log, STEP the one it rejoins) at
  * that point, after spank_lcr.so stopped the helper and before it removes the log in
  * slurm_spank_exit: the cluster suites print what the helpers of a failed case logged
  * (tests/integration/lib.sh). */
@@ -84,14 +85,23 @@ static const char *argument(int argc, char **argv, const char *name)
 static void keep_helper_log(spank_t sp, const char *runtime_dir, const char *keep,
 			    uint32_t job_id, uint32_t step_id)
 {
-	char node[256], from[4096], to[4096], buf[65536];
+	char node[256], rejoin[32], from[4096], to[4096], buf[65536];
 	uid_t uid = 0;
 	if (spank_getenv(sp, "SLURMD_NODENAME", node, sizeof(node)) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS || strchr(node, '/'))
 		return;
-	snprintf(from, sizeof(from), "%s/%u/%u.%u.%s.log", runtime_dir, (unsigned)uid, job_id,
-		 step_id, node);
-	snprintf(to, sizeof(to), "%s/%u.%u.%s.log", keep, job_id, step_id, node);
+	/* A replacement step's helper serves the step it rejoins, and names its files so. */
+	if (spank_getenv(sp, "LCR_REJOIN_STEP", rejoin, sizeof(rejoin)) == ESPANK_SUCCESS &&
+	    strspn(rejoin, "0123456789") == strlen(rejoin) && rejoin[0]) {
+		snprintf(from, sizeof(from), "%s/%u/%u.%s.%s.log", runtime_dir, (unsigned)uid, job_id,
+			 rejoin, node);
+		snprintf(to, sizeof(to), "%s/%u.%s.%s.replacement-%u.log", keep, job_id, rejoin, node,
+			 step_id);
+	} else {
+		snprintf(from, sizeof(from), "%s/%u/%u.%u.%s.log", runtime_dir, (unsigned)uid,
+			 job_id, step_id, node);
+		snprintf(to, sizeof(to), "%s/%u.%u.%s.log", keep, job_id, step_id, node);
+	}
 	int in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0)
 		return;
