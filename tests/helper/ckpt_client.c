@@ -137,7 +137,7 @@ static const struct cuda_driver *cu;
 #endif
 
 /* A host buffer of the region's `size` bytes at p, to read (its bytes copied from the
- * device first, when `read`) or to write (then region_write_back): p itself for a host
+ * device first, when `read`) or to write (then region_bytes_done): p itself for a host
  * region. Exits on failure. */
 static uint8_t *region_bytes(void *p, uint64_t size, bool read)
 {
