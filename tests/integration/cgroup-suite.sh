@@ -26,11 +26,8 @@ cgroup_v1_writable() {
 	done
 }
 
-# "CONTROLLER PATH" for each v1 controller of process $1, as /proc/PID/cgroup says.
-cgroups_of() { awk -F: '$2 ~ /^(memory|cpuset|devices|freezer)$/ {print $2, $3}' "/proc/$1/cgroup"; }
-
-# Each task prints its node, its job, its own cgroups and its helper's, and the memory limit
-# of its helper's memory cgroup, then waits for the test to have read them.
+# Each task prints its node, its job, its own cgroups and its helper's ("NODE task|helper
+# CONTROLLER PATH"), and the memory limit of its helper's memory cgroup.
 CGROUP_REPORT='
 	node=$SLURMD_NODENAME
 	helper_memory=$(awk -F: "\$2 == \"memory\" {print \$3}" /proc/$LCR_HELPER_PID/cgroup)
