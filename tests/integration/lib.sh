@@ -18,7 +18,13 @@ tap_failed=0
 
 diag() { sed 's/^/# /' <<<"$*"; }
 
-# Run every test_* function defined so far, in the order of definition.
+# Run every test_* function defined so far, in the order of definition. Each case runs in
+# a process group of its own, its output in a file (a daemon it starts that keeps the
+# output open cannot hold the suite), under a watchdog: a case that runs past CASE_TIMEOUT
+# seconds (300) is reported with what was running and its process group killed, and the
+# suite goes on. Each result line ends with the case's time. A suite stops early, saying
+# why, when slurmctld no longer answers after a failed case (every later case would only
+# spend its timeouts) or when it has run for SUITE_TIMEOUT seconds (2400).
 run_suite() {
 	local tests=() name
 	shopt -s extdebug
@@ -27,25 +33,69 @@ run_suite() {
 	done | sort -k3,3 -k2,2n | awk '{print $1}' | grep -E -- "${TEST_MATCH:-.}")
 	shopt -u extdebug
 	echo "1..${#tests[@]}"
+	local suite_started=$SECONDS
 	for name in "${tests[@]}"; do
 		tap_count=$((tap_count + 1))
-		local output status
+		local output status started=$SECONDS
+		if [ $((SECONDS - suite_started)) -ge "${SUITE_TIMEOUT:-2400}" ]; then
+			echo "Bail out! the suite ran past ${SUITE_TIMEOUT:-2400} s (SUITE_TIMEOUT) before $name"
+			return 1
+		fi
 		touch "$BASE/case-start" 2>/dev/null
-		# Not inside && or ||: there, bash would ignore set -e in the test.
-		output=$( (set -e; "$name") 2>&1)
-		status=$?
-		if [ $status = 0 ]; then
-			echo "ok $tap_count - $name"
-		elif [ $status = 77 ]; then
+		status=$(run_case "$name" "$BASE/case-output")
+		output=$(cat "$BASE/case-output" 2>/dev/null)
+		if [ "$status" = 0 ]; then
+			echo "ok $tap_count - $name ($((SECONDS - started)) s)"
+		elif [ "$status" = 77 ]; then
 			echo "ok $tap_count - $name # SKIP $(tail -n 1 <<<"$output")"
 		else
-			echo "not ok $tap_count - $name"
+			echo "not ok $tap_count - $name ($((SECONDS - started)) s)"
 			tap_failed=$((tap_failed + 1))
 			diag "$output"
 			helper_log_ends
+			cluster_answers || {
+				echo "Bail out! slurmctld no longer answers after $name"
+				return 1
+			}
 		fi
 	done
 	[ $tap_failed = 0 ]
+}
+
+# run_case NAME FILE: run the case NAME with set -e (not inside && or ||, where bash would
+# ignore it), its output in FILE; print its exit status, 124 when the watchdog stopped it.
+run_case() {
+	local name=$1 file=$2 limit=${CASE_TIMEOUT:-300} pid sleeper finished status
+	: >"$file"
+	set -m
+	(set -e; "$name") >>"$file" 2>&1 </dev/null &
+	pid=$!
+	set +m
+	sleep "$limit" >/dev/null 2>&1 &
+	sleeper=$!
+	wait -n -p finished "$pid" "$sleeper"
+	status=$?
+	if [ "$finished" = "$pid" ]; then
+		kill "$sleeper" 2>/dev/null
+		wait "$sleeper" 2>/dev/null
+		echo "$status"
+		return
+	fi
+	{
+		echo "TIMEOUT: the case ran past $limit s (CASE_TIMEOUT); what was running:"
+		ps -eo pid,pgid,etimes,stat,args --forest | cut -c1-200 |
+			grep -E 'slurm|srun|sbatch|salloc|lcr|munge|timeout|python|test' | grep -Ev ' (ps|grep|cut) ' | tail -n 80
+	} >>"$file" 2>&1
+	kill -TERM -- "-$pid" 2>/dev/null
+	sleep 5
+	kill -KILL -- "-$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	echo 124
+}
+
+# Whether the cluster's slurmctld answers, within 30 s.
+cluster_answers() {
+	SLURM_CONF=$BASE/etc/slurm.conf timeout -k 5 30 sinfo -h >/dev/null 2>&1
 }
 
 # After a failed case: how each helper of its steps ended, from the copies of their logs
