@@ -55,6 +55,12 @@ static int resolve_symbols(void *lib)
 	LOAD(cuMemAlloc);
 	LOAD(cuMemFree);
 	LOAD(cuStreamSynchronize);
+	LOAD(cuStreamCreate);
+	LOAD(cuStreamDestroy);
+	LOAD(cuMemAllocHost);
+	LOAD(cuMemFreeHost);
+	LOAD(cuMemcpyDtoHAsync);
+	LOAD(cuMemcpyHtoDAsync);
 	return 0;
 }
 

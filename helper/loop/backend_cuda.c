@@ -3,7 +3,7 @@
  * descriptor), maps the allocation in its own address space for its own copies, and exports
  * a descriptor for each client that maps it. The driver is loaded, and the device's primary
  * context retained, when the first CUDA region is asked for: a helper without CUDA regions
- * never touches the GPU. */
+ * never touches the GPU. Its own copies go through pinned buffers (cuda_stage.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include "internal/cuda_driver.h"
 #include "internal/util.h"
 #include "loop/backend.h"
+#include "loop/cuda_stage.h"
 #include "loop/regions.h"
 
 struct cuda_state {
@@ -134,15 +135,13 @@ static int cuda_export_fd(struct region *r, int *fd_out)
 static int cuda_read(struct region *r, uint64_t offset, void *dst, size_t len)
 {
 	struct cuda_state *st = r->backend_state;
-	cu->cuCtxSetCurrent(st->ctx);
-	return cuda_result_errno(cu->cuMemcpyDtoH(dst, st->dptr + offset, len));
+	return cuda_stage_read(cu, st->dev, st->ctx, dst, st->dptr + offset, len);
 }
 
 static int cuda_write(struct region *r, uint64_t offset, const void *src, size_t len)
 {
 	struct cuda_state *st = r->backend_state;
-	cu->cuCtxSetCurrent(st->ctx);
-	return cuda_result_errno(cu->cuMemcpyHtoD(st->dptr + offset, src, len));
+	return cuda_stage_write(cu, st->dev, st->ctx, st->dptr + offset, src, len);
 }
 
 static void cuda_destroy(struct region *r)

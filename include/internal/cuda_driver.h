@@ -42,6 +42,12 @@ struct cuda_driver {
 	CUDA_DRIVER_ENTRY(cuMemAlloc);
 	CUDA_DRIVER_ENTRY(cuMemFree);
 	CUDA_DRIVER_ENTRY(cuStreamSynchronize);
+	CUDA_DRIVER_ENTRY(cuStreamCreate);
+	CUDA_DRIVER_ENTRY(cuStreamDestroy);
+	CUDA_DRIVER_ENTRY(cuMemAllocHost);
+	CUDA_DRIVER_ENTRY(cuMemFreeHost);
+	CUDA_DRIVER_ENTRY(cuMemcpyDtoHAsync);
+	CUDA_DRIVER_ENTRY(cuMemcpyHtoDAsync);
 };
 
 /* Loads libcuda.so.1 and calls cuInit(0), once per process (thread-safe). 0 with *out set,

@@ -6,7 +6,11 @@
  * POSIX file descriptor export a dup of it), a reserved address range is a PROT_NONE
  * mapping, mapping an allocation maps the memfd there, shared, and a copy between "device"
  * and host is memcpy. So device pointers are host pointers here: a test may write a CUDA
- * region through the pointer liblcr gives, which on a real GPU it may not.
+ * region through the pointer liblcr gives, which on a real GPU it may not. An asynchronous
+ * copy is only queued on its stream and done when the stream is synchronized (or
+ * destroyed), and pinned host memory starts filled with 0xa5: a caller that reads a pinned
+ * buffer before its copy is waited for, or fills it again too early, gets wrong bytes here
+ * as it could on a GPU.
  *
  * Nothing here says anything about a real GPU: tests/gpu/ runs the same paths on one.
  * The tests put a link named libcuda.so.1 to this module first in LD_LIBRARY_PATH.
@@ -229,8 +233,88 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr ptr)
 	return CUDA_SUCCESS;
 }
 
+/* A stream: the copies queued on it, done in order when it is synchronized. */
+#define FAKE_STREAM_QUEUE 64
+struct fake_copy {
+	void *dst;
+	const void *src;
+	size_t count;
+};
+struct fake_stream {
+	struct fake_copy queue[FAKE_STREAM_QUEUE];
+	unsigned queued;
+};
+
+static void fake_stream_run(struct fake_stream *s)
+{
+	for (unsigned i = 0; i < s->queued; i++)
+		memcpy(s->queue[i].dst, s->queue[i].src, s->queue[i].count);
+	s->queued = 0;
+}
+
+static CUresult fake_stream_queue(CUstream stream, void *dst, const void *src, size_t count)
+{
+	struct fake_stream *s = (struct fake_stream *)stream;
+	if (!current)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (!s) {
+		memcpy(dst, src, count);
+		return CUDA_SUCCESS;
+	}
+	if (s->queued == FAKE_STREAM_QUEUE)
+		fake_stream_run(s);
+	s->queue[s->queued++] = (struct fake_copy){ dst, src, count };
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int flags)
+{
+	(void)flags;
+	struct fake_stream *s = calloc(1, sizeof(*s));
+	if (!s)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*stream = (CUstream)s;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamDestroy(CUstream stream)
+{
+	if (!stream)
+		return CUDA_ERROR_INVALID_HANDLE;
+	fake_stream_run((struct fake_stream *)stream);
+	free(stream);
+	return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuStreamSynchronize(CUstream stream)
 {
-	(void)stream;
+	if (stream)
+		fake_stream_run((struct fake_stream *)stream);
 	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemAllocHost(void **ptr, size_t size)
+{
+	void *p = malloc(size ? size : 1);
+	if (!p)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	memset(p, 0xa5, size);
+	*ptr = p;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemFreeHost(void *ptr)
+{
+	free(ptr);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemcpyDtoHAsync(void *dst, CUdeviceptr src, size_t count, CUstream stream)
+{
+	return fake_stream_queue(stream, dst, (const void *)(uintptr_t)src, count);
+}
+
+CUresult CUDAAPI cuMemcpyHtoDAsync(CUdeviceptr dst, const void *src, size_t count, CUstream stream)
+{
+	return fake_stream_queue(stream, (void *)(uintptr_t)dst, src, count);
 }
