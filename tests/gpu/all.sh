@@ -2,7 +2,8 @@
 # tests/gpu/all.sh: every GPU check of LCR in one run, for the days a GPU machine is lent:
 # the device proxy (run.sh: CUDA regions, SIGKILLed rank, device-to-host bandwidth), CUDA
 # regions in checkpoints (ckpt.sh), state transfer from and into CUDA regions (transfer.sh;
-# its skip, 77, is not a failure), snapshots of CUDA regions (snapshot.sh), and liblcr's
+# its skip, 77, is not a failure), snapshots of CUDA regions (snapshot.sh), lcrd's copies
+# through pinned buffers (tests/helper/cuda_stage_test, on the real driver), and liblcr's
 # NCCL communicator (comm_nccl_test, one rank). Builds LCR with CUDA first unless LCR_GPU_BUILDDIR names a build made with CUDA.
 # Prints each part's TAP and RESULT lines; exits non-zero if any part failed.
 set -u
@@ -24,6 +25,14 @@ echo "== state transfer between helpers, CUDA regions (transfer.sh)"
 timeout 120 "$here/transfer.sh" || [ $? -eq 77 ] || status=1
 echo "== snapshots of CUDA regions: recovery from copies and parity, checkpoint (snapshot.sh)"
 timeout 600 "$here/snapshot.sh" || status=1
+
+echo "== lcrd's copies through pinned buffers on its own streams (cuda_stage_test)"
+if make -C "$build" tests/helper/cuda_stage_test >/dev/null 2>&1; then
+	CMOCKA_MESSAGE_OUTPUT=TAP timeout 120 "$build/tests/helper/cuda_stage_test" || status=1
+else
+	echo "not ok - cuda_stage_test did not build"
+	status=1
+fi
 
 echo "== NCCL communicator (comm_nccl_test)"
 work=$(mktemp -d /tmp/lcr-gpu-nccl.XXXXXX)
