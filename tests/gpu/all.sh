@@ -3,7 +3,8 @@
 # the device proxy (run.sh: CUDA regions, SIGKILLed rank, device-to-host bandwidth), CUDA
 # regions in checkpoints (ckpt.sh), state transfer from and into CUDA regions (transfer.sh;
 # its skip, 77, is not a failure), snapshots of CUDA regions (snapshot.sh), lcrd's copies
-# through pinned buffers (tests/helper/cuda_stage_test, on the real driver), and liblcr's
+# through pinned buffers (tests/helper/cuda_stage_test, on the real driver, and
+# contrib/bench/cuda_copy.sh, their speed against the plain driver copy), and liblcr's
 # NCCL communicator (comm_nccl_test, one rank). Builds LCR with CUDA first unless LCR_GPU_BUILDDIR names a build made with CUDA.
 # Prints each part's TAP and RESULT lines; exits non-zero if any part failed.
 set -u
@@ -33,6 +34,9 @@ else
 	echo "not ok - cuda_stage_test did not build"
 	status=1
 fi
+
+echo "== benchmark: lcrd's pinned-buffer copies against the plain driver copy (cuda_copy.sh)"
+timeout 300 "$here/../../contrib/bench/cuda_copy.sh" "$build" || status=1
 
 echo "== NCCL communicator (comm_nccl_test)"
 work=$(mktemp -d /tmp/lcr-gpu-nccl.XXXXXX)
