@@ -17,13 +17,17 @@ Deterministic: the same seed gives bit-identical parameters whatever happens.
 --checkpoint-at=STEP: once STEP is committed, every rank waits for the others and asks the
 helper for a checkpoint (lcr.Session.checkpoint), which then holds every rank's shard at
 that step; `srun --lcr-restore=auto` (or a foreground lcrd's --restore) resumes from it.
-Until the helpers recover unreplicated state from the copies they keep with
---lcr-redundancy=copy (issue 13: the copies exist, recovery does not use them yet), a
-failure that takes a node, or leaves a rank torn in the middle of its update (which
-includes ZeRO's broadcast of the parameters), cannot be recovered in the job; the members
-then stop (lcr.Error ENOTRECOVERABLE, or RankFailure with --policy=exit: status 75) and
-the last checkpoint is the way on. --policy as in torch_ddp.py; "replace" cannot fill a
-spare with the lost shards yet.
+A failure that takes a node, or leaves a rank torn in the middle of its update (which
+includes ZeRO's broadcast of the parameters), cannot be recovered in the job yet; the
+members then stop (lcr.Error ENOTRECOVERABLE, or RankFailure with --policy=exit: status
+75) and the last checkpoint is the way on. --policy as in torch_ddp.py. With
+--lcr-redundancy=copy and a spare the helpers do recover such a node from their in-memory
+copies (the demo trainer's --shard=zero1 does, doc/redundancy.md), but not this example's:
+a node killed during ZeroRedundancyOptimizer's broadcast leaves the survivors inside their
+update (the broadcast raised between lcr_update_begin and lcr_update_end), and their
+helpers' rollback, which waits for every update to end, gives up after 30 s and ends them.
+liblcr has no call yet for "this update is abandoned: the rank stopped writing, its state
+is torn" that would let the rollback go on (tried on the cluster on 2026-12-07).
 
 Prints "rank R step N loss L" every --log-every steps, "rank R starts at step N with M
 members (pid P, epoch E)" after each build of the group, "rank R: checkpoint of step S
