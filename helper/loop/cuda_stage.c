@@ -1,9 +1,8 @@
 /* cuda_stage.c: lcrd's copies between CUDA regions and host memory through pinned buffers on
- * the thread's own streams (see cuda_stage.h). */
+ * streams of its own (see cuda_stage.h). */
 #include "config.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +10,9 @@
 #include "loop/cuda_stage.h"
 #include "loop/log.h"
 
-/* One thread's pinned buffers and streams, on one device. */
+/* A set of pinned buffers and streams, on one device, used by one copy at a time. */
 struct cuda_stage {
+	struct cuda_stage *next; /* in the pool while no copy uses it */
 	const struct cuda_driver *cu;
 	CUdevice dev;
 	CUcontext ctx; /* the device's primary context, retained while the buffers live */
@@ -20,21 +20,17 @@ struct cuda_stage {
 	void *pinned[CUDA_STAGE_SLOTS];
 };
 
-static pthread_key_t stage_key;
-static pthread_once_t stage_key_once = PTHREAD_ONCE_INIT;
-static bool stage_key_made;
-static __thread bool stage_refused; /* this thread could not have its buffers */
-static atomic_bool refusal_logged;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cuda_stage *pool; /* the sets no copy uses now */
+static bool pinned_refused;     /* a set could not be made: every copy is synchronous */
 
 static void stage_free(struct cuda_stage *s)
 {
 	const struct cuda_driver *cu = s->cu;
 	cu->cuCtxSetCurrent(s->ctx);
 	for (int i = 0; i < CUDA_STAGE_SLOTS; i++) {
-		if (s->stream[i]) {
-			cu->cuStreamSynchronize(s->stream[i]);
+		if (s->stream[i])
 			cu->cuStreamDestroy(s->stream[i]);
-		}
 		if (s->pinned[i])
 			cu->cuMemFreeHost(s->pinned[i]);
 	}
@@ -42,17 +38,7 @@ static void stage_free(struct cuda_stage *s)
 	free(s);
 }
 
-/* At the thread's end. */
-static void stage_release(void *stage)
-{
-	stage_free(stage);
-}
-
-static void make_stage_key(void)
-{
-	stage_key_made = pthread_key_create(&stage_key, stage_release) == 0;
-}
-
+/* A new set for dev, or NULL: then no later copy tries again, and lcrd says why once. */
 static struct cuda_stage *stage_create(const struct cuda_driver *cu, CUdevice dev)
 {
 	struct cuda_stage *s = calloc(1, sizeof(*s));
@@ -85,33 +71,39 @@ static struct cuda_stage *stage_create(const struct cuda_driver *cu, CUdevice de
 refused:
 	if (s)
 		stage_free(s);
-	stage_refused = true;
-	if (!atomic_exchange(&refusal_logged, true))
+	pthread_mutex_lock(&pool_lock);
+	bool first = !pinned_refused;
+	pinned_refused = true;
+	pthread_mutex_unlock(&pool_lock);
+	if (first)
 		log_warning("CUDA copies go without pinned buffers (slower): %s: %s", what,
 			    cuda_result_name(cu, res));
 	return NULL;
 }
 
-/* This thread's stage for dev, made on its first use; NULL: copy synchronously. */
-static struct cuda_stage *stage_for(const struct cuda_driver *cu, CUdevice dev)
+/* A set for dev that no other copy uses, from the pool or new; NULL: copy synchronously. */
+static struct cuda_stage *stage_take(const struct cuda_driver *cu, CUdevice dev)
 {
-	pthread_once(&stage_key_once, make_stage_key);
-	if (!stage_key_made || stage_refused)
-		return NULL;
-	struct cuda_stage *s = pthread_getspecific(stage_key);
-	if (s && s->dev == dev)
+	struct cuda_stage *s, **link;
+	pthread_mutex_lock(&pool_lock);
+	for (link = &pool; (s = *link) && s->dev != dev; link = &s->next)
+		;
+	if (s)
+		*link = s->next;
+	bool refused = pinned_refused;
+	pthread_mutex_unlock(&pool_lock);
+	if (s || refused)
 		return s;
-	if (s) {
-		pthread_setspecific(stage_key, NULL);
-		stage_free(s);
-	}
-	if (!(s = stage_create(cu, dev)))
-		return NULL;
-	if (pthread_setspecific(stage_key, s) != 0) {
-		stage_free(s);
-		return NULL;
-	}
-	return s;
+	return stage_create(cu, dev);
+}
+
+/* Back to the pool once the copy is done with it (its streams idle). */
+static void stage_give_back(struct cuda_stage *s)
+{
+	pthread_mutex_lock(&pool_lock);
+	s->next = pool;
+	pool = s;
+	pthread_mutex_unlock(&pool_lock);
 }
 
 static size_t piece_length(size_t len, size_t piece)
@@ -123,11 +115,10 @@ static size_t piece_length(size_t len, size_t piece)
 int cuda_stage_read(const struct cuda_driver *cu, CUdevice dev, CUcontext ctx, void *dst,
 		    CUdeviceptr src, size_t len)
 {
+	struct cuda_stage *s = len >= CUDA_STAGE_MIN ? stage_take(cu, dev) : NULL;
 	cu->cuCtxSetCurrent(ctx);
-	struct cuda_stage *s = len >= CUDA_STAGE_MIN ? stage_for(cu, dev) : NULL;
 	if (!s)
 		return cuda_result_errno(cu->cuMemcpyDtoH(dst, src, len));
-	cu->cuCtxSetCurrent(ctx);
 	/* Pieces are issued up to CUDA_STAGE_SLOTS ahead of the oldest not yet copied out; a
 	 * failure stops the issuing, and the pieces in flight are waited for all the same. */
 	size_t pieces = (len + CUDA_STAGE_PIECE - 1) / CUDA_STAGE_PIECE;
@@ -153,17 +144,17 @@ int cuda_stage_read(const struct cuda_driver *cu, CUdevice dev, CUcontext ctx, v
 			       piece_length(len, drained));
 		drained++;
 	}
+	stage_give_back(s);
 	return cuda_result_errno(res);
 }
 
 int cuda_stage_write(const struct cuda_driver *cu, CUdevice dev, CUcontext ctx,
 		     CUdeviceptr dst, const void *src, size_t len)
 {
+	struct cuda_stage *s = len >= CUDA_STAGE_MIN ? stage_take(cu, dev) : NULL;
 	cu->cuCtxSetCurrent(ctx);
-	struct cuda_stage *s = len >= CUDA_STAGE_MIN ? stage_for(cu, dev) : NULL;
 	if (!s)
 		return cuda_result_errno(cu->cuMemcpyHtoD(dst, src, len));
-	cu->cuCtxSetCurrent(ctx);
 	/* A buffer is filled again only once the copy of its last piece has completed. */
 	size_t pieces = (len + CUDA_STAGE_PIECE - 1) / CUDA_STAGE_PIECE;
 	size_t issued = 0, completed = 0;
@@ -186,5 +177,6 @@ int cuda_stage_write(const struct cuda_driver *cu, CUdevice dev, CUcontext ctx,
 			res = synced;
 		completed++;
 	}
+	stage_give_back(s);
 	return cuda_result_errno(res);
 }

@@ -3,10 +3,12 @@
  * or more is cut into pieces of CUDA_STAGE_PIECE bytes that go through CUDA_STAGE_SLOTS
  * pinned buffers in turn, each with its stream: the device copy of one piece runs while the
  * host copies the piece before it, and the DMA runs at the speed of pinned memory instead of
- * the driver's staging of pageable memory. Each thread that copies keeps its buffers and
- * streams (in the device's primary context, which it retains) until it ends; where they
- * cannot be had, and for short copies, the copy is one synchronous driver call. Compiled
- * when configure finds CUDA. */
+ * the driver's staging of pageable memory. A set of buffers and streams (in the device's
+ * primary context, which it retains) serves one copy at a time, from any thread, and is kept
+ * for later copies: lcrd makes as many sets as copies ran at once, never frees them, and the
+ * worker threads that copy do not pay for pinning memory each time. Where a set cannot be
+ * made, and for short copies, the copy is one synchronous driver call. Compiled when
+ * configure finds CUDA. */
 #ifndef LCR_HELPER_CUDA_STAGE_H
 #define LCR_HELPER_CUDA_STAGE_H
 

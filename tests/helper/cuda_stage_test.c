@@ -2,7 +2,7 @@
  * (helper/loop/cuda_stage.c), run by cuda_stage.sh under the stand-in driver
  * (fake_libcuda.c), which does an asynchronous copy only when its stream is synchronized:
  * every byte must arrive, at its place, for lengths around the piece size, and from two
- * threads at once (each has buffers of its own). */
+ * threads at once (each copy takes a set of buffers no other copy uses). */
 #include "config.h"
 
 #include <pthread.h>
