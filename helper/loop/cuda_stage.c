@@ -97,9 +97,14 @@ static struct cuda_stage *stage_take(const struct cuda_driver *cu, CUdevice dev)
 	return stage_create(cu, dev);
 }
 
-/* Back to the pool once the copy is done with it (its streams idle). */
-static void stage_give_back(struct cuda_stage *s)
+/* Once the copy is done with the set (its streams idle): back to the pool, or freed after a
+ * failure, which may have left its streams unusable. */
+static void stage_done(struct cuda_stage *s, CUresult copy_result)
 {
+	if (copy_result != CUDA_SUCCESS) {
+		stage_free(s);
+		return;
+	}
 	pthread_mutex_lock(&pool_lock);
 	s->next = pool;
 	pool = s;
@@ -144,7 +149,7 @@ int cuda_stage_read(const struct cuda_driver *cu, CUdevice dev, CUcontext ctx, v
 			       piece_length(len, drained));
 		drained++;
 	}
-	stage_give_back(s);
+	stage_done(s, res);
 	return cuda_result_errno(res);
 }
 
@@ -177,6 +182,6 @@ int cuda_stage_write(const struct cuda_driver *cu, CUdevice dev, CUcontext ctx,
 			res = synced;
 		completed++;
 	}
-	stage_give_back(s);
+	stage_done(s, res);
 	return cuda_result_errno(res);
 }

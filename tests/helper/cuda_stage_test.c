@@ -5,6 +5,7 @@
  * threads at once (each copy takes a set of buffers no other copy uses). */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -110,6 +111,28 @@ static void many_pieces_through_every_buffer_are_exact(void **state)
 	round_trip((CUDA_STAGE_SLOTS + 3) * (size_t)CUDA_STAGE_PIECE + 12345, 4096, 9);
 }
 
+/* A device fault in the middle of a pipelined copy is the copy's error; the copies after it
+ * are exact again (the failed copy's buffers are not reused). */
+static void a_failed_piece_fails_the_copy_and_later_copies_are_exact(void **state)
+{
+	size_t len = 5 * (size_t)CUDA_STAGE_PIECE;
+	uint8_t *host = calloc(1, len);
+	CUdeviceptr device = 0;
+	(void)state;
+	assert_non_null(host);
+	assert_int_equal(cu->cuCtxSetCurrent(ctx), CUDA_SUCCESS);
+	assert_int_equal(cu->cuMemAlloc(&device, len), CUDA_SUCCESS);
+	setenv("FAKE_CUDA_FAIL_ASYNC", "3", 1);
+	assert_int_equal(cuda_stage_read(cu, dev, ctx, host, device, len), -EIO);
+	unsetenv("FAKE_CUDA_FAIL_ASYNC");
+	setenv("FAKE_CUDA_FAIL_ASYNC", "2", 1);
+	assert_int_equal(cuda_stage_write(cu, dev, ctx, device, host, len), -EIO);
+	unsetenv("FAKE_CUDA_FAIL_ASYNC");
+	cu->cuMemFree(device);
+	free(host);
+	round_trip(len + 3, 7, 31);
+}
+
 static void *copy_in_a_thread(void *arg)
 {
 	unsigned seed = (unsigned)(uintptr_t)arg;
@@ -139,6 +162,7 @@ int main(void)
 		cmocka_unit_test(one_piece_and_its_neighbours_are_exact),
 		cmocka_unit_test(many_pieces_through_every_buffer_are_exact),
 		cmocka_unit_test(two_threads_copy_at_once),
+		cmocka_unit_test(a_failed_piece_fails_the_copy_and_later_copies_are_exact),
 	};
 	return cmocka_run_group_tests(tests, load_driver, NULL);
 }

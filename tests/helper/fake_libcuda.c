@@ -252,11 +252,30 @@ static void fake_stream_run(struct fake_stream *s)
 	s->queued = 0;
 }
 
+/* FAKE_CUDA_FAIL_ASYNC=N (tests): every Nth asynchronous copy of the thread, counted from
+ * when it was set, fails, as a device fault would. */
+static CUresult fake_injected_failure(void)
+{
+	const char *every = getenv("FAKE_CUDA_FAIL_ASYNC");
+	static __thread long counted;
+	if (!every || !*every) {
+		counted = 0;
+		return CUDA_SUCCESS;
+	}
+	if (++counted < atol(every))
+		return CUDA_SUCCESS;
+	counted = 0;
+	return CUDA_ERROR_ILLEGAL_ADDRESS;
+}
+
 static CUresult fake_stream_queue(CUstream stream, void *dst, const void *src, size_t count)
 {
 	struct fake_stream *s = (struct fake_stream *)stream;
 	if (!current)
 		return CUDA_ERROR_INVALID_CONTEXT;
+	CUresult injected = fake_injected_failure();
+	if (injected != CUDA_SUCCESS)
+		return injected;
 	if (!s) {
 		memcpy(dst, src, count);
 		return CUDA_SUCCESS;
