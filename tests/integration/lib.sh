@@ -23,8 +23,10 @@ diag() { sed 's/^/# /' <<<"$*"; }
 # output open cannot hold the suite), under a watchdog: a case that runs past CASE_TIMEOUT
 # seconds (300) is reported with what was running and its process group killed, and the
 # suite goes on. Each result line ends with the case's time. A suite stops early, saying
-# why, when slurmctld no longer answers after a failed case (every later case would only
-# spend its timeouts) or when it has run for SUITE_TIMEOUT seconds (2400).
+# why, when the cluster it brought up (cluster_up) no longer answers after a failed case
+# (every later case would only spend its timeouts) or when it has run for SUITE_TIMEOUT
+# seconds (2400). The suites of tests/cluster and tests/packaging use it too, without a
+# cluster of their own.
 run_suite() {
 	local tests=() name
 	shopt -s extdebug
@@ -33,17 +35,19 @@ run_suite() {
 	done | sort -k3,3 -k2,2n | awk '{print $1}' | grep -E -- "${TEST_MATCH:-.}")
 	shopt -u extdebug
 	echo "1..${#tests[@]}"
-	local suite_started=$SECONDS
+	local suite_started=$SECONDS case_output
+	case_output=$(mktemp "${TMPDIR:-/tmp}/lcr-case.XXXXXX") || return 1
 	for name in "${tests[@]}"; do
 		tap_count=$((tap_count + 1))
 		local output status started=$SECONDS
 		if [ $((SECONDS - suite_started)) -ge "${SUITE_TIMEOUT:-2400}" ]; then
 			echo "Bail out! the suite ran past ${SUITE_TIMEOUT:-2400} s (SUITE_TIMEOUT) before $name"
+			rm -f "$case_output"
 			return 1
 		fi
 		touch "$BASE/case-start" 2>/dev/null
-		status=$(run_case "$name" "$BASE/case-output")
-		output=$(cat "$BASE/case-output" 2>/dev/null)
+		status=$(run_case "$name" "$case_output")
+		output=$(cat "$case_output")
 		if [ "$status" = 0 ]; then
 			echo "ok $tap_count - $name ($((SECONDS - started)) s)"
 		elif [ "$status" = 77 ]; then
@@ -53,12 +57,14 @@ run_suite() {
 			tap_failed=$((tap_failed + 1))
 			diag "$output"
 			helper_log_ends
-			cluster_answers || {
+			if [ -n "${suite_cluster_up:-}" ] && ! cluster_answers; then
 				echo "Bail out! slurmctld no longer answers after $name"
+				rm -f "$case_output"
 				return 1
-			}
+			fi
 		fi
 	done
+	rm -f "$case_output"
 	[ $tap_failed = 0 ]
 }
 
@@ -124,6 +130,7 @@ cluster_up() {
 		echo "Bail out! cannot start the local cluster"
 		exit 99
 	}
+	suite_cluster_up=1
 }
 
 # LCR_KEEP_WORK=1 keeps $BASE (the runs' output in work, the helpers' logs copied to
