@@ -25,6 +25,7 @@
 static const struct cuda_driver *cu;
 static CUdevice dev;
 static CUcontext ctx;
+static void *pinned; /* SNAPSHOT_PIECE bytes of pinned host memory, for the ceiling */
 
 static double now(void)
 {
@@ -33,7 +34,7 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-enum method { PLAIN_DTOH, STAGE_DTOH, PLAIN_HTOD, STAGE_HTOD };
+enum method { PLAIN_DTOH, STAGE_DTOH, PLAIN_HTOD, STAGE_HTOD, PINNED_DTOH };
 
 /* One pass over size bytes in SNAPSHOT_PIECE calls: seconds, or a negative value. */
 static double pass(enum method m, void *host, CUdeviceptr device, size_t size)
@@ -53,8 +54,11 @@ static double pass(enum method m, void *host, CUdeviceptr device, size_t size)
 		case PLAIN_HTOD:
 			rc = cuda_result_errno(cu->cuMemcpyHtoD(device + at, h, n));
 			break;
-		default:
+		case STAGE_HTOD:
 			rc = cuda_stage_write(cu, dev, ctx, device + at, h, n);
+			break;
+		default: /* every piece into the same pinned buffer */
+			rc = cuda_result_errno(cu->cuMemcpyDtoH(pinned, device + at, n));
 			break;
 		}
 		if (rc < 0) {
@@ -82,14 +86,18 @@ int main(int argc, char **argv)
 {
 	size_t size = (size_t)1 << 30;
 	int rounds = 5;
-	char err[256];
+	char err[256], *end = NULL;
 	for (int i = 1; i < argc; i++) {
-		if (!strncmp(argv[i], "--size=", 7))
-			size = strtoull(argv[i] + 7, NULL, 10);
-		else if (!strncmp(argv[i], "--rounds=", 9))
-			rounds = atoi(argv[i] + 9);
-		else {
+		if (!strncmp(argv[i], "--size=", 7)) {
+			size = strtoull(argv[i] + 7, &end, 10);
+		} else if (!strncmp(argv[i], "--rounds=", 9)) {
+			rounds = (int)strtol(argv[i] + 9, &end, 10);
+		} else {
 			fprintf(stderr, "usage: cuda_copy_bench [--size=BYTES] [--rounds=N]\n");
+			return 2;
+		}
+		if (*end) {
+			fprintf(stderr, "cuda_copy_bench: %s: not a whole number\n", argv[i]);
 			return 2;
 		}
 	}
@@ -102,7 +110,6 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	CUdeviceptr device = 0;
-	void *pinned = NULL;
 	char *host = malloc(size);
 	if (cu->cuDeviceGet(&dev, 0) != CUDA_SUCCESS ||
 	    cu->cuDevicePrimaryCtxRetain(&ctx, dev) != CUDA_SUCCESS ||
@@ -117,18 +124,9 @@ int main(int argc, char **argv)
 	double stage_dtoh = best_rate(STAGE_DTOH, host, device, size, rounds);
 	double plain_htod = best_rate(PLAIN_HTOD, host, device, size, rounds);
 	double stage_htod = best_rate(STAGE_HTOD, host, device, size, rounds);
-	double pinned_best = 0;
-	for (int i = 0; i < rounds; i++) {
-		double start = now();
-		for (size_t at = 0; at < size; at += SNAPSHOT_PIECE) {
-			size_t n = size - at < SNAPSHOT_PIECE ? size - at : SNAPSHOT_PIECE;
-			cu->cuMemcpyDtoH(pinned, device + at, n);
-		}
-		double s = now() - start;
-		if (s > 0 && size / s / 1e9 > pinned_best)
-			pinned_best = size / s / 1e9;
-	}
-	if (plain_dtoh <= 0 || stage_dtoh <= 0 || plain_htod <= 0 || stage_htod <= 0)
+	double pinned_best = best_rate(PINNED_DTOH, host, device, size, rounds);
+	if (plain_dtoh <= 0 || stage_dtoh <= 0 || plain_htod <= 0 || stage_htod <= 0 ||
+	    pinned_best <= 0)
 		return 1;
 	printf("%zu bytes in %u-byte calls, best of %d rounds; ceiling: device to pinned host "
 	       "memory %.2f GB/s\n", size, SNAPSHOT_PIECE, rounds, pinned_best);
