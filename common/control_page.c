@@ -101,6 +101,19 @@ int control_page_begin_update(struct control_page *p, uint64_t step, uint32_t ac
 	return 0;
 }
 
+int control_page_abandon_update(struct control_page *p, uint64_t step)
+{
+	uint32_t phase = WIRE_PHASE_UPDATING;
+	/* Only the rank swaps away from UPDATING (lcrd cannot claim such a page), so the step
+	 * read here is the update's own. */
+	if (atomic_load_explicit(&p->step, memory_order_relaxed) != step)
+		return -EINVAL;
+	if (!atomic_compare_exchange_strong_explicit(&p->phase, &phase, WIRE_PHASE_ABANDONED,
+						     memory_order_release, memory_order_relaxed))
+		return -EINVAL;
+	return 0;
+}
+
 bool control_page_hold_snapshot(struct control_page *p, uint64_t step)
 {
 	/* The hold, then this read of the phase (the rank: its swap, then its read of the

@@ -26,6 +26,7 @@ const char *wire_phase_name(uint16_t phase)
 	case WIRE_PHASE_UPDATING: return "updating";
 	case WIRE_PHASE_COMMITTED: return "committed";
 	case WIRE_PHASE_ROLLING_BACK: return "rolling back";
+	case WIRE_PHASE_ABANDONED: return "abandoned";
 	}
 	return "unknown";
 }

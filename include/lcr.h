@@ -54,8 +54,10 @@ extern "C" {
  * 4: lcr_comm's members meet in the job-wide store by default, on any node (lcr_comm.h).
  * 5: lcr_update_begin fails with -ESTALE after the helper rolled the rank's regions back,
  *    until the rank asks lcr_resume_step (which acknowledges the rollback). The helper of
- *    this release raises the fence; one of revision 3 or 4 does not, and nothing is refused. */
-#define LCR_API_REVISION 5
+ *    this release raises the fence; one of revision 3 or 4 does not, and nothing is refused.
+ * 6: lcr_update_abandon, and LCR_PHASE_ABANDONED: an update that could not end (a collective
+ *    inside it failed with a peer) lets the helper's rollback go on. */
+#define LCR_API_REVISION 6
 
 #define LCR_NAME_MAX 63      /* longest region name, key, barrier name or shard key */
 #define LCR_VALUE_MAX 32768  /* largest key-value store value */
@@ -78,6 +80,8 @@ enum lcr_phase {
 	LCR_PHASE_COMMITTED = 2, /* the regions hold the committed state of committed_step */
 	LCR_PHASE_ROLLING_BACK = 3, /* the helper copies a protected step's snapshot into the
 				     * regions (a recovery; LCR_API_REVISION 3) */
+	LCR_PHASE_ABANDONED = 4, /* lcr_update_abandon: an update given up, the regions torn
+				  * until a rollback or a copy (LCR_API_REVISION 6) */
 };
 
 /* lcr_region_alloc's return value when the region already existed (a reattach). */
@@ -249,6 +253,20 @@ int lcr_update_begin(lcr_session_t *s, uint64_t step);
  * -EINVAL when the session has no registered rank or `step` is not the update in
  * progress. */
 int lcr_update_end(lcr_session_t *s, uint64_t step);
+
+/* Gives the update of `step` up (LCR_API_REVISION 6): it stopped before its end, typically
+ * because a collective inside it failed when a peer was lost, so the regions are torn and
+ * no commit of `step` comes. The page shows LCR_PHASE_ABANDONED: no checkpoint, snapshot or
+ * transfer uses the regions, and the helper may roll them back to a protected step at
+ * once (recovery from the in-memory copies), where a rank still UPDATING would hold that
+ * rollback back until its update ended, or ended this node's ranks after 30 s. The rank must
+ * not write the regions again before it knows the step they hold: after a rollback,
+ * lcr_resume_step (then lcr_update_begin of the next step is let in); otherwise the
+ * regions are filled again from a replica inside an update of its own
+ * (lcr_update_begin/lcr_update_end), or restored from a checkpoint. A store, no system
+ * call; safe from any thread. 0, or -EINVAL when the session has no registered rank or
+ * `step` is not the update in progress (nothing changed). */
+int lcr_update_abandon(lcr_session_t *s, uint64_t step);
 
 /* A descriptor that becomes readable (POLLIN) when an event is waiting, on the helper's
  * connection or read ahead by a communicator's build (lcr_comm.h) and queued in the

@@ -301,3 +301,9 @@ int lcr_update_end(lcr_session_t *s, uint64_t step)
 	atomic_store_explicit(&p->phase, WIRE_PHASE_COMMITTED, memory_order_release);
 	return 0;
 }
+
+int lcr_update_abandon(lcr_session_t *s, uint64_t step)
+{
+	struct control_page *p = s ? s->page : NULL;
+	return p ? control_page_abandon_update(p, step) : -EINVAL;
+}

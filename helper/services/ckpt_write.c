@@ -86,6 +86,23 @@ static int report_regions(struct lcrd *d, struct ckpt_report *r)
 	return 0;
 }
 
+/* A page's phase as a checkpoint report gives it (its wire form knows only the first three):
+ * a rollback in progress ends with a commit, as an update does; an abandoned update (or a
+ * value no phase has: the page is the rank's to write) holds nothing to save and no commit
+ * is coming. */
+static enum wire_phase report_phase(uint16_t phase)
+{
+	switch (phase) {
+	case WIRE_PHASE_RUNNING:
+	case WIRE_PHASE_UPDATING:
+	case WIRE_PHASE_COMMITTED:
+		return (enum wire_phase)phase;
+	case WIRE_PHASE_ROLLING_BACK:
+		return WIRE_PHASE_UPDATING;
+	}
+	return WIRE_PHASE_RUNNING;
+}
+
 int ckpt_gather_reports(struct lcrd *d, struct ckpt_report **out, size_t *count, char *err,
 			size_t errlen)
 {
@@ -105,7 +122,7 @@ int ckpt_gather_reports(struct lcrd *d, struct ckpt_report **out, size_t *count,
 		strcpy(r->shard_key, t->shard_key);
 		r->dp_size = t->dp_size;
 		tasks_read_marks(t, &r->committed_step, &phase);
-		r->phase = (enum wire_phase)phase;
+		r->phase = report_phase(phase);
 		used++;
 		if (report_regions(d, r) < 0) {
 			ckpt_reports_free(reports, used);

@@ -17,6 +17,11 @@
  * the phase is ROLLING_BACK. lcrd ends the rollback by raising `rollback_generation` and
  * then marking the rolled-back step committed (release order).
  *
+ * Abandon: a rank whose update cannot end (a collective inside it failed) swaps UPDATING to
+ * ABANDONED: its regions are torn, no commit comes, and lcrd may claim the page for a
+ * rollback at once. Every reader that wants a committed state already refuses it, and a
+ * later update begins from it like from any phase but ROLLING_BACK.
+ *
  * Fencing: the rank's library remembers the rollback generation it last acknowledged (at
  * registration, and when the rank asks lcr_resume_step). An update is begun only while the
  * page's generation is that one, so a rank that did not learn of a rollback cannot commit a
@@ -77,6 +82,11 @@ _Static_assert(sizeof(struct control_page) <= CONTROL_PAGE_SIZE, "control page t
  * lcrd ended a rollback since the rank acknowledged `acknowledged` (a generation of
  * control_page_rollback_generation): the page is left as it is. */
 int control_page_begin_update(struct control_page *p, uint64_t step, uint32_t acknowledged);
+
+/* The rank's lcr_update_abandon: the update of `step` in progress is given up (ABANDONED,
+ * release order). 0; -EINVAL when the page shows no update of `step` in progress (nothing
+ * changed). */
+int control_page_abandon_update(struct control_page *p, uint64_t step);
 
 /* The page's rollback generation (acquire order), for the rank to acknowledge once it knows
  * the state the rollbacks up to it left: at registration, and before it asks for its resume

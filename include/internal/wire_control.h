@@ -137,6 +137,7 @@ enum wire_phase {
 	WIRE_PHASE_UPDATING = 1,
 	WIRE_PHASE_COMMITTED = 2,
 	WIRE_PHASE_ROLLING_BACK = 3, /* lcrd copies a protected step's snapshot into the regions */
+	WIRE_PHASE_ABANDONED = 4, /* the rank gave its update up: torn, and no commit comes */
 };
 
 #define WIRE_OWNER_ALIVE 0x1 /* wire_region_entry.flags: the owner rank holds a session */

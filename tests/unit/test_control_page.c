@@ -82,6 +82,53 @@ static void test_update_refused_while_rolling_back(void **state)
 	assert_int_equal(atomic_load(&p.committed_step), 25);
 }
 
+static void test_abandoned_update_lets_the_rollback_claim_the_page(void **state)
+{
+	(void)state;
+	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 25, 25);
+	assert_int_equal(control_page_begin_update(&p, 26, 0), 0);
+	assert_false(control_page_claim_rollback(&p));
+	assert_int_equal(control_page_abandon_update(&p, 26), 0);
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_ABANDONED);
+	assert_int_equal(atomic_load(&p.step), 26);
+	assert_int_equal(atomic_load(&p.committed_step), 25); /* no commit of 26 */
+	assert_false(control_page_hold_snapshot(&p, 25));     /* torn: no snapshot copies it */
+	assert_true(control_page_claim_rollback(&p));
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_ROLLING_BACK);
+	control_page_end_rollback(&p, 20);
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_COMMITTED);
+	assert_int_equal(atomic_load(&p.committed_step), 20);
+}
+
+static void test_only_the_update_in_progress_can_be_abandoned(void **state)
+{
+	(void)state;
+	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 25, 25);
+	assert_int_equal(control_page_abandon_update(&p, 25), -EINVAL); /* committed, not updating */
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_COMMITTED);
+	assert_int_equal(control_page_begin_update(&p, 26, 0), 0);
+	assert_int_equal(control_page_abandon_update(&p, 27), -EINVAL); /* another step */
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_UPDATING);
+	assert_int_equal(control_page_abandon_update(&p, 26), 0);
+	assert_int_equal(control_page_abandon_update(&p, 26), -EINVAL); /* given up already */
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_ABANDONED);
+	assert_true(control_page_claim_rollback(&p));
+	assert_int_equal(control_page_abandon_update(&p, 26), -EINVAL); /* the rollback's now */
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_ROLLING_BACK);
+}
+
+static void test_an_update_begins_again_after_one_abandoned(void **state)
+{
+	(void)state;
+	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 25, 25);
+	assert_int_equal(control_page_begin_update(&p, 26, 0), 0);
+	assert_int_equal(control_page_abandon_update(&p, 26), 0);
+	/* a replica's bytes copied in inside an update of the step they hold */
+	assert_int_equal(control_page_begin_update(&p, 30, 0), 0);
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_UPDATING);
+	assert_int_equal(atomic_load(&p.step), 30);
+}
+
 static void test_ending_the_rollback_shows_the_step_committed(void **state)
 {
 	(void)state;
@@ -252,6 +299,9 @@ int main(void)
 		cmocka_unit_test(test_rollback_claims_a_page_not_updating),
 		cmocka_unit_test(test_rollback_cannot_claim_a_rank_updating),
 		cmocka_unit_test(test_update_refused_while_rolling_back),
+		cmocka_unit_test(test_abandoned_update_lets_the_rollback_claim_the_page),
+		cmocka_unit_test(test_only_the_update_in_progress_can_be_abandoned),
+		cmocka_unit_test(test_an_update_begins_again_after_one_abandoned),
 		cmocka_unit_test(test_ending_the_rollback_shows_the_step_committed),
 		cmocka_unit_test(test_rank_unaware_of_the_rollback_cannot_commit_on_top_of_it),
 		cmocka_unit_test(test_rank_that_acknowledged_the_rollback_updates_again),

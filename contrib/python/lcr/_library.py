@@ -110,6 +110,7 @@ _ADDED_PROTOTYPES = {
                                      ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
                                      ctypes.c_size_t, _SIZE_P]),
     "lcr_store_delete": (_INT, [_SESSION, ctypes.c_char_p]),
+    "lcr_update_abandon": (_INT, [_SESSION, ctypes.c_uint64]),  # revision 6
 }
 
 
@@ -147,7 +148,8 @@ def _load():
 
 
 LIB = _load()
-HAS_JOB_STORE = all(hasattr(LIB, function) for function in _ADDED_PROTOTYPES)
+HAS_JOB_STORE = all(hasattr(LIB, function) for function in _ADDED_PROTOTYPES if function.startswith("lcr_store_"))
+HAS_UPDATE_ABANDON = hasattr(LIB, "lcr_update_abandon")
 
 
 def strerror(rc):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from . import _library
-from ._library import LIB, LCR_NO_NODE, LCR_NO_STEP, LCR_STORE_VALUE_MAX, LCR_VALUE_MAX, check, encode_name
+from ._library import HAS_UPDATE_ABANDON, LIB, LCR_NO_NODE, LCR_NO_STEP, LCR_STORE_VALUE_MAX, LCR_VALUE_MAX, check, encode_name
 from .errors import Error
 
 
@@ -41,6 +41,12 @@ class Phase(enum.IntEnum):
     UPDATING = 1
     COMMITTED = 2
     ROLLING_BACK = 3  # the helper rolls the regions back to a protected step (a recovery)
+    ABANDONED = 4  # update_abandon: an update given up, the regions torn until a rollback or a copy
+
+    @property
+    def torn(self):
+        """Whether the regions hold no committed state (in an update, or one given up)."""
+        return self in (Phase.UPDATING, Phase.ABANDONED)
 
 
 class EventType(enum.IntEnum):
@@ -269,12 +275,28 @@ class Session:
     def update_end(self, step):
         self._check(LIB.lcr_update_end(self.handle, step), f"lcr_update_end({step})")
 
+    def update_abandon(self, step):
+        """lcr_update_abandon: the update of `step` stopped before its end; the regions are
+        torn (Phase.ABANDONED) and the helper's rollback may go on at once. Raises lcr.Error
+        ENOSYS with a liblcr older than revision 6."""
+        if not HAS_UPDATE_ABANDON:
+            raise Error.of(errno.ENOSYS, "lcr_update_abandon", "the liblcr loaded is older than revision 6")
+        self._check(LIB.lcr_update_abandon(self.handle, step), f"lcr_update_abandon({step})")
+
     @contextlib.contextmanager
     def update(self, step):
         """Marks the block as the update of `step`: ``with session.update(step):
-        optimizer.step()``. An exception inside leaves the rank UPDATING (its state torn)."""
+        optimizer.step()``. An exception inside gives the update up (update_abandon: the
+        state is torn, and a recovery's rollback need not wait for an update that will not
+        end) and is raised again; with a liblcr older than revision 6 the rank stays
+        UPDATING."""
         self.update_begin(step)
-        yield
+        try:
+            yield
+        except BaseException:
+            if HAS_UPDATE_ABANDON:
+                LIB.lcr_update_abandon(self.handle, step)
+            raise
         self.update_end(step)
 
     def rank_state(self):
@@ -300,10 +322,10 @@ class Session:
             raise Error.of(errno.EPERM, "resume_step", "the session has no registered rank")
         restored = self.checkpoint_step()
         committed, phase = self.rank_state()
-        if phase == Phase.UPDATING:
+        if phase.torn:
             raise Error.of(errno.ENOTRECOVERABLE, "resume_step",
-                           f"rank {self.rank} was stopped during an update after step {committed}: "
-                           "its regions are torn and need a replica's copy")
+                           f"rank {self.rank} was stopped during an update after step {committed} "
+                           f"(phase {phase.name.lower()}): its regions are torn and need a replica's copy")
         if committed is None:
             committed = restored
         return 0 if committed is None else committed + 1

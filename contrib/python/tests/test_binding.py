@@ -1,8 +1,9 @@
 """test_binding.py: the lcr binding against a real lcrd ($LCR_SOCKET), in two phases that
 test_python.sh runs as two processes, so that the second finds what the first left:
 
-  first   regions written and marked committed, the key-value store, errors as lcr.Error,
-          tensors over regions and marked optimizer steps (lcr.torch);
+  first   regions written and marked committed, an update given up by an exception, the
+          key-value store, errors as lcr.Error, tensors over regions and marked optimizer
+          steps (lcr.torch);
   second  the region found again with its data and the step to resume at, optimizer state
           found again (numbers too), a rank stopped during an update (torn), a rank's exit
           as an event.
@@ -39,6 +40,7 @@ def first_phase():
     check(info.committed_step == 7 and info.phase == lcr.Phase.COMMITTED,
           "with session.update(7): the region shows step 7 committed", str(info))
     buffer[0] = PATTERN[0]
+    abandoned_update(session)
     error = raises(errno.EEXIST, lambda: session.region_alloc("weights", 8), "the same name with another size: EEXIST")
     check(error is not None and "already exists" in error.detail, "the error carries the helper's message",
           error and str(error))
@@ -47,6 +49,25 @@ def first_phase():
     key_value_store(session)
     marked_optimizer_steps()
     rmsprop_steps(2)
+
+
+def abandoned_update(session):
+    """An exception inside session.update(8) gives the update up: the page shows ABANDONED
+    (torn, the last commit still 7), and the next update of the rank begins from there."""
+    try:
+        with session.update(8):
+            raise ConnectionError("a peer of the collective is gone")
+    except ConnectionError:
+        pass
+    check(session.rank_state() == (7, lcr.Phase.ABANDONED),
+          "an exception inside session.update(8) leaves the update abandoned", str(session.rank_state()))
+    raises(errno.EINVAL, lambda: session.update_end(8), "an abandoned update cannot be committed")
+    raises(errno.EINVAL, lambda: session.update_abandon(8), "nor abandoned twice")
+    raises(errno.ENOTRECOVERABLE, session.resume_step, "resume_step() of an abandoned update: ENOTRECOVERABLE")
+    with session.update(7):  # the state of step 7 written again, as a replica's copy would be
+        pass
+    check(session.rank_state() == (7, lcr.Phase.COMMITTED), "an update begins and commits after one abandoned",
+          str(session.rank_state()))
 
 
 def key_value_store(session):

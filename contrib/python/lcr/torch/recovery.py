@@ -381,7 +381,7 @@ class Recovery:
         # from the in-memory copies), without which update_begin raises ESTALE
         restored = self.session.checkpoint_step()  # restored from a checkpoint or replicas
         committed, phase = self.session.rank_state()
-        if committed is None and phase != Phase.UPDATING:
+        if committed is None and not phase.torn:
             committed = restored
         mine = {"committed": committed, "phase": int(phase), "regions": self._inventory(), "pid": os.getpid()}
         states = [None] * self.group_size
@@ -430,10 +430,10 @@ class Recovery:
 
 def _require_one_step(states, members):
     """Sharded state: every member must hold the same committed step, none torn."""
-    marks = {(state["committed"], state["phase"] == Phase.UPDATING) for state in states}
+    marks = {(state["committed"], _torn(state)) for state in states}
     if len(marks) == 1 and not next(iter(marks))[1]:
         return
-    held = ", ".join(f"rank {rank} {'updating after step' if state['phase'] == Phase.UPDATING else 'step'} "
+    held = ", ".join(f"rank {rank} {'torn in an update after step' if _torn(state) else 'step'} "
                      f"{'none' if state['committed'] is None else state['committed']}"
                      for rank, state in zip(members, states))
     raise Error.of(errno.ENOTRECOVERABLE, "resuming sharded training",
@@ -443,12 +443,17 @@ def _require_one_step(states, members):
 
 def _holding(state):
     """What a member's regions hold: the same for members that need no copy."""
-    return state["committed"], state["phase"] == Phase.UPDATING, state["regions"]
+    return state["committed"], _torn(state), state["regions"]
+
+
+def _torn(state):
+    """Whether a member's regions hold no committed state (in an update, or one abandoned)."""
+    return Phase(state["phase"]).torn
 
 
 def _pick_source(states):
     """The index of the lowest member with the newest consistent state, or None."""
-    consistent = [i for i, state in enumerate(states) if state["phase"] != Phase.UPDATING]
+    consistent = [i for i, state in enumerate(states) if not _torn(state)]
     if not consistent:
         return None
     newest = max(-1 if states[i]["committed"] is None else states[i]["committed"] for i in consistent)
