@@ -17,19 +17,22 @@ Deterministic: the same seed gives bit-identical parameters whatever happens.
 --checkpoint-at=STEP: once STEP is committed, every rank waits for the others and asks the
 helper for a checkpoint (lcr.Session.checkpoint), which then holds every rank's shard at
 that step; `srun --lcr-restore=auto` (or a foreground lcrd's --restore) resumes from it.
-A failure that takes a node, or leaves a rank torn in the middle of its update (which
-includes ZeRO's broadcast of the parameters), cannot be recovered in the job yet; the
-members then stop (lcr.Error ENOTRECOVERABLE, or RankFailure with --policy=exit: status
-75) and the last checkpoint is the way on. --policy as in torch_ddp.py. With
---lcr-redundancy=copy and a spare the helpers do recover such a node from their in-memory
-copies (the demo trainer's --shard=zero1 does, doc/redundancy.md), but not this example's:
-a node killed during ZeroRedundancyOptimizer's broadcast leaves the survivors inside their
-update (the broadcast raised between lcr_update_begin and lcr_update_end), and their
-helpers' rollback, which waits for every update to end, gives up after 30 s and ends them.
-liblcr has no call yet for "this update is abandoned: the rank stopped writing, its state
-is torn" that would let the rollback go on (tried on the cluster on 2026-12-07).
+No rank holds a replica of another's optimizer shard, so a node lost is recovered in the
+job only from the helpers' in-memory copies: `srun --lcr-redundancy=copy` (or erasure)
+and a spare, with --policy=replace. A survivor may then be inside its update, since
+ZeroRedundancyOptimizer.step() broadcasts the parameters between lcr_update_begin and
+lcr_update_end: the broadcast raises, `with session.update(step)` gives the update up
+(lcr_update_abandon: the state is torn, and the helper's rollback need not wait for it),
+the helpers roll every survivor back to the newest protected step, the spare is filled
+from the copies, and the three go on after that step in the survivors' processes, ending
+with a failure-free run's parameters and shards (cases/62_torch_zero.sh). Without copies,
+or without a spare, the members stop (lcr.Error ENOTRECOVERABLE, or RankFailure with
+--policy=exit: status 75) and the last checkpoint is the way on. --policy as in
+torch_ddp.py. --slow-update-at=STEP (for tests) holds every rank inside the update of
+STEP for --slow-update-for seconds, so that a failure meanwhile finds them there.
 
-Prints "rank R step N loss L" every --log-every steps, "rank R starts at step N with M
+Prints "rank R step N loss L" every --log-every steps, "rank R: inside the update of step
+N for S s" (--slow-update-at), "rank R starts at step N with M
 members (pid P, epoch E)" after each build of the group, "rank R: checkpoint of step S
 saved", and at the end "final rank R step N members M sha256 H shard-sha256 O", H being the
 hash of the parameters (the same on every rank) and O that of this rank's optimizer shard.
@@ -41,6 +44,7 @@ import hashlib
 import logging
 import os
 import sys
+import time
 
 import torch
 import torch.distributed as dist
@@ -74,9 +78,15 @@ def parse_args():
     parser.add_argument("--policy", choices=("replace", "rejoin", "shrink", "exit"),
                         help="what to do when a rank fails (default: replace with --rendezvous-dir, else exit)")
     parser.add_argument("--rendezvous-dir", help="a directory every node reaches, where the ranks meet")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds a collective waits for the ranks")
+    parser.add_argument("--timeout", type=float, default=20,
+                        help="seconds a collective waits for the ranks: under the helpers' 30 s rollback wait "
+                             "(a rank caught in ZeRO's broadcast after a failure raises only then)")
     parser.add_argument("--recovery-wait", type=float, default=60,
                         help="seconds the survivors wait for a spare to join (replace)")
+    parser.add_argument("--slow-update-at", type=int, action="append", default=[], metavar="STEP",
+                        help="(for tests) sleep --slow-update-for seconds inside the update of STEP, "
+                             "before ZeroRedundancyOptimizer.step(): a failure then finds the rank inside it")
+    parser.add_argument("--slow-update-for", type=float, default=3.0, metavar="SECONDS")
     parser.add_argument("--rank", type=int, default=env_int("RANK", "SLURM_PROCID", default=0))
     parser.add_argument("--world-size", type=int, default=env_int("WORLD_SIZE", "SLURM_NTASKS", default=1))
     args = parser.parse_args()
@@ -155,6 +165,9 @@ def main():
         loss = F.mse_loss(ddp(x), y)
         loss.backward()
         with session.update(step):  # LCR: torn until committed (the local update and the broadcast)
+            if step in args.slow_update_at:
+                print(f"rank {args.rank}: inside the update of step {step} for {args.slow_update_for:g} s", flush=True)
+                time.sleep(args.slow_update_for)
             zero.step()
         if step % args.log_every == 0:
             print(f"rank {args.rank} step {step} loss {loss.item():.6f}", flush=True)

@@ -28,7 +28,9 @@
  * leader remove the .tmp directory and start again from the gather, CKPT_ATTEMPTS tries
  * in all.
  * A failure's checkpoint whose plan lacks state that no live rank holds (a lost node's
- * shards without a replica) is written from the helpers' snapshots instead, with
+ * shards without a replica), or finds no step committed on every shard (a survivor torn
+ * by the failure, inside its update or having given it up), is written from the helpers'
+ * snapshots instead, with
  * --redundancy=copy: the same flow, gathered again with the protected step P that every
  * lost node's copies are held at (snapshot_checkpoint_step): each node reports its own
  * snapshot of P and the copies it holds of lost nodes (snapshot_gather_reports), the plan
@@ -836,7 +838,11 @@ static void start_writing(struct mesh *m)
 		recovery_on_checkpoint_step(m, step, &k->plan);
 	if (rc == 0 && !k->on_demand)
 		rc = check_no_state_lost(m, err, sizeof(err));
-	if (rc == -EHOSTDOWN && from_snapshots_instead(m, err, sizeof(err)))
+	/* A failure's checkpoint that the live state cannot give whole: state lost with the
+	 * node, or no step committed on every shard (a survivor torn by the failure, inside
+	 * its update or having given it up). The snapshots of a protected step can. */
+	if ((rc == -EHOSTDOWN || (rc == -ENODATA && !k->on_demand)) &&
+	    from_snapshots_instead(m, err, sizeof(err)))
 		return;
 	if (rc == 0)
 		rc = ckpt_prepare_dir(&d->opt, step, err, sizeof(err));

@@ -12,6 +12,9 @@
  *   commit-when RANK STEP PATH       wait until PATH exists, then one update of STEP
  *   tear RANK NAME STEP              begin an update of STEP, scribble over NAME, and
  *                                    hold (never end it) until killed
+ *   abandon RANK NAME STEP           as a rank of train (shard key "own<RANK>"): begin an
+ *                                    update of STEP, scribble over NAME, give the update
+ *                                    up (lcr_update_abandon), say so, and hold until killed
  *   update-for RANK STEP MS          begin an update of STEP, say so, end it MS ms later
  *   update-until RANK STEP PATH      as a rank of train (shard key "own<RANK>"): begin an
  *                                    update of STEP, say so, end it once PATH exists
@@ -390,6 +393,34 @@ static int cmd_tear(int argc, char **argv)
 		pause();
 }
 
+static int cmd_abandon(int argc, char **argv)
+{
+	uint32_t rank;
+	uint64_t step;
+	char key[32];
+	lcr_session_t *s;
+	struct lcr_region info;
+	int rc;
+	if (argc != 3 || util_parse_u32(argv[0], &rank) || util_parse_u64(argv[2], &step))
+		return 2;
+	snprintf(key, sizeof(key), "own%u", rank);
+	if (open_as(rank, key, 1, &s) < 0)
+		return 1;
+	if ((rc = lcr_region_lookup(s, argv[1], &info)) < 0)
+		return failed(s, "lookup", rc);
+	if ((rc = lcr_update_begin(s, step)) < 0)
+		return failed(s, "update_begin", rc);
+	uint8_t *bytes = region_bytes(info.ptr, info.size, true);
+	memset(bytes, 0xee, info.size / 2);
+	region_bytes_done(info.ptr, bytes, info.size, true);
+	if ((rc = lcr_update_abandon(s, step)) < 0)
+		return failed(s, "update_abandon", rc);
+	printf("rank %u gave the update of step %" PRIu64 " up\n", rank, step);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 static int cmd_restore(int argc, char **argv)
 {
 	uint32_t rank;
@@ -615,7 +646,7 @@ int main(int argc, char **argv)
 	} commands[] = {
 		{ "fill", cmd_fill }, { "commit", cmd_commit }, { "flip", cmd_flip },
 		{ "commit-when", cmd_commit_when },
-		{ "tear", cmd_tear },
+		{ "tear", cmd_tear }, { "abandon", cmd_abandon },
 		{ "update-for", cmd_update_for }, { "update-until", cmd_update_until },
 		{ "begin-in-rollback", cmd_begin_in_rollback },
 		{ "restore", cmd_restore }, { "alloc", cmd_alloc }, { "register", cmd_register },

@@ -10,6 +10,9 @@
 #   - a new lcrd with --restore=auto restores it: every rank's region holds step 20's bytes
 #     and the ranks resume after step 20.
 # Without a protected step (--snapshot-every=100), the checkpoint is abandoned, saying why.
+# A survivor torn by the failure (rank 1 gave its update of step 26 up: lcr_update_abandon)
+# leaves no step committed on its shard: the checkpoint is written from the snapshots of
+# step 20 too, rank 1's range holding its bytes of step 20, not the torn ones.
 # With a complete checkpoint newer than the protected step (step-22), the failure's
 # checkpoint names it, and step 20 is not written (--ckpt-keep=1 would prune it at once).
 . "$(dirname "$0")/lib.sh"
@@ -109,6 +112,44 @@ grep -q "a checkpoint without it would not be complete; nor can it be written fr
 ok $? "the failure's checkpoint is abandoned, saying why the snapshots cannot write it"
 ! ls "$WORK/ckpt-k" | grep -q '^step-'
 ok $? "nothing is published"
+for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
+
+# --- a survivor gave its update up: no live step on its shard, the snapshots are written ---
+MESH_PREFIX=a
+mkdir -p "$WORK/ckpt-a"
+start_rendezvous "rdv-$MESH_PREFIX"
+for i in 0 1 2; do
+	start_mesh_node "$i" 3 --ranks="$i" --detect-timeout="$TIMEOUT" --log-level=verbose \
+		--replace=none --redundancy=copy --snapshot-every=10 "--ckpt-dir=$WORK/ckpt-a" -- /bin/train
+done
+wait_mesh_up 3
+ok $? "three helpers form a mesh again"
+for i in 0 1 2; do
+	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 1 25 100 >"$WORK/u$i" 2>&1 &
+	R[$i]=$!
+	LCR_PIDS+=("${R[$i]}")
+done
+wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}" && grep -q "step 20 is protected" "$WORK/a0.log"
+ok $? "ranks 0, 1 and 2 train to step 25, step 20 protected"
+LCR_SOCKET=$(socket_of 1) "$CKPT_CLIENT" abandon 1 w 26 >"$WORK/u1-abandon" 2>&1 &
+LCR_PIDS+=($!)
+wait_for "$WORK/u1-abandon" "rank 1 gave the update of step 26 up"
+"$LCRCTL" --socket="$(socket_of 1)" regions >"$WORK/u1-regions" 2>&1
+grep -q "abandoned" "$WORK/u1-regions"
+ok $? "rank 1 gave its update of step 26 up: lcrctl regions shows it abandoned"
+reap -9 "${MESH_PIDS[2]}"
+for i in $(seq 100); do
+	[ -f "$WORK/ckpt-a/step-20/manifest.yaml" ] && break
+	sleep 0.1
+done
+[ -f "$WORK/ckpt-a/step-20/manifest.yaml" ]
+ok $? "the failure's checkpoint publishes step-20 from the snapshots"
+diag "$(grep -h "checkpoint (" "$WORK/a0.log" | tail -3)"
+grep -q "rank 1 not committed (last committed step 25).*writing protected step 20 from the helpers' snapshots" "$WORK/a0.log"
+ok $? "the leader says rank 1 holds no committed step, and writes step 20 from the snapshots"
+h=$(sed -n 's/^step 20 xxh3 //p' "$WORK/u1")
+[ -n "$h" ] && grep -A9 'key: "own1"$' "$WORK/ckpt-a/step-20/manifest.yaml" | grep -q "xxh3: \"$h\""
+ok $? "rank 1's range holds its bytes of step 20, not the torn ones"
 for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
 
 # --- a complete checkpoint after the protected step is saved already: P is not written ---

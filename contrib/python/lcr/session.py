@@ -17,6 +17,7 @@ import enum
 import errno
 import gc
 import itertools
+import logging
 import os
 import select
 import time
@@ -27,6 +28,8 @@ from typing import Optional
 from . import _library
 from ._library import HAS_UPDATE_ABANDON, LIB, LCR_NO_NODE, LCR_NO_STEP, LCR_STORE_VALUE_MAX, LCR_VALUE_MAX, check, encode_name
 from .errors import Error
+
+log = logging.getLogger("lcr")
 
 
 class RegionKind(enum.IntEnum):
@@ -293,9 +296,10 @@ class Session:
         self.update_begin(step)
         try:
             yield
-        except BaseException:
-            if HAS_UPDATE_ABANDON:
-                LIB.lcr_update_abandon(self.handle, step)
+        except BaseException as error:
+            if HAS_UPDATE_ABANDON and LIB.lcr_update_abandon(self.handle, step) == 0:
+                log.warning("lcr: rank %s: the update of step %d is given up, its state torn: %s",
+                            self.rank, step, error)
             raise
         self.update_end(step)
 

@@ -48,7 +48,11 @@ on a PyTorch that can (2.x), destroyed otherwise. Gloo cannot abort a collective
 timeout. Ranks that die break the collectives of their direct peers at once; a rank that
 waits on a live peer which gave up waits until that peer ends its group (``release`` lets
 the program drop what holds the group, its DDP wrapper, so that this happens at once) or
-until ``timeout``. Every wait is bounded.
+until ``timeout``. Every wait is bounded. With sharded state and policy "replace" the
+survivors' helpers roll them back, which waits at most 30 s (ROLLBACK_WAIT) for a rank
+still inside its update (``with session.update(step)`` gives it up when the collective
+raises): a gloo rank stuck in a broadcast from a live peer that already gave up raises only
+at ``timeout``, so keep it under 30 s there (a warning says so).
 """
 
 import datetime
@@ -69,6 +73,9 @@ from .version import require_torch
 
 log = logging.getLogger("lcr.torch")
 POLICIES = ("rejoin", "shrink", "exit", "replace")
+# How long a helper's rollback waits for a rank inside its update (SNAPSHOT_ROLLBACK_WAIT_MS)
+# before it ends its node's ranks (doc/redundancy.md).
+ROLLBACK_WAIT = datetime.timedelta(seconds=30)
 _POLL_SECONDS = 0.05
 
 
@@ -95,6 +102,11 @@ class Recovery:
         self.members = list(range(world_size))
         self.placements = list(placements)
         self.sharded = sharded or any(getattr(p, "sharded", False) for p in self.placements)
+        if policy == "replace" and self.sharded and backend == "gloo" and timeout >= ROLLBACK_WAIT:
+            log.warning("lcr: rank %d: a gloo collective that waits on a live member which gave up ends only at "
+                        "the group's timeout (%s), and with sharded state a helper's rollback waits %d s for a "
+                        "rank inside its update before it ends the node's ranks: use a timeout under %d s",
+                        rank, timeout, ROLLBACK_WAIT.seconds, ROLLBACK_WAIT.seconds)
         self.rebuild = rebuild
         self.release = release
         self.backend = backend
