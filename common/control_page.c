@@ -104,6 +104,8 @@ int control_page_begin_update(struct control_page *p, uint64_t step, uint32_t ac
 int control_page_abandon_update(struct control_page *p, uint64_t step)
 {
 	uint32_t phase = WIRE_PHASE_UPDATING;
+	if (p->version < CONTROL_PAGE_ABANDON_VERSION)
+		return -EOPNOTSUPP; /* its lcrd would take the phase for a corrupt page */
 	/* Only the rank swaps away from UPDATING (lcrd cannot claim such a page), so the step
 	 * read here is the update's own. */
 	if (atomic_load_explicit(&p->step, memory_order_relaxed) != step)

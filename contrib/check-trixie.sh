@@ -35,8 +35,8 @@ JOBS=$(nproc)
 # The default subset: lifecycle (including the three tests that no helper file stays after a
 # step: on 24.11 they failed until the plugin removed the helper's files in slurmstepd's own
 # process, plugin/helper_files.c), the SPANK failure paths, detection, the just-in-time
-# checkpoint, in-job recovery and the PyTorch recovery.
-DEFAULT_MATCH='test_srun_runs_on_five|srun_lcr_starts_one_helper|no_helper_left_after|broken_helper_without_required|tasks_get_lcr_socket|broken_helper_with_required|invalid_option_values_stop_srun|killed_node_reaches_every_survivor|killed_rank_gives_rank_exited|jit_checkpoint_after_node_loss|recovery_spare_replaces_a_killed_node|torch_ddp_spare_replaces'
+# checkpoint, in-job recovery and the PyTorch recovery (DDP by a spare, ZeRO from the copies).
+DEFAULT_MATCH='test_srun_runs_on_five|srun_lcr_starts_one_helper|no_helper_left_after|broken_helper_without_required|tasks_get_lcr_socket|broken_helper_with_required|invalid_option_values_stop_srun|killed_node_reaches_every_survivor|killed_rank_gives_rank_exited|jit_checkpoint_after_node_loss|recovery_spare_replaces_a_killed_node|torch_ddp_spare_replaces|torch_zero_spare_recovers'
 TEST_MATCH=${TRIXIE_TEST_MATCH:-$DEFAULT_MATCH}
 
 # What LCR needs in the root to build and to run its tests there (contrib/install-deps.sh

@@ -258,14 +258,15 @@ int lcr_update_end(lcr_session_t *s, uint64_t step);
  * because a collective inside it failed when a peer was lost, so the regions are torn and
  * no commit of `step` comes. The page shows LCR_PHASE_ABANDONED: no checkpoint, snapshot or
  * transfer uses the regions, and the helper may roll them back to a protected step at
- * once (recovery from the in-memory copies), where a rank still UPDATING would hold that
- * rollback back until its update ended, or ended this node's ranks after 30 s. The rank must
+ * once (recovery from the in-memory copies); a rank left UPDATING holds that rollback back
+ * until its update ends, and the helper ends the node's ranks after 30 s. The rank must
  * not write the regions again before it knows the step they hold: after a rollback,
  * lcr_resume_step (then lcr_update_begin of the next step is let in); otherwise the
  * regions are filled again from a replica inside an update of its own
  * (lcr_update_begin/lcr_update_end), or restored from a checkpoint. A store, no system
- * call; safe from any thread. 0, or -EINVAL when the session has no registered rank or
- * `step` is not the update in progress (nothing changed). */
+ * call; safe from any thread. 0; -EINVAL when the session has no registered rank or `step`
+ * is not the update in progress, -EOPNOTSUPP when the helper is older than this call
+ * (the rank stays UPDATING): nothing changed. */
 int lcr_update_abandon(lcr_session_t *s, uint64_t step);
 
 /* A descriptor that becomes readable (POLLIN) when an event is waiting, on the helper's

@@ -45,7 +45,8 @@
  * Layout: version 2 added `rollback_generation` in what was padding after `phase`; a
  * version 1 page (an older lcrd) keeps it 0, which never fences. Version 3 added the hold
  * after it; an older lcrd's page keeps it 0, which never holds, and an older library never
- * waits (its updates tear the copies, which are dropped as before). */
+ * waits (its updates tear the copies, which are dropped as before). Version 4 changes no
+ * field: its lcrd knows the ABANDONED phase, which the library writes on no older page. */
 #ifndef LCR_INTERNAL_CONTROL_PAGE_H
 #define LCR_INTERNAL_CONTROL_PAGE_H
 
@@ -54,7 +55,8 @@
 #include <stdint.h>
 
 #define CONTROL_PAGE_MAGIC 0x4352434cu /* "LCRC" */
-#define CONTROL_PAGE_VERSION 3
+#define CONTROL_PAGE_VERSION 4
+#define CONTROL_PAGE_ABANDON_VERSION 4 /* the first lcrd that knows the ABANDONED phase */
 #define CONTROL_PAGE_SIZE 4096
 
 struct control_page {
@@ -84,8 +86,9 @@ _Static_assert(sizeof(struct control_page) <= CONTROL_PAGE_SIZE, "control page t
 int control_page_begin_update(struct control_page *p, uint64_t step, uint32_t acknowledged);
 
 /* The rank's lcr_update_abandon: the update of `step` in progress is given up (ABANDONED,
- * release order). 0; -EINVAL when the page shows no update of `step` in progress (nothing
- * changed). */
+ * release order). 0; -EINVAL when the page shows no update of `step` in progress, or
+ * -EOPNOTSUPP when the page is older than CONTROL_PAGE_ABANDON_VERSION (an older lcrd):
+ * nothing changed. */
 int control_page_abandon_update(struct control_page *p, uint64_t step);
 
 /* The page's rollback generation (acquire order), for the rank to acknowledge once it knows

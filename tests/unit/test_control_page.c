@@ -117,6 +117,16 @@ static void test_only_the_update_in_progress_can_be_abandoned(void **state)
 	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_ROLLING_BACK);
 }
 
+static void test_a_page_of_an_older_helper_is_never_abandoned(void **state)
+{
+	(void)state;
+	struct control_page p = page_at(WIRE_PHASE_COMMITTED, 25, 25);
+	p.version = CONTROL_PAGE_ABANDON_VERSION - 1; /* its lcrd knows no ABANDONED phase */
+	assert_int_equal(control_page_begin_update(&p, 26, 0), 0);
+	assert_int_equal(control_page_abandon_update(&p, 26), -EOPNOTSUPP);
+	assert_int_equal(atomic_load(&p.phase), WIRE_PHASE_UPDATING);
+}
+
 static void test_an_update_begins_again_after_one_abandoned(void **state)
 {
 	(void)state;
@@ -301,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_update_refused_while_rolling_back),
 		cmocka_unit_test(test_abandoned_update_lets_the_rollback_claim_the_page),
 		cmocka_unit_test(test_only_the_update_in_progress_can_be_abandoned),
+		cmocka_unit_test(test_a_page_of_an_older_helper_is_never_abandoned),
 		cmocka_unit_test(test_an_update_begins_again_after_one_abandoned),
 		cmocka_unit_test(test_ending_the_rollback_shows_the_step_committed),
 		cmocka_unit_test(test_rank_unaware_of_the_rollback_cannot_commit_on_top_of_it),

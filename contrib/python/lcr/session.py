@@ -281,7 +281,7 @@ class Session:
     def update_abandon(self, step):
         """lcr_update_abandon: the update of `step` stopped before its end; the regions are
         torn (Phase.ABANDONED) and the helper's rollback may go on at once. Raises lcr.Error
-        ENOSYS with a liblcr older than revision 6."""
+        ENOSYS with a liblcr older than revision 6, EOPNOTSUPP with an older helper."""
         if not HAS_UPDATE_ABANDON:
             raise Error.of(errno.ENOSYS, "lcr_update_abandon", "the liblcr loaded is older than revision 6")
         self._check(LIB.lcr_update_abandon(self.handle, step), f"lcr_update_abandon({step})")
@@ -291,8 +291,8 @@ class Session:
         """Marks the block as the update of `step`: ``with session.update(step):
         optimizer.step()``. An exception inside gives the update up (update_abandon: the
         state is torn, and a recovery's rollback need not wait for an update that will not
-        end) and is raised again; with a liblcr older than revision 6 the rank stays
-        UPDATING."""
+        end) and is raised again; with a liblcr or a helper older than that call the rank
+        stays UPDATING."""
         self.update_begin(step)
         try:
             yield

@@ -21,6 +21,14 @@ replace policy (under rejoin and shrink, ``rebuild`` replacing the DDP module le
 teardown is left running when the process ends (PyTorch 1.13 aborts then); a teardown that
 hangs past it is left to its thread, with a warning, and holds that thread and a few
 sockets, not the training.
+
+A gloo group must not be torn down while collectives of its are still queued (the other
+broadcasts of a ZeroRedundancyOptimizer step whose first wait raised): on PyTorch 2.6 the
+teardown holds the interpreter lock while it waits for gloo's worker threads, and a worker
+that finishes such a collective needs that lock to free the tensor's Python object, so the
+whole process hangs (seen on the cluster, tests/integration/cases/62_torch_zero.sh).
+``wait_for_pending_works`` waits for the collectives that a failed call's frames still
+hold (each ends by the group's timeout at the latest) before they are let go.
 """
 
 import gc
@@ -59,6 +67,24 @@ def end_group():
         log.warning("lcr: the ended process group's teardown did not finish within %g s "
                     "(pytorch/pytorch#75097); it goes on in the background", TEARDOWN_WAIT)
     return DESTROYED
+
+
+def wait_for_pending_works(tb):
+    """Waits for every collective (a torch.distributed Work, or a list or tuple of them)
+    that the frames of traceback `tb` hold, ignoring their errors; returns how many."""
+    work_type = getattr(dist, "Work", None) or dist.distributed_c10d.Work
+    works = []
+    while tb is not None:
+        for value in list(tb.tb_frame.f_locals.values()):
+            values = value if isinstance(value, (list, tuple)) else (value,)
+            works.extend(v for v in values if isinstance(v, work_type))
+        tb = tb.tb_next
+    for work in works:
+        try:
+            work.wait()
+        except Exception:  # the failure, or the group's timeout: the work is over either way
+            pass
+    return len(works)
 
 
 def _let_go(groups):

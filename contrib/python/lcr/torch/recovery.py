@@ -68,7 +68,7 @@ import torch.distributed as dist
 
 from ..errors import Error, RankFailure
 from ..session import EventType, Phase
-from .group import end_group
+from .group import end_group, wait_for_pending_works
 from .version import require_torch
 
 log = logging.getLogger("lcr.torch")
@@ -261,8 +261,14 @@ class Recovery:
 
     def _drop_group(self, error):
         """Lets go of the broken group at once, so that members still waiting on this rank in
-        a collective see it fail instead of waiting for the timeout."""
+        a collective see it fail instead of waiting for the timeout; but first waits for the
+        collectives the failed call left queued (group.wait_for_pending_works: ZeRO's other
+        broadcasts, which end by the group's timeout at the latest), whose teardown would
+        otherwise hang the process on PyTorch 2.6."""
         if error.__traceback__ is not None:
+            waited = wait_for_pending_works(error.__traceback__)
+            if waited:
+                log.info("lcr: rank %d: waited for the %d collective(s) the failure left queued", self.rank, waited)
             traceback.clear_frames(error.__traceback__)  # the frames hold the DDP wrapper
         if self.release:
             self.release()
