@@ -9,9 +9,26 @@
 # end: a recovery timeline, the lost steps, the final weights' checksum against a run without
 # failure, and a picture of the loss over time (demo-loss.png next to this run's log).
 #
+#
+# contrib/demo.sh --sharded: the same with state that has no replica, as ZeRO-1 shards it
+# (the trainer's --shard=zero1: each rank's Adam moments are its own). With
+# --lcr-redundancy=copy the helpers snapshot every rank's state every SNAPSHOT_EVERY steps
+# and hold each node's snapshot in another node's memory. When n2 dies, the survivors'
+# helpers roll their ranks back to the newest protected step, the spare is filled from the
+# copies of n2's state at that step, and everybody goes on after it: a few steps are done
+# again, and the final checksum is still the one of a run without failure.
+#
 # Environment: BUILD_DIR (default ./build), BASE (cluster directory), STEPS (default 600),
-# OUT (where the log, timeline and picture go; default $BUILD_DIR/demo).
+# SNAPSHOT_EVERY (--sharded, default 20), OUT (where the log, timeline and picture go;
+# default $BUILD_DIR/demo, or $BUILD_DIR/demo-sharded).
 set -euo pipefail
+
+SHARDED=0
+case "${1:-}" in
+--sharded) SHARDED=1 ;;
+"") ;;
+*) echo "usage: contrib/demo.sh [--sharded]" >&2; exit 2 ;;
+esac
 
 SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$SRCDIR/build}
@@ -19,7 +36,8 @@ export BASE=${BASE:-/var/tmp/lcr-demo}
 export PORT_BASE=${PORT_BASE:-17200}
 export LCR_BUILDDIR=$BUILD_DIR
 STEPS=${STEPS:-600}
-OUT=${OUT:-$BUILD_DIR/demo}
+SNAPSHOT_EVERY=${SNAPSHOT_EVERY:-20}
+OUT=${OUT:-$BUILD_DIR/demo$([ "$SHARDED" = 0 ] || echo -sharded)}
 TESTCLUSTER=$SRCDIR/tests/cluster/testcluster
 WORK=$BASE/work
 
@@ -43,6 +61,13 @@ trap '"$TESTCLUSTER" down >/dev/null 2>&1 || true' EXIT
 "$TESTCLUSTER" root-exec sinfo -N
 
 trainer_args="--steps=$STEPS --print-every=200 --state-mb=1"
+run_options=""
+state_from="the replicas"
+if [ "$SHARDED" = 1 ]; then
+	trainer_args="$trainer_args --shard=zero1"
+	run_options="--lcr-redundancy=copy --lcr-snapshot-every=$SNAPSHOT_EVERY"
+	state_from="the copies of the protected step"
+fi
 # Job ids start at 1 on every new cluster: leave nothing of an earlier demo to restore or
 # to read (a replacement's output file of the same job id is appended to).
 rm -rf "$WORK"/ckpt "$WORK"/ckpt-ref "$WORK"/rdv-* "$WORK"/lcr-*.out
@@ -53,13 +78,17 @@ reference=$(as_user srun -N4 -n4 -w 'n[1-4]' --lcr --lcr-ckpt-dir="$WORK/ckpt-re
 	lcr-demo-trainer $trainer_args --rendezvous-dir="$WORK/rdv-ref" | sed -n 's/^final rank 0 .* checksum //p')
 echo "final weights' checksum without failure: $reference"
 
-bold "Training on n1-n4 with --lcr (n5 is the spare); a node dies at a random step"
+if [ "$SHARDED" = 1 ]; then
+	bold "Training on n1-n4 with --lcr $run_options (n5 is the spare); each rank's optimizer state is its own shard; a node dies at a random step"
+else
+	bold "Training on n1-n4 with --lcr (n5 is the spare); a node dies at a random step"
+fi
 job=$(as_user bash -c "cd $WORK && salloc -N5 --lcr --no-shell" 2>&1 | sed -n 's/.*Granted job allocation \([0-9]*\).*/\1/p')
 as_user mkdir -p "$WORK/rdv-1" "$WORK/ckpt"
 log=$OUT/run.log
 : >"$log"
 start=$(now)
-as_user bash -c "cd $WORK && srun --jobid=$job -N4 -n4 -w 'n[1-4]' --lcr --lcr-ckpt-dir=$WORK/ckpt \
+as_user bash -c "cd $WORK && srun --jobid=$job -N4 -n4 -w 'n[1-4]' --lcr --lcr-ckpt-dir=$WORK/ckpt $run_options \
 	lcr-demo-trainer $trainer_args --rendezvous-dir=$WORK/rdv-1 2>&1" |
 	while IFS= read -r line; do printf '%s %s\n' "$(now)" "$line"; done >>"$log" &
 trainer_pipe=$!
@@ -96,6 +125,8 @@ first_step_at=$(awk -v t="${rebuilt_at:-0}" '$1 > t && $2 == "step" {print $1; e
 step_saved=$(ls -d "$WORK"/ckpt/step-* 2>/dev/null | sed 's/.*step-//' | sort -n | tail -n 1)
 failed_step=$(sed -n 's/.*: step \([0-9]*\): gradient exchange failed.*/\1/p' "$log" | sort -n | head -n 1)
 resumed_step=$(sed -n 's/.*communicator rebuilt at epoch [0-9]*, training goes on at step \([0-9]*\).*/\1/p' "$log" | head -n 1)
+rolled_back_at=$(at 'the helpers rolled the state back to step')
+rolled_back_to=$(sed -n 's/.*the helpers rolled the state back to step \([0-9]*\) .*/\1/p' "$log" | head -n 1)
 final=$(sed -n 's/^[0-9.]* final rank 0 .* checksum //p' "$log" | tail -n 1)
 replacement_final=$(sed -n 's/^final rank 1 .* checksum //p' "$replacement_out" 2>/dev/null || true)
 kept=0
@@ -115,7 +146,11 @@ bold "Recovery timeline"
 	printf '| just-in-time checkpoint of step %s published | %s |\n' "$step_saved" "$(since "$killed" "${saved_at:-$killed}")"
 	printf '| spare n5 launched (REPLACING) | %s |\n' "$(since "$killed" "${replacing_at:-$killed}")"
 	printf '| the replacement helper joined the step (NODE_JOINED) | %s |\n' "$(since "$killed" "${joined_at:-$killed}")"
-	printf '| the replacement ranks hold their state (from the replicas), communicator rebuilt | %s |\n' "$(since "$killed" "${rebuilt_at:-$killed}")"
+	[ -z "$rolled_back_to" ] ||
+		printf '| the survivors, rolled back by their helpers to protected step %s, resume | %s |\n' \
+			"$rolled_back_to" "$(since "$killed" "${rolled_back_at:-$killed}")"
+	printf '| the replacement ranks hold their state (from %s), communicator rebuilt | %s |\n' "$state_from" \
+		"$(since "$killed" "${rebuilt_at:-$killed}")"
 	printf '| first completed step after recovery | %s |\n' "$(since "$killed" "${first_step_at:-$killed}")"
 	printf '| Slurm marks the node down | %s |\n' "$(since "$killed" "$down_at")"
 	printf '| steps lost (step %s in flight when n2 died, training went on at %s) | %s |\n' "$failed_step" \
@@ -134,7 +169,7 @@ if command -v gnuplot >/dev/null; then
 	gnuplot <<-EOF
 	set terminal png size 900,450
 	set output "$OUT/demo-loss.png"
-	set title "LCR demo: a node dies, a spare takes its place inside the running job"
+	set title "LCR demo$([ "$SHARDED" = 0 ] || echo ' (ZeRO-1 shards, no replica)'): a node dies, a spare takes its place inside the running job"
 	set xlabel "seconds"; set ylabel "loss (rank 0)"
 	set arrow from $(since "$start" "$killed"), graph 0 to $(since "$start" "$killed"), graph 1 nohead lc rgb "red"
 	set label "n2 killed" at $(since "$start" "$killed"), graph 0.95 tc rgb "red" offset 0.5,0
