@@ -97,6 +97,7 @@ py test_binding.py second
 py test_version.py
 py test_group.py single "$WORK"
 py_ranks 2 test_group.py peer "$WORK"
+py_ranks 2 test_group.py pending "$WORK"
 
 lcrd_for store 2
 py test_store.py semantics

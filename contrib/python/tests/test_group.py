@@ -6,6 +6,10 @@
   peer DIR RANK SIZE  two gloo ranks: rank 1 ends its group while rank 0 waits for it in an
                       all_reduce; rank 0's collective fails at once, not at the group's
                       timeout, though rank 1 lives on
+  pending DIR RANK SIZE  two gloo ranks: a call of rank 0 raises with a broadcast from rank 1
+                      still queued, which rank 1 sends 2 s later; wait_for_pending_works,
+                      given the failure's traceback, returns once that broadcast is done
+                      (its tensor holds rank 1's values), and the group then ends
 
 The abort itself (an NCCL group) needs a GPU and is not run here.
 """
@@ -66,9 +70,38 @@ def peer(directory, rank, size):
     lcr.torch.end_group()
 
 
+def pending(directory, rank, size):
+    build(os.path.join(directory, "pending"), rank, size)
+    dist.barrier()
+    received = torch.zeros(4)
+    if rank == 1:
+        time.sleep(2)
+        dist.broadcast(torch.full((4,), 7.0), src=1)
+        lcr.torch.end_group()
+        return
+
+    def failing_call():
+        handles = [dist.broadcast(received, src=1, async_op=True)]  # noqa: F841 (held by the frame)
+        raise RuntimeError("a collective of this call failed")
+
+    try:
+        failing_call()
+    except RuntimeError as error:
+        failure = error
+    start = time.monotonic()
+    waited = lcr.torch.group.wait_for_pending_works(failure.__traceback__)
+    took = time.monotonic() - start
+    check(waited == 1 and torch.equal(received, torch.full((4,), 7.0)) and took > 1,
+          f"wait_for_pending_works waits for the broadcast the failed call left queued ({waited} work(s), {took:.1f} s)",
+          str(received))
+    check(lcr.torch.end_group() == "destroyed", "the group then ends")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "single":
         single(sys.argv[2])
+    elif sys.argv[1] == "pending":
+        pending(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
         peer(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     finish()

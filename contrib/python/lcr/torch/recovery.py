@@ -268,7 +268,7 @@ class Recovery:
         if error.__traceback__ is not None:
             waited = wait_for_pending_works(error.__traceback__)
             if waited:
-                log.info("lcr: rank %d: waited for the %d collective(s) the failure left queued", self.rank, waited)
+                log.info("lcr: rank %d: let the %d collective(s) the failed call held end first", self.rank, waited)
             traceback.clear_frames(error.__traceback__)  # the frames hold the DDP wrapper
         if self.release:
             self.release()
