@@ -177,10 +177,12 @@ int main(int argc, char **argv)
 	rc = start(&d);
 	if (rc == 0) {
 		rc = loop_run(d.loop);
-		if (rc < 0)
+		if (rc < 0) {
 			log_error("event loop failed: %s", strerror(-rc));
-		else
+		} else {
 			mesh_drain_reports(&d);
+			recovery_drain(&d);
+		}
 	}
 	if (rc == 0 && d.failed)
 		rc = -EIO;

@@ -31,14 +31,18 @@
 
 #include "services/outcome.h"
 #include "internal/process_start.h"
+#include "internal/util.h"
 #include "loop/ckpt_dir.h"
 #include "loop/lcrd.h"
 #include "loop/log.h"
+#include "loop/loop.h"
 #include "loop/outcome_file.h"
 #include "loop/pidfd_watch.h"
 #include "mesh/mesh.h"
 
 #define OUTCOME_SCANCEL_TIMEOUT_MS 30000
+#define OUTCOME_DRAIN_MS 2000     /* a stopping leader's wait for the other nodes' exits */
+#define OUTCOME_DRAIN_POLL_MS 20
 
 enum rank_state {
 	RANK_ABSENT = 0,  /* no node of the table has this rank number */
@@ -572,6 +576,52 @@ void outcome_on_shutdown(struct mesh *m, struct outcome **slot)
 		log_info("this helper ends last: it writes the step's outcome");
 		finish(o, true);
 	}
+}
+
+bool outcome_awaits_exits(struct mesh *m, const struct outcome *o)
+{
+	if (!o || o->done || mesh_leader(m) != mesh_self(m))
+		return false;
+	for (uint32_t i = 0; i < mesh_live_count(m); i++) {
+		uint32_t n = mesh_live_ids(m)[i];
+		if (n != mesh_self(m) && !mesh_node_leaving(m, n) && !node_ended(o, n))
+			return true;
+	}
+	return false;
+}
+
+struct outcome_drain {
+	struct mesh *m;
+	struct outcome *o;
+	uint64_t timer;
+	uint64_t deadline_ms;
+};
+
+static void drain_poll(struct loop *loop, void *arg)
+{
+	struct outcome_drain *w = arg;
+	w->timer = 0;
+	if (!outcome_awaits_exits(w->m, w->o) || util_now_ms() >= w->deadline_ms ||
+	    loop_add_timer(loop, OUTCOME_DRAIN_POLL_MS, drain_poll, w, &w->timer) < 0)
+		loop_stop(loop);
+}
+
+void outcome_drain(struct mesh *m, struct outcome *o)
+{
+	struct loop *loop = mesh_lcrd(m)->loop;
+	struct outcome_drain w = { .m = m, .o = o, .deadline_ms = util_now_ms() + OUTCOME_DRAIN_MS };
+	if (!outcome_awaits_exits(m, o))
+		return;
+	log_info("waiting up to %d ms for the other nodes' last rank exits: this helper leads, "
+		 "and writes the step's outcome once they are numbered", OUTCOME_DRAIN_MS);
+	if (loop_add_timer(loop, OUTCOME_DRAIN_POLL_MS, drain_poll, &w, &w.timer) < 0)
+		return;
+	loop_run(loop);
+	if (w.timer)
+		loop_cancel_timer(loop, w.timer);
+	if (outcome_awaits_exits(m, o))
+		log_info("not every other node's ranks ended in time: the step's outcome is left to a "
+			 "helper that goes on");
 }
 
 void outcome_destroy(struct outcome **slot)

@@ -7,6 +7,8 @@
 #ifndef LCR_HELPER_OUTCOME_H
 #define LCR_HELPER_OUTCOME_H
 
+#include <stdbool.h>
+
 #include "internal/wire.h"
 
 struct mesh;
@@ -25,6 +27,17 @@ void outcome_on_member(struct mesh *m, struct outcome **slot);
  * leaving, or has no rank left running, nobody may write the outcome after it, so it
  * writes it now (the leaving helpers' unnumbered ranks count as exited 0). */
 void outcome_on_shutdown(struct mesh *m, struct outcome **slot);
+
+/* Whether this helper, the leader, ends while another live helper that is not leaving still
+ * has ranks that the outcome counts as running: their exits may be on their way. */
+bool outcome_awaits_exits(struct mesh *m, const struct outcome *o);
+
+/* This helper stops (its ranks exited): while outcome_awaits_exits, runs the event loop, up
+ * to OUTCOME_DRAIN_MS, so that the leader numbers the other nodes' last exits and writes
+ * the outcome itself. Without it, the leader and the last other helper, ending at the same
+ * moment, could each leave the outcome to the other (outcome_on_shutdown), and none was
+ * written (seen in CI: a step recovered twice). */
+void outcome_drain(struct mesh *m, struct outcome *o);
 
 /* Stops watching a scancel still running (it goes on), frees. */
 void outcome_destroy(struct outcome **slot);

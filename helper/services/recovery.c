@@ -1145,6 +1145,12 @@ void recovery_joined(struct mesh *m, uint32_t node, uint64_t g)
 		kick(r);
 }
 
+void recovery_drain(struct lcrd *d)
+{
+	if (d->mesh && d->recovery && mesh_state(d->mesh) == WIRE_MESH_UP)
+		outcome_drain(d->mesh, d->recovery->outcome);
+}
+
 void recovery_destroy(struct mesh *m)
 {
 	struct recovery *r = mesh_lcrd(m)->recovery;

@@ -45,4 +45,8 @@ void recovery_joined(struct mesh *m, uint32_t node, uint64_t g);
 /* Stops an attempt in flight (its launcher's process group gets SIGTERM), frees. */
 void recovery_destroy(struct mesh *m);
 
+/* This helper stops, before the mesh is taken down: the outcome's drain (outcome_drain),
+ * while the mesh is up. */
+void recovery_drain(struct lcrd *d);
+
 #endif

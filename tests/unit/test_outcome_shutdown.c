@@ -7,7 +7,12 @@
  * checkpoint directory, read back as `lcrctl wait` reads it.
  *
  * The mesh is a stub: three nodes, one rank each (rank n on node n); this helper is node 2;
- * nodes 0 and 1 have left (their helpers ended normally). */
+ * nodes 0 and 1 have left (their helpers ended normally).
+ *
+ * Also outcome_awaits_exits, which makes a stopping leader wait for the other nodes' last
+ * exits (outcome_drain; seen in CI: the leader and the last other helper ended at the same
+ * moment, each left the outcome to the other, and none was written): node 1 is then live
+ * (leaving or not), and the leader is this helper or node 1. */
 #include "config.h"
 
 #include <errno.h>
@@ -37,6 +42,10 @@
 static struct lcrd helper;
 static const uint32_t node_ranks[NODES][1] = { { 0 }, { 1 }, { 2 } };
 static const uint32_t live_ids[1] = { SELF };
+static const uint32_t live_with_node1[2] = { 1, SELF };
+static bool node1_live;          /* node 1's helper goes on (else it has left) */
+static bool node1_leaving;       /* ... and has said it leaves */
+static uint32_t leader = SELF;
 static bool exit_pending;        /* rank SELF's exit is a pending report */
 static int32_t pending_status;   /* ... with this wait status */
 static char dir[64];
@@ -58,7 +67,7 @@ uint32_t mesh_self(const struct mesh *m)
 uint32_t mesh_leader(const struct mesh *m)
 {
 	(void)m;
-	return SELF;
+	return leader;
 }
 
 uint32_t mesh_node_count(const struct mesh *m)
@@ -77,12 +86,14 @@ const uint32_t *mesh_node_ranks(const struct mesh *m, uint32_t node, uint32_t *c
 enum wire_node_state mesh_node_state(const struct mesh *m, uint32_t node)
 {
 	(void)m;
-	return node == SELF ? WIRE_NODE_LIVE : WIRE_NODE_LEFT;
+	return node == SELF || (node == 1 && node1_live) ? WIRE_NODE_LIVE : WIRE_NODE_LEFT;
 }
 
 bool mesh_node_leaving(const struct mesh *m, uint32_t node)
 {
 	(void)m;
+	if (node == 1 && node1_live)
+		return node1_leaving;
 	return node != SELF;
 }
 
@@ -96,13 +107,13 @@ const char *mesh_node_name(const struct mesh *m, uint32_t node)
 uint32_t mesh_live_count(const struct mesh *m)
 {
 	(void)m;
-	return 1;
+	return node1_live ? 2 : 1;
 }
 
 const uint32_t *mesh_live_ids(const struct mesh *m)
 {
 	(void)m;
-	return live_ids;
+	return node1_live ? live_with_node1 : live_ids;
 }
 
 uint64_t mesh_applied_generation(const struct mesh *m)
@@ -160,6 +171,8 @@ static int setup(void **state)
 	helper.opt.ckpt_dir = dir;
 	helper.opt.replace = LCR_REPLACE_SPARE;
 	exit_pending = false;
+	node1_live = node1_leaving = false;
+	leader = SELF;
 	return 0;
 }
 
@@ -224,6 +237,41 @@ static void test_own_rank_without_an_exit_writes_nothing(void **state)
 	assert_int_equal(stop_last(&r), -ENOENT);
 }
 
+/* The leader stops while node 1's helper goes on and its rank's exit is not numbered: it
+ * waits for that exit; not once node 1 says it leaves, nor once the exit is numbered (node
+ * 1's ranks ended), nor when another helper leads. */
+static void test_leader_waits_for_a_live_node_whose_ranks_run(void **state)
+{
+	struct outcome *o = NULL;
+	(void)state;
+	node1_live = true;
+	outcome_on_member(NULL, &o);
+	assert_non_null(o);
+	assert_true(outcome_awaits_exits(NULL, o));
+	node1_leaving = true;
+	assert_false(outcome_awaits_exits(NULL, o));
+	node1_leaving = false;
+	leader = 1;
+	assert_false(outcome_awaits_exits(NULL, o));
+	leader = SELF;
+	struct wire_mesh_event exited = { .type = WIRE_EVENT_RANK_EXITED, .node = 1, .rank = 1,
+					  .pid = 4396, .status = 0, .generation = 12 };
+	outcome_on_event(NULL, &o, &exited);
+	assert_false(outcome_awaits_exits(NULL, o));
+	outcome_destroy(&o);
+}
+
+/* Every other node left: nothing to wait for, the outcome is this helper's at its end. */
+static void test_leader_alone_waits_for_nothing(void **state)
+{
+	struct outcome *o = NULL;
+	(void)state;
+	outcome_on_member(NULL, &o);
+	assert_non_null(o);
+	assert_false(outcome_awaits_exits(NULL, o));
+	outcome_destroy(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +280,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_own_failure_still_reported_decides_the_outcome,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_rank_without_an_exit_writes_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_leader_waits_for_a_live_node_whose_ranks_run,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leader_alone_waits_for_nothing, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
