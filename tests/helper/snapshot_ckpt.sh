@@ -22,24 +22,40 @@ MESH_PREFIX=j
 TIMEOUT=1
 CKPT_CLIENT=$LCR_BUILDDIR/tests/helper/ckpt_client
 CKPT=$WORK/ckpt
+
+# three_helpers PREFIX CKPT_DIR [OPTION...]: three foreground helpers of mesh PREFIX, one
+# rank each, --redundancy=copy, no spare, checkpoints in CKPT_DIR; true once they are a mesh.
+three_helpers() {
+	local i
+	MESH_PREFIX=$1
+	mkdir -p "$2"
+	start_rendezvous "rdv-$MESH_PREFIX"
+	for i in 0 1 2; do
+		start_mesh_node "$i" 3 --ranks="$i" --detect-timeout="$TIMEOUT" --log-level=verbose \
+			--replace=none --redundancy=copy "--ckpt-dir=$2" "${@:3}" -- /bin/train
+	done
+	wait_mesh_up 3
+}
+
+# train_three OUT MS: ranks 0, 1 and 2 (each its own shard) train to step 25, MS ms apart,
+# each printing into $WORK/OUT<rank>; true when all three did.
+train_three() {
+	local i
+	for i in 0 1 2; do
+		LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 1 25 "$2" >"$WORK/$1$i" 2>&1 &
+		R[$i]=$!
+		LCR_PIDS+=("${R[$i]}")
+	done
+	wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}"
+}
+
 start_munged
-mkdir -p "$CKPT"
 make_root "$WORK/root" "$(id -u)"
-start_rendezvous "rdv-$MESH_PREFIX"
-for i in 0 1 2; do
-	start_mesh_node "$i" 3 --ranks="$i" --detect-timeout="$TIMEOUT" --log-level=verbose \
-		--replace=none --redundancy=copy --snapshot-every=10 "--ckpt-dir=$CKPT" -- /bin/train
-done
-wait_mesh_up 3
+three_helpers j "$CKPT" --snapshot-every=10
 ok $? "three helpers with --redundancy=copy and --replace=none form a mesh"
 
 # 100 ms between updates, as in snapshot_recover.sh: step 20 must be protected.
-for i in 0 1 2; do
-	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 1 25 100 >"$WORK/r$i" 2>&1 &
-	R[$i]=$!
-	LCR_PIDS+=("${R[$i]}")
-done
-wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}"
+train_three r 100
 ok $? "ranks 0, 1 and 2 train to step 25, each its own shard"
 grep -q "step 20 is protected" "$WORK/j0.log"
 ok $? "step 20 is protected"
@@ -90,21 +106,9 @@ ok $? "ranks 0, 1 and 2 get step 20's bytes back (rank 2's too) and resume after
 stop_lcrd
 
 # --- no protected step: abandoned, saying why ---
-MESH_PREFIX=k
-mkdir -p "$WORK/ckpt-k"
-start_rendezvous "rdv-$MESH_PREFIX"
-for i in 0 1 2; do
-	start_mesh_node "$i" 3 --ranks="$i" --detect-timeout="$TIMEOUT" --log-level=verbose \
-		--replace=none --redundancy=copy --snapshot-every=100 "--ckpt-dir=$WORK/ckpt-k" -- /bin/train
-done
-wait_mesh_up 3
+three_helpers k "$WORK/ckpt-k" --snapshot-every=100
 ok $? "three helpers with --snapshot-every=100 form a mesh"
-for i in 0 1 2; do
-	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 1 25 0 >"$WORK/q$i" 2>&1 &
-	R[$i]=$!
-	LCR_PIDS+=("${R[$i]}")
-done
-wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}"
+train_three q 0
 ok $? "ranks 0, 1 and 2 train to step 25: no step is protected"
 reap -9 "${MESH_PIDS[2]}"
 wait_for "$WORK/k0.log" "checkpoint (.*) failed"
@@ -115,21 +119,9 @@ ok $? "nothing is published"
 for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
 
 # --- a survivor gave its update up: no live step on its shard, the snapshots are written ---
-MESH_PREFIX=a
-mkdir -p "$WORK/ckpt-a"
-start_rendezvous "rdv-$MESH_PREFIX"
-for i in 0 1 2; do
-	start_mesh_node "$i" 3 --ranks="$i" --detect-timeout="$TIMEOUT" --log-level=verbose \
-		--replace=none --redundancy=copy --snapshot-every=10 "--ckpt-dir=$WORK/ckpt-a" -- /bin/train
-done
-wait_mesh_up 3
+three_helpers a "$WORK/ckpt-a" --snapshot-every=10
 ok $? "three helpers form a mesh again"
-for i in 0 1 2; do
-	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 1 25 100 >"$WORK/u$i" 2>&1 &
-	R[$i]=$!
-	LCR_PIDS+=("${R[$i]}")
-done
-wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}" && grep -q "step 20 is protected" "$WORK/a0.log"
+train_three u 100 && grep -q "step 20 is protected" "$WORK/a0.log"
 ok $? "ranks 0, 1 and 2 train to step 25, step 20 protected"
 LCR_SOCKET=$(socket_of 1) "$CKPT_CLIENT" abandon 1 w 26 >"$WORK/u1-abandon" 2>&1 &
 LCR_PIDS+=($!)
@@ -154,24 +146,12 @@ for p in "${MESH_PIDS[0]}" "${MESH_PIDS[1]}"; do reap -TERM "$p"; done
 
 # --- a complete checkpoint after the protected step is saved already: P is not written ---
 # step-22 is step-20 published above, renamed (a periodic checkpoint newer than step 20).
-MESH_PREFIX=q
 mkdir -p "$WORK/ckpt-q"
 cp -r "$CKPT/step-20" "$WORK/ckpt-q/step-22"
 sed -i 's/^step: 20$/step: 22/' "$WORK/ckpt-q/step-22/manifest.yaml"
-start_rendezvous "rdv-$MESH_PREFIX"
-for i in 0 1 2; do
-	start_mesh_node "$i" 3 --ranks="$i" --detect-timeout="$TIMEOUT" --log-level=verbose \
-		--replace=none --redundancy=copy --snapshot-every=10 --ckpt-keep=1 \
-		"--ckpt-dir=$WORK/ckpt-q" -- /bin/train
-done
-wait_mesh_up 3
+three_helpers q "$WORK/ckpt-q" --snapshot-every=10 --ckpt-keep=1
 ok $? "three helpers whose checkpoint directory holds a complete step-22 form a mesh"
-for i in 0 1 2; do
-	LCR_SOCKET=$(socket_of $i) "$CKPT_CLIENT" train $i w 1M 1 25 100 >"$WORK/t$i" 2>&1 &
-	R[$i]=$!
-	LCR_PIDS+=("${R[$i]}")
-done
-wait "${R[0]}" && wait "${R[1]}" && wait "${R[2]}" && grep -q "step 20 is protected" "$WORK/q0.log"
+train_three t 100 && grep -q "step 20 is protected" "$WORK/q0.log"
 ok $? "ranks 0, 1 and 2 train to step 25, step 20 protected"
 reap -9 "${MESH_PIDS[2]}"
 wait_for "$WORK/q0.log" "checkpoint (.*): step 22, at or after protected step 20, is saved already in $WORK/ckpt-q/step-22"

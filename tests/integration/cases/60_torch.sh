@@ -65,12 +65,25 @@ torch_reference() {
 	awk '{print $2}' <<<"$sums"
 }
 
+# torch_went_on MEMBERS PID...: every PID (a survivor) rebuilt the group of MEMBERS after a
+# failure (epoch 1 or more) and the spare's rank 1 finished, each in its own process.
+torch_went_on() {
+	local members=$1 pid
+	shift
+	grep -q "^final rank 1 " "$JIT"/lcr-*.replacement-1.out ||
+		fail "rank 1 did not finish on the spare: $(tail -n 8 "$JIT"/lcr-*.replacement-*.out)"
+	for pid in "$@"; do
+		grep -Eq "starts at step [0-9]+ with $members members \(pid $pid, epoch [1-9][0-9]*\)$" "$JIT/run.txt" ||
+			fail "survivor pid $pid did not go on in the same process: $(grep 'starts at' "$JIT/run.txt")"
+	done
+}
+
 # torch_progressed NAME STEP: rank 0 of run NAME logged STEP.
 torch_progressed() { grep -q "^rank 0 step $2 " "$JIT/$1.txt" 2>/dev/null; }
 
 test_torch_ddp_spare_replaces_a_killed_node_and_parameters_match() {
 	torch_require
-	local survivors pid t0 elapsed epoch ref
+	local survivors t0 elapsed epoch ref
 	torch_start n1,n2,n3,n4,n5 "$(torch_trainer run n1,n2,n3,n4 --lcr-ckpt-dir="$JIT/ckpt")"
 	wait_for 60 torch_progressed run 100 || fail "the run does not train: $(tail -n 8 "$JIT/run.txt")"
 	survivors="$(torch_pids_on n1) $(torch_pids_on n3) $(torch_pids_on n4)"
@@ -85,12 +98,7 @@ test_torch_ddp_spare_replaces_a_killed_node_and_parameters_match() {
 	wait_for 120 rec_finished run 4 ||
 		fail "the run did not finish: $(rec_finals run; tail -n 8 "$JIT/run.txt" "$JIT"/lcr-*.replacement-*.out)"
 	grep -q '^rank 1 step 0 ' "$JIT/run.txt" || fail "rank 1 did not train before the kill"
-	grep -q "^final rank 1 " "$JIT"/lcr-*.replacement-1.out ||
-		fail "rank 1 did not finish on the spare: $(tail -n 8 "$JIT"/lcr-*.replacement-*.out)"
-	for pid in $survivors; do
-		grep -Eq "starts at step [0-9]+ with 4 members \(pid $pid, epoch [1-9][0-9]*\)$" "$JIT/run.txt" ||
-			fail "survivor pid $pid did not go on in the same process: $(grep 'starts at' "$JIT/run.txt")"
-	done
+	torch_went_on 4 $survivors
 	epoch=$(sed -n 's/.*(pid [0-9]*, epoch \([1-9][0-9]*\))$/\1/p' "$JIT/run.txt" | sort -u)
 	[ "$(wc -l <<<"$epoch")" = 1 ] || fail "the survivors rebuilt at different epochs: $epoch"
 	grep -Eq "^rank 1 starts at step [1-9][0-9]* with 4 members \(pid [0-9]+, epoch $epoch\)$" \

@@ -80,7 +80,7 @@ test_torch_zero_checkpoint_restores_parameters_and_shards_of_a_failure_free_run(
 
 test_torch_zero_spare_recovers_the_shards_from_the_copies_in_job_and_matches_a_failure_free_run() {
 	torch_require
-	local ref run survivors pid step
+	local ref run survivors step
 	cp "$LCR_SRCDIR/contrib/examples/torch_zero.py" "$BASE/stage/python/" && chmod a+r "$BASE/stage/python/torch_zero.py"
 	ref=$(zero_trainer ref n1,n2,n3 --lcr-replace=none --lcr-ckpt-dir="$JIT/ckpt-ref" -- --steps=$ZERO_STEPS \
 		--policy=exit)
@@ -101,12 +101,7 @@ test_torch_zero_spare_recovers_the_shards_from_the_copies_in_job_and_matches_a_f
 	diag "$(grep -E 'event|starts at|given up|stopped' "$JIT/run.txt" | sort -u | tail -n 10)"
 	[ "$(grep -Ec "rank [02]: the update of step 75 is given up" "$JIT/run.txt")" = 2 ] ||
 		fail "the survivors did not give their update of step 75 up: $(grep -E 'given up|stopped' "$JIT/run.txt")"
-	grep -q "^final rank 1 " "$JIT"/lcr-*.replacement-1.out ||
-		fail "rank 1 did not finish on the spare: $(tail -n 8 "$JIT"/lcr-*.replacement-*.out)"
-	for pid in $survivors; do
-		grep -Eq "starts at step [1-9][0-9]* with 3 members \(pid $pid, epoch [1-9][0-9]*\)$" "$JIT/run.txt" ||
-			fail "survivor pid $pid did not go on in the same process: $(grep 'starts at' "$JIT/run.txt")"
-	done
+	torch_went_on 3 $survivors
 	step=$(sed -n 's/.*starts at step \([1-9][0-9]*\) with 3 members (pid [0-9]*, epoch [1-9][0-9]*)$/\1/p' \
 		"$JIT/run.txt" "$JIT"/lcr-*.replacement-1.out | sort -u)
 	[ "$(wc -l <<<"$step")" = 1 ] && [ $(((step - 1) % 10)) = 0 ] ||
