@@ -37,6 +37,16 @@ three_helpers() {
 	wait_mesh_up 3
 }
 
+# published DIR: true once DIR/manifest.yaml exists, waiting up to 10 s.
+published() {
+	local i
+	for i in $(seq 100); do
+		[ -f "$1/manifest.yaml" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # train_three OUT MS: ranks 0, 1 and 2 (each its own shard) train to step 25, MS ms apart,
 # each printing into $WORK/OUT<rank>; true when all three did.
 train_three() {
@@ -61,11 +71,7 @@ grep -q "step 20 is protected" "$WORK/j0.log"
 ok $? "step 20 is protected"
 
 reap -9 "${MESH_PIDS[2]}"
-for i in $(seq 100); do
-	[ -f "$CKPT/step-20/manifest.yaml" ] && break
-	sleep 0.1
-done
-[ -f "$CKPT/step-20/manifest.yaml" ] && [ ! -e "$CKPT/step-20.tmp" ]
+published "$CKPT/step-20" && [ ! -e "$CKPT/step-20.tmp" ]
 ok $? "the failure's checkpoint publishes step-20 complete"
 diag "$(grep -h "checkpoint" "$WORK/j0.log" | tail -5)"
 grep -q "1 rank of the step held state that no live replica holds (shards of the lost node): a checkpoint without it would not be complete; writing protected step 20 from the helpers' snapshots and the lost node's copies instead" "$WORK/j0.log"
@@ -130,11 +136,7 @@ wait_for "$WORK/u1-abandon" "rank 1 gave the update of step 26 up"
 grep -q "abandoned" "$WORK/u1-regions"
 ok $? "rank 1 gave its update of step 26 up: lcrctl regions shows it abandoned"
 reap -9 "${MESH_PIDS[2]}"
-for i in $(seq 100); do
-	[ -f "$WORK/ckpt-a/step-20/manifest.yaml" ] && break
-	sleep 0.1
-done
-[ -f "$WORK/ckpt-a/step-20/manifest.yaml" ]
+published "$WORK/ckpt-a/step-20"
 ok $? "the failure's checkpoint publishes step-20 from the snapshots"
 diag "$(grep -h "checkpoint (" "$WORK/a0.log" | tail -3)"
 grep -q "rank 1 not committed (last committed step 25).*writing protected step 20 from the helpers' snapshots" "$WORK/a0.log"

@@ -36,6 +36,18 @@ $TORCH_PYTHON $BASE/stage/python/torch_zero.py --log-every=50 --timeout=30 \
 --rendezvous-dir=$JIT/rdv-$name $* >$name.txt 2>&1"
 }
 
+# zero_stage: puts the example where the job user runs it from.
+zero_stage() {
+	cp "$LCR_SRCDIR/contrib/examples/torch_zero.py" "$BASE/stage/python/" &&
+		chmod a+r "$BASE/stage/python/torch_zero.py" || fail "cannot stage torch_zero.py"
+}
+
+# zero_reference: the srun line of the failure-free reference run (ref.txt), the same in
+# every case.
+zero_reference() {
+	zero_trainer ref n1,n2,n3 --lcr-replace=none --lcr-ckpt-dir="$JIT/ckpt-ref" -- --steps=$ZERO_STEPS --policy=exit
+}
+
 # The final "sha256 H shard-sha256 O" of rank $2 in run $1 (or its replacement's output).
 zero_final() {
 	cat "$JIT/$1.txt" "$JIT"/lcr-*.replacement-"$2".out 2>/dev/null |
@@ -57,9 +69,8 @@ zero_matches_reference() {
 test_torch_zero_checkpoint_restores_parameters_and_shards_of_a_failure_free_run() {
 	torch_require
 	local ref run restore rank
-	cp "$LCR_SRCDIR/contrib/examples/torch_zero.py" "$BASE/stage/python/" && chmod a+r "$BASE/stage/python/torch_zero.py"
-	ref=$(zero_trainer ref n1,n2,n3 --lcr-replace=none --lcr-ckpt-dir="$JIT/ckpt-ref" -- --steps=$ZERO_STEPS \
-		--policy=exit)
+	zero_stage
+	ref=$(zero_reference)
 	run=$(zero_trainer run n1,n2,n3 --lcr-replace=none --lcr-ckpt-dir="$JIT/ckpt" --lcr-restore=never -- \
 		--steps=101 --checkpoint-at=100 --policy=exit)
 	restore=$(zero_trainer restore n1,n2,n3 --lcr-replace=none --lcr-ckpt-dir="$JIT/ckpt" \
@@ -81,9 +92,8 @@ test_torch_zero_checkpoint_restores_parameters_and_shards_of_a_failure_free_run(
 test_torch_zero_spare_recovers_the_shards_from_the_copies_in_job_and_matches_a_failure_free_run() {
 	torch_require
 	local ref run survivors step
-	cp "$LCR_SRCDIR/contrib/examples/torch_zero.py" "$BASE/stage/python/" && chmod a+r "$BASE/stage/python/torch_zero.py"
-	ref=$(zero_trainer ref n1,n2,n3 --lcr-replace=none --lcr-ckpt-dir="$JIT/ckpt-ref" -- --steps=$ZERO_STEPS \
-		--policy=exit)
+	zero_stage
+	ref=$(zero_reference)
 	run=$(zero_trainer run n1,n2,n3 --lcr-replace=spare --lcr-ckpt-dir="$JIT/ckpt" --lcr-redundancy=copy \
 		--lcr-snapshot-every=10 -- --steps=$ZERO_STEPS --policy=replace --recovery-wait=60 \
 		--slow-update-at=75 --slow-update-for=5 --timeout=10)
